@@ -1,0 +1,1 @@
+namespace Registry.Abstractions; internal static class Placeholder {}

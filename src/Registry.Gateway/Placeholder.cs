@@ -1,0 +1,1 @@
+namespace Registry.Gateway; internal static class Placeholder {}

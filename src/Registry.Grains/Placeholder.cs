@@ -1,0 +1,1 @@
+namespace Registry.Grains; internal static class Placeholder {}
