@@ -1,1 +1,0 @@
-namespace Registry.Abstractions; internal static class Placeholder {}
