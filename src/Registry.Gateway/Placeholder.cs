@@ -1,1 +1,0 @@
-namespace Registry.Gateway; internal static class Placeholder {}

@@ -1,0 +1,188 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Devices;
+
+/// <summary>
+/// The source of truth for one device. Keeps the index protocol (add to the index partition before the
+/// device is written, remove after it is deleted) so the index is always a superset of the registry.
+/// </summary>
+public sealed partial class DeviceGrain(
+    [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
+    IOptions<RegistryIndexOptions> indexOptions,
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
+{
+    private string DeviceId => this.GetPrimaryKeyString();
+
+    private IDeviceIndexGrain Index =>
+        GrainFactory.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(DeviceId, indexOptions.Value.Partitions));
+
+    public Task<DeviceIdentity?> Get() => Task.FromResult(state.State.Identity);
+
+    public async Task<DeviceIdentity> Create(DeviceIdentityInput input)
+    {
+        var auth = Validate(input);
+        if (state.State.Identity is not null)
+        {
+            throw RegistryException.DeviceAlreadyExists(DeviceId);
+        }
+        return await CreateCore(input, auth);
+    }
+
+    public async Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition)
+    {
+        var auth = Validate(input);
+        var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        return await UpdateCore(current, input, auth, condition);
+    }
+
+    public async Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition)
+    {
+        var auth = Validate(input);
+        return state.State.Identity is { } current
+            ? await UpdateCore(current, input, auth, condition)
+            : await CreateCore(input, auth);
+    }
+
+    public async Task Delete(ETagCondition condition)
+    {
+        var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        if (!condition.Matches(current.ETag))
+        {
+            throw RegistryException.PreconditionFailed(DeviceId);
+        }
+
+        state.State.Identity = null;
+        await Persist(() => state.ClearStateAsync(), previous: current);
+
+        // The device is gone; a failure to drop its index entry only leaves a phantom, which the next
+        // reader that meets it removes (ReadForIndex), so the delete still succeeds.
+        try
+        {
+            await Index.Remove([DeviceId]);
+        }
+        catch (Exception ex)
+        {
+            LogIndexRemoveFailed(logger, ex, DeviceId);
+        }
+    }
+
+    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
+    {
+        var identity = state.State.Identity;
+        if (identity is null)
+        {
+            await Index.Remove([DeviceId]);
+        }
+        else if (IsEnabled(identity) != indexedAsEnabled)
+        {
+            await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))]);
+        }
+        return identity;
+    }
+
+    private AuthenticationMechanism Validate(DeviceIdentityInput input)
+    {
+        if (!string.Equals(input.DeviceId, DeviceId, StringComparison.Ordinal))
+        {
+            throw RegistryException.Invalid($"The device id in the body ('{input.DeviceId}') does not match '{DeviceId}'.");
+        }
+        return DeviceValidation.NormalizeAuthentication(input);
+    }
+
+    private async Task<DeviceIdentity> CreateCore(DeviceIdentityInput input, AuthenticationMechanism auth)
+    {
+        var now = DateTime.UtcNow;
+        var identity = new DeviceIdentity
+        {
+            DeviceId = DeviceId,
+            GenerationId = Credentials.NewGenerationId(),
+            ETag = Credentials.NewETag(),
+            Status = input.Status,
+            StatusReason = input.StatusReason,
+            StatusUpdatedTime = now,
+            Authentication = WithGeneratedKeys(auth, previous: null),
+            Capabilities = input.Capabilities ?? new DeviceCapabilities(false),
+            DeviceScope = input.DeviceScope,
+            ParentScopes = input.ParentScopes?.ToArray() ?? [],
+        };
+
+        // Index first: if we die after this line the index holds a phantom, never a missing device.
+        await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))]);
+        state.State.Identity = identity;
+        await Persist(() => state.WriteStateAsync(), previous: null);
+        return identity;
+    }
+
+    private async Task<DeviceIdentity> UpdateCore(
+        DeviceIdentity current, DeviceIdentityInput input, AuthenticationMechanism auth, ETagCondition condition)
+    {
+        if (!condition.Matches(current.ETag))
+        {
+            throw RegistryException.PreconditionFailed(DeviceId);
+        }
+
+        var statusChanged = current.Status != input.Status;
+        var updated = current with
+        {
+            ETag = Credentials.NewETag(),
+            Status = input.Status,
+            StatusReason = input.StatusReason,
+            StatusUpdatedTime = statusChanged ? DateTime.UtcNow : current.StatusUpdatedTime,
+            Authentication = WithGeneratedKeys(auth, previous: current.Authentication),
+            Capabilities = input.Capabilities ?? current.Capabilities,
+            DeviceScope = input.DeviceScope ?? current.DeviceScope,
+            ParentScopes = input.ParentScopes?.ToArray() ?? current.ParentScopes,
+        };
+
+        if (statusChanged)
+        {
+            // Statistics count by status: flag the index before the write, like a create.
+            await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(updated))]);
+        }
+        state.State.Identity = updated;
+        await Persist(() => state.WriteStateAsync(), previous: current);
+        return updated;
+    }
+
+    /// <summary>
+    /// Runs a storage write; on failure restores the in-memory state and lets the activation go, so the next
+    /// call reloads whatever storage really holds (the write may have landed even though it threw).
+    /// </summary>
+    private async Task Persist(Func<Task> write, DeviceIdentity? previous)
+    {
+        try
+        {
+            await write();
+        }
+        catch
+        {
+            state.State.Identity = previous;
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sas without keys means "generate them". On update, a device that already has keys keeps them when the
+    /// request sends none (the SDKs send the device they read, so blank keys only come from hand-made bodies).
+    /// </summary>
+    private static AuthenticationMechanism WithGeneratedKeys(AuthenticationMechanism auth, AuthenticationMechanism? previous)
+    {
+        if (auth.Type != AuthenticationType.Sas || auth.SymmetricKey is not null)
+        {
+            return auth;
+        }
+        if (previous is { Type: AuthenticationType.Sas, SymmetricKey: { } keys })
+        {
+            return auth with { SymmetricKey = keys };
+        }
+        return auth with { SymmetricKey = new SymmetricKey(Credentials.NewSymmetricKey(), Credentials.NewSymmetricKey()) };
+    }
+
+    private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId} was deleted but its index entry could not be removed; it will be dropped when next read")]
+    private static partial void LogIndexRemoveFailed(ILogger logger, Exception ex, string deviceId);
+}

@@ -1,1 +1,0 @@
-namespace Registry.Grains; internal static class Placeholder {}

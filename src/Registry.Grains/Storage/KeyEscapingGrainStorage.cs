@@ -1,0 +1,51 @@
+using System.Text;
+using Orleans.Storage;
+
+namespace Registry.Grains.Storage;
+
+/// <summary>
+/// Wraps a grain storage so that grain keys containing characters Azure Table keys forbid still get a row of
+/// their own. Orleans' Azure Table provider replaces <c>/ \ # ?</c> with <c>_</c>, which would store the devices
+/// <c>a#b</c>, <c>a?b</c> and <c>a_b</c> in one row. Here those characters (and <c>%</c>, so the mapping stays
+/// one-to-one) are percent-encoded before the inner storage sees the key; other keys pass through unchanged.
+/// </summary>
+public sealed class KeyEscapingGrainStorage(IGrainStorage inner) : IGrainStorage
+{
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ReadStateAsync(stateName, Escape(grainId), grainState);
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.WriteStateAsync(stateName, Escape(grainId), grainState);
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ClearStateAsync(stateName, Escape(grainId), grainState);
+
+    public static GrainId Escape(GrainId grainId)
+    {
+        var key = grainId.Key.ToString();
+        var escaped = EscapeKey(key);
+        return ReferenceEquals(escaped, key) ? grainId : GrainId.Create(grainId.Type, escaped);
+    }
+
+    /// <summary>Percent-encodes <c>% / \ # ?</c> and control characters; returns the same instance when none occur.</summary>
+    public static string EscapeKey(string key)
+    {
+        if (key.AsSpan().IndexOfAny("%/\\#?") < 0 && !key.Any(char.IsControl))
+        {
+            return key;
+        }
+        var builder = new StringBuilder(key.Length + 8);
+        foreach (var c in key)
+        {
+            if (c is '%' or '/' or '\\' or '#' or '?' || char.IsControl(c))
+            {
+                builder.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+        return builder.ToString();
+    }
+}
