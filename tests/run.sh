@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The repository's one test command (CI runs it through .ci/run): installs the pinned Node tools, builds,
+# runs every suite, and ends with a single "N passed, N failed" line counted from the result files.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+results="$root/TestResults/run" # gitignored; wiped so only this run's files are counted
+rm -rf "$results"
+mkdir -p "$results"
+
+npm ci --prefix tests/node --no-audit --no-fund
+dotnet build Registry.Orleans.sln -c Release
+
+runner_failed=0
+
+# .NET: xunit v3 on Microsoft.Testing.Platform (global.json); xunit writes the TRX itself.
+dotnet test --solution Registry.Orleans.sln --no-build -c Release \
+  --report-xunit-trx --results-directory "$results/dotnet" || runner_failed=1
+if ! compgen -G "$results/dotnet/*.trx" >/dev/null; then
+  echo "tests/run.sh: dotnet test wrote no TRX file" >&2
+  runner_failed=1
+fi
+
+# Node: official Azure IoT SDK tests, once tests/sdk has any. NODE_PATH lets their require() find tests/node's packages.
+shopt -s nullglob
+sdk_tests=(tests/sdk/*.test.js)
+shopt -u nullglob
+if ((${#sdk_tests[@]})); then
+  NODE_PATH="$root/tests/node/node_modules" node --test \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$results/sdk.tap" \
+    "${sdk_tests[@]}" || runner_failed=1
+  if [[ ! -s "$results/sdk.tap" ]]; then
+    echo "tests/run.sh: node --test wrote no TAP file" >&2
+    runner_failed=1
+  fi
+fi
+
+# Count from the result files, not from exit codes: TRX <Counters>, TAP "# pass/# fail/# cancelled" trailers.
+counts=$(node - "$results" <<'JS'
+const fs = require('fs'), path = require('path');
+const dir = process.argv[2];
+let passed = 0, failed = 0;
+const attr = (text, name) => Number((text.match(new RegExp(`\\b${name}="(\\d+)"`)) || [0, 0])[1]);
+const walk = d => fs.readdirSync(d, { withFileTypes: true }).flatMap(e =>
+  e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
+for (const file of walk(dir)) {
+  const text = fs.readFileSync(file, 'utf8');
+  if (file.endsWith('.trx')) {
+    const counters = (text.match(/<Counters\b[^>]*>/) || [''])[0];
+    passed += attr(counters, 'passed');
+    failed += ['failed', 'error', 'timeout', 'aborted'].reduce((n, k) => n + attr(counters, k), 0);
+  } else if (file.endsWith('.tap')) {
+    const count = k => Number((text.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) || [0, 0])[1]);
+    passed += count('pass');
+    failed += count('fail') + count('cancelled');
+  }
+}
+console.log(passed, failed);
+JS
+)
+read -r passed failed <<<"$counts"
+
+echo "$passed passed, $failed failed"
+if ((failed > 0 || runner_failed)); then
+  exit 1
+fi
