@@ -6,8 +6,9 @@ namespace Registry.Grains.Storage;
 /// <summary>
 /// Wraps a grain storage so that grain keys containing characters Azure Table keys forbid still get a row of
 /// their own. Orleans' Azure Table provider replaces <c>/ \ # ?</c> with <c>_</c>, which would store the devices
-/// <c>a#b</c>, <c>a?b</c> and <c>a_b</c> in one row. Here those characters (and <c>%</c>, so the mapping stays
-/// one-to-one) are percent-encoded before the inner storage sees the key; other keys pass through unchanged.
+/// <c>a#b</c>, <c>a?b</c> and <c>a_b</c> in one row. Here those characters are written as <c>~XX</c> (hex) before the
+/// inner storage sees the key. <c>~</c> is the marker because it cannot occur in a device id (it is escaped too,
+/// so the mapping stays one-to-one for any key). Other keys pass through unchanged.
 /// </summary>
 public sealed class KeyEscapingGrainStorage(IGrainStorage inner) : IGrainStorage
 {
@@ -27,19 +28,19 @@ public sealed class KeyEscapingGrainStorage(IGrainStorage inner) : IGrainStorage
         return ReferenceEquals(escaped, key) ? grainId : GrainId.Create(grainId.Type, escaped);
     }
 
-    /// <summary>Percent-encodes <c>% / \ # ?</c> and control characters; returns the same instance when none occur.</summary>
+    /// <summary>Writes <c>/ \ # ? ~</c> and control characters as <c>~XX</c>; returns the same instance when none occur.</summary>
     public static string EscapeKey(string key)
     {
-        if (key.AsSpan().IndexOfAny("%/\\#?") < 0 && !key.Any(char.IsControl))
+        if (key.AsSpan().IndexOfAny("/\\#?~") < 0 && !key.Any(char.IsControl))
         {
             return key;
         }
         var builder = new StringBuilder(key.Length + 8);
         foreach (var c in key)
         {
-            if (c is '%' or '/' or '\\' or '#' or '?' || char.IsControl(c))
+            if (c is '/' or '\\' or '#' or '?' or '~' || char.IsControl(c))
             {
-                builder.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+                builder.Append('~').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
             }
             else
             {

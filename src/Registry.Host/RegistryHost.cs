@@ -1,0 +1,68 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Registry.Gateway;
+
+namespace Registry.Host;
+
+/// <summary>
+/// Builds the registry process: a silo with the HTTPS gateway co-hosted in the same process. Tests and
+/// Program.cs build it the same way, so what the tests start is what users run.
+/// </summary>
+public static partial class RegistryHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+
+        var settings = builder.Configuration.GetSection(RegistrySettings.Section).Get<RegistrySettings>() ?? new RegistrySettings();
+        builder.Services.AddSingleton(settings);
+
+        var dataFolder = settings.ResolveDataFolder();
+        string? caPath = null;
+        var certificate = settings.CertificatePath is { Length: > 0 } path
+            ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword)
+            : DevelopmentCertificates.LoadOrCreate(Path.Combine(dataFolder, "certs"), settings.HostName, out caPath);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
+        });
+
+        builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
+        builder.Services.AddRegistryGateway();
+
+        var app = builder.Build();
+        app.MapRegistryApi();
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (!settings.IsDurable)
+            {
+                LogEmbedded(logger);
+            }
+            if (caPath is not null)
+            {
+                LogCertificate(logger, caPath);
+            }
+            LogListening(logger, string.Join(", ", ListeningAddresses(app)), settings.HostName);
+        });
+        return app;
+    }
+
+    /// <summary>The addresses Kestrel actually bound (port 0 becomes the real port).</summary>
+    public static IReadOnlyList<string> ListeningAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "EMBEDDED MODE: grain state and reminders are kept in memory; NOTHING SURVIVES A RESTART. Set Registry:StorageConnectionString for durable storage.")]
+    private static partial void LogEmbedded(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "TLS certificate authority: {CaPath} (trust it with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)")]
+    private static partial void LogCertificate(ILogger logger, string caPath);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registry listening on {Addresses} for host name {HostName}")]
+    private static partial void LogListening(ILogger logger, string addresses, string hostName);
+}

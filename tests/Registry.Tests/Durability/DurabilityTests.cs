@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Durability;
+
+/// <summary>
+/// Invariant 1 against real Azure Storage (Azurite): every acknowledged write survives stopping every silo,
+/// including ids whose characters Azure Table keys forbid.
+/// </summary>
+public sealed class DurabilityTests(AzuriteFixture azurite)
+{
+    private static readonly string[] TrickyIds = ["dur-a#b", "dur-a?b", "dur-a_b", "dur-a%b", "dur-a%23b", "dur-Case", "dur-case", "dur-" + "-:.+%_#*?!(),=@;$'"];
+
+    [Theory]
+    [InlineData("Table")]
+    [InlineData("Blob")]
+    public async Task Acknowledged_writes_survive_a_restart_of_every_silo(string deviceStorage)
+    {
+        var prefix = "dur" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:DeviceStorage"] = deviceStorage,
+            // The restarted registry must be the same service: Orleans keys grain state by ServiceId.
+            ["Registry:ServiceId"] = prefix,
+            ["Registry:ClusterId"] = prefix,
+        };
+        var ids = TrickyIds.Concat(Enumerable.Range(0, 20).Select(i => $"dur-plain-{i}")).ToArray();
+        var deleted = ids.Where((_, i) => i % 4 == 3).ToHashSet();
+        var updated = ids.Where((_, i) => i % 4 == 1).ToHashSet();
+
+        Dictionary<string, JsonObject> before;
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(settings))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            foreach (var id in ids)
+            {
+                var put = await http.PutAsJsonAsync(DevicePath(id), new { deviceId = id, status = "enabled" });
+                Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            }
+            foreach (var id in updated)
+            {
+                var request = new HttpRequestMessage(HttpMethod.Put, DevicePath(id))
+                {
+                    Content = JsonContent.Create(new { deviceId = id, status = "disabled", statusReason = "parked" }),
+                };
+                request.Headers.TryAddWithoutValidation("If-Match", "\"*\"");
+                Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(request)).StatusCode);
+            }
+            foreach (var id in deleted)
+            {
+                Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync(DevicePath(id))).StatusCode);
+            }
+            before = await ReadAll(http, ids.Except(deleted));
+        }
+
+        await using var second = await RegistryTestHost.StartAsync(settings, dataFolder);
+        using var again = second.CreateClient();
+        var after = await ReadAll(again, ids.Except(deleted));
+
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        foreach (var (id, device) in before)
+        {
+            Assert.True(JsonNode.DeepEquals(device, after[id]), $"{id}: {device.ToJsonString()} != {after[id].ToJsonString()}");
+        }
+        foreach (var id in updated.Except(deleted))
+        {
+            Assert.Equal("disabled", (string?)after[id]["status"]);
+        }
+        foreach (var id in deleted)
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await again.GetAsync(DevicePath(id))).StatusCode);
+        }
+
+        var stats = await again.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(ids.Length - deleted.Count, (long)stats!["totalDeviceCount"]!);
+        Assert.Equal(updated.Except(deleted).Count(), (long)stats["disabledDeviceCount"]!);
+        var listed = await again.GetFromJsonAsync<JsonArray>("devices");
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+    }
+
+    private static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
+
+    private static async Task<Dictionary<string, JsonObject>> ReadAll(HttpClient http, IEnumerable<string> ids)
+    {
+        var result = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var id in ids)
+        {
+            var response = await http.GetAsync(DevicePath(id));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {id}: {(int)response.StatusCode}");
+            var device = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+            Assert.Equal(id, (string?)device["deviceId"]);
+            result[id] = device;
+        }
+        return result;
+    }
+}

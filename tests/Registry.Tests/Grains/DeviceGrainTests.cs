@@ -1,0 +1,235 @@
+using Registry.Abstractions;
+using static Registry.Tests.Grains.DeviceInputs;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>The device grain's rules, each on a real two-silo cluster.</summary>
+public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFixture<RegistryClusterFixture>
+{
+    [Fact]
+    public async Task Create_generates_two_32_byte_keys_a_generation_id_and_an_etag()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+
+        Assert.Equal(id, created.DeviceId);
+        Assert.Equal(AuthenticationType.Sas, created.Authentication.Type);
+        Assert.Equal(32, Convert.FromBase64String(created.Authentication.SymmetricKey!.PrimaryKey!).Length);
+        Assert.Equal(32, Convert.FromBase64String(created.Authentication.SymmetricKey!.SecondaryKey!).Length);
+        Assert.NotEqual(created.Authentication.SymmetricKey.PrimaryKey, created.Authentication.SymmetricKey.SecondaryKey);
+        Assert.Matches("^[0-9]{18}$", created.GenerationId);
+        Assert.False(string.IsNullOrEmpty(created.ETag));
+        Assert.Equal(created, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Create_keeps_keys_that_are_given()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(WithKeys(id, Key16, Key64));
+        Assert.Equal(new SymmetricKey(Key16, Key64), created.Authentication.SymmetricKey);
+    }
+
+    [Fact]
+    public async Task Create_of_an_existing_device_answers_DeviceAlreadyExists_and_changes_nothing()
+    {
+        var id = NewId();
+        var first = await fixture.Device(id).Create(Sas(id));
+
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Create(Sas(id, DeviceStatus.Disabled)));
+
+        Assert.Equal(RegistryErrorCode.DeviceAlreadyExists, error.Code);
+        Assert.Equal(first, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Get_of_a_missing_device_returns_null()
+    {
+        Assert.Null(await fixture.Device(NewId()).Get());
+    }
+
+    [Fact]
+    public async Task Ids_differing_only_in_case_are_two_devices()
+    {
+        var lower = NewId("case");
+        var upper = lower.ToUpperInvariant();
+        var a = await fixture.Device(lower).Create(Sas(lower));
+        var b = await fixture.Device(upper).Create(Sas(upper, DeviceStatus.Disabled));
+
+        Assert.NotEqual(a.GenerationId, b.GenerationId);
+        Assert.Equal(DeviceStatus.Enabled, (await fixture.Device(lower).Get())!.Status);
+        Assert.Equal(DeviceStatus.Disabled, (await fixture.Device(upper).Get())!.Status);
+    }
+
+    [Fact]
+    public async Task A_recreated_device_gets_a_new_generation_id_and_etag()
+    {
+        var id = NewId();
+        var first = await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Delete(ETagCondition.Any);
+        var second = await fixture.Device(id).Create(Sas(id));
+
+        Assert.NotEqual(first.GenerationId, second.GenerationId);
+        Assert.NotEqual(first.ETag, second.ETag);
+    }
+
+    [Fact]
+    public async Task Update_with_matching_etag_replaces_and_issues_a_new_etag_keeping_the_generation_id()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+
+        var updated = await fixture.Device(id).Update(Sas(id) with { StatusReason = "maintenance" }, ETagCondition.Of(created.ETag));
+
+        Assert.Equal("maintenance", updated.StatusReason);
+        Assert.NotEqual(created.ETag, updated.ETag);
+        Assert.Equal(created.GenerationId, updated.GenerationId);
+        Assert.Equal(updated, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Update_with_stale_etag_answers_PreconditionFailed_and_changes_nothing()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        var current = await fixture.Device(id).Update(Sas(id) with { StatusReason = "one" }, ETagCondition.Any);
+
+        var error = await Assert.ThrowsAsync<RegistryException>(() =>
+            fixture.Device(id).Update(Sas(id, DeviceStatus.Disabled) with { StatusReason = "two" }, ETagCondition.Of(created.ETag)));
+
+        Assert.Equal(RegistryErrorCode.PreconditionFailed, error.Code);
+        Assert.Equal(current, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Update_with_the_wildcard_replaces_any_existing_device()
+    {
+        var id = NewId();
+        await fixture.Device(id).Create(Sas(id));
+        var updated = await fixture.Device(id).Update(Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        Assert.Equal(DeviceStatus.Disabled, updated.Status);
+    }
+
+    [Fact]
+    public async Task Update_with_a_list_of_etags_matches_any_of_them()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        var updated = await fixture.Device(id).Update(Sas(id), new ETagCondition(["nope", created.ETag]));
+        Assert.NotEqual(created.ETag, updated.ETag);
+    }
+
+    [Fact]
+    public async Task Update_of_a_missing_device_answers_DeviceNotFound_and_creates_nothing()
+    {
+        var id = NewId();
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Update(Sas(id), ETagCondition.Any));
+        Assert.Equal(RegistryErrorCode.DeviceNotFound, error.Code);
+        Assert.Null(await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Update_without_keys_keeps_the_existing_keys()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        var updated = await fixture.Device(id).Update(Sas(id), ETagCondition.Any);
+        Assert.Equal(created.Authentication.SymmetricKey, updated.Authentication.SymmetricKey);
+    }
+
+    [Fact]
+    public async Task Status_change_sets_status_updated_time_and_other_updates_keep_it()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        var sameStatus = await fixture.Device(id).Update(Sas(id) with { StatusReason = "x" }, ETagCondition.Any);
+        Assert.Equal(created.StatusUpdatedTime, sameStatus.StatusUpdatedTime);
+
+        var disabled = await fixture.Device(id).Update(Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        Assert.True(disabled.StatusUpdatedTime > created.StatusUpdatedTime);
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_device()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Delete(ETagCondition.Of(created.ETag));
+        Assert.Null(await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Delete_with_stale_etag_answers_PreconditionFailed_and_keeps_the_device()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+        var current = await fixture.Device(id).Update(Sas(id), ETagCondition.Any);
+
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Delete(ETagCondition.Of(created.ETag)));
+
+        Assert.Equal(RegistryErrorCode.PreconditionFailed, error.Code);
+        Assert.Equal(current, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Delete_of_a_missing_device_answers_DeviceNotFound()
+    {
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(NewId()).Delete(ETagCondition.Any));
+        Assert.Equal(RegistryErrorCode.DeviceNotFound, error.Code);
+    }
+
+    [Fact]
+    public async Task Thumbprints_without_a_type_are_normalized_to_selfSigned()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(WithThumbprints(id, Sha1.ToUpperInvariant(), Sha1, AuthenticationType.Sas));
+        Assert.Equal(AuthenticationType.SelfSigned, created.Authentication.Type);
+        Assert.Null(created.Authentication.SymmetricKey);
+        Assert.Equal(Sha1.ToUpperInvariant(), created.Authentication.X509Thumbprint!.PrimaryThumbprint);
+    }
+
+    [Fact]
+    public async Task Certificate_authority_devices_carry_no_credentials()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(new DeviceIdentityInput
+        {
+            DeviceId = id,
+            Authentication = new AuthenticationMechanism(AuthenticationType.CertificateAuthority, null, null),
+        });
+        Assert.Equal(new AuthenticationMechanism(AuthenticationType.CertificateAuthority, null, null), created.Authentication);
+    }
+
+    [Fact]
+    public async Task Body_id_different_from_the_grain_key_is_refused()
+    {
+        var id = NewId();
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Create(Sas(id + "x")));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+        Assert.Null(await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task Thirty_two_concurrent_updates_from_one_etag_let_exactly_one_through()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
+        {
+            try
+            {
+                await fixture.Device(id).Update(Sas(id) with { StatusReason = $"writer {i}" }, ETagCondition.Of(created.ETag));
+                return true;
+            }
+            catch (RegistryException ex) when (ex.Code == RegistryErrorCode.PreconditionFailed)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(1, attempts.Count(ok => ok));
+        var winner = Array.IndexOf(attempts, true);
+        Assert.Equal($"writer {winner}", (await fixture.Device(id).Get())!.StatusReason);
+    }
+}

@@ -1,0 +1,42 @@
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Host;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>A two-silo test cluster with the registry's embedded storage; 16 index partitions so paging crosses partitions.</summary>
+public sealed class RegistryClusterFixture : IAsyncLifetime
+{
+    public const int Partitions = 16;
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(2);
+        var id = Guid.NewGuid().ToString("N")[..12];
+        builder.Options.ClusterId = $"grains-{id}";
+        builder.Options.ServiceId = $"grains-{id}";
+        builder.AddSiloBuilderConfigurator<Configurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    public IDeviceGrain Device(string id) => Grains.GetGrain<IDeviceGrain>(id);
+
+    public IDeviceRegistryGrain Registry => Grains.GetGrain<IDeviceRegistryGrain>(0);
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) =>
+            SiloConfiguration.ConfigureServices(siloBuilder, new RegistrySettings { IndexPartitions = Partitions });
+    }
+}
