@@ -1,0 +1,71 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+using Registry.Abstractions;
+using Registry.Gateway.Wire;
+
+namespace Registry.Gateway.Apis;
+
+/// <summary>IoT Hub's single-device operations and the device list: <c>/devices/{id}</c> and <c>GET /devices</c>.</summary>
+internal static class DevicesApi
+{
+    public static RouteGroupBuilder MapDevicesApi(this RouteGroupBuilder api)
+    {
+        var devices = api.MapGroup("/devices");
+        devices.MapGet("/", ListDevices).WithMetadata(RequiredAccess.RegistryRead);
+        devices.MapGet("/{id}", GetDevice).WithMetadata(RequiredAccess.RegistryRead);
+        devices.MapPut("/{id}", PutDevice).WithMetadata(RequiredAccess.RegistryWrite);
+        devices.MapDelete("/{id}", DeleteDevice).WithMetadata(RequiredAccess.RegistryWrite);
+        return api;
+    }
+
+    public static async Task<JsonHttpResult<DeviceJson>> GetDevice(
+        string id, HttpContext context, [FromServices] IGrainFactory grains)
+    {
+        var deviceId = DeviceIdPath.FromRequest(context, id);
+        var device = await grains.GetGrain<IDeviceGrain>(deviceId).Get()
+            ?? throw RegistryException.DeviceNotFound(deviceId);
+        return GatewayResults.Device(context, device);
+    }
+
+    /// <summary>No If-Match creates (409 when registered); any If-Match replaces under that condition.</summary>
+    public static async Task<JsonHttpResult<DeviceJson>> PutDevice(
+        string id, HttpContext context, [FromServices] IGrainFactory grains, [FromServices] IOptions<GatewayOptions> options)
+    {
+        var deviceId = DeviceIdPath.FromRequest(context, id);
+        var condition = IfMatch.Parse(context.Request.Headers.IfMatch);
+        var body = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, GatewayJsonContext.Wire.DeviceRequestJson);
+        var input = DeviceWireMapper.ToInput(body, deviceId);
+        var grain = grains.GetGrain<IDeviceGrain>(deviceId);
+        var device = condition is null ? await grain.Create(input) : await grain.Update(input, condition);
+        return GatewayResults.Device(context, device);
+    }
+
+    /// <summary>An absent If-Match deletes unconditionally, as the swagger allows.</summary>
+    public static async Task<NoContent> DeleteDevice(string id, HttpContext context, [FromServices] IGrainFactory grains)
+    {
+        var deviceId = DeviceIdPath.FromRequest(context, id);
+        var condition = IfMatch.Parse(context.Request.Headers.IfMatch) ?? ETagCondition.Any;
+        await grains.GetGrain<IDeviceGrain>(deviceId).Delete(condition);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// IoT Hub's list (first <c>top</c> devices) or, when the caller sends <c>x-ms-max-item-count</c> or
+    /// <c>x-ms-continuation</c>, one page of the cursor walk with the next cursor in <c>x-ms-continuation</c>.
+    /// </summary>
+    public static async Task<JsonHttpResult<DeviceJson[]>> ListDevices(HttpContext context, [FromServices] IGrainFactory grains)
+    {
+        var request = ListRequest.From(context.Request);
+        var page = await grains.GetGrain<IDeviceRegistryGrain>(0).List(request.MaxCount, request.Continuation);
+        if (request.IsCursorWalk && page.Continuation is not null)
+        {
+            context.Response.Headers[ListRequest.ContinuationHeader] = page.Continuation;
+        }
+        var devices = page.Devices.Select(DeviceWireMapper.ToJson).ToArray();
+        return TypedResults.Json(devices, GatewayJsonContext.Wire.DeviceJsonArray, GatewayResults.JsonContentType);
+    }
+}

@@ -1,0 +1,62 @@
+namespace Registry.Gateway.Wire;
+
+// IoT Hub's Device schema (wire spec §7.1). Enums are strings so the gateway owns their casing and can answer
+// an unknown value with ArgumentInvalid instead of a format error; read-only fields exist only on the response.
+
+/// <summary>A device as the gateway answers it; property order follows the IoT Hub swagger.</summary>
+internal sealed class DeviceJson
+{
+    public required string DeviceId { get; init; }
+    public required string GenerationId { get; init; }
+    public required string Etag { get; init; }
+    public required string ConnectionState { get; init; }
+    public required string Status { get; init; }
+    public string? StatusReason { get; init; }
+    public required string ConnectionStateUpdatedTime { get; init; }
+    public required string StatusUpdatedTime { get; init; }
+    public required string LastActivityTime { get; init; }
+    public int CloudToDeviceMessageCount { get; init; }
+    public required AuthenticationJson Authentication { get; init; }
+    public required CapabilitiesJson Capabilities { get; init; }
+    public string? DeviceScope { get; init; }
+    public required IReadOnlyList<string> ParentScopes { get; init; }
+}
+
+/// <summary>The writable part of a device PUT body; everything else in the body is ignored.</summary>
+internal sealed class DeviceRequestJson
+{
+    public string? DeviceId { get; init; }
+    public string? Status { get; init; }
+    public string? StatusReason { get; init; }
+    public AuthenticationJson? Authentication { get; init; }
+    public CapabilitiesJson? Capabilities { get; init; }
+    public string? DeviceScope { get; init; }
+    public List<string?>? ParentScopes { get; init; }
+}
+
+internal sealed class AuthenticationJson
+{
+    public SymmetricKeyJson? SymmetricKey { get; init; }
+    public X509ThumbprintJson? X509Thumbprint { get; init; }
+    public string? Type { get; init; }
+}
+
+internal sealed class SymmetricKeyJson
+{
+    public string? PrimaryKey { get; init; }
+    public string? SecondaryKey { get; init; }
+}
+
+internal sealed class X509ThumbprintJson
+{
+    public string? PrimaryThumbprint { get; init; }
+    public string? SecondaryThumbprint { get; init; }
+}
+
+internal sealed class CapabilitiesJson
+{
+    public bool? IotEdge { get; init; }
+}
+
+/// <summary>IoT Hub's RegistryStatistics (wire spec §7.4).</summary>
+internal sealed record RegistryStatisticsJson(long TotalDeviceCount, long EnabledDeviceCount, long DisabledDeviceCount);

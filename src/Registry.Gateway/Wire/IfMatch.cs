@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Primitives;
+using Registry.Abstractions;
+
+namespace Registry.Gateway.Wire;
+
+/// <summary>
+/// Reads RFC 7232 <c>If-Match</c> the way both IoT Hub SDKs send it (wire spec §3): <c>*</c> and <c>"*"</c>
+/// are the wildcard, <c>W/</c> and quotes are stripped, and a comma list names several tags.
+/// </summary>
+internal static class IfMatch
+{
+    /// <summary>The condition, or null when the header is absent or blank (PUT then means "create").</summary>
+    public static ETagCondition? Parse(StringValues header)
+    {
+        var tags = new List<string>();
+        foreach (var value in header)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+            foreach (var tag in Tags(value))
+            {
+                if (tag == "*")
+                {
+                    return ETagCondition.Any;
+                }
+                tags.Add(tag);
+            }
+        }
+        return tags.Count == 0 ? null : new ETagCondition(tags);
+    }
+
+    /// <summary>Strips an optional <c>W/</c> and one pair of surrounding quotes from a single tag.</summary>
+    public static string Unquote(string tag)
+    {
+        var t = tag.Trim();
+        if (t.StartsWith("W/", StringComparison.Ordinal))
+        {
+            t = t[2..];
+        }
+        return t.Length >= 2 && t[0] == '"' && t[^1] == '"' ? t[1..^1] : t;
+    }
+
+    // A quoted tag may itself contain a comma (RFC 7232 etagc), so the list is scanned rather than split.
+    private static IEnumerable<string> Tags(string value)
+    {
+        var i = 0;
+        while (i < value.Length)
+        {
+            while (i < value.Length && (value[i] == ',' || char.IsWhiteSpace(value[i])))
+            {
+                i++;
+            }
+            if (i >= value.Length)
+            {
+                yield break;
+            }
+            var start = i;
+            if (string.CompareOrdinal(value, i, "W/", 0, 2) == 0)
+            {
+                i += 2;
+            }
+            if (i < value.Length && value[i] == '"')
+            {
+                var close = value.IndexOf('"', i + 1);
+                i = close < 0 ? value.Length : close + 1;
+            }
+            while (i < value.Length && value[i] != ',')
+            {
+                i++;
+            }
+            yield return Unquote(value[start..i]);
+        }
+    }
+}
