@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Azure.Data.Tables;
+using Registry.Bench;
+using Registry.Host;
+
+// Registry throughput against its ceilings, measured in one process and one run so the ratios hold on a noisy
+// machine: a no-op Kestrel endpoint (HTTP ceiling) and a raw Azure Table insert (storage ceiling), alternated with
+// the registry's GET and create over HTTPS. Usage:
+//   dotnet run -c Release --project loadtests/Registry.Bench -- [--storage <connection string>] [--rounds 3]
+//       [--seconds 8] [--concurrency 32] [--devices 2000]
+var options = BenchOptions.Parse(args);
+var dataFolder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
+var ports = FreePorts(4);
+var runId = Guid.NewGuid().ToString("N")[..8];
+
+var registryConfig = new Dictionary<string, string?>
+{
+    ["Registry:DataFolder"] = dataFolder,
+    ["Registry:HttpsPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+    ["Registry:SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+    ["Registry:GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+    ["Registry:ClusterId"] = "bench-" + runId,
+    ["Registry:ServiceId"] = "bench-" + runId,
+    ["Registry:StoragePrefix"] = "bench" + runId,
+    ["Registry:StorageConnectionString"] = options.Storage,
+};
+var registry = RegistryHost.Build([], builder =>
+{
+    builder.Configuration.AddInMemoryCollection(registryConfig);
+    builder.Logging.ClearProviders();
+});
+await registry.StartAsync();
+
+var certs = Path.Combine(dataFolder, "certs");
+var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[3]);
+await noop.StartAsync();
+
+using var http = CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
+var registryBase = $"https://127.0.0.1:{ports[0]}";
+var noopUri = new Uri($"https://127.0.0.1:{ports[3]}/noop");
+
+TableClient? table = null;
+if (options.Storage is not null)
+{
+    table = new TableClient(options.Storage, "benchraw" + runId);
+    await table.CreateIfNotExistsAsync();
+}
+
+var deviceBody = Encoding.UTF8.GetBytes("{\"status\":\"enabled\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{\"primaryKey\":\"\",\"secondaryKey\":\"\"}}}");
+
+// Devices for the GET phase; each round's creates add more, so GETs read a growing registry like production.
+var seeded = Enumerable.Range(0, options.Devices).Select(i => $"seed-{runId}-{i}").ToArray();
+await Parallel.ForEachAsync(seeded, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency }, async (id, _) =>
+    (await Put(id)).EnsureSuccessStatusCode());
+
+var entityPayload = new string('x', 300);
+var phases = new List<PhaseResult>();
+var duration = TimeSpan.FromSeconds(options.Seconds);
+Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
+
+for (var round = 0; round <= options.Rounds; round++)
+{
+    // Round 0 warms every path (JIT, connection pools, grain activations) and is not reported.
+    var seconds = round == 0 ? TimeSpan.FromSeconds(2) : duration;
+    var results = new List<PhaseResult>
+    {
+        await Measurement.RunAsync("noop-kestrel", options.Concurrency, seconds, async _ =>
+        {
+            using var response = await http.GetAsync(noopUri);
+            return response.IsSuccessStatusCode;
+        }),
+        await Measurement.RunAsync("registry-get", options.Concurrency, seconds, async n =>
+        {
+            using var response = await http.GetAsync($"{registryBase}/devices/{seeded[n % seeded.Length]}?api-version=2021-04-12");
+            return response.IsSuccessStatusCode;
+        }),
+        await Measurement.RunAsync("registry-create", options.Concurrency, seconds, async n =>
+        {
+            using var response = await Put($"r{round}-{runId}-{n}");
+            return response.IsSuccessStatusCode;
+        }),
+    };
+    if (table is not null)
+    {
+        results.Add(await Measurement.RunAsync("table-insert", options.Concurrency, seconds, async n =>
+        {
+            var entity = new TableEntity($"p{n % 64}", $"r{round}-{n}") { ["Data"] = entityPayload };
+            using var response = await table.AddEntityAsync(entity);
+            return !response.IsError;
+        }));
+    }
+    if (round > 0)
+    {
+        phases.AddRange(results);
+        foreach (var r in results)
+        {
+            Console.WriteLine($"round {round} {r.Name,-16} {r.OpsPerSecond,9:F0}/s  p50 {r.P50Ms,7:F2} ms  p99 {r.P99Ms,7:F2} ms  errors {r.Errors}");
+        }
+    }
+}
+
+double MedianOf(string name) => Measurement.Median(phases.Where(p => p.Name == name).Select(p => p.OpsPerSecond));
+Console.WriteLine();
+Console.WriteLine("medians over rounds (ops/s):");
+foreach (var name in phases.Select(p => p.Name).Distinct())
+{
+    Console.WriteLine($"  {name,-16} {MedianOf(name),9:F0}");
+}
+var noopRate = MedianOf("noop-kestrel");
+Console.WriteLine($"  registry-get    / noop-kestrel = {MedianOf("registry-get") / noopRate:F3}");
+Console.WriteLine($"  registry-create / noop-kestrel = {MedianOf("registry-create") / noopRate:F3}");
+if (table is not null)
+{
+    var tableRate = MedianOf("table-insert");
+    Console.WriteLine($"  registry-get    / table-insert = {MedianOf("registry-get") / tableRate:F3}");
+    Console.WriteLine($"  registry-create / table-insert = {MedianOf("registry-create") / tableRate:F3}");
+    await table.DeleteAsync();
+}
+
+await noop.StopAsync();
+await registry.StopAsync();
+Directory.Delete(dataFolder, recursive: true);
+return 0;
+
+Task<HttpResponseMessage> Put(string id)
+{
+    var request = new HttpRequestMessage(HttpMethod.Put, $"{registryBase}/devices/{id}?api-version=2021-04-12")
+    {
+        Content = new ByteArrayContent(deviceBody),
+    };
+    request.Content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
+    return http.SendAsync(request);
+}
+
+static WebApplication BuildNoopServer(string pfxPath, int port)
+{
+    var builder = WebApplication.CreateBuilder();
+    builder.Logging.ClearProviders();
+    var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, password: null);
+    builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseHttps(certificate)));
+    var app = builder.Build();
+    app.MapGet("/noop", () => Results.Text("{}", "application/json; charset=utf-8"));
+    return app;
+}
+
+static HttpClient CreateClient(string caPath, int connections)
+{
+    var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+    var handler = new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = connections,
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return certificate is not null && chain.Build(new X509Certificate2(certificate));
+            },
+        },
+    };
+    return new HttpClient(handler);
+}
+
+static int[] FreePorts(int count)
+{
+    var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
+    foreach (var l in listeners)
+    {
+        l.Start();
+    }
+    var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+    foreach (var l in listeners)
+    {
+        l.Stop();
+    }
+    return ports;
+}
