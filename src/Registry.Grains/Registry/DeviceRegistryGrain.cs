@@ -13,6 +13,7 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
 {
     public const int MaxPageSize = 1000;
     public const int MaxBulkOperations = 100;
+    private const int MaxPartitionWindow = 32;
 
     private int Partitions => indexOptions.Value.Partitions;
 
@@ -32,22 +33,38 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
         var partition = cursor.Partition;
         var after = cursor.AfterDeviceId;
 
+        // Sparse registries have many small or empty partitions: read a growing window of them at once instead
+        // of one round trip each, while a dense registry is still served by a single partition read.
+        var window = 1;
         while (partition < Partitions && devices.Count < max)
         {
-            var page = await GrainFactory.GetGrain<IDeviceIndexGrain>(partition).Page(after, max - devices.Count);
-            // Phantoms (ids whose device is gone) come back null and are dropped from the index as they are met.
-            var read = await Task.WhenAll(page.Entries.Select(e =>
-                GrainFactory.GetGrain<IDeviceGrain>(e.DeviceId).ReadForIndex(e.Enabled)));
-            devices.AddRange(read.OfType<DeviceIdentity>());
+            var wanted = max - devices.Count;
+            var first = partition;
+            var pages = await Task.WhenAll(Enumerable.Range(first, Math.Min(window, Partitions - first)).Select(p =>
+                GrainFactory.GetGrain<IDeviceIndexGrain>(p).Page(p == first ? after : null, wanted)));
+            window = Math.Min(window * 2, MaxPartitionWindow);
 
-            if (page.HasMore)
+            foreach (var page in pages)
             {
-                after = page.Entries[^1].DeviceId;
-            }
-            else
-            {
+                var budget = max - devices.Count;
+                var taken = page.Entries.Count <= budget ? page.Entries : page.Entries.Take(budget).ToArray();
+                // Phantoms (ids whose device is gone) come back null and are dropped from the index as they are met.
+                var read = await Task.WhenAll(taken.Select(e =>
+                    GrainFactory.GetGrain<IDeviceGrain>(e.DeviceId).ReadForIndex(e.Enabled)));
+                devices.AddRange(read.OfType<DeviceIdentity>());
+
+                if (taken.Count < page.Entries.Count || page.HasMore)
+                {
+                    // This partition goes on: the cursor stays in it, and later pages of the window are not ours yet.
+                    after = taken.Count > 0 ? taken[^1].DeviceId : after;
+                    break;
+                }
                 partition++;
                 after = null;
+                if (devices.Count >= max)
+                {
+                    break;
+                }
             }
         }
 
