@@ -143,6 +143,29 @@ describe('Registry single-device operations (azure-iothub)', { timeout: 120_000 
     assert.equal(read.authentication.type, 'certificateAuthority');
   });
 
+  test('create accepts an SDK Device object, ignoring its client-side defaults for read-only fields', async () => {
+    // The SDK samples' way: new Device(null) carries connectionState 'disconnected', cloudToDeviceMessageCount '0'
+    // (a string), null dates and null keys; the registry must treat them as absent.
+    const device = new iothub.Device(null);
+    device.deviceId = uniqueId('device-object');
+    const { responseBody: created } = await registry.create(device);
+    assert.equal(created.deviceId, device.deviceId);
+    assert.equal(created.connectionState, 'Disconnected');
+    assert.equal(created.cloudToDeviceMessageCount, 0);
+    assertKey(created.authentication.symmetricKey.primaryKey, 32, 'primaryKey');
+
+    const { responseBody: disabled } = await registry.update(Object.assign(new iothub.Device(JSON.stringify(created)), { status: 'disabled' }));
+    assert.equal(disabled.status, 'disabled');
+  });
+
+  test('create with capabilities.iotEdge makes an edge device', async () => {
+    const deviceId = uniqueId('edge');
+    const { responseBody: created } = await registry.create({ deviceId, capabilities: { iotEdge: true } });
+    assert.deepEqual(created.capabilities, { iotEdge: true });
+    const { responseBody: read } = await registry.get(deviceId);
+    assert.deepEqual(read.capabilities, { iotEdge: true });
+  });
+
   test('create, get and delete round-trip the captured id with every special character', async () => {
     const { responseBody: created } = await registry.create({ deviceId: CAPTURED_ID });
     assert.equal(created.deviceId, CAPTURED_ID);
