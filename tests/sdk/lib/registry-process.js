@@ -141,7 +141,7 @@ function launch({ settings, logPath }) {
     const onData = (chunk) => {
       const text = chunk.toString('utf8');
       log.write(text);
-      output = (output + text).slice(-64 * 1024);
+      output += text;
       buffered += text;
       const lines = buffered.split(/\r?\n/);
       buffered = lines.pop();
@@ -222,87 +222,113 @@ async function startRegistry({ address = '127.0.0.1', hostName, settings = {} } 
   fs.mkdirSync(LOG_FOLDER, { recursive: true });
   fs.writeFileSync(logPath, '');
   const id = `sdk-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  // 443 for real when allowed; after a bind failure (443 taken or refused, or a silo port lost to a race)
-  // the next attempt uses a free HTTPS port behind the port map, with fresh silo ports.
-  let use443 = canBindPrivilegedPorts();
-  const maxAttempts = 3;
-  for (let attempt = 1; ; attempt++) {
-    const httpsPort = use443 ? 443 : 0;
-    const [siloPort, gatewayPort] = await freePorts(2);
-    const launched = launch({
-      logPath,
-      settings: {
-        DataFolder: dataFolder,
-        HostName: hostName,
-        ListenAddress: address,
-        HttpsPort: httpsPort,
-        SiloPort: siloPort,
-        GatewayPort: gatewayPort,
-        ClusterId: id,
-        ServiceId: id,
-        ...settings,
-      },
-    });
-    let url;
-    try {
-      ({ url } = await launched.ready);
-    } catch (error) {
-      await terminate(launched.child, launched.exited);
-      launched.closeLog();
-      const output = launched.output();
-      if (error.timedOut || !BIND_FAILURE.test(output) || attempt === maxAttempts) {
-        fs.rmSync(dataFolder, { recursive: true, force: true });
-        throw new Error(`${error.message}\n--- last registry output (${address}, HttpsPort ${httpsPort}, attempt ${attempt}; all of it in ${logPath}) ---\n${tail(output)}`);
-      }
-      use443 = false;
-      continue;
-    }
-    const port = Number(url.port || 443);
-    const caPath = path.join(dataFolder, 'certs', 'ca.pem');
-    const caPem = fs.readFileSync(caPath, 'utf8');
-    trust(hostName, caPem);
-    const viaPortMap = port !== 443;
-    if (viaPortMap) portmap.map(hostName, 443, port);
-    const registry = new RunningRegistry({ ...launched, hostName, address, port, viaPortMap, dataFolder, caPath, caPem, logPath });
-    try {
-      await healthz(hostName);
-    } catch (error) {
-      await registry.stop();
-      throw new Error(`the registry logged it listens on ${url}, but GET https://${hostName}/healthz failed: ${error.message}`);
-    }
-    return registry;
+  const registry = new RunningRegistry({ address, hostName, dataFolder, logPath, id, settings });
+  try {
+    await registry.start();
+  } catch (error) {
+    fs.rmSync(dataFolder, { recursive: true, force: true });
+    dataFolders.delete(dataFolder);
+    throw error;
   }
+  return registry;
 }
 
 class RunningRegistry {
-  constructor(init) {
-    Object.assign(this, init);
-    this.stopped = false;
+  constructor({ address, hostName, dataFolder, logPath, id, settings }) {
+    Object.assign(this, { address, hostName, dataFolder, logPath, id, settings });
+    this.caPath = path.join(dataFolder, 'certs', 'ca.pem');
+    this.process = undefined;
   }
 
-  /** The Registry settings file the host generates, parsed, or undefined when the host wrote none. */
-  readDataFile(name) {
-    const file = path.join(this.dataFolder, name);
-    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
-  }
-
-  /** Everything the registry printed so far (kept in this.logPath after the run). */
+  /** The registry process's output so far, stdout and stderr (every run's is also kept in this.logPath). */
   get log() {
-    return fs.existsSync(this.logPath) ? fs.readFileSync(this.logPath, 'utf8') : '';
+    return this.process?.output() ?? '';
   }
 
-  async stop() {
-    if (this.stopped) return;
-    this.stopped = true;
+  /**
+   * Starts the process (again) on this data folder. 443 for real when allowed; after a bind failure (443 taken
+   * or refused, or a silo port lost to a race) the next attempt uses a free HTTPS port behind the port map, with
+   * fresh silo ports.
+   */
+  async start() {
+    if (this.process) throw new Error('the registry is already running');
+    let use443 = canBindPrivilegedPorts();
+    const maxAttempts = 3;
+    for (let attempt = 1; ; attempt++) {
+      const httpsPort = use443 ? 443 : 0;
+      const [siloPort, gatewayPort] = await freePorts(2);
+      const launched = launch({
+        logPath: this.logPath,
+        settings: {
+          DataFolder: this.dataFolder,
+          HostName: this.hostName,
+          ListenAddress: this.address,
+          HttpsPort: httpsPort,
+          SiloPort: siloPort,
+          GatewayPort: gatewayPort,
+          ClusterId: this.id,
+          ServiceId: this.id,
+          ...this.settings,
+        },
+      });
+      let url;
+      try {
+        ({ url } = await launched.ready);
+      } catch (error) {
+        await terminate(launched.child, launched.exited);
+        launched.closeLog();
+        const output = launched.output();
+        if (error.timedOut || !BIND_FAILURE.test(output) || attempt === maxAttempts) {
+          throw new Error(`${error.message}\n--- last registry output (${this.address}, HttpsPort ${httpsPort}, attempt ${attempt}; all of it in ${this.logPath}) ---\n${tail(output)}`);
+        }
+        use443 = false;
+        continue;
+      }
+      this.process = launched;
+      this.port = Number(url.port || 443);
+      this.viaPortMap = this.port !== 443;
+      this.caPem = fs.readFileSync(this.caPath, 'utf8');
+      trust(this.hostName, this.caPem);
+      if (this.viaPortMap) portmap.map(this.hostName, 443, this.port);
+      else portmap.unmap(this.hostName, 443);
+      try {
+        await healthz(this.hostName);
+      } catch (error) {
+        await this.kill();
+        throw new Error(`the registry logged it listens on ${url}, but GET https://${this.hostName}/healthz failed: ${error.message}`);
+      }
+      return;
+    }
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after a bound) and keeps the data folder, e.g. to start() again. */
+  async kill() {
+    const launched = this.process;
+    if (!launched) return;
+    this.process = undefined;
     try {
-      await terminate(this.child, this.exited);
+      await terminate(launched.child, launched.exited);
     } finally {
-      this.closeLog();
+      launched.closeLog();
       untrust(this.hostName);
-      if (this.viaPortMap) portmap.unmap(this.hostName, 443);
+      portmap.unmap(this.hostName, 443);
+    }
+  }
+
+  /** The process stops and the data folder goes. */
+  async stop() {
+    try {
+      await this.kill();
+    } finally {
       fs.rmSync(this.dataFolder, { recursive: true, force: true });
       dataFolders.delete(this.dataFolder);
     }
+  }
+
+  /** A file the host generated in its data folder, parsed, or undefined when there is none. */
+  readDataFile(name) {
+    const file = path.join(this.dataFolder, name);
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
   }
 }
 
