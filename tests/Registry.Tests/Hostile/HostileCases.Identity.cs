@@ -1,0 +1,168 @@
+using System.Text.Json.Nodes;
+
+namespace Registry.Tests.Hostile;
+
+/// <summary>Well-formed JSON that breaks IoT Hub's identity rules (wire spec §6): ids, enums, keys, thumbprints, statusReason.</summary>
+public static partial class HostileCases
+{
+    /// <summary>Path segments as they go on the wire, each decoding to an id IoT Hub forbids.</summary>
+    private static readonly (string Name, string Segment)[] BadIdSegments =
+    [
+        ("129 characters", new string('a', 129)),
+        ("200 characters", new string('b', 200)),
+        ("129 allowed special characters", string.Concat(Enumerable.Repeat("-_.(", 32)) + "!"),
+        ("encoded space", "hostile%20new"),
+        ("encoded slash", "hostile%2Fnew"),
+        ("lowercase encoded slash", "hostile%2fnew"),
+        ("encoded backslash", "hostile%5Cnew"),
+        ("tilde", "hostile~new"),
+        ("encoded double quote", "hostile%22new"),
+        ("encoded angle brackets", "hostile%3Cnew%3E"),
+        ("encoded ampersand", "hostile%26new"),
+        ("encoded braces", "hostile%7Bnew%7D"),
+        ("encoded pipe", "hostile%7Cnew"),
+        ("encoded caret", "hostile%5Enew"),
+        ("encoded backtick", "hostile%60new"),
+        ("encoded square brackets", "hostile%5Bnew%5D"),
+        ("accented letter", "hostil%C3%A9-new"),
+        ("emoji", "hostile-%F0%9F%98%80"),
+        ("fullwidth letter", "hostile-%EF%BC%A1"),
+        ("tab", "hostile%09new"),
+        ("line feed", "hostile%0Anew"),
+        ("carriage return", "hostile%0Dnew"),
+        ("DEL", "hostile%7Fnew"),
+        ("control character 0x01", "hostile%01new"),
+        ("no-break space", "hostile%C2%A0new"),
+        ("zero-width space", "hostile%E2%80%8Bnew"),
+    ];
+
+    public static IEnumerable<HostileCase> InvalidIds()
+    {
+        const string C = "invalid id";
+        foreach (var (name, segment) in BadIdSegments)
+        {
+            yield return Send(C, $"create with {name}", HttpMethod.Put, $"devices/{segment}?{Api}", Invalid, body: """{"status":"enabled"}""");
+        }
+        foreach (var (name, segment) in BadIdSegments.Where((_, i) => i % 3 == 0))
+        {
+            yield return Send(C, $"get with {name}", HttpMethod.Get, $"devices/{segment}?{Api}", Invalid);
+            yield return Send(C, $"delete with {name}", HttpMethod.Delete, $"devices/{segment}?{Api}", Invalid, headers: IfMatchAny);
+        }
+        foreach (var (name, segment) in BadIdSegments.Where((_, i) => i % 4 == 1))
+        {
+            yield return Send(C, $"replace with {name}", HttpMethod.Put, $"devices/{segment}?{Api}", Invalid, body: """{"status":"enabled"}""", headers: IfMatchAny);
+        }
+        yield return Send(C, "create with an empty id", HttpMethod.Put, $"devices/?{Api}", Invalid, body: """{"deviceId":""}""");
+        yield return Send(C, "delete with an empty id", HttpMethod.Delete, $"devices/?{Api}", Invalid, headers: IfMatchAny);
+        yield return Send(C, "create with a literal slash in the id", HttpMethod.Put, $"devices/hostile/new?{Api}", Invalid, body: "{}");
+    }
+
+    public static IEnumerable<HostileCase> BodyIdMismatch()
+    {
+        const string C = "body id differs from path id";
+        yield return Create(C, "another id", """{"deviceId":"hostile-other"}""", Invalid);
+        yield return Create(C, "same id in another case", """{"deviceId":"Hostile-New"}""", Invalid);
+        yield return Create(C, "same id with a trailing space", """{"deviceId":"hostile-new "}""", Invalid);
+        yield return Create(C, "empty id", """{"deviceId":""}""", Invalid);
+        yield return Create(C, "a seeded device's id", """{"deviceId":"hostile-seed-sas"}""", Invalid);
+        yield return Create(C, "a look-alike hyphen", "{\"deviceId\":\"hostile\u2010new\"}", Invalid);
+        yield return Create(C, "duplicate deviceId members, the last one different", """{"deviceId":"hostile-new","deviceId":"hostile-other"}""", Invalid);
+        yield return Send(C, "body holds the still-encoded path id", HttpMethod.Put, $"devices/hostile%23new?{Api}", Invalid,
+            body: """{"deviceId":"hostile%23new"}""");
+        yield return Replace(C, "replace a seed with another seed's id", """{"deviceId":"hostile-seed-x509","status":"disabled"}""", Invalid);
+    }
+
+    public static IEnumerable<HostileCase> UnknownEnumValues()
+    {
+        const string C = "unknown enum value";
+        foreach (var status in new[] { "active", "Enable", "enabled ", "", "1", "enabled,disabled", "disabled\u0000" })
+        {
+            yield return Create(C, $"status '{Printable(status)}'", D($"\"status\":\"{Escape(status)}\""), Invalid);
+        }
+        yield return Replace(C, "replace with status 'blocked'", D(""" "status":"blocked" """, Seed), Invalid);
+        yield return Replace(C, "replace with status '0'", D(""" "status":"0" """, Seed), Invalid);
+        foreach (var type in new[] { "x509", "key", "certificate", "", "2", "sas,none", "selfsigned " })
+        {
+            yield return Create(C, $"authentication.type '{type}'", D($$""" "authentication":{"type":"{{type}}"} """), Invalid);
+        }
+        yield return Replace(C, "replace with authentication.type 'cert'", D(""" "authentication":{"type":"cert"} """, Seed), Invalid);
+        yield return Create(C, "authentication.type 'x509' with valid keys", Keys(GoodKey, GoodKey, type: "x509"), Invalid);
+        foreach (var mode in new[] { "upsert", "", "3", "createOrUpdateTwin", "remove", "create,delete" })
+        {
+            yield return Bulk(C, $"bulk importMode '{mode}'", $$"""[{"id":"hostile-new","importMode":"{{mode}}","status":"enabled"}]""", Invalid);
+        }
+    }
+
+    public static IEnumerable<HostileCase> InvalidKeys()
+    {
+        const string C = "invalid symmetric key";
+        yield return Create(C, "primary key not base64", Keys("not base64!", GoodKey), Invalid);
+        yield return Create(C, "secondary key not base64", Keys(GoodKey, "%%%%"), Invalid);
+        yield return Create(C, "both keys not base64", Keys("***", "***"), Invalid);
+        yield return Create(C, "base64url alphabet", Keys(GoodKey.Replace('+', '-').Replace('/', '_') + "-_", GoodKey), Invalid);
+        yield return Create(C, "base64 without padding", Keys(Key(17).TrimEnd('='), GoodKey), Invalid);
+        yield return Create(C, "primary key of 15 bytes", Keys(Key(15), GoodKey), Invalid);
+        yield return Create(C, "secondary key of 15 bytes", Keys(GoodKey, Key(15)), Invalid);
+        yield return Create(C, "primary key of 65 bytes", Keys(Key(65), GoodKey), Invalid);
+        yield return Create(C, "secondary key of 65 bytes", Keys(GoodKey, Key(65)), Invalid);
+        yield return Create(C, "keys of 1 byte", Keys(Key(1), Key(1)), Invalid);
+        yield return Create(C, "primary key of 1000 bytes", Keys(Key(1000), GoodKey), Invalid);
+        yield return Create(C, "only the primary key", Keys(GoodKey, null), Invalid);
+        yield return Create(C, "only the secondary key", Keys(null, GoodKey), Invalid);
+        yield return Create(C, "primary key with an empty secondary", Keys(GoodKey, ""), Invalid);
+        yield return Create(C, "key with an embedded NUL", Keys(GoodKey[..20] + "\u0000" + GoodKey[21..], GoodKey), Invalid);
+        yield return Create(C, "keys with type selfSigned", Keys(GoodKey, GoodKey, type: "selfSigned"), Invalid);
+        yield return Create(C, "keys with type certificateAuthority", Keys(GoodKey, GoodKey, type: "certificateAuthority"), Invalid);
+        yield return Create(C, "keys with type none", Keys(GoodKey, GoodKey, type: "none"), Invalid);
+        yield return Replace(C, "replace with keys of 15 bytes", Keys(Key(15), Key(15), id: Seed), Invalid);
+        yield return Replace(C, "replace with only the primary key", Keys(GoodKey, null, id: Seed), Invalid);
+    }
+
+    public static IEnumerable<HostileCase> InvalidThumbprints()
+    {
+        const string C = "invalid thumbprint";
+        yield return Create(C, "39 hex characters", Thumbs(Hex(39), null), Invalid);
+        yield return Create(C, "41 hex characters", Thumbs(Hex(41), null), Invalid);
+        yield return Create(C, "63 hex characters", Thumbs(Hex(63), null), Invalid);
+        yield return Create(C, "65 hex characters", Thumbs(Hex(65), null), Invalid);
+        yield return Create(C, "40 characters that are not hex", Thumbs(Hex(40, 'g'), null), Invalid);
+        yield return Create(C, "colon-separated SHA-1", Thumbs(string.Join(":", Enumerable.Repeat("AB", 20)), null), Invalid);
+        yield return Create(C, "0x-prefixed SHA-1", Thumbs("0x" + Hex(40), null), Invalid);
+        yield return Create(C, "40 Arabic-Indic digits", Thumbs(new string('\u0663', 40), null), Invalid);
+        yield return Create(C, "SHA-1 and SHA-256 lengths mixed", Thumbs(Hex(40), Hex(64)), Invalid);
+        yield return Create(C, "valid primary with a bad secondary", Thumbs(Hex(64), Hex(64, 'z')), Invalid);
+        yield return Create(C, "type selfSigned without thumbprints", D(""" "authentication":{"type":"selfSigned"} """), Invalid);
+        yield return Create(C, "thumbprint with type certificateAuthority", Thumbs(Hex(40), null, type: "certificateAuthority"), Invalid);
+        yield return Create(C, "thumbprint with type none", Thumbs(Hex(40), Hex(40), type: "none"), Invalid);
+        yield return Replace(C, "replace the x509 seed with 39 hex characters", Thumbs(Hex(39), Hex(39), id: HostileRegistryFixture.X509Seed), Invalid,
+            seed: HostileRegistryFixture.X509Seed);
+    }
+
+    public static IEnumerable<HostileCase> KeysWithThumbprints()
+    {
+        const string C = "keys and thumbprints together";
+        string Both(string? type, string id = New)
+        {
+            var body = JsonNode.Parse(Keys(GoodKey, GoodKey, type, id))!;
+            body["authentication"]!["x509Thumbprint"] = new JsonObject { ["primaryThumbprint"] = Hex(40) };
+            return body.ToJsonString();
+        }
+        yield return Create(C, "without a type", Both(null), Invalid);
+        yield return Create(C, "with type sas", Both("sas"), Invalid);
+        yield return Create(C, "with type selfSigned", Both("selfSigned"), Invalid);
+        yield return Replace(C, "replace a seed with both", Both(null, Seed), Invalid);
+    }
+
+    public static IEnumerable<HostileCase> LongStatusReasons()
+    {
+        const string C = "statusReason over 128 characters";
+        yield return Create(C, "129 ASCII characters", D($"\"statusReason\":\"{new string('r', 129)}\""), Invalid);
+        yield return Create(C, "129 accented characters", D($"\"statusReason\":\"{new string('\u00e9', 129)}\""), Invalid);
+        yield return Create(C, "1000 characters", D($"\"statusReason\":\"{new string('r', 1000)}\""), Invalid);
+        yield return Replace(C, "replace with 129 characters", D($"\"statusReason\":\"{new string('r', 129)}\"", Seed), Invalid);
+    }
+
+    private static string Printable(string value) => value.Replace("\u0000", "\\0", StringComparison.Ordinal);
+
+    private static string Escape(string value) => value.Replace("\u0000", "\\u0000", StringComparison.Ordinal);
+}
