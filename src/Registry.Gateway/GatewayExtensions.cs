@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Gateway.Apis;
 using Registry.Gateway.Errors;
+using Registry.Gateway.Throttling;
 
 namespace Registry.Gateway;
 
@@ -19,6 +20,7 @@ public static class GatewayExtensions
     public static IServiceCollection AddRegistryGateway(this IServiceCollection services, Action<GatewayOptions> configure)
     {
         services.AddOptions<GatewayOptions>().Configure(configure);
+        services.AddRegistryThrottling();
         return services;
     }
 
@@ -28,7 +30,8 @@ public static class GatewayExtensions
     /// </summary>
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("").AddEndpointFilter<RegistryErrorFilter>();
+        // Throttling is an endpoint filter, so it runs after every middleware (authentication first) and before handlers.
+        var api = endpoints.MapGroup("").AddEndpointFilter<RegistryErrorFilter>().AddEndpointFilter<ThrottlingFilter>();
         api.MapDevicesApi().MapBulkApi().MapStatisticsApi().MapUnsupportedApi();
         endpoints.MapHealthApi();
         return endpoints;

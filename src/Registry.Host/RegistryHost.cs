@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Registry.Gateway;
+using Registry.Gateway.Throttling;
 
 namespace Registry.Host;
 
@@ -33,6 +34,8 @@ public static partial class RegistryHost
 
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
         builder.Services.AddRegistryGateway();
+        builder.Services.AddOptions<ThrottlingOptions>()
+            .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
 
         var app = builder.Build();
         app.MapRegistryApi();

@@ -1,0 +1,27 @@
+namespace Registry.Gateway.Throttling;
+
+/// <summary>
+/// The hub's operation budgets (wire spec §11), shared by every edge of this gateway: the REST surface takes from it
+/// per request, and the MQTT edge (device connections, device-to-cloud sends) and job runners call it themselves.
+/// Acquire before doing the work, so a refused operation changes nothing.
+/// </summary>
+public interface IThrottle
+{
+    /// <summary>Whether throttles are enforced; when not, every acquisition succeeds.</summary>
+    bool IsEnabled { get; }
+
+    /// <summary>The rate each throttle enforces (the tier's, or its override).</summary>
+    IReadOnlyDictionary<OperationClass, ThrottleRate> Rates { get; }
+
+    /// <summary>Takes one <paramref name="operation"/> from the hub's budget, or says how long until it would be admitted.</summary>
+    ThrottleDecision TryAcquire(OperationClass operation);
+}
+
+/// <summary>The answer to one <see cref="IThrottle.TryAcquire"/>: admitted, or refused with how long to wait.</summary>
+public readonly record struct ThrottleDecision(bool IsAcquired, TimeSpan RetryAfter)
+{
+    public static ThrottleDecision Acquired { get; } = new(true, TimeSpan.Zero);
+
+    /// <summary>The <c>Retry-After</c> header value: whole seconds, rounded up, at least 1.</summary>
+    public int RetryAfterSeconds => (int)Math.Clamp(Math.Ceiling(RetryAfter.TotalSeconds), 1, int.MaxValue);
+}

@@ -1,0 +1,120 @@
+using System.Threading.RateLimiting;
+
+namespace Registry.Gateway.Throttling;
+
+/// <summary>
+/// A token bucket on an injected <see cref="TimeProvider"/>: holds up to one window's operations and earns them back
+/// continuously at the rate, computed on each acquisition (no timer). Written instead of
+/// <see cref="TokenBucketRateLimiter"/> because that one reads the Stopwatch itself (tests cannot step its time) and,
+/// replenished by hand, hands a drained bucket a full refill at once after it sat full.
+/// </summary>
+/// <remarks>
+/// Credit is kept in integers: one operation costs <c>window ticks</c> credit and each elapsed tick earns
+/// <c>count</c> credit, so the rate is exact at any count and Retry-After is exact to the tick. There is no queue
+/// (IoT Hub's traffic shaping is not reproduced): an acquisition that cannot be served now is refused now.
+/// </remarks>
+internal sealed class TokenBucket : RateLimiter
+{
+    private static readonly RateLimitLease Acquired = new Lease(true, null);
+
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _clock;
+    private readonly long _origin;
+    private readonly long _count;
+    private readonly long _windowTicks;
+    private readonly long _capacity;
+    private long _credit;
+    private long _updatedTicks;
+    private long _successful;
+    private long _failed;
+
+    public TokenBucket(ThrottleRate rate, TimeProvider clock)
+    {
+        _clock = clock;
+        _origin = clock.GetTimestamp();
+        _count = rate.Count;
+        _windowTicks = rate.Window.Ticks;
+        _capacity = _count * _windowTicks;
+        _credit = _capacity;
+    }
+
+    public ThrottleRate Rate => new(_count, TimeSpan.FromTicks(_windowTicks));
+
+    /// <summary>How long the bucket has been full (nothing to refuse), or <c>null</c> while it is earning.</summary>
+    public override TimeSpan? IdleDuration
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var now = Now();
+                var fullAt = _updatedTicks + CeilingDivide(_capacity - _credit, _count);
+                return now >= fullAt ? TimeSpan.FromTicks(now - fullAt) : null;
+            }
+        }
+    }
+
+    public override RateLimiterStatistics? GetStatistics()
+    {
+        lock (_lock)
+        {
+            Earn(Now());
+            return new RateLimiterStatistics
+            {
+                CurrentAvailablePermits = _credit / _windowTicks,
+                CurrentQueuedCount = 0,
+                TotalSuccessfulLeases = _successful,
+                TotalFailedLeases = _failed,
+            };
+        }
+    }
+
+    protected override RateLimitLease AttemptAcquireCore(int permitCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(permitCount, _count);
+        lock (_lock)
+        {
+            Earn(Now());
+            var cost = Math.Max(permitCount, 1) * _windowTicks; // 0 permits asks "is one available?", as the BCL limiters do
+            if (_credit >= cost)
+            {
+                _credit -= permitCount * _windowTicks;
+                _successful++;
+                return Acquired;
+            }
+            _failed++;
+            return new Lease(false, TimeSpan.FromTicks(CeilingDivide(cost - _credit, _count)));
+        }
+    }
+
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(AttemptAcquireCore(permitCount));
+
+    private long Now() => _clock.GetElapsedTime(_origin).Ticks;
+
+    // Beyond one window of idleness the bucket is full anyway; capping the span keeps the product within a long.
+    private void Earn(long now)
+    {
+        var elapsed = Math.Min(now - _updatedTicks, _windowTicks);
+        if (elapsed > 0)
+        {
+            _credit = Math.Min(_capacity, _credit + (elapsed * _count));
+        }
+        _updatedTicks = Math.Max(_updatedTicks, now);
+    }
+
+    private static long CeilingDivide(long value, long divisor) => (value + divisor - 1) / divisor;
+
+    private sealed class Lease(bool isAcquired, TimeSpan? retryAfter) : RateLimitLease
+    {
+        public override bool IsAcquired => isAcquired;
+
+        public override IEnumerable<string> MetadataNames => retryAfter is null ? [] : [MetadataName.RetryAfter.Name];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = metadataName == MetadataName.RetryAfter.Name ? retryAfter : null;
+            return metadata is not null;
+        }
+    }
+}
