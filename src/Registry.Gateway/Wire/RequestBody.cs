@@ -21,6 +21,11 @@ internal static class RequestBody
     /// <summary>ArgumentNull for an empty body or <c>null</c>; IotHubFormatError for anything that is not the expected JSON.</summary>
     public static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonTypeInfo<T> type) where T : class
     {
+        // A UTF-8 byte order mark is allowed by RFC 8259 parsers that accept it; some Windows clients send one.
+        if (utf8.StartsWith("\uFEFF"u8))
+        {
+            utf8 = utf8[3..];
+        }
         if (utf8.IsEmpty)
         {
             throw new RegistryException(RegistryErrorCode.ArgumentNull, "The request body is empty.");

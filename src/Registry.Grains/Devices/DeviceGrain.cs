@@ -130,7 +130,8 @@ public sealed partial class DeviceGrain(
             Status = input.Status,
             StatusReason = input.StatusReason,
             StatusUpdatedTime = statusChanged ? DateTime.UtcNow : current.StatusUpdatedTime,
-            Authentication = WithGeneratedKeys(auth, previous: current.Authentication),
+            // No authentication in the body keeps the device's credentials, whatever their kind.
+            Authentication = input.Authentication is null ? current.Authentication : WithGeneratedKeys(auth, previous: current.Authentication),
             Capabilities = input.Capabilities ?? current.Capabilities,
             DeviceScope = input.DeviceScope ?? current.DeviceScope,
             ParentScopes = input.ParentScopes?.ToArray() ?? current.ParentScopes,

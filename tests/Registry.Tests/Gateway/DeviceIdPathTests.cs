@@ -40,6 +40,18 @@ public class DeviceIdPathTests
     [InlineData("/devices/a+b", "a+b")]
     public void Percent_escapes_decode_once(string target, string id) => Assert.Equal(id, Decode(target));
 
+    [Theory]
+    [InlineData("/devices/a%ZZb")]
+    [InlineData("/devices/a%")]
+    [InlineData("/devices/a%2")]
+    [InlineData("/devices/a%FF")]
+    [InlineData("/devices/a%C3%28")]
+    public void Malformed_or_non_utf8_escapes_are_ArgumentInvalid(string target)
+    {
+        var error = Assert.Throws<RegistryException>(() => DeviceIdPath.FromRequest(Request(target), "ignored"));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+    }
+
     [Fact]
     public void Double_encoded_slash_decodes_to_the_text_percent_2F() => Assert.Equal("a%2Fb", Decode("/devices/a%252Fb"));
 
@@ -72,7 +84,7 @@ public class DeviceIdPathTests
     [Fact]
     public void Target_without_a_path_has_no_segment() => Assert.Null(DeviceIdPath.LastSegment("https://localhost"));
 
-    private static string Decode(string rawTarget) => Uri.UnescapeDataString(DeviceIdPath.LastSegment(rawTarget)!);
+    private static string Decode(string rawTarget) => DeviceIdPath.Decode(DeviceIdPath.LastSegment(rawTarget)!);
 
     private static DefaultHttpContext Request(string rawTarget)
     {

@@ -83,6 +83,13 @@ public class DeviceRequestTests
         AssertCode(RegistryErrorCode.IotHubFormatError, () => ReadDevice(Q(json)));
 
     [Fact]
+    public void A_leading_utf8_byte_order_mark_is_ignored()
+    {
+        var body = RequestBody.Deserialize([.. "\uFEFF"u8, .. """{"deviceId":"dev1","status":"disabled"}"""u8], GatewayJsonContext.Wire.DeviceRequestJson);
+        Assert.Equal("disabled", body.Status);
+    }
+
+    [Fact]
     public void Json_nested_deeper_than_32_levels_is_IotHubFormatError()
     {
         var deep = "{\"tags\":" + string.Concat(Enumerable.Repeat("{\"a\":", 32)) + "1" + new string('}', 33);

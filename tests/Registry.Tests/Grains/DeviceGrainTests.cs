@@ -232,4 +232,13 @@ public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFix
         var winner = Array.IndexOf(attempts, true);
         Assert.Equal($"writer {winner}", (await fixture.Device(id).Get())!.StatusReason);
     }
+
+    [Fact]
+    public async Task Update_without_authentication_keeps_x509_credentials()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(WithThumbprints(id, Sha1, Sha1));
+        var updated = await fixture.Device(id).Update(Sas(id) with { StatusReason = "note" }, ETagCondition.Any);
+        Assert.Equal(created.Authentication, updated.Authentication);
+    }
 }
