@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Registry.Gateway;
+using Registry.Gateway.Security;
 using Registry.Gateway.Throttling;
 
 namespace Registry.Host;
@@ -34,13 +35,23 @@ public static partial class RegistryHost
 
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
         builder.Services.AddRegistryGateway();
+        var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
+        builder.Services.AddRegistryAuthentication(policies.Policies, o =>
+        {
+            o.HostName = settings.HostName;
+            o.Enabled = settings.Authentication.Enabled;
+            o.TokenCacheSize = settings.Authentication.TokenCacheSize;
+            o.DeviceCacheDuration = TimeSpan.FromSeconds(settings.Authentication.DeviceCacheSeconds);
+        });
         builder.Services.AddOptions<ThrottlingOptions>()
             .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
 
         var app = builder.Build();
+        app.UseRegistryAuthentication();
         app.MapRegistryApi();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
+        LogAccessPolicies(logger, policies, settings);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             if (!settings.IsDurable)
@@ -59,6 +70,35 @@ public static partial class RegistryHost
     /// <summary>The addresses Kestrel actually bound (port 0 becomes the real port).</summary>
     public static IReadOnlyList<string> ListeningAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+
+    /// <summary>
+    /// The owner connection string is logged exactly once, by the start that generated it; no other key is ever logged.
+    /// Disabled authentication is repeated on every start so it cannot be forgotten.
+    /// </summary>
+    private static void LogAccessPolicies(ILogger logger, AccessPolicyLoad policies, RegistrySettings settings)
+    {
+        if (policies.GeneratedOwner is { } owner)
+        {
+            LogGeneratedOwner(logger, policies.FilePath, owner.ConnectionString(settings.HostName));
+        }
+        if (policies.FileIsShared)
+        {
+            LogPolicyFileShared(logger, policies.FilePath);
+        }
+        if (!settings.Authentication.Enabled)
+        {
+            LogAuthenticationDisabled(logger);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Generated shared access policies in {PolicyFile}. Owner connection string, shown only this once: {ConnectionString}")]
+    private static partial void LogGeneratedOwner(ILogger logger, string policyFile, string connectionString);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{PolicyFile} holds secret keys but others may read or write it; chmod 600 it.")]
+    private static partial void LogPolicyFileShared(ILogger logger, string policyFile);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "AUTHENTICATION DISABLED (Registry:Authentication:Enabled=false): every registry endpoint answers ANONYMOUS callers. Never run like this outside a benchmark or a closed test network.")]
+    private static partial void LogAuthenticationDisabled(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "EMBEDDED MODE: grain state and reminders are kept in memory; NOTHING SURVIVES A RESTART. Set Registry:StorageConnectionString for durable storage.")]
     private static partial void LogEmbedded(ILogger logger);

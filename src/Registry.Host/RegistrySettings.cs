@@ -50,7 +50,32 @@ public sealed class RegistrySettings
     /// <summary>Index partitions: target device count / 4,000, fixed for the life of the registry's storage.</summary>
     public int IndexPartitions { get; set; } = 256;
 
+    /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
+    public AuthenticationSettings Authentication { get; set; } = new();
+
+    /// <summary>
+    /// Shared access policies pinned by configuration, by key name (<c>Registry:AccessPolicies:&lt;name&gt;:PrimaryKey</c>);
+    /// they win over the generated <c>access-policies.json</c>. Give every silo of a cluster the same ones.
+    /// </summary>
+    public Dictionary<string, AccessPolicySettings> AccessPolicies { get; set; } = new(StringComparer.Ordinal);
+
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
+}
+
+/// <summary>How the gateway checks SAS tokens; see <c>Registry.Gateway.Security.SharedAccessOptions</c>.</summary>
+public sealed class AuthenticationSettings
+{
+    /// <summary>
+    /// Always true unless explicitly set to false (benchmarks, closed test networks): then every registry endpoint
+    /// answers anonymous callers and the host says so at Warning level on every start.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How long a device's status and keys are reused by device authentication, in seconds.</summary>
+    public double DeviceCacheSeconds { get; set; } = 10;
+
+    /// <summary>Most validated tokens kept in memory.</summary>
+    public int TokenCacheSize { get; set; } = 50_000;
 }

@@ -2,8 +2,11 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Registry.Gateway.Security;
 using Registry.Host;
 
 namespace Registry.Tests.Infrastructure;
@@ -11,7 +14,8 @@ namespace Registry.Tests.Infrastructure;
 /// <summary>
 /// The real registry process (silo + HTTPS gateway, built by <see cref="RegistryHost"/>) started in the test
 /// process on free ports, with its own data folder, ClusterId and ServiceId. HTTP clients it hands out trust
-/// only the CA the host generated, as the SDKs would via NODE_EXTRA_CA_CERTS.
+/// only the CA the host generated, as the SDKs would via NODE_EXTRA_CA_CERTS, and sign every request with a fresh
+/// SAS token as the Node service SDK does (<see cref="CreateClient()"/> as iothubowner).
 /// </summary>
 public sealed class RegistryTestHost : IAsyncDisposable
 {
@@ -32,11 +36,29 @@ public sealed class RegistryTestHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The HostName tokens are issued for (Registry:HostName).</summary>
+    public string HostName => Services.GetRequiredService<IOptions<SharedAccessOptions>>().Value.HostName;
+
+    /// <summary>The shared access policies the host accepts (generated into the data folder, or configured).</summary>
+    public SharedAccessPolicies Policies => Services.GetRequiredService<SharedAccessPolicies>();
+
+    /// <summary><c>HostName=..;SharedAccessKeyName=iothubowner;SharedAccessKey=..</c>, as an SDK user would paste it.</summary>
+    public string OwnerConnectionString => Policy(SharedAccessPolicy.OwnerKeyName).ConnectionString(HostName);
+
+    public SharedAccessPolicy Policy(string keyName) =>
+        Policies.TryGet(keyName, out var policy) ? policy : throw new ArgumentException($"no policy {keyName}", nameof(keyName));
+
     /// <summary>
     /// Starts a registry. <paramref name="settings"/> override defaults (e.g. Registry:StorageConnectionString);
-    /// pass the same data folder and ids again to restart "the same" registry.
+    /// pass the same data folder and ids again to restart "the same" registry. <paramref name="configure"/> runs after
+    /// the test defaults (e.g. to add a logger provider or replace the authentication clock); <paramref name="map"/> adds
+    /// test-only endpoints to the real app before it starts, behind the real middleware.
     /// </summary>
-    public static async Task<RegistryTestHost> StartAsync(IDictionary<string, string?>? settings = null, string? dataFolder = null)
+    public static async Task<RegistryTestHost> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        string? dataFolder = null,
+        Action<WebApplicationBuilder>? configure = null,
+        Action<WebApplication>? map = null)
     {
         dataFolder ??= Directory.CreateTempSubdirectory("registry-test-").FullName;
         var ports = FreePorts.Take(3);
@@ -61,16 +83,46 @@ public sealed class RegistryTestHost : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
+        map?.Invoke(app);
         await app.StartAsync();
         return new RegistryTestHost(app, dataFolder, ports[0]);
     }
 
-    /// <summary>An HttpClient whose only trusted root is the registry's generated CA.</summary>
-    public HttpClient CreateClient()
+    /// <summary>An HttpClient that signs every request as iothubowner (unless the request carries its own Authorization).</summary>
+    public HttpClient CreateClient() => CreateClient(SharedAccessPolicy.OwnerKeyName);
+
+    /// <summary>
+    /// An HttpClient signing every request with <paramref name="policyName"/>'s primary key and <c>sr=HostName</c>, a fresh
+    /// one-hour <c>se</c> per request like the Node service SDK; null gives an anonymous client.
+    /// </summary>
+    public HttpClient CreateClient(string? policyName)
+    {
+        if (policyName is null)
+        {
+            return CreateAnonymousClient();
+        }
+        var policy = Policy(policyName);
+        return CreateSignedClient(() => SharedAccessSignature.Create(HostName, policy.PrimaryKey, policy.KeyName, DateTimeOffset.UtcNow.AddHours(1)));
+    }
+
+    /// <summary>An HttpClient that signs as the device itself: <c>sr=HostName/devices/{id}</c>, the device key, no <c>skn</c>.</summary>
+    public HttpClient CreateDeviceClient(string deviceId, string deviceKey) =>
+        CreateSignedClient(() => SharedAccessSignature.Create($"{HostName}/devices/{deviceId}", deviceKey, null, DateTimeOffset.UtcNow.AddHours(1)));
+
+    /// <summary>An HttpClient whose every request carries the Authorization value <paramref name="authorization"/> returns.</summary>
+    public HttpClient CreateSignedClient(Func<string> authorization) =>
+        new(new SasSigningHandler(authorization) { InnerHandler = CreateHandler() }) { BaseAddress = BaseAddress };
+
+    /// <summary>An HttpClient that sends no Authorization of its own (hostile tests add theirs per request).</summary>
+    public HttpClient CreateAnonymousClient() => new(CreateHandler()) { BaseAddress = BaseAddress };
+
+    /// <summary>A handler whose only trusted root is the registry's generated CA.</summary>
+    private SocketsHttpHandler CreateHandler()
     {
         var ca = X509Certificate2.CreateFromPem(File.ReadAllText(CaPath));
-        var handler = new SocketsHttpHandler
+        return new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
             {
@@ -88,7 +140,19 @@ public sealed class RegistryTestHost : IAsyncDisposable
                 },
             },
         };
-        return new HttpClient(handler) { BaseAddress = BaseAddress };
+    }
+
+    /// <summary>Adds a freshly made token to each request that has no Authorization yet.</summary>
+    private sealed class SasSigningHandler(Func<string> authorization) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!request.Headers.Contains("Authorization"))
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", authorization());
+            }
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Registry.Gateway;
+using Registry.Gateway.Security;
+
+namespace Registry.Host;
+
+/// <summary>One policy as written in <c>access-policies.json</c>; rights as a readable list of names.</summary>
+public sealed record AccessPolicyEntry(
+    [property: JsonPropertyName("keyName")] string KeyName,
+    [property: JsonPropertyName("primaryKey")] string PrimaryKey,
+    [property: JsonPropertyName("secondaryKey")] string? SecondaryKey,
+    [property: JsonPropertyName("rights")] string Rights);
+
+/// <summary>The whole <c>access-policies.json</c>.</summary>
+public sealed record AccessPolicyDocument([property: JsonPropertyName("policies")] IReadOnlyList<AccessPolicyEntry> Policies);
+
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(AccessPolicyDocument))]
+internal sealed partial class AccessPolicyJsonContext : JsonSerializerContext;
+
+/// <summary>What <see cref="AccessPolicyStore.Load"/> decided, for the host to log.</summary>
+/// <param name="Policies">The effective policies: the file's, with configured ones replacing or adding by name.</param>
+/// <param name="GeneratedOwner">The owner policy when this start generated it (its key was never shown before), else null.</param>
+/// <param name="FilePath">Where the generated policies live.</param>
+/// <param name="FileIsShared">True when the file is readable or writable by anyone but its owner.</param>
+public sealed record AccessPolicyLoad(SharedAccessPolicies Policies, SharedAccessPolicy? GeneratedOwner, string FilePath, bool FileIsShared);
+
+/// <summary>
+/// Where the registry's shared access policies come from. The first start on a fresh data folder generates IoT Hub's
+/// default policies with random 32-byte keys into <c>&lt;DataFolder&gt;/access-policies.json</c> (mode 0600); later
+/// starts reuse the file, so connection strings handed out stay valid. Policies under <c>Registry:AccessPolicies</c>
+/// win over the file (to pin keys for scripts or to give every silo of a cluster the same keys); they are never written
+/// to the file. An unreadable file stops the start rather than silently rotating every key.
+/// </summary>
+public static class AccessPolicyStore
+{
+    public const string FileName = "access-policies.json";
+
+    public static AccessPolicyLoad Load(string dataFolder, IReadOnlyDictionary<string, AccessPolicySettings> configured)
+    {
+        Directory.CreateDirectory(dataFolder);
+        var path = Path.Combine(dataFolder, FileName);
+        var created = false;
+        if (!File.Exists(path))
+        {
+            created = TryCreate(path, SharedAccessPolicies.GenerateDefaults());
+        }
+        var fromFile = Read(path);
+        var policies = fromFile.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
+        foreach (var (name, settings) in configured)
+        {
+            policies[name] = settings.ToPolicy(name);
+        }
+        var effective = new SharedAccessPolicies(policies.Values);
+        SharedAccessPolicy? generatedOwner = null;
+        if (created && fromFile.TryGet(SharedAccessPolicy.OwnerKeyName, out var owner)
+            && effective.TryGet(SharedAccessPolicy.OwnerKeyName, out var used) && ReferenceEquals(owner, used))
+        {
+            generatedOwner = owner;
+        }
+        var shared = !OperatingSystem.IsWindows()
+            && (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0;
+        return new AccessPolicyLoad(effective, generatedOwner, path, shared);
+    }
+
+    /// <summary>Reads a policy file; throws InvalidOperationException naming the file when it cannot be used.</summary>
+    public static SharedAccessPolicies Read(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var document = JsonSerializer.Deserialize(stream, AccessPolicyJsonContext.Default.AccessPolicyDocument);
+            return new SharedAccessPolicies((document?.Policies ?? []).Select(e => e is null ? throw new ArgumentException("a policy entry is empty") : ToPolicy(e)));
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidOperationException($"The access policy file {path} is not usable: {e.Message} " +
+                "Fix it, or delete it to generate new keys (every connection string handed out so far stops working).", e);
+        }
+    }
+
+    /// <summary>Writes <paramref name="policies"/> to a new file readable only by its owner; false when one appeared meanwhile.</summary>
+    public static bool TryCreate(string path, SharedAccessPolicies policies)
+    {
+        var document = new AccessPolicyDocument(policies.All.Select(p =>
+            new AccessPolicyEntry(p.KeyName, p.PrimaryKey, p.SecondaryKey, SharedAccessPolicy.FormatRights(p.Rights))).ToArray());
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            // Created 0600 from the first byte: the keys are never readable by others, not even briefly.
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var stream = new FileStream(temp, options))
+        {
+            JsonSerializer.Serialize(stream, document, AccessPolicyJsonContext.Default.AccessPolicyDocument);
+            stream.Flush(flushToDisk: true);
+        }
+        try
+        {
+            File.Move(temp, path, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temp); // another process sharing the folder won the race: use its keys
+            return false;
+        }
+    }
+
+    private static SharedAccessPolicy ToPolicy(AccessPolicyEntry entry) =>
+        new(entry.KeyName, entry.PrimaryKey, entry.SecondaryKey, ParseRights(entry.KeyName, entry.Rights));
+
+    internal static AccessRights ParseRights(string keyName, string? rights) =>
+        SharedAccessPolicy.TryParseRights(rights, out var parsed)
+            ? parsed
+            : throw new ArgumentException($"Policy '{keyName}' has rights '{rights}'; expected a comma-separated list of " +
+                "RegistryRead, RegistryWrite, ServiceConnect, DeviceConnect.");
+}
+
+/// <summary>
+/// A policy pinned by configuration, e.g. <c>Registry__AccessPolicies__iothubowner__PrimaryKey=&lt;base64&gt;</c>.
+/// The key name is the configuration key; <see cref="Rights"/> defaults to IoT Hub's for the five default names.
+/// </summary>
+public sealed class AccessPolicySettings
+{
+    public string? PrimaryKey { get; set; }
+
+    public string? SecondaryKey { get; set; }
+
+    /// <summary>Comma-separated right names; required for a name that is not one of IoT Hub's defaults.</summary>
+    public string? Rights { get; set; }
+
+    public SharedAccessPolicy ToPolicy(string keyName)
+    {
+        if (string.IsNullOrEmpty(PrimaryKey))
+        {
+            throw new ArgumentException($"Registry:AccessPolicies:{keyName} needs a PrimaryKey.");
+        }
+        var rights = Rights is null && SharedAccessPolicy.Defaults.Any(d => d.KeyName == keyName)
+            ? SharedAccessPolicy.Defaults.First(d => d.KeyName == keyName).Rights
+            : AccessPolicyStore.ParseRights(keyName, Rights);
+        return new SharedAccessPolicy(keyName, PrimaryKey, SecondaryKey, rights);
+    }
+}

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Security;
+
+/// <summary>
+/// The real registry (silo, device grains, gateway, authentication middleware) with its authentication clock under
+/// the test's control, plus one test-only device endpoint. Device endpoints arrive with the heartbeat issue; until
+/// then <see cref="TestDeviceEndpoint"/> is mapped into the real app behind the real middleware, exactly as a device
+/// endpoint will be (<c>RequireDeviceAccess("id")</c>), so the device rule is tested end to end, not simulated.
+/// </summary>
+public sealed class SecuredRegistryFixture : IAsyncLifetime
+{
+    /// <summary>The test-only device endpoint; answers 204 and names the device the middleware authorized.</summary>
+    public const string TestDeviceEndpoint = "/devices/{id}/messages/events";
+
+    public const string AuthorizedDeviceHeader = "x-test-authorized-device";
+
+    public ManualClock Clock { get; } = new();
+
+    public RegistryTestHost Host { get; private set; } = null!;
+
+    /// <summary>Signs as iothubowner.</summary>
+    public HttpClient Owner { get; private set; } = null!;
+
+    public TimeSpan DeviceCacheDuration { get; } = TimeSpan.FromSeconds(10);
+
+    public async ValueTask InitializeAsync()
+    {
+        Host = await RegistryTestHost.StartAsync(
+            configure: builder => builder.Services.PostConfigure<SharedAccessOptions>(o => o.Clock = Clock),
+            map: app => app.MapPost(TestDeviceEndpoint, (HttpContext context) =>
+            {
+                context.Response.Headers[AuthorizedDeviceHeader] = context.Features.Get<AuthorizedDevice>()?.DeviceId;
+                return Results.NoContent();
+            }).RequireDeviceAccess("id"));
+        Owner = Host.CreateClient();
+    }
+
+    /// <summary>Registers a device with generated keys (or the given body) and returns it as GET answers it.</summary>
+    public async Task<JsonObject> CreateDeviceAsync(string id, object? body = null)
+    {
+        using var response = await Owner.PutAsync(DevicePath(id), JsonBody(body ?? new { deviceId = id }));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Replaces a device unconditionally (If-Match *).</summary>
+    public async Task<JsonObject> UpdateDeviceAsync(string id, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, DevicePath(id)) { Content = JsonBody(body) };
+        request.Headers.TryAddWithoutValidation("If-Match", "\"*\"");
+        using var response = await Owner.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>A fresh device with generated keys: (id, primary key, secondary key).</summary>
+    public async Task<(string Id, string Primary, string Secondary)> NewDeviceAsync(string prefix)
+    {
+        var id = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 128)];
+        var device = await CreateDeviceAsync(id);
+        var keys = device["authentication"]!["symmetricKey"]!;
+        return (id, (string)keys["primaryKey"]!, (string)keys["secondaryKey"]!);
+    }
+
+    /// <summary>POSTs to the test device endpoint of <paramref name="deviceId"/> with the given Authorization (none when null).</summary>
+    public async Task<HttpResponseMessage> SendAsDeviceAsync(string deviceId, string? authorization)
+    {
+        using var client = Host.CreateAnonymousClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?api-version=2021-04-12")
+        {
+            Content = new StringContent("{\"heartbeat\":1}"),
+        };
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>A token signed with a device key for <c>sr = HostName/devices/{id}</c>, valid an hour.</summary>
+    public string DeviceToken(string deviceId, string key, string? resource = null) =>
+        SharedAccessSignature.Create(resource ?? $"{Host.HostName}/devices/{deviceId}", key, null, DateTimeOffset.UtcNow.AddHours(1));
+
+    /// <summary>A token signed by a policy, valid an hour; <paramref name="resource"/> defaults to the HostName.</summary>
+    public string PolicyToken(string policy, string? resource = null) =>
+        SharedAccessSignature.Create(resource ?? Host.HostName, Host.Policy(policy).PrimaryKey, policy, DateTimeOffset.UtcNow.AddHours(1));
+
+    public static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
+
+    public static StringContent JsonBody(object body) =>
+        new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
+
+    public async ValueTask DisposeAsync()
+    {
+        Owner.Dispose();
+        await Host.DisposeAsync();
+    }
+}
+
+/// <summary>Assertions shared by the security tests.</summary>
+public static class SecurityAssert
+{
+    /// <summary>401 IotHubUnauthorizedAccess in the legacy shape, with the one generic text every refusal carries.</summary>
+    public static async Task UnauthorizedAsync(HttpResponseMessage response, string because = "")
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{because}: expected 401, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("IotHubUnauthorizedAccess", response.Headers.TryGetValues("iothub-errorcode", out var codes) ? codes.Single() : null);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var body = JsonNode.Parse(text)!.AsObject();
+        Assert.Equal("ErrorCode:IotHubUnauthorizedAccess;Unauthorized", (string?)body["Message"]);
+        Assert.StartsWith("Tracking ID:", (string?)body["ExceptionMessage"], StringComparison.Ordinal);
+    }
+}
