@@ -36,35 +36,28 @@ function hex(count) {
   return crypto.randomBytes(Math.ceil(count / 2)).toString('hex').slice(0, count).toUpperCase();
 }
 
-/**
- * The service connection string for `registry`: the policy's key from the file the host generated in its
- * DataFolder when there is one, otherwise (a host without SAS authentication) any well-formed key.
- */
+/** The service connection string for `registry`, with the policy's key from the file the host generated. */
 function connectionString(registry, { keyName = 'iothubowner', key } = {}) {
   return `HostName=${registry.hostName};SharedAccessKeyName=${keyName};SharedAccessKey=${key ?? policyKey(registry, keyName)}`;
 }
 
-const placeholderKey = Buffer.alloc(32, 7).toString('base64');
-
 function policyKey(registry, keyName) {
   const policies = readPolicies(registry);
-  if (policies === undefined) return placeholderKey;
+  if (policies === undefined) throw new Error(`the registry wrote no access-policies.json into ${registry.dataFolder}`);
   const policy = policies.find((p) => p.keyName === keyName);
   if (!policy) throw new Error(`the registry's access policies have no '${keyName}'`);
   return policy.primaryKey;
 }
 
-/** The shared access policies the host generated into <DataFolder>/access-policies.json, or undefined. */
+/**
+ * The shared access policies the host generated into <DataFolder>/access-policies.json (Registry.Host
+ * AccessPolicyStore: {"policies":[{"keyName","primaryKey","secondaryKey","rights":"RegistryRead, ..."}]}),
+ * or undefined when there is no such file.
+ */
 function readPolicies(registry) {
   const file = registry.readDataFile('access-policies.json');
   if (file === undefined) return undefined;
-  const list = Array.isArray(file) ? file : file.policies ?? file.Policies ?? [];
-  return list.map((p) => ({
-    keyName: p.keyName ?? p.KeyName ?? p.name ?? p.Name,
-    primaryKey: p.primaryKey ?? p.PrimaryKey,
-    secondaryKey: p.secondaryKey ?? p.SecondaryKey,
-    rights: p.rights ?? p.Rights,
-  }));
+  return file.policies.map(({ keyName, primaryKey, secondaryKey, rights }) => ({ keyName, primaryKey, secondaryKey, rights }));
 }
 
 function registryFor(registry, options) {
