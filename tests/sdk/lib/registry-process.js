@@ -197,6 +197,21 @@ function healthz(hostName) {
   });
 }
 
+/**
+ * The file a registry's output goes to: under TestResults/sdk (gitignored), outside the data folder that stop()
+ * removes, so a failed run can be read afterwards; in the data folder when TestResults is not writable.
+ */
+function createLog(name, dataFolder) {
+  try {
+    fs.mkdirSync(LOG_FOLDER, { recursive: true });
+    const file = path.join(LOG_FOLDER, name);
+    fs.writeFileSync(file, '');
+    return file;
+  } catch {
+    return path.join(dataFolder, name);
+  }
+}
+
 function tail(text, lines = 40) {
   return text.split(/\r?\n/).slice(-lines).join('\n');
 }
@@ -217,10 +232,7 @@ async function startRegistry({ address = '127.0.0.1', hostName, settings = {} } 
 
   const dataFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'registry-sdk-'));
   dataFolders.add(dataFolder);
-  // Outside the data folder (removed on stop) so a failed run can be read afterwards; TestResults is gitignored.
-  const logPath = path.join(LOG_FOLDER, `registry-${hostName}.log`);
-  fs.mkdirSync(LOG_FOLDER, { recursive: true });
-  fs.writeFileSync(logPath, '');
+  const logPath = createLog(`registry-${hostName}.log`, dataFolder);
   const id = `sdk-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const registry = new RunningRegistry({ address, hostName, dataFolder, logPath, id, settings });
   try {
