@@ -314,6 +314,23 @@ describe('Registry single-device operations (azure-iothub)', { timeout: 120_000 
     assert.deepEqual(read.authentication.symmetricKey, rotated);
   });
 
+  test('update with the device as get returned it keeps X.509 and certificateAuthority credentials', async () => {
+    const thumbs = { primaryThumbprint: hex(64), secondaryThumbprint: hex(64) };
+    const selfSigned = uniqueId('upd-x509');
+    const ca = uniqueId('upd-ca');
+    await registry.create({ deviceId: selfSigned, authentication: { x509Thumbprint: thumbs } });
+    await registry.create({ deviceId: ca, authentication: { type: 'certificateAuthority' } });
+
+    for (const deviceId of [selfSigned, ca]) {
+      const { responseBody: read } = await registry.get(deviceId);
+      read.status = 'disabled';
+      const { responseBody: updated } = await registry.update(read);
+      assert.equal(updated.status, 'disabled');
+      assert.deepEqual(updated.authentication, read.authentication, `${deviceId} keeps its credentials`);
+    }
+    assert.deepEqual((await registry.get(selfSigned)).responseBody.authentication.x509Thumbprint, thumbs);
+  });
+
   test('update of an unknown device rejects with DeviceNotFoundError and does not create it', async () => {
     const deviceId = uniqueId('update-missing');
     await rejectsWith(registry.update({ deviceId, status: 'disabled' }), 'DeviceNotFoundError', 404);
