@@ -94,17 +94,19 @@ public sealed partial class DeviceGrain(
     private async Task<DeviceIdentity> CreateCore(DeviceIdentityInput input, AuthenticationMechanism auth)
     {
         var now = DateTime.UtcNow;
+        var generationId = Credentials.NewGenerationId();
+        var capabilities = input.Capabilities ?? new DeviceCapabilities(false);
         var identity = new DeviceIdentity
         {
             DeviceId = DeviceId,
-            GenerationId = Credentials.NewGenerationId(),
+            GenerationId = generationId,
             ETag = Credentials.NewETag(),
             Status = input.Status,
             StatusReason = input.StatusReason,
             StatusUpdatedTime = now,
             Authentication = WithGeneratedKeys(auth, previous: null),
-            Capabilities = input.Capabilities ?? new DeviceCapabilities(false),
-            DeviceScope = input.DeviceScope,
+            Capabilities = capabilities,
+            DeviceScope = capabilities.IotEdge ? EdgeScope(generationId) : input.DeviceScope,
             ParentScopes = input.ParentScopes?.ToArray() ?? [],
         };
 
@@ -133,7 +135,7 @@ public sealed partial class DeviceGrain(
             // No authentication in the body keeps the device's credentials, whatever their kind.
             Authentication = input.Authentication is null ? current.Authentication : WithGeneratedKeys(auth, previous: current.Authentication),
             Capabilities = input.Capabilities ?? current.Capabilities,
-            DeviceScope = input.DeviceScope ?? current.DeviceScope,
+            DeviceScope = ScopeAfterUpdate(current, input),
             ParentScopes = input.ParentScopes?.ToArray() ?? current.ParentScopes,
         };
 
@@ -180,6 +182,18 @@ public sealed partial class DeviceGrain(
             return auth with { SymmetricKey = keys };
         }
         return auth with { SymmetricKey = new SymmetricKey(Credentials.NewSymmetricKey(), Credentials.NewSymmetricKey()) };
+    }
+
+    /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>
+    private string EdgeScope(string generationId) => $"ms-azure-iot-edge://{DeviceId}-{generationId}";
+
+    private string? ScopeAfterUpdate(DeviceIdentity current, DeviceIdentityInput input)
+    {
+        if (current.Capabilities.IotEdge && current.DeviceScope is not null)
+        {
+            return current.DeviceScope;
+        }
+        return input.Capabilities?.IotEdge == true ? EdgeScope(current.GenerationId) : input.DeviceScope ?? current.DeviceScope;
     }
 
     private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;

@@ -241,4 +241,23 @@ public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFix
         var updated = await fixture.Device(id).Update(Sas(id) with { StatusReason = "note" }, ETagCondition.Any);
         Assert.Equal(created.Authentication, updated.Authentication);
     }
+
+    [Fact]
+    public async Task Edge_devices_get_a_generated_device_scope_that_updates_cannot_change()
+    {
+        var id = NewId("edge");
+        var created = await fixture.Device(id).Create(Sas(id) with { Capabilities = new DeviceCapabilities(true), DeviceScope = "caller-chosen" });
+        Assert.Equal($"ms-azure-iot-edge://{id}-{created.GenerationId}", created.DeviceScope);
+
+        var updated = await fixture.Device(id).Update(Sas(id) with { Capabilities = new DeviceCapabilities(true), DeviceScope = "other" }, ETagCondition.Any);
+        Assert.Equal(created.DeviceScope, updated.DeviceScope);
+    }
+
+    [Fact]
+    public async Task Leaf_devices_keep_the_device_scope_they_are_given()
+    {
+        var id = NewId("leaf");
+        var created = await fixture.Device(id).Create(Sas(id) with { DeviceScope = "ms-azure-iot-edge://parent-1" });
+        Assert.Equal("ms-azure-iot-edge://parent-1", created.DeviceScope);
+    }
 }
