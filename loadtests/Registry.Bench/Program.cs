@@ -6,13 +6,16 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Azure.Data.Tables;
 using Registry.Bench;
+using Registry.Gateway.Security;
 using Registry.Host;
 
 // Registry throughput against its ceilings, measured in one process and one run so the ratios hold on a noisy
 // machine: a no-op Kestrel endpoint (HTTP ceiling) and a raw Azure Table insert (storage ceiling), alternated with
 // the registry's GET and create over HTTPS. Usage:
 //   dotnet run -c Release --project loadtests/Registry.Bench -- [--storage <connection string>] [--rounds 3]
-//       [--seconds 8] [--concurrency 32] [--devices 2000]
+//       [--seconds 8] [--concurrency 32] [--devices 2000] [--no-auth]
+// Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
+// registry's authentication off (loudly) to measure what SAS checking costs.
 var options = BenchOptions.Parse(args);
 var dataFolder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
 var ports = FreePorts(4);
@@ -28,6 +31,7 @@ var registryConfig = new Dictionary<string, string?>
     ["Registry:ServiceId"] = "bench-" + runId,
     ["Registry:StoragePrefix"] = "bench" + runId,
     ["Registry:StorageConnectionString"] = options.Storage,
+    ["Registry:Authentication:Enabled"] = options.NoAuth ? "false" : "true",
 };
 var registry = RegistryHost.Build([], builder =>
 {
@@ -41,6 +45,11 @@ var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFil
 await noop.StartAsync();
 
 using var http = CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
+if (AccessPolicyStore.Read(Path.Combine(dataFolder, AccessPolicyStore.FileName)).TryGet(SharedAccessPolicy.OwnerKeyName, out var owner))
+{
+    http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization",
+        SharedAccessSignature.Create("localhost", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1)));
+}
 var registryBase = $"https://127.0.0.1:{ports[0]}";
 var noopUri = new Uri($"https://127.0.0.1:{ports[3]}/noop");
 
@@ -61,7 +70,7 @@ await Parallel.ForEachAsync(seeded, new ParallelOptions { MaxDegreeOfParallelism
 var entityPayload = new string('x', 300);
 var phases = new List<PhaseResult>();
 var duration = TimeSpan.FromSeconds(options.Seconds);
-Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
+Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
 
 for (var round = 0; round <= options.Rounds; round++)
 {
