@@ -46,7 +46,7 @@ public static class AccessPolicyStore
         {
             created = TryCreate(path, SharedAccessPolicies.GenerateDefaults());
         }
-        var fromFile = Read(path);
+        var fromFile = created ? Read(path) : ReadWhenComplete(path);
         var policies = fromFile.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
         foreach (var (name, settings) in configured)
         {
@@ -80,32 +80,57 @@ public static class AccessPolicyStore
         }
     }
 
-    /// <summary>Writes <paramref name="policies"/> to a new file readable only by its owner; false when one appeared meanwhile.</summary>
+    /// <summary>
+    /// Writes <paramref name="policies"/> to a new file readable only by its owner; false when one appeared meanwhile.
+    /// The file is created exclusively (O_EXCL) and held locked while it is written, so of several hosts starting on
+    /// one fresh folder exactly one writes it; the others wait for it in <see cref="ReadWhenComplete"/>.
+    /// (A temp file moved into place with <c>File.Move(overwrite: false)</c> let two racing starts both "win" on this
+    /// machine's file system; the racing-starts test caught it.)
+    /// </summary>
     public static bool TryCreate(string path, SharedAccessPolicies policies)
     {
         var document = new AccessPolicyDocument(policies.All.Select(p =>
             new AccessPolicyEntry(p.KeyName, p.PrimaryKey, p.SecondaryKey, SharedAccessPolicy.FormatRights(p.Rights))).ToArray());
-        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
             // Created 0600 from the first byte: the keys are never readable by others, not even briefly.
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
-        using (var stream = new FileStream(temp, options))
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, options);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return false; // another process sharing the folder won the race: use its keys
+        }
+        using (stream)
         {
             JsonSerializer.Serialize(stream, document, AccessPolicyJsonContext.Default.AccessPolicyDocument);
             stream.Flush(flushToDisk: true);
         }
-        try
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the file another starting host may still be writing: while it is locked or incomplete, tries again for a
+    /// few seconds before reporting it unusable.
+    /// </summary>
+    private static SharedAccessPolicies ReadWhenComplete(string path)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
         {
-            File.Move(temp, path, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temp); // another process sharing the folder won the race: use its keys
-            return false;
+            try
+            {
+                return Read(path);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
         }
     }
 

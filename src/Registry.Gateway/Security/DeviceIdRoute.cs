@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Registry.Abstractions;
+using Registry.Gateway.Wire;
 
 namespace Registry.Gateway.Security;
 
@@ -38,7 +39,7 @@ public sealed record DeviceIdRoute(string RouteValueName)
                 index = i;
             }
         }
-        var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
+        var raw = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
         if (index < 0 || raw is null)
         {
             return false;
@@ -49,33 +50,21 @@ public sealed record DeviceIdRoute(string RouteValueName)
         {
             return false;
         }
-        var decoded = Uri.UnescapeDataString(rawSegments[index + 1]);
+        string decoded;
+        try
+        {
+            decoded = DeviceIdPath.Decode(rawSegments[index + 1]);
+        }
+        catch (RegistryException)
+        {
+            return false;
+        }
         if (decoded != routed || !DeviceValidation.IsValidDeviceId(decoded))
         {
             return false;
         }
         deviceId = decoded;
         return true;
-    }
-
-    private static string? RawPath(string? rawTarget)
-    {
-        if (string.IsNullOrEmpty(rawTarget))
-        {
-            return null;
-        }
-        var path = rawTarget.AsSpan();
-        var query = path.IndexOfAny('?', '#');
-        if (query >= 0)
-        {
-            path = path[..query];
-        }
-        if (path.IndexOf("://") is var scheme and >= 0)
-        {
-            var afterAuthority = path[(scheme + 3)..].IndexOf('/');
-            path = afterAuthority < 0 ? [] : path[(scheme + 3 + afterAuthority)..];
-        }
-        return path.StartsWith('/') ? path.ToString() : null;
     }
 }
 

@@ -69,6 +69,21 @@ internal static class DeviceIdPath
     /// </summary>
     public static string? LastSegment(string? rawTarget)
     {
+        var path = RawPath(rawTarget);
+        if (path is null)
+        {
+            return null;
+        }
+        if (path.Length > 1 && path[^1] == '/')
+        {
+            path = path[..^1];
+        }
+        return path[(path.LastIndexOf('/') + 1)..];
+    }
+
+    /// <summary>The still-encoded path of a request target (origin-form or absolute-form) without its query; null when it has none.</summary>
+    public static string? RawPath(string? rawTarget)
+    {
         if (string.IsNullOrEmpty(rawTarget))
         {
             return null;
@@ -84,14 +99,6 @@ internal static class DeviceIdPath
             var afterAuthority = path[(scheme + 3)..].IndexOf('/');
             path = afterAuthority < 0 ? [] : path[(scheme + 3 + afterAuthority)..];
         }
-        if (path.IsEmpty || path[0] != '/')
-        {
-            return null;
-        }
-        if (path.Length > 1 && path[^1] == '/')
-        {
-            path = path[..^1];
-        }
-        return path[(path.LastIndexOf('/') + 1)..].ToString();
+        return path.StartsWith('/') ? path.ToString() : null;
     }
 }
