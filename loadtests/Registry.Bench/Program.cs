@@ -15,33 +15,19 @@ using Registry.Host;
 //   dotnet run -c Release --project loadtests/Registry.Bench -- [--storage <connection string>] [--rounds 3]
 //       [--seconds 8] [--concurrency 32] [--devices 2000] [--no-auth]
 // Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
-// registry's authentication off (loudly) to measure what SAS checking costs.
+// registry's authentication off. A second registry with authentication off serves the same GETs in every round
+// (registry-get-noauth), so the cost of SAS checking is measured in the same run.
 var options = BenchOptions.Parse(args);
-var dataFolder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
-var ports = FreePorts(4);
 var runId = Guid.NewGuid().ToString("N")[..8];
 
-var registryConfig = new Dictionary<string, string?>
-{
-    ["Registry:DataFolder"] = dataFolder,
-    ["Registry:HttpsPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-    ["Registry:SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-    ["Registry:GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-    ["Registry:ClusterId"] = "bench-" + runId,
-    ["Registry:ServiceId"] = "bench-" + runId,
-    ["Registry:StoragePrefix"] = "bench" + runId,
-    ["Registry:StorageConnectionString"] = options.Storage,
-    ["Registry:Authentication:Enabled"] = options.NoAuth ? "false" : "true",
-};
-var registry = RegistryHost.Build([], builder =>
-{
-    builder.Configuration.AddInMemoryCollection(registryConfig);
-    builder.Logging.ClearProviders();
-});
-await registry.StartAsync();
-
+var (registry, dataFolder, registryBase) = await StartRegistryAsync("a" + runId, authentication: !options.NoAuth, certificate: null);
 var certs = Path.Combine(dataFolder, "certs");
-var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[3]);
+// The open registry and the no-op endpoint serve the first registry's certificate, so one client trusts all three.
+var (openRegistry, openDataFolder, openBase) = await StartRegistryAsync("b" + runId, authentication: false,
+    certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName));
+var ports = FreePorts(1);
+
+var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[0]);
 await noop.StartAsync();
 
 using var http = CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
@@ -50,8 +36,7 @@ if (AccessPolicyStore.Read(Path.Combine(dataFolder, AccessPolicyStore.FileName))
     http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization",
         SharedAccessSignature.Create("localhost", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1)));
 }
-var registryBase = $"https://127.0.0.1:{ports[0]}";
-var noopUri = new Uri($"https://127.0.0.1:{ports[3]}/noop");
+var noopUri = new Uri($"https://127.0.0.1:{ports[0]}/noop");
 
 TableClient? table = null;
 if (options.Storage is not null)
@@ -64,8 +49,11 @@ var deviceBody = Encoding.UTF8.GetBytes("{\"status\":\"enabled\",\"authenticatio
 
 // Devices for the GET phase; each round's creates add more, so GETs read a growing registry like production.
 var seeded = Enumerable.Range(0, options.Devices).Select(i => $"seed-{runId}-{i}").ToArray();
-await Parallel.ForEachAsync(seeded, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency }, async (id, _) =>
-    (await Put(id)).EnsureSuccessStatusCode());
+foreach (var target in new[] { registryBase, openBase })
+{
+    await Parallel.ForEachAsync(seeded, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency }, async (id, _) =>
+        (await Put(target, id)).EnsureSuccessStatusCode());
+}
 
 var entityPayload = new string('x', 300);
 var phases = new List<PhaseResult>();
@@ -88,9 +76,14 @@ for (var round = 0; round <= options.Rounds; round++)
             using var response = await http.GetAsync($"{registryBase}/devices/{seeded[n % seeded.Length]}?api-version=2021-04-12");
             return response.IsSuccessStatusCode;
         }),
+        await Measurement.RunAsync("registry-get-noauth", options.Concurrency, seconds, async n =>
+        {
+            using var response = await http.GetAsync($"{openBase}/devices/{seeded[n % seeded.Length]}?api-version=2021-04-12");
+            return response.IsSuccessStatusCode;
+        }),
         await Measurement.RunAsync("registry-create", options.Concurrency, seconds, async n =>
         {
-            using var response = await Put($"r{round}-{runId}-{n}");
+            using var response = await Put(registryBase, $"r{round}-{runId}-{n}");
             return response.IsSuccessStatusCode;
         }),
     };
@@ -122,6 +115,7 @@ foreach (var name in phases.Select(p => p.Name).Distinct())
 }
 var noopRate = MedianOf("noop-kestrel");
 Console.WriteLine($"  registry-get    / noop-kestrel = {MedianOf("registry-get") / noopRate:F3}");
+Console.WriteLine($"  registry-get    / registry-get-noauth = {MedianOf("registry-get") / MedianOf("registry-get-noauth"):F3}");
 Console.WriteLine($"  registry-create / noop-kestrel = {MedianOf("registry-create") / noopRate:F3}");
 if (table is not null)
 {
@@ -133,12 +127,40 @@ if (table is not null)
 
 await noop.StopAsync();
 await registry.StopAsync();
+await openRegistry.StopAsync();
 Directory.Delete(dataFolder, recursive: true);
+Directory.Delete(openDataFolder, recursive: true);
 return 0;
 
-Task<HttpResponseMessage> Put(string id)
+async Task<(WebApplication App, string DataFolder, string BaseAddress)> StartRegistryAsync(string name, bool authentication, string? certificate)
 {
-    var request = new HttpRequestMessage(HttpMethod.Put, $"{registryBase}/devices/{id}?api-version=2021-04-12")
+    var folder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
+    var hostPorts = FreePorts(3);
+    var config = new Dictionary<string, string?>
+    {
+        ["Registry:DataFolder"] = folder,
+        ["Registry:HttpsPort"] = hostPorts[0].ToString(CultureInfo.InvariantCulture),
+        ["Registry:SiloPort"] = hostPorts[1].ToString(CultureInfo.InvariantCulture),
+        ["Registry:GatewayPort"] = hostPorts[2].ToString(CultureInfo.InvariantCulture),
+        ["Registry:ClusterId"] = "bench-" + name,
+        ["Registry:ServiceId"] = "bench-" + name,
+        ["Registry:StoragePrefix"] = "bench" + name,
+        ["Registry:StorageConnectionString"] = options.Storage,
+        ["Registry:Authentication:Enabled"] = authentication ? "true" : "false",
+        ["Registry:CertificatePath"] = certificate,
+    };
+    var app = RegistryHost.Build([], builder =>
+    {
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Logging.ClearProviders();
+    });
+    await app.StartAsync();
+    return (app, folder, $"https://127.0.0.1:{hostPorts[0]}");
+}
+
+Task<HttpResponseMessage> Put(string baseAddress, string id)
+{
+    var request = new HttpRequestMessage(HttpMethod.Put, $"{baseAddress}/devices/{id}?api-version=2021-04-12")
     {
         Content = new ByteArrayContent(deviceBody),
     };
