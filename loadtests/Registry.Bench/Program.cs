@@ -13,7 +13,7 @@ using Registry.Host;
 // machine: a no-op Kestrel endpoint (HTTP ceiling) and a raw Azure Table insert (storage ceiling), alternated with
 // the registry's GET and create over HTTPS. Usage:
 //   dotnet run -c Release --project loadtests/Registry.Bench -- [--storage <connection string>] [--rounds 3]
-//       [--seconds 8] [--concurrency 32] [--devices 2000] [--no-auth]
+//       [--seconds 8] [--concurrency 32] [--devices 2000] [--partitions 256] [--no-auth]
 // Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
 // registry's authentication off. A second registry with authentication off serves the same GETs in every round
 // (registry-get-noauth), so the cost of SAS checking is measured in the same run.
@@ -58,7 +58,7 @@ foreach (var target in new[] { registryBase, openBase })
 var entityPayload = new string('x', 300);
 var phases = new List<PhaseResult>();
 var duration = TimeSpan.FromSeconds(options.Seconds);
-Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
+Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Partitions} index partitions; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
 
 for (var round = 0; round <= options.Rounds; round++)
 {
@@ -148,6 +148,7 @@ async Task<(WebApplication App, string DataFolder, string BaseAddress)> StartReg
         ["Registry:StorageConnectionString"] = options.Storage,
         ["Registry:Authentication:Enabled"] = authentication ? "true" : "false",
         ["Registry:CertificatePath"] = certificate,
+        ["Registry:IndexPartitions"] = options.Partitions.ToString(CultureInfo.InvariantCulture),
     };
     var app = RegistryHost.Build([], builder =>
     {
