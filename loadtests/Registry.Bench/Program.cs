@@ -86,6 +86,13 @@ for (var round = 0; round <= options.Rounds; round++)
             using var response = await Put(registryBase, $"r{round}-{runId}-{n}");
             return response.IsSuccessStatusCode;
         }),
+        await Measurement.RunAsync("registry-bulk100", options.Concurrency, seconds, async n =>
+        {
+            var items = string.Join(",", Enumerable.Range(0, 100).Select(i => $"{{\"id\":\"b{round}-{runId}-{n}-{i}\",\"importMode\":\"create\"}}"));
+            using var content = new StringContent($"[{items}]", Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync($"{registryBase}/devices?api-version=2021-04-12", content);
+            return response.IsSuccessStatusCode;
+        }),
     };
     if (table is not null)
     {
