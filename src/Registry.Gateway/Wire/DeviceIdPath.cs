@@ -17,6 +17,12 @@ internal static class DeviceIdPath
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         var id = LastSegment(raw) is { } segment ? Decode(segment) : routeValue;
         DeviceValidation.EnsureValidDeviceId(id);
+        // Kestrel removes dot segments before routing (/devices/mine/. routes as "mine"), while the raw target's last
+        // segment is "."; the device acted on must be the one routed and authorized, never the other.
+        if (!string.Equals(id, routeValue, StringComparison.Ordinal))
+        {
+            throw RegistryException.Invalid("The device id in the path is not a single path segment.");
+        }
         return id;
     }
 

@@ -66,6 +66,17 @@ public class DeviceIdPathTests
     public void Id_is_read_from_the_raw_target_not_the_route_value() =>
         Assert.Equal("a%2Fb", DeviceIdPath.FromRequest(Request("/devices/a%252Fb?api-version=1"), "a%2Fb"));
 
+    [Theory]
+    [InlineData("/devices/mine/.")]
+    [InlineData("/devices/mine/x/..")]
+    [InlineData("/devices/mine/%2E")]
+    public void A_dot_segment_after_the_routed_id_is_ArgumentInvalid_not_another_device(string target)
+    {
+        // Kestrel routes these as "mine" after removing dot segments; the raw last segment names "." or "..".
+        var e = Assert.Throws<RegistryException>(() => DeviceIdPath.FromRequest(Request(target), "mine"));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, e.Code);
+    }
+
     [Fact]
     public void Id_falls_back_to_the_route_value_without_a_raw_target() =>
         Assert.Equal("dev1", DeviceIdPath.FromRequest(Request(""), "dev1"));

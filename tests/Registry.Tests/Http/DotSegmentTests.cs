@@ -1,0 +1,57 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Registry.Abstractions;
+using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Http;
+
+/// <summary>
+/// Kestrel removes dot segments before routing, so /devices/mine/. routes as device "mine" (and is authorized for
+/// it) while the raw target names "."; the registry must refuse it rather than act on another device. HttpClient
+/// removes dot segments itself, so these requests are written over raw TLS.
+/// </summary>
+public sealed class DotSegmentTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
+{
+    [Theory]
+    [InlineData("PUT", "/devices/mine/.")]
+    [InlineData("PUT", "/devices/mine/%2E")]
+    [InlineData("PUT", "/devices/mine/x/..")]
+    [InlineData("DELETE", "/devices/mine/.")]
+    [InlineData("GET", "/devices/mine/.")]
+    public async Task A_dot_segment_after_the_id_is_refused_and_touches_no_device(string method, string path)
+    {
+        var host = registry.Host;
+        var owner = host.Policy(SharedAccessPolicy.OwnerKeyName);
+        // A token scoped to the one device "mine": whatever it reaches must be that device.
+        var scoped = SharedAccessSignature.Create(host.HostName + "/devices/mine", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1));
+
+        var response = await SendRawAsync(host, method, path + "?api-version=2021-04-12", scoped, method == "PUT" ? "{}" : null);
+
+        Assert.StartsWith("HTTP/1.1 400", response);
+        Assert.Contains("iothub-errorcode: ArgumentInvalid", response, StringComparison.OrdinalIgnoreCase);
+        // "." and ".." cannot be addressed over HTTP at all (Kestrel normalizes them away), so ask the grains.
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        foreach (var id in new[] { ".", "..", "mine" })
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+    }
+
+    private static async Task<string> SendRawAsync(RegistryTestHost host, string method, string target, string authorization, string? body)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", host.BaseAddress.Port);
+        // The host's certificate is trusted by the other tests; here only the bytes on the wire matter.
+        await using var tls = new SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync("localhost");
+        var content = body ?? "";
+        var request = $"{method} {target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {authorization}\r\n" +
+            $"Content-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(content)}\r\nConnection: close\r\n\r\n{content}";
+        await tls.WriteAsync(Encoding.UTF8.GetBytes(request));
+        using var reader = new StreamReader(tls);
+        return await reader.ReadToEndAsync();
+    }
+}
