@@ -168,8 +168,24 @@ public sealed class SharedAccessSignature
             return false;
         }
         var target = path.AsSpan();
-        return target.StartsWith(rest, StringComparison.OrdinalIgnoreCase)
-            && (target.Length == rest.Length || target[rest.Length] == '/');
+        if (!target.StartsWith(rest, StringComparison.OrdinalIgnoreCase)
+            || (target.Length != rest.Length && target[rest.Length] != '/'))
+        {
+            return false;
+        }
+        // Segment-wise and case-insensitive as IoT Hub documents, except a device id: ids are case-sensitive, so a
+        // token scoped to devices/pa must not reach the different device PA.
+        var audienceSegments = rest[1..].ToString().Split('/');
+        var pathSegments = target[1..rest.Length].ToString().Split('/');
+        for (var i = 1; i < audienceSegments.Length; i++)
+        {
+            if (audienceSegments[i - 1].Equals("devices", StringComparison.OrdinalIgnoreCase)
+                && !audienceSegments[i].Equals(pathSegments[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>
