@@ -18,4 +18,7 @@ public sealed class RegistryIndexOptions
     /// few thousand ids: target devices / 4,000, rounded up. 256 serves about a million devices.
     /// </summary>
     public int Partitions { get; set; } = 256;
+
+    /// <summary>How often a device grain retries bringing its index entry in line after the index could not be written.</summary>
+    public TimeSpan RepairInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -12,8 +12,10 @@ namespace Registry.Host;
 /// <summary>Chooses clustering, grain storage and reminders from the settings: embedded (memory) or durable (Azure Storage).</summary>
 public static class SiloConfiguration
 {
-    private const string DeviceStore = "registry-device-store";
-    private const string IndexStore = "registry-index-store";
+    /// <summary>The storage behind the escaped <see cref="StorageNames.Registry"/> name.</summary>
+    public const string DeviceStore = "registry-device-store";
+    /// <summary>The storage behind the escaped <see cref="StorageNames.Index"/> name.</summary>
+    public const string IndexStore = "registry-index-store";
 
     /// <summary>The whole silo: cluster identity, clustering, then <see cref="ConfigureServices"/>.</summary>
     public static void Configure(ISiloBuilder silo, RegistrySettings settings)

@@ -13,6 +13,8 @@ public sealed partial class DeviceGrain(
     IOptions<RegistryIndexOptions> indexOptions,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
+    private IGrainTimer? _indexRepair;
+
     private string DeviceId => this.GetPrimaryKeyString();
 
     private IDeviceIndexGrain Index =>
@@ -56,28 +58,34 @@ public sealed partial class DeviceGrain(
         state.State.Identity = null;
         await Persist(() => state.ClearStateAsync(), previous: current);
 
-        // The device is gone; a failure to drop its index entry only leaves a phantom, which the next
-        // reader that meets it removes (ReadForIndex), so the delete still succeeds.
+        // The device is gone and the delete succeeded. If its index entry cannot be dropped now, a timer keeps
+        // trying (and keeps this activation alive) so statistics stop counting it after a bounded delay.
         try
         {
             await Index.Remove([DeviceId]);
         }
         catch (Exception ex)
         {
-            LogIndexRemoveFailed(logger, ex, DeviceId);
+            LogIndexRepairScheduled(logger, ex, DeviceId);
+            ScheduleIndexRepair();
         }
     }
 
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
     {
         var identity = state.State.Identity;
-        if (identity is null)
+        if (identity is null || IsEnabled(identity) != indexedAsEnabled)
         {
-            await Index.Remove([DeviceId]);
-        }
-        else if (IsEnabled(identity) != indexedAsEnabled)
-        {
-            await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))]);
+            // A reader is never failed by a repair: a failed one is retried by the timer.
+            try
+            {
+                await SyncIndex();
+            }
+            catch (Exception ex)
+            {
+                LogIndexRepairScheduled(logger, ex, DeviceId);
+                ScheduleIndexRepair();
+            }
         }
         return identity;
     }
@@ -150,8 +158,10 @@ public sealed partial class DeviceGrain(
     }
 
     /// <summary>
-    /// Runs a storage write; on failure restores the in-memory state and lets the activation go, so the next
-    /// call reloads whatever storage really holds (the write may have landed even though it threw).
+    /// Runs a storage write. On failure the caller gets the error, and the grain re-reads what storage really holds
+    /// (the write may have landed even though it threw) and makes the index entry agree with it: a create that did
+    /// not land leaves no phantom, a status change that did not land leaves no wrong count. When storage cannot even
+    /// be read, the activation goes, so the next call starts from storage, and a timer repairs the index meanwhile.
     /// </summary>
     private async Task Persist(Func<Task> write, DeviceIdentity? previous)
     {
@@ -162,9 +172,45 @@ public sealed partial class DeviceGrain(
         catch
         {
             state.State.Identity = previous;
-            DeactivateOnIdle();
+            await ReconcileAfterFailedWrite();
             throw;
         }
+    }
+
+    private async Task ReconcileAfterFailedWrite()
+    {
+        try
+        {
+            await state.ReadStateAsync();
+            await SyncIndex();
+        }
+        catch (Exception ex)
+        {
+            LogReconcileFailed(logger, ex, DeviceId);
+            DeactivateOnIdle();
+        }
+    }
+
+    /// <summary>Makes this device's index entry say what its state says: present with its status, or absent.</summary>
+    private Task SyncIndex() => state.State.Identity is { } identity
+        ? Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))])
+        : Index.Remove([DeviceId]);
+
+    private void ScheduleIndexRepair()
+    {
+        _indexRepair ??= this.RegisterGrainTimer(async () =>
+        {
+            try
+            {
+                await SyncIndex();
+                _indexRepair?.Dispose();
+                _indexRepair = null;
+            }
+            catch (Exception ex)
+            {
+                LogIndexRepairScheduled(logger, ex, DeviceId);
+            }
+        }, new GrainTimerCreationOptions { DueTime = indexOptions.Value.RepairInterval, Period = indexOptions.Value.RepairInterval, KeepAlive = true });
     }
 
     /// <summary>
@@ -198,6 +244,9 @@ public sealed partial class DeviceGrain(
 
     private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId} was deleted but its index entry could not be removed; it will be dropped when next read")]
-    private static partial void LogIndexRemoveFailed(ILogger logger, Exception ex, string deviceId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
+    private static partial void LogIndexRepairScheduled(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
+    private static partial void LogReconcileFailed(ILogger logger, Exception ex, string deviceId);
 }

@@ -126,15 +126,24 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
         {
             return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
         }
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+        {
+            // Other items may already be applied: report this one rather than failing the whole call.
+            return new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode);
+        }
+        catch (Exception)
+        {
+            return new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode);
+        }
     }
 
-    /// <summary>Only the *IfMatchETag modes look at the item's eTag; the others are unconditional.</summary>
+    /// <summary>Only the *IfMatchETag modes look at the item's eTag (<c>*</c> matching any, as in If-Match); the others are unconditional.</summary>
     private static ETagCondition MatchCondition(BulkOperation operation) => operation.Mode switch
     {
         ImportMode.UpdateIfMatchETag or ImportMode.DeleteIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag =>
             string.IsNullOrEmpty(operation.ETag)
                 ? throw new RegistryException(RegistryErrorCode.PreconditionFailed, $"importMode {operation.Mode} needs an eTag.")
-                : ETagCondition.Of(operation.ETag.Trim('"')),
+                : operation.ETag.Trim('"') is "*" ? ETagCondition.Any : ETagCondition.Of(operation.ETag.Trim('"')),
         _ => ETagCondition.Any,
     };
 }

@@ -1,0 +1,165 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains;
+using Registry.Grains.Storage;
+using Registry.Host;
+using static Registry.Tests.Grains.DeviceInputs;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>
+/// A two-silo cluster whose device and index storages fail on demand (in-process silos share the static faults).
+/// </summary>
+public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
+{
+    public static readonly StorageFaults DeviceFaults = new();
+    public static readonly StorageFaults IndexFaults = new();
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(2);
+        var id = Guid.NewGuid().ToString("N")[..12];
+        builder.Options.ClusterId = $"flaky-{id}";
+        builder.Options.ServiceId = $"flaky-{id}";
+        builder.AddSiloBuilderConfigurator<Configurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
+                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Index, (sp, _) => new FlakyGrainStorage(
+                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.IndexStore)), IndexFaults));
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
+            silo.Services.Configure<RegistryIndexOptions>(o => o.RepairInterval = TimeSpan.FromMilliseconds(100));
+        }
+    }
+}
+
+/// <summary>What the registry does when storage fails: the caller learns of it, and the index still agrees with storage.</summary>
+public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture>, IDisposable
+{
+    private readonly IGrainFactory _grains;
+
+    public FailedWriteTests(FlakyRegistryClusterFixture fixture)
+    {
+        _grains = fixture.Cluster.GrainFactory;
+        FlakyRegistryClusterFixture.DeviceFaults.Reset();
+        FlakyRegistryClusterFixture.IndexFaults.Reset();
+    }
+
+    public void Dispose()
+    {
+        FlakyRegistryClusterFixture.DeviceFaults.Reset();
+        FlakyRegistryClusterFixture.IndexFaults.Reset();
+    }
+
+    private IDeviceGrain Device(string id) => _grains.GetGrain<IDeviceGrain>(id);
+
+    private Task<RegistryStatistics> Statistics() => _grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
+
+    [Fact]
+    public async Task A_create_whose_write_fails_answers_an_error_and_leaves_no_device_and_no_phantom()
+    {
+        var id = NewId("fail");
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.DeviceFaults.FailNext(1);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Create(Sas(id)));
+
+        Assert.Null(await Device(id).Get());
+        Assert.Equal(before, await Statistics());
+    }
+
+    [Fact]
+    public async Task A_create_that_lands_but_throws_is_found_registered_and_indexed()
+    {
+        var id = NewId("landed");
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.DeviceFaults.FailNext(1, landThenThrow: true);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Create(Sas(id)));
+
+        Assert.NotNull(await Device(id).Get());
+        Assert.Equal(before.TotalDeviceCount + 1, (await Statistics()).TotalDeviceCount);
+    }
+
+    [Fact]
+    public async Task A_create_whose_index_write_fails_creates_nothing()
+    {
+        var id = NewId("noindex");
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Create(Sas(id)));
+
+        Assert.Null(await Device(id).Get());
+        Assert.Equal(before, await Statistics());
+    }
+
+    [Fact]
+    public async Task A_status_change_that_does_not_land_leaves_the_device_and_the_counts_as_they_were()
+    {
+        var id = NewId("status");
+        var created = await Device(id).Create(Sas(id));
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.DeviceFaults.FailNext(1);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Update(Sas(id, DeviceStatus.Disabled), ETagCondition.Any));
+
+        Assert.Equal(created, await Device(id).Get());
+        Assert.Equal(before, await Statistics());
+    }
+
+    [Fact]
+    public async Task A_delete_whose_index_removal_fails_still_succeeds_and_the_repair_timer_drops_the_entry()
+    {
+        var id = NewId("orphan");
+        await Device(id).Create(Sas(id));
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1);
+
+        await Device(id).Delete(ETagCondition.Any);
+
+        Assert.Null(await Device(id).Get());
+        // The repair runs on the device grain's timer (100 ms here): wait for its effect, bounded.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await Statistics()).TotalDeviceCount != before.TotalDeviceCount - 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(before.TotalDeviceCount - 1, (await Statistics()).TotalDeviceCount);
+    }
+
+    [Fact]
+    public async Task A_bulk_item_whose_write_fails_is_reported_alone_and_the_others_are_applied()
+    {
+        var ids = Enumerable.Range(0, 3).Select(_ => NewId("bulkfail")).ToArray();
+        FlakyRegistryClusterFixture.DeviceFaults.FailNext(1);
+
+        var result = await _grains.GetGrain<IDeviceRegistryGrain>(0).ApplyBulk(ids.Select(id => new BulkOperation(ImportMode.Create, Sas(id), null)).ToArray());
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(RegistryErrorCode.ServerError, error.ErrorCode);
+        Assert.Null(await Device(error.DeviceId).Get());
+        foreach (var id in ids.Where(i => i != error.DeviceId))
+        {
+            Assert.NotNull(await Device(id).Get());
+        }
+    }
+}
