@@ -66,10 +66,15 @@ public static class DevelopmentCertificates
 
         File.WriteAllText(caPath, ca.ExportCertificatePem());
         var pfx = server.Export(X509ContentType.Pfx);
-        File.WriteAllBytes(serverPath, pfx);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(serverPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // The private key is never readable by others, not even between creating and chmod-ing the file.
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var file = new FileStream(serverPath, options))
+        {
+            file.Write(pfx);
         }
         return X509CertificateLoader.LoadPkcs12(pfx, password: null, X509KeyStorageFlags.Exportable);
     }

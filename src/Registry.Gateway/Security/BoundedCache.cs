@@ -40,16 +40,21 @@ internal sealed class BoundedCache<TValue>(int capacity) where TValue : class
             return;
         }
         var entry = new Entry(value, expiresAt);
-        if (_entries.TryAdd(key, entry))
+        while (true)
         {
-            if (Interlocked.Increment(ref _count) > capacity)
+            if (_entries.TryAdd(key, entry))
             {
-                Trim(now);
+                if (Interlocked.Increment(ref _count) > capacity)
+                {
+                    Trim(now);
+                }
+                return;
             }
-        }
-        else
-        {
-            _entries[key] = entry;
+            // Replace only what is still there: a key trimmed meanwhile goes back through TryAdd, so it is counted.
+            if (_entries.TryGetValue(key, out var current) && _entries.TryUpdate(key, entry, current))
+            {
+                return;
+            }
         }
     }
 

@@ -20,8 +20,8 @@ internal sealed class DeviceCredentials(DeviceStatus status, string? primaryKey,
 
 /// <summary>
 /// Device status and keys read from <see cref="IDeviceGrain"/>, reused for <see cref="SharedAccessOptions.DeviceCacheDuration"/>
-/// so a busy device costs one grain call per period rather than one per request. Concurrent misses for one device
-/// share a single grain call; a failed call is not kept.
+/// so a busy device costs one grain call per period rather than one per request. A burst of simultaneous misses for
+/// one device may each make the call (the last one is kept); a failed call is not kept.
 /// </summary>
 internal sealed class DeviceCredentialCache(IGrainFactory grains, IOptions<SharedAccessOptions> options)
 {
