@@ -19,16 +19,7 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
 
     public TestCluster Cluster { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(2);
-        var id = Guid.NewGuid().ToString("N")[..12];
-        builder.Options.ClusterId = $"flaky-{id}";
-        builder.Options.ServiceId = $"flaky-{id}";
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
+    public async ValueTask InitializeAsync() => Cluster = await RegistryClusterFixture.DeployAsync<Configurator>("flaky");
 
     public async ValueTask DisposeAsync()
     {

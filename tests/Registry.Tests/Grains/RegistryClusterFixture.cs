@@ -13,15 +13,19 @@ public sealed class RegistryClusterFixture : IAsyncLifetime
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
-    public async ValueTask InitializeAsync()
+    public async ValueTask InitializeAsync() => Cluster = await DeployAsync<Configurator>("grains");
+
+    /// <summary>Deploys a two-silo cluster with its own ClusterId and ServiceId, configured by <typeparamref name="TConfigurator"/>.</summary>
+    public static async Task<TestCluster> DeployAsync<TConfigurator>(string prefix) where TConfigurator : ISiloConfigurator, new()
     {
         var builder = new TestClusterBuilder(2);
         var id = Guid.NewGuid().ToString("N")[..12];
-        builder.Options.ClusterId = $"grains-{id}";
-        builder.Options.ServiceId = $"grains-{id}";
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
+        builder.Options.ClusterId = $"{prefix}-{id}";
+        builder.Options.ServiceId = $"{prefix}-{id}";
+        builder.AddSiloBuilderConfigurator<TConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
     }
 
     public async ValueTask DisposeAsync()
