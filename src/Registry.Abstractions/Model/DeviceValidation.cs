@@ -13,13 +13,28 @@ public static partial class DeviceValidation
     public const int MinKeyBytes = 16;
     public const int MaxKeyBytes = 64;
 
-    [GeneratedRegex(@"^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$", RegexOptions.CultureInvariant)]
+    /// <summary>
+    /// <c>ms-azure-iot-edge://</c> (20) + a 128-character id + <c>-</c> + a generation id (IoT Hub's and this
+    /// registry's are 18-19 digits), with room to spare.
+    /// </summary>
+    public const int MaxScopeLength = 192;
+
+    /// <summary>IoT Hub gives a device (leaf or nested edge) one parent; <c>parentScopes</c> holds its scope.</summary>
+    public const int MaxParentScopes = 1;
+
+    // \z, never $: $ also matches before a final "\n", which let "dev1\n" (and a 129th character) through.
+    [GeneratedRegex(@"\A[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}\z", RegexOptions.CultureInvariant)]
     private static partial Regex IdPattern();
 
-    [GeneratedRegex("^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})\z", RegexOptions.CultureInvariant)]
     private static partial Regex ThumbprintPattern();
 
-    public static bool IsValidDeviceId(string? deviceId) => deviceId is not null && IdPattern().IsMatch(deviceId);
+    /// <summary>
+    /// IoT Hub's id rule, plus: not <c>.</c> or <c>..</c>, which every HTTP stack removes from a path as dot
+    /// segments, so such a device could be created (bulk) but never addressed by <c>/devices/{id}</c>.
+    /// </summary>
+    public static bool IsValidDeviceId(string? deviceId) =>
+        deviceId is not null and not "." and not ".." && IdPattern().IsMatch(deviceId);
 
     /// <summary>Throws <see cref="RegistryException"/> (ArgumentInvalid) unless the id follows IoT Hub's rules.</summary>
     public static void EnsureValidDeviceId(string? deviceId)
@@ -27,7 +42,7 @@ public static partial class DeviceValidation
         if (!IsValidDeviceId(deviceId))
         {
             throw RegistryException.Invalid(
-                $"The device id '{deviceId}' is invalid: 1-128 characters of letters, digits and -:.+%_#*?!(),=@;$'.");
+                $"The device id '{deviceId}' is invalid: 1-128 characters of letters, digits and -:.+%_#*?!(),=@;$', other than . and ..");
         }
     }
 
@@ -46,10 +61,7 @@ public static partial class DeviceValidation
         {
             throw RegistryException.Invalid("status must be enabled or disabled.");
         }
-        if (input.ParentScopes is { } scopes && scopes.Any(s => s is null))
-        {
-            throw RegistryException.Invalid("parentScopes must not contain null.");
-        }
+        EnsureScopes(input);
 
         var auth = input.Authentication;
         var primaryKey = Blank(auth?.SymmetricKey?.PrimaryKey);
@@ -91,8 +103,8 @@ public static partial class DeviceValidation
             {
                 throw RegistryException.Invalid("primaryThumbprint and secondaryThumbprint must have the same length.");
             }
-            // An absent type arrives as Sas and is normalized here, as IoT Hub does; an explicit conflicting one is refused.
-            if (auth!.Type is AuthenticationType.CertificateAuthority or AuthenticationType.None)
+            // The gateway reads an absent type as selfSigned when thumbprints come; any other type is a conflict, refused.
+            if (auth!.Type is not AuthenticationType.SelfSigned)
             {
                 throw RegistryException.Invalid($"Authentication type {auth.Type} cannot carry thumbprints.");
             }
@@ -106,6 +118,38 @@ public static partial class DeviceValidation
             _ => new AuthenticationMechanism(AuthenticationType.Sas, null, null),
         };
     }
+
+    /// <summary>
+    /// IoT Hub-like bounds on scopes, which are otherwise free text stored and listed with every device: a scope is
+    /// <c>ms-azure-iot-edge://{id}-{generationId}</c>, so one longer than <see cref="MaxScopeLength"/> names no device;
+    /// a device has at most <see cref="MaxParentScopes"/> parent (IoT Hub: a child device has one parent).
+    /// </summary>
+    private static void EnsureScopes(DeviceIdentityInput input)
+    {
+        if (input.DeviceScope is { } scope && !IsBoundedScope(scope))
+        {
+            throw RegistryException.Invalid($"deviceScope must be at most {MaxScopeLength} characters, without control characters.");
+        }
+        if (input.ParentScopes is not { } parents)
+        {
+            return;
+        }
+        if (parents.Any(s => s is null))
+        {
+            throw RegistryException.Invalid("parentScopes must not contain null.");
+        }
+        if (parents.Count > MaxParentScopes)
+        {
+            throw RegistryException.Invalid($"parentScopes holds {parents.Count} scopes; a device has at most {MaxParentScopes} parent.");
+        }
+        if (!parents.All(IsBoundedScope))
+        {
+            throw RegistryException.Invalid($"Each of parentScopes must be at most {MaxScopeLength} characters, without control characters.");
+        }
+    }
+
+    private static bool IsBoundedScope(string scope) =>
+        scope.Length <= MaxScopeLength && !scope.Any(char.IsControl);
 
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 

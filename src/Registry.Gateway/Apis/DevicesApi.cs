@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
@@ -17,6 +18,9 @@ internal static class DevicesApi
         var devices = api.MapGroup("/devices");
         devices.MapGet("/", ListDevices).WithMetadata(RequiredAccess.RegistryRead);
         devices.MapGet("/{id}", GetDevice).WithMetadata(RequiredAccess.RegistryRead);
+        // HEAD is GET without the body (Kestrel drops it): 200 with the ETag header, or 404 with iothub-errorcode.
+        devices.MapMethods("/", [HttpMethods.Head], ListDevices).WithMetadata(RequiredAccess.RegistryRead);
+        devices.MapMethods("/{id}", [HttpMethods.Head], GetDevice).WithMetadata(RequiredAccess.RegistryRead);
         devices.MapPut("/{id}", PutDevice).WithMetadata(RequiredAccess.RegistryWrite);
         devices.MapDelete("/{id}", DeleteDevice).WithMetadata(RequiredAccess.RegistryWrite);
         return api;
@@ -59,6 +63,7 @@ internal static class DevicesApi
     /// </summary>
     public static async Task<JsonHttpResult<DeviceJson[]>> ListDevices(HttpContext context, [FromServices] IGrainFactory grains)
     {
+        EnsureCollectionPath(context);
         var request = ListRequest.From(context.Request);
         var page = await grains.GetGrain<IDeviceRegistryGrain>(0).List(request.MaxCount, request.Continuation);
         if (request.IsCursorWalk && page.Continuation is not null)
@@ -67,5 +72,20 @@ internal static class DevicesApi
         }
         var devices = page.Devices.Select(DeviceWireMapper.ToJson).ToArray();
         return TypedResults.Json(devices, GatewayJsonContext.Wire.DeviceJsonArray, GatewayResults.JsonContentType);
+    }
+
+    /// <summary>
+    /// Kestrel removes dot segments before routing, so <c>/devices/.</c>, <c>/devices/%2E</c> and <c>/devices/x/..</c>
+    /// arrive here as <c>/devices/</c>. They name a device ("." or "..", which no device can be), not the list: refused.
+    /// </summary>
+    private static void EnsureCollectionPath(HttpContext context)
+    {
+        var path = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
+        if (path is not null
+            && !path.EndsWith("/devices", StringComparison.OrdinalIgnoreCase)
+            && !path.EndsWith("/devices/", StringComparison.OrdinalIgnoreCase))
+        {
+            throw RegistryException.Invalid($"The path '{path}' has a dot segment where a device id belongs; '.' and '..' are not device ids.");
+        }
     }
 }

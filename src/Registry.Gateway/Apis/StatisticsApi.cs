@@ -14,6 +14,7 @@ internal static class StatisticsApi
     public static RouteGroupBuilder MapStatisticsApi(this RouteGroupBuilder api)
     {
         api.MapGet("/statistics/devices", GetDeviceStatistics).WithMetadata(RequiredAccess.RegistryRead);
+        api.MapMethods("/statistics/devices", [HttpMethods.Head], GetDeviceStatistics).WithMetadata(RequiredAccess.RegistryRead);
         return api;
     }
 

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Registry.Abstractions;
+using Registry.Gateway.Wire;
 
 namespace Registry.Gateway.Apis;
 
@@ -16,7 +18,21 @@ internal static class UnsupportedApi
     {
         api.Map("/devices/{**rest}", Unsupported);
         api.Map("/statistics/{**rest}", Unsupported);
+        api.Map("/", Root);
         return api;
+    }
+
+    /// <summary>
+    /// <c>/</c>, with any method: someone exploring the host, or a path whose dot segments Kestrel resolved to the root
+    /// (<c>/devices/..</c>). Either way IoT Hub's error shape, naming the surface there is, instead of an empty 404.
+    /// </summary>
+    public static IResult Root(HttpContext context)
+    {
+        var path = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget) ?? "/";
+        throw RegistryException.Invalid(
+            $"The request '{context.Request.Method} {path}' is not supported. This IoT Hub device registry serves " +
+            "PUT/GET/DELETE /devices/{id}, GET and POST /devices, GET /statistics/devices and GET /healthz " +
+            "(see 'The REST surface' in the README).");
     }
 
     /// <summary>

@@ -73,7 +73,8 @@ internal static class DeviceWireMapper
 
     /// <summary>
     /// Empty keys ("") are Node's way of asking for generated keys, so they become null; an absent
-    /// authentication stays null (generate), an absent type reads as sas.
+    /// authentication stays null (generate). An absent type reads as selfSigned when thumbprints are sent (Node's
+    /// x509 samples send no type), as sas otherwise; an explicit type is passed on for the grain to check.
     /// </summary>
     public static AuthenticationMechanism? ToAuthentication(AuthenticationJson? json)
     {
@@ -85,10 +86,11 @@ internal static class DeviceWireMapper
         var secondaryKey = Blank(json.SymmetricKey?.SecondaryKey);
         var primaryThumb = Blank(json.X509Thumbprint?.PrimaryThumbprint);
         var secondaryThumb = Blank(json.X509Thumbprint?.SecondaryThumbprint);
+        var hasThumbprints = primaryThumb is not null || secondaryThumb is not null;
         return new AuthenticationMechanism(
-            WireEnums.ReadAuthenticationType(json.Type),
+            json.Type is null && hasThumbprints ? AuthenticationType.SelfSigned : WireEnums.ReadAuthenticationType(json.Type),
             primaryKey is null && secondaryKey is null ? null : new SymmetricKey(primaryKey, secondaryKey),
-            primaryThumb is null && secondaryThumb is null ? null : new X509Thumbprint(primaryThumb, secondaryThumb));
+            hasThumbprints ? new X509Thumbprint(primaryThumb, secondaryThumb) : null);
     }
 
     /// <summary>ISO 8601 in UTC with <c>Z</c>; fractions only when present, so "never" is <c>0001-01-01T00:00:00Z</c>.</summary>

@@ -233,13 +233,20 @@ public sealed partial class DeviceGrain(
     /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>
     private string EdgeScope(string generationId) => $"ms-azure-iot-edge://{DeviceId}-{generationId}";
 
+    /// <summary>
+    /// An edge device keeps the scope it was given. One that stops being edge loses it: its own scope is what makes it
+    /// a parent, so it goes with the capability (an SDK sends it back after reading the device); a leaf keeps or sets
+    /// the scope of its parent.
+    /// </summary>
     private string? ScopeAfterUpdate(DeviceIdentity current, DeviceIdentityInput input)
     {
-        if (current.Capabilities.IotEdge && current.DeviceScope is not null)
+        var ownScope = EdgeScope(current.GenerationId);
+        if ((input.Capabilities ?? current.Capabilities).IotEdge)
         {
-            return current.DeviceScope;
+            return current.Capabilities.IotEdge && current.DeviceScope is not null ? current.DeviceScope : ownScope;
         }
-        return input.Capabilities?.IotEdge == true ? EdgeScope(current.GenerationId) : input.DeviceScope ?? current.DeviceScope;
+        var scope = input.DeviceScope ?? current.DeviceScope;
+        return string.Equals(scope, ownScope, StringComparison.Ordinal) ? null : scope;
     }
 
     private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;

@@ -33,7 +33,8 @@ internal readonly record struct ContinuationToken(int Partition, string? AfterDe
                 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count)
                 && count == partitionCount
                 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
-                && partition < partitionCount)
+                && partition < partitionCount
+                && (parts[3].Length == 0 || DeviceValidation.IsValidDeviceId(parts[3])))
             {
                 return new ContinuationToken(partition, parts[3].Length == 0 ? null : parts[3]);
             }

@@ -38,12 +38,20 @@ public class DeviceRequestTests
         Assert.Equal(DeviceStatus.Enabled, DeviceWireMapper.ToInput(ReadDevice("{}"), "dev1").Status);
 
     [Fact]
-    public void Thumbprints_without_a_type_read_as_sas_for_the_grain_to_normalize()
+    public void Thumbprints_without_a_type_read_as_selfSigned()
     {
         var thumb = new string('a', 40);
         var body = ReadDevice(Q($"{{'authentication':{{'x509Thumbprint':{{'primaryThumbprint':'{thumb}'}}}}}}"));
-        Assert.Equal(new AuthenticationMechanism(AuthenticationType.Sas, null, new X509Thumbprint(thumb, null)),
+        Assert.Equal(new AuthenticationMechanism(AuthenticationType.SelfSigned, null, new X509Thumbprint(thumb, null)),
             DeviceWireMapper.ToInput(body, "dev1").Authentication);
+    }
+
+    [Fact]
+    public void Thumbprints_with_an_explicit_sas_type_keep_it_for_the_grain_to_refuse()
+    {
+        var thumb = new string('a', 40);
+        var body = ReadDevice(Q($"{{'authentication':{{'type':'sas','x509Thumbprint':{{'primaryThumbprint':'{thumb}'}}}}}}"));
+        Assert.Equal(AuthenticationType.Sas, DeviceWireMapper.ToInput(body, "dev1").Authentication!.Type);
     }
 
     [Theory]

@@ -179,10 +179,10 @@ public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Thumbprints_without_a_type_are_normalized_to_selfSigned()
+    public async Task Thumbprints_are_stored_as_sent_under_selfSigned()
     {
         var id = NewId();
-        var created = await fixture.Device(id).Create(WithThumbprints(id, Sha1.ToUpperInvariant(), Sha1, AuthenticationType.Sas));
+        var created = await fixture.Device(id).Create(WithThumbprints(id, Sha1.ToUpperInvariant(), Sha1));
         Assert.Equal(AuthenticationType.SelfSigned, created.Authentication.Type);
         Assert.Null(created.Authentication.SymmetricKey);
         Assert.Equal(Sha1.ToUpperInvariant(), created.Authentication.X509Thumbprint!.PrimaryThumbprint);
@@ -251,6 +251,45 @@ public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFix
 
         var updated = await fixture.Device(id).Update(Sas(id) with { Capabilities = new DeviceCapabilities(true), DeviceScope = "other" }, ETagCondition.Any);
         Assert.Equal(created.DeviceScope, updated.DeviceScope);
+    }
+
+    [Fact]
+    public async Task An_edge_device_that_stops_being_edge_loses_its_own_scope_even_when_the_body_sends_it_back()
+    {
+        var id = NewId("edge");
+        var created = await fixture.Device(id).Create(Sas(id) with { Capabilities = new DeviceCapabilities(true) });
+
+        // What an SDK sends after reading the device and clearing iotEdge: the scope it read comes back.
+        var updated = await fixture.Device(id).Update(
+            Sas(id) with { Capabilities = new DeviceCapabilities(false), DeviceScope = created.DeviceScope }, ETagCondition.Any);
+
+        Assert.False(updated.Capabilities.IotEdge);
+        Assert.Null(updated.DeviceScope);
+        Assert.Equal(updated, await fixture.Device(id).Get());
+    }
+
+    [Fact]
+    public async Task An_edge_device_that_becomes_a_leaf_may_take_a_parent_scope_in_the_same_update()
+    {
+        var id = NewId("edge");
+        await fixture.Device(id).Create(Sas(id) with { Capabilities = new DeviceCapabilities(true) });
+
+        var updated = await fixture.Device(id).Update(
+            Sas(id) with { Capabilities = new DeviceCapabilities(false), DeviceScope = "ms-azure-iot-edge://parent-1" }, ETagCondition.Any);
+
+        Assert.Equal("ms-azure-iot-edge://parent-1", updated.DeviceScope);
+    }
+
+    [Fact]
+    public async Task An_edge_device_made_edge_again_gets_its_own_scope_back()
+    {
+        var id = NewId("edge");
+        var created = await fixture.Device(id).Create(Sas(id) with { Capabilities = new DeviceCapabilities(true) });
+        await fixture.Device(id).Update(Sas(id) with { Capabilities = new DeviceCapabilities(false) }, ETagCondition.Any);
+
+        var again = await fixture.Device(id).Update(Sas(id) with { Capabilities = new DeviceCapabilities(true) }, ETagCondition.Any);
+
+        Assert.Equal(created.DeviceScope, again.DeviceScope);
     }
 
     [Fact]

@@ -21,6 +21,17 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
             { Authentication = new AuthenticationMechanism(AuthenticationType.Sas, new SymmetricKey(Key32, Key32), new X509Thumbprint(Sha1, null)) } },
         { "selfSigned without thumbprints", id => new DeviceIdentityInput { DeviceId = id, Authentication = new AuthenticationMechanism(AuthenticationType.SelfSigned, null, null) } },
         { "certificateAuthority with keys", id => new DeviceIdentityInput { DeviceId = id, Authentication = new AuthenticationMechanism(AuthenticationType.CertificateAuthority, new SymmetricKey(Key32, Key32), null) } },
+        { "thumbprint with explicit type sas", id => WithThumbprints(id, Sha1, Sha1, AuthenticationType.Sas) },
+        { "SHA-1 thumbprint with a trailing newline", id => WithThumbprints(id, Sha1 + "\n", null) },
+        { "SHA-256 secondary thumbprint with a trailing newline", id => WithThumbprints(id, null, Sha256 + "\n") },
+        { "deviceScope of 193 characters", id => Sas(id) with { DeviceScope = new string('s', 193) } },
+        { "deviceScope of 250,000 characters", id => Sas(id) with { DeviceScope = new string('s', 250_000) } },
+        { "deviceScope with a newline", id => Sas(id) with { DeviceScope = "ms-azure-iot-edge://parent-1\n" } },
+        { "edge deviceScope of 250,000 characters", id => Sas(id) with { Capabilities = new DeviceCapabilities(true), DeviceScope = new string('s', 250_000) } },
+        { "two parent scopes", id => Sas(id) with { ParentScopes = ["ms-azure-iot-edge://p1-1", "ms-azure-iot-edge://p2-1"] } },
+        { "2,400 parent scopes", id => Sas(id) with { ParentScopes = [.. Enumerable.Range(0, 2400).Select(i => $"ms-azure-iot-edge://p{i}-1")] } },
+        { "parent scope of 193 characters", id => Sas(id) with { ParentScopes = [new string('p', 193)] } },
+        { "parent scope with a control character", id => Sas(id) with { ParentScopes = ["ms-azure-iot-edge://p\u0001-1"] } },
         { "129-character statusReason", id => Sas(id) with { StatusReason = new string('r', 129) } },
         { "unknown status value", id => Sas(id) with { Status = (DeviceStatus)7 } },
     };
@@ -59,6 +70,11 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
     [InlineData("a\\b")]
     [InlineData("dév")]
     [InlineData("a&b")]
+    [InlineData("dev1\n")]
+    [InlineData("\n")]
+    [InlineData("dev1\r\n")]
+    [InlineData(".")]
+    [InlineData("..")]
     public void Forbidden_ids_fail(string id) => Assert.False(DeviceValidation.IsValidDeviceId(id));
 
     [Fact]
@@ -66,6 +82,46 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
     {
         Assert.True(DeviceValidation.IsValidDeviceId(new string('x', 128)));
         Assert.False(DeviceValidation.IsValidDeviceId(new string('x', 129)));
+        Assert.False(DeviceValidation.IsValidDeviceId(new string('x', 128) + "\n"));
+    }
+
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public async Task A_device_whose_id_ends_in_a_newline_is_refused_and_not_created(string ending)
+    {
+        var id = NewId("nl") + ending;
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Create(Sas(id)));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+        Assert.Null(await fixture.Device(id).Get());
+    }
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    public async Task Dot_ids_are_refused_and_not_created(string id)
+    {
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Create(Sas(id)));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+        Assert.Null(await fixture.Device(id).Get());
+    }
+
+    [Theory]
+    [InlineData("...")]
+    [InlineData(".a")]
+    [InlineData("a..")]
+    public void Ids_with_dots_beside_other_characters_pass(string id) => Assert.True(DeviceValidation.IsValidDeviceId(id));
+
+    [Fact]
+    public async Task The_largest_generated_edge_scope_is_accepted_as_a_parent_scope()
+    {
+        var edgeId = new string('e', DeviceValidation.MaxIdLength - 33) + Guid.NewGuid().ToString("N");
+        var edge = await fixture.Device(edgeId).Create(Sas(edgeId) with { Capabilities = new DeviceCapabilities(true) });
+        var id = NewId("child");
+
+        var child = await fixture.Device(id).Create(Sas(id) with { DeviceScope = edge.DeviceScope, ParentScopes = [edge.DeviceScope!] });
+
+        Assert.Equal([edge.DeviceScope!], child.ParentScopes);
     }
 
     [Fact]

@@ -76,6 +76,17 @@ public static partial class HostileCases
         yield return BulkItems(C, "an id with a slash", Items(Item("hostile/new")), Invalid);
         yield return BulkItems(C, "an id with a space", Items(Item("hostile new")), Invalid);
         yield return BulkItems(C, "an id with an accented letter", Items(Item("hostil\u00e9")), Invalid);
+        yield return BulkItems(C, "an id with a trailing line feed", Items(Item("hostile-bnl\\n")), Invalid);
+        yield return BulkItems(C, "an id of 128 characters and a line feed", Items(Item(new string('a', 128) + "\\n")), Invalid);
+        yield return BulkItems(C, "the id .", Items(Item(".")), Invalid);
+        yield return BulkItems(C, "the id ..", Items(Item("..")), Invalid);
+        yield return BulkItems(C, "the ids . and .. with createOrUpdate", Items(Item(".", "createOrUpdate"), Item("..", "createOrUpdate")), Invalid);
+        yield return BulkItems(C, "a thumbprint with a trailing line feed",
+            Items(Item(New, extra: $$$""","authentication":{"x509Thumbprint":{"primaryThumbprint":"{{{Hex(40)}}}\n"}}""")), Invalid);
+        yield return BulkItems(C, "thumbprints with type sas",
+            Items(Item(New, extra: $$$""","authentication":{"type":"sas","x509Thumbprint":{"primaryThumbprint":"{{{Hex(40)}}}"}}""")), Invalid);
+        yield return BulkItems(C, "a deviceScope of 200,000 characters", Items(Item(New, extra: $",\"deviceScope\":\"{new string('s', 200_000)}\"")), Invalid);
+        yield return BulkItems(C, "two parent scopes", Items(Item(New, extra: ""","parentScopes":["ms-azure-iot-edge://p1-1","ms-azure-iot-edge://p2-1"]""")), Invalid);
         yield return BulkItems(C, "an unknown status", Items(Item(New, extra: ""","status":"active" """)), Invalid);
         yield return BulkItems(C, "an unknown authentication.type", Items(Item(New, extra: ""","authentication":{"type":"x509"}"""), Item("hostile-new-2", extra: ""","authentication":{"type":"key"}""")), Invalid);
         yield return BulkItems(C, "a key of 15 bytes", Items(Item(New, extra: $$$""","authentication":{"symmetricKey":{"primaryKey":"{{{Key(15)}}}","secondaryKey":"{{{GoodKey}}}"}}""")), Invalid);

@@ -34,6 +34,10 @@ public static partial class HostileCases
         ("control character 0x01", "hostile%01new"),
         ("no-break space", "hostile%C2%A0new"),
         ("zero-width space", "hostile%E2%80%8Bnew"),
+        // A regex's $ matches before a final line feed: these three once created "hostile-new\n" and a 129-character id.
+        ("trailing line feed", "hostile-new%0A"),
+        ("128 characters and a line feed", new string('a', 128) + "%0A"),
+        ("trailing CR LF", "hostile-new%0D%0A"),
     ];
 
     public static IEnumerable<HostileCase> InvalidIds()
@@ -132,6 +136,11 @@ public static partial class HostileCases
         yield return Create(C, "SHA-1 and SHA-256 lengths mixed", Thumbs(Hex(40), Hex(64)), Invalid);
         yield return Create(C, "valid primary with a bad secondary", Thumbs(Hex(64), Hex(64, 'z')), Invalid);
         yield return Create(C, "type selfSigned without thumbprints", D(""" "authentication":{"type":"selfSigned"} """), Invalid);
+        yield return Create(C, "SHA-1 with a trailing line feed", Thumbs(Hex(40) + "\n", null), Invalid);
+        yield return Create(C, "SHA-256 with a trailing line feed", Thumbs(null, Hex(64) + "\n"), Invalid);
+        yield return Create(C, "thumbprints with type sas", Thumbs(Hex(40), Hex(40), type: "sas"), Invalid);
+        yield return Replace(C, "replace the x509 seed with thumbprints and type sas", Thumbs(Hex(40), Hex(40), type: "sas", id: HostileRegistryFixture.X509Seed), Invalid,
+            seed: HostileRegistryFixture.X509Seed);
         yield return Create(C, "thumbprint with type certificateAuthority", Thumbs(Hex(40), null, type: "certificateAuthority"), Invalid);
         yield return Create(C, "thumbprint with type none", Thumbs(Hex(40), Hex(40), type: "none"), Invalid);
         yield return Replace(C, "replace the x509 seed with 39 hex characters", Thumbs(Hex(39), Hex(39), id: HostileRegistryFixture.X509Seed), Invalid,
@@ -151,6 +160,23 @@ public static partial class HostileCases
         yield return Create(C, "with type sas", Both("sas"), Invalid);
         yield return Create(C, "with type selfSigned", Both("selfSigned"), Invalid);
         yield return Replace(C, "replace a seed with both", Both(null, Seed), Invalid);
+    }
+
+    public static IEnumerable<HostileCase> ScopeBounds()
+    {
+        const string C = "scope beyond IoT Hub's bounds";
+        static string Scopes(int count) => string.Join(",", Enumerable.Range(0, count).Select(i => $"\"ms-azure-iot-edge://parent{i}-1\""));
+        yield return Create(C, "deviceScope of 193 characters", D($"\"deviceScope\":\"{new string('s', 193)}\""), Invalid);
+        yield return Create(C, "deviceScope of 250,000 characters", D($"\"deviceScope\":\"{new string('s', 250_000)}\""), Invalid);
+        yield return Create(C, "deviceScope with a trailing line feed", D(""" "deviceScope":"ms-azure-iot-edge://parent-1\n" """), Invalid);
+        yield return Create(C, "edge device with a deviceScope of 250,000 characters",
+            D($"\"capabilities\":{{\"iotEdge\":true}},\"deviceScope\":\"{new string('s', 250_000)}\""), Invalid);
+        yield return Create(C, "two parent scopes", D($"\"parentScopes\":[{Scopes(2)}]"), Invalid);
+        yield return Create(C, "2,400 parent scopes", D($"\"parentScopes\":[{Scopes(2400)}]"), Invalid);
+        yield return Create(C, "a parent scope of 193 characters", D($"\"parentScopes\":[\"{new string('p', 193)}\"]"), Invalid);
+        yield return Replace(C, "replace a seed with a deviceScope of 250,000 characters",
+            D($"\"deviceScope\":\"{new string('s', 250_000)}\"", Seed), Invalid);
+        yield return Replace(C, "replace a seed with 2,400 parent scopes", D($"\"parentScopes\":[{Scopes(2400)}]", Seed), Invalid);
     }
 
     public static IEnumerable<HostileCase> LongStatusReasons()

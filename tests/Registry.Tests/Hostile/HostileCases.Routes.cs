@@ -70,6 +70,9 @@ public static partial class HostileCases
         yield return Send(C, "POST to device statistics", HttpMethod.Post, $"statistics/devices?{Api}", Invalid, "{}");
         yield return Send(C, "PUT to device statistics", HttpMethod.Put, $"statistics/devices?{Api}", Invalid, """{"totalDeviceCount":0}""");
         yield return Send(C, "DELETE of device statistics", HttpMethod.Delete, $"statistics/devices?{Api}", Invalid);
+        yield return Send(C, "GET of the root", HttpMethod.Get, $"/?{Api}", Invalid);
+        yield return Send(C, "PUT to the root", HttpMethod.Put, $"/?{Api}", Invalid, ValidBody);
+        yield return Send(C, "DELETE of the root", HttpMethod.Delete, "/", Invalid, headers: IfMatchAny);
     }
 
     public static IEnumerable<HostileCase> PagingHeaders()
@@ -85,6 +88,7 @@ public static partial class HostileCases
             ("not a token", "not-a-token!"), ("percent signs", "%%%"), ("unknown version", Cursor("2:16:0:")),
             ("another partition count", Cursor("1:99:0:")), ("partition out of range", Cursor("1:16:16:")),
             ("negative partition", Cursor("1:16:-1:")), ("too few fields", Cursor("1:16")), ("base64 of garbage", Cursor("\u0001\u0002")),
+            ("an id with a trailing line feed", Cursor("1:16:0:hostile\n")), ("an id that is not an id", Cursor("1:16:0:a/b c")),
         ];
         foreach (var (name, token) in tokens)
         {

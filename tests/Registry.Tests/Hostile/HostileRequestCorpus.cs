@@ -93,7 +93,7 @@ public static partial class HostileCases
     [
         .. MalformedJson(), .. WrongJsonTypes(), .. DeepJson(), .. OversizedBodies(),
         .. InvalidIds(), .. BodyIdMismatch(), .. UnknownEnumValues(),
-        .. InvalidKeys(), .. InvalidThumbprints(), .. KeysWithThumbprints(), .. LongStatusReasons(),
+        .. InvalidKeys(), .. InvalidThumbprints(), .. KeysWithThumbprints(), .. ScopeBounds(), .. LongStatusReasons(),
         .. BulkShape(), .. BulkItemTypes(), .. BulkItemFailures(),
         .. StaleIfMatch(), .. MissingOrExisting(), .. UnknownRoutes(), .. PagingHeaders(),
     ];

@@ -106,6 +106,37 @@ public sealed class DeviceIdTests(RegistryHostFixture registry) : IClassFixture<
         Assert.DoesNotContain((await list.ReadJsonAsync(HttpStatusCode.OK)).AsArray(), d => ((string?)d!["deviceId"])!.StartsWith("over-", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(8)]
+    [InlineData(128)]
+    public async Task An_id_with_a_trailing_line_feed_answers_400_ArgumentInvalid_and_creates_nothing(int length)
+    {
+        var stem = "nl-" + new string('x', length - 3);
+        var before = await _http.StatisticsAsync();
+
+        using var response = await _http.SendAsync(HttpMethod.Put, $"devices/{stem}%0A?{ApiVersion}", Json(new { deviceId = stem + "\n" }));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        AssertSameJson(before, await _http.StatisticsAsync());
+        using var list = await _http.GetAsync($"devices?{ApiVersion}");
+        Assert.DoesNotContain((await list.ReadJsonAsync(HttpStatusCode.OK)).AsArray(), d => ((string?)d!["deviceId"])!.StartsWith("nl-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bulk_refuses_the_ids_dot_dot_dot_and_a_trailing_line_feed_and_creates_nothing()
+    {
+        var before = await _http.StatisticsAsync();
+
+        using var response = await _http.BulkAsync("""
+            [{"id":".","importMode":"create"},{"id":"..","importMode":"create"},{"id":"bnl\n","importMode":"create"}]
+            """);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.Content.ReadAsStringAsync());
+        Assert.Equal(3, System.Text.Json.Nodes.JsonNode.Parse(errors)!["errors"]!.AsArray().Count(e => (string?)e!["errorCode"] == "ArgumentInvalid"));
+        AssertSameJson(before, await _http.StatisticsAsync());
+    }
+
     /// <summary>Create, read, update, list and delete one id, every request addressing it with <paramref name="encode"/>.</summary>
     private async Task RoundTrip(string id, Func<string, string> encode)
     {

@@ -98,4 +98,20 @@ public sealed class DeviceUpdateTests(RegistryHostFixture registry) : IClassFixt
         Assert.Equal("disabled", (string?)updated["status"]);
         Assert.NotEqual("MQ==", (string?)updated["etag"]);
     }
+
+    [Fact]
+    public async Task An_edge_device_put_back_with_iotEdge_false_loses_its_edge_scope()
+    {
+        var created = await _http.CreateDeviceAsync("update-edge-off", Json(new { deviceId = "update-edge-off", capabilities = new { iotEdge = true } }));
+        Assert.StartsWith("ms-azure-iot-edge://update-edge-off-", (string?)created["deviceScope"], StringComparison.Ordinal);
+
+        // As the SDKs do: the device as read, with only the capability changed.
+        created["capabilities"]!["iotEdge"] = false;
+        using var response = await _http.PutDeviceAsync("update-edge-off", created.ToJsonString(), "*");
+
+        var updated = await response.ReadDeviceAsync(HttpStatusCode.OK);
+        Assert.False((bool)updated["capabilities"]!["iotEdge"]!);
+        Assert.Null((string?)updated["deviceScope"]);
+        AssertSameJson(updated, await _http.GetDeviceJsonAsync("update-edge-off"));
+    }
 }

@@ -40,6 +40,35 @@ public sealed class DotSegmentTests(RegistryHostFixture registry) : IClassFixtur
         }
     }
 
+    /// <summary>
+    /// The ids "." and ".." are refused when created (bulk included), and their paths name no device: Kestrel turns
+    /// /devices/. into the list and /devices/.. into the root, so both answer 400 rather than a list or an empty 404.
+    /// </summary>
+    [Theory]
+    [InlineData("GET", "/devices/.")]
+    [InlineData("GET", "/devices/%2E")]
+    [InlineData("GET", "/devices/.%2E")]
+    [InlineData("GET", "/devices/..")]
+    [InlineData("PUT", "/devices/..")]
+    [InlineData("DELETE", "/devices/..")]
+    [InlineData("GET", "/devices/x/..")]
+    public async Task A_path_naming_the_device_dot_or_dot_dot_answers_400_ArgumentInvalid(string method, string path)
+    {
+        var host = registry.Host;
+        var owner = host.Policy(SharedAccessPolicy.OwnerKeyName);
+        var token = SharedAccessSignature.Create(host.HostName, owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1));
+
+        var response = await SendRawAsync(host, method, path + "?api-version=2021-04-12", token, method == "PUT" ? "{}" : null);
+
+        Assert.StartsWith("HTTP/1.1 400", response);
+        Assert.Contains("iothub-errorcode: ArgumentInvalid", response, StringComparison.OrdinalIgnoreCase);
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        foreach (var id in new[] { ".", ".." })
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+    }
+
     private static async Task<string> SendRawAsync(RegistryTestHost host, string method, string target, string authorization, string? body)
     {
         using var tcp = new TcpClient();

@@ -20,8 +20,8 @@ public class EndpointAccessTests
         var endpoints = ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>().ToArray();
         Assert.NotEmpty(endpoints);
         var anonymous = endpoints.Where(e => e.Metadata.GetMetadata<RequiredAccess>() is null).Select(e => e.RoutePattern.RawText).ToArray();
-        // Liveness must answer without credentials; the catch-alls answer a constant 400 and touch no state.
-        Assert.All(anonymous, route => Assert.True(route == "/healthz" || route!.EndsWith("/{**rest}", StringComparison.Ordinal), route));
+        // Liveness must answer without credentials; the catch-alls and the root answer a constant 400 and touch no state.
+        Assert.All(anonymous, route => Assert.True(route is "/healthz" or "/" || route!.EndsWith("/{**rest}", StringComparison.Ordinal), route));
     }
 
     [Fact]
