@@ -2,9 +2,11 @@ using System.Net;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Storage;
 using Registry.Grains;
+using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
 namespace Registry.Host;
@@ -65,6 +67,15 @@ public static class SiloConfiguration
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore);
+
+        // Durable storage answers before the silo joins its cluster, so a refused start never joins; memory storage
+        // lives in grains, which answer once the silo is active.
+        var checkStage = settings.IsDurable ? ServiceLifecycleStage.ApplicationServices + 1 : ServiceLifecycleStage.Active;
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new IndexPartitionCheck(
+            sp.GetRequiredKeyedService<IGrainStorage>(StorageNames.Index),
+            sp.GetRequiredService<IOptions<RegistryIndexOptions>>(),
+            sp.GetRequiredService<ILogger<IndexPartitionCheck>>(),
+            checkStage));
     }
 
     private static string TablePrefix(RegistrySettings settings) =>
