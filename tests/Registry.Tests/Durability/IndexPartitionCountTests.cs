@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Registry.Grains.Index;
 using Registry.Tests.Infrastructure;
@@ -38,6 +39,9 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
             }
         }
 
+        var membership = new TableClient(azurite.ConnectionString, prefix + "Cluster");
+        var silosBefore = SiloRows(membership);
+
         var logs = new CapturedLogs();
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => RegistryTestHost.StartAsync(Settings(8), dataFolder,
             configure: b => b.Logging.AddProvider(logs).AddFilter<CapturedLogs>(null, LogLevel.Trace)));
@@ -46,6 +50,8 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         Assert.Equal((16, 8), (mismatch.Stored, mismatch.Configured));
         Assert.Contains(logs.Lines, l => l.Level == LogLevel.Critical
             && l.Text.Contains("IndexPartitions=16", StringComparison.Ordinal) && l.Text.Contains("IndexPartitions=8", StringComparison.Ordinal));
+        // Refused before joining: the cluster's membership table never saw the refused silo.
+        Assert.Equal(silosBefore, SiloRows(membership));
 
         // The refused start recorded nothing: the registry starts again with its own count and shows every device.
         await using var again = await RegistryTestHost.StartAsync(Settings(16), dataFolder);
@@ -55,6 +61,9 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         var listed = await client.GetFromJsonAsync<JsonArray>("devices?api-version=2021-04-12");
         Assert.Equal(ids.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
     }
+
+    private static string[] SiloRows(TableClient membership) =>
+        membership.Query<TableEntity>().Select(e => e.RowKey).Where(k => k != "VersionRow").Order(StringComparer.Ordinal).ToArray();
 
     private static Exception Innermost(Exception ex) => ex.InnerException is null ? ex : Innermost(ex.InnerException);
 
