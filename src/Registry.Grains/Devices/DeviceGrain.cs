@@ -62,6 +62,8 @@ public sealed class DeviceGrain(
 
     public Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) => Index.ReadForIndex(indexedAsEnabled);
 
+    public Task Verify(bool indexedAsEnabled) => Index.Verify(indexedAsEnabled);
+
     private AuthenticationMechanism Validate(DeviceIdentityInput input)
     {
         if (!string.Equals(input.DeviceId, DeviceId, StringComparison.Ordinal))

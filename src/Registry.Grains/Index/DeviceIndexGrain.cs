@@ -10,7 +10,7 @@ namespace Registry.Grains.Index;
 /// two storage writes, not N. Every change call returns only after a write that includes it has succeeded.
 /// <para>
 /// On activation (after a restart, or a move to another silo) a partition verifies, in the background, every entry it
-/// loaded from storage against its device (<see cref="IIndexedDevice.ReadForIndex"/>, <see cref="VerifyConcurrency"/>
+/// loaded from storage against its device (<see cref="IIndexedDevice.Verify"/>, <see cref="VerifyConcurrency"/>
 /// devices at a time): phantoms left by a crash between an index write and a device write drop out of the statistics
 /// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
@@ -155,7 +155,7 @@ public sealed partial class DeviceIndexGrain(
             {
                 try
                 {
-                    await GrainFactory.GetGrain<IIndexedDevice>(entry.DeviceId).ReadForIndex(entry.Enabled);
+                    await GrainFactory.GetGrain<IIndexedDevice>(entry.DeviceId).Verify(entry.Enabled);
                     return true;
                 }
                 catch (Exception ex)

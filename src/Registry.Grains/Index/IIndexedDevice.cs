@@ -17,4 +17,11 @@ public interface IIndexedDevice : IGrainWithStringKey
     /// </summary>
     [Alias("ReadForIndex")]
     Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled);
+
+    /// <summary>
+    /// <see cref="ReadForIndex"/> for a partition's verification pass, which reaches every device after a restart: the
+    /// activation then goes when idle (unless a repair is pending), so the pass does not leave the whole registry in memory.
+    /// </summary>
+    [Alias("Verify")]
+    Task Verify(bool indexedAsEnabled);
 }

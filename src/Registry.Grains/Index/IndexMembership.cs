@@ -21,7 +21,7 @@ namespace Registry.Grains.Index;
 /// failed, a reader's repair that failed), every <see cref="RegistryIndexOptions.RepairInterval"/>, keeping the
 /// activation alive until it succeeds.</item>
 /// <item><b>Partitions verify themselves</b> when they activate (after a restart): each entry is checked with
-/// <see cref="IIndexedDevice.ReadForIndex"/> in the background, so phantoms left by a crash leave the statistics
+/// <see cref="IIndexedDevice.Verify"/> in the background, so phantoms left by a crash leave the statistics
 /// without anyone listing (<see cref="DeviceIndexGrain"/>).</item>
 /// </list>
 /// One instance belongs to one <see cref="DeviceGrain"/> activation and runs only inside its turns.
@@ -96,6 +96,16 @@ internal sealed partial class IndexMembership(
             }
         }
         return identity;
+    }
+
+    /// <summary>See <see cref="IIndexedDevice.Verify"/>.</summary>
+    public async Task Verify(bool indexedAsEnabled)
+    {
+        await ReadForIndex(indexedAsEnabled);
+        if (_repair is null)
+        {
+            grain.DeactivateOnIdle();
+        }
     }
 
     private async Task ReconcileAfterFailedWrite()
