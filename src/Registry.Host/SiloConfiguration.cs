@@ -2,9 +2,11 @@ using System.Net;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Storage;
 using Registry.Grains;
+using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
 namespace Registry.Host;
@@ -65,7 +67,19 @@ public static class SiloConfiguration
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore);
+
+        // Durable storage answers before the silo starts joining its cluster, so a refused start leaves no trace there;
+        // memory storage lives in grains, which answer once the silo is active.
+        var checkStage = settings.IsDurable ? IndexCheckStage : ServiceLifecycleStage.Active;
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new IndexPartitionCheck(
+            sp.GetRequiredKeyedService<IGrainStorage>(StorageNames.Index),
+            sp.GetRequiredService<IOptions<RegistryIndexOptions>>(),
+            sp.GetRequiredService<ILogger<IndexPartitionCheck>>(),
+            checkStage));
     }
+
+    /// <summary>Before the membership runtime writes this silo into the cluster table.</summary>
+    private const int IndexCheckStage = ServiceLifecycleStage.RuntimeInitialize - 1;
 
     private static string TablePrefix(RegistrySettings settings) =>
         new(settings.StoragePrefix.Where(char.IsLetterOrDigit).ToArray());
@@ -105,6 +119,8 @@ public static class SiloConfiguration
         {
             o.BlobServiceClient = new BlobServiceClient(connectionString);
             o.ContainerName = $"{prefix}-index".ToLowerInvariant();
+            // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
+            o.InitStage = IndexCheckStage - 1;
         });
     }
 

@@ -26,12 +26,4 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>Removes the device when <paramref name="condition"/> matches; DeviceNotFound / PreconditionFailed otherwise.</summary>
     [Alias("Delete")]
     Task Delete(ETagCondition condition);
-
-    /// <summary>
-    /// Used by readers of the index: returns the device, and repairs the index entry that led here when it
-    /// is a phantom (no device) or carries a stale status. Runs inside the device's single-threaded turn, so
-    /// it cannot race a create or delete of the same device.
-    /// </summary>
-    [Alias("ReadForIndex")]
-    Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled);
 }

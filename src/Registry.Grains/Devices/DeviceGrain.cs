@@ -1,24 +1,24 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
 
 /// <summary>
-/// The source of truth for one device. Keeps the index protocol (add to the index partition before the
-/// device is written, remove after it is deleted) so the index is always a superset of the registry.
+/// The source of truth for one device. Every write follows the index protocol through <see cref="IndexMembership"/>,
+/// which explains it whole, so the index is always a superset of the registry.
 /// </summary>
-public sealed partial class DeviceGrain(
+public sealed class DeviceGrain(
     [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
     IOptions<RegistryIndexOptions> indexOptions,
-    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IIndexedDevice
 {
-    private IGrainTimer? _indexRepair;
+    private IndexMembership? _index;
 
     private string DeviceId => this.GetPrimaryKeyString();
 
-    private IDeviceIndexGrain Index =>
-        GrainFactory.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(DeviceId, indexOptions.Value.Partitions));
+    private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, state, indexOptions.Value, logger);
 
     public Task<DeviceIdentity?> Get() => Task.FromResult(state.State.Identity);
 
@@ -56,39 +56,13 @@ public sealed partial class DeviceGrain(
         }
 
         state.State.Identity = null;
-        await Persist(() => state.ClearStateAsync(), previous: current);
-
-        // The device is gone and the delete succeeded. If its index entry cannot be dropped now, a timer keeps
-        // trying (and keeps this activation alive) so statistics stop counting it after a bounded delay.
-        try
-        {
-            await Index.Remove([DeviceId]);
-        }
-        catch (Exception ex)
-        {
-            LogIndexRepairScheduled(logger, ex, DeviceId);
-            ScheduleIndexRepair();
-        }
+        await Index.Write(() => state.ClearStateAsync(), previous: current);
+        await Index.RemoveAfterDelete();
     }
 
-    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
-    {
-        var identity = state.State.Identity;
-        if (identity is null || IsEnabled(identity) != indexedAsEnabled)
-        {
-            // A reader is never failed by a repair: a failed one is retried by the timer.
-            try
-            {
-                await SyncIndex();
-            }
-            catch (Exception ex)
-            {
-                LogIndexRepairScheduled(logger, ex, DeviceId);
-                ScheduleIndexRepair();
-            }
-        }
-        return identity;
-    }
+    public Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) => Index.ReadForIndex(indexedAsEnabled);
+
+    public Task Verify(bool indexedAsEnabled) => Index.Verify(indexedAsEnabled);
 
     private AuthenticationMechanism Validate(DeviceIdentityInput input)
     {
@@ -119,9 +93,9 @@ public sealed partial class DeviceGrain(
         };
 
         // Index first: if we die after this line the index holds a phantom, never a missing device.
-        await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))]);
+        await Index.AddBeforeWrite(identity);
         state.State.Identity = identity;
-        await Persist(() => state.WriteStateAsync(), previous: null);
+        await Index.Write(() => state.WriteStateAsync(), previous: null);
         return identity;
     }
 
@@ -150,67 +124,11 @@ public sealed partial class DeviceGrain(
         if (statusChanged)
         {
             // Statistics count by status: flag the index before the write, like a create.
-            await Index.Upsert([new IndexEntry(DeviceId, IsEnabled(updated))]);
+            await Index.AddBeforeWrite(updated);
         }
         state.State.Identity = updated;
-        await Persist(() => state.WriteStateAsync(), previous: current);
+        await Index.Write(() => state.WriteStateAsync(), previous: current);
         return updated;
-    }
-
-    /// <summary>
-    /// Runs a storage write. On failure the caller gets the error, and the grain re-reads what storage really holds
-    /// (the write may have landed even though it threw) and makes the index entry agree with it: a create that did
-    /// not land leaves no phantom, a status change that did not land leaves no wrong count. When storage cannot even
-    /// be read, the activation goes, so the next call starts from storage, and a timer repairs the index meanwhile.
-    /// </summary>
-    private async Task Persist(Func<Task> write, DeviceIdentity? previous)
-    {
-        try
-        {
-            await write();
-        }
-        catch
-        {
-            state.State.Identity = previous;
-            await ReconcileAfterFailedWrite();
-            throw;
-        }
-    }
-
-    private async Task ReconcileAfterFailedWrite()
-    {
-        try
-        {
-            await state.ReadStateAsync();
-            await SyncIndex();
-        }
-        catch (Exception ex)
-        {
-            LogReconcileFailed(logger, ex, DeviceId);
-            DeactivateOnIdle();
-        }
-    }
-
-    /// <summary>Makes this device's index entry say what its state says: present with its status, or absent.</summary>
-    private Task SyncIndex() => state.State.Identity is { } identity
-        ? Index.Upsert([new IndexEntry(DeviceId, IsEnabled(identity))])
-        : Index.Remove([DeviceId]);
-
-    private void ScheduleIndexRepair()
-    {
-        _indexRepair ??= this.RegisterGrainTimer(async () =>
-        {
-            try
-            {
-                await SyncIndex();
-                _indexRepair?.Dispose();
-                _indexRepair = null;
-            }
-            catch (Exception ex)
-            {
-                LogIndexRepairScheduled(logger, ex, DeviceId);
-            }
-        }, new GrainTimerCreationOptions { DueTime = indexOptions.Value.RepairInterval, Period = indexOptions.Value.RepairInterval, KeepAlive = true });
     }
 
     /// <summary>
@@ -248,12 +166,4 @@ public sealed partial class DeviceGrain(
         var scope = input.DeviceScope ?? current.DeviceScope;
         return string.Equals(scope, ownScope, StringComparison.Ordinal) ? null : scope;
     }
-
-    private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
-    private static partial void LogIndexRepairScheduled(ILogger logger, Exception ex, string deviceId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
-    private static partial void LogReconcileFailed(ILogger logger, Exception ex, string deviceId);
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Registry.Abstractions;
+using Registry.Grains.Index;
 
 namespace Registry.Grains.Registry;
 
@@ -50,7 +51,7 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
                 var taken = page.Entries.Count <= budget ? page.Entries : page.Entries.Take(budget).ToArray();
                 // Phantoms (ids whose device is gone) come back null and are dropped from the index as they are met.
                 var read = await Task.WhenAll(taken.Select(e =>
-                    GrainFactory.GetGrain<IDeviceGrain>(e.DeviceId).ReadForIndex(e.Enabled)));
+                    GrainFactory.GetGrain<IIndexedDevice>(e.DeviceId).ReadForIndex(e.Enabled)));
                 devices.AddRange(read.OfType<DeviceIdentity>());
 
                 if (taken.Count < page.Entries.Count || page.HasMore)

@@ -86,7 +86,16 @@ public sealed class RegistryTestHost : IAsyncDisposable
             configure?.Invoke(builder);
         });
         map?.Invoke(app);
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A refused start must not leave a half-started silo holding ports for the rest of the run.
+            await app.DisposeAsync();
+            throw;
+        }
         return new RegistryTestHost(app, dataFolder, ports[0]);
     }
 

@@ -1,0 +1,13 @@
+namespace Registry.Grains.Index;
+
+/// <summary>
+/// The verification pass an index partition runs when it activates (see <see cref="DeviceIndexGrain"/>), as a signal
+/// operators' tooling and tests can wait on instead of polling statistics. Not part of the public registry contract.
+/// </summary>
+[Alias("registry.IIndexVerification")]
+public interface IIndexVerification : IGrainWithIntegerKey
+{
+    /// <summary>Completes when this activation's pass over the entries it loaded from storage has ended.</summary>
+    [Alias("WhenVerified")]
+    Task WhenVerified();
+}

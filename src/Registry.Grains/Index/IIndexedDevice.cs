@@ -1,0 +1,27 @@
+using Registry.Abstractions;
+
+namespace Registry.Grains.Index;
+
+/// <summary>
+/// What readers of the index ask of a device grain: the grains' own side door, kept off the public
+/// <see cref="IDeviceGrain"/> contract so that contract grows only with what callers of the registry need.
+/// <see cref="IndexMembership"/> explains the protocol this belongs to.
+/// </summary>
+[Alias("registry.IIndexedDevice")]
+public interface IIndexedDevice : IGrainWithStringKey
+{
+    /// <summary>
+    /// Returns the device, and repairs the index entry that led here when it is a phantom (no device) or carries
+    /// a stale status. Runs inside the device's single-threaded turn, so it cannot race a create or delete of the
+    /// same device.
+    /// </summary>
+    [Alias("ReadForIndex")]
+    Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled);
+
+    /// <summary>
+    /// <see cref="ReadForIndex"/> for a partition's verification pass, which reaches every device after a restart: the
+    /// activation then goes when idle (unless a repair is pending), so the pass does not leave the whole registry in memory.
+    /// </summary>
+    [Alias("Verify")]
+    Task Verify(bool indexedAsEnabled);
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+using Registry.Abstractions;
+using Registry.Grains.Devices;
+
+namespace Registry.Grains.Index;
+
+/// <summary>
+/// The index protocol, whole: how one device keeps its entry in the device index (<see cref="DeviceIndexGrain"/>
+/// partitions) so that listing, statistics and export never miss a registered device.
+/// <list type="number">
+/// <item>The index is a <b>superset</b> of the registry. An entry is added (or re-flagged, when the status changes)
+/// <b>before</b> the device is written, and removed <b>after</b> the device is deleted. A crash between the two
+/// steps leaves a phantom entry (an id with no device, or a stale status flag), never a device the index misses.</item>
+/// <item><b>Readers drop phantoms.</b> Whoever reads devices through the index (listing) asks each device with
+/// <see cref="IIndexedDevice.ReadForIndex"/>; inside the device's own turn, so it cannot race a create or delete of
+/// that device, a phantom removes itself and a stale flag is corrected.</item>
+/// <item><b>A failed write reconciles.</b> A storage write that throws may or may not have landed: the device re-reads
+/// storage and makes its entry say what storage says. If storage cannot even be read, the activation goes and the
+/// next call starts from storage.</item>
+/// <item><b>A repair timer</b> retries an entry that could not be brought in line (a delete whose index removal
+/// failed, a reader's repair that failed), every <see cref="RegistryIndexOptions.RepairInterval"/>, keeping the
+/// activation alive until it succeeds.</item>
+/// <item><b>Partitions verify themselves</b> when they activate (after a restart): each entry is checked with
+/// <see cref="IIndexedDevice.Verify"/> in the background, so phantoms left by a crash leave the statistics
+/// without anyone listing (<see cref="DeviceIndexGrain"/>).</item>
+/// </list>
+/// One instance belongs to one <see cref="DeviceGrain"/> activation and runs only inside its turns.
+/// </summary>
+internal sealed partial class IndexMembership(
+    IGrainBase grain,
+    IGrainFactory grains,
+    string deviceId,
+    IPersistentState<DeviceState> state,
+    RegistryIndexOptions options,
+    ILogger logger)
+{
+    private IGrainTimer? _repair;
+
+    private IDeviceIndexGrain Partition =>
+        grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(deviceId, options.Partitions));
+
+    /// <summary>Step one of a create or status change: the entry says what <paramref name="next"/> will be, before it is written.</summary>
+    public Task AddBeforeWrite(DeviceIdentity next) => Partition.Upsert([new IndexEntry(deviceId, IsEnabled(next))]);
+
+    /// <summary>
+    /// Runs a storage write. On failure the caller gets the error, and the device re-reads what storage really holds
+    /// (the write may have landed even though it threw) and makes the index entry agree with it: a create that did
+    /// not land leaves no phantom, a status change that did not land leaves no wrong count. When storage cannot even
+    /// be read, the activation goes, so the next call starts from storage.
+    /// </summary>
+    public async Task Write(Func<Task> write, DeviceIdentity? previous)
+    {
+        try
+        {
+            await write();
+        }
+        catch
+        {
+            state.State.Identity = previous;
+            await ReconcileAfterFailedWrite();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The last step of a delete, which has already succeeded: if the entry cannot be dropped now, the repair timer
+    /// keeps trying so statistics stop counting the device after a bounded delay.
+    /// </summary>
+    public async Task RemoveAfterDelete()
+    {
+        try
+        {
+            await Partition.Remove([deviceId]);
+        }
+        catch (Exception ex)
+        {
+            LogIndexRepairScheduled(logger, ex, deviceId);
+            ScheduleRepair();
+        }
+    }
+
+    /// <summary>See <see cref="IIndexedDevice.ReadForIndex"/>. A reader is never failed by a repair: a failed one is retried by the timer.</summary>
+    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
+    {
+        var identity = state.State.Identity;
+        if (identity is null || IsEnabled(identity) != indexedAsEnabled)
+        {
+            try
+            {
+                await Sync();
+            }
+            catch (Exception ex)
+            {
+                LogIndexRepairScheduled(logger, ex, deviceId);
+                ScheduleRepair();
+            }
+        }
+        return identity;
+    }
+
+    /// <summary>See <see cref="IIndexedDevice.Verify"/>.</summary>
+    public async Task Verify(bool indexedAsEnabled)
+    {
+        await ReadForIndex(indexedAsEnabled);
+        if (_repair is null)
+        {
+            grain.DeactivateOnIdle();
+        }
+    }
+
+    private async Task ReconcileAfterFailedWrite()
+    {
+        try
+        {
+            await state.ReadStateAsync();
+            await Sync();
+        }
+        catch (Exception ex)
+        {
+            LogReconcileFailed(logger, ex, deviceId);
+            grain.DeactivateOnIdle();
+        }
+    }
+
+    /// <summary>Makes this device's index entry say what its state says: present with its status, or absent.</summary>
+    private Task Sync() => state.State.Identity is { } identity
+        ? Partition.Upsert([new IndexEntry(deviceId, IsEnabled(identity))])
+        : Partition.Remove([deviceId]);
+
+    private void ScheduleRepair()
+    {
+        _repair ??= grain.RegisterGrainTimer(async () =>
+        {
+            try
+            {
+                await Sync();
+                _repair?.Dispose();
+                _repair = null;
+            }
+            catch (Exception ex)
+            {
+                LogIndexRepairScheduled(logger, ex, deviceId);
+            }
+        }, new GrainTimerCreationOptions { DueTime = options.RepairInterval, Period = options.RepairInterval, KeepAlive = true });
+    }
+
+    private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
+    private static partial void LogIndexRepairScheduled(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
+    private static partial void LogReconcileFailed(ILogger logger, Exception ex, string deviceId);
+}
