@@ -10,8 +10,6 @@ public static partial class DeviceValidation
 {
     public const int MaxIdLength = 128;
     public const int MaxStatusReasonLength = 128;
-    public const int MinKeyBytes = 16;
-    public const int MaxKeyBytes = 64;
 
     [GeneratedRegex(@"^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$", RegexOptions.CultureInvariant)]
     private static partial Regex IdPattern();
@@ -107,29 +105,17 @@ public static partial class DeviceValidation
         };
     }
 
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    /// <summary>Empty is absent: Node sends <c>""</c> for a key or thumbprint it wants the registry to choose.</summary>
+    public static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static void EnsureKey(string key, string name)
     {
-        Span<byte> decoded = stackalloc byte[MaxKeyBytes + 3];
-        if (!Convert.TryFromBase64String(key, decoded, out var length))
+        Span<byte> decoded = stackalloc byte[Base64Key.BufferBytes];
+        if (!Base64Key.TryDecode(key, decoded, out _))
         {
-            // Either not base64 or longer than the largest allowed key.
-            if (!IsBase64(key))
-            {
-                throw RegistryException.Invalid($"{name} is not valid base64.");
-            }
-            throw RegistryException.Invalid($"{name} must decode to {MinKeyBytes}-{MaxKeyBytes} bytes.");
+            throw RegistryException.Invalid(Base64Key.IsBase64(key)
+                ? $"{name} must decode to {Base64Key.MinBytes}-{Base64Key.MaxBytes} bytes."
+                : $"{name} is not valid base64.");
         }
-        if (length is < MinKeyBytes or > MaxKeyBytes)
-        {
-            throw RegistryException.Invalid($"{name} must decode to {MinKeyBytes}-{MaxKeyBytes} bytes.");
-        }
-    }
-
-    private static bool IsBase64(string value)
-    {
-        var buffer = new byte[(value.Length * 3 / 4) + 3];
-        return Convert.TryFromBase64String(value, buffer, out _);
     }
 }

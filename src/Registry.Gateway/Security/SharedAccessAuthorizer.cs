@@ -163,8 +163,7 @@ internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOpt
 
     private bool Verifies(SharedAccessSignature sas, string? base64Key)
     {
-        Span<byte> key = stackalloc byte[Abstractions.DeviceValidation.MaxKeyBytes + 3];
-        return !string.IsNullOrEmpty(base64Key) && Convert.TryFromBase64String(base64Key, key, out var length)
-            && length > 0 && IsSignedWith(sas, key[..length]);
+        Span<byte> key = stackalloc byte[Abstractions.Base64Key.BufferBytes];
+        return Abstractions.Base64Key.TryDecode(base64Key, key, out var length) && IsSignedWith(sas, key[..length]);
     }
 }

@@ -81,10 +81,10 @@ internal static class DeviceWireMapper
         {
             return null;
         }
-        var primaryKey = Blank(json.SymmetricKey?.PrimaryKey);
-        var secondaryKey = Blank(json.SymmetricKey?.SecondaryKey);
-        var primaryThumb = Blank(json.X509Thumbprint?.PrimaryThumbprint);
-        var secondaryThumb = Blank(json.X509Thumbprint?.SecondaryThumbprint);
+        var primaryKey = DeviceValidation.Blank(json.SymmetricKey?.PrimaryKey);
+        var secondaryKey = DeviceValidation.Blank(json.SymmetricKey?.SecondaryKey);
+        var primaryThumb = DeviceValidation.Blank(json.X509Thumbprint?.PrimaryThumbprint);
+        var secondaryThumb = DeviceValidation.Blank(json.X509Thumbprint?.SecondaryThumbprint);
         return new AuthenticationMechanism(
             WireEnums.ReadAuthenticationType(json.Type),
             primaryKey is null && secondaryKey is null ? null : new SymmetricKey(primaryKey, secondaryKey),
@@ -102,6 +102,4 @@ internal static class DeviceWireMapper
         };
         return utc.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
     }
-
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

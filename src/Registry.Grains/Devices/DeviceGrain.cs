@@ -227,7 +227,7 @@ public sealed partial class DeviceGrain(
         {
             return auth with { SymmetricKey = keys };
         }
-        return auth with { SymmetricKey = new SymmetricKey(Credentials.NewSymmetricKey(), Credentials.NewSymmetricKey()) };
+        return auth with { SymmetricKey = new SymmetricKey(Base64Key.Generate(), Base64Key.Generate()) };
     }
 
     /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>

@@ -175,4 +175,14 @@ public class SharedAccessAuthorizerTests
             Assert.All(_policies.All, p => Assert.DoesNotContain(p.PrimaryKey, reason, StringComparison.Ordinal));
         }
     }
+
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public void A_policy_key_with_whitespace_inside_is_refused(string whitespace)
+    {
+        var key = SharedAccessPolicy.Generate("solo", AccessRights.RegistryRead).PrimaryKey;
+        Assert.Throws<ArgumentException>(() => new SharedAccessPolicy("solo", key[..6] + whitespace + key[6..], null, AccessRights.RegistryRead));
+    }
 }
