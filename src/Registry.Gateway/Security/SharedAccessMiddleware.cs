@@ -75,9 +75,9 @@ internal sealed partial class SharedAccessMiddleware(
         await next(context);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Refused {Method} {Path}: {Reason}")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Refused {Method} {Path}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string method, string path, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}")]
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}")]
     private static partial void LogLookupFailed(ILogger logger, Exception exception, string method, string path);
 }
