@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Registry.Gateway;
@@ -33,6 +34,8 @@ public static partial class RegistryHost
             kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
         });
 
+        // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
         builder.Services.AddRegistryGateway();
         var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);

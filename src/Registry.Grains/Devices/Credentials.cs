@@ -13,8 +13,8 @@ internal static class Credentials
 
     /// <summary>
     /// An 18-digit generation id in IoT Hub's style: the creation time in ticks. A delete and a re-create are
-    /// separate turns with storage writes between them, so they are always more than a tick apart.
+    /// separate turns with storage writes between them, so on the system clock they are always more than a tick apart.
     /// </summary>
-    public static string NewGenerationId() =>
-        DateTime.UtcNow.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string NewGenerationId(DateTime createdAt) =>
+        createdAt.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

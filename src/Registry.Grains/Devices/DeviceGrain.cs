@@ -11,6 +11,7 @@ namespace Registry.Grains.Devices;
 public sealed partial class DeviceGrain(
     [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
     IOptions<RegistryIndexOptions> indexOptions,
+    TimeProvider clock,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     private IGrainTimer? _indexRepair;
@@ -101,8 +102,8 @@ public sealed partial class DeviceGrain(
 
     private async Task<DeviceIdentity> CreateCore(DeviceIdentityInput input, AuthenticationMechanism auth)
     {
-        var now = DateTime.UtcNow;
-        var generationId = Credentials.NewGenerationId();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var generationId = Credentials.NewGenerationId(now);
         var capabilities = input.Capabilities ?? new DeviceCapabilities(false);
         var identity = new DeviceIdentity
         {
@@ -139,7 +140,7 @@ public sealed partial class DeviceGrain(
             ETag = Credentials.NewETag(),
             Status = input.Status,
             StatusReason = input.StatusReason,
-            StatusUpdatedTime = statusChanged ? DateTime.UtcNow : current.StatusUpdatedTime,
+            StatusUpdatedTime = statusChanged ? clock.GetUtcNow().UtcDateTime : current.StatusUpdatedTime,
             // No authentication in the body keeps the device's credentials, whatever their kind.
             Authentication = input.Authentication is null ? current.Authentication : WithGeneratedKeys(auth, previous: current.Authentication),
             Capabilities = input.Capabilities ?? current.Capabilities,
