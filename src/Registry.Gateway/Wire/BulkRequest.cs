@@ -63,8 +63,7 @@ internal static class BulkRequest
             // A delete needs only the id; a stale or odd device body must not fail it.
             var device = mode is ImportMode.Delete or ImportMode.DeleteIfMatchETag
                 ? new DeviceIdentityInput { DeviceId = item.Id! }
-                : DeviceWireMapper.ToInput(item.Id!, item.Status, item.StatusReason, item.Authentication,
-                    item.Capabilities, item.DeviceScope, item.ParentScopes);
+                : DeviceWireMapper.ToInput(item.Id!, item);
             return new BulkItem(item.Id, null, mode, new BulkOperation(mode, device, NormalizeETag(item.ETag)), null);
         }
         catch (RegistryException e)
