@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Logging;
 using Registry.Abstractions;
 
@@ -14,7 +15,14 @@ internal sealed partial class RegistryErrorFilter(ILogger<RegistryErrorFilter> l
     {
         try
         {
-            return await next(context);
+            var result = await next(context);
+            // A device id DeviceId.BindAsync refused: minimal APIs skip the handler and answer an empty 400, so the
+            // refusal is thrown here, where every other failure is mapped (after the throttle, as a handler's would be).
+            if (result is EmptyHttpResult && Wire.DeviceId.BindingRefusal(context.HttpContext) is { } refusal)
+            {
+                throw refusal;
+            }
+            return result;
         }
         catch (OperationCanceledException) when (context.HttpContext.RequestAborted.IsCancellationRequested)
         {
