@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Registry.Gateway;
@@ -33,6 +34,8 @@ public static partial class RegistryHost
             kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
         });
 
+        // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
         builder.Services.AddRegistryGateway();
         var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
@@ -91,21 +94,21 @@ public static partial class RegistryHost
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Generated shared access policies in {PolicyFile}. Owner connection string, shown only this once: {ConnectionString}")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Generated shared access policies in {PolicyFile}. Owner connection string, shown only this once: {ConnectionString}")]
     private static partial void LogGeneratedOwner(ILogger logger, string policyFile, string connectionString);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{PolicyFile} holds secret keys but others may read or write it; chmod 600 it.")]
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "{PolicyFile} holds secret keys but others may read or write it; chmod 600 it.")]
     private static partial void LogPolicyFileShared(ILogger logger, string policyFile);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "AUTHENTICATION DISABLED (Registry:Authentication:Enabled=false): every registry endpoint answers ANONYMOUS callers. Never run like this outside a benchmark or a closed test network.")]
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "AUTHENTICATION DISABLED (Registry:Authentication:Enabled=false): every registry endpoint answers ANONYMOUS callers. Never run like this outside a benchmark or a closed test network.")]
     private static partial void LogAuthenticationDisabled(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "EMBEDDED MODE: grain state and reminders are kept in memory; NOTHING SURVIVES A RESTART. Set Registry:StorageConnectionString for durable storage.")]
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "EMBEDDED MODE: grain state and reminders are kept in memory; NOTHING SURVIVES A RESTART. Set Registry:StorageConnectionString for durable storage.")]
     private static partial void LogEmbedded(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "TLS certificate authority: {CaPath} (trust it with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)")]
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "TLS certificate authority: {CaPath} (trust it with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)")]
     private static partial void LogCertificate(ILogger logger, string caPath);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Registry listening on {Addresses} for host name {HostName}")]
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Information, Message = "Registry listening on {Addresses} for host name {HostName}")]
     private static partial void LogListening(ILogger logger, string addresses, string hostName);
 }

@@ -10,8 +10,6 @@ public static partial class DeviceValidation
 {
     public const int MaxIdLength = 128;
     public const int MaxStatusReasonLength = 128;
-    public const int MinKeyBytes = 16;
-    public const int MaxKeyBytes = 64;
 
     /// <summary>
     /// <c>ms-azure-iot-edge://</c> (20) + a 128-character id + <c>-</c> + a generation id (IoT Hub's and this
@@ -151,29 +149,18 @@ public static partial class DeviceValidation
     private static bool IsBoundedScope(string scope) =>
         scope.Length <= MaxScopeLength && !scope.Any(char.IsControl);
 
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>Empty is absent: Node sends <c>""</c> for a key or thumbprint it wants the registry to choose.</summary>
+    public static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static void EnsureKey(string key, string name)
     {
-        Span<byte> decoded = stackalloc byte[MaxKeyBytes + 3];
-        if (!Convert.TryFromBase64String(key, decoded, out var length))
+        Span<byte> decoded = stackalloc byte[Base64Key.BufferBytes];
+        if (!Base64Key.TryDecode(key, decoded, out _))
         {
-            // Either not base64 or longer than the largest allowed key.
-            if (!IsBase64(key))
-            {
-                throw RegistryException.Invalid($"{name} is not valid base64.");
-            }
-            throw RegistryException.Invalid($"{name} must decode to {MinKeyBytes}-{MaxKeyBytes} bytes.");
+            throw RegistryException.Invalid(Base64Key.IsBase64(key)
+                ? $"{name} must decode to {Base64Key.MinBytes}-{Base64Key.MaxBytes} bytes."
+                : $"{name} is not valid base64.");
         }
-        if (length is < MinKeyBytes or > MaxKeyBytes)
-        {
-            throw RegistryException.Invalid($"{name} must decode to {MinKeyBytes}-{MaxKeyBytes} bytes.");
-        }
-    }
-
-    private static bool IsBase64(string value)
-    {
-        var buffer = new byte[(value.Length * 3 / 4) + 3];
-        return Convert.TryFromBase64String(value, buffer, out _);
     }
 }

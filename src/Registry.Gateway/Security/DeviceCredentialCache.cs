@@ -23,7 +23,7 @@ internal sealed class DeviceCredentials(DeviceStatus status, string? primaryKey,
 /// so a busy device costs one grain call per period rather than one per request. A burst of simultaneous misses for
 /// one device may each make the call (the last one is kept); a failed call is not kept.
 /// </summary>
-internal sealed class DeviceCredentialCache(IGrainFactory grains, IOptions<SharedAccessOptions> options)
+internal sealed class DeviceCredentialCache(IGrainFactory grains, IOptions<SharedAccessOptions> options, TimeProvider clock)
 {
     private readonly SharedAccessOptions _options = options.Value;
     private readonly BoundedCache<Task<DeviceCredentials?>> _devices = new(options.Value.DeviceCacheSize);
@@ -31,7 +31,7 @@ internal sealed class DeviceCredentialCache(IGrainFactory grains, IOptions<Share
     /// <summary>The device's credentials, or null when it is not registered.</summary>
     public Task<DeviceCredentials?> GetAsync(string deviceId)
     {
-        var now = _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (_devices.TryGet(deviceId, now, out var cached) && !cached.IsFaulted && !cached.IsCanceled)
         {
             return cached;

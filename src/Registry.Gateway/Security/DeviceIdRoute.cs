@@ -1,10 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.Routing.Patterns;
-using Registry.Abstractions;
 using Registry.Gateway.Wire;
 
 namespace Registry.Gateway.Security;
@@ -16,55 +12,11 @@ namespace Registry.Gateway.Security;
 /// </summary>
 public sealed record DeviceIdRoute(string RouteValueName)
 {
-    /// <summary>
-    /// The device id the request addresses, decoded once from the raw request target (as <c>DeviceIdPath</c> does for
-    /// registry routes, so <c>%25</c>, <c>%23</c>, <c>%3F</c> stay exact). Refused (false) when the raw segment does not
-    /// decode to the routed value (dot segments, an encoded <c>/</c>) or the id breaks IoT Hub's rules: the
-    /// authorized device and the handled device must be the same, never a guess.
-    /// </summary>
+    /// <summary>The device id the request addresses, resolved by <see cref="DeviceId"/> exactly as handlers bind it.</summary>
     public bool TryResolve(HttpContext context, [NotNullWhen(true)] out string? deviceId)
     {
-        deviceId = null;
-        if (context.GetEndpoint() is not RouteEndpoint endpoint
-            || context.Request.RouteValues[RouteValueName] is not string routed)
-        {
-            return false;
-        }
-        var index = -1;
-        var segments = endpoint.RoutePattern.PathSegments;
-        for (var i = 0; i < segments.Count; i++)
-        {
-            if (segments[i].Parts is [RoutePatternParameterPart { IsCatchAll: false } part] && part.Name == RouteValueName)
-            {
-                index = i;
-            }
-        }
-        var raw = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget);
-        if (index < 0 || raw is null)
-        {
-            return false;
-        }
-        var rawSegments = raw.Split('/');
-        // rawSegments[0] is the empty text before the leading '/'.
-        if (index + 1 >= rawSegments.Length)
-        {
-            return false;
-        }
-        string decoded;
-        try
-        {
-            decoded = DeviceIdPath.Decode(rawSegments[index + 1]);
-        }
-        catch (RegistryException)
-        {
-            return false;
-        }
-        if (decoded != routed || !DeviceValidation.IsValidDeviceId(decoded))
-        {
-            return false;
-        }
-        deviceId = decoded;
-        return true;
+        deviceId = DeviceId.TryResolve(context, RouteValueName, out var id) ? id.Value : null;
+        return deviceId is not null;
     }
 }
 

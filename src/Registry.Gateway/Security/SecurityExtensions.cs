@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Registry.Gateway.Security;
@@ -7,7 +8,7 @@ namespace Registry.Gateway.Security;
 /// <summary>
 /// Wires SAS authentication: <see cref="AddRegistryAuthentication"/> registers the policies and checkers,
 /// <see cref="UseRegistryAuthentication"/> puts the middleware after routing (it reads endpoint metadata) and
-/// before the endpoints. The host provides <c>IGrainFactory</c> for device lookups.
+/// before the endpoints. The host provides <c>IGrainFactory</c> for device lookups and may provide the <see cref="TimeProvider"/>.
 /// </summary>
 public static class SecurityExtensions
 {
@@ -16,9 +17,10 @@ public static class SecurityExtensions
     {
         services.AddSingleton(policies);
         services.AddOptions<SharedAccessOptions>().Configure(configure);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SharedAccessAuthorizer>();
         services.AddSingleton(sp => new DeviceCredentialCache(
-            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<SharedAccessOptions>>()));
+            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<SharedAccessOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new DeviceAccessAuthorizer(
             sp.GetRequiredService<SharedAccessAuthorizer>(), sp.GetRequiredService<DeviceCredentialCache>()));
         return services;

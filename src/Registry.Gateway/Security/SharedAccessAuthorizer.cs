@@ -36,8 +36,9 @@ internal sealed class ValidatedToken(string decodedResource, long expiresOn, Sha
 /// Checks SAS tokens against the shared access policies and caches every token that verified, keyed by the exact
 /// token string, until it expires: a client that re-sends its token pays one dictionary lookup, not an HMAC.
 /// Path-dependent parts (audience, rights of the endpoint) are checked on every request, cached or not.
+/// Token expiry and cache ages read the registry's one <see cref="TimeProvider"/>.
 /// </summary>
-internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOptions<SharedAccessOptions> options)
+internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOptions<SharedAccessOptions> options, TimeProvider clock)
 {
     private readonly SharedAccessOptions _options = options.Value;
     private readonly BoundedCache<ValidatedToken> _tokens = new(options.Value.TokenCacheSize);
@@ -151,7 +152,7 @@ internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOpt
 
     internal bool IsExpired(SharedAccessSignature sas) => sas.IsExpired(Now);
 
-    private DateTimeOffset Now => _options.Clock.GetUtcNow();
+    private DateTimeOffset Now => clock.GetUtcNow();
 
     private long NowSeconds => Now.ToUnixTimeSeconds();
 
@@ -163,8 +164,7 @@ internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOpt
 
     private bool Verifies(SharedAccessSignature sas, string? base64Key)
     {
-        Span<byte> key = stackalloc byte[Abstractions.DeviceValidation.MaxKeyBytes + 3];
-        return !string.IsNullOrEmpty(base64Key) && Convert.TryFromBase64String(base64Key, key, out var length)
-            && length > 0 && IsSignedWith(sas, key[..length]);
+        Span<byte> key = stackalloc byte[Abstractions.Base64Key.BufferBytes];
+        return Abstractions.Base64Key.TryDecode(base64Key, key, out var length) && IsSignedWith(sas, key[..length]);
     }
 }

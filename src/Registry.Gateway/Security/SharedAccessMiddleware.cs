@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
 using Registry.Gateway.Errors;
+using Registry.Gateway.Wire;
 
 namespace Registry.Gateway.Security;
 
@@ -44,12 +45,13 @@ internal sealed partial class SharedAccessMiddleware(
             }
             else if (endpoint.Metadata.GetMetadata<DeviceIdRoute>() is { } route)
             {
-                decision = route.TryResolve(context, out var deviceId)
-                    ? await devices.AuthorizeAsync(authorization[0], deviceId, path)
+                // The same binding the handler's DeviceId parameter gets: the device authorized is the device handled.
+                decision = DeviceId.TryResolve(context, route.RouteValueName, out var deviceId)
+                    ? await devices.AuthorizeAsync(authorization[0], deviceId.Value, path)
                     : AccessDecision.Refused("no valid device id in the path");
                 if (decision.IsGranted)
                 {
-                    context.Features.Set(new AuthorizedDevice(deviceId!));
+                    context.Features.Set(new AuthorizedDevice(deviceId!.Value));
                 }
             }
             else
@@ -75,9 +77,9 @@ internal sealed partial class SharedAccessMiddleware(
         await next(context);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Refused {Method} {Path}: {Reason}")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Refused {Method} {Path}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string method, string path, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}")]
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}")]
     private static partial void LogLookupFailed(ILogger logger, Exception exception, string method, string path);
 }

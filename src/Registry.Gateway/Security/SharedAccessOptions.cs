@@ -26,7 +26,4 @@ public sealed class SharedAccessOptions
 
     /// <summary>Most devices whose status and keys are kept.</summary>
     public int DeviceCacheSize { get; set; } = 100_000;
-
-    /// <summary>The clock for token expiry and cache ages; tests replace it. Not Orleans' TimeProvider on purpose.</summary>
-    public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Cryptography;
 using Registry.Abstractions;
 
 namespace Registry.Gateway.Security;
@@ -60,7 +59,7 @@ public sealed class SharedAccessPolicy
 
     /// <summary>A policy with two fresh 32-byte random keys, the size IoT Hub generates.</summary>
     public static SharedAccessPolicy Generate(string keyName, AccessRights rights) =>
-        new(keyName, NewKey(), NewKey(), rights);
+        new(keyName, Base64Key.Generate(), Base64Key.Generate(), rights);
 
     /// <summary>The owner connection string the SDKs take: <c>HostName=..;SharedAccessKeyName=..;SharedAccessKey=..</c>.</summary>
     public string ConnectionString(string hostName) =>
@@ -91,19 +90,9 @@ public sealed class SharedAccessPolicy
 
     public override string ToString() => $"{KeyName} ({FormatRights(Rights)})";
 
-    private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-
-    private static byte[] DecodeKey(string keyName, string which, string key)
-    {
-        var bytes = new byte[DeviceValidation.MaxKeyBytes + 3];
-        if (string.IsNullOrEmpty(key) || !Convert.TryFromBase64String(key, bytes, out var length)
-            || length is < DeviceValidation.MinKeyBytes or > DeviceValidation.MaxKeyBytes)
-        {
-            throw new ArgumentException(
-                $"The {which} key of policy '{keyName}' must be base64 of {DeviceValidation.MinKeyBytes}-{DeviceValidation.MaxKeyBytes} bytes.");
-        }
-        return bytes[..length];
-    }
+    private static byte[] DecodeKey(string keyName, string which, string key) =>
+        Base64Key.Decode(key) ?? throw new ArgumentException(
+            $"The {which} key of policy '{keyName}' must be base64 of {Base64Key.MinBytes}-{Base64Key.MaxBytes} bytes.");
 }
 
 /// <summary>The shared access policies this registry accepts, looked up by the token's <c>skn</c> (exact, case-sensitive).</summary>

@@ -197,7 +197,9 @@ public sealed class SharedAccessSignature
     {
         var sr = EncodeUriComponent(resource);
         var se = expiresOn.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var mac = HMACSHA256.HashData(Convert.FromBase64String(base64Key), Encoding.UTF8.GetBytes(sr + "\n" + se));
+        var key = Abstractions.Base64Key.Decode(base64Key)
+            ?? throw new ArgumentException("The key must be base64 of 16-64 bytes, as the registry accepts.", nameof(base64Key));
+        var mac = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(sr + "\n" + se));
         var sig = EncodeUriComponent(Convert.ToBase64String(mac));
         return keyName is null
             ? $"{Scheme} sr={sr}&sig={sig}&se={se}"

@@ -53,6 +53,6 @@ internal sealed partial class HubThrottle : IThrottle
         return new ThrottleDecision(false, lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : bucket.Rate.Window);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Throttling as an IoT Hub {Tier} with {Units} unit(s): {Rates}")]
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Throttling as an IoT Hub {Tier} with {Units} unit(s): {Rates}")]
     private static partial void LogEnabled(ILogger logger, HubTier tier, int units, string rates);
 }

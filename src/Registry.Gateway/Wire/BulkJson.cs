@@ -6,18 +6,12 @@ namespace Registry.Gateway.Wire;
 /// Twin fields (<c>tags</c>, <c>properties</c>, <c>twinETag</c>) are not declared: the registry has no twins,
 /// so they are skipped like any unknown field.
 /// </summary>
-internal sealed class ExportImportDeviceJson
+internal sealed class ExportImportDeviceJson : DeviceFieldsJson
 {
     public string? Id { get; init; }
     public string? ModuleId { get; init; }
     public string? ETag { get; init; }
     public string? ImportMode { get; init; }
-    public string? Status { get; init; }
-    public string? StatusReason { get; init; }
-    public AuthenticationJson? Authentication { get; init; }
-    public CapabilitiesJson? Capabilities { get; init; }
-    public string? DeviceScope { get; init; }
-    public List<string?>? ParentScopes { get; init; }
 }
 
 /// <summary>IoT Hub's BulkRegistryOperationResult (wire spec §7.3).</summary>

@@ -12,32 +12,17 @@ internal sealed record BulkItem(string? DeviceId, string? ModuleId, ImportMode M
 /// </summary>
 internal static class BulkRequest
 {
-    public const int MaxItems = 100;
-
     public static IReadOnlyList<BulkItem> Parse(IReadOnlyList<ExportImportDeviceJson?> items)
     {
-        if (items.Count == 0)
-        {
-            throw RegistryException.Invalid("The bulk request has no devices.");
-        }
-        if (items.Count > MaxItems)
-        {
-            throw new RegistryException(RegistryErrorCode.TooManyDevices,
-                $"A bulk request may hold at most {MaxItems} devices; this one holds {items.Count}.");
-        }
+        RegistryLimits.EnsureBulkCount(items.Count);
         var modes = new ImportMode[items.Count];
-        var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i] ?? throw new RegistryException(RegistryErrorCode.IotHubFormatError, $"Bulk item {i} is null.");
             modes[i] = WireEnums.ReadImportMode(item.ImportMode)
                 ?? throw RegistryException.Invalid($"importMode '{item.ImportMode}' of device '{item.Id}' is not supported.");
-            if (item.Id is not null && !seen.Add(item.Id))
-            {
-                throw new RegistryException(RegistryErrorCode.DeviceDefinedMultipleTimes,
-                    $"The device '{item.Id}' is defined more than once in the bulk request.");
-            }
         }
+        RegistryLimits.EnsureDistinctDeviceIds(items.Select(i => i!.Id));
         return items.Select((item, i) => ToItem(item!, modes[i])).ToArray();
     }
 
@@ -62,7 +47,7 @@ internal static class BulkRequest
         return new BulkResultJson(errors.Count == 0, errors, []);
     }
 
-    /// <summary>Quotes around a bulk eTag are the C# SDK's habit; the domain compares bare tags.</summary>
+    /// <summary>Quotes around a bulk eTag are the C# SDK's habit; the domain compares bare tags, so they go here, at the edge.</summary>
     public static string? NormalizeETag(string? etag) =>
         string.IsNullOrWhiteSpace(etag) ? null : IfMatch.Unquote(etag);
 
@@ -78,8 +63,7 @@ internal static class BulkRequest
             // A delete needs only the id; a stale or odd device body must not fail it.
             var device = mode is ImportMode.Delete or ImportMode.DeleteIfMatchETag
                 ? new DeviceIdentityInput { DeviceId = item.Id! }
-                : DeviceWireMapper.ToInput(item.Id!, item.Status, item.StatusReason, item.Authentication,
-                    item.Capabilities, item.DeviceScope, item.ParentScopes);
+                : DeviceWireMapper.ToInput(item.Id!, item);
             return new BulkItem(item.Id, null, mode, new BulkOperation(mode, device, NormalizeETag(item.ETag)), null);
         }
         catch (RegistryException e)

@@ -1,31 +1,14 @@
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Registry.Abstractions;
 
 namespace Registry.Gateway.Wire;
 
 /// <summary>
-/// Takes the device id from the raw request target instead of the route value: Kestrel decodes every escape
-/// except <c>%2F</c>, so <c>a%252Fb</c> and <c>a%2Fb</c> would both reach the route as <c>a%2Fb</c>. Decoding
-/// the raw segment once keeps every allowed special character (<c>%25</c>, <c>%23</c>, <c>%3F</c>, ...) exact.
+/// The raw-target reading <see cref="DeviceId"/> is bound with: Kestrel decodes every escape except <c>%2F</c>, so
+/// <c>a%252Fb</c> and <c>a%2Fb</c> would both reach the route as <c>a%2Fb</c>. Decoding the raw segment once keeps
+/// every allowed special character (<c>%25</c>, <c>%23</c>, <c>%3F</c>, ...) exact.
 /// </summary>
 internal static class DeviceIdPath
 {
-    /// <summary>The decoded, validated id of <c>/devices/{id}</c>; ArgumentInvalid when it breaks IoT Hub's rules.</summary>
-    public static string FromRequest(HttpContext context, string routeValue)
-    {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        var id = LastSegment(raw) is { } segment ? Decode(segment) : routeValue;
-        DeviceValidation.EnsureValidDeviceId(id);
-        // Kestrel removes dot segments before routing (/devices/mine/. routes as "mine"), while the raw target's last
-        // segment is "."; the device acted on must be the one routed and authorized, never the other.
-        if (!string.Equals(id, routeValue, StringComparison.Ordinal))
-        {
-            throw RegistryException.Invalid("The device id in the path is not a single path segment.");
-        }
-        return id;
-    }
-
     /// <summary>
     /// Percent-decodes a path segment strictly: every <c>%</c> must start an escape of two hex digits and the bytes
     /// must be UTF-8. <c>Uri.UnescapeDataString</c> leaves a malformed escape as text, and since <c>%</c> is a legal
@@ -68,24 +51,6 @@ internal static class DeviceIdPath
     }
 
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>
-    /// The still-encoded last path segment of a request target (origin-form or absolute-form), ignoring the
-    /// query and one trailing slash; null when the target has no path.
-    /// </summary>
-    public static string? LastSegment(string? rawTarget)
-    {
-        var path = RawPath(rawTarget);
-        if (path is null)
-        {
-            return null;
-        }
-        if (path.Length > 1 && path[^1] == '/')
-        {
-            path = path[..^1];
-        }
-        return path[(path.LastIndexOf('/') + 1)..];
-    }
 
     /// <summary>The still-encoded path of a request target (origin-form or absolute-form) without its query; null when it has none.</summary>
     public static string? RawPath(string? rawTarget)

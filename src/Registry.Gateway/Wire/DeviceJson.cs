@@ -22,16 +22,24 @@ internal sealed class DeviceJson
     public required IReadOnlyList<string> ParentScopes { get; init; }
 }
 
-/// <summary>The writable part of a device PUT body; everything else in the body is ignored.</summary>
-internal sealed class DeviceRequestJson
+/// <summary>
+/// The writable fields of a device, as a PUT body and a bulk or import item both carry them; each of those
+/// extends it with how it names the device (and, for items, what to do with it).
+/// </summary>
+internal abstract class DeviceFieldsJson
 {
-    public string? DeviceId { get; init; }
     public string? Status { get; init; }
     public string? StatusReason { get; init; }
     public AuthenticationJson? Authentication { get; init; }
     public CapabilitiesJson? Capabilities { get; init; }
     public string? DeviceScope { get; init; }
     public List<string?>? ParentScopes { get; init; }
+}
+
+/// <summary>The writable part of a device PUT body; everything else in the body is ignored.</summary>
+internal sealed class DeviceRequestJson : DeviceFieldsJson
+{
+    public string? DeviceId { get; init; }
 }
 
 internal sealed class AuthenticationJson

@@ -48,28 +48,21 @@ internal static class DeviceWireMapper
         {
             throw RegistryException.Invalid($"The deviceId '{body.DeviceId}' in the body does not match the device id '{pathId}' in the path.");
         }
-        return ToInput(pathId, body.Status, body.StatusReason, body.Authentication, body.Capabilities, body.DeviceScope, body.ParentScopes);
+        return ToInput(pathId, body);
     }
 
     /// <summary>Shared by PUT and bulk items: enums are checked here, keys and ids by the device grain.</summary>
-    public static DeviceIdentityInput ToInput(
-        string deviceId,
-        string? status,
-        string? statusReason,
-        AuthenticationJson? authentication,
-        CapabilitiesJson? capabilities,
-        string? deviceScope,
-        List<string?>? parentScopes) => new()
-        {
-            DeviceId = deviceId,
-            Status = WireEnums.ReadStatus(status),
-            StatusReason = statusReason,
-            Authentication = ToAuthentication(authentication),
-            Capabilities = capabilities is null ? null : new DeviceCapabilities(capabilities.IotEdge ?? false),
-            DeviceScope = deviceScope,
-            // Null entries are passed on so the grain's validation refuses them with its own message.
-            ParentScopes = parentScopes?.ToArray()!,
-        };
+    public static DeviceIdentityInput ToInput(string deviceId, DeviceFieldsJson fields) => new()
+    {
+        DeviceId = deviceId,
+        Status = WireEnums.ReadStatus(fields.Status),
+        StatusReason = fields.StatusReason,
+        Authentication = ToAuthentication(fields.Authentication),
+        Capabilities = fields.Capabilities is null ? null : new DeviceCapabilities(fields.Capabilities.IotEdge ?? false),
+        DeviceScope = fields.DeviceScope,
+        // Null entries are passed on so the grain's validation refuses them with its own message.
+        ParentScopes = fields.ParentScopes?.ToArray()!,
+    };
 
     /// <summary>
     /// Empty keys ("") are Node's way of asking for generated keys, so they become null; an absent
@@ -82,10 +75,10 @@ internal static class DeviceWireMapper
         {
             return null;
         }
-        var primaryKey = Blank(json.SymmetricKey?.PrimaryKey);
-        var secondaryKey = Blank(json.SymmetricKey?.SecondaryKey);
-        var primaryThumb = Blank(json.X509Thumbprint?.PrimaryThumbprint);
-        var secondaryThumb = Blank(json.X509Thumbprint?.SecondaryThumbprint);
+        var primaryKey = DeviceValidation.Blank(json.SymmetricKey?.PrimaryKey);
+        var secondaryKey = DeviceValidation.Blank(json.SymmetricKey?.SecondaryKey);
+        var primaryThumb = DeviceValidation.Blank(json.X509Thumbprint?.PrimaryThumbprint);
+        var secondaryThumb = DeviceValidation.Blank(json.X509Thumbprint?.SecondaryThumbprint);
         var hasThumbprints = primaryThumb is not null || secondaryThumb is not null;
         return new AuthenticationMechanism(
             json.Type is null && hasThumbprints ? AuthenticationType.SelfSigned : WireEnums.ReadAuthenticationType(json.Type),
@@ -104,6 +97,4 @@ internal static class DeviceWireMapper
         };
         return utc.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
     }
-
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

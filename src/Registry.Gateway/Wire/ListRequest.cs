@@ -10,7 +10,6 @@ namespace Registry.Gateway.Wire;
 /// </summary>
 internal sealed record ListRequest(int MaxCount, string? Continuation, bool IsCursorWalk)
 {
-    public const int MaxPage = 1000;
     public const string MaxItemCountHeader = "x-ms-max-item-count";
     public const string ContinuationHeader = "x-ms-continuation";
 
@@ -21,17 +20,17 @@ internal sealed record ListRequest(int MaxCount, string? Continuation, bool IsCu
 
     public static ListRequest From(string? top, string? maxItemCount, string? continuation)
     {
-        var topCount = TryCount(top) ?? MaxPage;
+        var topCount = TryCount(top) ?? RegistryLimits.MaxPageSize;
         if (maxItemCount is null && continuation is null)
         {
             return new ListRequest(topCount, null, false);
         }
         var max = maxItemCount is null
             ? topCount
-            : TryCount(maxItemCount) ?? throw RegistryException.Invalid($"{MaxItemCountHeader} must be a number from 1 to {MaxPage}.");
+            : TryCount(maxItemCount) ?? throw RegistryException.Invalid($"{MaxItemCountHeader} must be a number from 1 to {RegistryLimits.MaxPageSize}.");
         return new ListRequest(max, string.IsNullOrEmpty(continuation) ? null : continuation, true);
     }
 
     private static int? TryCount(string? value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxPage ? n : null;
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= RegistryLimits.MaxPageSize ? n : null;
 }

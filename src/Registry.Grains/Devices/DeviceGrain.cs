@@ -12,6 +12,7 @@ namespace Registry.Grains.Devices;
 public sealed class DeviceGrain(
     [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
     IOptions<RegistryIndexOptions> indexOptions,
+    TimeProvider clock,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IIndexedDevice
 {
     private IndexMembership? _index;
@@ -75,8 +76,8 @@ public sealed class DeviceGrain(
 
     private async Task<DeviceIdentity> CreateCore(DeviceIdentityInput input, AuthenticationMechanism auth)
     {
-        var now = DateTime.UtcNow;
-        var generationId = Credentials.NewGenerationId();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var generationId = Credentials.NewGenerationId(now);
         var capabilities = input.Capabilities ?? new DeviceCapabilities(false);
         var identity = new DeviceIdentity
         {
@@ -113,7 +114,7 @@ public sealed class DeviceGrain(
             ETag = Credentials.NewETag(),
             Status = input.Status,
             StatusReason = input.StatusReason,
-            StatusUpdatedTime = statusChanged ? DateTime.UtcNow : current.StatusUpdatedTime,
+            StatusUpdatedTime = statusChanged ? clock.GetUtcNow().UtcDateTime : current.StatusUpdatedTime,
             // No authentication in the body keeps the device's credentials, whatever their kind.
             Authentication = input.Authentication is null ? current.Authentication : WithGeneratedKeys(auth, previous: current.Authentication),
             Capabilities = input.Capabilities ?? current.Capabilities,
@@ -145,7 +146,7 @@ public sealed class DeviceGrain(
         {
             return auth with { SymmetricKey = keys };
         }
-        return auth with { SymmetricKey = new SymmetricKey(Credentials.NewSymmetricKey(), Credentials.NewSymmetricKey()) };
+        return auth with { SymmetricKey = new SymmetricKey(Base64Key.Generate(), Base64Key.Generate()) };
     }
 
     /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>

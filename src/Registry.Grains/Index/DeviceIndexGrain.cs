@@ -169,10 +169,10 @@ public sealed partial class DeviceIndexGrain(
         LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, failed);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
     private static partial void LogVerifyEntryFailed(ILogger logger, Exception ex, string deviceId);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage ({Failed} could not be checked)")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage ({Failed} could not be checked)")]
     private static partial void LogVerified(ILogger logger, long partition, int count, int failed);
 
     private static int FirstAfter(IList<string> keys, string after)

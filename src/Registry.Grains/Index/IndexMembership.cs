@@ -146,9 +146,9 @@ internal sealed partial class IndexMembership(
 
     private static bool IsEnabled(DeviceIdentity identity) => identity.Status == DeviceStatus.Enabled;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
     private static partial void LogIndexRepairScheduled(ILogger logger, Exception ex, string deviceId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
     private static partial void LogReconcileFailed(ILogger logger, Exception ex, string deviceId);
 }

@@ -73,9 +73,9 @@ public sealed partial class IndexPartitionCheck(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index storage had no partition count; recorded IndexPartitions={Partitions}")]
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Information, Message = "Index storage had no partition count; recorded IndexPartitions={Partitions}")]
     private static partial void LogRecorded(ILogger logger, int partitions);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "REFUSING TO START: {Reason}")]
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Critical, Message = "REFUSING TO START: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
 }

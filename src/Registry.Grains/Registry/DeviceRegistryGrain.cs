@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Registry.Abstractions;
@@ -10,11 +11,12 @@ namespace Registry.Grains.Registry;
 /// lands wherever the caller is and no single activation becomes a bottleneck.
 /// </summary>
 [StatelessWorker]
-public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOptions) : Grain, IDeviceRegistryGrain
+public sealed class DeviceRegistryGrain(
+    IOptions<RegistryIndexOptions> indexOptions, IGrainFactory grains, ILogger<DeviceRegistryGrain> logger) : Grain, IDeviceRegistryGrain
 {
-    public const int MaxPageSize = 1000;
-    public const int MaxBulkOperations = 100;
     private const int MaxPartitionWindow = 32;
+
+    private readonly BulkOperationApplier _applier = new(id => grains.GetGrain<IDeviceGrain>(id), logger);
 
     private int Partitions => indexOptions.Value.Partitions;
 
@@ -28,7 +30,7 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
 
     public async Task<DevicePage> List(int maxCount, string? continuation)
     {
-        var max = maxCount is < 1 or > MaxPageSize ? MaxPageSize : maxCount;
+        var max = RegistryLimits.PageSize(maxCount);
         var cursor = ContinuationToken.Decode(continuation, Partitions);
         var devices = new List<DeviceIdentity>(Math.Min(max, 64));
         var partition = cursor.Partition;
@@ -75,76 +77,11 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
 
     public async Task<BulkOperationResult> ApplyBulk(IReadOnlyList<BulkOperation> operations)
     {
-        if (operations.Count == 0)
-        {
-            throw RegistryException.Invalid("A bulk operation needs at least one device.");
-        }
-        if (operations.Count > MaxBulkOperations)
-        {
-            throw new RegistryException(RegistryErrorCode.TooManyDevices,
-                $"A bulk operation takes at most {MaxBulkOperations} devices; {operations.Count} were sent.");
-        }
-        var duplicate = operations.GroupBy(o => o.Device.DeviceId, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new RegistryException(RegistryErrorCode.DeviceDefinedMultipleTimes,
-                $"The device '{duplicate.Key}' is defined more than once in the request.");
-        }
+        RegistryLimits.EnsureBulkCount(operations.Count);
+        RegistryLimits.EnsureDistinctDeviceIds(operations.Select(o => o.Device.DeviceId));
 
         // Items are independent; concurrent calls into one index partition share its writes (group commit).
-        var outcomes = await Task.WhenAll(operations.Select(Apply));
+        var outcomes = await Task.WhenAll(operations.Select(_applier.Apply));
         return new BulkOperationResult(outcomes.OfType<BulkOperationError>().ToArray());
     }
-
-    private async Task<BulkOperationError?> Apply(BulkOperation operation)
-    {
-        var id = operation.Device.DeviceId;
-        try
-        {
-            DeviceValidation.EnsureValidDeviceId(id);
-            var device = GrainFactory.GetGrain<IDeviceGrain>(id);
-            var ifMatch = MatchCondition(operation);
-            switch (operation.Mode)
-            {
-                case ImportMode.Create:
-                    await device.Create(operation.Device);
-                    break;
-                case ImportMode.Update or ImportMode.UpdateIfMatchETag:
-                    await device.Update(operation.Device, ifMatch);
-                    break;
-                case ImportMode.CreateOrUpdate or ImportMode.CreateOrUpdateIfMatchETag:
-                    await device.CreateOrUpdate(operation.Device, ifMatch);
-                    break;
-                case ImportMode.Delete or ImportMode.DeleteIfMatchETag:
-                    await device.Delete(ifMatch);
-                    break;
-                default:
-                    throw RegistryException.Invalid($"Unknown importMode {operation.Mode}.");
-            }
-            return null;
-        }
-        catch (RegistryException ex)
-        {
-            return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
-        {
-            // Other items may already be applied: report this one rather than failing the whole call.
-            return new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode);
-        }
-        catch (Exception)
-        {
-            return new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode);
-        }
-    }
-
-    /// <summary>Only the *IfMatchETag modes look at the item's eTag (<c>*</c> matching any, as in If-Match); the others are unconditional.</summary>
-    private static ETagCondition MatchCondition(BulkOperation operation) => operation.Mode switch
-    {
-        ImportMode.UpdateIfMatchETag or ImportMode.DeleteIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag =>
-            string.IsNullOrEmpty(operation.ETag)
-                ? throw new RegistryException(RegistryErrorCode.PreconditionFailed, $"importMode {operation.Mode} needs an eTag.")
-                : operation.ETag.Trim('"') is "*" ? ETagCondition.Any : ETagCondition.Of(operation.ETag.Trim('"')),
-        _ => ETagCondition.Any,
-    };
 }

@@ -115,6 +115,10 @@ public static partial class HostileCases
         yield return Create(C, "only the secondary key", Keys(null, GoodKey), Invalid);
         yield return Create(C, "primary key with an empty secondary", Keys(GoodKey, ""), Invalid);
         yield return Create(C, "key with an embedded NUL", Keys(GoodKey[..20] + "\u0000" + GoodKey[21..], GoodKey), Invalid);
+        yield return Create(C, "key with a space inside", Keys(GoodKey[..4] + " " + GoodKey[4..], GoodKey), Invalid);
+        yield return Create(C, "key with a line feed inside", Keys(GoodKey, GoodKey[..8] + "\n" + GoodKey[8..]), Invalid);
+        yield return Create(C, "key with CRLF and a tab inside", Keys(GoodKey[..8] + "\r\n\t" + GoodKey[8..], GoodKey), Invalid);
+        yield return Replace(C, "replace with a key with a space inside", Keys(GoodKey[..4] + " " + GoodKey[4..], GoodKey, id: Seed), Invalid);
         yield return Create(C, "keys with type selfSigned", Keys(GoodKey, GoodKey, type: "selfSigned"), Invalid);
         yield return Create(C, "keys with type certificateAuthority", Keys(GoodKey, GoodKey, type: "certificateAuthority"), Invalid);
         yield return Create(C, "keys with type none", Keys(GoodKey, GoodKey, type: "none"), Invalid);

@@ -3,14 +3,15 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Security;
 
 /// <summary>
-/// The real registry (silo, device grains, gateway, authentication middleware) with its authentication clock under
-/// the test's control, plus one test-only device endpoint. Device endpoints arrive with the heartbeat issue; until
+/// The real registry (silo, device grains, gateway, authentication middleware) with its one clock (the
+/// <see cref="TimeProvider"/> in DI) under the test's control, plus one test-only device endpoint. Device endpoints arrive with the heartbeat issue; until
 /// then <see cref="TestDeviceEndpoint"/> is mapped into the real app behind the real middleware, exactly as a device
 /// endpoint will be (<c>RequireDeviceAccess("id")</c>), so the device rule is tested end to end, not simulated.
 /// </summary>
@@ -21,7 +22,8 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
 
     public const string AuthorizedDeviceHeader = "x-test-authorized-device";
 
-    public ManualClock Clock { get; } = new();
+    /// <summary>The registry's one clock, started at the real time so tokens signed now are current.</summary>
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
     public RegistryTestHost Host { get; private set; } = null!;
 
@@ -33,7 +35,7 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Host = await RegistryTestHost.StartAsync(
-            configure: builder => builder.Services.PostConfigure<SharedAccessOptions>(o => o.Clock = Clock),
+            configure: builder => builder.Services.AddSingleton<TimeProvider>(Clock),
             map: app => app.MapPost(TestDeviceEndpoint, (HttpContext context) =>
             {
                 context.Response.Headers[AuthorizedDeviceHeader] = context.Features.Get<AuthorizedDevice>()?.DeviceId;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
-using Registry.Gateway;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
+using Registry.Gateway;
 using static Registry.Tests.Security.SasVectors;
 
 namespace Registry.Tests.Security;
@@ -10,11 +11,11 @@ public class SharedAccessAuthorizerTests
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
 
-    private readonly ManualClock _clock = new(Now);
+    private readonly FakeTimeProvider _clock = new(Now);
     private readonly SharedAccessPolicies _policies = SharedAccessPolicies.GenerateDefaults();
 
     private SharedAccessAuthorizer Authorizer(int cacheSize = 1000, SharedAccessPolicies? policies = null) =>
-        new(policies ?? _policies, Options.Create(new SharedAccessOptions { Clock = _clock, TokenCacheSize = cacheSize }));
+        new(policies ?? _policies, Options.Create(new SharedAccessOptions { TokenCacheSize = cacheSize }), _clock);
 
     private string Token(string policy, TimeSpan? lifetime = null, string resource = "localhost", bool secondary = false)
     {
@@ -174,5 +175,15 @@ public class SharedAccessAuthorizerTests
             Assert.DoesNotContain(token, reason, StringComparison.Ordinal);
             Assert.All(_policies.All, p => Assert.DoesNotContain(p.PrimaryKey, reason, StringComparison.Ordinal));
         }
+    }
+
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public void A_policy_key_with_whitespace_inside_is_refused(string whitespace)
+    {
+        var key = SharedAccessPolicy.Generate("solo", AccessRights.RegistryRead).PrimaryKey;
+        Assert.Throws<ArgumentException>(() => new SharedAccessPolicy("solo", key[..6] + whitespace + key[6..], null, AccessRights.RegistryRead));
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Throttling;
 
 namespace Registry.Tests.Throttling;
@@ -7,7 +8,7 @@ namespace Registry.Tests.Throttling;
 /// <summary><see cref="IThrottle"/> as the MQTT edge and job runners will call it: one budget per throttle, per hub.</summary>
 public class HubThrottleTests
 {
-    private readonly ManualClock _clock = new();
+    private readonly FakeTimeProvider _clock = new();
 
     [Fact]
     public void S1_with_one_unit_admits_100_registry_operations_then_refuses_for_one_second()

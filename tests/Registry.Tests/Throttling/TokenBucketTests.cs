@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Throttling;
 
 namespace Registry.Tests.Throttling;
@@ -6,7 +7,7 @@ namespace Registry.Tests.Throttling;
 /// <summary>The limiter behind every throttle, on a clock the tests move by hand.</summary>
 public class TokenBucketTests
 {
-    private readonly ManualClock _clock = new();
+    private readonly FakeTimeProvider _clock = new();
 
     [Fact]
     public void Idle_bucket_admits_one_window_of_operations_at_once_then_refuses()

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Logging;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Registry;
+
+/// <summary>
+/// Applies one bulk or import item (an <see cref="ImportMode"/> and a device) to its device grain and turns any
+/// failure into that item's error, so the other items of the call still go ahead. Bulk calls and import jobs share
+/// it: what an importMode means is decided here only.
+/// </summary>
+public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devices, ILogger logger)
+{
+    /// <summary>Null when the item was applied, else why not.</summary>
+    public async Task<BulkOperationError?> Apply(BulkOperation operation)
+    {
+        var id = operation.Device.DeviceId;
+        try
+        {
+            DeviceValidation.EnsureValidDeviceId(id);
+            var device = devices(id);
+            var ifMatch = MatchCondition(operation);
+            switch (operation.Mode)
+            {
+                case ImportMode.Create:
+                    await device.Create(operation.Device);
+                    break;
+                case ImportMode.Update or ImportMode.UpdateIfMatchETag:
+                    await device.Update(operation.Device, ifMatch);
+                    break;
+                case ImportMode.CreateOrUpdate or ImportMode.CreateOrUpdateIfMatchETag:
+                    await device.CreateOrUpdate(operation.Device, ifMatch);
+                    break;
+                case ImportMode.Delete or ImportMode.DeleteIfMatchETag:
+                    await device.Delete(ifMatch);
+                    break;
+                default:
+                    throw RegistryException.Invalid($"Unknown importMode {operation.Mode}.");
+            }
+            return null;
+        }
+        catch (RegistryException ex)
+        {
+            return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+        {
+            // Other items may already be applied: report this one rather than failing the whole call.
+            LogItemUnavailable(logger, ex, operation.Mode, id);
+            return new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode);
+        }
+        catch (Exception ex)
+        {
+            LogItemFailed(logger, ex, operation.Mode, id);
+            return new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode);
+        }
+    }
+
+    /// <summary>
+    /// Only the *IfMatchETag modes look at the item's eTag (<c>*</c> matching any, as in If-Match); the others are
+    /// unconditional. The eTag arrives bare: the gateway strips quotes at the edge.
+    /// </summary>
+    private static ETagCondition MatchCondition(BulkOperation operation) => operation.Mode switch
+    {
+        ImportMode.UpdateIfMatchETag or ImportMode.DeleteIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag =>
+            string.IsNullOrEmpty(operation.ETag)
+                ? throw new RegistryException(RegistryErrorCode.PreconditionFailed, $"importMode {operation.Mode} needs an eTag.")
+                : operation.ETag is "*" ? ETagCondition.Any : ETagCondition.Of(operation.ETag),
+        _ => ETagCondition.Any,
+    };
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Bulk item {Mode} of device {DeviceId} was not answered in time")]
+    private static partial void LogItemUnavailable(ILogger logger, Exception exception, ImportMode mode, string deviceId);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Bulk item {Mode} of device {DeviceId} failed")]
+    private static partial void LogItemFailed(ILogger logger, Exception exception, ImportMode mode, string deviceId);
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+using Registry.Abstractions;
+using Registry.Grains.Registry;
+using Registry.Tests.Security;
+using static Registry.Tests.Grains.DeviceInputs;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>The one applier of bulk and import items: how a failure of one item is reported and traced.</summary>
+public sealed class BulkOperationApplierTests
+{
+    private readonly CapturedLogs _logs = new();
+
+    private BulkOperationApplier Applier(IDeviceGrain device) => new(_ => device, _logs.CreateLogger("bulk"));
+
+    [Fact]
+    public async Task An_item_failing_unexpectedly_answers_ServerError_and_leaves_an_error_log_naming_the_device()
+    {
+        var error = await Applier(new FailingDevice(new InvalidOperationException("disk on fire"))).Apply(
+            new BulkOperation(ImportMode.Create, Sas("bulk-crash"), null));
+
+        Assert.Equal(RegistryErrorCode.ServerError, error?.ErrorCode);
+        var line = Assert.Single(_logs.Lines, l => l.Level == LogLevel.Error);
+        Assert.Contains("bulk-crash", line.Text, StringComparison.Ordinal);
+        Assert.Contains("disk on fire", line.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_item_refused_by_the_registry_answers_its_code_and_logs_nothing_above_debug()
+    {
+        var error = await Applier(new FailingDevice(RegistryException.DeviceNotFound("bulk-missing"))).Apply(
+            new BulkOperation(ImportMode.Update, Sas("bulk-missing"), null));
+
+        Assert.Equal(RegistryErrorCode.DeviceNotFound, error?.ErrorCode);
+        Assert.DoesNotContain(_logs.Lines, l => l.Level > LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task A_bare_star_etag_matches_any_device()
+    {
+        var device = new FailingDevice(null);
+        var error = await Applier(device).Apply(new BulkOperation(ImportMode.DeleteIfMatchETag, Sas("bulk-star"), "*"));
+
+        Assert.Null(error);
+        Assert.True(device.LastCondition?.IsAny);
+    }
+
+    /// <summary>A device grain stand-in whose every write throws <paramref name="failure"/> (or succeeds when null).</summary>
+    private sealed class FailingDevice(Exception? failure) : IDeviceGrain
+    {
+        public ETagCondition? LastCondition { get; private set; }
+
+        public Task<DeviceIdentity> Create(DeviceIdentityInput input) => Fail<DeviceIdentity>();
+
+        public Task<DeviceIdentity?> Get() => Task.FromResult<DeviceIdentity?>(null);
+
+        public Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition) => Fail<DeviceIdentity>(condition);
+
+        public Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition) => Fail<DeviceIdentity>(condition);
+
+        public Task Delete(ETagCondition condition) => Fail<object?>(condition);
+
+        public Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) => Task.FromResult<DeviceIdentity?>(null);
+
+        private Task<T> Fail<T>(ETagCondition? condition = null)
+        {
+            LastCondition = condition;
+            return failure is null ? Task.FromResult<T>(default!) : Task.FromException<T>(failure);
+        }
+    }
+}
