@@ -126,7 +126,7 @@ public sealed class DeviceRegistryGrain(IOptions<RegistryIndexOptions> indexOpti
         {
             return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException)
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             return new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode);
