@@ -13,7 +13,7 @@ namespace Registry.Tests.Durability;
 public sealed class StorageOutageTests
 {
     [Fact(Timeout = 240_000)]
-    public async Task Writes_while_storage_is_down_answer_503_ServiceUnavailable_and_change_nothing()
+    public async Task Writes_and_bulk_items_while_storage_is_down_answer_ServiceUnavailable_and_change_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         var storage = await AzuriteServer.StartAsync(Directory.CreateTempSubdirectory("azurite-").FullName, ct);
@@ -30,15 +30,22 @@ public sealed class StorageOutageTests
             using var create = await http.SendAsync(Put("outage-2", new { deviceId = "outage-2" }, ifMatch: null), ct);
             using var delete = await http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, DevicePath("outage-1")) { Headers = { { "If-Match", "\"*\"" } } }, ct);
 
+            using var bulk = await http.PostAsJsonAsync("devices?api-version=2021-04-12",
+                new[] { new { id = "outage-3", importMode = "create" } }, ct);
+
             foreach (var response in new[] { update, create, delete })
             {
                 await AssertServiceUnavailable(response, ct);
             }
+            Assert.Equal(HttpStatusCode.BadRequest, bulk.StatusCode);
+            var item = Assert.Single((await bulk.Content.ReadFromJsonAsync<JsonObject>(ct))!["errors"]!.AsArray())!;
+            Assert.Equal(("outage-3", "ServiceUnavailable"), ((string?)item["deviceId"], (string?)item["errorCode"]));
 
             storage = await storage.RestartAsync(ct);
             var after = await http.GetFromJsonAsync<JsonObject>(DevicePath("outage-1"), ct);
             Assert.True(JsonNode.DeepEquals(before, after), $"{before.ToJsonString()} != {after!.ToJsonString()}");
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(DevicePath("outage-2"), ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(DevicePath("outage-3"), ct)).StatusCode);
             var stats = await http.GetFromJsonAsync<JsonObject>("statistics/devices?api-version=2021-04-12", ct);
             Assert.Equal(1, (long)stats!["totalDeviceCount"]!);
             // The grain agrees with storage: the eTag read before the outage still matches.
