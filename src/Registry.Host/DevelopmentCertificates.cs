@@ -7,38 +7,128 @@ namespace Registry.Host;
 /// <summary>
 /// Makes the TLS identity of a registry that was given no certificate: a private CA and a server certificate it
 /// signs for the HostName, localhost and 127.0.0.1. Clients trust the CA file (NODE_EXTRA_CA_CERTS,
-/// SSL_CERT_FILE); the files are reused on later starts so a trusted CA stays trusted.
+/// SSL_CERT_FILE); the files are reused on later starts so a trusted CA stays trusted. The CA key is kept beside
+/// the CA, so a new server certificate (another HostName, or renewal) is issued by the same, still trusted, CA.
 /// </summary>
 public static class DevelopmentCertificates
 {
     public const string CaFileName = "ca.pem";
+    public const string CaKeyFileName = "ca.key";
     public const string ServerFileName = "server.pfx";
 
-    /// <summary>Loads the certificate pair from <paramref name="folder"/>, creating it when absent or no longer valid for the host name.</summary>
-    public static X509Certificate2 LoadOrCreate(string folder, string hostName, out string caPath)
+    /// <summary>Certificates this close to expiry are replaced on start.</summary>
+    private static readonly TimeSpan RenewBefore = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Loads the certificate pair from <paramref name="folder"/>, issuing a new server certificate when absent or no
+    /// longer valid for the host name. The CA is replaced only when it cannot issue (expired, or its key is missing);
+    /// <see cref="DevelopmentCertificate.CaReplacedBecause"/> then says why, for a Warning.
+    /// </summary>
+    public static DevelopmentCertificate LoadOrCreate(string folder, string hostName)
     {
         Directory.CreateDirectory(folder);
-        caPath = Path.Combine(folder, CaFileName);
+        var caPath = Path.Combine(folder, CaFileName);
+        var caKeyPath = Path.Combine(folder, CaKeyFileName);
         var serverPath = Path.Combine(folder, ServerFileName);
+        var now = DateTimeOffset.UtcNow;
 
-        if (File.Exists(caPath) && File.Exists(serverPath))
+        using var ca = LoadCa(caPath, caKeyPath, now, out var caUnusable);
+        if (File.Exists(serverPath))
         {
             var existing = X509CertificateLoader.LoadPkcs12FromFile(serverPath, password: null, X509KeyStorageFlags.Exportable);
-            if (existing.NotAfter > DateTime.UtcNow.AddDays(7) && existing.MatchesHostname(hostName))
+            if (existing.NotAfter.ToUniversalTime() > now.UtcDateTime + RenewBefore && existing.MatchesHostname(hostName) && IssuedBy(existing, caPath))
             {
-                return existing;
+                return new DevelopmentCertificate(existing, caPath, CaReplacedBecause: null);
             }
             existing.Dispose();
         }
 
+        string? replaced = null;
+        var issuer = ca;
+        if (issuer is null)
+        {
+            // A folder that never had a CA just gets one; replacing one that clients may trust is worth a Warning.
+            replaced = File.Exists(caPath) ? caUnusable : null;
+            issuer = CreateCa(caPath, caKeyPath, now);
+        }
+        try
+        {
+            var server = IssueServer(issuer, hostName, now);
+            WritePrivate(serverPath, server.Export(X509ContentType.Pfx));
+            return new DevelopmentCertificate(server, caPath, replaced);
+        }
+        finally
+        {
+            if (!ReferenceEquals(issuer, ca))
+            {
+                issuer.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The CA with its key, or null (and why) when it cannot issue a certificate any more.</summary>
+    private static X509Certificate2? LoadCa(string caPath, string caKeyPath, DateTimeOffset now, out string? unusable)
+    {
+        unusable = null;
+        if (!File.Exists(caPath))
+        {
+            return null;
+        }
+        if (!File.Exists(caKeyPath))
+        {
+            unusable = $"its key {caKeyPath} is missing (registries before this version did not keep it)";
+            return null;
+        }
+        using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        if (certificate.NotAfter.ToUniversalTime() <= now.UtcDateTime + RenewBefore)
+        {
+            unusable = $"it expires on {certificate.NotAfter.ToUniversalTime():u}";
+            return null;
+        }
+        using var key = RSA.Create();
+        key.ImportFromPem(File.ReadAllText(caKeyPath));
+        try
+        {
+            return certificate.CopyWithPrivateKey(key);
+        }
+        catch (ArgumentException)
+        {
+            unusable = $"{caKeyPath} is not the key of {caPath}";
+            return null;
+        }
+    }
+
+    private static bool IssuedBy(X509Certificate2 server, string caPath)
+    {
+        if (!File.Exists(caPath))
+        {
+            return false;
+        }
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(server);
+    }
+
+    private static X509Certificate2 CreateCa(string caPath, string caKeyPath, DateTimeOffset now)
+    {
         using var caKey = RSA.Create(2048);
         var caRequest = new CertificateRequest("CN=Registry.Orleans Development CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
-        var now = DateTimeOffset.UtcNow.AddMinutes(-5);
-        using var ca = caRequest.CreateSelfSigned(now, now.AddYears(5));
+        var notBefore = now.AddMinutes(-5);
+        var ca = caRequest.CreateSelfSigned(notBefore, notBefore.AddYears(5));
+        // Key first: a ca.pem without its key would be replaced again on the next start.
+        WritePrivate(caKeyPath, System.Text.Encoding.ASCII.GetBytes(caKey.ExportPkcs8PrivateKeyPem()));
+        File.WriteAllText(caPath, ca.ExportCertificatePem());
+        return ca;
+    }
 
+    private static X509Certificate2 IssueServer(X509Certificate2 ca, string hostName, DateTimeOffset now)
+    {
         using var serverKey = RSA.Create(2048);
         var serverRequest = new CertificateRequest($"CN={hostName}", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var san = new SubjectAlternativeNameBuilder();
@@ -61,21 +151,26 @@ public static class DevelopmentCertificates
         serverRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F;
-        using var signed = serverRequest.Create(ca, now, now.AddYears(2), serial);
+        var notBefore = now.AddMinutes(-5);
+        // A certificate cannot outlive its issuer: near the CA's end the server certificate ends with it.
+        var notAfter = new DateTimeOffset(Math.Min(notBefore.AddYears(2).UtcTicks, new DateTimeOffset(ca.NotAfter).UtcTicks), TimeSpan.Zero);
+        using var signed = serverRequest.Create(ca, notBefore, notAfter, serial);
         using var server = signed.CopyWithPrivateKey(serverKey);
+        return X509CertificateLoader.LoadPkcs12(server.Export(X509ContentType.Pfx), password: null, X509KeyStorageFlags.Exportable);
+    }
 
-        File.WriteAllText(caPath, ca.ExportCertificatePem());
-        var pfx = server.Export(X509ContentType.Pfx);
+    /// <summary>Writes a file holding a private key: never readable by others, not even between creating and chmod-ing it.</summary>
+    private static void WritePrivate(string path, byte[] content)
+    {
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            // The private key is never readable by others, not even between creating and chmod-ing the file.
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
-        using (var file = new FileStream(serverPath, options))
-        {
-            file.Write(pfx);
-        }
-        return X509CertificateLoader.LoadPkcs12(pfx, password: null, X509KeyStorageFlags.Exportable);
+        using var file = new FileStream(path, options);
+        file.Write(content);
     }
 }
+
+/// <summary>The generated server certificate, where its CA is, and why the CA was replaced if it was.</summary>
+public sealed record DevelopmentCertificate(X509Certificate2 Server, string CaPath, string? CaReplacedBecause);

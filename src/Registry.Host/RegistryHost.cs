@@ -16,58 +16,83 @@ public static partial class RegistryHost
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json is read from beside the binary, whatever the working directory the process starts in.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
 
         var settings = builder.Configuration.GetSection(RegistrySettings.Section).Get<RegistrySettings>() ?? new RegistrySettings();
         builder.Services.AddSingleton(settings);
 
         var dataFolder = settings.ResolveDataFolder();
-        string? caPath = null;
-        var certificate = settings.CertificatePath is { Length: > 0 } path
-            ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(path, settings.CertificatePassword)
-            : DevelopmentCertificates.LoadOrCreate(Path.Combine(dataFolder, "certs"), settings.HostName, out caPath);
-
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        // Claimed before anything is written or bound, and held until the app is disposed.
+        var folderLock = ExclusiveStart.LockDataFolder(dataFolder);
+        try
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
-        });
+            ExclusiveStart.EnsureFree(
+                [("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)), .. SiloConfiguration.ListenEndpoints(settings)]);
+            builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
+            var generated = settings.CertificatePath is { Length: > 0 }
+                ? null
+                : DevelopmentCertificates.LoadOrCreate(Path.Combine(dataFolder, "certs"), settings.HostName);
+            var certificate = generated?.Server
+                ?? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(settings.CertificatePath!, settings.CertificatePassword);
 
-        // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
-        builder.Services.AddRegistryGateway();
-        var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
-        builder.Services.AddRegistryAuthentication(policies.Policies, o =>
-        {
-            o.HostName = settings.HostName;
-            o.Enabled = settings.Authentication.Enabled;
-            o.TokenCacheSize = settings.Authentication.TokenCacheSize;
-            o.DeviceCacheDuration = TimeSpan.FromSeconds(settings.Authentication.DeviceCacheSeconds);
-        });
-        builder.Services.AddOptions<ThrottlingOptions>()
-            .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
-
-        var app = builder.Build();
-        app.UseRegistryAuthentication();
-        app.MapRegistryApi();
-
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
-        LogAccessPolicies(logger, policies, settings);
-        app.Lifetime.ApplicationStarted.Register(() =>
-        {
-            if (!settings.IsDurable)
+            // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
+            builder.Services.TryAddSingleton(TimeProvider.System);
+            builder.WebHost.ConfigureKestrel(kestrel =>
             {
-                LogEmbedded(logger);
-            }
-            if (caPath is not null)
+                kestrel.AddServerHeader = false;
+                kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
+            });
+
+            var beforeOrleans = builder.Services.Count;
+            builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
+            // Bounded whatever storage does: a silo that cannot say goodbye to the membership table still stops.
+            BoundedSiloStop.WrapAddedSince(builder.Services, beforeOrleans);
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+            builder.Services.AddRegistryGateway();
+            var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
+            builder.Services.AddRegistryAuthentication(policies.Policies, o =>
             {
-                LogCertificate(logger, caPath);
+                o.HostName = settings.HostName;
+                o.Enabled = settings.Authentication.Enabled;
+                o.TokenCacheSize = settings.Authentication.TokenCacheSize;
+                o.DeviceCacheDuration = TimeSpan.FromSeconds(settings.Authentication.DeviceCacheSeconds);
+            });
+            builder.Services.AddOptions<ThrottlingOptions>()
+                .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
+
+            var app = builder.Build();
+            app.UseRegistryAuthentication();
+            app.MapRegistryApi();
+
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
+            LogAccessPolicies(logger, policies, settings);
+            if (generated?.CaReplacedBecause is { } reason)
+            {
+                LogCaReplaced(logger, generated.CaPath, reason);
             }
-            LogListening(logger, string.Join(", ", ListeningAddresses(app)), settings.HostName);
-        });
-        return app;
+            app.Lifetime.ApplicationStarted.Register(() =>
+            {
+                if (!settings.IsDurable)
+                {
+                    LogEmbedded(logger);
+                }
+                if (generated is not null)
+                {
+                    LogCertificate(logger, generated.CaPath);
+                }
+                LogListening(logger, string.Join(", ", ListeningAddresses(app)), settings.HostName);
+            });
+            // Resolved once so that the container owns the lock and releases it when the app is disposed.
+            app.Services.GetRequiredKeyedService<IDisposable>(ExclusiveStart.LockFileName);
+            return app;
+        }
+        catch
+        {
+            folderLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The addresses Kestrel actually bound (port 0 becomes the real port).</summary>
@@ -105,6 +130,9 @@ public static partial class RegistryHost
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "EMBEDDED MODE: grain state and reminders are kept in memory; NOTHING SURVIVES A RESTART. Set Registry:StorageConnectionString for durable storage.")]
     private static partial void LogEmbedded(ILogger logger);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Replaced the TLS certificate authority {CaPath} because {Reason}: clients that trusted the old one must trust the new file.")]
+    private static partial void LogCaReplaced(ILogger logger, string caPath, string reason);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "TLS certificate authority: {CaPath} (trust it with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE)")]
     private static partial void LogCertificate(ILogger logger, string caPath);

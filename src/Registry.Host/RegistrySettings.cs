@@ -31,6 +31,19 @@ public sealed class RegistrySettings
     /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. Index partitions always use Blob.</summary>
     public string DeviceStorage { get; set; } = "Table";
 
+    /// <summary>
+    /// Longest a storage operation may take, in seconds: beyond it (or at once when storage is unreachable) a request
+    /// answers 503 <c>ServiceUnavailable</c>, which the SDKs retry. A request makes a few storage operations in a row.
+    /// </summary>
+    public double StorageTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>How long a stopping host (SIGTERM, Ctrl+C) waits for a graceful shutdown before it stops anyway, in seconds.</summary>
+    public double ShutdownTimeoutSeconds { get; set; } = 15;
+
+    public TimeSpan StorageTimeout => TimeSpan.FromSeconds(StorageTimeoutSeconds);
+
+    public TimeSpan ShutdownTimeout => TimeSpan.FromSeconds(ShutdownTimeoutSeconds);
+
     /// <summary>Prefix of the tables and containers the registry creates, so several registries can share an account.</summary>
     public string StoragePrefix { get; set; } = "registry";
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -34,7 +35,7 @@ public static class SiloConfiguration
                 listenOnAnyHostAddress: !IPAddress.IsLoopback(IPAddress.Parse(settings.AdvertisedAddress)));
             silo.UseAzureStorageClustering(o =>
             {
-                o.TableServiceClient = new TableServiceClient(settings.StorageConnectionString);
+                o.TableServiceClient = Tables(settings);
                 o.TableName = TablePrefix(settings) + "Cluster";
             });
         }
@@ -43,6 +44,20 @@ public static class SiloConfiguration
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
         }
         ConfigureServices(silo, settings);
+    }
+
+    /// <summary>Where the silo will listen: the silo and gateway ports on the address Orleans binds them to.</summary>
+    public static IEnumerable<(string Setting, IPEndPoint Endpoint)> ListenEndpoints(RegistrySettings settings)
+    {
+        // Embedded mode binds loopback; durable mode the advertised address, or every address when that is not loopback.
+        var address = IPAddress.Loopback;
+        if (settings.IsDurable)
+        {
+            var advertised = IPAddress.Parse(settings.AdvertisedAddress);
+            address = IPAddress.IsLoopback(advertised) ? advertised : IPAddress.Any;
+        }
+        yield return ("Registry:SiloPort", new IPEndPoint(address, settings.SiloPort));
+        yield return ("Registry:GatewayPort", new IPEndPoint(address, settings.GatewayPort));
     }
 
     /// <summary>
@@ -65,8 +80,10 @@ public static class SiloConfiguration
         }
 
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
-        AddEscaped(silo.Services, StorageNames.Registry, DeviceStore);
-        AddEscaped(silo.Services, StorageNames.Index, IndexStore);
+        // Durable storage is also bounded in time, so an outage answers 503 promptly instead of 500 after long retries.
+        TimeSpan? timeout = settings.IsDurable ? settings.StorageTimeout : null;
+        AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, timeout);
+        AddEscaped(silo.Services, StorageNames.Index, IndexStore, timeout);
 
         // Durable storage answers before the silo starts joining its cluster, so a refused start leaves no trace there;
         // memory storage lives in grains, which answer once the silo is active.
@@ -76,6 +93,33 @@ public static class SiloConfiguration
             sp.GetRequiredService<IOptions<RegistryIndexOptions>>(),
             sp.GetRequiredService<ILogger<IndexPartitionCheck>>(),
             checkStage));
+    }
+
+    /// <summary>
+    /// Azure SDK clients whose retries fit in <see cref="RegistrySettings.StorageTimeout"/>: the SDK defaults retry for
+    /// tens of seconds, which held requests for ~23 s and shutdown past a minute when storage was down.
+    /// </summary>
+    private static TableServiceClient Tables(RegistrySettings settings)
+    {
+        var options = new TableClientOptions();
+        BoundRetries(options.Retry, settings.StorageTimeout);
+        return new TableServiceClient(settings.StorageConnectionString, options);
+    }
+
+    private static BlobServiceClient Blobs(RegistrySettings settings)
+    {
+        var options = new BlobClientOptions();
+        BoundRetries(options.Retry, settings.StorageTimeout);
+        return new BlobServiceClient(settings.StorageConnectionString, options);
+    }
+
+    private static void BoundRetries(RetryOptions retry, TimeSpan timeout)
+    {
+        retry.Mode = RetryMode.Exponential;
+        retry.MaxRetries = 2;
+        retry.Delay = TimeSpan.FromMilliseconds(100);
+        retry.MaxDelay = TimeSpan.FromMilliseconds(500);
+        retry.NetworkTimeout = timeout;
     }
 
     /// <summary>Before the membership runtime writes this silo into the cluster table.</summary>
@@ -92,7 +136,7 @@ public static class SiloConfiguration
 
         silo.UseAzureTableReminderService(o =>
         {
-            o.TableServiceClient = new TableServiceClient(connectionString);
+            o.TableServiceClient = Tables(settings);
             o.TableName = tableName + "Reminders";
         });
 
@@ -100,7 +144,7 @@ public static class SiloConfiguration
         {
             silo.AddAzureBlobGrainStorage(DeviceStore, o =>
             {
-                o.BlobServiceClient = new BlobServiceClient(connectionString);
+                o.BlobServiceClient = Blobs(settings);
                 o.ContainerName = $"{prefix}-devices".ToLowerInvariant();
             });
         }
@@ -108,7 +152,7 @@ public static class SiloConfiguration
         {
             silo.AddAzureTableGrainStorage(DeviceStore, o =>
             {
-                o.TableServiceClient = new TableServiceClient(connectionString);
+                o.TableServiceClient = Tables(settings);
                 o.TableName = tableName + "Devices";
                 o.DeleteStateOnClear = true;
             });
@@ -117,14 +161,17 @@ public static class SiloConfiguration
         // An index partition holds thousands of ids: larger than a table entity should be, so it is a blob.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>
         {
-            o.BlobServiceClient = new BlobServiceClient(connectionString);
+            o.BlobServiceClient = Blobs(settings);
             o.ContainerName = $"{prefix}-index".ToLowerInvariant();
             // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
             o.InitStage = IndexCheckStage - 1;
         });
     }
 
-    private static void AddEscaped(IServiceCollection services, string name, string innerName) =>
+    private static void AddEscaped(IServiceCollection services, string name, string innerName, TimeSpan? timeout) =>
         services.TryAddKeyedSingleton<IGrainStorage>(name, (sp, _) =>
-            new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(innerName)));
+        {
+            var inner = sp.GetRequiredKeyedService<IGrainStorage>(innerName);
+            return new KeyEscapingGrainStorage(timeout is { } bound ? new BoundedGrainStorage(inner, bound, sp.GetRequiredService<ILogger<BoundedGrainStorage>>()) : inner);
+        });
 }

@@ -16,6 +16,7 @@ internal static class RegistryErrors
         // A silo that is away or slow is transient: the SDKs retry on 503.
         TimeoutException => (RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time; retry later."),
         OrleansMessageRejectionException => (RegistryErrorCode.ServiceUnavailable, "The registry is not reachable; retry later."),
+        StorageUnavailableException e => (RegistryErrorCode.ServiceUnavailable, e.Message),
         _ => (RegistryErrorCode.ServerError, "The registry failed to process the request."),
     };
 }

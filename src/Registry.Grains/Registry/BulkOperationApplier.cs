@@ -42,7 +42,7 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
         {
             return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException)
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, ex, operation.Mode, id);

@@ -26,12 +26,24 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     readonly Process process;
     readonly StringBuilder output;
+    readonly string? location;
+    readonly int[] ports;
+    readonly TaskCompletionSource closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    int closedServices;
     int disposed;
 
-    AzuriteServer(Process process, StringBuilder output, int blobPort, int queuePort, int tablePort)
+    AzuriteServer(Process process, StringBuilder output, int blobPort, int queuePort, int tablePort, string? location)
     {
         this.process = process;
         this.output = output;
+        this.location = location;
+        ports = [blobPort, queuePort, tablePort];
+        process.OutputDataReceived += (_, e) =>
+        {
+            // "Azurite Blob service successfully closed", the same for Queue and Table.
+            if (e.Data?.Contains("service successfully closed", StringComparison.Ordinal) == true && Interlocked.Increment(ref closedServices) == 3)
+                closed.TrySetResult();
+        };
         BlobEndpoint = Endpoint(blobPort);
         QueueEndpoint = Endpoint(queuePort);
         TableEndpoint = Endpoint(tablePort);
@@ -51,13 +63,20 @@ public sealed class AzuriteServer : IAsyncDisposable
     static Uri Endpoint(int port) => new($"http://127.0.0.1:{port}/{AccountName}");
 
     /// <summary>Starts Azurite and returns once all three services answer; throws with Azurite's output if not.</summary>
-    public static async Task<AzuriteServer> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<AzuriteServer> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(location: null, cancellationToken);
+
+    /// <summary>
+    /// Starts Azurite keeping its data in <paramref name="location"/> (null: in memory), so that a test can stop it
+    /// to simulate an outage and <see cref="RestartAsync"/> it with the data it held.
+    /// </summary>
+    public static async Task<AzuriteServer> StartAsync(string? location, CancellationToken cancellationToken = default)
     {
         var script = FindAzuriteScript();
         for (var attempt = 1; ; attempt++)
         {
             var ports = ReserveFreePorts(3);
-            var server = Launch(script, ports[0], ports[1], ports[2]);
+            var server = Launch(script, ports[0], ports[1], ports[2], location);
             try
             {
                 await server.WaitUntilReadyAsync(ports, cancellationToken);
@@ -73,6 +92,42 @@ public sealed class AzuriteServer : IAsyncDisposable
                     $"Azurite did not start (ports {string.Join(", ", ports)}): {e.Message}\n--- Azurite output ---\n{log}", e);
             }
         }
+    }
+
+    /// <summary>
+    /// Stops this Azurite (by its process id) if still running and starts it again on the same ports and data folder,
+    /// so the connection string stays valid. Only for a server started with a location: in memory, nothing would survive.
+    /// </summary>
+    public async Task<AzuriteServer> RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (location is null)
+            throw new InvalidOperationException("An in-memory Azurite loses its data when stopped; start it with a location.");
+        await DisposeAsync();
+        var server = Launch(FindAzuriteScript(), ports[0], ports[1], ports[2], location);
+        try
+        {
+            await server.WaitUntilReadyAsync(ports, cancellationToken);
+            return server;
+        }
+        catch (Exception e)
+        {
+            await server.DisposeAsync();
+            throw new InvalidOperationException($"Azurite did not restart: {e.Message}\n--- Azurite output ---\n{server.Output}", e);
+        }
+    }
+
+    /// <summary>
+    /// Stops Azurite as an operator would, by SIGTERM to its process id: it saves what it holds (with a location) and
+    /// closes its three services, which it reports; then its process is ended (our stdin hook keeps node alive).
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync(cancellationToken);
+        }
+        await closed.Task.WaitAsync(cancellationToken);
+        await DisposeAsync();
     }
 
     static string FindAzuriteScript()
@@ -106,7 +161,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
     }
 
-    static AzuriteServer Launch(string script, int blobPort, int queuePort, int tablePort)
+    static AzuriteServer Launch(string script, int blobPort, int queuePort, int tablePort, string? location)
     {
         var psi = new ProcessStartInfo("node")
         {
@@ -119,13 +174,22 @@ public sealed class AzuriteServer : IAsyncDisposable
         foreach (var arg in new[]
         {
             "--import", ExitWithParent, script,
-            "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence", "--silent",
+            "--skipApiVersionCheck", "--disableTelemetry", "--silent",
             "--blobHost", "127.0.0.1", "--blobPort", blobPort.ToString(),
             "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(),
             "--tableHost", "127.0.0.1", "--tablePort", tablePort.ToString(),
         })
         {
             psi.ArgumentList.Add(arg);
+        }
+        if (location is null)
+        {
+            psi.ArgumentList.Add("--inMemoryPersistence");
+        }
+        else
+        {
+            psi.ArgumentList.Add("--location");
+            psi.ArgumentList.Add(location);
         }
 
         var output = new StringBuilder();
@@ -143,7 +207,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new AzuriteServer(process, output, blobPort, queuePort, tablePort);
+        return new AzuriteServer(process, output, blobPort, queuePort, tablePort, location);
     }
 
     async Task WaitUntilReadyAsync(int[] ports, CancellationToken cancellationToken)

@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Registry.Host;
+
+/// <summary>
+/// What a registry claims before it joins a cluster, so that a second copy started by mistake fails at once and
+/// leaves the running one alone. Orleans listens with address reuse, so a second silo on the same endpoint would
+/// bind without error, join, and have the running silo declared dead; a plain bind here refuses instead.
+/// </summary>
+public static class ExclusiveStart
+{
+    public const string LockFileName = "registry.lock";
+
+    /// <summary>
+    /// Locks <paramref name="dataFolder"/> for the life of the returned handle (the process, when the host holds it):
+    /// one registry per data folder, since its certificates and keys are read and written without coordination.
+    /// </summary>
+    public static IDisposable LockDataFolder(string dataFolder)
+    {
+        Directory.CreateDirectory(dataFolder);
+        var path = Path.Combine(dataFolder, LockFileName);
+        try
+        {
+            // FileShare.None is an exclusive lock the OS drops when the process ends, however it ends.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new RegistryStartupException(
+                $"Another registry is running on the data folder {dataFolder} (it holds {path}). Stop it, or give this one another Registry:DataFolder.", e);
+        }
+    }
+
+    /// <summary>Fails with one message naming every endpoint another process already listens on; port 0 is always free.</summary>
+    public static void EnsureFree(IEnumerable<(string Setting, IPEndPoint Endpoint)> endpoints)
+    {
+        var taken = endpoints.Where(e => e.Endpoint.Port != 0 && !CanBind(e.Endpoint))
+            .Select(e => $"{e.Setting} {e.Endpoint}")
+            .ToList();
+        if (taken.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"Another process is already listening on {string.Join(", ", taken)}: is this registry already running? Nothing was started; stop the other process or choose other ports.");
+        }
+    }
+
+    private static bool CanBind(IPEndPoint endpoint)
+    {
+        using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // No address reuse: the bind fails whenever anyone listens there, with or without reuse of their own.
+            socket.Bind(endpoint);
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>A start refused before anything was started: Program prints the message and exits with 1.</summary>
+public sealed class RegistryStartupException(string message, Exception? inner = null) : InvalidOperationException(message, inner);

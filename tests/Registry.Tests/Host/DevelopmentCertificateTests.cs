@@ -1,0 +1,55 @@
+using System.Security.Cryptography.X509Certificates;
+using Registry.Host;
+
+namespace Registry.Tests.Host;
+
+/// <summary>The generated CA outlives server certificates: clients that trust ca.pem keep trusting the registry.</summary>
+public sealed class DevelopmentCertificateTests
+{
+    [Fact]
+    public void A_new_host_name_reissues_the_server_certificate_under_the_same_ca()
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        var first = DevelopmentCertificates.LoadOrCreate(folder, "first.example");
+        var caBefore = File.ReadAllText(first.CaPath);
+
+        var second = DevelopmentCertificates.LoadOrCreate(folder, "second.example");
+
+        Assert.Equal(caBefore, File.ReadAllText(second.CaPath));
+        Assert.Null(second.CaReplacedBecause);
+        Assert.True(second.Server.MatchesHostname("second.example"));
+        Assert.NotEqual(first.Server.Thumbprint, second.Server.Thumbprint);
+        using var ca = X509Certificate2.CreateFromPem(caBefore);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        Assert.True(chain.Build(second.Server));
+    }
+
+    [Fact]
+    public void The_ca_key_is_kept_beside_the_ca_readable_by_its_owner_only()
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+
+        var key = Path.Combine(folder, DevelopmentCertificates.CaKeyFileName);
+        Assert.True(File.Exists(key));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        }
+    }
+
+    [Fact]
+    public void A_ca_without_its_key_is_replaced_and_the_reason_is_given()
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        DevelopmentCertificates.LoadOrCreate(folder, "first.example");
+        File.Delete(Path.Combine(folder, DevelopmentCertificates.CaKeyFileName));
+
+        var second = DevelopmentCertificates.LoadOrCreate(folder, "second.example");
+
+        Assert.Contains("missing", second.CaReplacedBecause, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Json;
+using Azure.Data.Tables;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Host;
+
+/// <summary>
+/// A second copy of a running registry, started by mistake with an endpoint or the data folder of the first,
+/// refuses to start with a message saying why, and the first keeps serving: real processes, as operators run them.
+/// </summary>
+public sealed class SecondStartTests(AzuriteFixture azurite)
+{
+    private const string DevicePath = "devices/still-here?api-version=2021-04-12";
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_second_host_on_the_same_data_folder_refuses_to_start_and_the_first_keeps_serving()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        await using var first = RegistryProcess.Start(work, Arguments(data, FreePorts.Take(3)));
+        await first.WaitUntilListeningAsync(ct);
+        using var http = Client(first, data);
+        Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync(DevicePath, new { deviceId = "still-here" }, ct)).StatusCode);
+
+        await using var second = RegistryProcess.Start(work, Arguments(data, FreePorts.Take(3)));
+        var exitCode = await ExitCodeUnlessListening(second, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"Another registry is running on the data folder {data}", second.Output, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(DevicePath, ct)).StatusCode);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_second_embedded_host_on_the_same_silo_ports_refuses_to_start_and_the_first_keeps_serving()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var ports = FreePorts.Take(4);
+        await using var first = RegistryProcess.Start(work, Arguments(Path.Combine(work, "d1"), ports[..3]));
+        await first.WaitUntilListeningAsync(ct);
+        using var http = Client(first, Path.Combine(work, "d1"));
+        Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync(DevicePath, new { deviceId = "still-here" }, ct)).StatusCode);
+
+        // Another data folder and another HTTPS port: only the silo and gateway ports collide.
+        await using var second = RegistryProcess.Start(work, Arguments(Path.Combine(work, "d2"), [ports[3], ports[1], ports[2]]));
+        var exitCode = await ExitCodeUnlessListening(second, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Another process is already listening on Registry:SiloPort", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Registry:GatewayPort", second.Output, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(DevicePath, ct)).StatusCode);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task An_identical_second_durable_host_refuses_to_start_and_never_touches_the_cluster_membership()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var service = "dup" + Guid.NewGuid().ToString("N")[..8];
+        var ports = FreePorts.Take(3);
+        string[] Durable(string folder) =>
+        [
+            .. Arguments(folder, ports),
+            $"--Registry:StorageConnectionString={azurite.ConnectionString}",
+            $"--Registry:StoragePrefix={service}",
+            $"--Registry:ClusterId={service}",
+            $"--Registry:ServiceId={service}",
+        ];
+        await using var first = RegistryProcess.Start(work, Durable(Path.Combine(work, "d1")));
+        await first.WaitUntilListeningAsync(ct);
+        using var http = Client(first, Path.Combine(work, "d1"));
+        Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync(DevicePath, new { deviceId = "still-here" }, ct)).StatusCode);
+        var membership = new TableClient(azurite.ConnectionString, service + "Cluster");
+        var before = await Members(membership, ct);
+
+        // The same command line in another folder (the same folder is refused by its lock before any port is tried).
+        await using var second = RegistryProcess.Start(work, Durable(Path.Combine(work, "d2")));
+        var exitCode = await ExitCodeUnlessListening(second, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Another process is already listening on Registry:HttpsPort", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Registry:SiloPort", second.Output, StringComparison.Ordinal);
+        // The second never started a silo: no row of its own, and nobody was declared dead.
+        var after = await Members(membership, ct);
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("Dead", after.Values);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(DevicePath, ct)).StatusCode);
+        Assert.DoesNotContain("I have been told I am dead", first.Output, StringComparison.Ordinal);
+    }
+
+    private static string[] Arguments(string dataFolder, int[] ports) =>
+    [
+        $"--Registry:DataFolder={dataFolder}",
+        $"--Registry:HttpsPort={ports[0]}",
+        $"--Registry:SiloPort={ports[1]}",
+        $"--Registry:GatewayPort={ports[2]}",
+        "--Registry:IndexPartitions=4",
+        // The subject here is the process, not SAS: anonymous requests keep the client simple.
+        "--Registry:Authentication:Enabled=false",
+    ];
+
+    /// <summary>The exit code of a host that stops by itself; fails (rather than hangs) if it starts serving instead.</summary>
+    private static async Task<int> ExitCodeUnlessListening(RegistryProcess process, CancellationToken ct)
+    {
+        var exit = process.WaitForExitAsync(ct);
+        var listening = process.WaitUntilListeningAsync(ct);
+        if (await Task.WhenAny(exit, listening) == listening && listening.IsCompletedSuccessfully)
+        {
+            Assert.Fail($"the second host started serving:\n{process.Output}");
+        }
+        return await exit;
+    }
+
+    /// <summary>Silo rows of the membership table (the version row aside), by row key, with their status.</summary>
+    private static async Task<Dictionary<string, string>> Members(TableClient table, CancellationToken ct)
+    {
+        var rows = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var row in table.QueryAsync<TableEntity>(cancellationToken: ct))
+        {
+            if (row.GetString("Status") is { } status)
+            {
+                rows[row.RowKey] = status;
+            }
+        }
+        Assert.NotEmpty(rows);
+        return rows;
+    }
+
+    private static HttpClient Client(RegistryProcess process, string dataFolder)
+    {
+        var port = int.Parse(System.Text.RegularExpressions.Regex.Match(process.Output, @"https://127\.0\.0\.1:(\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+            File.ReadAllText(Path.Combine(dataFolder, "certs", DevelopmentCertificates.CaFileName)));
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+        {
+            using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+            chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(ca);
+            chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+            return certificate is not null && chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate));
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}/") };
+    }
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Registry.Tests.Infrastructure;
+
+/// <summary>
+/// The built Registry.Host started as its own process, as an operator runs it: for what only a real process shows
+/// (its working directory, its exit code, two copies competing for ports and folders). Output is captured.
+/// </summary>
+public sealed class RegistryProcess : IAsyncDisposable
+{
+    /// <summary>What the host logs once it serves (RegistryHost's LogListening).</summary>
+    public const string ListeningLine = "Registry listening on";
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private RegistryProcess(Process process) => _process = process;
+
+    /// <summary>Everything the process printed so far, stdout and stderr interleaved.</summary>
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public int Id => _process.Id;
+
+    /// <summary>Starts <c>dotnet Registry.Host.dll args</c> in <paramref name="workingDirectory"/>.</summary>
+    public static RegistryProcess Start(string workingDirectory, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(HostDll());
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        // Only the arguments configure it: nothing inherited from the test run's environment.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Registry__", StringComparison.OrdinalIgnoreCase) || k is "DOTNET_ENVIRONMENT" or "ASPNETCORE_ENVIRONMENT").ToList())
+        {
+            psi.Environment.Remove(key);
+        }
+
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var result = new RegistryProcess(process);
+        DataReceivedEventHandler append = (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+            lock (result._output)
+            {
+                result._output.AppendLine(e.Data);
+            }
+            if (e.Data.Contains(ListeningLine, StringComparison.Ordinal))
+            {
+                result._listening.TrySetResult();
+            }
+        };
+        process.OutputDataReceived += append;
+        process.ErrorDataReceived += append;
+        process.Exited += (_, _) => result._listening.TrySetException(new InvalidOperationException("the registry process exited before it listened"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return result;
+    }
+
+    /// <summary>Returns once the host logged that it listens; throws with its output if it exits first.</summary>
+    public async Task WaitUntilListeningAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _listening.Task.WaitAsync(cancellationToken);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{e.Message}:\n{Output}", e);
+        }
+    }
+
+    /// <summary>Waits for the process to end by itself and returns its exit code (output fully read).</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Asks the host to stop as a service manager does (SIGTERM) and waits for it to end.</summary>
+    public async Task<int> TerminateAsync(CancellationToken cancellationToken)
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync(cancellationToken);
+        }
+        return await WaitForExitAsync(cancellationToken);
+    }
+
+    /// <summary>Where the solution build put the host: src/Registry.Host/bin/&lt;same configuration and framework as the tests&gt;.</summary>
+    private static string HostDll()
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testBin.Name;
+        var configuration = testBin.Parent!.Name;
+        var dir = testBin;
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Registry.Orleans.sln")))
+        {
+            dir = dir.Parent;
+        }
+        if (dir is null)
+        {
+            throw new InvalidOperationException($"Cannot find the repository root above {AppContext.BaseDirectory}.");
+        }
+        var dll = Path.Combine(dir.FullName, "src", "Registry.Host", "bin", configuration, framework, "Registry.Host.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build the solution first.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // exited between the check and the kill
+        }
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}
