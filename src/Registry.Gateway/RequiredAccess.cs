@@ -1,6 +1,6 @@
 namespace Registry.Gateway;
 
-/// <summary>IoT Hub's shared access rights (wire spec §5, C# <c>AccessRights</c>); RegistryWrite includes RegistryRead.</summary>
+/// <summary>IoT Hub's shared access rights (docs/wire-contract.md §7, C# <c>AccessRights</c>); RegistryWrite includes RegistryRead.</summary>
 [Flags]
 public enum AccessRights
 {

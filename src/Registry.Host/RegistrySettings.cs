@@ -54,7 +54,7 @@ public sealed class RegistrySettings
     /// <summary>Silo-to-silo port.</summary>
     public int SiloPort { get; set; } = 11111;
 
-    /// <summary>Port Orleans clients (client apps, a separate gateway) connect to.</summary>
+    /// <summary>Port Orleans clients connect to (Orleans' gateway port); the co-hosted gateway itself does not use it.</summary>
     public int GatewayPort { get; set; } = 30000;
 
     /// <summary>The address this silo advertises to the others (durable/cluster mode).</summary>

@@ -11,7 +11,7 @@ const { iothub, CAPTURED_ID, uniqueId, newKey, hex, registryFor, rejectsWith, as
 
 /**
  * A bulk call that fails item-wise answers 400 with a BulkRegistryOperationResult; the Node SDK cannot parse that
- * as an IoT Hub error body, so it raises ArgumentError("Error: <body>") (wire spec §4.2, §7.3). Returns the result.
+ * as an IoT Hub error body, so it raises ArgumentError("Error: <body>") (docs/wire-contract.md §6, §9). Returns the result.
  */
 async function bulkFailure(promise) {
   const error = await rejectsWith(promise, 'ArgumentError', 400);

@@ -19,7 +19,7 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("Update")]
     Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition);
 
-    /// <summary>Creates the device, or replaces it when it exists and <paramref name="condition"/> matches (import's createOrUpdate modes).</summary>
+    /// <summary>Creates the device, or replaces it when it exists and <paramref name="condition"/> matches (the bulk API's create-or-update modes).</summary>
     [Alias("CreateOrUpdate")]
     Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition);
 

@@ -15,7 +15,7 @@ public sealed record IndexCounts([property: Id(0)] long Enabled, [property: Id(1
 /// <summary>
 /// One partition of the device index (key = partition number, from <see cref="DevicePartitioner"/>): the sorted
 /// ids whose hash falls here. A superset of the registered devices: ids are added before the device is
-/// written and removed after it is deleted, so listing, statistics and export never miss a device.
+/// written and removed after it is deleted, so listing and statistics never miss a device.
 /// </summary>
 [Alias("registry.IDeviceIndexGrain")]
 public interface IDeviceIndexGrain : IGrainWithIntegerKey

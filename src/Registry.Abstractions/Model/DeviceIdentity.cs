@@ -7,7 +7,7 @@ public enum DeviceStatus
     Disabled = 1,
 }
 
-/// <summary>Whether a device currently holds an MQTT connection; IoT Hub's <c>connectionState</c>.</summary>
+/// <summary>IoT Hub's <c>connectionState</c>; always Disconnected here, as no device connects (docs/wire-contract.md §3).</summary>
 public enum DeviceConnectionState
 {
     Disconnected = 0,

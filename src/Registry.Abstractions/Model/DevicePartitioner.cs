@@ -3,7 +3,7 @@ using System.Text;
 namespace Registry.Abstractions;
 
 /// <summary>
-/// Maps a device id to its index (and monitor) partition. The hash is FNV-1a over the UTF-8 bytes: stable
+/// Maps a device id to its index partition. The hash is FNV-1a over the UTF-8 bytes: stable
 /// across processes, machines and .NET versions, unlike <c>string.GetHashCode</c>, so every silo agrees.
 /// </summary>
 public static class DevicePartitioner

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Registry.Abstractions;
 
 /// <summary>
-/// IoT Hub's identity rules (wire spec §6) in one place: the gateway checks ids before touching a grain,
+/// IoT Hub's identity rules (docs/wire-contract.md §4) in one place: the gateway checks ids before touching a grain,
 /// the device grain checks everything before it writes.
 /// </summary>
 public static partial class DeviceValidation

@@ -3,7 +3,7 @@ namespace Registry.Abstractions;
 /// <summary>
 /// IoT Hub's request-size rules, each owned here once. The gateway applies them to the wire request before it
 /// splits items (a whole-request refusal must come before any item is tried); the registry grain applies the same
-/// checks to its own callers, so a bulk or import caller that skips the gateway meets the same rules.
+/// checks to its own callers, so a caller that skips the gateway meets the same rules.
 /// </summary>
 public static class RegistryLimits
 {

@@ -21,7 +21,7 @@ internal static class BulkApi
 
     /// <summary>
     /// 200 when every item succeeded, else 400 with the failed items. Items are independent: the ones that
-    /// succeeded stay applied (the registry grain's contract), as an import job's would.
+    /// succeeded stay applied (the registry grain's contract; docs/invariants.md §9).
     /// </summary>
     public static async Task<JsonHttpResult<BulkResultJson>> ApplyBulk(
         HttpContext context, [FromServices] IGrainFactory grains, [FromServices] IOptions<GatewayOptions> options)

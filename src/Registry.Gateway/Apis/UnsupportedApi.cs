@@ -10,7 +10,7 @@ namespace Registry.Gateway.Apis;
 /// <summary>
 /// Catch-alls under the registry's paths, so an unknown sub-path or a wrong method answers IoT Hub's error
 /// shape instead of ASP.NET's empty 404/405. Routing prefers any endpoint with a literal segment or a matching
-/// method, so later features (e.g. <c>/devices/query</c>) take precedence without touching this class.
+/// method, so every real endpoint (<c>/devices/{id}</c>, <c>POST /devices</c>) takes precedence over these.
 /// </summary>
 internal static class UnsupportedApi
 {

@@ -6,7 +6,7 @@ using Registry.Gateway.Wire;
 
 namespace Registry.Gateway.Errors;
 
-/// <summary>IoT Hub's legacy error body (wire spec §4.1), the one shape both the Node and the C# SDKs parse.</summary>
+/// <summary>IoT Hub's legacy error body (docs/wire-contract.md §6), the one shape both the Node and the C# SDKs parse.</summary>
 internal sealed record LegacyErrorBody(
     [property: JsonPropertyName("Message")] string Message,
     [property: JsonPropertyName("ExceptionMessage")] string ExceptionMessage);

@@ -3,8 +3,8 @@ using Registry.Abstractions;
 namespace Registry.Gateway.Security;
 
 /// <summary>
-/// The device rule of IoT Hub's SAS model, in one place for every device-facing edge (HTTPS device endpoints
-/// now, MQTT CONNECT later): may this token act as this device?
+/// The device rule of IoT Hub's SAS model, in one place for every endpoint marked with
+/// <see cref="DeviceEndpointExtensions.RequireDeviceAccess{TBuilder}"/>: may this token act as this device?
 /// <list type="bullet">
 /// <item>A token without <c>skn</c> is signed with the device's own primary or secondary key, its <c>sr</c> names
 /// <c>{HostName}/devices/{deviceId}</c> (the id compared exactly: ids are case-sensitive), and it grants only
@@ -23,10 +23,6 @@ public sealed class DeviceAccessAuthorizer
         _tokens = tokens;
         _devices = devices;
     }
-
-    /// <summary>For a connection that names only its device (MQTT): the audience must cover <c>/devices/{deviceId}</c>.</summary>
-    public ValueTask<AccessDecision> AuthorizeAsync(string? token, string deviceId) =>
-        AuthorizeAsync(token, deviceId, "/devices/" + deviceId);
 
     /// <summary>
     /// For a request to a device endpoint: <paramref name="requestPath"/> is the decoded path the audience must cover

@@ -6,7 +6,7 @@ using Registry.Gateway.Wire;
 namespace Registry.Gateway.Security;
 
 /// <summary>
-/// Endpoint metadata marking a device endpoint (e.g. <c>/devices/{id}/messages/events</c>): which route value is
+/// Endpoint metadata marking a device endpoint (a route under <c>/devices/{id}/</c> that a device calls): which route value is
 /// the device id, so the authentication middleware can apply the device rule (<see cref="DeviceAccessAuthorizer"/>)
 /// without knowing the routes. Add it with <see cref="DeviceEndpointExtensions.RequireDeviceAccess{TBuilder}"/>.
 /// </summary>

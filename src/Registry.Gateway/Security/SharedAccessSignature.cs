@@ -7,8 +7,8 @@ using System.Text;
 namespace Registry.Gateway.Security;
 
 /// <summary>
-/// IoT Hub's SAS token (wire spec §5): <c>SharedAccessSignature sr=..&amp;sig=..&amp;se=..[&amp;skn=..]</c>.
-/// Parsing, the signature check and the audience rule live here together so every caller (HTTPS, later MQTT)
+/// IoT Hub's SAS token (docs/wire-contract.md §7): <c>SharedAccessSignature sr=..&amp;sig=..&amp;se=..[&amp;skn=..]</c>.
+/// Parsing, the signature check and the audience rule live here together so every caller
 /// applies exactly the same algorithm; <see cref="Create"/> signs the way the SDKs do, for tests and tools.
 /// </summary>
 public sealed class SharedAccessSignature
@@ -45,7 +45,7 @@ public sealed class SharedAccessSignature
     public string? KeyName { get; }
 
     /// <summary>
-    /// Reads a token (the whole <c>Authorization</c> value or MQTT password). Fields may come in any order; keys match
+    /// Reads a token (the whole <c>Authorization</c> value). Fields may come in any order; keys match
     /// case-insensitively; each pair splits on its first <c>=</c>; unknown fields are ignored; a repeated field,
     /// a missing <c>sr</c>/<c>sig</c>/<c>se</c>, an empty <c>skn</c> or a non-numeric <c>se</c> make it malformed.
     /// </summary>

@@ -2,7 +2,7 @@ using static Registry.Gateway.Throttling.ThrottleRate;
 
 namespace Registry.Gateway.Throttling;
 
-/// <summary>IoT Hub's pricing tiers; the throttles group them as Free/B1/S1, B2/S2 and B3/S3 (wire spec §11).</summary>
+/// <summary>IoT Hub's pricing tiers; the throttles group them as Free/B1/S1, B2/S2 and B3/S3 (docs/wire-contract.md §11).</summary>
 public enum HubTier
 {
     Free,
@@ -15,8 +15,8 @@ public enum HubTier
 }
 
 /// <summary>
-/// IoT Hub's operation throttles by tier and unit count, transcribed from wire spec §11 (docs
-/// <c>iot-hub-devguide-quotas-throttling.md</c>) so a hub of any size can be reproduced by naming it.
+/// IoT Hub's operation throttles by tier and unit count, transcribed from IoT Hub's quota table (docs
+/// <c>iot-hub-devguide-quotas-throttling.md</c>; docs/wire-contract.md §11) so a hub of any size can be reproduced by naming it.
 /// "Higher of 100/s or 12/s/unit" is <c>max(100, 12 × units)</c>.
 /// </summary>
 public static class HubQuotas

@@ -1,8 +1,8 @@
 namespace Registry.Gateway.Throttling;
 
 /// <summary>
-/// The hub's operation budgets (wire spec §11), shared by every edge of this gateway: the REST surface takes from it
-/// per request, and the MQTT edge (device connections, device-to-cloud sends) and job runners call it themselves.
+/// The hub's operation budgets (docs/wire-contract.md §11), shared by every endpoint of this gateway: the REST surface takes from
+/// it per request (<see cref="ThrottlingFilter"/>), through the throttle each endpoint names.
 /// Acquire before doing the work, so a refused operation changes nothing.
 /// </summary>
 public interface IThrottle

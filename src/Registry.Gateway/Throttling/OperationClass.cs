@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Http;
 namespace Registry.Gateway.Throttling;
 
 /// <summary>
-/// IoT Hub's operation throttles (wire spec §11): each is a separate per-hub budget, so exhausting one never
-/// slows another. The HTTP surface picks one per endpoint; the MQTT edge and job runners name one when they call
-/// <see cref="IThrottle"/>.
+/// IoT Hub's operation throttles (docs/wire-contract.md §11): each is a separate per-hub budget, so exhausting one never
+/// slows another. The HTTP surface picks one per endpoint. Only <see cref="RegistryOperations"/> has endpoints
+/// today; the others are IoT Hub's budgets for operations this registry does not serve yet (docs/wire-contract.md §13).
 /// </summary>
 public enum OperationClass
 {
@@ -19,7 +19,7 @@ public enum OperationClass
     /// <summary>What a running job does to each device (update twin, invoke method).</summary>
     JobDeviceOperations,
 
-    /// <summary>New device connections (MQTT CONNECT, first HTTPS request); not the number of open connections.</summary>
+    /// <summary>New device connections (a device's first request); not the number of open connections.</summary>
     DeviceConnections,
 
     /// <summary>Device-to-cloud sends.</summary>
@@ -34,8 +34,8 @@ public enum OperationClass
 
 /// <summary>
 /// Endpoint metadata naming the throttle an endpoint counts against. Without it, an endpoint that needs
-/// RegistryRead or RegistryWrite counts as a registry operation; a job or twin endpoint, which needs the same rights,
-/// must say so with <see cref="ThrottlingEndpointExtensions.WithOperationClass"/>.
+/// RegistryRead or RegistryWrite counts as a registry operation; an endpoint with the same rights that spends another
+/// budget says so with <see cref="ThrottlingEndpointExtensions.WithOperationClass"/>.
 /// </summary>
 public sealed record OperationClassMetadata(OperationClass Operation);
 

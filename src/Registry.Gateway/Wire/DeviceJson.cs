@@ -1,6 +1,6 @@
 namespace Registry.Gateway.Wire;
 
-// IoT Hub's Device schema (wire spec §7.1). Enums are strings so the gateway owns their casing and can answer
+// IoT Hub's Device schema (docs/wire-contract.md §3). Enums are strings so the gateway owns their casing and can answer
 // an unknown value with ArgumentInvalid instead of a format error; read-only fields exist only on the response.
 
 /// <summary>A device as the gateway answers it; property order follows the IoT Hub swagger.</summary>
@@ -23,7 +23,7 @@ internal sealed class DeviceJson
 }
 
 /// <summary>
-/// The writable fields of a device, as a PUT body and a bulk or import item both carry them; each of those
+/// The writable fields of a device, as a PUT body and a bulk item both carry them; each of those
 /// extends it with how it names the device (and, for items, what to do with it).
 /// </summary>
 internal abstract class DeviceFieldsJson
@@ -66,5 +66,5 @@ internal sealed class CapabilitiesJson
     public bool? IotEdge { get; init; }
 }
 
-/// <summary>IoT Hub's RegistryStatistics (wire spec §7.4).</summary>
+/// <summary>IoT Hub's RegistryStatistics (docs/wire-contract.md §10).</summary>
 internal sealed record RegistryStatisticsJson(long TotalDeviceCount, long EnabledDeviceCount, long DisabledDeviceCount);

@@ -4,7 +4,7 @@ using Registry.Abstractions;
 namespace Registry.Gateway.Wire;
 
 /// <summary>
-/// Reads RFC 7232 <c>If-Match</c> the way both IoT Hub SDKs send it (wire spec §3): <c>*</c> and <c>"*"</c>
+/// Reads RFC 7232 <c>If-Match</c> the way both IoT Hub SDKs send it (docs/wire-contract.md §5): <c>*</c> and <c>"*"</c>
 /// are the wildcard, <c>W/</c> and quotes are stripped, and a comma list names several tags.
 /// </summary>
 internal static class IfMatch

@@ -4,9 +4,9 @@ using Registry.Abstractions;
 namespace Registry.Grains.Registry;
 
 /// <summary>
-/// Applies one bulk or import item (an <see cref="ImportMode"/> and a device) to its device grain and turns any
-/// failure into that item's error, so the other items of the call still go ahead. Bulk calls and import jobs share
-/// it: what an importMode means is decided here only.
+/// Applies one bulk item (an <see cref="ImportMode"/> and a device) to its device grain and turns any failure
+/// into that item's error, so the other items of the call still go ahead (docs/invariants.md §9). What an
+/// importMode means is decided here only.
 /// </summary>
 public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devices, ILogger logger)
 {

@@ -1,11 +1,11 @@
 'use strict';
-// Port-map shim (wire spec §0, "Fallback when port 443 can't be bound"): the official SDKs only dial
+// Port-map shim (docs/wire-contract.md §12): the official SDKs only dial
 // <HostName>:443 (8883 for MQTT), so when the registry cannot listen there, this rewrites the *port* of
 // connections to loopback hosts before they are made. SDK code is left untouched; only tls.connect and
 // net.connect/net.createConnection are wrapped, and only for loopback hosts (localhost, 127.0.0.0/8, ::1).
 //
 // Two ways to use it:
-//  - as a preload, exactly like the spec's recipe:
+//  - as a preload, exactly like the recipe of docs/wire-contract.md §12:
 //      NODE_OPTIONS="--require /abs/path/portmap.js" IOTHUB_PORT_MAP="443:8443,8883:8884" node app.js
 //    Entries are `from:to` (any loopback host) or `host:from:to` (that host only, e.g. `127.0.0.2:443:9443`).
 //  - in-process: require('./portmap').map(host, 443, actualPort) before the SDK connects.

@@ -3,7 +3,7 @@
 // test file, and stops it again.
 //
 // - Each registry gets a fresh temp DataFolder, its own Orleans ClusterId/ServiceId and free silo/gateway ports.
-// - HTTPS: the official SDKs only dial <HostName>:443 (wire spec §0). When this process may bind low ports
+// - HTTPS: the official SDKs only dial <HostName>:443 (docs/wire-contract.md §12). When this process may bind low ports
 //   (root, as in CI, or net.ipv4.ip_unprivileged_port_start <= 443) the registry listens on <address>:443 for
 //   real. Otherwise, or when that port is taken (another registry, another test run), it listens on a free port
 //   and ./portmap.js sends this process's connections for <HostName>:443 there. Test files that run at the same

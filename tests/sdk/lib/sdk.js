@@ -12,9 +12,9 @@ const common = require('azure-iot-common');
 // checks both the class the Registry really throws and that its name is the azure-iot-common class's name.
 const registryErrors = require('azure-iothub/dist/common-core/errors');
 
-/** Every character IoT Hub allows in a device id besides letters and digits (wire spec §6). */
+/** Every character IoT Hub allows in a device id besides letters and digits (docs/wire-contract.md §4). */
 const ID_SPECIAL_CHARACTERS = "-:.+%_#*?!(),=@;$'";
-/** The id the wire spec captured the Node SDK encoding for (§2.1), one of each special character. */
+/** The id whose Node SDK encoding was captured on the wire, one of each special character (docs/wire-contract.md §1). */
 const CAPTURED_ID = "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r'";
 
 let sequence = 0;

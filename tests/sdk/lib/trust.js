@@ -1,7 +1,7 @@
 'use strict';
 // How the SDKs in this process come to trust a registry's generated CA.
 //
-// Users do it with NODE_EXTRA_CA_CERTS=<DataFolder>/certs/ca.pem (wire spec §0), but Node reads that variable
+// Users do it with NODE_EXTRA_CA_CERTS=<DataFolder>/certs/ca.pem (docs/wire-contract.md §12), but Node reads that variable
 // once, at process start, and the CA only exists once the registry this test file starts has generated it;
 // setting process.env.NODE_EXTRA_CA_CERTS afterwards does nothing. The alternatives do not reach the Registry
 // either: it has no CA option (its constructor overwrites setOptions with its own https.Agent), so
