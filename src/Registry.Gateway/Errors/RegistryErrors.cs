@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Orleans.Runtime;
 using Registry.Abstractions;
 
 namespace Registry.Gateway.Errors;
