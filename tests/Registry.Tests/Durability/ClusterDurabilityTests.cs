@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Durability;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using static Registry.Tests.Http.RegistryHttp;
 
 namespace Registry.Tests.Http;

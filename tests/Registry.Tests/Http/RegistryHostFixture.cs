@@ -10,7 +10,7 @@ public class RegistryHostFixture : IAsyncLifetime
 {
     public RegistryTestHost Host { get; private set; } = null!;
 
-    /// <summary>From <see cref="RegistryTestHost.CreateClient"/>, so it carries whatever credentials the host requires.</summary>
+    /// <summary>From <see cref="RegistryTestHost.CreateClient()"/>, so it carries whatever credentials the host requires.</summary>
     public HttpClient Client { get; private set; } = null!;
 
     public virtual async ValueTask InitializeAsync()

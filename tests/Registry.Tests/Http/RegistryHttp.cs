@@ -16,7 +16,7 @@ public static partial class RegistryHttp
     public const string JsonContentType = "application/json; charset=utf-8";
     public const string ErrorCodeHeader = "iothub-errorcode";
 
-    /// <summary>Node's <c>encodeURIComponent</c> encoding, which <see cref="Uri.EscapeDataString"/> matches.</summary>
+    /// <summary>Node's <c>encodeURIComponent</c> encoding, which <see cref="Uri.EscapeDataString(string)"/> matches.</summary>
     public static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?{ApiVersion}";
 
     /// <summary>A JSON body as the SDKs send it.</summary>

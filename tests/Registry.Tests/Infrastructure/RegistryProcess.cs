@@ -19,7 +19,16 @@ public sealed class RegistryProcess : IAsyncDisposable
     private RegistryProcess(Process process) => _process = process;
 
     /// <summary>Everything the process printed so far, stdout and stderr interleaved.</summary>
-    public string Output { get { lock (_output) return _output.ToString(); } }
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
 
     public int Id => _process.Id;
 
