@@ -5,7 +5,6 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Registry.Grains.Index;
 using Registry.Tests.Infrastructure;
-using Registry.Tests.Security;
 
 namespace Registry.Tests.Durability;
 

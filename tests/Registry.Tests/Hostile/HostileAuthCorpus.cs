@@ -1,6 +1,6 @@
 using System.Text;
 using Registry.Gateway.Security;
-using Registry.Tests.Security;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Hostile;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Registry.Abstractions;
-using Registry.Tests.Http;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Hostile;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Registry.Tests.Http;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Hostile;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Http;
 

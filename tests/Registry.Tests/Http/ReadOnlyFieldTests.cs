@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Http;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Security;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Security;
 

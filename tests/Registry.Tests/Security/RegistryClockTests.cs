@@ -1,4 +1,5 @@
 using System.Globalization;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Security;
 

@@ -5,9 +5,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
-using Registry.Tests.Infrastructure;
 
-namespace Registry.Tests.Security;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// The real registry (silo, device grains, gateway, authentication middleware) with its one clock (the

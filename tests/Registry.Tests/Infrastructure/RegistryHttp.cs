@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Registry.Tests.Http;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// The registry's REST surface as the SDKs call it (wire spec §1-§4), plus the assertions every HTTP test
