@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Infrastructure;
 
@@ -43,31 +44,18 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
         Owner = Host.CreateClient();
     }
 
-    /// <summary>Registers a device with generated keys (or the given body) and returns it as GET answers it.</summary>
-    public async Task<JsonObject> CreateDeviceAsync(string id, object? body = null)
-    {
-        using var response = await Owner.PutAsync(DevicePath(id), JsonBody(body ?? new { deviceId = id }));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonNode.Parse(text)!.AsObject();
-    }
-
-    /// <summary>Replaces a device unconditionally (If-Match *).</summary>
+    /// <summary>Replaces a device unconditionally (If-Match *) and returns it; fails the test unless 200.</summary>
     public async Task<JsonObject> UpdateDeviceAsync(string id, object body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, DevicePath(id)) { Content = JsonBody(body) };
-        request.Headers.TryAddWithoutValidation("If-Match", "\"*\"");
-        using var response = await Owner.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonNode.Parse(text)!.AsObject();
+        using var response = await Owner.PutDeviceAsync(id, Json(body), "\"*\"");
+        return await response.ReadDeviceAsync(HttpStatusCode.OK);
     }
 
     /// <summary>A fresh device with generated keys: (id, primary key, secondary key).</summary>
     public async Task<(string Id, string Primary, string Secondary)> NewDeviceAsync(string prefix)
     {
         var id = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 128)];
-        var device = await CreateDeviceAsync(id);
+        var device = await Owner.CreateDeviceAsync(id);
         var keys = device["authentication"]!["symmetricKey"]!;
         return (id, (string)keys["primaryKey"]!, (string)keys["secondaryKey"]!);
     }
@@ -76,7 +64,7 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
     public async Task<HttpResponseMessage> SendAsDeviceAsync(string deviceId, string? authorization)
     {
         using var client = Host.CreateAnonymousClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?api-version=2021-04-12")
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?{ApiVersion}")
         {
             Content = new StringContent("{\"heartbeat\":1}"),
         };
@@ -94,11 +82,6 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
     /// <summary>A token signed by a policy, valid an hour; <paramref name="resource"/> defaults to the HostName.</summary>
     public string PolicyToken(string policy, string? resource = null) =>
         SharedAccessSignature.Create(resource ?? Host.HostName, Host.Policy(policy).PrimaryKey, policy, DateTimeOffset.UtcNow.AddHours(1));
-
-    public static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
-
-    public static StringContent JsonBody(object body) =>
-        new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
 
     public async ValueTask DisposeAsync()
     {

@@ -11,7 +11,7 @@ public sealed class RegistryClockTests(SecuredRegistryFixture registry) : IClass
     {
         registry.Clock.Advance(TimeSpan.FromMinutes(7));
 
-        var device = await registry.CreateDeviceAsync("clock-created");
+        var device = await registry.Owner.CreateDeviceAsync("clock-created");
 
         var statusUpdated = DateTimeOffset.Parse((string)device["statusUpdatedTime"]!, CultureInfo.InvariantCulture);
         Assert.Equal(registry.Clock.GetUtcNow(), statusUpdated);
