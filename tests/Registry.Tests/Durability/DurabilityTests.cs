@@ -7,7 +7,7 @@ using static Registry.Tests.Infrastructure.RegistryHttp;
 namespace Registry.Tests.Durability;
 
 /// <summary>
-/// Invariant 1 against real Azure Storage (Azurite): every acknowledged write survives stopping every silo,
+/// docs/invariants.md §1 against real Azure Storage (Azurite): every acknowledged write survives stopping every silo,
 /// including ids whose characters Azure Table keys forbid.
 /// </summary>
 public sealed class DurabilityTests(AzuriteFixture azurite)

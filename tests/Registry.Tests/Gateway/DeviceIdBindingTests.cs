@@ -12,7 +12,7 @@ namespace Registry.Tests.Gateway;
 /// <summary>The one device-id binder of every <c>{id}</c> route: strict decoding from the raw target, at the route's position.</summary>
 public class DeviceIdBindingTests
 {
-    // Every character IoT Hub allows besides letters and digits (wire spec §6).
+    // Every character IoT Hub allows besides letters and digits (docs/wire-contract.md §4).
     public static TheoryData<string> SpecialCharacters => new(@"-:.+%_#*?!(),=@;$'".Select(c => c.ToString()));
 
     [Theory]

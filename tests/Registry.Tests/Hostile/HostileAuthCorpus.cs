@@ -6,7 +6,7 @@ using static Registry.Tests.Infrastructure.RegistryHttp;
 namespace Registry.Tests.Hostile;
 
 /// <summary>
-/// The authentication half of invariant 7, table-driven: every request below answers 401 IotHubUnauthorizedAccess in
+/// The authentication half of docs/invariants.md §7 (and §10), table-driven: every request below answers 401 IotHubUnauthorizedAccess in
 /// IoT Hub's legacy shape, never a 5xx, and leaves the registry as it was. Tokens are made at run time from the
 /// host's generated keys (<see cref="AuthCase.Authorization"/>), so "wrong key" and "too small a right" are real;
 /// each then becomes a <see cref="HostileCase"/> sent by <see cref="HostileRequestHarness"/> (status, iothub-errorcode,

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Registry.Tests.Hostile;
 
-/// <summary>Well-formed JSON that breaks IoT Hub's identity rules (wire spec §6): ids, enums, keys, thumbprints, statusReason.</summary>
+/// <summary>Well-formed JSON that breaks IoT Hub's identity rules (docs/wire-contract.md §4): ids, enums, keys, thumbprints, statusReason.</summary>
 public static partial class HostileCases
 {
     /// <summary>Path segments as they go on the wire, each decoding to an id IoT Hub forbids.</summary>

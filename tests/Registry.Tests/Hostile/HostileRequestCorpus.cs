@@ -5,7 +5,7 @@ using Registry.Tests.Infrastructure;
 namespace Registry.Tests.Hostile;
 
 /// <summary>
-/// Invariant 7, table-driven: every request in <see cref="HostileCases"/> answers its exact status and IoT Hub
+/// docs/invariants.md §7, table-driven: every request in <see cref="HostileCases"/> answers its exact status and IoT Hub
 /// error code, never a 5xx, and leaves the registry as it was. One test per case, named for it.
 /// </summary>
 public sealed class HostileRequestCorpus(HostileRegistryFixture registry) : IClassFixture<HostileRegistryFixture>
@@ -82,7 +82,7 @@ public static partial class HostileCases
     public const string TooLarge = "MessageTooLarge";
     public const string BulkFailure = HostileRequestHarness.BulkFailure;
 
-    /// <summary>IoT Hub's status for each code (wire spec §4.2).</summary>
+    /// <summary>IoT Hub's status for each code (docs/wire-contract.md §6).</summary>
     public static readonly IReadOnlyDictionary<string, int> StatusOf = new Dictionary<string, int>
     {
         [Format] = 400, [Invalid] = 400, [Null] = 400, [Multiple] = 400, [BulkFailure] = 400,

@@ -25,7 +25,7 @@ public sealed class ListedRegistryFixture : RegistryHostFixture
 }
 
 /// <summary>
-/// <c>GET /devices</c>: IoT Hub's list with <c>top</c> (wire spec §2 row 4) and the registry's cursor walk
+/// <c>GET /devices</c>: IoT Hub's list with <c>top</c> (docs/wire-contract.md §8) and the registry's cursor walk
 /// with <c>x-ms-max-item-count</c> / <c>x-ms-continuation</c>.
 /// </summary>
 public sealed class DeviceListTests(ListedRegistryFixture registry) : IClassFixture<ListedRegistryFixture>

@@ -4,7 +4,7 @@ using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
-/// <summary>PUT with If-Match (update) over HTTPS: RFC 7232 as both SDKs send it (wire spec §3).</summary>
+/// <summary>PUT with If-Match (update) over HTTPS: RFC 7232 as both SDKs send it (docs/wire-contract.md §5).</summary>
 public sealed class DeviceUpdateTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     private readonly HttpClient _http = registry.Client;
