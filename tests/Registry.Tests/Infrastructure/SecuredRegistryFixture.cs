@@ -89,19 +89,3 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
         await Host.DisposeAsync();
     }
 }
-
-/// <summary>Assertions shared by the security tests.</summary>
-public static class SecurityAssert
-{
-    /// <summary>401 IotHubUnauthorizedAccess in the legacy shape, with the one generic text every refusal carries.</summary>
-    public static async Task UnauthorizedAsync(HttpResponseMessage response, string because = "")
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{because}: expected 401, got {(int)response.StatusCode}: {text}");
-        Assert.Equal("IotHubUnauthorizedAccess", response.Headers.TryGetValues("iothub-errorcode", out var codes) ? codes.Single() : null);
-        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
-        var body = JsonNode.Parse(text)!.AsObject();
-        Assert.Equal("ErrorCode:IotHubUnauthorizedAccess;Unauthorized", (string?)body["Message"]);
-        Assert.StartsWith("Tracking ID:", (string?)body["ExceptionMessage"], StringComparison.Ordinal);
-    }
-}
