@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 
@@ -67,7 +68,6 @@ public sealed class HostileRequestCorpus(HostileRegistryFixture registry) : ICla
 /// <summary>The corpus, one category per method, split over files by topic; helpers keep each case on a line or two.</summary>
 public static partial class HostileCases
 {
-    public const string Api = RegistryHttp.ApiVersion;
     public const string New = HostileRegistryFixture.NewId;
     public const string Seed = HostileRegistryFixture.SasSeed;
 
@@ -104,19 +104,19 @@ public static partial class HostileCases
 
     /// <summary>PUT /devices/hostile-new without If-Match: a create.</summary>
     public static HostileCase Create(string category, string name, string? body, string code, IReadOnlyDictionary<string, string>? headers = null) =>
-        new(category, name, HttpMethod.Put, $"devices/{New}?{Api}", body, headers, StatusOf[code], code);
+        new(category, name, HttpMethod.Put, $"devices/{New}?{ApiVersion}", body, headers, StatusOf[code], code);
 
     /// <summary>PUT /devices/{seed} with If-Match "*": a replace of a seeded device.</summary>
     public static HostileCase Replace(string category, string name, string? body, string code, string seed = Seed) =>
-        new(category, name, HttpMethod.Put, $"devices/{seed}?{Api}", body, IfMatchAny, StatusOf[code], code);
+        new(category, name, HttpMethod.Put, $"devices/{seed}?{ApiVersion}", body, IfMatchAny, StatusOf[code], code);
 
     /// <summary>POST /devices with a whole-request refusal.</summary>
     public static HostileCase Bulk(string category, string name, string? body, string code, IReadOnlyDictionary<string, string>? headers = null) =>
-        new(category, name, HttpMethod.Post, $"devices?{Api}", body, headers, StatusOf[code], code);
+        new(category, name, HttpMethod.Post, $"devices?{ApiVersion}", body, headers, StatusOf[code], code);
 
     /// <summary>POST /devices whose items all fail with <paramref name="itemCode"/>: 400 BulkRegistryOperationFailure.</summary>
     public static HostileCase BulkItems(string category, string name, string body, string itemCode) =>
-        new(category, name, HttpMethod.Post, $"devices?{Api}", body, null, 400, BulkFailure) { ItemErrorCode = itemCode };
+        new(category, name, HttpMethod.Post, $"devices?{ApiVersion}", body, null, 400, BulkFailure) { ItemErrorCode = itemCode };
 
     public static HostileCase Send(string category, string name, HttpMethod method, string path, string code,
         string? body = null, IReadOnlyDictionary<string, string>? headers = null) =>
