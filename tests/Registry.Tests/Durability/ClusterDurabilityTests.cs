@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Durability;
 
@@ -78,6 +79,4 @@ public sealed class ClusterDurabilityTests(AzuriteFixture azurite)
         Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
         Assert.Equal(ids.Where((_, i) => i % 3 == 0).Count(), (long)stats["disabledDeviceCount"]!);
     }
-
-    private static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
 }

@@ -2,11 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Durability;
 
 /// <summary>
-/// Invariant 1 against real Azure Storage (Azurite): every acknowledged write survives stopping every silo,
+/// docs/invariants.md §1 against real Azure Storage (Azurite): every acknowledged write survives stopping every silo,
 /// including ids whose characters Azure Table keys forbid.
 /// </summary>
 public sealed class DurabilityTests(AzuriteFixture azurite)
@@ -83,8 +84,6 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
         var listed = await again.GetFromJsonAsync<JsonArray>("devices");
         Assert.Equal(before.Keys.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
     }
-
-    private static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
 
     private static async Task<Dictionary<string, JsonObject>> ReadAll(HttpClient http, IEnumerable<string> ids)
     {

@@ -5,7 +5,7 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Registry.Grains.Index;
 using Registry.Tests.Infrastructure;
-using Registry.Tests.Security;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Durability;
 
@@ -58,7 +58,7 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         using var client = again.CreateClient();
         var stats = await client.GetFromJsonAsync<JsonObject>("statistics/devices");
         Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
-        var listed = await client.GetFromJsonAsync<JsonArray>("devices?api-version=2021-04-12");
+        var listed = await client.GetFromJsonAsync<JsonArray>($"devices?{ApiVersion}");
         Assert.Equal(ids.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
     }
 
@@ -66,6 +66,4 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         membership.Query<TableEntity>().Select(e => e.RowKey).Where(k => k != "VersionRow").Order(StringComparer.Ordinal).ToArray();
 
     private static Exception Innermost(Exception ex) => ex.InnerException is null ? ex : Innermost(ex.InnerException);
-
-    private static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Durability;
 
@@ -30,7 +31,7 @@ public sealed class StorageOutageTests
             using var create = await http.SendAsync(Put("outage-2", new { deviceId = "outage-2" }, ifMatch: null), ct);
             using var delete = await http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, DevicePath("outage-1")) { Headers = { { "If-Match", "\"*\"" } } }, ct);
 
-            using var bulk = await http.PostAsJsonAsync("devices?api-version=2021-04-12",
+            using var bulk = await http.PostAsJsonAsync($"devices?{ApiVersion}",
                 new[] { new { id = "outage-3", importMode = "create" } }, ct);
 
             foreach (var response in new[] { update, create, delete })
@@ -46,7 +47,7 @@ public sealed class StorageOutageTests
             Assert.True(JsonNode.DeepEquals(before, after), $"{before.ToJsonString()} != {after!.ToJsonString()}");
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(DevicePath("outage-2"), ct)).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(DevicePath("outage-3"), ct)).StatusCode);
-            var stats = await http.GetFromJsonAsync<JsonObject>("statistics/devices?api-version=2021-04-12", ct);
+            var stats = await http.GetFromJsonAsync<JsonObject>($"statistics/devices?{ApiVersion}", ct);
             Assert.Equal(1, (long)stats!["totalDeviceCount"]!);
             // The grain agrees with storage: the eTag read before the outage still matches.
             using var retried = await http.SendAsync(Put("outage-1", new { deviceId = "outage-1", status = "disabled" }, (string)before["etag"]!), ct);
@@ -117,6 +118,4 @@ public sealed class StorageOutageTests
         }
         return request;
     }
-
-    private static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
 }

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Registry.Abstractions;
 using Registry.Gateway.Wire;
 using static Registry.Tests.Gateway.DeviceRequestTests;
-using static Registry.Tests.Gateway.WireJson;
+using static Registry.Tests.Infrastructure.WireJson;
 
 namespace Registry.Tests.Gateway;
 

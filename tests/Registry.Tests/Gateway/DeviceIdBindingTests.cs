@@ -5,13 +5,14 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Registry.Abstractions;
 using Registry.Gateway.Wire;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Gateway;
 
 /// <summary>The one device-id binder of every <c>{id}</c> route: strict decoding from the raw target, at the route's position.</summary>
 public class DeviceIdBindingTests
 {
-    // Every character IoT Hub allows besides letters and digits (wire spec §6).
+    // Every character IoT Hub allows besides letters and digits (docs/wire-contract.md §4).
     public static TheoryData<string> SpecialCharacters => new(@"-:.+%_#*?!(),=@;$'".Select(c => c.ToString()));
 
     [Theory]
@@ -19,7 +20,7 @@ public class DeviceIdBindingTests
     public void Every_special_character_round_trips_from_node_encoding(string c)
     {
         var id = $"a{c}b";
-        Assert.Equal(id, Bind($"/devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12", id));
+        Assert.Equal(id, Bind($"/devices/{Uri.EscapeDataString(id)}?{ApiVersion}", id));
     }
 
     [Theory]
@@ -27,13 +28,13 @@ public class DeviceIdBindingTests
     public void Every_special_character_round_trips_from_csharp_encoding(string c)
     {
         var id = $"a{c}b";
-        Assert.Equal(id, Bind($"/devices/{WebUtility.UrlEncode(id)}?api-version=2021-04-12", id));
+        Assert.Equal(id, Bind($"/devices/{WebUtility.UrlEncode(id)}?{ApiVersion}", id));
     }
 
     [Fact]
     public void The_captured_node_id_with_every_special_character_decodes_exactly() =>
         Assert.Equal("a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r'",
-            Bind("/devices/a-b%3Ac.d%2Be%25f_g%23h*i%3Fj!k(l)m%2Cn%3Do%40p%3Bq%24r'?api-version=2021-04-12", "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r'"));
+            Bind($"/devices/a-b%3Ac.d%2Be%25f_g%23h*i%3Fj!k(l)m%2Cn%3Do%40p%3Bq%24r'?{ApiVersion}", "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r'"));
 
     [Theory]
     [InlineData("/devices/a%25b", "a%b")]
@@ -99,7 +100,7 @@ public class DeviceIdBindingTests
     public void Target_without_a_path_has_no_path() => Assert.Null(DeviceIdPath.RawPath("https://localhost"));
 
     [Theory]
-    [InlineData("/devices/{id}/messages/events", "/devices/a%23b/messages/events?api-version=2021-04-12")]
+    [InlineData("/devices/{id}/messages/events", $"/devices/a%23b/messages/events?{ApiVersion}")]
     [InlineData("/devices/{id}/heartbeat", "/devices/a%23b/heartbeat")]
     [InlineData("/devices/{id}/modules/{moduleId}", "/devices/a%23b/modules/m1")]
     public void The_id_is_bound_at_its_route_position_in_device_endpoint_routes(string route, string target) =>

@@ -1,6 +1,6 @@
 using Registry.Abstractions;
 using Registry.Gateway.Wire;
-using static Registry.Tests.Gateway.WireJson;
+using static Registry.Tests.Infrastructure.WireJson;
 
 namespace Registry.Tests.Gateway;
 

@@ -1,6 +1,5 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Routing;
 using Registry.Gateway;
+using static Registry.Tests.Infrastructure.MappedEndpoints;
 
 namespace Registry.Tests.Gateway;
 
@@ -26,15 +25,4 @@ public class EndpointMetadataTests
         Assert.False(RequiredAccess.RegistryWrite.IsSatisfiedBy(AccessRights.RegistryRead));
         Assert.False(RequiredAccess.RegistryRead.IsSatisfiedBy(AccessRights.ServiceConnect | AccessRights.DeviceConnect));
     }
-
-    // Mapping needs no IGrainFactory and no server: handlers resolve the grain factory per request.
-    private static readonly Lazy<RouteEndpoint[]> Endpoints = new(() =>
-    {
-        var app = WebApplication.CreateBuilder().Build();
-        app.MapRegistryApi();
-        return ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>().ToArray();
-    });
-
-    private static RouteEndpoint Endpoint(string method, string route) => Endpoints.Value.Single(e =>
-        e.RoutePattern.RawText == route && e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.Contains(method) == true);
 }

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Registry.Abstractions;
 using Registry.Grains.Registry;
-using Registry.Tests.Security;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
 

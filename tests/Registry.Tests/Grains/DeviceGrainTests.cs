@@ -1,5 +1,6 @@
 using Registry.Abstractions;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
 

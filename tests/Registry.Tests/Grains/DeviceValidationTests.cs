@@ -1,9 +1,10 @@
 using Registry.Abstractions;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
 
-/// <summary>Every identity rule of wire spec §6, checked where it is enforced: the device grain, before anything is written.</summary>
+/// <summary>Every identity rule of docs/wire-contract.md §4, checked where it is enforced: the device grain, before anything is written.</summary>
 public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : IClassFixture<RegistryClusterFixture>
 {
     public static TheoryData<string, Func<string, DeviceIdentityInput>> InvalidIdentities => new()

@@ -1,46 +1,8 @@
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Storage;
-using Orleans.TestingHost;
 using Registry.Abstractions;
-using Registry.Grains;
-using Registry.Grains.Storage;
-using Registry.Host;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
-
-/// <summary>
-/// A two-silo cluster whose device and index storages fail on demand (in-process silos share the static faults).
-/// </summary>
-public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
-{
-    public static readonly StorageFaults DeviceFaults = new();
-    public static readonly StorageFaults IndexFaults = new();
-
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync() => Cluster = await RegistryClusterFixture.DeployAsync<Configurator>("flaky");
-
-    public async ValueTask DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    private sealed class Configurator : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo)
-        {
-            // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
-            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
-                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults));
-            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Index, (sp, _) => new FlakyGrainStorage(
-                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.IndexStore)), IndexFaults));
-            SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
-            silo.Services.Configure<RegistryIndexOptions>(o => o.RepairInterval = TimeSpan.FromMilliseconds(100));
-        }
-    }
-}
 
 /// <summary>What the registry does when storage fails: the caller learns of it, and the index still agrees with storage.</summary>
 public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture>, IDisposable

@@ -5,6 +5,7 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Grains;
 using Registry.Grains.Index;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Grains;
 

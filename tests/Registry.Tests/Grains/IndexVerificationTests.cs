@@ -1,7 +1,8 @@
 using Orleans.Core.Internal;
 using Registry.Abstractions;
 using Registry.Grains.Index;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
 

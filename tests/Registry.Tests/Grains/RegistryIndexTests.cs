@@ -1,10 +1,11 @@
 using Registry.Abstractions;
-using static Registry.Tests.Grains.DeviceInputs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
 
 namespace Registry.Tests.Grains;
 
 /// <summary>
-/// The index invariants on a fresh cluster per class: listing, cursor paging and statistics see exactly the
+/// The index invariants (docs/invariants.md §3-§6) on a fresh cluster per class: listing, cursor paging and statistics see exactly the
 /// registered devices. Each test uses its own fixture so counts start from zero.
 /// </summary>
 public sealed class RegistryIndexTests : IAsyncLifetime

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Azure.Data.Tables;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Host;
 
@@ -12,7 +13,7 @@ namespace Registry.Tests.Host;
 /// </summary>
 public sealed class SecondStartTests(AzuriteFixture azurite)
 {
-    private const string DevicePath = "devices/still-here?api-version=2021-04-12";
+    private const string DevicePath = $"devices/still-here?{ApiVersion}";
 
     [Fact(Timeout = 180_000)]
     public async Task A_second_host_on_the_same_data_folder_refuses_to_start_and_the_first_keeps_serving()

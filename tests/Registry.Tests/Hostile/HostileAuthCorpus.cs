@@ -1,11 +1,12 @@
 using System.Text;
 using Registry.Gateway.Security;
-using Registry.Tests.Security;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 
 /// <summary>
-/// The authentication half of invariant 7, table-driven: every request below answers 401 IotHubUnauthorizedAccess in
+/// The authentication half of docs/invariants.md §7 (and §10), table-driven: every request below answers 401 IotHubUnauthorizedAccess in
 /// IoT Hub's legacy shape, never a 5xx, and leaves the registry as it was. Tokens are made at run time from the
 /// host's generated keys (<see cref="AuthCase.Authorization"/>), so "wrong key" and "too small a right" are real;
 /// each then becomes a <see cref="HostileCase"/> sent by <see cref="HostileRequestHarness"/> (status, iothub-errorcode,
@@ -16,18 +17,17 @@ public sealed class HostileAuthCorpus(HostileAuthFixture registry) : IClassFixtu
     public const string Seed = HostileAuthFixture.Seed;
     public const string Off = HostileAuthFixture.Off;
     public const string New = HostileAuthFixture.New;
-    private const string Api = "api-version=2021-04-12";
 
     /// <summary>The registry endpoints, each with a request that would change or reveal something if it were let through.</summary>
     private static readonly (string Name, HttpMethod Method, string Path, string? Body, bool IfMatch)[] Endpoints =
     [
-        ("GET device", HttpMethod.Get, $"devices/{Seed}?{Api}", null, false),
-        ("list", HttpMethod.Get, $"devices/?{Api}", null, false),
-        ("statistics", HttpMethod.Get, $"statistics/devices?{Api}", null, false),
-        ("create", HttpMethod.Put, $"devices/{New}?{Api}", $$"""{"deviceId":"{{New}}"}""", false),
-        ("update", HttpMethod.Put, $"devices/{Seed}?{Api}", $$"""{"deviceId":"{{Seed}}","status":"disabled"}""", true),
-        ("delete", HttpMethod.Delete, $"devices/{Seed}?{Api}", null, false),
-        ("bulk", HttpMethod.Post, $"devices?{Api}", $$"""[{"id":"{{Seed}}","importMode":"delete"},{"id":"{{New}}","importMode":"create"}]""", false),
+        ("GET device", HttpMethod.Get, $"devices/{Seed}?{ApiVersion}", null, false),
+        ("list", HttpMethod.Get, $"devices/?{ApiVersion}", null, false),
+        ("statistics", HttpMethod.Get, $"statistics/devices?{ApiVersion}", null, false),
+        ("create", HttpMethod.Put, $"devices/{New}?{ApiVersion}", $$"""{"deviceId":"{{New}}"}""", false),
+        ("update", HttpMethod.Put, $"devices/{Seed}?{ApiVersion}", $$"""{"deviceId":"{{Seed}}","status":"disabled"}""", true),
+        ("delete", HttpMethod.Delete, $"devices/{Seed}?{ApiVersion}", null, false),
+        ("bulk", HttpMethod.Post, $"devices?{ApiVersion}", $$"""[{"id":"{{Seed}}","importMode":"delete"},{"id":"{{New}}","importMode":"create"}]""", false),
     ];
 
     // Declared after Endpoints: static fields initialize in text order.
@@ -57,7 +57,7 @@ public sealed class HostileAuthCorpus(HostileAuthFixture registry) : IClassFixtu
     }
 
     private static AuthCase Device(string target, string name, Func<HostileAuthFixture, string?> authorization) =>
-        new($"device endpoint of {target}: {name}", HttpMethod.Post, $"devices/{target}/messages/events?{Api}", "{\"beat\":1}", false, authorization);
+        new($"device endpoint of {target}: {name}", HttpMethod.Post, $"devices/{target}/messages/events?{ApiVersion}", "{\"beat\":1}", false, authorization);
 
     private static string Owner(HostileAuthFixture r) => r.Token("iothubowner");
 
@@ -190,7 +190,7 @@ public sealed class HostileAuthFixture : IAsyncLifetime
         await _registry.InitializeAsync();
         foreach (var (id, status) in new[] { (Seed, "enabled"), (Off, "disabled") })
         {
-            var keys = (await _registry.CreateDeviceAsync(id, new { deviceId = id, status }))["authentication"]!["symmetricKey"]!;
+            var keys = (await _registry.Owner.CreateDeviceAsync(id, Json(new { deviceId = id, status })))["authentication"]!["symmetricKey"]!;
             _keys[id] = ((string)keys["primaryKey"]!, (string)keys["secondaryKey"]!);
         }
     }

@@ -4,12 +4,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Registry.Abstractions;
-using Registry.Tests.Http;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Hostile;
 
 /// <summary>
-/// One request the registry must refuse (invariant 7): what is sent, and the status and IoT Hub error code it must
+/// One request the registry must refuse (docs/invariants.md §7): what is sent, and the status and IoT Hub error code it must
 /// answer. <see cref="PathAndQuery"/> is relative to the host and already encoded as it goes on the wire;
 /// <see cref="Body"/> is sent as UTF-8 with <c>application/json; charset=utf-8</c> unless <see cref="Headers"/>
 /// say otherwise (<c>Transfer-Encoding: chunked</c> sends it without a Content-Length).

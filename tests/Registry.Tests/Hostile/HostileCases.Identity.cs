@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 
-/// <summary>Well-formed JSON that breaks IoT Hub's identity rules (wire spec §6): ids, enums, keys, thumbprints, statusReason.</summary>
+/// <summary>Well-formed JSON that breaks IoT Hub's identity rules (docs/wire-contract.md §4): ids, enums, keys, thumbprints, statusReason.</summary>
 public static partial class HostileCases
 {
     /// <summary>Path segments as they go on the wire, each decoding to an id IoT Hub forbids.</summary>
@@ -45,20 +46,20 @@ public static partial class HostileCases
         const string C = "invalid id";
         foreach (var (name, segment) in BadIdSegments)
         {
-            yield return Send(C, $"create with {name}", HttpMethod.Put, $"devices/{segment}?{Api}", Invalid, body: """{"status":"enabled"}""");
+            yield return Send(C, $"create with {name}", HttpMethod.Put, $"devices/{segment}?{ApiVersion}", Invalid, body: """{"status":"enabled"}""");
         }
         foreach (var (name, segment) in BadIdSegments.Where((_, i) => i % 3 == 0))
         {
-            yield return Send(C, $"get with {name}", HttpMethod.Get, $"devices/{segment}?{Api}", Invalid);
-            yield return Send(C, $"delete with {name}", HttpMethod.Delete, $"devices/{segment}?{Api}", Invalid, headers: IfMatchAny);
+            yield return Send(C, $"get with {name}", HttpMethod.Get, $"devices/{segment}?{ApiVersion}", Invalid);
+            yield return Send(C, $"delete with {name}", HttpMethod.Delete, $"devices/{segment}?{ApiVersion}", Invalid, headers: IfMatchAny);
         }
         foreach (var (name, segment) in BadIdSegments.Where((_, i) => i % 4 == 1))
         {
-            yield return Send(C, $"replace with {name}", HttpMethod.Put, $"devices/{segment}?{Api}", Invalid, body: """{"status":"enabled"}""", headers: IfMatchAny);
+            yield return Send(C, $"replace with {name}", HttpMethod.Put, $"devices/{segment}?{ApiVersion}", Invalid, body: """{"status":"enabled"}""", headers: IfMatchAny);
         }
-        yield return Send(C, "create with an empty id", HttpMethod.Put, $"devices/?{Api}", Invalid, body: """{"deviceId":""}""");
-        yield return Send(C, "delete with an empty id", HttpMethod.Delete, $"devices/?{Api}", Invalid, headers: IfMatchAny);
-        yield return Send(C, "create with a literal slash in the id", HttpMethod.Put, $"devices/hostile/new?{Api}", Invalid, body: "{}");
+        yield return Send(C, "create with an empty id", HttpMethod.Put, $"devices/?{ApiVersion}", Invalid, body: """{"deviceId":""}""");
+        yield return Send(C, "delete with an empty id", HttpMethod.Delete, $"devices/?{ApiVersion}", Invalid, headers: IfMatchAny);
+        yield return Send(C, "create with a literal slash in the id", HttpMethod.Put, $"devices/hostile/new?{ApiVersion}", Invalid, body: "{}");
     }
 
     public static IEnumerable<HostileCase> BodyIdMismatch()
@@ -71,7 +72,7 @@ public static partial class HostileCases
         yield return Create(C, "a seeded device's id", """{"deviceId":"hostile-seed-sas"}""", Invalid);
         yield return Create(C, "a look-alike hyphen", "{\"deviceId\":\"hostile\u2010new\"}", Invalid);
         yield return Create(C, "duplicate deviceId members, the last one different", """{"deviceId":"hostile-new","deviceId":"hostile-other"}""", Invalid);
-        yield return Send(C, "body holds the still-encoded path id", HttpMethod.Put, $"devices/hostile%23new?{Api}", Invalid,
+        yield return Send(C, "body holds the still-encoded path id", HttpMethod.Put, $"devices/hostile%23new?{ApiVersion}", Invalid,
             body: """{"deviceId":"hostile%23new"}""");
         yield return Replace(C, "replace a seed with another seed's id", """{"deviceId":"hostile-seed-x509","status":"disabled"}""", Invalid);
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 
@@ -11,10 +12,10 @@ public static partial class HostileCases
     public static IEnumerable<HostileCase> StaleIfMatch()
     {
         const string C = "stale if-match";
-        var seed = $"devices/{Seed}?{Api}";
+        var seed = $"devices/{Seed}?{ApiVersion}";
         HostileCase Put(string name, string ifMatch) => Send(C, $"replace with If-Match {name}", HttpMethod.Put, seed, Precondition, ValidBody, H("If-Match", ifMatch));
         HostileCase Delete(string name, string ifMatch, string id = Seed) =>
-            Send(C, $"delete {id} with If-Match {name}", HttpMethod.Delete, $"devices/{id}?{Api}", Precondition, headers: H("If-Match", ifMatch));
+            Send(C, $"delete {id} with If-Match {name}", HttpMethod.Delete, $"devices/{id}?{ApiVersion}", Precondition, headers: H("If-Match", ifMatch));
         yield return Put("stale quoted etag", "\"{staleEtag}\"");
         yield return Put("stale unquoted etag", "{staleEtag}");
         yield return Put("stale weak etag", "W/\"{staleEtag}\"");
@@ -24,7 +25,7 @@ public static partial class HostileCases
         yield return Put("empty quoted etag", "\"\"");
         yield return Put("double star", "\"**\"");
         yield return Put("unterminated quoted star", "\"*");
-        yield return Send(C, "replace the x509 seed with the sas seed's stale etag", HttpMethod.Put, $"devices/{HostileRegistryFixture.X509Seed}?{Api}",
+        yield return Send(C, "replace the x509 seed with the sas seed's stale etag", HttpMethod.Put, $"devices/{HostileRegistryFixture.X509Seed}?{ApiVersion}",
             Precondition, """{"deviceId":"hostile-seed-x509","status":"enabled"}""", H("If-Match", "\"{staleEtag}\""));
         yield return Delete("stale quoted etag", "\"{staleEtag}\"");
         yield return Delete("stale weak etag", "W/\"{staleEtag}\"");
@@ -35,7 +36,7 @@ public static partial class HostileCases
     public static IEnumerable<HostileCase> MissingOrExisting()
     {
         const string C = "missing or existing device";
-        var missing = $"devices/{New}?{Api}";
+        var missing = $"devices/{New}?{ApiVersion}";
         yield return Send(C, "get of a missing device", HttpMethod.Get, missing, NotFound);
         yield return Send(C, "replace of a missing device with If-Match *", HttpMethod.Put, missing, NotFound, """{"deviceId":"hostile-new"}""", IfMatchAny);
         yield return Send(C, "replace of a missing device with an etag", HttpMethod.Put, missing, NotFound, """{"deviceId":"hostile-new"}""", H("If-Match", "\"{staleEtag}\""));
@@ -44,41 +45,41 @@ public static partial class HostileCases
         yield return Send(C, "delete of a missing device with an etag", HttpMethod.Delete, missing, NotFound, headers: H("If-Match", "\"{staleEtag}\""));
         foreach (var seed in HostileRegistryFixture.SeededIds)
         {
-            yield return Send(C, $"create of the existing {seed}", HttpMethod.Put, $"devices/{seed}?{Api}", Exists, $$"""{"deviceId":"{{seed}}","status":"disabled"}""");
+            yield return Send(C, $"create of the existing {seed}", HttpMethod.Put, $"devices/{seed}?{ApiVersion}", Exists, $$"""{"deviceId":"{{seed}}","status":"disabled"}""");
         }
-        yield return Send(C, "create of an existing device with a blank If-Match", HttpMethod.Put, $"devices/{Seed}?{Api}", Exists, ValidBody, H("If-Match", " "));
+        yield return Send(C, "create of an existing device with a blank If-Match", HttpMethod.Put, $"devices/{Seed}?{ApiVersion}", Exists, ValidBody, H("If-Match", " "));
     }
 
     public static IEnumerable<HostileCase> UnknownRoutes()
     {
         const string C = "unknown route or method";
         var seed = $"devices/{Seed}";
-        yield return Send(C, "PATCH of a device", HttpMethod.Patch, $"{seed}?{Api}", Invalid, ValidBody);
-        yield return Send(C, "POST to a device", HttpMethod.Post, $"{seed}?{Api}", Invalid, ValidBody);
-        yield return Send(C, "OPTIONS of a device", HttpMethod.Options, $"{seed}?{Api}", Invalid);
-        yield return Send(C, "PUT to the device collection", HttpMethod.Put, $"devices?{Api}", Invalid, ValidBody);
-        yield return Send(C, "PUT to the device collection with a slash", HttpMethod.Put, $"devices/?{Api}", Invalid, ValidBody, IfMatchAny);
-        yield return Send(C, "DELETE of the device collection", HttpMethod.Delete, $"devices?{Api}", Invalid);
-        yield return Send(C, "PATCH of the device collection", HttpMethod.Patch, $"devices?{Api}", Invalid, "[]");
-        yield return Send(C, "GET below a device", HttpMethod.Get, $"{seed}/nonsense?{Api}", Invalid);
-        yield return Send(C, "PUT below a device", HttpMethod.Put, $"{seed}/nonsense?{Api}", Invalid, ValidBody);
-        yield return Send(C, "DELETE below a device", HttpMethod.Delete, $"{seed}/nonsense?{Api}", Invalid, headers: IfMatchAny);
-        yield return Send(C, "POST below a device", HttpMethod.Post, $"{seed}/nonsense/deeper?{Api}", Invalid, "{}");
-        yield return Send(C, "GET three levels below devices", HttpMethod.Get, $"devices/a/b/c?{Api}", Invalid);
-        yield return Send(C, "GET of an unknown statistics", HttpMethod.Get, $"statistics/unknown?{Api}", Invalid);
-        yield return Send(C, "GET below device statistics", HttpMethod.Get, $"statistics/devices/extra?{Api}", Invalid);
-        yield return Send(C, "POST to device statistics", HttpMethod.Post, $"statistics/devices?{Api}", Invalid, "{}");
-        yield return Send(C, "PUT to device statistics", HttpMethod.Put, $"statistics/devices?{Api}", Invalid, """{"totalDeviceCount":0}""");
-        yield return Send(C, "DELETE of device statistics", HttpMethod.Delete, $"statistics/devices?{Api}", Invalid);
-        yield return Send(C, "GET of the root", HttpMethod.Get, $"/?{Api}", Invalid);
-        yield return Send(C, "PUT to the root", HttpMethod.Put, $"/?{Api}", Invalid, ValidBody);
+        yield return Send(C, "PATCH of a device", HttpMethod.Patch, $"{seed}?{ApiVersion}", Invalid, ValidBody);
+        yield return Send(C, "POST to a device", HttpMethod.Post, $"{seed}?{ApiVersion}", Invalid, ValidBody);
+        yield return Send(C, "OPTIONS of a device", HttpMethod.Options, $"{seed}?{ApiVersion}", Invalid);
+        yield return Send(C, "PUT to the device collection", HttpMethod.Put, $"devices?{ApiVersion}", Invalid, ValidBody);
+        yield return Send(C, "PUT to the device collection with a slash", HttpMethod.Put, $"devices/?{ApiVersion}", Invalid, ValidBody, IfMatchAny);
+        yield return Send(C, "DELETE of the device collection", HttpMethod.Delete, $"devices?{ApiVersion}", Invalid);
+        yield return Send(C, "PATCH of the device collection", HttpMethod.Patch, $"devices?{ApiVersion}", Invalid, "[]");
+        yield return Send(C, "GET below a device", HttpMethod.Get, $"{seed}/nonsense?{ApiVersion}", Invalid);
+        yield return Send(C, "PUT below a device", HttpMethod.Put, $"{seed}/nonsense?{ApiVersion}", Invalid, ValidBody);
+        yield return Send(C, "DELETE below a device", HttpMethod.Delete, $"{seed}/nonsense?{ApiVersion}", Invalid, headers: IfMatchAny);
+        yield return Send(C, "POST below a device", HttpMethod.Post, $"{seed}/nonsense/deeper?{ApiVersion}", Invalid, "{}");
+        yield return Send(C, "GET three levels below devices", HttpMethod.Get, $"devices/a/b/c?{ApiVersion}", Invalid);
+        yield return Send(C, "GET of an unknown statistics", HttpMethod.Get, $"statistics/unknown?{ApiVersion}", Invalid);
+        yield return Send(C, "GET below device statistics", HttpMethod.Get, $"statistics/devices/extra?{ApiVersion}", Invalid);
+        yield return Send(C, "POST to device statistics", HttpMethod.Post, $"statistics/devices?{ApiVersion}", Invalid, "{}");
+        yield return Send(C, "PUT to device statistics", HttpMethod.Put, $"statistics/devices?{ApiVersion}", Invalid, """{"totalDeviceCount":0}""");
+        yield return Send(C, "DELETE of device statistics", HttpMethod.Delete, $"statistics/devices?{ApiVersion}", Invalid);
+        yield return Send(C, "GET of the root", HttpMethod.Get, $"/?{ApiVersion}", Invalid);
+        yield return Send(C, "PUT to the root", HttpMethod.Put, $"/?{ApiVersion}", Invalid, ValidBody);
         yield return Send(C, "DELETE of the root", HttpMethod.Delete, "/", Invalid, headers: IfMatchAny);
     }
 
     public static IEnumerable<HostileCase> PagingHeaders()
     {
         const string C = "bad paging header";
-        var list = $"devices/?{Api}";
+        var list = $"devices/?{ApiVersion}";
         foreach (var count in new[] { "0", "-1", "1001", "abc", "", "1.5", "+5", "99999999999" })
         {
             yield return Send(C, $"x-ms-max-item-count '{count}'", HttpMethod.Get, list, Invalid, headers: H("x-ms-max-item-count", count));

@@ -1,6 +1,6 @@
 using System.Net;
-using Registry.Tests.Http;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 

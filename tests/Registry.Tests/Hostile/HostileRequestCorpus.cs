@@ -1,11 +1,12 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Registry.Tests.Http;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Hostile;
 
 /// <summary>
-/// Invariant 7, table-driven: every request in <see cref="HostileCases"/> answers its exact status and IoT Hub
+/// docs/invariants.md §7, table-driven: every request in <see cref="HostileCases"/> answers its exact status and IoT Hub
 /// error code, never a 5xx, and leaves the registry as it was. One test per case, named for it.
 /// </summary>
 public sealed class HostileRequestCorpus(HostileRegistryFixture registry) : IClassFixture<HostileRegistryFixture>
@@ -67,7 +68,6 @@ public sealed class HostileRequestCorpus(HostileRegistryFixture registry) : ICla
 /// <summary>The corpus, one category per method, split over files by topic; helpers keep each case on a line or two.</summary>
 public static partial class HostileCases
 {
-    public const string Api = RegistryHttp.ApiVersion;
     public const string New = HostileRegistryFixture.NewId;
     public const string Seed = HostileRegistryFixture.SasSeed;
 
@@ -82,7 +82,7 @@ public static partial class HostileCases
     public const string TooLarge = "MessageTooLarge";
     public const string BulkFailure = HostileRequestHarness.BulkFailure;
 
-    /// <summary>IoT Hub's status for each code (wire spec §4.2).</summary>
+    /// <summary>IoT Hub's status for each code (docs/wire-contract.md §6).</summary>
     public static readonly IReadOnlyDictionary<string, int> StatusOf = new Dictionary<string, int>
     {
         [Format] = 400, [Invalid] = 400, [Null] = 400, [Multiple] = 400, [BulkFailure] = 400,
@@ -104,19 +104,19 @@ public static partial class HostileCases
 
     /// <summary>PUT /devices/hostile-new without If-Match: a create.</summary>
     public static HostileCase Create(string category, string name, string? body, string code, IReadOnlyDictionary<string, string>? headers = null) =>
-        new(category, name, HttpMethod.Put, $"devices/{New}?{Api}", body, headers, StatusOf[code], code);
+        new(category, name, HttpMethod.Put, $"devices/{New}?{ApiVersion}", body, headers, StatusOf[code], code);
 
     /// <summary>PUT /devices/{seed} with If-Match "*": a replace of a seeded device.</summary>
     public static HostileCase Replace(string category, string name, string? body, string code, string seed = Seed) =>
-        new(category, name, HttpMethod.Put, $"devices/{seed}?{Api}", body, IfMatchAny, StatusOf[code], code);
+        new(category, name, HttpMethod.Put, $"devices/{seed}?{ApiVersion}", body, IfMatchAny, StatusOf[code], code);
 
     /// <summary>POST /devices with a whole-request refusal.</summary>
     public static HostileCase Bulk(string category, string name, string? body, string code, IReadOnlyDictionary<string, string>? headers = null) =>
-        new(category, name, HttpMethod.Post, $"devices?{Api}", body, headers, StatusOf[code], code);
+        new(category, name, HttpMethod.Post, $"devices?{ApiVersion}", body, headers, StatusOf[code], code);
 
     /// <summary>POST /devices whose items all fail with <paramref name="itemCode"/>: 400 BulkRegistryOperationFailure.</summary>
     public static HostileCase BulkItems(string category, string name, string body, string itemCode) =>
-        new(category, name, HttpMethod.Post, $"devices?{Api}", body, null, 400, BulkFailure) { ItemErrorCode = itemCode };
+        new(category, name, HttpMethod.Post, $"devices?{ApiVersion}", body, null, 400, BulkFailure) { ItemErrorCode = itemCode };
 
     public static HostileCase Send(string category, string name, HttpMethod method, string path, string code,
         string? body = null, IReadOnlyDictionary<string, string>? headers = null) =>

@@ -1,3 +1,5 @@
+using Registry.Tests.Infrastructure;
+
 namespace Registry.Tests.Hostile;
 
 /// <summary>
@@ -14,5 +16,5 @@ public sealed class MalformedEscapeTests(HostileRegistryFixture registry) : ICla
     [MemberData(nameof(Segments))]
     public Task A_path_with_an_undecodable_percent_escape_is_refused_and_creates_nothing(string segment) =>
         registry.AssertRefusedAndHarmlessAsync(HostileCases.Send("malformed escape", segment, HttpMethod.Put,
-            $"devices/{segment}?{HostileCases.Api}", HostileCases.Invalid, body: """{"status":"enabled"}"""));
+            $"devices/{segment}?{RegistryHttp.ApiVersion}", HostileCases.Invalid, body: """{"status":"enabled"}"""));
 }

@@ -1,11 +1,12 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
 /// <summary>
-/// <c>POST /devices</c> with ExportImportDevice items (wire spec §2 row 6, §7.2, §7.3): 200 when every item
+/// <c>POST /devices</c> with ExportImportDevice items (docs/wire-contract.md §9): 200 when every item
 /// succeeded, 400 with the failed items otherwise (the good ones stay applied), whole-request refusals apply nothing.
 /// </summary>
 public sealed class BulkTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
@@ -106,7 +107,7 @@ public sealed class BulkTests(RegistryHostFixture registry) : IClassFixture<Regi
     {
         var updated = await _http.CreateDeviceAsync("bulk-node-update");
         var deleted = await _http.CreateDeviceAsync("bulk-node-delete");
-        // Node renames deviceId to id, writes PascalCase modes and the device's own "etag" (wire spec §2.1).
+        // Node renames deviceId to id, writes PascalCase modes and the device's own "etag" (docs/wire-contract.md §9).
         var items = new JsonArray(
             new JsonObject { ["id"] = "bulk-node-update", ["etag"] = (string?)updated["etag"], ["importMode"] = "UpdateIfMatchETag", ["status"] = "disabled" },
             new JsonObject { ["id"] = "bulk-node-delete", ["etag"] = (string?)deleted["etag"], ["importMode"] = "DeleteIfMatchETag", ["status"] = "enabled" });

@@ -1,10 +1,17 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
-/// <summary>Optimistic concurrency under contention over real connections (invariant 2).</summary>
+/// <summary>
+/// Optimistic concurrency under contention over real connections (docs/invariants.md §2).
+/// <c>DeviceGrainTests.Thirty_two_concurrent_updates_from_one_etag_let_exactly_one_through</c> proves the grain lets one
+/// writer through; this proves the gateway keeps it so: it checks <c>If-Match</c> only inside the grain call (a
+/// check of its own before the call would let several writers through), every loser gets IoT Hub's 412
+/// <c>PreconditionFailed</c>, and the winner's answer is what was stored.
+/// </summary>
 public sealed class ConcurrentUpdateTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     private const int Writers = 32;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
@@ -9,7 +10,7 @@ public sealed class DeviceCreateAndGetTests(RegistryHostFixture registry) : ICla
 {
     private readonly HttpClient _http = registry.Client;
 
-    // Node's create() body, captured on the wire (wire spec §2.1): empty keys mean "generate".
+    // Node's create() body, captured on the wire: empty keys mean "generate" (docs/wire-contract.md §3).
     private static string NodeCreateBody(string id) =>
         Json(new { deviceId = id, status = "enabled", authentication = new { type = "sas", symmetricKey = new { primaryKey = "", secondaryKey = "" } } });
 
@@ -107,7 +108,7 @@ public sealed class DeviceCreateAndGetTests(RegistryHostFixture registry) : ICla
 
         var body = await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "DeviceNotFound");
         Assert.Equal(new[] { "Message", "ExceptionMessage" }, body.Select(p => p.Key));
-        // Node reads the message from the second ';'-segment of Message (wire spec §4.1).
+        // Node reads the message from the second ';'-segment of Message (docs/wire-contract.md §6).
         Assert.Contains("get-missing", ((string)body["Message"]!).Split(';')[1], StringComparison.Ordinal);
     }
 

@@ -1,8 +1,9 @@
 using System.Net;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Http;
 
-/// <summary>DELETE of one device over HTTPS (wire spec §3): 204, 412 on a stale etag, 404 when absent.</summary>
+/// <summary>DELETE of one device over HTTPS (docs/wire-contract.md §5): 204, 412 on a stale etag, 404 when absent.</summary>
 public sealed class DeviceDeleteTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     private readonly HttpClient _http = registry.Client;

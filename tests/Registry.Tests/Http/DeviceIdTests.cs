@@ -1,17 +1,18 @@
 using System.Net;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
 /// <summary>
-/// Device ids through a real request target (wire spec §1, §6): every allowed special character survives both
+/// Device ids through a real request target (docs/wire-contract.md §1, §4): every allowed special character survives both
 /// SDKs' encodings, ids are case-sensitive, and the 128-character limit holds over HTTP.
 /// </summary>
 public sealed class DeviceIdTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     public const string SpecialCharacters = "-:.+%_#*?!(),=@;$'";
 
-    /// <summary>The id Node sent on the wire, with the exact path it produced (wire spec §2.1).</summary>
+    /// <summary>The id Node sent on the wire, with the exact path it produced (captured from the Node SDK; docs/wire-contract.md §1).</summary>
     public const string CapturedNodeId = "a-b:c.d+e%f_g#h*i?j!k(l)m,n=o@p;q$r'";
     public const string CapturedNodePath = "devices/a-b%3Ac.d%2Be%25f_g%23h*i%3Fj!k(l)m%2Cn%3Do%40p%3Bq%24r'";
 

@@ -1,5 +1,6 @@
 using System.Net;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
@@ -23,7 +24,7 @@ public sealed class ListedRegistryFixture : RegistryHostFixture
 }
 
 /// <summary>
-/// <c>GET /devices</c>: IoT Hub's list with <c>top</c> (wire spec §2 row 4) and the registry's cursor walk
+/// <c>GET /devices</c>: IoT Hub's list with <c>top</c> (docs/wire-contract.md §8) and the registry's cursor walk
 /// with <c>x-ms-max-item-count</c> / <c>x-ms-continuation</c>.
 /// </summary>
 public sealed class DeviceListTests(ListedRegistryFixture registry) : IClassFixture<ListedRegistryFixture>

@@ -1,9 +1,10 @@
 using System.Net;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
-/// <summary>PUT with If-Match (update) over HTTPS: RFC 7232 as both SDKs send it (wire spec §3).</summary>
+/// <summary>PUT with If-Match (update) over HTTPS: RFC 7232 as both SDKs send it (docs/wire-contract.md §5).</summary>
 public sealed class DeviceUpdateTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     private readonly HttpClient _http = registry.Client;

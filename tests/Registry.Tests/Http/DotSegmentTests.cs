@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Registry.Abstractions;
 using Registry.Gateway.Security;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
@@ -28,7 +29,7 @@ public sealed class DotSegmentTests(RegistryHostFixture registry) : IClassFixtur
         // A token scoped to the one device "mine": whatever it reaches must be that device.
         var scoped = SharedAccessSignature.Create(host.HostName + "/devices/mine", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1));
 
-        var response = await SendRawAsync(host, method, path + "?api-version=2021-04-12", scoped, method == "PUT" ? "{}" : null);
+        var response = await SendRawAsync(host, method, path + $"?{ApiVersion}", scoped, method == "PUT" ? "{}" : null);
 
         Assert.StartsWith("HTTP/1.1 400", response);
         Assert.Contains("iothub-errorcode: ArgumentInvalid", response, StringComparison.OrdinalIgnoreCase);
@@ -58,7 +59,7 @@ public sealed class DotSegmentTests(RegistryHostFixture registry) : IClassFixtur
         var owner = host.Policy(SharedAccessPolicy.OwnerKeyName);
         var token = SharedAccessSignature.Create(host.HostName, owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1));
 
-        var response = await SendRawAsync(host, method, path + "?api-version=2021-04-12", token, method == "PUT" ? "{}" : null);
+        var response = await SendRawAsync(host, method, path + $"?{ApiVersion}", token, method == "PUT" ? "{}" : null);
 
         Assert.StartsWith("HTTP/1.1 400", response);
         Assert.Contains("iothub-errorcode: ArgumentInvalid", response, StringComparison.OrdinalIgnoreCase);

@@ -1,5 +1,6 @@
 using System.Net;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
@@ -37,8 +38,8 @@ public sealed class HeadAndRootTests(RegistryHostFixture registry) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("devices?api-version=2021-04-12")]
-    [InlineData("statistics/devices?api-version=2021-04-12")]
+    [InlineData($"devices?{ApiVersion}")]
+    [InlineData($"statistics/devices?{ApiVersion}")]
     public async Task Head_of_the_list_and_the_statistics_answers_200_without_a_body(string path)
     {
         using var response = await _http.SendAsync(HttpMethod.Head, path);

@@ -1,10 +1,11 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Http;
 
 /// <summary>
-/// Read-only Device fields in a request body are ignored (wire spec §1): the C# SDK sends a whole Device, with
+/// Read-only Device fields in a request body are ignored (docs/wire-contract.md §1): the C# SDK sends a whole Device, with
 /// default dates and the etag it read, and none of that may reach the registry.
 /// </summary>
 public sealed class ReadOnlyFieldTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 

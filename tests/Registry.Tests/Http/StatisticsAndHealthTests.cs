@@ -1,10 +1,11 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using static Registry.Tests.Http.RegistryHttp;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Http;
 
-/// <summary><c>GET /statistics/devices</c> (wire spec §7.4) follows every write; <c>/healthz</c> answers without the cluster's help.</summary>
+/// <summary><c>GET /statistics/devices</c> (docs/wire-contract.md §10) follows every write; <c>/healthz</c> answers without the cluster's help.</summary>
 public sealed class StatisticsAndHealthTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
 {
     private readonly HttpClient _http = registry.Client;

@@ -5,6 +5,7 @@ using Registry.Gateway;
 using Registry.Gateway.Security;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Security;
 
@@ -44,15 +45,15 @@ public class AccessPolicyStoreTests
             ownerKey = first.Policy("iothubowner").PrimaryKey;
             connectionString = first.OwnerConnectionString;
             using var client = first.CreateClient();
-            Assert.Equal(HttpStatusCode.OK, (await client.PutAsync(SecuredRegistryFixture.DevicePath("restart-1"),
-                SecuredRegistryFixture.JsonBody(new { deviceId = "restart-1" }))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.PutAsync(DevicePath("restart-1"),
+                Json(Json(new { deviceId = "restart-1" })))).StatusCode);
         }
         await using var second = await RegistryTestHost.StartAsync(dataFolder: dataFolder);
         Assert.Equal(ownerKey, second.Policy("iothubowner").PrimaryKey);
         Assert.Equal(connectionString, second.OwnerConnectionString);
         using var again = second.CreateSignedClient(() =>
             SharedAccessSignature.Create("localhost", ownerKey, "iothubowner", DateTimeOffset.UtcNow.AddHours(1)));
-        using var statistics = await again.GetAsync("statistics/devices?api-version=2021-04-12");
+        using var statistics = await again.GetAsync($"statistics/devices?{ApiVersion}");
         Assert.Equal(HttpStatusCode.OK, statistics.StatusCode);
     }
 
@@ -68,8 +69,8 @@ public class AccessPolicyStoreTests
             connectionString = first.OwnerConnectionString;
             policies = first.Policies.All.ToArray();
             using var client = first.CreateClient("registryRead");
-            await client.GetAsync("devices/?api-version=2021-04-12");
-            using var refused = await client.DeleteAsync(SecuredRegistryFixture.DevicePath("x"));
+            await client.GetAsync($"devices/?{ApiVersion}");
+            using var refused = await client.DeleteAsync(DevicePath("x"));
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         }
         var secondLogs = new CapturedLogs();
@@ -115,10 +116,10 @@ public class AccessPolicyStoreTests
         Assert.DoesNotContain(logs.Lines, l => l.Text.Contains("SharedAccessKey=", StringComparison.Ordinal));
 
         using var scripts = host.CreateClient("scripts");
-        Assert.Equal(HttpStatusCode.OK, (await scripts.GetAsync("statistics/devices?api-version=2021-04-12")).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await scripts.DeleteAsync(SecuredRegistryFixture.DevicePath("x"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await scripts.GetAsync($"statistics/devices?{ApiVersion}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await scripts.DeleteAsync(DevicePath("x"))).StatusCode);
         using var owner = host.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await owner.GetAsync("statistics/devices?api-version=2021-04-12")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await owner.GetAsync($"statistics/devices?{ApiVersion}")).StatusCode);
     }
 
     [Theory]
@@ -151,7 +152,7 @@ public class AccessPolicyStoreTests
             new Dictionary<string, string?> { ["Registry:Authentication:Enabled"] = "false" },
             configure: b => b.Logging.AddProvider(logs));
         using var anonymous = host.CreateAnonymousClient();
-        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("statistics/devices?api-version=2021-04-12")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync($"statistics/devices?{ApiVersion}")).StatusCode);
         Assert.Contains(logs.Lines, l => l.Level == LogLevel.Warning && l.Text.StartsWith("AUTHENTICATION DISABLED", StringComparison.Ordinal));
     }
 
@@ -160,7 +161,7 @@ public class AccessPolicyStoreTests
     {
         await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:Authentication:Enabled"] = "true" });
         using var anonymous = host.CreateAnonymousClient();
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("statistics/devices?api-version=2021-04-12")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"statistics/devices?{ApiVersion}")).StatusCode);
     }
 
     [Theory]

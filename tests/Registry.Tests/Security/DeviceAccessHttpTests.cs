@@ -1,5 +1,7 @@
 using System.Net;
 using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Security;
 
@@ -24,7 +26,7 @@ public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : ICl
     public async Task Device_token_with_every_allowed_special_character_in_the_id_is_accepted()
     {
         var id = "sp-" + SasVectors.SpecialId;
-        var device = await registry.CreateDeviceAsync(id);
+        var device = await registry.Owner.CreateDeviceAsync(id);
         var key = (string)device["authentication"]!["symmetricKey"]!["primaryKey"]!;
         using var response = await registry.SendAsDeviceAsync(id, registry.DeviceToken(id, key));
         await AssertGrantedAsync(response, id);
@@ -118,7 +120,7 @@ public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : ICl
     public async Task Disabled_device_is_refused_whoever_signed()
     {
         var id = $"off-{Guid.NewGuid():N}"[..16];
-        var device = await registry.CreateDeviceAsync(id, new { deviceId = id, status = "disabled" });
+        var device = await registry.Owner.CreateDeviceAsync(id, Json(new { deviceId = id, status = "disabled" }));
         var key = (string)device["authentication"]!["symmetricKey"]!["primaryKey"]!;
         foreach (var token in new[] { registry.DeviceToken(id, key), registry.PolicyToken("device", $"{registry.Host.HostName}/devices/{id}"), registry.PolicyToken("iothubowner") })
         {
@@ -191,11 +193,11 @@ public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : ICl
     public async Task Device_without_symmetric_keys_cannot_sign_device_tokens()
     {
         var id = $"x509-{Guid.NewGuid():N}"[..17];
-        await registry.CreateDeviceAsync(id, new
+        await registry.Owner.CreateDeviceAsync(id, Json(new
         {
             deviceId = id,
             authentication = new { x509Thumbprint = new { primaryThumbprint = new string('a', 40), secondaryThumbprint = new string('b', 40) } },
-        });
+        }));
         using var response = await registry.SendAsDeviceAsync(id, registry.DeviceToken(id, SasVectors.DeviceKey));
         await SecurityAssert.UnauthorizedAsync(response);
     }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Registry.Gateway.Security;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Security;
 
@@ -14,7 +15,7 @@ public class DeviceIdRouteTests
 {
     [Theory]
     [InlineData("/devices/dev1/messages/events", "dev1", "dev1")]
-    [InlineData("/devices/dev1/messages/events?api-version=2021-04-12", "dev1", "dev1")]
+    [InlineData($"/devices/dev1/messages/events?{ApiVersion}", "dev1", "dev1")]
     [InlineData("/devices/a%23b%3Fc/messages/events", "a#b?c", "a#b?c")]
     [InlineData("/devices/a%2525b/messages/events", "a%25b", "a%25b")]
     [InlineData("/devices/a%252Fb/messages/events", "a%2Fb", "a%2Fb")]

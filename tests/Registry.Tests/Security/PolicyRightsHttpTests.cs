@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Security;
 
@@ -106,11 +108,11 @@ public sealed class PolicyRightsHttpTests(SecuredRegistryFixture registry) : ICl
     public async Task Token_scoped_to_devices_reads_devices_but_not_statistics()
     {
         using var client = registry.Host.CreateSignedClient(() => registry.PolicyToken("registryRead", $"{registry.Host.HostName}/devices"));
-        using (var list = await client.GetAsync("devices/?api-version=2021-04-12"))
+        using (var list = await client.GetAsync($"devices/?{ApiVersion}"))
         {
             Assert.Equal(HttpStatusCode.OK, list.StatusCode);
         }
-        using var statistics = await client.GetAsync("statistics/devices?api-version=2021-04-12");
+        using var statistics = await client.GetAsync($"statistics/devices?{ApiVersion}");
         await SecurityAssert.UnauthorizedAsync(statistics);
     }
 
@@ -131,7 +133,7 @@ public sealed class PolicyRightsHttpTests(SecuredRegistryFixture registry) : ICl
         using var client = registry.Host.CreateAnonymousClient();
         foreach (var token in tokens)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Delete, SecuredRegistryFixture.DevicePath("nobody-home"));
+            using var request = new HttpRequestMessage(HttpMethod.Delete, DevicePath("nobody-home"));
             request.Headers.TryAddWithoutValidation("Authorization", token);
             using var response = await client.SendAsync(request);
             await SecurityAssert.UnauthorizedAsync(response);
@@ -147,44 +149,44 @@ public sealed class PolicyRightsHttpTests(SecuredRegistryFixture registry) : ICl
         var id = $"rights-{operation}-{Guid.NewGuid():N}"[..32];
         if (operation is not Operation.CreateDevice and not Operation.Bulk)
         {
-            await registry.CreateDeviceAsync(id);
+            await registry.Owner.CreateDeviceAsync(id);
         }
         return id;
     }
 
     private static Task<HttpResponseMessage> SendAsync(HttpClient client, Operation operation, string id)
     {
-        var path = SecuredRegistryFixture.DevicePath(id);
+        var path = DevicePath(id);
         switch (operation)
         {
             case Operation.GetDevice:
                 return client.GetAsync(path);
             case Operation.ListDevices:
-                return client.GetAsync("devices/?api-version=2021-04-12");
+                return client.GetAsync($"devices/?{ApiVersion}");
             case Operation.Statistics:
-                return client.GetAsync("statistics/devices?api-version=2021-04-12");
+                return client.GetAsync($"statistics/devices?{ApiVersion}");
             case Operation.CreateDevice:
-                return client.PutAsync(path, SecuredRegistryFixture.JsonBody(new { deviceId = id }));
+                return client.PutAsync(path, Json(Json(new { deviceId = id })));
             case Operation.UpdateDevice:
                 var update = new HttpRequestMessage(HttpMethod.Put, path)
                 {
-                    Content = SecuredRegistryFixture.JsonBody(new { deviceId = id, status = "disabled" }),
+                    Content = Json(Json(new { deviceId = id, status = "disabled" })),
                 };
                 update.Headers.TryAddWithoutValidation("If-Match", "\"*\"");
                 return client.SendAsync(update);
             case Operation.DeleteDevice:
                 return client.DeleteAsync(path);
             default:
-                return client.PostAsync("devices?api-version=2021-04-12",
-                    SecuredRegistryFixture.JsonBody(new[] { new { id, importMode = "create" } }));
+                return client.PostAsync($"devices?{ApiVersion}",
+                    Json(Json(new[] { new { id, importMode = "create" } })));
         }
     }
 
     /// <summary>The target device as the owner reads it (404 text when absent) and the statistics.</summary>
     private async Task<JsonObject> SnapshotAsync(string id)
     {
-        using var device = await registry.Owner.GetAsync(SecuredRegistryFixture.DevicePath(id));
-        using var statistics = await registry.Owner.GetAsync("statistics/devices?api-version=2021-04-12");
+        using var device = await registry.Owner.GetAsync(DevicePath(id));
+        using var statistics = await registry.Owner.GetAsync($"statistics/devices?{ApiVersion}");
         return new JsonObject
         {
             ["device"] = device.IsSuccessStatusCode ? JsonNode.Parse(await device.Content.ReadAsStringAsync()) : ((int)device.StatusCode).ToString(),

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Security;
 
@@ -10,7 +11,7 @@ public sealed class RegistryClockTests(SecuredRegistryFixture registry) : IClass
     {
         registry.Clock.Advance(TimeSpan.FromMinutes(7));
 
-        var device = await registry.CreateDeviceAsync("clock-created");
+        var device = await registry.Owner.CreateDeviceAsync("clock-created");
 
         var statusUpdated = DateTimeOffset.Parse((string)device["statusUpdatedTime"]!, CultureInfo.InvariantCulture);
         Assert.Equal(registry.Clock.GetUtcNow(), statusUpdated);

@@ -3,7 +3,7 @@ using static Registry.Tests.Security.SasVectors;
 
 namespace Registry.Tests.Security;
 
-/// <summary>The SAS algorithm of wire spec §5, against tokens the Node SDK's own signer produced.</summary>
+/// <summary>The SAS algorithm of docs/wire-contract.md §7, against tokens the Node SDK's own signer produced.</summary>
 public class SharedAccessSignatureTests
 {
     private static readonly byte[] Policy = Convert.FromBase64String(PolicyKey);

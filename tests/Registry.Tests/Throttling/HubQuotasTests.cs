@@ -3,7 +3,7 @@ using static Registry.Gateway.Throttling.OperationClass;
 
 namespace Registry.Tests.Throttling;
 
-/// <summary>The throttles a hub of each tier and size enforces, number for number from wire spec §11.</summary>
+/// <summary>The throttles a hub of each tier and size enforces, number for number from IoT Hub's quota table (docs/wire-contract.md §11).</summary>
 public class HubQuotasTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Registry.Gateway;
 using Registry.Gateway.Throttling;
+using static Registry.Tests.Infrastructure.MappedEndpoints;
 
 namespace Registry.Tests.Throttling;
 
@@ -42,15 +43,4 @@ public class OperationClassTests
     }
 
     private static Endpoint Metadata(params object[] metadata) => new(null, new EndpointMetadataCollection(metadata), "test");
-
-    // Mapping needs no IGrainFactory and no server: handlers resolve the grain factory per request.
-    private static readonly Lazy<RouteEndpoint[]> Endpoints = new(() =>
-    {
-        var app = WebApplication.CreateBuilder().Build();
-        app.MapRegistryApi();
-        return ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>().ToArray();
-    });
-
-    private static RouteEndpoint Endpoint(string method, string route) => Endpoints.Value.Single(e =>
-        e.RoutePattern.RawText == route && e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.Contains(method) == true);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Abstractions;
 using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Throttling;
 
@@ -13,8 +14,6 @@ namespace Registry.Tests.Throttling;
 /// </summary>
 public class ThrottlingHttpTests
 {
-    private const string ApiVersion = "api-version=2021-04-12";
-
     [Fact]
     public async Task Create_beyond_the_registry_limit_answers_429_ThrottlingException_with_Retry_After_and_creates_nothing()
     {

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Registry.Gateway.Wire;
 
-namespace Registry.Tests.Gateway;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>Serializes and parses with the gateway's own JSON context, as the endpoints do.</summary>
 internal static class WireJson

@@ -1,6 +1,6 @@
 using Orleans.Storage;
 
-namespace Registry.Tests.Grains;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>Failures to inject into one storage: the next N writes fail, either before or after they land.</summary>
 public sealed class StorageFaults

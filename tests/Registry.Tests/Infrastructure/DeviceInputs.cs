@@ -1,6 +1,6 @@
 using Registry.Abstractions;
 
-namespace Registry.Tests.Grains;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>Small builders for device requests used across grain tests.</summary>
 internal static class DeviceInputs

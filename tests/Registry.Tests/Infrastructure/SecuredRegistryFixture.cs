@@ -5,9 +5,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
-using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
 
-namespace Registry.Tests.Security;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// The real registry (silo, device grains, gateway, authentication middleware) with its one clock (the
@@ -44,31 +44,18 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
         Owner = Host.CreateClient();
     }
 
-    /// <summary>Registers a device with generated keys (or the given body) and returns it as GET answers it.</summary>
-    public async Task<JsonObject> CreateDeviceAsync(string id, object? body = null)
-    {
-        using var response = await Owner.PutAsync(DevicePath(id), JsonBody(body ?? new { deviceId = id }));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonNode.Parse(text)!.AsObject();
-    }
-
-    /// <summary>Replaces a device unconditionally (If-Match *).</summary>
+    /// <summary>Replaces a device unconditionally (If-Match *) and returns it; fails the test unless 200.</summary>
     public async Task<JsonObject> UpdateDeviceAsync(string id, object body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, DevicePath(id)) { Content = JsonBody(body) };
-        request.Headers.TryAddWithoutValidation("If-Match", "\"*\"");
-        using var response = await Owner.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonNode.Parse(text)!.AsObject();
+        using var response = await Owner.PutDeviceAsync(id, Json(body), "\"*\"");
+        return await response.ReadDeviceAsync(HttpStatusCode.OK);
     }
 
     /// <summary>A fresh device with generated keys: (id, primary key, secondary key).</summary>
     public async Task<(string Id, string Primary, string Secondary)> NewDeviceAsync(string prefix)
     {
         var id = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 128)];
-        var device = await CreateDeviceAsync(id);
+        var device = await Owner.CreateDeviceAsync(id);
         var keys = device["authentication"]!["symmetricKey"]!;
         return (id, (string)keys["primaryKey"]!, (string)keys["secondaryKey"]!);
     }
@@ -77,7 +64,7 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
     public async Task<HttpResponseMessage> SendAsDeviceAsync(string deviceId, string? authorization)
     {
         using var client = Host.CreateAnonymousClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?api-version=2021-04-12")
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?{ApiVersion}")
         {
             Content = new StringContent("{\"heartbeat\":1}"),
         };
@@ -96,30 +83,9 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
     public string PolicyToken(string policy, string? resource = null) =>
         SharedAccessSignature.Create(resource ?? Host.HostName, Host.Policy(policy).PrimaryKey, policy, DateTimeOffset.UtcNow.AddHours(1));
 
-    public static string DevicePath(string id) => $"devices/{Uri.EscapeDataString(id)}?api-version=2021-04-12";
-
-    public static StringContent JsonBody(object body) =>
-        new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
-
     public async ValueTask DisposeAsync()
     {
         Owner.Dispose();
         await Host.DisposeAsync();
-    }
-}
-
-/// <summary>Assertions shared by the security tests.</summary>
-public static class SecurityAssert
-{
-    /// <summary>401 IotHubUnauthorizedAccess in the legacy shape, with the one generic text every refusal carries.</summary>
-    public static async Task UnauthorizedAsync(HttpResponseMessage response, string because = "")
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{because}: expected 401, got {(int)response.StatusCode}: {text}");
-        Assert.Equal("IotHubUnauthorizedAccess", response.Headers.TryGetValues("iothub-errorcode", out var codes) ? codes.Single() : null);
-        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
-        var body = JsonNode.Parse(text)!.AsObject();
-        Assert.Equal("ErrorCode:IotHubUnauthorizedAccess;Unauthorized", (string?)body["Message"]);
-        Assert.StartsWith("Tracking ID:", (string?)body["ExceptionMessage"], StringComparison.Ordinal);
     }
 }

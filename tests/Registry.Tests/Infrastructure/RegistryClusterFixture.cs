@@ -2,7 +2,7 @@ using Orleans.TestingHost;
 using Registry.Abstractions;
 using Registry.Host;
 
-namespace Registry.Tests.Grains;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>A two-silo test cluster with the registry's embedded storage; 16 index partitions so paging crosses partitions.</summary>
 public sealed class RegistryClusterFixture : IAsyncLifetime

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Registry.Tests.Security;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>Every log line a host writes at any level, with its formatted text, for asserting what is (never) logged.</summary>
 public sealed class CapturedLogs : ILoggerProvider

@@ -1,6 +1,4 @@
-using Registry.Tests.Infrastructure;
-
-namespace Registry.Tests.Http;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// One real registry process (embedded mode, HTTPS on a free port) per test class. Tests in a class run one

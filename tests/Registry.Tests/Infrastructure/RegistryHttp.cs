@@ -4,10 +4,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Registry.Tests.Http;
+namespace Registry.Tests.Infrastructure;
 
 /// <summary>
-/// The registry's REST surface as the SDKs call it (wire spec §1-§4), plus the assertions every HTTP test
+/// The registry's REST surface as the SDKs call it (docs/wire-contract.md §1-§6), plus the assertions every HTTP test
 /// shares: IoT Hub's legacy error shape and the device JSON the SDKs depend on.
 /// </summary>
 public static partial class RegistryHttp
@@ -88,7 +88,7 @@ public static partial class RegistryHttp
     }
 
     /// <summary>
-    /// IoT Hub's legacy error (wire spec §4.1): the status, the <c>iothub-errorcode</c> header, and a JSON body whose
+    /// IoT Hub's legacy error (docs/wire-contract.md §6): the status, the <c>iothub-errorcode</c> header, and a JSON body whose
     /// <c>Message</c> starts <c>ErrorCode:&lt;code&gt;;</c> and whose <c>ExceptionMessage</c> carries a tracking id.
     /// Returns the body.
     /// </summary>
