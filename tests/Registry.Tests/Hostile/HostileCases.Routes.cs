@@ -24,6 +24,19 @@ public static partial class HostileCases
         yield return Put("empty quoted etag", "\"\"");
         yield return Put("double star", "\"**\"");
         yield return Put("unterminated quoted star", "\"*");
+        // A header that names no tag is a malformed precondition, never "no header": PUT must not create, DELETE must not
+        // delete unconditionally.
+        yield return Put("a lone comma", ",");
+        yield return Put("only empty list elements", ",,,");
+        yield return Put("blank", " ");
+        yield return Put("a tab", "\t");
+        yield return Delete("a lone comma", ",");
+        yield return Delete("only empty list elements", " , ,");
+        yield return Delete("blank", " ");
+        yield return Send(C, $"create of the missing {New} with If-Match a lone comma", HttpMethod.Put, $"devices/{New}?{Api}", NotFound,
+            """{"deviceId":"hostile-new"}""", H("If-Match", ","));
+        yield return Send(C, $"delete of the missing {New} with If-Match a lone comma", HttpMethod.Delete, $"devices/{New}?{Api}", NotFound,
+            headers: H("If-Match", ","));
         yield return Send(C, "replace the x509 seed with the sas seed's stale etag", HttpMethod.Put, $"devices/{HostileRegistryFixture.X509Seed}?{Api}",
             Precondition, """{"deviceId":"hostile-seed-x509","status":"enabled"}""", H("If-Match", "\"{staleEtag}\""));
         yield return Delete("stale quoted etag", "\"{staleEtag}\"");
@@ -46,7 +59,6 @@ public static partial class HostileCases
         {
             yield return Send(C, $"create of the existing {seed}", HttpMethod.Put, $"devices/{seed}?{Api}", Exists, $$"""{"deviceId":"{{seed}}","status":"disabled"}""");
         }
-        yield return Send(C, "create of an existing device with a blank If-Match", HttpMethod.Put, $"devices/{Seed}?{Api}", Exists, ValidBody, H("If-Match", " "));
     }
 
     public static IEnumerable<HostileCase> UnknownRoutes()
