@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,7 @@ public static class GatewayExtensions
     {
         services.AddOptions<GatewayOptions>().Configure(configure);
         services.AddRegistryThrottling();
+        services.AddTransient<IStartupFilter, HeadResponses>();
         return services;
     }
 

@@ -21,7 +21,7 @@ internal static class DevicesApi
         var devices = api.MapGroup("/devices");
         devices.MapGet("/", ListDevices).WithMetadata(RequiredAccess.RegistryRead);
         devices.MapGet("/{id}", GetDevice).WithMetadata(RequiredAccess.RegistryRead);
-        // HEAD is GET without the body (Kestrel drops it): 200 with the ETag header, or 404 with iothub-errorcode.
+        // HEAD is GET without the body (HeadResponses discards it): 200 with the ETag header, or 404 with iothub-errorcode.
         devices.MapMethods("/", [HttpMethods.Head], ListDevices).WithMetadata(RequiredAccess.RegistryRead);
         devices.MapMethods("/{id}", [HttpMethods.Head], GetDevice).WithMetadata(RequiredAccess.RegistryRead);
         devices.MapPut("/{id}", PutDevice).WithMetadata(RequiredAccess.RegistryWrite);

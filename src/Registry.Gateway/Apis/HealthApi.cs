@@ -13,7 +13,8 @@ internal static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/healthz", Healthz);
+        // Load balancers probe with HEAD: served wherever GET is.
+        endpoints.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], Healthz);
         return endpoints;
     }
 

@@ -9,9 +9,17 @@ namespace Registry.Gateway.Wire;
 /// </summary>
 internal static class IfMatch
 {
-    /// <summary>The condition, or null when the header is absent or blank (PUT then means "create").</summary>
+    /// <summary>
+    /// The condition, or null only when no <c>If-Match</c> line was sent (PUT then means "create"). A header that names
+    /// no tag (blank, <c>,</c>, <c>W/</c>) is malformed, not absent: a condition that matches nothing, so a PUT with
+    /// If-Match never creates and a DELETE with one never deletes unconditionally.
+    /// </summary>
     public static ETagCondition? Parse(StringValues header)
     {
+        if (header.Count == 0)
+        {
+            return null;
+        }
         var tags = new List<string>();
         foreach (var value in header)
         {
@@ -28,7 +36,7 @@ internal static class IfMatch
                 tags.Add(tag);
             }
         }
-        return tags.Count == 0 ? null : new ETagCondition(tags);
+        return new ETagCondition(tags);
     }
 
     /// <summary>Strips an optional <c>W/</c> and one pair of surrounding quotes from a single tag.</summary>

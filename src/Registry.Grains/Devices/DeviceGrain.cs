@@ -103,6 +103,7 @@ public sealed class DeviceGrain(
     private async Task<DeviceIdentity> UpdateCore(
         DeviceIdentity current, DeviceIdentityInput input, AuthenticationMechanism auth, ETagCondition condition)
     {
+        EnsureNotOwnParent(current, input);
         if (!condition.Matches(current.ETag))
         {
             throw RegistryException.PreconditionFailed(DeviceId);
@@ -151,6 +152,19 @@ public sealed class DeviceGrain(
 
     /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>
     private string EdgeScope(string generationId) => $"ms-azure-iot-edge://{DeviceId}-{generationId}";
+
+    /// <summary>
+    /// IoT Hub refuses a device as its own parent. Only the grain knows the scope it minted (a create mints a new
+    /// generation, so only an update can name it); longer cycles would need a registry-wide look-up of scopes.
+    /// </summary>
+    private void EnsureNotOwnParent(DeviceIdentity current, DeviceIdentityInput input)
+    {
+        var ownScope = EdgeScope(current.GenerationId);
+        if (input.ParentScopes is { } parents && parents.Contains(ownScope, StringComparer.Ordinal))
+        {
+            throw RegistryException.Invalid($"parentScopes names '{ownScope}', the device's own scope; a device cannot be its own parent.");
+        }
+    }
 
     /// <summary>
     /// An edge device keeps the scope it was given. One that stops being edge loses it: its own scope is what makes it

@@ -8,8 +8,33 @@ public class IfMatchTests
     [Fact]
     public void If_match_absent_means_no_condition() => Assert.Null(IfMatch.Parse(StringValues.Empty));
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    [InlineData("\t")]
+    [InlineData(",")]
+    [InlineData(",,,")]
+    [InlineData(" , \t, ")]
+    [InlineData("W/")]
+    public void If_match_naming_no_tag_is_a_condition_that_matches_nothing(string header)
+    {
+        var condition = IfMatch.Parse(header);
+        Assert.NotNull(condition);
+        Assert.False(condition.IsAny);
+        Assert.False(condition.Matches("MQ=="));
+    }
+
     [Fact]
-    public void If_match_blank_means_no_condition() => Assert.Null(IfMatch.Parse(" "));
+    public void If_match_header_lines_naming_no_tag_are_a_condition_that_matches_nothing()
+    {
+        var condition = IfMatch.Parse(new StringValues([",", " ", ""]));
+        Assert.NotNull(condition);
+        Assert.False(condition.Matches("MQ=="));
+    }
+
+    [Fact]
+    public void If_match_empty_line_beside_a_tag_keeps_the_tag() =>
+        Assert.Equal(["a"], IfMatch.Parse(new StringValues([",", "\"a\""]))!.Tags!);
 
     [Fact]
     public void If_match_star_is_the_wildcard() => Assert.True(IfMatch.Parse("*")!.IsAny);

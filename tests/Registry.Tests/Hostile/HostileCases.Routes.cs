@@ -25,6 +25,19 @@ public static partial class HostileCases
         yield return Put("empty quoted etag", "\"\"");
         yield return Put("double star", "\"**\"");
         yield return Put("unterminated quoted star", "\"*");
+        // A header that names no tag is a malformed precondition, never "no header": PUT must not create, DELETE must not
+        // delete unconditionally.
+        yield return Put("a lone comma", ",");
+        yield return Put("only empty list elements", ",,,");
+        yield return Put("blank", " ");
+        yield return Put("a tab", "\t");
+        yield return Delete("a lone comma", ",");
+        yield return Delete("only empty list elements", " , ,");
+        yield return Delete("blank", " ");
+        yield return Send(C, $"create of the missing {New} with If-Match a lone comma", HttpMethod.Put, $"devices/{New}?{ApiVersion}", NotFound,
+            """{"deviceId":"hostile-new"}""", H("If-Match", ","));
+        yield return Send(C, $"delete of the missing {New} with If-Match a lone comma", HttpMethod.Delete, $"devices/{New}?{ApiVersion}", NotFound,
+            headers: H("If-Match", ","));
         yield return Send(C, "replace the x509 seed with the sas seed's stale etag", HttpMethod.Put, $"devices/{HostileRegistryFixture.X509Seed}?{ApiVersion}",
             Precondition, """{"deviceId":"hostile-seed-x509","status":"enabled"}""", H("If-Match", "\"{staleEtag}\""));
         yield return Delete("stale quoted etag", "\"{staleEtag}\"");
@@ -47,7 +60,6 @@ public static partial class HostileCases
         {
             yield return Send(C, $"create of the existing {seed}", HttpMethod.Put, $"devices/{seed}?{ApiVersion}", Exists, $$"""{"deviceId":"{{seed}}","status":"disabled"}""");
         }
-        yield return Send(C, "create of an existing device with a blank If-Match", HttpMethod.Put, $"devices/{Seed}?{ApiVersion}", Exists, ValidBody, H("If-Match", " "));
     }
 
     public static IEnumerable<HostileCase> UnknownRoutes()
