@@ -50,7 +50,14 @@ public static class AccessPolicyStore
         var policies = fromFile.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
         foreach (var (name, settings) in configured)
         {
-            policies[name] = settings.ToPolicy(name);
+            try
+            {
+                policies[name] = settings.ToPolicy(name);
+            }
+            catch (ArgumentException e)
+            {
+                throw new RegistryStartupException($"Registry:AccessPolicies:{name} is not usable: {e.Message} Nothing was started.", e);
+            }
         }
         var effective = new SharedAccessPolicies(policies.Values);
         SharedAccessPolicy? generatedOwner = null;
@@ -64,18 +71,28 @@ public static class AccessPolicyStore
         return new AccessPolicyLoad(effective, generatedOwner, path, shared);
     }
 
-    /// <summary>Reads a policy file; throws InvalidOperationException naming the file when it cannot be used.</summary>
+    /// <summary>Reads a policy file; throws <see cref="RegistryStartupException"/> naming the file when it cannot be used (none, or no rights, included).</summary>
     public static SharedAccessPolicies Read(string path)
     {
         try
         {
             using var stream = File.OpenRead(path);
             var document = JsonSerializer.Deserialize(stream, AccessPolicyJsonContext.Default.AccessPolicyDocument);
-            return new SharedAccessPolicies((document?.Policies ?? []).Select(e => e is null ? throw new ArgumentException("a policy entry is empty") : ToPolicy(e)));
+            var policies = new SharedAccessPolicies((document?.Policies ?? []).Select(e => e is null ? throw new ArgumentException("a policy entry is empty") : ToPolicy(e)));
+            // A file nobody can use would answer every request 401 with nothing logged: refused like a broken one.
+            if (!policies.All.Any())
+            {
+                throw new ArgumentException("it lists no policy.");
+            }
+            if (policies.All.All(p => p.Rights == AccessRights.None))
+            {
+                throw new ArgumentException("no policy in it grants any right.");
+            }
+            return policies;
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new InvalidOperationException($"The access policy file {path} is not usable: {e.Message} " +
+            throw new RegistryStartupException($"The access policy file {path} is not usable: {e.Message} " +
                 "Fix it, or delete it to generate new keys (every connection string handed out so far stops working).", e);
         }
     }

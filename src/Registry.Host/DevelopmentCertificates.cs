@@ -35,12 +35,12 @@ public static class DevelopmentCertificates
         using var ca = LoadCa(caPath, caKeyPath, now, out var caUnusable);
         if (File.Exists(serverPath))
         {
-            var existing = X509CertificateLoader.LoadPkcs12FromFile(serverPath, password: null, X509KeyStorageFlags.Exportable);
-            if (existing.NotAfter.ToUniversalTime() > now.UtcDateTime + RenewBefore && existing.MatchesHostname(hostName) && IssuedBy(existing, caPath))
+            var existing = LoadServer(serverPath);
+            if (existing is not null && existing.NotAfter.ToUniversalTime() > now.UtcDateTime + RenewBefore && existing.MatchesHostname(hostName) && IssuedBy(existing, caPath))
             {
                 return new DevelopmentCertificate(existing, caPath, CaReplacedBecause: null);
             }
-            existing.Dispose();
+            existing?.Dispose();
         }
 
         string? replaced = null;
@@ -79,14 +79,23 @@ public static class DevelopmentCertificates
             unusable = $"its key {caKeyPath} is missing (registries before this version did not keep it)";
             return null;
         }
-        using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        using var certificate = ReadPem(caPath, pem => X509Certificate2.CreateFromPem(pem));
+        if (certificate is null)
+        {
+            unusable = $"{caPath} is not a readable PEM certificate";
+            return null;
+        }
         if (certificate.NotAfter.ToUniversalTime() <= now.UtcDateTime + RenewBefore)
         {
             unusable = $"it expires on {certificate.NotAfter.ToUniversalTime():u}";
             return null;
         }
         using var key = RSA.Create();
-        key.ImportFromPem(File.ReadAllText(caKeyPath));
+        if (ReadPem(caKeyPath, pem => { key.ImportFromPem(pem); return key; }) is null)
+        {
+            unusable = $"{caKeyPath} is not a readable PEM RSA private key";
+            return null;
+        }
         try
         {
             return certificate.CopyWithPrivateKey(key);
@@ -98,13 +107,46 @@ public static class DevelopmentCertificates
         }
     }
 
+    /// <summary>
+    /// Parses a PEM file; null when it is damaged (truncated, edited), so a damaged CA is replaced like one that cannot
+    /// issue rather than crashing the start: a file no client can load is trusted by none.
+    /// </summary>
+    private static T? ReadPem<T>(string path, Func<string, T> parse) where T : class
+    {
+        try
+        {
+            return parse(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The server certificate, or null when the file is damaged: it is derived from the CA, so it is just issued again.</summary>
+    private static X509Certificate2? LoadServer(string serverPath)
+    {
+        try
+        {
+            return X509CertificateLoader.LoadPkcs12FromFile(serverPath, password: null, X509KeyStorageFlags.Exportable);
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
+
     private static bool IssuedBy(X509Certificate2 server, string caPath)
     {
         if (!File.Exists(caPath))
         {
             return false;
         }
-        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        using var ca = ReadPem(caPath, pem => X509Certificate2.CreateFromPem(pem));
+        if (ca is null)
+        {
+            return false;
+        }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(ca);

@@ -45,6 +45,33 @@ public static class ExclusiveStart
         }
     }
 
+    /// <summary>
+    /// Fails with one message naming configured endpoints that would collide with each other (the same port on the same
+    /// address, or on every address): the bind check cannot see them, since nobody listens there yet.
+    /// </summary>
+    public static void EnsureDistinct(IReadOnlyList<(string Setting, IPEndPoint Endpoint)> endpoints)
+    {
+        var clashes = new List<string>();
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            for (var j = i + 1; j < endpoints.Count; j++)
+            {
+                var (a, b) = (endpoints[i].Endpoint, endpoints[j].Endpoint);
+                if (a.Port != 0 && a.Port == b.Port && (a.Address.Equals(b.Address) || IsAny(a.Address) || IsAny(b.Address)))
+                {
+                    clashes.Add($"{endpoints[i].Setting} and {endpoints[j].Setting} are both port {a.Port}");
+                }
+            }
+        }
+        if (clashes.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"{string.Join("; ", clashes)}: give each its own port. Nothing was started.");
+        }
+    }
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
     private static bool CanBind(IPEndPoint endpoint)
     {
         using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);

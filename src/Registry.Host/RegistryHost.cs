@@ -20,7 +20,14 @@ public static partial class RegistryHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
 
-        var settings = builder.Configuration.GetSection(RegistrySettings.Section).Get<RegistrySettings>() ?? new RegistrySettings();
+        // Every setting is checked before anything is written or bound: a mistake is one line and exit code 1.
+        var section = builder.Configuration.GetSection(RegistrySettings.Section);
+        var settings = RegistrySettings.Bind<RegistrySettings>(section);
+        settings.Validate();
+        RegistrySettings.Bind<ThrottlingOptions>(section.GetSection(ThrottlingOptions.Section));
+        (string, IPEndPoint)[] endpoints =
+            [("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)), .. SiloConfiguration.ListenEndpoints(settings)];
+        ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
 
         var dataFolder = settings.ResolveDataFolder();
@@ -28,9 +35,10 @@ public static partial class RegistryHost
         var folderLock = ExclusiveStart.LockDataFolder(dataFolder);
         try
         {
-            ExclusiveStart.EnsureFree(
-                [("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)), .. SiloConfiguration.ListenEndpoints(settings)]);
+            ExclusiveStart.EnsureFree(endpoints);
             builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
+            // Before the certificates: an unusable policy file stops the start with nothing else written.
+            var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
             var generated = settings.CertificatePath is { Length: > 0 }
                 ? null
                 : DevelopmentCertificates.LoadOrCreate(Path.Combine(dataFolder, "certs"), settings.HostName);
@@ -51,7 +59,6 @@ public static partial class RegistryHost
             BoundedSiloStop.WrapAddedSince(builder.Services, beforeOrleans);
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
             builder.Services.AddRegistryGateway();
-            var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
             builder.Services.AddRegistryAuthentication(policies.Policies, o =>
             {
                 o.HostName = settings.HostName;

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Net;
+
 namespace Registry.Host;
 
 /// <summary>
@@ -60,6 +63,9 @@ public sealed class RegistrySettings
     /// <summary>The address this silo advertises to the others (durable/cluster mode).</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>The most index partitions: a statistics call asks every partition, and far beyond this it outlives its timeout.</summary>
+    public const int MaxIndexPartitions = 4096;
+
     /// <summary>Index partitions: target device count / 4,000, fixed for the life of the registry's storage.</summary>
     public int IndexPartitions { get; set; } = 256;
 
@@ -75,6 +81,111 @@ public sealed class RegistrySettings
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
+
+    /// <summary>
+    /// Binds the <c>Registry</c> section. A value of the wrong type (<c>Enabled=maybe</c>) is refused with the setting's
+    /// name and what it accepts, instead of the binder's exception escaping as a crash.
+    /// </summary>
+    public static T Bind<T>(IConfiguration section) where T : new()
+    {
+        try
+        {
+            return section.Get<T>() ?? new T();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new RegistryStartupException($"{e.Message} {Accepted(e.Message)}Nothing was started.", e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses settings the registry cannot run with, before anything is written or bound: each problem names the
+    /// setting, its value and what is accepted, on one line.
+    /// </summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        void Port(string name, int value)
+        {
+            if (value is < 0 or > IPEndPoint.MaxPort)
+            {
+                problems.Add($"Registry:{name}={value} is not a port: use 0 to 65535 (0 picks a free one).");
+            }
+        }
+        void Address(string name, string value)
+        {
+            if (!IPAddress.TryParse(value, out _))
+            {
+                problems.Add($"Registry:{name}={value} is not an IP address: use one such as 127.0.0.1 or 0.0.0.0.");
+            }
+        }
+        void Positive(string name, double value)
+        {
+            if (!(value > 0) || double.IsInfinity(value))
+            {
+                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds above 0.");
+            }
+        }
+
+        Port(nameof(HttpsPort), HttpsPort);
+        Port(nameof(SiloPort), SiloPort);
+        Port(nameof(GatewayPort), GatewayPort);
+        Address(nameof(ListenAddress), ListenAddress);
+        Address(nameof(AdvertisedAddress), AdvertisedAddress);
+        if (IndexPartitions is < 1 or > MaxIndexPartitions)
+        {
+            problems.Add($"Registry:IndexPartitions={IndexPartitions} is out of range: use 1 to {MaxIndexPartitions} (expected devices / 4,000).");
+        }
+        if (DeviceStorage is not { } storage || !(storage.Equals("Table", StringComparison.OrdinalIgnoreCase) || storage.Equals("Blob", StringComparison.OrdinalIgnoreCase)))
+        {
+            problems.Add($"Registry:DeviceStorage={DeviceStorage} is not a device storage: use Table or Blob.");
+        }
+        else
+        {
+            DeviceStorage = char.ToUpperInvariant(storage[0]) + storage[1..].ToLowerInvariant();
+        }
+        Positive(nameof(StorageTimeoutSeconds), StorageTimeoutSeconds);
+        Positive(nameof(ShutdownTimeoutSeconds), ShutdownTimeoutSeconds);
+        if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
+        {
+            problems.Add($"Registry:Authentication:DeviceCacheSeconds={Authentication.DeviceCacheSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds, 0 or more.");
+        }
+        if (Authentication.TokenCacheSize < 1)
+        {
+            problems.Add($"Registry:Authentication:TokenCacheSize={Authentication.TokenCacheSize} must be at least 1.");
+        }
+        foreach (var (name, value) in new[] { (nameof(ServiceId), ServiceId), (nameof(ClusterId), ClusterId), (nameof(StoragePrefix), StoragePrefix), (nameof(HostName), HostName), (nameof(DataFolder), DataFolder) })
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                problems.Add($"Registry:{name} is empty: give it a value (or remove it for the default).");
+            }
+        }
+        if (problems.Count > 0)
+        {
+            throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
+        }
+    }
+
+    /// <summary>What a setting of the type the binder names accepts.</summary>
+    private static string Accepted(string binderMessage)
+    {
+        var type = System.Text.RegularExpressions.Regex.Match(binderMessage, "to type '([^']+)'").Groups[1].Value;
+        if (type == typeof(bool).FullName)
+        {
+            return "Use true or false. ";
+        }
+        if (type == typeof(int).FullName)
+        {
+            return "Use a whole number. ";
+        }
+        if (type == typeof(double).FullName)
+        {
+            return "Use a number. ";
+        }
+        var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
+        return enumType is null ? "" : $"Use one of {string.Join(", ", Enum.GetNames(enumType))}. ";
+    }
 }
 
 /// <summary>How the gateway checks SAS tokens; see <c>Registry.Gateway.Security.SharedAccessOptions</c>.</summary>

@@ -92,7 +92,9 @@ public static class SiloConfiguration
             sp.GetRequiredKeyedService<IGrainStorage>(StorageNames.Index),
             sp.GetRequiredService<IOptions<RegistryIndexOptions>>(),
             sp.GetRequiredService<ILogger<IndexPartitionCheck>>(),
-            checkStage));
+            checkStage,
+            settings.ServiceId,
+            settings.IsDurable ? settings.DeviceStorage : "Memory"));
     }
 
     /// <summary>

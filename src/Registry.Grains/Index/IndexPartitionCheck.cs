@@ -4,15 +4,42 @@ using Orleans.Storage;
 
 namespace Registry.Grains.Index;
 
-/// <summary>The partition count the index storage was written with, kept beside the partitions themselves.</summary>
+/// <summary>
+/// The settings the registry's storage was written with, kept beside the index partitions: the partition count, and
+/// what decides where device rows are (the ServiceId keys them, DeviceStorage picks Table or Blob). Null: written
+/// before the field existed.
+/// </summary>
 [GenerateSerializer, Alias("registry.IndexLayout")]
 public sealed class IndexLayout
 {
     [Id(0)] public int Partitions { get; set; }
+
+    [Id(1)] public string? ServiceId { get; set; }
+
+    [Id(2)] public string? DeviceStorage { get; set; }
+}
+
+/// <summary>Why a silo refused to start: a setting the storage was written with differs from its configuration.</summary>
+public class IndexLayoutMismatchException(string message) : Exception(message);
+
+/// <summary>
+/// Why a silo refused to start: its ServiceId or DeviceStorage is not the one the storage was written with. Device
+/// rows would then be read from elsewhere: every device would look absent, and the index verification would drop it.
+/// </summary>
+public sealed class StorageLayoutMismatchException(string setting, string stored, string configured) : IndexLayoutMismatchException(
+    $"The registry storage was written with Registry:{setting}={stored}, but this silo is configured with Registry:{setting}={configured}. " +
+    $"Devices would be read from other rows, so every device would vanish from reads, listing and statistics. " +
+    $"Nothing was changed. Start with Registry:{setting}={stored}, or point the registry at empty storage (another Registry:StoragePrefix) to use {configured}.")
+{
+    public string Setting { get; } = setting;
+
+    public string Stored { get; } = stored;
+
+    public string Configured { get; } = configured;
 }
 
 /// <summary>Why a silo refused to start: its configured partition count is not the one the index storage holds.</summary>
-public sealed class IndexPartitionMismatchException(int stored, int configured) : Exception(
+public sealed class IndexPartitionMismatchException(int stored, int configured) : IndexLayoutMismatchException(
     $"The index storage was written with IndexPartitions={stored}, but this silo is configured with IndexPartitions={configured}. " +
     $"Ids hash to partitions by that count, so with {configured} most devices would vanish from listing and statistics. " +
     $"Nothing was changed. Start with Registry:IndexPartitions={stored}, or point the registry at empty storage to use {configured}.")
@@ -26,14 +53,19 @@ public sealed class IndexPartitionMismatchException(int stored, int configured) 
 /// Refuses to start a silo whose <see cref="RegistryIndexOptions.Partitions"/> differs from the count the index storage
 /// was written with: a different count silently hides most devices (ids hash to other partitions). The first start on
 /// empty storage records its count in the index storage (a record beside the partitions); every later start compares.
-/// Storage written before the record existed adopts the count of its first start with this check. Runs at
+/// Storage written before the record existed adopts the count of its first start with this check. The same record holds
+/// <paramref name="serviceId"/> and <paramref name="deviceStorage"/> (when given): a start with another ServiceId or
+/// DeviceStorage would read every device from rows that do not hold it, so it is refused the same way; a record written
+/// before they were kept adopts the first values it meets. Runs at
 /// <paramref name="stage"/>: durable storage can be read before the silo joins its cluster, so a refused silo never joins.
 /// </summary>
 public sealed partial class IndexPartitionCheck(
     IGrainStorage storage,
     IOptions<RegistryIndexOptions> options,
     ILogger<IndexPartitionCheck> logger,
-    int stage) : ILifecycleParticipant<ISiloLifecycle>
+    int stage,
+    string? serviceId = null,
+    string? deviceStorage = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
@@ -49,7 +81,7 @@ public sealed partial class IndexPartitionCheck(
         await storage.ReadStateAsync(StateName, RecordId, record);
         if (!record.RecordExists)
         {
-            record.State = new IndexLayout { Partitions = configured };
+            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage };
             try
             {
                 await storage.WriteStateAsync(StateName, RecordId, record);
@@ -70,6 +102,41 @@ public sealed partial class IndexPartitionCheck(
             var refusal = new IndexPartitionMismatchException(stored, configured);
             LogRefused(logger, refusal.Message);
             throw refusal;
+        }
+        Compare("ServiceId", record.State!.ServiceId, serviceId, StringComparer.Ordinal);
+        Compare("DeviceStorage", record.State.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
+        if ((record.State.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null))
+        {
+            await Adopt(record, cancellationToken);
+        }
+    }
+
+    private void Compare(string setting, string? stored, string? configured, StringComparer comparer)
+    {
+        if (stored is not null && configured is not null && !comparer.Equals(stored, configured))
+        {
+            var refusal = new StorageLayoutMismatchException(setting, stored, configured);
+            LogRefused(logger, refusal.Message);
+            throw refusal;
+        }
+    }
+
+    /// <summary>A record written before ServiceId and DeviceStorage were kept takes this start's; a racing start re-checks.</summary>
+    private async Task Adopt(GrainState<IndexLayout> record, CancellationToken cancellationToken)
+    {
+        record.State = new IndexLayout
+        {
+            Partitions = record.State!.Partitions,
+            ServiceId = record.State.ServiceId ?? serviceId,
+            DeviceStorage = record.State.DeviceStorage ?? deviceStorage,
+        };
+        try
+        {
+            await storage.WriteStateAsync(StateName, RecordId, record);
+        }
+        catch (InconsistentStateException)
+        {
+            await Check(cancellationToken);
         }
     }
 

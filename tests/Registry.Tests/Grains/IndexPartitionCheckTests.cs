@@ -15,14 +15,16 @@ namespace Registry.Tests.Grains;
 /// </summary>
 public sealed class IndexPartitionCheckTests(RegistryClusterFixture fixture) : IClassFixture<RegistryClusterFixture>
 {
-    private IndexPartitionCheck CheckWith(int partitions)
+    private IndexPartitionCheck CheckWith(int partitions, string? serviceId = null, string? deviceStorage = null)
     {
         var silo = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services;
         return new IndexPartitionCheck(
             silo.GetRequiredKeyedService<IGrainStorage>(StorageNames.Index),
             Options.Create(new RegistryIndexOptions { Partitions = partitions }),
             NullLogger<IndexPartitionCheck>.Instance,
-            ServiceLifecycleStage.Active);
+            ServiceLifecycleStage.Active,
+            serviceId,
+            deviceStorage);
     }
 
     [Fact]
@@ -32,5 +34,19 @@ public sealed class IndexPartitionCheckTests(RegistryClusterFixture fixture) : I
 
         Assert.Equal((RegistryClusterFixture.Partitions, RegistryClusterFixture.Partitions / 2), (refused.Stored, refused.Configured));
         await CheckWith(RegistryClusterFixture.Partitions).Check(CancellationToken.None);
+    }
+
+    [Theory]
+    [InlineData("ServiceId", "registry2", "Memory")]
+    [InlineData("DeviceStorage", "registry", "Blob")]
+    public async Task A_silo_with_another_service_id_or_device_storage_than_recorded_is_refused_naming_both(string setting, string serviceId, string deviceStorage)
+    {
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() =>
+            CheckWith(RegistryClusterFixture.Partitions, serviceId, deviceStorage).Check(CancellationToken.None));
+
+        Assert.Equal(setting, refused.Setting);
+        Assert.Contains($"Registry:{setting}={refused.Stored}, but this silo is configured with Registry:{setting}={refused.Configured}", refused.Message, StringComparison.Ordinal);
+        // The fixture's silos recorded the defaults; the refusal changed nothing, so they still pass.
+        await CheckWith(RegistryClusterFixture.Partitions, "registry", "Memory").Check(CancellationToken.None);
     }
 }

@@ -52,4 +52,48 @@ public sealed class DevelopmentCertificateTests
 
         Assert.Contains("missing", second.CaReplacedBecause, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(DevelopmentCertificates.CaFileName)]
+    [InlineData(DevelopmentCertificates.CaKeyFileName)]
+    public void A_damaged_ca_file_is_replaced_with_a_reason_naming_the_file_instead_of_crashing_the_start(string damaged)
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+        var path = Path.Combine(folder, damaged);
+        File.WriteAllText(path, File.ReadAllText(path)[..100]);
+
+        // Another host name: a new server certificate must be issued, which takes a usable CA.
+        var second = DevelopmentCertificates.LoadOrCreate(folder, "second.example");
+
+        Assert.Contains(path, second.CaReplacedBecause, StringComparison.Ordinal);
+        Assert.True(second.Server.MatchesHostname("second.example"));
+        Assert.True(IssuedBy(second.Server, second.CaPath));
+    }
+
+    [Fact]
+    public void A_damaged_server_certificate_is_issued_again_by_the_same_ca()
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        var first = DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+        var caBefore = File.ReadAllText(first.CaPath);
+        var server = Path.Combine(folder, DevelopmentCertificates.ServerFileName);
+        File.WriteAllBytes(server, File.ReadAllBytes(server)[..100]);
+
+        var second = DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+
+        Assert.Null(second.CaReplacedBecause);
+        Assert.Equal(caBefore, File.ReadAllText(second.CaPath));
+        Assert.True(IssuedBy(second.Server, second.CaPath));
+    }
+
+    private static bool IssuedBy(X509Certificate2 server, string caPath)
+    {
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(server);
+    }
 }

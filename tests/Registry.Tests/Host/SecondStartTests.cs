@@ -104,7 +104,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
     ];
 
     /// <summary>The exit code of a host that stops by itself; fails (rather than hangs) if it starts serving instead.</summary>
-    private static async Task<int> ExitCodeUnlessListening(RegistryProcess process, CancellationToken ct)
+    internal static async Task<int> ExitCodeUnlessListening(RegistryProcess process, CancellationToken ct)
     {
         var exit = process.WaitForExitAsync(ct);
         var listening = process.WaitUntilListeningAsync(ct);
@@ -130,7 +130,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         return rows;
     }
 
-    private static HttpClient Client(RegistryProcess process, string dataFolder)
+    internal static HttpClient Client(RegistryProcess process, string dataFolder)
     {
         var port = int.Parse(System.Text.RegularExpressions.Regex.Match(process.Output, @"https://127\.0\.0\.1:(\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         var ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(

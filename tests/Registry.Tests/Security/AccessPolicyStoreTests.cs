@@ -127,19 +127,20 @@ public class AccessPolicyStoreTests
     [InlineData("""{"policies":[{"keyName":"iothubowner","primaryKey":"c2hvcnQ=","rights":"RegistryRead"}]}""")]
     [InlineData("""{"policies":[{"keyName":"iothubowner","primaryKey":"AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dw=","rights":"Everything"}]}""")]
     [InlineData("""{"policies":[null]}""")]
+    [InlineData("""{"policies":[]}""")]
     public async Task An_unusable_policy_file_stops_the_start_instead_of_rotating_keys(string content)
     {
         var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
         var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);
         await File.WriteAllTextAsync(path, content);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => RegistryTestHost.StartAsync(dataFolder: dataFolder));
+        var error = await Assert.ThrowsAsync<RegistryStartupException>(() => RegistryTestHost.StartAsync(dataFolder: dataFolder));
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Equal(content, await File.ReadAllTextAsync(path));
     }
 
     [Fact]
     public async Task A_configured_policy_with_an_invalid_key_stops_the_start() =>
-        await Assert.ThrowsAsync<ArgumentException>(() => RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        await Assert.ThrowsAsync<RegistryStartupException>(() => RegistryTestHost.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:AccessPolicies:iothubowner:PrimaryKey"] = "not base64!",
         }));
@@ -169,7 +170,7 @@ public class AccessPolicyStoreTests
     [InlineData("off")]
     [InlineData("0")]
     public async Task An_authentication_switch_that_is_not_true_or_false_stops_the_start(string value) =>
-        await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        await Assert.ThrowsAsync<RegistryStartupException>(() =>
             RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:Authentication:Enabled"] = value }));
 
     [Fact]

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Host;
+
+/// <summary>
+/// A setting the registry cannot run with stops the real process at start with exit code 1 and one line naming the
+/// setting and what it accepts: no stack trace, nothing written, nothing served.
+/// </summary>
+public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
+{
+    [Theory(Timeout = 120_000)]
+    [InlineData("IndexPartitions=0", "Registry:IndexPartitions=0")]
+    [InlineData("IndexPartitions=100000", "Registry:IndexPartitions=100000")]
+    [InlineData("StorageTimeoutSeconds=0", "Registry:StorageTimeoutSeconds=0")]
+    [InlineData("StorageTimeoutSeconds=-5", "Registry:StorageTimeoutSeconds=-5")]
+    [InlineData("ShutdownTimeoutSeconds=-1", "Registry:ShutdownTimeoutSeconds=-1")]
+    [InlineData("DeviceStorage=Cosmos", "Registry:DeviceStorage=Cosmos")]
+    [InlineData("HttpsPort=70000", "Registry:HttpsPort=70000")]
+    [InlineData("Authentication:Enabled=maybe", "Registry:Authentication:Enabled")]
+    [InlineData("Throttling:Tier=S9", "Registry:Throttling:Tier")]
+    public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        string[] args = [.. Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    [Theory(Timeout = 120_000)]
+    [InlineData(1, "Registry:SiloPort")]
+    [InlineData(2, "Registry:GatewayPort")]
+    public async Task An_https_port_equal_to_the_hosts_own_silo_or_gateway_port_is_refused_with_one_line_before_anything_is_written(int clash, string other)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var ports = FreePorts.Take(3);
+        ports[0] = ports[clash];
+        await using var host = RegistryProcess.Start(work, Arguments(data, ports));
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"Registry:HttpsPort and {other} are both port {ports[0]}", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_policy_file_with_no_policy_stops_the_process_with_exit_code_1_naming_the_file_and_writes_no_certificate()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        Directory.CreateDirectory(data);
+        var file = Path.Combine(data, AccessPolicyStore.FileName);
+        await File.WriteAllTextAsync(file, """{"policies":[]}""", ct);
+        string[] args = [.. Arguments(data, FreePorts.Take(3))[..^1], "--Registry:Authentication:Enabled=true"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"The access policy file {file} is not usable: it lists no policy.", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
+        Assert.Equal("""{"policies":[]}""", await File.ReadAllTextAsync(file, ct));
+        Assert.False(Directory.Exists(Path.Combine(data, "certs")), "the refused start generated certificates");
+    }
+
+    /// <summary>
+    /// The defect this guards: a start with another ServiceId read every device from rows that do not hold it, and the
+    /// index verification pass then dropped every entry for good (devices readable by id, but never listed or counted).
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task A_durable_start_with_another_service_id_device_storage_or_partition_count_exits_1_and_the_registry_keeps_every_device()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var prefix = "sid" + Guid.NewGuid().ToString("N")[..8];
+        string[] Durable(params string[] extra) =>
+        [
+            .. Arguments(data, FreePorts.Take(3)),
+            $"--Registry:StorageConnectionString={azurite.ConnectionString}",
+            $"--Registry:StoragePrefix={prefix}",
+            $"--Registry:ClusterId={prefix}",
+            $"--Registry:ServiceId={prefix}",
+            .. extra,
+        ];
+        var ids = Enumerable.Range(0, 10).Select(i => $"sv{i}").ToArray();
+        await using (var first = RegistryProcess.Start(work, Durable()))
+        {
+            await first.WaitUntilListeningAsync(ct);
+            using var http = SecondStartTests.Client(first, data);
+            foreach (var id in ids)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync($"devices/{id}?api-version=2021-04-12", new { deviceId = id }, ct)).StatusCode);
+            }
+            Assert.Equal(0, await first.TerminateAsync(ct));
+        }
+
+        (string Setting, string Stored, string Configured)[] wrong =
+        [
+            ("ServiceId", prefix, prefix + "x"),
+            ("DeviceStorage", "Table", "Blob"),
+            ("IndexPartitions", "4", "8"),
+        ];
+        foreach (var (setting, stored, configured) in wrong)
+        {
+            await using var refused = RegistryProcess.Start(work, Durable($"--Registry:{setting}={configured}"));
+            var exitCode = await SecondStartTests.ExitCodeUnlessListening(refused, ct);
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains($"{setting}={stored}, but this silo is configured with", refused.Output, StringComparison.Ordinal);
+            Assert.Contains($"{setting}={configured}", refused.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", refused.Output, StringComparison.Ordinal);
+        }
+
+        await using var again = RegistryProcess.Start(work, Durable());
+        await again.WaitUntilListeningAsync(ct);
+        using var client = SecondStartTests.Client(again, data);
+        var stats = await client.GetFromJsonAsync<JsonObject>("statistics/devices?api-version=2021-04-12", ct);
+        Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
+        var listed = await client.GetFromJsonAsync<JsonArray>("devices?api-version=2021-04-12", ct);
+        Assert.Equal(ids, listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+        Assert.Equal(0, await again.TerminateAsync(ct));
+    }
+
+    private static string[] Arguments(string dataFolder, int[] ports) =>
+    [
+        $"--Registry:DataFolder={dataFolder}",
+        $"--Registry:HttpsPort={ports[0]}",
+        $"--Registry:SiloPort={ports[1]}",
+        $"--Registry:GatewayPort={ports[2]}",
+        "--Registry:IndexPartitions=4",
+        "--Registry:Authentication:Enabled=false",
+    ];
+}
