@@ -22,8 +22,10 @@ internal static class ScaleBench
     /// Runs the phase. <paramref name="abort"/> (Ctrl+C) ends it at once with what was measured; the fill's own
     /// bounds (device count, time) end it normally. Everything started here is stopped here.
     /// </summary>
-    public static async Task<ScaleReport> RunAsync(ScaleOptions options, TextWriter log, CancellationToken abort)
+    public static async Task<ScaleReport> RunAsync(ScaleOptions options, TextWriter log, CancellationToken interrupted)
     {
+        using var stopOnSignal = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        var abort = stopOnSignal.Token;
         var report = new ScaleReport { Options = options };
         var runId = Guid.NewGuid().ToString("N")[..8];
         AzuriteProcess? azurite = null;
@@ -46,6 +48,8 @@ internal static class ScaleBench
                 http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", token);
             }
             var baseAddress = registry.BaseAddress;
+            // The host's console lifetime takes SIGINT/SIGTERM too and asks the application to stop: that ends the run.
+            using var hostStopping = registry.App.Lifetime.ApplicationStopping.Register(stopOnSignal.Cancel);
             if (options.Mode == ScaleMode.Durable && options.Ceilings)
             {
                 table = new TableClient(storage, "scaleraw" + runId);
@@ -58,6 +62,7 @@ internal static class ScaleBench
             (report.BaselineRssBytes, report.BaselineHeapBytes) = (Memory.Rss(), Memory.Heap());
             log.WriteLine($"{options.Mode} mode, empty registry: RSS {report.BaselineRssBytes / 1048576} MB, heap {report.BaselineHeapBytes / 1048576} MB");
 
+            var failedIds = new System.Collections.Concurrent.ConcurrentDictionary<long, bool>();
             var fillDeadline = Stopwatch.StartNew();
             long created = 0, failedTotal = 0;
             for (var step = 1; created < options.Devices && !abort.IsCancellationRequested; step++)
@@ -69,7 +74,7 @@ internal static class ScaleBench
                     break;
                 }
                 var watch = Stopwatch.StartNew();
-                var (reached, failed) = await FillAsync(http, baseAddress, runId, created, target, options, remaining, log, abort);
+                var (reached, failed) = await FillAsync(http, baseAddress, runId, created, target, options, remaining, log, failedIds, report.Notes, abort);
                 var seconds = watch.Elapsed.TotalSeconds;
                 failedTotal += failed;
                 var partial = reached < target;
@@ -78,12 +83,16 @@ internal static class ScaleBench
                 var statistics = await StatisticsAsync(http, baseAddress, options.StatisticsSamples, abort);
                 var row = new ScaleStep(step, created, reached, seconds, failed, partial, rss, heap,
                     azurite is null ? null : Memory.Rss(azurite.ProcessId),
-                    walk.Seconds, walk.Counted, walk.Complete, statistics.MedianMs, statistics.Total);
+                    walk.Seconds, walk.Counted, walk.Complete, statistics.MedianMs, statistics.Total, Memory.LoadAverage());
                 report.Steps.Add(row);
+                if (walk.Counted != reached - failedTotal || statistics.Total != reached - failedTotal)
+                {
+                    report.Notes.Add($"step {step}: {reached - failedTotal:N0} devices acknowledged, but the walk counted {walk.Counted:N0} and statistics said {statistics.Total:N0}");
+                }
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"step {step}{(partial ? " (partial)" : "")}: {created:N0} → {reached:N0} in {seconds:F1} s = {row.DevicesPerSecond:F0} devices/s, failed {failed}; " +
                     $"RSS {rss / 1048576} MB, heap {heap / 1048576} MB; walk {walk.Seconds:F1} s counted {walk.Counted:N0}{(walk.Complete ? "" : " (abandoned)")}; " +
-                    $"statistics {statistics.MedianMs:F1} ms (total {statistics.Total:N0})"));
+                    $"statistics {statistics.MedianMs:F1} ms (total {statistics.Total:N0}); load {row.LoadAverage:F1}"));
                 created = reached;
             }
             report.StopReason = abort.IsCancellationRequested ? "interrupted"
@@ -93,7 +102,7 @@ internal static class ScaleBench
 
             if (!abort.IsCancellationRequested && created > 0)
             {
-                report.Phases.AddRange(await FinalPhasesAsync(http, baseAddress, runId, created, options, abort));
+                report.Phases.AddRange(await FinalPhasesAsync(http, baseAddress, runId, created, failedIds, options, abort));
                 if (table is not null)
                 {
                     report.Phases.AddRange(await CeilingsAsync(table, "end", options, abort));
@@ -141,7 +150,8 @@ internal static class ScaleBench
     /// <paramref name="timeLeft"/>, so a slow step ends with every started request answered and counted.
     /// </summary>
     static async Task<(long Reached, long Failed)> FillAsync(HttpClient http, string baseAddress, string runId, long from, long target,
-        ScaleOptions options, TimeSpan timeLeft, TextWriter log, CancellationToken abort)
+        ScaleOptions options, TimeSpan timeLeft, TextWriter log, System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds,
+        List<string> notes, CancellationToken abort)
     {
         var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         long next = from, failed = 0, reached = from;
@@ -164,11 +174,15 @@ internal static class ScaleBench
                 var itemFailures = response.StatusCode switch
                 {
                     HttpStatusCode.OK => 0,
-                    HttpStatusCode.BadRequest => BulkErrors(body, reasons) ?? count,
+                    HttpStatusCode.BadRequest => BulkErrors(body, reasons, runId, failedIds) ?? count,
                     _ => count,
                 };
                 if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.BadRequest))
                 {
+                    for (var i = 0; i < count; i++)
+                    {
+                        failedIds[start + i] = true;
+                    }
                     reasons.AddOrUpdate($"HTTP {(int)response.StatusCode}", count, (_, c) => c + count);
                 }
                 Interlocked.Add(ref failed, itemFailures);
@@ -183,12 +197,15 @@ internal static class ScaleBench
         reached = highest.Count == 0 ? from : highest.Max();
         if (!reasons.IsEmpty)
         {
-            log.WriteLine("  failed items: " + string.Join(", ", reasons.OrderByDescending(r => r.Value).Select(r => $"{r.Key} × {r.Value}")));
+            var line = $"devices {from:N0} → {target:N0}: failed items " + string.Join(", ", reasons.OrderByDescending(r => r.Value).Select(r => $"{r.Key} × {r.Value}"));
+            log.WriteLine("  " + line);
+            notes.Add(line);
         }
         return (reached, failed);
     }
 
-    static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons)
+    static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons, string runId,
+        System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds)
     {
         try
         {
@@ -201,6 +218,12 @@ internal static class ScaleBench
             {
                 var code = error.TryGetProperty("errorCode", out var c) ? c.GetString() ?? "?" : "?";
                 reasons.AddOrUpdate(code, 1, (_, n) => n + 1);
+                var prefix = DeviceId(runId, 0)[..^1];
+                if (error.TryGetProperty("deviceId", out var id) && id.GetString() is { } deviceId && deviceId.StartsWith(prefix, StringComparison.Ordinal)
+                    && long.TryParse(deviceId.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                {
+                    failedIds[n] = true;
+                }
             }
             return errors.GetArrayLength();
         }
@@ -258,13 +281,20 @@ internal static class ScaleBench
         return (Measurement.Median(times), total);
     }
 
-    static async Task<PhaseResult[]> FinalPhasesAsync(HttpClient http, string baseAddress, string runId, long created, ScaleOptions options, CancellationToken abort)
+    static async Task<PhaseResult[]> FinalPhasesAsync(HttpClient http, string baseAddress, string runId, long created,
+        System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds, ScaleOptions options, CancellationToken abort)
     {
         var body = Encoding.UTF8.GetBytes("{\"status\":\"enabled\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{\"primaryKey\":\"\",\"secondaryKey\":\"\"}}}");
         // A stride coprime with most sizes spreads GETs over the whole registry rather than its newest devices.
+        // Ids whose create was refused are skipped: a GET reads a device the registry acknowledged.
         var get = await Measurement.RunAsync("get", options.Concurrency, options.PhaseTime, async n =>
         {
-            using var response = await http.GetAsync($"{baseAddress}/devices/{DeviceId(runId, n * 7919 % created)}?{ApiVersion}", abort);
+            var k = n * 7919 % created;
+            while (failedIds.ContainsKey(k) && failedIds.Count < created)
+            {
+                k = (k + 1) % created;
+            }
+            using var response = await http.GetAsync($"{baseAddress}/devices/{DeviceId(runId, k)}?{ApiVersion}", abort);
             return response.IsSuccessStatusCode;
         });
         var put = await Measurement.RunAsync("put-create", options.Concurrency, options.PhaseTime, async n =>
@@ -309,6 +339,12 @@ internal static class Memory
     public static long Rss(int? pid = null) => Status(pid, "VmRSS:") ?? Process.GetCurrentProcess().WorkingSet64;
 
     public static long PeakRss() => Status(null, "VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
+
+    /// <summary>The 1-minute load average (Linux), null elsewhere.</summary>
+    public static double? LoadAverage() =>
+        File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var load)
+            ? load
+            : null;
 
     static long? Status(int? pid, string field)
     {

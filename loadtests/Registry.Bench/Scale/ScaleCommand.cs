@@ -1,8 +1,10 @@
+using System.Runtime.InteropServices;
+
 namespace Registry.Bench.Scale;
 
 /// <summary>
 /// The <c>scale</c> command line: runs the phase, prints the report and writes it beside <c>--out</c>
-/// (default TestResults/bench/scale-MODE-TIME). The first Ctrl+C ends the run cleanly with what it measured.
+/// (default TestResults/bench/scale-MODE-TIME). Ctrl+C (or SIGTERM) ends the run cleanly with what it measured.
 /// </summary>
 internal static class ScaleCommand
 {
@@ -15,27 +17,26 @@ internal static class ScaleCommand
                 $"scale-{options.Mode.ToString().ToLowerInvariant()}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"),
         };
         using var abort = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        // SIGINT (Ctrl+C) and SIGTERM end the run cleanly: the registry and Azurite are stopped and what was measured
+        // is reported. The in-process host's own console lifetime also hears them, and asks for the same thing.
+        void OnSignal(PosixSignalContext context)
         {
-            e.Cancel = true; // a second Ctrl+C after this one ends the process the usual way
-            abort.Cancel();
-            Console.Error.WriteLine("Interrupted: stopping the registry and Azurite, then reporting what was measured.");
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var report = await ScaleBench.RunAsync(options, Console.Out, abort.Token);
-            var markdown = report.ToMarkdown();
-            Console.WriteLine();
-            Console.WriteLine(markdown);
-            Write(options.Output!, report);
-            Console.WriteLine($"written: {options.Output}.md, {options.Output}.steps.csv, {options.Output}.phases.csv");
-            return report.Failures == 0 ? 0 : 1;
+            context.Cancel = true;
+            if (!abort.IsCancellationRequested)
+            {
+                Console.Error.WriteLine($"{context.Signal}: stopping the registry and Azurite, then reporting what was measured.");
+                abort.Cancel();
+            }
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        var report = await ScaleBench.RunAsync(options, Console.Out, abort.Token);
+        Console.WriteLine();
+        Console.WriteLine(report.ToMarkdown());
+        Write(options.Output!, report);
+        Console.WriteLine($"written: {options.Output}.md, {options.Output}.steps.csv, {options.Output}.phases.csv");
+        return report.Failures == 0 ? 0 : 1;
     }
 
     public static void Write(string prefix, ScaleReport report)
