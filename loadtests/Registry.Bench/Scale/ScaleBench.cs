@@ -169,21 +169,21 @@ internal static class ScaleBench
                 var count = (int)Math.Min(options.Batch, target - start);
                 var items = string.Join(",", Enumerable.Range(0, count).Select(i => $"{{\"id\":\"{DeviceId(runId, start + i)}\",\"importMode\":\"create\"}}"));
                 using var content = new StringContent($"[{items}]", Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync($"{baseAddress}/devices?{ApiVersion}", content, abort);
-                var body = await response.Content.ReadAsStringAsync(abort);
-                var itemFailures = response.StatusCode switch
+                var (status, body) = await PostAsync(http, $"{baseAddress}/devices?{ApiVersion}", content, abort);
+                var itemFailures = status switch
                 {
                     HttpStatusCode.OK => 0,
                     HttpStatusCode.BadRequest => BulkErrors(body, reasons, runId, failedIds) ?? count,
                     _ => count,
                 };
-                if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.BadRequest))
+                if (status is not (HttpStatusCode.OK or HttpStatusCode.BadRequest))
                 {
                     for (var i = 0; i < count; i++)
                     {
                         failedIds[start + i] = true;
                     }
-                    reasons.AddOrUpdate($"HTTP {(int)response.StatusCode}", count, (_, c) => c + count);
+                    var reason = status is { } code ? $"HTTP {(int)code}" : body;
+                    reasons.AddOrUpdate(reason, count, (_, c) => c + count);
                 }
                 Interlocked.Add(ref failed, itemFailures);
                 lock (highest)
@@ -202,6 +202,20 @@ internal static class ScaleBench
             notes.Add(line);
         }
         return (reached, failed);
+    }
+
+    /// <summary>A request that never got an answer (connection lost, client timeout) fails its items; it does not end the run.</summary>
+    static async Task<(HttpStatusCode? Status, string Body)> PostAsync(HttpClient http, string uri, HttpContent content, CancellationToken abort)
+    {
+        try
+        {
+            using var response = await http.PostAsync(uri, content, abort);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(abort));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !abort.IsCancellationRequested)
+        {
+            return (null, e.GetType().Name);
+        }
     }
 
     static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons, string runId,
