@@ -37,7 +37,8 @@ internal static class BenchHost
     /// Starts a registry; <paramref name="partitions"/> null leaves the host's default, so the same benchmark runs
     /// on versions of the code whose index settings differ.
     /// </summary>
-    public static async Task<BenchRegistry> StartRegistryAsync(string name, string? storage, bool authentication, string? certificate, int? partitions)
+    public static async Task<BenchRegistry> StartRegistryAsync(string name, string? storage, bool authentication, string? certificate, int? partitions,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         var folder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
         var hostPorts = FreePorts(3);
@@ -57,6 +58,10 @@ internal static class BenchHost
         if (partitions is { } p)
         {
             config["Registry:IndexPartitions"] = p.ToString(CultureInfo.InvariantCulture);
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            config[key] = value;
         }
         var app = RegistryHost.Build([], builder =>
         {

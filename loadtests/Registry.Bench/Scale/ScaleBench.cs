@@ -41,7 +41,7 @@ internal static class ScaleBench
                 log.WriteLine($"Azurite (in memory) started, pid {azurite.ProcessId}");
             }
             registry = await BenchHost.StartRegistryAsync("s" + runId, options.Mode == ScaleMode.Durable ? storage : null,
-                authentication: true, certificate: null, options.Partitions);
+                authentication: true, certificate: null, options.Partitions, options.HostSettings);
             using var http = BenchHost.CreateClient(Path.Combine(registry.Certificates, DevelopmentCertificates.CaFileName), options.Concurrency);
             if (registry.OwnerToken() is { } token)
             {

@@ -34,6 +34,8 @@ internal sealed record ScaleOptions
     /// <summary>Path prefix of the report files (.md and .csv); null writes none.</summary>
     public string? Output { get; init; }
     public bool Ceilings { get; init; } = true;
+    /// <summary>Host settings for the registry under test (<c>--set Registry:StorageTimeoutSeconds=30</c>, repeatable).</summary>
+    public IReadOnlyDictionary<string, string?> HostSettings { get; init; } = new Dictionary<string, string?>();
 
     public static ScaleOptions Parse(string[] args)
     {
@@ -67,6 +69,9 @@ internal sealed record ScaleOptions
             Storage = Value("--storage"),
             Output = Value("--out"),
             Ceilings = !args.Contains("--no-ceilings"),
+            HostSettings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
+                .Select(x => args[x.i + 1].Split('=', 2))
+                .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : null),
         };
         if (options.Devices < 1 || options.Step < 1 || options.Batch is < 1 or > 100 || options.Concurrency < 1)
         {

@@ -72,7 +72,7 @@ internal sealed class ScaleReport
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}; " +
             $"bulk creates of {o.Batch} devices, {o.Concurrency} requests in flight, SAS on; index partitions {(o.Partitions?.ToString(CultureInfo.InvariantCulture) ?? "host default")}; " +
-            $"target {o.Devices:N0} devices in steps of {o.Step:N0}, fill capped at {o.FillTime.TotalMinutes:0.#} min. Stopped: {StopReason}.");
+            $"target {o.Devices:N0} devices in steps of {o.Step:N0}, fill capped at {o.FillTime.TotalMinutes:0.#} min{string.Concat(o.HostSettings.Select(kv => $"; {kv.Key}={kv.Value}"))}. Stopped: {StopReason}.");
         md.AppendLine();
         md.AppendLine("Memory is the bench process's, which hosts the registry in-process (RSS = VmRSS of /proc/self/status; heap = GC.GetTotalMemory(true));" +
             $" per device = (value − empty registry's) ÷ devices registered. Empty registry: RSS {Mb(BaselineRssBytes)} MB, heap {Mb(BaselineHeapBytes)} MB. Peak RSS (VmHWM) {Mb(PeakRssBytes)} MB." +
