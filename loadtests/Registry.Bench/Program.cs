@@ -17,20 +17,26 @@ using Registry.Host;
 // Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
 // registry's authentication off. A second registry with authentication off serves the same GETs in every round
 // (registry-get-noauth), so the cost of SAS checking is measured in the same run.
+// `scale` fills one registry step by step instead (Scale/ScaleCommand.cs).
+if (args.Length > 0 && args[0] == "scale")
+{
+    return await Registry.Bench.Scale.ScaleCommand.RunAsync(args[1..]);
+}
+
 var options = BenchOptions.Parse(args);
 var runId = Guid.NewGuid().ToString("N")[..8];
 
-var (registry, dataFolder, registryBase) = await StartRegistryAsync("a" + runId, authentication: !options.NoAuth, certificate: null);
+var (registry, dataFolder, registryBase) = await BenchHost.StartRegistryAsync("a" + runId, options.Storage, authentication: !options.NoAuth, certificate: null, options.Partitions);
 var certs = Path.Combine(dataFolder, "certs");
 // The open registry and the no-op endpoint serve the first registry's certificate, so one client trusts all three.
-var (openRegistry, openDataFolder, openBase) = await StartRegistryAsync("b" + runId, authentication: false,
-    certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName));
-var ports = FreePorts(1);
+var (openRegistry, openDataFolder, openBase) = await BenchHost.StartRegistryAsync("b" + runId, options.Storage, authentication: false,
+    certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName), options.Partitions);
+var ports = BenchHost.FreePorts(1);
 
 var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[0]);
 await noop.StartAsync();
 
-using var http = CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
+using var http = BenchHost.CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
 if (AccessPolicyStore.Read(Path.Combine(dataFolder, AccessPolicyStore.FileName)).TryGet(SharedAccessPolicy.OwnerKeyName, out var owner))
 {
     http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization",
@@ -139,33 +145,6 @@ Directory.Delete(dataFolder, recursive: true);
 Directory.Delete(openDataFolder, recursive: true);
 return 0;
 
-async Task<(WebApplication App, string DataFolder, string BaseAddress)> StartRegistryAsync(string name, bool authentication, string? certificate)
-{
-    var folder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
-    var hostPorts = FreePorts(3);
-    var config = new Dictionary<string, string?>
-    {
-        ["Registry:DataFolder"] = folder,
-        ["Registry:HttpsPort"] = hostPorts[0].ToString(CultureInfo.InvariantCulture),
-        ["Registry:SiloPort"] = hostPorts[1].ToString(CultureInfo.InvariantCulture),
-        ["Registry:GatewayPort"] = hostPorts[2].ToString(CultureInfo.InvariantCulture),
-        ["Registry:ClusterId"] = "bench-" + name,
-        ["Registry:ServiceId"] = "bench-" + name,
-        ["Registry:StoragePrefix"] = "bench" + name,
-        ["Registry:StorageConnectionString"] = options.Storage,
-        ["Registry:Authentication:Enabled"] = authentication ? "true" : "false",
-        ["Registry:CertificatePath"] = certificate,
-        ["Registry:IndexPartitions"] = options.Partitions.ToString(CultureInfo.InvariantCulture),
-    };
-    var app = RegistryHost.Build([], builder =>
-    {
-        builder.Configuration.AddInMemoryCollection(config);
-        builder.Logging.ClearProviders();
-    });
-    await app.StartAsync();
-    return (app, folder, $"https://127.0.0.1:{hostPorts[0]}");
-}
-
 Task<HttpResponseMessage> Put(string baseAddress, string id)
 {
     var request = new HttpRequestMessage(HttpMethod.Put, $"{baseAddress}/devices/{id}?api-version=2021-04-12")
@@ -185,40 +164,4 @@ static WebApplication BuildNoopServer(string pfxPath, int port)
     var app = builder.Build();
     app.MapGet("/noop", () => Results.Text("{}", "application/json; charset=utf-8"));
     return app;
-}
-
-static HttpClient CreateClient(string caPath, int connections)
-{
-    var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
-    var handler = new SocketsHttpHandler
-    {
-        MaxConnectionsPerServer = connections,
-        SslOptions = new SslClientAuthenticationOptions
-        {
-            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return certificate is not null && chain.Build(new X509Certificate2(certificate));
-            },
-        },
-    };
-    return new HttpClient(handler);
-}
-
-static int[] FreePorts(int count)
-{
-    var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-    foreach (var l in listeners)
-    {
-        l.Start();
-    }
-    var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-    foreach (var l in listeners)
-    {
-        l.Stop();
-    }
-    return ports;
 }

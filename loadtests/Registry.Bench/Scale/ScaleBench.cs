@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Registry.Host;
+
+namespace Registry.Bench.Scale;
+
+/// <summary>
+/// Fills one registry through its real HTTPS surface with bulk creates, step by step, and measures at every step
+/// what growth must not make worse: the create rate, memory per device, a full cursor walk and the statistics call.
+/// At the size reached it measures single GET and PUT, and (durable) the raw Azure Table ceilings of the same
+/// Azurite at the start and the end, so the report's ratios come from one run on one machine.
+/// </summary>
+internal static class ScaleBench
+{
+    const string ApiVersion = "api-version=2021-04-12";
+
+    /// <summary>
+    /// Runs the phase. <paramref name="abort"/> (Ctrl+C) ends it at once with what was measured; the fill's own
+    /// bounds (device count, time) end it normally. Everything started here is stopped here.
+    /// </summary>
+    public static async Task<ScaleReport> RunAsync(ScaleOptions options, TextWriter log, CancellationToken interrupted)
+    {
+        using var stopOnSignal = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        var abort = stopOnSignal.Token;
+        var report = new ScaleReport { Options = options };
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        AzuriteProcess? azurite = null;
+        BenchRegistry? registry = null;
+        TableClient? table = null;
+        try
+        {
+            var storage = options.Storage;
+            if (options.Mode == ScaleMode.Durable && storage is null)
+            {
+                azurite = await AzuriteProcess.StartAsync(abort);
+                storage = azurite.ConnectionString;
+                log.WriteLine($"Azurite (in memory) started, pid {azurite.ProcessId}");
+            }
+            registry = await BenchHost.StartRegistryAsync("s" + runId, options.Mode == ScaleMode.Durable ? storage : null,
+                authentication: true, certificate: null, options.Partitions, options.HostSettings);
+            using var http = BenchHost.CreateClient(Path.Combine(registry.Certificates, DevelopmentCertificates.CaFileName), options.Concurrency);
+            if (registry.OwnerToken() is { } token)
+            {
+                http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", token);
+            }
+            var baseAddress = registry.BaseAddress;
+            // The host's console lifetime takes SIGINT/SIGTERM too and asks the application to stop: that ends the run.
+            using var hostStopping = registry.App.Lifetime.ApplicationStopping.Register(stopOnSignal.Cancel);
+            if (options.Mode == ScaleMode.Durable && options.Ceilings)
+            {
+                table = new TableClient(storage, "scaleraw" + runId);
+                await table.CreateIfNotExistsAsync(abort);
+                // A short unreported pass first, so the "start" ceiling is not the SDK's first calls.
+                await CeilingsAsync(table, "warm", options with { PhaseTime = TimeSpan.FromSeconds(1) }, abort);
+                report.Phases.AddRange(await CeilingsAsync(table, "start", options, abort));
+            }
+
+            (report.BaselineRssBytes, report.BaselineHeapBytes) = (Memory.Rss(), Memory.Heap());
+            log.WriteLine($"{options.Mode} mode, empty registry: RSS {report.BaselineRssBytes / 1048576} MB, heap {report.BaselineHeapBytes / 1048576} MB");
+
+            var failedIds = new System.Collections.Concurrent.ConcurrentDictionary<long, bool>();
+            var fillDeadline = Stopwatch.StartNew();
+            long created = 0, failedTotal = 0;
+            for (var step = 1; created < options.Devices && !abort.IsCancellationRequested; step++)
+            {
+                var target = Math.Min(options.Devices, created + options.Step);
+                var remaining = options.FillTime - fillDeadline.Elapsed;
+                if (remaining <= TimeSpan.Zero)
+                {
+                    break;
+                }
+                var watch = Stopwatch.StartNew();
+                var (reached, failed) = await FillAsync(http, baseAddress, runId, created, target, options, remaining, log, failedIds, report.Notes, abort);
+                var seconds = watch.Elapsed.TotalSeconds;
+                failedTotal += failed;
+                var partial = reached < target;
+                var (rss, heap) = (Memory.Rss(), Memory.Heap());
+                var walk = await WalkAsync(http, baseAddress, options, abort);
+                var statistics = await StatisticsAsync(http, baseAddress, options.StatisticsSamples, abort);
+                var row = new ScaleStep(step, created, reached, seconds, failed, partial, rss, heap,
+                    azurite is null ? null : Memory.Rss(azurite.ProcessId),
+                    walk.Seconds, walk.Counted, walk.Complete, statistics.MedianMs, statistics.Total, Memory.LoadAverage());
+                report.Steps.Add(row);
+                if (walk.Counted != reached - failedTotal || statistics.Total != reached - failedTotal)
+                {
+                    report.Notes.Add($"step {step}: {reached - failedTotal:N0} devices acknowledged, but the walk counted {walk.Counted:N0} and statistics said {statistics.Total:N0}");
+                }
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step}{(partial ? " (partial)" : "")}: {created:N0} → {reached:N0} in {seconds:F1} s = {row.DevicesPerSecond:F0} devices/s, failed {failed}; " +
+                    $"RSS {rss / 1048576} MB, heap {heap / 1048576} MB; walk {walk.Seconds:F1} s counted {walk.Counted:N0}{(walk.Complete ? "" : " (abandoned)")}; " +
+                    $"statistics {statistics.MedianMs:F1} ms (total {statistics.Total:N0}); load {row.LoadAverage:F1}"));
+                created = reached;
+            }
+            report.StopReason = abort.IsCancellationRequested ? "interrupted"
+                : created >= options.Devices ? $"reached {options.Devices:N0} devices"
+                : $"fill time cap ({options.FillTime.TotalMinutes:0.#} min) at {created:N0} devices";
+            report.PeakRssBytes = Memory.PeakRss();
+
+            if (!abort.IsCancellationRequested && created > 0)
+            {
+                report.Phases.AddRange(await FinalPhasesAsync(http, baseAddress, runId, created, failedIds, options, abort));
+                if (table is not null)
+                {
+                    report.Phases.AddRange(await CeilingsAsync(table, "end", options, abort));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            report.StopReason = "interrupted";
+        }
+        finally
+        {
+            if (report.PeakRssBytes == 0)
+            {
+                report.PeakRssBytes = Memory.PeakRss();
+            }
+            if (table is not null)
+            {
+                try
+                {
+                    await table.DeleteAsync(CancellationToken.None);
+                }
+                catch (Azure.RequestFailedException)
+                {
+                    // the Azurite goes away with the run anyway
+                }
+            }
+            if (registry is not null)
+            {
+                await registry.StopAsync();
+            }
+            if (azurite is not null)
+            {
+                await azurite.DisposeAsync();
+                log.WriteLine($"Azurite pid {azurite.ProcessId} stopped");
+            }
+        }
+        return report;
+    }
+
+    static string DeviceId(string runId, long n) => $"scale-{runId}-{n}";
+
+    /// <summary>
+    /// Bulk-creates devices [from, target) from <c>Concurrency</c> workers; no new request starts after
+    /// <paramref name="timeLeft"/>, so a slow step ends with every started request answered and counted.
+    /// </summary>
+    static async Task<(long Reached, long Failed)> FillAsync(HttpClient http, string baseAddress, string runId, long from, long target,
+        ScaleOptions options, TimeSpan timeLeft, TextWriter log, System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds,
+        List<string> notes, CancellationToken abort)
+    {
+        var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        long next = from, failed = 0, reached = from;
+        var clock = Stopwatch.StartNew();
+        var highest = new List<long>();
+        var workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
+        {
+            while (!abort.IsCancellationRequested && clock.Elapsed < timeLeft)
+            {
+                var start = Interlocked.Add(ref next, options.Batch) - options.Batch;
+                if (start >= target)
+                {
+                    return;
+                }
+                var count = (int)Math.Min(options.Batch, target - start);
+                var items = string.Join(",", Enumerable.Range(0, count).Select(i => $"{{\"id\":\"{DeviceId(runId, start + i)}\",\"importMode\":\"create\"}}"));
+                using var content = new StringContent($"[{items}]", Encoding.UTF8, "application/json");
+                var (status, body) = await PostAsync(http, $"{baseAddress}/devices?{ApiVersion}", content, abort);
+                var itemFailures = status switch
+                {
+                    HttpStatusCode.OK => 0,
+                    HttpStatusCode.BadRequest => BulkErrors(body, reasons, runId, failedIds) ?? count,
+                    _ => count,
+                };
+                if (status is not (HttpStatusCode.OK or HttpStatusCode.BadRequest))
+                {
+                    for (var i = 0; i < count; i++)
+                    {
+                        failedIds[start + i] = true;
+                    }
+                    var reason = status is { } code ? $"HTTP {(int)code}" : body;
+                    reasons.AddOrUpdate(reason, count, (_, c) => c + count);
+                }
+                Interlocked.Add(ref failed, itemFailures);
+                lock (highest)
+                {
+                    highest.Add(start + count);
+                }
+            }
+        }, abort)).ToArray();
+        await Task.WhenAll(workers);
+        // Batches are handed out in order and every one handed out was answered, so the ids made are [from, max end).
+        reached = highest.Count == 0 ? from : highest.Max();
+        if (!reasons.IsEmpty)
+        {
+            var line = $"devices {from:N0} → {target:N0}: failed items " + string.Join(", ", reasons.OrderByDescending(r => r.Value).Select(r => $"{r.Key} × {r.Value}"));
+            log.WriteLine("  " + line);
+            notes.Add(line);
+        }
+        return (reached, failed);
+    }
+
+    /// <summary>A request that never got an answer (connection lost, client timeout) fails its items; it does not end the run.</summary>
+    static async Task<(HttpStatusCode? Status, string Body)> PostAsync(HttpClient http, string uri, HttpContent content, CancellationToken abort)
+    {
+        try
+        {
+            using var response = await http.PostAsync(uri, content, abort);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(abort));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !abort.IsCancellationRequested)
+        {
+            return (null, e.GetType().Name);
+        }
+    }
+
+    static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons, string runId,
+        System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (!json.RootElement.TryGetProperty("errors", out var errors))
+            {
+                return null;
+            }
+            foreach (var error in errors.EnumerateArray())
+            {
+                var code = error.TryGetProperty("errorCode", out var c) ? c.GetString() ?? "?" : "?";
+                reasons.AddOrUpdate(code, 1, (_, n) => n + 1);
+                var prefix = DeviceId(runId, 0)[..^1];
+                if (error.TryGetProperty("deviceId", out var id) && id.GetString() is { } deviceId && deviceId.StartsWith(prefix, StringComparison.Ordinal)
+                    && long.TryParse(deviceId.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                {
+                    failedIds[n] = true;
+                }
+            }
+            return errors.GetArrayLength();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A full cursor walk, one page after another as a client walks it, counting every device returned.</summary>
+    static async Task<(double Seconds, long Counted, bool Complete)> WalkAsync(HttpClient http, string baseAddress, ScaleOptions options, CancellationToken abort)
+    {
+        var watch = Stopwatch.StartNew();
+        long counted = 0;
+        string? continuation = null;
+        do
+        {
+            if (watch.Elapsed > options.WalkTime)
+            {
+                return (watch.Elapsed.TotalSeconds, counted, false);
+            }
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"{baseAddress}/devices?{ApiVersion}");
+            request.Headers.TryAddWithoutValidation("x-ms-max-item-count", options.PageSize.ToString(CultureInfo.InvariantCulture));
+            if (continuation is not null)
+            {
+                request.Headers.TryAddWithoutValidation("x-ms-continuation", continuation);
+            }
+            using var response = await http.SendAsync(request, abort);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (watch.Elapsed.TotalSeconds, counted, false);
+            }
+            await using var body = await response.Content.ReadAsStreamAsync(abort);
+            using var page = await JsonDocument.ParseAsync(body, cancellationToken: abort);
+            counted += page.RootElement.GetArrayLength();
+            continuation = response.Headers.TryGetValues("x-ms-continuation", out var values) ? values.FirstOrDefault() : null;
+        }
+        while (!string.IsNullOrEmpty(continuation));
+        return (watch.Elapsed.TotalSeconds, counted, true);
+    }
+
+    static async Task<(double MedianMs, long Total)> StatisticsAsync(HttpClient http, string baseAddress, int samples, CancellationToken abort)
+    {
+        var times = new List<double>();
+        long total = -1;
+        for (var i = 0; i < samples; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            using var response = await http.GetAsync($"{baseAddress}/statistics/devices?{ApiVersion}", abort);
+            var body = await response.Content.ReadAsStringAsync(abort);
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            using var json = JsonDocument.Parse(body);
+            total = response.IsSuccessStatusCode && json.RootElement.TryGetProperty("totalDeviceCount", out var t) ? t.GetInt64() : -1;
+        }
+        return (Measurement.Median(times), total);
+    }
+
+    static async Task<PhaseResult[]> FinalPhasesAsync(HttpClient http, string baseAddress, string runId, long created,
+        System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds, ScaleOptions options, CancellationToken abort)
+    {
+        var body = Encoding.UTF8.GetBytes("{\"status\":\"enabled\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{\"primaryKey\":\"\",\"secondaryKey\":\"\"}}}");
+        // A stride coprime with most sizes spreads GETs over the whole registry rather than its newest devices.
+        // Ids whose create was refused are skipped: a GET reads a device the registry acknowledged.
+        var get = await Measurement.RunAsync("get", options.Concurrency, options.PhaseTime, async n =>
+        {
+            var k = n * 7919 % created;
+            while (failedIds.ContainsKey(k) && failedIds.Count < created)
+            {
+                k = (k + 1) % created;
+            }
+            using var response = await http.GetAsync($"{baseAddress}/devices/{DeviceId(runId, k)}?{ApiVersion}", abort);
+            return response.IsSuccessStatusCode;
+        });
+        var put = await Measurement.RunAsync("put-create", options.Concurrency, options.PhaseTime, async n =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Put, $"{baseAddress}/devices/{DeviceId(runId, created + n)}?{ApiVersion}")
+            {
+                Content = new ByteArrayContent(body),
+            };
+            request.Content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
+            using var response = await http.SendAsync(request, abort);
+            return response.IsSuccessStatusCode;
+        });
+        return [get, put];
+    }
+
+    /// <summary>Raw Azure Table inserts on the registry's own Azurite: single entities, and transactions of 100 (reported per entity).</summary>
+    static async Task<PhaseResult[]> CeilingsAsync(TableClient table, string when, ScaleOptions options, CancellationToken abort)
+    {
+        var payload = new string('x', 300);
+        var single = await Measurement.RunAsync($"table-insert ({when})", options.Concurrency, options.PhaseTime, async n =>
+        {
+            using var response = await table.AddEntityAsync(new TableEntity($"{when}{n % 64}", $"r{n}") { ["Data"] = payload }, abort);
+            return !response.IsError;
+        });
+        var group = await Measurement.RunAsync($"table-egt100 ({when})", options.Concurrency, options.PhaseTime, async n =>
+        {
+            var actions = Enumerable.Range(0, 100).Select(i =>
+                new TableTransactionAction(TableTransactionActionType.Add, new TableEntity($"{when}g{n}", $"r{i}") { ["Data"] = payload })).ToList();
+            var response = await table.SubmitTransactionAsync(actions, abort);
+            return !response.GetRawResponse().IsError;
+        });
+        // Entities per second, comparable with devices per second.
+        return [single, group with { OpsPerSecond = group.OpsPerSecond * 100 }];
+    }
+}
+
+/// <summary>Memory of this process (which hosts the registry) and of a child process, read as Linux reports it.</summary>
+internal static class Memory
+{
+    public static long Heap() => GC.GetTotalMemory(forceFullCollection: true);
+
+    public static long Rss(int? pid = null) => Status(pid, "VmRSS:") ?? Process.GetCurrentProcess().WorkingSet64;
+
+    public static long PeakRss() => Status(null, "VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
+
+    /// <summary>The 1-minute load average (Linux), null elsewhere.</summary>
+    public static double? LoadAverage() =>
+        File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var load)
+            ? load
+            : null;
+
+    static long? Status(int? pid, string field)
+    {
+        var path = $"/proc/{(pid is { } p ? p.ToString(CultureInfo.InvariantCulture) : "self")}/status";
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        var parts = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return parts is { Length: >= 2 } ? long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024 : null;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+
+namespace Registry.Bench.Scale;
+
+/// <summary>Where the scale phase keeps devices: the host's embedded storage, or Azure Table/Blob storage (Azurite).</summary>
+internal enum ScaleMode
+{
+    Memory,
+    Durable,
+}
+
+/// <summary>
+/// Options of the scale phase. Every run is bounded twice: by <see cref="Devices"/> and by <see cref="FillTime"/>
+/// (the fill stops taking new requests once it passes; the step under way is measured and reported as partial).
+/// </summary>
+internal sealed record ScaleOptions
+{
+    public ScaleMode Mode { get; init; } = ScaleMode.Memory;
+    public int Devices { get; init; } = 1_000_000;
+    public int Step { get; init; } = 100_000;
+    public int Batch { get; init; } = 100;
+    public int Concurrency { get; init; } = 16;
+    public TimeSpan FillTime { get; init; } = TimeSpan.FromMinutes(8);
+    /// <summary>How long each final GET/PUT phase and each storage ceiling runs.</summary>
+    public TimeSpan PhaseTime { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A cursor walk slower than this is abandoned and reported with how far it got.</summary>
+    public TimeSpan WalkTime { get; init; } = TimeSpan.FromMinutes(5);
+    public int StatisticsSamples { get; init; } = 5;
+    public int PageSize { get; init; } = 1000;
+    /// <summary>Null: the host's default, so the same command runs on versions whose index settings differ.</summary>
+    public int? Partitions { get; init; }
+    /// <summary>Durable mode against this storage instead of an Azurite the run starts itself.</summary>
+    public string? Storage { get; init; }
+    /// <summary>Path prefix of the report files (.md and .csv); null writes none.</summary>
+    public string? Output { get; init; }
+    public bool Ceilings { get; init; } = true;
+    /// <summary>Host settings for the registry under test (<c>--set Registry:StorageTimeoutSeconds=30</c>, repeatable).</summary>
+    public IReadOnlyDictionary<string, string?> HostSettings { get; init; } = new Dictionary<string, string?>();
+
+    public static ScaleOptions Parse(string[] args)
+    {
+        string? Value(string name)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        }
+        int? Int(string name) => Value(name) is { } v ? int.Parse(v.Replace("_", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) : null;
+        double? Number(string name) => Value(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+        var defaults = new ScaleOptions();
+        var mode = Value("--mode") switch
+        {
+            null or "memory" => ScaleMode.Memory,
+            "durable" => ScaleMode.Durable,
+            var other => throw new ArgumentException($"--mode is memory or durable, not '{other}'."),
+        };
+        var options = new ScaleOptions
+        {
+            Mode = mode,
+            Devices = Int("--devices") ?? defaults.Devices,
+            Step = Int("--step") ?? defaults.Step,
+            Batch = Int("--batch") ?? defaults.Batch,
+            Concurrency = Int("--concurrency") ?? defaults.Concurrency,
+            FillTime = Number("--minutes") is { } m ? TimeSpan.FromMinutes(m) : defaults.FillTime,
+            PhaseTime = Number("--seconds") is { } s ? TimeSpan.FromSeconds(s) : defaults.PhaseTime,
+            WalkTime = Number("--walk-minutes") is { } w ? TimeSpan.FromMinutes(w) : defaults.WalkTime,
+            StatisticsSamples = Int("--stats-samples") ?? defaults.StatisticsSamples,
+            PageSize = Int("--page") ?? defaults.PageSize,
+            Partitions = Int("--partitions"),
+            Storage = Value("--storage"),
+            Output = Value("--out"),
+            Ceilings = !args.Contains("--no-ceilings"),
+            HostSettings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
+                .Select(x => args[x.i + 1].Split('=', 2))
+                .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : null),
+        };
+        if (options.Devices < 1 || options.Step < 1 || options.Batch is < 1 or > 100 || options.Concurrency < 1)
+        {
+            throw new ArgumentException("--devices, --step and --concurrency must be positive; --batch is 1..100.");
+        }
+        return options;
+    }
+}

@@ -1,0 +1,88 @@
+using Registry.Bench.Scale;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Bench;
+
+/// <summary>
+/// The benchmark's scale phase at a toy size: it must fill through the real HTTPS surface, walk and count every
+/// device, and write a report with one row per step. Never timing: the rates it prints are not asserted.
+/// </summary>
+public sealed class ScalePhaseTests(AzuriteFixture azurite)
+{
+    static ScaleOptions Small(ScaleMode mode, int devices, int step) => new()
+    {
+        Mode = mode,
+        Devices = devices,
+        Step = step,
+        PhaseTime = TimeSpan.FromSeconds(0.5),
+        StatisticsSamples = 2,
+        Output = Path.Combine(Path.GetTempPath(), $"scale-test-{Guid.NewGuid():N}"),
+    };
+
+    [Fact]
+    public async Task Memory_scale_phase_of_two_steps_walks_and_counts_every_device_and_reports_two_rows()
+    {
+        var options = Small(ScaleMode.Memory, devices: 1000, step: 500);
+
+        var report = await ScaleBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+
+        AssertCompleteSteps(report, 500, 1000);
+        Assert.Equal(["get", "put-create"], report.Phases.Select(p => p.Name));
+        AssertWritten(report, options, stepRows: 2, phaseRows: 2);
+    }
+
+    [Fact]
+    public async Task Durable_scale_phase_of_two_steps_walks_and_counts_every_device_and_measures_table_ceilings()
+    {
+        // The shared Azurite is slow while the whole suite runs: a long storage timeout keeps items from answering 503.
+        var options = Small(ScaleMode.Durable, devices: 400, step: 200) with
+        {
+            Storage = azurite.ConnectionString,
+            HostSettings = new Dictionary<string, string?> { ["Registry:StorageTimeoutSeconds"] = "120" },
+        };
+
+        var report = await ScaleBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+
+        AssertCompleteSteps(report, 200, 400);
+        Assert.Equal(
+            ["table-insert (start)", "table-egt100 (start)", "get", "put-create", "table-insert (end)", "table-egt100 (end)"],
+            report.Phases.Select(p => p.Name));
+        AssertWritten(report, options, stepRows: 2, phaseRows: 6);
+    }
+
+    static void AssertCompleteSteps(ScaleReport report, params long[] sizes)
+    {
+        Assert.Empty(report.Notes); // failed items by error code, counts that disagree: named here if any
+        Assert.Equal(sizes, report.Steps.Select(s => s.To));
+        Assert.All(report.Steps, s =>
+        {
+            Assert.False(s.Partial);
+            Assert.Equal(0, s.Failed);
+            Assert.True(s.WalkComplete);
+            Assert.Equal(s.To, s.Walked);
+            Assert.Equal(s.To, s.StatisticsTotal);
+        });
+        Assert.All(report.Phases, p => Assert.Equal(0, p.Errors));
+        Assert.Equal(0, report.Failures);
+        Assert.StartsWith("reached", report.StopReason, StringComparison.Ordinal);
+    }
+
+    static void AssertWritten(ScaleReport report, ScaleOptions options, int stepRows, int phaseRows)
+    {
+        ScaleCommand.Write(options.Output!, report);
+        try
+        {
+            var markdown = File.ReadAllText(options.Output + ".md");
+            Assert.Equal(stepRows, markdown.Split('\n').Count(l => l.StartsWith("| 1 |", StringComparison.Ordinal) || l.StartsWith("| 2 |", StringComparison.Ordinal)));
+            Assert.Equal(1 + stepRows, File.ReadAllLines(options.Output + ".steps.csv").Length);
+            Assert.Equal(1 + phaseRows, File.ReadAllLines(options.Output + ".phases.csv").Length);
+        }
+        finally
+        {
+            foreach (var suffix in new[] { ".md", ".steps.csv", ".phases.csv" })
+            {
+                File.Delete(options.Output + suffix);
+            }
+        }
+    }
+}
