@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Azure.Data.Tables;

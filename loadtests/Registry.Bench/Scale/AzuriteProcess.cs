@@ -12,15 +12,15 @@ namespace Registry.Bench.Scale;
 /// </summary>
 internal sealed class AzuriteProcess : IAsyncDisposable
 {
-    const string AccountName = "devstoreaccount1";
-    const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-    const string ExitWithParent = "data:text/javascript,process.stdin.on('end',()=>process.exit(0)).resume();";
+    private const string AccountName = "devstoreaccount1";
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private const string ExitWithParent = "data:text/javascript,process.stdin.on('end',()=>process.exit(0)).resume();";
 
-    readonly Process process;
+    private readonly Process _process;
 
-    AzuriteProcess(Process process, string connectionString)
+    private AzuriteProcess(Process process, string connectionString)
     {
-        this.process = process;
+        _process = process;
         ProcessId = process.Id;
         ConnectionString = connectionString;
     }
@@ -85,7 +85,7 @@ internal sealed class AzuriteProcess : IAsyncDisposable
         }
     }
 
-    static async Task WaitForPortAsync(int port, Process process, CancellationToken token)
+    private static async Task WaitForPortAsync(int port, Process process, CancellationToken token)
     {
         while (true)
         {
@@ -110,16 +110,16 @@ internal sealed class AzuriteProcess : IAsyncDisposable
     {
         try
         {
-            if (!process.HasExited)
+            if (!_process.HasExited)
             {
-                process.Kill(entireProcessTree: true);
+                _process.Kill(entireProcessTree: true);
             }
         }
         catch (InvalidOperationException)
         {
             // exited between the check and the kill
         }
-        await process.WaitForExitAsync();
-        process.Dispose();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
     }
 }

@@ -16,10 +16,10 @@ namespace Registry.Bench.Scale;
 /// </summary>
 internal static class ScaleBench
 {
-    const string ApiVersion = "api-version=2021-04-12";
+    private const string ApiVersion = "api-version=2021-04-12";
 
     /// <summary>
-    /// Runs the phase. <paramref name="abort"/> (Ctrl+C) ends it at once with what was measured; the fill's own
+    /// Runs the phase. <paramref name="interrupted"/> (Ctrl+C) ends it at once with what was measured; the fill's own
     /// bounds (device count, time) end it normally. Everything started here is stopped here.
     /// </summary>
     public static async Task<ScaleReport> RunAsync(ScaleOptions options, TextWriter log, CancellationToken interrupted)
@@ -143,13 +143,13 @@ internal static class ScaleBench
         return report;
     }
 
-    static string DeviceId(string runId, long n) => $"scale-{runId}-{n}";
+    private static string DeviceId(string runId, long n) => $"scale-{runId}-{n}";
 
     /// <summary>
     /// Bulk-creates devices [from, target) from <c>Concurrency</c> workers; no new request starts after
     /// <paramref name="timeLeft"/>, so a slow step ends with every started request answered and counted.
     /// </summary>
-    static async Task<(long Reached, long Failed)> FillAsync(HttpClient http, string baseAddress, string runId, long from, long target,
+    private static async Task<(long Reached, long Failed)> FillAsync(HttpClient http, string baseAddress, string runId, long from, long target,
         ScaleOptions options, TimeSpan timeLeft, TextWriter log, System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds,
         List<string> notes, CancellationToken abort)
     {
@@ -205,7 +205,7 @@ internal static class ScaleBench
     }
 
     /// <summary>A request that never got an answer (connection lost, client timeout) fails its items; it does not end the run.</summary>
-    static async Task<(HttpStatusCode? Status, string Body)> PostAsync(HttpClient http, string uri, HttpContent content, CancellationToken abort)
+    private static async Task<(HttpStatusCode? Status, string Body)> PostAsync(HttpClient http, string uri, HttpContent content, CancellationToken abort)
     {
         try
         {
@@ -218,7 +218,7 @@ internal static class ScaleBench
         }
     }
 
-    static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons, string runId,
+    private static int? BulkErrors(string body, System.Collections.Concurrent.ConcurrentDictionary<string, int> reasons, string runId,
         System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds)
     {
         try
@@ -248,7 +248,7 @@ internal static class ScaleBench
     }
 
     /// <summary>A full cursor walk, one page after another as a client walks it, counting every device returned.</summary>
-    static async Task<(double Seconds, long Counted, bool Complete)> WalkAsync(HttpClient http, string baseAddress, ScaleOptions options, CancellationToken abort)
+    private static async Task<(double Seconds, long Counted, bool Complete)> WalkAsync(HttpClient http, string baseAddress, ScaleOptions options, CancellationToken abort)
     {
         var watch = Stopwatch.StartNew();
         long counted = 0;
@@ -279,7 +279,7 @@ internal static class ScaleBench
         return (watch.Elapsed.TotalSeconds, counted, true);
     }
 
-    static async Task<(double MedianMs, long Total)> StatisticsAsync(HttpClient http, string baseAddress, int samples, CancellationToken abort)
+    private static async Task<(double MedianMs, long Total)> StatisticsAsync(HttpClient http, string baseAddress, int samples, CancellationToken abort)
     {
         var times = new List<double>();
         long total = -1;
@@ -295,7 +295,7 @@ internal static class ScaleBench
         return (Measurement.Median(times), total);
     }
 
-    static async Task<PhaseResult[]> FinalPhasesAsync(HttpClient http, string baseAddress, string runId, long created,
+    private static async Task<PhaseResult[]> FinalPhasesAsync(HttpClient http, string baseAddress, string runId, long created,
         System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds, ScaleOptions options, CancellationToken abort)
     {
         var body = Encoding.UTF8.GetBytes("{\"status\":\"enabled\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{\"primaryKey\":\"\",\"secondaryKey\":\"\"}}}");
@@ -325,7 +325,7 @@ internal static class ScaleBench
     }
 
     /// <summary>Raw Azure Table inserts on the registry's own Azurite: single entities, and transactions of 100 (reported per entity).</summary>
-    static async Task<PhaseResult[]> CeilingsAsync(TableClient table, string when, ScaleOptions options, CancellationToken abort)
+    private static async Task<PhaseResult[]> CeilingsAsync(TableClient table, string when, ScaleOptions options, CancellationToken abort)
     {
         var payload = new string('x', 300);
         var single = await Measurement.RunAsync($"table-insert ({when})", options.Concurrency, options.PhaseTime, async n =>
@@ -360,7 +360,7 @@ internal static class Memory
             ? load
             : null;
 
-    static long? Status(int? pid, string field)
+    private static long? Status(int? pid, string field)
     {
         var path = $"/proc/{(pid is { } p ? p.ToString(CultureInfo.InvariantCulture) : "self")}/status";
         if (!File.Exists(path))

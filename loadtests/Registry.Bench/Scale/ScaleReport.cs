@@ -35,9 +35,9 @@ internal sealed class ScaleReport
 
     public long Failures => Steps.Sum(s => s.Failed) + Phases.Sum(p => p.Errors) + Notes.Count + Steps.Count(s => !s.WalkComplete);
 
-    long FailedUpTo(ScaleStep step) => Steps.TakeWhile(s => s.Step <= step.Step).Sum(s => s.Failed);
+    private long FailedUpTo(ScaleStep step) => Steps.TakeWhile(s => s.Step <= step.Step).Sum(s => s.Failed);
 
-    double? Rate(string name) => Phases.FirstOrDefault(p => p.Name == name)?.OpsPerSecond;
+    private double? Rate(string name) => Phases.FirstOrDefault(p => p.Name == name)?.OpsPerSecond;
 
     /// <summary>The goals as ratios of figures from this run (null where this run has no such figure).</summary>
     public IEnumerable<(string Figure, double? Value, string Goal)> Ratios()
@@ -58,11 +58,11 @@ internal sealed class ScaleReport
         }
     }
 
-    static string F(double v, string format = "F0") => v.ToString(format, CultureInfo.InvariantCulture);
+    private static string F(double v, string format = "F0") => v.ToString(format, CultureInfo.InvariantCulture);
 
-    static string Mb(long bytes) => F(bytes / 1048576.0);
+    private static string Mb(long bytes) => F(bytes / 1048576.0);
 
-    string PerDevice(long bytes, long baseline, ScaleStep s) => s.To > 0 ? F((double)(bytes - baseline) / (s.To - FailedUpTo(s))) : "";
+    private string PerDevice(long bytes, long baseline, ScaleStep s) => s.To > 0 ? F((double)(bytes - baseline) / (s.To - FailedUpTo(s))) : "";
 
     public string ToMarkdown()
     {

@@ -9,7 +9,7 @@ namespace Registry.Tests.Bench;
 /// </summary>
 public sealed class ScalePhaseTests(AzuriteFixture azurite)
 {
-    static ScaleOptions Small(ScaleMode mode, int devices, int step) => new()
+    private static ScaleOptions Small(ScaleMode mode, int devices, int step) => new()
     {
         Mode = mode,
         Devices = devices,
@@ -50,7 +50,7 @@ public sealed class ScalePhaseTests(AzuriteFixture azurite)
         AssertWritten(report, options, stepRows: 2, phaseRows: 6);
     }
 
-    static void AssertCompleteSteps(ScaleReport report, params long[] sizes)
+    private static void AssertCompleteSteps(ScaleReport report, params long[] sizes)
     {
         Assert.Empty(report.Notes); // failed items by error code, counts that disagree: named here if any
         Assert.Equal(sizes, report.Steps.Select(s => s.To));
@@ -67,7 +67,7 @@ public sealed class ScalePhaseTests(AzuriteFixture azurite)
         Assert.StartsWith("reached", report.StopReason, StringComparison.Ordinal);
     }
 
-    static void AssertWritten(ScaleReport report, ScaleOptions options, int stepRows, int phaseRows)
+    private static void AssertWritten(ScaleReport report, ScaleOptions options, int stepRows, int phaseRows)
     {
         ScaleCommand.Write(options.Output!, report);
         try
