@@ -28,7 +28,7 @@ public sealed class RegistrySettings
     /// <summary>Azure Storage connection string. Empty: the embedded default (memory storage, nothing survives a restart).</summary>
     public string? StorageConnectionString { get; set; }
 
-    /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. Index partitions always use Blob.</summary>
+    /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. The index is always an Azure Table.</summary>
     public string DeviceStorage { get; set; } = "Table";
 
     /// <summary>
@@ -60,8 +60,16 @@ public sealed class RegistrySettings
     /// <summary>The address this silo advertises to the others (durable/cluster mode).</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>Index partitions: target device count / 4,000, fixed for the life of the registry's storage.</summary>
+    /// <summary>Index partitions, fixed for the life of the registry's storage. 256 serves 10M devices (~40k ids each).</summary>
     public int IndexPartitions { get; set; } = 256;
+
+    /// <summary>
+    /// Minutes a device grain stays in memory after its last call (Orleans' collection age for <c>DeviceGrain</c>): a
+    /// registry of millions keeps only its recently used devices active.
+    /// </summary>
+    public double DeviceIdleMinutes { get; set; } = 5;
+
+    public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();

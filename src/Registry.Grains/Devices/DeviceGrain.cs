@@ -1,31 +1,51 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Orleans.Storage;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
 
 /// <summary>
 /// The source of truth for one device. Every write follows the index protocol through <see cref="IndexMembership"/>,
-/// which explains it whole, so the index is always a superset of the registry.
+/// which explains it whole, so the index is always a superset of the registry. Its state is loaded on the first call
+/// (<see cref="DeviceStorage"/>), from storage only when the index holds the id.
 /// </summary>
-public sealed class DeviceGrain(
-    [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
-    IOptions<RegistryIndexOptions> indexOptions,
-    TimeProvider clock,
-    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IIndexedDevice
+public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
 {
+    private readonly DeviceStorage state;
+    private readonly IOptions<RegistryIndexOptions> indexOptions;
+    private readonly TimeProvider clock;
+    private readonly ILogger<DeviceGrain> logger;
     private IndexMembership? _index;
+
+    public DeviceGrain(
+        [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
+        IOptions<RegistryIndexOptions> indexOptions,
+        TimeProvider clock,
+        ILogger<DeviceGrain> logger)
+    {
+        state = new DeviceStorage(storage, this.GetGrainId());
+        this.indexOptions = indexOptions;
+        this.clock = clock;
+        this.logger = logger;
+    }
 
     private string DeviceId => this.GetPrimaryKeyString();
 
     private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, state, indexOptions.Value, logger);
 
-    public Task<DeviceIdentity?> Get() => Task.FromResult(state.State.Identity);
+    public async Task<DeviceIdentity?> Get()
+    {
+        await Index.Load();
+        return state.State.Identity;
+    }
 
     public async Task<DeviceIdentity> Create(DeviceIdentityInput input)
     {
         var auth = Validate(input);
+        await Index.Load();
         if (state.State.Identity is not null)
         {
             throw RegistryException.DeviceAlreadyExists(DeviceId);
@@ -36,6 +56,7 @@ public sealed class DeviceGrain(
     public async Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition)
     {
         var auth = Validate(input);
+        await Index.Load();
         var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
         return await UpdateCore(current, input, auth, condition);
     }
@@ -43,6 +64,7 @@ public sealed class DeviceGrain(
     public async Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition)
     {
         var auth = Validate(input);
+        await Index.Load();
         return state.State.Identity is { } current
             ? await UpdateCore(current, input, auth, condition)
             : await CreateCore(input, auth);
@@ -50,6 +72,7 @@ public sealed class DeviceGrain(
 
     public async Task Delete(ETagCondition condition)
     {
+        await Index.Load();
         var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
         if (!condition.Matches(current.ETag))
         {

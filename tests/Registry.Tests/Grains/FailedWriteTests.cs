@@ -3,6 +3,7 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Abstractions;
 using Registry.Grains;
+using Registry.Grains.Index;
 using Registry.Grains.Storage;
 using Registry.Host;
 using static Registry.Tests.Grains.DeviceInputs;
@@ -34,8 +35,8 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
             // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
                 new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults));
-            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Index, (sp, _) => new FlakyGrainStorage(
-                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.IndexStore)), IndexFaults));
+            silo.Services.AddSingleton<IIndexStore>(sp => new FlakyIndexStore(
+                sp.GetRequiredKeyedService<IIndexStore>(SiloConfiguration.IndexEntryStore), IndexFaults));
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
             silo.Services.Configure<RegistryIndexOptions>(o => o.RepairInterval = TimeSpan.FromMilliseconds(100));
         }
