@@ -16,8 +16,12 @@ namespace Registry.Grains.Index;
 /// devices at a time): phantoms left by a crash between an index write and a device write drop out of the statistics
 /// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
+/// <para>
+/// Kept alive, not collected when idle: a partition is what the registry must hold in memory anyway (its ids are what
+/// proves a device absent without a storage read), and each reactivation would reload it and verify every device in it.
+/// </para>
 /// </summary>
-[Reentrant]
+[Reentrant, KeepAlive]
 public sealed partial class DeviceIndexGrain(
     IIndexStore store,
     ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
