@@ -1,8 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Registry.Abstractions;
 using Orleans.Storage;
+using Registry.Abstractions;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
