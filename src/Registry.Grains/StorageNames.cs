@@ -6,6 +6,6 @@ public static class StorageNames
     /// <summary>Device identities (one small record per device).</summary>
     public const string Registry = "registry";
 
-    /// <summary>Index partitions (one record of thousands of ids per partition).</summary>
+    /// <summary>The index's layout record (its partition count); the entries themselves go through <see cref="Index.IIndexStore"/>.</summary>
     public const string Index = "registry-index";
 }

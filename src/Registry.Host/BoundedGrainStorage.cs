@@ -1,61 +1,32 @@
-using System.Net.Sockets;
-using Azure;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Grains.Index;
 
 namespace Registry.Host;
 
 /// <summary>
-/// Wraps a durable grain storage so that storage that is down or hanging answers like IoT Hub does, 503
-/// <c>ServiceUnavailable</c> within <c>Registry:StorageTimeoutSeconds</c>, rather than a 500 after the SDKs' long
-/// retries. Conflicts (etag mismatches) and other answers storage did give pass through unchanged.
+/// Wraps a durable grain storage so that storage that is down or hanging answers 503 <c>ServiceUnavailable</c>
+/// promptly (<see cref="StorageTimeBound"/>).
 /// </summary>
-public sealed partial class BoundedGrainStorage(IGrainStorage inner, TimeSpan timeout, ILogger<BoundedGrainStorage> logger) : IGrainStorage
+public sealed class BoundedGrainStorage(IGrainStorage inner, StorageTimeBound bound) : IGrainStorage
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Bounded(inner.ReadStateAsync(stateName, grainId, grainState));
+        bound.Run(inner.ReadStateAsync(stateName, grainId, grainState));
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Bounded(inner.WriteStateAsync(stateName, grainId, grainState));
+        bound.Run(inner.WriteStateAsync(stateName, grainId, grainState));
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Bounded(inner.ClearStateAsync(stateName, grainId, grainState));
+        bound.Run(inner.ClearStateAsync(stateName, grainId, grainState));
+}
 
-    private async Task Bounded(Task operation)
-    {
-        try
-        {
-            // The operation itself cannot be cancelled: abandoned, it may still land, which the device grain's
-            // re-read after a failed write is there for.
-            await operation.WaitAsync(timeout);
-        }
-        catch (TimeoutException e)
-        {
-            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s; retry later.", e);
-        }
-        catch (Exception e) when (IsUnreachable(e))
-        {
-            throw Unavailable("Storage is not reachable; retry later.", e);
-        }
-    }
+/// <summary>
+/// Wraps the durable index store like <see cref="BoundedGrainStorage"/>: a write within the timeout; a partition's load,
+/// a range query of many pages each bounded by the SDK's network timeout, answers 503 only when storage is unreachable.
+/// </summary>
+public sealed class BoundedIndexStore(IIndexStore inner, StorageTimeBound bound) : IIndexStore
+{
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition) => bound.RunLong(inner.Load(partition));
 
-    /// <summary>The caller gets IoT Hub's code and a plain text; what storage said stays in this silo's log.</summary>
-    private StorageUnavailableException Unavailable(string message, Exception cause)
-    {
-        LogUnavailable(logger, cause, message);
-        return new StorageUnavailableException(message);
-    }
-
-    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogUnavailable(ILogger logger, Exception exception, string message);
-
-    /// <summary>No answer at all, or storage saying it is unavailable: anything else is an answer to pass on.</summary>
-    private static bool IsUnreachable(Exception e) => e switch
-    {
-        RequestFailedException { Status: 0 or 408 or >= 500 } => true,
-        RequestFailedException => false, // e.g. 412: a conflict, handled by the grain as such
-        HttpRequestException or SocketException or IOException or TimeoutException => true,
-        AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnreachable),
-        _ => e.InnerException is { } innerException && IsUnreachable(innerException),
-    };
+    public Task Apply(int partition, IReadOnlyList<IndexChange> changes) => bound.Run(inner.Apply(partition, changes));
 }

@@ -31,7 +31,7 @@ public sealed class RegistrySettings
     /// <summary>Azure Storage connection string. Empty: the embedded default (memory storage, nothing survives a restart).</summary>
     public string? StorageConnectionString { get; set; }
 
-    /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. Index partitions always use Blob.</summary>
+    /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. The index is always an Azure Table.</summary>
     public string DeviceStorage { get; set; } = "Table";
 
     /// <summary>
@@ -66,8 +66,16 @@ public sealed class RegistrySettings
     /// <summary>The most index partitions: a statistics call asks every partition, and far beyond this it outlives its timeout.</summary>
     public const int MaxIndexPartitions = 4096;
 
-    /// <summary>Index partitions: target device count / 4,000, fixed for the life of the registry's storage.</summary>
+    /// <summary>Index partitions, fixed for the life of the registry's storage. 256 serves 10M devices (~40k ids each).</summary>
     public int IndexPartitions { get; set; } = 256;
+
+    /// <summary>
+    /// Minutes a device grain stays in memory after its last call (Orleans' collection age for <c>DeviceGrain</c>): a
+    /// registry of millions keeps only its recently used devices active.
+    /// </summary>
+    public double DeviceIdleMinutes { get; set; } = 5;
+
+    public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
@@ -134,7 +142,11 @@ public sealed class RegistrySettings
         Address(nameof(AdvertisedAddress), AdvertisedAddress);
         if (IndexPartitions is < 1 or > MaxIndexPartitions)
         {
-            problems.Add($"Registry:IndexPartitions={IndexPartitions} is out of range: use 1 to {MaxIndexPartitions} (expected devices / 4,000).");
+            problems.Add($"Registry:IndexPartitions={IndexPartitions} is out of range: use 1 to {MaxIndexPartitions} (the default 256 serves 10M devices).");
+        }
+        if (!(DeviceIdleMinutes > 0) || double.IsInfinity(DeviceIdleMinutes))
+        {
+            problems.Add($"Registry:DeviceIdleMinutes={DeviceIdleMinutes.ToString(CultureInfo.InvariantCulture)} must be a number of minutes above 0.");
         }
         if (DeviceStorage is not { } storage || !(storage.Equals("Table", StringComparison.OrdinalIgnoreCase) || storage.Equals("Blob", StringComparison.OrdinalIgnoreCase)))
         {

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Storage;
 using Registry.Grains;
+using Registry.Grains.Devices;
 using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
@@ -17,8 +18,10 @@ public static class SiloConfiguration
 {
     /// <summary>The storage behind the escaped <see cref="StorageNames.Registry"/> name.</summary>
     public const string DeviceStore = "registry-device-store";
-    /// <summary>The storage behind the escaped <see cref="StorageNames.Index"/> name.</summary>
+    /// <summary>The storage behind the escaped <see cref="StorageNames.Index"/> name (the index layout record).</summary>
     public const string IndexStore = "registry-index-store";
+    /// <summary>The key of the unbounded <see cref="IIndexStore"/> (the one the grains use wraps it).</summary>
+    public const string IndexEntryStore = "registry-index-entries";
 
     /// <summary>The whole silo: cluster identity, clustering, then <see cref="ConfigureServices"/>.</summary>
     public static void Configure(ISiloBuilder silo, RegistrySettings settings)
@@ -67,6 +70,9 @@ public static class SiloConfiguration
     public static void ConfigureServices(ISiloBuilder silo, RegistrySettings settings)
     {
         silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
+        // Idle devices leave memory after this age; what stays of them is their index entry (and, in memory mode, storage).
+        silo.Services.Configure<GrainCollectionOptions>(o =>
+            o.ClassSpecificCollectionAge[typeof(DeviceGrain).FullName!] = settings.DeviceIdleTime);
 
         if (settings.IsDurable)
         {
@@ -76,14 +82,21 @@ public static class SiloConfiguration
         {
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
+            silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
             silo.UseInMemoryReminderService();
         }
 
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
         // Durable storage is also bounded in time, so an outage answers 503 promptly instead of 500 after long retries.
-        TimeSpan? timeout = settings.IsDurable ? settings.StorageTimeout : null;
-        AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, timeout);
-        AddEscaped(silo.Services, StorageNames.Index, IndexStore, timeout);
+        var bounded = settings.IsDurable;
+        silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>()));
+        AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
+        AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
+        silo.Services.TryAddSingleton<IIndexStore>(sp =>
+        {
+            var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
+            return bounded ? new BoundedIndexStore(inner, sp.GetRequiredService<StorageTimeBound>()) : inner;
+        });
 
         // Durable storage answers before the silo starts joining its cluster, so a refused start leaves no trace there;
         // memory storage lives in grains, which answer once the silo is active.
@@ -160,7 +173,13 @@ public static class SiloConfiguration
             });
         }
 
-        // An index partition holds thousands of ids: larger than a table entity should be, so it is a blob.
+        // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
+        // cluster runtime starts, like the layout record's container below.
+        var indexTable = Tables(settings).GetTableClient(tableName + "Index");
+        silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, new TableIndexStore(indexTable));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
+
+        // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>
         {
             o.BlobServiceClient = Blobs(settings);
@@ -170,10 +189,17 @@ public static class SiloConfiguration
         });
     }
 
-    private static void AddEscaped(IServiceCollection services, string name, string innerName, TimeSpan? timeout) =>
+    private static void AddEscaped(IServiceCollection services, string name, string innerName, bool bounded) =>
         services.TryAddKeyedSingleton<IGrainStorage>(name, (sp, _) =>
         {
             var inner = sp.GetRequiredKeyedService<IGrainStorage>(innerName);
-            return new KeyEscapingGrainStorage(timeout is { } bound ? new BoundedGrainStorage(inner, bound, sp.GetRequiredService<ILogger<BoundedGrainStorage>>()) : inner);
+            return new KeyEscapingGrainStorage(bounded ? new BoundedGrainStorage(inner, sp.GetRequiredService<StorageTimeBound>()) : inner);
         });
+
+    /// <summary>Creates a table the registry owns when the silo starts, at <paramref name="stage"/>.</summary>
+    private sealed class CreateTable(TableClient table, int stage) : ILifecycleParticipant<ISiloLifecycle>
+    {
+        public void Participate(ISiloLifecycle lifecycle) =>
+            lifecycle.Subscribe(nameof(CreateTable), stage, ct => table.CreateIfNotExistsAsync(ct));
+    }
 }

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Index;
 
@@ -7,26 +9,44 @@ namespace Registry.Grains.Devices;
 
 /// <summary>
 /// The source of truth for one device. Every write follows the index protocol through <see cref="IndexMembership"/>,
-/// which explains it whole, so the index is always a superset of the registry.
+/// which explains it whole, so the index is always a superset of the registry. Its state is loaded on the first call
+/// (<see cref="DeviceStorage"/>), from storage only when the index holds the id.
 /// </summary>
-public sealed class DeviceGrain(
-    [PersistentState("device", StorageNames.Registry)] IPersistentState<DeviceState> state,
-    IOptions<RegistryIndexOptions> indexOptions,
-    TimeProvider clock,
-    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IIndexedDevice
+public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
 {
+    private readonly DeviceStorage _state;
+    private readonly IOptions<RegistryIndexOptions> _indexOptions;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<DeviceGrain> _logger;
     private IndexMembership? _index;
+
+    public DeviceGrain(
+        [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
+        IOptions<RegistryIndexOptions> indexOptions,
+        TimeProvider clock,
+        ILogger<DeviceGrain> logger)
+    {
+        _state = new DeviceStorage(storage, this.GetGrainId());
+        _indexOptions = indexOptions;
+        _clock = clock;
+        _logger = logger;
+    }
 
     private string DeviceId => this.GetPrimaryKeyString();
 
-    private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, state, indexOptions.Value, logger);
+    private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, _state, _indexOptions.Value, _logger);
 
-    public Task<DeviceIdentity?> Get() => Task.FromResult(state.State.Identity);
+    public async Task<DeviceIdentity?> Get()
+    {
+        await Index.Load();
+        return _state.State.Identity;
+    }
 
     public async Task<DeviceIdentity> Create(DeviceIdentityInput input)
     {
         var auth = Validate(input);
-        if (state.State.Identity is not null)
+        await Index.Load();
+        if (_state.State.Identity is not null)
         {
             throw RegistryException.DeviceAlreadyExists(DeviceId);
         }
@@ -36,28 +56,31 @@ public sealed class DeviceGrain(
     public async Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition)
     {
         var auth = Validate(input);
-        var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        await Index.Load();
+        var current = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
         return await UpdateCore(current, input, auth, condition);
     }
 
     public async Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition)
     {
         var auth = Validate(input);
-        return state.State.Identity is { } current
+        await Index.Load();
+        return _state.State.Identity is { } current
             ? await UpdateCore(current, input, auth, condition)
             : await CreateCore(input, auth);
     }
 
     public async Task Delete(ETagCondition condition)
     {
-        var current = state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        await Index.Load();
+        var current = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
         if (!condition.Matches(current.ETag))
         {
             throw RegistryException.PreconditionFailed(DeviceId);
         }
 
-        state.State.Identity = null;
-        await Index.Write(() => state.ClearStateAsync(), previous: current);
+        _state.State.Identity = null;
+        await Index.Write(() => _state.ClearStateAsync(), previous: current);
         await Index.RemoveAfterDelete();
     }
 
@@ -76,7 +99,7 @@ public sealed class DeviceGrain(
 
     private async Task<DeviceIdentity> CreateCore(DeviceIdentityInput input, AuthenticationMechanism auth)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
+        var now = _clock.GetUtcNow().UtcDateTime;
         var generationId = Credentials.NewGenerationId(now);
         var capabilities = input.Capabilities ?? new DeviceCapabilities(false);
         var identity = new DeviceIdentity
@@ -95,8 +118,8 @@ public sealed class DeviceGrain(
 
         // Index first: if we die after this line the index holds a phantom, never a missing device.
         await Index.AddBeforeWrite(identity);
-        state.State.Identity = identity;
-        await Index.Write(() => state.WriteStateAsync(), previous: null);
+        _state.State.Identity = identity;
+        await Index.Write(() => _state.WriteStateAsync(), previous: null);
         return identity;
     }
 
@@ -115,7 +138,7 @@ public sealed class DeviceGrain(
             ETag = Credentials.NewETag(),
             Status = input.Status,
             StatusReason = input.StatusReason,
-            StatusUpdatedTime = statusChanged ? clock.GetUtcNow().UtcDateTime : current.StatusUpdatedTime,
+            StatusUpdatedTime = statusChanged ? _clock.GetUtcNow().UtcDateTime : current.StatusUpdatedTime,
             // No authentication in the body keeps the device's credentials, whatever their kind.
             Authentication = input.Authentication is null ? current.Authentication : WithGeneratedKeys(auth, previous: current.Authentication),
             Capabilities = input.Capabilities ?? current.Capabilities,
@@ -128,8 +151,8 @@ public sealed class DeviceGrain(
             // Statistics count by status: flag the index before the write, like a create.
             await Index.AddBeforeWrite(updated);
         }
-        state.State.Identity = updated;
-        await Index.Write(() => state.WriteStateAsync(), previous: current);
+        _state.State.Identity = updated;
+        await Index.Write(() => _state.WriteStateAsync(), previous: current);
         return updated;
     }
 

@@ -7,51 +7,64 @@ namespace Registry.Grains.Index;
 /// <summary>
 /// One partition of the device index. Reentrant with group commit: changes that arrive while a write is in
 /// flight are applied in memory and share the next write, so N concurrent creates in a partition cost about
-/// two storage writes, not N. Every change call returns only after a write that includes it has succeeded.
+/// two storage writes, not N. A write carries only the changes made since the last one (<see cref="IIndexStore"/>
+/// stores an entry per id), so it costs the change, not the partition. Every change call returns only after a write
+/// that includes it has succeeded.
 /// <para>
 /// On activation (after a restart, or a move to another silo) a partition verifies, in the background, every entry it
 /// loaded from storage against its device (<see cref="IIndexedDevice.Verify"/>, <see cref="VerifyConcurrency"/>
 /// devices at a time): phantoms left by a crash between an index write and a device write drop out of the statistics
 /// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
+/// <para>
+/// Kept alive, not collected when idle: a partition is what the registry must hold in memory anyway (its ids are what
+/// proves a device absent without a storage read), and each reactivation would reload it and verify every device in it.
+/// </para>
 /// </summary>
-[Reentrant]
+[Reentrant, KeepAlive]
 public sealed partial class DeviceIndexGrain(
-    [PersistentState("index", StorageNames.Index)] IPersistentState<DeviceIndexState> state,
-    ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification
+    IIndexStore store,
+    ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
 {
     /// <summary>Device reads in flight during a verification pass: enough to finish a 4,000-id partition in seconds, few enough not to crowd out requests.</summary>
     public const int VerifyConcurrency = 16;
 
-    private readonly SortedList<string, bool> _entries = new(StringComparer.Ordinal);
+    private readonly IndexEntries _entries = new();
+    /// <summary>Changes not yet handed to a write, by id (the last change of an id wins).</summary>
+    private Dictionary<string, Change> _unwritten = new(StringComparer.Ordinal);
     private Task _lastWrite = Task.CompletedTask;
     private Task? _pendingWrite;
     private Task _verification = Task.CompletedTask;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    private int Partition => (int)this.GetPrimaryKeyLong();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var entry in state.State.Entries)
+        var loaded = await store.Load(Partition);
+        foreach (var entry in loaded)
         {
-            _entries[entry.DeviceId] = entry.Enabled;
+            _entries.Set(entry.DeviceId, entry.Enabled);
         }
         // Only what storage held needs checking: entries this activation adds come from live device grains following the protocol.
-        if (state.State.Entries.Count > 0)
+        if (loaded.Count > 0)
         {
-            _verification = Verify(state.State.Entries.ToArray());
+            _verification = Verify(_entries.ToArray());
         }
-        return Task.CompletedTask;
     }
 
     public Task WhenVerified() => _verification;
+
+    public Task<bool> Contains(string deviceId) => Task.FromResult(_entries.TryGet(deviceId, out _));
 
     public Task Upsert(IReadOnlyList<IndexEntry> entries)
     {
         var changed = false;
         foreach (var entry in entries)
         {
-            if (!_entries.TryGetValue(entry.DeviceId, out var enabled) || enabled != entry.Enabled)
+            var before = Current(entry.DeviceId);
+            if (_entries.Set(entry.DeviceId, entry.Enabled))
             {
-                _entries[entry.DeviceId] = entry.Enabled;
+                Track(entry.DeviceId, before, entry.Enabled);
                 changed = true;
             }
         }
@@ -63,40 +76,24 @@ public sealed partial class DeviceIndexGrain(
         var changed = false;
         foreach (var id in deviceIds)
         {
-            changed |= _entries.Remove(id);
+            var before = Current(id);
+            if (_entries.Remove(id))
+            {
+                Track(id, before, null);
+                changed = true;
+            }
         }
         return changed || _lastWrite.IsFaulted ? ScheduleWrite() : _lastWrite;
     }
 
-    public Task<IndexPage> Page(string? afterDeviceId, int maxCount)
-    {
-        var keys = _entries.Keys;
-        var start = afterDeviceId is null ? 0 : FirstAfter(keys, afterDeviceId);
-        var count = Math.Clamp(keys.Count - start, 0, Math.Max(maxCount, 0));
-        var page = new IndexEntry[count];
-        for (var i = 0; i < count; i++)
-        {
-            page[i] = new IndexEntry(keys[start + i], _entries.Values[start + i]);
-        }
-        return Task.FromResult(new IndexPage(page, start + count < keys.Count));
-    }
+    public Task<IndexPage> Page(string? afterDeviceId, int maxCount) => Task.FromResult(_entries.Page(afterDeviceId, maxCount));
 
-    public Task<IndexCounts> Counts()
-    {
-        long enabled = 0;
-        foreach (var value in _entries.Values)
-        {
-            if (value)
-            {
-                enabled++;
-            }
-        }
-        return Task.FromResult(new IndexCounts(enabled, _entries.Count - enabled));
-    }
+    public Task<IndexCounts> Counts() =>
+        Task.FromResult(new IndexCounts(_entries.EnabledCount, _entries.Count - _entries.EnabledCount));
 
     /// <summary>
-    /// Joins the write that has not started yet, or queues one behind the write in flight. A write snapshots
-    /// the entries when it starts, so every change made before that moment is in it.
+    /// Joins the write that has not started yet, or queues one behind the write in flight. A write takes the unwritten
+    /// changes when it starts, so every change made before that moment is in it.
     /// </summary>
     private Task ScheduleWrite()
     {
@@ -110,7 +107,7 @@ public sealed partial class DeviceIndexGrain(
 
     private async Task WriteAfter(Task previous)
     {
-        // Yield first so ScheduleWrite publishes this task before the snapshot below can be taken.
+        // Yield first so ScheduleWrite publishes this task before the changes below are taken.
         await Task.Yield();
         try
         {
@@ -118,26 +115,62 @@ public sealed partial class DeviceIndexGrain(
         }
         catch
         {
-            // The previous write's callers saw its failure; this write carries its changes again.
+            // The previous write's callers saw its failure; its changes are back among the unwritten ones.
         }
 
         _pendingWrite = null;
-        state.State.Entries = new List<IndexEntry>(_entries.Count);
-        for (var i = 0; i < _entries.Count; i++)
+        var changes = _unwritten;
+        _unwritten = new(StringComparer.Ordinal);
+        if (changes.Count == 0)
         {
-            state.State.Entries.Add(new IndexEntry(_entries.Keys[i], _entries.Values[i]));
+            return;
         }
         try
         {
-            await state.WriteStateAsync();
+            await store.Apply(Partition, changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray());
         }
         catch
         {
-            // Storage may now disagree with our ETag; a fresh activation reloads what storage holds.
-            DeactivateOnIdle();
+            // No caller of this write learns of success, so none of its changes happened: each entry goes back to what
+            // was last acknowledged (a create that failed here leaves no phantom in the counts), unless a later change
+            // replaced it meanwhile. Part of the write may have landed, so the entry goes again with the next write.
+            foreach (var (id, failed) in changes)
+            {
+                if (_unwritten.TryGetValue(id, out var later))
+                {
+                    _unwritten[id] = later with { Acknowledged = failed.Acknowledged };
+                }
+                else
+                {
+                    Restore(id, failed.Acknowledged);
+                    _unwritten[id] = new Change(failed.Acknowledged, failed.Acknowledged);
+                }
+            }
             throw;
         }
     }
+
+    private bool? Current(string id) => _entries.TryGet(id, out var enabled) ? enabled : null;
+
+    private void Track(string id, bool? before, bool? wanted) =>
+        _unwritten[id] = _unwritten.TryGetValue(id, out var pending) ? pending with { Wanted = wanted } : new Change(before, wanted);
+
+    private void Restore(string id, bool? enabled)
+    {
+        if (enabled is { } flag)
+        {
+            _entries.Set(id, flag);
+        }
+        else
+        {
+            _entries.Remove(id);
+        }
+    }
+
+    /// <summary>
+    /// An unwritten change of one entry: what its last acknowledged write left (null: absent), and what it must now be.
+    /// </summary>
+    private readonly record struct Change(bool? Acknowledged, bool? Wanted);
 
     /// <summary>
     /// Asks each device to confirm its entry; a device without state removes its entry, a stale flag is corrected, each
@@ -174,22 +207,4 @@ public sealed partial class DeviceIndexGrain(
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage ({Failed} could not be checked)")]
     private static partial void LogVerified(ILogger logger, long partition, int count, int failed);
-
-    private static int FirstAfter(IList<string> keys, string after)
-    {
-        int lo = 0, hi = keys.Count;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (string.CompareOrdinal(keys[mid], after) <= 0)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-        return lo;
-    }
 }

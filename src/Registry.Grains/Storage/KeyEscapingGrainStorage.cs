@@ -49,4 +49,29 @@ public sealed class KeyEscapingGrainStorage(IGrainStorage inner) : IGrainStorage
         }
         return builder.ToString();
     }
+
+    /// <summary>The inverse of <see cref="EscapeKey"/>: <c>~XX</c> back to its character.</summary>
+    public static string UnescapeKey(string key)
+    {
+        var marker = key.IndexOf('~', StringComparison.Ordinal);
+        if (marker < 0)
+        {
+            return key;
+        }
+        var builder = new StringBuilder(key.Length);
+        builder.Append(key, 0, marker);
+        for (var i = marker; i < key.Length; i++)
+        {
+            if (key[i] == '~' && i + 2 < key.Length)
+            {
+                builder.Append((char)int.Parse(key.AsSpan(i + 1, 2), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+                i += 2;
+            }
+            else
+            {
+                builder.Append(key[i]);
+            }
+        }
+        return builder.ToString();
+    }
 }

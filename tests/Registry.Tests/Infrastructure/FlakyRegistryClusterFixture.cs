@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Grains;
+using Registry.Grains.Index;
 using Registry.Grains.Storage;
 using Registry.Host;
 
@@ -32,8 +33,8 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
             // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
                 new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults));
-            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Index, (sp, _) => new FlakyGrainStorage(
-                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.IndexStore)), IndexFaults));
+            silo.Services.AddSingleton<IIndexStore>(sp => new FlakyIndexStore(
+                sp.GetRequiredKeyedService<IIndexStore>(SiloConfiguration.IndexEntryStore), IndexFaults));
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
             silo.Services.Configure<RegistryIndexOptions>(o => o.RepairInterval = TimeSpan.FromMilliseconds(100));
         }

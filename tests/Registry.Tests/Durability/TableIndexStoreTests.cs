@@ -1,0 +1,81 @@
+using Azure.Data.Tables;
+using Registry.Abstractions;
+using Registry.Grains.Index;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Durability;
+
+/// <summary>
+/// The durable index store against real Azure Table storage (Azurite): an entity per entry, written in entity-group
+/// transactions of at most 100, loaded by a range query.
+/// </summary>
+public sealed class TableIndexStoreTests(AzuriteFixture azurite)
+{
+    private static readonly string[] TrickyIds = ["ix-a#b", "ix-a?b", "ix-a_b", "ix-a%23b", "ix-Case", "ix-case", "ix-a~7Eb", "ix-" + "-:.+%_#*?!(),=@;$'"];
+
+    private static async Task<TableIndexStore> NewStore(string connectionString, string? tableName = null)
+    {
+        var table = new TableServiceClient(connectionString).GetTableClient(tableName ?? "ix" + Guid.NewGuid().ToString("N")[..12]);
+        await table.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
+        return new TableIndexStore(table);
+    }
+
+    private static async Task<IndexEntry[]> Loaded(IIndexStore store, int partition) =>
+        (await store.Load(partition)).OrderBy(e => e.DeviceId, StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public async Task A_write_of_250_changes_commits_as_several_transactions_and_a_load_gives_exactly_the_entries_written()
+    {
+        var store = await NewStore(azurite.ConnectionString);
+        var ids = TrickyIds.Concat(Enumerable.Range(0, 242).Select(i => $"ix-{i:D4}")).ToArray();
+        var written = ids.Select((id, i) => new IndexEntry(id, i % 3 != 0)).ToArray();
+
+        await store.Apply(7, written.Select(e => new IndexChange(e.DeviceId, e.Enabled)).ToArray());
+        await store.Apply(8, [new IndexChange("ix-other-partition", true)]);
+
+        Assert.Equal(written.OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(store, 7));
+    }
+
+    [Fact]
+    public async Task A_write_mixing_re_flags_removals_of_stored_ids_and_removals_of_ids_never_stored_leaves_exactly_the_rest()
+    {
+        var store = await NewStore(azurite.ConnectionString);
+        var ids = Enumerable.Range(0, 150).Select(i => $"ix-{i:D4}").ToArray();
+        await store.Apply(1, ids.Select(id => new IndexChange(id, true)).ToArray());
+
+        // A removal retried after it landed, or of an add that never did, must not fail its transaction.
+        var changes = ids.Where((_, i) => i % 2 == 0).Select(id => new IndexChange(id, null))
+            .Concat(ids.Where((_, i) => i % 2 == 1 && i % 5 == 1).Select(id => new IndexChange(id, false)))
+            .Append(new IndexChange("ix-never-stored", null)).ToArray();
+        await store.Apply(1, changes);
+
+        var expected = ids.Select((id, i) => (id, i)).Where(e => e.i % 2 == 1).Select(e => new IndexEntry(e.id, e.i % 5 != 1));
+        Assert.Equal(expected.OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(store, 1));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Loading_a_partition_after_storage_restarts_gives_exactly_the_ids_written()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var storage = await AzuriteServer.StartAsync(Directory.CreateTempSubdirectory("azurite-").FullName, ct);
+        try
+        {
+            var table = "ixr" + Guid.NewGuid().ToString("N")[..12];
+            var store = await NewStore(storage.ConnectionString, table);
+            var ids = TrickyIds.Concat(Enumerable.Range(0, 120).Select(i => $"ix-r-{i}")).ToArray();
+            await store.Apply(0, ids.Select(id => new IndexChange(id, true)).ToArray());
+            await store.Apply(0, ids.Take(10).Select(id => new IndexChange(id, null)).ToArray());
+
+            await storage.StopAsync(ct); // SIGTERM: Azurite saves what it holds, as a stopped service does
+            storage = await storage.RestartAsync(ct);
+
+            var reopened = await NewStore(storage.ConnectionString, table);
+            Assert.Equal(ids.Skip(10).Order(StringComparer.Ordinal), (await Loaded(reopened, 0)).Select(e => e.DeviceId));
+        }
+        finally
+        {
+            await storage.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using Registry.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Index;
+using Registry.Host;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>
+/// An index partition writes only its changes, possibly as several transactions: a write that fails part-way must
+/// acknowledge none of its changes and lose none acknowledged before, and the next write must make storage agree.
+/// </summary>
+public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterFixture>, IDisposable
+{
+    private const int Partition = 3;
+    private readonly FlakyRegistryClusterFixture _fixture;
+
+    public IndexWriteFailureTests(FlakyRegistryClusterFixture fixture)
+    {
+        _fixture = fixture;
+        FlakyRegistryClusterFixture.IndexFaults.Reset();
+    }
+
+    public void Dispose() => FlakyRegistryClusterFixture.IndexFaults.Reset();
+
+    private IDeviceIndexGrain Index => _fixture.Cluster.GrainFactory.GetGrain<IDeviceIndexGrain>(Partition);
+
+    /// <summary>What the store itself holds (not the partition's memory), for the ids of this test.</summary>
+    private async Task<string[]> Stored(IEnumerable<string> ids)
+    {
+        var store = ((InProcessSiloHandle)_fixture.Cluster.Primary!).SiloHost.Services.GetRequiredKeyedService<IIndexStore>(SiloConfiguration.IndexEntryStore);
+        var mine = ids.ToHashSet();
+        return (await store.Load(Partition)).Select(e => e.DeviceId).Where(mine.Contains).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Ids that hash to <see cref="Partition"/>, so one call writes them together.</summary>
+    private static string[] IdsInPartition(string prefix, int count) =>
+        Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{Guid.NewGuid():N}")
+            .Where(id => DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions) == Partition).Take(count).ToArray();
+
+    private static IndexEntry[] Enabled(IEnumerable<string> ids) => ids.Select(id => new IndexEntry(id, true)).ToArray();
+
+    [Fact]
+    public async Task An_add_that_fails_part_way_is_not_counted_keeps_what_was_acknowledged_and_the_next_write_clears_what_landed()
+    {
+        var acknowledged = IdsInPartition("ack", 5);
+        var failed = IdsInPartition("half", 6);
+        var next = IdsInPartition("next", 1);
+        await Index.Upsert(Enabled(acknowledged));
+        var before = await Index.Counts();
+
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1, landThenThrow: true);
+        await Assert.ThrowsAnyAsync<Exception>(() => Index.Upsert(Enabled(failed)));
+
+        Assert.Equal(before, await Index.Counts());
+        Assert.Equal(3, (await Stored(failed)).Length); // half of the write landed before it failed
+        await Index.Upsert(Enabled(next));
+        Assert.Equal(acknowledged.Concat(next).Order(StringComparer.Ordinal), await Stored(acknowledged.Concat(failed).Concat(next)));
+
+        await Index.Remove(acknowledged.Concat(next).ToArray());
+    }
+
+    [Fact]
+    public async Task A_removal_that_fails_part_way_keeps_every_entry_counted_until_a_write_removes_them()
+    {
+        var ids = IdsInPartition("rm", 6);
+        await Index.Upsert(Enabled(ids));
+        var before = await Index.Counts();
+
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1, landThenThrow: true);
+        await Assert.ThrowsAnyAsync<Exception>(() => Index.Remove(ids));
+
+        Assert.Equal(before, await Index.Counts());
+        Assert.Equal(3, (await Stored(ids)).Length);
+        // The storage holds fewer than the partition counts: the index, in memory, is still a superset of it.
+        await Index.Remove(ids);
+        Assert.Empty(await Stored(ids));
+        Assert.Equal(before.Enabled - ids.Length, (await Index.Counts()).Enabled);
+    }
+}

@@ -1,0 +1,28 @@
+using Registry.Abstractions;
+using Registry.Grains.Index;
+
+namespace Registry.Tests.Infrastructure;
+
+/// <summary>
+/// An index store that fails on demand, like <see cref="FlakyGrainStorage"/> for grain storage. With
+/// <c>landThenThrow</c> a write fails part-way: the first half of its changes (at least one) land, then it throws,
+/// as a write of several entity-group transactions can.
+/// </summary>
+public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : IIndexStore
+{
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition) => inner.Load(partition);
+
+    public async Task Apply(int partition, IReadOnlyList<IndexChange> changes)
+    {
+        if (!faults.TryTake(out var landThenThrow))
+        {
+            await inner.Apply(partition, changes);
+            return;
+        }
+        if (landThenThrow)
+        {
+            await inner.Apply(partition, changes.Take(Math.Max(1, changes.Count / 2)).ToArray());
+        }
+        throw new InjectedStorageException();
+    }
+}
