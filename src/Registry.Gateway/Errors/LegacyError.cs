@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Registry.Abstractions;
 using Registry.Gateway.Wire;
 
@@ -23,8 +24,9 @@ internal sealed class LegacyError(RegistryErrorCode code, string message, string
 
     public string TrackingId => trackingId;
 
-    public static LegacyError Create(RegistryErrorCode code, string message) =>
-        new(code, message, Guid.NewGuid().ToString("N"), DateTime.UtcNow);
+    /// <summary>An error stamped with the registry's one clock, the <see cref="TimeProvider"/> of the request's services.</summary>
+    public static LegacyError Create(HttpContext http, RegistryErrorCode code, string message) =>
+        new(code, message, Guid.NewGuid().ToString("N"), http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime);
 
     /// <summary>The Node SDK takes the code from <c>Message</c>'s first <c>;</c>-segment and the text from the second.</summary>
     public LegacyErrorBody Body => new(

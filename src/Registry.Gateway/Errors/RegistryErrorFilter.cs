@@ -31,7 +31,7 @@ internal sealed partial class RegistryErrorFilter(ILogger<RegistryErrorFilter> l
         catch (Exception e)
         {
             var (code, message) = RegistryErrors.Map(e);
-            var error = LegacyError.Create(code, message);
+            var error = LegacyError.Create(context.HttpContext, code, message);
             if (code.HttpStatus() >= 500)
             {
                 LogServerError(logger, e, code, error.TrackingId);

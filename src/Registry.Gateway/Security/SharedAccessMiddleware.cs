@@ -64,14 +64,14 @@ internal sealed partial class SharedAccessMiddleware(
             // A device lookup failed (silo away, timeout): a server-side failure, answered like any other.
             var (code, message) = RegistryErrors.Map(e);
             LogLookupFailed(logger, e, request.Method, path);
-            await LegacyError.Create(code, message).ExecuteAsync(context);
+            await LegacyError.Create(context, code, message).ExecuteAsync(context);
             return;
         }
 
         if (!decision.IsGranted)
         {
             LogRefused(logger, request.Method, path, decision.Reason);
-            await LegacyError.Create(RegistryErrorCode.IotHubUnauthorizedAccess, UnauthorizedMessage).ExecuteAsync(context);
+            await LegacyError.Create(context, RegistryErrorCode.IotHubUnauthorizedAccess, UnauthorizedMessage).ExecuteAsync(context);
             return;
         }
         await next(context);

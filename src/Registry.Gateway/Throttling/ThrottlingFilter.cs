@@ -29,6 +29,6 @@ internal sealed class ThrottlingFilter(IThrottle throttle) : IEndpointFilter
         // No ';' in the text: the Node SDK keeps only the second ';'-segment of Message.
         var message = $"Throttled: {OperationClassifier.Describe(operation)} are limited to {throttle.Rates[operation]} "
             + $"on this hub (Registry:Throttling). Retry after {seconds} s.";
-        return ValueTask.FromResult<object?>(LegacyError.Create(RegistryErrorCode.ThrottlingException, message));
+        return ValueTask.FromResult<object?>(LegacyError.Create(http, RegistryErrorCode.ThrottlingException, message));
     }
 }

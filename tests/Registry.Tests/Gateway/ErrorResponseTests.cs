@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Gateway.Errors;
 using Registry.Gateway.Wire;
@@ -22,9 +23,17 @@ public class ErrorResponseTests
     }
 
     [Fact]
+    public void The_error_timestamp_is_read_from_the_registry_clock()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2031, 2, 3, 4, 5, 6, TimeSpan.Zero));
+        var body = LegacyError.Create(NewContext(clock), RegistryErrorCode.ServerError, "x").Body;
+        Assert.EndsWith("-G:0-TimeStamp:02/03/2031 04:05:06", body.ExceptionMessage);
+    }
+
+    [Fact]
     public void Tracking_id_is_32_hex_digits_and_the_timestamp_is_month_first()
     {
-        var body = LegacyError.Create(RegistryErrorCode.ServerError, "x").Body;
+        var body = LegacyError.Create(NewContext(), RegistryErrorCode.ServerError, "x").Body;
         Assert.Matches(new Regex(@"^Tracking ID:[0-9a-f]{32}-G:0-TimeStamp:\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}$"), body.ExceptionMessage);
     }
 
@@ -39,7 +48,7 @@ public class ErrorResponseTests
     public async Task Error_response_has_status_code_over_1000_the_errorcode_header_and_json(RegistryErrorCode code, int status)
     {
         var context = NewContext();
-        await LegacyError.Create(code, "text").ExecuteAsync(context);
+        await LegacyError.Create(context, code, "text").ExecuteAsync(context);
         Assert.Equal(status, context.Response.StatusCode);
         Assert.Equal(code.ToString(), context.Response.Headers["iothub-errorcode"].ToString());
         Assert.Equal("application/json; charset=utf-8", context.Response.ContentType);
@@ -119,9 +128,9 @@ public class ErrorResponseTests
         Assert.Equal("disabled", body.Status);
     }
 
-    private static DefaultHttpContext NewContext() => new()
+    private static DefaultHttpContext NewContext(TimeProvider? clock = null) => new()
     {
-        RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider(),
+        RequestServices = new ServiceCollection().AddLogging().AddSingleton(clock ?? TimeProvider.System).BuildServiceProvider(),
         Response = { Body = new MemoryStream() },
     };
 
