@@ -24,7 +24,7 @@ public static partial class RegistryHost
         var section = builder.Configuration.GetSection(RegistrySettings.Section);
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
-        RegistrySettings.Bind<ThrottlingOptions>(section.GetSection(ThrottlingOptions.Section));
+        StartChecks.Validate(section, settings);
         (string, IPEndPoint)[] endpoints =
             [("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)), .. SiloConfiguration.ListenEndpoints(settings)];
         ExclusiveStart.EnsureDistinct(endpoints);

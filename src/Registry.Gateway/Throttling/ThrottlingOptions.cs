@@ -25,6 +25,12 @@ public sealed class ThrottlingOptions
     /// </summary>
     public Dictionary<string, string> Overrides { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// What is wrong with the settings, one line each naming the setting and what it accepts; empty when the throttle
+    /// can be built. The host checks this before it writes anything, so a mistake never leaves files behind.
+    /// </summary>
+    public IReadOnlyList<string> Problems() => Resolve().Errors;
+
     /// <summary>The rate of every throttle after overrides, or what is wrong with the settings.</summary>
     internal (IReadOnlyDictionary<OperationClass, ThrottleRate> Rates, IReadOnlyList<string> Errors) Resolve()
     {

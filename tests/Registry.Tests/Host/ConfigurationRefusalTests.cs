@@ -22,6 +22,11 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("HttpsPort=70000", "Registry:HttpsPort=70000")]
     [InlineData("Authentication:Enabled=maybe", "Registry:Authentication:Enabled")]
     [InlineData("Throttling:Tier=S9", "Registry:Throttling:Tier")]
+    [InlineData("Throttling:Tier=99", "Registry:Throttling:Tier '99' is not one of")]
+    [InlineData("Throttling:Units=0", "Registry:Throttling:Units must be at least 1")]
+    [InlineData("Throttling:Overrides:RegistryOperations=0/min", "Registry:Throttling:Overrides:RegistryOperations '0/min' is not a rate")]
+    [InlineData("Throttling:Overrides:RegistryOperations=-5/s", "Registry:Throttling:Overrides:RegistryOperations '-5/s' is not a rate")]
+    [InlineData("AccessPolicies:foo:PrimaryKey=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "Registry:AccessPolicies:foo is not usable")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;

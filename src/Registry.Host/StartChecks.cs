@@ -1,0 +1,32 @@
+using Registry.Gateway.Throttling;
+
+namespace Registry.Host;
+
+/// <summary>
+/// Settings that belong to the gateway's parts (throttles, pinned access policies), checked with the other settings
+/// before anything is written: built later, their mistakes surfaced after the policy file, the certificates and the
+/// owner connection string were already written, and as a stack trace rather than one line.
+/// </summary>
+internal static class StartChecks
+{
+    public static void Validate(IConfigurationSection registry, RegistrySettings settings)
+    {
+        var throttling = RegistrySettings.Bind<ThrottlingOptions>(registry.GetSection(ThrottlingOptions.Section));
+        var problems = new List<string>(throttling.Problems());
+        foreach (var (name, policy) in settings.AccessPolicies)
+        {
+            try
+            {
+                policy.ToPolicy(name);
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"Registry:AccessPolicies:{name} is not usable: {e.Message}");
+            }
+        }
+        if (problems.Count > 0)
+        {
+            throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
+        }
+    }
+}
