@@ -21,8 +21,9 @@ public static class DevelopmentCertificates
 
     /// <summary>
     /// Loads the certificate pair from <paramref name="folder"/>, issuing a new server certificate when absent or no
-    /// longer valid for the host name. The CA is replaced only when it cannot issue (expired, or its key is missing);
-    /// <see cref="DevelopmentCertificate.CaReplacedBecause"/> then says why, for a Warning.
+    /// longer valid for the host name. The CA is replaced only when a new server certificate is needed and it cannot
+    /// issue it (expired, damaged, or its key is missing), so a damaged ca.pem or ca.key beside a valid server.pfx is
+    /// left alone; <see cref="DevelopmentCertificate.CaReplacedBecause"/> says why a CA was replaced, for a Warning.
     /// </summary>
     public static DevelopmentCertificate LoadOrCreate(string folder, string hostName)
     {
@@ -145,7 +146,10 @@ public static class DevelopmentCertificates
         using var ca = ReadPem(caPath, pem => X509Certificate2.CreateFromPem(pem));
         if (ca is null)
         {
-            return false;
+            // Nothing shows the server certificate comes from another CA, and replacing the CA for it would make every
+            // client that trusted the old one fail; it is replaced only when a new server certificate is needed. The
+            // server certificate cannot restore it: server.pfx holds no CA certificate.
+            return true;
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;

@@ -72,6 +72,23 @@ public sealed class DevelopmentCertificateTests
     }
 
     [Fact]
+    public void A_damaged_ca_pem_beside_a_valid_server_certificate_is_left_alone_and_the_server_certificate_kept()
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
+        var first = DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+        var caKey = Path.Combine(folder, DevelopmentCertificates.CaKeyFileName);
+        var keyBefore = File.ReadAllText(caKey);
+        File.WriteAllText(first.CaPath, "garbage\n");
+
+        var second = DevelopmentCertificates.LoadOrCreate(folder, "localhost");
+
+        Assert.Null(second.CaReplacedBecause);
+        Assert.Equal(first.Server.Thumbprint, second.Server.Thumbprint);
+        Assert.Equal("garbage\n", File.ReadAllText(first.CaPath));
+        Assert.Equal(keyBefore, File.ReadAllText(caKey));
+    }
+
+    [Fact]
     public void A_damaged_server_certificate_is_issued_again_by_the_same_ca()
     {
         var folder = Directory.CreateTempSubdirectory("registry-certs-").FullName;
