@@ -1,5 +1,10 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 
 namespace Registry.Host;
 
@@ -63,8 +68,20 @@ public sealed class RegistrySettings
     /// <summary>The address this silo advertises to the others (durable/cluster mode).</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>The most index partitions: a statistics call asks every partition, and far beyond this it outlives its timeout.</summary>
-    public const int MaxIndexPartitions = 4096;
+    /// <summary>
+    /// The most index partitions: a statistics call asks every partition, and at 4096 the first one after a start takes
+    /// seconds and can answer 503. The default 256 already serves 10M devices.
+    /// </summary>
+    public const int MaxIndexPartitions = 1024;
+
+    /// <summary>The longest timeout setting, in seconds: far beyond an hour a timeout is a typo (1e300 overflows a TimeSpan).</summary>
+    public const double MaxTimeoutSeconds = 3600;
+
+    /// <summary>
+    /// The longest storage prefix: its longest derived name, the container <c>{prefix}-devices</c>, must stay within
+    /// Azure's 63 characters, with room to spare.
+    /// </summary>
+    public const int MaxStoragePrefixLength = 50;
 
     /// <summary>Index partitions, fixed for the life of the registry's storage. 256 serves 10M devices (~40k ids each).</summary>
     public int IndexPartitions { get; set; } = 256;
@@ -129,9 +146,9 @@ public sealed class RegistrySettings
         }
         void Positive(string name, double value)
         {
-            if (!(value > 0) || double.IsInfinity(value))
+            if (!(value > 0) || value > MaxTimeoutSeconds)
             {
-                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds above 0.");
+                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds above 0, at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}.");
             }
         }
 
@@ -173,16 +190,72 @@ public sealed class RegistrySettings
                 problems.Add($"Registry:{name} is empty: give it a value (or remove it for the default).");
             }
         }
+        if (!string.IsNullOrWhiteSpace(StoragePrefix) && !IsStoragePrefix(StoragePrefix))
+        {
+            problems.Add($"Registry:StoragePrefix={StoragePrefix} cannot name Azure tables and containers: use 1 to {MaxStoragePrefixLength} ASCII letters, digits and single hyphens, starting with a letter and not ending with a hyphen.");
+        }
+        if (CertificateProblem() is { } certificate)
+        {
+            problems.Add(certificate);
+        }
+        if (IsDurable && !IsStorageConnectionString(StorageConnectionString!))
+        {
+            problems.Add("Registry:StorageConnectionString is not an Azure Storage connection string: use one such as DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net, or UseDevelopmentStorage=true.");
+        }
         if (problems.Count > 0)
         {
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
         }
     }
 
+    /// <summary>
+    /// The prefix names the tables <c>{letters and digits}Devices/Index/Cluster/Reminders</c> (alphanumeric, starting
+    /// with a letter) and the containers <c>{prefix}-index</c>/<c>-devices</c> lowercased (no double or trailing hyphen).
+    /// </summary>
+    private static bool IsStoragePrefix(string prefix) =>
+        prefix.Length <= MaxStoragePrefixLength && Regex.IsMatch(prefix, "^[A-Za-z](?:-?[A-Za-z0-9])*$", RegexOptions.CultureInvariant);
+
+    /// <summary>A configured certificate is loaded once here, so a wrong path or password is refused before anything is written.</summary>
+    private string? CertificateProblem()
+    {
+        if (CertificatePath is not { Length: > 0 } path)
+        {
+            return null;
+        }
+        if (!File.Exists(path))
+        {
+            return $"Registry:CertificatePath={path} does not exist: give the path of a PFX file (or remove it to use a generated certificate).";
+        }
+        try
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, CertificatePassword);
+            return null;
+        }
+        catch (CryptographicException e)
+        {
+            return $"Registry:CertificatePath={path} cannot be loaded with Registry:CertificatePassword ({e.Message.TrimEnd('.')}): give a PFX file and its password.";
+        }
+    }
+
+    /// <summary>The clients the silo builds later parse it the same way; their exception would otherwise escape as a crash.</summary>
+    private static bool IsStorageConnectionString(string connectionString)
+    {
+        try
+        {
+            _ = new TableServiceClient(connectionString);
+            _ = new BlobServiceClient(connectionString);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>What a setting of the type the binder names accepts.</summary>
     private static string Accepted(string binderMessage)
     {
-        var type = System.Text.RegularExpressions.Regex.Match(binderMessage, "to type '([^']+)'").Groups[1].Value;
+        var type = Regex.Match(binderMessage, "to type '([^']+)'").Groups[1].Value;
         if (type == typeof(bool).FullName)
         {
             return "Use true or false. ";

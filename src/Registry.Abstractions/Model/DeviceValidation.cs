@@ -128,6 +128,10 @@ public static partial class DeviceValidation
         {
             throw RegistryException.Invalid($"deviceScope must be at most {MaxScopeLength} characters, without control characters.");
         }
+        if (input.DeviceScope is { } padded && HasOuterWhitespace(padded))
+        {
+            throw RegistryException.Invalid("deviceScope must not begin or end with whitespace.");
+        }
         if (input.ParentScopes is not { } parents)
         {
             return;
@@ -144,7 +148,15 @@ public static partial class DeviceValidation
         {
             throw RegistryException.Invalid($"Each of parentScopes must be at most {MaxScopeLength} characters, without control characters.");
         }
+        if (parents.Any(HasOuterWhitespace))
+        {
+            throw RegistryException.Invalid("Each of parentScopes must not begin or end with whitespace.");
+        }
     }
+
+    /// <summary>A scope with a space around it names no device, yet would slip past the own-scope check and be stored.</summary>
+    private static bool HasOuterWhitespace(string scope) =>
+        scope.Length > 0 && (char.IsWhiteSpace(scope[0]) || char.IsWhiteSpace(scope[^1]));
 
     private static bool IsBoundedScope(string scope) =>
         scope.Length <= MaxScopeLength && !scope.Any(char.IsControl);

@@ -174,7 +174,15 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     }
 
     /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>
-    private string EdgeScope(string generationId) => $"ms-azure-iot-edge://{DeviceId}-{generationId}";
+    private const string EdgeScheme = "ms-azure-iot-edge://";
+
+    private string EdgeScope(string generationId) => $"{EdgeScheme}{DeviceId}-{generationId}";
+
+    /// <summary>A URI scheme is case-insensitive (RFC 3986); the id and generation after it are not, as ids are case-sensitive.</summary>
+    private static bool IsSameScope(string scope, string edgeScope) =>
+        scope.Length == edgeScope.Length
+        && scope.StartsWith(EdgeScheme, StringComparison.OrdinalIgnoreCase)
+        && scope.AsSpan(EdgeScheme.Length).SequenceEqual(edgeScope.AsSpan(EdgeScheme.Length));
 
     /// <summary>
     /// IoT Hub refuses a device as its own parent. Only the grain knows the scope it minted (a create mints a new
@@ -183,7 +191,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     private void EnsureNotOwnParent(DeviceIdentity current, DeviceIdentityInput input)
     {
         var ownScope = EdgeScope(current.GenerationId);
-        if (input.ParentScopes is { } parents && parents.Contains(ownScope, StringComparer.Ordinal))
+        if (input.ParentScopes is { } parents && parents.Any(parent => IsSameScope(parent, ownScope)))
         {
             throw RegistryException.Invalid($"parentScopes names '{ownScope}', the device's own scope; a device cannot be its own parent.");
         }

@@ -36,6 +36,9 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
         { "2,400 parent scopes", id => Sas(id) with { ParentScopes = [.. Enumerable.Range(0, 2400).Select(i => $"ms-azure-iot-edge://p{i}-1")] } },
         { "parent scope of 193 characters", id => Sas(id) with { ParentScopes = [new string('p', 193)] } },
         { "parent scope with a control character", id => Sas(id) with { ParentScopes = ["ms-azure-iot-edge://p\u0001-1"] } },
+        { "parent scope with a trailing space", id => Sas(id) with { ParentScopes = ["ms-azure-iot-edge://p-1 "] } },
+        { "parent scope with a leading space", id => Sas(id) with { ParentScopes = [" ms-azure-iot-edge://p-1"] } },
+        { "deviceScope with a leading space", id => Sas(id) with { DeviceScope = " ms-azure-iot-edge://parent-1" } },
         { "129-character statusReason", id => Sas(id) with { StatusReason = new string('r', 129) } },
         { "unknown status value", id => Sas(id) with { Status = (DeviceStatus)7 } },
     };

@@ -27,6 +27,16 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Throttling:Overrides:RegistryOperations=0/min", "Registry:Throttling:Overrides:RegistryOperations '0/min' is not a rate")]
     [InlineData("Throttling:Overrides:RegistryOperations=-5/s", "Registry:Throttling:Overrides:RegistryOperations '-5/s' is not a rate")]
     [InlineData("AccessPolicies:foo:PrimaryKey=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "Registry:AccessPolicies:foo is not usable")]
+    [InlineData("IndexPartitions=1025", "Registry:IndexPartitions=1025 is out of range: use 1 to 1024")]
+    [InlineData("ShutdownTimeoutSeconds=1e300", "Registry:ShutdownTimeoutSeconds=1E+300")]
+    [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
+    [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
+    [InlineData("CertificatePath=/nonexistent.pfx", "Registry:CertificatePath=/nonexistent.pfx does not exist")]
+    [InlineData("StorageConnectionString=garbage", "Registry:StorageConnectionString is not an Azure Storage connection string")]
+    [InlineData("StoragePrefix=BAD PREFIX!", "Registry:StoragePrefix=BAD PREFIX!")]
+    [InlineData("StoragePrefix=1registry", "Registry:StoragePrefix=1registry")]
+    [InlineData("StoragePrefix=reg--istry", "Registry:StoragePrefix=reg--istry")]
+    [InlineData("StoragePrefix=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Registry:StoragePrefix=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -60,6 +70,25 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.Equal(1, exitCode);
         var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains($"Registry:HttpsPort and {other} are both port {ports[0]}", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_certificate_file_that_is_not_a_pfx_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var pfx = Path.Combine(work, "server.pfx");
+        await File.WriteAllTextAsync(pfx, "not a certificate", ct);
+        string[] args = [.. Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"Registry:CertificatePath={pfx} cannot be loaded with Registry:CertificatePassword", line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
     }
 

@@ -40,6 +40,37 @@ public sealed class SelfParentTests(RegistryHostFixture registry) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("upper-case scheme")]
+    [InlineData("trailing space")]
+    public async Task Put_naming_the_own_scope_with_another_scheme_case_or_a_trailing_space_answers_400_and_changes_nothing(string variant)
+    {
+        var id = variant == "trailing space" ? "self-parent-space" : "self-parent-case";
+        var edge = await _http.CreateDeviceAsync(id, Json(new { deviceId = id, capabilities = new { iotEdge = true } }));
+        var ownScope = (string)edge["deviceScope"]!;
+        const string scheme = "ms-azure-iot-edge://";
+        var parent = variant == "trailing space" ? ownScope + " " : scheme.ToUpperInvariant() + ownScope[scheme.Length..];
+
+        using var response = await _http.PutDeviceAsync(id,
+            Json(new { deviceId = id, capabilities = new { iotEdge = true }, parentScopes = new[] { parent } }), "*");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        AssertSameJson(edge, await _http.GetDeviceJsonAsync(id));
+    }
+
+    [Fact]
+    public async Task A_scope_differing_from_the_own_scope_only_in_the_id_case_names_another_device_and_is_accepted()
+    {
+        var edge = await _http.CreateDeviceAsync("self-parent-idcase", Json(new { deviceId = "self-parent-idcase", capabilities = new { iotEdge = true } }));
+        var other = ((string)edge["deviceScope"]!).Replace("self-parent-idcase", "SELF-PARENT-IDCASE", StringComparison.Ordinal);
+
+        using var response = await _http.PutDeviceAsync("self-parent-idcase",
+            Json(new { deviceId = "self-parent-idcase", capabilities = new { iotEdge = true }, parentScopes = new[] { other } }), "*");
+
+        var updated = await response.ReadDeviceAsync(HttpStatusCode.OK);
+        Assert.Equal(other, (string?)updated["parentScopes"]![0]);
+    }
+
+    [Theory]
     [InlineData("update")]
     [InlineData("createOrUpdate")]
     public async Task Bulk_item_naming_the_edge_devices_own_scope_as_parent_fails_ArgumentInvalid_and_changes_nothing(string importMode)
