@@ -77,6 +77,9 @@ public sealed class RegistrySettings
     /// <summary>The longest timeout setting, in seconds: far beyond an hour a timeout is a typo (1e300 overflows a TimeSpan).</summary>
     public const double MaxTimeoutSeconds = 3600;
 
+    /// <summary>The least timeout: below a tenth of a second no storage call can answer, and tiny values round to zero.</summary>
+    public const double MinTimeoutSeconds = 0.1;
+
     /// <summary>
     /// The longest storage prefix: its longest derived name, the container <c>{prefix}-devices</c>, must stay within
     /// Azure's 63 characters, with room to spare.
@@ -146,9 +149,9 @@ public sealed class RegistrySettings
         }
         void Positive(string name, double value)
         {
-            if (!(value > 0) || value > MaxTimeoutSeconds)
+            if (!(value >= MinTimeoutSeconds) || value > MaxTimeoutSeconds)
             {
-                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds above 0, at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}.");
+                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from {MinTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} to {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}.");
             }
         }
 

@@ -13,6 +13,12 @@ internal static class StartChecks
     {
         var throttling = RegistrySettings.Bind<ThrottlingOptions>(registry.GetSection(ThrottlingOptions.Section));
         var problems = new List<string>(throttling.Problems());
+        // The binder also takes an enum's number ("0", "6"); a tier is named, as the README lists them.
+        if (registry.GetSection(ThrottlingOptions.Section)["Tier"] is { } tier && Enum.IsDefined(throttling.Tier)
+            && !Enum.GetNames<HubTier>().Contains(tier.Trim(), StringComparer.OrdinalIgnoreCase))
+        {
+            problems.Add($"Registry:Throttling:Tier '{tier}' is not one of {string.Join(", ", Enum.GetNames<HubTier>())}.");
+        }
         foreach (var (name, policy) in settings.AccessPolicies)
         {
             try

@@ -31,6 +31,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("ShutdownTimeoutSeconds=1e300", "Registry:ShutdownTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
+    [InlineData("StorageTimeoutSeconds=0.00000001", "Registry:StorageTimeoutSeconds=1E-08")]
+    [InlineData("Throttling:Tier=6", "Registry:Throttling:Tier '6' is not one of")]
     [InlineData("CertificatePath=/nonexistent.pfx", "Registry:CertificatePath=/nonexistent.pfx does not exist")]
     [InlineData("StorageConnectionString=garbage", "Registry:StorageConnectionString is not an Azure Storage connection string")]
     [InlineData("StoragePrefix=BAD PREFIX!", "Registry:StoragePrefix=BAD PREFIX!")]
