@@ -1,4 +1,6 @@
+using Azure;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 using Registry.Grains.Index;
 using Registry.Host;
 
@@ -14,11 +16,16 @@ catch (Exception e) when (Refusal(e) is { } refusal)
     return 1;
 }
 
+static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
 // Refusals raised inside the host's start (the silo's layout check, options validated on start) arrive wrapped.
 static string? Refusal(Exception? e) => e switch
 {
     null => null,
     RegistryStartupException or IndexLayoutMismatchException => e.Message,
+    // Storage that does not answer while the silo starts: the operator's to fix, not a crash to debug.
+    RequestFailedException { Status: 0 or 408 or >= 500 } or StorageUnavailableException =>
+        $"Storage did not answer while the registry started ({FirstLine(e.Message)}): check Registry:StorageConnectionString and that storage is up. Nothing was served.",
     OptionsValidationException options => $"Invalid configuration, nothing was started: {string.Join(" ", options.Failures)}",
     AggregateException all => all.InnerExceptions.Select(Refusal).FirstOrDefault(m => m is not null),
     _ => Refusal(e.InnerException),

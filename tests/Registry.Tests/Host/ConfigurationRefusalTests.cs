@@ -174,6 +174,27 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.Equal(0, await again.TerminateAsync(ct));
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_durable_start_whose_storage_does_not_answer_exits_1_with_a_line_naming_the_connection_string_and_no_stack_trace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var closed = FreePorts.Take(1)[0]; // nobody listens there
+        var endpoint = $"http://127.0.0.1:{closed}/devstoreaccount1";
+        string[] args = [.. Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
+            $"--Registry:StorageConnectionString=DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint={endpoint};QueueEndpoint={endpoint};TableEndpoint={endpoint};",
+            "--Registry:StorageTimeoutSeconds=1"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.Contains("Storage did not answer while the registry started", last, StringComparison.Ordinal);
+        Assert.Contains("Registry:StorageConnectionString", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
+    }
+
     private static string[] Arguments(string dataFolder, int[] ports) =>
     [
         $"--Registry:DataFolder={dataFolder}",
