@@ -44,7 +44,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
         var data = Path.Combine(work, "data");
-        string[] args = [.. Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"];
+        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"];
         await using var host = RegistryProcess.Start(work, args);
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
@@ -65,7 +65,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var data = Path.Combine(work, "data");
         var ports = FreePorts.Take(3);
         ports[0] = ports[clash];
-        await using var host = RegistryProcess.Start(work, Arguments(data, ports));
+        await using var host = RegistryProcess.Start(work, SecondStartTests.Arguments(data, ports));
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
 
@@ -83,7 +83,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var data = Path.Combine(work, "data");
         var pfx = Path.Combine(work, "server.pfx");
         await File.WriteAllTextAsync(pfx, "not a certificate", ct);
-        string[] args = [.. Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
+        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
         await using var host = RegistryProcess.Start(work, args);
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
@@ -103,7 +103,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Directory.CreateDirectory(data);
         var file = Path.Combine(data, AccessPolicyStore.FileName);
         await File.WriteAllTextAsync(file, """{"policies":[]}""", ct);
-        string[] args = [.. Arguments(data, FreePorts.Take(3))[..^1], "--Registry:Authentication:Enabled=true"];
+        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3))[..^1], "--Registry:Authentication:Enabled=true"];
         await using var host = RegistryProcess.Start(work, args);
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
@@ -128,7 +128,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var prefix = "sid" + Guid.NewGuid().ToString("N")[..8];
         string[] Durable(params string[] extra) =>
         [
-            .. Arguments(data, FreePorts.Take(3)),
+            .. SecondStartTests.Arguments(data, FreePorts.Take(3)),
             $"--Registry:StorageConnectionString={azurite.ConnectionString}",
             $"--Registry:StoragePrefix={prefix}",
             $"--Registry:ClusterId={prefix}",
@@ -181,7 +181,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
         var closed = FreePorts.Take(1)[0]; // nobody listens there
         var endpoint = $"http://127.0.0.1:{closed}/devstoreaccount1";
-        string[] args = [.. Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
+        string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
             $"--Registry:StorageConnectionString=DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint={endpoint};QueueEndpoint={endpoint};TableEndpoint={endpoint};",
             "--Registry:StorageTimeoutSeconds=1"];
         await using var host = RegistryProcess.Start(work, args);
@@ -194,14 +194,4 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.Contains("Registry:StorageConnectionString", last, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
     }
-
-    private static string[] Arguments(string dataFolder, int[] ports) =>
-    [
-        $"--Registry:DataFolder={dataFolder}",
-        $"--Registry:HttpsPort={ports[0]}",
-        $"--Registry:SiloPort={ports[1]}",
-        $"--Registry:GatewayPort={ports[2]}",
-        "--Registry:IndexPartitions=4",
-        "--Registry:Authentication:Enabled=false",
-    ];
 }

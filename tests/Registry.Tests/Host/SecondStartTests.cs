@@ -92,7 +92,8 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         Assert.DoesNotContain("I have been told I am dead", first.Output, StringComparison.Ordinal);
     }
 
-    private static string[] Arguments(string dataFolder, int[] ports) =>
+    /// <summary>A host on its own data folder and ports, authentication off: these tests are about the process.</summary>
+    internal static string[] Arguments(string dataFolder, int[] ports) =>
     [
         $"--Registry:DataFolder={dataFolder}",
         $"--Registry:HttpsPort={ports[0]}",
