@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using Orleans.Storage;
 using Registry.Grains;
 using Registry.Grains.Devices;
+using Registry.Grains.Events;
 using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
@@ -92,6 +93,7 @@ public static class SiloConfiguration
         silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>()));
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
+        silo.Services.TryAddSingleton<IRegistryEventSink, UnroutedEventSink>();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);

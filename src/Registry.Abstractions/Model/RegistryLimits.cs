@@ -13,6 +13,9 @@ public static class RegistryLimits
     /// <summary>Most devices in one page of <c>GET /devices</c> (IoT Hub's <c>top</c> maximum).</summary>
     public const int MaxPageSize = 1000;
 
+    /// <summary>Most device ids in one <see cref="IHeartbeatBatchGrain.Heartbeat"/> call.</summary>
+    public const int MaxHeartbeatBatch = 1000;
+
     /// <summary>The page size to serve: a count outside 1..<see cref="MaxPageSize"/> means the largest page, as <c>top</c> does.</summary>
     public static int PageSize(int requested) => requested is < 1 or > MaxPageSize ? MaxPageSize : requested;
 

@@ -18,6 +18,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
+    private readonly DevicePresence _presence = new();
     private IndexMembership? _index;
 
     public DeviceGrain(
@@ -39,7 +40,59 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     public async Task<DeviceIdentity?> Get()
     {
         await Index.Load();
-        return _state.State.Identity;
+        return Current;
+    }
+
+    /// <summary>The stored identity with the fresh device-side fields laid over it, or null when not registered.</summary>
+    private DeviceIdentity? Current => _state.State.Identity is { } identity ? _presence.Overlay(identity) : null;
+
+    private DateTime Now => _clock.GetUtcNow().UtcDateTime;
+
+    public async Task<DeviceAccess> Connect(DeviceSession session)
+    {
+        await Index.Load();
+        var access = DevicePresence.Check(_state.State.Identity, session.KeyFingerprint);
+        if (access != DeviceAccess.Granted)
+        {
+            return access;
+        }
+        if (_presence.Connect(session, Now) is { } replaced)
+        {
+            replaced.Observer?.Close(DeviceId, replaced.SessionId, SessionCloseReason.Replaced).Ignore();
+        }
+        return DeviceAccess.Granted;
+    }
+
+    public Task Disconnect(Guid sessionId)
+    {
+        _presence.Disconnect(sessionId, Now);
+        return Task.CompletedTask;
+    }
+
+    public Task<DeviceAccess> Message(DeviceMessage message) =>
+        // The hot path: once loaded, no await and no storage.
+        _state.Loaded ? Task.FromResult(Record(message)) : LoadThenRecord(message);
+
+    public Task<DeviceAccess> Heartbeat() => Message(new DeviceMessage(DeviceTransport.Grain, null, null, 1));
+
+    private async Task<DeviceAccess> LoadThenRecord(DeviceMessage message)
+    {
+        await Index.Load();
+        return Record(message);
+    }
+
+    private DeviceAccess Record(DeviceMessage message)
+    {
+        var access = DevicePresence.Check(_state.State.Identity, message.KeyFingerprint);
+        if (access == DeviceAccess.Granted)
+        {
+            access = _presence.CheckSession(message.SessionId);
+        }
+        if (access == DeviceAccess.Granted)
+        {
+            _presence.Record(message.Messages, Now);
+        }
+        return access;
     }
 
     public async Task<DeviceIdentity> Create(DeviceIdentityInput input)
@@ -81,10 +134,12 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
 
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
+        _presence.RevokeIfRefused(DeviceId, null, Now);
         await Index.RemoveAfterDelete();
     }
 
-    public Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) => Index.ReadForIndex(indexedAsEnabled);
+    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
+        await Index.ReadForIndex(indexedAsEnabled) is { } identity ? _presence.Overlay(identity) : null;
 
     public Task Verify(bool indexedAsEnabled) => Index.Verify(indexedAsEnabled);
 
@@ -120,7 +175,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         await Index.AddBeforeWrite(identity);
         _state.State.Identity = identity;
         await Index.Write(() => _state.WriteStateAsync(), previous: null);
-        return identity;
+        return _presence.Overlay(identity);
     }
 
     private async Task<DeviceIdentity> UpdateCore(
@@ -153,7 +208,9 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         }
         _state.State.Identity = updated;
         await Index.Write(() => _state.WriteStateAsync(), previous: current);
-        return updated;
+        // Acknowledged: from here no session of a device that may no longer act stays open.
+        _presence.RevokeIfRefused(DeviceId, updated, Now);
+        return _presence.Overlay(updated);
     }
 
     /// <summary>

@@ -62,6 +62,14 @@ public sealed class BulkOperationApplierTests
 
         public Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) => Task.FromResult<DeviceIdentity?>(null);
 
+        public Task<DeviceAccess> Connect(DeviceSession session) => throw new NotSupportedException();
+
+        public Task Disconnect(Guid sessionId) => throw new NotSupportedException();
+
+        public Task<DeviceAccess> Message(DeviceMessage message) => throw new NotSupportedException();
+
+        public Task<DeviceAccess> Heartbeat() => throw new NotSupportedException();
+
         private Task<T> Fail<T>(ETagCondition? condition = null)
         {
             LastCondition = condition;

@@ -1,0 +1,52 @@
+namespace Registry.Abstractions;
+
+/// <summary>
+/// A notification the registry raises: a lifecycle event (IoT Hub's <c>deviceLifecycleEvents</c>, docs/wire-contract.md)
+/// or a heartbeat alert. Produced only while a route for its <see cref="Source"/> is configured; delivered on the Orleans
+/// stream named by <see cref="RegistryStreams"/> and on the gateway's server-sent events endpoint.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("registry.RegistryEvent")]
+public sealed record RegistryEvent
+{
+    /// <summary><see cref="RegistryEventSources"/>: the system property <c>iothub-message-source</c>.</summary>
+    [Id(0)] public required string Source { get; init; }
+    /// <summary><see cref="RegistryEventTypes"/>: the application property <c>opType</c>.</summary>
+    [Id(1)] public required string OpType { get; init; }
+    [Id(2)] public required string DeviceId { get; init; }
+    /// <summary>When the operation was acknowledged (application property <c>operationTimestamp</c>).</summary>
+    [Id(3)] public required DateTime OperationTimestamp { get; init; }
+    /// <summary>IoT Hub's system properties (content-type, iothub-enqueuedtime, correlation-id, user-id, …).</summary>
+    [Id(4)] public required IReadOnlyDictionary<string, string> SystemProperties { get; init; }
+    /// <summary>IoT Hub's application properties (opType, hubName, deviceId, operationTimestamp, iothub-message-schema).</summary>
+    [Id(5)] public required IReadOnlyDictionary<string, string> ApplicationProperties { get; init; }
+    /// <summary>The JSON body (for lifecycle events, the twin-shaped body of docs/wire-contract.md).</summary>
+    [Id(6)] public required string Body { get; init; }
+}
+
+/// <summary>The sources a route can name (the <c>iothub-message-source</c> values).</summary>
+public static class RegistryEventSources
+{
+    /// <summary>IoT Hub's device lifecycle events: create and delete of a device identity.</summary>
+    public const string DeviceLifecycle = "deviceLifecycleEvents";
+    /// <summary>This registry's missed / recovered heartbeat alerts.</summary>
+    public const string HeartbeatAlerts = "heartbeatEvents";
+}
+
+/// <summary>The <c>opType</c> values.</summary>
+public static class RegistryEventTypes
+{
+    public const string CreateDeviceIdentity = "createDeviceIdentity";
+    public const string DeleteDeviceIdentity = "deleteDeviceIdentity";
+    public const string HeartbeatMissed = "heartbeatMissed";
+    public const string HeartbeatRecovered = "heartbeatRecovered";
+}
+
+/// <summary>Where client apps subscribe: one stream per source, in this provider and namespace, keyed by <see cref="Key"/>.</summary>
+public static class RegistryStreams
+{
+    /// <summary>The stream provider's name (memory streams embedded, Azure Queue streams durable).</summary>
+    public const string Provider = "registry-events";
+    // The stream namespace is the source (RegistryEventSources): StreamId.Create(source, Key) names every event of a source.
+    /// <summary>The stream key within a source's namespace.</summary>
+    public static readonly Guid Key = Guid.Empty;
+}
