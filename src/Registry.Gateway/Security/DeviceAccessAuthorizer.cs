@@ -100,7 +100,7 @@ public sealed class DeviceAccessAuthorizer
         {
             return AccessDecision.Refused("device key changed since the token was checked");
         }
-        return AccessDecision.Granted;
+        return AccessDecision.Granted with { KeyFingerprint = validated.KeyFingerprint };
     }
 
     /// <summary>

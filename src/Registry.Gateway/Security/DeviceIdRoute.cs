@@ -32,5 +32,8 @@ public static class DeviceEndpointExtensions
         builder.WithMetadata(new RequiredAccess(AccessRights.DeviceConnect), new DeviceIdRoute(deviceIdRouteValue));
 }
 
-/// <summary>Set on a request the device rule granted: handlers act as exactly this device.</summary>
-public sealed record AuthorizedDevice(string DeviceId);
+/// <summary>
+/// Set on a request the device rule granted: handlers act as exactly this device. <paramref name="KeyFingerprint"/> names
+/// the device key that signed the token (null for a policy token); pass it to the device grain, the final authority.
+/// </summary>
+public sealed record AuthorizedDevice(string DeviceId, string? KeyFingerprint);

@@ -8,6 +8,13 @@ public readonly record struct AccessDecision(bool IsGranted, string Reason)
 {
     public static AccessDecision Granted { get; } = new(true, "granted");
 
+    /// <summary>
+    /// For a device granted by a token signed with one of its own keys: <see cref="Registry.Abstractions.DeviceKeyFingerprint"/>
+    /// of that key, which the edge passes to the device grain so a later re-key refuses the device there too.
+    /// Null for policy-signed tokens and refusals.
+    /// </summary>
+    public string? KeyFingerprint { get; init; }
+
     public static AccessDecision Refused(string reason) => new(false, reason);
 }
 
@@ -28,6 +35,9 @@ internal sealed class ValidatedToken(string decodedResource, long expiresOn, Sha
 
     /// <summary>For a device-key token: the key that verified it, so a later key change invalidates it.</summary>
     public string? DeviceKey => deviceKey;
+
+    /// <summary>For a device-key token: the fingerprint of <see cref="DeviceKey"/>, computed once per cached token.</summary>
+    public string? KeyFingerprint { get; } = deviceKey is null ? null : Registry.Abstractions.DeviceKeyFingerprint.Of(deviceKey);
 
     public override string ToString() => policy is null ? $"device token for {deviceId}" : $"policy token of {policy.KeyName}";
 }

@@ -51,7 +51,7 @@ internal sealed partial class SharedAccessMiddleware(
                     : AccessDecision.Refused("no valid device id in the path");
                 if (decision.IsGranted)
                 {
-                    context.Features.Set(new AuthorizedDevice(deviceId!.Value));
+                    context.Features.Set(new AuthorizedDevice(deviceId!.Value, decision.KeyFingerprint));
                 }
             }
             else
