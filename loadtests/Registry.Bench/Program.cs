@@ -14,10 +14,15 @@ using Registry.Host;
 // Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
 // registry's authentication off. A second registry with authentication off serves the same GETs in every round
 // (registry-get-noauth), so the cost of SAS checking is measured in the same run.
-// `scale` fills one registry step by step instead (Scale/ScaleCommand.cs).
+// `scale` fills one registry step by step instead (Scale/ScaleCommand.cs); `heartbeat` measures heartbeats through
+// the grain interface against a no-op grain call (Heartbeat/HeartbeatCommand.cs).
 if (args.Length > 0 && args[0] == "scale")
 {
     return await Registry.Bench.Scale.ScaleCommand.RunAsync(args[1..]);
+}
+if (args.Length > 0 && args[0] == "heartbeat")
+{
+    return await Registry.Bench.Heartbeat.HeartbeatCommand.RunAsync(args[1..]);
 }
 
 var options = BenchOptions.Parse(args);

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Registry.Abstractions;
+
+namespace Registry.Bench.Heartbeat;
+
+/// <summary>One measured round: the ceiling and the two heartbeat paths, each for the same time.</summary>
+internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, PhaseResult Batch, int BatchSize)
+{
+    /// <summary>Heartbeats per second through the batch grain (calls × ids per call).</summary>
+    public double BatchHeartbeats => Batch.OpsPerSecond * BatchSize;
+
+    public double SingleRatio => Single.OpsPerSecond / Noop.OpsPerSecond;
+
+    public double BatchRatio => BatchHeartbeats / Noop.OpsPerSecond;
+}
+
+/// <summary>What the heartbeat command measured, and what shared the machine while it did.</summary>
+internal sealed record HeartbeatReport(
+    HeartbeatOptions Options, double FillSeconds, long RssBaseline, long RssAfterFill, long RssAfterBeats, long HeapAfterBeats,
+    string LoadBefore, string LoadAfter, IReadOnlyList<HeartbeatRound> Rounds, long Errors)
+{
+    public string ToMarkdown()
+    {
+        var o = Options;
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Heartbeats through the grain interface: {o.Devices:N0} devices");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"An Orleans client in the registry's process calls `IDeviceGrain.Heartbeat` ({o.Concurrency} calls in flight), then `IHeartbeatBatchGrain.Heartbeat` with {o.Batch} ids a call, beside a no-op grain call over {o.NoopGrains:N0} grains (the ceiling), {o.Rounds} rounds of {o.PhaseTime.TotalSeconds:0.#} s each after a warm-up. {Environment.ProcessorCount} cores; load average before {LoadBefore}, after {LoadAfter}.");
+        text.AppendLine();
+        text.AppendLine("| round | no-op calls/s | heartbeats/s (single) | ÷ no-op | p50 / p99 ms (single) | heartbeats/s (batch) | ÷ no-op | p99 ms (batch call) |");
+        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        var n = 1;
+        foreach (var r in Rounds)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {n++} | {r.Noop.OpsPerSecond:N0} | {r.Single.OpsPerSecond:N0} | {r.SingleRatio:0.00} | {r.Single.P50Ms:0.0} / {r.Single.P99Ms:0.0} | {r.BatchHeartbeats:N0} | {r.BatchRatio:0.00} | {r.Batch.P99Ms:0.0} |");
+        }
+        if (Rounds.Count > 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| **median** | {Measurement.Median(Rounds.Select(r => r.Noop.OpsPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Single.OpsPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.SingleRatio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Single.P50Ms)):0.0} / {Measurement.Median(Rounds.Select(r => r.Single.P99Ms)):0.0} | {Measurement.Median(Rounds.Select(r => r.BatchHeartbeats)):N0} | **{Measurement.Median(Rounds.Select(r => r.BatchRatio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Batch.P99Ms)):0.0} |");
+        }
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Fill: {o.Devices:N0} devices by bulk create in {FillSeconds:0.0} s. RSS before the fill {RssBaseline / 1e6:N0} MB, after it {RssAfterFill / 1e6:N0} MB ({(double)(RssAfterFill - RssBaseline) / o.Devices:N0} B per device, every device grain active); after the heartbeats {RssAfterBeats / 1e6:N0} MB ({(double)(RssAfterBeats - RssBaseline) / o.Devices:N0} B per active device), managed heap {HeapAfterBeats / 1e6:N0} MB. Failed calls: {Errors}.");
+        return text.ToString();
+    }
+
+    public string ToCsv()
+    {
+        var text = new StringBuilder("round,noop_per_s,single_per_s,single_ratio,single_p50_ms,single_p99_ms,batch_heartbeats_per_s,batch_ratio,batch_p99_ms\n");
+        var n = 1;
+        foreach (var r in Rounds)
+        {
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"{n++},{r.Noop.OpsPerSecond:0},{r.Single.OpsPerSecond:0},{r.SingleRatio:0.000},{r.Single.P50Ms:0.00},{r.Single.P99Ms:0.00},{r.BatchHeartbeats:0},{r.BatchRatio:0.000},{r.Batch.P99Ms:0.00}"));
+        }
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// Heartbeats at scale through the grain interface (issue 9's figure (a)): fills a registry in this process, then
+/// alternates a no-op grain call, single heartbeats and batched heartbeats, each for the same time.
+/// </summary>
+internal static class HeartbeatBench
+{
+    public static async Task<HeartbeatReport> RunAsync(HeartbeatOptions options, TextWriter progress, CancellationToken cancel)
+    {
+        var name = "hb" + Guid.NewGuid().ToString("N")[..8];
+        var gatewayPort = BenchHost.FreePorts(1)[0];
+        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: false, certificate: null, partitions: null,
+            new Dictionary<string, string?> { ["Registry:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture) });
+        var loadBefore = Load();
+        try
+        {
+            var clientBuilder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+            clientBuilder.Logging.ClearProviders();
+            clientBuilder.UseOrleansClient(client => client.UseLocalhostClustering(gatewayPort, "bench-" + name, "bench-" + name));
+            using var clientHost = clientBuilder.Build();
+            await clientHost.StartAsync(cancel);
+            var grains = clientHost.Services.GetRequiredService<IClusterClient>();
+
+            var rssBaseline = Rss();
+            var ids = Enumerable.Range(0, options.Devices).Select(i => $"hb-{i:D7}").ToArray();
+            var fill = Stopwatch.StartNew();
+            await Fill(grains, ids, progress, cancel);
+            fill.Stop();
+            var rssAfterFill = Rss();
+
+            long errors = 0;
+            var rounds = new List<HeartbeatRound>();
+            for (var round = 0; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
+            {
+                var time = round == 0 ? TimeSpan.FromSeconds(2) : options.PhaseTime;
+                var noop = await Measurement.RunAsync("noop-grain", options.Concurrency, time, async n =>
+                    await grains.GetGrain<INoopGrain>(ids[n % options.NoopGrains % ids.Length]).Ping() == 0);
+                var single = await Measurement.RunAsync("heartbeat-grain", options.Concurrency, time, async n =>
+                    await grains.GetGrain<IDeviceGrain>(ids[n % ids.Length]).Heartbeat() == DeviceAccess.Granted);
+                var batches = Math.Max(1, options.Concurrency / Math.Max(1, options.Batch / 4));
+                var batch = await Measurement.RunAsync("heartbeat-batch", batches, time, async n =>
+                {
+                    var start = (int)(n * options.Batch % ids.Length);
+                    var slice = new ArraySegment<string>(ids, start, Math.Min(options.Batch, ids.Length - start));
+                    var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
+                    return answers.All(a => a == DeviceAccess.Granted);
+                });
+                errors += noop.Errors + single.Errors + batch.Errors;
+                if (round > 0)
+                {
+                    var result = new HeartbeatRound(noop, single, batch, options.Batch);
+                    rounds.Add(result);
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"round {round}: noop {noop.OpsPerSecond:N0}/s, heartbeat {single.OpsPerSecond:N0}/s ({result.SingleRatio:0.00}), batch {result.BatchHeartbeats:N0}/s ({result.BatchRatio:0.00})"));
+                }
+            }
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            var report = new HeartbeatReport(options, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Rss(), GC.GetTotalMemory(false),
+                loadBefore, Load(), rounds, errors);
+            await clientHost.StopAsync(CancellationToken.None);
+            return report;
+        }
+        finally
+        {
+            await registry.StopAsync();
+        }
+    }
+
+    private static async Task Fill(IClusterClient grains, string[] ids, TextWriter progress, CancellationToken cancel)
+    {
+        var chunks = ids.Chunk(RegistryLimits.MaxBulkOperations).ToArray();
+        long done = 0;
+        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancel }, async (chunk, _) =>
+        {
+            var result = await grains.GetGrain<IDeviceRegistryGrain>(0).ApplyBulk(
+                chunk.Select(id => new BulkOperation(ImportMode.Create, new DeviceIdentityInput { DeviceId = id }, null)).ToArray());
+            if (!result.IsSuccessful)
+            {
+                throw new InvalidOperationException($"The fill failed: {result.Errors[0].DeviceId} {result.Errors[0].ErrorCode}.");
+            }
+            if (Interlocked.Add(ref done, chunk.Length) % 100_000 < chunk.Length)
+            {
+                progress.WriteLine($"filled {Interlocked.Read(ref done):N0} devices");
+            }
+        });
+    }
+
+    private static long Rss()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        using var self = Process.GetCurrentProcess();
+        return self.WorkingSet64;
+    }
+
+    private static string Load() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}

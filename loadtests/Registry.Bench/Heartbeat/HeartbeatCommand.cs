@@ -1,0 +1,28 @@
+namespace Registry.Bench.Heartbeat;
+
+/// <summary>
+/// The <c>heartbeat</c> command line: runs the rounds, prints the report and writes it beside <c>--out</c>
+/// (default TestResults/bench/heartbeat-TIME). Ctrl+C ends the run after the current phase.
+/// </summary>
+internal static class HeartbeatCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = HeartbeatOptions.Parse(args);
+        var output = options.Output ?? Path.Combine(BenchHost.RepositoryRoot(), "TestResults", "bench", $"heartbeat-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        using var abort = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            abort.Cancel();
+        };
+        var report = await HeartbeatBench.RunAsync(options, Console.Out, abort.Token);
+        Console.WriteLine();
+        Console.WriteLine(report.ToMarkdown());
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        File.WriteAllText(output + ".md", report.ToMarkdown());
+        File.WriteAllText(output + ".csv", report.ToCsv());
+        Console.WriteLine($"written: {output}.md, {output}.csv");
+        return report.Errors == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace Registry.Bench.Heartbeat;
+
+/// <summary>The <c>heartbeat</c> command's options; every run is bounded by rounds × phases × seconds.</summary>
+internal sealed record HeartbeatOptions
+{
+    /// <summary>Registered devices that beat (ids drawn round-robin, so every device beats once per N calls).</summary>
+    public int Devices { get; init; } = 100_000;
+
+    /// <summary>Measured rounds (round 0, a short warm-up, is never reported).</summary>
+    public int Rounds { get; init; } = 3;
+
+    public TimeSpan PhaseTime { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Calls in flight from the client (the closed model).</summary>
+    public int Concurrency { get; init; } = 256;
+
+    /// <summary>Device ids per <c>IHeartbeatBatchGrain</c> call in the batch phase.</summary>
+    public int Batch { get; init; } = 100;
+
+    /// <summary>Distinct no-op grains the ceiling phase calls (a million idle activations would only measure memory).</summary>
+    public int NoopGrains { get; init; } = 100_000;
+
+    /// <summary>Prefix of the report files (.md, .csv).</summary>
+    public string? Output { get; init; }
+
+    public static HeartbeatOptions Parse(string[] args)
+    {
+        var options = new HeartbeatOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            options = args[i] switch
+            {
+                "--devices" => options with { Devices = Int() },
+                "--rounds" => options with { Rounds = Int() },
+                "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--concurrency" => options with { Concurrency = Int() },
+                "--batch" => options with { Batch = Int() },
+                "--noop-grains" => options with { NoopGrains = Int() },
+                "--out" => options with { Output = Next() },
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --out"),
+            };
+        }
+        if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1)
+        {
+            throw new ArgumentException("--devices, --rounds, --concurrency and --noop-grains must be positive; --batch 1..1000.");
+        }
+        return options;
+    }
+}

@@ -1,0 +1,36 @@
+using Registry.Bench.Heartbeat;
+
+namespace Registry.Tests.Bench;
+
+/// <summary>
+/// The benchmark's heartbeat command at a toy size: every heartbeat through the grain interface, single and batched,
+/// is granted, and the report holds one row per round. Never timing: the rates it prints are not asserted.
+/// </summary>
+public sealed class HeartbeatPhaseTests
+{
+    [Fact]
+    public async Task Heartbeat_command_beats_every_device_without_a_failure_and_reports_each_round()
+    {
+        var options = new HeartbeatOptions
+        {
+            Devices = 300,
+            Rounds = 2,
+            PhaseTime = TimeSpan.FromSeconds(0.3),
+            Concurrency = 8,
+            Batch = 50,
+            NoopGrains = 100,
+        };
+
+        var report = await HeartbeatBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, report.Errors);
+        Assert.Equal(2, report.Rounds.Count);
+        Assert.All(report.Rounds, r =>
+        {
+            Assert.True(r.Single.OpsPerSecond > 0 && r.Batch.OpsPerSecond > 0 && r.Noop.OpsPerSecond > 0);
+            Assert.Equal(50, r.BatchSize);
+        });
+        Assert.Contains("| **median** |", report.ToMarkdown(), StringComparison.Ordinal);
+        Assert.Equal(3, report.ToCsv().Trim().Split('\n').Length);
+    }
+}
