@@ -20,6 +20,14 @@ if (args.Length > 0 && args[0] == "scale")
 {
     return await Registry.Bench.Scale.ScaleCommand.RunAsync(args[1..]);
 }
+if (args.Length > 0 && args[0] == "mqtt")
+{
+    return await Registry.Bench.Mqtt.MqttCommand.RunAsync(args[1..]);
+}
+if (args.Length > 0 && args[0] == "mqtt-load")
+{
+    return await Registry.Bench.Mqtt.MqttLoad.RunAsync(args[1..]);
+}
 if (args.Length > 0 && args[0] == "heartbeat")
 {
     return await Registry.Bench.Heartbeat.HeartbeatCommand.RunAsync(args[1..]);
