@@ -72,6 +72,26 @@ internal static class BenchHost
         return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}");
     }
 
+    /// <summary>
+    /// The HTTP ceiling: Kestrel with the same TLS certificate and nothing behind it. <c>GET /noop</c> answers a small
+    /// JSON body like a registry read; <c>POST /noop</c> drains the body and answers 204 like a device message.
+    /// </summary>
+    public static WebApplication BuildNoopServer(string pfxPath, int port)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, password: null);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseHttps(certificate)));
+        var app = builder.Build();
+        app.MapGet("/noop", () => Results.Text("{}", "application/json; charset=utf-8"));
+        app.MapPost("/noop", async (HttpRequest request) =>
+        {
+            await request.Body.CopyToAsync(Stream.Null);
+            return Results.NoContent();
+        });
+        return app;
+    }
+
     public static HttpClient CreateClient(string caPath, int connections)
     {
         var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Azure.Data.Tables;
 using Registry.Bench;
@@ -43,7 +41,7 @@ var (openRegistry, openDataFolder, openBase) = await BenchHost.StartRegistryAsyn
     certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName), options.Partitions);
 var ports = BenchHost.FreePorts(1);
 
-var noop = BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[0]);
+var noop = BenchHost.BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[0]);
 await noop.StartAsync();
 
 using var http = BenchHost.CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
@@ -163,15 +161,4 @@ Task<HttpResponseMessage> Put(string baseAddress, string id)
     };
     request.Content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
     return http.SendAsync(request);
-}
-
-static WebApplication BuildNoopServer(string pfxPath, int port)
-{
-    var builder = WebApplication.CreateBuilder();
-    builder.Logging.ClearProviders();
-    var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, password: null);
-    builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseHttps(certificate)));
-    var app = builder.Build();
-    app.MapGet("/noop", () => Results.Text("{}", "application/json; charset=utf-8"));
-    return app;
 }

@@ -6,8 +6,10 @@ using Registry.Abstractions;
 namespace Registry.Bench.Heartbeat;
 
 /// <summary>One measured round: the ceiling and the two heartbeat paths, each for the same time.</summary>
-internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, PhaseResult Batch, int BatchSize)
+internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, PhaseResult Batch, int BatchSize, PhaseResult? NoopHttp, PhaseResult? Https)
 {
+    public double? HttpsRatio => Https is { } h && NoopHttp is { } n ? h.OpsPerSecond / n.OpsPerSecond : null;
+
     /// <summary>Heartbeats per second through the batch grain (calls × ids per call).</summary>
     public double BatchHeartbeats => Batch.OpsPerSecond * BatchSize;
 
@@ -42,6 +44,21 @@ internal sealed record HeartbeatReport(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| **median** | {Measurement.Median(Rounds.Select(r => r.Noop.OpsPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Single.OpsPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.SingleRatio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Single.P50Ms)):0.0} / {Measurement.Median(Rounds.Select(r => r.Single.P99Ms)):0.0} | {Measurement.Median(Rounds.Select(r => r.BatchHeartbeats)):N0} | **{Measurement.Median(Rounds.Select(r => r.BatchRatio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Batch.P99Ms)):0.0} |");
         }
+        if (Rounds.Count > 0 && Rounds[0].Https is not null)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Through the HTTPS device endpoint (`POST /devices/{{id}}/messages/events`, {o.HttpsDevices:N0} devices each with its own SAS token, {o.Concurrency} requests in flight) beside a no-op Kestrel `POST` with the same TLS certificate and body:");
+            text.AppendLine();
+            text.AppendLine("| round | no-op POST/s | heartbeats/s (HTTPS) | ÷ no-op | p50 / p99 ms |");
+            text.AppendLine("| --- | --- | --- | --- | --- |");
+            var m = 1;
+            foreach (var r in Rounds)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {m++} | {r.NoopHttp!.OpsPerSecond:N0} | {r.Https!.OpsPerSecond:N0} | {r.HttpsRatio:0.00} | {r.Https.P50Ms:0.0} / {r.Https.P99Ms:0.0} |");
+            }
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| **median** | {Measurement.Median(Rounds.Select(r => r.NoopHttp!.OpsPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Https!.OpsPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.HttpsRatio!.Value)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Https!.P50Ms)):0.0} / {Measurement.Median(Rounds.Select(r => r.Https!.P99Ms)):0.0} |");
+        }
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Fill: {o.Devices:N0} devices by bulk create in {FillSeconds:0.0} s. RSS before the fill {RssBaseline / 1e6:N0} MB, after it {RssAfterFill / 1e6:N0} MB ({(double)(RssAfterFill - RssBaseline) / o.Devices:N0} B per device, every device grain active); after the heartbeats {RssAfterBeats / 1e6:N0} MB ({(double)(RssAfterBeats - RssBaseline) / o.Devices:N0} B per active device), managed heap {HeapAfterBeats / 1e6:N0} MB. Failed calls: {Errors}.");
         return text.ToString();
@@ -49,12 +66,12 @@ internal sealed record HeartbeatReport(
 
     public string ToCsv()
     {
-        var text = new StringBuilder("round,noop_per_s,single_per_s,single_ratio,single_p50_ms,single_p99_ms,batch_heartbeats_per_s,batch_ratio,batch_p99_ms\n");
+        var text = new StringBuilder("round,noop_per_s,single_per_s,single_ratio,single_p50_ms,single_p99_ms,batch_heartbeats_per_s,batch_ratio,batch_p99_ms,noop_http_per_s,https_per_s,https_ratio,https_p99_ms\n");
         var n = 1;
         foreach (var r in Rounds)
         {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{n++},{r.Noop.OpsPerSecond:0},{r.Single.OpsPerSecond:0},{r.SingleRatio:0.000},{r.Single.P50Ms:0.00},{r.Single.P99Ms:0.00},{r.BatchHeartbeats:0},{r.BatchRatio:0.000},{r.Batch.P99Ms:0.00}"));
+                $"{n++},{r.Noop.OpsPerSecond:0},{r.Single.OpsPerSecond:0},{r.SingleRatio:0.000},{r.Single.P50Ms:0.00},{r.Single.P99Ms:0.00},{r.BatchHeartbeats:0},{r.BatchRatio:0.000},{r.Batch.P99Ms:0.00},{r.NoopHttp?.OpsPerSecond:0},{r.Https?.OpsPerSecond:0},{r.HttpsRatio:0.000},{r.Https?.P99Ms:0.00}"));
         }
         return text.ToString();
     }
@@ -70,8 +87,16 @@ internal static class HeartbeatBench
     {
         var name = "hb" + Guid.NewGuid().ToString("N")[..8];
         var gatewayPort = BenchHost.FreePorts(1)[0];
-        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: false, certificate: null, partitions: null,
-            new Dictionary<string, string?> { ["Registry:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture) });
+        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null,
+            new Dictionary<string, string?>
+            {
+                ["Registry:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+                ["Registry:Authentication:TokenCacheSize"] = Math.Max(50_000, options.HttpsDevices * 2).ToString(CultureInfo.InvariantCulture),
+            });
+        var noopPort = BenchHost.FreePorts(1)[0];
+        var noopHttp = BenchHost.BuildNoopServer(Path.Combine(registry.Certificates, Host.DevelopmentCertificates.ServerFileName), noopPort);
+        await noopHttp.StartAsync(cancel);
+        using var http = BenchHost.CreateClient(Path.Combine(registry.Certificates, Host.DevelopmentCertificates.CaFileName), options.Concurrency);
         var loadBefore = Load();
         try
         {
@@ -88,6 +113,10 @@ internal static class HeartbeatBench
             await Fill(grains, ids, progress, cancel);
             fill.Stop();
             var rssAfterFill = Rss();
+            var expiry = DateTimeOffset.UtcNow.AddHours(12);
+            var tokens = ids.Take(options.HttpsDevices)
+                .Select(id => Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{id}", DeviceKey, null, expiry)).ToArray();
+            var body = new ByteArrayContent("{\"heartbeat\":true}"u8.ToArray());
 
             long errors = 0;
             var rounds = new List<HeartbeatRound>();
@@ -106,13 +135,31 @@ internal static class HeartbeatBench
                     var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
                     return answers.All(a => a == DeviceAccess.Granted);
                 });
+                PhaseResult? noopPost = null, https = null;
+                if (tokens.Length > 0)
+                {
+                    noopPost = await Measurement.RunAsync("noop-kestrel-post", options.Concurrency, time, async _ =>
+                    {
+                        using var response = await http.PostAsync($"https://127.0.0.1:{noopPort}/noop", body);
+                        return response.IsSuccessStatusCode;
+                    });
+                    https = await Measurement.RunAsync("heartbeat-https", options.Concurrency, time, async n =>
+                    {
+                        var i = (int)(n % tokens.Length);
+                        using var request = new HttpRequestMessage(HttpMethod.Post, $"{registry.BaseAddress}/devices/{ids[i]}/messages/events?api-version=2021-04-12") { Content = body };
+                        request.Headers.TryAddWithoutValidation("Authorization", tokens[i]);
+                        using var response = await http.SendAsync(request);
+                        return response.IsSuccessStatusCode;
+                    });
+                    errors += noopPost.Errors + https.Errors;
+                }
                 errors += noop.Errors + single.Errors + batch.Errors;
                 if (round > 0)
                 {
-                    var result = new HeartbeatRound(noop, single, batch, options.Batch);
+                    var result = new HeartbeatRound(noop, single, batch, options.Batch, noopPost, https);
                     rounds.Add(result);
                     progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"round {round}: noop {noop.OpsPerSecond:N0}/s, heartbeat {single.OpsPerSecond:N0}/s ({result.SingleRatio:0.00}), batch {result.BatchHeartbeats:N0}/s ({result.BatchRatio:0.00})"));
+                        $"round {round}: noop {noop.OpsPerSecond:N0}/s, heartbeat {single.OpsPerSecond:N0}/s ({result.SingleRatio:0.00}), batch {result.BatchHeartbeats:N0}/s ({result.BatchRatio:0.00}), https {https?.OpsPerSecond:N0}/s ({result.HttpsRatio:0.00})"));
                 }
             }
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -123,18 +170,24 @@ internal static class HeartbeatBench
         }
         finally
         {
+            await noopHttp.StopAsync(CancellationToken.None);
+            await noopHttp.DisposeAsync();
             await registry.StopAsync();
         }
     }
 
+    /// <summary>Every device gets this key, so the benchmark can sign each device's own token.</summary>
+    private const string DeviceKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
     private static async Task Fill(IClusterClient grains, string[] ids, TextWriter progress, CancellationToken cancel)
     {
         var chunks = ids.Chunk(RegistryLimits.MaxBulkOperations).ToArray();
+        var auth = new AuthenticationMechanism(AuthenticationType.Sas, new SymmetricKey(DeviceKey, DeviceKey), null);
         long done = 0;
         await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancel }, async (chunk, _) =>
         {
             var result = await grains.GetGrain<IDeviceRegistryGrain>(0).ApplyBulk(
-                chunk.Select(id => new BulkOperation(ImportMode.Create, new DeviceIdentityInput { DeviceId = id }, null)).ToArray());
+                chunk.Select(id => new BulkOperation(ImportMode.Create, new DeviceIdentityInput { DeviceId = id, Authentication = auth }, null)).ToArray());
             if (!result.IsSuccessful)
             {
                 throw new InvalidOperationException($"The fill failed: {result.Errors[0].DeviceId} {result.Errors[0].ErrorCode}.");

@@ -22,6 +22,12 @@ internal sealed record HeartbeatOptions
     /// <summary>Distinct no-op grains the ceiling phase calls (a million idle activations would only measure memory).</summary>
     public int NoopGrains { get; init; } = 100_000;
 
+    /// <summary>
+    /// Devices that beat through the HTTPS device endpoint, each with its own SAS token, beside a no-op Kestrel endpoint;
+    /// 0 skips the HTTPS phases.
+    /// </summary>
+    public int HttpsDevices { get; init; } = 10_000;
+
     /// <summary>Prefix of the report files (.md, .csv).</summary>
     public string? Output { get; init; }
 
@@ -40,11 +46,12 @@ internal sealed record HeartbeatOptions
                 "--concurrency" => options with { Concurrency = Int() },
                 "--batch" => options with { Batch = Int() },
                 "--noop-grains" => options with { NoopGrains = Int() },
+                "--https-devices" => options with { HttpsDevices = Int() },
                 "--out" => options with { Output = Next() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --out"),
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --https-devices --out"),
             };
         }
-        if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1)
+        if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.HttpsDevices < 0)
         {
             throw new ArgumentException("--devices, --rounds, --concurrency and --noop-grains must be positive; --batch 1..1000.");
         }

@@ -3,8 +3,8 @@ using Registry.Bench.Heartbeat;
 namespace Registry.Tests.Bench;
 
 /// <summary>
-/// The benchmark's heartbeat command at a toy size: every heartbeat through the grain interface, single and batched,
-/// is granted, and the report holds one row per round. Never timing: the rates it prints are not asserted.
+/// The benchmark's heartbeat command at a toy size: every heartbeat through the grain interface (single and batched)
+/// and through the HTTPS device endpoint with each device's own token is granted, and the report holds one row per round. Never timing: the rates it prints are not asserted.
 /// </summary>
 public sealed class HeartbeatPhaseTests
 {
@@ -19,6 +19,7 @@ public sealed class HeartbeatPhaseTests
             Concurrency = 8,
             Batch = 50,
             NoopGrains = 100,
+            HttpsDevices = 50,
         };
 
         var report = await HeartbeatBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
@@ -29,6 +30,7 @@ public sealed class HeartbeatPhaseTests
         {
             Assert.True(r.Single.OpsPerSecond > 0 && r.Batch.OpsPerSecond > 0 && r.Noop.OpsPerSecond > 0);
             Assert.Equal(50, r.BatchSize);
+            Assert.True(r.Https!.OpsPerSecond > 0 && r.NoopHttp!.OpsPerSecond > 0);
         });
         Assert.Contains("| **median** |", report.ToMarkdown(), StringComparison.Ordinal);
         Assert.Equal(3, report.ToCsv().Trim().Split('\n').Length);
