@@ -130,6 +130,8 @@ public sealed partial class HeartbeatMonitorGrain(
         return Task.FromResult(outages.Length > maxCount ? (outages[..maxCount], true) : (outages, false));
     }
 
+    public Task<bool> IsWatching(string deviceId) => Task.FromResult(_watched.TryGet(deviceId, out _));
+
     public Task<int> Count() => Task.FromResult(_watched.Count);
 
     public Task Check()

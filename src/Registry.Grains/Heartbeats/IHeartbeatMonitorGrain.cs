@@ -36,6 +36,10 @@ public interface IHeartbeatMonitorGrain : IGrainWithIntegerKey
     [Alias("Check")]
     Task Check();
 
+    /// <summary>Whether this partition watches <paramref name="deviceId"/>.</summary>
+    [Alias("IsWatching")]
+    Task<bool> IsWatching(string deviceId);
+
     /// <summary>How many devices this partition watches (cost measurements, tests).</summary>
     [Alias("Count")]
     Task<int> Count();
