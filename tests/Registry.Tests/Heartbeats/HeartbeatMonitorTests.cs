@@ -42,6 +42,20 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.NotNull((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task The_partition_timer_runs_on_the_grain_clock_and_announces_without_being_asked()
+    {
+        var id = await fixture.NewDeviceAsync("timer");
+        await BeatAsync(id);
+
+        // Orleans drives grain timers from the silo's TimeProvider: moving the fake clock past the deadline fires the
+        // partition's timer, whose check announces the outage; nothing here calls the check.
+        HeartbeatClusterFixture.Clock.Advance(Deadline + Second);
+        await Events.Published(id, RegistryEventTypes.HeartbeatMissed).WaitAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+    }
+
     [Fact]
     public async Task A_device_that_beats_within_interval_plus_grace_raises_nothing()
     {

@@ -11,6 +11,7 @@ namespace Registry.Tests.Infrastructure;
 public sealed class CapturingEventSink : IRegistryEventSink
 {
     private readonly ConcurrentQueue<RegistryEvent> _events = new();
+    private readonly ConcurrentDictionary<(string DeviceId, string OpType), TaskCompletionSource> _waiters = new();
 
     public volatile bool Routed = true;
 
@@ -19,8 +20,15 @@ public sealed class CapturingEventSink : IRegistryEventSink
     public Task Publish(RegistryEvent registryEvent)
     {
         _events.Enqueue(registryEvent);
+        Waiter(registryEvent.DeviceId, registryEvent.OpType).TrySetResult();
         return Task.CompletedTask;
     }
+
+    /// <summary>Completes when an event of <paramref name="opType"/> for <paramref name="deviceId"/> has been published.</summary>
+    public Task Published(string deviceId, string opType) => Waiter(deviceId, opType).Task;
+
+    private TaskCompletionSource Waiter(string deviceId, string opType) =>
+        _waiters.GetOrAdd((deviceId, opType), _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>What was published for <paramref name="deviceId"/>, in order.</summary>
     public IReadOnlyList<RegistryEvent> Of(string deviceId) => _events.Where(e => e.DeviceId == deviceId).ToArray();
