@@ -30,6 +30,11 @@ if (args.Length > 0 && args[0] == "heartbeat")
 {
     return await Registry.Bench.Heartbeat.HeartbeatCommand.RunAsync(args[1..]);
 }
+// `monitor-cost` measures the heartbeat monitor at 1M watched devices (Heartbeats/MonitorCostCommand.cs).
+if (args.Length > 0 && args[0] == "monitor-cost")
+{
+    return await Registry.Bench.Heartbeats.MonitorCostCommand.RunAsync(args[1..]);
+}
 
 var options = BenchOptions.Parse(args);
 var runId = Guid.NewGuid().ToString("N")[..8];

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Registry.Abstractions;
 
 namespace Registry.Host;
 
@@ -97,6 +98,12 @@ public sealed class RegistrySettings
 
     public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
+    /// <summary>Missed-heartbeat monitoring's registry default (<c>Registry:Heartbeat:*</c>); off unless an interval is set.</summary>
+    public HeartbeatSettings Heartbeat { get; set; } = new();
+
+    /// <summary>The hub name notifications carry: the first label of <see cref="HostName"/>, as IoT Hub's is of its host name.</summary>
+    public string HubName => HostName.Split('.')[0];
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -181,6 +188,10 @@ public sealed class RegistrySettings
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {
             problems.Add($"Registry:Authentication:DeviceCacheSeconds={Authentication.DeviceCacheSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds, 0 or more.");
+        }
+        if (Heartbeat.Problem() is { } heartbeat)
+        {
+            problems.Add(heartbeat);
         }
         if (Authentication.TokenCacheSize < 1)
         {
@@ -273,6 +284,38 @@ public sealed class RegistrySettings
         }
         var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
         return enumType is null ? "" : $"Use one of {string.Join(", ", Enum.GetNames(enumType))}. ";
+    }
+}
+
+/// <summary>
+/// The registry's default heartbeat policy (<c>Registry:Heartbeat:IntervalSeconds</c> and <c>GraceSeconds</c>, whole
+/// seconds): off unless an interval is set; grace 0 unless set. Devices override it with <c>PUT /devices/{id}/heartbeat</c>.
+/// </summary>
+public sealed class HeartbeatSettings
+{
+    public int? IntervalSeconds { get; set; }
+
+    public int? GraceSeconds { get; set; }
+
+    public HeartbeatPolicy? DefaultPolicy => IntervalSeconds is { } interval ? new HeartbeatPolicy(interval, GraceSeconds ?? 0) : null;
+
+    /// <summary>One line naming the setting when the policy cannot be used, else null.</summary>
+    public string? Problem()
+    {
+        if (IntervalSeconds is null)
+        {
+            return GraceSeconds is { } grace
+                ? $"Registry:Heartbeat:GraceSeconds={grace} is set without Registry:Heartbeat:IntervalSeconds: set an interval (monitoring is off without one), or remove the grace."
+                : null;
+        }
+        var policy = DefaultPolicy!;
+        if (policy.IntervalSeconds is < HeartbeatPolicy.MinIntervalSeconds or > HeartbeatPolicy.MaxSeconds)
+        {
+            return $"Registry:Heartbeat:IntervalSeconds={policy.IntervalSeconds} is out of range: use {HeartbeatPolicy.MinIntervalSeconds} to {HeartbeatPolicy.MaxSeconds} seconds (or remove it: monitoring off).";
+        }
+        return policy.GraceSeconds is < 0 or > HeartbeatPolicy.MaxSeconds
+            ? $"Registry:Heartbeat:GraceSeconds={policy.GraceSeconds} is out of range: use 0 to {HeartbeatPolicy.MaxSeconds} seconds."
+            : null;
     }
 }
 

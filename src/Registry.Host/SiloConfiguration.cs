@@ -9,6 +9,7 @@ using Orleans.Storage;
 using Registry.Grains;
 using Registry.Grains.Devices;
 using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
 using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
@@ -23,6 +24,8 @@ public static class SiloConfiguration
     public const string IndexStore = "registry-index-store";
     /// <summary>The key of the unbounded <see cref="IIndexStore"/> (the one the grains use wraps it).</summary>
     public const string IndexEntryStore = "registry-index-entries";
+    /// <summary>The key of the unbounded <see cref="IHeartbeatStore"/> (the one the monitor uses wraps it).</summary>
+    public const string HeartbeatStore = "registry-heartbeats";
 
     /// <summary>The whole silo: cluster identity, clustering, then <see cref="ConfigureServices"/>.</summary>
     public static void Configure(ISiloBuilder silo, RegistrySettings settings)
@@ -71,6 +74,11 @@ public static class SiloConfiguration
     public static void ConfigureServices(ISiloBuilder silo, RegistrySettings settings)
     {
         silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
+        silo.Services.Configure<HeartbeatMonitorOptions>(o =>
+        {
+            o.DefaultPolicy = settings.Heartbeat.DefaultPolicy;
+            o.HubName = settings.HubName;
+        });
         // Idle devices leave memory after this age; what stays of them is their index entry (and, in memory mode, storage).
         silo.Services.Configure<GrainCollectionOptions>(o =>
             o.ClassSpecificCollectionAge[typeof(DeviceGrain).FullName!] = settings.DeviceIdleTime);
@@ -84,6 +92,7 @@ public static class SiloConfiguration
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
+            silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, (sp, _) => new MemoryHeartbeatStore(sp.GetRequiredService<IGrainFactory>()));
             silo.UseInMemoryReminderService();
         }
 
@@ -98,6 +107,11 @@ public static class SiloConfiguration
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
             return bounded ? new BoundedIndexStore(inner, sp.GetRequiredService<StorageTimeBound>()) : inner;
+        });
+        silo.Services.TryAddSingleton<IHeartbeatStore>(sp =>
+        {
+            var inner = sp.GetRequiredKeyedService<IHeartbeatStore>(HeartbeatStore);
+            return bounded ? new BoundedHeartbeatStore(inner, sp.GetRequiredService<StorageTimeBound>()) : inner;
         });
 
         // Durable storage answers before the silo starts joining its cluster, so a refused start leaves no trace there;
@@ -180,6 +194,12 @@ public static class SiloConfiguration
         var indexTable = Tables(settings).GetTableClient(tableName + "Index");
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, new TableIndexStore(indexTable));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
+
+        // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
+        // Reminders table above (one row per partition that watches anything).
+        var heartbeatTable = Tables(settings).GetTableClient(tableName + "Heartbeats");
+        silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, IndexCheckStage - 1));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>

@@ -18,6 +18,7 @@ internal static class UnsupportedApi
     {
         api.Map("/devices/{**rest}", Unsupported);
         api.Map("/statistics/{**rest}", Unsupported);
+        api.Map("/heartbeat/{**rest}", Unsupported);
         api.Map("/", Root);
         return api;
     }

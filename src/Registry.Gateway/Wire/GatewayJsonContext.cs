@@ -22,6 +22,9 @@ namespace Registry.Gateway.Wire;
 [JsonSerializable(typeof(BulkResultJson))]
 [JsonSerializable(typeof(RegistryStatisticsJson))]
 [JsonSerializable(typeof(LegacyErrorBody))]
+[JsonSerializable(typeof(DeviceHeartbeatJson))]
+[JsonSerializable(typeof(HeartbeatRequestJson))]
+[JsonSerializable(typeof(HeartbeatOutageJson[]))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext
 {
     public const int MaxDepth = 32;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Grains.Heartbeats;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
@@ -12,18 +13,20 @@ namespace Registry.Grains.Devices;
 /// which explains it whole, so the index is always a superset of the registry. Its state is loaded on the first call
 /// (<see cref="DeviceStorage"/>), from storage only when the index holds the id.
 /// </summary>
-public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
+public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
 {
     private readonly DeviceStorage _state;
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
     private readonly DevicePresence _presence = new();
+    private readonly DeviceMonitoring _monitoring;
     private IndexMembership? _index;
 
     public DeviceGrain(
         [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
         IOptions<RegistryIndexOptions> indexOptions,
+        IOptions<HeartbeatMonitorOptions> heartbeatOptions,
         TimeProvider clock,
         ILogger<DeviceGrain> logger)
     {
@@ -31,6 +34,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         _indexOptions = indexOptions;
         _clock = clock;
         _logger = logger;
+        _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
     }
 
     private string DeviceId => this.GetPrimaryKeyString();
@@ -90,7 +94,12 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         }
         if (access == DeviceAccess.Granted)
         {
-            _presence.Record(message.Messages, Now);
+            var now = Now;
+            _presence.Record(message.Messages, now);
+            if (message.Messages > 0)
+            {
+                _monitoring.OnHeartbeat(_state.State, now);
+            }
         }
         return access;
     }
@@ -132,10 +141,16 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
             throw RegistryException.PreconditionFailed(DeviceId);
         }
 
+        var monitored = _monitoring.PolicyFor(_state.State) is not null;
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
+        _state.State.Heartbeat = null;
         _presence.RevokeIfRefused(DeviceId, null, Now);
         await Index.RemoveAfterDelete();
+        if (monitored)
+        {
+            await _monitoring.Disarm();
+        }
     }
 
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
@@ -206,10 +221,15 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
             // Statistics count by status: flag the index before the write, like a create.
             await Index.AddBeforeWrite(updated);
         }
+        var monitored = _monitoring.PolicyFor(_state.State) is not null;
         _state.State.Identity = updated;
         await Index.Write(() => _state.WriteStateAsync(), previous: current);
         // Acknowledged: from here no session of a device that may no longer act stays open.
         _presence.RevokeIfRefused(DeviceId, updated, Now);
+        if (monitored && _monitoring.PolicyFor(_state.State) is null)
+        {
+            await _monitoring.Disarm();
+        }
         return _presence.Overlay(updated);
     }
 

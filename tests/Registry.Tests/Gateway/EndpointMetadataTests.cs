@@ -12,6 +12,9 @@ public class EndpointMetadataTests
     [InlineData("DELETE", "/devices/{id}", AccessRights.RegistryWrite)]
     [InlineData("POST", "/devices", AccessRights.RegistryWrite)]
     [InlineData("GET", "/statistics/devices", AccessRights.RegistryRead)]
+    [InlineData("GET", "/devices/{id}/heartbeat", AccessRights.RegistryRead)]
+    [InlineData("PUT", "/devices/{id}/heartbeat", AccessRights.RegistryWrite)]
+    [InlineData("GET", "/heartbeat/outages", AccessRights.RegistryRead)]
     public void Registry_endpoints_declare_the_access_they_need(string method, string route, AccessRights rights) =>
         Assert.Equal(new RequiredAccess(rights), Endpoint(method, route).Metadata.GetMetadata<RequiredAccess>());
 

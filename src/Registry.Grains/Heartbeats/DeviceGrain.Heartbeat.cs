@@ -1,0 +1,39 @@
+using Registry.Abstractions;
+using Registry.Grains.Heartbeats;
+
+namespace Registry.Grains.Devices;
+
+/// <summary>The device grain's heartbeat monitoring surface: its override, its status, and the monitor's question.</summary>
+public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevice
+{
+    public async Task<DeviceHeartbeat> GetHeartbeat()
+    {
+        await Index.Load();
+        _ = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        return await _monitoring.Status(_state.State, _presence.LastHeartbeatTime);
+    }
+
+    public async Task<DeviceHeartbeat> SetHeartbeat(HeartbeatOverride? setting)
+    {
+        setting?.Policy?.EnsureValid();
+        await Index.Load();
+        var identity = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        _state.State.Heartbeat = setting;
+        // The identity is unchanged (so is its ETag); a write that fails re-reads what storage holds, setting included.
+        await Index.Write(() => _state.WriteStateAsync(), previous: identity);
+        await _monitoring.Arm(_state.State, Now);
+        return await _monitoring.Status(_state.State, _presence.LastHeartbeatTime);
+    }
+
+    public async Task<HeartbeatProbe> Probe()
+    {
+        await Index.Load();
+        var probe = _monitoring.Probe(_state.State, _presence.LastHeartbeatTime, Now);
+        if (probe.Policy is { } policy)
+        {
+            // Not collected as idle before the monitor asks again: a fresh activation would restart the device's deadline.
+            DelayDeactivation(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
+        }
+        return probe;
+    }
+}

@@ -1,0 +1,150 @@
+using Microsoft.Extensions.Logging;
+using Registry.Abstractions;
+using Registry.Grains.Devices;
+
+namespace Registry.Grains.Heartbeats;
+
+/// <summary>
+/// The device grain's side of heartbeat monitoring. A heartbeat stays an in-memory update: it calls the monitor partition
+/// only on a transition, when monitoring has not started in this activation (the join) or after the partition declared
+/// an outage (the recovery), and then without holding the heartbeat up. The partition asks <see cref="Probe"/> when the
+/// device's deadline passes. One instance belongs to one <see cref="DeviceGrain"/> activation and runs only in its turns.
+/// </summary>
+internal sealed partial class DeviceMonitoring(
+    IGrainFactory grains,
+    string deviceId,
+    int partitions,
+    HeartbeatMonitorOptions options,
+    DateTime activatedAt,
+    ILogger logger)
+{
+    private bool _joined;
+    private bool _inOutage;
+    private int _outageMarks;
+    private DateTime? _armedAt;
+    private Task? _pending;
+
+    private IHeartbeatMonitorGrain Partition =>
+        grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(deviceId, partitions));
+
+    /// <summary>The policy in effect: none for an unregistered or disabled device; else the device's override, else the registry default.</summary>
+    public HeartbeatPolicy? PolicyFor(DeviceState state) =>
+        state.Identity is not { Status: DeviceStatus.Enabled }
+            ? null
+            : state.Heartbeat is { } own ? own.Policy : options.DefaultPolicy;
+
+    /// <summary>On the heartbeat path, after the heartbeat is recorded: no call unless this is a transition.</summary>
+    public void OnHeartbeat(DeviceState state, DateTime now)
+    {
+        if ((_joined && !_inOutage) || _pending is not null || PolicyFor(state) is not { } policy)
+        {
+            return;
+        }
+        _pending = Join(policy, now);
+    }
+
+    private async Task Join(HeartbeatPolicy policy, DateTime heartbeat)
+    {
+        var marks = _outageMarks;
+        try
+        {
+            await Partition.Watch(deviceId, policy, heartbeat, heartbeat);
+            _joined = true;
+            if (marks == _outageMarks)
+            {
+                _inOutage = false;
+            }
+        }
+        catch (Exception ex)
+        {
+            // The next heartbeat tries again; meanwhile the partition, if it already watches the device, still asks it.
+            LogJoinFailed(logger, ex, deviceId);
+        }
+        finally
+        {
+            _pending = null;
+        }
+    }
+
+    /// <summary>The monitor asks: the device's policy and whether it is silent past interval plus grace.</summary>
+    public HeartbeatProbe Probe(DeviceState state, DateTime? lastHeartbeat, DateTime now)
+    {
+        if (PolicyFor(state) is not { } policy)
+        {
+            return new HeartbeatProbe(null, now, lastHeartbeat, false);
+        }
+        // A device activated after a crash has lost its last heartbeat: it is not silent until a full deadline since then.
+        var reference = Latest(Latest(lastHeartbeat, activatedAt), _armedAt);
+        var dueAt = reference + policy.Deadline;
+        var missed = now >= dueAt;
+        if (missed)
+        {
+            _inOutage = true;
+            _outageMarks++;
+        }
+        return new HeartbeatProbe(policy, dueAt, lastHeartbeat, missed);
+    }
+
+    /// <summary>After the device's override changed: monitoring starts now under the new policy, or stops.</summary>
+    public async Task Arm(DeviceState state, DateTime now)
+    {
+        await Settled();
+        if (PolicyFor(state) is { } policy)
+        {
+            _armedAt = now;
+            await Partition.Watch(deviceId, policy, now, null);
+            _joined = true;
+        }
+        else
+        {
+            await Disarm();
+        }
+    }
+
+    /// <summary>
+    /// After an acknowledged delete or disable, or monitoring switched off: the partition stops watching at once. If it
+    /// cannot be told now, its next question finds the device unmonitored and drops it.
+    /// </summary>
+    public async Task Disarm()
+    {
+        await Settled();
+        _joined = false;
+        _inOutage = false;
+        _armedAt = null;
+        try
+        {
+            await Partition.Unwatch(deviceId);
+        }
+        catch (Exception ex)
+        {
+            LogDisarmFailed(logger, ex, deviceId);
+        }
+    }
+
+    /// <summary>The state <c>GET /devices/{id}/heartbeat</c> shows, after any transition in flight has landed.</summary>
+    public async Task<DeviceHeartbeat> Status(DeviceState state, DateTime? lastHeartbeat)
+    {
+        await Settled();
+        var policy = PolicyFor(state);
+        var outage = policy is null ? null : await Partition.OutageOf(deviceId);
+        var source = state.Heartbeat is null ? HeartbeatPolicySource.Registry : HeartbeatPolicySource.Device;
+        return new DeviceHeartbeat(deviceId, policy, source, lastHeartbeat, outage);
+    }
+
+    private async Task Settled()
+    {
+        if (_pending is { } pending)
+        {
+            await pending;
+        }
+    }
+
+    private static DateTime Latest(DateTime? a, DateTime? b) =>
+        a is { } x && b is { } y ? (x > y ? x : y) : a ?? b ?? DateTime.MinValue;
+
+    [LoggerMessage(EventId = 2160, Level = LogLevel.Warning, Message = "Device {DeviceId} could not join its heartbeat monitor partition; its next heartbeat tries again")]
+    private static partial void LogJoinFailed(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(EventId = 2161, Level = LogLevel.Warning, Message = "Device {DeviceId} could not tell its heartbeat monitor partition to stop; the partition drops it when it next asks")]
+    private static partial void LogDisarmFailed(ILogger logger, Exception ex, string deviceId);
+}

@@ -1,0 +1,270 @@
+using System.Text.Json.Nodes;
+using Orleans.Core.Internal;
+using Registry.Abstractions;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Heartbeats;
+
+/// <summary>
+/// Invariant 5 on a controlled clock: a device silent past its interval plus grace is announced once per outage, recovers
+/// once, and a device that beats in time never is. The registry default here is 60 s + 30 s grace
+/// (<see cref="HeartbeatClusterFixture"/>); each test moves the shared clock and then runs the partition's check, as its
+/// timer would, so every assertion follows a check that has completed.
+/// </summary>
+public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : IClassFixture<HeartbeatClusterFixture>
+{
+    private static readonly TimeSpan Deadline = HeartbeatClusterFixture.DefaultPolicy.Deadline;
+    private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
+    private static CapturingEventSink Events => HeartbeatClusterFixture.Events;
+
+    /// <summary>One heartbeat, and the device's status read afterwards (which waits for the join the heartbeat started).</summary>
+    private async Task<DeviceHeartbeat> BeatAsync(string id)
+    {
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Heartbeat());
+        return await fixture.Heartbeat(id).GetHeartbeat();
+    }
+
+    [Fact]
+    public async Task A_device_silent_past_interval_and_grace_raises_heartbeatMissed_exactly_once()
+    {
+        var id = await fixture.NewDeviceAsync("missed");
+        await BeatAsync(id);
+
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+
+        // Still silent, deadline after deadline: the same outage, no second alert.
+        for (var i = 0; i < 3; i++)
+        {
+            await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        }
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        Assert.NotNull((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task The_partition_timer_runs_on_the_grain_clock_and_announces_without_being_asked()
+    {
+        var id = await fixture.NewDeviceAsync("timer");
+        await BeatAsync(id);
+
+        // Orleans drives grain timers from the silo's TimeProvider: moving the fake clock past the deadline fires the
+        // partition's timer, whose check announces the outage; nothing here calls the check.
+        HeartbeatClusterFixture.Clock.Advance(Deadline + Second);
+        await Events.Published(id, RegistryEventTypes.HeartbeatMissed).WaitAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+    }
+
+    [Fact]
+    public async Task A_device_that_beats_within_interval_plus_grace_raises_nothing()
+    {
+        var id = await fixture.NewDeviceAsync("steady");
+        await BeatAsync(id);
+        for (var i = 0; i < 5; i++)
+        {
+            // Each beat comes just before the deadline of the one before it.
+            await fixture.AdvanceAndCheckAsync(id, Deadline - Second);
+            await BeatAsync(id);
+        }
+        await fixture.AdvanceAndCheckAsync(id, Deadline - Second);
+
+        Assert.Empty(Events.OpTypes(id));
+        Assert.Null((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
+    }
+
+    [Fact]
+    public async Task The_first_heartbeat_after_an_outage_raises_heartbeatRecovered_exactly_once_and_a_new_silence_is_a_new_outage()
+    {
+        var id = await fixture.NewDeviceAsync("recover");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+
+        var status = await BeatAsync(id);
+        Assert.Null(status.OutageSince);
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline - Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered], Events.OpTypes(id));
+
+        await fixture.AdvanceAndCheckAsync(id, Deadline);
+        Assert.Equal(
+            [RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered, RegistryEventTypes.HeartbeatMissed],
+            Events.OpTypes(id));
+    }
+
+    [Fact]
+    public async Task An_alert_carries_the_notification_properties_and_the_outage_in_its_body()
+    {
+        var id = await fixture.NewDeviceAsync("shape");
+        var beat = (await BeatAsync(id)).LastHeartbeatTime!.Value;
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        await BeatAsync(id);
+
+        var (missed, recovered) = (Events.Of(id)[0], Events.Of(id)[1]);
+        Assert.Equal(RegistryEventSources.HeartbeatAlerts, missed.Source);
+        Assert.Equal(RegistryEventSources.HeartbeatAlerts, missed.SystemProperties["iothub-message-source"]);
+        Assert.Equal("application/json", missed.SystemProperties["content-type"]);
+        Assert.Equal(id, missed.SystemProperties["iothub-connection-device-id"]);
+        Assert.Equal(RegistryEventTypes.HeartbeatMissed, missed.ApplicationProperties["opType"]);
+        Assert.Equal(id, missed.ApplicationProperties["deviceId"]);
+        Assert.Equal("heartbeatNotification", missed.ApplicationProperties["iothub-message-schema"]);
+        Assert.False(string.IsNullOrEmpty(missed.ApplicationProperties["hubName"]));
+        Assert.True(DateTime.TryParse(missed.ApplicationProperties["operationTimestamp"], out _));
+
+        var body = JsonNode.Parse(missed.Body)!;
+        Assert.Equal(60, (int)body["intervalSeconds"]!);
+        Assert.Equal(30, (int)body["graceSeconds"]!);
+        Assert.Equal(beat, ((DateTime)body["lastHeartbeatTime"]!).ToUniversalTime());
+        Assert.Equal(beat + Deadline, ((DateTime)body["outageStartTime"]!).ToUniversalTime());
+        Assert.Null(body["recoveredTime"]);
+        Assert.Equal(beat + Deadline, ((DateTime)JsonNode.Parse(recovered.Body)!["outageStartTime"]!).ToUniversalTime());
+        Assert.NotNull(JsonNode.Parse(recovered.Body)!["recoveredTime"]);
+    }
+
+    [Fact]
+    public async Task Without_a_route_nothing_is_published_but_the_outage_is_kept()
+    {
+        var id = await fixture.NewDeviceAsync("unrouted");
+        await BeatAsync(id);
+        Events.Routed = false;
+        try
+        {
+            await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        }
+        finally
+        {
+            Events.Routed = true;
+        }
+        Assert.Empty(Events.OpTypes(id));
+        Assert.NotNull((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
+    }
+
+    [Fact]
+    public async Task Deleting_a_device_disarms_it()
+    {
+        var id = await fixture.NewDeviceAsync("deleted");
+        await BeatAsync(id);
+        Assert.True(await fixture.Monitor(id).IsWatching(id));
+
+        await fixture.Device(id).Delete(ETagCondition.Any);
+        await fixture.AdvanceAndCheckAsync(id, Deadline * 3);
+
+        Assert.Empty(Events.OpTypes(id));
+        Assert.False(await fixture.Monitor(id).IsWatching(id));
+    }
+
+    [Fact]
+    public async Task Disabling_a_device_disarms_it_and_ends_its_outage_without_an_alert()
+    {
+        var id = await fixture.NewDeviceAsync("disabled");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+
+        await fixture.Device(id).Update(DeviceInputs.Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        await fixture.AdvanceAndCheckAsync(id, Deadline * 3);
+
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        var status = await fixture.Heartbeat(id).GetHeartbeat();
+        Assert.Null(status.Policy);
+        Assert.Null(status.OutageSince);
+        Assert.DoesNotContain(id, (await fixture.Grains.GetGrain<IHeartbeatOutagesGrain>(0).List(1000, null)).Outages.Select(o => o.DeviceId));
+    }
+
+    [Fact]
+    public async Task A_device_override_replaces_the_default_and_clearing_it_restores_the_default()
+    {
+        var id = await fixture.NewDeviceAsync("override");
+        var etag = (await fixture.Device(id).Get())!.ETag;
+
+        var set = await fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(10, 5)));
+        Assert.Equal((new HeartbeatPolicy(10, 5), HeartbeatPolicySource.Device), (set.Policy, set.Source));
+        // Armed by the policy itself, before any heartbeat: silent for 10 + 5 s is an outage.
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(14));
+        Assert.Empty(Events.OpTypes(id));
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(2));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+
+        var cleared = await fixture.Heartbeat(id).SetHeartbeat(null);
+        Assert.Equal((HeartbeatClusterFixture.DefaultPolicy, HeartbeatPolicySource.Registry), (cleared.Policy, cleared.Source));
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(16));
+        await fixture.AdvanceAndCheckAsync(id, Deadline - TimeSpan.FromSeconds(17));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered], Events.OpTypes(id));
+
+        // The setting lives beside the identity: its ETag never moved.
+        Assert.Equal(etag, (await fixture.Device(id).Get())!.ETag);
+    }
+
+    [Fact]
+    public async Task Monitoring_off_stops_alerts_for_that_device_whatever_the_default()
+    {
+        var id = await fixture.NewDeviceAsync("off");
+        await BeatAsync(id);
+        var off = await fixture.Heartbeat(id).SetHeartbeat(HeartbeatOverride.Off);
+        Assert.Equal((null, HeartbeatPolicySource.Device), (off.Policy, off.Source));
+
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline * 3);
+        Assert.Empty(Events.OpTypes(id));
+    }
+
+    [Fact]
+    public async Task An_invalid_override_is_refused_and_changes_nothing()
+    {
+        var id = await fixture.NewDeviceAsync("invalid");
+        await fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(10, 5)));
+
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(0, 5))));
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+        Assert.Equal(new HeartbeatPolicy(10, 5), (await fixture.Heartbeat(id).GetHeartbeat()).Policy);
+    }
+
+    [Fact]
+    public async Task A_device_grain_activated_anew_is_not_missed_until_a_full_deadline_since_its_activation()
+    {
+        var id = await fixture.NewDeviceAsync("reactivated");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline - TimeSpan.FromSeconds(10));
+
+        // The activation goes, and with it the heartbeat it held in memory (as after a crash of its silo).
+        await fixture.Device(id).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        // Past the old deadline: the monitor asks, which activates the device afresh; its deadline starts there.
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(20));
+        await fixture.AdvanceAndCheckAsync(id, Deadline - Second);
+        Assert.Empty(Events.OpTypes(id));
+
+        await fixture.AdvanceAndCheckAsync(id, Second * 2);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+    }
+
+    [Fact]
+    public async Task The_outages_list_pages_by_cursor_through_every_device_in_an_outage()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            var id = await fixture.NewDeviceAsync("paged");
+            await fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(5, 0)));
+            ids.Add(id);
+        }
+        HeartbeatClusterFixture.Clock.Advance(TimeSpan.FromSeconds(6));
+        foreach (var id in ids)
+        {
+            await fixture.Monitor(id).Check();
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await fixture.Grains.GetGrain<IHeartbeatOutagesGrain>(0).List(2, cursor);
+            Assert.True(page.Outages.Count <= 2);
+            seen.AddRange(page.Outages.Select(o => o.DeviceId));
+            cursor = page.Continuation;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Subset(seen.ToHashSet(), ids.ToHashSet());
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Http;
+
+/// <summary>
+/// <c>GET/PUT /devices/{id}/heartbeat</c> and <c>GET /heartbeat/outages</c> on the real registry (no registry default
+/// here: monitoring is off unless a device sets it). Bad bodies answer IoT Hub's error shape and change nothing.
+/// </summary>
+public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixture<RegistryHostFixture>
+{
+    private HttpClient Http => fixture.Client;
+
+    private static string HeartbeatPath(string id) => $"devices/{Uri.EscapeDataString(id)}/heartbeat?{ApiVersion}";
+
+    private async Task<JsonObject> GetHeartbeatAsync(string id)
+    {
+        using var response = await Http.GetAsync(HeartbeatPath(id));
+        return (await response.ReadJsonAsync(HttpStatusCode.OK)).AsObject();
+    }
+
+    private async Task<JsonObject> PutHeartbeatAsync(string id, string json)
+    {
+        using var response = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), json);
+        return (await response.ReadJsonAsync(HttpStatusCode.OK)).AsObject();
+    }
+
+    private static async Task<string> NewIdAsync(HttpClient http, string prefix)
+    {
+        var id = DeviceInputs.NewId(prefix);
+        await http.CreateDeviceAsync(id);
+        return id;
+    }
+
+    [Fact]
+    public async Task A_device_without_an_override_follows_the_registry_default_which_is_off_unless_configured()
+    {
+        var id = await NewIdAsync(Http, "hb-default");
+        var heartbeat = await GetHeartbeatAsync(id);
+
+        Assert.Equal(id, (string?)heartbeat["deviceId"]);
+        Assert.Equal("off", (string?)heartbeat["monitoring"]);
+        Assert.Equal("registry", (string?)heartbeat["source"]);
+        Assert.Null(heartbeat["intervalSeconds"]);
+        Assert.Null(heartbeat["lastHeartbeatTime"]);
+        Assert.False((bool)heartbeat["inOutage"]!);
+        Assert.Null(heartbeat["outageSince"]);
+    }
+
+    [Fact]
+    public async Task Put_sets_the_device_policy_without_changing_the_identity_etag_and_off_and_default_follow()
+    {
+        var id = await NewIdAsync(Http, "hb-put");
+        var etag = (string?)(await Http.GetDeviceJsonAsync(id))["etag"];
+
+        var set = await PutHeartbeatAsync(id, """{"intervalSeconds":120,"graceSeconds":30}""");
+        Assert.Equal(("on", "device", 120, 30), ((string?)set["monitoring"], (string?)set["source"], (int?)set["intervalSeconds"], (int?)set["graceSeconds"]));
+        Assert.True(JsonNode.DeepEquals(set, await GetHeartbeatAsync(id)));
+
+        var off = await PutHeartbeatAsync(id, """{"monitoring":"off"}""");
+        Assert.Equal(("off", "device"), ((string?)off["monitoring"], (string?)off["source"]));
+
+        var cleared = await PutHeartbeatAsync(id, """{"monitoring":"default"}""");
+        Assert.Equal(("off", "registry"), ((string?)cleared["monitoring"], (string?)cleared["source"]));
+
+        Assert.Equal(etag, (string?)(await Http.GetDeviceJsonAsync(id))["etag"]);
+    }
+
+    [Theory]
+    [InlineData("{}", "ArgumentInvalid")]
+    [InlineData("""{"graceSeconds":5}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":0}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":86401}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":10,"graceSeconds":-1}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":10,"graceSeconds":86401}""", "ArgumentInvalid")]
+    [InlineData("""{"monitoring":"off","intervalSeconds":5}""", "ArgumentInvalid")]
+    [InlineData("""{"monitoring":"default","graceSeconds":5}""", "ArgumentInvalid")]
+    [InlineData("""{"monitoring":"sometimes"}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":"ten"}""", "IotHubFormatError")]
+    [InlineData("""{"intervalSeconds":1.5}""", "IotHubFormatError")]
+    [InlineData("not json", "IotHubFormatError")]
+    [InlineData("", "ArgumentNull")]
+    public async Task A_bad_body_answers_400_and_changes_nothing(string body, string code)
+    {
+        var id = await NewIdAsync(Http, "hb-bad");
+        var before = await PutHeartbeatAsync(id, """{"intervalSeconds":300,"graceSeconds":60}""");
+
+        using var response = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), body);
+        await response.AssertIotHubErrorAsync(400, code);
+
+        Assert.True(JsonNode.DeepEquals(before, await GetHeartbeatAsync(id)));
+    }
+
+    [Fact]
+    public async Task An_unknown_device_answers_404_DeviceNotFound_on_both_methods()
+    {
+        var id = DeviceInputs.NewId("hb-missing");
+        using var get = await Http.GetAsync(HeartbeatPath(id));
+        await get.AssertIotHubErrorAsync(404, "DeviceNotFound");
+        using var put = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), """{"intervalSeconds":60}""");
+        await put.AssertIotHubErrorAsync(404, "DeviceNotFound");
+        using var after = await Http.GetDeviceAsync(id);
+        await after.AssertIotHubErrorAsync(404, "DeviceNotFound");
+    }
+
+    [Fact]
+    public async Task Registry_read_may_read_a_policy_but_not_change_it()
+    {
+        var id = await NewIdAsync(Http, "hb-rights");
+        using var reader = fixture.Host.CreateClient("registryRead");
+
+        using var get = await reader.GetAsync(HeartbeatPath(id));
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        using var put = await reader.SendAsync(HttpMethod.Put, HeartbeatPath(id), """{"intervalSeconds":60}""");
+        await put.AssertIotHubErrorAsync(401, "IotHubUnauthorizedAccess");
+        Assert.Equal("off", (string?)(await GetHeartbeatAsync(id))["monitoring"]);
+    }
+
+    [Fact]
+    public async Task The_outages_list_answers_a_json_array_and_refuses_a_bad_cursor()
+    {
+        using var list = await Http.GetAsync($"heartbeat/outages?{ApiVersion}");
+        Assert.IsType<JsonArray>(await list.ReadJsonAsync(HttpStatusCode.OK));
+
+        var request = new HttpRequestMessage(HttpMethod.Get, $"heartbeat/outages?{ApiVersion}");
+        request.Headers.Add("x-ms-continuation", "not-a-cursor");
+        using var bad = await Http.SendAsync(request);
+        await bad.AssertIotHubErrorAsync(400, "ArgumentInvalid");
+
+        var tooMany = new HttpRequestMessage(HttpMethod.Get, $"heartbeat/outages?{ApiVersion}");
+        tooMany.Headers.Add("x-ms-max-item-count", "1001");
+        using var refused = await Http.SendAsync(tooMany);
+        await refused.AssertIotHubErrorAsync(400, "ArgumentInvalid");
+    }
+}

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
+using Registry.Host;
+
+namespace Registry.Tests.Infrastructure;
+
+/// <summary>
+/// A two-silo test cluster whose grains run on <see cref="Clock"/> and publish into <see cref="Events"/>, with the
+/// registry default heartbeat policy <see cref="DefaultPolicy"/> (in-process silos share the static clock and sink).
+/// </summary>
+public sealed class HeartbeatClusterFixture : IAsyncLifetime
+{
+    public static readonly HeartbeatPolicy DefaultPolicy = new(60, 30);
+
+    public static FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
+    public static CapturingEventSink Events { get; } = new();
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public async ValueTask InitializeAsync() => Cluster = await RegistryClusterFixture.DeployAsync<Configurator>("heartbeats");
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    public IDeviceGrain Device(string id) => Grains.GetGrain<IDeviceGrain>(id);
+
+    public IDeviceHeartbeatGrain Heartbeat(string id) => Grains.GetGrain<IDeviceHeartbeatGrain>(id);
+
+    public IHeartbeatMonitorGrain Monitor(string id) =>
+        Grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
+
+    /// <summary>A new enabled device with an id of its own.</summary>
+    public async Task<string> NewDeviceAsync(string prefix)
+    {
+        var id = $"{prefix}-{Guid.NewGuid():N}";
+        await Device(id).Create(DeviceInputs.Sas(id));
+        return id;
+    }
+
+    /// <summary>Moves the clock, then runs the device's monitor partition's check (as its timer does) and waits for it.</summary>
+    public async Task AdvanceAndCheckAsync(string id, TimeSpan by)
+    {
+        Clock.Advance(by);
+        await Monitor(id).Check();
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.UseGrainClock(Clock);
+            silo.Services.AddSingleton<IRegistryEventSink>(Events);
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
+            {
+                IndexPartitions = RegistryClusterFixture.Partitions,
+                Heartbeat = new HeartbeatSettings { IntervalSeconds = DefaultPolicy.IntervalSeconds, GraceSeconds = DefaultPolicy.GraceSeconds },
+            });
+        }
+    }
+}
