@@ -13,7 +13,7 @@ using Registry.Host;
 // registry's authentication off. A second registry with authentication off serves the same GETs in every round
 // (registry-get-noauth), so the cost of SAS checking is measured in the same run.
 // `scale` fills one registry step by step instead (Scale/ScaleCommand.cs); `heartbeat` measures heartbeats through
-// the grain interface against a no-op grain call (Heartbeat/HeartbeatCommand.cs).
+// the grain interface against a no-op grain call (Heartbeats/HeartbeatCommand.cs).
 if (args.Length > 0 && args[0] == "scale")
 {
     return await Registry.Bench.Scale.ScaleCommand.RunAsync(args[1..]);
@@ -28,7 +28,7 @@ if (args.Length > 0 && args[0] == "mqtt-load")
 }
 if (args.Length > 0 && args[0] == "heartbeat")
 {
-    return await Registry.Bench.Heartbeat.HeartbeatCommand.RunAsync(args[1..]);
+    return await Registry.Bench.Heartbeats.HeartbeatCommand.RunAsync(args[1..]);
 }
 // `monitor-cost` measures the heartbeat monitor at 1M watched devices (Heartbeats/MonitorCostCommand.cs).
 if (args.Length > 0 && args[0] == "monitor-cost")

@@ -1,4 +1,4 @@
-using Registry.Bench.Heartbeat;
+using Registry.Bench.Heartbeats;
 
 namespace Registry.Tests.Bench;
 

@@ -1,4 +1,4 @@
-namespace Registry.Bench.Heartbeat;
+namespace Registry.Bench.Heartbeats;
 
 /// <summary>The ceiling of a heartbeat: a grain call that does nothing, through the same client, silo and scheduler.</summary>
 [Alias("bench.INoopGrain")]

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Registry.Abstractions;
 
-namespace Registry.Bench.Heartbeat;
+namespace Registry.Bench.Heartbeats;
 
 /// <summary>One measured round: the ceiling and the two heartbeat paths, each for the same time.</summary>
 internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, PhaseResult Batch, int BatchSize, PhaseResult? NoopHttp, PhaseResult? Https)

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Registry.Bench.Heartbeat;
+namespace Registry.Bench.Heartbeats;
 
 /// <summary>The <c>heartbeat</c> command's options; every run is bounded by rounds × phases × seconds.</summary>
 internal sealed record HeartbeatOptions

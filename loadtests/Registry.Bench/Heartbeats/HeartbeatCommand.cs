@@ -1,4 +1,4 @@
-namespace Registry.Bench.Heartbeat;
+namespace Registry.Bench.Heartbeats;
 
 /// <summary>
 /// The <c>heartbeat</c> command line: runs the rounds, prints the report and writes it beside <c>--out</c>
