@@ -116,7 +116,7 @@ internal static class HeartbeatBench
             var expiry = DateTimeOffset.UtcNow.AddHours(12);
             var tokens = ids.Take(options.HttpsDevices)
                 .Select(id => Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{id}", DeviceKey, null, expiry)).ToArray();
-            var body = new ByteArrayContent("{\"heartbeat\":true}"u8.ToArray());
+            var body = "{\"heartbeat\":true}"u8.ToArray();
 
             long errors = 0;
             var rounds = new List<HeartbeatRound>();
@@ -140,13 +140,13 @@ internal static class HeartbeatBench
                 {
                     noopPost = await Measurement.RunAsync("noop-kestrel-post", options.Concurrency, time, async _ =>
                     {
-                        using var response = await http.PostAsync($"https://127.0.0.1:{noopPort}/noop", body);
+                        using var response = await http.PostAsync($"https://127.0.0.1:{noopPort}/noop", new ByteArrayContent(body));
                         return response.IsSuccessStatusCode;
                     });
                     https = await Measurement.RunAsync("heartbeat-https", options.Concurrency, time, async n =>
                     {
                         var i = (int)(n % tokens.Length);
-                        using var request = new HttpRequestMessage(HttpMethod.Post, $"{registry.BaseAddress}/devices/{ids[i]}/messages/events?api-version=2021-04-12") { Content = body };
+                        using var request = new HttpRequestMessage(HttpMethod.Post, $"{registry.BaseAddress}/devices/{ids[i]}/messages/events?api-version=2021-04-12") { Content = new ByteArrayContent(body) };
                         request.Headers.TryAddWithoutValidation("Authorization", tokens[i]);
                         using var response = await http.SendAsync(request);
                         return response.IsSuccessStatusCode;
