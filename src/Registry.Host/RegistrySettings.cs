@@ -5,6 +5,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Registry.Abstractions;
+using Registry.Grains.Events;
 
 namespace Registry.Host;
 
@@ -106,6 +108,20 @@ public sealed class RegistrySettings
     /// </summary>
     public Dictionary<string, AccessPolicySettings> AccessPolicies { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Routes for the registry's notifications (<c>Registry:Routes:0:Name</c>, <c>:Source</c>, <c>:Enabled</c>), as IoT
+    /// Hub's message routes: none by default, so no lifecycle notification or heartbeat alert is produced.
+    /// </summary>
+    public List<RouteSettings> Routes { get; set; } = [];
+
+    /// <summary>The sources (<c>iothub-message-source</c> spelling) at least one enabled route names.</summary>
+    public IReadOnlySet<string> RoutedSources() =>
+        Routes.Where(r => r.Enabled).Select(r => RegistryEventSources.TryNormalize(r.Source, out var source) ? source : null)
+            .OfType<string>().ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The hub name events carry (<c>hubName</c>, <c>user-id</c>): <see cref="HostName"/> up to its first dot.</summary>
+    public string HubName => RegistryEventOptions.HubNameOf(HostName);
+
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
@@ -201,6 +217,7 @@ public sealed class RegistrySettings
         {
             problems.Add(certificate);
         }
+        problems.AddRange(RouteProblems());
         if (IsDurable && !IsStorageConnectionString(StorageConnectionString!))
         {
             problems.Add("Registry:StorageConnectionString is not an Azure Storage connection string: use one such as DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net, or UseDevelopmentStorage=true.");
@@ -208,6 +225,33 @@ public sealed class RegistrySettings
         if (problems.Count > 0)
         {
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
+        }
+    }
+
+    /// <summary>IoT Hub's rule for a route name: 1 to 64 letters, digits, '-', '.' or '_'.</summary>
+    private static bool IsRouteName(string? name) =>
+        name is not null && Regex.IsMatch(name, "^[A-Za-z0-9._-]{1,64}$", RegexOptions.CultureInvariant);
+
+    /// <summary>Each route names a known source and a name of its own; names are compared ignoring case, as IoT Hub does.</summary>
+    private IEnumerable<string> RouteProblems()
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var sources = string.Join(" or ", RegistryEventSources.All.Select(RegistryEventSources.RouteName));
+        for (var i = 0; i < Routes.Count; i++)
+        {
+            var route = Routes[i];
+            if (!IsRouteName(route.Name))
+            {
+                yield return $"Registry:Routes:{i}:Name={route.Name} is not a route name: use 1 to 64 letters, digits, '-', '.' or '_'.";
+            }
+            else if (!names.Add(route.Name!))
+            {
+                yield return $"Registry:Routes:{i}:Name={route.Name} names another route too: give each route a name of its own.";
+            }
+            if (!RegistryEventSources.TryNormalize(route.Source, out _))
+            {
+                yield return $"Registry:Routes:{i}:Source={route.Source} is not a route source: use {sources}.";
+            }
         }
     }
 
@@ -274,6 +318,17 @@ public sealed class RegistrySettings
         var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
         return enumType is null ? "" : $"Use one of {string.Join(", ", Enum.GetNames(enumType))}. ";
     }
+}
+
+/// <summary>One route (IoT Hub's message route, without endpoint or condition): its source's events are produced while it is enabled.</summary>
+public sealed class RouteSettings
+{
+    public string? Name { get; set; }
+
+    /// <summary>As IoT Hub spells route sources: <c>DeviceLifecycleEvents</c> or <c>HeartbeatEvents</c> (any case).</summary>
+    public string? Source { get; set; }
+
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>How the gateway checks SAS tokens; see <c>Registry.Gateway.Security.SharedAccessOptions</c>.</summary>

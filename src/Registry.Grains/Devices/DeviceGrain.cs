@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Grains.Events;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
@@ -18,6 +19,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
+    private readonly LifecycleNotifications _lifecycle;
     private readonly DevicePresence _presence = new();
     private IndexMembership? _index;
 
@@ -25,12 +27,14 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
         IOptions<RegistryIndexOptions> indexOptions,
         TimeProvider clock,
-        ILogger<DeviceGrain> logger)
+        ILogger<DeviceGrain> logger,
+        LifecycleNotifications lifecycle)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
         _indexOptions = indexOptions;
         _clock = clock;
         _logger = logger;
+        _lifecycle = lifecycle;
     }
 
     private string DeviceId => this.GetPrimaryKeyString();
@@ -136,6 +140,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
         _presence.RevokeIfRefused(DeviceId, null, Now);
         await Index.RemoveAfterDelete();
+        await _lifecycle.Deleted(DeviceId, Now);
     }
 
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
@@ -175,6 +180,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         await Index.AddBeforeWrite(identity);
         _state.State.Identity = identity;
         await Index.Write(() => _state.WriteStateAsync(), previous: null);
+        await _lifecycle.Created(DeviceId, Now);
         return _presence.Overlay(identity);
     }
 
