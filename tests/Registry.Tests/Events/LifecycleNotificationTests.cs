@@ -129,7 +129,11 @@ public sealed class LifecycleNotificationTests(RoutedClusterFixture<AllRoutes> f
         OpType = RegistryEventTypes.HeartbeatMissed,
         DeviceId = deviceId,
         OperationTimestamp = new DateTime(2026, 11, 30, 5, 0, 0, DateTimeKind.Utc),
-        SystemProperties = new Dictionary<string, string> { ["iothub-message-source"] = RegistryEventSources.HeartbeatAlerts },
+        SystemProperties = new Dictionary<string, string>
+        {
+            ["iothub-message-source"] = RegistryEventSources.HeartbeatAlerts,
+            ["iothub-connection-device-id"] = deviceId,
+        },
         ApplicationProperties = new Dictionary<string, string> { ["opType"] = RegistryEventTypes.HeartbeatMissed, ["deviceId"] = deviceId },
         Body = $$"""{"deviceId":"{{deviceId}}"}""",
     };

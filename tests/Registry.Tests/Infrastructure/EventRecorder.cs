@@ -29,16 +29,28 @@ public sealed class EventRecorder : IAsyncDisposable
     }
 
     /// <summary>A hand-made event of <paramref name="source"/> that no registry operation produces.</summary>
-    public static RegistryEvent Barrier(string source) => new()
+    public static RegistryEvent Barrier(string source)
     {
-        Source = source,
-        OpType = BarrierOpType,
-        DeviceId = "barrier-" + Guid.NewGuid().ToString("N"),
-        OperationTimestamp = DateTime.UtcNow,
-        SystemProperties = new Dictionary<string, string>(),
-        ApplicationProperties = new Dictionary<string, string>(),
-        Body = "{}",
-    };
+        var id = "barrier-" + Guid.NewGuid().ToString("N");
+        return new()
+        {
+            Source = source,
+            OpType = BarrierOpType,
+            DeviceId = id,
+            OperationTimestamp = DateTime.UtcNow,
+            SystemProperties = new Dictionary<string, string> { ["iothub-connection-device-id"] = id },
+            ApplicationProperties = new Dictionary<string, string> { ["opType"] = BarrierOpType, ["deviceId"] = id },
+            Body = $$"""{"deviceId":"{{id}}"}""",
+        };
+    }
+
+    /// <summary>Produces a barrier onto <paramref name="source"/>'s stream through <paramref name="client"/>; returns its device id.</summary>
+    public static async Task<string> ProduceBarrierAsync(IClusterClient client, string source)
+    {
+        var barrier = Barrier(source);
+        await client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(source, RegistryStreams.Key)).OnNextAsync(barrier);
+        return barrier.DeviceId;
+    }
 
     /// <summary>Produces a barrier onto the stream and returns every event received before it whose device is one of <paramref name="deviceIds"/>.</summary>
     public async Task<IReadOnlyList<RegistryEvent>> UntilBarrierAsync(IEnumerable<string> deviceIds, CancellationToken cancellationToken = default)
