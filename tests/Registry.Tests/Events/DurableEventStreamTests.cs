@@ -1,7 +1,12 @@
 using System.Net;
+using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Registry.Abstractions;
+using Registry.Host;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Events;
@@ -39,5 +44,52 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
             queues.Add(queue.Name);
         }
         Assert.Equal(Enumerable.Range(0, 4).Select(i => $"{prefix}-events-{i}"), queues.Order(StringComparer.Ordinal));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_client_app_with_azure_clustering_and_azure_queue_streams_sees_each_create_and_delete_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var prefix = "evapp" + Guid.NewGuid().ToString("N")[..8];
+        var config = new Dictionary<string, string?>(RoutedHostFixture.Routes)
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+        };
+        await using var host = await RegistryTestHost.StartAsync(config);
+        using var http = host.CreateClient();
+        var settings = host.Services.GetRequiredService<RegistrySettings>();
+
+        // What the README tells a client app of a durable registry: its cluster table, its queues, its ids.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.UseOrleansClient(client => client
+            .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, settings.ServiceId))
+            .UseAzureStorageClustering(o =>
+            {
+                o.TableServiceClient = new TableServiceClient(azurite.ConnectionString);
+                o.TableName = prefix + "Cluster";
+            })
+            .AddAzureQueueStreams(RegistryStreams.Provider, (OptionsBuilder<AzureQueueOptions> o) => o.Configure(q =>
+            {
+                q.QueueServiceClient = new QueueServiceClient(azurite.ConnectionString);
+                q.QueueNames = Enumerable.Range(0, 4).Select(i => $"{prefix}-events-{i}").ToList();
+            })));
+        using var app = builder.Build();
+        await app.StartAsync(ct);
+        try
+        {
+            await using var subscriber = await EventRecorder.SubscribeAsync(app.Services.GetRequiredService<IClusterClient>(), RegistryEventSources.DeviceLifecycle);
+            var id = DeviceInputs.NewId("durable-app");
+
+            await http.CreateDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteDeviceAsync(id)).StatusCode);
+
+            var seen = await subscriber.UntilBarrierAsync([id], ct);
+            Assert.Equal([RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], seen.Select(e => e.OpType));
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+        }
     }
 }
