@@ -21,6 +21,8 @@ public sealed record RequiredAccess(AccessRights Rights)
 
     public static RequiredAccess RegistryWrite { get; } = new(AccessRights.RegistryWrite);
 
+    public static RequiredAccess ServiceConnect { get; } = new(AccessRights.ServiceConnect);
+
     /// <summary>Whether <paramref name="granted"/> covers every bit this endpoint needs.</summary>
     public bool IsSatisfiedBy(AccessRights granted) => (granted & Rights) == Rights;
 }

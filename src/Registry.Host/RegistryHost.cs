@@ -59,6 +59,7 @@ public static partial class RegistryHost
             BoundedSiloStop.WrapAddedSince(builder.Services, beforeOrleans);
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
             builder.Services.AddRegistryGateway();
+            builder.Services.Configure<EventStreamOptions>(o => o.RoutedSources = settings.RoutedSources());
             builder.Services.AddRegistryAuthentication(policies.Policies, o =>
             {
                 o.HostName = settings.HostName;

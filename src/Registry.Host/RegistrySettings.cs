@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Registry.Abstractions;
+using Registry.Grains.Events;
 
 namespace Registry.Host;
 
@@ -101,9 +102,6 @@ public sealed class RegistrySettings
     /// <summary>Missed-heartbeat monitoring's registry default (<c>Registry:Heartbeat:*</c>); off unless an interval is set.</summary>
     public HeartbeatSettings Heartbeat { get; set; } = new();
 
-    /// <summary>The hub name notifications carry: the first label of <see cref="HostName"/>, as IoT Hub's is of its host name.</summary>
-    public string HubName => HostName.Split('.')[0];
-
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -112,6 +110,20 @@ public sealed class RegistrySettings
     /// they win over the generated <c>access-policies.json</c>. Give every silo of a cluster the same ones.
     /// </summary>
     public Dictionary<string, AccessPolicySettings> AccessPolicies { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Routes for the registry's notifications (<c>Registry:Routes:0:Name</c>, <c>:Source</c>, <c>:Enabled</c>), as IoT
+    /// Hub's message routes: none by default, so no lifecycle notification or heartbeat alert is produced.
+    /// </summary>
+    public List<RouteSettings> Routes { get; set; } = [];
+
+    /// <summary>The sources (<c>iothub-message-source</c> spelling) at least one enabled route names.</summary>
+    public IReadOnlySet<string> RoutedSources() =>
+        Routes.Where(r => r.Enabled).Select(r => RegistryEventSources.TryNormalize(r.Source, out var source) ? source : null)
+            .OfType<string>().ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The hub name events carry (<c>hubName</c>, <c>user-id</c>): <see cref="HostName"/> up to its first dot.</summary>
+    public string HubName => RegistryEventOptions.HubNameOf(HostName);
 
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 
@@ -212,6 +224,7 @@ public sealed class RegistrySettings
         {
             problems.Add(certificate);
         }
+        problems.AddRange(RouteProblems());
         if (IsDurable && !IsStorageConnectionString(StorageConnectionString!))
         {
             problems.Add("Registry:StorageConnectionString is not an Azure Storage connection string: use one such as DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net, or UseDevelopmentStorage=true.");
@@ -219,6 +232,33 @@ public sealed class RegistrySettings
         if (problems.Count > 0)
         {
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
+        }
+    }
+
+    /// <summary>IoT Hub's rule for a route name: 1 to 64 letters, digits, '-', '.' or '_'.</summary>
+    private static bool IsRouteName(string? name) =>
+        name is not null && Regex.IsMatch(name, "^[A-Za-z0-9._-]{1,64}$", RegexOptions.CultureInvariant);
+
+    /// <summary>Each route names a known source and a name of its own; names are compared ignoring case, as IoT Hub does.</summary>
+    private IEnumerable<string> RouteProblems()
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var sources = string.Join(" or ", RegistryEventSources.All.Select(RegistryEventSources.RouteName));
+        for (var i = 0; i < Routes.Count; i++)
+        {
+            var route = Routes[i];
+            if (!IsRouteName(route.Name))
+            {
+                yield return $"Registry:Routes:{i}:Name={route.Name} is not a route name: use 1 to 64 letters, digits, '-', '.' or '_'.";
+            }
+            else if (!names.Add(route.Name!))
+            {
+                yield return $"Registry:Routes:{i}:Name={route.Name} names another route too: give each route a name of its own.";
+            }
+            if (!RegistryEventSources.TryNormalize(route.Source, out _))
+            {
+                yield return $"Registry:Routes:{i}:Source={route.Source} is not a route source: use {sources}.";
+            }
         }
     }
 
@@ -317,6 +357,17 @@ public sealed class HeartbeatSettings
             ? $"Registry:Heartbeat:GraceSeconds={policy.GraceSeconds} is out of range: use 0 to {HeartbeatPolicy.MaxSeconds} seconds."
             : null;
     }
+}
+
+/// <summary>One route (IoT Hub's message route, without endpoint or condition): its source's events are produced while it is enabled.</summary>
+public sealed class RouteSettings
+{
+    public string? Name { get; set; }
+
+    /// <summary>As IoT Hub spells route sources: <c>DeviceLifecycleEvents</c> or <c>HeartbeatEvents</c> (any case).</summary>
+    public string? Source { get; set; }
+
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>How the gateway checks SAS tokens; see <c>Registry.Gateway.Security.SharedAccessOptions</c>.</summary>

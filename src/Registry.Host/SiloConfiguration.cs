@@ -2,10 +2,13 @@ using System.Net;
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Providers;
 using Orleans.Storage;
+using Registry.Abstractions;
 using Registry.Grains;
 using Registry.Grains.Devices;
 using Registry.Grains.Events;
@@ -102,6 +105,7 @@ public static class SiloConfiguration
         silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>()));
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
+        ConfigureEvents(silo, settings);
         silo.Services.TryAddSingleton<IRegistryEventSink, UnroutedEventSink>();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
@@ -209,6 +213,63 @@ public static class SiloConfiguration
             // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
             o.InitStage = IndexCheckStage - 1;
         });
+    }
+
+    /// <summary>Orleans' name for the storage of explicit stream subscriptions.</summary>
+    public const string PubSubStore = ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME;
+
+    /// <summary>Azure queues behind the durable event stream: a few, so several silos pull in parallel.</summary>
+    public const int EventQueueCount = 4;
+
+    /// <summary>
+    /// The event stream and the sink that feeds it, only once a route is enabled: an unrouted registry keeps the
+    /// <see cref="UnroutedEventSink"/> and runs no stream provider, so it pays nothing (no pulling agents, no queue polls).
+    /// </summary>
+    private static void ConfigureEvents(ISiloBuilder silo, RegistrySettings settings)
+    {
+        var routed = settings.RoutedSources();
+        silo.Services.Configure<RegistryEventOptions>(o =>
+        {
+            o.HubName = settings.HubName;
+            o.RoutedSources = routed;
+        });
+        silo.Services.TryAddSingleton<LifecycleNotifications>();
+        if (routed.Count == 0)
+        {
+            return;
+        }
+        silo.Services.TryAddSingleton<IRegistryEventSink, StreamEventSink>();
+        if (settings.IsDurable)
+        {
+            silo.AddAzureQueueStreams(RegistryStreams.Provider, (OptionsBuilder<AzureQueueOptions> o) => o.Configure(q =>
+            {
+                q.QueueServiceClient = Queues(settings);
+                q.QueueNames = EventQueueNames(settings);
+            }));
+            silo.AddAzureTableGrainStorage(PubSubStore, o =>
+            {
+                o.TableServiceClient = Tables(settings);
+                o.TableName = TablePrefix(settings) + "PubSub";
+                o.DeleteStateOnClear = true;
+            });
+        }
+        else
+        {
+            silo.AddMemoryStreams(RegistryStreams.Provider);
+            silo.AddMemoryGrainStorage(PubSubStore);
+        }
+    }
+
+    /// <summary>The durable stream's queues, named from the storage prefix so registries sharing an account never share events.</summary>
+    public static List<string> EventQueueNames(RegistrySettings settings) =>
+        Enumerable.Range(0, EventQueueCount).Select(i => $"{settings.StoragePrefix}-events-{i}".ToLowerInvariant()).ToList();
+
+    /// <summary>A queue client whose retries fit in the storage timeout, like <see cref="Tables"/>.</summary>
+    public static QueueServiceClient Queues(RegistrySettings settings)
+    {
+        var options = new QueueClientOptions();
+        BoundRetries(options.Retry, settings.StorageTimeout);
+        return new QueueServiceClient(settings.StorageConnectionString, options);
     }
 
     private static void AddEscaped(IServiceCollection services, string name, string innerName, bool bounded) =>

@@ -13,6 +13,10 @@ public enum RegistryErrorCode
     DeviceDefinedMultipleTimes = 400011,
     DeviceInvalidResultCount = 400012,
     BulkRegistryOperationFailure = 400013,
+    /// <summary>IoT Hub's routing error for a source no route can name.</summary>
+    InvalidSourceOnRoute = 400101,
+    /// <summary>IoT Hub's routing error for a source no route is configured for.</summary>
+    RoutingNotEnabled = 400102,
     IotHubUnauthorizedAccess = 401002,
     IotHubQuotaExceeded = 403002,
     JobQuotaExceeded = 403003,

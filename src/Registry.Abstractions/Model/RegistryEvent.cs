@@ -30,6 +30,22 @@ public static class RegistryEventSources
     public const string DeviceLifecycle = "deviceLifecycleEvents";
     /// <summary>This registry's missed / recovered heartbeat alerts.</summary>
     public const string HeartbeatAlerts = "heartbeatEvents";
+
+    /// <summary>Every source, as <c>iothub-message-source</c> spells it.</summary>
+    public static IReadOnlyList<string> All { get; } = [DeviceLifecycle, HeartbeatAlerts];
+
+    /// <summary>
+    /// The source <paramref name="name"/> names, whatever its case: a route spells it as IoT Hub's route sources do
+    /// (<c>DeviceLifecycleEvents</c>), a message property as <c>deviceLifecycleEvents</c>.
+    /// </summary>
+    public static bool TryNormalize(string? name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? source)
+    {
+        source = All.FirstOrDefault(s => string.Equals(s, name?.Trim(), StringComparison.OrdinalIgnoreCase));
+        return source is not null;
+    }
+
+    /// <summary>The name a route gives the source, as IoT Hub's route sources are spelled (<c>DeviceLifecycleEvents</c>).</summary>
+    public static string RouteName(string source) => char.ToUpperInvariant(source[0]) + source[1..];
 }
 
 /// <summary>The <c>opType</c> values.</summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Heartbeats;
+using Registry.Grains.Events;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
@@ -19,6 +20,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
+    private readonly LifecycleNotifications _lifecycle;
     private readonly DevicePresence _presence = new();
     private readonly DeviceMonitoring _monitoring;
     private IndexMembership? _index;
@@ -28,13 +30,15 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         IOptions<RegistryIndexOptions> indexOptions,
         IOptions<HeartbeatMonitorOptions> heartbeatOptions,
         TimeProvider clock,
-        ILogger<DeviceGrain> logger)
+        ILogger<DeviceGrain> logger,
+        LifecycleNotifications lifecycle)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
         _indexOptions = indexOptions;
         _clock = clock;
         _logger = logger;
         _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
+        _lifecycle = lifecycle;
     }
 
     private string DeviceId => this.GetPrimaryKeyString();
@@ -151,6 +155,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         {
             await _monitoring.Disarm();
         }
+        await _lifecycle.Deleted(DeviceId, Now);
     }
 
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
@@ -190,6 +195,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         await Index.AddBeforeWrite(identity);
         _state.State.Identity = identity;
         await Index.Write(() => _state.WriteStateAsync(), previous: null);
+        await _lifecycle.Created(DeviceId, Now);
         return _presence.Overlay(identity);
     }
 

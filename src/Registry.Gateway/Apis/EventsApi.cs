@@ -1,0 +1,216 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Streams;
+using Registry.Abstractions;
+
+namespace Registry.Gateway.Apis;
+
+/// <summary>
+/// The registry's notifications for HTTP consumers: <c>GET /events/{source}</c> answers a server-sent events stream, one
+/// <c>data:</c> line of JSON per event (its system and application properties and its body). It subscribes to the
+/// Orleans stream through the client-side stream API, so a gateway that only holds a cluster client serves it too.
+/// </summary>
+internal static partial class EventsApi
+{
+    public const string ContentType = "text/event-stream";
+
+    /// <summary>Sent once the subscription is in place: an event raised after it reaches this consumer.</summary>
+    public const string SubscribedComment = ": subscribed";
+
+    public const string KeepAliveComment = ": keep-alive";
+
+    public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
+    {
+        api.MapGet("/events/{source}", StreamEvents).WithMetadata(RequiredAccess.ServiceConnect);
+        // No source, more segments, another method: IoT Hub's error shape rather than an empty 404/405.
+        api.Map("/events/{**rest}", UnsupportedApi.Unsupported);
+        return api;
+    }
+
+    public static async Task<EmptyHttpResult> StreamEvents(
+        string source,
+        HttpContext context,
+        [FromServices] IClusterClient client,
+        [FromServices] IOptions<EventStreamOptions> options,
+        [FromServices] IHostApplicationLifetime lifetime,
+        [FromServices] TimeProvider clock,
+        [FromServices] ILoggerFactory loggers)
+    {
+        var known = RoutedSource(source, options.Value);
+        var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
+        var backlog = Channel.CreateBounded<RegistryEvent>(new BoundedChannelOptions(options.Value.MaxBacklog) { SingleReader = true });
+        var stream = client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(known, RegistryStreams.Key));
+        // Before anything is written: a cluster that cannot subscribe answers IoT Hub's 503 like any other call.
+        var subscription = await stream.SubscribeAsync((registryEvent, _) =>
+        {
+            if (!backlog.Writer.TryWrite(registryEvent))
+            {
+                backlog.Writer.TryComplete(new BacklogOverflowException());
+            }
+            return Task.CompletedTask;
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        try
+        {
+            LogConsumerJoined(logger, known);
+            var response = context.Response;
+            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = ContentType;
+            response.Headers.CacheControl = "no-cache";
+            await Comment(response, SubscribedComment, stop.Token);
+            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The consumer left, or the host is stopping: the stream simply ends.
+        }
+        catch (IOException) when (stop.IsCancellationRequested || context.RequestAborted.IsCancellationRequested)
+        {
+        }
+        catch (BacklogOverflowException)
+        {
+            LogConsumerTooSlow(logger, known, options.Value.MaxBacklog);
+        }
+        finally
+        {
+            backlog.Writer.TryComplete();
+            try
+            {
+                await subscription.UnsubscribeAsync();
+            }
+            catch (Exception e)
+            {
+                LogUnsubscribeFailed(logger, e, known);
+            }
+            LogConsumerLeft(logger, known);
+        }
+        return TypedResults.Empty;
+    }
+
+    /// <summary>The source in its canonical spelling, or IoT Hub's routing error: unknown source, or no route for it.</summary>
+    private static string RoutedSource(string source, EventStreamOptions options)
+    {
+        if (!RegistryEventSources.TryNormalize(source, out var known))
+        {
+            throw new RegistryException(RegistryErrorCode.InvalidSourceOnRoute,
+                $"'{source}' is not an event source: use {string.Join(" or ", RegistryEventSources.All)}.");
+        }
+        if (!options.RoutedSources.Contains(known))
+        {
+            throw new RegistryException(RegistryErrorCode.RoutingNotEnabled,
+                $"No route is enabled for {RegistryEventSources.RouteName(known)}: add one to Registry:Routes to receive its events.");
+        }
+        return known;
+    }
+
+    /// <summary>Writes every event as it comes, and a comment whenever the stream was idle for <paramref name="keepAlive"/>.</summary>
+    private static async Task Relay(ChannelReader<RegistryEvent> backlog, HttpResponse response, TimeSpan keepAlive, TimeProvider clock, CancellationToken token)
+    {
+        Task<bool>? waiting = null;
+        while (true)
+        {
+            waiting ??= backlog.WaitToReadAsync(token).AsTask();
+            using (var idle = CancellationTokenSource.CreateLinkedTokenSource(token))
+            {
+                var tick = Task.Delay(keepAlive, clock, idle.Token);
+                if (await Task.WhenAny(waiting, tick) == tick)
+                {
+                    await tick;
+                    await Comment(response, KeepAliveComment, token);
+                    continue;
+                }
+                idle.Cancel();
+            }
+            if (!await waiting)
+            {
+                return;
+            }
+            waiting = null;
+            while (backlog.TryRead(out var registryEvent))
+            {
+                await response.Body.WriteAsync(DataLine(registryEvent), token);
+            }
+            await response.Body.FlushAsync(token);
+        }
+    }
+
+    private static async Task Comment(HttpResponse response, string comment, CancellationToken token)
+    {
+        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(comment + "\n\n"), token);
+        await response.Body.FlushAsync(token);
+    }
+
+    /// <summary><c>data: {"systemProperties":{…},"applicationProperties":{…},"body":{…}}</c> and the blank line that ends an event.</summary>
+    public static byte[] DataLine(RegistryEvent registryEvent)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write("data: "u8);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            Properties(json, "systemProperties", registryEvent.SystemProperties);
+            Properties(json, "applicationProperties", registryEvent.ApplicationProperties);
+            json.WritePropertyName("body");
+            if (IsJson(registryEvent.Body))
+            {
+                json.WriteRawValue(registryEvent.Body);
+            }
+            else
+            {
+                json.WriteStringValue(registryEvent.Body);
+            }
+            json.WriteEndObject();
+        }
+        buffer.Write("\n\n"u8);
+        return buffer.ToArray();
+    }
+
+    private static void Properties(Utf8JsonWriter json, string name, IReadOnlyDictionary<string, string> properties)
+    {
+        json.WriteStartObject(name);
+        foreach (var (key, value) in properties)
+        {
+            json.WriteString(key, value);
+        }
+        json.WriteEndObject();
+    }
+
+    /// <summary>Bodies are JSON by contract; one that is not still reaches the consumer, as a string, rather than breaking its stream.</summary>
+    private static bool IsJson(string body)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(body);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private sealed class BacklogOverflowException : Exception;
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "An event stream consumer of {Source} joined")]
+    private static partial void LogConsumerJoined(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "An event stream consumer of {Source} left")]
+    private static partial void LogConsumerLeft(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "An event stream consumer of {Source} fell more than {MaxBacklog} events behind; its stream was ended")]
+    private static partial void LogConsumerTooSlow(ILogger logger, string source, int maxBacklog);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "The stream subscription of a departed {Source} consumer could not be removed")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, Exception exception, string source);
+}

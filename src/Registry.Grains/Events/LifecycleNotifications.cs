@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Events;
+
+/// <summary>
+/// IoT Hub's <c>deviceLifecycleEvents</c> (docs/wire-contract.md, "Lifecycle notifications"): what a device grain raises
+/// once a create or a delete was acknowledged. Unrouted, it builds nothing. A publish that fails is logged and lost: the
+/// write it reports stands, and the caller is answered as if nothing had happened (at most once).
+/// </summary>
+public sealed partial class LifecycleNotifications(
+    IRegistryEventSink sink, IOptions<RegistryEventOptions> options, TimeProvider clock, ILogger<LifecycleNotifications> logger)
+{
+    public const string ContentType = "application/json";
+    public const string ContentEncoding = "utf-8";
+    public const string MessageSchema = "deviceLifecycleNotification";
+
+    private readonly string _hubName = options.Value.HubName;
+
+    /// <summary>After an acknowledged create; completes at once when no route names the source.</summary>
+    public Task Created(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.CreateDeviceIdentity, deviceId, acknowledged);
+
+    /// <summary>After an acknowledged delete; completes at once when no route names the source.</summary>
+    public Task Deleted(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.DeleteDeviceIdentity, deviceId, acknowledged);
+
+    private Task Notify(string opType, string deviceId, DateTime acknowledged) =>
+        sink.IsRouted(RegistryEventSources.DeviceLifecycle) ? Publish(opType, deviceId, acknowledged) : Task.CompletedTask;
+
+    private async Task Publish(string opType, string deviceId, DateTime acknowledged)
+    {
+        try
+        {
+            await sink.Publish(Build(_hubName, opType, deviceId, acknowledged, clock.GetUtcNow().UtcDateTime));
+        }
+        catch (Exception e)
+        {
+            LogPublishFailed(logger, e, opType, deviceId);
+        }
+    }
+
+    /// <summary>The event IoT Hub sends for <paramref name="opType"/> of <paramref name="deviceId"/>, with spec section 10's properties.</summary>
+    public static RegistryEvent Build(string hubName, string opType, string deviceId, DateTime operationTimestamp, DateTime enqueuedTime) => new()
+    {
+        Source = RegistryEventSources.DeviceLifecycle,
+        OpType = opType,
+        DeviceId = deviceId,
+        OperationTimestamp = operationTimestamp,
+        SystemProperties = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["content-type"] = ContentType,
+            ["content-encoding"] = ContentEncoding,
+            ["iothub-message-source"] = RegistryEventSources.DeviceLifecycle,
+            ["iothub-enqueuedtime"] = Timestamp(enqueuedTime),
+            ["iothub-connection-device-id"] = deviceId,
+            ["correlation-id"] = Guid.NewGuid().ToString("N"),
+            ["user-id"] = hubName,
+        },
+        ApplicationProperties = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["opType"] = opType,
+            ["hubName"] = hubName,
+            ["deviceId"] = deviceId,
+            ["operationTimestamp"] = Timestamp(operationTimestamp),
+            ["iothub-message-schema"] = MessageSchema,
+        },
+        Body = TwinBody(deviceId),
+    };
+
+    /// <summary>ISO 8601 in UTC with seven fractional digits, as IoT Hub writes its timestamps.</summary>
+    public static string Timestamp(DateTime utc) =>
+        DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The identity's twin, which this registry does not keep (docs/wire-contract.md §13): the twin of a new device,
+    /// version 1 with empty desired and reported properties, exactly as IoT Hub shows it before anything was written.
+    /// </summary>
+    private static string TwinBody(string deviceId)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("deviceId", deviceId);
+            json.WriteString("etag", "AAAAAAAAAAE=");
+            json.WriteNumber("version", 1);
+            json.WriteStartObject("properties");
+            foreach (var side in (ReadOnlySpan<string>)["desired", "reported"])
+            {
+                json.WriteStartObject(side);
+                json.WriteStartObject("$metadata");
+                json.WriteString("$lastUpdated", "0001-01-01T00:00:00Z");
+                json.WriteEndObject();
+                json.WriteNumber("$version", 1);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost; the operation itself was acknowledged")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string opType, string deviceId);
+}

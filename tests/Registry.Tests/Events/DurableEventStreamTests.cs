@@ -1,0 +1,95 @@
+using System.Net;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Registry.Abstractions;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Events;
+
+/// <summary>
+/// In durable mode the event stream is Azure Queue streams on the registry's storage account (real Azurite), its
+/// queues named from the storage prefix so registries sharing an account never share events.
+/// </summary>
+public sealed class DurableEventStreamTests(AzuriteFixture azurite)
+{
+    [Fact(Timeout = 120_000)]
+    public async Task Durable_mode_delivers_each_create_and_delete_once_through_azure_queues_named_from_the_prefix()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var prefix = "ev" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>(RoutedHostFixture.Routes)
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+        };
+        await using var host = await RegistryTestHost.StartAsync(settings);
+        using var http = host.CreateClient();
+        var cluster = host.Services.GetRequiredService<IClusterClient>();
+        await using var events = await EventStreamClient.OpenAsync(http, "deviceLifecycleEvents", ct);
+        var id = DeviceInputs.NewId("durable");
+
+        await http.CreateDeviceAsync(id);
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteDeviceAsync(id)).StatusCode);
+
+        var seen = await events.UntilBarrierAsync(cluster, RegistryEventSources.DeviceLifecycle, [id], ct);
+        Assert.Equal(["createDeviceIdentity", "deleteDeviceIdentity"], seen.Select(e => (string?)e["applicationProperties"]!["opType"]));
+        var queues = new List<string>();
+        await foreach (var queue in new QueueServiceClient(azurite.ConnectionString).GetQueuesAsync(prefix: prefix, cancellationToken: ct))
+        {
+            queues.Add(queue.Name);
+        }
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => $"{prefix}-events-{i}"), queues.Order(StringComparer.Ordinal));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_client_app_with_azure_clustering_and_azure_queue_streams_sees_each_create_and_delete_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var prefix = "evapp" + Guid.NewGuid().ToString("N")[..8];
+        var config = new Dictionary<string, string?>(RoutedHostFixture.Routes)
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+        };
+        await using var host = await RegistryTestHost.StartAsync(config);
+        using var http = host.CreateClient();
+        var settings = host.Services.GetRequiredService<RegistrySettings>();
+
+        // What the README tells a client app of a durable registry: its cluster table, its queues, its ids.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.UseOrleansClient(client => client
+            .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, settings.ServiceId))
+            .UseAzureStorageClustering(o =>
+            {
+                o.TableServiceClient = new TableServiceClient(azurite.ConnectionString);
+                o.TableName = prefix + "Cluster";
+            })
+            .AddAzureQueueStreams(RegistryStreams.Provider, (OptionsBuilder<AzureQueueOptions> o) => o.Configure(q =>
+            {
+                q.QueueServiceClient = new QueueServiceClient(azurite.ConnectionString);
+                q.QueueNames = Enumerable.Range(0, 4).Select(i => $"{prefix}-events-{i}").ToList();
+            })));
+        using var app = builder.Build();
+        await app.StartAsync(ct);
+        try
+        {
+            await using var subscriber = await EventRecorder.SubscribeAsync(app.Services.GetRequiredService<IClusterClient>(), RegistryEventSources.DeviceLifecycle);
+            var id = DeviceInputs.NewId("durable-app");
+
+            await http.CreateDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteDeviceAsync(id)).StatusCode);
+
+            var seen = await subscriber.UntilBarrierAsync([id], ct);
+            Assert.Equal([RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], seen.Select(e => e.OpType));
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+        }
+    }
+}

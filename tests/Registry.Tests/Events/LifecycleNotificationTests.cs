@@ -1,0 +1,140 @@
+using System.Text.Json.Nodes;
+using Registry.Abstractions;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
+
+namespace Registry.Tests.Events;
+
+/// <summary>
+/// With a DeviceLifecycleEvents route, every acknowledged create and delete of a device gives exactly one notification
+/// with spec section 10's properties and the twin-shaped body, seen by a client app subscribed to the registry stream.
+/// </summary>
+public sealed class LifecycleNotificationTests(RoutedClusterFixture<AllRoutes> fixture) : IClassFixture<RoutedClusterFixture<AllRoutes>>
+{
+    [Fact(Timeout = 60_000)]
+    public async Task A_create_and_a_delete_each_give_exactly_one_notification_with_the_properties_of_spec_section_10()
+    {
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var id = NewId();
+
+        await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Delete(ETagCondition.Any);
+
+        var events = await subscriber.UntilBarrierAsync([id], TestContext.Current.CancellationToken);
+        Assert.Equal([RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], events.Select(e => e.OpType));
+        foreach (var e in events)
+        {
+            Assert.Equal(RegistryEventSources.DeviceLifecycle, e.Source);
+            Assert.Equal(id, e.DeviceId);
+            Assert.Equal("application/json", e.SystemProperties["content-type"]);
+            Assert.Equal("utf-8", e.SystemProperties["content-encoding"]);
+            Assert.Equal("deviceLifecycleEvents", e.SystemProperties["iothub-message-source"]);
+            Assert.Equal(id, e.SystemProperties["iothub-connection-device-id"]);
+            Assert.Equal("contoso-hub", e.SystemProperties["user-id"]);
+            Assert.True(DateTime.TryParse(e.SystemProperties["iothub-enqueuedtime"], null, System.Globalization.DateTimeStyles.RoundtripKind, out var enqueued));
+            Assert.Equal(DateTimeKind.Utc, enqueued.Kind);
+            Assert.Equal(e.OpType, e.ApplicationProperties["opType"]);
+            Assert.Equal("contoso-hub", e.ApplicationProperties["hubName"]);
+            Assert.Equal(id, e.ApplicationProperties["deviceId"]);
+            Assert.Equal("deviceLifecycleNotification", e.ApplicationProperties["iothub-message-schema"]);
+            Assert.EndsWith("Z", e.ApplicationProperties["operationTimestamp"], StringComparison.Ordinal);
+            Assert.Equal(e.OperationTimestamp, DateTime.Parse(e.ApplicationProperties["operationTimestamp"], null, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal));
+
+            var body = JsonNode.Parse(e.Body)!.AsObject();
+            Assert.Equal(id, (string?)body["deviceId"]);
+            Assert.False(string.IsNullOrEmpty((string?)body["etag"]));
+            Assert.Equal(1, (int?)body["version"]);
+            foreach (var side in new[] { "desired", "reported" })
+            {
+                Assert.Equal(1, (int?)body["properties"]![side]!["$version"]);
+                Assert.NotNull(body["properties"]![side]!["$metadata"]!["$lastUpdated"]);
+            }
+        }
+        Assert.NotEqual(events[0].SystemProperties["correlation-id"], events[1].SystemProperties["correlation-id"]);
+        Assert.True(events[0].OperationTimestamp <= events[1].OperationTimestamp);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_refused_create_or_delete_gives_no_notification()
+    {
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var existing = NewId();
+        var missing = NewId();
+        await fixture.Device(existing).Create(Sas(existing));
+
+        await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(existing).Create(Sas(existing)));
+        await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(existing).Delete(ETagCondition.Of("stale")));
+        await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(missing).Delete(ETagCondition.Any));
+
+        // Only the create that was acknowledged.
+        var events = await subscriber.UntilBarrierAsync([existing, missing], TestContext.Current.CancellationToken);
+        Assert.Equal([(RegistryEventTypes.CreateDeviceIdentity, existing)], events.Select(e => (e.OpType, e.DeviceId)));
+        Assert.NotNull(await fixture.Device(existing).Get());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task An_update_gives_no_lifecycle_notification_but_a_create_through_create_or_update_does()
+    {
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var id = NewId();
+
+        await fixture.Device(id).CreateOrUpdate(Sas(id), ETagCondition.Any);
+        await fixture.Device(id).Update(Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        await fixture.Device(id).CreateOrUpdate(Sas(id), ETagCondition.Any);
+
+        var events = await subscriber.UntilBarrierAsync([id], TestContext.Current.CancellationToken);
+        Assert.Equal([RegistryEventTypes.CreateDeviceIdentity], events.Select(e => e.OpType));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_bulk_create_of_n_devices_gives_n_create_notifications_and_a_bulk_delete_n_delete_notifications()
+    {
+        const int n = 25;
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var ids = Enumerable.Range(0, n).Select(_ => NewId("bulk")).ToArray();
+
+        var created = await fixture.Registry.ApplyBulk(ids.Select(id => new BulkOperation(ImportMode.Create, Sas(id), null)).ToArray());
+        var deleted = await fixture.Registry.ApplyBulk(ids.Take(10).Select(id => new BulkOperation(ImportMode.Delete, Sas(id), null)).ToArray());
+
+        Assert.True(created.IsSuccessful);
+        Assert.True(deleted.IsSuccessful);
+        var events = await subscriber.UntilBarrierAsync(ids, TestContext.Current.CancellationToken);
+        var creates = events.Where(e => e.OpType == RegistryEventTypes.CreateDeviceIdentity).Select(e => e.DeviceId).ToArray();
+        var deletes = events.Where(e => e.OpType == RegistryEventTypes.DeleteDeviceIdentity).Select(e => e.DeviceId).ToArray();
+        Assert.Equal(ids.Order(StringComparer.Ordinal), creates.Order(StringComparer.Ordinal));
+        Assert.Equal(ids.Take(10).Order(StringComparer.Ordinal), deletes.Order(StringComparer.Ordinal));
+        Assert.Equal(n + 10, events.Count);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_heartbeat_alert_handed_to_the_sink_reaches_the_heartbeatEvents_stream_and_not_the_lifecycle_one()
+    {
+        await using var alerts = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.HeartbeatAlerts);
+        await using var lifecycle = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var id = NewId();
+        var alert = HeartbeatAlert(id);
+
+        Assert.True(fixture.Sink.IsRouted(RegistryEventSources.HeartbeatAlerts));
+        await fixture.Sink.Publish(alert);
+
+        var received = Assert.Single(await alerts.UntilBarrierAsync([id], TestContext.Current.CancellationToken));
+        Assert.Equal(alert, received with { SystemProperties = alert.SystemProperties, ApplicationProperties = alert.ApplicationProperties });
+        Assert.Equal(alert.ApplicationProperties, received.ApplicationProperties);
+        Assert.Empty(await lifecycle.UntilBarrierAsync([id], TestContext.Current.CancellationToken));
+    }
+
+    internal static RegistryEvent HeartbeatAlert(string deviceId) => new()
+    {
+        Source = RegistryEventSources.HeartbeatAlerts,
+        OpType = RegistryEventTypes.HeartbeatMissed,
+        DeviceId = deviceId,
+        OperationTimestamp = new DateTime(2026, 11, 30, 5, 0, 0, DateTimeKind.Utc),
+        SystemProperties = new Dictionary<string, string>
+        {
+            ["iothub-message-source"] = RegistryEventSources.HeartbeatAlerts,
+            ["iothub-connection-device-id"] = deviceId,
+        },
+        ApplicationProperties = new Dictionary<string, string> { ["opType"] = RegistryEventTypes.HeartbeatMissed, ["deviceId"] = deviceId },
+        Body = $$"""{"deviceId":"{{deviceId}}"}""",
+    };
+}
