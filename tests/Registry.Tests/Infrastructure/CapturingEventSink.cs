@@ -5,8 +5,9 @@ using Registry.Grains.Events;
 namespace Registry.Tests.Infrastructure;
 
 /// <summary>
-/// An <see cref="IRegistryEventSink"/> that keeps what grains publish, for tests to read; every source is routed unless
-/// <see cref="Routed"/> says otherwise. In-process silos of a test cluster share one instance.
+/// An <see cref="IRegistryEventSink"/> that keeps what grains publish, for tests to read: heartbeat alerts are routed
+/// unless <see cref="Routed"/> says otherwise, lifecycle events never (these tests are about alerts; lifecycle routing
+/// has its own tests). In-process silos of a test cluster share one instance.
 /// </summary>
 public sealed class CapturingEventSink : IRegistryEventSink
 {
@@ -15,7 +16,7 @@ public sealed class CapturingEventSink : IRegistryEventSink
 
     public volatile bool Routed = true;
 
-    public bool IsRouted(string source) => Routed;
+    public bool IsRouted(string source) => Routed && source == RegistryEventSources.HeartbeatAlerts;
 
     public Task Publish(RegistryEvent registryEvent)
     {
