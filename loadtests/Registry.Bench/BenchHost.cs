@@ -48,6 +48,7 @@ internal static class BenchHost
             ["Registry:HttpsPort"] = hostPorts[0].ToString(CultureInfo.InvariantCulture),
             ["Registry:SiloPort"] = hostPorts[1].ToString(CultureInfo.InvariantCulture),
             ["Registry:GatewayPort"] = hostPorts[2].ToString(CultureInfo.InvariantCulture),
+            ["Registry:MqttPort"] = "0",
             ["Registry:ClusterId"] = "bench-" + name,
             ["Registry:ServiceId"] = "bench-" + name,
             ["Registry:StoragePrefix"] = "bench" + name,

@@ -2,7 +2,10 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Registry.Gateway;
+using Registry.Gateway.Mqtt;
 using Registry.Gateway.Security;
 using Registry.Gateway.Throttling;
 
@@ -26,7 +29,11 @@ public static partial class RegistryHost
         settings.Validate();
         StartChecks.Validate(section, settings);
         (string, IPEndPoint)[] endpoints =
-            [("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)), .. SiloConfiguration.ListenEndpoints(settings)];
+            [
+                ("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)),
+                ("Registry:MqttPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.MqttPort)),
+                .. SiloConfiguration.ListenEndpoints(settings),
+            ];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
 
@@ -47,10 +54,15 @@ public static partial class RegistryHost
 
             // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
             builder.Services.TryAddSingleton(TimeProvider.System);
+            var mqtt = new MqttListener();
+            builder.Services.AddSingleton(mqtt);
+            builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = settings.ListenBacklog);
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
                 kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
+                // The listen address only: MQTTnet's own listener would take every IPv4 address and [::].
+                kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.MqttPort, listen => mqtt.Options = listen.UseMqttDeviceEdge(certificate));
             });
 
             var beforeOrleans = builder.Services.Count;
@@ -66,6 +78,11 @@ public static partial class RegistryHost
                 o.Enabled = settings.Authentication.Enabled;
                 o.TokenCacheSize = settings.Authentication.TokenCacheSize;
                 o.DeviceCacheDuration = TimeSpan.FromSeconds(settings.Authentication.DeviceCacheSeconds);
+            });
+            builder.Services.AddMqttDeviceEdge(o =>
+            {
+                o.ConnectTimeout = settings.MqttConnectTimeout;
+                o.MaxConnections = settings.MqttMaxConnections;
             });
             builder.Services.AddOptions<ThrottlingOptions>()
                 .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
@@ -90,7 +107,7 @@ public static partial class RegistryHost
                 {
                     LogCertificate(logger, generated.CaPath);
                 }
-                LogListening(logger, string.Join(", ", ListeningAddresses(app)), settings.HostName);
+                LogListening(logger, string.Join(", ", [.. ListeningAddresses(app), $"mqtts://{MqttEndpoint(app)}"]), settings.HostName);
             });
             // Resolved once so that the container owns the lock and releases it when the app is disposed.
             app.Services.GetRequiredKeyedService<IDisposable>(ExclusiveStart.LockFileName);
@@ -103,9 +120,23 @@ public static partial class RegistryHost
         }
     }
 
-    /// <summary>The addresses Kestrel actually bound (port 0 becomes the real port).</summary>
-    public static IReadOnlyList<string> ListeningAddresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+    /// <summary>The HTTPS addresses Kestrel actually bound (port 0 becomes the real port); the MQTT endpoint is not one.</summary>
+    public static IReadOnlyList<string> ListeningAddresses(WebApplication app)
+    {
+        var mqtt = MqttEndpoint(app);
+        return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+            .Where(a => mqtt is null || !Uri.TryCreate(a, UriKind.Absolute, out var uri) || uri.Port != mqtt.Port)
+            .ToArray() ?? [];
+    }
+
+    /// <summary>The MQTT endpoint Kestrel bound (port 0 becomes the real port), once the app started.</summary>
+    public static IPEndPoint? MqttEndpoint(WebApplication app) => app.Services.GetRequiredService<MqttListener>().Options?.IPEndPoint;
+
+    /// <summary>Where the MQTT endpoint's listen options are kept, so its bound port can be read after start.</summary>
+    internal sealed class MqttListener
+    {
+        public ListenOptions? Options { get; set; }
+    }
 
     /// <summary>
     /// The owner connection string is logged exactly once, by the start that generated it; no other key is ever logged.

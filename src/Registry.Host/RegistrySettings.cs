@@ -30,6 +30,29 @@ public sealed class RegistrySettings
     /// <summary>The HTTPS port. The official SDKs only speak 443; 8443 needs no root. 0 picks a free port.</summary>
     public int HttpsPort { get; set; } = 8443;
 
+    /// <summary>
+    /// The MQTT 3.1.1-over-TLS device port, on <see cref="ListenAddress"/> only, with the HTTPS certificate. IoT Hub's
+    /// is 8883 (the only one the C# SDK dials); the Node SDK takes another through <c>GatewayHostName=host:port</c>. 0 picks a free port.
+    /// </summary>
+    public int MqttPort { get; set; } = 8883;
+
+    /// <summary>
+    /// Seconds a device connection has, from its TCP accept, to finish the TLS handshake and send its MQTT CONNECT;
+    /// then it is closed. MQTTnet has no such bound: without it a socket that says nothing stays open forever.
+    /// </summary>
+    public double MqttConnectTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Most MQTT connections open at once, handshaking ones included; one more is closed at accept.</summary>
+    public int MqttMaxConnections { get; set; } = 100_000;
+
+    /// <summary>
+    /// The listen backlog of the registry's sockets (HTTPS and MQTT share Kestrel's socket transport): how many
+    /// connections the kernel queues before the process accepts them, e.g. when a fleet reconnects at once.
+    /// </summary>
+    public int ListenBacklog { get; set; } = 512;
+
+    public TimeSpan MqttConnectTimeout => TimeSpan.FromSeconds(MqttConnectTimeoutSeconds);
+
     /// <summary>A PFX to serve instead of the generated one.</summary>
     public string? CertificatePath { get; set; }
 
@@ -78,6 +101,9 @@ public sealed class RegistrySettings
 
     /// <summary>The longest timeout setting, in seconds: far beyond an hour a timeout is a typo (1e300 overflows a TimeSpan).</summary>
     public const double MaxTimeoutSeconds = 3600;
+
+    /// <summary>The largest listen backlog: Linux caps it at net.core.somaxconn (65535 at most) anyway.</summary>
+    public const int MaxListenBacklog = 65535;
 
     /// <summary>The least timeout: below a tenth of a second no storage call can answer, and tiny values round to zero.</summary>
     public const double MinTimeoutSeconds = 0.1;
@@ -175,6 +201,7 @@ public sealed class RegistrySettings
         }
 
         Port(nameof(HttpsPort), HttpsPort);
+        Port(nameof(MqttPort), MqttPort);
         Port(nameof(SiloPort), SiloPort);
         Port(nameof(GatewayPort), GatewayPort);
         Address(nameof(ListenAddress), ListenAddress);
@@ -197,6 +224,15 @@ public sealed class RegistrySettings
         }
         Positive(nameof(StorageTimeoutSeconds), StorageTimeoutSeconds);
         Positive(nameof(ShutdownTimeoutSeconds), ShutdownTimeoutSeconds);
+        Positive(nameof(MqttConnectTimeoutSeconds), MqttConnectTimeoutSeconds);
+        if (MqttMaxConnections < 1)
+        {
+            problems.Add($"Registry:MqttMaxConnections={MqttMaxConnections} must be at least 1.");
+        }
+        if (ListenBacklog is < 1 or > MaxListenBacklog)
+        {
+            problems.Add($"Registry:ListenBacklog={ListenBacklog} is out of range: use 1 to {MaxListenBacklog}.");
+        }
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {
             problems.Add($"Registry:Authentication:DeviceCacheSeconds={Authentication.DeviceCacheSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds, 0 or more.");

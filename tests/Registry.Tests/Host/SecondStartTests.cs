@@ -99,6 +99,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         $"--Registry:HttpsPort={ports[0]}",
         $"--Registry:SiloPort={ports[1]}",
         $"--Registry:GatewayPort={ports[2]}",
+        "--Registry:MqttPort=0",
         "--Registry:IndexPartitions=4",
         // The subject here is the process, not SAS: anonymous requests keep the client simple.
         "--Registry:Authentication:Enabled=false",

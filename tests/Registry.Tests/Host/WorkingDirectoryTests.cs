@@ -12,7 +12,7 @@ public sealed class WorkingDirectoryTests
         var work = Directory.CreateTempSubdirectory("registry-cwd-").FullName;
         var ports = FreePorts.Take(3);
         await using var host = RegistryProcess.Start(work,
-            $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}", $"--Registry:GatewayPort={ports[2]}");
+            $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}", $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0");
         await host.WaitUntilListeningAsync(ct);
 
         // The shipped appsettings.json sets "Orleans": "Warning": without it Orleans logs its start at Information.

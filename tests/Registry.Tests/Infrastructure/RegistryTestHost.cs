@@ -31,6 +31,9 @@ public sealed class RegistryTestHost : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The MQTT device port the host bound (Registry:MqttPort is 0 here: a free port).</summary>
+    public int MqttPort => RegistryHost.MqttEndpoint(_app)!.Port;
+
     public string CaPath => Path.Combine(DataFolder, "certs", DevelopmentCertificates.CaFileName);
 
     public IServiceProvider Services => _app.Services;
@@ -68,6 +71,7 @@ public sealed class RegistryTestHost : IAsyncDisposable
             ["Registry:HttpsPort"] = ports[0].ToString(),
             ["Registry:SiloPort"] = ports[1].ToString(),
             ["Registry:GatewayPort"] = ports[2].ToString(),
+            ["Registry:MqttPort"] = "0",
             ["Registry:ClusterId"] = $"test-{id}",
             ["Registry:ServiceId"] = $"test-{id}",
             ["Registry:IndexPartitions"] = "16",

@@ -33,6 +33,7 @@ const LOG_FOLDER = path.join(REPO, 'TestResults', 'sdk');
 const STARTUP_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const READY_LINE = /Registry listening on (\S+?),? .*for host name (\S+)/;
+const MQTT_ENDPOINT = /mqtts:\/\/\S+?:(\d+)/;
 const BIND_FAILURE = /address already in use|permission denied|access denied|EACCES|EADDRINUSE/i;
 
 const running = new Set();
@@ -149,7 +150,7 @@ function launch({ settings, logPath }) {
         const match = READY_LINE.exec(line);
         if (match) {
           clearTimeout(timer);
-          resolve({ url: new URL(match[1]), hostName: match[2] });
+          resolve({ url: new URL(match[1]), hostName: match[2], mqttPort: Number(MQTT_ENDPOINT.exec(line)?.[1]) });
         }
       }
     };
@@ -278,14 +279,17 @@ class RunningRegistry {
           HttpsPort: httpsPort,
           SiloPort: siloPort,
           GatewayPort: gatewayPort,
+          // A free MQTT port: test files run at once; the device SDK reaches it through GatewayHostName=host:port.
+          MqttPort: 0,
           ClusterId: this.id,
           ServiceId: this.id,
           ...this.settings,
         },
       });
       let url;
+      let mqttPort;
       try {
-        ({ url } = await launched.ready);
+        ({ url, mqttPort } = await launched.ready);
       } catch (error) {
         await terminate(launched.child, launched.exited);
         launched.closeLog();
@@ -298,6 +302,7 @@ class RunningRegistry {
       }
       this.process = launched;
       this.port = Number(url.port || 443);
+      this.mqttPort = mqttPort;
       this.viaPortMap = this.port !== 443;
       this.caPem = fs.readFileSync(this.caPath, 'utf8');
       trust(this.hostName, this.caPem);

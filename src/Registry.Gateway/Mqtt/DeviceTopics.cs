@@ -1,0 +1,114 @@
+namespace Registry.Gateway.Mqtt;
+
+/// <summary>What a device's PUBLISH topic is, as <see cref="DeviceTopics.ClassifyPublish"/> reads it.</summary>
+internal enum PublishTopic
+{
+    /// <summary><c>devices/{id}/messages/events/{property bag}</c> of the connected device, the bag well formed.</summary>
+    Telemetry,
+    /// <summary>A telemetry topic naming another device.</summary>
+    OtherDevice,
+    /// <summary>Anything the registry does not serve (twin, methods, free topics).</summary>
+    Unknown,
+    /// <summary>A property bag that is not <c>key=value&amp;…</c> URL-encoded, or holds more than <see cref="MqttLimits.MaxProperties"/>.</summary>
+    BadPropertyBag,
+}
+
+/// <summary>
+/// IoT Hub's device topics (docs/wire-contract.md, "Devices over MQTT"), read in one place: the telemetry topic a
+/// device may publish on, and the subscriptions the SDKs make on open, which are accepted and stay silent.
+/// Device ids appear raw in topics, as the SDKs put them.
+/// </summary>
+internal static class DeviceTopics
+{
+    private const string Devices = "devices/";
+    private const string Events = "/messages/events";
+
+    /// <summary>The subscriptions an SDK makes on open that the registry accepts without ever publishing on them.</summary>
+    private static readonly string[] SilentSubscriptions =
+    [
+        "$iothub/methods/POST/#",
+        "$iothub/twin/res/#",
+        "$iothub/twin/PATCH/properties/desired/#",
+    ];
+
+    public static PublishTopic ClassifyPublish(string? topic, string deviceId)
+    {
+        if (topic is null || !topic.StartsWith(Devices, StringComparison.Ordinal))
+        {
+            return PublishTopic.Unknown;
+        }
+        var events = topic.IndexOf(Events, Devices.Length, StringComparison.Ordinal);
+        if (events < 0)
+        {
+            return PublishTopic.Unknown;
+        }
+        var tail = topic.AsSpan(events + Events.Length);
+        if (!tail.IsEmpty && tail[0] != '/')
+        {
+            return PublishTopic.Unknown;
+        }
+        if (!topic.AsSpan(Devices.Length, events - Devices.Length).SequenceEqual(deviceId))
+        {
+            return PublishTopic.OtherDevice;
+        }
+        return tail.IsEmpty || IsPropertyBag(tail[1..]) ? PublishTopic.Telemetry : PublishTopic.BadPropertyBag;
+    }
+
+    /// <summary>Whether <paramref name="filter"/> is one of the SDK's open-time subscriptions for <paramref name="deviceId"/>.</summary>
+    public static bool IsSilentSubscription(string? filter, string deviceId) =>
+        filter is not null
+        && (filter == $"{Devices}{deviceId}/messages/devicebound/#" || Array.IndexOf(SilentSubscriptions, filter) >= 0);
+
+    /// <summary>
+    /// <c>k=v&amp;k2=v2</c> with each part URL-encoded (<c>%24.mid=1&amp;alert=high</c>), a value optional, a key not;
+    /// at most <see cref="MqttLimits.MaxProperties"/> properties. Nothing is kept: the registry counts messages, it does not route them.
+    /// </summary>
+    internal static bool IsPropertyBag(ReadOnlySpan<char> bag)
+    {
+        if (bag.IsEmpty)
+        {
+            return true;
+        }
+        var count = 0;
+        foreach (var range in bag.Split('&'))
+        {
+            var part = bag[range];
+            if (++count > MqttLimits.MaxProperties)
+            {
+                return false;
+            }
+            var equals = part.IndexOf('=');
+            var key = equals < 0 ? part : part[..equals];
+            if (key.IsEmpty || !IsUrlEncoded(key) || (equals >= 0 && !IsUrlEncoded(part[(equals + 1)..])))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Every <c>%</c> starts two hex digits; no raw separator that would make the bag ambiguous.</summary>
+    private static bool IsUrlEncoded(ReadOnlySpan<char> text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            switch (text[i])
+            {
+                case '%':
+                    if (i + 2 >= text.Length)
+                    {
+                        return false;
+                    }
+                    if (!char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+                    {
+                        return false;
+                    }
+                    i += 2;
+                    break;
+                case '=' or '&' or '/' or '#' or '+':
+                    return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,188 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Connections;
+using MQTTnet.Adapter;
+using MQTTnet.AspNetCore;
+using MQTTnet.Exceptions;
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+
+namespace Registry.Gateway.Mqtt;
+
+/// <summary>
+/// One device connection as MQTTnet's broker sees it, over the TLS stream Kestrel accepted. It is MQTTnet's own
+/// pipe reading (<see cref="ReaderExtensions.TryDecode"/>) plus what the broker lacks: a fixed header declaring more
+/// than <see cref="MqttLimits.MaxPacketBytes"/> closes the connection before its body is buffered; the first packet
+/// ends the connect deadline; a PINGREQ is reported as activity before it is answered; and the edge can close exactly this connection
+/// (<see cref="Abort"/>), whatever MQTTnet's client-id bookkeeping says.
+/// </summary>
+internal sealed class EdgeChannel : IMqttChannelAdapter
+{
+    private readonly ConnectionContext _connection;
+    private readonly ConnectDeadline? _deadline;
+    private readonly MqttDeviceEdge _edge;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private bool _receivedFirst;
+
+    public EdgeChannel(ConnectionContext connection, MqttPacketFormatterAdapter formatter, MqttDeviceEdge edge)
+    {
+        _connection = connection;
+        _deadline = connection.Features.Get<ConnectDeadline>();
+        _edge = edge;
+        _input = connection.Transport.Input;
+        _output = connection.Transport.Output;
+        PacketFormatterAdapter = formatter;
+    }
+
+    /// <summary>The device session this connection opened, once its CONNECT was granted.</summary>
+    public MqttDeviceSession? Session { get; set; }
+
+    public long BytesReceived { get; private set; }
+
+    public long BytesSent { get; private set; }
+
+    public X509Certificate2? ClientCertificate => null;
+
+    public EndPoint? RemoteEndPoint => _connection.RemoteEndPoint;
+
+    public EndPoint? LocalEndPoint => _connection.LocalEndPoint;
+
+    public bool IsSecureConnection => true;
+
+    public MqttPacketFormatterAdapter PacketFormatterAdapter { get; }
+
+    /// <summary>Closes this connection now, from any thread; MQTTnet's receive loop ends and the session with it.</summary>
+    public void Abort(string reason) => _connection.Abort(new ConnectionAbortedException(reason));
+
+    public Task ConnectAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A graceful close: what was written (a refusing CONNACK) still reaches the device.</summary>
+    public Task DisconnectAsync(CancellationToken cancellationToken)
+    {
+        _input.Complete();
+        _output.Complete();
+        return Task.CompletedTask;
+    }
+
+    public async Task<MqttPacket?> ReceivePacketAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var consumed = buffer.Start;
+                var observed = buffer.Start;
+                try
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        // The reader always starts at a packet boundary: only whole packets are consumed.
+                        if (DeclaredPacketLength(buffer) > MqttLimits.MaxPacketBytes)
+                        {
+                            throw new MqttProtocolViolationException($"a packet over {MqttLimits.MaxPacketBytes} bytes");
+                        }
+                        if (PacketFormatterAdapter.TryDecode(buffer, out var packet, out consumed, out observed, out var received))
+                        {
+                            BytesReceived += received;
+                            await OnReceivedAsync(packet).ConfigureAwait(false);
+                            return packet;
+                        }
+                    }
+                    else if (result.IsCompleted)
+                    {
+                        throw new MqttCommunicationException("Connection closed");
+                    }
+                    if (result.IsCompleted)
+                    {
+                        throw new MqttCommunicationException("Connection closed inside a packet");
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(consumed, observed);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // Nothing more is read after a protocol error.
+            _input.Complete(e);
+            _output.Complete(e);
+            throw;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        return null;
+    }
+
+    private Task OnReceivedAsync(MqttPacket packet)
+    {
+        if (!_receivedFirst)
+        {
+            _receivedFirst = true;
+            _deadline?.Complete();
+        }
+        // Before MQTTnet answers PINGRESP: like a PUBACK, it then means the registry counted the activity.
+        return packet is MqttPingReqPacket && Session is { } session ? _edge.OnPingAsync(session) : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The packet length the fixed header at the start of <paramref name="buffer"/> declares (header included), or 0
+    /// while the header is incomplete. A remaining length of more than four bytes is malformed.
+    /// </summary>
+    internal static long DeclaredPacketLength(ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (!reader.TryRead(out _))
+        {
+            return 0;
+        }
+        long length = 0;
+        for (var i = 0; i < 4; i++)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                return 0;
+            }
+            length |= (long)(b & 0x7F) << (7 * i);
+            if ((b & 0x80) == 0)
+            {
+                return length + 2 + i;
+            }
+        }
+        throw new MqttProtocolViolationException("a remaining length of more than four bytes");
+    }
+
+    public void ResetStatistics()
+    {
+        BytesReceived = 0;
+        BytesSent = 0;
+    }
+
+    public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var buffer = PacketFormatterAdapter.Encode(packet);
+            var span = _output.GetSpan(buffer.Length);
+            buffer.Packet.AsSpan().CopyTo(span);
+            buffer.Payload.CopyTo(span[buffer.Packet.Count..]);
+            _output.Advance(buffer.Length);
+            await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            BytesSent += buffer.Length;
+        }
+        finally
+        {
+            PacketFormatterAdapter.Cleanup();
+            _writeLock.Release();
+        }
+    }
+
+    public void Dispose() => _writeLock.Dispose();
+}

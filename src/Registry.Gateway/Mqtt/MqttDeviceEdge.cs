@@ -1,0 +1,430 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Adapter;
+using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+using Registry.Abstractions;
+using Registry.Gateway.Security;
+using Registry.Gateway.Throttling;
+
+namespace Registry.Gateway.Mqtt;
+
+/// <summary>
+/// The MQTT 3.1.1 device edge: MQTTnet's broker fed by Kestrel connections (<see cref="MqttEdgeListenExtensions"/>),
+/// speaking IoT Hub's device side (docs/wire-contract.md, "Devices over MQTT"). A CONNECT is IoT Hub's username and
+/// SAS password, checked by <see cref="DeviceAccessAuthorizer"/> and then by the device grain, which is the authority;
+/// telemetry is counted on the device grain (bodies are never stored or forwarded); the subscriptions the SDKs make on
+/// open are accepted and stay silent. Anything else closes the connection: 3.1.1 has no way to refuse a publish.
+/// </summary>
+public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
+{
+    /// <summary>
+    /// The longest a throttled publish waits for the DeviceToCloudSends budget (IoT Hub shapes traffic at the limit
+    /// rather than refusing it); beyond it the connection is closed, and the device's SDK retries.
+    /// </summary>
+    public static readonly TimeSpan MaxThrottleWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>The edge only ever sends small packets (CONNACK, PUBACK, SUBACK, PINGRESP): a small writer per connection.</summary>
+    private const int WriterBufferBytes = 256;
+
+    private readonly MqttServer _server;
+    private readonly MqttEdgeOptions _options;
+    private readonly SharedAccessOptions _access;
+    private readonly DeviceAccessAuthorizer _authorizer;
+    private readonly IThrottle _throttle;
+    private readonly IGrainFactory _grains;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<MqttDeviceEdge> _logger;
+    private readonly ConcurrentDictionary<string, MqttDeviceSession> _sessions = new(StringComparer.Ordinal);
+    private readonly MqttSessionObserver _observer;
+    private readonly Lazy<IDeviceSessionObserver> _observerReference;
+    private int _open;
+    private long _lastLimitWarning = long.MinValue;
+
+    internal MqttDeviceEdge(
+        IOptions<MqttEdgeOptions> options,
+        IOptions<SharedAccessOptions> access,
+        DeviceAccessAuthorizer authorizer,
+        IThrottle throttle,
+        IGrainFactory grains,
+        TimeProvider clock,
+        ILogger<MqttDeviceEdge> logger)
+    {
+        _options = options.Value;
+        _access = access.Value;
+        _authorizer = authorizer;
+        _throttle = throttle;
+        _grains = grains;
+        _clock = clock;
+        _logger = logger;
+        _observer = new MqttSessionObserver(this);
+        // Created on the first CONNECT, when the silo is up; the edge holds the object so the reference stays alive.
+        _observerReference = new(() => _grains.CreateObjectReference<IDeviceSessionObserver>(_observer));
+        _server = new MqttServer(new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build(), [this], MqttNetNullLogger.Instance);
+        _server.ValidatingConnectionAsync += OnConnectAsync;
+        _server.InterceptingPublishAsync += OnPublishAsync;
+        _server.InterceptingSubscriptionAsync += OnSubscribeAsync;
+    }
+
+    /// <summary>For tests: a connection was admitted and its connect deadline runs.</summary>
+    internal event Action? Admitted;
+
+    /// <summary>For tests: a device session ended at this edge and the device grain was told.</summary>
+    internal event Action<string>? SessionEnded;
+
+    /// <summary>Connections open now, handshaking ones included.</summary>
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Devices with a granted session at this edge.</summary>
+    public int ConnectedDevices => _sessions.Count;
+
+    Func<IMqttChannelAdapter, Task>? IMqttServerAdapter.ClientHandler { get; set; }
+
+    Task IMqttServerAdapter.StartAsync(MqttServerOptions options, IMqttNetLogger logger) => Task.CompletedTask;
+
+    Task IMqttServerAdapter.StopAsync() => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => _server.StartAsync();
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _server.StopAsync(new MqttServerStopOptions());
+        if (_observerReference.IsValueCreated)
+        {
+            _grains.DeleteObjectReference<IDeviceSessionObserver>(_observerReference.Value);
+        }
+    }
+
+    public void Dispose() => _server.Dispose();
+
+    /// <summary>
+    /// Outermost on the MQTT endpoint, before TLS: the connection limit, then the connect deadline for the rest of
+    /// the pipeline (TLS handshake and first packet).
+    /// </summary>
+    internal async Task AdmitAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (Interlocked.Increment(ref _open) > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _open);
+            WarnLimit();
+            connection.Abort(new ConnectionAbortedException("MQTT connection limit"));
+            return;
+        }
+        try
+        {
+            using var deadline = new ConnectDeadline(connection, _clock, _options.ConnectTimeout,
+                c => LogConnectTimeout(_logger, c.RemoteEndPoint?.ToString(), _options.ConnectTimeout.TotalSeconds));
+            connection.Features.Set(deadline);
+            Admitted?.Invoke();
+            await next(connection);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+        }
+    }
+
+    /// <summary>After TLS: hands the connection to MQTTnet and, once MQTTnet is done with it, ends its device session.</summary>
+    internal async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var handler = ((IMqttServerAdapter)this).ClientHandler;
+        if (handler is null)
+        {
+            return; // not started, or stopping
+        }
+        using var channel = new EdgeChannel(connection, new MqttPacketFormatterAdapter(new MqttBufferWriter(WriterBufferBytes, 64 * 1024)), this);
+        try
+        {
+            await handler(channel);
+        }
+        finally
+        {
+            if (channel.Session is { } session)
+            {
+                await EndSessionAsync(session);
+            }
+        }
+    }
+
+    private async Task OnConnectAsync(ValidatingConnectionEventArgs e)
+    {
+        var deviceId = e.ClientId;
+        if (e.ChannelAdapter is not EdgeChannel channel)
+        {
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            return;
+        }
+        if (e.ProtocolVersion != MqttProtocolVersion.V311)
+        {
+            Refuse(e, MqttConnectReasonCode.UnsupportedProtocolVersion, "only MQTT 3.1.1 is served");
+            return;
+        }
+        if (string.IsNullOrEmpty(deviceId) || deviceId.Contains('/') || !DeviceValidation.IsValidDeviceId(deviceId))
+        {
+            // "dev/mod" is a module: the registry has none.
+            Refuse(e, MqttConnectReasonCode.NotAuthorized, "the client id is not a device id");
+            return;
+        }
+        if (!MqttUserName.Names(e.UserName, _access.HostName, deviceId))
+        {
+            Refuse(e, MqttConnectReasonCode.NotAuthorized, "the username is not {HostName}/{client id}/?api-version=…");
+            return;
+        }
+        // IoT Hub answers a throttled connection as unavailable (CONNACK 3): the SDKs retry it.
+        if (!_throttle.TryAcquire(OperationClass.DeviceConnections).IsAcquired)
+        {
+            Refuse(e, MqttConnectReasonCode.ServerUnavailable, "DeviceConnections throttle");
+            return;
+        }
+        string? keyFingerprint = null;
+        if (_access.Enabled)
+        {
+            var decision = await _authorizer.AuthorizeAsync(e.Password, deviceId, "/devices/" + deviceId);
+            if (!decision.IsGranted)
+            {
+                Refuse(e, MqttConnectReasonCode.NotAuthorized, decision.Reason);
+                return;
+            }
+            keyFingerprint = decision.KeyFingerprint;
+        }
+
+        var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel);
+        DeviceAccess access;
+        try
+        {
+            access = await session.Grain.Connect(session.ToDeviceSession(_observerReference.Value));
+        }
+        catch (Exception exception)
+        {
+            LogConnectFailed(_logger, exception, deviceId);
+            e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
+            return;
+        }
+        if (access != DeviceAccess.Granted)
+        {
+            Refuse(e, MqttConnectReasonCode.NotAuthorized, access.ToString());
+            return;
+        }
+        channel.Session = session;
+        MqttDeviceSession? replaced = null;
+        _sessions.AddOrUpdate(deviceId, session, (_, previous) =>
+        {
+            replaced = previous;
+            return session;
+        });
+        // A newer connection replaces the older one, as IoT Hub does; the grain also tells the old one's edge.
+        if (replaced is not null && replaced.SessionId != session.SessionId)
+        {
+            LogSessionClosed(_logger, deviceId, SessionCloseReason.Replaced);
+            replaced.Channel.Abort("replaced by a newer connection of the same device");
+        }
+    }
+
+    private void Refuse(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string reason)
+    {
+        LogConnectRefused(_logger, e.ClientId, code, reason);
+        e.ReasonCode = code;
+    }
+
+    private Task OnPublishAsync(InterceptingPublishEventArgs e)
+    {
+        // Nothing is forwarded to subscribers: the registry counts messages, it routes none. MQTTnet still PUBACKs.
+        e.ProcessPublish = false;
+        if (!_sessions.TryGetValue(e.ClientId, out var session))
+        {
+            e.CloseConnection = true;
+            return Task.CompletedTask;
+        }
+        if (PublishRefusal(e.ApplicationMessage, session.DeviceId) is { } refusal)
+        {
+            LogPublishRefused(_logger, session.DeviceId, refusal);
+            e.CloseConnection = true;
+            return Task.CompletedTask;
+        }
+        return RecordAsync(e, session);
+    }
+
+    private static string? PublishRefusal(MqttApplicationMessage message, string deviceId)
+    {
+        if (message.QualityOfServiceLevel is not (MqttQualityOfServiceLevel.AtMostOnce or MqttQualityOfServiceLevel.AtLeastOnce))
+        {
+            return $"QoS {(int)message.QualityOfServiceLevel} (IoT Hub serves 0 and 1)";
+        }
+        if (message.Payload.Length > MqttLimits.MaxPayloadBytes)
+        {
+            return $"a body of {message.Payload.Length} bytes, over {MqttLimits.MaxPayloadBytes}";
+        }
+        return DeviceTopics.ClassifyPublish(message.Topic, deviceId) switch
+        {
+            PublishTopic.Telemetry => null,
+            PublishTopic.OtherDevice => "a topic of another device",
+            PublishTopic.BadPropertyBag => $"a property bag that does not parse or holds more than {MqttLimits.MaxProperties} properties",
+            _ => "a topic the registry does not serve",
+        };
+    }
+
+    /// <summary>One message on the device grain, in memory there: the PUBACK means the registry counted it.</summary>
+    private async Task RecordAsync(InterceptingPublishEventArgs e, MqttDeviceSession session)
+    {
+        if (!await WaitForBudgetAsync(OperationClass.DeviceToCloudSends))
+        {
+            LogPublishRefused(_logger, session.DeviceId, "DeviceToCloudSends throttle");
+            e.CloseConnection = true;
+            return;
+        }
+        try
+        {
+            var access = await MessageAsync(session, 1);
+            if (access != DeviceAccess.Granted)
+            {
+                LogSessionRefused(_logger, session.DeviceId, access);
+                e.CloseConnection = true;
+            }
+        }
+        catch (Exception exception)
+        {
+            // No PUBACK without a count: the device resends after it reconnects.
+            LogGrainCallFailed(_logger, exception, session.DeviceId);
+            e.CloseConnection = true;
+        }
+    }
+
+    /// <summary>
+    /// A PINGREQ is activity (IoT Hub's lastActivityTime; the connection stays Connected), not a message: no throttle,
+    /// no heartbeat. One grain call per keep-alive period (180 s for the SDKs). A refusal closes the connection, so a
+    /// revocation whose close was lost still lands by the next ping.
+    /// </summary>
+    internal async Task OnPingAsync(MqttDeviceSession session)
+    {
+        try
+        {
+            var access = await MessageAsync(session, 0);
+            if (access != DeviceAccess.Granted)
+            {
+                LogSessionRefused(_logger, session.DeviceId, access);
+                session.Channel.Abort($"the device grain answered {access}");
+            }
+        }
+        catch (Exception exception)
+        {
+            LogGrainCallFailed(_logger, exception, session.DeviceId);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="IDeviceGrain.Message"/>; a grain re-activated since the CONNECT (SessionUnknown) is told of the
+    /// session again, with the same id and key, and asked once more.
+    /// </summary>
+    private async Task<DeviceAccess> MessageAsync(MqttDeviceSession session, int messages)
+    {
+        var access = await session.Grain.Message(session.Messages(messages));
+        if (access != DeviceAccess.SessionUnknown)
+        {
+            return access;
+        }
+        access = await session.Grain.Connect(session.ToDeviceSession(_observerReference.Value));
+        return access == DeviceAccess.Granted ? await session.Grain.Message(session.Messages(messages)) : access;
+    }
+
+    private async ValueTask<bool> WaitForBudgetAsync(OperationClass operation)
+    {
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            var decision = _throttle.TryAcquire(operation);
+            if (decision.IsAcquired)
+            {
+                return true;
+            }
+            if (waited + decision.RetryAfter > MaxThrottleWait)
+            {
+                return false;
+            }
+            await Task.Delay(decision.RetryAfter, _clock);
+            waited += decision.RetryAfter;
+        }
+    }
+
+    private Task OnSubscribeAsync(InterceptingSubscriptionEventArgs e)
+    {
+        // Accepted or refused, nothing is stored: no one ever publishes to a device here.
+        e.ProcessSubscription = false;
+        var filter = e.TopicFilter.Topic;
+        if (!_sessions.TryGetValue(e.ClientId, out var session) || !DeviceTopics.IsSilentSubscription(filter, session.DeviceId))
+        {
+            LogSubscriptionRefused(_logger, e.ClientId, filter);
+            e.Response.ReasonCode = MqttSubscribeReasonCode.UnspecifiedError;
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The device grain asked (through <see cref="MqttSessionObserver"/>) to close a session it no longer accepts.</summary>
+    internal void Close(string deviceId, Guid sessionId, SessionCloseReason reason)
+    {
+        if (_sessions.TryGetValue(deviceId, out var session) && session.SessionId == sessionId)
+        {
+            LogSessionClosed(_logger, deviceId, reason);
+            session.Channel.Abort($"the registry closed the session: {reason}");
+        }
+    }
+
+    private async Task EndSessionAsync(MqttDeviceSession session)
+    {
+        // Only this connection's own entry goes: a newer connection of the same device keeps its place.
+        _sessions.TryRemove(new KeyValuePair<string, MqttDeviceSession>(session.DeviceId, session));
+        try
+        {
+            await session.Grain.Disconnect(session.SessionId);
+        }
+        catch (Exception exception)
+        {
+            LogGrainCallFailed(_logger, exception, session.DeviceId);
+        }
+        SessionEnded?.Invoke(session.DeviceId);
+    }
+
+    private void WarnLimit()
+    {
+        // At most one line a minute: a flood of connections must not become a flood of log lines.
+        var now = _clock.GetTimestamp();
+        var last = Interlocked.Read(ref _lastLimitWarning);
+        if ((last == long.MinValue || _clock.GetElapsedTime(last, now) >= TimeSpan.FromMinutes(1))
+            && Interlocked.CompareExchange(ref _lastLimitWarning, now, last) == last)
+        {
+            LogConnectionLimit(_logger, _options.MaxConnections);
+        }
+    }
+
+    [LoggerMessage(EventId = 1150, Level = LogLevel.Debug, Message = "MQTT CONNECT of {ClientId} refused with {Code}: {Reason}")]
+    private static partial void LogConnectRefused(ILogger logger, string clientId, MqttConnectReasonCode code, string reason);
+
+    [LoggerMessage(EventId = 1151, Level = LogLevel.Warning, Message = "MQTT CONNECT of {DeviceId} answered ServerUnavailable: the device grain call failed")]
+    private static partial void LogConnectFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(EventId = 1152, Level = LogLevel.Debug, Message = "MQTT publish of {DeviceId} refused, connection closed: {Reason}")]
+    private static partial void LogPublishRefused(ILogger logger, string deviceId, string reason);
+
+    [LoggerMessage(EventId = 1153, Level = LogLevel.Information, Message = "MQTT session of {DeviceId} closed: {Reason}")]
+    private static partial void LogSessionClosed(ILogger logger, string deviceId, SessionCloseReason reason);
+
+    [LoggerMessage(EventId = 1154, Level = LogLevel.Information, Message = "MQTT session of {DeviceId} closed: the device grain answered {Access}")]
+    private static partial void LogSessionRefused(ILogger logger, string deviceId, DeviceAccess access);
+
+    [LoggerMessage(EventId = 1155, Level = LogLevel.Warning, Message = "A device grain call of the MQTT session of {DeviceId} failed")]
+    private static partial void LogGrainCallFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(EventId = 1156, Level = LogLevel.Debug, Message = "MQTT subscription of {ClientId} to {Filter} refused: not a device topic the registry accepts")]
+    private static partial void LogSubscriptionRefused(ILogger logger, string clientId, string filter);
+
+    [LoggerMessage(EventId = 1157, Level = LogLevel.Debug, Message = "MQTT connection from {RemoteEndPoint} closed: no TLS handshake and CONNECT within {Seconds} s")]
+    private static partial void LogConnectTimeout(ILogger logger, string? remoteEndPoint, double seconds);
+
+    [LoggerMessage(EventId = 1158, Level = LogLevel.Warning, Message = "MQTT connection limit {Limit} reached (Registry:MqttMaxConnections): new connections are closed at accept")]
+    private static partial void LogConnectionLimit(ILogger logger, int limit);
+}

@@ -1,0 +1,14 @@
+using Registry.Abstractions;
+
+namespace Registry.Gateway.Mqtt;
+
+/// <summary>
+/// A device's MQTT session at this edge once its CONNECT was granted: what every later call to its device grain
+/// names (the session, and the key its token was checked with), and the one connection to close when it ends.
+/// </summary>
+internal sealed record MqttDeviceSession(string DeviceId, Guid SessionId, string? KeyFingerprint, IDeviceGrain Grain, EdgeChannel Channel)
+{
+    public DeviceSession ToDeviceSession(IDeviceSessionObserver observer) => new(SessionId, observer, KeyFingerprint);
+
+    public DeviceMessage Messages(int count) => new(DeviceTransport.Mqtt, SessionId, KeyFingerprint, count);
+}

@@ -1,0 +1,114 @@
+using System.Text;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Registry.Tests.Mqtt;
+
+namespace Registry.Tests.Hostile;
+
+/// <summary>
+/// The device side of the hostile corpus, over MQTT: bytes no well-behaved client sends, written raw after TLS. Each
+/// is a clear refusal (the server closes the connection; 3.1.1 has no other way to refuse a packet), records nothing
+/// (the device's lastActivityTime and connectionState are as before), and a bystander device stays connected and served.
+/// </summary>
+public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixture<MqttRegistryFixture>
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
+
+    private static string Events(string id) => $"devices/{id}/messages/events/";
+
+    /// <summary>After a granted CONNECT of device <c>id</c>: what the device then sends (id, another registered id).</summary>
+    private static readonly Dictionary<string, Func<string, string, byte[]>> AfterConnect = new()
+    {
+        ["a publish on another device's telemetry topic"] = (_, other) => RawMqtt.Publish(Events(other), "{}"u8.ToArray(), 1),
+        ["a body one byte over 256 KB"] = (id, _) => RawMqtt.Publish(Events(id), new byte[256 * 1024 + 1], 1),
+        ["a fixed header declaring 100 MB, without the body"] = (_, _) => RawMqtt.Header(0x32, 100_000_000),
+        ["QoS bits 3, which is no QoS"] = (id, _) => RawMqtt.Publish(Events(id), "{}"u8.ToArray(), 3),
+        ["QoS 2, which IoT Hub does not serve"] = (id, _) => RawMqtt.Publish(Events(id), "{}"u8.ToArray(), 2),
+        ["a property bag of 129 properties"] = (id, _) => RawMqtt.Publish(Events(id) + string.Join("&", Enumerable.Range(0, 129).Select(i => $"p{i}=v")), [], 1),
+        ["a property bag of 60 KB in one value"] = (id, _) => RawMqtt.Publish(Events(id) + "k=" + new string('v', 60_000) + "&" + string.Join("&", Enumerable.Range(0, 200).Select(i => $"{i}")), [], 1),
+        ["a property bag that is not URL-encoded"] = (id, _) => RawMqtt.Publish(Events(id) + "%ZZ=1", [], 1),
+        ["a property bag with an empty key"] = (id, _) => RawMqtt.Publish(Events(id) + "=v", [], 1),
+        ["a topic the registry does not serve (twin GET)"] = (_, _) => RawMqtt.Publish("$iothub/twin/GET/?$rid=1", [], 0),
+        ["a free topic"] = (_, _) => RawMqtt.Publish("sensors/temperature", "21"u8.ToArray(), 1),
+        ["a second CONNECT"] = (id, _) => RawMqtt.Connect(id, "x", "y", 60),
+        ["a remaining length of five bytes"] = (_, _) => [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
+        ["a packet type 0, which is reserved"] = (_, _) => [0x00, 0x00],
+        ["a PINGRESP, which only servers send"] = (_, _) => [0xD0, 0x00],
+    };
+
+    /// <summary>Sent instead of a CONNECT: refused before any device is involved, at once or at the connect timeout.</summary>
+    private static readonly Dictionary<string, byte[]> BeforeConnect = new()
+    {
+        ["garbage instead of a CONNECT"] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+        ["a PUBLISH as the first packet"] = RawMqtt.Publish("devices/x/messages/events/", "{}"u8.ToArray(), 1),
+        ["a CONNECT naming protocol level 3 (MQTT 3.1)"] = [0x10, 0x0C, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
+        ["a CONNECT declaring 100 MB"] = RawMqtt.Header(0x10, 100_000_000),
+        ["HTTP instead of MQTT"] = Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    };
+
+    public static IEnumerable<TheoryDataRow<string>> AfterConnectCases => AfterConnect.Keys.Select(k => new TheoryDataRow<string>(k));
+
+    public static IEnumerable<TheoryDataRow<string>> BeforeConnectCases => BeforeConnect.Keys.Select(k => new TheoryDataRow<string>(k));
+
+    [Theory(Timeout = 60_000)]
+    [MemberData(nameof(AfterConnectCases))]
+    public async Task A_hostile_packet_from_a_connected_device_closes_its_connection_records_nothing_and_disturbs_no_one(string @case)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (id, key) = await fixture.NewDeviceAsync("hostile");
+        var (other, otherKey) = await fixture.NewDeviceAsync("bystander");
+        var bystander = await MqttDevices.ConnectedAsync(fixture.Host, fixture.Clock, other, otherKey);
+        var (tcp, tls) = await MqttDevices.RawTlsAsync(fixture.Host);
+        using (tcp)
+        await using (tls)
+        {
+            await tls.WriteAsync(RawMqtt.Connect(id, MqttDevices.UserName(fixture.Host, id), fixture.DeviceToken(id, key), 180), ct);
+            var connack = new byte[4];
+            await tls.ReadExactlyAsync(connack, ct);
+            Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connack);
+            var before = await fixture.GetDeviceAsync(id);
+            var otherBefore = await fixture.GetDeviceAsync(other);
+            fixture.Clock.Advance(TimeSpan.FromMinutes(1));
+
+            try
+            {
+                await tls.WriteAsync(AfterConnect[@case](id, other), ct);
+            }
+            catch (IOException)
+            {
+                // The server may close while a large packet is still being written: that is the refusal.
+            }
+
+            Assert.True(await MqttDevices.ClosedByServerAsync(tls, Guard), "the connection is still open");
+            var after = await fixture.GetDeviceAsync(id);
+            Assert.Equal((string)before["lastActivityTime"]!, (string)after["lastActivityTime"]!);
+            Assert.Equal((string)otherBefore["lastActivityTime"]!, (string)(await fixture.GetDeviceAsync(other))["lastActivityTime"]!);
+        }
+        var ack = await bystander.PublishStringAsync(Events(other), "{}", MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
+        Assert.True(ack.IsSuccess);
+        Assert.True(bystander.IsConnected);
+        await bystander.DisconnectAsync(cancellationToken: ct);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [MemberData(nameof(BeforeConnectCases))]
+    public async Task A_hostile_first_packet_is_refused_by_closing_the_connection_and_disturbs_no_one(string @case)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (other, otherKey) = await fixture.NewDeviceAsync("bystander");
+        var bystander = await MqttDevices.ConnectedAsync(fixture.Host, fixture.Clock, other, otherKey);
+        var (tcp, tls) = await MqttDevices.RawTlsAsync(fixture.Host);
+        using (tcp)
+        await using (tls)
+        {
+            await tls.WriteAsync(BeforeConnect[@case], ct);
+            // What is not yet a whole packet (HTTP reads as a PUBACK header declaring 69 bytes) waits for the connect timeout.
+            fixture.Clock.Advance(MqttRegistryFixture.ConnectTimeout + TimeSpan.FromSeconds(1));
+
+            Assert.True(await MqttDevices.ClosedByServerAsync(tls, Guard), "the connection is still open");
+        }
+        var ack = await bystander.PublishStringAsync(Events(other), "{}", MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: ct);
+        Assert.True(ack.IsSuccess);
+        await bystander.DisconnectAsync(cancellationToken: ct);
+    }
+}

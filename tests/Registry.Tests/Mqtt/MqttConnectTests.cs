@@ -1,0 +1,175 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using MQTTnet;
+using Registry.Gateway.Mqtt;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Mqtt;
+
+/// <summary>
+/// CONNECT as IoT Hub answers it (docs/wire-contract.md §9.2): CONNACK 0 for a device's own SAS token, 5 for anything
+/// that may not act as that device, and a refused CONNECT changes nothing on the device.
+/// </summary>
+public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixture<MqttRegistryFixture>
+{
+    private RegistryTestHost Host => fixture.Host;
+
+    private MqttDeviceEdge Edge => Host.Services.GetRequiredService<MqttDeviceEdge>();
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_device_with_its_own_token_connects_with_connack_0_shows_connected_and_disconnected_after_it_leaves()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("conn");
+        var ended = SessionEnded(id);
+
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        var connected = await fixture.GetDeviceAsync(id);
+        await client.DisconnectAsync();
+        await ended.WaitAsync(TestContext.Current.CancellationToken);
+        var disconnected = await fixture.GetDeviceAsync(id);
+
+        Assert.Equal("Connected", (string)connected["connectionState"]!);
+        Assert.Equal(Iso(fixture.Clock.GetUtcNow()), (string)connected["lastActivityTime"]!);
+        Assert.Equal("Disconnected", (string)disconnected["connectionState"]!);
+    }
+
+    [Fact]
+    public async Task A_token_signed_with_another_key_gets_connack_5_and_changes_nothing()
+    {
+        var (id, _) = await fixture.NewDeviceAsync("badkey");
+        var before = await fixture.GetDeviceAsync(id);
+
+        var code = await ConnectCodeAsync(id, fixture.DeviceToken(id, Convert.ToBase64String(new byte[32])));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, code);
+        AssertSameJson(before, await fixture.GetDeviceAsync(id));
+    }
+
+    [Fact]
+    public async Task An_expired_token_gets_connack_5()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("expired");
+        var token = Registry.Gateway.Security.SharedAccessSignature.Create($"{Host.HostName}/devices/{id}", key, null, fixture.Clock.GetUtcNow().AddMinutes(-10));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectCodeAsync(id, token));
+    }
+
+    [Fact]
+    public async Task An_unknown_device_gets_connack_5()
+    {
+        var id = "never-created-" + Guid.NewGuid().ToString("N")[..8];
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectCodeAsync(id, fixture.DeviceToken(id, Convert.ToBase64String(new byte[32]))));
+    }
+
+    [Fact]
+    public async Task A_disabled_device_gets_connack_5_and_stays_disconnected()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("disabled");
+        var device = await fixture.GetDeviceAsync(id);
+        device["status"] = "disabled";
+        using (var put = await fixture.Owner.PutDeviceAsync(id, device.ToJsonString(), "\"*\""))
+        {
+            await put.ReadDeviceAsync(System.Net.HttpStatusCode.OK);
+        }
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectCodeAsync(id, fixture.DeviceToken(id, key)));
+        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+    }
+
+    [Fact]
+    public async Task A_client_id_that_is_not_the_device_id_gets_connack_5()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("clientid");
+        var (other, _) = await fixture.NewDeviceAsync("other");
+
+        var (client, result) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, fixture.DeviceToken(id, key), clientId: other));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, result.ResultCode);
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_module_client_id_gets_connack_5_because_the_registry_has_no_modules()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("module");
+        var module = $"{id}/mod1";
+
+        var (_, result) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, fixture.DeviceToken(id, key), clientId: module, userName: $"{Host.HostName}/{module}/?{MqttDevices.ApiVersion}"));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, result.ResultCode);
+    }
+
+    [Fact]
+    public async Task A_username_naming_another_host_or_device_gets_connack_5()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("user");
+
+        var (_, otherHost) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, fixture.DeviceToken(id, key), userName: $"elsewhere/{id}/?{MqttDevices.ApiVersion}"));
+        var (_, otherDevice) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, fixture.DeviceToken(id, key), userName: $"{Host.HostName}/{id}x/?{MqttDevices.ApiVersion}"));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, otherHost.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, otherDevice.ResultCode);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_second_connection_of_the_same_device_replaces_the_first_which_is_closed_and_the_second_keeps_serving()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("replace");
+        var first = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        var firstClosed = MqttDevices.Disconnected(first);
+
+        var second = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        await firstClosed.WaitAsync(TestContext.Current.CancellationToken);
+        var ack = await second.PublishStringAsync($"devices/{id}/messages/events/", "{}", MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.True(ack.IsSuccess);
+        Assert.True(second.IsConnected);
+        Assert.Equal("Connected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        await second.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task Connections_beyond_the_DeviceConnections_throttle_get_connack_3_which_the_sdks_retry()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Overrides:DeviceConnections"] = "1/min",
+        });
+        using var owner = host.CreateClient();
+        var key = (string)(await owner.CreateDeviceAsync("throttled"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var options = MqttDevices.Options(host, "throttled", MqttDevices.Token(host, clock, "throttled", key));
+
+        var (first, admitted) = await MqttDevices.ConnectAsync(options);
+        await first.DisconnectAsync();
+        var (_, throttled) = await MqttDevices.ConnectAsync(options);
+
+        Assert.Equal(MqttClientConnectResultCode.Success, admitted.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, throttled.ResultCode);
+    }
+
+    private async Task<MqttClientConnectResultCode> ConnectCodeAsync(string id, string password)
+    {
+        var (client, result) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, password));
+        Assert.False(client.IsConnected);
+        return result.ResultCode;
+    }
+
+    private Task SessionEnded(string id)
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Edge.SessionEnded += deviceId =>
+        {
+            if (deviceId == id)
+            {
+                ended.TrySetResult();
+            }
+        };
+        return ended.Task;
+    }
+
+    private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ");
+}

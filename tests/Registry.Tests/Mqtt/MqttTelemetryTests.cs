@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Time.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Mqtt;
+
+/// <summary>
+/// Telemetry and what else a device does once connected: a publish on its telemetry topic is acknowledged once the
+/// device grain counted it (lastActivityTime moves; the body is not kept), a ping is activity, and the subscriptions
+/// the SDKs make on open are granted and stay silent.
+/// </summary>
+public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixture<MqttRegistryFixture>
+{
+    private RegistryTestHost Host => fixture.Host;
+
+    [Theory]
+    [InlineData("/%24.mid=msg-1&%24.cid=corr-1&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high")]
+    [InlineData("/")]
+    [InlineData("")]
+    public async Task A_qos_1_publish_on_the_telemetry_topic_is_acknowledged_and_moves_last_activity(string bag)
+    {
+        var (id, key) = await fixture.NewDeviceAsync("tele");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        fixture.Clock.Advance(TimeSpan.FromMinutes(1));
+
+        var ack = await client.PublishStringAsync($"devices/{id}/messages/events{bag}", "{\"heartbeat\":1}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var device = await fixture.GetDeviceAsync(id);
+
+        Assert.True(ack.IsSuccess);
+        Assert.Equal(Iso(fixture.Clock.GetUtcNow()), (string)device["lastActivityTime"]!);
+        Assert.Equal("Connected", (string)device["connectionState"]!);
+        await client.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task A_ping_is_activity_and_leaves_the_device_connected()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("ping");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        fixture.Clock.Advance(TimeSpan.FromMinutes(2));
+
+        await client.PingAsync();
+        var device = await fixture.GetDeviceAsync(id);
+
+        Assert.Equal(Iso(fixture.Clock.GetUtcNow()), (string)device["lastActivityTime"]!);
+        Assert.Equal("Connected", (string)device["connectionState"]!);
+        await client.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task The_subscriptions_the_sdk_makes_on_open_are_granted()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("subs");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+
+        var result = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter($"devices/{id}/messages/devicebound/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("$iothub/methods/POST/#", MqttQualityOfServiceLevel.AtMostOnce)
+            .WithTopicFilter("$iothub/twin/res/#", MqttQualityOfServiceLevel.AtMostOnce)
+            .WithTopicFilter("$iothub/twin/PATCH/properties/desired/#", MqttQualityOfServiceLevel.AtMostOnce)
+            .Build());
+
+        Assert.Equal(
+            [MqttClientSubscribeResultCode.GrantedQoS1, MqttClientSubscribeResultCode.GrantedQoS0, MqttClientSubscribeResultCode.GrantedQoS0, MqttClientSubscribeResultCode.GrantedQoS0],
+            result.Items.Select(i => i.ResultCode));
+        Assert.True(client.IsConnected);
+        await client.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task A_subscription_to_another_devices_topics_or_any_other_topic_is_refused()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("subother");
+        var (other, _) = await fixture.NewDeviceAsync("victim");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+
+        var result = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter($"devices/{other}/messages/devicebound/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("#", MqttQualityOfServiceLevel.AtMostOnce)
+            .Build());
+
+        Assert.All(result.Items, i => Assert.Equal(MqttClientSubscribeResultCode.UnspecifiedError, i.ResultCode));
+        await client.DisconnectAsync();
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_publish_beyond_the_DeviceToCloudSends_throttle_and_its_longest_wait_closes_the_connection_uncounted()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "1/min",
+        });
+        using var owner = host.CreateClient();
+        var key = (string)(await owner.CreateDeviceAsync("d2c"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var client = await MqttDevices.ConnectedAsync(host, clock, "d2c", key);
+        var closed = MqttDevices.Disconnected(client);
+        var first = await client.PublishStringAsync("devices/d2c/messages/events/", "1", MqttQualityOfServiceLevel.AtLeastOnce);
+        var counted = (string)(await owner.GetDeviceJsonAsync("d2c"))["lastActivityTime"]!;
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => client.PublishStringAsync("devices/d2c/messages/events/", "2", MqttQualityOfServiceLevel.AtLeastOnce));
+        await closed.WaitAsync(TestContext.Current.CancellationToken);
+
+        Assert.True(first.IsSuccess);
+        Assert.Equal(counted, (string)(await owner.GetDeviceJsonAsync("d2c"))["lastActivityTime"]!);
+    }
+
+    internal static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ");
+}
