@@ -171,5 +171,5 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
         return ended.Task;
     }
 
-    private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ");
+    private static string Iso(DateTimeOffset time) => MqttTelemetryTests.Iso(time);
 }

@@ -109,5 +109,6 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
         Assert.Equal(counted, (string)(await owner.GetDeviceJsonAsync("d2c"))["lastActivityTime"]!);
     }
 
-    internal static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ");
+    /// <summary>A time as the registry writes it (trailing zeros of the fraction dropped), so a time ending in 0 compares equal.</summary>
+    internal static string Iso(DateTimeOffset time) => Registry.Gateway.Wire.DeviceWireMapper.FormatDate(time.UtcDateTime);
 }
