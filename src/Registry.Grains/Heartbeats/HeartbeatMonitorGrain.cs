@@ -80,15 +80,15 @@ public sealed partial class HeartbeatMonitorGrain(
     public async Task Watch(string deviceId, HeartbeatPolicy policy, DateTime reference, DateTime? heartbeat)
     {
         policy.EnsureValid();
-        var wasEmpty = _watched.Count == 0;
         var known = _watched.TryGet(deviceId, out var existing);
         var outage = known ? existing.OutageSince : null;
         var recovered = outage is not null && heartbeat is not null;
         var changed = !known || existing.Policy != policy || recovered;
         var watched = _watched.Set(deviceId, policy, reference + policy.Deadline, recovered ? null : outage);
         ArmTimer();
-        if (wasEmpty)
+        if (_reminder is null)
         {
+            // The first device, or a registration that failed before: the partition is not durable until it has its reminder.
             await SyncReminder();
         }
         if (recovered)

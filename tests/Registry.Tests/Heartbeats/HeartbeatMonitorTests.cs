@@ -74,6 +74,25 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Heartbeats_reach_the_monitor_only_on_transitions_the_join_and_the_recovery()
+    {
+        var id = await fixture.NewDeviceAsync("hotpath");
+        for (var i = 0; i < 20; i++)
+        {
+            await BeatAsync(id);
+        }
+        Assert.Equal(1, HeartbeatClusterFixture.MonitorCalls.GetValueOrDefault(("Watch", id)));
+
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        for (var i = 0; i < 20; i++)
+        {
+            await BeatAsync(id);
+        }
+        Assert.Equal(2, HeartbeatClusterFixture.MonitorCalls.GetValueOrDefault(("Watch", id)));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered], Events.OpTypes(id));
+    }
+
+    [Fact]
     public async Task The_first_heartbeat_after_an_outage_raises_heartbeatRecovered_exactly_once_and_a_new_silence_is_a_new_outage()
     {
         var id = await fixture.NewDeviceAsync("recover");
@@ -147,6 +166,8 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.True(await fixture.Monitor(id).IsWatching(id));
 
         await fixture.Device(id).Delete(ETagCondition.Any);
+        // At once, not only when the partition next asks.
+        Assert.False(await fixture.Monitor(id).IsWatching(id));
         await fixture.AdvanceAndCheckAsync(id, Deadline * 3);
 
         Assert.Empty(Events.OpTypes(id));
@@ -161,6 +182,7 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
 
         await fixture.Device(id).Update(DeviceInputs.Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        Assert.False(await fixture.Monitor(id).IsWatching(id));
         await fixture.AdvanceAndCheckAsync(id, Deadline * 3);
 
         Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));

@@ -20,6 +20,9 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
 
     public static CapturingEventSink Events { get; } = new();
 
+    /// <summary>Calls into monitor partitions, by method name and device id (the first argument), as the silos received them.</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<(string Method, string DeviceId), int> MonitorCalls { get; } = new();
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IGrainFactory Grains => Cluster.GrainFactory;
@@ -60,6 +63,14 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
         {
             silo.Services.UseGrainClock(Clock);
             silo.Services.AddSingleton<IRegistryEventSink>(Events);
+            silo.AddIncomingGrainCallFilter(context =>
+            {
+                if (context.Grain is IHeartbeatMonitorGrain && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is string deviceId)
+                {
+                    MonitorCalls.AddOrUpdate((context.InterfaceMethod.Name, deviceId), 1, (_, n) => n + 1);
+                }
+                return context.Invoke();
+            });
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings
             {
                 IndexPartitions = RegistryClusterFixture.Partitions,
