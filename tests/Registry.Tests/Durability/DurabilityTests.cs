@@ -15,6 +15,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
     private static readonly string[] TrickyIds = ["dur-a#b", "dur-a?b", "dur-a_b", "dur-a%b", "dur-a%23b", "dur-Case", "dur-case", "dur-" + "-:.+%_#*?!(),=@;$'"];
 
     [Theory]
+    [InlineData("Batched")]
     [InlineData("Table")]
     [InlineData("Blob")]
     public async Task Acknowledged_writes_survive_a_restart_of_every_silo(string deviceStorage)
