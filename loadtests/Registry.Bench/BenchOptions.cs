@@ -4,7 +4,7 @@ namespace Registry.Bench;
 
 /// <summary>Command-line options of the benchmark.</summary>
 internal sealed record BenchOptions(string? Storage, int Rounds, int Seconds, int Concurrency, int Devices, bool NoAuth, int Partitions,
-    IReadOnlyDictionary<string, string?> HostSettings)
+    IReadOnlyDictionary<string, string?> HostSettings, int? AzuritePid)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -18,6 +18,8 @@ internal sealed record BenchOptions(string? Storage, int Rounds, int Seconds, in
             // Host settings for both registries (--set Registry:DeviceStorage=Table, repeatable).
             args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
                 .Select(x => args[x.i + 1].Split('=', 2))
-                .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : null));
+                .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : null),
+            // Azurite's process, whose CPU time each storage phase reports (bench-registry.sh passes the one it started).
+            Value("--azurite-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
 using Orleans.Storage;
@@ -13,22 +12,16 @@ namespace Registry.Host;
 /// writes of concurrent device grains of this silo into Azure Table entity-group transactions, so a bulk of 100
 /// creates costs a few requests instead of 100. Orleans' Azure Table provider gives every grain a PartitionKey of its
 /// own, so no two of its rows can share a transaction; here a row's PartitionKey is a stable bucket of the device id
-/// (<see cref="Buckets"/>) and its RowKey the escaped id. Batching is natural: while a transaction of a bucket is in
+/// (its index partition) and its RowKey the escaped id. Batching is natural: while a transaction of a bucket is in
 /// flight, the next writes to it queue and go together as the next one, with no timer (a lone write goes at once).
 /// Each writer keeps the semantics of one row of its own (insert-if-absent without a storage ETag, replace with it,
 /// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
 /// without it. docs/storage.md §3.
 /// </summary>
-public sealed partial class DeviceRowStorage(TableClient table, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage
+public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
-
-    /// <summary>
-    /// How many PartitionKeys the rows spread over: few enough that concurrent writers share one (a transaction holds one
-    /// PartitionKey), enough that transactions of different buckets run side by side. Part of the stored layout.
-    /// </summary>
-    public const int Buckets = 16;
 
     private const string DataColumn = "Data";
     private static readonly string[] Columns = [DataColumn];
@@ -43,9 +36,13 @@ public sealed partial class DeviceRowStorage(TableClient table, IGrainStorageSer
     /// <summary>Storage requests those writes took: transactions plus single requests. Below <see cref="Writes"/> when writes shared transactions.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>The bucket of a device id (not escaped): FNV-1a as for the index partitions, over <see cref="Buckets"/>.</summary>
-    public static string PartitionKey(string deviceId) =>
-        DevicePartitioner.PartitionOf(deviceId, Buckets).ToString("D3", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The bucket of a device id (not escaped): its index partition, written as in the index table, so the rows of one
+    /// partition's devices share a PartitionKey (concurrent writers of a partition share transactions) while the
+    /// partitions' transactions run side by side.
+    /// </summary>
+    public static string PartitionKey(string deviceId, int partitions) =>
+        TableIndexStore.PartitionKey(DevicePartitioner.PartitionOf(deviceId, partitions));
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -87,10 +84,10 @@ public sealed partial class DeviceRowStorage(TableClient table, IGrainStorageSer
     }
 
     /// <summary>The grain key arrives escaped (<see cref="KeyEscapingGrainStorage"/>): it is the RowKey; the bucket is of the id itself.</summary>
-    private static (string PartitionKey, string RowKey) Keys(GrainId grainId)
+    private (string PartitionKey, string RowKey) Keys(GrainId grainId)
     {
         var rowKey = grainId.Key.ToString()!;
-        return (PartitionKey(KeyEscapingGrainStorage.UnescapeKey(rowKey)), rowKey);
+        return (PartitionKey(KeyEscapingGrainStorage.UnescapeKey(rowKey), partitions), rowKey);
     }
 
     private Task<ETag> Enqueue(string partitionKey, PendingWrite write)

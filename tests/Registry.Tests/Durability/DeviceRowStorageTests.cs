@@ -18,6 +18,7 @@ namespace Registry.Tests.Durability;
 public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
 {
     private const string StateName = "device";
+    private const int Partitions = 64;
     private static readonly GrainType DeviceType = GrainType.Create("device");
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
@@ -31,16 +32,16 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         options.Retry.Delay = TimeSpan.FromMilliseconds(50);
         var table = new TableServiceClient(connectionString, options).GetTableClient(tableName ?? "rows" + Guid.NewGuid().ToString("N")[..12]);
         await table.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
-        return new DeviceRowStorage(table, Serializer, NullLogger<DeviceRowStorage>.Instance);
+        return new DeviceRowStorage(table, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
     }
 
     /// <summary>As the host calls the store: the grain key escaped first.</summary>
     private static GrainId Grain(string deviceId) => KeyEscapingGrainStorage.Escape(GrainId.Create(DeviceType, deviceId));
 
-    /// <summary>Ids that all fall in one bucket, so their writes can share transactions.</summary>
+    /// <summary>Ids that all fall in one index partition, hence one PartitionKey, so their writes can share transactions.</summary>
     private static string[] SameBucket(string prefix, int count) =>
         Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{i}")
-            .Where(id => DeviceRowStorage.PartitionKey(id) == DeviceRowStorage.PartitionKey(prefix + "-0"))
+            .Where(id => DeviceRowStorage.PartitionKey(id, Partitions) == DeviceRowStorage.PartitionKey(prefix + "-0", Partitions))
             .Take(count).ToArray();
 
     private static async Task<(string Id, GrainState<string> State, Exception? Error)[]> WriteAll(
