@@ -37,7 +37,7 @@ public sealed class RegistrySettings
     public string? StorageConnectionString { get; set; }
 
     /// <summary>Where device identities live in durable mode: one of <see cref="DeviceStorages"/>. The index is always an Azure Table.</summary>
-    public string DeviceStorage { get; set; } = "Batched";
+    public string DeviceStorage { get; set; } = "Table";
 
     /// <summary>
     /// Longest a storage operation may take, in seconds: beyond it (or at once when storage is unreachable) a request

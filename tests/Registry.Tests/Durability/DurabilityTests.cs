@@ -97,6 +97,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
             ["Registry:StoragePrefix"] = prefix,
             ["Registry:ServiceId"] = prefix,
             ["Registry:ClusterId"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
             // One index partition: every row shares one PartitionKey, so the bulk's concurrent writes can share transactions.
             ["Registry:IndexPartitions"] = "1",
         };

@@ -150,7 +150,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         (string Setting, string Stored, string Configured)[] wrong =
         [
             ("ServiceId", prefix, prefix + "x"),
-            ("DeviceStorage", "Batched", "Table"),
+            ("DeviceStorage", "Table", "Blob"),
             ("IndexPartitions", "4", "8"),
         ];
         foreach (var (setting, stored, configured) in wrong)
