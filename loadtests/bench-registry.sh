@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures registry GET and create throughput against a real Azurite, with the ceilings (no-op Kestrel endpoint,
 # raw Azure Table insert) measured in the same process and run. Extra arguments go to the benchmark
-# (--rounds N --seconds S --concurrency C --devices D).
+# (--rounds N --seconds S --concurrency C --devices D --set Registry:DeviceStorage=Table).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,4 +28,4 @@ account='devstoreaccount1'
 key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 storage="DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$blob/$account;QueueEndpoint=http://127.0.0.1:$queue/$account;TableEndpoint=http://127.0.0.1:$table/$account;"
 
-dotnet loadtests/Registry.Bench/bin/Release/net10.0/Registry.Bench.dll --storage "$storage" "$@"
+dotnet loadtests/Registry.Bench/bin/Release/net10.0/Registry.Bench.dll --storage "$storage" --azurite-pid "$azurite" "$@"

@@ -8,7 +8,7 @@ using Registry.Host;
 // machine: a no-op Kestrel endpoint (HTTP ceiling) and a raw Azure Table insert (storage ceiling), alternated with
 // the registry's GET and create over HTTPS. Usage:
 //   dotnet run -c Release --project loadtests/Registry.Bench -- [--storage <connection string>] [--rounds 3]
-//       [--seconds 8] [--concurrency 32] [--devices 2000] [--partitions 256] [--no-auth]
+//       [--seconds 8] [--concurrency 32] [--devices 2000] [--partitions 256] [--no-auth] [--set Key=Value ...]
 // Requests carry one owner SAS token for the whole run, as the C# SDK reuses its token; --no-auth turns the
 // registry's authentication off. A second registry with authentication off serves the same GETs in every round
 // (registry-get-noauth), so the cost of SAS checking is measured in the same run.
@@ -39,11 +39,11 @@ if (args.Length > 0 && args[0] == "monitor-cost")
 var options = BenchOptions.Parse(args);
 var runId = Guid.NewGuid().ToString("N")[..8];
 
-var (registry, dataFolder, registryBase) = await BenchHost.StartRegistryAsync("a" + runId, options.Storage, authentication: !options.NoAuth, certificate: null, options.Partitions);
+var (registry, dataFolder, registryBase) = await BenchHost.StartRegistryAsync("a" + runId, options.Storage, authentication: !options.NoAuth, certificate: null, options.Partitions, options.HostSettings);
 var certs = Path.Combine(dataFolder, "certs");
 // The open registry and the no-op endpoint serve the first registry's certificate, so one client trusts all three.
 var (openRegistry, openDataFolder, openBase) = await BenchHost.StartRegistryAsync("b" + runId, options.Storage, authentication: false,
-    certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName), options.Partitions);
+    certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName), options.Partitions, options.HostSettings);
 var ports = BenchHost.FreePorts(1);
 
 var noop = BenchHost.BuildNoopServer(Path.Combine(certs, DevelopmentCertificates.ServerFileName), ports[0]);
@@ -76,11 +76,16 @@ foreach (var target in new[] { registryBase, openBase })
 
 var entityPayload = new string('x', 300);
 var phases = new List<PhaseResult>();
+// CPU seconds spent during a phase by this process (the registries and the load) and by Azurite, per round and phase.
+var cpu = new Dictionary<(int Round, string Name), (double Process, double Azurite)>();
+var currentRound = 0;
+var roundRatios = new List<(int Round, double Create, double Bulk)>();
 var duration = TimeSpan.FromSeconds(options.Seconds);
-Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Partitions} index partitions; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores");
+Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Partitions} index partitions; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores{string.Concat(options.HostSettings.Select(kv => $"; {kv.Key}={kv.Value}"))}");
 
 for (var round = 0; round <= options.Rounds; round++)
 {
+    currentRound = round;
     // Round 0 warms every path (JIT, connection pools, grain activations) and is not reported.
     var seconds = round == 0 ? TimeSpan.FromSeconds(2) : duration;
     var results = new List<PhaseResult>
@@ -100,12 +105,12 @@ for (var round = 0; round <= options.Rounds; round++)
             using var response = await http.GetAsync($"{openBase}/devices/{seeded[n % seeded.Length]}?api-version=2021-04-12");
             return response.IsSuccessStatusCode;
         }),
-        await Measurement.RunAsync("registry-create", options.Concurrency, seconds, async n =>
+        await Phase("registry-create", seconds, async n =>
         {
             using var response = await Put(registryBase, $"r{round}-{runId}-{n}");
             return response.IsSuccessStatusCode;
         }),
-        await Measurement.RunAsync("registry-bulk100", options.Concurrency, seconds, async n =>
+        await Phase("registry-bulk100", seconds, async n =>
         {
             var items = string.Join(",", Enumerable.Range(0, 100).Select(i => $"{{\"id\":\"b{round}-{runId}-{n}-{i}\",\"importMode\":\"create\"}}"));
             using var content = new StringContent($"[{items}]", Encoding.UTF8, "application/json");
@@ -115,7 +120,7 @@ for (var round = 0; round <= options.Rounds; round++)
     };
     if (table is not null)
     {
-        results.Add(await Measurement.RunAsync("table-insert", options.Concurrency, seconds, async n =>
+        results.Add(await Phase("table-insert", seconds, async n =>
         {
             var entity = new TableEntity($"p{n % 64}", $"r{round}-{n}") { ["Data"] = entityPayload };
             using var response = await table.AddEntityAsync(entity);
@@ -128,6 +133,23 @@ for (var round = 0; round <= options.Rounds; round++)
         foreach (var r in results)
         {
             Console.WriteLine($"round {round} {r.Name,-16} {r.OpsPerSecond,9:F0}/s  p50 {r.P50Ms,7:F2} ms  p99 {r.P99Ms,7:F2} ms  errors {r.Errors}");
+        }
+        if (table is not null)
+        {
+            // The ratios of one round: Azurite's speed drifts between rounds on a shared machine, less within one.
+            var insert = results.Single(r => r.Name == "table-insert").OpsPerSecond;
+            var ratios = (round, results.Single(r => r.Name == "registry-create").OpsPerSecond / insert,
+                results.Single(r => r.Name == "registry-bulk100").OpsPerSecond * 100 / insert);
+            roundRatios.Add(ratios);
+            Console.WriteLine($"round {round} registry-create / table-insert = {ratios.Item2:F3}; registry-bulk100 devices/s / table-insert = {ratios.Item3:F3}");
+            foreach (var (name, perOperation) in new[] { ("registry-create", 1), ("registry-bulk100", 100), ("table-insert", 1) })
+            {
+                var phase = results.Single(r => r.Name == name);
+                var (process, azurite) = cpu[(round, name)];
+                var operations = phase.OpsPerSecond * seconds.TotalSeconds * perOperation;
+                Console.WriteLine($"round {round} {name,-16} CPU per {(perOperation == 1 ? "operation" : "device")}: this process {process * 1e6 / operations:F0} µs, Azurite {(options.AzuritePid is null ? "?" : (azurite * 1e6 / operations).ToString("F0", System.Globalization.CultureInfo.InvariantCulture))} µs");
+            }
+            Console.WriteLine($"round {round} load average {File.ReadAllText("/proc/loadavg").Trim()}{DeviceRows(registry)}");
         }
     }
 }
@@ -148,6 +170,9 @@ if (table is not null)
     var tableRate = MedianOf("table-insert");
     Console.WriteLine($"  registry-get    / table-insert = {MedianOf("registry-get") / tableRate:F3}");
     Console.WriteLine($"  registry-create / table-insert = {MedianOf("registry-create") / tableRate:F3}");
+    // A bulk request carries 100 devices: its devices/s against single-entity inserts/s.
+    Console.WriteLine($"  registry-bulk100 devices/s / table-insert = {MedianOf("registry-bulk100") * 100 / tableRate:F3}");
+    Console.WriteLine($"  median of the rounds' ratios: registry-create / table-insert = {Measurement.Median(roundRatios.Select(r => r.Create)):F3}; registry-bulk100 devices/s / table-insert = {Measurement.Median(roundRatios.Select(r => r.Bulk)):F3}");
     await table.DeleteAsync();
 }
 
@@ -157,6 +182,31 @@ await openRegistry.StopAsync();
 Directory.Delete(dataFolder, recursive: true);
 Directory.Delete(openDataFolder, recursive: true);
 return 0;
+
+async Task<PhaseResult> Phase(string name, TimeSpan seconds, Func<long, Task<bool>> operation)
+{
+    var before = (Process: Environment.CpuUsage.TotalTime.TotalSeconds, Azurite: AzuriteCpuSeconds());
+    var result = await Measurement.RunAsync(name, options.Concurrency, seconds, operation);
+    cpu[(currentRound, name)] = (Environment.CpuUsage.TotalTime.TotalSeconds - before.Process, AzuriteCpuSeconds() - before.Azurite);
+    return result;
+}
+
+// utime + stime of Azurite's process, in clock ticks of 1/100 s (Linux).
+double AzuriteCpuSeconds()
+{
+    if (options.AzuritePid is not { } pid || !File.Exists($"/proc/{pid}/stat"))
+    {
+        return 0;
+    }
+    var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    return (double.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + double.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100;
+}
+
+// How the batched device store grouped the writes so far (nothing with the other device storages).
+static string DeviceRows(WebApplication app) =>
+    app.Services.GetKeyedService<Orleans.Storage.IGrainStorage>(SiloConfiguration.DeviceStore) is DeviceRowStorage rows
+        ? $"; device rows so far: {rows.Writes} writes in {rows.Requests} requests"
+        : "";
 
 Task<HttpResponseMessage> Put(string baseAddress, string id)
 {

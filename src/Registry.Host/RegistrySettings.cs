@@ -61,7 +61,7 @@ public sealed class RegistrySettings
     /// <summary>Azure Storage connection string. Empty: the embedded default (memory storage, nothing survives a restart).</summary>
     public string? StorageConnectionString { get; set; }
 
-    /// <summary>Where device identities live in durable mode: <c>Table</c> or <c>Blob</c>. The index is always an Azure Table.</summary>
+    /// <summary>Where device identities live in durable mode: one of <see cref="DeviceStorages"/>. The index is always an Azure Table.</summary>
     public string DeviceStorage { get; set; } = "Table";
 
     /// <summary>
@@ -92,6 +92,12 @@ public sealed class RegistrySettings
 
     /// <summary>The address this silo advertises to the others (durable/cluster mode).</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// The values of <see cref="DeviceStorage"/>: <c>Batched</c> (<see cref="DeviceRowStorage"/>), <c>Table</c> (Orleans'
+    /// Azure Table provider) and <c>Blob</c> (its blob provider). Each is a layout of its own, recorded at the first start.
+    /// </summary>
+    public static readonly string[] DeviceStorages = ["Batched", "Table", "Blob"];
 
     /// <summary>
     /// The most index partitions: a statistics call asks every partition, and at 4096 the first one after a start takes
@@ -214,9 +220,9 @@ public sealed class RegistrySettings
         {
             problems.Add($"Registry:DeviceIdleMinutes={DeviceIdleMinutes.ToString(CultureInfo.InvariantCulture)} must be a number of minutes above 0.");
         }
-        if (DeviceStorage is not { } storage || !(storage.Equals("Table", StringComparison.OrdinalIgnoreCase) || storage.Equals("Blob", StringComparison.OrdinalIgnoreCase)))
+        if (DeviceStorage is not { } storage || !DeviceStorages.Contains(storage, StringComparer.OrdinalIgnoreCase))
         {
-            problems.Add($"Registry:DeviceStorage={DeviceStorage} is not a device storage: use Table or Blob.");
+            problems.Add($"Registry:DeviceStorage={DeviceStorage} is not a device storage: use {string.Join(", ", DeviceStorages[..^1])} or {DeviceStorages[^1]}.");
         }
         else
         {

@@ -183,6 +183,14 @@ public static class SiloConfiguration
                 o.ContainerName = $"{prefix}-devices".ToLowerInvariant();
             });
         }
+        else if (string.Equals(settings.DeviceStorage, "Batched", StringComparison.OrdinalIgnoreCase))
+        {
+            // Device rows group-committed across the silo's device grains (DeviceRowStorage), in a table of their own.
+            var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
+            silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => new DeviceRowStorage(
+                devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>()));
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(devices, IndexCheckStage - 1));
+        }
         else
         {
             silo.AddAzureTableGrainStorage(DeviceStore, o =>

@@ -6,7 +6,7 @@ namespace Registry.Grains.Index;
 
 /// <summary>
 /// The settings the registry's storage was written with, kept beside the index partitions: the partition count, and
-/// what decides where device rows are (the ServiceId keys them, DeviceStorage picks Table or Blob). Null: written
+/// what decides where device rows are (the ServiceId keys them, DeviceStorage picks Batched, Table or Blob). Null: written
 /// before the field existed.
 /// </summary>
 [GenerateSerializer, Alias("registry.IndexLayout")]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -15,6 +16,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
     private static readonly string[] TrickyIds = ["dur-a#b", "dur-a?b", "dur-a_b", "dur-a%b", "dur-a%23b", "dur-Case", "dur-case", "dur-" + "-:.+%_#*?!(),=@;$'"];
 
     [Theory]
+    [InlineData("Batched")]
     [InlineData("Table")]
     [InlineData("Blob")]
     public async Task Acknowledged_writes_survive_a_restart_of_every_silo(string deviceStorage)
@@ -83,6 +85,57 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
         Assert.Equal(updated.Except(deleted).Count(), (long)stats["disabledDeviceCount"]!);
         var listed = await again.GetFromJsonAsync<JsonArray>("devices");
         Assert.Equal(before.Keys.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_bulk_of_100_creates_shares_device_row_transactions_fails_only_its_existing_id_and_reads_back_whole_after_a_restart()
+    {
+        var prefix = "durb" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:ServiceId"] = prefix,
+            ["Registry:ClusterId"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
+            // One index partition: every row shares one PartitionKey, so the bulk's concurrent writes can share transactions.
+            ["Registry:IndexPartitions"] = "1",
+        };
+        var ids = TrickyIds.Select(id => "bulk" + id).Concat(Enumerable.Range(0, 100 - TrickyIds.Length).Select(i => $"bulk-plain-{i}")).ToArray();
+        var existing = ids[50];
+
+        Dictionary<string, JsonObject> before;
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(settings))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync(DevicePath(existing), new { deviceId = existing, status = "disabled" })).StatusCode);
+            var rows = Assert.IsType<Registry.Host.DeviceRowStorage>(
+                first.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(Registry.Host.SiloConfiguration.DeviceStore));
+            var (writesBefore, requestsBefore) = (rows.Writes, rows.Requests);
+
+            var bulk = await http.PostAsJsonAsync($"devices?{ApiVersion}", ids.Select(id => new { id, importMode = "create" }).ToArray());
+
+            Assert.Equal(HttpStatusCode.BadRequest, bulk.StatusCode);
+            var error = Assert.Single((await bulk.Content.ReadFromJsonAsync<JsonObject>())!["errors"]!.AsArray())!;
+            Assert.Equal((existing, "DeviceAlreadyExists"), ((string?)error["deviceId"], (string?)error["errorCode"]));
+            Assert.Equal(99, rows.Writes - writesBefore);
+            Assert.True(rows.Requests - requestsBefore < 99, $"{rows.Requests - requestsBefore} requests for 99 device writes");
+            before = await ReadAll(http, ids);
+        }
+
+        await using var second = await RegistryTestHost.StartAsync(settings, dataFolder);
+        using var again = second.CreateClient();
+        var after = await ReadAll(again, ids);
+
+        foreach (var (id, device) in before)
+        {
+            Assert.True(JsonNode.DeepEquals(device, after[id]), $"{id}: {device.ToJsonString()} != {after[id].ToJsonString()}");
+        }
+        Assert.Equal("disabled", (string?)after[existing]["status"]);
+        var stats = await again.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(100, (long)stats!["totalDeviceCount"]!);
     }
 
     private static async Task<Dictionary<string, JsonObject>> ReadAll(HttpClient http, IEnumerable<string> ids)

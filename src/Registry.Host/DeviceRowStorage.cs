@@ -1,0 +1,302 @@
+using System.Collections.Concurrent;
+using Azure;
+using Azure.Data.Tables;
+using Orleans.Storage;
+using Registry.Abstractions;
+using Registry.Grains.Storage;
+
+namespace Registry.Host;
+
+/// <summary>
+/// The device rows of <c>Registry:DeviceStorage=Batched</c>: an <see cref="IGrainStorage"/> that group-commits the
+/// writes of concurrent device grains of this silo into Azure Table entity-group transactions, so a bulk of 100
+/// creates costs a few requests instead of 100. Orleans' Azure Table provider gives every grain a PartitionKey of its
+/// own, so no two of its rows can share a transaction; here a row's PartitionKey is a stable bucket of the device id
+/// (its index partition) and its RowKey the escaped id. Batching is natural: while a transaction of a bucket is in
+/// flight, the next writes to it queue and go together as the next one, with no timer (a lone write goes at once).
+/// Each writer keeps the semantics of one row of its own (insert-if-absent without a storage ETag, replace with it,
+/// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
+/// without it. docs/storage.md §3.
+/// </summary>
+public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage
+{
+    /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
+    public const int MaxTransaction = 100;
+
+    private const string DataColumn = "Data";
+    private static readonly string[] Columns = [DataColumn];
+
+    private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
+    private long _writes;
+    private long _requests;
+
+    /// <summary>Writes asked of this store (inserts, replaces, deletes).</summary>
+    public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>Storage requests those writes took: transactions plus single requests. Below <see cref="Writes"/> when writes shared transactions.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>
+    /// The bucket of a device id (not escaped): its index partition, written as in the index table, so the rows of one
+    /// partition's devices share a PartitionKey (concurrent writers of a partition share transactions) while the
+    /// partitions' transactions run side by side.
+    /// </summary>
+    public static string PartitionKey(string deviceId, int partitions) =>
+        TableIndexStore.PartitionKey(DevicePartitioner.PartitionOf(deviceId, partitions));
+
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var (partitionKey, rowKey) = Keys(grainId);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(partitionKey, rowKey, Columns);
+        if (row.HasValue && row.Value is { } entity && entity.GetBinary(DataColumn) is { } data)
+        {
+            grainState.State = serializer.Deserialize<T>(new BinaryData(data));
+            grainState.ETag = entity.ETag.ToString();
+            grainState.RecordExists = true;
+        }
+        else
+        {
+            // As after a clear: no state (the device grain starts empty on null).
+            grainState.State = default!;
+            grainState.ETag = null;
+            grainState.RecordExists = false;
+        }
+    }
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var (partitionKey, rowKey) = Keys(grainId);
+        var data = serializer.Serialize(grainState.State).ToArray();
+        // No storage ETag: the writer believes no row exists (a create), so the write is an insert that refuses one.
+        var write = grainState.ETag is { } etag
+            ? new PendingWrite(WriteKind.Replace, rowKey, data, new ETag(etag))
+            : new PendingWrite(WriteKind.Insert, rowKey, data, default);
+        grainState.ETag = (await Enqueue(partitionKey, write)).ToString();
+        grainState.RecordExists = true;
+    }
+
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var (partitionKey, rowKey) = Keys(grainId);
+        await Enqueue(partitionKey, new PendingWrite(WriteKind.Delete, rowKey, null, grainState.ETag is { } etag ? new ETag(etag) : ETag.All));
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+    }
+
+    /// <summary>The grain key arrives escaped (<see cref="KeyEscapingGrainStorage"/>): it is the RowKey; the bucket is of the id itself.</summary>
+    private (string PartitionKey, string RowKey) Keys(GrainId grainId)
+    {
+        var rowKey = grainId.Key.ToString()!;
+        return (PartitionKey(KeyEscapingGrainStorage.UnescapeKey(rowKey), partitions), rowKey);
+    }
+
+    private Task<ETag> Enqueue(string partitionKey, PendingWrite write)
+    {
+        Interlocked.Increment(ref _writes);
+        var bucket = _buckets.GetOrAdd(partitionKey, key => new Bucket(key));
+        bool start;
+        lock (bucket.Queue)
+        {
+            bucket.Queue.Add(write);
+            start = !bucket.Draining;
+            bucket.Draining = true;
+        }
+        if (start)
+        {
+            // Off the calling grain's scheduler: the drain serves every grain whose rows share the bucket.
+            _ = Task.Run(() => Drain(bucket));
+        }
+        return write.Done.Task;
+    }
+
+    /// <summary>One drain per bucket at a time: it takes what queued while the previous transaction was in flight.</summary>
+    private async Task Drain(Bucket bucket)
+    {
+        while (true)
+        {
+            List<PendingWrite> batch;
+            lock (bucket.Queue)
+            {
+                if (bucket.Queue.Count == 0)
+                {
+                    bucket.Draining = false;
+                    return;
+                }
+                batch = bucket.TakeBatch();
+            }
+            try
+            {
+                await Commit(bucket.PartitionKey, batch);
+            }
+            catch (Exception e)
+            {
+                // Commit settles every write itself; this only keeps a bug from leaving writers waiting forever.
+                LogDrainFailed(logger, e, bucket.PartitionKey);
+                foreach (var write in batch)
+                {
+                    write.Done.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Commits <paramref name="batch"/> (distinct rows of one PartitionKey). A transaction fails whole when one of its
+    /// operations is refused: that one gets its own outcome and the others go again without it, so a conflict never
+    /// fails its neighbours. Storage that does not answer fails every write of the batch, and acknowledges none.
+    /// </summary>
+    private async Task Commit(string partitionKey, List<PendingWrite> batch)
+    {
+        var open = batch;
+        while (open.Count > 1)
+        {
+            Interlocked.Increment(ref _requests);
+            try
+            {
+                var response = await table.SubmitTransactionAsync(open.Select(write => write.Action(partitionKey)));
+                for (var i = 0; i < open.Count; i++)
+                {
+                    open[i].Done.TrySetResult(response.Value[i].Headers.ETag ?? default);
+                }
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed < open.Count && IsRefusal(e.Status))
+            {
+                Settle(open[failed], e);
+                open = open.Where((_, i) => i != failed).ToList();
+            }
+            catch (RequestFailedException e) when (IsRefusal(e.Status))
+            {
+                // Refused without saying which operation: each one alone then gets its own answer.
+                LogTransactionRefused(logger, e, partitionKey, open.Count);
+                await Task.WhenAll(open.Select(write => One(partitionKey, write)));
+                return;
+            }
+            catch (Exception e)
+            {
+                foreach (var write in open)
+                {
+                    write.Done.TrySetException(e);
+                }
+                return;
+            }
+        }
+        if (open.Count == 1)
+        {
+            // A lone write (a quiet bucket) is a plain request, cheaper than a transaction of one.
+            await One(partitionKey, open[0]);
+        }
+    }
+
+    private async Task One(string partitionKey, PendingWrite write)
+    {
+        Interlocked.Increment(ref _requests);
+        try
+        {
+            var response = write.Kind switch
+            {
+                WriteKind.Insert => await table.AddEntityAsync(write.Entity(partitionKey)),
+                WriteKind.Replace => await table.UpdateEntityAsync(write.Entity(partitionKey), write.ETag, TableUpdateMode.Replace),
+                // A single delete of a row that is not there succeeds (the SDK answers 404 as done).
+                _ => await table.DeleteEntityAsync(partitionKey, write.RowKey, write.ETag),
+            };
+            write.Done.TrySetResult(response.Headers.ETag ?? default);
+        }
+        catch (RequestFailedException e) when (IsRefusal(e.Status))
+        {
+            Settle(write, e);
+        }
+        catch (Exception e)
+        {
+            write.Done.TrySetException(e);
+        }
+    }
+
+    /// <summary>What a refusal of one operation means to its writer, as Orleans' own providers report it.</summary>
+    private static void Settle(PendingWrite write, RequestFailedException e)
+    {
+        switch (write.Kind, e.Status)
+        {
+            case (WriteKind.Delete, 404):
+                // Already gone: the delete's end state holds, as for a single request.
+                write.Done.TrySetResult(default);
+                break;
+            case (WriteKind.Insert, 409):
+            case (WriteKind.Replace, 404 or 412):
+            case (WriteKind.Delete, 412):
+                write.Done.TrySetException(new InconsistentStateException(
+                    $"Device row {write.RowKey}: storage refused the {write.Kind} ({e.Status} {e.ErrorCode}); another writer changed it.",
+                    e.Status == 409 ? "(a row exists)" : "(another)", write.ETag.ToString()));
+                break;
+            default:
+                write.Done.TrySetException(e);
+                break;
+        }
+    }
+
+    /// <summary>Storage answered and refused an operation (a conflict, a missing row, a bad entity): not an outage.</summary>
+    private static bool IsRefusal(int status) => status is >= 400 and < 500 and not 408 and not 429;
+
+    private enum WriteKind
+    {
+        Insert,
+        Replace,
+        Delete,
+    }
+
+    private sealed record PendingWrite(WriteKind Kind, string RowKey, byte[]? Data, ETag ETag)
+    {
+        /// <summary>Continuations run off the drain, so one slow writer never holds the next transaction.</summary>
+        public TaskCompletionSource<ETag> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TableEntity Entity(string partitionKey) => new(partitionKey, RowKey) { [DataColumn] = Data };
+
+        public TableTransactionAction Action(string partitionKey) => Kind switch
+        {
+            WriteKind.Insert => new TableTransactionAction(TableTransactionActionType.Add, Entity(partitionKey)),
+            WriteKind.Replace => new TableTransactionAction(TableTransactionActionType.UpdateReplace, Entity(partitionKey), ETag),
+            _ => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, RowKey), ETag),
+        };
+    }
+
+    private sealed class Bucket(string partitionKey)
+    {
+        public string PartitionKey => partitionKey;
+
+        /// <summary>Writes waiting, oldest first; also the lock of this bucket.</summary>
+        public List<PendingWrite> Queue { get; } = [];
+
+        public bool Draining { get; set; }
+
+        /// <summary>
+        /// Up to <see cref="MaxTransaction"/> of the oldest writes, one per row (a transaction may not touch a row twice:
+        /// a second write of a row, e.g. after its first was abandoned at the timeout, waits for the next one).
+        /// </summary>
+        public List<PendingWrite> TakeBatch()
+        {
+            var batch = new List<PendingWrite>(Math.Min(Queue.Count, MaxTransaction));
+            var rows = new HashSet<string>(StringComparer.Ordinal);
+            var kept = new List<PendingWrite>();
+            foreach (var write in Queue)
+            {
+                if (batch.Count < MaxTransaction && rows.Add(write.RowKey))
+                {
+                    batch.Add(write);
+                }
+                else
+                {
+                    kept.Add(write);
+                }
+            }
+            Queue.Clear();
+            Queue.AddRange(kept);
+            return batch;
+        }
+    }
+
+    [LoggerMessage(EventId = 2250, Level = LogLevel.Error, Message = "A device-row commit of bucket {PartitionKey} failed unexpectedly")]
+    private static partial void LogDrainFailed(ILogger logger, Exception exception, string partitionKey);
+
+    [LoggerMessage(EventId = 2251, Level = LogLevel.Warning, Message = "A device-row transaction of bucket {PartitionKey} ({Count} writes) was refused without naming an operation; writing them one by one")]
+    private static partial void LogTransactionRefused(ILogger logger, Exception exception, string partitionKey, int count);
+}
