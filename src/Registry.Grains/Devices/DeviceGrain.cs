@@ -134,7 +134,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
 
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
-        _presence.RevokeIfRefused(DeviceId, null, Now);
+        _presence.Forget(DeviceId, Now);
         await Index.RemoveAfterDelete();
     }
 

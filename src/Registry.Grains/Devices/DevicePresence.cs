@@ -126,6 +126,20 @@ internal sealed class DevicePresence
         }
     }
 
+    /// <summary>
+    /// After an acknowledged delete: a device created again under the id is a new device (a new generationId) and starts
+    /// as IoT Hub's do, never connected and never active, not with the activity of the one deleted.
+    /// </summary>
+    public void Forget(string deviceId, DateTime now)
+    {
+        RevokeIfRefused(deviceId, null, now);
+        ConnectionState = DeviceConnectionState.Disconnected;
+        ConnectionStateUpdatedTime = default;
+        LastActivityTime = default;
+        LastHeartbeatTime = null;
+        MessageCount = 0;
+    }
+
     /// <summary>Ends the current session because the device may no longer act; its edge is told to close it.</summary>
     private void Revoke(string deviceId, SessionCloseReason reason, DateTime now)
     {
