@@ -97,6 +97,14 @@ public sealed class RegistrySettings
 
     public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
+    /// <summary>
+    /// Seconds between writes of devices' last activity and last heartbeat (batched by partition, never per heartbeat):
+    /// what a crash can lose of them. A clean stop writes the rest.
+    /// </summary>
+    public double PresencePersistSeconds { get; set; } = 60;
+
+    public TimeSpan PresencePersistInterval => TimeSpan.FromSeconds(PresencePersistSeconds);
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -178,6 +186,10 @@ public sealed class RegistrySettings
         }
         Positive(nameof(StorageTimeoutSeconds), StorageTimeoutSeconds);
         Positive(nameof(ShutdownTimeoutSeconds), ShutdownTimeoutSeconds);
+        if (!(PresencePersistSeconds >= 1) || PresencePersistSeconds > 3600)
+        {
+            problems.Add($"Registry:PresencePersistSeconds={PresencePersistSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 1 to 3600.");
+        }
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {
             problems.Add($"Registry:Authentication:DeviceCacheSeconds={Authentication.DeviceCacheSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds, 0 or more.");

@@ -84,6 +84,7 @@ public static class SiloConfiguration
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
+            silo.Services.TryAddSingleton<IPresenceStore>(sp => new MemoryPresenceStore(sp.GetRequiredService<IGrainFactory>()));
             silo.UseInMemoryReminderService();
         }
 
@@ -94,6 +95,10 @@ public static class SiloConfiguration
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
         silo.Services.TryAddSingleton<IRegistryEventSink, UnroutedEventSink>();
+        // Device presence is written behind, in partition batches, never per heartbeat (PresenceWriter).
+        silo.Services.Configure<PresenceOptions>(o => o.PersistInterval = settings.PresencePersistInterval);
+        silo.Services.AddSingleton<PresenceWriter>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
@@ -180,6 +185,9 @@ public static class SiloConfiguration
         var indexTable = Tables(settings).GetTableClient(tableName + "Index");
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, new TableIndexStore(indexTable));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
+        var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
+        silo.Services.AddSingleton<IPresenceStore>(new TablePresenceStore(presenceTable));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, IndexCheckStage - 1));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>

@@ -12,36 +12,127 @@ namespace Registry.Grains.Devices;
 /// which explains it whole, so the index is always a superset of the registry. Its state is loaded on the first call
 /// (<see cref="DeviceStorage"/>), from storage only when the index holds the id.
 /// </summary>
-public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
+public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, IPresenceSource
 {
     private readonly DeviceStorage _state;
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
     private readonly DevicePresence _presence = new();
+    private readonly PresenceWriter _writer;
+    private readonly IPresenceStore _presenceStore;
     private IndexMembership? _index;
+    // 1 while this device waits at the writer (set by the grain, cleared by the writer's thread): one mark per write.
+    private int _dirty;
+    // Whether the presence persisted before this activation has been laid under the in-memory one.
+    private bool _presenceRestored;
 
     public DeviceGrain(
         [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
         IOptions<RegistryIndexOptions> indexOptions,
         TimeProvider clock,
+        PresenceWriter writer,
+        IPresenceStore presenceStore,
         ILogger<DeviceGrain> logger)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
         _indexOptions = indexOptions;
         _clock = clock;
+        _writer = writer;
+        _presenceStore = presenceStore;
         _logger = logger;
     }
 
-    private string DeviceId => this.GetPrimaryKeyString();
+    public string DeviceId => this.GetPrimaryKeyString();
 
     private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, _state, _indexOptions.Value, _logger);
 
     public async Task<DeviceIdentity?> Get()
     {
         await Index.Load();
+        await RestorePresence();
         return Current;
     }
+
+    /// <summary>
+    /// Once per activation, before presence is shown: what was persisted before it (a restart or a move to another
+    /// silo). Skipped when the device acted since activation (that is newer) or a read is pointless (not registered).
+    /// </summary>
+    private async Task RestorePresence()
+    {
+        if (_presenceRestored)
+        {
+            return;
+        }
+        if (_state.State.Identity is not { } identity || _presence.LastActivityTime != default)
+        {
+            _presenceRestored = true;
+            return;
+        }
+        try
+        {
+            var record = await _presenceStore.Read(DevicePartitioner.PartitionOf(DeviceId, _indexOptions.Value.Partitions), DeviceId);
+            if (record is not null && record.GenerationId == identity.GenerationId && _state.State.Identity == identity)
+            {
+                _presence.Restore(record.LastActivityTime, record.LastHeartbeatTime);
+            }
+            _presenceRestored = true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Shown as never active this time; the next read tries again.
+            LogPresenceReadFailed(_logger, e, DeviceId);
+        }
+    }
+
+    /// <summary>Presence changed: queue this device at the silo's writer unless it is queued already (the hot path's only cost).</summary>
+    private void Touched()
+    {
+        if (Interlocked.Exchange(ref _dirty, 1) == 0)
+        {
+            _writer.MarkDirty(this);
+        }
+    }
+
+    /// <summary>Called by the writer off this grain's turn: reads are of single references and 64-bit values.</summary>
+    PresenceRecord? IPresenceSource.TakeSnapshot()
+    {
+        if (Interlocked.Exchange(ref _dirty, 0) == 0)
+        {
+            return null; // written already (on deactivation)
+        }
+        var identity = _state.State.Identity;
+        var lastActivity = _presence.LastActivityTime;
+        return identity is null || lastActivity == default
+            ? null
+            : new PresenceRecord(DeviceId, identity.GenerationId, lastActivity, _presence.LastHeartbeatTime);
+    }
+
+    /// <summary>
+    /// Deactivated while still queued (idle, moved): written now, so a next activation elsewhere reads it. A silo that
+    /// shuts down leaves it to the writer's last batch instead of one write per device.
+    /// </summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && ((IPresenceSource)this).TakeSnapshot() is { } record)
+        {
+            try
+            {
+                await _presenceStore.Write(DevicePartitioner.PartitionOf(DeviceId, _indexOptions.Value.Partitions), [record]);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogPresenceWriteFailed(_logger, e, DeviceId);
+            }
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 2121, Level = LogLevel.Warning, Message = "Could not read the persisted presence of device {DeviceId}")]
+    private static partial void LogPresenceReadFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(EventId = 2122, Level = LogLevel.Warning, Message = "Could not write the presence of device {DeviceId} on deactivation")]
+    private static partial void LogPresenceWriteFailed(ILogger logger, Exception exception, string deviceId);
 
     /// <summary>The stored identity with the fresh device-side fields laid over it, or null when not registered.</summary>
     private DeviceIdentity? Current => _state.State.Identity is { } identity ? _presence.Overlay(identity) : null;
@@ -56,9 +147,11 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         {
             return access;
         }
-        if (_presence.Connect(session, Now) is { } replaced)
+        var replaced = _presence.Connect(session, Now);
+        Touched();
+        if (replaced is { } previous)
         {
-            replaced.Observer?.Close(DeviceId, replaced.SessionId, SessionCloseReason.Replaced).Ignore();
+            previous.Observer?.Close(DeviceId, previous.SessionId, SessionCloseReason.Replaced).Ignore();
         }
         return DeviceAccess.Granted;
     }
@@ -91,6 +184,7 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         if (access == DeviceAccess.Granted)
         {
             _presence.Record(message.Messages, Now);
+            Touched();
         }
         return access;
     }
@@ -135,9 +229,14 @@ public sealed class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
         _presence.Forget(DeviceId, Now);
+        _presenceRestored = true; // a device created again is new: nothing to restore
         await Index.RemoveAfterDelete();
     }
 
+    /// <summary>
+    /// Listings and the index's verification pass (which reaches every device after a restart) come here: they show
+    /// presence in memory without reading the persisted one, which would add a storage read per device to each pass.
+    /// </summary>
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
         await Index.ReadForIndex(indexedAsEnabled) is { } identity ? _presence.Overlay(identity) : null;
 

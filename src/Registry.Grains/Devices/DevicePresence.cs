@@ -105,6 +105,22 @@ internal sealed class DevicePresence
         }
     }
 
+    /// <summary>
+    /// Lays what was persisted before this activation under what happened since: a later time in memory wins, since it
+    /// is newer than anything written. Connection state is not restored: sessions do not survive their activation.
+    /// </summary>
+    public void Restore(DateTime lastActivityTime, DateTime? lastHeartbeatTime)
+    {
+        if (lastActivityTime > LastActivityTime)
+        {
+            LastActivityTime = lastActivityTime;
+        }
+        if (lastHeartbeatTime > (LastHeartbeatTime ?? default))
+        {
+            LastHeartbeatTime = lastHeartbeatTime;
+        }
+    }
+
     /// <summary>After an acknowledged identity write: ends the current session when its device or key may no longer act.</summary>
     public void RevokeIfRefused(string deviceId, DeviceIdentity? identity, DateTime now)
     {
