@@ -99,6 +99,8 @@ public static class SiloConfiguration
         silo.Services.Configure<PresenceOptions>(o => o.PersistInterval = settings.PresencePersistInterval);
         silo.Services.AddSingleton<PresenceWriter>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
+        silo.Services.AddSingleton<ConnectedDevices>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ConnectedDevices>());
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);

@@ -21,6 +21,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     private readonly DevicePresence _presence = new();
     private readonly PresenceWriter _writer;
     private readonly IPresenceStore _presenceStore;
+    private readonly ConnectedDevices _connected;
     private IndexMembership? _index;
     // 1 while this device waits at the writer (set by the grain, cleared by the writer's thread): one mark per write.
     private int _dirty;
@@ -33,6 +34,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         TimeProvider clock,
         PresenceWriter writer,
         IPresenceStore presenceStore,
+        ConnectedDevices connected,
         ILogger<DeviceGrain> logger)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
@@ -40,6 +42,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         _clock = clock;
         _writer = writer;
         _presenceStore = presenceStore;
+        _connected = connected;
         _logger = logger;
     }
 
@@ -125,6 +128,16 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
                 LogPresenceWriteFailed(_logger, e, DeviceId);
             }
         }
+        // A session does not outlive its activation: the device is no longer counted as connected on this silo. A silo
+        // that shuts down is dropped from the count whole, so its grains do not each call the count grain on the way out.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+        {
+            _connected.Forget(DeviceId);
+        }
+        else
+        {
+            await _connected.Remove(DeviceId);
+        }
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
@@ -147,20 +160,32 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         {
             return access;
         }
+        var before = _presence.ConnectionState;
         var replaced = _presence.Connect(session, Now);
         Touched();
         if (replaced is { } previous)
         {
             previous.Observer?.Close(DeviceId, previous.SessionId, SessionCloseReason.Replaced).Ignore();
         }
+        await ConnectionChanged(before);
         return DeviceAccess.Granted;
     }
 
     public Task Disconnect(Guid sessionId)
     {
+        var before = _presence.ConnectionState;
         _presence.Disconnect(sessionId, Now);
-        return Task.CompletedTask;
+        return ConnectionChanged(before);
     }
+
+    /// <summary>
+    /// Keeps the silo's set of connected devices (<see cref="ConnectedDevices"/>, statistics' connectedDeviceCount) in
+    /// step with this device's transitions; a call without a transition costs nothing.
+    /// </summary>
+    private Task ConnectionChanged(DeviceConnectionState before) =>
+        before == _presence.ConnectionState ? Task.CompletedTask
+        : _presence.ConnectionState == DeviceConnectionState.Connected ? _connected.Add(DeviceId)
+        : _connected.Remove(DeviceId);
 
     public Task<DeviceAccess> Message(DeviceMessage message) =>
         // The hot path: once loaded, no await and no storage.
@@ -228,7 +253,9 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
+        var before = _presence.ConnectionState;
         _presence.Forget(DeviceId, Now);
+        await ConnectionChanged(before);
         _presenceRestored = true; // a device created again is new: nothing to restore
         await Index.RemoveAfterDelete();
     }
@@ -308,7 +335,9 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         _state.State.Identity = updated;
         await Index.Write(() => _state.WriteStateAsync(), previous: current);
         // Acknowledged: from here no session of a device that may no longer act stays open.
+        var before = _presence.ConnectionState;
         _presence.RevokeIfRefused(DeviceId, updated, Now);
+        await ConnectionChanged(before);
         return _presence.Overlay(updated);
     }
 

@@ -26,6 +26,8 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     /// <summary>An Azure Table entity-group transaction holds at most 100 operations.</summary>
     public const int MaxBatch = 100;
 
+    private static readonly TimeSpan FinalFlushTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IPresenceStore _store;
     private readonly TimeProvider _clock;
     private readonly int _partitions;
@@ -144,7 +146,8 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     {
         await _stopping.CancelAsync();
         await _loop;
-        await FlushAsync().WaitAsync(cancellationToken);
+        // Bounded in real time whatever the registry's clock: a store that does not answer never holds the stop.
+        await FlushAsync().WaitAsync(FinalFlushTimeout, TimeProvider.System, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public void Dispose()
