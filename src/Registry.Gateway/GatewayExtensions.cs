@@ -34,7 +34,7 @@ public static class GatewayExtensions
     {
         // Throttling is an endpoint filter, so it runs after every middleware (authentication first) and before handlers.
         var api = endpoints.MapGroup("").AddEndpointFilter<RegistryErrorFilter>().AddEndpointFilter<ThrottlingFilter>();
-        api.MapDevicesApi().MapBulkApi().MapStatisticsApi().MapHeartbeatApi().MapEventsApi().MapUnsupportedApi();
+        api.MapDevicesApi().MapBulkApi().MapStatisticsApi().MapHeartbeatApi().MapEventsApi().MapDeviceMessagesApi().MapUnsupportedApi();
         endpoints.MapHealthApi();
         return endpoints;
     }

@@ -134,6 +134,14 @@ public sealed class RegistrySettings
     /// <summary>Missed-heartbeat monitoring's registry default (<c>Registry:Heartbeat:*</c>); off unless an interval is set.</summary>
     public HeartbeatSettings Heartbeat { get; set; } = new();
 
+    /// <summary>
+    /// Seconds between writes of devices' last activity and last heartbeat (batched by partition, never per heartbeat):
+    /// what a crash can lose of them. A clean stop writes the rest.
+    /// </summary>
+    public double PresencePersistSeconds { get; set; } = 60;
+
+    public TimeSpan PresencePersistInterval => TimeSpan.FromSeconds(PresencePersistSeconds);
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -238,6 +246,10 @@ public sealed class RegistrySettings
         if (ListenBacklog is < 1 or > MaxListenBacklog)
         {
             problems.Add($"Registry:ListenBacklog={ListenBacklog} is out of range: use 1 to {MaxListenBacklog}.");
+        }
+        if (!(PresencePersistSeconds >= 1) || PresencePersistSeconds > 3600)
+        {
+            problems.Add($"Registry:PresencePersistSeconds={PresencePersistSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 1 to 3600.");
         }
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {

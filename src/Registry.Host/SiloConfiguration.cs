@@ -96,6 +96,7 @@ public static class SiloConfiguration
             silo.AddMemoryGrainStorage(IndexStore);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
             silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, (sp, _) => new MemoryHeartbeatStore(sp.GetRequiredService<IGrainFactory>()));
+            silo.Services.TryAddSingleton<IPresenceStore>(sp => new MemoryPresenceStore(sp.GetRequiredService<IGrainFactory>()));
             silo.UseInMemoryReminderService();
         }
 
@@ -107,6 +108,12 @@ public static class SiloConfiguration
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
         ConfigureEvents(silo, settings);
         silo.Services.TryAddSingleton<IRegistryEventSink, UnroutedEventSink>();
+        // Device presence is written behind, in partition batches, never per heartbeat (PresenceWriter).
+        silo.Services.Configure<PresenceOptions>(o => o.PersistInterval = settings.PresencePersistInterval);
+        silo.Services.AddSingleton<PresenceWriter>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
+        silo.Services.AddSingleton<ConnectedDevices>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ConnectedDevices>());
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
@@ -206,6 +213,9 @@ public static class SiloConfiguration
         var indexTable = Tables(settings).GetTableClient(tableName + "Index");
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, new TableIndexStore(indexTable));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
+        var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
+        silo.Services.AddSingleton<IPresenceStore>(new TablePresenceStore(presenceTable));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, IndexCheckStage - 1));
 
         // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
         // Reminders table above (one row per partition that watches anything).

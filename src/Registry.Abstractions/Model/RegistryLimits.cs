@@ -16,6 +16,12 @@ public static class RegistryLimits
     /// <summary>Most device ids in one <see cref="IHeartbeatBatchGrain.Heartbeat"/> call.</summary>
     public const int MaxHeartbeatBatch = 1000;
 
+    /// <summary>
+    /// IoT Hub's largest device-to-cloud message (256 KB): the body with its properties, and the whole request of an
+    /// HTTPS batch. The same limit on every device transport.
+    /// </summary>
+    public const int MaxDeviceMessageBytes = 256 * 1024;
+
     /// <summary>The page size to serve: a count outside 1..<see cref="MaxPageSize"/> means the largest page, as <c>top</c> does.</summary>
     public static int PageSize(int requested) => requested is < 1 or > MaxPageSize ? MaxPageSize : requested;
 

@@ -39,13 +39,19 @@ internal sealed partial class HubThrottle : IThrottle
 
     public IReadOnlyDictionary<OperationClass, ThrottleRate> Rates { get; }
 
-    public ThrottleDecision TryAcquire(OperationClass operation)
+    public ThrottleDecision TryAcquire(OperationClass operation) => TryAcquire(operation, 1);
+
+    public ThrottleDecision TryAcquire(OperationClass operation, int count)
     {
         if (!_buckets.TryGetValue(operation, out var bucket))
         {
             return ThrottleDecision.Acquired;
         }
-        using var lease = bucket.AttemptAcquire();
+        if (count > bucket.Rate.Count)
+        {
+            return new ThrottleDecision(false, bucket.Rate.Window);
+        }
+        using var lease = bucket.AttemptAcquire(count);
         if (lease.IsAcquired)
         {
             return ThrottleDecision.Acquired;

@@ -15,9 +15,15 @@ public interface IThrottle
 
     /// <summary>Takes one <paramref name="operation"/> from the hub's budget, or says how long until it would be admitted.</summary>
     ThrottleDecision TryAcquire(OperationClass operation);
+
+    /// <summary>
+    /// Takes <paramref name="count"/> operations at once (a batch of device messages spends one each), all or none; a
+    /// count beyond the throttle's whole window is refused with the window as the wait.
+    /// </summary>
+    ThrottleDecision TryAcquire(OperationClass operation, int count);
 }
 
-/// <summary>The answer to one <see cref="IThrottle.TryAcquire"/>: admitted, or refused with how long to wait.</summary>
+/// <summary>The answer to one <see cref="IThrottle.TryAcquire(OperationClass)"/>: admitted, or refused with how long to wait.</summary>
 public readonly record struct ThrottleDecision(bool IsAcquired, TimeSpan RetryAfter)
 {
     public static ThrottleDecision Acquired { get; } = new(true, TimeSpan.Zero);

@@ -24,11 +24,17 @@ internal sealed class ThrottlingFilter(IThrottle throttle) : IEndpointFilter
         {
             return next(context);
         }
+        return ValueTask.FromResult<object?>(Refusal(http, throttle, operation, decision));
+    }
+
+    /// <summary>The 429 of a refused <paramref name="decision"/>, for this filter and for handlers that throttle per item.</summary>
+    public static LegacyError Refusal(HttpContext http, IThrottle throttle, OperationClass operation, ThrottleDecision decision)
+    {
         var seconds = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         http.Response.Headers.RetryAfter = seconds;
         // No ';' in the text: the Node SDK keeps only the second ';'-segment of Message.
         var message = $"Throttled: {OperationClassifier.Describe(operation)} are limited to {throttle.Rates[operation]} "
             + $"on this hub (Registry:Throttling). Retry after {seconds} s.";
-        return ValueTask.FromResult<object?>(LegacyError.Create(http, RegistryErrorCode.ThrottlingException, message));
+        return LegacyError.Create(http, RegistryErrorCode.ThrottlingException, message);
     }
 }

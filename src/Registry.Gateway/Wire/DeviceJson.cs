@@ -68,3 +68,6 @@ internal sealed class CapabilitiesJson
 
 /// <summary>IoT Hub's RegistryStatistics (docs/wire-contract.md §10).</summary>
 internal sealed record RegistryStatisticsJson(long TotalDeviceCount, long EnabledDeviceCount, long DisabledDeviceCount);
+
+/// <summary>IoT Hub's <c>ServiceStatistics</c> (swagger): devices connected now.</summary>
+internal sealed record ServiceStatisticsJson(long ConnectedDeviceCount);

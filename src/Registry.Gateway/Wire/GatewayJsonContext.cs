@@ -21,6 +21,7 @@ namespace Registry.Gateway.Wire;
 [JsonSerializable(typeof(ExportImportDeviceJson?[]))]
 [JsonSerializable(typeof(BulkResultJson))]
 [JsonSerializable(typeof(RegistryStatisticsJson))]
+[JsonSerializable(typeof(ServiceStatisticsJson))]
 [JsonSerializable(typeof(LegacyErrorBody))]
 [JsonSerializable(typeof(DeviceHeartbeatJson))]
 [JsonSerializable(typeof(HeartbeatRequestJson))]

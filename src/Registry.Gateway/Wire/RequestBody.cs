@@ -43,7 +43,8 @@ internal static class RequestBody
         }
     }
 
-    private static async Task<byte[]> ReadCappedAsync(HttpRequest request, long maxBytes)
+    /// <summary>The body as bytes; MessageTooLarge (413) as soon as it passes <paramref name="maxBytes"/>, chunked or not.</summary>
+    public static async Task<byte[]> ReadCappedAsync(HttpRequest request, long maxBytes)
     {
         if (request.ContentLength > maxBytes)
         {

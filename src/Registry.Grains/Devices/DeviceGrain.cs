@@ -14,7 +14,7 @@ namespace Registry.Grains.Devices;
 /// which explains it whole, so the index is always a superset of the registry. Its state is loaded on the first call
 /// (<see cref="DeviceStorage"/>), from storage only when the index holds the id.
 /// </summary>
-public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
+public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, IPresenceSource
 {
     private readonly DeviceStorage _state;
     private readonly IOptions<RegistryIndexOptions> _indexOptions;
@@ -23,33 +23,137 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
     private readonly LifecycleNotifications _lifecycle;
     private readonly DevicePresence _presence = new();
     private readonly DeviceMonitoring _monitoring;
+    private readonly PresenceWriter _writer;
+    private readonly IPresenceStore _presenceStore;
+    private readonly ConnectedDevices _connected;
     private IndexMembership? _index;
+    // 1 while this device waits at the writer (set by the grain, cleared by the writer's thread): one mark per write.
+    private int _dirty;
+    // Whether the presence persisted before this activation has been laid under the in-memory one.
+    private bool _presenceRestored;
 
     public DeviceGrain(
         [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
         IOptions<RegistryIndexOptions> indexOptions,
         IOptions<HeartbeatMonitorOptions> heartbeatOptions,
         TimeProvider clock,
+        PresenceWriter writer,
+        IPresenceStore presenceStore,
+        ConnectedDevices connected,
         ILogger<DeviceGrain> logger,
         LifecycleNotifications lifecycle)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
         _indexOptions = indexOptions;
         _clock = clock;
+        _writer = writer;
+        _presenceStore = presenceStore;
+        _connected = connected;
         _logger = logger;
         _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
         _lifecycle = lifecycle;
     }
 
-    private string DeviceId => this.GetPrimaryKeyString();
+    public string DeviceId => this.GetPrimaryKeyString();
 
     private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, _state, _indexOptions.Value, _logger);
 
     public async Task<DeviceIdentity?> Get()
     {
         await Index.Load();
+        await RestorePresence();
         return Current;
     }
+
+    /// <summary>
+    /// Once per activation, before presence is shown: what was persisted before it (a restart or a move to another
+    /// silo). Skipped when the device acted since activation (that is newer) or a read is pointless (not registered).
+    /// </summary>
+    private async Task RestorePresence()
+    {
+        if (_presenceRestored)
+        {
+            return;
+        }
+        if (_state.State.Identity is not { } identity || _presence.LastActivityTime != default)
+        {
+            _presenceRestored = true;
+            return;
+        }
+        try
+        {
+            var record = await _presenceStore.Read(DevicePartitioner.PartitionOf(DeviceId, _indexOptions.Value.Partitions), DeviceId);
+            if (record is not null && record.GenerationId == identity.GenerationId && _state.State.Identity == identity)
+            {
+                _presence.Restore(record.LastActivityTime, record.LastHeartbeatTime);
+            }
+            _presenceRestored = true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Shown as never active this time; the next read tries again.
+            LogPresenceReadFailed(_logger, e, DeviceId);
+        }
+    }
+
+    /// <summary>Presence changed: queue this device at the silo's writer unless it is queued already (the hot path's only cost).</summary>
+    private void Touched()
+    {
+        if (Interlocked.Exchange(ref _dirty, 1) == 0)
+        {
+            _writer.MarkDirty(this);
+        }
+    }
+
+    /// <summary>Called by the writer off this grain's turn: reads are of single references and 64-bit values.</summary>
+    PresenceRecord? IPresenceSource.TakeSnapshot()
+    {
+        if (Interlocked.Exchange(ref _dirty, 0) == 0)
+        {
+            return null; // written already (on deactivation)
+        }
+        var identity = _state.State.Identity;
+        var lastActivity = _presence.LastActivityTime;
+        return identity is null || lastActivity == default
+            ? null
+            : new PresenceRecord(DeviceId, identity.GenerationId, lastActivity, _presence.LastHeartbeatTime);
+    }
+
+    /// <summary>
+    /// Deactivated while still queued (idle, moved): written now, so a next activation elsewhere reads it. A silo that
+    /// shuts down leaves it to the writer's last batch instead of one write per device.
+    /// </summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && ((IPresenceSource)this).TakeSnapshot() is { } record)
+        {
+            try
+            {
+                await _presenceStore.Write(DevicePartitioner.PartitionOf(DeviceId, _indexOptions.Value.Partitions), [record]);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogPresenceWriteFailed(_logger, e, DeviceId);
+            }
+        }
+        // A session does not outlive its activation: the device is no longer counted as connected on this silo. A silo
+        // that shuts down is dropped from the count whole, so its grains do not each call the count grain on the way out.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+        {
+            _connected.Forget(DeviceId);
+        }
+        else
+        {
+            await _connected.Remove(DeviceId);
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 2121, Level = LogLevel.Warning, Message = "Could not read the persisted presence of device {DeviceId}")]
+    private static partial void LogPresenceReadFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(EventId = 2122, Level = LogLevel.Warning, Message = "Could not write the presence of device {DeviceId} on deactivation")]
+    private static partial void LogPresenceWriteFailed(ILogger logger, Exception exception, string deviceId);
 
     /// <summary>The stored identity with the fresh device-side fields laid over it, or null when not registered.</summary>
     private DeviceIdentity? Current => _state.State.Identity is { } identity ? _presence.Overlay(identity) : null;
@@ -64,18 +168,32 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         {
             return access;
         }
-        if (_presence.Connect(session, Now) is { } replaced)
+        var before = _presence.ConnectionState;
+        var replaced = _presence.Connect(session, Now);
+        Touched();
+        if (replaced is { } previous)
         {
-            replaced.Observer?.Close(DeviceId, replaced.SessionId, SessionCloseReason.Replaced).Ignore();
+            previous.Observer?.Close(DeviceId, previous.SessionId, SessionCloseReason.Replaced).Ignore();
         }
+        await ConnectionChanged(before);
         return DeviceAccess.Granted;
     }
 
     public Task Disconnect(Guid sessionId)
     {
+        var before = _presence.ConnectionState;
         _presence.Disconnect(sessionId, Now);
-        return Task.CompletedTask;
+        return ConnectionChanged(before);
     }
+
+    /// <summary>
+    /// Keeps the silo's set of connected devices (<see cref="ConnectedDevices"/>, statistics' connectedDeviceCount) in
+    /// step with this device's transitions; a call without a transition costs nothing.
+    /// </summary>
+    private Task ConnectionChanged(DeviceConnectionState before) =>
+        before == _presence.ConnectionState ? Task.CompletedTask
+        : _presence.ConnectionState == DeviceConnectionState.Connected ? _connected.Add(DeviceId)
+        : _connected.Remove(DeviceId);
 
     public Task<DeviceAccess> Message(DeviceMessage message) =>
         // The hot path: once loaded, no await and no storage.
@@ -100,6 +218,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         {
             var now = Now;
             _presence.Record(message.Messages, now);
+            Touched();
             if (message.Messages > 0)
             {
                 _monitoring.OnHeartbeat(_state.State, now);
@@ -149,7 +268,10 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         _state.State.Identity = null;
         await Index.Write(() => _state.ClearStateAsync(), previous: current);
         _state.State.Heartbeat = null;
-        _presence.RevokeIfRefused(DeviceId, null, Now);
+        var before = _presence.ConnectionState;
+        _presence.Forget(DeviceId, Now);
+        await ConnectionChanged(before);
+        _presenceRestored = true; // a device created again is new: nothing to restore
         await Index.RemoveAfterDelete();
         if (monitored)
         {
@@ -158,6 +280,10 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         await _lifecycle.Deleted(DeviceId, Now);
     }
 
+    /// <summary>
+    /// Listings and the index's verification pass (which reaches every device after a restart) come here: they show
+    /// presence in memory without reading the persisted one, which would add a storage read per device to each pass.
+    /// </summary>
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
         await Index.ReadForIndex(indexedAsEnabled) is { } identity ? _presence.Overlay(identity) : null;
 
@@ -231,7 +357,9 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice
         _state.State.Identity = updated;
         await Index.Write(() => _state.WriteStateAsync(), previous: current);
         // Acknowledged: from here no session of a device that may no longer act stays open.
+        var before = _presence.ConnectionState;
         _presence.RevokeIfRefused(DeviceId, updated, Now);
+        await ConnectionChanged(before);
         if (monitored && _monitoring.PolicyFor(_state.State) is null)
         {
             await _monitoring.Disarm();

@@ -105,6 +105,22 @@ internal sealed class DevicePresence
         }
     }
 
+    /// <summary>
+    /// Lays what was persisted before this activation under what happened since: a later time in memory wins, since it
+    /// is newer than anything written. Connection state is not restored: sessions do not survive their activation.
+    /// </summary>
+    public void Restore(DateTime lastActivityTime, DateTime? lastHeartbeatTime)
+    {
+        if (lastActivityTime > LastActivityTime)
+        {
+            LastActivityTime = lastActivityTime;
+        }
+        if (lastHeartbeatTime > (LastHeartbeatTime ?? default))
+        {
+            LastHeartbeatTime = lastHeartbeatTime;
+        }
+    }
+
     /// <summary>After an acknowledged identity write: ends the current session when its device or key may no longer act.</summary>
     public void RevokeIfRefused(string deviceId, DeviceIdentity? identity, DateTime now)
     {
@@ -124,6 +140,20 @@ internal sealed class DevicePresence
                 Revoke(deviceId, SessionCloseReason.KeyRevoked, now);
                 break;
         }
+    }
+
+    /// <summary>
+    /// After an acknowledged delete: a device created again under the id is a new device (a new generationId) and starts
+    /// as IoT Hub's do, never connected and never active, not with the activity of the one deleted.
+    /// </summary>
+    public void Forget(string deviceId, DateTime now)
+    {
+        RevokeIfRefused(deviceId, null, now);
+        ConnectionState = DeviceConnectionState.Disconnected;
+        ConnectionStateUpdatedTime = default;
+        LastActivityTime = default;
+        LastHeartbeatTime = null;
+        MessageCount = 0;
     }
 
     /// <summary>Ends the current session because the device may no longer act; its edge is told to close it.</summary>

@@ -16,9 +16,11 @@ public sealed class RegistryClusterFixture : IAsyncLifetime
     public async ValueTask InitializeAsync() => Cluster = await DeployAsync<Configurator>("grains");
 
     /// <summary>Deploys a two-silo cluster with its own ClusterId and ServiceId, configured by <typeparamref name="TConfigurator"/>.</summary>
-    public static async Task<TestCluster> DeployAsync<TConfigurator>(string prefix) where TConfigurator : ISiloConfigurator, new()
+    public static async Task<TestCluster> DeployAsync<TConfigurator>(string prefix, Action<TestClusterBuilder>? configure = null)
+        where TConfigurator : ISiloConfigurator, new()
     {
         var builder = new TestClusterBuilder(2);
+        configure?.Invoke(builder);
         var id = Guid.NewGuid().ToString("N")[..12];
         builder.Options.ClusterId = $"{prefix}-{id}";
         builder.Options.ServiceId = $"{prefix}-{id}";

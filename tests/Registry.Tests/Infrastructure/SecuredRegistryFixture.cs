@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
@@ -11,17 +9,11 @@ namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// The real registry (silo, device grains, gateway, authentication middleware) with its one clock (the
-/// <see cref="TimeProvider"/> in DI) under the test's control, plus one test-only device endpoint. Device endpoints arrive with the heartbeat issue; until
-/// then <see cref="TestDeviceEndpoint"/> is mapped into the real app behind the real middleware, exactly as a device
-/// endpoint will be (<c>RequireDeviceAccess("id")</c>), so the device rule is tested end to end, not simulated.
+/// <see cref="TimeProvider"/> in DI) under the test's control. The device rule is tested end to end through the real
+/// HTTPS device endpoint, <c>POST /devices/{id}/messages/events</c>.
 /// </summary>
 public sealed class SecuredRegistryFixture : IAsyncLifetime
 {
-    /// <summary>The test-only device endpoint; answers 204 and names the device the middleware authorized.</summary>
-    public const string TestDeviceEndpoint = "/devices/{id}/messages/events";
-
-    public const string AuthorizedDeviceHeader = "x-test-authorized-device";
-
     /// <summary>The registry's one clock, started at the real time so tokens signed now are current.</summary>
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
@@ -34,13 +26,7 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Host = await RegistryTestHost.StartAsync(
-            configure: builder => builder.Services.AddSingleton<TimeProvider>(Clock),
-            map: app => app.MapPost(TestDeviceEndpoint, (HttpContext context) =>
-            {
-                context.Response.Headers[AuthorizedDeviceHeader] = context.Features.Get<AuthorizedDevice>()?.DeviceId;
-                return Results.NoContent();
-            }).RequireDeviceAccess("id"));
+        Host = await RegistryTestHost.StartAsync(configure: builder => builder.Services.AddSingleton<TimeProvider>(Clock));
         Owner = Host.CreateClient();
     }
 
@@ -60,14 +46,15 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
         return (id, (string)keys["primaryKey"]!, (string)keys["secondaryKey"]!);
     }
 
-    /// <summary>POSTs to the test device endpoint of <paramref name="deviceId"/> with the given Authorization (none when null).</summary>
+    /// <summary>Sends one telemetry message as the device SDK does (no Content-Type, chunked) to the device endpoint of <paramref name="deviceId"/> with the given Authorization (none when null).</summary>
     public async Task<HttpResponseMessage> SendAsDeviceAsync(string deviceId, string? authorization)
     {
         using var client = Host.CreateAnonymousClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, $"devices/{Uri.EscapeDataString(deviceId)}/messages/events?{ApiVersion}")
         {
-            Content = new StringContent("{\"heartbeat\":1}"),
+            Content = new StreamContent(new MemoryStream("{\"temperature\":21.5}"u8.ToArray())),
         };
+        request.Headers.TransferEncodingChunked = true;
         if (authorization is not null)
         {
             request.Headers.TryAddWithoutValidation("Authorization", authorization);

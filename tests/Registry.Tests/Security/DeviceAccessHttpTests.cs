@@ -6,8 +6,8 @@ using static Registry.Tests.Infrastructure.RegistryHttp;
 namespace Registry.Tests.Security;
 
 /// <summary>
-/// The device rule end to end: the real middleware, device grains and silo, through the fixture's test-only device
-/// endpoint (<see cref="SecuredRegistryFixture.TestDeviceEndpoint"/>, marked exactly as real device endpoints will be).
+/// The device rule end to end: the real middleware, device grains and silo, through the real HTTPS device endpoint
+/// (<c>POST /devices/{id}/messages/events</c>). A granted message is seen by the device it names: its lastActivityTime.
 /// </summary>
 public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : IClassFixture<SecuredRegistryFixture>
 {
@@ -223,9 +223,78 @@ public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : ICl
         await SecurityAssert.UnauthorizedAsync(response);
     }
 
-    private static async Task AssertGrantedAsync(HttpResponseMessage response, string deviceId)
+    [Fact]
+    public async Task Disabling_a_device_refuses_its_next_message_at_once_whatever_the_credential_cache_holds()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("now-off");
+        var token = registry.DeviceToken(id, key);
+        using (var response = await registry.SendAsDeviceAsync(id, token))
+        {
+            await AssertGrantedAsync(response, id);
+        }
+
+        await registry.UpdateDeviceAsync(id, new { deviceId = id, status = "disabled" });
+
+        // No clock advance: the gateway's credential cache still holds the enabled device; the device grain refuses.
+        using (var response = await registry.SendAsDeviceAsync(id, token))
+        {
+            await SecurityAssert.UnauthorizedAsync(response, "disabled, cache still warm");
+        }
+    }
+
+    [Fact]
+    public async Task Changing_a_device_key_refuses_the_old_key_at_once_whatever_the_credential_cache_holds()
+    {
+        var (id, oldKey, secondary) = await registry.NewDeviceAsync("now-rot");
+        var oldToken = registry.DeviceToken(id, oldKey);
+        using (var response = await registry.SendAsDeviceAsync(id, oldToken))
+        {
+            await AssertGrantedAsync(response, id);
+        }
+        var before = await registry.Owner.GetDeviceJsonAsync(id);
+
+        await registry.UpdateDeviceAsync(id, new
+        {
+            deviceId = id,
+            authentication = new { type = "sas", symmetricKey = new { primaryKey = Convert.ToBase64String(new byte[32]), secondaryKey = secondary } },
+        });
+
+        using (var response = await registry.SendAsDeviceAsync(id, oldToken))
+        {
+            await SecurityAssert.UnauthorizedAsync(response, "old key, cache still warm");
+        }
+        Assert.Equal((string?)before["lastActivityTime"], (string?)(await registry.Owner.GetDeviceJsonAsync(id))["lastActivityTime"]);
+    }
+
+    [Fact]
+    public async Task Deleting_a_device_refuses_its_next_message_at_once_whatever_the_credential_cache_holds()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("now-del");
+        var token = registry.DeviceToken(id, key);
+        using (var response = await registry.SendAsDeviceAsync(id, token))
+        {
+            await AssertGrantedAsync(response, id);
+        }
+
+        using (var deleted = await registry.Owner.DeleteDeviceAsync(id))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        using (var response = await registry.SendAsDeviceAsync(id, token))
+        {
+            await SecurityAssert.UnauthorizedAsync(response, "deleted, cache still warm");
+        }
+    }
+
+    /// <summary>204, and the device named in the path recorded the message at the registry's (controlled) now.</summary>
+    private async Task AssertGrantedAsync(HttpResponseMessage response, string deviceId)
     {
         Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        Assert.Equal(deviceId, response.Headers.GetValues(SecuredRegistryFixture.AuthorizedDeviceHeader).Single());
+        var device = await registry.Owner.GetDeviceJsonAsync(deviceId);
+        Assert.Equal(registry.Clock.GetUtcNow().UtcDateTime,
+            DateTime.Parse((string)device["lastActivityTime"]!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal));
+        // The next grant must record a later time, or it would prove nothing.
+        registry.Clock.Advance(TimeSpan.FromMilliseconds(1));
     }
 }

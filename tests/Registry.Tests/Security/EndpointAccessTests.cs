@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Registry.Gateway;
 using Registry.Gateway.Security;
@@ -28,8 +27,9 @@ public class EndpointAccessTests
     public void Device_endpoints_need_DeviceConnect_and_name_their_device_route_value()
     {
         var app = WebApplication.CreateBuilder().Build();
-        app.MapPost("/devices/{id}/messages/events", () => Results.NoContent()).RequireDeviceAccess("id");
-        var built = ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).Single();
+        app.MapRegistryApi();
+        var built = ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>()
+            .Single(e => e.RoutePattern.RawText == "/devices/{id}/messages/events");
         Assert.Equal(new RequiredAccess(AccessRights.DeviceConnect), built.Metadata.GetMetadata<RequiredAccess>());
         Assert.Equal(new DeviceIdRoute("id"), built.Metadata.GetMetadata<DeviceIdRoute>());
     }

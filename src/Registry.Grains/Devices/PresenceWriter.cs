@@ -1,0 +1,161 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Devices;
+
+/// <summary>A device grain whose presence changed since it was last written; read by the writer off the grain's turn.</summary>
+internal interface IPresenceSource
+{
+    string DeviceId { get; }
+
+    /// <summary>Clears the dirty mark and returns the values to write, or null when there is nothing to persist.</summary>
+    PresenceRecord? TakeSnapshot();
+}
+
+/// <summary>
+/// The silo's write-behind for device presence (DESIGN.md "Heartbeats at scale"): a heartbeat only marks its device
+/// dirty (once until the next write, so the hot path is a flag test); every <see cref="PresenceOptions.PersistInterval"/>
+/// the dirty devices are written grouped by index partition, in batches the store can write as one request
+/// (<see cref="MaxBatch"/>). So a device costs at most one row write per interval however often it beats, and
+/// storage requests per interval are about active devices / 100. A clean stop writes what is left. Staleness after a
+/// crash: at most one interval plus the time of a write.
+/// </summary>
+public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    /// <summary>An Azure Table entity-group transaction holds at most 100 operations.</summary>
+    public const int MaxBatch = 100;
+
+    private static readonly TimeSpan FinalFlushTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IPresenceStore _store;
+    private readonly TimeProvider _clock;
+    private readonly int _partitions;
+    private readonly TimeSpan _interval;
+    private readonly ILogger<PresenceWriter> _logger;
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private List<IPresenceSource> _dirty = [];
+    private Task _loop = Task.CompletedTask;
+
+    public PresenceWriter(IPresenceStore store, TimeProvider clock, IOptions<RegistryIndexOptions> index,
+        IOptions<PresenceOptions> options, ILogger<PresenceWriter> logger)
+    {
+        _store = store;
+        _clock = clock;
+        _partitions = index.Value.Partitions;
+        _interval = options.Value.PersistInterval;
+        _logger = logger;
+    }
+
+    /// <summary>Rows written since the silo started (for measurements).</summary>
+    public long RecordsWritten { get; private set; }
+
+    /// <summary>Store requests made since the silo started (for measurements).</summary>
+    public long Writes { get; private set; }
+
+    internal void MarkDirty(IPresenceSource source)
+    {
+        lock (_lock)
+        {
+            _dirty.Add(source);
+        }
+    }
+
+    /// <summary>Writes every dirty device now, in partition batches (also what the timer and a clean stop do).</summary>
+    public async Task FlushAsync()
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            List<IPresenceSource> dirty;
+            lock (_lock)
+            {
+                (dirty, _dirty) = (_dirty, []);
+            }
+            var byPartition = new Dictionary<int, List<PresenceRecord>>();
+            foreach (var source in dirty)
+            {
+                if (source.TakeSnapshot() is { } record)
+                {
+                    var partition = DevicePartitioner.PartitionOf(record.DeviceId, _partitions);
+                    if (!byPartition.TryGetValue(partition, out var records))
+                    {
+                        byPartition[partition] = records = [];
+                    }
+                    records.Add(record);
+                }
+            }
+            foreach (var (partition, records) in byPartition)
+            {
+                foreach (var batch in records.Chunk(MaxBatch))
+                {
+                    await WriteBatch(partition, batch);
+                }
+            }
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task WriteBatch(int partition, PresenceRecord[] batch)
+    {
+        try
+        {
+            await _store.Write(partition, batch);
+            Writes++;
+            RecordsWritten += batch.Length;
+        }
+        catch (Exception e)
+        {
+            // Presence is best effort between writes: the next heartbeat marks the device again. Never fail the loop.
+            LogWriteFailed(_logger, e, batch.Length, partition);
+        }
+    }
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(PresenceWriter), ServiceLifecycleStage.ApplicationServices, Start, Stop);
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(Loop, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task Loop()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_interval, _clock, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            await FlushAsync();
+        }
+    }
+
+    /// <summary>After the grains deactivated (a later stage stops first): what they left dirty is written once more.</summary>
+    private async Task Stop(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _loop;
+        // Bounded in real time whatever the registry's clock: a store that does not answer never holds the stop.
+        await FlushAsync().WaitAsync(FinalFlushTimeout, TimeProvider.System, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _writing.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2120, Level = LogLevel.Warning, Message = "Could not write the presence of {Count} devices of partition {Partition}; they are written again when they next beat")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, int count, int partition);
+}

@@ -1,0 +1,55 @@
+using Azure.Data.Tables;
+using Registry.Grains.Devices;
+using Registry.Grains.Storage;
+
+namespace Registry.Host;
+
+/// <summary>
+/// The durable <see cref="IPresenceStore"/>: one Azure Table entity per device that was ever active, PartitionKey = its
+/// index partition (as <see cref="TableIndexStore"/>), RowKey = the escaped device id. A write of the
+/// <see cref="PresenceWriter"/> is one entity-group transaction of up to 100 upserts, so 1M devices beating every
+/// minute cost ~10k requests a minute, not 1M. Kept apart from the device's own record so a heartbeat never touches the
+/// identity or its ETag.
+/// </summary>
+public sealed class TablePresenceStore(TableClient table) : IPresenceStore
+{
+    private const string GenerationColumn = "GenerationId";
+    private const string ActivityColumn = "LastActivityTime";
+    private const string HeartbeatColumn = "LastHeartbeatTime";
+
+    public async Task Write(int partition, IReadOnlyList<PresenceRecord> records)
+    {
+        var key = TableIndexStore.PartitionKey(partition);
+        if (records.Count == 1)
+        {
+            await table.UpsertEntityAsync(Entity(key, records[0]), TableUpdateMode.Replace);
+            return;
+        }
+        await table.SubmitTransactionAsync(records.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, Entity(key, r))));
+    }
+
+    public async Task<PresenceRecord?> Read(int partition, string deviceId)
+    {
+        var entity = await table.GetEntityIfExistsAsync<TableEntity>(TableIndexStore.PartitionKey(partition), KeyEscapingGrainStorage.EscapeKey(deviceId));
+        if (!entity.HasValue || entity.Value is not { } e)
+        {
+            return null;
+        }
+        return new PresenceRecord(deviceId, e.GetString(GenerationColumn) ?? "",
+            e.GetDateTimeOffset(ActivityColumn)?.UtcDateTime ?? default, e.GetDateTimeOffset(HeartbeatColumn)?.UtcDateTime);
+    }
+
+    private static TableEntity Entity(string partitionKey, PresenceRecord record)
+    {
+        var entity = new TableEntity(partitionKey, KeyEscapingGrainStorage.EscapeKey(record.DeviceId))
+        {
+            [GenerationColumn] = record.GenerationId,
+            [ActivityColumn] = new DateTimeOffset(DateTime.SpecifyKind(record.LastActivityTime, DateTimeKind.Utc)),
+        };
+        if (record.LastHeartbeatTime is { } heartbeat)
+        {
+            entity[HeartbeatColumn] = new DateTimeOffset(DateTime.SpecifyKind(heartbeat, DateTimeKind.Utc));
+        }
+        return entity;
+    }
+}

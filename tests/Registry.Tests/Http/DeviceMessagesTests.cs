@@ -1,0 +1,231 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Http;
+
+/// <summary>
+/// <c>POST /devices/{id}/messages/events</c> as the device SDK sends it (spec §9.1): a single message (chunked, no
+/// Content-Type, properties in headers) or a batch (<c>application/vnd.microsoft.iothub.json</c>). What a message did
+/// is read back from the device: its lastActivityTime on the registry's controlled clock.
+/// </summary>
+public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClassFixture<SecuredRegistryFixture>
+{
+    private const string BatchType = "application/vnd.microsoft.iothub.json";
+
+    [Fact]
+    public async Task A_single_message_with_the_sdks_headers_answers_204_and_updates_last_activity_but_not_the_connection_state()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("d2c");
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Chunked("{\"temperature\":21.5}"), headers =>
+        {
+            headers.Add("iothub-to", $"/devices/{id}/messages/events");
+            headers.Add("iothub-app-alert", "high");
+            headers.Add("iothub-app-heartbeat", "1");
+            headers.Add("IoTHub-MessageId", "msg-1");
+            headers.Add("IoTHub-CorrelationId", "corr-1");
+            headers.Add("iothub-contenttype", "application/json");
+            headers.Add("iothub-contentencoding", "utf-8");
+        });
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var device = await registry.Owner.GetDeviceJsonAsync(id);
+        Assert.Equal(registry.Clock.GetUtcNow().UtcDateTime, LastActivity(device));
+        Assert.Equal("Disconnected", (string?)device["connectionState"]);
+        Assert.Equal("0001-01-01T00:00:00Z", (string?)device["connectionStateUpdatedTime"]);
+    }
+
+    [Fact]
+    public async Task An_empty_heartbeat_message_answers_204_and_updates_last_activity()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("beat");
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Chunked(""), headers => headers.Add("iothub-app-heartbeat", "true"));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(registry.Clock.GetUtcNow().UtcDateTime, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Fact]
+    public async Task A_batch_as_the_sdk_sends_it_answers_204_and_updates_last_activity()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("batch");
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Batch("[{\"body\": \"YQ==\"},{\"body\": \"Yg==\", \"properties\":{\"iothub-app-k\":\"v\",\"iothub-messageid\":\"m-2\"}}]"));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(registry.Clock.GetUtcNow().UtcDateTime, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Fact]
+    public async Task A_message_over_256_KB_answers_413_MessageTooLarge_and_counts_nothing()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("big");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Chunked(new string('x', 256 * 1024 + 1)));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.RequestEntityTooLarge, "MessageTooLarge");
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+        using var exactly = await SendAsync(id, key, Chunked(new string('x', 256 * 1024 - 64)));
+        Assert.Equal(HttpStatusCode.NoContent, exactly.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_message_whose_properties_take_it_over_256_KB_answers_413_MessageTooLarge()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("bigprops");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Chunked(new string('x', 256 * 1024 - 8)), headers => headers.Add("iothub-app-k", "0123456789"));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.RequestEntityTooLarge, "MessageTooLarge");
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Fact]
+    public async Task A_batch_over_256_KB_in_total_answers_413_MessageTooLarge_and_counts_nothing()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("bigbatch");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+        var item = $"{{\"body\":\"{Convert.ToBase64String(new byte[48 * 1024])}\"}}";
+
+        using var response = await SendAsync(id, key, Batch($"[{string.Join(',', Enumerable.Repeat(item, 6))}]"));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.RequestEntityTooLarge, "MessageTooLarge");
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("[")]
+    [InlineData("[]")]
+    [InlineData("[1]")]
+    [InlineData("[null]")]
+    [InlineData("[{}]")]
+    [InlineData("[{\"body\":\"YQ==\"},{\"body\":\"not base64!\"}]")]
+    [InlineData("[{\"body\":42}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":[]}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":1}}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"a b\"}}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"v\",\"iothub-app-k\":\"w\"}}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"extra\":true}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-a b\":\"v\"}}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"caf\u00e9\"}}]")]
+    public async Task A_malformed_batch_answers_400_ArgumentInvalid_and_counts_nothing(string batch)
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("badbatch");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Batch(batch));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Theory]
+    [InlineData("iothub-app-alert", "very high")]
+    [InlineData("iothub-app-alert", "a,b")]
+    [InlineData("iothub-app-alert", "{\"x\":1}")]
+    [InlineData("IoTHub-MessageId", "")]
+    [InlineData("IoTHub-MessageId", "has space")]
+    [InlineData("IoTHub-MessageId", "m/1")]
+    [InlineData("IoTHub-MessageId", "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")]
+    [InlineData("IoTHub-CorrelationId", "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")]
+    public async Task A_message_with_a_property_iot_hub_refuses_answers_400_ArgumentInvalid_and_counts_nothing(string name, string value)
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("badprop");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await SendAsync(id, key, Chunked("{}"), headers => headers.TryAddWithoutValidation(name, value));
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    [Fact]
+    public async Task A_property_header_sent_twice_answers_400_ArgumentInvalid()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("twice");
+
+        using var response = await SendAsync(id, key, Chunked("{}"), headers =>
+        {
+            headers.TryAddWithoutValidation("IoTHub-MessageId", "a");
+            headers.TryAddWithoutValidation("IoTHub-MessageId", "b");
+        });
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+    }
+
+    [Fact]
+    public async Task Device_to_cloud_sends_are_throttled_per_message_a_batch_spending_one_per_message()
+    {
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Tier"] = "S1",
+            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "3/h",
+        });
+        using var owner = host.CreateClient();
+        var id = $"thr-d2c-{Guid.NewGuid():N}"[..20];
+        var key = (string)(await owner.CreateDeviceAsync(id))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        using var device = host.CreateDeviceClient(id, key);
+        var two = "[{\"body\":\"YQ==\"},{\"body\":\"Yg==\"}]";
+
+        using (var first = await device.SendAsync(Post(id, Batch(two))))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, first.StatusCode);
+        }
+        var before = (string?)(await owner.GetDeviceJsonAsync(id))["lastActivityTime"];
+        using (var refused = await device.SendAsync(Post(id, Batch(two))))
+        {
+            await refused.AssertIotHubErrorAsync(HttpStatusCode.TooManyRequests, "ThrottlingException");
+            Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
+        }
+        Assert.Equal(before, (string?)(await owner.GetDeviceJsonAsync(id))["lastActivityTime"]);
+        using (var third = await device.SendAsync(Post(id, Chunked("{}"))))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, third.StatusCode);
+        }
+        using (var fourth = await device.SendAsync(Post(id, Chunked("{}"))))
+        {
+            await fourth.AssertIotHubErrorAsync(HttpStatusCode.TooManyRequests, "ThrottlingException");
+        }
+        // Registry operations are a separate budget: reading the device still works.
+        Assert.Equal(id, (string?)(await owner.GetDeviceJsonAsync(id))["deviceId"]);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string id, string key, HttpContent content, Action<HttpRequestHeaders>? headers = null)
+    {
+        using var client = registry.Host.CreateDeviceClient(id, key);
+        var request = Post(id, content);
+        headers?.Invoke(request.Headers);
+        return await client.SendAsync(request);
+    }
+
+    private static HttpRequestMessage Post(string id, HttpContent content) =>
+        new(HttpMethod.Post, $"devices/{Uri.EscapeDataString(id)}/messages/events?{ApiVersion}")
+        {
+            Content = content,
+            Headers = { TransferEncodingChunked = content is StreamContent },
+        };
+
+    /// <summary>A single message as the SDK sends it: chunked, no Content-Type.</summary>
+    private static StreamContent Chunked(string body) => new(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+
+    private static StringContent Batch(string json) => new(json, Encoding.UTF8, BatchType);
+
+    private static DateTime LastActivity(System.Text.Json.Nodes.JsonObject device) =>
+        DateTime.Parse((string)device["lastActivityTime"]!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal);
+}

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Devices;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
+
+namespace Registry.Tests.Presence;
+
+/// <summary>
+/// <c>connectedDeviceCount</c> counted from the device grains' own connection transitions on a two-silo cluster: exact
+/// when no transition is in flight, and without the devices of a silo that left.
+/// </summary>
+public sealed class ConnectedDeviceCountTests
+{
+    [Fact]
+    public async Task The_count_follows_connects_disconnects_replacements_deletes_and_disables_exactly()
+    {
+        await using var cluster = await StartAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            var id = NewId("count");
+            await cluster.Device(id).Create(Sas(id));
+            ids.Add(id);
+        }
+        var sessions = new Dictionary<string, Guid>();
+        foreach (var id in ids)
+        {
+            sessions[id] = Guid.NewGuid();
+            Assert.Equal(DeviceAccess.Granted, await cluster.Device(id).Connect(new DeviceSession(sessions[id], null, null)));
+        }
+        Assert.Equal(12, await Count(cluster));
+
+        await cluster.Device(ids[0]).Connect(new DeviceSession(Guid.NewGuid(), null, null)); // a replacement: still one
+        await cluster.Device(ids[1]).Disconnect(sessions[ids[1]]);
+        await cluster.Device(ids[1]).Disconnect(sessions[ids[1]]); // twice: no second transition
+        await cluster.Device(ids[2]).Disconnect(Guid.NewGuid()); // not its session
+        await cluster.Device(ids[3]).Delete(ETagCondition.Any);
+        await cluster.Device(ids[4]).Update(Sas(ids[4], DeviceStatus.Disabled), ETagCondition.Any);
+        await cluster.Device(ids[5]).Heartbeat(); // messages are not transitions
+
+        Assert.Equal(9, await Count(cluster));
+        Assert.Equal(9, Silos(cluster).Sum(s => s.GetRequiredService<ConnectedDevices>().Count));
+    }
+
+    [Fact]
+    public async Task A_silo_that_leaves_takes_the_sessions_of_its_device_grains_out_of_the_count()
+    {
+        await using var cluster = await StartAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            var id = NewId("leave");
+            await cluster.Device(id).Create(Sas(id));
+            await cluster.Device(id).Connect(new DeviceSession(Guid.NewGuid(), null, null));
+        }
+        Assert.Equal(20, await Count(cluster));
+        var primary = ((InProcessSiloHandle)cluster.Cluster.Primary!).SiloHost.Services.GetRequiredService<ConnectedDevices>();
+        var staying = primary.Count;
+
+        await cluster.Cluster.StopSiloAsync(cluster.Cluster.SecondarySilos[0]);
+        // What the refresh does every ConnectedDevices.RefreshInterval: brings back the count if the count grain moved.
+        await primary.ReportNowAsync();
+
+        Assert.Equal(staying, await Count(cluster));
+    }
+
+    private static async Task<PresenceClusterFixture> StartAsync()
+    {
+        var cluster = new PresenceClusterFixture();
+        await cluster.InitializeAsync();
+        return cluster;
+    }
+
+    private static Task<long> Count(PresenceClusterFixture cluster) => cluster.Grains.GetGrain<IConnectedDeviceCountGrain>(0).Count();
+
+    private static IEnumerable<IServiceProvider> Silos(PresenceClusterFixture cluster) =>
+        cluster.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services);
+}

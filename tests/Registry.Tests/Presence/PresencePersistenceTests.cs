@@ -1,0 +1,112 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Devices;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.DeviceInputs;
+
+namespace Registry.Tests.Presence;
+
+/// <summary>
+/// Presence is written behind (<see cref="PresenceWriter"/>): once per device per interval however often it beats, in
+/// partition batches, and read back by a later activation of the device. Embedded storage on a two-silo cluster.
+/// </summary>
+public sealed class PresencePersistenceTests(PresenceClusterFixture fixture) : IClassFixture<PresenceClusterFixture>
+{
+    [Fact]
+    public async Task Heartbeats_are_written_once_per_device_per_interval_however_often_the_devices_beat()
+    {
+        await FlushAllAsync(); // what earlier tests left
+        var before = RecordsWritten();
+        var ids = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            var id = NewId("beats");
+            await fixture.Device(id).Create(Sas(id));
+            ids.Add(id);
+        }
+        foreach (var _ in Enumerable.Range(0, 5))
+        {
+            fixture.Clock.Advance(TimeSpan.FromMilliseconds(10));
+            Assert.All(await fixture.Grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(ids), a => Assert.Equal(DeviceAccess.Granted, a));
+        }
+        Assert.Equal(before, RecordsWritten()); // nothing written on the heartbeat path
+
+        await FlushAllAsync();
+
+        Assert.Equal(before + ids.Count, RecordsWritten());
+        var store = fixture.Grains.GetGrain<IMemoryPresenceStoreGrain>(DevicePartitioner.PartitionOf(ids[0], RegistryClusterFixture.Partitions));
+        Assert.Equal(fixture.Now, (await store.Read(ids[0]))!.LastActivityTime);
+    }
+
+    [Fact]
+    public async Task A_later_activation_shows_the_persisted_last_activity_disconnected_and_with_the_same_etag()
+    {
+        var id = NewId("react");
+        var created = await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Connect(new DeviceSession(Guid.NewGuid(), null, null));
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+        await fixture.Device(id).Heartbeat();
+        var activeAt = fixture.Now;
+        await FlushAllAsync();
+        fixture.Clock.Advance(TimeSpan.FromSeconds(5));
+
+        await fixture.Device(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var device = (await fixture.Device(id).Get())!;
+        Assert.Equal(DeviceConnectionState.Disconnected, device.ConnectionState); // a new activation: sessions are gone
+        Assert.Equal(activeAt, device.LastActivityTime);
+        Assert.Equal(created.ETag, device.ETag);
+    }
+
+    [Fact]
+    public async Task A_device_deactivated_before_the_writer_wrote_it_writes_its_presence_on_deactivation()
+    {
+        var id = NewId("deact");
+        await fixture.Device(id).Create(Sas(id));
+        await FlushAllAsync();
+        var written = RecordsWritten();
+        await fixture.Device(id).Connect(new DeviceSession(Guid.NewGuid(), null, null));
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+        await fixture.Device(id).Heartbeat();
+        var activeAt = fixture.Now;
+
+        await fixture.Device(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var device = (await fixture.Device(id).Get())!;
+        Assert.Equal(DeviceConnectionState.Disconnected, device.ConnectionState);
+        Assert.Equal(activeAt, device.LastActivityTime);
+        await FlushAllAsync();
+        Assert.Equal(written, RecordsWritten()); // written once, by the deactivation; the writer found it clean
+    }
+
+    [Fact]
+    public async Task A_device_created_again_does_not_inherit_the_persisted_activity_of_the_deleted_one()
+    {
+        var id = NewId("again");
+        await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Heartbeat();
+        await FlushAllAsync();
+        await fixture.Device(id).Delete(ETagCondition.Any);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1)); // generation ids are creation times, as IoT Hub's
+        await fixture.Device(id).Create(Sas(id));
+
+        await fixture.Device(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        Assert.Equal(default, (await fixture.Device(id).Get())!.LastActivityTime);
+    }
+
+    private IEnumerable<PresenceWriter> Writers =>
+        fixture.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services.GetRequiredService<PresenceWriter>());
+
+    private long RecordsWritten() => Writers.Sum(w => w.RecordsWritten);
+
+    private async Task FlushAllAsync()
+    {
+        foreach (var writer in Writers)
+        {
+            await writer.FlushAsync();
+        }
+    }
+}
