@@ -97,6 +97,12 @@ public sealed class RegistrySettings
 
     public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
+    /// <summary>Import/export jobs enqueued or running at once; IoT Hub allows one, and a second answers 403 JobQuotaExceeded.</summary>
+    public int MaxActiveJobs { get; set; } = 1;
+
+    /// <summary>Days an ended import/export job stays in <c>GET /jobs</c> (IoT Hub: 30).</summary>
+    public double JobHistoryDays { get; set; } = 30;
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 

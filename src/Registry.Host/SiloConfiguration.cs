@@ -10,6 +10,8 @@ using Registry.Grains;
 using Registry.Grains.Devices;
 using Registry.Grains.Events;
 using Registry.Grains.Index;
+using Registry.Grains.Jobs;
+using Registry.Gateway.Wire;
 using Registry.Grains.Storage;
 
 namespace Registry.Host;
@@ -21,6 +23,8 @@ public static class SiloConfiguration
     public const string DeviceStore = "registry-device-store";
     /// <summary>The storage behind the escaped <see cref="StorageNames.Index"/> name (the index layout record).</summary>
     public const string IndexStore = "registry-index-store";
+    /// <summary>The table behind <see cref="StorageNames.Jobs"/> in durable mode (job state, checkpoints, the job list).</summary>
+    public const string JobTableSuffix = "Jobs";
     /// <summary>The key of the unbounded <see cref="IIndexStore"/> (the one the grains use wraps it).</summary>
     public const string IndexEntryStore = "registry-index-entries";
 
@@ -83,6 +87,7 @@ public static class SiloConfiguration
         {
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
+            silo.AddMemoryGrainStorage(StorageNames.Jobs);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
             silo.UseInMemoryReminderService();
         }
@@ -94,6 +99,13 @@ public static class SiloConfiguration
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
         silo.Services.TryAddSingleton<IRegistryEventSink, UnroutedEventSink>();
+        // Import/export jobs: the line format is the gateway's wire (one owner of the JSON shapes).
+        silo.Services.Configure<JobOptions>(o =>
+        {
+            o.MaxActiveJobs = settings.MaxActiveJobs;
+            o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
+        });
+        silo.Services.AddDeviceLineFormat();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
@@ -174,6 +186,13 @@ public static class SiloConfiguration
                 o.DeleteStateOnClear = true;
             });
         }
+
+        silo.AddAzureTableGrainStorage(StorageNames.Jobs, o =>
+        {
+            o.TableServiceClient = Tables(settings);
+            o.TableName = tableName + JobTableSuffix;
+            o.DeleteStateOnClear = true;
+        });
 
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.
