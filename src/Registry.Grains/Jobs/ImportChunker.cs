@@ -34,11 +34,11 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
         {
             var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
             int length;
-            if (newline >= 0)
+            if (newline >= 0 && newline - _start <= maxLineBytes)
             {
                 length = newline - _start + 1;
             }
-            else if (_end - _start > maxLineBytes)
+            else if (newline >= 0 || _end - _start > maxLineBytes)
             {
                 var lineOffset = _position;
                 await SkipLine(cancellation);
