@@ -133,6 +133,7 @@ public sealed class BulkJobGrain(
                 errors.Add((operations[i].Offset, new ImportLineError(failure.DeviceId, failure.ErrorCode, failure.ErrorStatus)));
             }
         }
+        services.GetService<IImportChunkGate>()?.Applied(chunk);
         return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray());
     }
 }
@@ -140,5 +141,9 @@ public sealed class BulkJobGrain(
 /// <summary>A test seam: holds an import chunk before it is applied, so a test can stop a silo mid-job deterministically.</summary>
 public interface IImportChunkGate
 {
+    /// <summary>Before the chunk's lines are applied; the chunk waits for the returned task.</summary>
     Task Enter(ImportChunk chunk);
+
+    /// <summary>After the chunk's lines were applied, before the job grain hears of it.</summary>
+    void Applied(ImportChunk chunk);
 }

@@ -21,4 +21,8 @@ public sealed class HeldImportChunks : IImportChunkGate
         _entered.TrySetResult();
         await _released.Task;
     }
+
+    public void Applied(ImportChunk chunk)
+    {
+    }
 }
