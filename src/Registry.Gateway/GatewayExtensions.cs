@@ -27,14 +27,14 @@ public static class GatewayExtensions
     }
 
     /// <summary>
-    /// Maps <c>/devices</c>, <c>/statistics/devices</c> and <c>/healthz</c>. Every registry endpoint carries a
+    /// Maps <c>/devices</c>, <c>/statistics/devices</c>, <c>/jobs</c> and <c>/healthz</c>. Every registry endpoint carries a
     /// <see cref="RequiredAccess"/> and answers failures in IoT Hub's error shape; any <c>api-version</c> is accepted.
     /// </summary>
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder endpoints)
     {
         // Throttling is an endpoint filter, so it runs after every middleware (authentication first) and before handlers.
         var api = endpoints.MapGroup("").AddEndpointFilter<RegistryErrorFilter>().AddEndpointFilter<ThrottlingFilter>();
-        api.MapDevicesApi().MapBulkApi().MapStatisticsApi().MapHeartbeatApi().MapEventsApi().MapDeviceMessagesApi().MapUnsupportedApi();
+        api.MapDevicesApi().MapBulkApi().MapStatisticsApi().MapHeartbeatApi().MapEventsApi().MapDeviceMessagesApi().MapJobsApi().MapUnsupportedApi();
         endpoints.MapHealthApi();
         return endpoints;
     }

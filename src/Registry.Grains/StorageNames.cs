@@ -8,4 +8,7 @@ public static class StorageNames
 
     /// <summary>The index's layout record (its partition count); the entries themselves go through <see cref="Index.IIndexStore"/>.</summary>
     public const string Index = "registry-index";
+
+    /// <summary>Import/export jobs: each job's state and checkpoint, and the list of jobs.</summary>
+    public const string Jobs = "registry-jobs";
 }

@@ -142,6 +142,12 @@ public sealed class RegistrySettings
 
     public TimeSpan PresencePersistInterval => TimeSpan.FromSeconds(PresencePersistSeconds);
 
+    /// <summary>Import/export jobs enqueued or running at once; IoT Hub allows one, and a second answers 403 JobQuotaExceeded.</summary>
+    public int MaxActiveJobs { get; set; } = 1;
+
+    /// <summary>Days an ended import/export job stays in <c>GET /jobs</c> (IoT Hub: 30).</summary>
+    public double JobHistoryDays { get; set; } = 30;
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -246,6 +252,14 @@ public sealed class RegistrySettings
         if (ListenBacklog is < 1 or > MaxListenBacklog)
         {
             problems.Add($"Registry:ListenBacklog={ListenBacklog} is out of range: use 1 to {MaxListenBacklog}.");
+        }
+        if (MaxActiveJobs < 1)
+        {
+            problems.Add($"Registry:MaxActiveJobs={MaxActiveJobs} must be at least 1.");
+        }
+        if (!(JobHistoryDays > 0) || JobHistoryDays > 36_500)
+        {
+            problems.Add($"Registry:JobHistoryDays={JobHistoryDays.ToString(CultureInfo.InvariantCulture)} must be a number of days above 0 (at most 36500).");
         }
         if (!(PresencePersistSeconds >= 1) || PresencePersistSeconds > 3600)
         {

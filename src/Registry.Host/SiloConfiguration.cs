@@ -14,6 +14,8 @@ using Registry.Grains.Devices;
 using Registry.Grains.Events;
 using Registry.Grains.Heartbeats;
 using Registry.Grains.Index;
+using Registry.Grains.Jobs;
+using Registry.Gateway.Wire;
 using Registry.Grains.Storage;
 
 namespace Registry.Host;
@@ -25,6 +27,8 @@ public static class SiloConfiguration
     public const string DeviceStore = "registry-device-store";
     /// <summary>The storage behind the escaped <see cref="StorageNames.Index"/> name (the index layout record).</summary>
     public const string IndexStore = "registry-index-store";
+    /// <summary>The table behind <see cref="StorageNames.Jobs"/> in durable mode (job state, checkpoints, the job list).</summary>
+    public const string JobTableSuffix = "Jobs";
     /// <summary>The key of the unbounded <see cref="IIndexStore"/> (the one the grains use wraps it).</summary>
     public const string IndexEntryStore = "registry-index-entries";
     /// <summary>The key of the unbounded <see cref="IHeartbeatStore"/> (the one the monitor uses wraps it).</summary>
@@ -94,6 +98,7 @@ public static class SiloConfiguration
         {
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
+            silo.AddMemoryGrainStorage(StorageNames.Jobs);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
             silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, (sp, _) => new MemoryHeartbeatStore(sp.GetRequiredService<IGrainFactory>()));
             silo.Services.TryAddSingleton<IPresenceStore>(sp => new MemoryPresenceStore(sp.GetRequiredService<IGrainFactory>()));
@@ -114,6 +119,13 @@ public static class SiloConfiguration
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
         silo.Services.AddSingleton<ConnectedDevices>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ConnectedDevices>());
+        // Import/export jobs: the line format is the gateway's wire (one owner of the JSON shapes).
+        silo.Services.Configure<JobOptions>(o =>
+        {
+            o.MaxActiveJobs = settings.MaxActiveJobs;
+            o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
+        });
+        silo.Services.AddDeviceLineFormat();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);
@@ -207,6 +219,13 @@ public static class SiloConfiguration
                 o.DeleteStateOnClear = true;
             });
         }
+
+        silo.AddAzureTableGrainStorage(StorageNames.Jobs, o =>
+        {
+            o.TableServiceClient = Tables(settings);
+            o.TableName = tableName + JobTableSuffix;
+            o.DeleteStateOnClear = true;
+        });
 
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.

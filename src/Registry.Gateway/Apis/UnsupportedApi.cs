@@ -19,6 +19,7 @@ internal static class UnsupportedApi
         api.Map("/devices/{**rest}", Unsupported);
         api.Map("/statistics/{**rest}", Unsupported);
         api.Map("/heartbeat/{**rest}", Unsupported);
+        api.Map("/jobs/{**rest}", Unsupported);
         api.Map("/", Root);
         return api;
     }
@@ -32,7 +33,8 @@ internal static class UnsupportedApi
         var path = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget) ?? "/";
         throw RegistryException.Invalid(
             $"The request '{context.Request.Method} {path}' is not supported. This IoT Hub device registry serves " +
-            "PUT/GET/DELETE /devices/{id}, GET and POST /devices, GET /statistics/devices and GET /healthz " +
+            "PUT/GET/DELETE /devices/{id}, GET and POST /devices, GET /statistics/devices, POST /jobs/create, GET /jobs, " +
+            "GET/DELETE /jobs/{id} and GET /healthz " +
             "(see 'The REST surface' in the README).");
     }
 

@@ -51,7 +51,7 @@ internal static class BulkRequest
     public static string? NormalizeETag(string? etag) =>
         string.IsNullOrWhiteSpace(etag) ? null : IfMatch.Unquote(etag);
 
-    private static BulkItem ToItem(ExportImportDeviceJson item, ImportMode mode)
+    internal static BulkItem ToItem(ExportImportDeviceJson item, ImportMode mode)
     {
         try
         {

@@ -1,4 +1,5 @@
 using Orleans.Storage;
+using Registry.Abstractions;
 
 namespace Registry.Grains.Devices;
 
@@ -30,6 +31,17 @@ internal sealed class DeviceStorage(IGrainStorage storage, GrainId grainId)
     /// insert (no storage ETag), which storage refuses if a record exists after all, and the failed write re-reads.
     /// </summary>
     public void AssumeAbsent() => Loaded = true;
+
+    /// <summary>
+    /// The acknowledged identity stored for <paramref name="grainId"/>, read without activating its grain: an export reads
+    /// every device, and a million activations just to read them would cost gigabytes.
+    /// </summary>
+    public static async Task<DeviceIdentity?> ReadIdentityAsync(IGrainStorage storage, GrainId grainId)
+    {
+        var state = new GrainState<DeviceState>(new DeviceState());
+        await storage.ReadStateAsync(StateName, grainId, state);
+        return state.State?.Identity;
+    }
 
     public Task WriteStateAsync() => storage.WriteStateAsync(StateName, grainId, _state);
 

@@ -1,0 +1,73 @@
+using Registry.Abstractions;
+
+namespace Registry.Gateway.Wire;
+
+/// <summary>Translates between IoT Hub's JobProperties JSON and the registry's <see cref="JobRequest"/> / <see cref="JobProperties"/>.</summary>
+internal static class JobWireMapper
+{
+    /// <summary>
+    /// The job a create body asks for. Refused with ArgumentInvalid: a type other than import/export, a missing or
+    /// non-http(s) container URI, and identity-based storage authentication (there is no managed identity here).
+    /// </summary>
+    public static JobRequest ToRequest(JobRequestJson body)
+    {
+        if (body.StorageAuthenticationType is { } auth && !string.Equals(auth, "keyBased", StringComparison.OrdinalIgnoreCase))
+        {
+            throw RegistryException.Invalid(string.Equals(auth, "identityBased", StringComparison.OrdinalIgnoreCase)
+                ? "storageAuthenticationType 'identityBased' is not supported: this registry has no managed identity. Use a container URI with a SAS token (keyBased)."
+                : $"storageAuthenticationType '{auth}' is invalid: expected keyBased.");
+        }
+        var type = body.Type?.ToLowerInvariant() switch
+        {
+            "import" => JobType.Import,
+            "export" => JobType.Export,
+            null => throw RegistryException.Invalid("The job has no type: expected import or export."),
+            _ => throw RegistryException.Invalid($"Job type '{body.Type}' is not supported: expected import or export."),
+        };
+        return new JobRequest
+        {
+            Type = type,
+            InputBlobContainerUri = type == JobType.Import ? ContainerUri(body.InputBlobContainerUri, "inputBlobContainerUri") : null,
+            InputBlobName = BlobName(body.InputBlobName, "inputBlobName"),
+            OutputBlobContainerUri = ContainerUri(body.OutputBlobContainerUri, "outputBlobContainerUri"),
+            OutputBlobName = BlobName(body.OutputBlobName, "outputBlobName"),
+            ExcludeKeysInExport = body.ExcludeKeysInExport ?? false,
+        };
+    }
+
+    public static JobPropertiesJson ToJson(JobProperties job) => new(
+        job.JobId,
+        Date(job.StartTimeUtc),
+        Date(job.EndTimeUtc),
+        job.Request.Type == JobType.Import ? "import" : "export",
+        job.Status.ToString().ToLowerInvariant(),
+        job.Progress,
+        job.Request.InputBlobContainerUri,
+        job.Request.Type == JobType.Import ? job.Request.InputBlobName : null,
+        job.Request.OutputBlobContainerUri,
+        job.Request.OutputBlobName,
+        job.Request.ExcludeKeysInExport,
+        "keyBased",
+        job.FailureReason);
+
+    private static string? Date(DateTime? value) => value is { } v ? DeviceWireMapper.FormatDate(v) : null;
+
+    private static string ContainerUri(string? value, string field)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw RegistryException.Invalid($"{field} is required.");
+        }
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw RegistryException.Invalid($"{field} is not an absolute http(s) URI.");
+        }
+        return value;
+    }
+
+    // Blob names up to Azure's 1024 characters; an absent or empty one is IoT Hub's default.
+    private static string BlobName(string? value, string field) =>
+        string.IsNullOrEmpty(value) ? JobBlobNames.Devices
+        : value.Length > 1024 ? throw RegistryException.Invalid($"{field} is longer than 1024 characters.")
+        : value;
+}

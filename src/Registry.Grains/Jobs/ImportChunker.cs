@@ -1,0 +1,108 @@
+using System.Buffers;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Jobs;
+
+/// <summary>Whole input lines from byte <see cref="Offset"/> to <see cref="End"/>, plus errors for lines refused unread.</summary>
+internal sealed record InputChunk(long Offset, long End, byte[] Data, IReadOnlyList<ImportLineError> Errors);
+
+/// <summary>
+/// Cuts the input stream into chunks of whole lines without ever holding more than one chunk and one line: a line over
+/// the limit (a 100 MB line, a binary blob without newlines) is skipped as it streams past and becomes its own chunk
+/// holding only its error.
+/// </summary>
+internal sealed class ImportChunker(Stream stream, long position, int chunkLines, int maxLineBytes)
+{
+    private readonly byte[] _buffer = new byte[Math.Max(1 << 20, maxLineBytes + 2)];
+    private int _start;
+    private int _end;
+    private bool _eof;
+    private long _position = position;
+    private InputChunk? _pending;
+
+    public async Task<InputChunk?> Next(CancellationToken cancellation)
+    {
+        if (_pending is { } pending)
+        {
+            _pending = null;
+            return pending;
+        }
+        var offset = _position;
+        var data = new ArrayBufferWriter<byte>();
+        var lines = 0;
+        while (lines < chunkLines)
+        {
+            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            int length;
+            if (newline >= 0 && newline - _start <= maxLineBytes)
+            {
+                length = newline - _start + 1;
+            }
+            else if (newline >= 0 || _end - _start > maxLineBytes)
+            {
+                var lineOffset = _position;
+                await SkipLine(cancellation);
+                var refused = new InputChunk(lineOffset, _position, [], [new ImportLineError(null, RegistryErrorCode.DeviceInvalidResultCount,
+                    $"Invalid device format in the line at byte {lineOffset}: it is longer than {maxLineBytes} bytes.")]);
+                if (lines == 0)
+                {
+                    return refused;
+                }
+                _pending = refused;
+                return new InputChunk(offset, lineOffset, data.WrittenSpan.ToArray(), []);
+            }
+            else if (!_eof)
+            {
+                await Fill(cancellation);
+                continue;
+            }
+            else if (_end > _start)
+            {
+                length = _end - _start; // the last line has no newline
+            }
+            else
+            {
+                break;
+            }
+            data.Write(_buffer.AsSpan(_start, length));
+            _start += length;
+            _position += length;
+            lines++;
+        }
+        return lines == 0 ? null : new InputChunk(offset, _position, data.WrittenSpan.ToArray(), []);
+    }
+
+    private async Task Fill(CancellationToken cancellation)
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellation);
+        _end += read;
+        _eof = read == 0;
+    }
+
+    private async Task SkipLine(CancellationToken cancellation)
+    {
+        while (true)
+        {
+            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            if (newline >= 0)
+            {
+                _position += newline - _start + 1;
+                _start = newline + 1;
+                return;
+            }
+            _position += _end - _start;
+            _start = _end = 0;
+            if (_eof)
+            {
+                return;
+            }
+            await Fill(cancellation);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text;
+using Azure;
+using Azure.Core;
+using Azure.Storage.Blobs;
+
+namespace Registry.Grains.Jobs;
+
+/// <summary>
+/// The caller's blob containers, reached only through the SAS URIs the job names, and the block ids of the blobs a
+/// job writes. Storage failures become <see cref="JobStorageException"/>s with a reason fit for <c>failureReason</c>.
+/// </summary>
+internal static class JobBlobs
+{
+    /// <summary>A client for the container at <paramref name="containerUri"/>, with few quick retries: a refusing host fails the job promptly.</summary>
+    public static BlobContainerClient Container(string containerUri, string role)
+    {
+        if (!Uri.TryCreate(containerUri, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new JobStorageException($"The {role} container URI is not an http(s) URI.");
+        }
+        var options = new BlobClientOptions();
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = 3;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        return new BlobContainerClient(uri, options);
+    }
+
+    /// <summary>Block ids of one blob must all have the same length: (partition, sequence) or an error-block sequence, zero-padded.</summary>
+    public static string ExportBlockId(int partition, int sequence) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes($"p{partition:D6}s{sequence:D8}"));
+
+    public static string ErrorBlockId(int sequence) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes($"e{sequence:D14}"));
+
+    /// <summary>Runs a storage call; a refusal or an unreachable host becomes the job's failure reason, naming what was being done.</summary>
+    public static async Task<T> Call<T>(string what, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (RequestFailedException e)
+        {
+            throw new JobStorageException(e.Status switch
+            {
+                0 => $"Could not {what}: the storage host did not answer ({e.InnerException?.Message ?? e.Message}).",
+                403 => $"Could not {what}: access was refused (HTTP 403 {e.ErrorCode}); check the SAS token and its permissions.",
+                404 => $"Could not {what}: not found (HTTP 404 {e.ErrorCode}).",
+                _ => $"Could not {what}: HTTP {e.Status} {e.ErrorCode}.",
+            });
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or AggregateException or InvalidOperationException)
+        {
+            throw new JobStorageException($"Could not {what}: {e.Message}");
+        }
+    }
+
+    public static Task Call(string what, Func<Task> call) => Call<bool>(what, async () =>
+    {
+        await call();
+        return true;
+    });
+}
+
+/// <summary>The job's storage could not be used: the job fails with this message as its reason. Serializable so workers can throw it.</summary>
+[GenerateSerializer, Alias("registry.JobStorageException")]
+public sealed class JobStorageException(string message) : Exception(message);

@@ -1,0 +1,29 @@
+namespace Registry.Grains.Jobs;
+
+/// <summary>How import and export jobs run; the defaults are IoT Hub's limits where it has one.</summary>
+public sealed class JobOptions
+{
+    /// <summary>Import/export jobs that may be enqueued or running at once; IoT Hub allows one on every tier.</summary>
+    public int MaxActiveJobs { get; set; } = 1;
+
+    /// <summary>How long an ended job stays in the history (IoT Hub: 30 days).</summary>
+    public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Period of the reminder that brings a job back after its silo failed; reminders need at least a minute.</summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Index partitions exported at once, each by a worker on whichever silo it lands.</summary>
+    public int ExportParallelism { get; set; } = 16;
+
+    /// <summary>Bytes of NDJSON a worker gathers before it stages them as one block of the output blob.</summary>
+    public int ExportBlockBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Input lines per import chunk: the unit of work, of checkpoint, and of what a resume may re-apply.</summary>
+    public int ImportChunkLines { get; set; } = 500;
+
+    /// <summary>Import chunks applied at once; the checkpoint advances over the longest finished prefix.</summary>
+    public int ImportChunksInFlight { get; set; } = 8;
+
+    /// <summary>A longer input line is a per-line error; it is skipped without being held in memory.</summary>
+    public int MaxLineBytes { get; set; } = 64 * 1024;
+}

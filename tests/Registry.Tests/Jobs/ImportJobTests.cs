@@ -1,0 +1,196 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// Import jobs against real Azurite containers: each line goes through the bulk endpoint's per-item rules; a failed line is
+/// in importErrors.log with its numeric code and changes nothing; the job completes even with line errors.
+/// </summary>
+public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture azurite) : IClassFixture<RegistryHostFixture>
+{
+    private readonly HttpClient _http = registry.Client;
+
+    /// <summary>Imports <paramref name="lines"/>; returns the ended job and importErrors.log as JSON objects.</summary>
+    private async Task<(JsonObject Job, JsonObject[] Errors)> ImportAsync(IEnumerable<string> lines)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+        var errors = (await ReadLinesAsync(container, "importErrors.log")).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+        return (job, errors);
+    }
+
+    private async Task<JsonObject?> FindDeviceAsync(string id)
+    {
+        using var response = await _http.GetDeviceAsync(id);
+        return response.StatusCode == HttpStatusCode.NotFound ? null : await response.ReadDeviceAsync(HttpStatusCode.OK);
+    }
+
+    public static TheoryData<string?, bool, string?, int?> Modes => new()
+    {
+        // importMode, device present before, eTag sent ("match", "stale" or none), expected error code (null: applied)
+        { null, false, null, null },
+        { null, true, null, null },
+        { "createOrUpdate", false, null, null },
+        { "createOrUpdate", true, null, null },
+        { "create", false, null, null },
+        { "create", true, null, 409001 },
+        { "update", false, null, 404001 },
+        { "update", true, null, null },
+        { "updateIfMatchETag", false, "stale", 404001 },
+        { "updateIfMatchETag", true, "match", null },
+        { "updateIfMatchETag", true, "stale", 412001 },
+        { "createOrUpdateIfMatchETag", true, "match", null },
+        { "createOrUpdateIfMatchETag", true, "stale", 412001 },
+        { "delete", false, null, 404001 },
+        { "delete", true, null, null },
+        { "deleteIfMatchETag", false, "stale", 404001 },
+        { "deleteIfMatchETag", true, "match", null },
+        { "deleteIfMatchETag", true, "stale", 412001 },
+        { "updateTwin", true, null, 400004 },
+        { "updateTwinIfMatchETag", true, "match", 400004 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task Each_import_mode_applies_or_reports_the_line_as_the_bulk_endpoint_does(string? mode, bool present, string? etag, int? error)
+    {
+        var id = $"imp-{mode ?? "none"}-{present}-{etag ?? "none"}";
+        var before = present ? await _http.CreateDeviceAsync(id) : null;
+        var line = new JsonObject { ["id"] = id, ["status"] = "disabled", ["statusReason"] = "imported" };
+        if (mode is not null)
+        {
+            line["importMode"] = mode;
+        }
+        if (etag is not null)
+        {
+            line["eTag"] = etag == "match" ? (string)before!["etag"]! : "c3RhbGU=";
+        }
+
+        var (job, errors) = await ImportAsync([line.ToJsonString()]);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        var after = await FindDeviceAsync(id);
+        if (error is { } code)
+        {
+            var logged = Assert.Single(errors);
+            Assert.Equal(code, (int)logged["errorCode"]!);
+            Assert.Equal(id, (string?)logged["deviceId"]);
+            // Nothing changed: still absent, or still the device as it was.
+            Assert.Equal(before?.ToJsonString(), after?.ToJsonString());
+        }
+        else
+        {
+            Assert.Empty(errors);
+            if (mode is "delete" or "deleteIfMatchETag")
+            {
+                Assert.Null(after);
+            }
+            else
+            {
+                Assert.NotNull(after);
+                Assert.Equal("disabled", (string)after["status"]!);
+                Assert.Equal("imported", (string?)after["statusReason"]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Malformed_lines_are_logged_with_numeric_codes_comment_lines_are_skipped_and_the_rest_is_applied()
+    {
+        string[] lines =
+        [
+            "# a comment line, skipped",
+            "",
+            "{not json",
+            Line(new { id = "imp bad id" }),
+            Line(new { id = "imp-mal-ok", status = "enabled" }),
+            "{\"id\":\"imp-mal-long\",\"statusReason\":\"" + new string('x', 70_000) + "\"}",
+            Line(new { id = "imp-mal-status", status = "sleeping" }),
+            "[1,2,3]",
+            Line(new { id = "imp-mal-module", moduleId = "m1" }),
+        ];
+
+        var (job, errors) = await ImportAsync(lines);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.NotNull(await FindDeviceAsync("imp-mal-ok"));
+        Assert.Null(await FindDeviceAsync("imp-mal-long"));
+        Assert.Null(await FindDeviceAsync("imp-mal-status"));
+        Assert.Null(await FindDeviceAsync("imp-mal-module"));
+        Assert.Equal([400012, 400004, 400012, 400004, 400004], errors.Select(e => (int)e["errorCode"]!));
+        Assert.Equal([null, "imp bad id", null, "imp-mal-status", "imp-mal-module"], errors.Select(e => (string?)e["deviceId"]));
+        Assert.Contains("Invalid device format in line", (string)errors[0]["errorStatus"]!);
+    }
+
+    [Fact]
+    public async Task An_id_twice_in_one_file_applies_the_first_line_and_logs_the_second_as_DeviceDefinedMultipleTimes()
+    {
+        var (job, errors) = await ImportAsync([
+            Line(new { id = "imp-dup", statusReason = "first" }),
+            Line(new { id = "imp-dup", statusReason = "second" }),
+        ]);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal("first", (string?)(await FindDeviceAsync("imp-dup"))!["statusReason"]);
+        var logged = Assert.Single(errors);
+        Assert.Equal(400011, (int)logged["errorCode"]!);
+    }
+
+    [Fact]
+    public async Task An_empty_input_blob_completes_with_an_empty_error_log()
+    {
+        var (job, errors) = await ImportAsync([]);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(100, (int)job["progress"]!);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task A_missing_input_blob_fails_the_job_with_a_reason()
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, inputBlobName = "absent.txt", outputBlobContainerUri = sas });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("absent.txt", (string)job["failureReason"]!);
+        Assert.Contains("404", (string)job["failureReason"]!);
+    }
+
+    [Fact]
+    public async Task An_input_SAS_with_a_forged_signature_fails_the_job_with_a_reason_and_applies_nothing()
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", [Line(new { id = "imp-forged" })]);
+        var forged = System.Text.RegularExpressions.Regex.Replace(sas, "sig=[^&]+", "sig=AAAA");
+
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = forged, outputBlobContainerUri = sas });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("403", (string)job["failureReason"]!);
+        Assert.Null(await FindDeviceAsync("imp-forged"));
+    }
+
+    [Fact]
+    public async Task An_input_container_on_a_host_that_refuses_connections_fails_the_job_with_a_reason()
+    {
+        var port = FreePorts.Take(1)[0];
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new
+        {
+            type = "import",
+            inputBlobContainerUri = $"http://127.0.0.1:{port}/devstoreaccount1/in?sv=2024-08-04&sig=abc",
+            outputBlobContainerUri = sas,
+        });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("Could not read the input blob", (string)job["failureReason"]!);
+    }
+}

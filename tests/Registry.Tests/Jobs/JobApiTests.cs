@@ -1,0 +1,148 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Registry.Grains.Jobs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// The /jobs surface: create, get, list, cancel in IoT Hub's shapes; one active import/export job at a time; bad requests
+/// refused with IoT Hub's error and no job created; the rights each call needs.
+/// </summary>
+public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    private readonly HeldImportChunks _held = new();
+    private RegistryTestHost _host = null!;
+    private HttpClient _http = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _host = await RegistryTestHost.StartAsync(configure: b => b.Services.AddSingleton<IImportChunkGate>(_held));
+        _http = _host.CreateClient();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _held.Release();
+        _http.Dispose();
+        await _host.DisposeAsync();
+    }
+
+    private async Task<string> ImportSasAsync(params string[] lines)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+        return sas;
+    }
+
+    private async Task<int> JobCountAsync()
+    {
+        using var response = await _http.GetAsync($"jobs?{ApiVersion}");
+        return (await response.ReadJsonAsync(HttpStatusCode.OK)).AsArray().Count;
+    }
+
+    [Fact]
+    public async Task Create_answers_the_enqueued_job_and_get_and_list_show_it_until_it_completes()
+    {
+        var sas = await ImportSasAsync(Line(new { id = "api-1" }));
+
+        var created = await _http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas, status = "unknown", progress = 0 });
+
+        Assert.Equal("enqueued", (string)created["status"]!);
+        Assert.Equal("import", (string)created["type"]!);
+        Assert.Equal("devices.txt", (string)created["inputBlobName"]!);
+        Assert.Equal("devices.txt", (string)created["outputBlobName"]!);
+        var jobId = (string)created["jobId"]!;
+        Assert.True(Guid.TryParse(jobId, out _));
+        _held.Release();
+        var ended = await _http.WaitForEndAsync(jobId);
+        Assert.Equal("completed", (string)ended["status"]!);
+        Assert.NotNull((string?)ended["startTimeUtc"]);
+        Assert.NotNull((string?)ended["endTimeUtc"]);
+        using var list = await _http.GetAsync($"jobs?{ApiVersion}");
+        var listed = Assert.Single((await list.ReadJsonAsync(HttpStatusCode.OK)).AsArray());
+        Assert.Equal(jobId, (string)listed!["jobId"]!);
+        Assert.Equal("completed", (string)listed["status"]!);
+    }
+
+    [Fact]
+    public async Task A_second_job_while_one_is_running_answers_403_JobQuotaExceeded_and_cancel_frees_the_slot()
+    {
+        var sas = await ImportSasAsync(Line(new { id = "api-held" }));
+        var first = await _http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+        await _held.Entered;
+
+        using var second = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", Json(new { type = "export", outputBlobContainerUri = sas }));
+        await second.AssertIotHubErrorAsync(HttpStatusCode.Forbidden, "JobQuotaExceeded");
+        Assert.Equal(1, await JobCountAsync());
+
+        using var cancel = await _http.DeleteAsync($"jobs/{(string)first["jobId"]!}?{ApiVersion}");
+        var cancelled = (await cancel.ReadJsonAsync(HttpStatusCode.OK)).AsObject();
+        Assert.Equal("cancelled", (string)cancelled["status"]!);
+        _held.Release();
+        Assert.Equal("cancelled", (string)(await _http.WaitForEndAsync((string)first["jobId"]!))["status"]!);
+
+        var third = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+        Assert.Equal("completed", (string)third["status"]!);
+    }
+
+    [Fact]
+    public async Task Cancel_of_an_ended_job_answers_it_as_it_ended()
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+        var job = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+
+        using var cancel = await _http.DeleteAsync($"jobs/{(string)job["jobId"]!}?{ApiVersion}");
+
+        Assert.Equal("completed", (string)(await cancel.ReadJsonAsync(HttpStatusCode.OK))["status"]!);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task An_unknown_job_id_answers_404_JobNotFound(string method)
+    {
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{Guid.NewGuid()}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+    }
+
+    public static TheoryData<string> BadCreates => new()
+    {
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", storageAuthenticationType = "IdentityBased" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", storageAuthenticationType = "identityBased", identity = new { userAssignedIdentity = "/subscriptions/x" } }),
+        Json(new { type = "backup", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        Json(new { outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        Json(new { type = "export" }),
+        Json(new { type = "export", outputBlobContainerUri = "not a uri" }),
+        Json(new { type = "export", outputBlobContainerUri = "ftp://host/out" }),
+        Json(new { type = "import", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCreates))]
+    public async Task A_create_the_registry_cannot_run_answers_400_ArgumentInvalid_and_creates_no_job(string body)
+    {
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", body);
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Equal(0, await JobCountAsync());
+    }
+
+    [Fact]
+    public async Task RegistryRead_may_list_and_read_jobs_but_not_create_or_cancel_them()
+    {
+        using var reader = _host.CreateClient("registryRead");
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        using var list = await reader.GetAsync($"jobs?{ApiVersion}");
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        using var create = await reader.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", Json(new { type = "export", outputBlobContainerUri = sas }));
+        await create.AssertIotHubErrorAsync(HttpStatusCode.Unauthorized, "IotHubUnauthorizedAccess");
+        using var cancel = await reader.DeleteAsync($"jobs/{Guid.NewGuid()}?{ApiVersion}");
+        await cancel.AssertIotHubErrorAsync(HttpStatusCode.Unauthorized, "IotHubUnauthorizedAccess");
+        Assert.Equal(0, await JobCountAsync());
+    }
+}
