@@ -26,6 +26,9 @@ static string? Refusal(Exception? e) => e switch
     // Storage that does not answer while the silo starts: the operator's to fix, not a crash to debug.
     RequestFailedException { Status: 0 or 408 or >= 500 } or StorageUnavailableException =>
         $"Storage did not answer while the registry started ({FirstLine(e.Message)}): check Registry:StorageConnectionString and that storage is up. Nothing was served.",
+    // Storage that answers but refuses the account key or SAS: the operator's to fix as well.
+    RequestFailedException { Status: 401 or 403 } =>
+        $"Storage refused the registry's credentials while it started ({FirstLine(e.Message)}): check the account key or SAS in Registry:StorageConnectionString. Nothing was served.",
     OptionsValidationException options => $"Invalid configuration, nothing was started: {string.Join(" ", options.Failures)}",
     AggregateException all => all.InnerExceptions.Select(Refusal).FirstOrDefault(m => m is not null),
     _ => Refusal(e.InnerException),

@@ -205,4 +205,25 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.Contains("Registry:StorageConnectionString", last, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
     }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_durable_start_whose_storage_refuses_the_account_key_exits_1_with_a_line_naming_the_credentials_and_no_stack_trace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        // The real Azurite, signed with a key that is not its account's.
+        var wrongKey = Convert.ToBase64String(new byte[64]);
+        var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, "AccountKey=[^;]+", "AccountKey=" + wrongKey);
+        string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
+            $"--Registry:StorageConnectionString={connection}"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.Contains("Storage refused the registry's credentials while it started", last, StringComparison.Ordinal);
+        Assert.Contains("Registry:StorageConnectionString", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
+    }
 }
