@@ -16,6 +16,9 @@ const { common, uniqueId, newKey, registryFor } = require('./lib/sdk');
 describe('Devices over HTTPS (azure-iot-device-http)', { timeout: 120_000 }, () => {
   let server;
   let owner;
+  // Every client is closed at the end, refused ones included: an open client keeps its SAS renewal timer, and with
+  // it this file's process, alive forever.
+  const clients = [];
 
   before(async () => {
     server = await startRegistry({ address: '127.0.0.8' });
@@ -23,6 +26,7 @@ describe('Devices over HTTPS (azure-iot-device-http)', { timeout: 120_000 }, () 
   });
 
   after(async () => {
+    await Promise.allSettled(clients.map((client) => client.close()));
     await server?.stop();
   });
 
@@ -36,6 +40,7 @@ describe('Devices over HTTPS (azure-iot-device-http)', { timeout: 120_000 }, () 
   function deviceClient(deviceId, key) {
     const client = Client.fromConnectionString(`HostName=${server.hostName};DeviceId=${deviceId};SharedAccessKey=${key}`, Http);
     client.setRetryPolicy(new common.NoRetry());
+    clients.push(client);
     return client;
   }
 
