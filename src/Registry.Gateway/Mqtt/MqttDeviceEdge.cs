@@ -218,11 +218,11 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             replaced = previous;
             return session;
         });
-        // A newer connection replaces the older one, as IoT Hub does; the grain also tells the old one's edge.
+        // A newer connection replaces the older one, as IoT Hub does: on this edge MQTTnet's own takeover by client id
+        // closes it; the grain tells the edge of an older connection elsewhere.
         if (replaced is not null && replaced.SessionId != session.SessionId)
         {
             LogSessionClosed(_logger, deviceId, SessionCloseReason.Replaced);
-            replaced.Channel.Abort("replaced by a newer connection of the same device");
         }
     }
 
