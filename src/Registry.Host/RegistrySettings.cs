@@ -183,7 +183,14 @@ public sealed class RegistrySettings
     {
         try
         {
-            return section.Get<T>() ?? new T();
+            var bound = section.Get<T>() ?? new T();
+            // The binder drops a list item it cannot convert without a word (Routes:0:Enabled=maybe: that route simply
+            // vanishes); binding each route on its own lets the conversion failure stop the start like any other.
+            foreach (var route in section.GetSection(nameof(Routes)).GetChildren())
+            {
+                route.Get<RouteSettings>();
+            }
+            return bound;
         }
         catch (InvalidOperationException e)
         {

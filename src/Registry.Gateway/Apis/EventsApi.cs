@@ -49,17 +49,28 @@ internal static partial class EventsApi
         var known = RoutedSource(source, options.Value);
         var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
         var backlog = Channel.CreateBounded<RegistryEvent>(new BoundedChannelOptions(options.Value.MaxBacklog) { SingleReader = true });
+        // Cancelled when the backlog overflows: the relay is then most likely stuck writing to a consumer that stopped
+        // reading, and only cancelling that write frees it to end the connection.
+        using var overflow = new CancellationTokenSource();
         var stream = client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(known, RegistryStreams.Key));
         // Before anything is written: a cluster that cannot subscribe answers IoT Hub's 503 like any other call.
         var subscription = await stream.SubscribeAsync((registryEvent, _) =>
         {
-            if (!backlog.Writer.TryWrite(registryEvent))
+            if (!backlog.Writer.TryWrite(registryEvent) && backlog.Writer.TryComplete(new BacklogOverflowException()))
             {
-                backlog.Writer.TryComplete(new BacklogOverflowException());
+                try
+                {
+                    // Asynchronously: the relay's continuation must not run on the stream's delivery thread.
+                    overflow.CancelAsync().Ignore();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The stream ended meanwhile: nothing is left to free.
+                }
             }
             return Task.CompletedTask;
         });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, overflow.Token);
         try
         {
             LogConsumerJoined(logger, known);
@@ -71,16 +82,19 @@ internal static partial class EventsApi
             await Comment(response, SubscribedComment, stop.Token);
             await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, stop.Token);
         }
+        catch (Exception e) when (e is BacklogOverflowException || (overflow.IsCancellationRequested && e is OperationCanceledException or IOException))
+        {
+            LogConsumerTooSlow(logger, known, options.Value.MaxBacklog);
+            // Aborted, not completed: a response that ends cleanly can leave a keep-alive connection open with events
+            // missing, whereas a reset tells the consumer it missed some and must reconnect.
+            context.Abort();
+        }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // The consumer left, or the host is stopping: the stream simply ends.
         }
         catch (IOException) when (stop.IsCancellationRequested || context.RequestAborted.IsCancellationRequested)
         {
-        }
-        catch (BacklogOverflowException)
-        {
-            LogConsumerTooSlow(logger, known, options.Value.MaxBacklog);
         }
         finally
         {

@@ -73,15 +73,20 @@ public sealed class RouteConfigurationTests
     [Theory(Timeout = 120_000)]
     [InlineData("--Registry:Routes:0:Source=Telemetry", "Registry:Routes:0:Source=Telemetry is not a route source")]
     [InlineData("--Registry:Routes:1:Source=HeartbeatEvents", "Registry:Routes:1:Name=lifecycle names another route too")]
+    [InlineData("--Registry:Routes:0:Enabled=maybe", "Failed to convert configuration value 'maybe' at 'Registry:Routes:0:Enabled'")]
+    [InlineData("--Registry:Routes:0:Enabled=yes", "Failed to convert configuration value 'yes' at 'Registry:Routes:0:Enabled'")]
     public async Task An_unusable_route_stops_the_process_with_exit_code_1_and_one_line_naming_it(string second, string named)
     {
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
         var data = Path.Combine(work, "data");
-        // The first route is fine; the second argument either spoils its source or adds a route of the same name.
+        // The first route is fine; the second argument spoils its source, adds a route of the same name, or gives a
+        // complete route an Enabled that is not a boolean (the binder drops such a list item silently: route off).
         string[] routes = second.Contains("Routes:1", StringComparison.Ordinal)
             ? ["--Registry:Routes:0:Name=lifecycle", "--Registry:Routes:0:Source=DeviceLifecycleEvents", "--Registry:Routes:1:Name=lifecycle", second]
-            : ["--Registry:Routes:0:Name=lifecycle", second];
+            : second.Contains("Enabled", StringComparison.Ordinal)
+                ? ["--Registry:Routes:0:Name=lifecycle", "--Registry:Routes:0:Source=DeviceLifecycleEvents", second]
+                : ["--Registry:Routes:0:Name=lifecycle", second];
         string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), .. routes];
         await using var host = RegistryProcess.Start(work, args);
 
