@@ -102,6 +102,24 @@ internal sealed partial class DeviceMonitoring(
     }
 
     /// <summary>
+    /// After an acknowledged re-enable: monitoring starts now, as after a <c>PUT</c> of a policy. The update already
+    /// stands, so a partition that cannot be told now is not the caller's error: the deadline still runs from now and
+    /// the device's next heartbeat joins.
+    /// </summary>
+    public async Task Rearm(DeviceState state, DateTime now)
+    {
+        try
+        {
+            await Arm(state, now);
+        }
+        catch (Exception ex)
+        {
+            _armedAt = now;
+            LogJoinFailed(logger, ex, deviceId);
+        }
+    }
+
+    /// <summary>
     /// After an acknowledged delete or disable, or monitoring switched off: the partition stops watching at once. If it
     /// cannot be told now, its next question finds the device unmonitored and drops it.
     /// </summary>
