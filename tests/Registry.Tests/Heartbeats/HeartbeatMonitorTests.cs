@@ -187,7 +187,7 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
 
         Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
         var status = await fixture.Heartbeat(id).GetHeartbeat();
-        Assert.Null(status.Policy);
+        Assert.False(status.Monitored);
         Assert.Null(status.OutageSince);
         Assert.DoesNotContain(id, (await fixture.Grains.GetGrain<IHeartbeatOutagesGrain>(0).List(1000, null)).Outages.Select(o => o.DeviceId));
     }
