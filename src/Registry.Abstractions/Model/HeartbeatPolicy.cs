@@ -51,14 +51,26 @@ public enum HeartbeatPolicySource
     Device = 1,
 }
 
-/// <summary>What <c>GET /devices/{id}/heartbeat</c> answers: the policy in effect (null: not monitored), its source, and the outage state.</summary>
+/// <summary>
+/// What <c>GET /devices/{id}/heartbeat</c> answers: the device's policy (null: off), its source, and the outage state.
+/// A disabled device keeps its policy but is not monitored (<see cref="DeviceDisabled"/>), so a caller who just set
+/// one sees what was stored and why it does not run.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("registry.DeviceHeartbeat")]
 public sealed record DeviceHeartbeat(
     [property: Id(0)] string DeviceId,
     [property: Id(1)] HeartbeatPolicy? Policy,
     [property: Id(2)] HeartbeatPolicySource Source,
     [property: Id(3)] DateTime? LastHeartbeatTime,
-    [property: Id(4)] DateTime? OutageSince);
+    [property: Id(4)] DateTime? OutageSince)
+{
+    /// <summary>The device is disabled: its policy is kept and takes effect when it is enabled again.</summary>
+    [Id(5)]
+    public bool DeviceDisabled { get; init; }
+
+    /// <summary>A policy is in effect: the device is enabled and its policy is not off.</summary>
+    public bool Monitored => Policy is not null && !DeviceDisabled;
+}
 
 /// <summary>A device in a heartbeat outage: silent since its deadline passed at <see cref="Since"/>.</summary>
 [GenerateSerializer, Immutable, Alias("registry.HeartbeatOutage")]

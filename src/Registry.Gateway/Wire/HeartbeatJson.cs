@@ -14,17 +14,19 @@ internal sealed record DeviceHeartbeatJson(
     int? GraceSeconds,
     string? LastHeartbeatTime,
     bool InOutage,
-    string? OutageSince)
+    string? OutageSince,
+    string DeviceStatus)
 {
     public static DeviceHeartbeatJson From(DeviceHeartbeat heartbeat) => new(
         heartbeat.DeviceId,
-        heartbeat.Policy is null ? HeartbeatRequestJson.Off : HeartbeatRequestJson.On,
+        heartbeat.Monitored ? HeartbeatRequestJson.On : HeartbeatRequestJson.Off,
         heartbeat.Source == HeartbeatPolicySource.Device ? "device" : "registry",
         heartbeat.Policy?.IntervalSeconds,
         heartbeat.Policy?.GraceSeconds,
         heartbeat.LastHeartbeatTime is { } last ? DeviceWireMapper.FormatDate(last) : null,
         heartbeat.OutageSince is not null,
-        heartbeat.OutageSince is { } since ? DeviceWireMapper.FormatDate(since) : null);
+        heartbeat.OutageSince is { } since ? DeviceWireMapper.FormatDate(since) : null,
+        heartbeat.DeviceDisabled ? "disabled" : "enabled");
 }
 
 /// <summary>

@@ -360,9 +360,15 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         var before = _presence.ConnectionState;
         _presence.RevokeIfRefused(DeviceId, updated, Now);
         await ConnectionChanged(before);
-        if (monitored && _monitoring.PolicyFor(_state.State) is null)
+        var monitoredNow = _monitoring.PolicyFor(_state.State) is not null;
+        if (monitored && !monitoredNow)
         {
             await _monitoring.Disarm();
+        }
+        else if (!monitored && monitoredNow)
+        {
+            // Re-enabled: a device that never beats again must still be missed, so its deadline starts now.
+            await _monitoring.Rearm(_state.State, Now);
         }
         return _presence.Overlay(updated);
     }

@@ -29,9 +29,11 @@ internal sealed partial class DeviceMonitoring(
 
     /// <summary>The policy in effect: none for an unregistered or disabled device; else the device's override, else the registry default.</summary>
     public HeartbeatPolicy? PolicyFor(DeviceState state) =>
-        state.Identity is not { Status: DeviceStatus.Enabled }
-            ? null
-            : state.Heartbeat is { } own ? own.Policy : options.DefaultPolicy;
+        state.Identity is not { Status: DeviceStatus.Enabled } ? null : SettingFor(state);
+
+    /// <summary>The device's policy whatever its status: its override, else the registry default.</summary>
+    private HeartbeatPolicy? SettingFor(DeviceState state) =>
+        state.Heartbeat is { } own ? own.Policy : options.DefaultPolicy;
 
     /// <summary>On the heartbeat path, after the heartbeat is recorded: no call unless this is a transition.</summary>
     public void OnHeartbeat(DeviceState state, DateTime now)
@@ -102,6 +104,24 @@ internal sealed partial class DeviceMonitoring(
     }
 
     /// <summary>
+    /// After an acknowledged re-enable: monitoring starts now, as after a <c>PUT</c> of a policy. The update already
+    /// stands, so a partition that cannot be told now is not the caller's error: the deadline still runs from now and
+    /// the device's next heartbeat joins.
+    /// </summary>
+    public async Task Rearm(DeviceState state, DateTime now)
+    {
+        try
+        {
+            await Arm(state, now);
+        }
+        catch (Exception ex)
+        {
+            _armedAt = now;
+            LogJoinFailed(logger, ex, deviceId);
+        }
+    }
+
+    /// <summary>
     /// After an acknowledged delete or disable, or monitoring switched off: the partition stops watching at once. If it
     /// cannot be told now, its next question finds the device unmonitored and drops it.
     /// </summary>
@@ -128,7 +148,10 @@ internal sealed partial class DeviceMonitoring(
         var policy = PolicyFor(state);
         var outage = policy is null ? null : await Partition.OutageOf(deviceId);
         var source = state.Heartbeat is null ? HeartbeatPolicySource.Registry : HeartbeatPolicySource.Device;
-        return new DeviceHeartbeat(deviceId, policy, source, lastHeartbeat, outage);
+        return new DeviceHeartbeat(deviceId, SettingFor(state), source, lastHeartbeat, outage)
+        {
+            DeviceDisabled = state.Identity is not { Status: DeviceStatus.Enabled },
+        };
     }
 
     private async Task Settled()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -26,6 +27,7 @@ public sealed partial class HeartbeatMonitorGrain(
     IRegistryEventSink sink,
     IOptions<HeartbeatMonitorOptions> options,
     TimeProvider clock,
+    IHostApplicationLifetime lifetime,
     ILogger<HeartbeatMonitorGrain> logger) : Grain, IHeartbeatMonitorGrain, IRemindable
 {
     public const string ReminderName = "heartbeat-monitor";
@@ -53,6 +55,8 @@ public sealed partial class HeartbeatMonitorGrain(
     private int Partition => (int)this.GetPrimaryKeyLong();
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    private bool Stopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -164,6 +168,13 @@ public sealed partial class HeartbeatMonitorGrain(
             // The earlier check's caller saw its failure.
         }
         _armedFor = null;
+        if (Stopping)
+        {
+            // The silo is going: a probe now finds no silo to place the device on and only logs errors. Deadlines are not
+            // stored, so whoever activates this partition next gives every device a full interval plus grace anyway.
+            LogStopping(logger, Partition);
+            return;
+        }
         var now = Now;
         var due = _watched.TakeDue(now);
         for (var start = 0; start < due.Count; start += ProbeConcurrency)
@@ -182,8 +193,15 @@ public sealed partial class HeartbeatMonitorGrain(
         }
         catch (Exception ex)
         {
-            // Never an alert on a failure to ask: the device is asked again soon.
-            LogProbeFailed(logger, ex, watched.DeviceId);
+            // Never an alert on a failure to ask: the device is asked again soon. A probe in flight as the silo stops is expected to fail.
+            if (Stopping)
+            {
+                LogProbeFailedStopping(logger, ex, watched.DeviceId);
+            }
+            else
+            {
+                LogProbeFailed(logger, ex, watched.DeviceId);
+            }
             if (IsTaken(watched))
             {
                 _watched.Reschedule(watched, now + options.Value.RetryDelay);
@@ -376,6 +394,12 @@ public sealed partial class HeartbeatMonitorGrain(
 
     [LoggerMessage(EventId = 2151, Level = LogLevel.Warning, Message = "Heartbeat monitor could not ask device {DeviceId}; asking again later")]
     private static partial void LogProbeFailed(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(EventId = 2155, Level = LogLevel.Debug, Message = "Heartbeat monitor could not ask device {DeviceId} while the silo stops")]
+    private static partial void LogProbeFailedStopping(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(EventId = 2156, Level = LogLevel.Debug, Message = "Heartbeat monitor partition {Partition} asks no device while the silo stops")]
+    private static partial void LogStopping(ILogger logger, int partition);
 
     [LoggerMessage(EventId = 2152, Level = LogLevel.Warning, Message = "Heartbeat monitor partition {Partition} could not store its changes; they go with the next write")]
     private static partial void LogWriteFailed(ILogger logger, Exception ex, int partition);

@@ -187,9 +187,32 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
 
         Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
         var status = await fixture.Heartbeat(id).GetHeartbeat();
-        Assert.Null(status.Policy);
+        Assert.False(status.Monitored);
         Assert.Null(status.OutageSince);
         Assert.DoesNotContain(id, (await fixture.Grains.GetGrain<IHeartbeatOutagesGrain>(0).List(1000, null)).Outages.Select(o => o.DeviceId));
+    }
+
+    [Fact]
+    public async Task Re_enabling_a_device_with_a_policy_arms_it_again_at_once_and_its_silence_is_announced_once()
+    {
+        var id = await fixture.NewDeviceAsync("reenabled");
+        await fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(2, 0)));
+        await fixture.Device(id).Update(DeviceInputs.Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        await fixture.AdvanceAndCheckAsync(id, Second * 10);
+
+        await fixture.Device(id).Update(DeviceInputs.Sas(id, DeviceStatus.Enabled), ETagCondition.Any);
+        // At once, not at a heartbeat that a device which never comes back never sends.
+        Assert.True(await fixture.Monitor(id).IsWatching(id));
+        // The deadline runs a full interval plus grace from the re-enable, not from the policy's PUT.
+        await fixture.AdvanceAndCheckAsync(id, Second);
+        Assert.Empty(Events.OpTypes(id));
+        await fixture.AdvanceAndCheckAsync(id, Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        for (var i = 0; i < 3; i++)
+        {
+            await fixture.AdvanceAndCheckAsync(id, Second * 5);
+        }
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
     }
 
     [Fact]

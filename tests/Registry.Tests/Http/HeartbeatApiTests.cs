@@ -68,6 +68,19 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
         Assert.Equal(etag, (string?)(await Http.GetDeviceJsonAsync(id))["etag"]);
     }
 
+    [Fact]
+    public async Task Put_on_a_disabled_device_answers_the_stored_policy_and_that_the_device_is_disabled_so_not_monitored()
+    {
+        var id = DeviceInputs.NewId("hb-disabled");
+        await Http.CreateDeviceAsync(id, Json(new { status = "disabled" }));
+
+        var set = await PutHeartbeatAsync(id, """{"intervalSeconds":2}""");
+        Assert.Equal(
+            ("off", "device", 2, 0, "disabled"),
+            ((string?)set["monitoring"], (string?)set["source"], (int?)set["intervalSeconds"], (int?)set["graceSeconds"], (string?)set["deviceStatus"]));
+        Assert.True(JsonNode.DeepEquals(set, await GetHeartbeatAsync(id)));
+    }
+
     [Theory]
     [InlineData("{}", "ArgumentInvalid")]
     [InlineData("""{"graceSeconds":5}""", "ArgumentInvalid")]

@@ -1,0 +1,69 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Heartbeats;
+
+/// <summary>
+/// A silo that is stopping asks no device: such a probe finds no silo to place the device on and only logs errors. The
+/// silos' stopping signal is raised by hand, so the cluster is still whole when the partition's check runs.
+/// </summary>
+public sealed class HeartbeatShutdownTests
+{
+    private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private static readonly CapturingEventSink Events = new();
+    private static int s_probes;
+
+    [Fact]
+    public async Task A_partition_whose_silo_is_stopping_asks_no_device_and_raises_nothing()
+    {
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("hbstop");
+        try
+        {
+            var id = $"stopping-{Guid.NewGuid():N}";
+            await cluster.GrainFactory.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+            await cluster.GrainFactory.GetGrain<IDeviceHeartbeatGrain>(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(2, 0)));
+            var monitor = cluster.GrainFactory.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
+            Assert.True(await monitor.IsWatching(id));
+
+            foreach (var silo in cluster.Silos.Cast<InProcessSiloHandle>())
+            {
+                silo.SiloHost.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+            }
+            Clock.Advance(TimeSpan.FromSeconds(10));
+            await monitor.Check();
+
+            Assert.Equal(0, Volatile.Read(ref s_probes));
+            Assert.Empty(Events.OpTypes(id));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.UseGrainClock(Clock);
+            silo.Services.AddSingleton<IRegistryEventSink>(Events);
+            silo.AddIncomingGrainCallFilter(context =>
+            {
+                if (context.Grain is IMonitoredDevice && context.InterfaceMethod.Name == nameof(IMonitoredDevice.Probe))
+                {
+                    Interlocked.Increment(ref s_probes);
+                }
+                return context.Invoke();
+            });
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
+        }
+    }
+}
