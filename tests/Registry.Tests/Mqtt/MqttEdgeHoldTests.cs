@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
@@ -112,9 +113,18 @@ public sealed class MqttEdgeHoldTests(MqttRegistryFixture fixture) : IClassFixtu
             clients.Add(await MqttDevices.ConnectedAsync(host, clock, id, key));
         }
 
-        using var third = await MqttDevices.RawTcpAsync(host);
+        // Closed at accept: the reset may even reach the client before its connect completes.
+        TcpClient? third = null;
+        try
+        {
+            third = await MqttDevices.RawTcpAsync(host);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        using var _ = third;
 
-        Assert.True(await MqttDevices.ClosedByServerAsync(third.GetStream(), Guard), "the connection beyond the limit is open");
+        Assert.True(third is null || await MqttDevices.ClosedByServerAsync(third.GetStream(), Guard), "the connection beyond the limit is open");
         Assert.Equal(2, host.Services.GetRequiredService<MqttDeviceEdge>().OpenConnections);
         var ack = await clients[0].PublishStringAsync("devices/limit-a/messages/events/", "{}", MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(ack.IsSuccess);
