@@ -196,10 +196,17 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         : _connected.Remove(DeviceId);
 
     public Task<DeviceAccess> Message(DeviceMessage message) =>
-        // The hot path: once loaded, no await and no storage.
-        _state.Loaded ? Task.FromResult(Record(message)) : LoadThenRecord(message);
+        // The hot path: once loaded, no await, no storage and no allocation.
+        _state.Loaded ? Answers[(int)Record(message)] : LoadThenRecord(message);
 
-    public Task<DeviceAccess> Heartbeat() => Message(new DeviceMessage(DeviceTransport.Grain, null, null, 1));
+    public Task<DeviceAccess> Heartbeat() => Message(ClientHeartbeat);
+
+    /// <summary>A client app's heartbeat: one message, no session, no key to check.</summary>
+    private static readonly DeviceMessage ClientHeartbeat = new(DeviceTransport.Grain, null, null, 1);
+
+    /// <summary>One completed task per answer, so the hot path allocates none.</summary>
+    private static readonly Task<DeviceAccess>[] Answers =
+        Enum.GetValues<DeviceAccess>().OrderBy(a => (int)a).Select(Task.FromResult).ToArray();
 
     private async Task<DeviceAccess> LoadThenRecord(DeviceMessage message)
     {
