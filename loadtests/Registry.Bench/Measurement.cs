@@ -45,4 +45,16 @@ internal static class Measurement
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    /// <summary>This process's resident memory after a full compacting collection, so only live memory counts.</summary>
+    public static long Rss()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        using var self = Process.GetCurrentProcess();
+        return self.WorkingSet64;
+    }
+
+    /// <summary>The machine's 1/5/15-minute load averages, for reports to say what shared the cores.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

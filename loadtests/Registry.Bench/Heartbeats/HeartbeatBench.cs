@@ -97,7 +97,7 @@ internal static class HeartbeatBench
         var noopHttp = BenchHost.BuildNoopServer(Path.Combine(registry.Certificates, Host.DevelopmentCertificates.ServerFileName), noopPort);
         await noopHttp.StartAsync(cancel);
         using var http = BenchHost.CreateClient(Path.Combine(registry.Certificates, Host.DevelopmentCertificates.CaFileName), options.Concurrency);
-        var loadBefore = Load();
+        var loadBefore = Measurement.LoadAverage();
         try
         {
             var clientBuilder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -107,12 +107,12 @@ internal static class HeartbeatBench
             await clientHost.StartAsync(cancel);
             var grains = clientHost.Services.GetRequiredService<IClusterClient>();
 
-            var rssBaseline = Rss();
+            var rssBaseline = Measurement.Rss();
             var ids = Enumerable.Range(0, options.Devices).Select(i => $"hb-{i:D7}").ToArray();
             var fill = Stopwatch.StartNew();
             await Fill(grains, ids, progress, cancel);
             fill.Stop();
-            var rssAfterFill = Rss();
+            var rssAfterFill = Measurement.Rss();
             var expiry = DateTimeOffset.UtcNow.AddHours(12);
             var tokens = ids.Take(options.HttpsDevices)
                 .Select(id => Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{id}", DeviceKey, null, expiry)).ToArray();
@@ -163,8 +163,8 @@ internal static class HeartbeatBench
                 }
             }
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            var report = new HeartbeatReport(options, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Rss(), GC.GetTotalMemory(false),
-                loadBefore, Load(), rounds, errors);
+            var report = new HeartbeatReport(options, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Measurement.Rss(), GC.GetTotalMemory(false),
+                loadBefore, Measurement.LoadAverage(), rounds, errors);
             await clientHost.StopAsync(CancellationToken.None);
             return report;
         }
@@ -198,14 +198,4 @@ internal static class HeartbeatBench
             }
         });
     }
-
-    private static long Rss()
-    {
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        using var self = Process.GetCurrentProcess();
-        return self.WorkingSet64;
-    }
-
-    private static string Load() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

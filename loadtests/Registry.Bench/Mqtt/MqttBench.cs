@@ -107,7 +107,7 @@ internal static class MqttBench
                 ["Registry:MqttMaxConnections"] = (options.Connections + 100).ToString(CultureInfo.InvariantCulture),
                 ["Registry:Authentication:TokenCacheSize"] = (options.Connections * 2).ToString(CultureInfo.InvariantCulture),
             });
-        var loadBefore = Load();
+        var loadBefore = Measurement.LoadAverage();
         MqttServer? bare = null;
         try
         {
@@ -139,7 +139,7 @@ internal static class MqttBench
                 progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {round}: bare {bareResult.ClosedMessagesPerSecond:N0}/s, registry {registryResult.ClosedMessagesPerSecond:N0}/s ({result.Ratio:0.00}), registry open p99 {registryResult.OpenP99Ms:0.0} ms"));
             }
-            return new MqttReport(options, rounds, loadBefore, Load());
+            return new MqttReport(options, rounds, loadBefore, Measurement.LoadAverage());
         }
         finally
         {
@@ -178,7 +178,7 @@ internal static class MqttBench
     private static async Task<(MqttLoadResult Result, double BytesPerConnection)> LoadAsync(
         string target, int port, string prefix, MqttBenchOptions options, TextWriter progress, CancellationToken cancel)
     {
-        var before = Rss();
+        var before = Measurement.Rss();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
@@ -204,7 +204,7 @@ internal static class MqttBench
             {
                 throw new InvalidOperationException($"The load generator for {target} said '{line}' instead of 'connected'.");
             }
-            var bytes = (double)(Rss() - before) / options.Connections;
+            var bytes = (double)(Measurement.Rss() - before) / options.Connections;
             progress.WriteLine($"{target}: {options.Connections:N0} connected, {bytes:N0} B per connection in the broker's process");
             await child.StandardInput.WriteLineAsync("go");
             await child.StandardInput.FlushAsync(cancel);
@@ -224,14 +224,4 @@ internal static class MqttBench
             }
         }
     }
-
-    private static long Rss()
-    {
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        using var self = Process.GetCurrentProcess();
-        return self.WorkingSet64;
-    }
-
-    private static string Load() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }
