@@ -14,8 +14,16 @@ dotnet build Registry.Orleans.sln -c Release
 runner_failed=0
 
 # .NET: xunit v3 on Microsoft.Testing.Platform (global.json); xunit writes the TRX itself.
+# The run is bounded: a test waiting forever on a signal fails the run after 10 minutes instead of stalling CI,
+# and the tests still running then are printed (the hang dump's log names them; the dump stays in TestResults).
 dotnet test --solution Registry.Orleans.sln --no-build -c Release \
+  --hangdump --hangdump-timeout 10m --hangdump-type Mini \
   --report-xunit-trx --results-directory "$results/dotnet" || runner_failed=1
+for hang in "$results"/dotnet/Registry.Tests_*_hang.log; do
+  [[ -e "$hang" ]] || continue
+  echo "tests/run.sh: the test run hung; tests still running when it was stopped:" >&2
+  cat "$hang" >&2
+done
 if ! compgen -G "$results/dotnet/*.trx" >/dev/null; then
   echo "tests/run.sh: dotnet test wrote no TRX file" >&2
   runner_failed=1
