@@ -72,7 +72,7 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
     {
         var sas = await ImportSasAsync(Line(new { id = "api-held" }));
         var first = await _http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
-        await _held.Entered;
+        await _held.Entered.Within();
 
         using var second = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", Json(new { type = "export", outputBlobContainerUri = sas }));
         await second.AssertIotHubErrorAsync(HttpStatusCode.Forbidden, "JobQuotaExceeded");
