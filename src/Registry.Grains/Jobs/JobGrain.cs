@@ -1,6 +1,7 @@
 using System.Buffers;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
@@ -9,8 +10,8 @@ namespace Registry.Grains.Jobs;
 
 /// <summary>
 /// One import or export job: its durable state and checkpoint, and the loop that hands its chunks to
-/// <see cref="IBulkJobGrain"/> workers. The loop runs in the background of this activation; a reminder (while the job
-/// has not ended) re-activates the grain after its silo failed, and the loop resumes from the checkpoint.
+/// <see cref="IBulkJobGrain"/> workers. The loop runs in the background of this activation; after its silo failed, the
+/// next activation (by the reminder kept while the job has not ended, or by any call) resumes it from the checkpoint.
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> state,
@@ -18,9 +19,11 @@ public sealed partial class JobGrain(
     IOptions<RegistryIndexOptions> indexOptions,
     IDeviceLineFormat format,
     TimeProvider clock,
+    IHostApplicationLifetime lifetime,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
-    private const string ResumeReminder = "resume";
+    /// <summary>The reminder kept while the job has not ended: it brings the job back after its silo failed.</summary>
+    internal const string ResumeReminder = "resume";
 
     private Task? _run;
     private CancellationTokenSource? _stop;
@@ -88,6 +91,17 @@ public sealed partial class JobGrain(
         Launch();
     }
 
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A job that has not ended but has no loop lost its activation (its silo died): whatever activates it again,
+        // the reminder or a caller's GET, resumes it from its checkpoint instead of leaving it running with no one at work.
+        if (state.State.Job is { } job && !job.Status.IsTerminal())
+        {
+            Launch();
+        }
+        return Task.CompletedTask;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // The job is not over: stop the loop without marking it; the reminder resumes it from its checkpoint.
@@ -104,7 +118,10 @@ public sealed partial class JobGrain(
         {
             return;
         }
-        _stop = new CancellationTokenSource();
+        // A silo that stops (or is killed) stops its jobs' loops first: what its workers then fail with is not the job's
+        // failure, and the job, still running in its state, resumes on another silo.
+        _stop?.Dispose();
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
         _run = Run(_stop.Token);
     }
 
