@@ -20,6 +20,7 @@ public sealed partial class JobGrain(
     IDeviceLineFormat format,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
+    IClusterMembershipService membership,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
     /// <summary>The reminder kept while the job has not ended: it brings the job back after its silo failed.</summary>
@@ -183,7 +184,36 @@ public sealed partial class JobGrain(
         }
     }
 
-    private IBulkJobGrain Worker => GrainFactory.GetGrain<IBulkJobGrain>(0);
+    private int _nextSilo;
+
+    /// <summary>
+    /// The next chunk's worker: the job's chunks go round the cluster's active silos, each to that silo's own workers.
+    /// A chunk whose silo is lost while it runs is sent again (to another silo): a partition's blocks are staged again
+    /// under the same ids, import lines again as a replay, so the result is as if it had run once.
+    /// </summary>
+    private async Task<T> OnNextSilo<T>(Func<IJobWorkerGrain, bool, Task<T>> chunk)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var silos = membership.CurrentSnapshot.Members.Values
+                .Where(m => m.Status == SiloStatus.Active)
+                .Select(m => m.SiloAddress)
+                .DefaultIfEmpty(GrainContext.Address.SiloAddress!)
+                .Order()
+                .ToArray();
+            var silo = silos[(int)((uint)_nextSilo++ % (uint)silos.Length)];
+            try
+            {
+                return await chunk(GrainFactory.GetGrain<IJobWorkerGrain>(silo.ToParsableString()), attempt > 1);
+            }
+            catch (Exception e) when (attempt < MaxChunkAttempts && e is SiloUnavailableException or OrleansMessageRejectionException)
+            {
+                LogChunkLost(logger, JobId, silo, attempt);
+            }
+        }
+    }
+
+    private const int MaxChunkAttempts = 3;
 
     private async Task Export(CancellationToken stop)
     {
@@ -199,7 +229,8 @@ public sealed partial class JobGrain(
             while (todo.Count > 0 && running.Count < options.Value.ExportParallelism)
             {
                 var partition = todo.Dequeue();
-                running.Add(Worker.ExportPartition(new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport)), partition);
+                var work = new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport);
+                running.Add(OnNextSilo((worker, _) => worker.ExportPartition(work)), partition);
             }
             var done = await Task.WhenAny(running.Keys);
             var finished = running[done];
@@ -260,7 +291,7 @@ public sealed partial class JobGrain(
             }
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : Worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, chunk.Offset < replayTo));
+                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)));
             inFlight.Enqueue((chunk, result));
             if (inFlight.Count >= options.Value.ImportChunksInFlight)
             {
@@ -315,4 +346,7 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Job {JobId} failed unexpectedly")]
     private static partial void LogCrashed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
+    private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);
 }
