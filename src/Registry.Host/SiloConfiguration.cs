@@ -126,6 +126,8 @@ public static class SiloConfiguration
             o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
         });
         silo.Services.AddDeviceLineFormat();
+        // A job's chunks go round the active silos, each through a door grain placed on the silo its key names.
+        silo.Services.AddPlacementDirector<OnNamedSiloPlacement, OnNamedSiloPlacementDirector>();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>
         {
             var inner = sp.GetRequiredKeyedService<IIndexStore>(IndexEntryStore);

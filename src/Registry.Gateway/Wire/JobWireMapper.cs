@@ -7,7 +7,8 @@ internal static class JobWireMapper
 {
     /// <summary>
     /// The job a create body asks for. Refused with ArgumentInvalid: a type other than import/export, a missing or
-    /// non-http(s) container URI, and identity-based storage authentication (there is no managed identity here).
+    /// non-http(s) container URI or one without a SAS token, and identity-based storage authentication (there is no
+    /// managed identity here).
     /// </summary>
     public static JobRequest ToRequest(JobRequestJson body)
     {
@@ -61,6 +62,11 @@ internal static class JobWireMapper
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
             throw RegistryException.Invalid($"{field} is not an absolute http(s) URI.");
+        }
+        // The SAS is the only credential the registry has for the caller's storage; without one every call is refused.
+        if (!uri.Query.Contains("sig=", StringComparison.Ordinal))
+        {
+            throw RegistryException.Invalid($"{field} carries no SAS token (no 'sig' parameter): give the container's SAS URI.");
         }
         return value;
     }

@@ -33,6 +33,11 @@ public sealed class BulkJobGrain(
 
     public async Task<ExportChunkResult> ExportPartition(ExportChunk chunk)
     {
+        if (services.GetService<IExportPartitionGate>() is { } gate)
+        {
+            await gate.Enter(chunk);
+        }
+
         var blob = JobBlobs.Container(chunk.ContainerUri, "output").GetBlockBlobClient(chunk.BlobName);
         var index = GrainFactory.GetGrain<IDeviceIndexGrain>(chunk.Partition);
         var blockBytes = options.Value.ExportBlockBytes;
@@ -69,6 +74,7 @@ public sealed class BulkJobGrain(
         {
             await Stage(blob, chunk.Partition, blocks++, buffer);
         }
+        services.GetService<IExportPartitionGate>()?.Staged(chunk);
         return new ExportChunkResult(blocks, devices);
     }
 
@@ -146,4 +152,14 @@ public interface IImportChunkGate
 
     /// <summary>After the chunk's lines were applied, before the job grain hears of it.</summary>
     void Applied(ImportChunk chunk);
+}
+
+/// <summary>A test seam: holds a partition's export before it starts, so a test can stop a silo mid-export deterministically.</summary>
+public interface IExportPartitionGate
+{
+    /// <summary>Before the partition is read; the export waits for the returned task.</summary>
+    Task Enter(ExportChunk chunk);
+
+    /// <summary>After the partition's blocks were staged, before the job grain hears of it.</summary>
+    void Staged(ExportChunk chunk);
 }

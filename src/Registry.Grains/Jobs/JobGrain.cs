@@ -1,6 +1,7 @@
 using System.Buffers;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
@@ -9,8 +10,8 @@ namespace Registry.Grains.Jobs;
 
 /// <summary>
 /// One import or export job: its durable state and checkpoint, and the loop that hands its chunks to
-/// <see cref="IBulkJobGrain"/> workers. The loop runs in the background of this activation; a reminder (while the job
-/// has not ended) re-activates the grain after its silo failed, and the loop resumes from the checkpoint.
+/// <see cref="IBulkJobGrain"/> workers. The loop runs in the background of this activation; after its silo failed, the
+/// next activation (by the reminder kept while the job has not ended, or by any call) resumes it from the checkpoint.
 /// </summary>
 public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> state,
@@ -18,9 +19,12 @@ public sealed partial class JobGrain(
     IOptions<RegistryIndexOptions> indexOptions,
     IDeviceLineFormat format,
     TimeProvider clock,
+    IHostApplicationLifetime lifetime,
+    IClusterMembershipService membership,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
-    private const string ResumeReminder = "resume";
+    /// <summary>The reminder kept while the job has not ended: it brings the job back after its silo failed.</summary>
+    internal const string ResumeReminder = "resume";
 
     private Task? _run;
     private CancellationTokenSource? _stop;
@@ -88,6 +92,17 @@ public sealed partial class JobGrain(
         Launch();
     }
 
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A job that has not ended but has no loop lost its activation (its silo died): whatever activates it again,
+        // the reminder or a caller's GET, resumes it from its checkpoint instead of leaving it running with no one at work.
+        if (state.State.Job is { } job && !job.Status.IsTerminal())
+        {
+            Launch();
+        }
+        return Task.CompletedTask;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // The job is not over: stop the loop without marking it; the reminder resumes it from its checkpoint.
@@ -104,7 +119,10 @@ public sealed partial class JobGrain(
         {
             return;
         }
-        _stop = new CancellationTokenSource();
+        // A silo that stops (or is killed) stops its jobs' loops first: what its workers then fail with is not the job's
+        // failure, and the job, still running in its state, resumes on another silo.
+        _stop?.Dispose();
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
         _run = Run(_stop.Token);
     }
 
@@ -166,7 +184,36 @@ public sealed partial class JobGrain(
         }
     }
 
-    private IBulkJobGrain Worker => GrainFactory.GetGrain<IBulkJobGrain>(0);
+    private int _nextSilo;
+
+    /// <summary>
+    /// The next chunk's worker: the job's chunks go round the cluster's active silos, each to that silo's own workers.
+    /// A chunk whose silo is lost while it runs is sent again (to another silo): a partition's blocks are staged again
+    /// under the same ids, import lines again as a replay, so the result is as if it had run once.
+    /// </summary>
+    private async Task<T> OnNextSilo<T>(Func<IJobWorkerGrain, bool, Task<T>> chunk)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var silos = membership.CurrentSnapshot.Members.Values
+                .Where(m => m.Status == SiloStatus.Active)
+                .Select(m => m.SiloAddress)
+                .DefaultIfEmpty(GrainContext.Address.SiloAddress!)
+                .Order()
+                .ToArray();
+            var silo = silos[(int)((uint)_nextSilo++ % (uint)silos.Length)];
+            try
+            {
+                return await chunk(GrainFactory.GetGrain<IJobWorkerGrain>(silo.ToParsableString()), attempt > 1);
+            }
+            catch (Exception e) when (attempt < MaxChunkAttempts && e is SiloUnavailableException or OrleansMessageRejectionException)
+            {
+                LogChunkLost(logger, JobId, silo, attempt);
+            }
+        }
+    }
+
+    private const int MaxChunkAttempts = 3;
 
     private async Task Export(CancellationToken stop)
     {
@@ -182,7 +229,8 @@ public sealed partial class JobGrain(
             while (todo.Count > 0 && running.Count < options.Value.ExportParallelism)
             {
                 var partition = todo.Dequeue();
-                running.Add(Worker.ExportPartition(new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport)), partition);
+                var work = new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport);
+                running.Add(OnNextSilo((worker, _) => worker.ExportPartition(work)), partition);
             }
             var done = await Task.WhenAny(running.Keys);
             var finished = running[done];
@@ -243,7 +291,7 @@ public sealed partial class JobGrain(
             }
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : Worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, chunk.Offset < replayTo));
+                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)));
             inFlight.Enqueue((chunk, result));
             if (inFlight.Count >= options.Value.ImportChunksInFlight)
             {
@@ -298,4 +346,7 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Job {JobId} failed unexpectedly")]
     private static partial void LogCrashed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
+    private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);
 }

@@ -141,6 +141,108 @@ public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture 
         Assert.Equal(400011, (int)logged["errorCode"]!);
     }
 
+    /// <summary>Imports the raw bytes <paramref name="input"/>; returns the ended job and importErrors.log as JSON objects.</summary>
+    private async Task<(JsonObject Job, JsonObject[] Errors)> ImportBytesAsync(byte[] input)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await container.GetBlobClient("devices.txt").UploadAsync(BinaryData.FromBytes(input), overwrite: true);
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+        var errors = (await ReadLinesAsync(container, "importErrors.log")).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+        return (job, errors);
+    }
+
+    [Fact]
+    public async Task An_id_created_twice_in_different_chunks_of_one_file_is_created_once_and_the_other_line_is_logged()
+    {
+        // 600 lines: the two lines of the id are in different 500-line chunks, which may run in either order.
+        var lines = Enumerable.Range(0, 600).Select(i => i switch
+        {
+            0 => Line(new { id = "imp-dup-far", importMode = "create", statusReason = "line 0" }),
+            550 => Line(new { id = "imp-dup-far", importMode = "create", statusReason = "line 550" }),
+            _ => "# filler line " + i,
+        });
+
+        var (job, errors) = await ImportAsync(lines);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        var logged = Assert.Single(errors);
+        Assert.Equal(409001, (int)logged["errorCode"]!);
+        Assert.Equal("imp-dup-far", (string?)logged["deviceId"]);
+        var applied = (string?)(await FindDeviceAsync("imp-dup-far"))!["statusReason"];
+        Assert.Contains(applied, new[] { "line 0", "line 550" });
+    }
+
+    [Fact]
+    public async Task A_binary_input_blob_applies_nothing_and_logs_the_line_that_starts_like_json()
+    {
+        var random = new Random(10);
+        var junk = new byte[4000];
+        random.NextBytes(junk);
+        for (var i = 0; i < junk.Length; i++)
+        {
+            // Two lines, known: one that starts like JSON (then binary), one that does not (skipped, as IoT Hub does).
+            junk[i] = junk[i] is (byte)'\n' or (byte)'{' ? (byte)0xFF : junk[i];
+        }
+        junk[0] = (byte)'{';
+        junk[2000] = (byte)'\n';
+        junk[2001] = 0x00;
+        var before = (await _http.StatisticsAsync()).Count("totalDeviceCount");
+
+        var (job, errors) = await ImportBytesAsync(junk);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        var logged = Assert.Single(errors);
+        Assert.Equal(400012, (int)logged["errorCode"]!);
+        Assert.Null((string?)logged["deviceId"]);
+        Assert.Equal(before, (await _http.StatisticsAsync()).Count("totalDeviceCount"));
+    }
+
+    [Fact]
+    public async Task A_single_line_of_8_MB_is_one_per_line_error_past_the_64_KiB_line_limit_and_the_next_line_still_applies()
+    {
+        // MaxLineBytes is 65536: the 8 MB line streams past without being held (the chunker's buffer is 1 MiB).
+        var huge = "{\"id\":\"imp-huge\",\"statusReason\":\"" + new string('x', 8 << 20) + "\"}";
+
+        var (job, errors) = await ImportAsync([huge, Line(new { id = "imp-after-huge" })]);
+
+        Assert.Equal("completed", (string)job["status"]!);
+        var logged = Assert.Single(errors);
+        Assert.Equal(400012, (int)logged["errorCode"]!);
+        Assert.Contains("longer than 65536 bytes", (string)logged["errorStatus"]!);
+        Assert.Null(await FindDeviceAsync("imp-huge"));
+        Assert.NotNull(await FindDeviceAsync("imp-after-huge"));
+    }
+
+    [Fact]
+    public async Task An_import_whose_output_SAS_cannot_write_fails_with_a_reason_before_applying_any_line()
+    {
+        var (input, readSas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(input, "devices.txt", [Line(new { id = "imp-no-log" })]);
+        var (_, readOnly) = await NewContainerAsync(azurite, Azure.Storage.Sas.BlobContainerSasPermissions.Read);
+
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = readSas, outputBlobContainerUri = readOnly });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("importErrors.log", (string)job["failureReason"]!);
+        Assert.Contains("403", (string)job["failureReason"]!);
+        Assert.Null(await FindDeviceAsync("imp-no-log"));
+    }
+
+    [Fact]
+    public async Task An_input_SAS_without_read_permission_fails_the_job_with_a_reason_and_applies_nothing()
+    {
+        var (input, _) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(input, "devices.txt", [Line(new { id = "imp-no-read" })]);
+        var writeOnly = input.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Write, DateTimeOffset.UtcNow.AddHours(1)).ToString();
+        var (_, output) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = writeOnly, outputBlobContainerUri = output });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("403", (string)job["failureReason"]!);
+        Assert.Null(await FindDeviceAsync("imp-no-read"));
+    }
+
     [Fact]
     public async Task An_empty_input_blob_completes_with_an_empty_error_log()
     {

@@ -119,6 +119,8 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Json(new { type = "export", outputBlobContainerUri = "not a uri" }),
         Json(new { type = "export", outputBlobContainerUri = "ftp://host/out" }),
         Json(new { type = "import", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sv=2024-08-04&sp=rl", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
     };
 
     [Theory]

@@ -1,0 +1,50 @@
+using Orleans.Concurrency;
+using Orleans.Placement;
+using Orleans.Runtime.Placement;
+
+namespace Registry.Grains.Jobs;
+
+/// <summary>
+/// A job's door to one silo: keyed by the silo's address and placed on it, it hands each chunk to that silo's own
+/// <see cref="IBulkJobGrain"/> workers. A stateless worker runs on its caller's silo, so without this door every chunk
+/// of a job would run where its job grain runs.
+/// </summary>
+[Alias("registry.IJobWorkerGrain")]
+public interface IJobWorkerGrain : IGrainWithStringKey
+{
+    [Alias("ExportPartition")]
+    Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
+
+    [Alias("ImportChunk")]
+    Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
+}
+
+/// <summary>Forwards to the local workers; reentrant, so the chunks sent to one silo run at once, as many as its workers.</summary>
+[Reentrant, OnNamedSilo]
+public sealed class JobWorkerGrain : Grain, IJobWorkerGrain
+{
+    private IBulkJobGrain Local => GrainFactory.GetGrain<IBulkJobGrain>(0);
+
+    public Task<ExportChunkResult> ExportPartition(ExportChunk chunk) => Local.ExportPartition(chunk);
+
+    public Task<ImportChunkResult> ImportChunk(ImportChunk chunk) => Local.ImportChunk(chunk);
+}
+
+/// <summary>Places a grain on the silo its key names (<see cref="SiloAddress.ToParsableString"/>), or on any when that one is gone.</summary>
+public sealed class OnNamedSiloPlacement : PlacementStrategy;
+
+/// <summary>Marks a grain placed by <see cref="OnNamedSiloPlacement"/>.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class OnNamedSiloAttribute() : PlacementAttribute(new OnNamedSiloPlacement());
+
+/// <summary>The director of <see cref="OnNamedSiloPlacement"/>.</summary>
+public sealed class OnNamedSiloPlacementDirector : IPlacementDirector
+{
+    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        var silos = context.GetCompatibleSilos(target);
+        var named = SiloAddress.FromParsableString(target.GrainIdentity.Key.ToString()!);
+        // The named silo left between the job's look at membership and this call: any silo does the chunk as well.
+        return Task.FromResult(Array.IndexOf(silos, named) >= 0 ? named : silos[Random.Shared.Next(silos.Length)]);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Registry.Grains.Jobs;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// Shared by the in-process silos of a test cluster: records on which silo each chunk of a job ran (an import chunk by
+/// its byte offset, an export chunk by its partition) and holds the first attempt of one chosen chunk until released,
+/// so a test can stop a job mid-way deterministically and wait on real signals instead of time.
+/// </summary>
+public sealed class ChunkProbe(long holdKey = -1)
+{
+    private readonly TaskCompletionSource<SiloAddress> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<(SiloAddress Silo, long Key)> _finished = new();
+    private readonly List<(Func<IReadOnlyCollection<(SiloAddress Silo, long Key)>, bool> Condition, TaskCompletionSource Done)> _waiters = [];
+    private int _holding;
+
+    /// <summary>The silo where the held chunk waits, once it does.</summary>
+    public Task<SiloAddress> Held => _held.Task;
+
+    /// <summary>Chunks that finished (applied or staged), with the silo they ran on, in the order they finished.</summary>
+    public IReadOnlyCollection<(SiloAddress Silo, long Key)> Finished => _finished;
+
+    public void Release() => _release.TrySetResult();
+
+    /// <summary>Completes once <paramref name="condition"/> holds over <see cref="Finished"/>.</summary>
+    public Task WhenFinished(Func<IReadOnlyCollection<(SiloAddress Silo, long Key)>, bool> condition)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters)
+        {
+            if (condition(_finished))
+            {
+                return Task.CompletedTask;
+            }
+            _waiters.Add((condition, done));
+        }
+        return done.Task;
+    }
+
+    internal Task Enter(SiloAddress silo, long key)
+    {
+        // Only the first attempt is held: the resumed job passes through.
+        if (key == holdKey && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
+        {
+            _held.TrySetResult(silo);
+            return _release.Task;
+        }
+        return Task.CompletedTask;
+    }
+
+    internal void Finish(SiloAddress silo, long key)
+    {
+        _finished.Enqueue((silo, key));
+        lock (_waiters)
+        {
+            foreach (var waiter in _waiters.Where(w => w.Condition(_finished)).ToArray())
+            {
+                _waiters.Remove(waiter);
+                waiter.Done.TrySetResult();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One silo's gate in front of the job workers, reporting to the cluster's <see cref="ChunkProbe"/> with that silo's
+/// address. A chunk held on a silo that stops ends (with an exception nobody hears: the job grains of a stopping silo
+/// have stopped listening) so that the held call does not keep the killed silo from going.
+/// </summary>
+public sealed class SiloChunkGate(ChunkProbe probe, SiloAddress silo, IHostApplicationLifetime lifetime) : IImportChunkGate, IExportPartitionGate
+{
+    Task IImportChunkGate.Enter(ImportChunk chunk) => probe.Enter(silo, chunk.Offset).WaitAsync(lifetime.ApplicationStopping);
+
+    void IImportChunkGate.Applied(ImportChunk chunk) => probe.Finish(silo, chunk.Offset);
+
+    Task IExportPartitionGate.Enter(ExportChunk chunk) => probe.Enter(silo, chunk.Partition).WaitAsync(lifetime.ApplicationStopping);
+
+    void IExportPartitionGate.Staged(ExportChunk chunk) => probe.Finish(silo, chunk.Partition);
+}

@@ -1,0 +1,123 @@
+using Azure.Data.Tables;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.TestingHost;
+using Registry.Grains.Jobs;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// A two-silo test cluster for jobs on Azurite: job state, reminders, devices and index durable, and membership in an
+/// Azure table too, so either silo (the one running a job may be the first) can be killed and the other carries on.
+/// Every silo's job workers pass through a <see cref="SiloChunkGate"/> reporting to one <see cref="ChunkProbe"/>.
+/// </summary>
+public sealed class JobCluster : IAsyncDisposable
+{
+    // In-process silos are configured by type: the running test's settings reach them through these statics
+    // (xunit runs the tests of one class one at a time, and each class deploying a JobCluster is its own collection).
+    private static string s_connectionString = "";
+    private static string s_prefix = "";
+    private static ChunkProbe s_probe = new();
+    private static Action<JobOptions> s_options = _ => { };
+
+    private JobCluster(TestCluster cluster, string prefix)
+    {
+        Cluster = cluster;
+        Prefix = prefix;
+    }
+
+    public TestCluster Cluster { get; }
+
+    /// <summary>The storage prefix: tables are named from it (e.g. <c>{Prefix}Reminders</c>).</summary>
+    public string Prefix { get; }
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public static async Task<JobCluster> DeployAsync(AzuriteFixture azurite, ChunkProbe probe, Action<JobOptions> options)
+    {
+        s_connectionString = azurite.ConnectionString;
+        s_prefix = "jobs" + Guid.NewGuid().ToString("N")[..10];
+        s_probe = probe;
+        s_options = options;
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
+        {
+            b.Options.UseTestClusterMembership = false;
+            b.AddClientBuilderConfigurator<ClientConfigurator>();
+        });
+        return new JobCluster(cluster, s_prefix);
+    }
+
+    /// <summary>Where the grain is active now, as the cluster's directory says.</summary>
+    public async Task<SiloAddress> SiloOfAsync(IAddressable grain) =>
+        await Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain)
+        ?? throw new InvalidOperationException("the grain is not active");
+
+    /// <summary>Waits until membership counts <paramref name="count"/> active silos: calls then go only to those.</summary>
+    public async Task UntilActiveSilosAsync(int count, CancellationToken cancellation)
+    {
+        while ((await Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count != count)
+        {
+            await Task.Delay(100, cancellation);
+        }
+    }
+
+    /// <summary>The rows of the Azure reminder table named <paramref name="reminderName"/>, as (grain reference) strings.</summary>
+    public async Task<string[]> ReminderRowsAsync(string reminderName)
+    {
+        var table = new TableClient(s_connectionString, Prefix + "Reminders");
+        var rows = new List<string>();
+        await foreach (var row in table.QueryAsync<TableEntity>(filter: $"ReminderName eq '{reminderName}'"))
+        {
+            rows.Add(row.GetString("GrainReference") ?? "");
+        }
+        return [.. rows];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        s_probe.Release();
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    private static TableServiceClient Tables() => new(s_connectionString);
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.UseAzureStorageClustering(o =>
+            {
+                o.TableServiceClient = Tables();
+                o.TableName = s_prefix + "Cluster";
+            });
+            var probe = s_probe;
+            silo.Services.AddSingleton(sp => new SiloChunkGate(
+                probe, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress, sp.GetRequiredService<IHostApplicationLifetime>()));
+            silo.Services.AddSingleton<IImportChunkGate>(sp => sp.GetRequiredService<SiloChunkGate>());
+            silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
+            {
+                IndexPartitions = RegistryClusterFixture.Partitions,
+                StorageConnectionString = s_connectionString,
+                StoragePrefix = s_prefix,
+                ServiceId = s_prefix,
+                ClusterId = s_prefix,
+            });
+            silo.Services.Configure(s_options);
+        }
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder client) =>
+            client.UseAzureStorageClustering(o =>
+            {
+                o.TableServiceClient = Tables();
+                o.TableName = s_prefix + "Cluster";
+            });
+    }
+}

@@ -1,0 +1,169 @@
+using System.Text;
+using Registry.Abstractions;
+using Registry.Grains.Jobs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// A job survives the loss of the silo running it. Two silos on Azurite (job state, checkpoints, reminders, devices and
+/// membership durable); the job is held mid-way at a chunk of its own choosing, the silo of its job grain is killed,
+/// and the job is woken on the survivor as a caller would (a GET of the job); it resumes from its checkpoint and its
+/// result is exact: every line once, the same errors once, the counts right. The reminder that would have woken it
+/// anyway is asserted registered, not waited for (its period is a minute).
+/// </summary>
+[Collection(nameof(JobCluster))]
+public sealed class JobFailoverTests(AzuriteFixture azurite)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_whose_job_silo_is_killed_mid_way_completes_on_the_other_with_every_line_applied_once_and_errors_logged_once()
+    {
+        // 10-line chunks, two in flight: the first chunk is held, the second applied but (behind the first) never
+        // checkpointed, so the resume re-applies both, knowing the second was applied.
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var grains = cluster.Grains;
+        await grains.GetGrain<IDeviceGrain>("fo-existing").Create(new DeviceIdentityInput { DeviceId = "fo-existing", StatusReason = "before" });
+        var lines = Enumerable.Range(0, 60).Select(i => i switch
+        {
+            12 => "{not json",
+            15 => Line(new { id = "fo-existing", importMode = "create", statusReason = "imported" }),
+            _ => Line(new { id = $"fo-{i:D2}", importMode = "create", statusReason = "imported" }),
+        }).ToArray();
+        var created = Enumerable.Range(0, 60).Where(i => i is not (12 or 15)).Select(i => $"fo-{i:D2}").ToArray();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+        var secondChunk = Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(10))) + 1;
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var heldOn = await probe.Held.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Any(c => c.Key == secondChunk)).WaitAsync(Bound, cancellation);
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var jobSilo = await cluster.SiloOfAsync(jobGrain);
+        var mid = (await jobGrain.Get())!;
+        Assert.Equal(JobStatus.Running, mid.Status);
+        Assert.Equal(0, mid.DevicesProcessed);
+        Assert.Contains(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder), r => r.Contains(job.JobId, StringComparison.Ordinal));
+
+        await KillAsync(cluster, jobSilo, heldOn, probe, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Null(ended.FailureReason);
+        Assert.Equal(100, ended.Progress);
+        Assert.Equal(created.Length, ended.DevicesProcessed);
+        Assert.Equal(2, ended.ErrorCount);
+        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
+        Assert.Equal(2, errors.Length);
+        Assert.Contains("\"errorCode\":400012", errors[0], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":409001", errors[1], StringComparison.Ordinal);
+        Assert.Contains("fo-existing", errors[1], StringComparison.Ordinal);
+        foreach (var id in created)
+        {
+            Assert.Equal("imported", (await grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
+        }
+        Assert.Equal("before", (await grains.GetGrain<IDeviceGrain>("fo-existing").Get())?.StatusReason);
+        var indexed = await IndexedIdsAsync(grains);
+        Assert.Equal(created.Append("fo-existing").Order(StringComparer.Ordinal).ToArray(), indexed);
+        Assert.Equal(created.Length + 1, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task An_export_whose_job_silo_is_killed_mid_way_completes_on_the_other_with_every_device_written_once()
+    {
+        // Partition 0 is held; another is staged (and maybe checkpointed) before the kill. (Stateless workers are as
+        // many as the silo has cores and queue behind a held one, so how many others finish first is not fixed.)
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o => o.ExportParallelism = 4);
+        var grains = cluster.Grains;
+        var ids = Enumerable.Range(0, 120).Select(i => $"fox-{i:D3}").ToArray();
+        foreach (var batch in ids.Chunk(20))
+        {
+            await Task.WhenAll(batch.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
+        }
+        var (container, sas) = await NewContainerAsync(azurite);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas });
+        var heldOn = await probe.Held.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Count > 0).WaitAsync(Bound, cancellation);
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var jobSilo = await cluster.SiloOfAsync(jobGrain);
+        Assert.Contains(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder), r => r.Contains(job.JobId, StringComparison.Ordinal));
+
+        await KillAsync(cluster, jobSilo, heldOn, probe, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal(100, ended.Progress);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        var exported = (await ReadLinesAsync(container, "devices.txt"))
+            .Select(l => (string)System.Text.Json.Nodes.JsonNode.Parse(l)!["id"]!)
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(ids, exported);
+        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+    }
+
+    /// <summary>
+    /// Kills the job grain's silo and waits until membership has declared it dead. A chunk held on the survivor (where
+    /// workers may run) is released and allowed to finish first, so what the resume finds is decided before it starts.
+    /// </summary>
+    private static async Task KillAsync(JobCluster cluster, SiloAddress jobSilo, SiloAddress heldOn, ChunkProbe probe, CancellationToken cancellation)
+    {
+        var doomed = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
+        var finishedBefore = probe.Finished.Count;
+        await cluster.Cluster.KillSiloAsync(doomed).WaitAsync(Bound, cancellation);
+        await cluster.UntilActiveSilosAsync(1, cancellation).WaitAsync(Bound, cancellation);
+        if (heldOn != jobSilo)
+        {
+            probe.Release();
+            await probe.WhenFinished(f => f.Count > finishedBefore).WaitAsync(Bound, cancellation);
+        }
+    }
+
+    /// <summary>Reads the job as <c>GET /jobs/{id}</c> does, which activates it on the survivor, then polls it to its end.</summary>
+    private static async Task<JobProperties> WakeAndWaitForEndAsync(IJobGrain job, CancellationToken cancellation)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        bound.CancelAfter(Bound);
+        while (true)
+        {
+            var now = (await job.Get().WaitAsync(bound.Token))!;
+            if (now.Status.IsTerminal())
+            {
+                return now;
+            }
+            await Task.Delay(50, bound.Token);
+        }
+    }
+
+    /// <summary>Every id in the index, over all partitions, in order: a duplicate entry would show twice.</summary>
+    private static async Task<string[]> IndexedIdsAsync(IGrainFactory grains)
+    {
+        var ids = new List<string>();
+        for (var p = 0; p < RegistryClusterFixture.Partitions; p++)
+        {
+            string? after = null;
+            while (true)
+            {
+                var page = await grains.GetGrain<IDeviceIndexGrain>(p).Page(after, 1000);
+                ids.AddRange(page.Entries.Select(e => e.DeviceId));
+                if (!page.HasMore || page.Entries.Count == 0)
+                {
+                    break;
+                }
+                after = page.Entries[^1].DeviceId;
+            }
+        }
+        return [.. ids.Order(StringComparer.Ordinal)];
+    }
+}
