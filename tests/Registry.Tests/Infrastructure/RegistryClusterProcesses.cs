@@ -79,6 +79,8 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
             o.ClusterId = ClusterId;
             o.ServiceId = ClusterId;
             o.StoragePrefix = StoragePrefix;
+            // The event stream exists once the cluster routes a source.
+            o.Events = (extraArguments ?? []).Any(a => a.StartsWith("--Registry:Routes:", StringComparison.Ordinal));
         });
         var host = builder.Build();
         _clients.Add(host);
