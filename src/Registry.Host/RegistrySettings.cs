@@ -52,6 +52,9 @@ public sealed class RegistrySettings
 
     public TimeSpan AccessPolicyRefreshInterval => TimeSpan.FromSeconds(AccessPolicyRefreshSeconds);
 
+    /// <summary>How long a gateway keeps trying to reach a silo of its cluster at start before it exits with code 1.</summary>
+    public double ClusterConnectTimeoutSeconds { get; set; } = 30;
+
     /// <summary>Where the host keeps what it generates (certificates). Relative paths are under the working directory.</summary>
     public string DataFolder { get; set; } = "registry-data";
 
@@ -216,6 +219,7 @@ public sealed class RegistrySettings
         StoragePrefix = StoragePrefix,
         GatewayPort = GatewayPort,
         Events = RoutedSources().Count > 0,
+        ConnectTimeout = TimeSpan.FromSeconds(ClusterConnectTimeoutSeconds),
     };
 
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
@@ -286,6 +290,7 @@ public sealed class RegistrySettings
         }
         Port(nameof(HealthPort), HealthPort);
         Positive(nameof(AccessPolicyRefreshSeconds), AccessPolicyRefreshSeconds);
+        Positive(nameof(ClusterConnectTimeoutSeconds), ClusterConnectTimeoutSeconds);
         Port(nameof(HttpsPort), HttpsPort);
         Port(nameof(MqttPort), MqttPort);
         Port(nameof(SiloPort), SiloPort);

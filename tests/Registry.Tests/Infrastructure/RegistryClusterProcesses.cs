@@ -57,6 +57,16 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
     /// <summary>Starts a gateway process and returns once it logged that it listens (it then holds the cluster's keys).</summary>
     public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct)
     {
+        var (process, data, https, mqtt) = Gateway();
+        await process.WaitUntilListeningAsync(ct);
+        return new GatewayProcess(process, data, https, mqtt);
+    }
+
+    /// <summary>Starts a gateway process without waiting for it (to see it refuse).</summary>
+    public RegistryProcess StartGatewayProcess() => Gateway().Process;
+
+    private (RegistryProcess Process, string Data, int Https, int Mqtt) Gateway()
+    {
         var ports = FreePorts.Take(2);
         var data = Path.Combine(_work, $"gateway-{ports[0]}");
         var process = Start(
@@ -64,8 +74,7 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
             $"--Registry:DataFolder={data}",
             $"--Registry:HttpsPort={ports[0]}",
             $"--Registry:MqttPort={ports[1]}");
-        await process.WaitUntilListeningAsync(ct);
-        return new GatewayProcess(process, data, ports[0], ports[1]);
+        return (process, data, ports[0], ports[1]);
     }
 
     /// <summary>A started client app host connected to the cluster through Registry.Client.</summary>
