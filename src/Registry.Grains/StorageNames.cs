@@ -11,4 +11,7 @@ public static class StorageNames
 
     /// <summary>Import/export jobs: each job's state and checkpoint, and the list of jobs.</summary>
     public const string Jobs = "registry-jobs";
+
+    /// <summary>The cluster's shared access policies (durable mode: every gateway's one source of keys).</summary>
+    public const string Access = "registry-access";
 }

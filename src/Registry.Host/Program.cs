@@ -29,6 +29,9 @@ static string? Refusal(Exception? e) => e switch
     // Storage that answers but refuses the account key or SAS: the operator's to fix as well.
     RequestFailedException { Status: 401 or 403 } =>
         $"Storage refused the registry's credentials while it started ({FirstLine(e.Message)}): check the account key or SAS in Registry:StorageConnectionString. Nothing was served.",
+    // A gateway that found no silo within Registry:ClusterConnectTimeoutSeconds: the silos are not up, or not this cluster's.
+    Orleans.Runtime.SiloUnavailableException =>
+        $"No silo of the cluster answered ({FirstLine(e.Message)}): start the silos (Registry:Role=silo) with the same Registry:ClusterId, ServiceId, StoragePrefix and StorageConnectionString as this gateway. Nothing was served.",
     OptionsValidationException options => $"Invalid configuration, nothing was started: {string.Join(" ", options.Failures)}",
     AggregateException all => all.InnerExceptions.Select(Refusal).FirstOrDefault(m => m is not null),
     _ => Refusal(e.InnerException),

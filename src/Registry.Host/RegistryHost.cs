@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Registry.Client;
 using Registry.Gateway;
 using Registry.Gateway.Mqtt;
 using Registry.Gateway.Security;
@@ -12,8 +13,9 @@ using Registry.Gateway.Throttling;
 namespace Registry.Host;
 
 /// <summary>
-/// Builds the registry process: a silo with the HTTPS gateway co-hosted in the same process. Tests and
-/// Program.cs build it the same way, so what the tests start is what users run.
+/// Builds the registry process in its <see cref="RegistrySettings.Role"/>: a silo with the HTTPS and MQTT edge co-hosted
+/// (all), a silo alone, or the edge alone as an Orleans client of the cluster (gateway). Tests and Program.cs build it
+/// the same way, so what the tests start is what users run.
 /// </summary>
 public static partial class RegistryHost
 {
@@ -28,12 +30,7 @@ public static partial class RegistryHost
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
         StartChecks.Validate(section, settings);
-        (string, IPEndPoint)[] endpoints =
-            [
-                ("Registry:HttpsPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort)),
-                ("Registry:MqttPort", new IPEndPoint(IPAddress.Parse(settings.ListenAddress), settings.MqttPort)),
-                .. SiloConfiguration.ListenEndpoints(settings),
-            ];
+        (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings)];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
 
@@ -44,19 +41,51 @@ public static partial class RegistryHost
         {
             ExclusiveStart.EnsureFree(endpoints);
             builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
-            // Before the certificates: an unusable policy file stops the start with nothing else written.
-            var policies = AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
+            // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
+            builder.Services.TryAddSingleton(TimeProvider.System);
+            var mqtt = new MqttListener();
+            builder.Services.AddSingleton(mqtt);
+            builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = settings.ListenBacklog);
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+            if (settings.HostsSilo)
+            {
+                var beforeOrleans = builder.Services.Count;
+                builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
+                // Bounded whatever storage does: a silo that cannot say goodbye to the membership table still stops.
+                BoundedSiloStop.WrapAddedSince(builder.Services, beforeOrleans);
+            }
+            else
+            {
+                builder.UseOrleansClient(client => client.UseRegistryCluster(settings.ClientOptions()));
+            }
+            if (!settings.ServesEdge)
+            {
+                // A silo serves no device and no service: only its health, in plain HTTP (SiloHealth).
+                builder.WebHost.ConfigureKestrel(kestrel =>
+                {
+                    kestrel.AddServerHeader = false;
+                    kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HealthPort);
+                });
+                var silo = builder.Build();
+                silo.MapSiloHealth();
+                var siloLogger = silo.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
+                silo.Lifetime.ApplicationStarted.Register(() => LogListening(siloLogger,
+                    string.Join(", ", [.. ListeningAddresses(silo).Select(a => $"{a} (health)"), .. SiloConfiguration.ListenEndpoints(settings).Select(e => $"{e.Setting} {e.Endpoint}")]), settings.HostName));
+                silo.Services.GetRequiredKeyedService<IDisposable>(ExclusiveStart.LockFileName);
+                return silo;
+            }
+
+            // Before the certificates: an unusable policy file stops the start with nothing else written. A durable
+            // registry keeps its policies in the cluster's storage instead (ClusterAccessPolicies), one set for every edge.
+            var policies = settings.IsDurable
+                ? ClusterAccessPolicies.Register(builder.Services, dataFolder, settings)
+                : AccessPolicyStore.Load(dataFolder, settings.AccessPolicies);
             var generated = settings.CertificatePath is { Length: > 0 }
                 ? null
                 : DevelopmentCertificates.LoadOrCreate(Path.Combine(dataFolder, "certs"), settings.HostName);
             var certificate = generated?.Server
                 ?? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(settings.CertificatePath!, settings.CertificatePassword);
 
-            // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
-            builder.Services.TryAddSingleton(TimeProvider.System);
-            var mqtt = new MqttListener();
-            builder.Services.AddSingleton(mqtt);
-            builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = settings.ListenBacklog);
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
@@ -64,12 +93,6 @@ public static partial class RegistryHost
                 // The listen address only: MQTTnet's own listener would take every IPv4 address and [::].
                 kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.MqttPort, listen => mqtt.Options = listen.UseMqttDeviceEdge(certificate));
             });
-
-            var beforeOrleans = builder.Services.Count;
-            builder.UseOrleans(silo => SiloConfiguration.Configure(silo, settings));
-            // Bounded whatever storage does: a silo that cannot say goodbye to the membership table still stops.
-            BoundedSiloStop.WrapAddedSince(builder.Services, beforeOrleans);
-            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
             builder.Services.AddRegistryGateway();
             builder.Services.Configure<EventStreamOptions>(o => o.RoutedSources = settings.RoutedSources());
             builder.Services.AddRegistryAuthentication(policies.Policies, o =>
@@ -117,6 +140,28 @@ public static partial class RegistryHost
         {
             folderLock.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>What this role binds, checked distinct and free before anything is written.</summary>
+    private static IEnumerable<(string Setting, IPEndPoint Endpoint)> RoleEndpoints(RegistrySettings settings)
+    {
+        var listen = IPAddress.Parse(settings.ListenAddress);
+        if (settings.ServesEdge)
+        {
+            yield return ("Registry:HttpsPort", new IPEndPoint(listen, settings.HttpsPort));
+            yield return ("Registry:MqttPort", new IPEndPoint(listen, settings.MqttPort));
+        }
+        else
+        {
+            yield return ("Registry:HealthPort", new IPEndPoint(listen, settings.HealthPort));
+        }
+        if (settings.HostsSilo)
+        {
+            foreach (var endpoint in SiloConfiguration.ListenEndpoints(settings))
+            {
+                yield return endpoint;
+            }
         }
     }
 

@@ -18,6 +18,43 @@ public sealed class RegistrySettings
 {
     public const string Section = "Registry";
 
+    /// <summary>
+    /// What this process is (<see cref="Roles"/>): <c>all</c>, a silo with the HTTPS and MQTT edge in the same process
+    /// (the default, and the only role in embedded mode); <c>silo</c>, grains only; <c>gateway</c>, the HTTPS and MQTT
+    /// edge as an Orleans client of the cluster, with no grains of its own.
+    /// </summary>
+    public string Role { get; set; } = RoleAll;
+
+    public const string RoleAll = "all";
+    public const string RoleSilo = "silo";
+    public const string RoleGateway = "gateway";
+
+    /// <summary>The values of <see cref="Role"/>.</summary>
+    public static readonly string[] Roles = [RoleAll, RoleSilo, RoleGateway];
+
+    /// <summary>This process hosts grains (roles all and silo).</summary>
+    public bool HostsSilo => Role != RoleGateway;
+
+    /// <summary>This process serves devices and services over HTTPS and MQTT (roles all and gateway).</summary>
+    public bool ServesEdge => Role != RoleSilo;
+
+    /// <summary>
+    /// A silo's plain-HTTP port for <c>/healthz</c> (role silo only; 0 picks a free port): it serves no HTTPS, yet an
+    /// orchestrator must be able to ask whether it lives. Carries no secret, so it needs no certificate.
+    /// </summary>
+    public int HealthPort { get; set; } = 8080;
+
+    /// <summary>
+    /// Seconds between a durable edge's reads of the cluster's shared access policies: the longest a regenerated key
+    /// takes to be honoured by every gateway (and the old one refused).
+    /// </summary>
+    public double AccessPolicyRefreshSeconds { get; set; } = 30;
+
+    public TimeSpan AccessPolicyRefreshInterval => TimeSpan.FromSeconds(AccessPolicyRefreshSeconds);
+
+    /// <summary>How long a gateway keeps trying to reach a silo of its cluster at start before it exits with code 1.</summary>
+    public double ClusterConnectTimeoutSeconds { get; set; } = 30;
+
     /// <summary>Where the host keeps what it generates (certificates). Relative paths are under the working directory.</summary>
     public string DataFolder { get; set; } = "registry-data";
 
@@ -173,6 +210,18 @@ public sealed class RegistrySettings
 
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 
+    /// <summary>How a gateway (or a client app with the same settings) finds this cluster.</summary>
+    public Registry.Client.RegistryClientOptions ClientOptions() => new()
+    {
+        StorageConnectionString = StorageConnectionString,
+        ClusterId = ClusterId,
+        ServiceId = ServiceId,
+        StoragePrefix = StoragePrefix,
+        GatewayPort = GatewayPort,
+        Events = RoutedSources().Count > 0,
+        ConnectTimeout = TimeSpan.FromSeconds(ClusterConnectTimeoutSeconds),
+    };
+
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
 
     /// <summary>
@@ -227,6 +276,21 @@ public sealed class RegistrySettings
             }
         }
 
+        if (Role is not { } role || !Roles.Contains(role.Trim(), StringComparer.OrdinalIgnoreCase))
+        {
+            problems.Add($"Registry:Role={Role} is not a role: use all (silo and edge in one process), silo or gateway.");
+        }
+        else
+        {
+            Role = role.Trim().ToLowerInvariant();
+            if (Role != RoleAll && !IsDurable)
+            {
+                problems.Add($"Registry:Role={Role} needs Registry:StorageConnectionString: without it the registry is one process in memory (role all), so there is no cluster for a {Role} to form or join.");
+            }
+        }
+        Port(nameof(HealthPort), HealthPort);
+        Positive(nameof(AccessPolicyRefreshSeconds), AccessPolicyRefreshSeconds);
+        Positive(nameof(ClusterConnectTimeoutSeconds), ClusterConnectTimeoutSeconds);
         Port(nameof(HttpsPort), HttpsPort);
         Port(nameof(MqttPort), MqttPort);
         Port(nameof(SiloPort), SiloPort);

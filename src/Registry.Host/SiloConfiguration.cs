@@ -17,6 +17,7 @@ using Registry.Grains.Index;
 using Registry.Grains.Jobs;
 using Registry.Gateway.Wire;
 using Registry.Grains.Storage;
+using Registry.Client;
 
 namespace Registry.Host;
 
@@ -50,7 +51,7 @@ public static class SiloConfiguration
             silo.UseAzureStorageClustering(o =>
             {
                 o.TableServiceClient = Tables(settings);
-                o.TableName = TablePrefix(settings) + "Cluster";
+                o.TableName = RegistryClusterNames.MembershipTable(settings.StoragePrefix);
             });
         }
         else
@@ -99,6 +100,7 @@ public static class SiloConfiguration
             silo.AddMemoryGrainStorage(DeviceStore);
             silo.AddMemoryGrainStorage(IndexStore);
             silo.AddMemoryGrainStorage(StorageNames.Jobs);
+            silo.AddMemoryGrainStorage(StorageNames.Access);
             silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) => new MemoryIndexStore(sp.GetRequiredService<IGrainFactory>()));
             silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, (sp, _) => new MemoryHeartbeatStore(sp.GetRequiredService<IGrainFactory>()));
             silo.Services.TryAddSingleton<IPresenceStore>(sp => new MemoryPresenceStore(sp.GetRequiredService<IGrainFactory>()));
@@ -181,8 +183,7 @@ public static class SiloConfiguration
     /// <summary>Before the membership runtime writes this silo into the cluster table.</summary>
     private const int IndexCheckStage = ServiceLifecycleStage.RuntimeInitialize - 1;
 
-    private static string TablePrefix(RegistrySettings settings) =>
-        new(settings.StoragePrefix.Where(char.IsLetterOrDigit).ToArray());
+    private static string TablePrefix(RegistrySettings settings) => RegistryClusterNames.TablePrefix(settings.StoragePrefix);
 
     private static void ConfigureDurableStorage(ISiloBuilder silo, RegistrySettings settings)
     {
@@ -228,6 +229,12 @@ public static class SiloConfiguration
             o.TableName = tableName + JobTableSuffix;
             o.DeleteStateOnClear = true;
         });
+        // The cluster's shared access policies (AccessPolicyGrain): one row, the keys every gateway accepts.
+        silo.AddAzureTableGrainStorage(StorageNames.Access, o =>
+        {
+            o.TableServiceClient = Tables(settings);
+            o.TableName = tableName + "Access";
+        });
 
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.
@@ -258,7 +265,7 @@ public static class SiloConfiguration
     public const string PubSubStore = ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME;
 
     /// <summary>Azure queues behind the durable event stream: a few, so several silos pull in parallel.</summary>
-    public const int EventQueueCount = 4;
+    public const int EventQueueCount = RegistryClusterNames.EventQueueCount;
 
     /// <summary>
     /// The event stream and the sink that feeds it, only once a route is enabled: an unrouted registry keeps the
@@ -300,8 +307,7 @@ public static class SiloConfiguration
     }
 
     /// <summary>The durable stream's queues, named from the storage prefix so registries sharing an account never share events.</summary>
-    public static List<string> EventQueueNames(RegistrySettings settings) =>
-        Enumerable.Range(0, EventQueueCount).Select(i => $"{settings.StoragePrefix}-events-{i}".ToLowerInvariant()).ToList();
+    public static List<string> EventQueueNames(RegistrySettings settings) => RegistryClusterNames.EventQueueNames(settings.StoragePrefix);
 
     /// <summary>A queue client whose retries fit in the storage timeout, like <see cref="Tables"/>.</summary>
     public static QueueServiceClient Queues(RegistrySettings settings)

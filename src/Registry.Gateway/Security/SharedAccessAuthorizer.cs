@@ -102,7 +102,9 @@ internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOpt
     internal bool TryGetCached(string? authorization, [NotNullWhen(true)] out ValidatedToken? token)
     {
         token = null;
-        return authorization is not null && _tokens.TryGet(authorization, NowSeconds, out token);
+        // A policy token validated before its policy was replaced (a regenerated key) is validated again.
+        return authorization is not null && _tokens.TryGet(authorization, NowSeconds, out token)
+            && (token.Policy is null || (policies.TryGet(token.Policy.KeyName, out var current) && ReferenceEquals(current, token.Policy)));
     }
 
     /// <summary>Expiry, policy lookup and the HMAC with the policy's primary then secondary key.</summary>

@@ -95,24 +95,36 @@ public sealed class SharedAccessPolicy
             $"The {which} key of policy '{keyName}' must be base64 of {Base64Key.MinBytes}-{Base64Key.MaxBytes} bytes.");
 }
 
-/// <summary>The shared access policies this registry accepts, looked up by the token's <c>skn</c> (exact, case-sensitive).</summary>
+/// <summary>
+/// The shared access policies this registry accepts, looked up by the token's <c>skn</c> (exact, case-sensitive).
+/// A gateway of a durable cluster <see cref="Replace"/>s them when the cluster's stored policies change (a regenerated key).
+/// </summary>
 public sealed class SharedAccessPolicies
 {
-    private readonly Dictionary<string, SharedAccessPolicy> _byName;
+    private volatile Dictionary<string, SharedAccessPolicy> _byName;
 
-    public SharedAccessPolicies(IEnumerable<SharedAccessPolicy> policies)
+    public SharedAccessPolicies(IEnumerable<SharedAccessPolicy> policies) => _byName = ByName(policies);
+
+    public IReadOnlyCollection<SharedAccessPolicy> All => _byName.Values;
+
+    /// <summary>
+    /// Swaps in a whole new set at once: a lookup sees the old set or the new one, never a mix. Tokens already validated
+    /// with a policy that is no longer the current one of its name are checked again (<c>SharedAccessAuthorizer</c>).
+    /// </summary>
+    public void Replace(IEnumerable<SharedAccessPolicy> policies) => _byName = ByName(policies);
+
+    private static Dictionary<string, SharedAccessPolicy> ByName(IEnumerable<SharedAccessPolicy> policies)
     {
-        _byName = new Dictionary<string, SharedAccessPolicy>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, SharedAccessPolicy>(StringComparer.Ordinal);
         foreach (var policy in policies)
         {
-            if (!_byName.TryAdd(policy.KeyName, policy))
+            if (!byName.TryAdd(policy.KeyName, policy))
             {
                 throw new ArgumentException($"Policy '{policy.KeyName}' is defined twice.", nameof(policies));
             }
         }
+        return byName;
     }
-
-    public IReadOnlyCollection<SharedAccessPolicy> All => _byName.Values;
 
     /// <summary>IoT Hub's five default policies with fresh keys.</summary>
     public static SharedAccessPolicies GenerateDefaults() =>

@@ -50,6 +50,11 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("StoragePrefix=1registry", "Registry:StoragePrefix=1registry")]
     [InlineData("StoragePrefix=reg--istry", "Registry:StoragePrefix=reg--istry")]
     [InlineData("StoragePrefix=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Registry:StoragePrefix=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
+    [InlineData("Role=client", "Registry:Role=client is not a role")]
+    [InlineData("Role=gateway", "Registry:Role=gateway needs Registry:StorageConnectionString")]
+    [InlineData("Role=silo", "Registry:Role=silo needs Registry:StorageConnectionString")]
+    [InlineData("HealthPort=70000", "Registry:HealthPort=70000")]
+    [InlineData("AccessPolicyRefreshSeconds=0", "Registry:AccessPolicyRefreshSeconds=0")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;

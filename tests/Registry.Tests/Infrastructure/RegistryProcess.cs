@@ -15,6 +15,7 @@ public sealed class RegistryProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
     private RegistryProcess(Process process) => _process = process;
 
@@ -64,6 +65,10 @@ public sealed class RegistryProcess : IAsyncDisposable
             lock (result._output)
             {
                 result._output.AppendLine(e.Data);
+                foreach (var (text, seen) in result._awaited.Where(a => e.Data.Contains(a.Text, StringComparison.Ordinal)))
+                {
+                    seen.TrySetResult();
+                }
             }
             if (e.Data.Contains(ListeningLine, StringComparison.Ordinal))
             {
@@ -90,6 +95,21 @@ public sealed class RegistryProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"{e.Message}:\n{Output}", e);
         }
+    }
+
+    /// <summary>Returns once the process printed a line containing <paramref name="text"/> (also before this call).</summary>
+    public Task WaitForOutputAsync(string text, CancellationToken cancellationToken)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                return Task.CompletedTask;
+            }
+            _awaited.Add((text, seen));
+        }
+        return seen.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Waits for the process to end by itself and returns its exit code (output fully read).</summary>

@@ -40,6 +40,21 @@ public class SharedAccessAuthorizerTests
         Assert.Equal(granted, Authorizer().AuthorizeService(Token(policy), "/devices/dev1", required).IsGranted);
 
     [Fact]
+    public void A_cached_token_of_a_policy_whose_key_was_replaced_is_refused_and_the_new_key_accepted()
+    {
+        var authorizer = Authorizer();
+        var old = Token("registryRead");
+        Assert.True(authorizer.AuthorizeService(old, "/devices", AccessRights.RegistryRead).IsGranted);
+        Assert.True(_policies.TryGet("registryRead", out var read));
+        var fresh = SharedAccessPolicy.Generate("registryRead", read.Rights);
+
+        _policies.Replace([.. _policies.All.Where(p => p.KeyName != "registryRead"), fresh]);
+
+        Assert.False(authorizer.AuthorizeService(old, "/devices", AccessRights.RegistryRead).IsGranted);
+        Assert.True(authorizer.AuthorizeService(SharedAccessSignature.Create("localhost", fresh.PrimaryKey, "registryRead", Now.AddHours(1)), "/devices", AccessRights.RegistryRead).IsGranted);
+    }
+
+    [Fact]
     public void Secondary_key_is_accepted() =>
         Assert.True(Authorizer().AuthorizeService(Token("iothubowner", secondary: true), "/devices", AccessRights.RegistryRead).IsGranted);
 

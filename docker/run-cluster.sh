@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The topology of docker/compose.yaml as plain processes on this machine, for where no container engine runs:
+# Azurite + three silos + two gateways, the same image entry command (dotnet Registry.Host.dll) and the same
+# environment variables (docker/cluster.env plus each service's own), on loopback with a port of their own each.
+#
+#   docker/run-cluster.sh start    build if needed, start everything, wait (bounded) until each answers its health check
+#   docker/run-cluster.sh status   which processes run
+#   docker/run-cluster.sh stop     SIGTERM each by its recorded PID, SIGKILL what is still there after 20 s
+#
+# REGISTRY_CLUSTER_DIR (default ./registry-cluster) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET
+# (default 0) shifts every port, to run next to another copy.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${REGISTRY_CLUSTER_DIR:-$PWD/registry-cluster}
+offset=${REGISTRY_PORT_OFFSET:-0}
+host_dll="$root/src/Registry.Host/bin/Release/net10.0/Registry.Host.dll"
+azurite_js="$root/tests/node/node_modules/azurite/dist/src/azurite.js"
+start_timeout=${REGISTRY_START_TIMEOUT:-120}
+
+port() { echo $(($1 + offset)); }
+blob=$(port 10000) queue=$(port 10001) table=$(port 10002)
+storage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+
+# name  role     environment of its own (what compose.yaml sets, with loopback ports instead of container addresses)
+services=(
+  "silo1 silo Registry__SiloPort=$(port 11111) Registry__GatewayPort=$(port 30000) Registry__HealthPort=$(port 8080)"
+  "silo2 silo Registry__SiloPort=$(port 11112) Registry__GatewayPort=$(port 30001) Registry__HealthPort=$(port 8081)"
+  "silo3 silo Registry__SiloPort=$(port 11113) Registry__GatewayPort=$(port 30002) Registry__HealthPort=$(port 8082)"
+  "gateway1 gateway Registry__HttpsPort=$(port 8443) Registry__MqttPort=$(port 8883)"
+  "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883)"
+)
+
+running() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+# Waits until "$@" succeeds, at most $start_timeout seconds; fails naming $name and its log otherwise.
+wait_for() {
+  local name=$1 deadline=$((SECONDS + start_timeout))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if ! running "$name"; then
+      echo "$name exited; its log:" >&2
+      tail -n 20 "$dir/$name.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "$name did not become healthy within ${start_timeout} s; see $dir/$name.log" >&2
+      return 1
+    fi
+    sleep 1 # the pace of health probes
+  done
+}
+
+tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  mkdir -p "$dir"
+  if [[ ! -f "$host_dll" ]]; then
+    dotnet build "$root/Registry.Orleans.sln" -c Release
+  fi
+  if [[ ! -f "$azurite_js" ]]; then
+    npm ci --prefix "$root/tests/node" --no-audit --no-fund
+  fi
+  if ! running azurite; then
+    mkdir -p "$dir/azurite"
+    setsid node "$azurite_js" --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
+      --tableHost 127.0.0.1 --tablePort "$table" --location "$dir/azurite" --skipApiVersionCheck --disableTelemetry \
+      >"$dir/azurite.log" 2>&1 &
+    echo $! >"$dir/azurite.pid"
+  fi
+  wait_for azurite tcp_open "$table"
+  echo "azurite  table http://127.0.0.1:$table (pid $(cat "$dir/azurite.pid"))"
+
+  local entry name role env health
+  for entry in "${services[@]}"; do
+    read -r name role env <<<"$entry"
+    if running "$name"; then
+      continue
+    fi
+    mkdir -p "$dir/$name"
+    # The compose file's environment: cluster.env, the storage, the role, the service's own; then the image's ENV.
+    (
+      set -a
+      # shellcheck source=cluster.env
+      source "$root/docker/cluster.env"
+      set +a
+      export Registry__StorageConnectionString="$storage" Registry__Role="$role" Registry__DataFolder="$dir/$name" \
+        Registry__ListenAddress=127.0.0.1
+      for kv in $env; do export "${kv?}"; done
+      exec setsid dotnet "$host_dll"
+    ) >"$dir/$name.log" 2>&1 &
+    echo $! >"$dir/$name.pid"
+  done
+  for entry in "${services[@]}"; do
+    read -r name role env <<<"$entry"
+    if [[ $role == silo ]]; then
+      health="http://127.0.0.1:$(sed -n 's/.*Registry__HealthPort=\([0-9]*\).*/\1/p' <<<"$env")/healthz"
+      wait_for "$name" curl -fsS "$health"
+    else
+      health="https://127.0.0.1:$(sed -n 's/.*Registry__HttpsPort=\([0-9]*\).*/\1/p' <<<"$env")/healthz"
+      wait_for "$name" curl -fsS --cacert "$dir/$name/certs/ca.pem" "$health"
+    fi
+    echo "$name $role healthy: $health (pid $(cat "$dir/$name.pid"))"
+  done
+  local owner
+  owner=$(grep -ho 'HostName=[^ ]*SharedAccessKey=[^ ]*' "$dir"/gateway*.log | head -n 1 || true)
+  echo "owner connection string: ${owner:-(generated by an earlier start: see its gateway log)}"
+}
+
+stop() {
+  local name pid deadline
+  # Gateways first, then silos, then storage: nothing is left waiting on what already stopped.
+  for name in gateway2 gateway1 silo3 silo2 silo1 azurite; do
+    if running "$name"; then
+      pid=$(cat "$dir/$name.pid")
+      kill -TERM "$pid"
+      deadline=$((SECONDS + 20))
+      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+      if kill -0 "$pid" 2>/dev/null; then
+        echo "$name (pid $pid) did not stop within 20 s: SIGKILL" >&2
+        kill -KILL "$pid"
+      fi
+      echo "$name stopped (pid $pid)"
+    fi
+    rm -f "$dir/$name.pid"
+  done
+}
+
+status() {
+  local name
+  for name in azurite silo1 silo2 silo3 gateway1 gateway2; do
+    if running "$name"; then echo "$name running (pid $(cat "$dir/$name.pid"))"; else echo "$name stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|status|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,131 @@
+using System.Net;
+using MQTTnet;
+using MQTTnet.Formatter;
+using Registry.Abstractions;
+using Registry.Gateway.Security;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Cluster;
+
+/// <summary>
+/// What only separate processes show: gateway processes (Orleans clients, no grains) in front of a silo process serve
+/// the registry over HTTPS and MQTT, accept the cluster's one set of keys, and carry the silo's calls back to them
+/// (session revocation, events) across the process boundary.
+/// </summary>
+public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassFixture<GatewayClusterFixture>
+{
+    [Fact(Timeout = 120_000)]
+    public async Task A_device_created_through_one_gateway_is_read_back_through_the_other_with_the_same_owner_key()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = DeviceInputs.NewId("gw");
+
+        var created = await fixture.OwnerOfA.CreateDeviceAsync(id).WaitAsync(ct);
+        var read = await fixture.OwnerOfB.GetDeviceJsonAsync(id).WaitAsync(ct);
+
+        Assert.Equal(id, (string?)read["deviceId"]);
+        Assert.Equal((string?)created["etag"], (string?)read["etag"]);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_client_app_built_with_AddRegistryClient_reads_a_device_from_its_grain()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = DeviceInputs.NewId("client");
+        var created = await fixture.OwnerOfA.CreateDeviceAsync(id).WaitAsync(ct);
+
+        var device = await fixture.Client.GetGrain<IDeviceGrain>(id).Get().WaitAsync(ct);
+
+        Assert.NotNull(device);
+        Assert.Equal(id, device.DeviceId);
+        Assert.Equal((string?)created["etag"], device.ETag);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Disabling_a_device_through_one_gateway_closes_its_mqtt_session_on_the_other()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = DeviceInputs.NewId("gw-mqtt");
+        var created = await fixture.OwnerOfB.CreateDeviceAsync(id);
+        var key = (string)created["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        using var device = new MqttClientFactory().CreateMqttClient();
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.DisconnectedAsync += _ =>
+        {
+            closed.TrySetResult();
+            return Task.CompletedTask;
+        };
+        var connected = await device.ConnectAsync(MqttOptions(fixture.A, id, key), ct);
+        Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+        Assert.Equal("Connected", (string?)(await fixture.OwnerOfB.GetDeviceJsonAsync(id))["connectionState"]);
+
+        created["status"] = "disabled";
+        using (var put = await fixture.OwnerOfB.PutDeviceAsync(id, created.ToJsonString(), "\"*\""))
+        {
+            await put.ReadDeviceAsync(HttpStatusCode.OK);
+        }
+
+        // The silo's device grain calls gateway A's session observer, an object in another process.
+        await closed.Task.WaitAsync(ct);
+        using var again = new MqttClientFactory().CreateMqttClient();
+        var refused = await again.ConnectAsync(MqttOptions(fixture.A, id, key), ct);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, refused.ResultCode);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_lifecycle_event_of_a_create_through_one_gateway_reaches_a_consumer_of_the_other()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = DeviceInputs.NewId("gw-event");
+        await using var events = await EventStreamClient.OpenAsync(fixture.OwnerOfA, "deviceLifecycleEvents", ct);
+
+        await fixture.OwnerOfB.CreateDeviceAsync(id);
+
+        var seen = await events.UntilBarrierAsync(fixture.Client, RegistryEventSources.DeviceLifecycle, [id], ct);
+        Assert.Equal(["createDeviceIdentity"], seen.Select(e => (string?)e["applicationProperties"]!["opType"]));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_key_regenerated_in_the_cluster_is_refused_and_its_successor_accepted_by_both_gateways()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const string keyName = "registryReadWrite";
+        var before = await fixture.Cluster.PolicyAsync(keyName, ct);
+        // One token string, so that both gateways hold it in their caches of validated tokens.
+        var oldToken = SharedAccessSignature.Create(GatewayProcess.HostName, before.PrimaryKey, keyName, DateTimeOffset.UtcNow.AddHours(1));
+        using var oldOnA = fixture.A.Client(() => oldToken);
+        using var oldOnB = fixture.B.Client(() => oldToken);
+        Assert.Equal(HttpStatusCode.OK, (await oldOnA.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await oldOnB.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+
+        var regenerated = await fixture.Client.GetGrain<IAccessPolicyGrain>(0).Regenerate(keyName, AccessKeyKind.Primary);
+
+        // Each gateway logs the version it put in force: the signal that its refresh happened.
+        var version = $"(version {regenerated.Version})";
+        await fixture.A.Process.WaitForOutputAsync(version, ct);
+        await fixture.B.Process.WaitForOutputAsync(version, ct);
+        var after = regenerated.Policies.Single(p => p.KeyName == keyName);
+        Assert.NotEqual(before.PrimaryKey, after.PrimaryKey);
+        Assert.Equal(before.SecondaryKey, after.SecondaryKey);
+        using var newOnA = fixture.A.Client(keyName, after.PrimaryKey);
+        using var newOnB = fixture.B.Client(keyName, after.PrimaryKey);
+        // The old token strings were cached as valid by both gateways: they are refused all the same.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await oldOnA.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await oldOnB.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await newOnA.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await newOnB.GetAsync($"statistics/devices?{ApiVersion}", ct)).StatusCode);
+    }
+
+    private static MqttClientOptions MqttOptions(GatewayProcess gateway, string id, string key) =>
+        new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", gateway.MqttPort)
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithClientId(id)
+            .WithCredentials($"{GatewayProcess.HostName}/{id}/?api-version=2021-04-12",
+                SharedAccessSignature.Create($"{GatewayProcess.HostName}/devices/{id}", key, null, DateTimeOffset.UtcNow.AddHours(1)))
+            .WithCleanSession(false)
+            .WithTimeout(TimeSpan.FromSeconds(30))
+            .WithTlsOptions(tls => tls.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e => gateway.Trusts(e.Certificate)))
+            .Build();
+}
