@@ -91,7 +91,8 @@ public static class Observability
         builder.Services.AddHealthChecks()
             .AddCheck<ClusterReadiness>("cluster", tags: [ReadyTag])
             .AddCheck<StorageReadiness>("storage", tags: [ReadyTag]);
-        builder.Services.AddOpenApi();
+        // The REST surface only: the dashboard's own routes are not the registry's API.
+        builder.Services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true);
 
         if (settings.Dashboard.Enabled)
         {
