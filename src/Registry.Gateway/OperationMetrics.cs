@@ -35,9 +35,9 @@ internal sealed class OperationMetrics : IStartupFilter
         finally
         {
             // The endpoint routing chose is known once the pipeline returns; a request that threw is answered 500 by the server.
-            if (context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } endpoint
-                && endpoint.Metadata.GetMetadata<RequiredAccess>() is not null
-                && RegistryMetrics.Operations.Enabled)
+            if (RegistryMetrics.Operations.Enabled
+                && context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route } endpoint
+                && endpoint.Metadata.GetMetadata<RequiredAccess>() is not null)
             {
                 var status = threw ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
                 var tags = new System.Diagnostics.TagList
