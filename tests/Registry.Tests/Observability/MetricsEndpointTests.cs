@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using MQTTnet;
+using MQTTnet.Formatter;
+using Registry.Gateway.Security;
 using static Registry.Tests.Infrastructure.RegistryHttp;
 
 namespace Registry.Tests.Observability;
@@ -45,6 +48,29 @@ public sealed class MetricsEndpointTests(ObservedRegistryFixture registry) : ICl
 
         var after = await registry.ScrapeAsync();
         Assert.Equal(5, Delta(before, after, "registry_heartbeats_total"));
+    }
+
+    [Fact]
+    public async Task A_device_connecting_over_MQTT_adds_1_to_the_connected_devices()
+    {
+        var (id, key) = await CreateDeviceAsync("metrics-mqtt");
+        var before = await registry.ScrapeAsync();
+
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", registry.MqttPort)
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithClientId(id)
+            .WithCredentials($"{ObservedRegistryFixture.HostName}/{id}/?{ApiVersion}",
+                SharedAccessSignature.Create($"{ObservedRegistryFixture.HostName}/devices/{id}", key, null, DateTimeOffset.UtcNow.AddHours(1)))
+            .WithTlsOptions(tls => tls.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e => registry.Trusts(e.Certificate)))
+            .Build();
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var connected = await client.ConnectAsync(options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+        var after = await registry.ScrapeAsync();
+        Assert.Equal(1, Delta(before, after, "registry_devices_connected"));
+        await client.DisconnectAsync(cancellationToken: TestContext.Current.CancellationToken);
     }
 
     [Fact]

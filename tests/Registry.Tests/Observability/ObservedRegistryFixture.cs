@@ -22,12 +22,14 @@ public sealed partial class ObservedRegistryFixture : IAsyncLifetime
     private static readonly string OwnerKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
     private readonly string _data = Directory.CreateTempSubdirectory("registry-observed-").FullName;
-    private readonly int[] _ports = FreePorts.Take(4);
+    private readonly int[] _ports = FreePorts.Take(5);
     private RegistryProcess? _process;
 
     public Uri HttpsAddress => new($"https://127.0.0.1:{_ports[0]}/");
 
     public Uri ManagementAddress => new($"http://127.0.0.1:{_ports[3]}/");
+
+    public int MqttPort => _ports[4];
 
     public string Output => _process?.Output ?? "";
 
@@ -36,7 +38,7 @@ public sealed partial class ObservedRegistryFixture : IAsyncLifetime
         _process = RegistryProcess.Start(_data,
             $"--Registry:DataFolder={_data}",
             $"--Registry:HttpsPort={_ports[0]}", $"--Registry:SiloPort={_ports[1]}", $"--Registry:GatewayPort={_ports[2]}",
-            "--Registry:MqttPort=0",
+            $"--Registry:MqttPort={_ports[4]}",
             $"--Registry:Observability:Port={_ports[3]}",
             $"--Registry:AccessPolicies:iothubowner:PrimaryKey={OwnerKey}",
             "--Registry:Throttling:Enabled=true",
@@ -70,27 +72,25 @@ public sealed partial class ObservedRegistryFixture : IAsyncLifetime
         new(new Signing(authorization) { InnerHandler = Tls() }) { BaseAddress = HttpsAddress };
 
     /// <summary>Trusts only the CA the registry generated.</summary>
-    private SocketsHttpHandler Tls()
+    private SocketsHttpHandler Tls() => new()
     {
-        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_data, "certs", DevelopmentCertificates.CaFileName)));
-        return new SocketsHttpHandler
+        SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, certificate, _, _) => Trusts(certificate) },
+    };
+
+    /// <summary>Whether <paramref name="certificate"/> chains to the CA the registry generated, as clients given NODE_EXTRA_CA_CERTS check.</summary>
+    public bool Trusts(X509Certificate? certificate)
+    {
+        if (certificate is null)
         {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                {
-                    if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
-                    {
-                        return false;
-                    }
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(ca);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(new X509Certificate2(certificate));
-                },
-            },
-        };
+            return false;
+        }
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_data, "certs", DevelopmentCertificates.CaFileName)));
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = new X509Certificate2(certificate);
+        return chain.Build(leaf);
     }
 
     private sealed class Signing(Func<string> authorization) : DelegatingHandler
