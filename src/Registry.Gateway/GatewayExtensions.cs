@@ -23,6 +23,7 @@ public static class GatewayExtensions
         services.AddOptions<GatewayOptions>().Configure(configure);
         services.AddRegistryThrottling();
         services.AddTransient<IStartupFilter, HeadResponses>();
+        services.AddTransient<IStartupFilter, OperationMetrics>();
         return services;
     }
 

@@ -110,9 +110,12 @@ public static partial class RegistryHost
             builder.Services.AddOptions<ThrottlingOptions>()
                 .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
 
+            builder.AddRegistryObservability();
+
             var app = builder.Build();
             app.UseRegistryAuthentication();
             app.MapRegistryApi();
+            app.MapRegistryObservability();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
             LogAccessPolicies(logger, policies, settings);

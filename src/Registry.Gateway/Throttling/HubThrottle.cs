@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Gateway.Throttling;
 
@@ -49,15 +50,28 @@ internal sealed partial class HubThrottle : IThrottle
         }
         if (count > bucket.Rate.Count)
         {
-            return new ThrottleDecision(false, bucket.Rate.Window);
+            return Refused(operation, bucket.Rate.Window);
         }
         using var lease = bucket.AttemptAcquire(count);
         if (lease.IsAcquired)
         {
             return ThrottleDecision.Acquired;
         }
-        return new ThrottleDecision(false, lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : bucket.Rate.Window);
+        return Refused(operation, lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : bucket.Rate.Window);
     }
+
+    /// <summary>Every refusal of every edge (HTTPS, MQTT) passes here: the one place that counts them.</summary>
+    private static ThrottleDecision Refused(OperationClass operation, TimeSpan retryAfter)
+    {
+        RegistryMetrics.Throttled.Add(1, ThrottleTags[(int)operation]);
+        return new ThrottleDecision(false, retryAfter);
+    }
+
+    /// <summary>One tag per throttle, made once: a refusal under load allocates nothing to be counted.</summary>
+    private static readonly KeyValuePair<string, object?>[] ThrottleTags = Enum.GetValues<OperationClass>()
+        .OrderBy(o => (int)o)
+        .Select(o => new KeyValuePair<string, object?>(RegistryMetrics.Tags.Throttle, o.ToString()))
+        .ToArray();
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Throttling as an IoT Hub {Tier} with {Units} unit(s): {Rates}")]
     private static partial void LogEnabled(ILogger logger, HubTier tier, int units, string rates);

@@ -1,4 +1,5 @@
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Grains.Devices;
 
@@ -81,7 +82,10 @@ public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails sil
     {
         lock (_lock)
         {
-            _connected.Remove(deviceId);
+            if (_connected.Remove(deviceId))
+            {
+                RegistryMetrics.ConnectedDevices.Add(-1);
+            }
         }
     }
 
@@ -98,6 +102,7 @@ public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails sil
             }
             version = ++_version;
         }
+        RegistryMetrics.ConnectedDevices.Add(connected ? 1 : -1);
         try
         {
             await Report(force: false, version);

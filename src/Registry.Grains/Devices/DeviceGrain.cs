@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Heartbeats;
 using Registry.Grains.Events;
 using Registry.Grains.Index;
@@ -228,6 +229,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             Touched();
             if (message.Messages > 0)
             {
+                RegistryMetrics.Heartbeats.Add(message.Messages);
                 _monitoring.OnHeartbeat(_state.State, now);
             }
         }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Events;
 
 namespace Registry.Grains.Heartbeats;
@@ -258,6 +259,9 @@ public sealed partial class HeartbeatMonitorGrain(
     private bool IsTaken(Watched watched) =>
         _watched.TryGet(watched.DeviceId, out var current) && ReferenceEquals(current, watched) && watched.Deadline == DateTime.MaxValue;
 
+    private static readonly KeyValuePair<string, object?> MissedTag = new(RegistryMetrics.Tags.Alert, "missed");
+    private static readonly KeyValuePair<string, object?> RecoveredTag = new(RegistryMetrics.Tags.Alert, "recovered");
+
     /// <summary>
     /// Stores the device's new outage state, then publishes <paramref name="alert"/>: stored first, so a partition that moves
     /// after announcing never announces the same outage again. Alerts leave in the order of their transitions.
@@ -283,6 +287,7 @@ public sealed partial class HeartbeatMonitorGrain(
             LogWriteFailed(logger, ex, Partition);
         }
         LogAlert(logger, alert.OpType, alert.DeviceId);
+        RegistryMetrics.HeartbeatAlerts.Add(1, alert.OpType == RegistryEventTypes.HeartbeatMissed ? MissedTag : RecoveredTag);
         if (!sink.IsRouted(RegistryEventSources.HeartbeatAlerts))
         {
             return;

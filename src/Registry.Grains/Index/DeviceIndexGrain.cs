@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Grains.Index;
 
@@ -35,6 +36,8 @@ public sealed partial class DeviceIndexGrain(
     private Task _lastWrite = Task.CompletedTask;
     private Task? _pendingWrite;
     private Task _verification = Task.CompletedTask;
+    /// <summary>What this activation added to <see cref="RegistryMetrics.Devices"/>: taken back when it deactivates.</summary>
+    private int _counted;
 
     private int Partition => (int)this.GetPrimaryKeyLong();
 
@@ -49,6 +52,25 @@ public sealed partial class DeviceIndexGrain(
         if (loaded.Count > 0)
         {
             _verification = Verify(_entries.ToArray());
+        }
+        CountDevices();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // The partition's next activation (here or on another silo) counts its devices again.
+        RegistryMetrics.Devices.Add(-_counted);
+        _counted = 0;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Moves <see cref="RegistryMetrics.Devices"/> by what the entries changed since the last count, as the statistics read them.</summary>
+    private void CountDevices()
+    {
+        if (_entries.Count != _counted)
+        {
+            RegistryMetrics.Devices.Add(_entries.Count - _counted);
+            _counted = _entries.Count;
         }
     }
 
@@ -68,6 +90,7 @@ public sealed partial class DeviceIndexGrain(
                 changed = true;
             }
         }
+        CountDevices();
         return changed || _lastWrite.IsFaulted ? ScheduleWrite() : _lastWrite;
     }
 
@@ -83,6 +106,7 @@ public sealed partial class DeviceIndexGrain(
                 changed = true;
             }
         }
+        CountDevices();
         return changed || _lastWrite.IsFaulted ? ScheduleWrite() : _lastWrite;
     }
 
@@ -146,6 +170,7 @@ public sealed partial class DeviceIndexGrain(
                     _unwritten[id] = new Change(failed.Acknowledged, failed.Acknowledged);
                 }
             }
+            CountDevices();
             throw;
         }
     }

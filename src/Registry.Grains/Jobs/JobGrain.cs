@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Grains.Jobs;
 
@@ -68,6 +69,7 @@ public sealed partial class JobGrain(
         _stop?.Cancel();
         Job = Job with { Status = JobStatus.Cancelled, EndTimeUtc = Now };
         await state.WriteStateAsync();
+        CountEnded();
         LogEnded(logger, JobId, Job.Status, null);
         await StopReminder();
         return Job;
@@ -163,6 +165,7 @@ public sealed partial class JobGrain(
     {
         Job = Job with { Status = status, Progress = status == JobStatus.Completed ? 100 : Job.Progress, EndTimeUtc = Now, FailureReason = reason };
         await state.WriteStateAsync();
+        CountEnded();
         LogEnded(logger, JobId, status, reason);
         await StopReminder();
     }
@@ -245,6 +248,7 @@ public sealed partial class JobGrain(
                 Progress = Math.Min(99, checkpoint.BlocksByPartition.Count * 100 / partitions),
             };
             await state.WriteStateAsync();
+            CountDevices(result.Devices);
         }
 
         var blocks = Enumerable.Range(0, partitions)
@@ -336,7 +340,25 @@ public sealed partial class JobGrain(
             Progress = length == 0 ? 99 : (int)Math.Min(99, chunk.End * 100 / length),
         };
         await state.WriteStateAsync();
+        CountDevices(result.Applied);
     }
+
+    /// <summary>Counted once the checkpoint is stored: a job resumed after a crash replays from it and counts nothing twice.</summary>
+    private void CountDevices(long devices) =>
+        RegistryMetrics.JobDevices.Add(devices, new KeyValuePair<string, object?>(RegistryMetrics.Tags.JobType, TypeTag));
+
+    private void CountEnded() =>
+        RegistryMetrics.JobsEnded.Add(1,
+            new KeyValuePair<string, object?>(RegistryMetrics.Tags.JobType, TypeTag),
+            new KeyValuePair<string, object?>(RegistryMetrics.Tags.JobStatus, Job.Status switch
+            {
+                JobStatus.Completed => "completed",
+                JobStatus.Failed => "failed",
+                JobStatus.Cancelled => "cancelled",
+                _ => "unknown",
+            }));
+
+    private string TypeTag => Job.Request.Type == JobType.Export ? "export" : "import";
 
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Job {JobId} ({Type}) is running")]
     private static partial void LogRunning(ILogger logger, string jobId, JobType type);

@@ -1,0 +1,224 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Orleans.Dashboard;
+using Registry.Abstractions.Diagnostics;
+
+namespace Registry.Host;
+
+/// <summary>
+/// How the registry is watched, whatever the process hosts (a silo, the HTTPS gateway, or both): OpenTelemetry metrics
+/// (the registry's meter, Orleans', ASP.NET Core's) with a Prometheus endpoint on a management port and OTLP export by
+/// setting; traces when exported; liveness and readiness probes; the OpenAPI document; the Orleans Dashboard behind
+/// authentication. <see cref="AddRegistryObservability"/> runs once Orleans (silo or client) is configured,
+/// <see cref="MapRegistryObservability"/> once the registry's endpoints are mapped.
+/// </summary>
+public static class Observability
+{
+    public const string MetricsPath = "/metrics";
+    public const string LivenessPath = "/healthz";
+    public const string ReadinessPath = "/readyz";
+    public const string OpenApiPath = "/openapi/v1.json";
+    public const string DashboardPath = "/dashboard";
+
+    /// <summary>Orleans' meter and activity sources.</summary>
+    public const string OrleansMeter = "Microsoft.Orleans";
+    private static readonly string[] OrleansActivitySources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
+
+    private const string ReadyTag = "ready";
+
+    public static WebApplicationBuilder AddRegistryObservability(this WebApplicationBuilder builder)
+    {
+        var settings = ObservabilitySettings.Bind(builder.Configuration.GetSection(RegistrySettings.Section));
+        settings.Validate();
+        builder.Services.AddSingleton(settings);
+        var hostsSilo = builder.Services.Any(d => d.ServiceType == typeof(ILocalSiloDetails));
+
+        if (settings.Port > 0)
+        {
+            // HTTP/1.1 only: what Prometheus and probes speak, and no TLS to configure on a port that carries no secret.
+            builder.WebHost.ConfigureKestrel(kestrel =>
+                kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.Port, listen => listen.Protocols = HttpProtocols.Http1));
+            builder.Services.AddTransient<IStartupFilter>(_ => new ManagementPortGate(settings.Port));
+        }
+
+        var otlp = settings.Otlp.Endpoint is { Length: > 0 } || builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 };
+        if (settings.Port > 0 || otlp)
+        {
+            var telemetry = builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService("Registry.Orleans", serviceInstanceId: $"{Dns.GetHostName()}:{Environment.ProcessId}"))
+                .WithMetrics(metrics =>
+                {
+                    metrics.AddMeter(RegistryMetrics.MeterName, OrleansMeter).AddAspNetCoreInstrumentation();
+                    if (settings.Port > 0)
+                    {
+                        // Uncached: a scrape shows every change made before it (the default caches 300 ms).
+                        metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
+                    }
+                });
+            if (otlp)
+            {
+                // Traces only when they leave the process: listening to Orleans' sources creates an activity per grain call.
+                telemetry.WithTracing(tracing => tracing.AddSource(OrleansActivitySources).AddAspNetCoreInstrumentation());
+                if (settings.Otlp.Endpoint is { Length: > 0 } endpoint)
+                {
+                    telemetry.UseOtlpExporter(settings.Otlp.Protocol == "grpc" ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf, new Uri(endpoint));
+                }
+                else
+                {
+                    telemetry.UseOtlpExporter();
+                }
+                // A trace follows a request through the grains it calls, across silos.
+                if (hostsSilo)
+                {
+                    builder.UseOrleans(silo => silo.AddActivityPropagation());
+                }
+                else
+                {
+                    builder.UseOrleansClient(client => client.AddActivityPropagation());
+                }
+            }
+        }
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<ClusterReadiness>("cluster", tags: [ReadyTag])
+            .AddCheck<StorageReadiness>("storage", tags: [ReadyTag]);
+        // The REST surface only: the dashboard's own routes are not the registry's API.
+        builder.Services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true);
+
+        if (settings.Dashboard.Enabled)
+        {
+            // Silos collect the dashboard's statistics; a gateway (an Orleans client) only shows them.
+            if (hostsSilo)
+            {
+                builder.UseOrleans(silo => silo.AddDashboard());
+            }
+            else
+            {
+                builder.UseOrleansClient(client => client.AddDashboard());
+            }
+            builder.Services.AddTransient<IStartupFilter>(_ => new DashboardAuthentication(settings.Dashboard));
+        }
+        return builder;
+    }
+
+    public static WebApplication MapRegistryObservability(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<ObservabilitySettings>();
+        if (settings.Port > 0)
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsPath);
+        }
+        // The gateway maps its own liveness; a process without the gateway's endpoints still answers probes.
+        if (!((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>().Any(e => e.RoutePattern.RawText == LivenessPath))
+        {
+            app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
+        }
+        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResultStatusCodes = { [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable },
+            ResponseWriter = WriteHealth,
+        });
+        app.MapOpenApi(OpenApiPath);
+        if (settings.Dashboard.Enabled)
+        {
+            app.MapOrleansDashboard(DashboardPath);
+        }
+        return app;
+    }
+
+    /// <summary>
+    /// <c>Healthy</c>, or <c>Unhealthy</c> and one line per failing check (<c>storage: storage is not reachable</c>): the
+    /// checks' own descriptions, which say what is wrong and never where or with which key.
+    /// </summary>
+    private static Task WriteHealth(HttpContext context, HealthReport report)
+    {
+        var text = new StringBuilder(report.Status.ToString());
+        foreach (var (name, entry) in report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            text.Append('\n').Append(name).Append(": ").Append(entry.Description ?? entry.Status.ToString());
+        }
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
+    }
+
+    /// <summary>
+    /// The management port serves the metrics and the probes only, and the metrics nowhere else: the registry API never
+    /// answers over plain HTTP, and the HTTPS port never shows metrics to anonymous callers. By the port the connection
+    /// arrived on, not the Host header, which a proxy or a port mapping changes.
+    /// </summary>
+    private sealed class ManagementPortGate(int port) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                var path = context.Request.Path;
+                var probe = path.Equals(LivenessPath, StringComparison.OrdinalIgnoreCase) || path.Equals(ReadinessPath, StringComparison.OrdinalIgnoreCase);
+                var metrics = path.Equals(MetricsPath, StringComparison.OrdinalIgnoreCase);
+                var management = context.Connection.LocalPort == port;
+                if (!probe && metrics != management)
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+
+    /// <summary>
+    /// HTTP basic authentication in front of the dashboard, ahead of the whole pipeline: a browser prompts for it, a
+    /// registry SAS token it could not mint. The password is compared in constant time; it travels over TLS only, as the
+    /// dashboard is not served on the plain management port.
+    /// </summary>
+    private sealed class DashboardAuthentication(DashboardSettings settings) : IStartupFilter
+    {
+        private readonly byte[] _expected = Encoding.UTF8.GetBytes($"{settings.UserName}:{settings.Password}");
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                if (context.Request.Path.StartsWithSegments(DashboardPath, StringComparison.OrdinalIgnoreCase) && !IsAuthorized(context.Request))
+                {
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    context.Response.Headers.WWWAuthenticate = "Basic realm=\"Registry dashboard\", charset=\"UTF-8\"";
+                    return Task.CompletedTask;
+                }
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+
+        private bool IsAuthorized(HttpRequest request)
+        {
+            var header = request.Headers.Authorization.ToString();
+            const string scheme = "Basic ";
+            if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+            byte[] given;
+            try
+            {
+                given = Convert.FromBase64String(header[scheme.Length..].Trim());
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+            return CryptographicOperations.FixedTimeEquals(given, _expected);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Observability;
+
+/// <summary>The OpenAPI document of the REST surface at <c>/openapi/v1.json</c>, readable without credentials.</summary>
+public sealed class OpenApiTests(RegistryHostFixture registry) : IClassFixture<RegistryHostFixture>
+{
+    [Fact]
+    public async Task The_openapi_document_lists_the_device_routes_with_their_methods()
+    {
+        using var http = registry.Host.CreateAnonymousClient();
+
+        using var response = await http.GetAsync("openapi/v1.json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var paths = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["paths"]!.AsObject();
+        Assert.Equal(["delete", "get", "head", "put"], Methods(paths, "/devices/{id}"));
+        Assert.Equal(["get", "head", "post"], Methods(paths, "/devices"));
+        Assert.Contains("/devices/{id}/messages/events", paths.Select(p => p.Key));
+        Assert.Contains("/jobs/{jobId}", paths.Select(p => p.Key));
+    }
+
+    private static string[] Methods(JsonObject paths, string path) =>
+        [.. Assert.IsType<JsonObject>(paths[path], exactMatch: false).Select(m => m.Key).Order(StringComparer.Ordinal)];
+}
