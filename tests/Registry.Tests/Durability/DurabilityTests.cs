@@ -138,6 +138,58 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
         Assert.Equal(100, (long)stats!["totalDeviceCount"]!);
     }
 
+    [Fact]
+    public async Task A_bulk_of_100_creates_over_many_partitions_shares_index_and_device_row_transactions_and_reads_back_whole_after_a_restart()
+    {
+        var prefix = "durg" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:ServiceId"] = prefix,
+            ["Registry:ClusterId"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
+            // The default partition count: the bulk's ids fall in ~80 partitions, which share 32 storage groups.
+            ["Registry:IndexPartitions"] = "256",
+        };
+        var ids = TrickyIds.Select(id => "bulkg" + id).Concat(Enumerable.Range(0, 100 - TrickyIds.Length).Select(i => $"bulkg-{i}")).ToArray();
+
+        Dictionary<string, JsonObject> before;
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(settings))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            var rows = Assert.IsType<Registry.Host.DeviceRowStorage>(
+                first.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(Registry.Host.SiloConfiguration.DeviceStore));
+            var index = Assert.IsType<Registry.Host.TableIndexStore>(
+                first.Services.GetRequiredKeyedService<Registry.Grains.Index.IIndexStore>(Registry.Host.SiloConfiguration.IndexEntryStore));
+            var (rowWrites, rowRequests, indexWrites, indexRequests) = (rows.Writes, rows.Requests, index.Writes, index.Requests);
+
+            var bulk = await http.PostAsJsonAsync($"devices?{ApiVersion}", ids.Select(id => new { id, importMode = "create" }).ToArray());
+
+            Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
+            Assert.Equal((100, 100), (rows.Writes - rowWrites, index.Writes - indexWrites));
+            // Keyed by partition, each partition the bulk touches would cost a request at least.
+            var partitions = ids.Select(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, 256)).Distinct().Count();
+            Assert.True(rows.Requests - rowRequests < partitions, $"{rows.Requests - rowRequests} requests for 100 device rows in {partitions} partitions");
+            Assert.True(index.Requests - indexRequests < partitions, $"{index.Requests - indexRequests} requests for 100 index entries in {partitions} partitions");
+            before = await ReadAll(http, ids);
+        }
+
+        await using var second = await RegistryTestHost.StartAsync(settings, dataFolder);
+        using var again = second.CreateClient();
+        var after = await ReadAll(again, ids);
+        foreach (var (id, device) in before)
+        {
+            Assert.True(JsonNode.DeepEquals(device, after[id]), $"{id}: {device.ToJsonString()} != {after[id].ToJsonString()}");
+        }
+        var listed = await again.GetFromJsonAsync<JsonArray>("devices");
+        Assert.Equal(ids.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+        var stats = await again.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(100, (long)stats!["totalDeviceCount"]!);
+    }
+
     private static async Task<Dictionary<string, JsonObject>> ReadAll(HttpClient http, IEnumerable<string> ids)
     {
         var result = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
