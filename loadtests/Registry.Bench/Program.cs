@@ -204,9 +204,12 @@ double AzuriteCpuSeconds()
 
 // How the batched device store grouped the writes so far (nothing with the other device storages).
 static string DeviceRows(WebApplication app) =>
-    app.Services.GetKeyedService<Orleans.Storage.IGrainStorage>(SiloConfiguration.DeviceStore) is DeviceRowStorage rows
+    (app.Services.GetKeyedService<Orleans.Storage.IGrainStorage>(SiloConfiguration.DeviceStore) is DeviceRowStorage rows
         ? $"; device rows so far: {rows.Writes} writes in {rows.Requests} requests"
-        : "";
+        : "")
+    + (app.Services.GetKeyedService<Registry.Grains.Index.IIndexStore>(SiloConfiguration.IndexEntryStore) is TableIndexStore index
+        ? $"; index entries so far: {index.Writes} writes in {index.Requests} requests"
+        : "");
 
 Task<HttpResponseMessage> Put(string baseAddress, string id)
 {

@@ -11,9 +11,10 @@ namespace Registry.Host;
 /// The device rows of <c>Registry:DeviceStorage=Batched</c>: an <see cref="IGrainStorage"/> that group-commits the
 /// writes of concurrent device grains of this silo into Azure Table entity-group transactions, so a bulk of 100
 /// creates costs a few requests instead of 100. Orleans' Azure Table provider gives every grain a PartitionKey of its
-/// own, so no two of its rows can share a transaction; here a row's PartitionKey is a stable bucket of the device id
-/// (its index partition) and its RowKey the escaped id. Batching is natural: while a transaction of a bucket is in
-/// flight, the next writes to it queue and go together as the next one, with no timer (a lone write goes at once).
+/// own, so no two of its rows can share a transaction; here a row's PartitionKey is the storage group of the device's
+/// index partition (<see cref="TableIndexStore.GroupKey"/>, 32 groups, so a bulk's 100 rows meet in at most 32 keys)
+/// and its RowKey the escaped id. Batching is natural: while a transaction of a group is in flight, the next writes to
+/// it queue and go together as the next one, with no timer (a lone write goes at once).
 /// Each writer keeps the semantics of one row of its own (insert-if-absent without a storage ETag, replace with it,
 /// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
 /// without it. docs/storage.md §3.
@@ -37,12 +38,12 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>
-    /// The bucket of a device id (not escaped): its index partition, written as in the index table, so the rows of one
-    /// partition's devices share a PartitionKey (concurrent writers of a partition share transactions) while the
-    /// partitions' transactions run side by side.
+    /// The bucket of a device id (not escaped): the storage group of its index partition, as in the index table, so the
+    /// rows of a bulk's devices share few PartitionKeys (their writes share transactions) while the groups' transactions
+    /// run side by side.
     /// </summary>
     public static string PartitionKey(string deviceId, int partitions) =>
-        TableIndexStore.PartitionKey(DevicePartitioner.PartitionOf(deviceId, partitions));
+        TableIndexStore.GroupKey(DevicePartitioner.PartitionOf(deviceId, partitions));
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {

@@ -7,8 +7,8 @@ using Registry.Grains.Storage;
 namespace Registry.Host;
 
 /// <summary>
-/// The durable <see cref="IHeartbeatStore"/>: one Azure Table entity per watched device, keyed like the index
-/// (<see cref="TableIndexStore"/>: PartitionKey = the partition number, RowKey = the escaped device id), with the policy
+/// The durable <see cref="IHeartbeatStore"/>: one Azure Table entity per watched device, keyed by index partition
+/// (<see cref="TableIndexStore.PartitionKey"/>: the partition number, RowKey = the escaped device id), with the policy
 /// and the outage start as columns. A write is the change only, in entity-group transactions of at most 100; a
 /// partition's load is one range query. Writes happen when monitoring starts or stops and twice per outage, never per
 /// heartbeat or per deadline. docs/storage.md.

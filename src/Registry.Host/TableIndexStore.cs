@@ -8,69 +8,268 @@ using Registry.Grains.Storage;
 namespace Registry.Host;
 
 /// <summary>
-/// The durable <see cref="IIndexStore"/>: one Azure Table entity per index entry, PartitionKey = the partition number
-/// (fixed width), RowKey = the device id escaped as in <see cref="KeyEscapingGrainStorage"/>, and an <c>Enabled</c>
-/// column. A write is entity-group transactions of at most <see cref="MaxTransaction"/> operations (one PartitionKey
-/// each), so it costs the change; a load is one range query over the PartitionKey. docs/storage.md §6.
+/// The durable <see cref="IIndexStore"/>: one Azure Table entity per index entry, an <c>Enabled</c> column, keyed so
+/// that the writes of many partitions share entity-group transactions. A bulk of 100 creates touches ~80 of the 256
+/// partitions: keyed by partition, that was ~80 requests whatever the batching. Here PartitionKey = the partition's
+/// storage group (<see cref="Groups"/> of them, <see cref="GroupKey"/>) and RowKey = the partition in six digits, a
+/// dash, and the escaped id; the concurrent writes of one group (from any of its partitions' grains) queue while a
+/// request of the group is in flight and go together as the next transaction, up to <see cref="MaxTransaction"/>, with
+/// no timer (a lone write goes at once). A partition still loads by one range query (its RowKey prefix). Each
+/// partition's write keeps its own outcome: it succeeds only when every transaction carrying part of it committed,
+/// and a write refused by storage fails alone, the others of its transaction going again without it. docs/storage.md §6.
 /// </summary>
 public sealed class TableIndexStore(TableClient table) : IIndexStore
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
 
+    /// <summary>
+    /// Storage groups: few enough that a bulk's entries meet in transactions (100 ids fall in at most 32 groups), many
+    /// enough that one group stays small for Azurite, which finds an entity by scanning its PartitionKey's rows (1M
+    /// devices: ~31k rows a group), and that groups commit side by side.
+    /// </summary>
+    public const int Groups = 32;
+
     private const string EnabledColumn = "Enabled";
     private static readonly string[] Columns = ["RowKey", EnabledColumn];
 
+    private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
+    private long _writes;
+    private long _requests;
+
+    /// <summary>Entry changes written (upserts and removals).</summary>
+    public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>Storage requests those changes took: below <see cref="Writes"/> when changes shared transactions.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>A partition number in six digits: the key of the stores that keep a PartitionKey per partition (presence, heartbeats).</summary>
     public static string PartitionKey(int partition) => partition.ToString("D6", CultureInfo.InvariantCulture);
+
+    /// <summary>The PartitionKey of <paramref name="partition"/>'s entries (and, in batched mode, of its devices' rows).</summary>
+    public static string GroupKey(int partition) => "g" + (partition % Groups).ToString("D2", CultureInfo.InvariantCulture);
+
+    private static string RowPrefix(int partition) => PartitionKey(partition) + "-";
+
+    private static string RowKey(int partition, string deviceId) => RowPrefix(partition) + KeyEscapingGrainStorage.EscapeKey(deviceId);
 
     public async Task<IReadOnlyList<IndexEntry>> Load(int partition)
     {
-        var key = PartitionKey(partition);
+        var prefix = RowPrefix(partition);
+        // '.' follows '-': every RowKey of the partition is in [prefix, upper).
+        var upper = PartitionKey(partition) + ".";
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {GroupKey(partition)} and RowKey ge {prefix} and RowKey lt {upper}");
         var entries = new List<IndexEntry>();
-        await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns))
+        await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: Columns))
         {
-            entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey), entity.GetBoolean(EnabledColumn) ?? false));
+            entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false));
         }
         return entries;
     }
 
     public Task Apply(int partition, IReadOnlyList<IndexChange> changes)
     {
-        var key = PartitionKey(partition);
-        // Transactions run side by side: each is atomic, and a failure of any fails the write, which the index grain retries whole.
-        return Task.WhenAll(changes.Chunk(MaxTransaction).Select(chunk => Commit(key, chunk)));
+        if (changes.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        Interlocked.Add(ref _writes, changes.Count);
+        var key = GroupKey(partition);
+        Group group;
+        lock (_groups)
+        {
+            if (!_groups.TryGetValue(key, out group!))
+            {
+                _groups[key] = group = new Group(key);
+            }
+        }
+        // A write larger than a transaction is several units; it succeeds when all of them did.
+        var units = changes.Chunk(MaxTransaction).Select(chunk => new Unit(partition, chunk)).ToArray();
+        bool start;
+        lock (group.Queue)
+        {
+            group.Queue.AddRange(units);
+            start = !group.Draining;
+            group.Draining = true;
+        }
+        if (start)
+        {
+            // Off the calling partition's scheduler: the drain serves every partition of the group.
+            _ = Task.Run(() => Drain(group));
+        }
+        return units.Length == 1 ? units[0].Done.Task : Task.WhenAll(units.Select(u => u.Done.Task));
     }
 
-    private async Task Commit(string partitionKey, IndexChange[] changes)
+    /// <summary>One drain per group at a time: it takes what queued while the previous request was in flight.</summary>
+    private async Task Drain(Group group)
     {
-        if (changes.Length == 1)
+        while (true)
         {
-            // Most writes of a lightly loaded partition carry one change: a plain request is cheaper than a batch of one.
-            await One(partitionKey, changes[0]);
-            return;
+            List<Unit> batch;
+            lock (group.Queue)
+            {
+                if (group.Queue.Count == 0)
+                {
+                    group.Draining = false;
+                    return;
+                }
+                batch = group.TakeBatch();
+            }
+            try
+            {
+                await Commit(group.Key, batch);
+            }
+            catch (Exception e)
+            {
+                // Commit settles every unit itself; this only keeps a bug from leaving a partition's write waiting forever.
+                foreach (var unit in batch)
+                {
+                    unit.Done.TrySetException(e);
+                }
+            }
         }
-        var actions = changes.Select(change => change.Enabled is { } enabled
-            ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, Entity(partitionKey, change.DeviceId, enabled))
-            : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, RowKey(change.DeviceId)), ETag.All));
+    }
+
+    /// <summary>
+    /// Commits the units of <paramref name="batch"/> (distinct partitions of one group) as one transaction. A unit
+    /// storage refuses fails alone and the rest go again without it; a transaction that fails on the delete of an entity
+    /// that is not there goes change by change (a delete of nothing succeeds alone); storage that does not answer fails
+    /// every unit of the batch, acknowledging none.
+    /// </summary>
+    private async Task Commit(string groupKey, List<Unit> batch)
+    {
+        var open = batch;
+        while (open.Count > 0)
+        {
+            var actions = open.SelectMany(unit => unit.Changes.Select(change => Action(groupKey, unit.Partition, change))).ToArray();
+            if (actions.Length == 1)
+            {
+                // A lone change (a quiet group) is a plain request, cheaper than a transaction of one.
+                await Singly(groupKey, open[0]);
+                return;
+            }
+            Interlocked.Increment(ref _requests);
+            try
+            {
+                await table.SubmitTransactionAsync(actions);
+                foreach (var unit in open)
+                {
+                    unit.Done.TrySetResult();
+                }
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.Status == 404)
+            {
+                await Task.WhenAll(open.Select(unit => Singly(groupKey, unit)));
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed < actions.Length && IsRefusal(e.Status))
+            {
+                var culprit = UnitOf(open, failed);
+                culprit.Done.TrySetException(e);
+                open = open.Where(unit => unit != culprit).ToList();
+            }
+            catch (Exception e)
+            {
+                foreach (var unit in open)
+                {
+                    unit.Done.TrySetException(e);
+                }
+                return;
+            }
+        }
+    }
+
+    /// <summary>The unit whose changes hold the action at <paramref name="index"/> of the transaction built from <paramref name="units"/>.</summary>
+    private static Unit UnitOf(List<Unit> units, int index)
+    {
+        foreach (var unit in units)
+        {
+            if (index < unit.Changes.Length)
+            {
+                return unit;
+            }
+            index -= unit.Changes.Length;
+        }
+        return units[^1];
+    }
+
+    /// <summary>A unit change by change, each a single request: a delete of an entity that is not there succeeds.</summary>
+    private async Task Singly(string groupKey, Unit unit)
+    {
         try
         {
-            await table.SubmitTransactionAsync(actions);
+            await Task.WhenAll(unit.Changes.Select(change =>
+            {
+                Interlocked.Increment(ref _requests);
+                return change.Enabled is { } enabled
+                    ? table.UpsertEntityAsync(Entity(groupKey, unit.Partition, change.DeviceId, enabled), TableUpdateMode.Replace)
+                    : table.DeleteEntityAsync(groupKey, RowKey(unit.Partition, change.DeviceId), ETag.All);
+            }));
+            unit.Done.TrySetResult();
         }
-        catch (TableTransactionFailedException e) when (e.Status == 404)
+        catch (Exception e)
         {
-            // A transaction's delete of an entity that is not there fails the whole transaction (a removal retried after it
-            // landed, or of an entry whose add never did). One by one, a delete of nothing succeeds.
-            await Task.WhenAll(changes.Select(change => One(partitionKey, change)));
+            unit.Done.TrySetException(e);
         }
     }
 
-    /// <summary>One change as a single request; a delete of an entity that is not there succeeds.</summary>
-    private Task One(string partitionKey, IndexChange change) => change.Enabled is { } enabled
-        ? table.UpsertEntityAsync(Entity(partitionKey, change.DeviceId, enabled), TableUpdateMode.Replace)
-        : table.DeleteEntityAsync(partitionKey, RowKey(change.DeviceId), ETag.All);
+    private static TableTransactionAction Action(string groupKey, int partition, IndexChange change) => change.Enabled is { } enabled
+        ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, Entity(groupKey, partition, change.DeviceId, enabled))
+        : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(groupKey, RowKey(partition, change.DeviceId)), ETag.All);
 
-    private static TableEntity Entity(string partitionKey, string deviceId, bool enabled) =>
-        new(partitionKey, RowKey(deviceId)) { [EnabledColumn] = enabled };
+    private static TableEntity Entity(string groupKey, int partition, string deviceId, bool enabled) =>
+        new(groupKey, RowKey(partition, deviceId)) { [EnabledColumn] = enabled };
 
-    private static string RowKey(string deviceId) => KeyEscapingGrainStorage.EscapeKey(deviceId);
+    /// <summary>Storage answered and refused an operation (a bad entity): not an outage.</summary>
+    private static bool IsRefusal(int status) => status is >= 400 and < 500 and not 404 and not 408 and not 429;
+
+    /// <summary>Part (at most a transaction) of one partition's write, settled when storage answered for it.</summary>
+    private sealed class Unit(int partition, IndexChange[] changes)
+    {
+        public int Partition => partition;
+
+        public IndexChange[] Changes => changes;
+
+        /// <summary>Continuations run off the drain, so a slow partition never holds the group's next transaction.</summary>
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Group(string key)
+    {
+        public string Key => key;
+
+        /// <summary>Units waiting, oldest first; also the lock of this group.</summary>
+        public List<Unit> Queue { get; } = [];
+
+        public bool Draining { get; set; }
+
+        /// <summary>
+        /// The oldest units that fit in one transaction, at most one per partition: a partition writes one at a time, so
+        /// a second unit of it is part of the same large write or one retried after its first was abandoned at the
+        /// timeout, and a transaction may not touch an entity twice.
+        /// </summary>
+        public List<Unit> TakeBatch()
+        {
+            var batch = new List<Unit>();
+            var partitions = new HashSet<int>();
+            var kept = new List<Unit>();
+            var size = 0;
+            foreach (var unit in Queue)
+            {
+                if (size + unit.Changes.Length <= MaxTransaction && partitions.Add(unit.Partition))
+                {
+                    batch.Add(unit);
+                    size += unit.Changes.Length;
+                }
+                else
+                {
+                    kept.Add(unit);
+                }
+            }
+            Queue.Clear();
+            Queue.AddRange(kept);
+            return batch;
+        }
+    }
 }

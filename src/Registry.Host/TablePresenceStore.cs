@@ -6,7 +6,7 @@ namespace Registry.Host;
 
 /// <summary>
 /// The durable <see cref="IPresenceStore"/>: one Azure Table entity per device that was ever active, PartitionKey = its
-/// index partition (as <see cref="TableIndexStore"/>), RowKey = the escaped device id. A write of the
+/// index partition in six digits (<see cref="TableIndexStore.PartitionKey"/>), RowKey = the escaped device id. A write of the
 /// <see cref="PresenceWriter"/> is one entity-group transaction of up to 100 upserts, so 1M devices beating every
 /// minute cost ~10k requests a minute, not 1M. Kept apart from the device's own record so a heartbeat never touches the
 /// identity or its ETag.

@@ -138,6 +138,61 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
         Assert.Equal(100, (long)stats!["totalDeviceCount"]!);
     }
 
+    [Fact]
+    public async Task A_bulk_of_100_creates_over_many_partitions_writes_its_index_entries_and_device_rows_under_few_partition_keys_and_reads_back_whole_after_a_restart()
+    {
+        var prefix = "durg" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:ServiceId"] = prefix,
+            ["Registry:ClusterId"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
+            // The default partition count: the bulk's ids fall in ~80 partitions, which share 32 storage groups.
+            ["Registry:IndexPartitions"] = "256",
+        };
+        var ids = TrickyIds.Select(id => "bulkg" + id).Concat(Enumerable.Range(0, 100 - TrickyIds.Length).Select(i => $"bulkg-{i}")).ToArray();
+
+        Dictionary<string, JsonObject> before;
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(settings))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            var bulk = await http.PostAsJsonAsync($"devices?{ApiVersion}", ids.Select(id => new { id, importMode = "create" }).ToArray());
+
+            Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
+            // Keyed by partition, no two of the bulk's writes could share a transaction; in groups they meet in at most 32 keys.
+            var partitions = ids.Select(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, 256)).Distinct().Count();
+            Assert.True(partitions > Registry.Host.TableIndexStore.Groups, $"the ids fall in {partitions} partitions");
+            var tables = new Azure.Data.Tables.TableServiceClient(azurite.ConnectionString);
+            foreach (var table in new[] { "DeviceRows", "Index" })
+            {
+                var keys = new List<string>();
+                await foreach (var entity in tables.GetTableClient(prefix + table).QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"]))
+                {
+                    keys.Add(entity.PartitionKey);
+                }
+                Assert.Equal(100, keys.Count);
+                Assert.True(keys.Distinct().Count() <= Registry.Host.TableIndexStore.Groups, $"{table}: {keys.Distinct().Count()} PartitionKeys for ids in {partitions} partitions");
+            }
+            before = await ReadAll(http, ids);
+        }
+
+        await using var second = await RegistryTestHost.StartAsync(settings, dataFolder);
+        using var again = second.CreateClient();
+        var after = await ReadAll(again, ids);
+        foreach (var (id, device) in before)
+        {
+            Assert.True(JsonNode.DeepEquals(device, after[id]), $"{id}: {device.ToJsonString()} != {after[id].ToJsonString()}");
+        }
+        var listed = await again.GetFromJsonAsync<JsonArray>("devices");
+        Assert.Equal(ids.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+        var stats = await again.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(100, (long)stats!["totalDeviceCount"]!);
+    }
+
     private static async Task<Dictionary<string, JsonObject>> ReadAll(HttpClient http, IEnumerable<string> ids)
     {
         var result = new Dictionary<string, JsonObject>(StringComparer.Ordinal);

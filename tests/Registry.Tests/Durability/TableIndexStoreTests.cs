@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Data.Tables;
 using Registry.Abstractions;
 using Registry.Grains.Index;
@@ -77,5 +78,87 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         {
             await storage.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Concurrent_writes_of_many_partitions_share_transactions_and_each_partition_loads_exactly_its_own_entries()
+    {
+        var name = "ix" + Guid.NewGuid().ToString("N")[..12];
+        var store = await NewStore(azurite.ConnectionString, name);
+        // 200 partitions in 32 storage groups: partitions p, p+32, p+64 ... share a PartitionKey, as a bulk's do.
+        var writes = Enumerable.Range(0, 200).Select(p => (Partition: p, Changes: (p == 0 || p == TableIndexStore.Groups ? TrickyIds : [$"ix-{p}-a", $"ix-{p}-b"])
+            .Select((id, i) => new IndexChange(p == TableIndexStore.Groups ? id + "-other" : id, i % 2 == 0)).ToArray())).ToArray();
+
+        // Started together, as the partitions of one bulk write: the writes of a group queue while its request is in flight.
+        await Task.WhenAll(writes.Select(w => store.Apply(w.Partition, w.Changes)));
+
+        Assert.Equal(writes.Sum(w => w.Changes.Length), store.Writes);
+        Assert.True(store.Requests < writes.Length, $"{store.Requests} requests for the writes of {writes.Length} partitions");
+        var reopened = await NewStore(azurite.ConnectionString, name);
+        foreach (var (partition, changes) in writes)
+        {
+            Assert.Equal(changes.Select(c => new IndexEntry(c.DeviceId, c.Enabled!.Value)).OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(reopened, partition));
+        }
+    }
+
+    [Fact]
+    public async Task When_storage_fails_a_transaction_of_several_partitions_its_writes_fail_and_land_nowhere_while_every_acknowledged_write_loads()
+    {
+        var name = "ix" + Guid.NewGuid().ToString("N")[..12];
+        var table = new TableServiceClient(azurite.ConnectionString).GetTableClient(name);
+        await table.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
+        // Storage fails (503) every request that carries the poisoned id: the transaction it is in, with its neighbours.
+        var store = new TableIndexStore(new FailingTableClient(table, poisoned: "ix-poisoned"));
+        var writes = Enumerable.Range(0, 200).Select(p => (Partition: p, Changes: new[]
+        {
+            new IndexChange(p == 33 ? "ix-poisoned" : $"ix-{p}-a", true),
+            new IndexChange($"ix-{p}-b", false),
+        })).ToArray();
+
+        var outcomes = await Task.WhenAll(writes.Select(async w =>
+        {
+            try
+            {
+                await store.Apply(w.Partition, w.Changes);
+                return true;
+            }
+            catch (RequestFailedException e) when (e.Status == 503)
+            {
+                return false;
+            }
+        }));
+
+        Assert.False(outcomes[33]);
+        Assert.Contains(true, outcomes);
+        var reopened = await NewStore(azurite.ConnectionString, name);
+        foreach (var ((partition, changes), acknowledged) in writes.Zip(outcomes))
+        {
+            // Acknowledged: every entry is stored. Failed: none is (a transaction lands whole or not at all).
+            IndexEntry[] expected = acknowledged ? [.. changes.Select(c => new IndexEntry(c.DeviceId, c.Enabled!.Value)).OrderBy(e => e.DeviceId, StringComparer.Ordinal)] : [];
+            Assert.Equal(expected, await Loaded(reopened, partition));
+        }
+    }
+
+    /// <summary>A table whose requests fail as an outage would (503) whenever they carry <paramref name="poisoned"/>'s entry.</summary>
+    private sealed class FailingTableClient(TableClient inner, string poisoned) : TableClient
+    {
+        private bool Poisoned(string rowKey) => rowKey.EndsWith("-" + poisoned, StringComparison.Ordinal);
+
+        public override Task<Response<IReadOnlyList<Response>>> SubmitTransactionAsync(
+            IEnumerable<TableTransactionAction> transactionActions, CancellationToken cancellationToken = default)
+        {
+            var actions = transactionActions.ToArray();
+            return actions.Any(a => Poisoned(a.Entity.RowKey))
+                ? Task.FromException<Response<IReadOnlyList<Response>>>(new RequestFailedException(503, "storage is failing"))
+                : inner.SubmitTransactionAsync(actions, cancellationToken);
+        }
+
+        public override Task<Response> UpsertEntityAsync<T>(T entity, TableUpdateMode mode = TableUpdateMode.Merge, CancellationToken cancellationToken = default) =>
+            Poisoned(entity.RowKey)
+                ? Task.FromException<Response>(new RequestFailedException(503, "storage is failing"))
+                : inner.UpsertEntityAsync(entity, mode, cancellationToken);
+
+        public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default) =>
+            inner.DeleteEntityAsync(partitionKey, rowKey, ifMatch, cancellationToken);
     }
 }
