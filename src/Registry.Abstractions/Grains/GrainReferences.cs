@@ -5,9 +5,9 @@ namespace Registry.Abstractions;
 /// <summary>
 /// String-keyed grain references without Orleans' per-call interface lookup. <c>GetGrain&lt;T&gt;(key)</c> resolves
 /// <typeparamref name="TGrain"/>'s grain interface type on every call, by reflection (its custom attributes, then its
-/// type name formatted and parsed): measured, a third of what a heartbeat allocated end to end. This resolves the grain
-/// type and interface type once per factory and builds each reference from them, which is the reference
-/// <c>GetGrain&lt;T&gt;(key)</c> returns. For paths that take a reference per message (heartbeats, batches).
+/// type name formatted and parsed): without it a heartbeat call allocates 43 % less, client and silo together. This
+/// resolves the grain type and interface type once per factory and builds each reference from them, which is the
+/// reference <c>GetGrain&lt;T&gt;(key)</c> returns. For paths that take a reference per message (heartbeats, batches).
 /// </summary>
 public static class GrainReferences<TGrain> where TGrain : IGrainWithStringKey
 {
