@@ -3,8 +3,34 @@ using HdrHistogram;
 
 namespace Registry.Bench;
 
-/// <summary>One timed phase: operations per second over a fixed duration with N concurrent workers, and latency percentiles.</summary>
-internal sealed record PhaseResult(string Name, double OpsPerSecond, double P50Ms, double P99Ms, long Errors);
+/// <summary>
+/// One timed phase: operations per second over a fixed duration with N concurrent workers, latency percentiles, and
+/// what the process's garbage collector did meanwhile (collections by generation, time paused, bytes allocated per
+/// operation), so a slow phase can be told apart from a phase that paused.
+/// </summary>
+internal sealed record PhaseResult(string Name, double OpsPerSecond, double P50Ms, double P99Ms, long Errors)
+{
+    public GcActivity Gc { get; init; } = GcActivity.None;
+}
+
+/// <summary>The process's GC work over a phase (counts are differences of the runtime's counters).</summary>
+internal sealed record GcActivity(int Gen0, int Gen1, int Gen2, double PauseMs, double BytesPerOp)
+{
+    public static readonly GcActivity None = new(0, 0, 0, 0, 0);
+
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"gc {Gen0}/{Gen1}/{Gen2}, paused {PauseMs:0} ms, {BytesPerOp:0} B/op");
+
+    public static (int, int, int, TimeSpan, long) Snapshot() =>
+        (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(false));
+
+    public static GcActivity Since((int G0, int G1, int G2, TimeSpan Pause, long Allocated) before, long operations)
+    {
+        var (g0, g1, g2, pause, allocated) = Snapshot();
+        return new(g0 - before.G0, g1 - before.G1, g2 - before.G2, (pause - before.Pause).TotalMilliseconds,
+            operations == 0 ? 0 : (double)(allocated - before.Allocated) / operations);
+    }
+}
 
 internal static class Measurement
 {
@@ -14,30 +40,73 @@ internal static class Measurement
     /// </summary>
     public static async Task<PhaseResult> RunAsync(string name, int concurrency, TimeSpan duration, Func<long, Task<bool>> operation)
     {
-        var histogram = new LongConcurrentHistogram(1, TimeStamp.Minutes(1), 3);
-        long completed = 0, errors = 0, sequence = 0;
-        var stopwatch = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        var phase = new Phase(name, concurrency, operation);
+        await phase.RunSliceAsync(duration);
+        return phase.Result();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="phases"/> for <paramref name="duration"/> each, interleaved in slices of
+    /// <paramref name="slice"/> (the order rotating every turn), so a machine whose load drifts during a round weighs
+    /// on every phase alike and their ratio compares like with like.
+    /// </summary>
+    public static async Task<PhaseResult[]> RunInterleavedAsync(TimeSpan duration, TimeSpan slice, params Phase[] phases)
+    {
+        var turns = Math.Max(1, (int)Math.Round(duration / slice));
+        for (var turn = 0; turn < turns; turn++)
         {
-            while (stopwatch.Elapsed < duration)
+            for (var i = 0; i < phases.Length; i++)
             {
-                var n = Interlocked.Increment(ref sequence);
-                var start = Stopwatch.GetTimestamp();
-                var ok = await operation(n);
-                histogram.RecordValue(Math.Max(1, Stopwatch.GetTimestamp() - start));
-                Interlocked.Increment(ref completed);
-                if (!ok)
-                {
-                    Interlocked.Increment(ref errors);
-                }
+                await phases[(turn + i) % phases.Length].RunSliceAsync(duration / turns);
             }
-        })).ToArray();
-        await Task.WhenAll(workers);
-        var seconds = stopwatch.Elapsed.TotalSeconds;
-        return new PhaseResult(name, completed / seconds,
-            histogram.GetValueAtPercentile(50) * 1000.0 / Stopwatch.Frequency,
-            histogram.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency,
-            errors);
+        }
+        return phases.Select(p => p.Result()).ToArray();
+    }
+
+    /// <summary>One measured operation, accumulated over the slices it ran in.</summary>
+    internal sealed class Phase(string name, int concurrency, Func<long, Task<bool>> operation)
+    {
+        private static long s_sequence;
+        private readonly LongConcurrentHistogram _histogram = new(1, TimeStamp.Minutes(1), 3);
+        private long _completed, _errors;
+        private TimeSpan _elapsed;
+        private int _gen0, _gen1, _gen2;
+        private double _pauseMs, _allocated;
+
+        public async Task RunSliceAsync(TimeSpan duration)
+        {
+            long completed = 0;
+            var gc = GcActivity.Snapshot();
+            var stopwatch = Stopwatch.StartNew();
+            var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+            {
+                while (stopwatch.Elapsed < duration)
+                {
+                    var n = Interlocked.Increment(ref s_sequence);
+                    var start = Stopwatch.GetTimestamp();
+                    var ok = await operation(n);
+                    _histogram.RecordValue(Math.Max(1, Stopwatch.GetTimestamp() - start));
+                    Interlocked.Increment(ref completed);
+                    if (!ok)
+                    {
+                        Interlocked.Increment(ref _errors);
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(workers);
+            _elapsed += stopwatch.Elapsed;
+            _completed += completed;
+            var activity = GcActivity.Since(gc, completed);
+            (_gen0, _gen1, _gen2) = (_gen0 + activity.Gen0, _gen1 + activity.Gen1, _gen2 + activity.Gen2);
+            _pauseMs += activity.PauseMs;
+            _allocated += activity.BytesPerOp * completed;
+        }
+
+        public PhaseResult Result() => new(name, _completed / _elapsed.TotalSeconds,
+            _histogram.GetValueAtPercentile(50) * 1000.0 / Stopwatch.Frequency,
+            _histogram.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency,
+            _errors)
+        { Gc = new GcActivity(_gen0, _gen1, _gen2, _pauseMs, _completed == 0 ? 0 : _allocated / _completed) };
     }
 
     public static double Median(IEnumerable<double> values)

@@ -20,7 +20,7 @@ internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, Phas
 
 /// <summary>What the heartbeat command measured, and what shared the machine while it did.</summary>
 internal sealed record HeartbeatReport(
-    HeartbeatOptions Options, double FillSeconds, long RssBaseline, long RssAfterFill, long RssAfterBeats, long HeapAfterBeats,
+    HeartbeatOptions Options, int NoopGrains, double FillSeconds, long RssBaseline, long RssAfterFill, long RssAfterBeats, long HeapAfterBeats,
     string LoadBefore, string LoadAfter, IReadOnlyList<HeartbeatRound> Rounds, long Errors)
 {
     public string ToMarkdown()
@@ -29,7 +29,7 @@ internal sealed record HeartbeatReport(
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"# Heartbeats through the grain interface: {o.Devices:N0} devices");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"An Orleans client in the registry's process calls `IDeviceGrain.Heartbeat` ({o.Concurrency} calls in flight), then `IHeartbeatBatchGrain.Heartbeat` with {o.Batch} ids a call, beside a no-op grain call over {o.NoopGrains:N0} grains (the ceiling), {o.Rounds} rounds of {o.PhaseTime.TotalSeconds:0.#} s each after a warm-up. {Environment.ProcessorCount} cores; load average before {LoadBefore}, after {LoadAfter}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"An Orleans client in the registry's process calls `IDeviceGrain.Heartbeat` ({o.Concurrency} calls in flight), then `IHeartbeatBatchGrain.Heartbeat` with {o.Batch} ids a call, beside a no-op grain call over {NoopGrains:N0} grains, all active before the rounds as every device is (the ceiling), {o.Rounds} rounds of {o.PhaseTime.TotalSeconds:0.#} s each after a warm-up, the three interleaved in turns of {o.Slice.TotalSeconds:0.#} s (the order rotating) so the machine's load weighs on each alike. GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, latency mode {System.Runtime.GCSettings.LatencyMode}. {Environment.ProcessorCount} cores; load average before {LoadBefore}, after {LoadAfter}.");
         text.AppendLine();
         text.AppendLine("| round | no-op calls/s | heartbeats/s (single) | ÷ no-op | p50 / p99 ms (single) | heartbeats/s (batch) | ÷ no-op | p99 ms (batch call) |");
         text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -112,6 +112,11 @@ internal static class HeartbeatBench
             var fill = Stopwatch.StartNew();
             await Fill(grains, ids, progress, cancel);
             fill.Stop();
+            // The ceiling calls as many grains as beat, each already active as every device is after the fill: the
+            // same activation count, key shape and round-robin, so neither side gains cache hits the other lacks.
+            var noopGrains = Math.Min(options.NoopGrains ?? ids.Length, ids.Length);
+            await Parallel.ForEachAsync(ids.Take(noopGrains), new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancel },
+                async (id, _) => await grains.GetGrain<INoopGrain>(id).Ping());
             var rssAfterFill = Measurement.Rss();
             var expiry = DateTimeOffset.UtcNow.AddHours(12);
             var tokens = ids.Take(options.HttpsDevices)
@@ -123,34 +128,47 @@ internal static class HeartbeatBench
             for (var round = 0; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
             {
                 var time = round == 0 ? TimeSpan.FromSeconds(2) : options.PhaseTime;
-                var noop = await Measurement.RunAsync("noop-grain", options.Concurrency, time, async n =>
-                    await grains.GetGrain<INoopGrain>(ids[n % options.NoopGrains % ids.Length]).Ping() == 0);
-                var single = await Measurement.RunAsync("heartbeat-grain", options.Concurrency, time, async n =>
-                    await grains.GetGrain<IDeviceGrain>(ids[n % ids.Length]).Heartbeat() == DeviceAccess.Granted);
+                var noopPhase = new Measurement.Phase("noop-grain", options.Concurrency, async n =>
+                    await GrainReferences<INoopGrain>.Get(grains, ids[n % noopGrains]).Ping() == 0);
+                var singlePhase = new Measurement.Phase("heartbeat-grain", options.Concurrency, async n =>
+                    await GrainReferences<IDeviceGrain>.Get(grains, ids[n % ids.Length]).Heartbeat() == DeviceAccess.Granted);
                 var batches = Math.Max(1, options.Concurrency / Math.Max(1, options.Batch / 4));
-                var batch = await Measurement.RunAsync("heartbeat-batch", batches, time, async n =>
+                var batchPhase = new Measurement.Phase("heartbeat-batch", batches, async n =>
                 {
                     var start = (int)(n * options.Batch % ids.Length);
                     var slice = new ArraySegment<string>(ids, start, Math.Min(options.Batch, ids.Length - start));
                     var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
                     return answers.All(a => a == DeviceAccess.Granted);
                 });
+                if (options.Only is { } only)
+                {
+                    // For a profiler attached to this process: one phase alone, so its samples are that phase's.
+                    var alone = only switch { "noop" => noopPhase, "single" => singlePhase, "batch" => batchPhase, _ => throw new ArgumentException($"--only {only}: noop, single or batch.") };
+                    await alone.RunSliceAsync(time);
+                    var result = alone.Result();
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: {only} alone {result.OpsPerSecond:N0} calls/s, p99 {result.P99Ms:0.0} ms; {result.Gc}; load {Measurement.LoadAverage()}"));
+                    continue;
+                }
+                var grainResults = await Measurement.RunInterleavedAsync(time, options.Slice, noopPhase, singlePhase, batchPhase);
+                var (noop, single, batch) = (grainResults[0], grainResults[1], grainResults[2]);
                 PhaseResult? noopPost = null, https = null;
                 if (tokens.Length > 0)
                 {
-                    noopPost = await Measurement.RunAsync("noop-kestrel-post", options.Concurrency, time, async _ =>
-                    {
-                        using var response = await http.PostAsync($"https://127.0.0.1:{noopPort}/noop", new ByteArrayContent(body));
-                        return response.IsSuccessStatusCode;
-                    });
-                    https = await Measurement.RunAsync("heartbeat-https", options.Concurrency, time, async n =>
-                    {
-                        var i = (int)(n % tokens.Length);
-                        using var request = new HttpRequestMessage(HttpMethod.Post, $"{registry.BaseAddress}/devices/{ids[i]}/messages/events?api-version=2021-04-12") { Content = new ByteArrayContent(body) };
-                        request.Headers.TryAddWithoutValidation("Authorization", tokens[i]);
-                        using var response = await http.SendAsync(request);
-                        return response.IsSuccessStatusCode;
-                    });
+                    var httpResults = await Measurement.RunInterleavedAsync(time, options.Slice,
+                        new Measurement.Phase("noop-kestrel-post", options.Concurrency, async _ =>
+                        {
+                            using var response = await http.PostAsync($"https://127.0.0.1:{noopPort}/noop", new ByteArrayContent(body));
+                            return response.IsSuccessStatusCode;
+                        }),
+                        new Measurement.Phase("heartbeat-https", options.Concurrency, async n =>
+                        {
+                            var i = (int)(n % tokens.Length);
+                            using var request = new HttpRequestMessage(HttpMethod.Post, $"{registry.BaseAddress}/devices/{ids[i]}/messages/events?api-version=2021-04-12") { Content = new ByteArrayContent(body) };
+                            request.Headers.TryAddWithoutValidation("Authorization", tokens[i]);
+                            using var response = await http.SendAsync(request);
+                            return response.IsSuccessStatusCode;
+                        }));
+                    (noopPost, https) = (httpResults[0], httpResults[1]);
                     errors += noopPost.Errors + https.Errors;
                 }
                 errors += noop.Errors + single.Errors + batch.Errors;
@@ -159,11 +177,12 @@ internal static class HeartbeatBench
                     var result = new HeartbeatRound(noop, single, batch, options.Batch, noopPost, https);
                     rounds.Add(result);
                     progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"round {round}: noop {noop.OpsPerSecond:N0}/s, heartbeat {single.OpsPerSecond:N0}/s ({result.SingleRatio:0.00}), batch {result.BatchHeartbeats:N0}/s ({result.BatchRatio:0.00}), https {https?.OpsPerSecond:N0}/s ({result.HttpsRatio:0.00})"));
+                        $"round {round}: noop {noop.OpsPerSecond:N0}/s, heartbeat {single.OpsPerSecond:N0}/s ({result.SingleRatio:0.00}), batch {result.BatchHeartbeats:N0}/s ({result.BatchRatio:0.00}), https {https?.OpsPerSecond:N0}/s ({result.HttpsRatio:0.00}); load {Measurement.LoadAverage()}"));
+                    progress.WriteLine($"  noop {noop.Gc}; heartbeat {single.Gc}; batch {batch.Gc}");
                 }
             }
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            var report = new HeartbeatReport(options, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Measurement.Rss(), GC.GetTotalMemory(false),
+            var report = new HeartbeatReport(options, noopGrains, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Measurement.Rss(), GC.GetTotalMemory(false),
                 loadBefore, Measurement.LoadAverage(), rounds, errors);
             await clientHost.StopAsync(CancellationToken.None);
             return report;

@@ -19,14 +19,23 @@ internal sealed record HeartbeatOptions
     /// <summary>Device ids per <c>IHeartbeatBatchGrain</c> call in the batch phase.</summary>
     public int Batch { get; init; } = 100;
 
-    /// <summary>Distinct no-op grains the ceiling phase calls (a million idle activations would only measure memory).</summary>
-    public int NoopGrains { get; init; } = 100_000;
+    /// <summary>
+    /// Distinct no-op grains the ceiling phase calls; by default as many as devices beat, so the ceiling pays for the
+    /// same number of activations (cache misses, directory size, heap) as the heartbeats it is compared with.
+    /// </summary>
+    public int? NoopGrains { get; init; }
+
+    /// <summary>The phases of a round take turns of this length, so load that drifts during a round hits each alike.</summary>
+    public TimeSpan Slice { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Devices that beat through the HTTPS device endpoint, each with its own SAS token, beside a no-op Kestrel endpoint;
     /// 0 skips the HTTPS phases.
     /// </summary>
     public int HttpsDevices { get; init; } = 10_000;
+
+    /// <summary>Runs only this phase (noop, single or batch) in each round, for a profiler attached to the process.</summary>
+    public string? Only { get; init; }
 
     /// <summary>Prefix of the report files (.md, .csv).</summary>
     public string? Output { get; init; }
@@ -46,14 +55,16 @@ internal sealed record HeartbeatOptions
                 "--concurrency" => options with { Concurrency = Int() },
                 "--batch" => options with { Batch = Int() },
                 "--noop-grains" => options with { NoopGrains = Int() },
+                "--only" => options with { Only = Next() },
+                "--slice" => options with { Slice = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--https-devices" => options with { HttpsDevices = Int() },
                 "--out" => options with { Output = Next() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --https-devices --out"),
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --out"),
             };
         }
-        if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.HttpsDevices < 0)
+        if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.Slice <= TimeSpan.Zero || options.HttpsDevices < 0)
         {
-            throw new ArgumentException("--devices, --rounds, --concurrency and --noop-grains must be positive; --batch 1..1000.");
+            throw new ArgumentException("--devices, --rounds, --concurrency, --noop-grains and --slice must be positive; --batch 1..1000.");
         }
         return options;
     }

@@ -19,6 +19,8 @@ internal sealed record MqttBenchOptions
     /// <summary>The open phase's injection rate, messages per second over all connections.</summary>
     public double Rate { get; init; } = 5_000;
     public int Payload { get; init; } = 64;
+    /// <summary>The load generator's GC: server (as before) or workstation; its pauses delay sends and so count in the latency.</summary>
+    public string ClientGc { get; init; } = "server";
     public string? Output { get; init; }
 
     public static MqttBenchOptions Parse(string[] args)
@@ -34,13 +36,14 @@ internal sealed record MqttBenchOptions
                 "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--rate" => options with { Rate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--payload" => options with { Payload = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--client-gc" => options with { ClientGc = Next() },
                 "--out" => options with { Output = Next() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --connections --rounds --seconds --rate --payload --out"),
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --connections --rounds --seconds --rate --payload --client-gc --out"),
             };
         }
-        if (options.Connections is < 1 or > 999_999 || options.Rounds < 1 || options.Rate <= 0 || options.Payload is < 0 or > 262_144)
+        if (options.Connections is < 1 or > 999_999 || options.Rounds < 1 || options.Rate <= 0 || options.Payload is < 0 or > 262_144 || options.ClientGc is not ("server" or "workstation"))
         {
-            throw new ArgumentException("--connections 1..999999, --rounds ≥ 1, --rate > 0, --payload 0..262144.");
+            throw new ArgumentException("--connections 1..999999, --rounds ≥ 1, --rate > 0, --payload 0..262144, --client-gc server|workstation.");
         }
         return options;
     }
@@ -49,6 +52,11 @@ internal sealed record MqttBenchOptions
 /// <summary>One round: the bare broker and the registry under the same load, and the broker process's memory per connection.</summary>
 internal sealed record MqttRound(MqttLoadResult Bare, MqttLoadResult Registry, double BareBytesPerConnection, double RegistryBytesPerConnection)
 {
+    /// <summary>The brokers' process's GC pauses during each open phase.</summary>
+    public GcPauseStats? BareBrokerGc { get; init; }
+
+    public GcPauseStats? RegistryBrokerGc { get; init; }
+
     public double Ratio => Registry.ClosedMessagesPerSecond / Bare.ClosedMessagesPerSecond;
 }
 
@@ -65,26 +73,31 @@ internal sealed record MqttReport(MqttBenchOptions Options, IReadOnlyList<MqttRo
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"A child process connects every device (MQTTnet client, TLS) to a bare MQTTnet broker (the ceiling) and to the registry's MQTT edge in turn; closed phase: each connection keeps one publish in flight for {o.PhaseTime.TotalSeconds:0.#} s; open phase: {o.Rate:N0} msg/s injected for {o.PhaseTime.TotalSeconds:0.#} s, latency from the intended send time. {Environment.ProcessorCount} cores shared by the brokers and the clients; load average before {LoadBefore}, after {LoadAfter}.");
         text.AppendLine();
-        text.AppendLine("| round | target | connect s | msg/s closed | ÷ bare | open msg/s achieved | open p50 / p99 / max ms | broker bytes per connection | failures |");
-        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"GC: brokers' process {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, load generator {o.ClientGc}. The GC columns are the pauses during the open phase (count, total, longest) in the brokers' process and in the load generator.");
+        text.AppendLine();
+        text.AppendLine("| round | target | connect s | msg/s closed | ÷ bare | open msg/s achieved | open p50 / p99 / max ms | broker GC in open phase | load generator GC in open phase | broker bytes per connection | failures |");
+        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         var n = 1;
         foreach (var r in Rounds)
         {
-            Row(text, n, r.Bare, null, r.BareBytesPerConnection);
-            Row(text, n, r.Registry, r.Ratio, r.RegistryBytesPerConnection);
+            Row(text, n, r.Bare, null, r.BareBytesPerConnection, r.BareBrokerGc);
+            Row(text, n, r.Registry, r.Ratio, r.RegistryBytesPerConnection, r.RegistryBrokerGc);
             n++;
         }
         if (Rounds.Count > 0)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| **median** | registry | {Measurement.Median(Rounds.Select(r => r.Registry.ConnectSeconds)):0.0} | {Measurement.Median(Rounds.Select(r => r.Registry.ClosedMessagesPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.Ratio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Registry.OpenAchievedPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Registry.OpenP50Ms)):0.0} / **{Measurement.Median(Rounds.Select(r => r.Registry.OpenP99Ms)):0.0}** / {Measurement.Median(Rounds.Select(r => r.Registry.OpenMaxMs)):0.0} | {Measurement.Median(Rounds.Select(r => r.RegistryBytesPerConnection)):N0} | |");
+                $"| **median** | registry | {Measurement.Median(Rounds.Select(r => r.Registry.ConnectSeconds)):0.0} | {Measurement.Median(Rounds.Select(r => r.Registry.ClosedMessagesPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.Ratio)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Registry.OpenAchievedPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Registry.OpenP50Ms)):0.0} / **{Measurement.Median(Rounds.Select(r => r.Registry.OpenP99Ms)):0.0}** / {Measurement.Median(Rounds.Select(r => r.Registry.OpenMaxMs)):0.0} | | | {Measurement.Median(Rounds.Select(r => r.RegistryBytesPerConnection)):N0} | |");
         }
         return text.ToString();
     }
 
-    private static void Row(StringBuilder text, int round, MqttLoadResult r, double? ratio, double bytes) =>
+    private static void Row(StringBuilder text, int round, MqttLoadResult r, double? ratio, double bytes, GcPauseStats? brokerGc) =>
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| {round} | {r.Target} | {r.ConnectSeconds:0.0} | {r.ClosedMessagesPerSecond:N0} | {(ratio is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) : "")} | {r.OpenAchievedPerSecond:N0} | {r.OpenP50Ms:0.0} / {r.OpenP99Ms:0.0} / {r.OpenMaxMs:0.0} | {bytes:N0} | {r.ConnectFailures + r.ClosedFailures + r.OpenFailures} |");
+            $"| {round} | {r.Target} | {r.ConnectSeconds:0.0} | {r.ClosedMessagesPerSecond:N0} | {(ratio is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) : "")} | {r.OpenAchievedPerSecond:N0} | {r.OpenP50Ms:0.0} / {r.OpenP99Ms:0.0} / {r.OpenMaxMs:0.0} | {Pauses(brokerGc)} | {Pauses(r.ClientGc)} | {bytes:N0} | {r.ConnectFailures + r.ClosedFailures + r.OpenFailures} |");
+
+    private static string Pauses(GcPauseStats? gc) =>
+        gc is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{gc.Count}, {gc.TotalMs:0} ms, max {gc.MaxMs:0.0} ms");
 }
 
 /// <summary>
@@ -132,12 +145,12 @@ internal static class MqttBench
             var rounds = new List<MqttRound>();
             for (var round = 1; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
             {
-                var (bareResult, bareBytes) = await LoadAsync("bare", ports[2], prefix, options, progress, cancel);
-                var (registryResult, registryBytes) = await LoadAsync("registry", ports[1], prefix, options, progress, cancel);
-                var result = new MqttRound(bareResult, registryResult, bareBytes, registryBytes);
+                var (bareResult, bareBytes, bareGc) = await LoadAsync("bare", ports[2], prefix, options, progress, cancel);
+                var (registryResult, registryBytes, registryGc) = await LoadAsync("registry", ports[1], prefix, options, progress, cancel);
+                var result = new MqttRound(bareResult, registryResult, bareBytes, registryBytes) { BareBrokerGc = bareGc, RegistryBrokerGc = registryGc };
                 rounds.Add(result);
                 progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}: bare {bareResult.ClosedMessagesPerSecond:N0}/s, registry {registryResult.ClosedMessagesPerSecond:N0}/s ({result.Ratio:0.00}), registry open p99 {registryResult.OpenP99Ms:0.0} ms"));
+                    $"round {round}: bare {bareResult.ClosedMessagesPerSecond:N0}/s, registry {registryResult.ClosedMessagesPerSecond:N0}/s ({result.Ratio:0.00}), registry open p99 {registryResult.OpenP99Ms:0.0} ms (bare {bareResult.OpenP99Ms:0.0} ms); open-phase GC: registry broker {registryGc}, its load generator {registryResult.ClientGc}; bare broker {bareGc}, its load generator {bareResult.ClientGc}; load {Measurement.LoadAverage()}"));
             }
             return new MqttReport(options, rounds, loadBefore, Measurement.LoadAverage());
         }
@@ -175,7 +188,10 @@ internal static class MqttBench
         await host.StopAsync(CancellationToken.None);
     }
 
-    private static async Task<(MqttLoadResult Result, double BytesPerConnection)> LoadAsync(
+    /// <summary>This process's GC pauses, read over each open phase.</summary>
+    private static readonly GcPauses BrokerGc = new();
+
+    private static async Task<(MqttLoadResult Result, double BytesPerConnection, GcPauseStats BrokerGc)> LoadAsync(
         string target, int port, string prefix, MqttBenchOptions options, TextWriter progress, CancellationToken cancel)
     {
         var before = Measurement.Rss();
@@ -195,7 +211,7 @@ internal static class MqttBench
         {
             start.ArgumentList.Add(arg);
         }
-        start.Environment["DOTNET_gcServer"] = "1";
+        start.Environment["DOTNET_gcServer"] = options.ClientGc == "server" ? "1" : "0";
         using var child = Process.Start(start) ?? throw new InvalidOperationException("Cannot start the load generator.");
         try
         {
@@ -211,10 +227,15 @@ internal static class MqttBench
             string? json;
             while ((json = await child.StandardOutput.ReadLineAsync(cancel)) is not null && !json.StartsWith('{'))
             {
+                if (json == "open")
+                {
+                    BrokerGc.Take();
+                }
             }
+            var brokerGc = BrokerGc.Take();
             await child.WaitForExitAsync(cancel);
             var result = JsonSerializer.Deserialize<MqttLoadResult>(json ?? throw new InvalidOperationException($"The load generator for {target} printed no result."))!;
-            return (result, bytes);
+            return (result, bytes, brokerGc);
         }
         finally
         {

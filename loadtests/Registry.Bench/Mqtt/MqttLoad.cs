@@ -12,7 +12,11 @@ namespace Registry.Bench.Mqtt;
 internal sealed record MqttLoadResult(
     string Target, int Connections, double ConnectSeconds, int ConnectFailures,
     double ClosedMessagesPerSecond, double ClosedP99Ms, long ClosedFailures,
-    double OpenRate, double OpenAchievedPerSecond, double OpenP50Ms, double OpenP99Ms, double OpenMaxMs, long OpenFailures);
+    double OpenRate, double OpenAchievedPerSecond, double OpenP50Ms, double OpenP99Ms, double OpenMaxMs, long OpenFailures)
+{
+    /// <summary>The load generator's own GC pauses during the open phase (they delay sends, so they count in its latency).</summary>
+    public GcPauseStats? ClientGc { get; init; }
+}
 
 /// <summary>
 /// The load generator, run as a child process (<c>mqtt-load</c>) so the broker's memory per connection is measured
@@ -36,6 +40,7 @@ internal static class MqttLoad
         var rate = double.Parse(Arg("--rate"), CultureInfo.InvariantCulture);
         var payload = new byte[int.Parse(Arg("--payload"), CultureInfo.InvariantCulture)];
 
+        using var gcPauses = new GcPauses();
         var factory = new MqttClientFactory();
         var clients = new IMqttClient[connections];
         var topics = new string[connections];
@@ -104,6 +109,8 @@ internal static class MqttLoad
 
         // Open: publishes at a fixed rate, round-robin over the connections; latency counts from the intended send time.
         var openHistogram = new LongConcurrentHistogram(1, TimeStamp.Minutes(1), 3);
+        Console.WriteLine("open"); // the parent starts counting the broker's GC pauses of this phase
+        gcPauses.Take();
         long openCount = 0, openFailures = 0;
         var total = (long)(rate * seconds.TotalSeconds);
         var pending = new List<Task>((int)Math.Min(total, 10_000_000));
@@ -136,11 +143,15 @@ internal static class MqttLoad
         }
         await Task.WhenAll(pending);
         var openSeconds = open.Elapsed.TotalSeconds;
+        var clientGc = gcPauses.Take();
 
         double Ms(LongConcurrentHistogram h, double percentile) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
         var result = new MqttLoadResult(target, connections, connect.Elapsed.TotalSeconds, (int)connectFailures,
             closedCount / closedSeconds, Ms(closedHistogram, 99), closedFailures,
-            rate, openCount / openSeconds, Ms(openHistogram, 50), Ms(openHistogram, 99), Ms(openHistogram, 100), openFailures);
+            rate, openCount / openSeconds, Ms(openHistogram, 50), Ms(openHistogram, 99), Ms(openHistogram, 100), openFailures)
+        {
+            ClientGc = clientGc,
+        };
         Console.WriteLine(JsonSerializer.Serialize(result));
         await Task.WhenAll(clients.Where(c => c.IsConnected).Select(c => c.DisconnectAsync()));
         return 0;

@@ -56,7 +56,7 @@ internal static partial class DeviceMessagesApi
         }
 
         var keyFingerprint = context.Features.Get<AuthorizedDevice>()?.KeyFingerprint;
-        var access = await grains.GetGrain<IDeviceGrain>(id.Value)
+        var access = await GrainReferences<IDeviceGrain>.Get(grains, id.Value)
             .Message(new DeviceMessage(DeviceTransport.Https, null, keyFingerprint, messages.Count));
         if (access != DeviceAccess.Granted)
         {

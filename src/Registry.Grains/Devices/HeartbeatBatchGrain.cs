@@ -16,7 +16,7 @@ public sealed class HeartbeatBatchGrain : Grain, IHeartbeatBatchGrain
         var calls = new Task<DeviceAccess>[deviceIds.Count];
         for (var i = 0; i < calls.Length; i++)
         {
-            calls[i] = GrainFactory.GetGrain<IDeviceGrain>(deviceIds[i]).Heartbeat();
+            calls[i] = GrainReferences<IDeviceGrain>.Get(GrainFactory, deviceIds[i]).Heartbeat();
         }
         return await Task.WhenAll(calls);
     }

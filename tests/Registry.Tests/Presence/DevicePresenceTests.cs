@@ -263,6 +263,25 @@ public sealed class DevicePresenceTests(PresenceClusterFixture fixture) : IClass
         Assert.Equal(RegistryLimits.MaxHeartbeatBatch, (await fixture.Grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(ids[1..])).Length);
     }
 
+    [Fact]
+    public async Task A_reference_from_GrainReferences_is_the_one_GetGrain_returns_and_beats_the_same_device()
+    {
+        var (id, _, _) = await NewDeviceAsync();
+        var usual = fixture.Grains.GetGrain<IDeviceGrain>(id);
+
+        var cached = GrainReferences<IDeviceGrain>.Get(fixture.Grains, id);
+
+        Assert.Equal(usual.GetGrainId(), cached.GetGrainId());
+        Assert.Equal(((GrainReference)usual).InterfaceType, ((GrainReference)cached).InterfaceType);
+        Assert.Equal(usual.GetType(), cached.GetType());
+        Assert.Equal(usual, cached);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(DeviceAccess.Granted, await cached.Heartbeat());
+        Assert.Equal(fixture.Now, (await usual.Get())!.LastActivityTime);
+        Assert.Equal(DeviceAccess.NotRegistered, await GrainReferences<IDeviceGrain>.Get(fixture.Grains, NewId("never")).Heartbeat());
+        Assert.Throws<ArgumentException>(() => GrainReferences<IDeviceGrain>.Get(fixture.Grains, " "));
+    }
+
     private async Task<(string Id, string Primary, string Secondary)> NewDeviceAsync()
     {
         var id = NewId("presence");
