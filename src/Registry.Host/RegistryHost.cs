@@ -60,14 +60,22 @@ public static partial class RegistryHost
             }
             if (!settings.ServesEdge)
             {
-                // A silo serves no device and no service: only its health, in plain HTTP (SiloHealth).
+                // A silo serves no device and no service: only its health, in plain HTTP (SiloHealth), and its metrics on
+                // the management port when one is set: the device grains, the monitor and the jobs count there, not at a gateway.
                 builder.WebHost.ConfigureKestrel(kestrel =>
                 {
                     kestrel.AddServerHeader = false;
                     kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HealthPort);
                 });
+                builder.AddRegistryObservability();
+                if (ObservabilitySettings.Bind(builder.Configuration.GetSection(RegistrySettings.Section)).Dashboard.Enabled)
+                {
+                    throw new RegistryStartupException(
+                        "Registry:Dashboard:Enabled is for a role that serves HTTPS (all or gateway): a silo has no TLS port to show it on, and the dashboard's password must not travel in plain HTTP. Nothing was started.");
+                }
                 var silo = builder.Build();
                 silo.MapSiloHealth();
+                silo.MapRegistryObservability();
                 var siloLogger = silo.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
                 silo.Lifetime.ApplicationStarted.Register(() => LogListening(siloLogger,
                     string.Join(", ", [.. ListeningAddresses(silo).Select(a => $"{a} (health)"), .. SiloConfiguration.ListenEndpoints(settings).Select(e => $"{e.Setting} {e.Endpoint}")]), settings.HostName));

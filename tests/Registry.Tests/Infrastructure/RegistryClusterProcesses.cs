@@ -41,15 +41,18 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
     ];
 
     /// <summary>Starts a silo process and returns once it logged that it listens.</summary>
-    public async Task<RegistryProcess> StartSiloAsync(CancellationToken ct)
+    public async Task<RegistryProcess> StartSiloAsync(CancellationToken ct, params string[] siloArguments)
     {
         var ports = FreePorts.Take(3);
         var silo = Start(
+        [
             "--Registry:Role=silo",
             $"--Registry:DataFolder={Path.Combine(_work, $"silo-{ports[0]}")}",
             $"--Registry:SiloPort={ports[0]}",
             $"--Registry:GatewayPort={ports[1]}",
-            $"--Registry:HealthPort={ports[2]}");
+            $"--Registry:HealthPort={ports[2]}",
+            .. siloArguments,
+        ]);
         await silo.WaitUntilListeningAsync(ct);
         return silo;
     }
