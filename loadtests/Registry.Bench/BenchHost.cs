@@ -13,9 +13,12 @@ internal sealed record BenchRegistry(WebApplication App, string DataFolder, stri
 {
     public string Certificates => Path.Combine(DataFolder, "certs");
 
-    /// <summary>An owner SAS token for the whole run, as the C# SDK reuses its token; null when authentication is off.</summary>
+    /// <summary>
+    /// An owner SAS token for the whole run, as the C# SDK reuses its token; null when authentication is off. Read from the
+    /// host's policies in force: a durable registry keeps them in the cluster's storage, not in its data folder.
+    /// </summary>
     public string? OwnerToken() =>
-        AccessPolicyStore.Read(Path.Combine(DataFolder, AccessPolicyStore.FileName)).TryGet(SharedAccessPolicy.OwnerKeyName, out var owner)
+        App.Services.GetRequiredService<SharedAccessPolicies>().TryGet(SharedAccessPolicy.OwnerKeyName, out var owner)
             ? SharedAccessSignature.Create("localhost", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(12))
             : null;
 
