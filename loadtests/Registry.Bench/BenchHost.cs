@@ -9,17 +9,18 @@ using Registry.Host;
 namespace Registry.Bench;
 
 /// <summary>A registry host started in this process, its temporary data folder, and its HTTPS base address.</summary>
-internal sealed record BenchRegistry(WebApplication App, string DataFolder, string BaseAddress, string? OwnerKey)
+internal sealed record BenchRegistry(WebApplication App, string DataFolder, string BaseAddress)
 {
     public string Certificates => Path.Combine(DataFolder, "certs");
 
     /// <summary>
-    /// An owner SAS token for the whole run, as the C# SDK reuses its token; null when authentication is off. The key is
-    /// pinned by the benchmark, since a durable registry keeps its generated keys in the cluster's storage, not a file.
+    /// An owner SAS token for the whole run, as the C# SDK reuses its token; null when authentication is off. Read from the
+    /// host's policies in force: a durable registry keeps them in the cluster's storage, not in its data folder.
     /// </summary>
-    public string? OwnerToken() => OwnerKey is { } key
-        ? SharedAccessSignature.Create("localhost", key, SharedAccessPolicy.OwnerKeyName, DateTimeOffset.UtcNow.AddHours(12))
-        : null;
+    public string? OwnerToken() =>
+        App.Services.GetRequiredService<SharedAccessPolicies>().TryGet(SharedAccessPolicy.OwnerKeyName, out var owner)
+            ? SharedAccessSignature.Create("localhost", owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(12))
+            : null;
 
     public async Task StopAsync()
     {
@@ -58,11 +59,6 @@ internal static class BenchHost
             ["Registry:Authentication:Enabled"] = authentication ? "true" : "false",
             ["Registry:CertificatePath"] = certificate,
         };
-        var ownerKey = authentication ? Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) : null;
-        if (ownerKey is not null)
-        {
-            config[$"Registry:AccessPolicies:{SharedAccessPolicy.OwnerKeyName}:PrimaryKey"] = ownerKey;
-        }
         if (partitions is { } p)
         {
             config["Registry:IndexPartitions"] = p.ToString(CultureInfo.InvariantCulture);
@@ -77,7 +73,7 @@ internal static class BenchHost
             builder.Logging.ClearProviders();
         });
         await app.StartAsync();
-        return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}", ownerKey);
+        return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}");
     }
 
     /// <summary>

@@ -39,10 +39,11 @@ if (args.Length > 0 && args[0] == "monitor-cost")
 var options = BenchOptions.Parse(args);
 var runId = Guid.NewGuid().ToString("N")[..8];
 
-var (registry, dataFolder, registryBase, ownerKey) = await BenchHost.StartRegistryAsync("a" + runId, options.Storage, authentication: !options.NoAuth, certificate: null, options.Partitions, options.HostSettings);
+var owned = await BenchHost.StartRegistryAsync("a" + runId, options.Storage, authentication: !options.NoAuth, certificate: null, options.Partitions, options.HostSettings);
+var (registry, dataFolder, registryBase) = owned;
 var certs = Path.Combine(dataFolder, "certs");
 // The open registry and the no-op endpoint serve the first registry's certificate, so one client trusts all three.
-var (openRegistry, openDataFolder, openBase, _) = await BenchHost.StartRegistryAsync("b" + runId, options.Storage, authentication: false,
+var (openRegistry, openDataFolder, openBase) = await BenchHost.StartRegistryAsync("b" + runId, options.Storage, authentication: false,
     certificate: Path.Combine(certs, DevelopmentCertificates.ServerFileName), options.Partitions, options.HostSettings);
 var ports = BenchHost.FreePorts(1);
 
@@ -50,10 +51,9 @@ var noop = BenchHost.BuildNoopServer(Path.Combine(certs, DevelopmentCertificates
 await noop.StartAsync();
 
 using var http = BenchHost.CreateClient(Path.Combine(certs, DevelopmentCertificates.CaFileName), options.Concurrency);
-if (ownerKey is not null)
+if (owned.OwnerToken() is { } ownerToken)
 {
-    http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization",
-        SharedAccessSignature.Create("localhost", ownerKey, SharedAccessPolicy.OwnerKeyName, DateTimeOffset.UtcNow.AddHours(1)));
+    http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", ownerToken);
 }
 var noopUri = new Uri($"https://127.0.0.1:{ports[0]}/noop");
 
