@@ -151,6 +151,8 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
             ["Registry:DeviceStorage"] = "Batched",
             // The default partition count: the bulk's ids fall in ~80 partitions, which share 32 storage groups.
             ["Registry:IndexPartitions"] = "256",
+            // What is asserted is where the writes went: a loaded machine must not turn items into ServiceUnavailable.
+            ["Registry:StorageTimeoutSeconds"] = "120",
         };
         var ids = TrickyIds.Select(id => "bulkg" + id).Concat(Enumerable.Range(0, 100 - TrickyIds.Length).Select(i => $"bulkg-{i}")).ToArray();
 
