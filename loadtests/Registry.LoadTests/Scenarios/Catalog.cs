@@ -1,0 +1,13 @@
+namespace Registry.LoadTests.Scenarios;
+
+/// <summary>
+/// Every scenario the harness runs, by name. A new scenario is a class implementing <see cref="IScenario"/> and one
+/// line here (the alert soak and the import-export round trip are to come this way).
+/// </summary>
+internal static class Catalog
+{
+    public static IReadOnlyList<ScenarioEntry> All { get; } =
+    [
+        new("heartbeat-grain", "heartbeats through the grain interface (Orleans client), single and batched, beside a no-op grain call", a => new HeartbeatGrainScenario(a)),
+    ];
+}
