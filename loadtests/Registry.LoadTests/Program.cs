@@ -101,7 +101,7 @@ internal static class Program
         }
         Console.WriteLine();
         Console.WriteLine("Every scenario: --model open:RATE[..RATE/RAMP] | closed:N[..N/RAMP]  --duration 10s  --count N  --warmup 2s  --drain 30s");
-        Console.WriteLine("                --rounds 1  --no-ceiling  --no-plots  --no-live  --out FOLDER (default TestResults/loadtests/SCENARIO-TIME)");
+        Console.WriteLine("                --rounds 1  --ceiling-duration D  --no-ceiling  --no-plots  --no-live  --out FOLDER (default TestResults/loadtests/SCENARIO-TIME)");
         Console.WriteLine("Scenario options: see loadtests/README.md.");
     }
 }

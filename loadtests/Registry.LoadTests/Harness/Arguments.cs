@@ -62,6 +62,16 @@ internal sealed class Arguments
 /// <summary>The options every scenario shares: load model, bounds, rounds, where the report goes.</summary>
 internal sealed record HarnessOptions(LoadModel? Model, RunBounds Bounds, int Rounds, bool Ceiling, bool Plots, bool Live, string? Output)
 {
+    /// <summary>
+    /// How long a ceiling step runs when the steps are bounded by a count (<c>--ceiling-duration</c>): a ratio needs
+    /// a steady rate, not ten million no-op calls. Null: the ceilings share the steps' bounds.
+    /// </summary>
+    public TimeSpan? CeilingDuration { get; init; }
+
+    /// <summary>The bounds of <paramref name="step"/>: its own, the ceilings' when it is one, or the run's.</summary>
+    public RunBounds BoundsOf(Step step) =>
+        step.Bounds ?? (step.CeilingOf is not null && CeilingDuration is { } d ? Bounds with { Duration = d, Count = null } : Bounds);
+
     public static HarnessOptions Read(Arguments args)
     {
         var model = args.String("--model") is { } m ? LoadModel.Parse(m) : null;
@@ -71,6 +81,9 @@ internal sealed record HarnessOptions(LoadModel? Model, RunBounds Bounds, int Ro
             count > 0 ? count : null,
             args.Duration("--warmup", RunBounds.Default.WarmUp),
             args.Duration("--drain", RunBounds.Default.Drain));
-        return new HarnessOptions(model, bounds, args.Int("--rounds", 1, min: 1), !args.Flag("--no-ceiling"), !args.Flag("--no-plots"), !args.Flag("--no-live"), args.String("--out"));
+        return new HarnessOptions(model, bounds, args.Int("--rounds", 1, min: 1), !args.Flag("--no-ceiling"), !args.Flag("--no-plots"), !args.Flag("--no-live"), args.String("--out"))
+        {
+            CeilingDuration = args.String("--ceiling-duration") is { } d ? Durations.Parse(d) : null,
+        };
     }
 }

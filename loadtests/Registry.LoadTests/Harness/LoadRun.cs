@@ -27,7 +27,7 @@ internal static class LoadRun
                 }
                 try
                 {
-                    results.Add(await StepRunner.RunAsync(step, model, options.Bounds, round, observe, cancel));
+                    results.Add(await StepRunner.RunAsync(step, model, options.BoundsOf(step), round, observe, cancel));
                 }
                 finally
                 {

@@ -135,10 +135,15 @@ internal static class StepRunner
                 var n = Interlocked.Increment(ref sequence);
                 if (n >= maxCalls)
                 {
-                    await stop.CancelAsync();
                     break;
                 }
-                await calls.Run(n, clock.ElapsedTicks);
+                var call = calls.Run(n, clock.ElapsedTicks);
+                if (n == maxCalls - 1)
+                {
+                    // The count is reached once its last call leaves, even if earlier calls never answer.
+                    await stop.CancelAsync();
+                }
+                await call;
             }
             Volatile.Write(ref running[index], false);
         }
