@@ -52,7 +52,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
     public async Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel)
     {
         _target = _cluster is null
-            ? await RegistryTarget.StartInProcessAsync(0, null, cancel)
+            ? await RegistryTarget.StartInProcessAsync(0, mqtt: false, cancel)
             : await RegistryTarget.ConnectExternalAsync(_cluster, _clusterId, _serviceId, cancel);
         _notes.Add("target: " + _target.Description);
         var ids = Enumerable.Range(0, _devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"{_prefix}{i:D7}")).ToArray();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Registry.Bench;
 using Registry.Bench.Heartbeats;
+using Registry.Host;
 
 namespace Registry.LoadTests.Scenarios;
 
@@ -33,29 +34,29 @@ internal sealed class RegistryTarget : IAsyncDisposable
 
     public string Description { get; }
 
-    /// <summary>Starts a registry in this process (authentication on, memory storage) and connects a client to its gateway.</summary>
-    public static async Task<RegistryTarget> StartInProcessAsync(int mqttConnections, IReadOnlyDictionary<string, string?>? extra, CancellationToken cancel)
+    /// <summary>
+    /// Starts a registry in this process (authentication on, memory storage) and connects a client to its gateway.
+    /// <paramref name="tokenDevices"/> devices will present their own SAS tokens (the token cache is sized for them);
+    /// <paramref name="mqtt"/> opens the MQTT edge for as many connections.
+    /// </summary>
+    public static async Task<RegistryTarget> StartInProcessAsync(int tokenDevices, bool mqtt, CancellationToken cancel)
     {
         var name = "lt" + Guid.NewGuid().ToString("N")[..8];
         var ports = BenchHost.FreePorts(2);
         var settings = new Dictionary<string, string?>
         {
             ["Registry:GatewayPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["Registry:MqttPort"] = mqttConnections > 0 ? ports[1].ToString(CultureInfo.InvariantCulture) : "0",
-            ["Registry:MqttMaxConnections"] = (mqttConnections + 100).ToString(CultureInfo.InvariantCulture),
+            ["Registry:MqttPort"] = mqtt ? ports[1].ToString(CultureInfo.InvariantCulture) : "0",
+            ["Registry:MqttMaxConnections"] = (tokenDevices + 100).ToString(CultureInfo.InvariantCulture),
             // Every simulated device presents its own token: the cache must hold them all or each call re-validates.
-            ["Registry:Authentication:TokenCacheSize"] = Math.Max(50_000, mqttConnections * 2).ToString(CultureInfo.InvariantCulture),
+            ["Registry:Authentication:TokenCacheSize"] = Math.Max(50_000, tokenDevices * 2).ToString(CultureInfo.InvariantCulture),
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
-        {
-            settings[key] = value;
-        }
         var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null, settings);
         try
         {
             var client = await ConnectAsync(c => c.UseLocalhostClustering(ports[0], "bench-" + name, "bench-" + name), cancel);
             return new RegistryTarget(registry, client, $"registry in this process (memory storage, SAS authentication on), Orleans client through its gateway on 127.0.0.1:{ports[0]}",
-                mqttConnections > 0 ? ports[1] : null);
+                mqtt ? ports[1] : null);
         }
         catch
         {
@@ -86,6 +87,23 @@ internal sealed class RegistryTarget : IAsyncDisposable
 
     /// <summary>The key every filled device has, so the harness can sign each device's own SAS token.</summary>
     public static string DeviceKey => HeartbeatBench.DeviceKey;
+
+    /// <summary>A device's own SAS token, as the device SDKs sign it (audience <c>host/devices/id</c>, no key name).</summary>
+    public static string DeviceToken(string deviceId) =>
+        Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{deviceId}", DeviceKey, null, DateTimeOffset.UtcNow.AddHours(12));
+
+    /// <summary>An HTTPS client that trusts the in-process registry's development CA.</summary>
+    public HttpClient CreateHttpClient(int connections) =>
+        BenchHost.CreateClient(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.CaFileName), connections);
+
+    /// <summary>The ceiling of an HTTPS call: Kestrel with the registry's certificate and nothing behind it.</summary>
+    public async Task<(WebApplication Server, string BaseAddress)> StartNoopServerAsync(CancellationToken cancel)
+    {
+        var port = BenchHost.FreePorts(1)[0];
+        var server = BenchHost.BuildNoopServer(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port);
+        await server.StartAsync(cancel);
+        return (server, $"https://127.0.0.1:{port}");
+    }
 
     public async ValueTask DisposeAsync()
     {
