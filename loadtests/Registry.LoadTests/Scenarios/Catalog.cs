@@ -10,6 +10,7 @@ internal static class Catalog
     [
         new("heartbeat-grain", "heartbeats through the grain interface (Orleans client), single and batched, beside a no-op grain call", a => new HeartbeatGrainScenario(a)),
         new("heartbeat-http", "heartbeats as device telemetry over HTTPS, each device with its own SAS token, beside a no-op Kestrel POST", a => new HeartbeatHttpScenario(a)),
+        new("heartbeat-mqtt", "a connect storm of devices over MQTT/TLS, then QoS 1 telemetry as heartbeats, beside a bare MQTTnet broker", a => new HeartbeatMqttScenario(a)),
         new("registry-crud", "create/get/update/delete over HTTPS with ETags in If-Match, beside a no-op Kestrel GET", a => new RegistryCrudScenario(a)),
     ];
 }
