@@ -119,7 +119,13 @@ internal sealed class RegistryTarget : IAsyncDisposable
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(configure);
+        builder.UseOrleansClient(client =>
+        {
+            // On a saturated machine a bulk fill call can queue past Orleans' 30 s default and fail the whole run
+            // (seen at 900k of 1M devices with a load average of 110); the harness measures latency itself.
+            client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+            configure(client);
+        });
         var host = builder.Build();
         await host.StartAsync(cancel);
         return host;
