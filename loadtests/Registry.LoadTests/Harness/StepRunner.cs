@@ -143,6 +143,12 @@ internal static class StepRunner
                     // The count is reached once its last call leaves, even if earlier calls never answer.
                     await stop.CancelAsync();
                 }
+                if (call.IsCompleted)
+                {
+                    // A call that fails at once ("not connected") would otherwise spin this worker on its thread: the
+                    // pool starves, the step's own timer never fires, and threads pile up until the process dies.
+                    await Task.Yield();
+                }
                 await call;
             }
             Volatile.Write(ref running[index], false);
