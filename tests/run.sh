@@ -44,6 +44,38 @@ if ((${#sdk_tests[@]})); then
   fi
 fi
 
+# Load harness: a short smoke of each scenario at a toy size (seconds each). A scenario passes when it exits 0 and its
+# report.json says 0 failures and not partial; rates and latencies are never asserted. Results go to a TAP file.
+harness=loadtests/Registry.LoadTests/bin/Release/net10.0/Registry.LoadTests.dll
+smokes=(
+  "heartbeat-grain --devices 500 --interval 1s --batch 50"
+  "heartbeat-http --devices 100 --model closed:8"
+  "registry-crud --devices 10 --model closed:8"
+  "heartbeat-mqtt --devices 100 --connect-concurrency 16 --model closed:50"
+)
+mkdir -p "$results/loadtests"
+{
+  echo "TAP version 13"
+  n=0 smoke_pass=0 smoke_fail=0
+  for smoke in "${smokes[@]}"; do
+    n=$((n + 1))
+    name=${smoke%% *}
+    out="$results/loadtests/$name"
+    # shellcheck disable=SC2086 # the smoke's options are words
+    if timeout 300 dotnet "$harness" $smoke --duration 2s --warmup 1s --out "$out" >"$out.log" 2>&1 &&
+      node -e 'const r = require(process.argv[1]); process.exit(r.failures === 0 && !r.partial && r.steps.length > 0 ? 0 : 1)' "$out/report.json"; then
+      echo "ok $n - load harness smoke: $smoke"
+      smoke_pass=$((smoke_pass + 1))
+    else
+      echo "not ok $n - load harness smoke: $smoke (see $out.log)"
+      smoke_fail=$((smoke_fail + 1))
+    fi
+  done
+  echo "1..$n"
+  echo "# pass $smoke_pass"
+  echo "# fail $smoke_fail"
+} | tee "$results/loadtests.tap"
+
 # Count from the result files, not from exit codes: TRX <Counters>, TAP "# pass/# fail/# cancelled" trailers.
 counts=$(node - "$results" <<'JS'
 const fs = require('fs'), path = require('path');

@@ -196,9 +196,10 @@ internal static class HeartbeatBench
     }
 
     /// <summary>Every device gets this key, so the benchmark can sign each device's own token.</summary>
-    private const string DeviceKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    internal const string DeviceKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-    private static async Task Fill(IClusterClient grains, string[] ids, TextWriter progress, CancellationToken cancel)
+    /// <summary>Registers <paramref name="ids"/> by bulk create through the grain interface, each with <see cref="DeviceKey"/>.</summary>
+    internal static async Task Fill(IClusterClient grains, string[] ids, TextWriter progress, CancellationToken cancel)
     {
         var chunks = ids.Chunk(RegistryLimits.MaxBulkOperations).ToArray();
         var auth = new AuthenticationMechanism(AuthenticationType.Sas, new SymmetricKey(DeviceKey, DeviceKey), null);

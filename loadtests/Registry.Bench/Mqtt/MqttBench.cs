@@ -126,21 +126,7 @@ internal static class MqttBench
         {
             var prefix = $"{name}-";
             await FillAsync(ports[0], name, prefix, options.Connections, cancel);
-            var certificate = X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(registry.Certificates, DevelopmentCertificates.ServerFileName), null);
-            bare = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
-                .WithoutDefaultEndpoint()
-                .WithEncryptedEndpoint()
-                .WithEncryptedEndpointBoundIPAddress(IPAddress.Loopback)
-                .WithEncryptedEndpointPort(ports[2])
-                .WithEncryptionCertificate(certificate)
-                .WithConnectionBacklog(4096)
-                .Build());
-            bare.InterceptingPublishAsync += e =>
-            {
-                e.ProcessPublish = false;
-                return Task.CompletedTask;
-            };
-            await bare.StartAsync();
+            bare = await StartBareBrokerAsync(Path.Combine(registry.Certificates, DevelopmentCertificates.ServerFileName), ports[2]);
 
             var rounds = new List<MqttRound>();
             for (var round = 1; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
@@ -163,6 +149,30 @@ internal static class MqttBench
             }
             await registry.StopAsync();
         }
+    }
+
+    /// <summary>
+    /// The MQTT ceiling: a bare MQTTnet broker on loopback with the registry's TLS certificate, accepting any client
+    /// and dropping every publish (the registry's edge authenticates and records a heartbeat instead).
+    /// </summary>
+    internal static async Task<MqttServer> StartBareBrokerAsync(string pfxPath, int port)
+    {
+        var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, null);
+        var bare = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithoutDefaultEndpoint()
+            .WithEncryptedEndpoint()
+            .WithEncryptedEndpointBoundIPAddress(IPAddress.Loopback)
+            .WithEncryptedEndpointPort(port)
+            .WithEncryptionCertificate(certificate)
+            .WithConnectionBacklog(4096)
+            .Build());
+        bare.InterceptingPublishAsync += e =>
+        {
+            e.ProcessPublish = false;
+            return Task.CompletedTask;
+        };
+        await bare.StartAsync();
+        return bare;
     }
 
     /// <summary>Registers the devices through an Orleans client, all with one known key (the benchmark signs their tokens).</summary>

@@ -50,18 +50,7 @@ internal static class MqttLoad
         await Parallel.ForEachAsync(Enumerable.Range(0, connections), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, cancel) =>
         {
             var id = $"{prefix}{i:D6}";
-            var token = Gateway.Security.SharedAccessSignature.Create($"{hostName}/devices/{id}", key, null, expiry);
-            var options = new MqttClientOptionsBuilder()
-                .WithTcpServer("127.0.0.1", port)
-                .WithClientId(id)
-                .WithCredentials($"{hostName}/{id}/?api-version=2021-04-12", token)
-                .WithProtocolVersion(MqttProtocolVersion.V311)
-                .WithCleanSession(false)
-                .WithKeepAlivePeriod(TimeSpan.FromSeconds(180))
-                .WithTimeout(TimeSpan.FromSeconds(60))
-                .WithoutPacketFragmentation()
-                .WithTlsOptions(tls => tls.WithCertificateValidationHandler(_ => true))
-                .Build();
+            var options = DeviceOptions(id, port, hostName, key, expiry);
             var client = factory.CreateMqttClient();
             try
             {
@@ -156,4 +145,22 @@ internal static class MqttLoad
         await Task.WhenAll(clients.Where(c => c.IsConnected).Select(c => c.DisconnectAsync()));
         return 0;
     }
+
+    /// <summary>
+    /// How a device connects, as the Azure IoT device SDKs do over MQTT 3.1.1: client id = device id, user name
+    /// <c>host/device/?api-version=…</c>, the device's own SAS token as password, TLS (the development certificate is
+    /// trusted as is: the load is not a certificate test).
+    /// </summary>
+    internal static MqttClientOptions DeviceOptions(string deviceId, int port, string hostName, string key, DateTimeOffset expiry) =>
+        new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", port)
+            .WithClientId(deviceId)
+            .WithCredentials($"{hostName}/{deviceId}/?api-version=2021-04-12", Gateway.Security.SharedAccessSignature.Create($"{hostName}/devices/{deviceId}", key, null, expiry))
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithCleanSession(false)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(180))
+            .WithTimeout(TimeSpan.FromSeconds(60))
+            .WithoutPacketFragmentation()
+            .WithTlsOptions(tls => tls.WithCertificateValidationHandler(_ => true))
+            .Build();
 }

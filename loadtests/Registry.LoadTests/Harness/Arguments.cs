@@ -1,0 +1,89 @@
+using System.Globalization;
+
+namespace Registry.LoadTests.Harness;
+
+/// <summary>
+/// The command line after the scenario's name: <c>--name value</c> pairs and bare <c>--flags</c>. The harness and the
+/// scenario each read theirs; whatever nobody read is an error, so a misspelt option never runs silently with defaults.
+/// </summary>
+internal sealed class Arguments
+{
+    private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
+    public Arguments(IReadOnlyList<string> args)
+    {
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"'{args[i]}' is not an option (options start with --).");
+            }
+            var name = args[i];
+            _values[name] = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+        }
+    }
+
+    public string? String(string name)
+    {
+        _read.Add(name);
+        return _values.TryGetValue(name, out var value) ? value ?? throw new ArgumentException($"{name} needs a value.") : null;
+    }
+
+    public bool Flag(string name)
+    {
+        _read.Add(name);
+        return _values.TryGetValue(name, out var value) && (value is null ? true : throw new ArgumentException($"{name} takes no value."));
+    }
+
+    public long Long(string name, long fallback, long min = 0) =>
+        String(name) is { } v ? Check(name, long.Parse(v.Replace("_", ""), CultureInfo.InvariantCulture), min) : fallback;
+
+    public int Int(string name, int fallback, int min = 0) => (int)Long(name, fallback, min);
+
+    public double Double(string name, double fallback) => String(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    public TimeSpan Duration(string name, TimeSpan fallback) => String(name) is { } v ? Durations.Parse(v) : fallback;
+
+    /// <summary>Throws naming every option nobody read.</summary>
+    public void EnsureAllRead()
+    {
+        var unknown = _values.Keys.Where(k => !_read.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new ArgumentException($"Unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown)}.");
+        }
+    }
+
+    private static long Check(string name, long value, long min) =>
+        value >= min ? value : throw new ArgumentException($"{name} must be at least {min}.");
+}
+
+/// <summary>The options every scenario shares: load model, bounds, rounds, where the report goes.</summary>
+internal sealed record HarnessOptions(LoadModel? Model, RunBounds Bounds, int Rounds, bool Ceiling, bool Plots, bool Live, string? Output)
+{
+    /// <summary>
+    /// How long a ceiling step runs when the steps are bounded by a count (<c>--ceiling-duration</c>): a ratio needs
+    /// a steady rate, not ten million no-op calls. Null: the ceilings share the steps' bounds.
+    /// </summary>
+    public TimeSpan? CeilingDuration { get; init; }
+
+    /// <summary>The bounds of <paramref name="step"/>: its own, the ceilings' when it is one, or the run's.</summary>
+    public RunBounds BoundsOf(Step step) =>
+        step.Bounds ?? (step.CeilingOf is not null && CeilingDuration is { } d ? Bounds with { Duration = d, Count = null } : Bounds);
+
+    public static HarnessOptions Read(Arguments args)
+    {
+        var model = args.String("--model") is { } m ? LoadModel.Parse(m) : null;
+        var count = args.Long("--count", 0, min: 0);
+        var bounds = new RunBounds(
+            args.Duration("--duration", RunBounds.Default.Duration),
+            count > 0 ? count : null,
+            args.Duration("--warmup", RunBounds.Default.WarmUp),
+            args.Duration("--drain", RunBounds.Default.Drain));
+        return new HarnessOptions(model, bounds, args.Int("--rounds", 1, min: 1), !args.Flag("--no-ceiling"), !args.Flag("--no-plots"), !args.Flag("--no-live"), args.String("--out"))
+        {
+            CeilingDuration = args.String("--ceiling-duration") is { } d ? Durations.Parse(d) : null,
+        };
+    }
+}

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Registry.LoadTests.Harness;
+
+/// <summary>A process other than this one that used the CPU while the run went on: what shared the cores.</summary>
+internal sealed record CoTenant(int Pid, string Command, double CpuSeconds);
+
+/// <summary>
+/// The machine a run measured on and what else ran on it: cores, the load average before and after, the processes
+/// that took CPU time during the run (from /proc), this process's peak RSS. Every report states these, so a figure
+/// from a shared machine is never read as one from a quiet one.
+/// </summary>
+internal sealed record RunEnvironment(
+    int Cores, string Os, string Runtime, bool ServerGc, string LoadBefore, string LoadAfter,
+    double ProcessCpuSeconds, double WallSeconds, long PeakRssBytes, IReadOnlyList<CoTenant> CoTenants)
+{
+    /// <summary>Starts watching the machine; <see cref="Sample.Finish"/> gives the environment of the run.</summary>
+    public static Sample Begin() => new();
+
+    internal sealed class Sample
+    {
+        private readonly string _loadBefore = LoadAverage();
+        private readonly Dictionary<int, (string Command, double Cpu)> _before = ProcessCpu();
+        private readonly double _selfCpu = Environment.CpuUsage.TotalTime.TotalSeconds;
+        private readonly Stopwatch _wall = Stopwatch.StartNew();
+
+        public RunEnvironment Finish()
+        {
+            var self = Environment.ProcessId;
+            var after = ProcessCpu();
+            var others = after
+                .Where(p => p.Key != self)
+                .Select(p => new CoTenant(p.Key, p.Value.Command, p.Value.Cpu - (_before.TryGetValue(p.Key, out var b) && b.Command == p.Value.Command ? b.Cpu : 0)))
+                .Where(p => p.CpuSeconds >= 0.5)
+                .OrderByDescending(p => p.CpuSeconds)
+                .Take(8)
+                .ToList();
+            return new RunEnvironment(
+                Environment.ProcessorCount,
+                System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+                System.Runtime.GCSettings.IsServerGC,
+                _loadBefore,
+                LoadAverage(),
+                Environment.CpuUsage.TotalTime.TotalSeconds - _selfCpu,
+                _wall.Elapsed.TotalSeconds,
+                PeakRss(),
+                others);
+        }
+    }
+
+    public static string LoadAverage() => Bench.Measurement.LoadAverage();
+
+    /// <summary>VmHWM: the most resident memory this process has had, from /proc (0 where there is none).</summary>
+    public static long PeakRss()
+    {
+        const string path = "/proc/self/status";
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>utime + stime of every process (clock ticks of 1/100 s on Linux), with its command name.</summary>
+    private static Dictionary<int, (string Command, double Cpu)> ProcessCpu()
+    {
+        var result = new Dictionary<int, (string, double)>();
+        if (!Directory.Exists("/proc"))
+        {
+            return result;
+        }
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var open = stat.IndexOf('(');
+                var close = stat.LastIndexOf(')');
+                var fields = stat[(close + 2)..].Split(' ');
+                var cpu = (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100;
+                result[pid] = (Describe(dir, stat[(open + 1)..close]), cpu);
+            }
+            catch (IOException)
+            {
+                // The process ended while being read.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The command name, and for dotnet and node the program they run, which says more than "dotnet".</summary>
+    private static string Describe(string dir, string name)
+    {
+        if (name is not ("dotnet" or "node" or "MainThread" or ".NET ThreadPool"))
+        {
+            return name;
+        }
+        try
+        {
+            var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            var program = args.Skip(1).FirstOrDefault(a => !a.StartsWith('-'));
+            return program is null ? name : $"{name} {Path.GetFileName(program)}";
+        }
+        catch (IOException)
+        {
+            return name;
+        }
+    }
+}

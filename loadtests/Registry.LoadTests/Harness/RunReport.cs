@@ -1,0 +1,53 @@
+namespace Registry.LoadTests.Harness;
+
+/// <summary>A step's figures over the rounds: the medians a table shows.</summary>
+internal sealed record StepSummary(string Step, string? CeilingOf, int Rounds, double SubmittedPerSecond, double CompletedPerSecond, double OkItemsPerSecond,
+    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed);
+
+/// <summary>A step against its ceiling: completed items per second, one ratio a round and their median.</summary>
+internal sealed record CeilingRatio(string Step, string Ceiling, IReadOnlyList<double> Rounds, double Median);
+
+/// <summary>Everything one run of a scenario measured, with the machine it ran on; the writers render it.</summary>
+internal sealed record RunReport
+{
+    public required string Scenario { get; init; }
+    public required string CommandLine { get; init; }
+    public required DateTimeOffset Started { get; init; }
+    public required DateTimeOffset Ended { get; init; }
+    public required string Model { get; init; }
+    public required RunBounds Bounds { get; init; }
+    public required int Rounds { get; init; }
+    public required RunEnvironment Environment { get; init; }
+    public required IReadOnlyList<string> Notes { get; init; }
+    public required IReadOnlyList<StepResult> Results { get; init; }
+
+    /// <summary>What the scenario's own checks found wrong (empty when they all held).</summary>
+    public IReadOnlyList<string> FailedChecks { get; init; } = [];
+
+    /// <summary>True when Ctrl+C ended the run early: the figures are what was measured until then.</summary>
+    public bool Partial { get; init; }
+
+    public long Failures => Results.Sum(r => r.Failed) + FailedChecks.Count;
+
+    public IReadOnlyList<StepSummary> Summaries() => Results.GroupBy(r => r.Step).Select(g => new StepSummary(
+        g.Key, g.First().CeilingOf, g.Count(),
+        Median(g.Select(r => r.SubmittedPerSecond)), Median(g.Select(r => r.CompletedPerSecond)), Median(g.Select(r => r.OkItemsPerSecond)),
+        Median(g.Select(r => r.Latency.P50)), Median(g.Select(r => r.Latency.P75)), Median(g.Select(r => r.Latency.P95)),
+        Median(g.Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed))).ToList();
+
+    /// <summary>Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy machine).</summary>
+    public IReadOnlyList<CeilingRatio> Ratios() => Results.Where(r => r.CeilingOf is not null).GroupBy(r => (r.Step, r.CeilingOf!)).Select(g =>
+    {
+        var ratios = g.Select(ceiling => Results.FirstOrDefault(r => r.Step == ceiling.CeilingOf && r.Round == ceiling.Round) is { } bounded && ceiling.OkItemsPerSecond > 0
+                ? bounded.OkItemsPerSecond / ceiling.OkItemsPerSecond
+                : double.NaN)
+            .Where(x => !double.IsNaN(x)).ToList();
+        return new CeilingRatio(g.Key.Item2, g.Key.Step, ratios, ratios.Count > 0 ? Median(ratios) : double.NaN);
+    }).ToList();
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : Bench.Measurement.Median(sorted);
+    }
+}

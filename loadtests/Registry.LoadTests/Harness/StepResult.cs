@@ -1,0 +1,38 @@
+namespace Registry.LoadTests.Harness;
+
+/// <summary>
+/// What one step measured in one round. Rates are over the measured time: submitted over the time calls were sent,
+/// completed over the time until the last answer; an open model that the target cannot keep up with shows as
+/// completed below submitted, and as latency growing over the timeline.
+/// </summary>
+internal sealed record StepResult
+{
+    public required string Step { get; init; }
+    public required int Round { get; init; }
+    public required string Model { get; init; }
+    public int ItemsPerCall { get; init; } = 1;
+    public string? CeilingOf { get; init; }
+    public string? Description { get; init; }
+    public required double SubmitSeconds { get; init; }
+    public required double TotalSeconds { get; init; }
+    public required long Submitted { get; init; }
+    public required long Completed { get; init; }
+    public required long Ok { get; init; }
+    public required IReadOnlyDictionary<string, long> Failures { get; init; }
+    public required LatencySummary Latency { get; init; }
+    public required IReadOnlyList<TimelinePoint> Timeline { get; init; }
+
+    /// <summary>True when Ctrl+C ended the step before its bounds did.</summary>
+    public bool Partial { get; init; }
+
+    public long Failed => Failures.Values.Sum();
+
+    public double SubmittedPerSecond => SubmitSeconds > 0 ? Submitted / SubmitSeconds : 0;
+
+    public double CompletedPerSecond => TotalSeconds > 0 ? Completed / TotalSeconds : 0;
+
+    /// <summary>Successful items per second (heartbeats, not batch calls).</summary>
+    public double OkItemsPerSecond => TotalSeconds > 0 ? Ok * (double)ItemsPerCall / TotalSeconds : 0;
+
+    public long OkItems => Ok * ItemsPerCall;
+}

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+
+namespace Registry.LoadTests.Harness;
+
+/// <summary>What the live display reads while a step runs.</summary>
+internal sealed class StepProgress(string step, int round, string phase, LoadModel model, Recorder recorder, Stopwatch clock)
+{
+    public string Step { get; } = step;
+    public int Round { get; } = round;
+    public string Phase { get; set; } = phase;
+    public LoadModel Model { get; } = model;
+    public Recorder Recorder { get; } = recorder;
+    public TimeSpan Elapsed => clock.Elapsed;
+}
+
+/// <summary>
+/// Runs one step under a load model: a discarded warm-up, then the measured part until its bounds, then a drain of
+/// the calls still in flight. The caller's token (Ctrl+C) stops sending at once and returns what was measured so far,
+/// marked partial.
+/// </summary>
+internal static class StepRunner
+{
+    /// <summary>How long a step stopped by Ctrl+C waits for its calls in flight.</summary>
+    private static readonly TimeSpan InterruptedDrain = TimeSpan.FromSeconds(5);
+
+    public static async Task<StepResult> RunAsync(Step step, LoadModel model, RunBounds bounds, int round, Action<StepProgress>? observe, CancellationToken cancel)
+    {
+        model = step.Model ?? model;
+        bounds = step.Bounds ?? bounds;
+        if (step.WarmUp && bounds.WarmUp > TimeSpan.Zero && !cancel.IsCancellationRequested)
+        {
+            await MeasureAsync(step, model.Start, bounds with { Duration = bounds.WarmUp, Count = null }, round, "warm-up", observe, cancel);
+        }
+        return await MeasureAsync(step, model, bounds, round, "measure", observe, cancel);
+    }
+
+    private static async Task<StepResult> MeasureAsync(Step step, LoadModel model, RunBounds bounds, int round, string phase, Action<StepProgress>? observe, CancellationToken cancel)
+    {
+        var recorder = new Recorder();
+        var clock = Stopwatch.StartNew();
+        var progress = new StepProgress(step.Name, round, phase, model, recorder, clock);
+        observe?.Invoke(progress);
+        var maxCalls = bounds.Count is { } count ? (count + step.ItemsPerCall - 1) / step.ItemsPerCall : long.MaxValue;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        stop.CancelAfter(bounds.Duration);
+        using var abandon = new CancellationTokenSource();
+        var calls = new InFlight(step, recorder, clock, abandon.Token);
+
+        var workers = Task.CompletedTask;
+        if (model.Kind == LoadKind.Open)
+        {
+            await SendOpenAsync(calls, model, step.ItemsPerCall, bounds.Duration, maxCalls, clock, stop.Token);
+        }
+        else
+        {
+            workers = await SendClosedAsync(calls, model, maxCalls, clock, stop);
+        }
+        var submitSeconds = clock.Elapsed.TotalSeconds;
+        progress.Phase = phase + " (drain)";
+        var drain = cancel.IsCancellationRequested ? InterruptedDrain : bounds.Drain;
+        // A closed worker may be starting its last call as the step stops: wait for the workers before counting calls.
+        await Task.WhenAny(workers, Task.Delay(drain, CancellationToken.None));
+        var drained = await calls.DrainAsync(drain);
+        if (!drained)
+        {
+            await abandon.CancelAsync();
+        }
+        return new StepResult
+        {
+            Step = step.Name,
+            Round = round,
+            Model = model.ToString(),
+            ItemsPerCall = step.ItemsPerCall,
+            CeilingOf = step.CeilingOf,
+            Description = step.Description,
+            SubmitSeconds = submitSeconds,
+            TotalSeconds = clock.Elapsed.TotalSeconds,
+            Submitted = recorder.Submitted,
+            Completed = recorder.Completed,
+            Ok = recorder.Ok,
+            Failures = recorder.Failures,
+            Latency = recorder.Latency(),
+            Timeline = recorder.Timeline(),
+            Partial = cancel.IsCancellationRequested,
+        };
+    }
+
+    /// <summary>
+    /// One sender per core, each taking every k-th call of the schedule, so sending keeps up at high rates. A sender
+    /// that falls behind sends at once and the latency still counts from the intended time.
+    /// </summary>
+    private static async Task SendOpenAsync(InFlight calls, LoadModel model, int itemsPerCall, TimeSpan duration, long maxCalls, Stopwatch clock, CancellationToken stop)
+    {
+        var schedule = new OpenSchedule(model, itemsPerCall);
+        var lanes = Math.Max(1, Environment.ProcessorCount);
+        var end = duration.TotalSeconds;
+        await Task.WhenAll(Enumerable.Range(0, lanes).Select(lane => Task.Run(async () =>
+        {
+            for (long n = lane; n < maxCalls && !stop.IsCancellationRequested; n += lanes)
+            {
+                var intended = schedule.IntendedSeconds(n);
+                if (intended >= end)
+                {
+                    break;
+                }
+                var wait = intended - clock.Elapsed.TotalSeconds;
+                // Timers are about a millisecond coarse: a call due within one leaves now, timed from when it leaves.
+                if (wait > 0.001)
+                {
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(wait), stop);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+                calls.Start(n, Math.Min(clock.ElapsedTicks, (long)(intended * Stopwatch.Frequency)));
+            }
+        }, CancellationToken.None)));
+    }
+
+    /// <summary>Workers that each keep one call in flight; a controller adds or retires workers as the ramp moves.</summary>
+    private static async Task<Task> SendClosedAsync(InFlight calls, LoadModel model, long maxCalls, Stopwatch clock, CancellationTokenSource stop)
+    {
+        var workers = new List<Task>();
+        var running = new bool[(int)Math.Max(model.From, model.To)];
+        var target = 0;
+        long sequence = -1;
+        async Task Work(int index)
+        {
+            while (!stop.IsCancellationRequested && index < Volatile.Read(ref target))
+            {
+                var n = Interlocked.Increment(ref sequence);
+                if (n >= maxCalls)
+                {
+                    break;
+                }
+                var call = calls.Run(n, clock.ElapsedTicks);
+                if (n == maxCalls - 1)
+                {
+                    // The count is reached once its last call leaves, even if earlier calls never answer.
+                    await stop.CancelAsync();
+                }
+                if (call.IsCompleted)
+                {
+                    // A call that fails at once ("not connected") would otherwise spin this worker on its thread: the
+                    // pool starves, the step's own timer never fires, and threads pile up until the process dies.
+                    await Task.Yield();
+                }
+                await call;
+            }
+            Volatile.Write(ref running[index], false);
+        }
+        while (!stop.IsCancellationRequested)
+        {
+            Volatile.Write(ref target, (int)Math.Round(model.At(clock.Elapsed)));
+            for (var i = 0; i < target; i++)
+            {
+                if (!Volatile.Read(ref running[i]))
+                {
+                    running[i] = true;
+                    var index = i;
+                    workers.Add(Task.Run(() => Work(index), CancellationToken.None));
+                }
+            }
+            try
+            {
+                await Task.Delay(model.Ramp > TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : Timeout.InfiniteTimeSpan, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        return Task.WhenAll(workers);
+    }
+
+    /// <summary>The calls in flight of one measured part: times, records and counts them, and waits for the last.</summary>
+    private sealed class InFlight(Step step, Recorder recorder, Stopwatch clock, CancellationToken abandon)
+    {
+        private readonly TaskCompletionSource _empty = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _count;
+        private volatile bool _stopping;
+        private volatile bool _closed;
+
+        /// <summary>Starts call <paramref name="n"/> without waiting for it (the open model).</summary>
+        public void Start(long n, long startTicks) => _ = Run(n, startTicks);
+
+        public async Task Run(long n, long startTicks)
+        {
+            Interlocked.Increment(ref _count);
+            recorder.Submit(Seconds(startTicks));
+            string? failure;
+            try
+            {
+                failure = await step.Call(n, abandon);
+            }
+            catch (Exception e)
+            {
+                failure = e.GetType().Name;
+            }
+            var end = clock.ElapsedTicks;
+            if (!_closed)
+            {
+                recorder.Complete(Seconds(end), (end - startTicks) * 1_000_000 / Stopwatch.Frequency, failure);
+            }
+            if (Interlocked.Decrement(ref _count) == 0 && _stopping)
+            {
+                _empty.TrySetResult();
+            }
+        }
+
+        /// <summary>Waits for the calls in flight; those still out after <paramref name="timeout"/> count as abandoned.</summary>
+        public async Task<bool> DrainAsync(TimeSpan timeout)
+        {
+            _stopping = true;
+            if (Interlocked.Read(ref _count) == 0)
+            {
+                _empty.TrySetResult();
+            }
+            try
+            {
+                await _empty.Task.WaitAsync(timeout);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                _closed = true;
+                recorder.Abandon("no answer before the drain ended", recorder.Submitted - recorder.Completed);
+                return false;
+            }
+        }
+
+        private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+    }
+}

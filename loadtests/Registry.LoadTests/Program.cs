@@ -1,0 +1,107 @@
+using System.Globalization;
+using Registry.LoadTests.Harness;
+using Registry.LoadTests.Reports;
+using Registry.LoadTests.Scenarios;
+using Spectre.Console;
+
+namespace Registry.LoadTests;
+
+/// <summary>
+/// The load harness: <c>Registry.LoadTests SCENARIO [options]</c> runs one scenario, shows its progress and writes a
+/// report folder (Markdown, CSV, JSON, plots). <c>list</c> names the scenarios; loadtests/README.md says how to run each.
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
+        {
+            Usage();
+            return args.Length == 0 ? 2 : 0;
+        }
+        var entry = Catalog.All.FirstOrDefault(s => s.Name == args[0]);
+        if (entry is null)
+        {
+            Console.Error.WriteLine($"No scenario '{args[0]}'.");
+            Usage();
+            return 2;
+        }
+        HarnessOptions options;
+        IScenario scenario;
+        try
+        {
+            var arguments = new Arguments(args[1..]);
+            options = HarnessOptions.Read(arguments);
+            scenario = entry.Create(arguments);
+            arguments.EnsureAllRead();
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
+        using var interrupt = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl+C ends the run with a partial report; a second one ends the process as usual.
+            if (!interrupt.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                Console.Error.WriteLine("Stopping: the step in progress ends now and the report covers what was measured. Ctrl+C again to abort.");
+                interrupt.Cancel();
+            }
+        };
+        if (Console.IsOutputRedirected)
+        {
+            // Spectre assumes 80 columns when it cannot ask the terminal: the summary table would wrap into unreadable cells.
+            AnsiConsole.Profile.Width = 200;
+        }
+        var display = new ProgressDisplay(options.Live);
+        var commandLine = "Registry.LoadTests " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+        RunReport report;
+        await using (scenario)
+        {
+            report = await display.RunAsync(() => LoadRun.RunAsync(entry.Name, scenario, options, commandLine, display.Observe, display.Log, interrupt.Token));
+        }
+        var folder = options.Output ?? Path.Combine(Bench.BenchHost.RepositoryRoot(), "TestResults", "loadtests",
+            $"{entry.Name}-{report.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+        var files = ReportWriter.Write(report, folder, options.Plots);
+        Summary(report);
+        Console.WriteLine($"report: {Path.Combine(folder, ReportWriter.MarkdownFile)} ({string.Join(", ", files.Select(Path.GetFileName))})");
+        return report.Failures == 0 ? 0 : 1;
+    }
+
+    private static void Summary(RunReport report)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"{report.Scenario}{(report.Partial ? " (partial)" : "")}")
+            .AddColumns("step", "ok items/s", "submitted/s", "completed/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms", "failed");
+        foreach (var s in report.Summaries())
+        {
+            string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
+            table.AddRow(s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), F(s.SubmittedPerSecond, "N0"), F(s.CompletedPerSecond, "N0"),
+                F(s.P50, "0.00"), F(s.P75, "0.00"), F(s.P95, "0.00"), F(s.P99, "0.00"), F(s.Max, "0.00"), F(s.Failed, "N0"));
+        }
+        AnsiConsole.Write(table);
+        foreach (var r in report.Ratios())
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Step} ÷ {r.Ceiling} = {r.Median:0.00}"));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{report.Environment.Cores} cores, load average {report.Environment.LoadBefore} → {report.Environment.LoadAfter}, peak RSS {report.Environment.PeakRssBytes / 1e6:N0} MB; failures: {report.Failures}"));
+    }
+
+    private static void Usage()
+    {
+        Console.WriteLine("Registry.LoadTests SCENARIO [options]");
+        Console.WriteLine();
+        foreach (var s in Catalog.All)
+        {
+            Console.WriteLine($"  {s.Name,-16} {s.Summary}");
+        }
+        Console.WriteLine();
+        Console.WriteLine("Every scenario: --model open:RATE[..RATE/RAMP] | closed:N[..N/RAMP]  --duration 10s  --count N  --warmup 2s  --drain 30s");
+        Console.WriteLine("                --rounds 1  --ceiling-duration D  --no-ceiling  --no-plots  --no-live  --out FOLDER (default TestResults/loadtests/SCENARIO-TIME)");
+        Console.WriteLine("Scenario options: see loadtests/README.md.");
+    }
+}

@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Registry.LoadTests.Harness;
+
+namespace Registry.LoadTests.Reports;
+
+/// <summary>
+/// Renders a run as Markdown (for people and the README), CSV (one row per step per second, for spreadsheets) and
+/// JSON (everything, for tools), and writes them with the plots into one folder.
+/// </summary>
+internal static class ReportWriter
+{
+    public const string MarkdownFile = "report.md";
+    public const string CsvFile = "timeline.csv";
+    public const string JsonFile = "report.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>Writes the report files (and the plots unless <paramref name="plots"/> is false); answers the files written.</summary>
+    public static IReadOnlyList<string> Write(RunReport report, string folder, bool plots)
+    {
+        Directory.CreateDirectory(folder);
+        var files = new List<string>();
+        void Save(string name, string text)
+        {
+            var path = Path.Combine(folder, name);
+            File.WriteAllText(path, text);
+            files.Add(path);
+        }
+        var plotFiles = plots ? Plots.Write(report, folder) : [];
+        Save(MarkdownFile, ToMarkdown(report, plotFiles.Select(Path.GetFileName).ToList()!));
+        Save(CsvFile, ToCsv(report));
+        Save(JsonFile, ToJson(report));
+        files.AddRange(plotFiles);
+        return files;
+    }
+
+    public static string ToMarkdown(RunReport report, IReadOnlyList<string>? plots = null)
+    {
+        var text = new StringBuilder();
+        void Line(FormattableString line) => text.AppendLine(line.ToString(CultureInfo.InvariantCulture));
+        var env = report.Environment;
+        Line($"# {report.Scenario}{(report.Partial ? " (partial: stopped by Ctrl+C)" : "")}");
+        text.AppendLine();
+        Line($"`{report.CommandLine}`");
+        text.AppendLine();
+        Line($"{report.Started:yyyy-MM-dd HH:mm:ss} – {report.Ended:HH:mm:ss} UTC. Load model {report.Model}; each step {Bounds(report.Bounds)}; {report.Rounds} round{(report.Rounds > 1 ? "s" : "")} (medians over rounds below).");
+        text.AppendLine();
+        text.AppendLine("## Machine");
+        text.AppendLine();
+        Line($"- {env.Cores} cores; {env.Os}; {env.Runtime}; {(env.ServerGc ? "server" : "workstation")} GC");
+        Line($"- load average (1/5/15 min) before {env.LoadBefore}, after {env.LoadAfter}");
+        Line($"- this process: {env.ProcessCpuSeconds:0.0} CPU s in {env.WallSeconds:0.0} s ({env.ProcessCpuSeconds / Math.Max(env.WallSeconds, 1e-9) / env.Cores:P0} of the machine), peak RSS {env.PeakRssBytes / 1e6:N0} MB");
+        Line($"- shared the cores during the run: {(env.CoTenants.Count == 0 ? "nothing that took ≥ 0.5 CPU s" : string.Join("; ", env.CoTenants.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Command} (pid {c.Pid}) {c.CpuSeconds:0.0} CPU s"))))}");
+        foreach (var note in report.Notes)
+        {
+            Line($"- {note}");
+        }
+        text.AppendLine();
+        text.AppendLine("## Results");
+        text.AppendLine();
+        text.AppendLine("| step | ok items/s | submitted calls/s | completed calls/s | p50 ms | p75 ms | p95 ms | p99 ms | max ms | ok items | failed |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var s in report.Summaries())
+        {
+            Line($"| {s.Step}{(s.CeilingOf is null ? "" : " (ceiling)")} | {s.OkItemsPerSecond:N0} | {s.SubmittedPerSecond:N0} | {s.CompletedPerSecond:N0} | {s.P50:0.00} | {s.P75:0.00} | {s.P95:0.00} | {s.P99:0.00} | {s.Max:0.00} | {s.OkItems:N0} | {s.Failed:N0} |");
+        }
+        var ratios = report.Ratios();
+        if (ratios.Count > 0)
+        {
+            text.AppendLine();
+            foreach (var r in ratios)
+            {
+                Line($"- **{r.Step} ÷ {r.Ceiling} = {r.Median:0.00}** (ok items/s{(r.Rounds.Count > 1 ? ", rounds " + string.Join(", ", r.Rounds.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture))) : "")})");
+            }
+        }
+        var failures = report.Results.SelectMany(r => r.Failures.Select(f => (r.Step, r.Round, f.Key, f.Value))).ToList();
+        text.AppendLine();
+        text.AppendLine("## Failures");
+        text.AppendLine();
+        if (failures.Count == 0 && report.FailedChecks.Count == 0)
+        {
+            text.AppendLine("None.");
+        }
+        foreach (var (step, round, kind, count) in failures)
+        {
+            Line($"- {step} (round {round}): {count:N0} × {kind}");
+        }
+        foreach (var check in report.FailedChecks)
+        {
+            Line($"- check failed: {check}");
+        }
+        if (report.Rounds > 1)
+        {
+            text.AppendLine();
+            text.AppendLine("## Rounds");
+            text.AppendLine();
+            text.AppendLine("| round | step | model | ok items/s | submitted calls/s | completed calls/s | p50 ms | p99 ms | failed |");
+            text.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var r in report.Results)
+            {
+                Line($"| {r.Round} | {r.Step} | {r.Model} | {r.OkItemsPerSecond:N0} | {r.SubmittedPerSecond:N0} | {r.CompletedPerSecond:N0} | {r.Latency.P50:0.00} | {r.Latency.P99:0.00} | {r.Failed:N0} |");
+            }
+        }
+        var described = report.Results.Where(r => r.Description is not null).DistinctBy(r => r.Step).ToList();
+        if (described.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("## Steps");
+            text.AppendLine();
+            foreach (var r in described)
+            {
+                Line($"- `{r.Step}`: {r.Description}{(r.ItemsPerCall > 1 ? $" ({r.ItemsPerCall} items a call)" : "")}");
+            }
+        }
+        if (plots is { Count: > 0 })
+        {
+            text.AppendLine();
+            text.AppendLine("## Over time");
+            text.AppendLine();
+            foreach (var plot in plots)
+            {
+                Line($"![{Path.GetFileNameWithoutExtension(plot)}]({plot})");
+            }
+        }
+        text.AppendLine();
+        text.AppendLine("Latency is from the intended send time in the open model (a stalled target cannot hide its stall), from the send in the closed model. Warm-up is not counted.");
+        return text.ToString();
+    }
+
+    /// <summary>One row per step, round and second of the measured time.</summary>
+    public static string ToCsv(RunReport report)
+    {
+        var text = new StringBuilder("round,step,second,submitted,completed,failed,p50_ms,p75_ms,p95_ms,p99_ms,max_ms\n");
+        foreach (var r in report.Results)
+        {
+            foreach (var p in r.Timeline)
+            {
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.Round},{r.Step},{p.Second},{p.Submitted},{p.Completed},{p.Failed},{p.Latency.P50:0.###},{p.Latency.P75:0.###},{p.Latency.P95:0.###},{p.Latency.P99:0.###},{p.Latency.Max:0.###}"));
+            }
+        }
+        return text.ToString();
+    }
+
+    public static string ToJson(RunReport report) => JsonSerializer.Serialize(new
+    {
+        report.Scenario,
+        report.CommandLine,
+        report.Started,
+        report.Ended,
+        report.Model,
+        Bounds = new { DurationSeconds = report.Bounds.Duration.TotalSeconds, report.Bounds.Count, WarmUpSeconds = report.Bounds.WarmUp.TotalSeconds, DrainSeconds = report.Bounds.Drain.TotalSeconds },
+        report.Rounds,
+        report.Partial,
+        report.Failures,
+        report.Environment,
+        report.Notes,
+        Summary = report.Summaries(),
+        Ratios = report.Ratios(),
+        report.FailedChecks,
+        Steps = report.Results.Select(r => new
+        {
+            r.Step,
+            r.Round,
+            r.Model,
+            r.ItemsPerCall,
+            r.CeilingOf,
+            r.Description,
+            r.SubmitSeconds,
+            r.TotalSeconds,
+            r.Submitted,
+            r.Completed,
+            r.Ok,
+            r.Failed,
+            r.SubmittedPerSecond,
+            r.CompletedPerSecond,
+            r.OkItemsPerSecond,
+            r.Failures,
+            r.Latency,
+            r.Partial,
+        }),
+    }, Json);
+
+    private static string Bounds(RunBounds b) => string.Create(CultureInfo.InvariantCulture,
+        $"{(b.Count is { } c ? $"{c:N0} items or " : "")}{b.Duration.TotalSeconds:0.#} s, after a {b.WarmUp.TotalSeconds:0.#} s warm-up (discarded)");
+}

@@ -1,0 +1,16 @@
+namespace Registry.LoadTests.Scenarios;
+
+/// <summary>
+/// Every scenario the harness runs, by name. A new scenario is a class implementing <see cref="IScenario"/> and one
+/// line here (the alert soak and the import-export round trip are to come this way).
+/// </summary>
+internal static class Catalog
+{
+    public static IReadOnlyList<ScenarioEntry> All { get; } =
+    [
+        new("heartbeat-grain", "heartbeats through the grain interface (Orleans client), single and batched, beside a no-op grain call", a => new HeartbeatGrainScenario(a)),
+        new("heartbeat-http", "heartbeats as device telemetry over HTTPS, each device with its own SAS token, beside a no-op Kestrel POST", a => new HeartbeatHttpScenario(a)),
+        new("heartbeat-mqtt", "a connect storm of devices over MQTT/TLS, then QoS 1 telemetry as heartbeats, beside a bare MQTTnet broker", a => new HeartbeatMqttScenario(a)),
+        new("registry-crud", "create/get/update/delete over HTTPS with ETags in If-Match, beside a no-op Kestrel GET", a => new RegistryCrudScenario(a)),
+    ];
+}

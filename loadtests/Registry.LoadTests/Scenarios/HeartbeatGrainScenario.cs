@@ -1,0 +1,121 @@
+using System.Globalization;
+using Registry.Abstractions;
+using Registry.Bench.Heartbeats;
+using Registry.LoadTests.Harness;
+
+namespace Registry.LoadTests.Scenarios;
+
+/// <summary>
+/// <c>heartbeat-grain</c>: devices beating through the grain interface, as a client app holding many devices would,
+/// through an Orleans client: <c>IDeviceGrain.Heartbeat</c> one device a call, and <c>IHeartbeatBatchGrain</c> many
+/// a call. Its ceiling is a no-op grain call through the same client, gateway and scheduler (in-process target only:
+/// an external silo does not host the no-op grain). With <c>--interval</c> every device beats once per interval on
+/// average (the open model at devices ÷ interval); without it, calls are kept in flight to find the capacity.
+/// </summary>
+internal sealed class HeartbeatGrainScenario : IScenario
+{
+    private readonly int _devices;
+    private readonly TimeSpan? _interval;
+    private readonly int _batch;
+    private readonly string _mode;
+    private readonly int _noopGrains;
+    private readonly string? _cluster;
+    private readonly string _clusterId;
+    private readonly string _serviceId;
+    private readonly string _prefix;
+    private readonly bool _fill;
+    private readonly List<string> _notes = [];
+    private RegistryTarget? _target;
+
+    public HeartbeatGrainScenario(Arguments args)
+    {
+        _devices = args.Int("--devices", 100_000, min: 1);
+        _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
+        _batch = args.Int("--batch", 100, min: 1);
+        _mode = args.String("--mode") ?? "both";
+        _noopGrains = args.Int("--noop-grains", 100_000, min: 1);
+        _cluster = args.String("--cluster");
+        _clusterId = args.String("--cluster-id") ?? "registry";
+        _serviceId = args.String("--service-id") ?? "registry";
+        _prefix = args.String("--prefix") ?? (_cluster is null ? "hb-" : $"hb-{Guid.NewGuid().ToString("N")[..6]}-");
+        _fill = !args.Flag("--no-fill");
+        if (_mode is not ("single" or "batch" or "both") || _batch > RegistryLimits.MaxHeartbeatBatch || _interval is { TotalSeconds: <= 0 })
+        {
+            throw new ArgumentException($"--mode single|batch|both; --batch 1..{RegistryLimits.MaxHeartbeatBatch}; --interval above 0.");
+        }
+    }
+
+    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(256);
+
+    public IReadOnlyList<string> Notes => _notes;
+
+    public async Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel)
+    {
+        _target = _cluster is null
+            ? await RegistryTarget.StartInProcessAsync(0, mqtt: false, cancel)
+            : await RegistryTarget.ConnectExternalAsync(_cluster, _clusterId, _serviceId, cancel);
+        _notes.Add("target: " + _target.Description);
+        var ids = Enumerable.Range(0, _devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"{_prefix}{i:D7}")).ToArray();
+        if (_fill)
+        {
+            var rssBefore = Bench.Measurement.Rss();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await _target.FillAsync(ids, context.Log, cancel);
+            _notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{_devices:N0} devices registered by bulk create through the grain interface in {clock.Elapsed.TotalSeconds:0.0} s; RSS {rssBefore / 1e6:N0} MB before, {Bench.Measurement.Rss() / 1e6:N0} MB after (every device grain active)"));
+        }
+        var model = context.Options.Model ?? DefaultModel;
+        _notes.Add(_interval is { } interval
+            ? string.Create(CultureInfo.InvariantCulture, $"{_devices:N0} devices, each beating once per {interval.TotalSeconds:0.###} s on average: {_devices / interval.TotalSeconds:N0} heartbeats/s offered")
+            : string.Create(CultureInfo.InvariantCulture, $"{_devices:N0} devices drawn round-robin (every device beats once per {_devices:N0} heartbeats)"));
+        var grains = _target.Grains;
+        var steps = new List<Step>();
+        if (_mode is "single" or "both")
+        {
+            steps.Add(new Step("heartbeat", async (n, _) =>
+                await grains.GetGrain<IDeviceGrain>(ids[n % ids.Length]).Heartbeat() is var access && access == DeviceAccess.Granted ? null : access.ToString())
+            {
+                Description = "`IDeviceGrain.Heartbeat()`, one device a call",
+            });
+        }
+        if (_mode is "batch" or "both")
+        {
+            var calls = (ids.Length + _batch - 1) / _batch;
+            steps.Add(new Step("heartbeat-batch", async (n, _) =>
+            {
+                var start = (int)(n % calls) * _batch;
+                var slice = new ArraySegment<string>(ids, start, Math.Min(_batch, ids.Length - start));
+                var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
+                return answers.FirstOrDefault(a => a != DeviceAccess.Granted) is var bad && bad == DeviceAccess.Granted ? null : bad.ToString();
+            })
+            {
+                ItemsPerCall = _batch,
+                Description = string.Create(CultureInfo.InvariantCulture, $"`IHeartbeatBatchGrain.Heartbeat(ids)`, {_batch} consecutive devices a call; items are heartbeats"),
+                // A batch call carries many heartbeats: as many in flight as single calls would flood the silo's queue.
+                Model = model.Kind == LoadKind.Closed ? model with { From = Math.Max(1, Math.Ceiling(model.From * 4 / _batch)), To = Math.Max(1, Math.Ceiling(model.To * 4 / _batch)) } : null,
+            });
+        }
+        if (context.Options.Ceiling && _target.InProcess is not null)
+        {
+            var noop = Math.Min(_noopGrains, ids.Length);
+            steps.Insert(0, new Step("noop-grain", async (n, _) => await grains.GetGrain<INoopGrain>(ids[n % noop]).Ping() == 0 ? null : "wrong answer")
+            {
+                CeilingOf = steps[0].Name,
+                Description = string.Create(CultureInfo.InvariantCulture, $"`INoopGrain.Ping()` over {noop:N0} grains keyed like the devices: the same client, gateway and scheduler, no work (the ceiling)"),
+            });
+        }
+        else if (context.Options.Ceiling)
+        {
+            _notes.Add("no ceiling: an external cluster does not host the no-op grain");
+        }
+        return steps;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_target is not null)
+        {
+            await _target.DisposeAsync();
+        }
+    }
+}

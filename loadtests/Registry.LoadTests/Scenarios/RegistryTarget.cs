@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Net;
+using Registry.Bench;
+using Registry.Bench.Heartbeats;
+using Registry.Host;
+
+namespace Registry.LoadTests.Scenarios;
+
+/// <summary>
+/// The registry a scenario loads: by default one started in this process with the host's own builder (real Kestrel,
+/// real TLS, a real silo with an Orleans gateway, memory storage), so one command works on a fresh machine; or an
+/// external cluster reached by its Orleans gateways. Scenarios reach it as a client app would: an Orleans client over
+/// the gateway port, HttpClient over HTTPS, MQTTnet over TLS.
+/// </summary>
+internal sealed class RegistryTarget : IAsyncDisposable
+{
+    private readonly BenchRegistry? _registry;
+    private readonly IHost _client;
+
+    private RegistryTarget(BenchRegistry? registry, IHost client, string description, int? mqttPort)
+    {
+        _registry = registry;
+        _client = client;
+        Description = description;
+        MqttPort = mqttPort;
+    }
+
+    public IClusterClient Grains => _client.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>The in-process registry (null for an external cluster): its HTTPS address, certificates and owner token.</summary>
+    public BenchRegistry? InProcess => _registry;
+
+    public int? MqttPort { get; }
+
+    public string Description { get; }
+
+    /// <summary>
+    /// Starts a registry in this process (authentication on, memory storage) and connects a client to its gateway.
+    /// <paramref name="tokenDevices"/> devices will present their own SAS tokens (the token cache is sized for them);
+    /// <paramref name="mqtt"/> opens the MQTT edge for as many connections.
+    /// </summary>
+    public static async Task<RegistryTarget> StartInProcessAsync(int tokenDevices, bool mqtt, CancellationToken cancel)
+    {
+        var name = "lt" + Guid.NewGuid().ToString("N")[..8];
+        var ports = BenchHost.FreePorts(2);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:GatewayPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["Registry:MqttPort"] = mqtt ? ports[1].ToString(CultureInfo.InvariantCulture) : "0",
+            ["Registry:MqttMaxConnections"] = (tokenDevices + 100).ToString(CultureInfo.InvariantCulture),
+            // Every simulated device presents its own token: the cache must hold them all or each call re-validates.
+            ["Registry:Authentication:TokenCacheSize"] = Math.Max(50_000, tokenDevices * 2).ToString(CultureInfo.InvariantCulture),
+        };
+        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null, settings);
+        try
+        {
+            var client = await ConnectAsync(c => c.UseLocalhostClustering(ports[0], "bench-" + name, "bench-" + name), cancel);
+            return new RegistryTarget(registry, client, $"registry in this process (memory storage, SAS authentication on), Orleans client through its gateway on 127.0.0.1:{ports[0]}",
+                mqtt ? ports[1] : null);
+        }
+        catch
+        {
+            await registry.StopAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Connects to an external cluster's gateways (<c>host:port[,host:port…]</c>).</summary>
+    public static async Task<RegistryTarget> ConnectExternalAsync(string gateways, string clusterId, string serviceId, CancellationToken cancel)
+    {
+        var endpoints = gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseEndpoint).ToArray();
+        var client = await ConnectAsync(c =>
+        {
+            c.UseStaticClustering(endpoints);
+            c.Configure<Orleans.Configuration.ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = serviceId;
+            });
+        }, cancel);
+        return new RegistryTarget(null, client, $"external cluster '{clusterId}' through gateway{(endpoints.Length > 1 ? "s" : "")} {gateways}", null);
+    }
+
+    /// <summary>Registers the devices (bulk create through the grain interface), each with the harness's known device key.</summary>
+    public Task FillAsync(string[] ids, Action<string> log, CancellationToken cancel) =>
+        HeartbeatBench.Fill(Grains, ids, new LogWriter(log), cancel);
+
+    /// <summary>The key every filled device has, so the harness can sign each device's own SAS token.</summary>
+    public static string DeviceKey => HeartbeatBench.DeviceKey;
+
+    /// <summary>A device's own SAS token, as the device SDKs sign it (audience <c>host/devices/id</c>, no key name).</summary>
+    public static string DeviceToken(string deviceId) =>
+        Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{deviceId}", DeviceKey, null, DateTimeOffset.UtcNow.AddHours(12));
+
+    /// <summary>An HTTPS client that trusts the in-process registry's development CA.</summary>
+    public HttpClient CreateHttpClient(int connections) =>
+        BenchHost.CreateClient(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.CaFileName), connections);
+
+    /// <summary>The ceiling of an HTTPS call: Kestrel with the registry's certificate and nothing behind it.</summary>
+    public async Task<(WebApplication Server, string BaseAddress)> StartNoopServerAsync(CancellationToken cancel)
+    {
+        var port = BenchHost.FreePorts(1)[0];
+        var server = BenchHost.BuildNoopServer(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port);
+        await server.StartAsync(cancel);
+        return (server, $"https://127.0.0.1:{port}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.StopAsync(CancellationToken.None);
+        _client.Dispose();
+        if (_registry is not null)
+        {
+            await _registry.StopAsync();
+        }
+    }
+
+    private static async Task<IHost> ConnectAsync(Action<IClientBuilder> configure, CancellationToken cancel)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client =>
+        {
+            // On a saturated machine a bulk fill call can queue past Orleans' 30 s default and fail the whole run
+            // (seen at 900k of 1M devices with a load average of 110); the harness measures latency itself.
+            client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+            configure(client);
+        });
+        var host = builder.Build();
+        await host.StartAsync(cancel);
+        return host;
+    }
+
+    private static IPEndPoint ParseEndpoint(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(text[(colon + 1)..], CultureInfo.InvariantCulture, out var port))
+        {
+            throw new ArgumentException($"'{text}' is not host:port.");
+        }
+        var host = text[..colon];
+        var address = IPAddress.TryParse(host, out var ip) ? ip : Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+        return new IPEndPoint(address, port);
+    }
+
+    /// <summary>Hands the fill's progress lines to the harness log.</summary>
+    private sealed class LogWriter(Action<string> log) : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void WriteLine(string? value) => log(value ?? "");
+    }
+}

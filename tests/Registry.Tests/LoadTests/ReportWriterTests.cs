@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Registry.LoadTests.Harness;
+using Registry.LoadTests.Reports;
+
+namespace Registry.Tests.LoadTests;
+
+/// <summary>
+/// The report a run leaves: it says what machine and what else ran on it, every step's figures and its ratio to its
+/// ceiling, failures by kind, and whether Ctrl+C cut it short; CSV and JSON carry the same figures for tools.
+/// </summary>
+public sealed class ReportWriterTests
+{
+    [Fact]
+    public void The_markdown_states_the_cores_the_load_average_and_what_shared_the_cores()
+    {
+        var markdown = ReportWriter.ToMarkdown(Report());
+
+        Assert.Contains("- 2 cores;", markdown, StringComparison.Ordinal);
+        Assert.Contains("load average (1/5/15 min) before 1.00 2.00 3.00, after 4.00 5.00 6.00", markdown, StringComparison.Ordinal);
+        Assert.Contains("shared the cores during the run: csc (pid 7) 12.5 CPU s; dotnet Other.dll (pid 9) 3.0 CPU s", markdown, StringComparison.Ordinal);
+        Assert.Contains("peak RSS 1,500 MB", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_markdown_gives_each_step_its_percentiles_and_its_ratio_to_its_ceiling()
+    {
+        var markdown = ReportWriter.ToMarkdown(Report());
+
+        Assert.Contains("| heartbeat | 1,000 | 1,000 | 1,000 | 1.00 | 2.00 | 3.00 | 4.00 | 5.00 | 1,000 | 0 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| noop (ceiling) | 2,000 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("**heartbeat ÷ noop = 0.50**", markdown, StringComparison.Ordinal);
+        Assert.Contains("None.", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("partial", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Failures_and_a_Ctrl_C_are_in_the_report()
+    {
+        var report = Report() with
+        {
+            Partial = true,
+            Results = [Result("heartbeat", 1000, 1) with { Failures = new Dictionary<string, long> { ["NotRegistered"] = 3 } }],
+            FailedChecks = ["2 alerts missed"],
+        };
+
+        var markdown = ReportWriter.ToMarkdown(report);
+
+        Assert.StartsWith("# heartbeat-grain (partial: stopped by Ctrl+C)", markdown, StringComparison.Ordinal);
+        Assert.Contains("- heartbeat (round 1): 3 × NotRegistered", markdown, StringComparison.Ordinal);
+        Assert.Contains("- check failed: 2 alerts missed", markdown, StringComparison.Ordinal);
+        Assert.Equal(4, report.Failures);
+    }
+
+    [Fact]
+    public void The_csv_has_one_row_per_step_round_and_second()
+    {
+        var lines = ReportWriter.ToCsv(Report()).TrimEnd().Split('\n');
+
+        Assert.Equal("round,step,second,submitted,completed,failed,p50_ms,p75_ms,p95_ms,p99_ms,max_ms", lines[0]);
+        Assert.Equal(["1,noop,0,2000,2000,0,1,2,3,4,5", "1,heartbeat,0,1000,1000,0,1,2,3,4,5"], lines[1..]);
+    }
+
+    [Fact]
+    public void The_json_carries_the_summary_the_ratio_the_machine_and_the_failures()
+    {
+        var report = Report() with { Results = [Result("noop", 2000, 1, ceilingOf: "heartbeat"), Result("heartbeat", 1000, 1) with { Failures = new Dictionary<string, long> { ["412"] = 2 } }] };
+
+        using var json = JsonDocument.Parse(ReportWriter.ToJson(report));
+
+        var root = json.RootElement;
+        Assert.Equal("heartbeat-grain", root.GetProperty("scenario").GetString());
+        Assert.Equal(2, root.GetProperty("failures").GetInt64());
+        Assert.Equal(2, root.GetProperty("environment").GetProperty("cores").GetInt32());
+        Assert.Equal(0.5, root.GetProperty("ratios")[0].GetProperty("median").GetDouble(), 6);
+        Assert.Equal(2, root.GetProperty("steps")[1].GetProperty("failures").GetProperty("412").GetInt64());
+    }
+
+    [Fact]
+    public void Writing_a_report_leaves_markdown_csv_json_and_two_png_plots_in_its_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("loadtests-report-").FullName;
+        try
+        {
+            var files = ReportWriter.Write(Report(), folder, plots: true);
+
+            Assert.Equal(
+                new[] { "latency.png", "report.json", "report.md", "throughput.png", "timeline.csv" },
+                files.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            foreach (var png in files.Where(f => f.EndsWith(".png", StringComparison.Ordinal)))
+            {
+                Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
+            }
+            Assert.Contains("![throughput](throughput.png)", File.ReadAllText(Path.Combine(folder, "report.md")), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static RunReport Report() => new()
+    {
+        Scenario = "heartbeat-grain",
+        CommandLine = "Registry.LoadTests heartbeat-grain --devices 10",
+        Started = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero),
+        Ended = new DateTimeOffset(2026, 11, 30, 8, 1, 0, TimeSpan.Zero),
+        Model = "closed:8",
+        Bounds = RunBounds.Default,
+        Rounds = 1,
+        Environment = new RunEnvironment(2, "Linux", ".NET 10", true, "1.00 2.00 3.00", "4.00 5.00 6.00", 30, 60, 1_500_000_000,
+            [new CoTenant(7, "csc", 12.5), new CoTenant(9, "dotnet Other.dll", 3)]),
+        Notes = ["target: a registry in this process"],
+        Results = [Result("noop", 2000, 1, ceilingOf: "heartbeat"), Result("heartbeat", 1000, 1)],
+    };
+
+    private static StepResult Result(string step, long calls, int round, string? ceilingOf = null) => new()
+    {
+        Step = step,
+        Round = round,
+        Model = "closed:8",
+        CeilingOf = ceilingOf,
+        SubmitSeconds = 1,
+        TotalSeconds = 1,
+        Submitted = calls,
+        Completed = calls,
+        Ok = calls,
+        Failures = new Dictionary<string, long>(),
+        Latency = new LatencySummary(calls, 1, 2, 3, 4, 5),
+        Timeline = [new TimelinePoint(0, calls, calls, 0, new LatencySummary(calls, 1, 2, 3, 4, 5))],
+    };
+}

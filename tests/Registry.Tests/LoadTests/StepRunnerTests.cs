@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using Registry.LoadTests.Harness;
+
+namespace Registry.Tests.LoadTests;
+
+/// <summary>
+/// The step runner's counting: every call bounded, submitted, completed and classified exactly once; warm-up calls
+/// discarded; Ctrl+C ends a step with what it measured. Counts only: never a rate or a latency.
+/// </summary>
+public sealed class StepRunnerTests
+{
+    private static readonly RunBounds LongUnlessCounted = new(TimeSpan.FromMinutes(10), null, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+
+    [Theory]
+    [InlineData("closed:8")]
+    [InlineData("closed:1..16/1s")]
+    [InlineData("open:100000")]
+    public async Task A_run_bounded_by_a_count_makes_each_call_of_it_once(string model)
+    {
+        var seen = new ConcurrentBag<long>();
+        var step = new Step("echo", (n, _) =>
+        {
+            seen.Add(n);
+            return ValueTask.FromResult<string?>(null);
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Parse(model), LongUnlessCounted with { Count = 1000 }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), seen.Order());
+        Assert.Equal(1000, result.Submitted);
+        Assert.Equal(1000, result.Completed);
+        Assert.Equal(1000, result.Ok);
+        Assert.Empty(result.Failures);
+        Assert.Equal(1000, result.Latency.Count);
+        Assert.Equal(1000, result.Timeline.Sum(p => p.Completed));
+        Assert.False(result.Partial);
+    }
+
+    [Fact]
+    public async Task Failures_are_counted_by_their_kind_and_exceptions_by_their_type()
+    {
+        var step = new Step("mixed", (n, _) => (n % 3) switch
+        {
+            0 => ValueTask.FromResult<string?>("412"),
+            1 => throw new InvalidOperationException("refused"),
+            _ => ValueTask.FromResult<string?>(null),
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(4), LongUnlessCounted with { Count = 300 }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(new Dictionary<string, long> { ["412"] = 100, ["InvalidOperationException"] = 100 }, result.Failures);
+        Assert.Equal(100, result.Ok);
+        Assert.Equal(200, result.Failed);
+        Assert.Equal(300, result.Completed);
+        Assert.Equal(200, result.Timeline.Sum(p => p.Failed));
+    }
+
+    [Fact]
+    public async Task A_batch_step_is_bounded_and_counted_in_items()
+    {
+        var step = new Step("batch", (_, _) => ValueTask.FromResult<string?>(null)) { ItemsPerCall = 10 };
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(2), LongUnlessCounted with { Count = 95 }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(10, result.Submitted);
+        Assert.Equal(100, result.OkItems);
+    }
+
+    [Fact]
+    public async Task Warm_up_calls_are_made_but_not_counted()
+    {
+        long calls = 0;
+        var step = new Step("echo", (_, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            return ValueTask.FromResult<string?>(null);
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(2), LongUnlessCounted with { Count = 500, WarmUp = TimeSpan.FromSeconds(1) }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(500, result.Submitted);
+        Assert.Equal(500, result.Completed);
+        Assert.True(calls > 500, $"the warm-up made no call ({calls} calls in all)");
+    }
+
+    [Fact]
+    public async Task Ctrl_C_ends_the_step_at_once_with_a_partial_result_of_what_it_measured()
+    {
+        using var interrupt = new CancellationTokenSource();
+        var step = new Step("until-interrupted", (n, _) =>
+        {
+            if (n == 50)
+            {
+                interrupt.Cancel();
+            }
+            return ValueTask.FromResult<string?>(null);
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(4), LongUnlessCounted, 1, null, interrupt.Token);
+
+        Assert.True(result.Partial);
+        Assert.InRange(result.Completed, 51, 1_000_000);
+        Assert.Equal(result.Submitted, result.Completed);
+        Assert.Empty(result.Failures);
+    }
+
+    [Fact]
+    public async Task Calls_still_unanswered_when_the_drain_ends_count_as_abandoned_failures()
+    {
+        var never = new TaskCompletionSource<string?>();
+        var step = new Step("hangs", (n, _) => n < 3 ? ValueTask.FromResult<string?>(null) : new ValueTask<string?>(never.Task));
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(2), LongUnlessCounted with { Count = 5, Drain = TimeSpan.Zero }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(5, result.Submitted);
+        Assert.Equal(5, result.Completed);
+        Assert.Equal(3, result.Ok);
+        Assert.Equal(2, result.Failures["no answer before the drain ended"]);
+    }
+
+    [Fact]
+    public void The_recorder_gives_percentiles_of_what_it_recorded_and_keeps_seconds_apart()
+    {
+        var recorder = new Recorder();
+        for (var ms = 1; ms <= 100; ms++)
+        {
+            recorder.Submit(ms < 51 ? 0.5 : 1.5);
+            recorder.Complete(ms < 51 ? 0.5 : 1.5, ms * 1000, failure: null);
+        }
+
+        var latency = recorder.Latency();
+        Assert.Equal(100, latency.Count);
+        Assert.Equal(50, latency.P50, 0.1);
+        Assert.Equal(99, latency.P99, 0.1);
+        Assert.Equal(100, latency.Max, 0.1);
+        var timeline = recorder.Timeline();
+        Assert.Equal([0, 1], timeline.Select(p => p.Second));
+        Assert.Equal([50L, 50L], timeline.Select(p => p.Completed));
+        Assert.Equal(50, timeline[0].Latency.Max, 0.1);
+    }
+}
