@@ -1,7 +1,6 @@
 using System.Text;
 using Azure.Data.Tables;
 using Registry.Bench;
-using Registry.Gateway.Security;
 using Registry.Host;
 
 // Registry throughput against its ceilings, measured in one process and one run so the ratios hold on a noisy
