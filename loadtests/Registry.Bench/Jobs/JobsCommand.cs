@@ -16,7 +16,7 @@ namespace Registry.Bench.Jobs;
 /// Azurite what storage alone does with the same rows and bytes (the ceilings), and prints every figure as a ratio to
 /// its ceiling of the same round. Usage:
 ///   dotnet loadtests/Registry.Bench/bin/Release/net10.0/Registry.Bench.dll jobs [--devices 100000] [--rounds 3]
-///       [--ceiling-parallelism 16] [--job-minutes 30] [--set Key=Value ...]
+///       [--ceiling-parallelism 16] [--job-minutes 30] [--host path/to/Registry.Host.dll] [--set Key=Value ...]
 /// The registry runs with <c>Registry:DeviceStorage=Batched</c> unless <c>--set</c> says otherwise: its rows share a
 /// PartitionKey per index partition, the layout a range scan and entity-group transactions can use.
 /// </summary>
@@ -52,7 +52,7 @@ internal static class JobsCommand
         {
             for (var round = 1; round <= rounds; round++)
             {
-                var (result, failed) = await RunRoundAsync(round, devices, input, settings, partitions, parallelism, jobLimit);
+                var (result, failed) = await RunRoundAsync(round, devices, input, settings, partitions, parallelism, jobLimit, Value("--host"));
                 failures += failed;
                 results.Add(result);
                 Print($"round {round}", devices, result);
@@ -95,7 +95,7 @@ internal static class JobsCommand
         }
     }
 
-    private static async Task<(Round, int Failures)> RunRoundAsync(int round, int devices, string input, Dictionary<string, string?> settings, int partitions, int parallelism, TimeSpan jobLimit)
+    private static async Task<(Round, int Failures)> RunRoundAsync(int round, int devices, string input, Dictionary<string, string?> settings, int partitions, int parallelism, TimeSpan jobLimit, string? host)
     {
         var failures = 0;
         await using var azurite = await AzuriteProcess.StartAsync(CancellationToken.None);
@@ -117,8 +117,9 @@ internal static class JobsCommand
             | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, DateTimeOffset.UtcNow.AddHours(12)).ToString();
 
         Phase import, export;
-        await using (var registry = await RegistryProcess.StartAsync(name, azurite.ConnectionString, settings, CancellationToken.None))
+        await using (var registry = await RegistryProcess.StartAsync(name, azurite.ConnectionString, settings, host, CancellationToken.None))
         {
+            Console.WriteLine($"round {round}: registry process {registry.ProcessId} (log {registry.LogPath}), Azurite process {azurite.ProcessId}");
             using var http = BenchHost.CreateClient(registry.CaPath, 4);
             import = await RunJobAsync(http, registry, azurite.ProcessId, "import", new JsonObject
             {

@@ -13,8 +13,9 @@ internal sealed class RegistryProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private RegistryProcess(Process process, string dataFolder, string baseAddress)
+    private RegistryProcess(Process process, string dataFolder, string baseAddress, string logPath)
     {
+        LogPath = logPath;
         _process = process;
         DataFolder = dataFolder;
         BaseAddress = baseAddress;
@@ -22,15 +23,19 @@ internal sealed class RegistryProcess : IAsyncDisposable
 
     public string DataFolder { get; }
 
+    /// <summary>The host's console output (Warning and above).</summary>
+    public string LogPath { get; }
+
     public string BaseAddress { get; }
 
     public int ProcessId => _process.Id;
 
     public string CaPath => Path.Combine(DataFolder, "certs", DevelopmentCertificates.CaFileName);
 
-    public static async Task<RegistryProcess> StartAsync(string name, string storage, IReadOnlyDictionary<string, string?> settings, CancellationToken cancellation)
+    public static async Task<RegistryProcess> StartAsync(string name, string storage, IReadOnlyDictionary<string, string?> settings, string? host, CancellationToken cancellation)
     {
-        var dll = Path.Combine(BenchHost.RepositoryRoot(), "src", "Registry.Host", "bin", "Release", "net10.0", "Registry.Host.dll");
+        // --host runs a copy of the build, so the solution can be rebuilt while a long run uses it.
+        var dll = host ?? Path.Combine(BenchHost.RepositoryRoot(), "src", "Registry.Host", "bin", "Release", "net10.0", "Registry.Host.dll");
         if (!File.Exists(dll))
         {
             throw new InvalidOperationException($"{dll} is missing: build the solution in Release first.");
@@ -70,12 +75,14 @@ internal sealed class RegistryProcess : IAsyncDisposable
             psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
         var process = Process.Start(psi) ?? throw new InvalidOperationException("Cannot start the registry host.");
-        var log = new StreamWriter(Path.Combine(folder, "host.log")) { AutoFlush = true };
+        // Beside the data folder, not in it: the log outlives the run, for its warnings.
+        var logPath = Path.Combine(Path.GetTempPath(), $"registry-jobs-bench-{name}.log");
+        var log = new StreamWriter(logPath) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var registry = new RegistryProcess(process, folder, $"https://127.0.0.1:{ports[0]}");
+        var registry = new RegistryProcess(process, folder, $"https://127.0.0.1:{ports[0]}", logPath);
         try
         {
             await registry.WaitReadyAsync(cancellation);
@@ -96,7 +103,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"The registry exited with code {_process.ExitCode} while starting; see {Path.Combine(DataFolder, "host.log")}.");
+                throw new InvalidOperationException($"The registry exited with code {_process.ExitCode} while starting; see {LogPath}.");
             }
             if (File.Exists(CaPath))
             {
