@@ -24,7 +24,8 @@ internal static class JobsCommand
 {
     private sealed record Phase(string Name, TimeSpan Elapsed, long PeakRss, double LoadMin, double LoadMax, double RegistryCpu, double AzuriteCpu, string Note);
 
-    private sealed record Round(Phase Import, Phase Export, TimeSpan ImportCeiling, TimeSpan ScanCeiling, TimeSpan UploadCeiling);
+    /// <summary>One round; <see cref="Done"/> is the devices the registry stored (fewer than asked when a job hit --job-minutes).</summary>
+    private sealed record Round(Phase Import, Phase Export, TimeSpan ImportCeiling, TimeSpan ScanCeiling, TimeSpan UploadCeiling, long Done);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -55,7 +56,7 @@ internal static class JobsCommand
                 var (result, failed) = await RunRoundAsync(round, devices, input, settings, partitions, parallelism, jobLimit, Value("--host"));
                 failures += failed;
                 results.Add(result);
-                Print($"round {round}", devices, result);
+                Print($"round {round}", result);
             }
         }
         finally
@@ -64,7 +65,7 @@ internal static class JobsCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| figure ({devices:N0} devices, median of {results.Count}) | wall | devices/s | ceiling wall | ratio to ceiling | peak RSS | load average (1 min) | registry / Azurite CPU s |");
+        Console.WriteLine($"| figure ({devices:N0} devices asked, median of {results.Count}) | wall | devices/s | ceiling wall | ratio to ceiling | peak RSS | load average (1 min) | registry / Azurite CPU s |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var (name, job, ceiling) in new (string, Func<Round, Phase>, Func<Round, TimeSpan>)[]
         {
@@ -76,13 +77,13 @@ internal static class JobsCommand
             var ceil = Measurement.Median(results.Select(r => ceiling(r).TotalSeconds));
             var ratio = Measurement.Median(results.Select(r => ceiling(r).TotalSeconds / job(r).Elapsed.TotalSeconds));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {wall:F1} s | {devices / wall:N0} | {ceil:F1} s | {ratio:F2} (rounds {string.Join(", ", results.Select(r => (ceiling(r).TotalSeconds / job(r).Elapsed.TotalSeconds).ToString("F2", CultureInfo.InvariantCulture)))}) | {results.Max(r => job(r).PeakRss) / 1e6:N0} MB | {results.Min(r => job(r).LoadMin):F1}–{results.Max(r => job(r).LoadMax):F1} | {Measurement.Median(results.Select(r => job(r).RegistryCpu)):F0} / {Measurement.Median(results.Select(r => job(r).AzuriteCpu)):F0} |"));
+                $"| {name} | {wall:F1} s | {Measurement.Median(results.Select(r => r.Done / job(r).Elapsed.TotalSeconds)):N0} | {ceil:F1} s | {ratio:F2} (rounds {string.Join(", ", results.Select(r => (ceiling(r).TotalSeconds / job(r).Elapsed.TotalSeconds).ToString("F2", CultureInfo.InvariantCulture)))}) | {results.Max(r => job(r).PeakRss) / 1e6:N0} MB | {results.Min(r => job(r).LoadMin):F1}–{results.Max(r => job(r).LoadMax):F1} | {Measurement.Median(results.Select(r => job(r).RegistryCpu)):F0} / {Measurement.Median(results.Select(r => job(r).AzuriteCpu)):F0} |"));
         }
         Console.WriteLine(failures == 0 ? "every job completed with every device" : $"{failures} check(s) failed (see above)");
         return failures == 0 ? 0 : 1;
     }
 
-    private static void Print(string label, int devices, Round r)
+    private static void Print(string label, Round r)
     {
         foreach (var (phase, ceiling, parts) in new[]
         {
@@ -91,7 +92,7 @@ internal static class JobsCommand
         })
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{label} {phase.Name}: {phase.Elapsed.TotalSeconds:F1} s, {devices / phase.Elapsed.TotalSeconds:N0} devices/s; ceiling ({parts}) {devices / ceiling.TotalSeconds:N0} devices/s; ratio {ceiling.TotalSeconds / phase.Elapsed.TotalSeconds:F2}; peak RSS {phase.PeakRss / 1e6:N0} MB; load {phase.LoadMin:F1}–{phase.LoadMax:F1}; CPU s registry {phase.RegistryCpu:F0}, Azurite {phase.AzuriteCpu:F0} of {phase.Elapsed.TotalSeconds * Environment.ProcessorCount:F0} on the machine{phase.Note}"));
+                $"{label} {phase.Name}: {r.Done:N0} devices in {phase.Elapsed.TotalSeconds:F1} s, {r.Done / phase.Elapsed.TotalSeconds:N0} devices/s; ceiling ({parts}) {r.Done / ceiling.TotalSeconds:N0} devices/s; ratio {ceiling.TotalSeconds / phase.Elapsed.TotalSeconds:F2}; peak RSS {phase.PeakRss / 1e6:N0} MB; load {phase.LoadMin:F1}–{phase.LoadMax:F1}; CPU s registry {phase.RegistryCpu:F0}, Azurite {phase.AzuriteCpu:F0} of {phase.Elapsed.TotalSeconds * Environment.ProcessorCount:F0} on the machine{phase.Note}"));
         }
     }
 
@@ -144,7 +145,8 @@ internal static class JobsCommand
         }
 
         // The exported bytes, read back untimed: the upload ceiling stages the same bytes.
-        var exported = (await outputContainer.GetBlobClient("devices.txt").DownloadContentAsync()).Value.Content.ToMemory();
+        var exportBlob = outputContainer.GetBlobClient("devices.txt");
+        var exported = (await exportBlob.ExistsAsync()).Value ? (await exportBlob.DownloadContentAsync()).Value.Content.ToMemory() : ReadOnlyMemory<byte>.Empty;
         var lines = exported.Span.Count((byte)'\n');
         if (lines != devices)
         {
@@ -158,7 +160,7 @@ internal static class JobsCommand
         var scanned = rows.Sum(r => r.Count);
         if (scanned != devices)
         {
-            Console.WriteLine($"warning: the range scans read {scanned:N0} device rows, expected {devices:N0}");
+            Console.WriteLine($"warning: the range scans read {scanned:N0} device rows, expected {devices:N0}: the round's figures are per device stored");
         }
         var upload = await JobCeilings.UploadAsync(ceilingContainer, "devices.txt", exported, 4 << 20, parallelism);
 
@@ -169,7 +171,7 @@ internal static class JobsCommand
             await tables.DeleteTableAsync(prefix + table);
         }
         var insert = await JobCeilings.InsertAsync(tables, "ceil" + name, rows, parallelism);
-        return (new Round(import, export, insert, scan, upload), failures);
+        return (new Round(import, export, insert, scan, upload, scanned), failures);
     }
 
     /// <summary>Creates the job and polls it to its end, sampling the registry's RSS, its and Azurite's CPU, and the load average meanwhile.</summary>
