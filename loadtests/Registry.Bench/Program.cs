@@ -25,6 +25,11 @@ if (args.Length > 0 && args[0] == "mqtt-load")
 {
     return await Registry.Bench.Mqtt.MqttLoad.RunAsync(args[1..]);
 }
+// `jobs` measures import and export jobs against their storage ceilings (Jobs/JobsCommand.cs).
+if (args.Length > 0 && args[0] == "jobs")
+{
+    return await Registry.Bench.Jobs.JobsCommand.RunAsync(args[1..]);
+}
 if (args.Length > 0 && args[0] == "heartbeat")
 {
     return await Registry.Bench.Heartbeats.HeartbeatCommand.RunAsync(args[1..]);

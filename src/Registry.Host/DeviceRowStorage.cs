@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Azure;
 using Azure.Data.Tables;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Grains.Devices;
 using Registry.Grains.Storage;
 
 namespace Registry.Host;
@@ -19,7 +21,7 @@ namespace Registry.Host;
 /// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
 /// without it. docs/storage.md §3.
 /// </summary>
-public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage
+public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage, IDevicePartitionScan
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
@@ -30,12 +32,16 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private long _writes;
     private long _requests;
+    private long _reads;
 
     /// <summary>Writes asked of this store (inserts, replaces, deletes).</summary>
     public long Writes => Interlocked.Read(ref _writes);
 
     /// <summary>Storage requests those writes took: transactions plus single requests. Below <see cref="Writes"/> when writes shared transactions.</summary>
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Rows read one at a time (a device grain loading its state); the rows of a <see cref="Scan"/> are not counted.</summary>
+    public long Reads => Interlocked.Read(ref _reads);
 
     /// <summary>
     /// The bucket of a device id (not escaped): the storage group of its index partition, as in the index table, so the
@@ -48,6 +54,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var (partitionKey, rowKey) = Keys(grainId);
+        Interlocked.Increment(ref _reads);
         var row = await table.GetEntityIfExistsAsync<TableEntity>(partitionKey, rowKey, Columns);
         if (row.HasValue && row.Value is { } entity && entity.GetBinary(DataColumn) is { } data)
         {
@@ -61,6 +68,22 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             grainState.State = default!;
             grainState.ETag = null;
             grainState.RecordExists = false;
+        }
+    }
+
+    /// <summary>
+    /// Every row of one index partition by a range query over its PartitionKey, page by page (the SDK's pages of up to
+    /// 1,000 rows), so an export holds one page at a time and makes one request per page instead of one per device.
+    /// </summary>
+    public async IAsyncEnumerable<DeviceIdentity> Scan(int partition, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        var key = TableIndexStore.PartitionKey(partition);
+        await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: cancellation))
+        {
+            if (row.GetBinary(DataColumn) is { } data && serializer.Deserialize<DeviceState>(new BinaryData(data))?.Identity is { } identity)
+            {
+                yield return identity;
+            }
         }
     }
 

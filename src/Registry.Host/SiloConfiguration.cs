@@ -209,8 +209,11 @@ public static class SiloConfiguration
         {
             // Device rows group-committed across the silo's device grains (DeviceRowStorage), in a table of their own.
             var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
-            silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => new DeviceRowStorage(
+            silo.Services.AddSingleton(sp => new DeviceRowStorage(
                 devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>()));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
+            // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
+            silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(devices, IndexCheckStage - 1));
         }
         else

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Core.Internal;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
@@ -14,9 +15,12 @@ namespace Registry.Grains.Jobs;
 /// <summary>
 /// Does one chunk of a job. Export reads acknowledged device state straight from the registry's storage in batches (no
 /// device grain activates); import applies lines through <see cref="BulkOperationApplier"/>, the bulk endpoint's own
-/// per-item rules. A stateless worker: activations are local to the caller, as many as the silo has cores.
+/// per-item rules. A stateless worker: activations are local to the caller, as many as the silo has cores. Reentrant: a
+/// chunk spends its time awaiting storage, not computing, so the job's chunks in flight all run at once instead of
+/// queueing behind one chunk per core (where a queued chunk could outwait the job's call timeout and fail the job).
 /// </summary>
 [StatelessWorker]
+[Reentrant]
 public sealed class BulkJobGrain(
     [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
     IDeviceLineFormat format,
@@ -26,6 +30,9 @@ public sealed class BulkJobGrain(
 {
     private const int IndexPageSize = 1000;
     private const int ReadBatch = 100;
+
+    /// <summary>Times a line answered ServiceUnavailable is applied again before it is logged as such.</summary>
+    private const int UnavailableRetries = 5;
 
     private BulkOperationApplier? _applier;
 
@@ -39,36 +46,20 @@ public sealed class BulkJobGrain(
         }
 
         var blob = JobBlobs.Container(chunk.ContainerUri, "output").GetBlockBlobClient(chunk.BlobName);
-        var index = GrainFactory.GetGrain<IDeviceIndexGrain>(chunk.Partition);
         var blockBytes = options.Value.ExportBlockBytes;
         var buffer = new ArrayBufferWriter<byte>(blockBytes + 64 * 1024);
         var blocks = 0;
         long devices = 0;
-        string? after = null;
-        while (true)
+        var read = services.GetService<IDevicePartitionScan>() is { } scan ? scan.Scan(chunk.Partition) : ReadThroughIndex(chunk.Partition);
+        await foreach (var device in read)
         {
-            var page = await index.Page(after, IndexPageSize);
-            foreach (var batch in page.Entries.Chunk(ReadBatch))
+            format.WriteDevice(device, chunk.ExcludeKeys, buffer);
+            buffer.Write("\n"u8);
+            devices++;
+            if (buffer.WrittenCount >= blockBytes)
             {
-                // Phantoms (an index entry whose device is gone) read as null and are not exported.
-                var read = await Task.WhenAll(batch.Select(e =>
-                    DeviceStorage.ReadIdentityAsync(storage, GrainFactory.GetGrain<IDeviceGrain>(e.DeviceId).GetGrainId())));
-                foreach (var device in read.OfType<DeviceIdentity>())
-                {
-                    format.WriteDevice(device, chunk.ExcludeKeys, buffer);
-                    buffer.Write("\n"u8);
-                    devices++;
-                }
-                if (buffer.WrittenCount >= blockBytes)
-                {
-                    await Stage(blob, chunk.Partition, blocks++, buffer);
-                }
+                await Stage(blob, chunk.Partition, blocks++, buffer);
             }
-            if (!page.HasMore || page.Entries.Count == 0)
-            {
-                break;
-            }
-            after = page.Entries[^1].DeviceId;
         }
         if (buffer.WrittenCount > 0)
         {
@@ -77,6 +68,54 @@ public sealed class BulkJobGrain(
         services.GetService<IExportPartitionGate>()?.Staged(chunk);
         return new ExportChunkResult(blocks, devices);
     }
+
+    /// <summary>
+    /// The partition's devices through its index pages, each page's devices read from storage in batches: for storages
+    /// whose rows cannot be scanned by partition. Phantoms (an index entry whose device is gone) read as null and are skipped.
+    /// </summary>
+    private async IAsyncEnumerable<DeviceIdentity> ReadThroughIndex(int partition)
+    {
+        var index = GrainFactory.GetGrain<IDeviceIndexGrain>(partition);
+        string? after = null;
+        while (true)
+        {
+            var page = await index.Page(after, IndexPageSize);
+            foreach (var batch in page.Entries.Chunk(ReadBatch))
+            {
+                var read = await Task.WhenAll(batch.Select(e =>
+                    DeviceStorage.ReadIdentityAsync(storage, GrainFactory.GetGrain<IDeviceGrain>(e.DeviceId).GetGrainId())));
+                foreach (var device in read.OfType<DeviceIdentity>())
+                {
+                    yield return device;
+                }
+            }
+            if (!page.HasMore || page.Entries.Count == 0)
+            {
+                yield break;
+            }
+            after = page.Entries[^1].DeviceId;
+        }
+    }
+
+    /// <summary>
+    /// The devices a chunk wrote leave memory now instead of after their idle time (minutes): a million-line import would
+    /// otherwise hold a million activations, gigabytes. A device with a session keeps its activation; the others are
+    /// read back from storage by their next call.
+    /// </summary>
+    private Task Rest(IEnumerable<(string DeviceId, (BulkOperationError? Error, DeviceIdentity? Device) Outcome)> applied) =>
+        Task.WhenAll(applied
+            .Where(a => a.Outcome.Error is null && a.Outcome.Device?.ConnectionState != DeviceConnectionState.Connected)
+            .Select(async a =>
+            {
+                try
+                {
+                    await GrainFactory.GetGrain<IDeviceGrain>(a.DeviceId).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException)
+                {
+                    // Only memory is at stake: the device then leaves after its idle time, as any other.
+                }
+            }));
 
     private static async Task Stage(BlockBlobClient blob, int partition, int sequence, ArrayBufferWriter<byte> buffer)
     {
@@ -122,15 +161,34 @@ public sealed class BulkJobGrain(
             }
         }
 
-        var outcomes = await Task.WhenAll(operations.Select(o => Applier.Apply(o.Operation)));
+        var outcomes = await Task.WhenAll(operations.Select(o => Applier.ApplyToDevice(o.Operation)));
+        // Lines storage did not answer in time are applied again, fewer at once each time, rather than logged: an import
+        // meeting busy storage is slowed, not left with lines to redo. A retried line's first write may have landed after
+        // its timeout, so a retry counts as a replay.
+        var retried = new bool[outcomes.Length];
+        for (var attempt = 0; attempt < UnavailableRetries; attempt++)
+        {
+            var again = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i].Error?.ErrorCode == RegistryErrorCode.ServiceUnavailable).ToArray();
+            if (again.Length == 0)
+            {
+                break;
+            }
+            var answers = await Task.WhenAll(again.Select(i => Applier.ApplyToDevice(operations[i].Operation)));
+            for (var j = 0; j < again.Length; j++)
+            {
+                outcomes[again[j]] = answers[j];
+                retried[again[j]] = true;
+            }
+        }
+        await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)));
         long applied = 0;
         for (var i = 0; i < outcomes.Length; i++)
         {
-            if (outcomes[i] is not { } failure)
+            if (outcomes[i].Error is not { } failure)
             {
                 applied++;
             }
-            else if (chunk.Replay && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+            else if ((chunk.Replay || retried[i]) && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
             {
                 applied++;
             }

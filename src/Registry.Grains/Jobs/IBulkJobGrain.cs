@@ -9,12 +9,21 @@ namespace Registry.Grains.Jobs;
 [Alias("registry.IBulkJobGrain")]
 public interface IBulkJobGrain : IGrainWithIntegerKey
 {
-    /// <summary>Stages every device of one index partition as blocks of the output blob; the job grain commits them.</summary>
+    /// <summary>How long the job waits for one chunk: thousands of storage writes or a partition's scan, on storage that may be slow.</summary>
+    const string ChunkTimeout = "00:10:00";
+
+    /// <summary>
+    /// Stages every device of one index partition as blocks of the output blob; the job grain commits them. A chunk may
+    /// take longer than the silo's call timeout (30 s) on slow storage: the job waits for it instead of failing (a
+    /// silo's failure still ends the call at once).
+    /// </summary>
     [Alias("ExportPartition")]
+    [ResponseTimeout(ChunkTimeout)]
     Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
 
     /// <summary>Applies the lines of one slice of the input; returns the lines that failed.</summary>
     [Alias("ImportChunk")]
+    [ResponseTimeout(ChunkTimeout)]
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
 }
 

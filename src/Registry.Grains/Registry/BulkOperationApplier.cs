@@ -11,7 +11,10 @@ namespace Registry.Grains.Registry;
 public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devices, ILogger logger)
 {
     /// <summary>Null when the item was applied, else why not.</summary>
-    public async Task<BulkOperationError?> Apply(BulkOperation operation)
+    public async Task<BulkOperationError?> Apply(BulkOperation operation) => (await ApplyToDevice(operation)).Error;
+
+    /// <summary>As <see cref="Apply"/>, with the device as the item left it (null after a delete, or when it failed).</summary>
+    public async Task<(BulkOperationError? Error, DeviceIdentity? Device)> ApplyToDevice(BulkOperation operation)
     {
         var id = operation.Device.DeviceId;
         try
@@ -19,16 +22,17 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
             DeviceValidation.EnsureValidDeviceId(id);
             var device = devices(id);
             var ifMatch = MatchCondition(operation);
+            DeviceIdentity? result = null;
             switch (operation.Mode)
             {
                 case ImportMode.Create:
-                    await device.Create(operation.Device);
+                    result = await device.Create(operation.Device);
                     break;
                 case ImportMode.Update or ImportMode.UpdateIfMatchETag:
-                    await device.Update(operation.Device, ifMatch);
+                    result = await device.Update(operation.Device, ifMatch);
                     break;
                 case ImportMode.CreateOrUpdate or ImportMode.CreateOrUpdateIfMatchETag:
-                    await device.CreateOrUpdate(operation.Device, ifMatch);
+                    result = await device.CreateOrUpdate(operation.Device, ifMatch);
                     break;
                 case ImportMode.Delete or ImportMode.DeleteIfMatchETag:
                     await device.Delete(ifMatch);
@@ -36,22 +40,22 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
                 default:
                     throw RegistryException.Invalid($"Unknown importMode {operation.Mode}.");
             }
-            return null;
+            return (null, result);
         }
         catch (RegistryException ex)
         {
-            return new BulkOperationError(id, ex.Code, ex.Message, operation.Mode);
+            return (new BulkOperationError(id, ex.Code, ex.Message, operation.Mode), null);
         }
         catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException)
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, ex, operation.Mode, id);
-            return new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode);
+            return (new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode), null);
         }
         catch (Exception ex)
         {
             LogItemFailed(logger, ex, operation.Mode, id);
-            return new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode);
+            return (new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode), null);
         }
     }
 

@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Storage;
+using Registry.Abstractions;
+using Registry.Grains;
+using Registry.Grains.Storage;
+using Registry.Grains.Jobs;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// What keeps a job of a million devices within minutes: its import chunks all run at once (a chunk awaits storage, it
+/// does not compute), and an export of partition-grouped device rows reads them by range, not one row per device.
+/// </summary>
+public sealed class JobThroughputTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task Import_applies_all_its_chunks_in_flight_at_once_even_beyond_the_silos_cores()
+    {
+        var inFlight = Environment.ProcessorCount + 2;
+        var gate = new ConcurrentChunks(inFlight);
+        await using var host = await RegistryTestHost.StartAsync(configure: b =>
+        {
+            b.Services.AddSingleton<IImportChunkGate>(gate);
+            b.Services.Configure<JobOptions>(o =>
+            {
+                o.ImportChunkLines = 1;
+                o.ImportChunksInFlight = inFlight;
+            });
+        });
+        using var http = host.CreateClient();
+        var (container, sas) = await NewContainerAsync(azurite);
+        var ids = Enumerable.Range(0, inFlight * 2).Select(i => $"thr-imp-{i}").ToArray();
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id })));
+        var job = await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        // Every chunk waits at the gate until as many as the job keeps in flight are there together.
+        try
+        {
+            await gate.AllHeld.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+
+        var ended = await http.WaitForEndAsync((string)job["jobId"]!);
+        Assert.Equal("completed", (string)ended["status"]!);
+        Assert.Equal(inFlight, gate.MostAtOnce);
+        foreach (var id in ids)
+        {
+            using var response = await http.GetDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Devices_an_import_wrote_leave_memory_once_their_chunk_is_applied_instead_of_after_their_idle_time()
+    {
+        await using var host = await RegistryTestHost.StartAsync();
+        using var http = host.CreateClient();
+        var (container, sas) = await NewContainerAsync(azurite);
+        var ids = Enumerable.Range(0, 30).Select(i => $"thr-rest-{i}").ToArray();
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create" })));
+
+        var job = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        // Deactivation follows the chunk's answer by a moment: wait for the count itself (DeviceIdleMinutes is 5).
+        var management = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(1));
+        while ((await management.GetSimpleGrainStatistics()).Where(s => s.GrainType.Contains("DeviceGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount) > 0)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+        foreach (var id in ids)
+        {
+            using var response = await http.GetDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Import_lines_whose_storage_write_timed_out_are_applied_again_and_not_logged()
+    {
+        await using var host = await RegistryTestHost.StartAsync(configure: b =>
+            b.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FirstWriteTimesOut(
+                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)))));
+        using var http = host.CreateClient();
+        var (container, sas) = await NewContainerAsync(azurite);
+        var ids = Enumerable.Range(0, 20).Select(i => $"thr-retry-{i}").ToArray();
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create" })));
+
+        var job = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Empty(await ReadLinesAsync(container, "importErrors.log"));
+        foreach (var id in ids)
+        {
+            using var response = await http.GetDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task An_import_chunk_slower_than_the_silos_call_timeout_still_completes_the_job()
+    {
+        var callTimeout = TimeSpan.FromSeconds(5);
+        var gate = new SlowChunks(callTimeout * 2);
+        await using var host = await RegistryTestHost.StartAsync(configure: b =>
+        {
+            b.Services.AddSingleton<IImportChunkGate>(gate);
+            b.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = callTimeout);
+        });
+        using var http = host.CreateClient();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", [Line(new { id = "thr-slow" })]);
+
+        var job = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Null((string?)job["failureReason"]);
+        using var response = await http.GetDeviceAsync("thr-slow");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Export_of_batched_device_rows_reads_each_partition_by_range_and_no_row_one_by_one()
+    {
+        var prefix = "thr" + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
+        });
+        using var http = host.CreateClient();
+        string[] tricky = ["thr-a#b", "thr-a?b", "thr-a%23b", "thr-Case", "thr-case", "thr-" + "-:.+%_#*?!(),=@;$'"];
+        var ids = tricky.Concat(Enumerable.Range(0, 150).Select(i => $"thr-exp-{i}")).ToArray();
+        foreach (var batch in ids.Chunk(100))
+        {
+            using var created = await http.BulkAsync(Json(batch.Select(id => new { id, importMode = "create", status = "disabled", statusReason = "r" }).ToArray()));
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        }
+        var devices = new Dictionary<string, JsonObject>();
+        foreach (var id in ids)
+        {
+            devices[id] = await http.GetDeviceJsonAsync(id);
+        }
+        var rows = host.Services.GetRequiredService<DeviceRowStorage>();
+        var readsBefore = rows.Reads;
+
+        var (container, sas) = await NewContainerAsync(azurite);
+        var job = await http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(readsBefore, rows.Reads);
+        var lines = (await ReadLinesAsync(container, "devices.txt")).Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(l => (string)l["id"]!);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), lines.Keys.Order(StringComparer.Ordinal));
+        foreach (var (id, device) in devices)
+        {
+            Assert.Equal((string)device["etag"]!, (string)lines[id]["eTag"]!);
+            Assert.Equal("disabled", (string)lines[id]["status"]!);
+            Assert.Equal(device["authentication"]!.ToJsonString(), lines[id]["authentication"]!.ToJsonString());
+        }
+    }
+
+    /// <summary>
+    /// Storage that does not answer the first write of each device in time: every other one lands anyway (as a write
+    /// answered 503 may), the rest do not.
+    /// </summary>
+    private sealed class FirstWriteTimesOut(IGrainStorage inner) : IGrainStorage
+    {
+        private readonly ConcurrentDictionary<GrainId, bool> _seen = new();
+        private int _writes;
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            if (!grainId.Key.ToString()!.StartsWith("thr-retry-", StringComparison.Ordinal) || !_seen.TryAdd(grainId, true))
+            {
+                await inner.WriteStateAsync(stateName, grainId, grainState);
+                return;
+            }
+            if (Interlocked.Increment(ref _writes) % 2 == 0)
+            {
+                await inner.WriteStateAsync(stateName, grainId, grainState);
+            }
+            throw new StorageUnavailableException("Storage did not answer within 5 s; retry later.");
+        }
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            inner.ClearStateAsync(stateName, grainId, grainState);
+    }
+
+    /// <summary>Makes every chunk take <c>duration</c>: the slow storage under test is the stimulus, not a wait for something else.</summary>
+    private sealed class SlowChunks(TimeSpan duration) : IImportChunkGate
+    {
+        public Task Enter(ImportChunk chunk) => Task.Delay(duration);
+
+        public void Applied(ImportChunk chunk)
+        {
+        }
+    }
+
+    /// <summary>Holds each chunk until <c>target</c> chunks are held together (or the job has no more to send), counting the most at once.</summary>
+    private sealed class ConcurrentChunks(int target) : IImportChunkGate
+    {
+        private readonly TaskCompletionSource _allHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _held;
+        private int _most;
+
+        public Task AllHeld => _allHeld.Task;
+
+        public int MostAtOnce => Volatile.Read(ref _most);
+
+        /// <summary>Lets every chunk go, so a failed test still stops its host.</summary>
+        public void Release() => _allHeld.TrySetResult();
+
+        public async Task Enter(ImportChunk chunk)
+        {
+            var held = Interlocked.Increment(ref _held);
+            int most;
+            while (held > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, held, most) != most)
+            {
+            }
+            if (held >= target)
+            {
+                _allHeld.TrySetResult();
+            }
+            await _allHeld.Task;
+            Interlocked.Decrement(ref _held);
+        }
+
+        public void Applied(ImportChunk chunk)
+        {
+        }
+    }
+}
