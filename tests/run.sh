@@ -14,10 +14,10 @@ dotnet build Registry.Orleans.sln -c Release
 runner_failed=0
 
 # .NET: xunit v3 on Microsoft.Testing.Platform (global.json); xunit writes the TRX itself.
-# The run is bounded: a test waiting forever on a signal fails the run after 10 minutes instead of stalling CI,
+# The run is bounded: a test waiting forever on a signal fails the run after 14 minutes instead of stalling CI,
 # and the tests still running then are printed (the hang dump's log names them; the dump stays in TestResults).
 dotnet test --solution Registry.Orleans.sln --no-build -c Release \
-  --hangdump --hangdump-timeout 10m --hangdump-type Mini \
+  --hangdump --hangdump-timeout 14m --hangdump-type Mini \
   --report-xunit-trx --results-directory "$results/dotnet" || runner_failed=1
 for hang in "$results"/dotnet/Registry.Tests_*_hang.log; do
   [[ -e "$hang" ]] || continue

@@ -72,15 +72,18 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     }
 
     /// <summary>
-    /// Every row of one index partition by a range query over its PartitionKey, page by page (the SDK's pages of up to
-    /// 1,000 rows), so an export holds one page at a time and makes one request per page instead of one per device.
+    /// Every row of one index partition by a range query over its storage group's PartitionKey, page by page (the SDK's
+    /// pages of up to 1,000 rows), so an export holds one page at a time and makes one request per page instead of one
+    /// per device. A group holds several partitions' rows (their RowKeys are the ids alone): those of other partitions
+    /// are skipped, so the group is read once per partition of it.
     /// </summary>
     public async IAsyncEnumerable<DeviceIdentity> Scan(int partition, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        var key = TableIndexStore.PartitionKey(partition);
+        var key = TableIndexStore.GroupKey(partition);
         await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: cancellation))
         {
-            if (row.GetBinary(DataColumn) is { } data && serializer.Deserialize<DeviceState>(new BinaryData(data))?.Identity is { } identity)
+            if (row.GetBinary(DataColumn) is { } data && serializer.Deserialize<DeviceState>(new BinaryData(data))?.Identity is { } identity
+                && DevicePartitioner.PartitionOf(identity.DeviceId, partitions) == partition)
             {
                 yield return identity;
             }

@@ -329,7 +329,17 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         // Index first: if we die after this line the index holds a phantom, never a missing device.
         await Index.AddBeforeWrite(identity);
         _state.State.Identity = identity;
-        await Index.Write(() => _state.WriteStateAsync(), previous: null);
+        try
+        {
+            await Index.Write(() => _state.WriteStateAsync(), previous: null);
+        }
+        catch (InconsistentStateException) when (_state.State.Identity is not null)
+        {
+            // Storage refused the insert because a record exists after all (an earlier write that timed out landed
+            // later), and the failed write re-read it: the device is registered, so this create answers as any create
+            // of a registered device does, not as a server error. An import replaying its own line then sees it applied.
+            throw RegistryException.DeviceAlreadyExists(DeviceId);
+        }
         await _lifecycle.Created(DeviceId, Now);
         return _presence.Overlay(identity);
     }

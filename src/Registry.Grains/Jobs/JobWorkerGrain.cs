@@ -12,10 +12,13 @@ namespace Registry.Grains.Jobs;
 [Alias("registry.IJobWorkerGrain")]
 public interface IJobWorkerGrain : IGrainWithStringKey
 {
+    // As long as the worker it forwards to: the door must not give up on a slow chunk before the worker does.
     [Alias("ExportPartition")]
+    [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
 
     [Alias("ImportChunk")]
+    [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
 }
 

@@ -53,6 +53,21 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
     }
 
     [Fact]
+    public async Task A_create_whose_timed_out_write_landed_later_answers_the_next_create_DeviceAlreadyExists_not_a_server_error()
+    {
+        var id = NewId("late");
+        FlakyRegistryClusterFixture.DeviceFaults.LandNextWriteLate();
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Create(Sas(id)));
+        // The write the grain gave up on lands after its re-read found nothing, as a storage answer that timed out.
+        await FlakyRegistryClusterFixture.DeviceFaults.LandLateWriteAsync();
+
+        var again = await Assert.ThrowsAsync<RegistryException>(() => Device(id).Create(Sas(id)));
+
+        Assert.Equal(RegistryErrorCode.DeviceAlreadyExists, again.Code);
+        Assert.NotNull(await Device(id).Get());
+    }
+
+    [Fact]
     public async Task A_create_whose_index_write_fails_creates_nothing()
     {
         var id = NewId("noindex");

@@ -19,7 +19,55 @@ public sealed class StorageFaults
         }
     }
 
-    public void Reset() => FailNext(0);
+    public void Reset()
+    {
+        FailNext(0);
+        lock (_gate)
+        {
+            _late = null;
+            _lateNext = false;
+        }
+    }
+
+    private bool _lateNext;
+    private Func<Task>? _late;
+
+    /// <summary>
+    /// The next write throws at once without landing, as a write whose answer timed out, and lands only when the test
+    /// calls <see cref="LandLateWriteAsync"/>, with what it carried when it was sent.
+    /// </summary>
+    public void LandNextWriteLate()
+    {
+        lock (_gate)
+        {
+            _lateNext = true;
+        }
+    }
+
+    public Task LandLateWriteAsync()
+    {
+        Func<Task>? late;
+        lock (_gate)
+        {
+            late = _late;
+            _late = null;
+        }
+        return late?.Invoke() ?? throw new InvalidOperationException("No write was held to land late.");
+    }
+
+    internal bool TryHoldLate(Func<Task> write)
+    {
+        lock (_gate)
+        {
+            if (!_lateNext)
+            {
+                return false;
+            }
+            _lateNext = false;
+            _late = write;
+            return true;
+        }
+    }
 
     internal bool TryTake(out bool landThenThrow)
     {
@@ -37,13 +85,24 @@ public sealed class StorageFaults
 }
 
 /// <summary>A grain storage that fails on demand, for testing what the grains do when storage does.</summary>
-public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults) : IGrainStorage
+public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults, Orleans.Serialization.DeepCopier? copier = null) : IGrainStorage
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Maybe(() => inner.WriteStateAsync(stateName, grainId, grainState));
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (copier is not null)
+        {
+            // A copy of what was sent: the grain goes on changing its own state object after the write "failed".
+            var sent = new GrainState<T>(copier.Copy(grainState.State)) { ETag = grainState.ETag, RecordExists = grainState.RecordExists };
+            if (faults.TryHoldLate(() => inner.WriteStateAsync(stateName, grainId, sent)))
+            {
+                throw new InjectedStorageException();
+            }
+        }
+        return Maybe(() => inner.WriteStateAsync(stateName, grainId, grainState));
+    }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         Maybe(() => inner.ClearStateAsync(stateName, grainId, grainState));

@@ -32,7 +32,8 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
         {
             // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
-                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults));
+                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults,
+                sp.GetRequiredService<Orleans.Serialization.DeepCopier>()));
             silo.Services.AddSingleton<IIndexStore>(sp => new FlakyIndexStore(
                 sp.GetRequiredKeyedService<IIndexStore>(SiloConfiguration.IndexEntryStore), IndexFaults));
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
