@@ -75,6 +75,18 @@ public sealed class BeatingDevices : IAsyncDisposable
     /// <summary>When the last beat of <paramref name="id"/> that was acknowledged had been sent.</summary>
     public DateTimeOffset LastAcknowledgedSend(string id) => _devices[id].LastAcknowledgedSend;
 
+    /// <summary>
+    /// The longest time between two acknowledged beats of <paramref name="id"/>, leaving out the one gap that spans the last
+    /// <see cref="Mark"/> (the failure under test): a device with a longer gap than its deadline elsewhere was really silent,
+    /// because the overloaded machine did not serve it, and may rightly be announced.
+    /// </summary>
+    public TimeSpan LongestGap(string id)
+    {
+        var beats = _devices[id];
+        var trailing = beats.LastAcknowledgedSend >= _mark ? DateTimeOffset.UtcNow - beats.LastAcknowledgedSend : TimeSpan.Zero;
+        return trailing > beats.LongestGap ? trailing : beats.LongestGap;
+    }
+
     /// <summary>When <paramref name="id"/> was first served after <see cref="Mark"/>, or null if not yet.</summary>
     public DateTimeOffset? FirstServedSinceMark(string id) => _devices[id].FirstServedSinceMark;
 
@@ -99,6 +111,11 @@ public sealed class BeatingDevices : IAsyncDisposable
                 var status = await SendAsync(id);
                 if (status == (int)HttpStatusCode.NoContent)
                 {
+                    // The gap since the last acknowledged beat, unless it spans the mark (the failure under test).
+                    if (beats.LastAcknowledgedSend != default && (beats.LastAcknowledgedSend >= _mark || sent < _mark) && sent - beats.LastAcknowledgedSend > beats.LongestGap)
+                    {
+                        beats.LongestGap = sent - beats.LastAcknowledgedSend;
+                    }
                     beats.LastAcknowledgedSend = sent;
                     if (sent >= _mark && beats.FirstServedSinceMark is null)
                     {
@@ -148,6 +165,7 @@ public sealed class BeatingDevices : IAsyncDisposable
     {
         public volatile bool Silenced;
         public DateTimeOffset LastAcknowledgedSend;
+        public TimeSpan LongestGap;
         public DateTimeOffset? FirstServedSinceMark;
     }
 }

@@ -116,23 +116,23 @@ public sealed class FailureCluster(string connectionString, params string[] extr
         var logs = Directory.CreateDirectory(Path.Combine(dir.FullName, "TestResults", "failure-logs", Processes.ClusterId)).FullName;
         for (var i = 0; i < _silos.Count; i++)
         {
-            File.WriteAllText(Path.Combine(logs, $"silo-{i}-{_silos[i].Id}.log"), _silos[i].Output);
+            File.WriteAllText(Path.Combine(logs, $"silo-{i}.log"), _silos[i].Output);
         }
         for (var i = 0; i < _gateways.Count; i++)
         {
-            File.WriteAllText(Path.Combine(logs, $"gateway-{i}-{_gateways[i].Process.Id}.log"), _gateways[i].Process.Output);
+            File.WriteAllText(Path.Combine(logs, $"gateway-{i}.log"), _gateways[i].Process.Output);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
+        SaveOutputs();
         // Gateways and the client app first (a client outliving its silos only retries), then every silo by its id.
         await Processes.DisposeAsync();
         foreach (var silo in Enumerable.Reverse(_silos))
         {
             await silo.DisposeAsync();
         }
-        SaveOutputs();
     }
 }
 

@@ -10,19 +10,16 @@ namespace Registry.Tests.Failure;
 /// running import, the gateway process staying up: nothing acknowledged is lost, the import ends exactly, and monitoring
 /// resumes: a device silent across the restart is announced, none that kept beating is.
 /// </summary>
-[Collection(FailureCollection.Name)]
 public sealed class FullRestartTests(AzuriteFixture azurite)
 {
     private const int Devices = 200;
     private const int Lines = 5_000;
-    private static readonly TimeSpan BeatPeriod = TimeSpan.FromSeconds(3);
 
     [Fact(Timeout = 900_000)]
     public async Task Restarting_every_silo_loses_nothing_acknowledged_and_monitoring_and_the_running_import_resume()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var cluster = new FailureCluster(azurite.ConnectionString,
-            "--Registry:Heartbeat:IntervalSeconds=15", "--Registry:Heartbeat:GraceSeconds=10");
+        await using var cluster = new FailureCluster(azurite.ConnectionString, Monitoring);
         var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
         using var http = await cluster.OwnerAsync(gateway, ct);
@@ -70,7 +67,7 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
         var (listed, _) = await DeviceListTests.Walk(http, 1000);
         Assert.Equal(imported, listed.Where(id => id.StartsWith("imported-", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
-        Assert.DoesNotContain(beating, id => cluster.MissedAlertsFor(id) > 0);
+        AssertNoFalseAlert(cluster, devices, beating);
         Assert.All(silent, id => Assert.Equal(1, cluster.MissedAlertsFor(id)));
     }
 }

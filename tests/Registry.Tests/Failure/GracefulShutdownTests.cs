@@ -9,18 +9,15 @@ namespace Registry.Tests.Failure;
 /// is otherwise written only every <c>PresencePersistSeconds</c>, here an hour), and the move of its devices to the other
 /// silo announces none that kept beating.
 /// </summary>
-[Collection(FailureCollection.Name)]
 public sealed class GracefulShutdownTests(AzuriteFixture azurite)
 {
     private const int Devices = 200;
-    private static readonly TimeSpan BeatPeriod = TimeSpan.FromSeconds(3);
 
     [Fact(Timeout = 600_000)]
     public async Task A_silo_stopped_by_sigterm_writes_its_devices_last_heartbeats_and_raises_no_false_alert()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var cluster = new FailureCluster(azurite.ConnectionString,
-            "--Registry:Heartbeat:IntervalSeconds=15", "--Registry:Heartbeat:GraceSeconds=10", "--Registry:PresencePersistSeconds=3600");
+        await using var cluster = new FailureCluster(azurite.ConnectionString, [.. Monitoring, "--Registry:PresencePersistSeconds=3600"]);
         var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
         var client = await cluster.Processes.ClientAsync(ct);
@@ -65,8 +62,8 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
             var lastHeartbeat = DateTimeOffset.Parse((string)status["lastHeartbeatTime"]!, System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(lastHeartbeat >= devices.LastAcknowledgedSend(id), $"{id}: lastHeartbeatTime {lastHeartbeat:O}, last heartbeat sent {devices.LastAcknowledgedSend(id):O}");
         }
-        Assert.DoesNotContain(beating, id => cluster.MissedAlertsFor(id) > 0);
+        AssertNoFalseAlert(cluster, devices, beating);
         Assert.All(silent, id => Assert.Equal(1, cluster.MissedAlertsFor(id)));
-        Assert.All(devices.Refusals.Keys, status => Assert.Equal(503, status));
+        Assert.All(devices.Refusals.Keys.Where(status => status != 0), status => Assert.Equal(503, status));
     }
 }
