@@ -117,6 +117,7 @@ public sealed class BulkJobGrain(
         }
 
         var outcomes = await Task.WhenAll(operations.Select(o => Applier.Apply(o.Operation)));
+        var retried = await RetryUnanswered(operations, outcomes);
         long applied = 0;
         for (var i = 0; i < outcomes.Length; i++)
         {
@@ -124,7 +125,7 @@ public sealed class BulkJobGrain(
             {
                 applied++;
             }
-            else if (chunk.Replay && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+            else if ((chunk.Replay || retried[i]) && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
             {
                 applied++;
             }
@@ -135,6 +136,33 @@ public sealed class BulkJobGrain(
         }
         services.GetService<IImportChunkGate>()?.Applied(chunk);
         return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray());
+    }
+
+    /// <summary>
+    /// Lines the registry did not answer in time (503: a silo failing over, storage slow) are applied again, a few times
+    /// with a growing pause, instead of being logged as failed: an import is not the client that can retry them, and a
+    /// failover would otherwise leave lines out of a job that completes. A retried line may have landed the first time,
+    /// so it is judged as a replay (<see cref="ImportReplay"/>). Returns which lines were retried.
+    /// </summary>
+    private async Task<bool[]> RetryUnanswered(List<(long Offset, BulkOperation Operation)> operations, BulkOperationError?[] outcomes)
+    {
+        var retried = new bool[outcomes.Length];
+        for (var attempt = 1; attempt <= options.Value.UnansweredLineRetries; attempt++)
+        {
+            var again = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i] is { ErrorCode: RegistryErrorCode.ServiceUnavailable }).ToArray();
+            if (again.Length == 0)
+            {
+                break;
+            }
+            await Task.Delay(options.Value.UnansweredLineDelay * attempt);
+            var answers = await Task.WhenAll(again.Select(i => Applier.Apply(operations[i].Operation)));
+            for (var k = 0; k < again.Length; k++)
+            {
+                outcomes[again[k]] = answers[k];
+                retried[again[k]] = true;
+            }
+        }
+        return retried;
     }
 }
 

@@ -243,7 +243,7 @@ public sealed partial class JobGrain(
             }
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : Worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, chunk.Offset < replayTo));
+                : ApplyChunk(chunk, chunk.Offset < replayTo, stop);
             inFlight.Enqueue((chunk, result));
             if (inFlight.Count >= options.Value.ImportChunksInFlight)
             {
@@ -260,6 +260,30 @@ public sealed partial class JobGrain(
         EnsureRunning(stop);
         await JobBlobs.Call($"commit '{JobBlobNames.ImportErrors}'", () => errorLog.CommitBlockListAsync(errorBlocks, cancellationToken: stop));
     }
+
+    /// <summary>
+    /// Applies a chunk through a worker. A worker that does not answer in time (Orleans' response timeout: lines slowed by a
+    /// failover or a loaded storage) is asked again with the chunk as a replay, since some of its lines may have landed;
+    /// failing the whole job on it lost a running import to a transient delay.
+    /// </summary>
+    private async Task<ImportChunkResult> ApplyChunk(InputChunk chunk, bool replay, CancellationToken stop)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, replay));
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansMessageRejectionException && attempt < options.Value.ChunkAttempts && !stop.IsCancellationRequested)
+            {
+                LogChunkAgain(logger, e, JobId, chunk.Offset);
+                replay = true;
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId}: the chunk at byte {Offset} was not answered in time; applying it again")]
+    private static partial void LogChunkAgain(ILogger logger, Exception exception, string jobId, long offset);
 
     /// <summary>A chunk of the applied prefix: its errors are staged, then the offset moves past it, in that order.</summary>
     private async Task Checkpoint(InputChunk chunk, ImportChunkResult result, BlockBlobClient errorLog, long length, CancellationToken stop)
