@@ -32,7 +32,6 @@ public sealed class BulkJobGrain(
     private const int ReadBatch = 100;
 
     /// <summary>Times a line answered ServiceUnavailable is applied again before it is logged as such.</summary>
-    private const int UnavailableRetries = 5;
 
     private BulkOperationApplier? _applier;
 
@@ -166,13 +165,15 @@ public sealed class BulkJobGrain(
         // meeting busy storage is slowed, not left with lines to redo. A retried line's first write may have landed after
         // its timeout, so a retry counts as a replay.
         var retried = new bool[outcomes.Length];
-        for (var attempt = 0; attempt < UnavailableRetries; attempt++)
+        for (var attempt = 1; attempt <= options.Value.UnansweredLineRetries; attempt++)
         {
             var again = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i].Error?.ErrorCode == RegistryErrorCode.ServiceUnavailable).ToArray();
             if (again.Length == 0)
             {
                 break;
             }
+            // A growing pause: a silo failing over or storage catching up needs seconds, not an immediate second try.
+            await Task.Delay(options.Value.UnansweredLineDelay * attempt);
             var answers = await Task.WhenAll(again.Select(i => Applier.ApplyToDevice(operations[i].Operation)));
             for (var j = 0; j < again.Length; j++)
             {

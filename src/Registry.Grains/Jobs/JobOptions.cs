@@ -30,4 +30,13 @@ public sealed class JobOptions
 
     /// <summary>A longer input line is a per-line error; it is skipped without being held in memory.</summary>
     public int MaxLineBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Times an import line answered 503 (not answered in time) is applied again before it is logged as failed.</summary>
+    public int UnansweredLineRetries { get; set; } = 5;
+
+    /// <summary>The pause before the first re-application of unanswered lines; the n-th waits n times as long.</summary>
+    public TimeSpan UnansweredLineDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Times an import chunk is handed out when its worker does not answer in time, before the job fails.</summary>
+    public int ChunkAttempts { get; set; } = 5;
 }

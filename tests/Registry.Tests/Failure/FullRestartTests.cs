@@ -1,0 +1,73 @@
+using Registry.Tests.Http;
+using Registry.Tests.Infrastructure;
+using Registry.Tests.Jobs;
+using static Registry.Tests.Failure.FailureSteps;
+
+namespace Registry.Tests.Failure;
+
+/// <summary>
+/// Every silo process killed (<c>kill -9</c>) and started again on its ports and data folder, under heartbeats, writes and a
+/// running import, the gateway process staying up: nothing acknowledged is lost, the import ends exactly, and monitoring
+/// resumes: a device silent across the restart is announced, none that kept beating is.
+/// </summary>
+public sealed class FullRestartTests(AzuriteFixture azurite)
+{
+    private const int Devices = 200;
+    private const int Lines = 5_000;
+
+    [Fact(Timeout = 900_000)]
+    public async Task Restarting_every_silo_loses_nothing_acknowledged_and_monitoring_and_the_running_import_resume()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new FailureCluster(azurite.ConnectionString, Monitoring);
+        var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
+        var gateway = await cluster.StartGatewayAsync(ct);
+        using var http = await cluster.OwnerAsync(gateway, ct);
+
+        var ids = Enumerable.Range(0, Devices).Select(i => $"beat-{i:D4}").ToList();
+        await RegisterAsync(http, ids);
+        var silent = ids.GroupBy(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, Partitions)).Select(p => p.First()).ToList();
+        var beating = ids.Except(silent).ToList();
+        await using var devices = new BeatingDevices(() => http, ids, BeatPeriod);
+        devices.Start();
+        devices.Mark();
+        await devices.UntilServedSinceMarkAsync(ids, ct);
+
+        var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
+        var imported = Enumerable.Range(0, Lines).Select(i => $"imported-{i:D6}").ToList();
+        await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", imported.Select(id => JobBlobsHarness.Line(new { id, importMode = "create" })));
+        var jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
+        await using var writes = new WriteLedger(http, "write", writers: 2);
+        await writes.UntilAcknowledgedAsync(20, ct);
+        Assert.Contains((string?)(await http.GetJobAsync(jobId))["status"], new[] { "enqueued", "running" });
+
+        devices.Silence(silent);
+        foreach (var silo in silos)
+        {
+            await FailureCluster.KillAsync(silo.Process, ct);
+        }
+        var killed = DateTimeOffset.UtcNow;
+        devices.Mark();
+        writes.Mark();
+        await Task.WhenAll(silos.Select(s => cluster.StartSiloAsync(s, ct)));
+        var restarted = DateTimeOffset.UtcNow;
+
+        await devices.UntilServedSinceMarkAsync(beating, ct);
+        await UntilAsync(() => writes.FirstAcknowledgedSinceMark is not null, ct);
+        var served = beating.Max(id => devices.FirstServedSinceMark(id)!.Value);
+        Report($"every silo killed; started again {(restarted - killed).TotalSeconds:0.0} s later; {beating.Count} beating devices all served " +
+            $"{(served - restarted).TotalSeconds:0.0} s after the silos listened, writes {(writes.FirstAcknowledgedSinceMark!.Value - restarted).TotalSeconds:0.0} s " +
+            $"(beat refusals: {SiloKillTests.Describe(devices.Refusals)}; write refusals: {SiloKillTests.Describe(writes.Refusals)})");
+        var job = await ImportKillTests.EndAsync(http, jobId, ct);
+        await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
+        await writes.StopAsync();
+
+        Assert.Empty(await writes.LostAsync(http));
+        Assert.Equal("completed", (string?)job["status"]);
+        Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
+        var (listed, _) = await DeviceListTests.Walk(http, 1000);
+        Assert.Equal(imported, listed.Where(id => id.StartsWith("imported-", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        AssertNoFalseAlert(cluster, devices, beating);
+        Assert.All(silent, id => Assert.Equal(1, cluster.MissedAlertsFor(id)));
+    }
+}

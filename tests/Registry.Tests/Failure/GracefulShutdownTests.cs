@@ -1,0 +1,69 @@
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Failure.FailureSteps;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Failure;
+
+/// <summary>
+/// SIGTERM to one of two silo processes while devices beat: it writes its devices' last heartbeats before it ends (presence
+/// is otherwise written only every <c>PresencePersistSeconds</c>, here an hour), and the move of its devices to the other
+/// silo announces none that kept beating.
+/// </summary>
+public sealed class GracefulShutdownTests(AzuriteFixture azurite)
+{
+    private const int Devices = 200;
+
+    [Fact(Timeout = 600_000)]
+    public async Task A_silo_stopped_by_sigterm_writes_its_devices_last_heartbeats_and_raises_no_false_alert()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new FailureCluster(azurite.ConnectionString, [.. Monitoring, "--Registry:PresencePersistSeconds=3600"]);
+        var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
+        var gateway = await cluster.StartGatewayAsync(ct);
+        var client = await cluster.Processes.ClientAsync(ct);
+        using var http = await cluster.OwnerAsync(gateway, ct);
+
+        var ids = Enumerable.Range(0, Devices).Select(i => $"beat-{i:D4}").ToList();
+        await RegisterAsync(http, ids);
+        await using var devices = new BeatingDevices(() => http, ids, BeatPeriod);
+        devices.Start();
+        devices.Mark();
+        await devices.UntilServedSinceMarkAsync(ids, ct);
+
+        var placement = await PlacementAsync(client, ids);
+        var stopping = silos.MaxBy(s => placement.Values.Count(port => port == s.SiloPort))!;
+        var moved = ids.Where(id => placement[id] == stopping.SiloPort).ToList();
+        // In each monitor partition one device falls silent (on the stopping silo where possible): its alert shows the
+        // partition checked deadlines after the stop. Silent ones are also the devices whose last heartbeat is checked.
+        var silent = ids.GroupBy(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, Partitions))
+            .Select(p => p.OrderByDescending(id => placement[id] == stopping.SiloPort).First())
+            .Concat(moved.Take(10))
+            .Distinct()
+            .ToList();
+        var beating = ids.Except(silent).ToList();
+        var silentMoved = silent.Intersect(moved).ToList();
+        Assert.NotEmpty(silentMoved);
+
+        devices.Silence(silent);
+        await devices.DrainAsync(silent, ct);
+        Assert.Equal(0, await stopping.Process.TerminateAsync(ct));
+        devices.Mark();
+        await devices.UntilServedSinceMarkAsync(beating, ct);
+        await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
+
+        // Read on the other silo from what the stopped one wrote: each silent device's last acknowledged heartbeat.
+        foreach (var id in silentMoved)
+        {
+            var device = await http.GetDeviceJsonAsync(id);
+            var lastActivity = DateTimeOffset.Parse((string)device["lastActivityTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(lastActivity >= devices.LastAcknowledgedSend(id), $"{id}: lastActivityTime {lastActivity:O}, last heartbeat sent {devices.LastAcknowledgedSend(id):O}");
+            using var response = await http.GetAsync($"devices/{id}/heartbeat?{ApiVersion}", ct);
+            var status = (await response.ReadJsonAsync(System.Net.HttpStatusCode.OK)).AsObject();
+            var lastHeartbeat = DateTimeOffset.Parse((string)status["lastHeartbeatTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(lastHeartbeat >= devices.LastAcknowledgedSend(id), $"{id}: lastHeartbeatTime {lastHeartbeat:O}, last heartbeat sent {devices.LastAcknowledgedSend(id):O}");
+        }
+        AssertNoFalseAlert(cluster, devices, beating);
+        Assert.All(silent, id => Assert.Equal(1, cluster.MissedAlertsFor(id)));
+        Assert.All(devices.Refusals.Keys.Where(status => status != 0), status => Assert.Equal(503, status));
+    }
+}
