@@ -246,7 +246,7 @@ public sealed partial class JobGrain(
             {
                 DevicesProcessed = Job.DevicesProcessed + result.Devices,
                 // 100 only once the blob is committed.
-                Progress = Math.Min(99, checkpoint.BlocksByPartition.Count * 100 / partitions),
+                Progress = JobProgress.Export(checkpoint.BlocksByPartition.Count, partitions),
             };
             await state.WriteStateAsync();
             CountDevices(result.Devices);
@@ -338,7 +338,7 @@ public sealed partial class JobGrain(
         {
             DevicesProcessed = Job.DevicesProcessed + result.Applied,
             ErrorCount = Job.ErrorCount + errors.Length,
-            Progress = length == 0 ? 99 : (int)Math.Min(99, chunk.End * 100 / length),
+            Progress = JobProgress.Import(chunk.End, length),
         };
         await state.WriteStateAsync();
         CountDevices(result.Applied);
