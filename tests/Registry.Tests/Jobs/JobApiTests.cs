@@ -133,6 +133,26 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(0, await JobCountAsync());
     }
 
+    [Theory]
+    [InlineData("GET", 2000)]
+    [InlineData("DELETE", 3000)]
+    public async Task On_table_storage_a_job_id_over_1_KB_answers_404_JobNotFound_not_500(string method, int length)
+    {
+        // Azure tables refuse keys over 1 KB: the grain's state read failed, and the API answered 500.
+        await using var durable = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = "jobid" + Guid.NewGuid().ToString("N")[..8],
+        });
+        using var http = durable.CreateClient();
+
+        using var response = await http.SendAsync(new HttpMethod(method), $"jobs/{new string('a', length)}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+        using var list = await http.GetAsync($"jobs?{ApiVersion}");
+        Assert.Empty((await list.ReadJsonAsync(HttpStatusCode.OK)).AsArray());
+    }
+
     /// <summary>
     /// Kestrel refuses a request target that decodes to NUL before any endpoint runs (as for devices, see the hostile
     /// corpus): a bare 400 without IoT Hub's error shape, which the registry cannot change; it must still touch no job.
