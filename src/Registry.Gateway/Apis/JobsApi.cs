@@ -41,11 +41,21 @@ internal static class JobsApi
     }
 
     public static async Task<JsonHttpResult<JobPropertiesJson>> GetJob(string jobId, [FromServices] IGrainFactory grains) =>
-        Answer(await grains.GetGrain<IJobGrain>(jobId).Get() ?? throw new RegistryException(RegistryErrorCode.JobNotFound, $"Job {jobId} not found"));
+        Answer(await KnownJob(grains, jobId).Get() ?? throw new RegistryException(RegistryErrorCode.JobNotFound, $"Job {jobId} not found"));
 
     /// <summary>200 with the job, <c>cancelled</c> unless it had already ended (then as it ended). The C# SDK's If-Match is ignored.</summary>
     public static async Task<JsonHttpResult<JobPropertiesJson>> CancelJob(string jobId, [FromServices] IGrainFactory grains) =>
-        Answer(await grains.GetGrain<IJobGrain>(jobId).Cancel());
+        Answer(await KnownJob(grains, jobId).Cancel());
+
+    /// <summary>
+    /// The job's grain, only for an id the registry could have issued (a GUID as it writes them): any other id is no job,
+    /// so it answers 404 JobNotFound as an unknown GUID does, without activating a grain or reading storage (whose keys
+    /// refuse some ids, e.g. ones over 1 KB, with an error that would surface as a 500).
+    /// </summary>
+    private static IJobGrain KnownJob(IGrainFactory grains, string jobId) =>
+        Guid.TryParseExact(jobId, "D", out _)
+            ? grains.GetGrain<IJobGrain>(jobId)
+            : throw new RegistryException(RegistryErrorCode.JobNotFound, "No job has this id: the registry's job ids are GUIDs.");
 
     private static JsonHttpResult<JobPropertiesJson> Answer(JobProperties job) =>
         TypedResults.Json(JobWireMapper.ToJson(job), JobJsonContext.Wire.JobPropertiesJson, GatewayResults.JsonContentType);

@@ -41,19 +41,9 @@ internal static class JobBlobs
         {
             return await call();
         }
-        catch (RequestFailedException e)
+        catch (Exception e) when (e is RequestFailedException or HttpRequestException or IOException or AggregateException or InvalidOperationException)
         {
-            throw new JobStorageException(e.Status switch
-            {
-                0 => $"Could not {what}: the storage host did not answer ({e.InnerException?.Message ?? e.Message}).",
-                403 => $"Could not {what}: access was refused (HTTP 403 {e.ErrorCode}); check the SAS token and its permissions.",
-                404 => $"Could not {what}: not found (HTTP 404 {e.ErrorCode}).",
-                _ => $"Could not {what}: HTTP {e.Status} {e.ErrorCode}.",
-            });
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException or AggregateException or InvalidOperationException)
-        {
-            throw new JobStorageException($"Could not {what}: {e.Message}");
+            throw new JobStorageException(JobFailureReason.OfStorage(what, e), e);
         }
     }
 
@@ -64,6 +54,9 @@ internal static class JobBlobs
     });
 }
 
-/// <summary>The job's storage could not be used: the job fails with this message as its reason. Serializable so workers can throw it.</summary>
+/// <summary>
+/// The job's storage could not be used: the job fails with this message as its reason (<see cref="JobFailureReason"/>'s
+/// sentence); the storage client's exception is its inner one, for the host's log. Serializable so workers can throw it.
+/// </summary>
 [GenerateSerializer, Alias("registry.JobStorageException")]
-public sealed class JobStorageException(string message) : Exception(message);
+public sealed class JobStorageException(string message, Exception? inner = null) : Exception(message, inner);

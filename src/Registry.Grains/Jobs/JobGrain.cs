@@ -152,12 +152,13 @@ public sealed partial class JobGrain(
         }
         catch (JobStorageException e) when (!stop.IsCancellationRequested)
         {
-            await End(JobStatus.Failed, e.Message);
+            LogStorageFailed(logger, e, JobId);
+            await End(JobStatus.Failed, JobFailureReason.Of(e));
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             LogCrashed(logger, e, JobId);
-            await End(JobStatus.Failed, "The registry failed while running the job: " + e.Message);
+            await End(JobStatus.Failed, JobFailureReason.Of(e));
         }
     }
 
@@ -245,7 +246,7 @@ public sealed partial class JobGrain(
             {
                 DevicesProcessed = Job.DevicesProcessed + result.Devices,
                 // 100 only once the blob is committed.
-                Progress = Math.Min(99, checkpoint.BlocksByPartition.Count * 100 / partitions),
+                Progress = JobProgress.Export(checkpoint.BlocksByPartition.Count, partitions),
             };
             await state.WriteStateAsync();
             CountDevices(result.Devices);
@@ -337,7 +338,7 @@ public sealed partial class JobGrain(
         {
             DevicesProcessed = Job.DevicesProcessed + result.Applied,
             ErrorCount = Job.ErrorCount + errors.Length,
-            Progress = length == 0 ? 99 : (int)Math.Min(99, chunk.End * 100 / length),
+            Progress = JobProgress.Import(chunk.End, length),
         };
         await state.WriteStateAsync();
         CountDevices(result.Applied);
@@ -368,6 +369,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Job {JobId} failed unexpectedly")]
     private static partial void LogCrashed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "Job {JobId} could not use its blob storage")]
+    private static partial void LogStorageFailed(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
     private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);

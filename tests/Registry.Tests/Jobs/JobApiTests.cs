@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Registry.Abstractions;
 using Registry.Grains.Jobs;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.RegistryHttp;
@@ -107,6 +108,65 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{Guid.NewGuid()}?{ApiVersion}");
 
         await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+    }
+
+    /// <summary>Whether a job grain with this id is active anywhere: an id the API refused must not have activated one.</summary>
+    private async Task<bool> JobGrainActiveAsync(string jobId)
+    {
+        var grains = _host.Services.GetRequiredService<IGrainFactory>();
+        return await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IJobGrain>(jobId)) is not null;
+    }
+
+    [Theory]
+    [InlineData("GET", 2000)]
+    [InlineData("DELETE", 3000)]
+    [InlineData("GET", 1000)]
+    [InlineData("DELETE", 1)]
+    public async Task A_job_id_that_is_not_a_GUID_answers_404_JobNotFound_and_activates_no_job(string method, int length)
+    {
+        var jobId = new string('a', length);
+
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{jobId}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+        Assert.False(await JobGrainActiveAsync(jobId));
+        Assert.Equal(0, await JobCountAsync());
+    }
+
+    [Theory]
+    [InlineData("GET", 2000)]
+    [InlineData("DELETE", 3000)]
+    public async Task On_table_storage_a_job_id_over_1_KB_answers_404_JobNotFound_not_500(string method, int length)
+    {
+        // Azure tables refuse keys over 1 KB: the grain's state read failed, and the API answered 500.
+        await using var durable = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = "jobid" + Guid.NewGuid().ToString("N")[..8],
+        });
+        using var http = durable.CreateClient();
+
+        using var response = await http.SendAsync(new HttpMethod(method), $"jobs/{new string('a', length)}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+        using var list = await http.GetAsync($"jobs?{ApiVersion}");
+        Assert.Empty((await list.ReadJsonAsync(HttpStatusCode.OK)).AsArray());
+    }
+
+    /// <summary>
+    /// Kestrel refuses a request target that decodes to NUL before any endpoint runs (as for devices, see the hostile
+    /// corpus): a bare 400 without IoT Hub's error shape, which the registry cannot change; it must still touch no job.
+    /// </summary>
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task A_NUL_in_the_job_id_is_refused_with_400_before_the_registry_and_activates_no_job(string method)
+    {
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/x%00y?{ApiVersion}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.False(await JobGrainActiveAsync("x\0y"));
+        Assert.Equal(0, await JobCountAsync());
     }
 
     public static TheoryData<string> BadCreates => new()

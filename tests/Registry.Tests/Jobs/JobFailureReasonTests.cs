@@ -1,0 +1,89 @@
+using Microsoft.Extensions.DependencyInjection;
+using Registry.Grains.Jobs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// A failed job's <c>failureReason</c> is one short sentence naming the cause for the caller, never the exception that
+/// caused it: no retry dumps, stack traces, internal type or table names, paths or SAS signatures (those go to the log).
+/// </summary>
+public sealed class JobFailureReasonTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    /// <summary>What an internal failure's exception may carry, as Orleans and the Azure SDK print theirs.</summary>
+    private const string Dump =
+        "Exc level 0: Orleans.Runtime.OrleansException: Error from storage provider AzureTableGrainStorage-registry-jobs " +
+        "table registryjobs during WriteState with sig=c2VjcmV0 at Orleans.Storage.AzureTableGrainStorage.WriteStateAsync() " +
+        "in /src/Orleans.Persistence.AzureStorage/AzureTableStorage.cs:line 130\nExc level 1: Retry failed after 4 tries.";
+
+    private RegistryTestHost _host = null!;
+    private HttpClient _http = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _host = await RegistryTestHost.StartAsync(configure: b => b.Services.AddSingleton<IImportChunkGate>(new FailingChunks()));
+        _http = _host.CreateClient();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _host.DisposeAsync();
+    }
+
+    private static void AssertShortAndClean(string reason)
+    {
+        Assert.True(reason.Length <= 200, $"{reason.Length} chars: {reason}");
+        Assert.DoesNotContain('\n', reason);
+        Assert.DoesNotContain("Exc level", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("sig=", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("Retry failed", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_job_failed_by_an_unreachable_storage_host_has_a_short_reason_naming_it()
+    {
+        var port = FreePorts.Take(1)[0];
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new
+        {
+            type = "import",
+            inputBlobContainerUri = $"http://127.0.0.1:{port}/devstoreaccount1/in?sv=2024-08-04&sig=abc",
+            outputBlobContainerUri = sas,
+        });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        var reason = (string)job["failureReason"]!;
+        AssertShortAndClean(reason);
+        Assert.Equal("Could not read the input blob 'devices.txt': the storage host did not answer.", reason);
+    }
+
+    [Fact]
+    public async Task A_job_failed_by_an_internal_exception_has_a_short_reason_without_the_exception()
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", [Line(new { id = "reason-internal" })]);
+
+        var job = await _http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        var reason = (string)job["failureReason"]!;
+        AssertShortAndClean(reason);
+        Assert.DoesNotContain("registryjobs", reason, StringComparison.Ordinal);
+        Assert.Contains("internal error", reason, StringComparison.Ordinal);
+    }
+
+    /// <summary>Every import chunk fails inside the registry with an exception like Orleans' storage dumps.</summary>
+    private sealed class FailingChunks : IImportChunkGate
+    {
+        public Task Enter(ImportChunk chunk) => throw new InvalidOperationException(Dump);
+
+        public void Applied(ImportChunk chunk)
+        {
+        }
+    }
+}
