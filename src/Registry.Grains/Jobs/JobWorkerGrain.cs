@@ -12,22 +12,48 @@ namespace Registry.Grains.Jobs;
 [Alias("registry.IJobWorkerGrain")]
 public interface IJobWorkerGrain : IGrainWithStringKey
 {
+    // The chunk's own time bound, not the default 30 s: this door waits as long as the worker behind it.
     [Alias("ExportPartition")]
+    [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
 
     [Alias("ImportChunk")]
+    [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
+
+    /// <summary>Stops this silo's chunks of the job: each stops before its next line (or exported device).</summary>
+    [Alias("Stop")]
+    Task Stop(string jobId);
 }
 
 /// <summary>Forwards to the local workers; reentrant, so the chunks sent to one silo run at once, as many as its workers.</summary>
 [Reentrant, OnNamedSilo]
-public sealed class JobWorkerGrain : Grain, IJobWorkerGrain
+public sealed class JobWorkerGrain(JobStops stops) : Grain, IJobWorkerGrain
 {
     private IBulkJobGrain Local => GrainFactory.GetGrain<IBulkJobGrain>(0);
 
     public Task<ExportChunkResult> ExportPartition(ExportChunk chunk) => Local.ExportPartition(chunk);
 
     public Task<ImportChunkResult> ImportChunk(ImportChunk chunk) => Local.ImportChunk(chunk);
+
+    public Task Stop(string jobId)
+    {
+        stops.Stop(jobId);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// The jobs stopped on this silo, which its workers check between lines: a cancelled job's chunks stop promptly
+/// instead of applying the rest of their lines. One token per job seen here (jobs are few: one active at a time).
+/// </summary>
+public sealed class JobStops
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _jobs = new(StringComparer.Ordinal);
+
+    public CancellationToken For(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Token;
+
+    public void Stop(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Cancel();
 }
 
 /// <summary>Places a grain on the silo its key names (<see cref="SiloAddress.ToParsableString"/>), or on any when that one is gone.</summary>
