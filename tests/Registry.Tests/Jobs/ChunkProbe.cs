@@ -9,9 +9,9 @@ namespace Registry.Tests.Jobs;
 /// Shared by the in-process silos of a test cluster: records on which silo each chunk of a job ran (an import chunk by
 /// its byte offset, an export chunk by its partition) and holds the first attempt of one chosen chunk until released,
 /// so a test can stop a job mid-way deterministically and wait on real signals instead of time. The first attempt of
-/// <c>failKey</c> fails as storage that did not answer in time does; chunks stopped by a cancel are recorded.
+/// <c>failKey</c> fails as storage that did not answer in time does (with <c>failAlways</c>, every attempt fails as refused access does); chunks stopped by a cancel are recorded.
 /// </summary>
-public sealed class ChunkProbe(long holdKey = -1, long failKey = -1)
+public sealed class ChunkProbe(long holdKey = -1, long failKey = -1, bool failAlways = false)
 {
     private readonly ConcurrentQueue<(SiloAddress Silo, long Key)> _stopped = new();
     private int _failing;
@@ -55,6 +55,11 @@ public sealed class ChunkProbe(long holdKey = -1, long failKey = -1)
 
     internal Task Enter(SiloAddress silo, long key)
     {
+        if (key == failKey && failAlways)
+        {
+            Interlocked.Increment(ref _failing);
+            return Task.FromException(new JobStorageException("Could not stage a block: access was refused (HTTP 403 AuthorizationFailure)."));
+        }
         if (key == failKey && Interlocked.CompareExchange(ref _failing, 1, 0) == 0)
         {
             return Task.FromException(new StorageUnavailableException("Storage did not answer within 5 s; retry later."));

@@ -142,6 +142,31 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         }
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task A_failed_import_still_logs_the_errors_of_the_lines_it_applied()
+    {
+        // One chunk in flight: chunk 0 (with a malformed line) is checkpointed before chunk 2 fails for good.
+        var cancellation = TestContext.Current.CancellationToken;
+        var lines = Enumerable.Range(0, 30).Select(i => i == 3 ? "{not json" : Line(new { id = $"fl-{i:D2}", importMode = "create" })).ToArray();
+        var thirdChunk = System.Text.Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var probe = new ChunkProbe(failKey: thirdChunk, failAlways: true);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 1;
+        });
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var ended = await WaitForEndAsync(cluster.Grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+
+        Assert.Equal(JobStatus.Failed, ended.Status);
+        Assert.Contains("access was refused", ended.FailureReason, StringComparison.Ordinal);
+        var logged = Assert.Single(await ReadLinesAsync(container, JobBlobNames.ImportErrors));
+        Assert.Contains("\"errorCode\":400012", logged, StringComparison.Ordinal);
+    }
+
     private static async Task<JobProperties> WaitForEndAsync(IJobGrain job, CancellationToken cancellation)
     {
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
