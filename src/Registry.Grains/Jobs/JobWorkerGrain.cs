@@ -45,7 +45,9 @@ public sealed class JobWorkerGrain(JobStops stops) : Grain, IJobWorkerGrain
 
 /// <summary>
 /// The jobs stopped on this silo, which its workers check between lines: a cancelled job's chunks stop promptly
-/// instead of applying the rest of their lines. One token per job seen here (jobs are few: one active at a time).
+/// instead of applying the rest of their lines. A stop is forgotten once given: the chunks running then stop, and a job
+/// whose cancel could not be stored (so resumes) runs its later chunks under a new token. (A chunk that takes its token
+/// after the stop runs to its end; the job's cancel waits for it all the same.)
 /// </summary>
 public sealed class JobStops
 {
@@ -53,7 +55,13 @@ public sealed class JobStops
 
     public CancellationToken For(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Token;
 
-    public void Stop(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Cancel();
+    public void Stop(string jobId)
+    {
+        if (_jobs.TryRemove(jobId, out var stop))
+        {
+            stop.Cancel();
+        }
+    }
 }
 
 /// <summary>Places a grain on the silo its key names (<see cref="SiloAddress.ToParsableString"/>), or on any when that one is gone.</summary>
