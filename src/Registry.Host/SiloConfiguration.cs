@@ -128,6 +128,7 @@ public static class SiloConfiguration
             o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
         });
         silo.Services.AddDeviceLineFormat();
+        silo.Services.AddSingleton<JobStops>();
         // A job's chunks go round the active silos, each through a door grain placed on the silo its key names.
         silo.Services.AddPlacementDirector<OnNamedSiloPlacement, OnNamedSiloPlacementDirector>();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>

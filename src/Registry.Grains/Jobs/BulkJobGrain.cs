@@ -25,6 +25,7 @@ public sealed class BulkJobGrain(
     [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
     IDeviceLineFormat format,
     IOptions<JobOptions> options,
+    JobStops stops,
     IServiceProvider services,
     ILogger<BulkJobGrain> logger) : Grain, IBulkJobGrain
 {
@@ -39,9 +40,10 @@ public sealed class BulkJobGrain(
 
     public async Task<ExportChunkResult> ExportPartition(ExportChunk chunk)
     {
+        var stopped = stops.For(chunk.JobId);
         if (services.GetService<IExportPartitionGate>() is { } gate)
         {
-            await gate.Enter(chunk);
+            await gate.Enter(chunk).WaitAsync(stopped);
         }
 
         var blob = JobBlobs.Container(chunk.ContainerUri, "output").GetBlockBlobClient(chunk.BlobName);
@@ -52,6 +54,7 @@ public sealed class BulkJobGrain(
         var read = services.GetService<IDevicePartitionScan>() is { } scan ? scan.Scan(chunk.Partition) : ReadThroughIndex(chunk.Partition);
         await foreach (var device in read)
         {
+            stopped.ThrowIfCancellationRequested();
             format.WriteDevice(device, chunk.ExcludeKeys, buffer);
             buffer.Write("\n"u8);
             devices++;
@@ -116,6 +119,14 @@ public sealed class BulkJobGrain(
                 }
             }));
 
+    /// <summary>One line, unless the job was stopped before its turn came (its lines start at once but queue on the silo).</summary>
+    private async Task<(BulkOperationError? Error, DeviceIdentity? Device)> Apply(BulkOperation operation, CancellationToken stopped)
+    {
+        await Task.Yield();
+        stopped.ThrowIfCancellationRequested();
+        return await Applier.ApplyToDevice(operation);
+    }
+
     private static async Task Stage(BlockBlobClient blob, int partition, int sequence, ArrayBufferWriter<byte> buffer)
     {
         // Same id on a retry: a re-export of the partition overwrites its uncommitted blocks instead of adding to them.
@@ -127,9 +138,24 @@ public sealed class BulkJobGrain(
 
     public async Task<ImportChunkResult> ImportChunk(ImportChunk chunk)
     {
+        // A cancelled job's chunk stops before its next line: whatever it has not started is not applied.
+        var stopped = stops.For(chunk.JobId);
+        try
+        {
+            return await Import(chunk, stopped);
+        }
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
+        {
+            services.GetService<IImportChunkGate>()?.Stopped(chunk);
+            throw;
+        }
+    }
+
+    private async Task<ImportChunkResult> Import(ImportChunk chunk, CancellationToken stopped)
+    {
         if (services.GetService<IImportChunkGate>() is { } gate)
         {
-            await gate.Enter(chunk);
+            await gate.Enter(chunk).WaitAsync(stopped);
         }
 
         var errors = new List<(long Offset, ImportLineError Error)>();
@@ -160,7 +186,8 @@ public sealed class BulkJobGrain(
             }
         }
 
-        var outcomes = await Task.WhenAll(operations.Select(o => Applier.ApplyToDevice(o.Operation)));
+        stopped.ThrowIfCancellationRequested();
+        var outcomes = await Task.WhenAll(operations.Select(o => Apply(o.Operation, stopped)));
         // Lines storage did not answer in time are applied again, fewer at once each time, rather than logged: an import
         // meeting busy storage is slowed, not left with lines to redo. A retried line's first write may have landed after
         // its timeout, so a retry counts as a replay.
@@ -173,8 +200,8 @@ public sealed class BulkJobGrain(
                 break;
             }
             // A growing pause: a silo failing over or storage catching up needs seconds, not an immediate second try.
-            await Task.Delay(options.Value.UnansweredLineDelay * attempt);
-            var answers = await Task.WhenAll(again.Select(i => Applier.ApplyToDevice(operations[i].Operation)));
+            await Task.Delay(options.Value.UnansweredLineDelay * attempt, stopped);
+            var answers = await Task.WhenAll(again.Select(i => Apply(operations[i].Operation, stopped)));
             for (var j = 0; j < again.Length; j++)
             {
                 outcomes[again[j]] = answers[j];
@@ -198,6 +225,7 @@ public sealed class BulkJobGrain(
                 errors.Add((operations[i].Offset, new ImportLineError(failure.DeviceId, failure.ErrorCode, failure.ErrorStatus)));
             }
         }
+        stopped.ThrowIfCancellationRequested();
         services.GetService<IImportChunkGate>()?.Applied(chunk);
         return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray());
     }
@@ -211,6 +239,11 @@ public interface IImportChunkGate
 
     /// <summary>After the chunk's lines were applied, before the job grain hears of it.</summary>
     void Applied(ImportChunk chunk);
+
+    /// <summary>When the chunk stopped because its job was cancelled.</summary>
+    void Stopped(ImportChunk chunk)
+    {
+    }
 }
 
 /// <summary>A test seam: holds a partition's export before it starts, so a test can stop a silo mid-export deterministically.</summary>

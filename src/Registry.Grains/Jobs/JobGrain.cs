@@ -4,6 +4,7 @@ using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 
@@ -30,6 +31,12 @@ public sealed partial class JobGrain(
     private Task? _run;
     private CancellationTokenSource? _stop;
 
+    /// <summary>
+    /// The job as last stored while an end is being written: until the end is stored nobody is told of it, since a
+    /// job whose end storage never took would resume after a restart (and must not have been reported ended).
+    /// </summary>
+    private JobProperties? _stored;
+
     private JobProperties Job
     {
         get => state.State.Job!;
@@ -47,14 +54,14 @@ public sealed partial class JobGrain(
             return existing;
         }
         Job = new JobProperties { JobId = JobId, Request = request, Status = JobStatus.Enqueued, CreatedTimeUtc = Now };
-        await state.WriteStateAsync();
+        await Store(CancellationToken.None);
         await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
         var enqueued = Job;
         Launch();
         return enqueued;
     }
 
-    public Task<JobProperties?> Get() => Task.FromResult(state.State.Job);
+    public Task<JobProperties?> Get() => Task.FromResult(_stored ?? state.State.Job);
 
     public async Task<JobProperties> Cancel()
     {
@@ -66,13 +73,39 @@ public sealed partial class JobGrain(
         {
             return Job;
         }
+        // The chunks in flight stop first (the workers check per line), and the loop waits for them: only then is the
+        // job cancelled, so nothing is applied after the answer and the active-job slot is free only once it is true.
         _stop?.Cancel();
-        Job = Job with { Status = JobStatus.Cancelled, EndTimeUtc = Now };
-        await state.WriteStateAsync();
-        CountEnded();
-        LogEnded(logger, JobId, Job.Status, null);
-        await StopReminder();
+        await StopWorkers();
+        if (_run is { } run)
+        {
+            await run;
+        }
+        if (Job.Status.IsTerminal())
+        {
+            return Job;
+        }
+        if (!await End(JobStatus.Cancelled, null))
+        {
+            throw new RegistryException(RegistryErrorCode.ServiceUnavailable, $"The cancellation of job {JobId} could not be stored; retry it.");
+        }
         return Job;
+    }
+
+    /// <summary>Tells every silo's workers to stop the job's chunks; a silo that does not answer has no chunk of it to stop.</summary>
+    private async Task StopWorkers()
+    {
+        var silos = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress);
+        await Task.WhenAll(silos.Select(async silo =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IJobWorkerGrain>(silo.ToParsableString()).Stop(JobId);
+            }
+            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            {
+            }
+        }));
     }
 
     public async Task Forget()
@@ -133,7 +166,7 @@ public sealed partial class JobGrain(
         try
         {
             Job = Job with { Status = JobStatus.Running, StartTimeUtc = Job.StartTimeUtc ?? Now };
-            await state.WriteStateAsync();
+            await Store(stop);
             LogRunning(logger, JobId, Job.Request.Type);
             if (Job.Request.Type == JobType.Export)
             {
@@ -146,30 +179,97 @@ public sealed partial class JobGrain(
             EnsureRunning(stop);
             await End(JobStatus.Completed, null);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception) when (stop.IsCancellationRequested)
         {
-            // Cancelled (the state says so already) or deactivating (the reminder resumes the job).
+            // Cancelled (Cancel ends the job once this loop has stopped) or deactivating (the reminder resumes the job);
+            // what a chunk failed with once stopped is not the job's failure.
         }
         catch (JobStorageException e) when (!stop.IsCancellationRequested)
         {
             LogStorageFailed(logger, e, JobId);
-            await End(JobStatus.Failed, JobFailureReason.Of(e));
+            await Fail(JobFailureReason.Of(e));
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             LogCrashed(logger, e, JobId);
-            await End(JobStatus.Failed, JobFailureReason.Of(e));
+            await Fail(JobFailureReason.Of(e));
         }
     }
 
-    private async Task End(JobStatus status, string? reason)
+    /// <summary>
+    /// Ends the job once its end is stored; until then callers see it as it was. An end storage did not take is not
+    /// an end: the activation leaves, and the next one reads what storage holds (resuming a job still running there).
+    /// </summary>
+    private async Task<bool> End(JobStatus status, string? reason)
     {
+        var before = Job;
+        _stored = before;
         Job = Job with { Status = status, Progress = status == JobStatus.Completed ? 100 : Job.Progress, EndTimeUtc = Now, FailureReason = reason };
-        await state.WriteStateAsync();
+        try
+        {
+            await Store(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            Job = before;
+            LogEndNotStored(logger, e, JobId, status);
+            DeactivateOnIdle();
+            return false;
+        }
+        finally
+        {
+            _stored = null;
+        }
         CountEnded();
         LogEnded(logger, JobId, status, reason);
         await StopReminder();
+        return true;
     }
+
+    private const int MaxStoreAttempts = 5;
+
+    /// <summary>
+    /// Writes the job's state, again after a failure (a timeout, storage busy), a bounded number of times. A failed
+    /// write may have landed after its timeout, leaving our etag stale: on a conflict the state is read again for its
+    /// etag and ours written over it, this activation being the job's only writer.
+    /// </summary>
+    private async Task Store(CancellationToken stop)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await state.WriteStateAsync();
+                return;
+            }
+            catch (Exception e) when (attempt < MaxStoreAttempts && e is not OperationCanceledException)
+            {
+                LogStoreRetry(logger, JobId, attempt, e.Message);
+                await Task.Delay(Backoff(attempt), clock, stop);
+                if (e is InconsistentStateException || e.InnerException is InconsistentStateException)
+                {
+                    await ReadEtag();
+                }
+            }
+        }
+    }
+
+    private async Task ReadEtag()
+    {
+        var ours = state.State;
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The next write fails again and comes back here, within its attempts.
+        }
+        state.State = ours;
+    }
+
+    /// <summary>Waits longer after each failure, so a busy storage or silo gets room: 0.2 s, 0.4 s, 0.8 s… up to 5 s.</summary>
+    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(5000, 200 * (1 << Math.Min(attempt - 1, 5))));
 
     private void EnsureRunning(CancellationToken stop)
     {
@@ -195,7 +295,7 @@ public sealed partial class JobGrain(
     /// A chunk whose silo is lost while it runs is sent again (to another silo): a partition's blocks are staged again
     /// under the same ids, import lines again as a replay, so the result is as if it had run once.
     /// </summary>
-    private async Task<T> OnNextSilo<T>(Func<IJobWorkerGrain, bool, Task<T>> chunk)
+    private async Task<T> OnNextSilo<T>(Func<IJobWorkerGrain, bool, Task<T>> chunk, CancellationToken stop)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -214,10 +314,21 @@ public sealed partial class JobGrain(
             {
                 LogChunkLost(logger, JobId, silo, attempt);
             }
+            catch (Exception e) when (attempt < MaxChunkAttempts && IsTransient(e) && !stop.IsCancellationRequested)
+            {
+                // Storage that was slow or a call that timed out once is no reason to fail the job: the chunk is
+                // done again, after a pause, as a replay (its first attempt may have applied some of it).
+                LogChunkRetry(logger, JobId, attempt, e.Message);
+                await Task.Delay(Backoff(attempt), clock, stop);
+            }
         }
     }
 
-    private const int MaxChunkAttempts = 3;
+    private const int MaxChunkAttempts = 4;
+
+    /// <summary>Failures that pass: storage busy or slow, a call that timed out. Refusals and unreadable input do not.</summary>
+    private static bool IsTransient(Exception e) =>
+        e is StorageUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException;
 
     private async Task Export(CancellationToken stop)
     {
@@ -228,13 +339,14 @@ public sealed partial class JobGrain(
 
         var todo = new Queue<int>(Enumerable.Range(0, partitions).Where(p => !checkpoint.BlocksByPartition.ContainsKey(p)));
         var running = new Dictionary<Task<ExportChunkResult>, int>();
+        await using var drain = Drain(running.Keys);
         while (todo.Count > 0 || running.Count > 0)
         {
             while (todo.Count > 0 && running.Count < options.Value.ExportParallelism)
             {
                 var partition = todo.Dequeue();
                 var work = new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport);
-                running.Add(OnNextSilo((worker, _) => worker.ExportPartition(work)), partition);
+                running.Add(OnNextSilo((worker, _) => worker.ExportPartition(work), stop), partition);
             }
             var done = await Task.WhenAny(running.Keys);
             var finished = running[done];
@@ -248,7 +360,7 @@ public sealed partial class JobGrain(
                 // 100 only once the blob is committed.
                 Progress = JobProgress.Export(checkpoint.BlocksByPartition.Count, partitions),
             };
-            await state.WriteStateAsync();
+            await Store(stop);
             CountDevices(result.Devices);
         }
 
@@ -273,7 +385,7 @@ public sealed partial class JobGrain(
             await JobBlobs.Call($"write '{JobBlobNames.ImportErrors}' to the output container", () =>
                 errorLog.UploadAsync(new MemoryStream(), new BlobUploadOptions(), stop));
             checkpoint.ErrorLogCreated = true;
-            await state.WriteStateAsync();
+            await Store(stop);
         }
 
         var replayTo = checkpoint.DispatchedTo;
@@ -281,6 +393,7 @@ public sealed partial class JobGrain(
             input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20 }, stop));
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes);
         var inFlight = new Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)>();
+        await using var drain = Drain(inFlight.Select(c => c.Result));
         while (true)
         {
             var chunk = await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () => chunker.Next(stop));
@@ -292,11 +405,11 @@ public sealed partial class JobGrain(
             if (chunk.End > checkpoint.DispatchedTo)
             {
                 checkpoint.DispatchedTo = chunk.End;
-                await state.WriteStateAsync();
+                await Store(stop);
             }
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)));
+                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)), stop);
             inFlight.Enqueue((chunk, result));
             if (inFlight.Count >= options.Value.ImportChunksInFlight)
             {
@@ -312,6 +425,50 @@ public sealed partial class JobGrain(
         var errorBlocks = Enumerable.Range(0, checkpoint.ErrorBlocks).Select(JobBlobs.ErrorBlockId).ToArray();
         EnsureRunning(stop);
         await JobBlobs.Call($"commit '{JobBlobNames.ImportErrors}'", () => errorLog.CommitBlockListAsync(errorBlocks, cancellationToken: stop));
+    }
+
+    /// <summary>
+    /// On the way out of the loop (cancelled, failed, stopping) waits for the chunks still in flight, which the workers
+    /// stop promptly: the job ends only once none of its chunks still applies anything.
+    /// </summary>
+    private static AsyncDisposable Drain<T>(IEnumerable<Task<T>> inFlight) => new(async () =>
+    {
+        try
+        {
+            await Task.WhenAll(inFlight.ToArray());
+        }
+        catch (Exception)
+        {
+            // Their outcome no longer matters: only that they stopped.
+        }
+    });
+
+    /// <summary>Runs an action when disposed.</summary>
+    private sealed class AsyncDisposable(Func<Task> dispose) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await dispose();
+    }
+
+    /// <summary>
+    /// Fails the job. The errors of the lines applied so far are committed first (best effort), so a failed import's
+    /// importErrors.log still lists every line of its applied prefix that was not applied, storage failures included.
+    /// </summary>
+    private async Task Fail(string reason)
+    {
+        if (Job.Request.Type == JobType.Import && state.State.Import is { ErrorLogCreated: true } checkpoint)
+        {
+            try
+            {
+                var errorLog = JobBlobs.Container(Job.Request.OutputBlobContainerUri, "output").GetBlockBlobClient(JobBlobNames.ImportErrors);
+                var errorBlocks = Enumerable.Range(0, checkpoint.ErrorBlocks).Select(JobBlobs.ErrorBlockId).ToArray();
+                await JobBlobs.Call($"commit '{JobBlobNames.ImportErrors}'", () => errorLog.CommitBlockListAsync(errorBlocks));
+            }
+            catch (JobStorageException e)
+            {
+                LogErrorLogLost(logger, JobId, e.Message);
+            }
+        }
+        await End(JobStatus.Failed, reason);
     }
 
     /// <summary>A chunk of the applied prefix: its errors are staged, then the offset moves past it, in that order.</summary>
@@ -340,7 +497,7 @@ public sealed partial class JobGrain(
             ErrorCount = Job.ErrorCount + errors.Length,
             Progress = JobProgress.Import(chunk.End, length),
         };
-        await state.WriteStateAsync();
+        await Store(stop);
         CountDevices(result.Applied);
     }
 
@@ -372,6 +529,18 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "Job {JobId} could not use its blob storage")]
     private static partial void LogStorageFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(EventId = 2308, Level = LogLevel.Warning, Message = "Job {JobId} could not store its end ({Status}); it is not reported ended, and the next activation reads what storage holds")]
+    private static partial void LogEndNotStored(ILogger logger, Exception exception, string jobId, JobStatus status);
+
+    [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "Job {JobId} could not store its state (attempt {Attempt}): {Reason}; writing it again")]
+    private static partial void LogStoreRetry(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(EventId = 2306, Level = LogLevel.Warning, Message = "Job {JobId} had a chunk fail transiently (attempt {Attempt}): {Reason}; sending it again")]
+    private static partial void LogChunkRetry(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(EventId = 2307, Level = LogLevel.Warning, Message = "Job {JobId} failed and could not commit its error log: {Reason}")]
+    private static partial void LogErrorLogLost(ILogger logger, string jobId, string reason);
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
     private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);

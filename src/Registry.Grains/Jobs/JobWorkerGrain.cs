@@ -20,17 +20,48 @@ public interface IJobWorkerGrain : IGrainWithStringKey
     [Alias("ImportChunk")]
     [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
+
+    /// <summary>Stops this silo's chunks of the job: each stops before its next line (or exported device).</summary>
+    [Alias("Stop")]
+    Task Stop(string jobId);
 }
 
 /// <summary>Forwards to the local workers; reentrant, so the chunks sent to one silo run at once, as many as its workers.</summary>
 [Reentrant, OnNamedSilo]
-public sealed class JobWorkerGrain : Grain, IJobWorkerGrain
+public sealed class JobWorkerGrain(JobStops stops) : Grain, IJobWorkerGrain
 {
     private IBulkJobGrain Local => GrainFactory.GetGrain<IBulkJobGrain>(0);
 
     public Task<ExportChunkResult> ExportPartition(ExportChunk chunk) => Local.ExportPartition(chunk);
 
     public Task<ImportChunkResult> ImportChunk(ImportChunk chunk) => Local.ImportChunk(chunk);
+
+    public Task Stop(string jobId)
+    {
+        stops.Stop(jobId);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// The jobs stopped on this silo, which its workers check between lines: a cancelled job's chunks stop promptly
+/// instead of applying the rest of their lines. A stop is forgotten once given: the chunks running then stop, and a job
+/// whose cancel could not be stored (so resumes) runs its later chunks under a new token. (A chunk that takes its token
+/// after the stop runs to its end; the job's cancel waits for it all the same.)
+/// </summary>
+public sealed class JobStops
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _jobs = new(StringComparer.Ordinal);
+
+    public CancellationToken For(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Token;
+
+    public void Stop(string jobId)
+    {
+        if (_jobs.TryRemove(jobId, out var stop))
+        {
+            stop.Cancel();
+        }
+    }
 }
 
 /// <summary>Places a grain on the silo its key names (<see cref="SiloAddress.ToParsableString"/>), or on any when that one is gone.</summary>

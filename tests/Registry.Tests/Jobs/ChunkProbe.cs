@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
+using Registry.Abstractions;
 using Registry.Grains.Jobs;
 
 namespace Registry.Tests.Jobs;
@@ -7,10 +8,22 @@ namespace Registry.Tests.Jobs;
 /// <summary>
 /// Shared by the in-process silos of a test cluster: records on which silo each chunk of a job ran (an import chunk by
 /// its byte offset, an export chunk by its partition) and holds the first attempt of one chosen chunk until released,
-/// so a test can stop a job mid-way deterministically and wait on real signals instead of time.
+/// so a test can stop a job mid-way deterministically and wait on real signals instead of time. The first attempt of
+/// <c>failKey</c> fails as storage that did not answer in time does (with <c>failAlways</c>, every attempt fails as refused access does); chunks stopped by a cancel are recorded.
 /// </summary>
-public sealed class ChunkProbe(long holdKey = -1)
+public sealed class ChunkProbe(long holdKey = -1, long failKey = -1, bool failAlways = false)
 {
+    private readonly ConcurrentQueue<(SiloAddress Silo, long Key)> _stopped = new();
+    private int _failing;
+
+    /// <summary>Chunks a worker stopped because their job was cancelled.</summary>
+    public IReadOnlyCollection<(SiloAddress Silo, long Key)> Stopped => _stopped;
+
+    /// <summary>How many times the chunk <c>failKey</c> failed.</summary>
+    public int Failed => _failing;
+
+    internal void Stop(SiloAddress silo, long key) => _stopped.Enqueue((silo, key));
+
     private readonly TaskCompletionSource<SiloAddress> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<(SiloAddress Silo, long Key)> _finished = new();
@@ -42,6 +55,15 @@ public sealed class ChunkProbe(long holdKey = -1)
 
     internal Task Enter(SiloAddress silo, long key)
     {
+        if (key == failKey && failAlways)
+        {
+            Interlocked.Increment(ref _failing);
+            return Task.FromException(new JobStorageException("Could not stage a block: access was refused (HTTP 403 AuthorizationFailure)."));
+        }
+        if (key == failKey && Interlocked.CompareExchange(ref _failing, 1, 0) == 0)
+        {
+            return Task.FromException(new StorageUnavailableException("Storage did not answer within 5 s; retry later."));
+        }
         // Only the first attempt is held: the resumed job passes through.
         if (key == holdKey && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
         {
@@ -75,6 +97,8 @@ public sealed class SiloChunkGate(ChunkProbe probe, SiloAddress silo, IHostAppli
     Task IImportChunkGate.Enter(ImportChunk chunk) => probe.Enter(silo, chunk.Offset).WaitAsync(lifetime.ApplicationStopping);
 
     void IImportChunkGate.Applied(ImportChunk chunk) => probe.Finish(silo, chunk.Offset);
+
+    public void Stopped(ImportChunk chunk) => probe.Stop(silo, chunk.Offset);
 
     Task IExportPartitionGate.Enter(ExportChunk chunk) => probe.Enter(silo, chunk.Partition).WaitAsync(lifetime.ApplicationStopping);
 

@@ -2,7 +2,9 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Storage;
 using Orleans.TestingHost;
+using Registry.Grains;
 using Registry.Grains.Jobs;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
@@ -23,6 +25,9 @@ public sealed class JobCluster : IAsyncDisposable
     private static ChunkProbe s_probe = new();
     private static Action<JobOptions> s_options = _ => { };
 
+    /// <summary>Failures to inject into the job storage (job state, checkpoints, the job list) of every silo.</summary>
+    public static JobStorageFaults StorageFaults { get; } = new();
+
     private JobCluster(TestCluster cluster, string prefix)
     {
         Cluster = cluster;
@@ -42,6 +47,7 @@ public sealed class JobCluster : IAsyncDisposable
         s_prefix = "jobs" + Guid.NewGuid().ToString("N")[..10];
         s_probe = probe;
         s_options = options;
+        StorageFaults.Reset();
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
         {
             b.Options.UseTestClusterMembership = false;
@@ -108,6 +114,10 @@ public sealed class JobCluster : IAsyncDisposable
                 ClusterId = s_prefix,
             });
             silo.Services.Configure(s_options);
+            // The job storage goes through the test's faults; it keeps taking part in the silo's lifecycle (table creation).
+            var jobs = silo.Services.Last(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Jobs));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, key) =>
+                new FaultyJobStorage((IGrainStorage)jobs.KeyedImplementationFactory!(sp, key), StorageFaults));
         }
     }
 

@@ -1,0 +1,184 @@
+using Orleans.Core.Internal;
+using Registry.Abstractions;
+using Registry.Grains.Jobs;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Jobs.JobBlobsHarness;
+
+namespace Registry.Tests.Jobs;
+
+/// <summary>
+/// Jobs on storage that fails now and then (Azurite behind injected failures of the job storage, or of a chunk): a
+/// transient failure is retried, not the job's end; an end is told to nobody before it is stored; a cancel stops the
+/// job's chunks before it answers.
+/// </summary>
+[Collection(nameof(JobCluster))]
+public sealed class JobResilienceTests(AzuriteFixture azurite)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_job_whose_end_storage_refuses_is_never_reported_ended_and_ends_once_storage_takes_it()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var cluster = await JobCluster.DeployAsync(azurite, new ChunkProbe(), _ => { });
+        var faults = JobCluster.StorageFaults;
+        faults.FailNext(int.MaxValue, JobStorageFaults.Ended);
+        // The input blob does not exist: the job fails, and its end is what storage refuses.
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var jobGrain = cluster.Grains.GetGrain<IJobGrain>(job.JobId);
+        await faults.Refused(1).WaitAsync(Bound, cancellation);
+        Assert.Equal(JobStatus.Running, (await jobGrain.Get())!.Status);
+        await faults.Refused(6).WaitAsync(Bound, cancellation);
+        Assert.Equal(JobStatus.Running, (await jobGrain.Get())!.Status);
+
+        faults.Reset();
+        var ended = await WaitForEndAsync(jobGrain, cancellation);
+        Assert.Equal(JobStatus.Failed, ended.Status);
+        Assert.Contains("devices.txt", ended.FailureReason, StringComparison.Ordinal);
+        // What storage holds is the end: a new activation reads it and does not resume the job.
+        await jobGrain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        var reread = (await jobGrain.Get())!;
+        Assert.Equal(JobStatus.Failed, reread.Status);
+        Assert.Equal(ended.EndTimeUtc, reread.EndTimeUtc);
+        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_checkpoint_write_that_fails_twice_then_succeeds_lets_the_import_complete_with_every_line_once()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var ids = Enumerable.Range(0, 40).Select(i => $"ck-{i:D2}").ToArray();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create", statusReason = "imported" })));
+
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        await probe.Held.WaitAsync(Bound, cancellation);
+        JobCluster.StorageFaults.FailNext(2, JobStorageFaults.Running);
+        probe.Release();
+        var ended = await WaitForEndAsync(cluster.Grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Null(ended.FailureReason);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        Assert.Equal(0, ended.ErrorCount);
+        Assert.Empty(await ReadLinesAsync(container, JobBlobNames.ImportErrors));
+        await JobCluster.StorageFaults.Refused(2).WaitAsync(Bound, cancellation);
+        foreach (var id in ids)
+        {
+            Assert.Equal("imported", (await cluster.Grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
+        }
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task An_export_whose_partition_read_fails_once_completes_with_every_device_once()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(failKey: 1);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o => o.ExportParallelism = 4);
+        var grains = cluster.Grains;
+        var ids = Enumerable.Range(0, 60).Select(i => $"ex-{i:D3}").ToArray();
+        foreach (var batch in ids.Chunk(20))
+        {
+            await Task.WhenAll(batch.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
+        }
+        var (container, sas) = await NewContainerAsync(azurite);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas });
+        var ended = await WaitForEndAsync(grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+
+        Assert.Equal(1, probe.Failed);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Null(ended.FailureReason);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        var exported = (await ReadLinesAsync(container, "devices.txt"))
+            .Select(l => (string)System.Text.Json.Nodes.JsonNode.Parse(l)!["id"]!)
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(ids, exported);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_cancelled_import_has_stopped_its_chunks_when_cancel_answers_and_applies_no_line_after()
+    {
+        // Chunk 0 is held at its worker; chunk 1 is applied. The cancel answers only once chunk 0 has stopped.
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var grains = cluster.Grains;
+        var ids = Enumerable.Range(0, 20).Select(i => $"cx-{i:D2}").ToArray();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create" })));
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        await probe.Held.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Count == 1).WaitAsync(Bound, cancellation);
+        var cancelled = await grains.GetGrain<IJobGrain>(job.JobId).Cancel().WaitAsync(Bound, cancellation);
+
+        Assert.Equal(JobStatus.Cancelled, cancelled.Status);
+        Assert.Contains(probe.Stopped, c => c.Key == 0);
+        probe.Release();
+        Assert.DoesNotContain(probe.Finished, c => c.Key == 0);
+        foreach (var id in ids.Take(10))
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+        // Its slot is free: another job is admitted.
+        var next = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas });
+        Assert.Equal(JobStatus.Completed, (await WaitForEndAsync(grains.GetGrain<IJobGrain>(next.JobId), cancellation)).Status);
+        foreach (var id in ids.Take(10))
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_failed_import_still_logs_the_errors_of_the_lines_it_applied()
+    {
+        // One chunk in flight: chunk 0 (with a malformed line) is checkpointed before chunk 2 fails for good.
+        var cancellation = TestContext.Current.CancellationToken;
+        var lines = Enumerable.Range(0, 30).Select(i => i == 3 ? "{not json" : Line(new { id = $"fl-{i:D2}", importMode = "create" })).ToArray();
+        var thirdChunk = System.Text.Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var probe = new ChunkProbe(failKey: thirdChunk, failAlways: true);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 1;
+        });
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var ended = await WaitForEndAsync(cluster.Grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+
+        Assert.Equal(JobStatus.Failed, ended.Status);
+        Assert.Contains("access was refused", ended.FailureReason, StringComparison.Ordinal);
+        var logged = Assert.Single(await ReadLinesAsync(container, JobBlobNames.ImportErrors));
+        Assert.Contains("\"errorCode\":400012", logged, StringComparison.Ordinal);
+    }
+
+    private static async Task<JobProperties> WaitForEndAsync(IJobGrain job, CancellationToken cancellation)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        bound.CancelAfter(Bound);
+        while (true)
+        {
+            var now = (await job.Get().WaitAsync(bound.Token))!;
+            if (now.Status.IsTerminal())
+            {
+                return now;
+            }
+            await Task.Delay(50, bound.Token);
+        }
+    }
+}
