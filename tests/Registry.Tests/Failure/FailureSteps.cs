@@ -79,6 +79,19 @@ public static class FailureSteps
         return new Dictionary<string, int>(placed, StringComparer.Ordinal);
     }
 
+    /// <summary>The silo holding the most of the placed devices: the one whose loss moves the most.</summary>
+    public static Silo BusiestSilo(IEnumerable<Silo> silos, Dictionary<string, int> placement) =>
+        silos.MaxBy(s => placement.Values.Count(port => port == s.SiloPort))!;
+
+    /// <summary>
+    /// One device per monitor partition, on <paramref name="silo"/> where possible: silent from the failure on, its alert
+    /// shows that partition checked its deadlines after it.
+    /// </summary>
+    public static List<string> OneSilentPerPartition(IEnumerable<string> ids, Dictionary<string, int> placement, Silo silo) =>
+        ids.GroupBy(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, Partitions))
+            .Select(p => p.OrderByDescending(id => placement[id] == silo.SiloPort).First())
+            .ToList();
+
     /// <summary>Polls <paramref name="condition"/> until it holds; the test's token bounds the wait.</summary>
     public static async Task UntilAsync(Func<bool> condition, CancellationToken ct)
     {

@@ -31,12 +31,10 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
         await devices.UntilServedSinceMarkAsync(ids, ct);
 
         var placement = await PlacementAsync(client, ids);
-        var stopping = silos.MaxBy(s => placement.Values.Count(port => port == s.SiloPort))!;
+        var stopping = BusiestSilo(silos, placement);
         var moved = ids.Where(id => placement[id] == stopping.SiloPort).ToList();
-        // In each monitor partition one device falls silent (on the stopping silo where possible): its alert shows the
-        // partition checked deadlines after the stop. Silent ones are also the devices whose last heartbeat is checked.
-        var silent = ids.GroupBy(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, Partitions))
-            .Select(p => p.OrderByDescending(id => placement[id] == stopping.SiloPort).First())
+        // Silent ones are also the devices whose last heartbeat is checked.
+        var silent = OneSilentPerPartition(ids, placement, stopping)
             .Concat(moved.Take(10))
             .Distinct()
             .ToList();

@@ -32,11 +32,9 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
         // The victim is the silo holding the most devices; in each monitor partition one device (on the victim where
         // possible) falls silent at the kill: its alert shows that partition checked its deadlines after the failover.
         var placement = await PlacementAsync(client, ids);
-        var victim = silos.MaxBy(s => placement.Values.Count(port => port == s.SiloPort))!;
+        var victim = BusiestSilo(silos, placement);
         var lost = ids.Where(id => placement[id] == victim.SiloPort).ToList();
-        var silent = ids.GroupBy(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, Partitions))
-            .Select(p => p.OrderByDescending(id => placement[id] == victim.SiloPort).First())
-            .ToList();
+        var silent = OneSilentPerPartition(ids, placement, victim);
         var beating = ids.Except(silent).ToList();
         Assert.NotEmpty(lost.Except(silent));
 
