@@ -1,0 +1,144 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.GrainDirectory;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Heartbeats;
+
+/// <summary>
+/// One device, one activation, across a silo failure. With Orleans' default (eventually consistent) grain directory, a
+/// silo that dies takes a share of the directory with it: the survivors drop the activations registered there (their
+/// last heartbeat with them), and a caller that looks a device up in that window can start a second activation beside
+/// the first. The monitor then asked the second one, which heard no heartbeat, and announced a device that kept beating
+/// through the first (seen once in the process-level silo-kill test). The registry runs the strongly consistent
+/// directory, which rebuilds a dead silo's range from the live activations: a device on a surviving silo keeps its
+/// activation and its last heartbeat, and no device gets a second one.
+/// </summary>
+public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
+{
+    private const int Devices = 90;
+    private static readonly HeartbeatPolicy Policy = new(60, 30);
+
+    private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private static readonly CapturingEventSink Events = new();
+    private static string s_connectionString = "";
+    private static string s_prefix = "";
+
+    /// <summary>
+    /// Orleans' test clusters run the strongly consistent directory whatever the silo configures, so the tests on them
+    /// could not see the default directory's duplicates; the registry's own host must run it too.
+    /// </summary>
+    [Fact]
+    public async Task The_registry_host_runs_the_strongly_consistent_grain_directory_as_its_test_clusters_do()
+    {
+        await using var host = await RegistryTestHost.StartAsync();
+        var directory = host.Services.GetKeyedService<IGrainDirectory>(GrainDirectoryAttribute.DEFAULT_GRAIN_DIRECTORY);
+        Assert.Equal("DistributedGrainDirectory", directory?.GetType().Name); // the type is internal to Orleans
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task Killing_a_silo_leaves_every_device_on_the_survivors_in_its_one_activation_with_its_last_heartbeat_and_announces_none()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        s_connectionString = azurite.ConnectionString;
+        s_prefix = "one" + Guid.NewGuid().ToString("N")[..8];
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b => b.Options.InitialSilosCount = 3);
+        try
+        {
+            var grains = cluster.GrainFactory;
+            var management = grains.GetGrain<IManagementGrain>(0);
+            var ids = Enumerable.Range(0, Devices).Select(i => $"one-{i:D3}-{Guid.NewGuid():N}").ToList();
+            var beatAt = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+            foreach (var id in ids)
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+                Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(id).Heartbeat());
+                beatAt[id] = (await grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat()).LastHeartbeatTime!.Value;
+            }
+            var placement = new Dictionary<string, SiloAddress>(StringComparer.Ordinal);
+            foreach (var id in ids)
+            {
+                placement[id] = (await management.GetActivationAddress(grains.GetGrain<IDeviceGrain>(id)))!;
+            }
+
+            // The victim is not the primary (the test cluster's client and membership seed); its share of the directory
+            // covers about a third of the devices on the other two silos.
+            var victim = cluster.SecondarySilos[0];
+            var survivors = ids.Where(id => placement[id] != victim.SiloAddress).ToList();
+            Assert.NotEmpty(survivors);
+            await cluster.KillSiloAsync(victim);
+            var live = cluster.Silos.Where(s => s.SiloAddress != victim.SiloAddress).Cast<InProcessSiloHandle>().ToList();
+            await UntilEverySurvivorKnowsTheVictimDeadAsync(live, victim.SiloAddress, ct);
+
+            // Each device on a survivor answers from the activation that heard its heartbeat, still where it was.
+            foreach (var id in survivors)
+            {
+                var heartbeat = await grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat();
+                Assert.True(heartbeat.LastHeartbeatTime == beatAt[id],
+                    $"{id} on a surviving silo lost its last heartbeat ({heartbeat.LastHeartbeatTime:O} instead of {beatAt[id]:O}): it was activated anew");
+                Assert.Equal(placement[id], await management.GetActivationAddress(grains.GetGrain<IDeviceGrain>(id)));
+            }
+
+            // Minutes of fake time in which every surviving device beats and every monitor partition checks: none is announced.
+            for (var minute = 0; minute < 4; minute++)
+            {
+                foreach (var id in survivors)
+                {
+                    Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(id).Heartbeat());
+                }
+                Clock.Advance(TimeSpan.FromSeconds(30));
+                for (var partition = 0; partition < RegistryClusterFixture.Partitions; partition++)
+                {
+                    await grains.GetGrain<IHeartbeatMonitorGrain>(partition).Check();
+                }
+            }
+            Assert.All(survivors, id => Assert.Empty(Events.OpTypes(id)));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>Each surviving silo's membership view has declared the victim dead (a bounded wait on the views themselves).</summary>
+    private static async Task UntilEverySurvivorKnowsTheVictimDeadAsync(IEnumerable<InProcessSiloHandle> survivors, SiloAddress victim, CancellationToken ct)
+    {
+        var views = survivors.Select(s => s.SiloHost.Services.GetRequiredService<IClusterMembershipService>()).ToList();
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromMinutes(2));
+        await Task.WhenAll(views.Select(async view =>
+        {
+            await foreach (var snapshot in view.MembershipUpdates.WithCancellation(bound.Token))
+            {
+                if (snapshot.GetSiloStatus(victim) == SiloStatus.Dead)
+                {
+                    return;
+                }
+            }
+        }));
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.UseGrainClock(Clock);
+            silo.Services.AddSingleton<IRegistryEventSink>(Events);
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
+            {
+                IndexPartitions = RegistryClusterFixture.Partitions,
+                StorageConnectionString = s_connectionString,
+                StoragePrefix = s_prefix,
+                ServiceId = s_prefix,
+                ClusterId = s_prefix,
+                Heartbeat = new HeartbeatSettings { IntervalSeconds = Policy.IntervalSeconds, GraceSeconds = Policy.GraceSeconds },
+            });
+        }
+    }
+}
