@@ -68,6 +68,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
         var refusedWith503 = devices.Refusals.GetValueOrDefault(503) + writes.Refusals.GetValueOrDefault(503);
         await dashboard.NextScrapeAsync(ct);
         await dashboard.StopAsync();
+        ReportDashboard(dashboard, killed, down, recovered, refusedWith503);
         await writes.StopAsync();
 
         Assert.Empty(await writes.LostAsync(http));
@@ -82,6 +83,24 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
     }
 
     /// <summary>
+    /// Reports the dashboard as a table over time and its figures in one line, before anything is asserted: a failing run
+    /// shows what an operator would have seen.
+    /// </summary>
+    private static void ReportDashboard(ClusterDashboard dashboard, DateTimeOffset killed, DateTimeOffset down, DateTimeOffset recovered, int refusedWith503)
+    {
+        var seen = DashboardStory.Of(dashboard, killed, recovered);
+        Report("dashboard during the kill (t = 0 at the kill; silos: heartbeats counted since the previous scrape, 'down' where the scrape " +
+            "failed; gateway: operations answered since the previous scrape by status; connected, registered, missed: summed over the " +
+            $"silos that answered):\n{dashboard.Table(killed)}");
+        Report($"dashboard: gateway 503s {seen.Refused(seen.BeforeKill):0} before the kill, +{seen.Refused(seen.AtRecovery) - seen.Refused(seen.BeforeKill):0} " +
+            $"by the time all were served again, +{seen.Refused(seen.Last) - seen.Refused(seen.AtRecovery):0} after (clients got {refusedWith503}× 503 in all); " +
+            $"survivors' heartbeats/s {seen.SurvivorsRate(seen.Baseline, seen.BeforeKill):0} before the kill, " +
+            (seen.Quiet is var (from, to) ? $"{seen.SurvivorsRate(from, to):0} once settled; " : "never settled; ") +
+            $"killed silo's scrape failed {dashboard.Rows.Count(r => r.At >= down && r[seen.Killed] is null)} times; " +
+            $"missed alerts counted by the survivors {seen.SurvivorsMissed:0}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+
+    /// <summary>
     /// What the dashboard must have shown: the gateway's 503s rising through the outage (every 503 a client got among
     /// them) and then standing still for a beat period while each survivor's heartbeats kept rising; the killed silo's
     /// scrape answering before the kill and never after; and the survivors' missed-heartbeat alerts counting exactly the
@@ -91,42 +110,50 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
         ClusterDashboard dashboard, DateTimeOffset killed, DateTimeOffset down, DateTimeOffset recovered, int refusedWith503,
         IReadOnlyList<Silo> survivors, List<string> kept, CancellationToken ct)
     {
+        var seen = DashboardStory.Of(dashboard, killed, recovered);
         var rows = dashboard.Rows;
-        var gateway = dashboard.Targets.Single(t => t.IsGateway);
-        var killedPanel = dashboard.Targets.Single(t => t.Name == "killed");
-        var survivorPanels = dashboard.Targets.Where(t => !t.IsGateway && t != killedPanel).ToList();
-        double Refused(DashboardRow row) => row[gateway]!.Operations(status => status == 503);
-
-        var beforeKill = rows.Last(r => r.At < killed && r[gateway] is not null);
-        var atRecovery = rows.First(r => r.At >= recovered && r[gateway] is not null);
-        var last = rows.Last(r => r[gateway] is not null && survivorPanels.All(s => r[s] is not null));
-        var (quietFrom, quietTo) = QuietWindow(rows, recovered, gateway, survivorPanels)!.Value;
-        var survivorsRate = (DashboardRow from, DashboardRow to) =>
-            survivorPanels.Sum(s => to[s]!.Heartbeats - from[s]!.Heartbeats) / (to.At - from.At).TotalSeconds;
-        var baseline = rows.First(r => r[gateway] is not null && survivorPanels.All(s => r[s] is not null));
-        var counted = survivorPanels.Sum(s => last[s]!.MissedAlerts);
         // The console logger writes a little after the counter counts: wait for the lines of what was counted.
         List<string> Logged() => [.. survivors.SelectMany(s => FailureCluster.MissedAlertsLoggedBy(s.Process))];
-        await UntilAsync(() => Logged().Count >= counted, ct);
-        var logged = Logged();
+        await UntilAsync(() => Logged().Count >= seen.SurvivorsMissed, ct);
         var keptBeating = kept.ToHashSet(StringComparer.Ordinal);
 
-        Report($"dashboard during the kill (t = 0 at the kill; silos: heartbeats counted since the previous scrape, 'down' where the scrape failed; " +
-            $"gateway: operations answered since the previous scrape by status; connected, registered, missed: summed over the silos that answered):\n" +
-            dashboard.Table(killed));
-        Report($"dashboard: gateway 503s {Refused(beforeKill):0} before the kill, +{Refused(atRecovery) - Refused(beforeKill):0} by the time all were served again, " +
-            $"+{Refused(last) - Refused(atRecovery):0} after (clients got {refusedWith503}× 503 in all); survivors' heartbeats/s " +
-            $"{survivorsRate(baseline, beforeKill):0} before the kill, {survivorsRate(quietFrom, quietTo):0} once settled; " +
-            $"killed silo's scrape failed {rows.Count(r => r.At >= down && r[killedPanel] is null)} times; " +
-            $"missed alerts counted by the survivors {counted:0}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+        Assert.True(seen.Refused(seen.AtRecovery) > seen.Refused(seen.BeforeKill),
+            $"the gateway counted no 503 during the outage ({seen.Refused(seen.BeforeKill)} before the kill and when served again)");
+        Assert.True(seen.Refused(seen.Last) >= refusedWith503, $"the gateway counted {seen.Refused(seen.Last)} 503s, its clients got {refusedWith503}");
+        var (quietFrom, quietTo) = seen.Quiet!.Value;
+        Assert.Equal(seen.Refused(quietFrom), seen.Refused(quietTo));
+        Assert.All(seen.Survivors, s => Assert.True(quietTo[s]!.Heartbeats > quietFrom[s]!.Heartbeats, $"{s.Name} counted no heartbeat once served again"));
+        Assert.Contains(rows, r => r.At < killed && r[seen.Killed] is not null);
+        Assert.All(rows.Where(r => r.At >= down), r => Assert.Null(r[seen.Killed]));
+        Assert.Equal(Logged().Count(id => !keptBeating.Contains(id)), seen.SurvivorsMissed);
+    }
 
-        Assert.True(Refused(atRecovery) > Refused(beforeKill), $"the gateway counted no 503 during the outage ({Refused(beforeKill)} before the kill and at recovery)");
-        Assert.True(Refused(last) >= refusedWith503, $"the gateway counted {Refused(last)} 503s, its clients got {refusedWith503}");
-        Assert.Equal(Refused(quietFrom), Refused(quietTo));
-        Assert.All(survivorPanels, s => Assert.True(quietTo[s]!.Heartbeats > quietFrom[s]!.Heartbeats, $"{s.Name} counted no heartbeat once served again"));
-        Assert.Contains(rows, r => r.At < killed && r[killedPanel] is not null);
-        Assert.All(rows.Where(r => r.At >= down), r => Assert.Null(r[killedPanel]));
-        Assert.Equal(logged.Count(id => !keptBeating.Contains(id)), counted);
+    /// <summary>The scrapes a dashboard's reader compares: before the kill, when all were served again, once settled, the last.</summary>
+    private sealed record DashboardStory(
+        DashboardTarget Gateway, DashboardTarget Killed, IReadOnlyList<DashboardTarget> Survivors,
+        DashboardRow Baseline, DashboardRow BeforeKill, DashboardRow AtRecovery, DashboardRow Last, (DashboardRow From, DashboardRow To)? Quiet)
+    {
+        public static DashboardStory Of(ClusterDashboard dashboard, DateTimeOffset killed, DateTimeOffset recovered)
+        {
+            var rows = dashboard.Rows;
+            var gateway = dashboard.Targets.Single(t => t.IsGateway);
+            var killedPanel = dashboard.Targets.Single(t => t.Name == "killed");
+            var survivors = dashboard.Targets.Where(t => !t.IsGateway && t != killedPanel).ToList();
+            bool Answered(DashboardRow r) => r[gateway] is not null && survivors.All(s => r[s] is not null);
+            return new DashboardStory(gateway, killedPanel, survivors,
+                rows.First(Answered),
+                rows.Last(r => r.At < killed && Answered(r)),
+                rows.First(r => r.At >= recovered && Answered(r)),
+                rows.Last(Answered),
+                QuietWindow(rows, recovered, gateway, survivors));
+        }
+
+        public double Refused(DashboardRow row) => row[Gateway]!.Operations(status => status == 503);
+
+        public double SurvivorsMissed => Survivors.Sum(s => Last[s]!.MissedAlerts);
+
+        public double SurvivorsRate(DashboardRow from, DashboardRow to) =>
+            Survivors.Sum(s => to[s]!.Heartbeats - from[s]!.Heartbeats) / (to.At - from.At).TotalSeconds;
     }
 
     /// <summary>
