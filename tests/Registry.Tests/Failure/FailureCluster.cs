@@ -10,7 +10,9 @@ namespace Registry.Tests.Failure;
 /// A cluster of real processes to break: silos this class starts itself (so it knows each one's ports and can start it
 /// again on the same ports and data folder, as an operator restarts a machine), gateways and a client app from
 /// <see cref="RegistryClusterProcesses"/>. Each instance is a cluster of its own (its own ClusterId/ServiceId and storage
-/// prefix). A kill is <c>kill -9</c> by the process id it holds; whatever it started it ends by that id.
+/// prefix). Every process it starts serves its own <c>/metrics</c> on a management port, as an operator's do, for a
+/// <see cref="ClusterDashboard"/> to watch. A kill is <c>kill -9</c> by the process id it holds; whatever it started it
+/// ends by that id.
 /// </summary>
 public sealed class FailureCluster(string connectionString, params string[] extraArguments) : IAsyncDisposable
 {
@@ -29,8 +31,8 @@ public sealed class FailureCluster(string connectionString, params string[] extr
     /// <summary>Starts a silo on fresh ports and returns once it logged that it listens.</summary>
     public Task<Silo> StartSiloAsync(CancellationToken ct)
     {
-        var ports = FreePorts.Take(3);
-        return StartSiloAsync(new Silo(Path.Combine(_work, $"silo-{ports[0]}"), ports[0], ports[1], ports[2]), ct);
+        var ports = FreePorts.Take(4);
+        return StartSiloAsync(new Silo(Path.Combine(_work, $"silo-{ports[0]}"), ports[0], ports[1], ports[2], ports[3]), ct);
     }
 
     /// <summary>Starts (again) the silo <paramref name="silo"/> names, on its ports and data folder.</summary>
@@ -44,16 +46,20 @@ public sealed class FailureCluster(string connectionString, params string[] extr
             $"--Registry:SiloPort={silo.SiloPort}",
             $"--Registry:GatewayPort={silo.GatewayPort}",
             $"--Registry:HealthPort={silo.HealthPort}",
+            $"--Registry:Observability:Port={silo.ManagementPort}",
         ]);
         _silos.Add(process);
         await process.WaitUntilListeningAsync(ct);
         return silo with { Process = process };
     }
 
-    /// <summary>Starts a gateway process (see <see cref="RegistryClusterProcesses.StartGatewayAsync"/>), its output kept with the silos'.</summary>
+    /// <summary>
+    /// Starts a gateway process (see <see cref="RegistryClusterProcesses.StartGatewayAsync"/>) with its management port,
+    /// its output kept with the silos'.
+    /// </summary>
     public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct)
     {
-        var gateway = await Processes.StartGatewayAsync(ct);
+        var gateway = await Processes.StartGatewayAsync(ct, observed: true);
         _gateways.Add(gateway);
         return gateway;
     }
@@ -86,6 +92,24 @@ public sealed class FailureCluster(string connectionString, params string[] extr
     /// <summary>How many "heartbeatMissed" alerts the silos logged for <paramref name="deviceId"/>.</summary>
     public int MissedAlertsFor(string deviceId) =>
         CountOf(SiloOutput, $"Heartbeat alert {RegistryEventTypes.HeartbeatMissed} for device {deviceId}");
+
+    /// <summary>
+    /// The device of every "heartbeatMissed" alert <paramref name="process"/> logged, once per alert: what its
+    /// <c>registry_heartbeat_alerts_total{alert="missed"}</c> counted, by device.
+    /// </summary>
+    public static List<string> MissedAlertsLoggedBy(RegistryProcess process)
+    {
+        var prefix = $"Heartbeat alert {RegistryEventTypes.HeartbeatMissed} for device ";
+        var output = process.Output;
+        var devices = new List<string>();
+        for (var at = output.IndexOf(prefix, StringComparison.Ordinal); at >= 0; at = output.IndexOf(prefix, at + prefix.Length, StringComparison.Ordinal))
+        {
+            var start = at + prefix.Length;
+            var end = output.IndexOfAny(['\n', '\r'], start);
+            devices.Add(output[start..(end < 0 ? output.Length : end)]);
+        }
+        return devices;
+    }
 
     private static int CountOf(string text, string line)
     {
@@ -136,8 +160,11 @@ public sealed class FailureCluster(string connectionString, params string[] extr
     }
 }
 
-/// <summary>A silo of a <see cref="FailureCluster"/>: where it keeps its data and listens, and its current process.</summary>
-public sealed record Silo(string DataFolder, int SiloPort, int GatewayPort, int HealthPort)
+/// <summary>
+/// A silo of a <see cref="FailureCluster"/>: where it keeps its data and listens (its management port serving its own
+/// <c>/metrics</c>, as an operator's silos do), and its current process.
+/// </summary>
+public sealed record Silo(string DataFolder, int SiloPort, int GatewayPort, int HealthPort, int ManagementPort)
 {
     public RegistryProcess Process { get; init; } = null!;
 }

@@ -57,26 +57,33 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
         return silo;
     }
 
-    /// <summary>Starts a gateway process and returns once it logged that it listens (it then holds the cluster's keys).</summary>
-    public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct)
+    /// <summary>
+    /// Starts a gateway process and returns once it logged that it listens (it then holds the cluster's keys); with
+    /// <paramref name="observed"/>, it also serves <c>/metrics</c> and the probes on a management port of its own.
+    /// </summary>
+    public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct, bool observed = false)
     {
-        var (process, data, https, mqtt) = Gateway();
+        var management = observed ? FreePorts.Take(1)[0] : 0;
+        var (process, data, https, mqtt) = Gateway(observed ? [$"--Registry:Observability:Port={management}"] : []);
         await process.WaitUntilListeningAsync(ct);
-        return new GatewayProcess(process, data, https, mqtt);
+        return new GatewayProcess(process, data, https, mqtt) { ManagementPort = management };
     }
 
     /// <summary>Starts a gateway process without waiting for it (to see it refuse).</summary>
-    public RegistryProcess StartGatewayProcess() => Gateway().Process;
+    public RegistryProcess StartGatewayProcess() => Gateway([]).Process;
 
-    private (RegistryProcess Process, string Data, int Https, int Mqtt) Gateway()
+    private (RegistryProcess Process, string Data, int Https, int Mqtt) Gateway(string[] gatewayArguments)
     {
         var ports = FreePorts.Take(2);
         var data = Path.Combine(_work, $"gateway-{ports[0]}");
         var process = Start(
+        [
             "--Registry:Role=gateway",
             $"--Registry:DataFolder={data}",
             $"--Registry:HttpsPort={ports[0]}",
-            $"--Registry:MqttPort={ports[1]}");
+            $"--Registry:MqttPort={ports[1]}",
+            .. gatewayArguments,
+        ]);
         return (process, data, ports[0], ports[1]);
     }
 
@@ -134,6 +141,9 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
 public sealed record GatewayProcess(RegistryProcess Process, string DataFolder, int HttpsPort, int MqttPort)
 {
     public const string HostName = "localhost";
+
+    /// <summary>The plain-HTTP management port (<c>Registry:Observability:Port</c>), or 0 when started without one.</summary>
+    public int ManagementPort { get; init; }
 
     public string CaPath => Path.Combine(DataFolder, "certs", DevelopmentCertificates.CaFileName);
 

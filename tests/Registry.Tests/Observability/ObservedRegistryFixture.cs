@@ -119,23 +119,28 @@ public sealed partial class ObservedRegistryFixture : IAsyncLifetime
         /// The sum of <paramref name="name"/>'s series that carry every label of <paramref name="labels"/>; 0 when there
         /// is none (a counter appears once first counted).
         /// </summary>
-        public double Sum(string name, params (string Label, string Value)[] labels)
+        public double Sum(string name, params (string Label, string Value)[] labels) =>
+            Series(name).Where(s => labels.All(l => s.Labels.TryGetValue(l.Label, out var v) && v == l.Value)).Sum(s => s.Value);
+
+        /// <summary>
+        /// <paramref name="name"/>'s series summed by their value of <paramref name="label"/> (those without it under ""), as
+        /// a dashboard's <c>sum by (label)</c> plots them.
+        /// </summary>
+        public Dictionary<string, double> SumBy(string name, string label) =>
+            Series(name).GroupBy(s => s.Labels.GetValueOrDefault(label, ""), StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Sum(s => s.Value), StringComparer.Ordinal);
+
+        private IEnumerable<(Dictionary<string, string> Labels, double Value)> Series(string name)
         {
-            double sum = 0;
             foreach (var line in text.Split('\n'))
             {
                 var match = SeriesLine().Match(line);
-                if (!match.Success || match.Groups["name"].Value != name)
+                if (match.Success && match.Groups["name"].Value == name)
                 {
-                    continue;
-                }
-                var found = LabelPair().Matches(match.Groups["labels"].Value).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
-                if (labels.All(l => found.TryGetValue(l.Label, out var v) && v == l.Value))
-                {
-                    sum += double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+                    var labels = LabelPair().Matches(match.Groups["labels"].Value).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+                    yield return (labels, double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture));
                 }
             }
-            return sum;
         }
 
         public bool Has(string name) => text.Split('\n').Any(l => SeriesLine().Match(l) is { Success: true } m && m.Groups["name"].Value == name);
