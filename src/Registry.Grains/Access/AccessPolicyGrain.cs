@@ -1,3 +1,4 @@
+using Orleans.Storage;
 using Registry.Abstractions;
 
 namespace Registry.Grains.Access;
@@ -19,8 +20,15 @@ public sealed class AccessPolicyGrain(
             throw RegistryException.Invalid("An access policy set lists at least one policy.");
         }
         var set = proposed with { Version = 1 };
-        state.State = new AccessPolicyState(set);
-        await state.WriteStateAsync();
+        try
+        {
+            await Write(set);
+        }
+        catch (Exception e) when ((e is InconsistentStateException || e.InnerException is InconsistentStateException) && state.State.Policies is { } landed)
+        {
+            // Another start's write (or this one's, answered too late) stored a set first: that one is the cluster's.
+            return landed;
+        }
         return set;
     }
 
@@ -38,9 +46,33 @@ public sealed class AccessPolicyGrain(
         policies[index] = fresh;
         var set = new AccessPolicySet(policies, stored.Version + 1);
         // Written before it is answered: a regeneration that was acknowledged is what every gateway reads next.
-        state.State = new AccessPolicyState(set);
-        await state.WriteStateAsync();
+        await Write(set);
         return set;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="set"/>; a write that fails leaves this grain holding what storage holds, never the set it
+    /// could not store (a write that timed out may still land: its ETag would then be stale, and the next write refused).
+    /// </summary>
+    private async Task Write(AccessPolicySet set)
+    {
+        state.State = new AccessPolicyState(set);
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            try
+            {
+                await state.ReadStateAsync();
+            }
+            catch
+            {
+                DeactivateOnIdle(); // storage is away: the next activation reads what it holds
+            }
+            throw;
+        }
     }
 }
 
