@@ -21,6 +21,9 @@ internal static class RegistryErrors
         OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException =>
             (RegistryErrorCode.ServiceUnavailable, "The registry is not reachable; retry later."),
         StorageUnavailableException e => (RegistryErrorCode.ServiceUnavailable, e.Message),
+        // Cancelled inside the cluster, not by the client (the filter lets a client's own cancellation through): the grain
+        // directory cancels a lookup while the cluster's membership changes, e.g. while a dead silo is being declared.
+        OperationCanceledException => (RegistryErrorCode.ServiceUnavailable, "The registry is reorganising after a change of its silos; retry later."),
         _ => (RegistryErrorCode.ServerError, "The registry failed to process the request."),
     };
 }

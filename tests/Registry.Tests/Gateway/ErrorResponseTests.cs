@@ -75,6 +75,10 @@ public class ErrorResponseTests
         Assert.Equal(RegistryErrorCode.ServiceUnavailable, RegistryErrors.Map(new TimeoutException()).Code);
 
     [Fact]
+    public void A_call_cancelled_inside_the_cluster_while_its_silos_change_is_ServiceUnavailable() =>
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable, RegistryErrors.Map(new OperationCanceledException()).Code);
+
+    [Fact]
     public void Unreachable_silo_is_ServiceUnavailable() =>
         Assert.Equal(RegistryErrorCode.ServiceUnavailable, RegistryErrors.Map(new SiloUnavailableException()).Code);
 
