@@ -185,7 +185,19 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         string? keyFingerprint = null;
         if (_access.Enabled)
         {
-            var decision = await _authorizer.AuthorizeAsync(e.Password, deviceId, "/devices/" + deviceId);
+            AccessDecision decision;
+            try
+            {
+                decision = await _authorizer.AuthorizeAsync(e.Password, deviceId, "/devices/" + deviceId);
+            }
+            catch (Exception exception)
+            {
+                // The device lookup failed (no silo reachable, a timeout): CONNACK 3, which the SDKs retry, as for the
+                // device grain's own answer below. Unanswered, MQTTnet would only drop the connection.
+                LogConnectFailed(_logger, exception, deviceId);
+                e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
+                return;
+            }
             if (!decision.IsGranted)
             {
                 Refuse(e, MqttConnectReasonCode.NotAuthorized, decision.Reason);

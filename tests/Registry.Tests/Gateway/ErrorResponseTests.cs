@@ -83,6 +83,19 @@ public class ErrorResponseTests
         Assert.Equal(RegistryErrorCode.ServiceUnavailable, RegistryErrors.Map(new SiloUnavailableException()).Code);
 
     [Fact]
+    public void No_silo_listening_at_any_gateway_address_is_ServiceUnavailable() =>
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable,
+            RegistryErrors.Map(new Orleans.Runtime.Messaging.ConnectionFailedException("Unable to connect to S127.0.0.1:30000:0, will retry after 990ms")).Code);
+
+    [Fact]
+    public void Gateway_silo_too_busy_is_ServiceUnavailable() =>
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable, RegistryErrors.Map(new GatewayTooBusyException()).Code);
+
+    [Fact]
+    public void Any_other_orleans_failure_stays_ServerError() =>
+        Assert.Equal(RegistryErrorCode.ServerError, RegistryErrors.Map(new OrleansException("a bug")).Code);
+
+    [Fact]
     public void Kestrel_body_limit_is_MessageTooLarge() =>
         Assert.Equal(RegistryErrorCode.MessageTooLarge, RegistryErrors.Map(new BadHttpRequestException("big", 413)).Code);
 
