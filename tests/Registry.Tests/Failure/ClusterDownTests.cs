@@ -17,6 +17,7 @@ namespace Registry.Tests.Failure;
 /// because only that leaves it listed active in the membership table, as every silo is while a restart is under way: a
 /// silo stopped in-process says goodbye, and its gateway then knows there is no silo at all, which it answered 503 already.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class ClusterDownTests(AzuriteFixture azurite)
 {
     [Fact(Timeout = 300_000)]

@@ -11,6 +11,7 @@ namespace Registry.Tests.Failure;
 /// resumes (a device silent across the restart is announced, none that kept beating is), and meanwhile what could not be
 /// served was answered 503, never 500.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class FullRestartTests(AzuriteFixture azurite)
 {
     private const int Devices = 200;

@@ -10,6 +10,7 @@ namespace Registry.Tests.Failure;
 /// <c>kill -9</c> of one of two gateway processes in front of a silo process on Azurite: MQTT devices connect again through
 /// the other gateway, an HTTP client moves its writes to the other address, and nothing acknowledged is lost.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class GatewayKillTests(AzuriteFixture azurite)
 {
     private const int MqttDevices = 20;

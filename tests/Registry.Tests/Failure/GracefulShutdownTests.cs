@@ -9,6 +9,7 @@ namespace Registry.Tests.Failure;
 /// is otherwise written only every <c>PresencePersistSeconds</c>, here an hour), and the move of its devices to the other
 /// silo announces none that kept beating.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class GracefulShutdownTests(AzuriteFixture azurite)
 {
     private const int Devices = 200;

@@ -11,6 +11,7 @@ namespace Registry.Tests.Failure;
 /// <c>kill -9</c> of the silo running an import job, three silo processes on Azurite: the job resumes on a survivor from
 /// its checkpoint and ends exactly as an uninterrupted import would.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class ImportKillTests(AzuriteFixture azurite)
 {
     /// <summary>

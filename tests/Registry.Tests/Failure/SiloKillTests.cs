@@ -8,6 +8,7 @@ namespace Registry.Tests.Failure;
 /// acknowledged is lost, the killed silo's devices are served again, and monitoring announces no device that kept beating.
 /// Meanwhile every process's <c>/metrics</c> is scraped as an operator's dashboard does, and must show the same story.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class SiloKillTests(AzuriteFixture azurite)
 {
     /// <summary>Devices beating through the gateway, every 5 s: the 1,000.</summary>

@@ -11,6 +11,7 @@ namespace Registry.Tests.Failure;
 /// ServiceUnavailable (never 500, never no answer), a refused create leaves nothing behind, and when Azurite is back on the
 /// same ports with the same data the registry serves again without a restart. This Azurite is the test's own, on disk.
 /// </summary>
+[Collection(FailureCollection.Name)]
 public sealed class StorageOutageProcessTests
 {
     /// <summary>How long storage stays down: the scenario, not a wait for anything.</summary>
