@@ -103,9 +103,11 @@ internal sealed class AlertTally
     /// <summary>
     /// The verdict for <paramref name="plan"/>: the counts, and one problem line per kind of wrong alert (each a failure
     /// of the run). <paramref name="describe"/> adds what the harness knows of a device named in a problem (its longest
-    /// gap between acknowledged heartbeats, for an alert on a device that kept beating).
+    /// gap between acknowledged heartbeats). A device the harness itself left unbeaten past the deadline while it was
+    /// meant to beat (<paramref name="stalled"/>) was rightly announced: its alerts beyond the plan are not false, they
+    /// are the soak failing to hold its load, and are reported as that.
     /// </summary>
-    public SoakVerdict Verify(SoakPlan plan, Func<int, string>? describe = null)
+    public SoakVerdict Verify(SoakPlan plan, Func<int, string>? describe = null, Func<int, bool>? stalled = null)
     {
         lock (_gate)
         {
@@ -121,11 +123,14 @@ internal sealed class AlertTally
             }
             var all = Enumerable.Range(0, _ids.Count);
             var neverMissed = plan.Silent.Where(d => _missed[d] == 0).ToList();
-            var missedTwice = plan.Silent.Where(d => _missed[d] > 1).ToList();
             var neverRecovered = plan.Recovering.Where(d => _recovered[d] == 0).ToList();
-            var recoveredTwice = plan.Recovering.Where(d => _recovered[d] > 1).ToList();
-            var falseMissed = all.Where(d => !silent[d] && _missed[d] > 0).ToList();
-            var falseRecovered = all.Where(d => !recovering[d] && _recovered[d] > 0).ToList();
+            bool Beyond(int d) => _missed[d] > (silent[d] ? 1 : 0) || _recovered[d] > (recovering[d] ? 1 : 0);
+            var stalledBeyond = all.Where(d => stalled?.Invoke(d) == true && Beyond(d)).ToList();
+            var owned = stalledBeyond.ToHashSet();
+            var missedTwice = plan.Silent.Where(d => _missed[d] > 1 && !owned.Contains(d)).ToList();
+            var recoveredTwice = plan.Recovering.Where(d => _recovered[d] > 1 && !owned.Contains(d)).ToList();
+            var falseMissed = all.Where(d => !silent[d] && _missed[d] > 0 && !owned.Contains(d)).ToList();
+            var falseRecovered = all.Where(d => !recovering[d] && _recovered[d] > 0 && !owned.Contains(d)).ToList();
 
             var problems = new List<string>();
             void Problem(List<int> devices, string what, Func<int, string> count)
@@ -150,6 +155,8 @@ internal sealed class AlertTally
             Problem(recoveredTwice, "returning devices announced recovered more than once", Recovered);
             Problem(falseMissed, "devices that kept beating announced missed (false alerts)", Missed);
             Problem(falseRecovered, "devices announced recovered that did not return (false alerts)", d => $"{Missed(d)}, {Recovered(d)}");
+            Problem(stalledBeyond, "devices got alerts beyond the plan after the harness's own heartbeats to them stalled past the deadline (rightly announced: the soak did not keep them beating, so it proves nothing for them)",
+                d => $"{Missed(d)}, {Recovered(d)}");
             if (_unknown.Count > 0)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture,
@@ -158,7 +165,7 @@ internal sealed class AlertTally
             return new SoakVerdict(plan.Silent.Count, plan.Recovering.Count, _missedAlerts, _recoveredAlerts, _redelivered,
                 plan.Silent.Count(d => _missed[d] == 1), neverMissed.Count, missedTwice.Count,
                 plan.Recovering.Count(d => _recovered[d] == 1), neverRecovered.Count, recoveredTwice.Count,
-                falseMissed.Count, falseRecovered.Count, _unknown.Count, problems);
+                falseMissed.Count, falseRecovered.Count, _unknown.Count, stalledBeyond.Count, problems);
         }
     }
 
@@ -196,7 +203,7 @@ internal sealed record SoakVerdict(
     int Silent, int Recovering, long MissedAlerts, long RecoveredAlerts, long Redelivered,
     int SilentAnnouncedOnce, int SilentNeverAnnounced, int SilentAnnouncedMoreThanOnce,
     int RecoveringRecoveredOnce, int RecoveringNeverRecovered, int RecoveringRecoveredMoreThanOnce,
-    int FalseMissed, int FalseRecovered, int UnknownDevices, IReadOnlyList<string> Problems)
+    int FalseMissed, int FalseRecovered, int UnknownDevices, int StalledWithAlerts, IReadOnlyList<string> Problems)
 {
     /// <summary>The counts, one line each, for the report's notes.</summary>
     public IReadOnlyList<string> Lines() =>
@@ -205,5 +212,6 @@ internal sealed record SoakVerdict(
         string.Create(CultureInfo.InvariantCulture, $"silent devices: {Silent:N0}; announced missed exactly once {SilentAnnouncedOnce:N0}, never {SilentNeverAnnounced:N0}, more than once {SilentAnnouncedMoreThanOnce:N0}"),
         string.Create(CultureInfo.InvariantCulture, $"returning devices: {Recovering:N0}; announced recovered exactly once {RecoveringRecoveredOnce:N0}, never {RecoveringNeverRecovered:N0}, more than once {RecoveringRecoveredMoreThanOnce:N0}"),
         string.Create(CultureInfo.InvariantCulture, $"false alerts: {FalseMissed:N0} devices that kept beating announced missed, {FalseRecovered:N0} announced recovered without returning, {UnknownDevices:N0} devices not in the soak"),
+        string.Create(CultureInfo.InvariantCulture, $"devices the harness left unbeaten past the deadline that got alerts beyond the plan: {StalledWithAlerts:N0}"),
     ];
 }
