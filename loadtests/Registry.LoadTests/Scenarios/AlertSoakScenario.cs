@@ -121,9 +121,11 @@ internal sealed class AlertSoakScenario : IScenario
         };
         if (_twoSilos)
         {
-            _cluster = await SoakCluster.StartAsync(2, settings, context.Log, cancel);
+            // The soak is about alerts, not storage latency: on a saturated machine Azurite can take longer than the
+            // default 5 s to acknowledge a bulk create of the fill, which then answers 503 and ends the run (seen once).
+            _cluster = await SoakCluster.StartAsync(2, new Dictionary<string, string>(settings) { ["Registry:StorageTimeoutSeconds"] = "30" }, context.Log, cancel);
             _target = await RegistryTarget.ConnectClientAsync(_cluster.ClientOptions,
-                $"durable cluster of two silo processes (Registry:Role=silo) on an Azurite of its own; client app through Registry.Client (membership table, Azure Queue event stream); silo logs in {_cluster.Work}", cancel);
+                $"durable cluster of two silo processes (Registry:Role=silo, StorageTimeoutSeconds 30) on an Azurite of its own; client app through Registry.Client (membership table, Azure Queue event stream); silo logs in {_cluster.Work}", cancel);
         }
         else
         {
