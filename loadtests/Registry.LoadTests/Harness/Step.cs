@@ -23,6 +23,12 @@ internal sealed record Step(string Name, Func<long, CancellationToken, ValueTask
     /// <summary>False for a step whose calls must each happen once (connects): it runs no warm-up.</summary>
     public bool WarmUp { get; init; } = true;
 
+    /// <summary>
+    /// Ends the measured part early, within its bounds, once the task it returns completes: a soak phase lasts until
+    /// the alerts it waits for arrived, not a guessed duration. The token ends with the step.
+    /// </summary>
+    public Func<CancellationToken, Task>? Until { get; init; }
+
     /// <summary>Runs after the step, measured or not (disconnect the clients a connect step opened).</summary>
     public Func<CancellationToken, Task>? After { get; init; }
 

@@ -43,6 +43,7 @@ internal static class StepRunner
         var maxCalls = bounds.Count is { } count ? (count + step.ItemsPerCall - 1) / step.ItemsPerCall : long.MaxValue;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         stop.CancelAfter(bounds.Duration);
+        var until = phase == "measure" && step.Until is { } condition ? EndWhenAsync(condition, stop) : Task.CompletedTask;
         using var abandon = new CancellationTokenSource();
         var calls = new InFlight(step, recorder, clock, abandon.Token);
 
@@ -56,6 +57,8 @@ internal static class StepRunner
             workers = await SendClosedAsync(calls, model, maxCalls, clock, stop);
         }
         var submitSeconds = clock.Elapsed.TotalSeconds;
+        await stop.CancelAsync();
+        await until;
         progress.Phase = phase + " (drain)";
         var drain = cancel.IsCancellationRequested ? InterruptedDrain : bounds.Drain;
         // A closed worker may be starting its last call as the step stops: wait for the workers before counting calls.
@@ -83,6 +86,20 @@ internal static class StepRunner
             Timeline = recorder.Timeline(),
             Partial = cancel.IsCancellationRequested,
         };
+    }
+
+    /// <summary>Stops sending once <paramref name="condition"/> holds (it is awaited before the step returns).</summary>
+    private static async Task EndWhenAsync(Func<CancellationToken, Task> condition, CancellationTokenSource stop)
+    {
+        try
+        {
+            await condition(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The step's own bounds ended it first.
+        }
+        await stop.CancelAsync();
     }
 
     /// <summary>

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
+using Registry.Abstractions;
 using Registry.Bench;
 using Registry.Bench.Heartbeats;
+using Registry.Client;
 using Registry.Host;
 
 namespace Registry.LoadTests.Scenarios;
@@ -37,9 +39,11 @@ internal sealed class RegistryTarget : IAsyncDisposable
     /// <summary>
     /// Starts a registry in this process (authentication on, memory storage) and connects a client to its gateway.
     /// <paramref name="tokenDevices"/> devices will present their own SAS tokens (the token cache is sized for them);
-    /// <paramref name="mqtt"/> opens the MQTT edge for as many connections.
+    /// <paramref name="mqtt"/> opens the MQTT edge for as many connections. <paramref name="extraSettings"/> adds host
+    /// settings (a heartbeat policy, routes); <paramref name="events"/> gives the client the registry's event stream.
     /// </summary>
-    public static async Task<RegistryTarget> StartInProcessAsync(int tokenDevices, bool mqtt, CancellationToken cancel)
+    public static async Task<RegistryTarget> StartInProcessAsync(int tokenDevices, bool mqtt, CancellationToken cancel,
+        IReadOnlyDictionary<string, string>? extraSettings = null, bool events = false)
     {
         var name = "lt" + Guid.NewGuid().ToString("N")[..8];
         var ports = BenchHost.FreePorts(2);
@@ -51,10 +55,21 @@ internal sealed class RegistryTarget : IAsyncDisposable
             // Every simulated device presents its own token: the cache must hold them all or each call re-validates.
             ["Registry:Authentication:TokenCacheSize"] = Math.Max(50_000, tokenDevices * 2).ToString(CultureInfo.InvariantCulture),
         };
+        foreach (var (key, value) in extraSettings ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
         var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null, settings);
         try
         {
-            var client = await ConnectAsync(c => c.UseLocalhostClustering(ports[0], "bench-" + name, "bench-" + name), cancel);
+            var client = await ConnectAsync(c =>
+            {
+                c.UseLocalhostClustering(ports[0], "bench-" + name, "bench-" + name);
+                if (events)
+                {
+                    c.AddMemoryStreams(RegistryStreams.Provider);
+                }
+            }, cancel);
             return new RegistryTarget(registry, client, $"registry in this process (memory storage, SAS authentication on), Orleans client through its gateway on 127.0.0.1:{ports[0]}",
                 mqtt ? ports[1] : null);
         }
@@ -80,6 +95,10 @@ internal sealed class RegistryTarget : IAsyncDisposable
         }, cancel);
         return new RegistryTarget(null, client, $"external cluster '{clusterId}' through gateway{(endpoints.Length > 1 ? "s" : "")} {gateways}", null);
     }
+
+    /// <summary>Connects to a durable cluster as a client app does (Registry.Client: clustering and event stream from its storage).</summary>
+    public static async Task<RegistryTarget> ConnectClientAsync(RegistryClientOptions options, string description, CancellationToken cancel) =>
+        new(null, await ConnectAsync(c => c.UseRegistryCluster(options), cancel), description, null);
 
     /// <summary>Registers the devices (bulk create through the grain interface), each with the harness's known device key.</summary>
     public Task FillAsync(string[] ids, Action<string> log, CancellationToken cancel) =>

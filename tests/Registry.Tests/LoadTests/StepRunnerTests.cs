@@ -67,6 +67,57 @@ public sealed class StepRunnerTests
     }
 
     [Fact]
+    public async Task A_step_ends_once_its_condition_holds_and_its_calls_are_all_counted()
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var step = new Step("until-100", (n, _) =>
+        {
+            if (n == 100)
+            {
+                reached.TrySetResult();
+            }
+            return ValueTask.FromResult<string?>(null);
+        })
+        {
+            Until = ct => reached.Task.WaitAsync(ct),
+        };
+
+        // A million calls is the bound it must not reach: the condition, held at the 101st, ends it long before.
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(4), LongUnlessCounted with { Count = 1_000_000 }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.False(result.Partial);
+        Assert.InRange(result.Submitted, 101, 999_999);
+        Assert.Equal(result.Submitted, result.Completed);
+        Assert.Equal(result.Submitted, result.Ok);
+    }
+
+    [Fact]
+    public async Task A_step_whose_condition_never_holds_ends_at_its_bounds_and_the_condition_is_cancelled()
+    {
+        var cancelled = false;
+        var step = new Step("never", (_, _) => ValueTask.FromResult<string?>(null))
+        {
+            Until = async ct =>
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+                finally
+                {
+                    cancelled = ct.IsCancellationRequested;
+                }
+            },
+        };
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Open(100_000), LongUnlessCounted with { Count = 500 }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(500, result.Submitted);
+        Assert.Equal(500, result.Ok);
+        Assert.True(cancelled);
+    }
+
+    [Fact]
     public async Task Warm_up_calls_are_made_but_not_counted()
     {
         long calls = 0;

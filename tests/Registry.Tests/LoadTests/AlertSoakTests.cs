@@ -1,0 +1,224 @@
+using Registry.Abstractions;
+using Registry.LoadTests.Harness;
+using Registry.LoadTests.Scenarios;
+using Registry.LoadTests.Scenarios.AlertSoak;
+
+namespace Registry.Tests.LoadTests;
+
+/// <summary>
+/// The alert soak's pure parts: which devices a seed sends silent and back, and the verdict on the alerts received
+/// (each silent device missed once, each returning one recovered once, none false, none missing). The soak itself
+/// runs as a smoke in tests/run.sh.
+/// </summary>
+public sealed class AlertSoakTests
+{
+    private static readonly string[] Ids = [.. Enumerable.Range(0, 100).Select(i => $"d{i:D3}")];
+
+    [Fact]
+    public void The_same_seed_draws_the_same_silent_and_returning_devices_and_another_seed_others()
+    {
+        var plan = SoakPlan.Draw(100_000, seed: 7, silent: 1000, recovering: 500);
+
+        Assert.Equal(plan.Silent, SoakPlan.Draw(100_000, seed: 7, silent: 1000, recovering: 500).Silent);
+        Assert.Equal(plan.Recovering, SoakPlan.Draw(100_000, seed: 7, silent: 1000, recovering: 500).Recovering);
+        Assert.NotEqual(plan.Silent, SoakPlan.Draw(100_000, seed: 8, silent: 1000, recovering: 500).Silent);
+    }
+
+    [Fact]
+    public void A_seed_draws_the_same_devices_on_every_machine()
+    {
+        // Pinned: a failed soak is re-run on exactly its devices with the seed its report names.
+        var plan = SoakPlan.Draw(20, seed: 1, silent: 4, recovering: 2);
+
+        Assert.Equal([3, 4, 10, 16], plan.Silent);
+        Assert.Equal([3, 4], plan.Recovering);
+    }
+
+    [Fact]
+    public void The_silent_devices_are_distinct_sorted_and_in_range_and_the_returning_ones_are_among_them()
+    {
+        var plan = SoakPlan.Draw(10_000, seed: 3, silent: 100, recovering: 50);
+
+        Assert.Equal(100, plan.Silent.Distinct().Count());
+        Assert.Equal(plan.Silent.Order(), plan.Silent);
+        Assert.All(plan.Silent, d => Assert.InRange(d, 0, 9_999));
+        Assert.Equal(50, plan.Recovering.Distinct().Count());
+        Assert.Subset(plan.Silent.ToHashSet(), plan.Recovering.ToHashSet());
+    }
+
+    [Theory]
+    [InlineData("1%", 100_000, 1000)]
+    [InlineData("50%", 1000, 500)]
+    [InlineData("50%", 3, 2)]
+    [InlineData("0.001%", 1000, 1)]
+    [InlineData("0%", 1000, 0)]
+    [InlineData("100%", 7, 7)]
+    [InlineData("250", 1000, 250)]
+    public void A_share_is_a_rounded_percentage_at_least_one_device_or_a_count(string text, int of, int expected) =>
+        Assert.Equal(expected, SoakPlan.Share(text, of, "--silent"));
+
+    [Theory]
+    [InlineData("101%")]
+    [InlineData("-1%")]
+    [InlineData("many")]
+    [InlineData("1001")]
+    public void A_share_above_the_whole_or_not_a_number_is_refused(string text) =>
+        Assert.Throws<ArgumentException>(() => SoakPlan.Share(text, 1000, "--silent"));
+
+    [Theory]
+    [InlineData("--interval", "1.5s")]
+    [InlineData("--interval", "0s")]
+    [InlineData("--grace", "500ms")]
+    [InlineData("--beat-every", "90s")]
+    [InlineData("--silent", "200%")]
+    [InlineData("--rounds", "2")]
+    public void The_soak_refuses_a_policy_the_registry_would_refuse_and_a_beat_slower_than_the_deadline(string option, string value) =>
+        Assert.Throws<ArgumentException>(() => new AlertSoakScenario(new Arguments(["--interval", "60s", "--grace", "30s", option, value])));
+
+    [Fact]
+    public void Each_silent_device_missed_once_and_each_returning_one_recovered_once_is_a_clean_verdict()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3, 40, 77], [40]);
+        var tally = new AlertTally(Ids);
+        foreach (var d in plan.Silent)
+        {
+            tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[d], $"m{d}");
+        }
+        tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[40], "r40");
+        tally.Record(RegistryEventTypes.CreateDeviceIdentity, Ids[1], "c1");
+
+        var verdict = tally.Verify(plan);
+
+        Assert.Empty(verdict.Problems);
+        Assert.Equal((3L, 1L, 3, 1, 0, 0), (verdict.MissedAlerts, verdict.RecoveredAlerts, verdict.SilentAnnouncedOnce, verdict.RecoveringRecoveredOnce, verdict.FalseMissed, verdict.FalseRecovered));
+    }
+
+    [Fact]
+    public void A_silent_device_never_announced_and_a_returning_one_never_recovered_are_each_a_problem()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3, 40], [40]);
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[40], "m40");
+
+        var verdict = tally.Verify(plan);
+
+        Assert.Equal((1, 1), (verdict.SilentNeverAnnounced, verdict.RecoveringNeverRecovered));
+        Assert.Equal(2, verdict.Problems.Count);
+        Assert.StartsWith("1 of 2 silent devices never announced missed: d003", verdict.Problems[0], StringComparison.Ordinal);
+        Assert.StartsWith("1 of 1 returning devices never announced recovered: d040", verdict.Problems[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_second_announcement_is_counted_twice_but_a_delivery_repeated_with_its_correlation_id_is_set_aside()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3, 40], [40]);
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[3], "m3");
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[3], "m3");
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[40], "m40");
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[40], "m40-again");
+        tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[40], "r40");
+
+        var verdict = tally.Verify(plan);
+
+        Assert.Equal(1, verdict.Redelivered);
+        Assert.Equal(3, verdict.MissedAlerts);
+        Assert.Equal((1, 1), (verdict.SilentAnnouncedOnce, verdict.SilentAnnouncedMoreThanOnce));
+        Assert.StartsWith("1 silent devices announced missed more than once: d040 (missed ×2)", Assert.Single(verdict.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_alert_for_a_device_that_kept_beating_is_false_and_names_what_the_harness_knows_of_it()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3], []);
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[3], "m3");
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[8], "m8");
+        tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[3], "r3");
+
+        var verdict = tally.Verify(plan, d => $"longest gap {d} s");
+
+        Assert.Equal((1, 1), (verdict.FalseMissed, verdict.FalseRecovered));
+        Assert.Equal(
+            [
+                "1 devices that kept beating announced missed (false alerts): d008 (missed ×1; longest gap 8 s)",
+                "1 devices announced recovered that did not return (false alerts): d003 (missed ×1, recovered ×1; longest gap 3 s)",
+            ],
+            verdict.Problems);
+    }
+
+    [Fact]
+    public void Alerts_for_a_device_the_harness_left_unbeaten_past_the_deadline_are_reported_as_the_soaks_stall_not_as_false()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3], [3]);
+        var tally = new AlertTally(Ids);
+        foreach (var d in new[] { 3, 3, 8 })
+        {
+            tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[d], Guid.NewGuid().ToString("N"));
+            tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[d], Guid.NewGuid().ToString("N"));
+        }
+
+        var verdict = tally.Verify(plan, stalled: d => d is 3 or 8);
+
+        Assert.Equal((0, 0, 0, 0, 2), (verdict.FalseMissed, verdict.FalseRecovered, verdict.SilentAnnouncedMoreThanOnce, verdict.RecoveringRecoveredMoreThanOnce, verdict.StalledWithAlerts));
+        Assert.StartsWith("2 devices got alerts beyond the plan after the harness's own heartbeats to them stalled past the deadline", Assert.Single(verdict.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_stall_excuses_nothing_for_a_device_that_got_only_the_alerts_it_was_meant_to()
+    {
+        var plan = new SoakPlan(Ids.Length, 1, [3], []);
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[8], "m8");
+
+        var verdict = tally.Verify(plan, stalled: d => d == 3);
+
+        Assert.Equal((1, 1, 0), (verdict.SilentNeverAnnounced, verdict.FalseMissed, verdict.StalledWithAlerts));
+        Assert.Equal(2, verdict.Problems.Count);
+    }
+
+    [Fact]
+    public void An_alert_for_a_device_outside_the_soak_is_a_problem()
+    {
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, "someone-else", "x");
+
+        var verdict = tally.Verify(new SoakPlan(Ids.Length, 1, [], []));
+
+        Assert.Equal(1, verdict.UnknownDevices);
+        Assert.Equal("1 alerted devices are not the soak's: someone-else", Assert.Single(verdict.Problems));
+    }
+
+    [Fact]
+    public void A_problem_names_its_first_ten_devices_and_counts_the_rest()
+    {
+        var tally = new AlertTally(Ids);
+        var plan = new SoakPlan(Ids.Length, 1, [.. Enumerable.Range(0, 25)], []);
+
+        var problem = Assert.Single(tally.Verify(plan).Problems);
+
+        Assert.StartsWith("25 of 25 silent devices never announced missed: d000 (missed ×0), ", problem, StringComparison.Ordinal);
+        Assert.Contains("d009 (missed ×0), and 15 more", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("d010", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_set_ends_once_each_of_its_devices_was_announced_and_not_before()
+    {
+        var tally = new AlertTally(Ids);
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[1], "m1");
+        var missed = tally.WhenMissed([1, 2, 3], TestContext.Current.CancellationToken);
+        var recovered = tally.WhenRecovered([2], TestContext.Current.CancellationToken);
+
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[2], "m2");
+        tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[3], "r3");
+        Assert.False(missed.IsCompleted);
+        Assert.False(recovered.IsCompleted);
+
+        tally.Record(RegistryEventTypes.HeartbeatMissed, Ids[3], "m3");
+        tally.Record(RegistryEventTypes.HeartbeatRecovered, Ids[2], "r2");
+        await missed;
+        await recovered;
+        Assert.True(tally.WhenMissed([1, 2], TestContext.Current.CancellationToken).IsCompleted);
+    }
+}
