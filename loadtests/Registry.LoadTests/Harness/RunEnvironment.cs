@@ -61,8 +61,15 @@ internal sealed record RunEnvironment(
             return 0;
         }
         var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        return line is null ? 0 : StatusBytes(line);
     }
+
+    /// <summary>
+    /// The bytes of a <c>/proc/PID/status</c> line such as <c>VmHWM:\t 1972 kB</c>. The value is padded to eight digits
+    /// after a tab, so from 10 GB on no space separates it from its name: split on tabs and spaces alike.
+    /// </summary>
+    public static long StatusBytes(string line) =>
+        long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 
     /// <summary>utime + stime of every process (clock ticks of 1/100 s on Linux), with its command name.</summary>
     private static Dictionary<int, (string Command, double Cpu)> ProcessCpu()
