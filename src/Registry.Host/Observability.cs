@@ -18,8 +18,8 @@ namespace Registry.Host;
 /// How the registry is watched, whatever the process hosts (a silo, the HTTPS gateway, or both): OpenTelemetry metrics
 /// (the registry's meter, Orleans', ASP.NET Core's) with a Prometheus endpoint on a management port and OTLP export by
 /// setting; traces when exported; liveness and readiness probes; the OpenAPI document; the Orleans Dashboard behind
-/// authentication. <see cref="AddRegistryObservability"/> runs once Orleans (silo or client) is configured,
-/// <see cref="MapRegistryObservability"/> once the registry's endpoints are mapped.
+/// authentication, shown by the processes that serve HTTPS from what the silos collect. <see cref="AddRegistryObservability"/>
+/// runs once Orleans (silo or client) is configured, <see cref="MapRegistryObservability"/> once the registry's endpoints are mapped.
 /// </summary>
 public static class Observability
 {
@@ -35,10 +35,11 @@ public static class Observability
 
     private const string ReadyTag = "ready";
 
-    public static WebApplicationBuilder AddRegistryObservability(this WebApplicationBuilder builder)
+    // servesEdge: whether this process serves HTTPS (roles all and gateway), the only place the dashboard is shown.
+    public static WebApplicationBuilder AddRegistryObservability(this WebApplicationBuilder builder, bool servesEdge)
     {
         var settings = ObservabilitySettings.Bind(builder.Configuration.GetSection(RegistrySettings.Section));
-        settings.Validate();
+        settings.Validate(servesEdge);
         builder.Services.AddSingleton(settings);
         var hostsSilo = builder.Services.Any(d => d.ServiceType == typeof(ILocalSiloDetails));
 
@@ -96,7 +97,9 @@ public static class Observability
 
         if (settings.Dashboard.Enabled)
         {
-            // Silos collect the dashboard's statistics; a gateway (an Orleans client) only shows them.
+            // Silos collect the dashboard's statistics (its grains, its grain service on every silo, its call filter),
+            // a silo alone included, without showing them: a gateway (an Orleans client) shows what they collect and
+            // collects nothing itself, so it needs every silo of its cluster to have the dashboard enabled.
             if (hostsSilo)
             {
                 builder.UseOrleans(silo => silo.AddDashboard());
@@ -105,12 +108,16 @@ public static class Observability
             {
                 builder.UseOrleansClient(client => client.AddDashboard());
             }
-            builder.Services.AddTransient<IStartupFilter>(_ => new DashboardAuthentication(settings.Dashboard));
+            if (servesEdge)
+            {
+                builder.Services.AddTransient<IStartupFilter>(_ => new DashboardAuthentication(settings.Dashboard));
+            }
         }
         return builder;
     }
 
-    public static WebApplication MapRegistryObservability(this WebApplication app)
+    // servesEdge: whether this process serves HTTPS; a silo alone never shows the dashboard on its plain health port.
+    public static WebApplication MapRegistryObservability(this WebApplication app, bool servesEdge)
     {
         var settings = app.Services.GetRequiredService<ObservabilitySettings>();
         if (settings.Port > 0)
@@ -129,7 +136,7 @@ public static class Observability
             ResponseWriter = WriteHealth,
         });
         app.MapOpenApi(OpenApiPath);
-        if (settings.Dashboard.Enabled)
+        if (settings.Dashboard.Enabled && servesEdge)
         {
             app.MapOrleansDashboard(DashboardPath);
         }

@@ -35,8 +35,12 @@ public sealed class ObservabilitySettings
         return settings;
     }
 
-    /// <summary>Refuses settings it cannot run with, each problem on one line naming the setting, like the registry's own.</summary>
-    public void Validate()
+    /// <summary>
+    /// Refuses settings it cannot run with, each problem on one line naming the setting, like the registry's own. The
+    /// dashboard's credential is required where the dashboard is shown (<paramref name="servesEdge"/>), not on a silo
+    /// alone, which only collects for it and need not hold the password.
+    /// </summary>
+    public void Validate(bool servesEdge = true)
     {
         var problems = new List<string>();
         if (Port is < 0 or > IPEndPoint.MaxPort)
@@ -56,7 +60,7 @@ public sealed class ObservabilitySettings
         {
             problems.Add($"Registry:Otlp:Protocol '{Otlp.Protocol}' is not one of grpc, http/protobuf.");
         }
-        if (Dashboard.Enabled)
+        if (Dashboard.Enabled && servesEdge)
         {
             if (string.IsNullOrWhiteSpace(Dashboard.UserName) || Dashboard.UserName.Contains(':', StringComparison.Ordinal))
             {
@@ -86,14 +90,21 @@ public sealed class OtlpSettings
     public string Protocol { get; set; } = "grpc";
 }
 
-/// <summary>The Orleans Dashboard at <c>/dashboard/</c> on the HTTPS port, behind HTTP basic authentication.</summary>
+/// <summary>
+/// The Orleans Dashboard at <c>/dashboard/</c> on the HTTPS port, behind HTTP basic authentication. Enabled on every
+/// process of a cluster: silos collect what it shows (a silo alone shows nothing), and processes serving HTTPS show it.
+/// </summary>
 public sealed class DashboardSettings
 {
     public const string Section = "Dashboard";
 
     public const int MinPasswordLength = 16;
 
-    /// <summary>Off by default: it costs a grain-call filter on every call and shows grain (device) ids.</summary>
+    /// <summary>
+    /// Off by default: on a silo it costs a grain-call filter on every call (which times the call while a dashboard is
+    /// being read, and only checks a flag otherwise), a grain, a grain service and a metrics reader ticking every second;
+    /// shown, it shows grain (device) ids.
+    /// </summary>
     public bool Enabled { get; set; }
 
     public string UserName { get; set; } = "operator";

@@ -67,15 +67,12 @@ public static partial class RegistryHost
                     kestrel.AddServerHeader = false;
                     kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HealthPort);
                 });
-                builder.AddRegistryObservability();
-                if (ObservabilitySettings.Bind(builder.Configuration.GetSection(RegistrySettings.Section)).Dashboard.Enabled)
-                {
-                    throw new RegistryStartupException(
-                        "Registry:Dashboard:Enabled is for a role that serves HTTPS (all or gateway): a silo has no TLS port to show it on, and the dashboard's password must not travel in plain HTTP. Nothing was started.");
-                }
+                // With Registry:Dashboard:Enabled the silo collects for the gateways' dashboards and shows nothing: it has
+                // no TLS port, and the dashboard's password must not travel in plain HTTP.
+                builder.AddRegistryObservability(servesEdge: false);
                 var silo = builder.Build();
                 silo.MapSiloHealth();
-                silo.MapRegistryObservability();
+                silo.MapRegistryObservability(servesEdge: false);
                 var siloLogger = silo.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
                 silo.Lifetime.ApplicationStarted.Register(() => LogListening(siloLogger,
                     string.Join(", ", [.. ListeningAddresses(silo).Select(a => $"{a} (health)"), .. SiloConfiguration.ListenEndpoints(settings).Select(e => $"{e.Setting} {e.Endpoint}")]), settings.HostName));
@@ -118,12 +115,12 @@ public static partial class RegistryHost
             builder.Services.AddOptions<ThrottlingOptions>()
                 .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
 
-            builder.AddRegistryObservability();
+            builder.AddRegistryObservability(servesEdge: true);
 
             var app = builder.Build();
             app.UseRegistryAuthentication();
             app.MapRegistryApi();
-            app.MapRegistryObservability();
+            app.MapRegistryObservability(servesEdge: true);
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
             LogAccessPolicies(logger, policies, settings);

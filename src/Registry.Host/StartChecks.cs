@@ -34,6 +34,6 @@ internal static class StartChecks
         {
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
         }
-        ObservabilitySettings.Bind(registry).Validate();
+        ObservabilitySettings.Bind(registry).Validate(settings.ServesEdge);
     }
 }

@@ -60,11 +60,12 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
     /// <summary>
     /// Starts a gateway process and returns once it logged that it listens (it then holds the cluster's keys); with
     /// <paramref name="observed"/>, it also serves <c>/metrics</c> and the probes on a management port of its own.
+    /// <paramref name="gatewayArguments"/> are settings of this gateway alone (a secret the silos need not hold).
     /// </summary>
-    public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct, bool observed = false)
+    public async Task<GatewayProcess> StartGatewayAsync(CancellationToken ct, bool observed = false, params string[] gatewayArguments)
     {
         var management = observed ? FreePorts.Take(1)[0] : 0;
-        var (process, data, https, mqtt) = Gateway(observed ? [$"--Registry:Observability:Port={management}"] : []);
+        var (process, data, https, mqtt) = Gateway([.. observed ? [$"--Registry:Observability:Port={management}"] : Array.Empty<string>(), .. gatewayArguments]);
         await process.WaitUntilListeningAsync(ct);
         return new GatewayProcess(process, data, https, mqtt) { ManagementPort = management };
     }
