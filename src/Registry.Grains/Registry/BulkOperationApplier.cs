@@ -46,7 +46,9 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
         {
             return (new BulkOperationError(id, ex.Code, ex.Message, operation.Mode), null);
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException)
+        // OperationCanceledException: the grain directory cancels a lookup while the cluster's silos change (a silo being
+        // declared dead); the item did not reach its device, and an import applies it again like any unanswered line.
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException or OperationCanceledException)
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, ex, operation.Mode, id);

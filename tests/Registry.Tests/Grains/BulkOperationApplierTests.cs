@@ -26,6 +26,16 @@ public sealed class BulkOperationApplierTests
     }
 
     [Fact]
+    public async Task An_item_whose_call_the_cluster_cancelled_while_its_silos_changed_answers_ServiceUnavailable_so_an_import_applies_it_again()
+    {
+        // Seen in the import failover test: lookups cancelled while a killed silo was declared dead answered ServerError.
+        var error = await Applier(new FailingDevice(new OperationCanceledException())).Apply(
+            new BulkOperation(ImportMode.Create, Sas("bulk-cancelled"), null));
+
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable, error?.ErrorCode);
+    }
+
+    [Fact]
     public async Task An_item_refused_by_the_registry_answers_its_code_and_logs_nothing_above_debug()
     {
         var error = await Applier(new FailingDevice(RegistryException.DeviceNotFound("bulk-missing"))).Apply(
