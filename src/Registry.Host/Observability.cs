@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -54,10 +55,14 @@ public static class Observability
         if (settings.Port > 0 || otlp)
         {
             var telemetry = builder.Services.AddOpenTelemetry()
-                .ConfigureResource(resource => resource.AddService("Registry.Orleans", serviceInstanceId: $"{Dns.GetHostName()}:{Environment.ProcessId}"))
+                // Stable across restarts where the management port names the process (target_info would gain a series per
+                // restart with the process id); the process id only when metrics are pushed without a port.
+                .ConfigureResource(resource => resource.AddService("Registry.Orleans",
+                    serviceInstanceId: $"{Dns.GetHostName()}:{(settings.Port > 0 ? settings.Port : Environment.ProcessId)}"))
                 .WithMetrics(metrics =>
                 {
                     metrics.AddMeter(RegistryMetrics.MeterName, OrleansMeter).AddAspNetCoreInstrumentation();
+                    metrics.AddView(WithoutAddresses);
                     if (settings.Port > 0)
                     {
                         // Uncached: a scrape shows every change made before it (the default caches 300 ms).
@@ -109,6 +114,28 @@ public static class Observability
         }
         return builder;
     }
+
+    /// <summary>
+    /// Kestrel's connection instruments without <c>server.address</c>/<c>server.port</c>, the tags they may carry otherwise.
+    /// </summary>
+    private static readonly string[] KestrelTags =
+        ["network.transport", "network.type", "network.protocol.name", "network.protocol.version", "tls.protocol.version", "error.type"];
+
+    /// <summary>
+    /// Keeps addresses out of the labels, so the series stay bounded: Orleans labels its message sizes (<c>silo</c>) and
+    /// pings (<c>Destination</c>) with the remote silo's address, a new one per silo incarnation, so every restart added
+    /// series to every other silo's metrics; they are aggregated over the silos here. Kestrel labels its connection
+    /// instruments with the listen address and port. Everything else passes as it is (null: no view).
+    /// </summary>
+    private static MetricStreamConfiguration? WithoutAddresses(Instrument instrument) => (instrument.Meter.Name, instrument.Name) switch
+    {
+        (OrleansMeter, "orleans-messaging-sent-messages-size" or "orleans-messaging-received-messages-size") =>
+            new MetricStreamConfiguration { TagKeys = ["ConnectionDirection", "MessageDirection"] },
+        (OrleansMeter, _) when instrument.Name.StartsWith("orleans-messaging-pings-", StringComparison.Ordinal) =>
+            new MetricStreamConfiguration { TagKeys = [] },
+        ("Microsoft.AspNetCore.Server.Kestrel", _) => new MetricStreamConfiguration { TagKeys = KestrelTags },
+        _ => null,
+    };
 
     public static WebApplication MapRegistryObservability(this WebApplication app)
     {
