@@ -96,8 +96,11 @@ public static class Observability
         builder.Services.AddHealthChecks()
             .AddCheck<ClusterReadiness>("cluster", tags: [ReadyTag])
             .AddCheck<StorageReadiness>("storage", tags: [ReadyTag]);
-        // The REST surface only: the dashboard's own routes are not the registry's API.
-        builder.Services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true);
+        // The REST surface only: the dashboard's own routes are not the registry's API, nor are the probes (the operator's,
+        // listed with /readyz in the README; the liveness endpoint alone showed up here, as a mapped API).
+        builder.Services.AddOpenApi(o => o.ShouldInclude = d =>
+            d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true
+            && !string.Equals(d.RelativePath, LivenessPath[1..], StringComparison.OrdinalIgnoreCase));
 
         if (settings.Dashboard.Enabled)
         {
