@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -55,10 +56,14 @@ public static class Observability
         if (settings.Port > 0 || otlp)
         {
             var telemetry = builder.Services.AddOpenTelemetry()
-                .ConfigureResource(resource => resource.AddService("Registry.Orleans", serviceInstanceId: $"{Dns.GetHostName()}:{Environment.ProcessId}"))
+                // Stable across restarts where the management port names the process (target_info would gain a series per
+                // restart with the process id); the process id only when metrics are pushed without a port.
+                .ConfigureResource(resource => resource.AddService("Registry.Orleans",
+                    serviceInstanceId: $"{Dns.GetHostName()}:{(settings.Port > 0 ? settings.Port : Environment.ProcessId)}"))
                 .WithMetrics(metrics =>
                 {
                     metrics.AddMeter(RegistryMetrics.MeterName, OrleansMeter).AddAspNetCoreInstrumentation();
+                    metrics.AddView(WithoutAddresses);
                     if (settings.Port > 0)
                     {
                         // Uncached: a scrape shows every change made before it (the default caches 300 ms).
@@ -92,8 +97,11 @@ public static class Observability
         builder.Services.AddHealthChecks()
             .AddCheck<ClusterReadiness>("cluster", tags: [ReadyTag])
             .AddCheck<StorageReadiness>("storage", tags: [ReadyTag]);
-        // The REST surface only: the dashboard's own routes are not the registry's API.
-        builder.Services.AddOpenApi(o => o.ShouldInclude = d => d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true);
+        // The REST surface only: the dashboard's own routes are not the registry's API, nor are the probes (the operator's,
+        // listed with /readyz in the README; the liveness endpoint alone showed up here, as a mapped API).
+        builder.Services.AddOpenApi(o => o.ShouldInclude = d =>
+            d.RelativePath?.StartsWith(DashboardPath[1..], StringComparison.OrdinalIgnoreCase) != true
+            && !string.Equals(d.RelativePath, LivenessPath[1..], StringComparison.OrdinalIgnoreCase));
 
         if (settings.Dashboard.Enabled)
         {
@@ -115,6 +123,28 @@ public static class Observability
         }
         return builder;
     }
+
+    /// <summary>
+    /// Kestrel's connection instruments without <c>server.address</c>/<c>server.port</c>, the tags they may carry otherwise.
+    /// </summary>
+    private static readonly string[] KestrelTags =
+        ["network.transport", "network.type", "network.protocol.name", "network.protocol.version", "tls.protocol.version", "error.type"];
+
+    /// <summary>
+    /// Keeps addresses out of the labels, so the series stay bounded: Orleans labels its message sizes (<c>silo</c>) and
+    /// pings (<c>Destination</c>) with the remote silo's address, a new one per silo incarnation, so every restart added
+    /// series to every other silo's metrics; they are aggregated over the silos here. Kestrel labels its connection
+    /// instruments with the listen address and port. Everything else passes as it is (null: no view).
+    /// </summary>
+    private static MetricStreamConfiguration? WithoutAddresses(Instrument instrument) => (instrument.Meter.Name, instrument.Name) switch
+    {
+        (OrleansMeter, "orleans-messaging-sent-messages-size" or "orleans-messaging-received-messages-size") =>
+            new MetricStreamConfiguration { TagKeys = ["ConnectionDirection", "MessageDirection"] },
+        (OrleansMeter, _) when instrument.Name.StartsWith("orleans-messaging-pings-", StringComparison.Ordinal) =>
+            new MetricStreamConfiguration { TagKeys = [] },
+        ("Microsoft.AspNetCore.Server.Kestrel", _) => new MetricStreamConfiguration { TagKeys = KestrelTags },
+        _ => null,
+    };
 
     // servesEdge: whether this process serves HTTPS; a silo alone never shows the dashboard on its plain health port.
     public static WebApplication MapRegistryObservability(this WebApplication app, bool servesEdge)

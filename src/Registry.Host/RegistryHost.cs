@@ -30,7 +30,7 @@ public static partial class RegistryHost
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
         StartChecks.Validate(section, settings);
-        (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings)];
+        (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings, ObservabilitySettings.Bind(section))];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
 
@@ -151,8 +151,8 @@ public static partial class RegistryHost
         }
     }
 
-    /// <summary>What this role binds, checked distinct and free before anything is written.</summary>
-    private static IEnumerable<(string Setting, IPEndPoint Endpoint)> RoleEndpoints(RegistrySettings settings)
+    /// <summary>What this role binds, the management port included, checked distinct and free before anything is written.</summary>
+    private static IEnumerable<(string Setting, IPEndPoint Endpoint)> RoleEndpoints(RegistrySettings settings, ObservabilitySettings observability)
     {
         var listen = IPAddress.Parse(settings.ListenAddress);
         if (settings.ServesEdge)
@@ -170,6 +170,10 @@ public static partial class RegistryHost
             {
                 yield return endpoint;
             }
+        }
+        if (observability.Port > 0)
+        {
+            yield return ("Registry:Observability:Port", new IPEndPoint(IPAddress.Parse(observability.ListenAddress), observability.Port));
         }
     }
 

@@ -295,6 +295,15 @@ public sealed class RegistrySettings
         Port(nameof(MqttPort), MqttPort);
         Port(nameof(SiloPort), SiloPort);
         Port(nameof(GatewayPort), GatewayPort);
+        // Unlike Kestrel's ports, Orleans' take 0 as no port: a silo port of 0 failed its start after files were written,
+        // a gateway port of 0 left the silo unreachable to gateways and client apps.
+        if (HostsSilo)
+        {
+            foreach (var (name, value) in new[] { (nameof(SiloPort), SiloPort), (nameof(GatewayPort), GatewayPort) }.Where(p => p.Item2 == 0))
+            {
+                problems.Add($"Registry:{name}=0 cannot pick a free port: a silo's ports are how the cluster and its clients reach it. Give it a port of its own (1 to 65535).");
+            }
+        }
         Address(nameof(ListenAddress), ListenAddress);
         Address(nameof(AdvertisedAddress), AdvertisedAddress);
         if (IndexPartitions is < 1 or > MaxIndexPartitions)

@@ -30,6 +30,12 @@ public static class SiloConfiguration
     public const string IndexStore = "registry-index-store";
     /// <summary>The table behind <see cref="StorageNames.Jobs"/> in durable mode (job state, checkpoints, the job list).</summary>
     public const string JobTableSuffix = "Jobs";
+    /// <summary>The durable storage behind the bounded <see cref="StorageNames.Jobs"/> name.</summary>
+    public const string JobStore = "registry-job-store";
+    /// <summary>The durable storage behind the bounded <see cref="StorageNames.Access"/> name.</summary>
+    public const string AccessStore = "registry-access-store";
+    /// <summary>The durable storage behind the bounded <see cref="PubSubStore"/> name.</summary>
+    public const string PubSubInnerStore = "registry-pubsub-store";
     /// <summary>The key of the unbounded <see cref="IIndexStore"/> (the one the grains use wraps it).</summary>
     public const string IndexEntryStore = "registry-index-entries";
     /// <summary>The key of the unbounded <see cref="IHeartbeatStore"/> (the one the monitor uses wraps it).</summary>
@@ -235,18 +241,22 @@ public static class SiloConfiguration
             });
         }
 
-        silo.AddAzureTableGrainStorage(StorageNames.Jobs, o =>
+        // Jobs, access policies (and stream subscriptions) keep Orleans' own row keys, so they are bounded but not escaped:
+        // unbounded, a request reading them while storage was down answered 500 after the provider's wrapping.
+        silo.AddAzureTableGrainStorage(JobStore, o =>
         {
             o.TableServiceClient = Tables(settings);
             o.TableName = tableName + JobTableSuffix;
             o.DeleteStateOnClear = true;
         });
+        AddBounded(silo.Services, StorageNames.Jobs, JobStore);
         // The cluster's shared access policies (AccessPolicyGrain): one row, the keys every gateway accepts.
-        silo.AddAzureTableGrainStorage(StorageNames.Access, o =>
+        silo.AddAzureTableGrainStorage(AccessStore, o =>
         {
             o.TableServiceClient = Tables(settings);
             o.TableName = tableName + "Access";
         });
+        AddBounded(silo.Services, StorageNames.Access, AccessStore);
 
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.
@@ -304,12 +314,13 @@ public static class SiloConfiguration
                 q.QueueServiceClient = Queues(settings);
                 q.QueueNames = EventQueueNames(settings);
             }));
-            silo.AddAzureTableGrainStorage(PubSubStore, o =>
+            silo.AddAzureTableGrainStorage(PubSubInnerStore, o =>
             {
                 o.TableServiceClient = Tables(settings);
                 o.TableName = TablePrefix(settings) + "PubSub";
                 o.DeleteStateOnClear = true;
             });
+            AddBounded(silo.Services, PubSubStore, PubSubInnerStore);
         }
         else
         {
@@ -335,6 +346,11 @@ public static class SiloConfiguration
             var inner = sp.GetRequiredKeyedService<IGrainStorage>(innerName);
             return new KeyEscapingGrainStorage(bounded ? new BoundedGrainStorage(inner, sp.GetRequiredService<StorageTimeBound>()) : inner);
         });
+
+    /// <summary>A durable storage under the name grains use, bounded in time like the escaped ones, its keys as they were.</summary>
+    private static void AddBounded(IServiceCollection services, string name, string innerName) =>
+        services.AddKeyedSingleton<IGrainStorage>(name, (sp, _) =>
+            new BoundedGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(innerName), sp.GetRequiredService<StorageTimeBound>()));
 
     /// <summary>Creates a table the registry owns when the silo starts, at <paramref name="stage"/>.</summary>
     private sealed class CreateTable(TableClient table, int stage) : ILifecycleParticipant<ISiloLifecycle>

@@ -1,8 +1,9 @@
 namespace Registry.Host;
 
 /// <summary>
-/// A silo's only HTTP surface (<c>Registry:HealthPort</c>, plain HTTP): <c>/healthz</c> answers 200 while the process
-/// runs, so compose and orchestrators can probe a silo that serves no HTTPS. It carries no secret and needs no certificate.
+/// A silo's only HTTP surface (<c>Registry:HealthPort</c>, plain HTTP), with <c>/readyz</c> (<see cref="Observability"/>):
+/// <c>/healthz</c> answers 200 while the process runs, so compose and orchestrators can probe a silo that serves no
+/// HTTPS. It carries no secret and needs no certificate.
 /// </summary>
 internal static class SiloHealth
 {

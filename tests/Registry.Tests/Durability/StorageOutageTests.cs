@@ -59,6 +59,35 @@ public sealed class StorageOutageTests
         }
     }
 
+    /// <summary>
+    /// The defect this guards: the job list and a job live in Orleans' own table storage, which was not bounded, so a job
+    /// request while storage was down answered 500 ServerError ("Error from storage provider … jobregistry/0").
+    /// </summary>
+    [Fact(Timeout = 240_000)]
+    public async Task Job_requests_while_storage_is_down_answer_ServiceUnavailable_and_the_jobs_answer_again_once_it_is_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var storage = await AzuriteServer.StartAsync(Directory.CreateTempSubdirectory("azurite-").FullName, ct);
+        try
+        {
+            await using var host = await RegistryTestHost.StartAsync(Durable(storage));
+            using var http = host.CreateClient();
+
+            await storage.StopAsync(ct);
+            using var list = await http.GetAsync($"jobs?{ApiVersion}", ct);
+            using var job = await http.GetAsync($"jobs/{Guid.NewGuid():D}?{ApiVersion}", ct);
+
+            await AssertServiceUnavailable(list, ct);
+            await AssertServiceUnavailable(job, ct);
+            storage = await storage.RestartAsync(ct);
+            Assert.Empty((await http.GetFromJsonAsync<JsonArray>($"jobs?{ApiVersion}", ct))!);
+        }
+        finally
+        {
+            await storage.DisposeAsync();
+        }
+    }
+
     // The timeout only guards against a hang: far above the 5 s configured below, far below the minutes Orleans'
     // membership agent would retry its last status writes.
     [Fact(Timeout = 90_000)]

@@ -55,6 +55,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Role=silo", "Registry:Role=silo needs Registry:StorageConnectionString")]
     [InlineData("HealthPort=70000", "Registry:HealthPort=70000")]
     [InlineData("AccessPolicyRefreshSeconds=0", "Registry:AccessPolicyRefreshSeconds=0")]
+    [InlineData("SiloPort=0", "Registry:SiloPort=0 cannot pick a free port")]
+    [InlineData("GatewayPort=0", "Registry:GatewayPort=0 cannot pick a free port")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -88,6 +90,54 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.Equal(1, exitCode);
         var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains($"Registry:HttpsPort and {other} are both port {ports[0]}", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    /// <summary>
+    /// The defect this guards: the management port was left out of the clash check, so the start wrote the policy file,
+    /// the certificates and the index layout record, then died on Kestrel's bind with an unhandled IOException (exit 134).
+    /// </summary>
+    [Theory(Timeout = 120_000)]
+    [InlineData(0, "Registry:HttpsPort")]
+    [InlineData(1, "Registry:SiloPort")]
+    [InlineData(2, "Registry:GatewayPort")]
+    [InlineData(3, "Registry:MqttPort")]
+    public async Task A_management_port_equal_to_one_of_the_hosts_own_ports_is_refused_with_one_line_before_anything_is_written(int clash, string other)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var ports = FreePorts.Take(4);
+        string[] args = [.. SecondStartTests.Arguments(data, ports[..3]), $"--Registry:MqttPort={ports[3]}", $"--Registry:Observability:Port={ports[clash]}"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"{other} and Registry:Observability:Port are both port {ports[clash]}", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_silos_management_port_equal_to_its_health_port_is_refused_with_one_line_before_anything_is_written()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var ports = FreePorts.Take(4);
+        string[] args =
+        [
+            .. SecondStartTests.Arguments(data, ports[..3]), "--Registry:Role=silo", $"--Registry:StorageConnectionString={azurite.ConnectionString}",
+            $"--Registry:HealthPort={ports[3]}", $"--Registry:Observability:Port={ports[3]}",
+        ];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"Registry:HealthPort and Registry:Observability:Port are both port {ports[3]}", line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
     }
 

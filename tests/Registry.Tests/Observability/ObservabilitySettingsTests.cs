@@ -22,6 +22,25 @@ public sealed class ObservabilitySettingsTests
         Assert.Contains(refusal, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("                ")]
+    [InlineData("\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t")]
+    [InlineData("       fifteen-chars!!      ")]
+    public void A_dashboard_password_of_fewer_than_16_characters_besides_whitespace_is_refused(string password)
+    {
+        var e = Assert.Throws<RegistryStartupException>(() => Dashboard(password).Validate());
+
+        Assert.Contains("Registry:Dashboard:Password must be set, at least 16 characters besides whitespace", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_dashboard_password_of_16_characters_besides_its_spaces_is_accepted() =>
+        Dashboard("correct horse battery staple").Validate();
+
+    private static ObservabilitySettings Dashboard(string password) => ObservabilitySettings.Bind(new ConfigurationBuilder()
+        .AddInMemoryCollection(new Dictionary<string, string?> { ["Registry:Dashboard:Enabled"] = "true", ["Registry:Dashboard:Password"] = password })
+        .Build().GetSection(RegistrySettings.Section));
+
     [Fact]
     public void Everything_is_off_by_default()
     {

@@ -22,6 +22,23 @@ public sealed class OpenApiTests(RegistryHostFixture registry) : IClassFixture<R
         Assert.Contains("/jobs/{jobId}", paths.Select(p => p.Key));
     }
 
+    /// <summary>
+    /// The probes are the operator's, not the REST surface: the document listed /healthz but not /readyz, though every
+    /// port that serves the one serves the other. Both are described in the README's endpoint table instead.
+    /// </summary>
+    [Fact]
+    public async Task The_openapi_document_lists_neither_probe_though_both_are_served()
+    {
+        using var http = registry.Host.CreateAnonymousClient();
+
+        var paths = JsonNode.Parse(await http.GetStringAsync("openapi/v1.json"))!["paths"]!.AsObject().Select(p => p.Key).ToList();
+
+        Assert.DoesNotContain("/healthz", paths);
+        Assert.DoesNotContain("/readyz", paths);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("readyz")).StatusCode);
+    }
+
     private static string[] Methods(JsonObject paths, string path) =>
         [.. Assert.IsType<JsonObject>(paths[path], exactMatch: false).Select(m => m.Key).Order(StringComparer.Ordinal)];
 }
