@@ -8,8 +8,11 @@
 #   docker/run-cluster.sh stop     SIGTERM each by its recorded PID, SIGKILL what is still there after 20 s
 #
 # REGISTRY_CLUSTER_DIR (default ./registry-cluster) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET
-# (default 0) shifts every port, to run next to another copy.
+# (default 0) shifts every port, to run next to another copy. Logs are appended to (a marker line per start) and, like
+# the generated owner connection string in <dir>/owner-connection-string, readable only by their owner.
 set -euo pipefail
+# Logs and the owner connection string hold keys: nothing the script creates is readable by others.
+umask 077
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${REGISTRY_CLUSTER_DIR:-$PWD/registry-cluster}
 offset=${REGISTRY_PORT_OFFSET:-0}
@@ -30,30 +33,64 @@ services=(
   "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883)"
 )
 
-running() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+# Alive and not a zombie: a process that died but was not yet reaped still answers kill -0.
+alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
+running() { [[ -f "$dir/$1.pid" ]] && alive "$(cat "$dir/$1.pid")"; }
+
+# Fails the start naming $1 and the end of its log.
+failed() {
+  echo "$1: $2; the end of $dir/$1.log:" >&2
+  tail -n 20 "$dir/$1.log" >&2
+  exit 1
+}
 
 # Waits until "$@" succeeds, at most $start_timeout seconds; fails naming $name and its log otherwise.
 wait_for() {
   local name=$1 deadline=$((SECONDS + start_timeout))
   shift
   until "$@" >/dev/null 2>&1; do
-    if ! running "$name"; then
-      echo "$name exited; its log:" >&2
-      tail -n 20 "$dir/$name.log" >&2
-      return 1
-    fi
+    running "$name" || failed "$name" "exited before it answered its health check"
     if ((SECONDS >= deadline)); then
-      echo "$name did not become healthy within ${start_timeout} s; see $dir/$name.log" >&2
-      return 1
+      failed "$name" "did not become healthy within ${start_timeout} s"
     fi
     sleep 1 # the pace of health probes
   done
 }
 
+# After a health check passed: the answer must have come from the process started here, not from another one on the
+# same port (another cluster, a copy left over) while ours died of EADDRINUSE.
+owned() {
+  local name=$1 port=$2 pid
+  pid=$(cat "$dir/$name.pid")
+  running "$name" || failed "$name" "exited (pid $pid), though something answered its health check on port $port"
+  if command -v ss >/dev/null && ! ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$pid,"; then
+    failed "$name" "port $port answers, but not from pid $pid (another process listens there)"
+  fi
+}
+
+# Refuses to start $1 when one of its ports is taken already: its health check would be answered by that process.
+ports_free() {
+  local name=$1 port
+  shift
+  for port in "$@"; do
+    if tcp_open "$port"; then
+      echo "$name: port $port is in use by another process (another cluster? set REGISTRY_PORT_OFFSET); nothing started for it" >&2
+      exit 1
+    fi
+  done
+}
+
+# Appends: a restart keeps the log of the process that crashed (and the generated owner key), after a marker line.
+log_start() { echo "=== $1 started by run-cluster.sh at $(date -u +%Y-%m-%dT%H:%M:%SZ) ===" >>"$dir/$1.log"; }
+
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
   mkdir -p "$dir"
+  # Also what an earlier version of this script left readable.
+  chmod 700 "$dir"
+  chmod 600 "$dir"/*.log 2>/dev/null || true
   if [[ ! -f "$host_dll" ]]; then
     dotnet build "$root/Registry.Orleans.sln" -c Release
   fi
@@ -61,22 +98,28 @@ start() {
     npm ci --prefix "$root/tests/node" --no-audit --no-fund
   fi
   if ! running azurite; then
+    ports_free azurite "$blob" "$queue" "$table"
     mkdir -p "$dir/azurite"
+    log_start azurite
     setsid node "$azurite_js" --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
       --tableHost 127.0.0.1 --tablePort "$table" --location "$dir/azurite" --skipApiVersionCheck --disableTelemetry \
-      >"$dir/azurite.log" 2>&1 &
+      >>"$dir/azurite.log" 2>&1 &
     echo $! >"$dir/azurite.pid"
   fi
   wait_for azurite tcp_open "$table"
+  owned azurite "$table"
   echo "azurite  table http://127.0.0.1:$table (pid $(cat "$dir/azurite.pid"))"
 
-  local entry name role env health
+  local entry name role env health port
   for entry in "${services[@]}"; do
     read -r name role env <<<"$entry"
     if running "$name"; then
       continue
     fi
+    # shellcheck disable=SC2046 # the service's ports, one word each
+    ports_free "$name" $(grep -o '=[0-9]*' <<<"$env" | tr -d =)
     mkdir -p "$dir/$name"
+    log_start "$name"
     # The compose file's environment: cluster.env, the storage, the role, the service's own; then the image's ENV.
     (
       set -a
@@ -87,23 +130,34 @@ start() {
         Registry__ListenAddress=127.0.0.1
       for kv in $env; do export "${kv?}"; done
       exec setsid dotnet "$host_dll"
-    ) >"$dir/$name.log" 2>&1 &
+    ) >>"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
   done
   for entry in "${services[@]}"; do
     read -r name role env <<<"$entry"
     if [[ $role == silo ]]; then
-      health="http://127.0.0.1:$(sed -n 's/.*Registry__HealthPort=\([0-9]*\).*/\1/p' <<<"$env")/healthz"
+      port=$(sed -n 's/.*Registry__HealthPort=\([0-9]*\).*/\1/p' <<<"$env")
+      health="http://127.0.0.1:$port/healthz"
       wait_for "$name" curl -fsS "$health"
     else
-      health="https://127.0.0.1:$(sed -n 's/.*Registry__HttpsPort=\([0-9]*\).*/\1/p' <<<"$env")/healthz"
+      port=$(sed -n 's/.*Registry__HttpsPort=\([0-9]*\).*/\1/p' <<<"$env")
+      health="https://127.0.0.1:$port/healthz"
       wait_for "$name" curl -fsS --cacert "$dir/$name/certs/ca.pem" "$health"
     fi
+    owned "$name" "$port"
     echo "$name $role healthy: $health (pid $(cat "$dir/$name.pid"))"
   done
-  local owner
-  owner=$(grep -ho 'HostName=[^ ]*SharedAccessKey=[^ ]*' "$dir"/gateway*.log | head -n 1 || true)
-  echo "owner connection string: ${owner:-(generated by an earlier start: see its gateway log)}"
+  # The cluster logs its generated owner key once; kept in a file of its own, so no log rotation or deletion loses it.
+  local owner owner_file="$dir/owner-connection-string"
+  if [[ ! -s $owner_file ]]; then
+    owner=$(grep -ho 'HostName=[^ ]*SharedAccessKey=[^ ]*' "$dir"/gateway*.log | head -n 1 || true)
+    if [[ -n $owner ]]; then echo "$owner" >"$owner_file"; fi
+  fi
+  if [[ -s $owner_file ]]; then
+    echo "owner connection string: $(cat "$owner_file") (kept in $owner_file)"
+  else
+    echo "owner connection string: not generated by this cluster (pinned, or proposed from an access-policies.json)"
+  fi
 }
 
 stop() {

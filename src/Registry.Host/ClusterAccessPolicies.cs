@@ -8,8 +8,11 @@ namespace Registry.Host;
 /// rather than from a file of the host: every gateway of a cluster accepts the same keys, and a key regenerated through
 /// any of them (or a client app) is honoured by all within <see cref="RegistrySettings.AccessPolicyRefreshSeconds"/>.
 /// The first edge to start on fresh storage proposes the policies: those of an <c>access-policies.json</c> left in its
-/// data folder by an earlier single-host start (so connection strings handed out stay valid), else fresh defaults.
-/// Policies pinned under <c>Registry:AccessPolicies</c> still win by name, in this process only.
+/// data folder by an earlier single-host start (so connection strings handed out stay valid), else fresh defaults,
+/// with policies pinned under <c>Registry:AccessPolicies</c> replacing them by name: a pin becomes the cluster's key.
+/// On storage that holds policies already, a pin that differs from the stored policy stops the start: a key honoured
+/// by one gateway and refused by the next (a pin winning in its own process only) was the other choice, and hid the
+/// cluster's key from whoever held the pinned one.
 /// </summary>
 internal sealed partial class ClusterAccessPolicies(
     IGrainFactory grains,
@@ -52,7 +55,16 @@ internal sealed partial class ClusterAccessPolicies(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var proposed = fromFile ?? SharedAccessPolicies.GenerateDefaults();
-        var stored = await Store.Initialize(ToSet(proposed)).WaitAsync(cancellationToken);
+        var stored = await Store.Initialize(ToSet(proposed, pinned)).WaitAsync(cancellationToken);
+        foreach (var pin in pinned)
+        {
+            if (!Agrees(stored, pin))
+            {
+                throw new RegistryStartupException($"Registry:AccessPolicies:{pin.KeyName} differs from the key the cluster stores for " +
+                    $"'{pin.KeyName}' (one set of keys per cluster, table {settings.StoragePrefix}Access): remove the pin to use the cluster's key, " +
+                    "or pin the cluster's key (IAccessPolicyGrain.Get() from a client app). Nothing was served.");
+            }
+        }
         Apply(stored);
         if (fromFile is null && proposed.TryGet(SharedAccessPolicy.OwnerKeyName, out var owner)
             && stored.Policies.Any(p => p.KeyName == owner.KeyName && p.PrimaryKey == owner.PrimaryKey)
@@ -102,19 +114,28 @@ internal sealed partial class ClusterAccessPolicies(
 
     private void Apply(AccessPolicySet stored)
     {
-        var byName = stored.Policies
-            .Select(p => new SharedAccessPolicy(p.KeyName, p.PrimaryKey, p.SecondaryKey, AccessPolicyStore.ParseRights(p.KeyName, p.Rights)))
-            .ToDictionary(p => p.KeyName, StringComparer.Ordinal);
-        foreach (var policy in pinned)
-        {
-            byName[policy.KeyName] = policy;
-        }
-        policies.Replace(byName.Values);
+        // The stored policies alone: pins agreed with them at the start, and a regeneration since applies here too.
+        policies.Replace(stored.Policies
+            .Select(p => new SharedAccessPolicy(p.KeyName, p.PrimaryKey, p.SecondaryKey, AccessPolicyStore.ParseRights(p.KeyName, p.Rights))));
         Volatile.Write(ref _version, stored.Version);
     }
 
-    private static AccessPolicySet ToSet(SharedAccessPolicies proposed) =>
-        new(proposed.All.Select(p => new AccessPolicyRecord(p.KeyName, p.PrimaryKey, p.SecondaryKey, SharedAccessPolicy.FormatRights(p.Rights))).ToArray(), 0);
+    private static AccessPolicySet ToSet(SharedAccessPolicies proposed, IReadOnlyList<SharedAccessPolicy> pinned)
+    {
+        var byName = proposed.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
+        foreach (var pin in pinned)
+        {
+            byName[pin.KeyName] = pin;
+        }
+        return new(byName.Values.Select(p => new AccessPolicyRecord(p.KeyName, p.PrimaryKey, p.SecondaryKey, SharedAccessPolicy.FormatRights(p.Rights))).ToArray(), 0);
+    }
+
+    /// <summary>The stored policy of the pin's name has its primary key, its rights and (when pinned) its secondary key.</summary>
+    private static bool Agrees(AccessPolicySet stored, SharedAccessPolicy pin) =>
+        stored.Policies.FirstOrDefault(p => p.KeyName == pin.KeyName) is { } policy
+        && policy.PrimaryKey == pin.PrimaryKey
+        && (pin.SecondaryKey is null || policy.SecondaryKey == pin.SecondaryKey)
+        && AccessPolicyStore.ParseRights(policy.KeyName, policy.Rights) == pin.Rights;
 
     [LoggerMessage(EventId = 4021, Level = LogLevel.Warning, Message = "Generated shared access policies in the cluster's storage. Owner connection string, shown only this once: {ConnectionString}")]
     private static partial void LogGeneratedOwner(ILogger logger, string connectionString);

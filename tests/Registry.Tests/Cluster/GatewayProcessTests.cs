@@ -43,6 +43,19 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task The_client_app_sample_the_readme_quotes_prints_the_etag_of_a_device_created_through_a_gateway()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = DeviceInputs.NewId("sample");
+        var created = await fixture.OwnerOfA.CreateDeviceAsync(id).WaitAsync(ct);
+
+        var (exitCode, output) = await RunClientSampleAsync([.. fixture.Cluster.CommonArguments, $"--DeviceId={id}"], ct);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains($"{id} etag {(string?)created["etag"]}", output, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Disabling_a_device_through_one_gateway_closes_its_mqtt_session_on_the_other()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -128,4 +141,37 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
             .WithTimeout(TimeSpan.FromSeconds(30))
             .WithTlsOptions(tls => tls.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e => gateway.Trusts(e.Certificate)))
             .Build();
+
+    /// <summary>Runs samples/Registry.Client.Sample (built with the solution, outside its central package versions) to its end.</summary>
+    private static async Task<(int ExitCode, string Output)> RunClientSampleAsync(string[] args, CancellationToken ct)
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var root = testBin;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Registry.Orleans.sln")))
+        {
+            root = root.Parent;
+        }
+        var dll = Path.Combine(root!.FullName, "samples", "Registry.Client.Sample", "bin", testBin.Parent!.Name, testBin.Name, "Registry.Client.Sample.dll");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        try
+        {
+            await process.WaitForExitAsync(ct);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
 }

@@ -70,8 +70,16 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
         return new GatewayProcess(process, data, https, mqtt) { ManagementPort = management };
     }
 
+    /// <summary>Starts a gateway process with settings of its own (pinned keys) and returns once it logged that it listens.</summary>
+    public async Task<GatewayProcess> StartGatewayWithAsync(CancellationToken ct, params string[] gatewayArguments)
+    {
+        var (process, data, https, mqtt) = Gateway(gatewayArguments);
+        await process.WaitUntilListeningAsync(ct);
+        return new GatewayProcess(process, data, https, mqtt);
+    }
+
     /// <summary>Starts a gateway process without waiting for it (to see it refuse).</summary>
-    public RegistryProcess StartGatewayProcess() => Gateway([]).Process;
+    public RegistryProcess StartGatewayProcess(params string[] gatewayArguments) => Gateway(gatewayArguments).Process;
 
     private (RegistryProcess Process, string Data, int Https, int Mqtt) Gateway(string[] gatewayArguments)
     {

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Security.Cryptography;
+using Registry.Gateway.Security;
+using Registry.Tests.Host;
+using Registry.Tests.Infrastructure;
+using static Registry.Tests.Infrastructure.RegistryHttp;
+
+namespace Registry.Tests.Cluster;
+
+/// <summary>
+/// A key pinned on a gateway of a durable cluster (<c>Registry:AccessPolicies</c>) is the cluster's key, or that gateway
+/// does not start: never a key one gateway honours and another refuses.
+/// </summary>
+public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
+{
+    private const string Owner = SharedAccessPolicy.OwnerKeyName;
+
+    [Fact(Timeout = 180_000)]
+    public async Task An_owner_key_pinned_on_the_first_gateway_is_honoured_by_a_gateway_started_without_pins()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
+        var pinned = NewKey();
+        await cluster.StartSiloAsync(ct);
+        var a = await cluster.StartGatewayWithAsync(ct, $"--Registry:AccessPolicies:{Owner}:PrimaryKey={pinned}");
+        var b = await cluster.StartGatewayAsync(ct);
+        using var ownerOfA = a.Client(Owner, pinned);
+        using var ownerOfB = b.Client(Owner, pinned);
+        var id = DeviceInputs.NewId("pinned");
+
+        await ownerOfA.CreateDeviceAsync(id).WaitAsync(ct);
+        using var read = await ownerOfB.GetDeviceAsync(id).WaitAsync(ct);
+
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(pinned, (await cluster.PolicyAsync(Owner, ct)).PrimaryKey);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_gateway_pinning_an_owner_key_other_than_the_generated_one_the_cluster_logged_exits_with_code_1_naming_both_remedies_and_changes_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
+        await cluster.StartSiloAsync(ct);
+        var first = await cluster.StartGatewayAsync(ct);
+        var stored = await cluster.PolicyAsync(Owner, ct);
+        // The keys the cluster generated: the owner's logged once, by the gateway that generated them.
+        Assert.Equal(2, first.Process.Output.Split($"SharedAccessKeyName={Owner};SharedAccessKey={stored.PrimaryKey}").Length);
+
+        var pinning = cluster.StartGatewayProcess($"--Registry:AccessPolicies:{Owner}:PrimaryKey={NewKey()}");
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(pinning, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = pinning.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.StartsWith($"Registry:AccessPolicies:{Owner} differs from the key the cluster stores", last, StringComparison.Ordinal);
+        Assert.Contains("remove the pin", last, StringComparison.Ordinal);
+        Assert.Contains("pin the cluster's key", last, StringComparison.Ordinal);
+        Assert.Equal(stored, await cluster.PolicyAsync(Owner, ct));
+        using var ownerOfFirst = first.Client(Owner, stored.PrimaryKey);
+        using var listed = await ownerOfFirst.GetAsync($"devices?{ApiVersion}", ct);
+        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+    }
+
+    private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+}
