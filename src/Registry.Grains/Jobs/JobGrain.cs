@@ -127,7 +127,7 @@ public sealed partial class JobGrain(
         Launch();
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // A job that has not ended but has no loop lost its activation (its silo died): whatever activates it again,
         // the reminder or a caller's GET, resumes it from its checkpoint instead of leaving it running with no one at work.
@@ -135,7 +135,19 @@ public sealed partial class JobGrain(
         {
             Launch();
         }
-        return Task.CompletedTask;
+        else if (state.State.Job is not null)
+        {
+            // An end whose write was answered too late (storage bounded in time) yet landed left the reminder behind:
+            // this activation reads the end, so the reminder goes now rather than at its next tick.
+            try
+            {
+                await StopReminder();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogReminderLeft(logger, e, JobId);
+            }
+        }
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -541,6 +553,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2307, Level = LogLevel.Warning, Message = "Job {JobId} failed and could not commit its error log: {Reason}")]
     private static partial void LogErrorLogLost(ILogger logger, string jobId, string reason);
+
+    [LoggerMessage(EventId = 2309, Level = LogLevel.Warning, Message = "Job {JobId} has ended but its resume reminder could not be removed; its next tick removes it")]
+    private static partial void LogReminderLeft(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
     private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);
