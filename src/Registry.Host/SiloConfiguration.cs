@@ -157,7 +157,7 @@ public static class SiloConfiguration
         });
 
         // Durable storage answers before the silo starts joining its cluster, so a refused start leaves no trace there;
-        // memory storage lives in grains, which answer once the silo is active.
+        // memory storage lives in grains, which answer once the silo is active: checked then, without holding the start.
         var checkStage = settings.IsDurable ? IndexCheckStage : ServiceLifecycleStage.Active;
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new IndexPartitionCheck(
             sp.GetRequiredKeyedService<IGrainStorage>(StorageNames.Index),
@@ -165,7 +165,8 @@ public static class SiloConfiguration
             sp.GetRequiredService<ILogger<IndexPartitionCheck>>(),
             checkStage,
             settings.ServiceId,
-            settings.IsDurable ? settings.DeviceStorage : "Memory"));
+            settings.IsDurable ? settings.DeviceStorage : "Memory",
+            settings.IsDurable ? null : sp.GetRequiredService<IHostApplicationLifetime>()));
     }
 
     /// <summary>

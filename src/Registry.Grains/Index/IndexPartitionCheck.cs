@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
@@ -58,6 +59,14 @@ public sealed class IndexPartitionMismatchException(int stored, int configured) 
 /// DeviceStorage would read every device from rows that do not hold it, so it is refused the same way; a record written
 /// before they were kept adopts the first values it meets. Runs at
 /// <paramref name="stage"/>: durable storage can be read before the silo joins its cluster, so a refused silo never joins.
+/// <para>
+/// Memory storage lives in grains, and a grain call made from the silo's own start can wait for the start to end: with
+/// the distributed grain directory a single silo's start hung for good waiting to address the memory storage grain (seen
+/// in the test suite, and the suite's CI run stalled on it), and a second in-process silo's start failed after the 30 s
+/// response timeout. With <paramref name="stopOnMismatch"/> (memory mode) the check
+/// therefore does not hold the start: it runs once the silo is active, is asked again after a timeout, and a mismatch
+/// stops the silo's host as the refusal.
+/// </para>
 /// </summary>
 public sealed partial class IndexPartitionCheck(
     IGrainStorage storage,
@@ -65,13 +74,60 @@ public sealed partial class IndexPartitionCheck(
     ILogger<IndexPartitionCheck> logger,
     int stage,
     string? serviceId = null,
-    string? deviceStorage = null) : ILifecycleParticipant<ISiloLifecycle>
+    string? deviceStorage = null,
+    IHostApplicationLifetime? stopOnMismatch = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _background = Task.CompletedTask;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(IndexPartitionCheck), stage, Check);
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        if (stopOnMismatch is null)
+        {
+            lifecycle.Subscribe(nameof(IndexPartitionCheck), stage, Check);
+            return;
+        }
+        lifecycle.Subscribe(nameof(IndexPartitionCheck), stage,
+            _ =>
+            {
+                _background = Task.Run(() => CheckInBackground(stopOnMismatch, _stopping.Token));
+                return Task.CompletedTask;
+            },
+            async ct =>
+            {
+                // A read still waiting (the storage grain never answered) does not hold the stop either.
+                await _stopping.CancelAsync();
+                await _background.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            });
+    }
+
+    /// <summary>The check without holding the start: asked again while the storage grain times out; a mismatch stops the host.</summary>
+    public async Task CheckInBackground(IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Check(cancellationToken);
+                return;
+            }
+            catch (TimeoutException e)
+            {
+                LogCheckTimedOut(logger, e.Message);
+            }
+            catch (IndexLayoutMismatchException)
+            {
+                lifetime.StopApplication();
+                return;
+            }
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
 
     /// <summary>Reads the record, writes it when there is none (the ETag makes a racing first start re-read), and compares.</summary>
     public async Task Check(CancellationToken cancellationToken)
@@ -145,4 +201,7 @@ public sealed partial class IndexPartitionCheck(
 
     [LoggerMessage(EventId = 2112, Level = LogLevel.Critical, Message = "REFUSING TO START: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Warning, Message = "The index layout check timed out while the silo started; asking again: {Reason}")]
+    private static partial void LogCheckTimedOut(ILogger logger, string reason);
 }

@@ -45,6 +45,10 @@ public sealed class FailedPublishTests(FailedPublishTests.Fixture fixture) : ICl
 
         public async ValueTask DisposeAsync()
         {
+            if (Cluster is null)
+            {
+                return; // its start failed, and that failure is the one reported
+            }
             await Cluster.StopAllSilosAsync();
             await Cluster.DisposeAsync();
         }

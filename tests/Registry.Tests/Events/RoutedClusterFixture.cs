@@ -35,11 +35,15 @@ public class RoutedClusterFixture<TRoutes> : IAsyncLifetime where TRoutes : IRou
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
-        await Cluster.DeployAsync();
+        await Cluster.DeployAsync().WaitAsync(global::Registry.Tests.Infrastructure.RegistryTestHost.StartBound);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
         GC.SuppressFinalize(this);

@@ -50,3 +50,83 @@ public sealed class IndexPartitionCheckTests(RegistryClusterFixture fixture) : I
         await CheckWith(RegistryClusterFixture.Partitions, "registry", "Memory").Check(CancellationToken.None);
     }
 }
+
+/// <summary>
+/// In memory mode the check does not hold the silo's start (a grain call while a silo starts can wait out the response
+/// timeout): it is asked again after a timeout, and a mismatch stops the host.
+/// </summary>
+public sealed class IndexPartitionCheckInBackgroundTests
+{
+    [Fact]
+    public async Task A_check_that_times_out_is_asked_again_and_a_matching_record_leaves_the_host_running()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Memory" }, timeouts: 2);
+        var lifetime = new StopRecorder();
+
+        await Check(storage, 8).CheckInBackground(lifetime, TestContext.Current.CancellationToken);
+
+        Assert.Equal(3, storage.Reads);
+        Assert.False(lifetime.Stopped);
+    }
+
+    [Fact]
+    public async Task A_record_of_another_partition_count_stops_the_host()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Memory" }, timeouts: 1);
+        var lifetime = new StopRecorder();
+
+        await Check(storage, 4).CheckInBackground(lifetime, TestContext.Current.CancellationToken);
+
+        Assert.True(lifetime.Stopped);
+        Assert.Equal(0, storage.Writes);
+    }
+
+    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions) => new(
+        storage,
+        Options.Create(new RegistryIndexOptions { Partitions = partitions }),
+        NullLogger<IndexPartitionCheck>.Instance,
+        ServiceLifecycleStage.Active,
+        "registry",
+        "Memory");
+
+    /// <summary>Storage holding one layout record, whose first <c>timeouts</c> reads time out as a starting silo's grain call can.</summary>
+    private sealed class RecordStorage(IndexLayout record, int timeouts) : IGrainStorage
+    {
+        public int Reads { get; private set; }
+
+        public int Writes { get; private set; }
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            if (++Reads <= timeouts)
+            {
+                throw new TimeoutException("Response did not arrive on time");
+            }
+            grainState.State = (T)(object)record;
+            grainState.RecordExists = true;
+            grainState.ETag = "1";
+            return Task.CompletedTask;
+        }
+
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            Writes++;
+            return Task.CompletedTask;
+        }
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.CompletedTask;
+    }
+
+    private sealed class StopRecorder : Microsoft.Extensions.Hosting.IHostApplicationLifetime
+    {
+        public bool Stopped { get; private set; }
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication() => Stopped = true;
+    }
+}

@@ -22,6 +22,10 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }

@@ -31,6 +31,10 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }

@@ -41,6 +41,10 @@ public sealed class PresenceClusterFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
         Clocks.TryRemove(_clockId, out _);

@@ -26,12 +26,16 @@ public sealed class RegistryClusterFixture : IAsyncLifetime
         builder.Options.ServiceId = $"{prefix}-{id}";
         builder.AddSiloBuilderConfigurator<TConfigurator>();
         var cluster = builder.Build();
-        await cluster.DeployAsync();
+        await cluster.DeployAsync().WaitAsync(RegistryTestHost.StartBound); // a start that never ends fails this fixture, named
         return cluster;
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }

@@ -50,6 +50,9 @@ public sealed class RegistryTestHost : IAsyncDisposable
     public SharedAccessPolicy Policy(string keyName) =>
         Policies.TryGet(keyName, out var policy) ? policy : throw new ArgumentException($"no policy {keyName}", nameof(keyName));
 
+    /// <summary>The longest a test host's start may take (several seconds on this loaded machine; never minutes).</summary>
+    public static readonly TimeSpan StartBound = TimeSpan.FromMinutes(3);
+
     /// <summary>
     /// Starts a registry. <paramref name="settings"/> override defaults (e.g. Registry:StorageConnectionString);
     /// pass the same data folder and ids again to restart "the same" registry. <paramref name="configure"/> runs after
@@ -91,7 +94,13 @@ public sealed class RegistryTestHost : IAsyncDisposable
         map?.Invoke(app);
         try
         {
-            await app.StartAsync();
+            // Bounded: a start that never ends (a silo start waiting on itself) fails the test that needs it, named,
+            // instead of stalling the whole run.
+            await app.StartAsync().WaitAsync(StartBound);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"The registry host did not start within {StartBound.TotalMinutes:0} min.", e);
         }
         catch
         {

@@ -85,6 +85,10 @@ public sealed class JobCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         s_probe.Release();
+        if (Cluster is null)
+        {
+            return; // its start failed, and that failure is the one reported
+        }
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }
