@@ -89,6 +89,18 @@ const walk = d => fs.readdirSync(d, { withFileTypes: true }).flatMap(e =>
 for (const file of walk(dir)) {
   const text = fs.readFileSync(file, 'utf8');
   if (file.endsWith('.trx')) {
+    // Each test that did not pass is named on stderr with its message and the end of its output: the CI log is all a
+    // reader of a remote run gets.
+    const unxml = s => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+    for (const [result] of text.matchAll(/<UnitTestResult\b[\s\S]*?(?:<\/UnitTestResult>|\/>)/g)) {
+      const outcome = (result.match(/\boutcome="([^"]*)"/) || [])[1];
+      if (!outcome || outcome === 'Passed' || outcome === 'NotExecuted') continue;
+      const name = unxml((result.match(/\btestName="([^"]*)"/) || [])[1] || '?');
+      const inner = tag => unxml((result.match(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`)) || [])[1] || '');
+      const tail = (s, n) => s.length > n ? '…' + s.slice(-n) : s;
+      console.error(`\n=== ${outcome}: ${name}\n${tail(inner('Message'), 4000)}\n${tail(inner('StackTrace'), 2000)}` +
+        `\n--- its output (end) ---\n${tail(inner('StdOut'), 6000)}`);
+    }
     const counters = (text.match(/<Counters\b[^>]*>/) || [''])[0];
     passed += attr(counters, 'passed');
     failed += ['failed', 'error', 'timeout', 'aborted'].reduce((n, k) => n + attr(counters, k), 0);
