@@ -110,6 +110,17 @@ public sealed class RegistrySettings
     /// <summary>How long a stopping host (SIGTERM, Ctrl+C) waits for a graceful shutdown before it stops anyway, in seconds.</summary>
     public double ShutdownTimeoutSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// Durable (cluster) silos: the initial timeout of the liveness probes silos send each other, in seconds (Orleans'
+    /// <c>ClusterMembershipOptions.ProbeTimeout</c>, 5 by default; Orleans adapts it between half and four times this to
+    /// the probe answers it sees). With <see cref="MissedProbesLimit"/> it sets how long a dead silo's devices wait:
+    /// the silo is suspected after that many missed probes and declared dead on a second silo's vote.
+    /// </summary>
+    public double ProbeTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Durable silos: missed probes after which a silo is suspected (Orleans' <c>NumMissedProbesLimit</c>, 3 by default).</summary>
+    public int MissedProbesLimit { get; set; } = 3;
+
     public TimeSpan StorageTimeout => TimeSpan.FromSeconds(StorageTimeoutSeconds);
 
     public TimeSpan ShutdownTimeout => TimeSpan.FromSeconds(ShutdownTimeoutSeconds);
@@ -324,6 +335,14 @@ public sealed class RegistrySettings
         }
         Positive(nameof(StorageTimeoutSeconds), StorageTimeoutSeconds);
         Positive(nameof(ShutdownTimeoutSeconds), ShutdownTimeoutSeconds);
+        if (!(ProbeTimeoutSeconds >= 0.5) || ProbeTimeoutSeconds > 60)
+        {
+            problems.Add($"Registry:ProbeTimeoutSeconds={ProbeTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 0.5 to 60.");
+        }
+        if (MissedProbesLimit is < 1 or > 10)
+        {
+            problems.Add($"Registry:MissedProbesLimit={MissedProbesLimit} must be from 1 to 10.");
+        }
         Positive(nameof(MqttConnectTimeoutSeconds), MqttConnectTimeoutSeconds);
         if (MqttMaxConnections < 1)
         {

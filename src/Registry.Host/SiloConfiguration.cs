@@ -64,6 +64,12 @@ public static class SiloConfiguration
         {
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
         }
+        // How fast a dead silo is declared dead, so its devices are served again elsewhere (README "Configuration").
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromSeconds(settings.ProbeTimeoutSeconds);
+            o.NumMissedProbesLimit = settings.MissedProbesLimit;
+        });
         ConfigureServices(silo, settings);
     }
 

@@ -41,6 +41,18 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
         Assert.Equal("DistributedGrainDirectory", directory?.GetType().Name); // the type is internal to Orleans
     }
 
+    [Fact]
+    public async Task The_failure_detection_settings_reach_orleans_membership_so_an_operator_can_shorten_a_failover()
+    {
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:ProbeTimeoutSeconds"] = "2",
+            ["Registry:MissedProbesLimit"] = "2",
+        });
+        var membership = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
+        Assert.Equal((TimeSpan.FromSeconds(2), 2), (membership.ProbeTimeout, membership.NumMissedProbesLimit));
+    }
+
     [Fact(Timeout = 300_000)]
     public async Task Killing_a_silo_leaves_every_device_on_the_survivors_in_its_one_activation_with_its_last_heartbeat_and_announces_none()
     {

@@ -55,6 +55,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Role=silo", "Registry:Role=silo needs Registry:StorageConnectionString")]
     [InlineData("HealthPort=70000", "Registry:HealthPort=70000")]
     [InlineData("AccessPolicyRefreshSeconds=0", "Registry:AccessPolicyRefreshSeconds=0")]
+    [InlineData("ProbeTimeoutSeconds=0.1", "Registry:ProbeTimeoutSeconds=0.1 must be a number of seconds from 0.5 to 60")]
+    [InlineData("MissedProbesLimit=0", "Registry:MissedProbesLimit=0 must be from 1 to 10")]
     [InlineData("SiloPort=0", "Registry:SiloPort=0 cannot pick a free port")]
     [InlineData("GatewayPort=0", "Registry:GatewayPort=0 cannot pick a free port")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
