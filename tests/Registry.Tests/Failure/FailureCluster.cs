@@ -20,7 +20,7 @@ public sealed class FailureCluster(string connectionString, params string[] extr
     private readonly List<RegistryProcess> _silos = [];
     private readonly List<GatewayProcess> _gateways = [];
 
-    public RegistryClusterProcesses Processes { get; } = new(connectionString, extraArguments);
+    public RegistryClusterProcesses Processes { get; } = new(connectionString, [.. FailureSteps.FastFailureDetection, .. extraArguments]);
 
     /// <summary>The silo processes started so far, killed ones included, in start order.</summary>
     public IReadOnlyList<RegistryProcess> StartedSilos => _silos;

@@ -17,7 +17,7 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
     private const int Devices = 200;
     private const int Lines = 5_000;
 
-    [Fact(Timeout = 900_000)]
+    [Fact(Timeout = 360_000)]
     public async Task Restarting_every_silo_loses_nothing_acknowledged_and_monitoring_and_the_running_import_resume()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -15,7 +15,7 @@ public sealed class GatewayKillTests(AzuriteFixture azurite)
 {
     private const int MqttDevices = 20;
 
-    [Fact(Timeout = 600_000)]
+    [Fact(Timeout = 300_000)]
     public async Task Killing_a_gateway_moves_its_mqtt_devices_and_http_writes_to_the_other_and_loses_nothing_acknowledged()
     {
         var ct = TestContext.Current.CancellationToken;

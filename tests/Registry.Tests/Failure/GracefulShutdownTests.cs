@@ -14,7 +14,7 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
 {
     private const int Devices = 200;
 
-    [Fact(Timeout = 600_000)]
+    [Fact(Timeout = 300_000)]
     public async Task A_silo_stopped_by_sigterm_writes_its_devices_last_heartbeats_and_raises_no_false_alert()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -20,7 +20,7 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
     /// </summary>
     private static readonly int Lines = int.TryParse(Environment.GetEnvironmentVariable("FAILURE_IMPORT_DEVICES"), out var n) ? n : 20_000;
 
-    [Fact(Timeout = 900_000)]
+    [Fact(Timeout = 360_000)]
     public async Task Killing_the_silo_of_a_running_import_completes_it_exactly_once_per_line()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -14,7 +14,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
     /// <summary>Devices beating through the gateway, every 5 s: the 1,000.</summary>
     private const int Devices = 1000;
 
-    [Fact(Timeout = 600_000)]
+    [Fact(Timeout = 300_000)]
     public async Task Killing_one_of_three_silos_loses_no_acknowledged_write_serves_its_devices_again_announces_only_the_silent_ones_and_the_metrics_show_it()
     {
         var ct = TestContext.Current.CancellationToken;

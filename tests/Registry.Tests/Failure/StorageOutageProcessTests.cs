@@ -17,7 +17,7 @@ public sealed class StorageOutageProcessTests
     /// <summary>How long storage stays down: the scenario, not a wait for anything.</summary>
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(10);
 
-    [Fact(Timeout = 600_000)]
+    [Fact(Timeout = 300_000)]
     public async Task Azurite_down_for_ten_seconds_answers_503_leaves_no_partial_create_and_recovers_by_itself()
     {
         var ct = TestContext.Current.CancellationToken;
