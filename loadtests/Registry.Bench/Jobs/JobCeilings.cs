@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Specialized;
+using Registry.Host;
 
 namespace Registry.Bench.Jobs;
 
@@ -16,22 +16,23 @@ internal static class JobCeilings
     private const int Transaction = 100;
 
     /// <summary>
-    /// Export's storage part: every device row the registry wrote, read by parallel range scans of its PartitionKeys
-    /// (one per index partition), <paramref name="parallelism"/> partitions at once. Returns the rows, for the import ceiling.
+    /// Export's storage part: every device row the registry wrote, each read once by parallel range scans of the
+    /// PartitionKeys they are stored under (the storage groups of the index partitions, <see cref="TableIndexStore.GroupKey"/>),
+    /// <paramref name="parallelism"/> groups at once. Returns the rows by group, for the import ceiling.
     /// </summary>
     public static async Task<(TimeSpan Elapsed, List<TableEntity>[] Rows)> ScanAsync(TableClient rows, int partitions, int parallelism)
     {
-        var result = new List<TableEntity>[partitions];
+        var keys = Enumerable.Range(0, partitions).Select(TableIndexStore.GroupKey).Distinct().ToArray();
+        var result = new List<TableEntity>[keys.Length];
         var stopwatch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, partitions), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (p, _) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, keys.Length), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (g, _) =>
         {
-            var key = p.ToString("D6", CultureInfo.InvariantCulture);
             var list = new List<TableEntity>();
-            await foreach (var row in rows.QueryAsync<TableEntity>($"PartitionKey eq '{key}'"))
+            await foreach (var row in rows.QueryAsync<TableEntity>($"PartitionKey eq '{keys[g]}'"))
             {
                 list.Add(row);
             }
-            result[p] = list;
+            result[g] = list;
         });
         return (stopwatch.Elapsed, result);
     }
