@@ -259,9 +259,20 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     {
         var auth = Validate(input);
         await Index.Load();
-        return _state.State.Identity is { } current
-            ? await UpdateCore(current, input, auth, condition)
-            : await CreateCore(input, auth);
+        if (_state.State.Identity is { } current)
+        {
+            return await UpdateCore(current, input, auth, condition);
+        }
+        try
+        {
+            return await CreateCore(input, auth);
+        }
+        catch (RegistryException e) when (e.Code == RegistryErrorCode.DeviceAlreadyExists && _state.State.Identity is { } landed)
+        {
+            // The insert met a row after all: an earlier write of this device that timed out landed later (a client's
+            // retry of its own createOrUpdate meets it). A createOrUpdate never conflicts: it updates what is there.
+            return await UpdateCore(landed, input, auth, condition);
+        }
     }
 
     public async Task Delete(ETagCondition condition)

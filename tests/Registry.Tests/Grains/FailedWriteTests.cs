@@ -68,6 +68,22 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
     }
 
     [Fact]
+    public async Task A_create_or_update_whose_timed_out_write_landed_later_is_applied_again_as_an_update_as_iot_hub_would()
+    {
+        var id = NewId("lateupsert");
+        FlakyRegistryClusterFixture.DeviceFaults.LandNextWriteLate();
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).CreateOrUpdate(Sas(id), ETagCondition.Any));
+        await FlakyRegistryClusterFixture.DeviceFaults.LandLateWriteAsync();
+
+        // The client retries its createOrUpdate, now asking for the device disabled: the retry meets the row its first
+        // attempt left and updates it, instead of answering DeviceAlreadyExists to an operation that never conflicts.
+        var updated = await Device(id).CreateOrUpdate(Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+
+        Assert.Equal(DeviceStatus.Disabled, updated.Status);
+        Assert.Equal(updated, await Device(id).Get());
+    }
+
+    [Fact]
     public async Task A_create_whose_index_write_fails_creates_nothing()
     {
         var id = NewId("noindex");
