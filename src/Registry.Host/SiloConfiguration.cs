@@ -94,14 +94,9 @@ public static class SiloConfiguration
     public static void ConfigureServices(ISiloBuilder silo, RegistrySettings settings)
     {
         silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
-        // One activation per device, even while a silo is being declared dead. The default directory is eventually
-        // consistent: it drops the activations whose directory entry was on the dead silo (losing their last heartbeat),
-        // and a caller that looked the device up meanwhile could start a second one, which then received no heartbeat
-        // and was announced as missed while the first one kept beating. This directory recovers a dead silo's range from
-        // the live silos' activations before it answers again. Every silo of a cluster must run the same directory.
-#pragma warning disable ORLEANSEXP003 // experimental in Orleans 10: chosen for the single-activation guarantee, see docs/invariants.md §11
-        silo.AddDistributedGrainDirectory();
-#pragma warning restore ORLEANSEXP003
+        // Orleans' default grain directory. Its strongly consistent alternative (AddDistributedGrainDirectory, experimental
+        // in Orleans 10) would keep one activation per device while a silo is declared dead, but here it hung a single
+        // silo's start (a grain call from the start waited for good) and spun a core at shutdown: docs/invariants.md §11.
         silo.Services.Configure<HeartbeatMonitorOptions>(o =>
         {
             o.DefaultPolicy = settings.Heartbeat.DefaultPolicy;

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Orleans.GrainDirectory;
 using Orleans.TestingHost;
 using Registry.Abstractions;
 using Registry.Grains.Events;
@@ -28,18 +27,6 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
     private static readonly CapturingEventSink Events = new();
     private static string s_connectionString = "";
     private static string s_prefix = "";
-
-    /// <summary>
-    /// Orleans' test clusters run the strongly consistent directory whatever the silo configures, so the tests on them
-    /// could not see the default directory's duplicates; the registry's own host must run it too.
-    /// </summary>
-    [Fact]
-    public async Task The_registry_host_runs_the_strongly_consistent_grain_directory_as_its_test_clusters_do()
-    {
-        await using var host = await RegistryTestHost.StartAsync();
-        var directory = host.Services.GetKeyedService<IGrainDirectory>(GrainDirectoryAttribute.DEFAULT_GRAIN_DIRECTORY);
-        Assert.Equal("DistributedGrainDirectory", directory?.GetType().Name); // the type is internal to Orleans
-    }
 
     [Fact]
     public async Task The_failure_detection_settings_reach_orleans_membership_so_an_operator_can_shorten_a_failover()
