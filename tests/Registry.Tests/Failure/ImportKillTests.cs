@@ -20,10 +20,18 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
     /// </summary>
     private static readonly int Lines = int.TryParse(Environment.GetEnvironmentVariable("FAILURE_IMPORT_DEVICES"), out var n) ? n : 20_000;
 
-    [Fact(Timeout = 360_000)]
+    /// <summary>
+    /// The test's own bound: 6 min at the suite's 20,000 lines (below the run's 14 min hang limit, so a stuck run fails
+    /// named), 2 min more per further 10,000 lines for the issue's 100k (26 min).
+    /// </summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(6 + Math.Max(0, Lines - 20_000) / 10_000.0 * 2);
+
+    [Fact(Timeout = 1_800_000)]
     public async Task Killing_the_silo_of_a_running_import_completes_it_exactly_once_per_line()
     {
-        var ct = TestContext.Current.CancellationToken;
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        bound.CancelAfter(Bound);
+        var ct = bound.Token;
         await using var cluster = new FailureCluster(azurite.ConnectionString);
         var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
@@ -52,7 +60,23 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
         Assert.Equal("completed", (string?)ended["status"]);
         Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
         var (listed, _) = await DeviceListTests.Walk(http, 1000);
-        Assert.Equal(Lines, listed.Count);
+        var missing = ids.Except(listed, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            // Which half of the registry lost them: a device read by id but not listed lost its index entry; a 404 lost
+            // the device. (A run on an overloaded machine once listed 19,920 of 20,000 without telling which.)
+            var readable = new List<string>();
+            foreach (var id in missing.Take(50))
+            {
+                using var response = await http.GetDeviceAsync(id);
+                if (response.StatusCode == System.Net.HttpStatusCode.OK)
+                {
+                    readable.Add(id);
+                }
+            }
+            Assert.Fail($"{missing.Count} of {Lines} imported devices are not listed, e.g. {string.Join(", ", missing.Take(5))}; " +
+                $"of the first {Math.Min(50, missing.Count)}, {readable.Count} are read by id (index entry lost) and the others answer 404 (device lost)");
+        }
         Assert.Equal(ids, listed.Order(StringComparer.Ordinal));
         var statistics = await http.StatisticsAsync();
         Assert.Equal(Lines, statistics.Count("totalDeviceCount"));
