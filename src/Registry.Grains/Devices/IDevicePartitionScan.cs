@@ -20,8 +20,8 @@ public interface IDevicePartitionScan
     IReadOnlyList<IReadOnlyList<int>> Groups(int partitions);
 
     /// <summary>
-    /// Every device of the partitions of <paramref name="group"/> (all of one of <see cref="Groups"/>, or some of them) by one range
-    /// query, each with its partition, in storage order (the partitions' devices interleaved).
+    /// Every device of the partitions of <paramref name="group"/> (all of one of <see cref="Groups"/>, or some of them) by
+    /// one range query, each with its partition, in storage order (the partitions' devices interleaved).
     /// </summary>
     IAsyncEnumerable<(int Partition, DeviceIdentity Device)> ScanGroup(IReadOnlyList<int> group, CancellationToken cancellation = default);
 }
