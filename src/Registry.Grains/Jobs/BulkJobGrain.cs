@@ -99,10 +99,9 @@ public sealed class BulkJobGrain(
                 await Stage(blob, partition, output.Blocks++, output.Buffer);
             }
         }
-        foreach (var (partition, output) in outputs.Where(o => o.Value.Buffer.WrittenCount > 0))
-        {
-            await Stage(blob, partition, output.Blocks++, output.Buffer);
-        }
+        // Each partition's last block, all at once: one after another, the group's uploads would add up (a partition of a
+        // small registry is one block).
+        await Task.WhenAll(outputs.Where(o => o.Value.Buffer.WrittenCount > 0).Select(o => Stage(blob, o.Key, o.Value.Blocks++, o.Value.Buffer)));
         foreach (var partition in group.Partitions)
         {
             gate?.Staged(group.Chunk(partition));
