@@ -33,6 +33,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private long _writes;
     private long _requests;
     private long _reads;
+    private long _scans;
 
     /// <summary>Writes asked of this store (inserts, replaces, deletes).</summary>
     public long Writes => Interlocked.Read(ref _writes);
@@ -42,6 +43,9 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     /// <summary>Rows read one at a time (a device grain loading its state); the rows of a <see cref="Scan"/> are not counted.</summary>
     public long Reads => Interlocked.Read(ref _reads);
+
+    /// <summary>Range queries over a storage group's rows (each a scan of pages), whichever partitions they were for.</summary>
+    public long Scans => Interlocked.Read(ref _scans);
 
     /// <summary>
     /// The bucket of a device id (not escaped): the storage group of its index partition, as in the index table, so the
@@ -72,20 +76,46 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     }
 
     /// <summary>
-    /// Every row of one index partition by a range query over its storage group's PartitionKey, page by page (the SDK's
-    /// pages of up to 1,000 rows), so an export holds one page at a time and makes one request per page instead of one
-    /// per device. A group holds several partitions' rows (their RowKeys are the ids alone): those of other partitions
-    /// are skipped, so the group is read once per partition of it.
+    /// Every row of one index partition by a range query over its storage group's PartitionKey (<see cref="ScanGroup"/>);
+    /// the rows of the group's other partitions are read and skipped.
     /// </summary>
     public async IAsyncEnumerable<DeviceIdentity> Scan(int partition, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        var key = TableIndexStore.GroupKey(partition);
+        await foreach (var (_, device) in ScanGroup([partition], cancellation))
+        {
+            yield return device;
+        }
+    }
+
+    /// <summary>The partitions sharing a PartitionKey (<see cref="TableIndexStore.GroupKey"/>): one range query reads them all.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> Groups(int partitions) =>
+        Enumerable.Range(0, partitions).GroupBy(TableIndexStore.GroupKey).Select(g => (IReadOnlyList<int>)g.ToArray()).ToArray();
+
+    /// <summary>
+    /// Every row of the partitions of <paramref name="group"/> (of one storage group) by one range query over the
+    /// group's PartitionKey, page by page (the SDK's pages of up to 1,000 rows), so an export holds one page at a time
+    /// and makes one request per page instead of one per device, and reads the group once for all its partitions. A
+    /// row's partition follows from its id (RowKeys are the ids alone); rows of partitions not asked for are skipped.
+    /// </summary>
+    public async IAsyncEnumerable<(int Partition, DeviceIdentity Device)> ScanGroup(IReadOnlyList<int> group, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        if (group.Count == 0)
+        {
+            yield break;
+        }
+        var key = TableIndexStore.GroupKey(group[0]);
+        if (group.Any(p => TableIndexStore.GroupKey(p) != key))
+        {
+            throw new ArgumentException($"Partitions {string.Join(", ", group)} are not of one storage group.", nameof(group));
+        }
+        var wanted = group.ToHashSet();
+        Interlocked.Increment(ref _scans);
         await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: cancellation))
         {
             if (row.GetBinary(DataColumn) is { } data && serializer.Deserialize<DeviceState>(new BinaryData(data))?.Identity is { } identity
-                && DevicePartitioner.PartitionOf(identity.DeviceId, partitions) == partition)
+                && DevicePartitioner.PartitionOf(identity.DeviceId, partitions) is var partition && wanted.Contains(partition))
             {
-                yield return identity;
+                yield return (partition, identity);
             }
         }
     }

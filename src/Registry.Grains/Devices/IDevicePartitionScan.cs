@@ -11,4 +11,17 @@ public interface IDevicePartitionScan
 {
     /// <summary>The acknowledged identity of every device stored in <paramref name="partition"/>, in storage order.</summary>
     IAsyncEnumerable<DeviceIdentity> Scan(int partition, CancellationToken cancellation = default);
+
+    /// <summary>
+    /// The partitions (of <paramref name="partitions"/>) whose rows one range query reads together: an export scans each
+    /// group once with <see cref="ScanGroup"/> instead of reading the group's rows again for every partition of it.
+    /// Every partition is in exactly one group.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<int>> Groups(int partitions);
+
+    /// <summary>
+    /// Every device of the partitions of <paramref name="group"/> (all of one of <see cref="Groups"/>, or some of them) by
+    /// one range query, each with its partition, in storage order (the partitions' devices interleaved).
+    /// </summary>
+    IAsyncEnumerable<(int Partition, DeviceIdentity Device)> ScanGroup(IReadOnlyList<int> group, CancellationToken cancellation = default);
 }

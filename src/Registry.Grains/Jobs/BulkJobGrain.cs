@@ -71,6 +71,54 @@ public sealed class BulkJobGrain(
         return new ExportChunkResult(blocks, devices);
     }
 
+    public async Task<ExportGroupResult> ExportGroup(ExportGroup group)
+    {
+        var stopped = stops.For(group.JobId);
+        var scan = services.GetService<IDevicePartitionScan>()
+            ?? throw new InvalidOperationException("This silo's device storage offers no scan: export its partitions one by one.");
+        var gate = services.GetService<IExportPartitionGate>();
+        if (gate is not null)
+        {
+            await Task.WhenAll(group.Partitions.Select(p => gate.Enter(group.Chunk(p)))).WaitAsync(stopped);
+        }
+
+        var blob = JobBlobs.Container(group.ContainerUri, "output").GetBlockBlobClient(group.BlobName);
+        // The group's partitions share one block's worth of memory: each stages its lines at its share of it (blocks of
+        // a few hundred KB at 8 partitions a group), so a worker holds about one block however many partitions it reads.
+        var blockBytes = Math.Max(1, options.Value.ExportBlockBytes / group.Partitions.Count);
+        var outputs = group.Partitions.ToDictionary(p => p, _ => new PartitionOutput(new ArrayBufferWriter<byte>(blockBytes + 64 * 1024)));
+        await foreach (var (partition, device) in scan.ScanGroup(group.Partitions, stopped))
+        {
+            stopped.ThrowIfCancellationRequested();
+            var output = outputs[partition];
+            format.WriteDevice(device, group.ExcludeKeys, output.Buffer);
+            output.Buffer.Write("\n"u8);
+            output.Devices++;
+            if (output.Buffer.WrittenCount >= blockBytes)
+            {
+                await Stage(blob, partition, output.Blocks++, output.Buffer);
+            }
+        }
+        // Each partition's last block, all at once: one after another, the group's uploads would add up (a partition of a
+        // small registry is one block).
+        await Task.WhenAll(outputs.Where(o => o.Value.Buffer.WrittenCount > 0).Select(o => Stage(blob, o.Key, o.Value.Blocks++, o.Value.Buffer)));
+        foreach (var partition in group.Partitions)
+        {
+            gate?.Staged(group.Chunk(partition));
+        }
+        return new ExportGroupResult(group.Partitions.Select(p => new ExportPartitionResult(p, outputs[p].Blocks, outputs[p].Devices)).ToArray());
+    }
+
+    /// <summary>One partition's lines not yet staged, and what it staged so far.</summary>
+    private sealed class PartitionOutput(ArrayBufferWriter<byte> buffer)
+    {
+        public ArrayBufferWriter<byte> Buffer => buffer;
+
+        public int Blocks { get; set; }
+
+        public long Devices { get; set; }
+    }
+
     /// <summary>
     /// The partition's devices through its index pages, each page's devices read from storage in batches: for storages
     /// whose rows cannot be scanned by partition. Phantoms (an index entry whose device is gone) read as null and are skipped.
@@ -246,7 +294,10 @@ public interface IImportChunkGate
     }
 }
 
-/// <summary>A test seam: holds a partition's export before it starts, so a test can stop a silo mid-export deterministically.</summary>
+/// <summary>
+/// A test seam: holds a partition's export before it starts, so a test can stop a silo mid-export deterministically. A
+/// group's export (<see cref="IBulkJobGrain.ExportGroup"/>) passes each of its partitions through it.
+/// </summary>
 public interface IExportPartitionGate
 {
     /// <summary>Before the partition is read; the export waits for the returned task.</summary>

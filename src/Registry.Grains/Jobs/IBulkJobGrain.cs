@@ -21,6 +21,15 @@ public interface IBulkJobGrain : IGrainWithIntegerKey
     [ResponseTimeout(ChunkTimeout)]
     Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
 
+    /// <summary>
+    /// Stages every device of the partitions of one storage group (<see cref="Devices.IDevicePartitionScan.Groups"/>),
+    /// read by one scan, as each partition's blocks of the output blob, the same blocks <see cref="ExportPartition"/>
+    /// would stage for each; only for storages that offer the scan.
+    /// </summary>
+    [Alias("ExportGroup")]
+    [ResponseTimeout(ChunkTimeout)]
+    Task<ExportGroupResult> ExportGroup(ExportGroup group);
+
     /// <summary>Applies the lines of one slice of the input; returns the lines that failed.</summary>
     [Alias("ImportChunk")]
     [ResponseTimeout(ChunkTimeout)]
@@ -37,6 +46,26 @@ public sealed record ExportChunk(
 
 [GenerateSerializer, Immutable, Alias("registry.ExportChunkResult")]
 public sealed record ExportChunkResult([property: Id(0)] int Blocks, [property: Id(1)] long Devices);
+
+/// <summary>The partitions of one storage group, exported by one scan of their rows.</summary>
+[GenerateSerializer, Immutable, Alias("registry.ExportGroup")]
+public sealed record ExportGroup(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] IReadOnlyList<int> Partitions,
+    [property: Id(2)] string ContainerUri,
+    [property: Id(3)] string BlobName,
+    [property: Id(4)] bool ExcludeKeys)
+{
+    /// <summary>The chunk of one of the group's partitions, as <see cref="IBulkJobGrain.ExportPartition"/> would be given it.</summary>
+    public ExportChunk Chunk(int partition) => new(JobId, partition, ContainerUri, BlobName, ExcludeKeys);
+}
+
+/// <summary>What each partition of an <see cref="ExportGroup"/> staged: the job checkpoints them all at once.</summary>
+[GenerateSerializer, Immutable, Alias("registry.ExportGroupResult")]
+public sealed record ExportGroupResult([property: Id(0)] IReadOnlyList<ExportPartitionResult> Partitions);
+
+[GenerateSerializer, Immutable, Alias("registry.ExportPartitionResult")]
+public sealed record ExportPartitionResult([property: Id(0)] int Partition, [property: Id(1)] int Blocks, [property: Id(2)] long Devices);
 
 /// <summary>
 /// Whole lines of the input starting at byte <see cref="Offset"/>. <see cref="Replay"/>: a previous attempt may have applied

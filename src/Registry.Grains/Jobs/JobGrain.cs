@@ -1,12 +1,14 @@
 using System.Buffers;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
+using Registry.Grains.Devices;
 
 namespace Registry.Grains.Jobs;
 
@@ -349,31 +351,41 @@ public sealed partial class JobGrain(
         var partitions = indexOptions.Value.Partitions;
         var blob = JobBlobs.Container(request.OutputBlobContainerUri, "output").GetBlockBlobClient(request.OutputBlobName);
 
-        var todo = new Queue<int>(Enumerable.Range(0, partitions).Where(p => !checkpoint.BlocksByPartition.ContainsKey(p)));
-        var running = new Dictionary<Task<ExportChunkResult>, int>();
-        await using var drain = Drain(running.Keys);
+        // A storage that scans reads a group of partitions with one query: the group is the unit of work, so its rows are
+        // read once, not once per partition of it. Otherwise each partition is read on its own, through the index. A
+        // resumed job does the partitions missing from the checkpoint (a group's all, unless a previous version of the
+        // job checkpointed some of them).
+        var scan = ServiceProvider.GetService<IDevicePartitionScan>();
+        var units = scan?.Groups(partitions) ?? Enumerable.Range(0, partitions).Select(p => (IReadOnlyList<int>)[p]).ToArray();
+        var todo = new Queue<int[]>(units.Select(u => u.Where(p => !checkpoint.BlocksByPartition.ContainsKey(p)).ToArray()).Where(u => u.Length > 0));
+        var running = new List<Task<IReadOnlyList<ExportPartitionResult>>>();
+        await using var drain = Drain(running);
         while (todo.Count > 0 || running.Count > 0)
         {
             while (todo.Count > 0 && running.Count < options.Value.ExportParallelism)
             {
-                var partition = todo.Dequeue();
-                var work = new ExportChunk(JobId, partition, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport);
-                running.Add(OnNextSilo((worker, _) => worker.ExportPartition(work), stop), partition);
+                var unit = todo.Dequeue();
+                running.Add(scan is null
+                    ? ExportPartition(new ExportChunk(JobId, unit[0], request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport), stop)
+                    : ExportGroup(new ExportGroup(JobId, unit, request.OutputBlobContainerUri, request.OutputBlobName, request.ExcludeKeysInExport), stop));
             }
-            var done = await Task.WhenAny(running.Keys);
-            var finished = running[done];
+            var done = await Task.WhenAny(running);
             running.Remove(done);
-            var result = await done;
+            var results = await done;
             EnsureRunning(stop);
-            checkpoint.BlocksByPartition[finished] = result.Blocks;
+            foreach (var result in results)
+            {
+                checkpoint.BlocksByPartition[result.Partition] = result.Blocks;
+            }
+            var devices = results.Sum(r => r.Devices);
             Job = Job with
             {
-                DevicesProcessed = Job.DevicesProcessed + result.Devices,
+                DevicesProcessed = Job.DevicesProcessed + devices,
                 // 100 only once the blob is committed.
                 Progress = JobProgress.Export(checkpoint.BlocksByPartition.Count, partitions),
             };
             await Store(stop);
-            CountDevices(result.Devices);
+            CountDevices(devices);
         }
 
         var blocks = Enumerable.Range(0, partitions)
@@ -382,6 +394,15 @@ public sealed partial class JobGrain(
         EnsureRunning(stop);
         await JobBlobs.Call($"commit the export blob '{request.OutputBlobName}'", () => blob.CommitBlockListAsync(blocks, cancellationToken: stop));
     }
+
+    private async Task<IReadOnlyList<ExportPartitionResult>> ExportPartition(ExportChunk chunk, CancellationToken stop)
+    {
+        var result = await OnNextSilo((worker, _) => worker.ExportPartition(chunk), stop);
+        return [new ExportPartitionResult(chunk.Partition, result.Blocks, result.Devices)];
+    }
+
+    private async Task<IReadOnlyList<ExportPartitionResult>> ExportGroup(ExportGroup group, CancellationToken stop) =>
+        (await OnNextSilo((worker, _) => worker.ExportGroup(group), stop)).Partitions;
 
     private async Task Import(CancellationToken stop)
     {

@@ -17,6 +17,10 @@ public interface IJobWorkerGrain : IGrainWithStringKey
     [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ExportChunkResult> ExportPartition(ExportChunk chunk);
 
+    [Alias("ExportGroup")]
+    [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
+    Task<ExportGroupResult> ExportGroup(ExportGroup group);
+
     [Alias("ImportChunk")]
     [ResponseTimeout(IBulkJobGrain.ChunkTimeout)]
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
@@ -33,6 +37,8 @@ public sealed class JobWorkerGrain(JobStops stops) : Grain, IJobWorkerGrain
     private IBulkJobGrain Local => GrainFactory.GetGrain<IBulkJobGrain>(0);
 
     public Task<ExportChunkResult> ExportPartition(ExportChunk chunk) => Local.ExportPartition(chunk);
+
+    public Task<ExportGroupResult> ExportGroup(ExportGroup group) => Local.ExportGroup(group);
 
     public Task<ImportChunkResult> ImportChunk(ImportChunk chunk) => Local.ImportChunk(chunk);
 

@@ -24,6 +24,8 @@ public sealed class JobCluster : IAsyncDisposable
     private static string s_prefix = "";
     private static ChunkProbe s_probe = new();
     private static Action<JobOptions> s_options = _ => { };
+    private static string s_deviceStorage = "Table";
+    private static int s_partitions = RegistryClusterFixture.Partitions;
 
     /// <summary>Failures to inject into the job storage (job state, checkpoints, the job list) of every silo.</summary>
     public static JobStorageFaults StorageFaults { get; } = new();
@@ -41,9 +43,16 @@ public sealed class JobCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
-    public static async Task<JobCluster> DeployAsync(AzuriteFixture azurite, ChunkProbe probe, Action<JobOptions> options)
+    /// <summary>
+    /// Deploys the cluster; <paramref name="deviceStorage"/> and <paramref name="partitions"/> as the host's
+    /// <c>Registry:DeviceStorage</c> and <c>Registry:IndexPartitions</c>.
+    /// </summary>
+    public static async Task<JobCluster> DeployAsync(AzuriteFixture azurite, ChunkProbe probe, Action<JobOptions> options,
+        string deviceStorage = "Table", int partitions = RegistryClusterFixture.Partitions)
     {
         s_connectionString = azurite.ConnectionString;
+        s_deviceStorage = deviceStorage;
+        s_partitions = partitions;
         s_prefix = "jobs" + Guid.NewGuid().ToString("N")[..10];
         s_probe = probe;
         s_options = options;
@@ -111,7 +120,8 @@ public sealed class JobCluster : IAsyncDisposable
             silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings
             {
-                IndexPartitions = RegistryClusterFixture.Partitions,
+                IndexPartitions = s_partitions,
+                DeviceStorage = s_deviceStorage,
                 StorageConnectionString = s_connectionString,
                 StoragePrefix = s_prefix,
                 ServiceId = s_prefix,

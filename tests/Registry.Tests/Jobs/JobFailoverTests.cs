@@ -113,6 +113,44 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task An_export_of_batched_rows_whose_job_silo_is_killed_mid_group_exports_that_group_again_whole_and_every_device_once()
+    {
+        // 64 partitions in 32 storage groups, each exported by one scan: partition 0's group (0 and 32) is held, so its
+        // partition 32 is not checkpointed either; other groups are staged (and maybe checkpointed) before the kill.
+        const int partitions = 2 * Registry.Host.TableIndexStore.Groups;
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o => o.ExportParallelism = 4, "Batched", partitions);
+        var grains = cluster.Grains;
+        var ids = Enumerable.Range(0, 200).Select(i => $"fog-{i:D3}").ToArray();
+        foreach (var batch in ids.Chunk(20))
+        {
+            await Task.WhenAll(batch.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
+        }
+        Assert.Contains(ids, id => DevicePartitioner.PartitionOf(id, partitions) == 32);
+        var (container, sas) = await NewContainerAsync(azurite);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas });
+        var heldOn = await probe.Held.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Count > 0).WaitAsync(Bound, cancellation);
+        Assert.DoesNotContain(probe.Finished, f => f.Key == 32);
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var jobSilo = await cluster.SiloOfAsync(jobGrain);
+
+        await KillAsync(cluster, jobSilo, heldOn, probe, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal(100, ended.Progress);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        var exported = (await ReadLinesAsync(container, "devices.txt"))
+            .Select(l => (string)System.Text.Json.Nodes.JsonNode.Parse(l)!["id"]!)
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(ids, exported);
+        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+    }
+
     /// <summary>
     /// Kills the job grain's silo and waits until membership has declared it dead. A chunk held on the survivor (where
     /// workers may run) is released and allowed to finish first, so what the resume finds is decided before it starts.

@@ -173,6 +173,42 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
         }
     }
 
+    [Fact]
+    public async Task Export_of_batched_device_rows_reads_each_storage_group_with_one_scan_not_once_per_partition_of_it()
+    {
+        // 64 partitions in 32 storage groups: two partitions share each group's rows.
+        const int partitions = 2 * TableIndexStore.Groups;
+        var prefix = "thg" + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+            ["Registry:DeviceStorage"] = "Batched",
+            ["Registry:IndexPartitions"] = partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        using var http = host.CreateClient();
+        var ids = Enumerable.Range(0, 300).Select(i => $"thg-exp-{i}").ToArray();
+        foreach (var batch in ids.Chunk(100))
+        {
+            using var created = await http.BulkAsync(Json(batch.Select(id => new { id, importMode = "create" }).ToArray()));
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        }
+        Assert.Equal(partitions, ids.Select(id => DevicePartitioner.PartitionOf(id, partitions)).Distinct().Count());
+        var rows = host.Services.GetRequiredService<DeviceRowStorage>();
+        var scansBefore = rows.Scans;
+
+        var (container, sas) = await NewContainerAsync(azurite);
+        var job = await http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(TableIndexStore.Groups, rows.Scans - scansBefore);
+        var lines = await ReadLinesAsync(container, "devices.txt");
+        Assert.Equal(ids.Order(StringComparer.Ordinal), lines.Select(l => (string)JsonNode.Parse(l)!["id"]!).Order(StringComparer.Ordinal));
+        // The blob is in partition order, as before: each partition's lines are its own blocks.
+        var order = lines.Select(l => DevicePartitioner.PartitionOf((string)JsonNode.Parse(l)!["id"]!, partitions)).ToArray();
+        Assert.Equal(order.Order(), order);
+    }
+
     /// <summary>
     /// Storage that does not answer the first write of each device in time: every other one lands anyway (as a write
     /// answered 503 may), the rest do not.
