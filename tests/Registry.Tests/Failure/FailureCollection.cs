@@ -1,3 +1,8 @@
+using Xunit.Sdk;
+using Xunit.v3;
+
+[assembly: TestCollectionOrderer(typeof(Registry.Tests.Failure.FailureCollectionFirst))]
+
 namespace Registry.Tests.Failure;
 
 /// <summary>
@@ -9,4 +14,16 @@ namespace Registry.Tests.Failure;
 public sealed class FailureCollection
 {
     public const string Name = "Process-level failure tests";
+}
+
+/// <summary>
+/// Starts the failure tests' collection first. It runs one test after another for about nine minutes, the longest path
+/// of the suite; started in its turn (behind the in-process collections, two at a time on two cores) it began three
+/// minutes late and the suite took 15 min. First, it runs beside the rest and the suite takes about as long as it does.
+/// </summary>
+public sealed class FailureCollectionFirst : ITestCollectionOrderer
+{
+    public IReadOnlyCollection<TTestCollection> OrderTestCollections<TTestCollection>(IReadOnlyCollection<TTestCollection> testCollections)
+        where TTestCollection : notnull, ITestCollection =>
+        [.. testCollections.OrderBy(c => c.TestCollectionDisplayName == FailureCollection.Name ? 0 : 1)];
 }

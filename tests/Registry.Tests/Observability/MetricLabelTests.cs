@@ -25,8 +25,14 @@ public sealed class MetricLabelTests
             new("ConnectionDirection", "SiloToSilo"), new("MessageDirection", "Request"), new("silo", "S127.0.0.2:11111:123456789"));
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
 
-        await http.GetStringAsync("metrics", ct); // Kestrel's connection instruments now have this connection
+        // Kestrel's connection instruments have a value once a connection was counted: scraped until they do (a CI run
+        // once scraped before it), the test's timeout bounding the wait.
         var scrape = await http.GetStringAsync("metrics", ct);
+        while (Lines(scrape, "kestrel_active_connections{").Count == 0)
+        {
+            await Task.Delay(100, ct);
+            scrape = await http.GetStringAsync("metrics", ct);
+        }
 
         Assert.DoesNotContain("silo=\"", scrape, StringComparison.Ordinal);
         Assert.DoesNotContain("Destination=\"", scrape, StringComparison.Ordinal);
