@@ -4,6 +4,7 @@ using Azure;
 using Azure.Data.Tables;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Devices;
 using Registry.Grains.Storage;
 
@@ -21,7 +22,8 @@ namespace Registry.Host;
 /// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
 /// without it. docs/storage.md §3.
 /// </summary>
-public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger) : IGrainStorage, IDevicePartitionScan
+public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
+    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight) : IGrainStorage, IDevicePartitionScan
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
@@ -30,6 +32,11 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private static readonly string[] Columns = [DataColumn];
 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _slots = new(requestsInFlight, requestsInFlight);
+
+    /// <summary>Storage requests this store has in flight at most, over all its groups.</summary>
+    public int RequestsInFlight => requestsInFlight;
+    private static readonly KeyValuePair<string, object?> StoreTag = new(RegistryMetrics.Tags.Store, RegistryMetrics.Stores.DeviceRows);
     private long _writes;
     private long _requests;
     private long _reads;
@@ -150,6 +157,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private Task<ETag> Enqueue(string partitionKey, PendingWrite write)
     {
         Interlocked.Increment(ref _writes);
+        RegistryMetrics.StorageWrites.Add(1, StoreTag);
         var bucket = _buckets.GetOrAdd(partitionKey, key => new Bucket(key));
         bool start;
         lock (bucket.Queue)
@@ -166,12 +174,15 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         return write.Done.Task;
     }
 
-    /// <summary>One drain per bucket at a time: it takes what queued while the previous transaction was in flight.</summary>
+    /// <summary>
+    /// One drain per bucket at a time: it takes what queued while the previous transaction was in flight. It takes a
+    /// request slot before its batch, so while every slot is busy (storage is the bottleneck) the bucket's writes keep
+    /// queueing and go as one fuller transaction instead of many small ones.
+    /// </summary>
     private async Task Drain(Bucket bucket)
     {
         while (true)
         {
-            List<PendingWrite> batch;
             lock (bucket.Queue)
             {
                 if (bucket.Queue.Count == 0)
@@ -179,7 +190,12 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
                     bucket.Draining = false;
                     return;
                 }
-                batch = bucket.TakeBatch();
+            }
+            await _slots.WaitAsync();
+            List<PendingWrite> batch;
+            lock (bucket.Queue)
+            {
+                batch = bucket.TakeBatch(); // not empty: only this drain takes from the queue
             }
             try
             {
@@ -193,6 +209,10 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
                 {
                     write.Done.TrySetException(e);
                 }
+            }
+            finally
+            {
+                _slots.Release();
             }
         }
     }
@@ -208,6 +228,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         while (open.Count > 1)
         {
             Interlocked.Increment(ref _requests);
+            RegistryMetrics.StorageRequests.Add(1, StoreTag);
             try
             {
                 var response = await table.SubmitTransactionAsync(open.Select(write => write.Action(partitionKey)));
@@ -248,6 +269,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private async Task One(string partitionKey, PendingWrite write)
     {
         Interlocked.Increment(ref _requests);
+        RegistryMetrics.StorageRequests.Add(1, StoreTag);
         try
         {
             var response = write.Kind switch

@@ -7,6 +7,7 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Registry.Abstractions;
 using Registry.Grains.Events;
+using Registry.Grains.Jobs;
 
 namespace Registry.Host;
 
@@ -123,6 +124,13 @@ public sealed class RegistrySettings
 
     public TimeSpan StorageTimeout => TimeSpan.FromSeconds(StorageTimeoutSeconds);
 
+    /// <summary>
+    /// Requests each group-committing Table store (batched device rows, index entries) has in flight at once. Writes
+    /// arriving while every slot is busy share the next transaction of their group, so a storage that is the bottleneck
+    /// gets fewer, fuller transactions instead of more, smaller ones.
+    /// </summary>
+    public int StorageRequestsInFlight { get; set; } = TableIndexStore.DefaultRequestsInFlight;
+
     public TimeSpan ShutdownTimeout => TimeSpan.FromSeconds(ShutdownTimeoutSeconds);
 
     /// <summary>Prefix of the tables and containers the registry creates, so several registries can share an account.</summary>
@@ -195,6 +203,12 @@ public sealed class RegistrySettings
 
     /// <summary>Days an ended import/export job stays in <c>GET /jobs</c> (IoT Hub: 30).</summary>
     public double JobHistoryDays { get; set; } = 30;
+
+    /// <summary>
+    /// Import chunks (500 lines each) applied at once. More lines in flight fill storage's transactions better, but each
+    /// must still be answered within <see cref="StorageTimeoutSeconds"/>.
+    /// </summary>
+    public int ImportChunksInFlight { get; set; } = new JobOptions().ImportChunksInFlight;
 
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
@@ -355,6 +369,14 @@ public sealed class RegistrySettings
         if (MaxActiveJobs < 1)
         {
             problems.Add($"Registry:MaxActiveJobs={MaxActiveJobs} must be at least 1.");
+        }
+        if (StorageRequestsInFlight is < 1 or > 256)
+        {
+            problems.Add($"Registry:StorageRequestsInFlight={StorageRequestsInFlight} is out of range: use 1 to 256.");
+        }
+        if (ImportChunksInFlight is < 1 or > 64)
+        {
+            problems.Add($"Registry:ImportChunksInFlight={ImportChunksInFlight} is out of range: use 1 to 64.");
         }
         if (!(JobHistoryDays > 0) || JobHistoryDays > 36_500)
         {

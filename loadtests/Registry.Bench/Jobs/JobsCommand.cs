@@ -178,6 +178,7 @@ internal static class JobsCommand
     private static async Task<Phase> RunJobAsync(HttpClient http, RegistryProcess registry, int azuritePid, string name, JsonObject body, TimeSpan limit)
     {
         var cpuBefore = (Registry: RegistryProcess.CpuSeconds(registry.ProcessId), Azurite: RegistryProcess.CpuSeconds(azuritePid));
+        var storageBefore = await registry.StorageCountersAsync();
         long peak = registry.Rss();
         double loadMin = double.MaxValue, loadMax = 0;
         using var sampling = new CancellationTokenSource();
@@ -234,6 +235,14 @@ internal static class JobsCommand
         await sampler;
         var status = (string)job["status"]!;
         var note = status == "completed" ? "" : $"; {name} ended {status} at {job["progress"]}%: {job["failureReason"]}";
+        // Rows per storage request: how full the group commits were (100 at best, an entity-group transaction's limit).
+        var storage = string.Join(", ", (await registry.StorageCountersAsync()).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        {
+            var before = storageBefore.GetValueOrDefault(kv.Key);
+            var (writes, requests) = (kv.Value.Writes - before.Writes, kv.Value.Requests - before.Requests);
+            return string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {writes:N0} rows in {requests:N0} requests ({(requests > 0 ? writes / requests : 0):F1} a request)");
+        }));
+        Console.WriteLine($"  {name} storage: {(storage.Length > 0 ? storage : "no group-committed writes")}");
         return new Phase(name, elapsed, peak, loadMin, loadMax,
             RegistryProcess.CpuSeconds(registry.ProcessId) - cpuBefore.Registry, RegistryProcess.CpuSeconds(azuritePid) - cpuBefore.Azurite, note);
     }

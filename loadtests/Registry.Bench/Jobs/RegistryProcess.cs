@@ -13,9 +13,10 @@ internal sealed class RegistryProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private RegistryProcess(Process process, string dataFolder, string baseAddress, string logPath)
+    private RegistryProcess(Process process, string dataFolder, string baseAddress, string logPath, int metricsPort)
     {
         LogPath = logPath;
+        MetricsAddress = $"http://127.0.0.1:{metricsPort}/metrics";
         _process = process;
         DataFolder = dataFolder;
         BaseAddress = baseAddress;
@@ -27,6 +28,34 @@ internal sealed class RegistryProcess : IAsyncDisposable
     public string LogPath { get; }
 
     public string BaseAddress { get; }
+
+    /// <summary>The host's Prometheus scrape endpoint (its management port).</summary>
+    public string MetricsAddress { get; }
+
+    /// <summary>
+    /// The group-committing stores' counters now, by store: rows asked to be written and the storage requests they took
+    /// (<c>registry_storage_writes_total</c>, <c>registry_storage_requests_total</c>).
+    /// </summary>
+    public async Task<Dictionary<string, (double Writes, double Requests)>> StorageCountersAsync()
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(MetricsAddress);
+        var counters = new Dictionary<string, (double Writes, double Requests)>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            var writes = line.StartsWith("registry_storage_writes_total{", StringComparison.Ordinal);
+            if (!writes && !line.StartsWith("registry_storage_requests_total{", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var store = line[(line.IndexOf("store=\"", StringComparison.Ordinal) + 7)..];
+            store = store[..store.IndexOf('"', StringComparison.Ordinal)];
+            var value = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            var (w, r) = counters.GetValueOrDefault(store);
+            counters[store] = writes ? (value, r) : (w, value);
+        }
+        return counters;
+    }
 
     public int ProcessId => _process.Id;
 
@@ -41,7 +70,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
             throw new InvalidOperationException($"{dll} is missing: build the solution in Release first.");
         }
         var folder = Directory.CreateTempSubdirectory("registry-jobs-bench-").FullName;
-        var ports = BenchHost.FreePorts(3);
+        var ports = BenchHost.FreePorts(4);
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
@@ -58,6 +87,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
             ["Registry:SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
             ["Registry:GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
             ["Registry:MqttPort"] = "0",
+            ["Registry:Observability:Port"] = ports[3].ToString(CultureInfo.InvariantCulture),
             ["Registry:ClusterId"] = "bench-" + name,
             ["Registry:ServiceId"] = "bench-" + name,
             ["Registry:StoragePrefix"] = "bench" + name,
@@ -82,7 +112,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var registry = new RegistryProcess(process, folder, $"https://127.0.0.1:{ports[0]}", logPath);
+        var registry = new RegistryProcess(process, folder, $"https://127.0.0.1:{ports[0]}", logPath, ports[3]);
         try
         {
             await registry.WaitReadyAsync(cancellation);

@@ -50,10 +50,29 @@ public static class RegistryMetrics
     public static readonly Counter<long> JobsEnded = Meter.CreateCounter<long>(
         "registry.jobs.ended", "{job}", "Import and export jobs that ended, by type and final status.");
 
+    /// <summary>
+    /// Rows the group-committing Azure Table stores were asked to write, tagged <c>store</c> (<see cref="Stores"/>);
+    /// with <see cref="StorageRequests"/> it gives the rows each storage request carried.
+    /// </summary>
+    public static readonly Counter<long> StorageWrites = Meter.CreateCounter<long>(
+        "registry.storage.writes", "{row}", "Rows written through the group-committing Table stores, by store.");
+
+    /// <summary>Storage requests (transactions and single requests) those rows took, tagged <c>store</c>.</summary>
+    public static readonly Counter<long> StorageRequests = Meter.CreateCounter<long>(
+        "registry.storage.requests", "{request}", "Storage requests (transactions and single requests) of the group-committing Table stores, by store.");
+
+    /// <summary>Values of the <c>store</c> tag.</summary>
+    public static class Stores
+    {
+        public const string DeviceRows = "device-rows";
+        public const string Index = "index";
+    }
+
     /// <summary>Tag names, shared by the recorders and the tests.</summary>
     public static class Tags
     {
         public const string Alert = "alert";
+        public const string Store = "store";
         public const string Throttle = "throttle";
         public const string JobType = "job.type";
         public const string JobStatus = "job.status";

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Storage;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
@@ -23,7 +24,10 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
     private static readonly IGrainStorageSerializer Serializer =
         new OrleansGrainStorageSerializer(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>());
 
-    private static async Task<DeviceRowStorage> NewStore(string connectionString, string? tableName = null)
+    private static async Task<DeviceRowStorage> NewStore(string connectionString, string? tableName = null) =>
+        new(await NewTable(connectionString, tableName), Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
+
+    private static async Task<TableClient> NewTable(string connectionString, string? tableName = null)
     {
         // Retries bounded as the host bounds them, so an outage fails within the test's time.
         var options = new TableClientOptions();
@@ -32,7 +36,7 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         options.Retry.Delay = TimeSpan.FromMilliseconds(50);
         var table = new TableServiceClient(connectionString, options).GetTableClient(tableName ?? "rows" + Guid.NewGuid().ToString("N")[..12]);
         await table.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
-        return new DeviceRowStorage(table, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
+        return table;
     }
 
     /// <summary>As the host calls the store: the grain key escaped first.</summary>
@@ -88,6 +92,53 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         {
             var read = await Read(store, id);
             Assert.Equal(("identity of " + id, state.ETag, true), (read.State, read.ETag, read.RecordExists));
+        }
+    }
+
+    [Fact]
+    public async Task The_rows_written_and_the_requests_they_took_reach_the_registry_meter_tagged_as_the_device_row_store()
+    {
+        using var meter = new StorageMeter();
+        var store = await NewStore(azurite.ConnectionString);
+
+        var outcomes = await WriteAll(store, SameBucket("rows-metered", 250).Select(id => (id, new GrainState<string>("identity of " + id))));
+
+        Assert.All(outcomes, o => Assert.Null(o.Error));
+        Assert.True(meter.Writes(RegistryMetrics.Stores.DeviceRows) >= 250, $"{meter.Writes(RegistryMetrics.Stores.DeviceRows)} rows counted");
+        Assert.True(meter.Requests(RegistryMetrics.Stores.DeviceRows) >= store.Requests, $"{meter.Requests(RegistryMetrics.Stores.DeviceRows)} requests counted, {store.Requests} made");
+        Assert.Equal(0, meter.Writes(null));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task While_every_request_slot_is_busy_the_waiting_buckets_keep_queueing_and_send_one_fuller_transaction_each()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var inner = await NewTable(azurite.ConnectionString);
+        var gated = new GatedTableClient(inner);
+        var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 2);
+        // Four buckets, one write each: two take the slots and wait at the gate, two wait for a slot.
+        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"slots-{i}")
+            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(4).ToArray();
+        var first = buckets.Select(id => store.WriteStateAsync(StateName, Grain(id), new GrainState<string>("first " + id))).ToArray();
+        await gated.UntilInFlight(2, ct);
+        var sending = gated.InFlight;
+        var waiting = buckets.Where(id => !sending.Contains(DeviceRowStorage.PartitionKey(id, Partitions))).ToArray();
+        Assert.Equal(2, waiting.Length);
+
+        // Writes arriving meanwhile join the waiting buckets' queues.
+        var later = waiting.SelectMany(id => Enumerable.Range(0, int.MaxValue).Select(i => $"{id}-{i}")
+            .Where(x => DeviceRowStorage.PartitionKey(x, Partitions) == DeviceRowStorage.PartitionKey(id, Partitions)).Take(50)).ToArray();
+        var more = later.Select(id => store.WriteStateAsync(StateName, Grain(id), new GrainState<string>("later " + id))).ToArray();
+        gated.Open();
+        await Task.WhenAll(first.Concat(more)).WaitAsync(ct);
+
+        Assert.Equal(2, gated.MaxInFlight);
+        Assert.Equal((104L, 4L), (store.Writes, store.Requests)); // two single inserts, then two transactions of 51
+        Assert.Equal(4, gated.Requests);
+        var reader = new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
+        foreach (var id in buckets.Concat(later))
+        {
+            Assert.True((await Read(reader, id)).RecordExists, id);
         }
     }
 

@@ -88,7 +88,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task A_bulk_of_100_creates_shares_device_row_transactions_fails_only_its_existing_id_and_reads_back_whole_after_a_restart()
+    public async Task A_bulk_of_100_creates_shares_device_row_transactions_within_the_request_slots_set_fails_only_its_existing_id_and_reads_back_whole_after_a_restart()
     {
         var prefix = "durb" + Guid.NewGuid().ToString("N")[..8];
         var settings = new Dictionary<string, string?>
@@ -100,6 +100,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
             ["Registry:DeviceStorage"] = "Batched",
             // One index partition: every row shares one PartitionKey, so the bulk's concurrent writes can share transactions.
             ["Registry:IndexPartitions"] = "1",
+            ["Registry:StorageRequestsInFlight"] = "3",
         };
         var ids = TrickyIds.Select(id => "bulk" + id).Concat(Enumerable.Range(0, 100 - TrickyIds.Length).Select(i => $"bulk-plain-{i}")).ToArray();
         var existing = ids[50];
@@ -114,6 +115,9 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
             var rows = Assert.IsType<Registry.Host.DeviceRowStorage>(
                 first.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(Registry.Host.SiloConfiguration.DeviceStore));
             var (writesBefore, requestsBefore) = (rows.Writes, rows.Requests);
+            Assert.Equal(3, rows.RequestsInFlight);
+            Assert.Equal(3, Assert.IsType<Registry.Host.TableIndexStore>(
+                first.Services.GetRequiredKeyedService<Registry.Grains.Index.IIndexStore>(Registry.Host.SiloConfiguration.IndexEntryStore)).RequestsInFlight);
 
             var bulk = await http.PostAsJsonAsync($"devices?{ApiVersion}", ids.Select(id => new { id, importMode = "create" }).ToArray());
 

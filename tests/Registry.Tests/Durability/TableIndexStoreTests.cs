@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Data.Tables;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Index;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
@@ -36,6 +37,50 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         await store.Apply(8, [new IndexChange("ix-other-partition", true)]);
 
         Assert.Equal(written.OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(store, 7));
+    }
+
+    [Fact]
+    public async Task The_entries_written_and_the_transactions_they_took_reach_the_registry_meter_tagged_as_the_index_store()
+    {
+        using var meter = new StorageMeter();
+        var store = await NewStore(azurite.ConnectionString);
+
+        await store.Apply(3, Enumerable.Range(0, 250).Select(i => new IndexChange($"ix-m-{i:D4}", true)).ToArray());
+
+        Assert.Equal((250L, 3L), (store.Writes, store.Requests)); // 100 + 100 + 50
+        Assert.True(meter.Writes(RegistryMetrics.Stores.Index) >= 250, $"{meter.Writes(RegistryMetrics.Stores.Index)} entries counted");
+        Assert.True(meter.Requests(RegistryMetrics.Stores.Index) >= 3, $"{meter.Requests(RegistryMetrics.Stores.Index)} requests counted");
+        Assert.Equal(0, meter.Writes(null));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task While_every_request_slot_is_busy_the_waiting_groups_keep_queueing_and_send_one_fuller_transaction_each()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = new TableServiceClient(azurite.ConnectionString).GetTableClient("ix" + Guid.NewGuid().ToString("N")[..12]);
+        await table.CreateIfNotExistsAsync(ct);
+        var gated = new GatedTableClient(table);
+        var store = new TableIndexStore(gated, requestsInFlight: 2);
+        // Partitions 0-3 are four groups, one change each: two take the slots and wait at the gate, two wait for a slot.
+        var first = Enumerable.Range(0, 4).Select(p => store.Apply(p, [new IndexChange($"ix-slot-{p}", true)])).ToArray();
+        await gated.UntilInFlight(2, ct);
+        var waiting = Enumerable.Range(0, 4).Where(p => !gated.InFlight.Contains(TableIndexStore.GroupKey(p))).ToArray();
+        Assert.Equal(2, waiting.Length);
+
+        // Another partition of each waiting group writes meanwhile: it joins its group's queue.
+        var more = waiting.Select(p => store.Apply(p + TableIndexStore.Groups,
+            Enumerable.Range(0, 50).Select(i => new IndexChange($"ix-slot-{p}-{i}", true)).ToArray())).ToArray();
+        gated.Open();
+        await Task.WhenAll(first.Concat(more)).WaitAsync(ct);
+
+        Assert.Equal(2, gated.MaxInFlight);
+        Assert.Equal((104L, 4L), (store.Writes, store.Requests)); // two single upserts, then two transactions of 51
+        var reader = new TableIndexStore(table);
+        foreach (var p in waiting)
+        {
+            Assert.Equal(50, (await reader.Load(p + TableIndexStore.Groups)).Count);
+            Assert.Single(await reader.Load(p));
+        }
     }
 
     [Fact]

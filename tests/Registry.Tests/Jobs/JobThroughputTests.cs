@@ -22,18 +22,15 @@ namespace Registry.Tests.Jobs;
 public sealed class JobThroughputTests(AzuriteFixture azurite)
 {
     [Fact]
-    public async Task Import_applies_all_its_chunks_in_flight_at_once_even_beyond_the_silos_cores()
+    public async Task Import_applies_all_its_chunks_in_flight_at_once_even_beyond_the_silos_cores_as_many_as_the_setting_says()
     {
         var inFlight = Environment.ProcessorCount + 2;
         var gate = new ConcurrentChunks(inFlight);
-        await using var host = await RegistryTestHost.StartAsync(configure: b =>
+        // The operator's setting, not the options: it must reach the job.
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = $"{inFlight}" }, configure: b =>
         {
             b.Services.AddSingleton<IImportChunkGate>(gate);
-            b.Services.Configure<JobOptions>(o =>
-            {
-                o.ImportChunkLines = 1;
-                o.ImportChunksInFlight = inFlight;
-            });
+            b.Services.Configure<JobOptions>(o => o.ImportChunkLines = 1);
         });
         using var http = host.CreateClient();
         var (container, sas) = await NewContainerAsync(azurite);
