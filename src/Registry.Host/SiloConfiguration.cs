@@ -141,7 +141,7 @@ public static class SiloConfiguration
         {
             o.MaxActiveJobs = settings.MaxActiveJobs;
             o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
-            o.ImportChunksInFlight = settings.ImportChunksInFlight;
+            o.ImportChunksInFlight = settings.EffectiveImportChunksInFlight;
         });
         silo.Services.AddDeviceLineFormat();
         silo.Services.AddSingleton<JobStops>();
