@@ -146,9 +146,9 @@ internal sealed class RegistryProcess : IAsyncDisposable
                         return;
                     }
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or System.Security.Cryptography.CryptographicException)
                 {
-                    // not listening yet
+                    // not listening yet, or the CA file seen while the host was still writing it
                 }
             }
             await Task.Delay(250, ready.Token); // polling the host's start-up, not synchronisation
