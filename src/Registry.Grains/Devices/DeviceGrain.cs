@@ -309,6 +309,8 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     public Task Verify(bool indexedAsEnabled) => Index.Verify(indexedAsEnabled);
 
+    public Task Reconcile() => Index.Reconcile();
+
     private AuthenticationMechanism Validate(DeviceIdentityInput input)
     {
         if (!string.Equals(input.DeviceId, DeviceId, StringComparison.Ordinal))

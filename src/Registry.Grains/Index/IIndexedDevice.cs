@@ -24,4 +24,12 @@ public interface IIndexedDevice : IGrainWithStringKey
     /// </summary>
     [Alias("Verify")]
     Task Verify(bool indexedAsEnabled);
+
+    /// <summary>
+    /// Writes the device's index entry as its state says (present with its status, or absent), whatever the entry holds
+    /// now: for a writer that cannot know whether an earlier attempt of its own left the entry behind (an import chunk
+    /// applied again after a failover, whose first attempt's delete or index write died with its silo).
+    /// </summary>
+    [Alias("Reconcile")]
+    Task Reconcile();
 }

@@ -131,6 +131,13 @@ internal sealed partial class IndexMembership(
         }
     }
 
+    /// <summary>See <see cref="IIndexedDevice.Reconcile"/>.</summary>
+    public async Task Reconcile()
+    {
+        await Load();
+        await Sync();
+    }
+
     private async Task ReconcileAfterFailedWrite()
     {
         try

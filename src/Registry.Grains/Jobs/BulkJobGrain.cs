@@ -8,6 +8,7 @@ using Orleans.Core.Internal;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
+using Registry.Grains.Index;
 using Registry.Grains.Registry;
 
 namespace Registry.Grains.Jobs;
@@ -21,7 +22,7 @@ namespace Registry.Grains.Jobs;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-public sealed class BulkJobGrain(
+public sealed partial class BulkJobGrain(
     [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
     IDeviceLineFormat format,
     IOptions<JobOptions> options,
@@ -167,6 +168,29 @@ public sealed class BulkJobGrain(
                 }
             }));
 
+    /// <summary>
+    /// A line applied again (a replayed chunk, or a retried line) may meet what its first attempt left half done: a delete
+    /// whose device row went but whose index entry stayed (the repair timer died with its silo), or an entry flagged for a
+    /// status its device never got. Its device makes the entry agree with its state before the chunk reports, so a job
+    /// that ends `completed` leaves the statistics exact. A device that cannot do it now is left to the partition's
+    /// verification pass, which converges the same entry later.
+    /// </summary>
+    private Task ReconcileReplayed(IEnumerable<string> deviceIds) =>
+        Task.WhenAll(deviceIds.Select(async id =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IIndexedDevice>(id).Reconcile();
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                LogReconcileFailed(logger, e, id);
+            }
+        }));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of replayed import line's device {DeviceId} could not be reconciled now; the partition's verification pass will")]
+    private static partial void LogReconcileFailed(ILogger logger, Exception exception, string deviceId);
+
     /// <summary>One line, unless the job was stopped before its turn came (its lines start at once but queue on the silo).</summary>
     private async Task<(BulkOperationError? Error, DeviceIdentity? Device)> Apply(BulkOperation operation, CancellationToken stopped)
     {
@@ -256,6 +280,7 @@ public sealed class BulkJobGrain(
                 retried[again[j]] = true;
             }
         }
+        await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => chunk.Replay || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
         await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)));
         long applied = 0;
         for (var i = 0; i < outcomes.Length; i++)
