@@ -335,9 +335,13 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             StatusUpdatedTime = now,
             Authentication = WithGeneratedKeys(auth, previous: null),
             Capabilities = capabilities,
-            DeviceScope = capabilities.IotEdge ? EdgeScope(generationId) : input.DeviceScope,
+            DeviceScope = capabilities.IotEdge ? GivenOrNewEdgeScope(input, generationId) : input.DeviceScope,
             ParentScopes = input.ParentScopes?.ToArray() ?? [],
         };
+        if (capabilities.IotEdge && identity.ParentScopes.Any(parent => IsSameScope(parent, identity.DeviceScope!)))
+        {
+            throw RegistryException.Invalid($"parentScopes names '{identity.DeviceScope}', the device's own scope; a device cannot be its own parent.");
+        }
 
         // Index first: if we die after this line the index holds a phantom, never a missing device.
         await Index.AddBeforeWrite(identity);
@@ -422,10 +426,28 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         return auth with { SymmetricKey = new SymmetricKey(Base64Key.Generate(), Base64Key.Generate()) };
     }
 
-    /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot set it.</summary>
+    /// <summary>An edge device's scope is the registry's to mint, once, as IoT Hub does; callers cannot change it.</summary>
     private const string EdgeScheme = "ms-azure-iot-edge://";
 
     private string EdgeScope(string generationId) => $"{EdgeScheme}{DeviceId}-{generationId}";
+
+    /// <summary>
+    /// A device that becomes edge keeps a scope in its own form (<c>ms-azure-iot-edge://{id}-{generation}</c>, as an
+    /// export wrote it in another registry): its children, imported with it, still name that scope. Any other scope is
+    /// the caller's guess at a read-only field and is replaced by a new one. The generation part has no <c>-</c>, so a
+    /// parent whose id extends this one (<c>{id}-x</c>) is never taken for this device.
+    /// </summary>
+    private string GivenOrNewEdgeScope(DeviceIdentityInput input, string generationId)
+    {
+        var given = input.DeviceScope;
+        var prefixLength = EdgeScheme.Length + DeviceId.Length + 1;
+        var ownForm = given is not null
+            && given.Length > prefixLength
+            && given.StartsWith(EdgeScheme, StringComparison.OrdinalIgnoreCase)
+            && given.AsSpan(EdgeScheme.Length).StartsWith($"{DeviceId}-", StringComparison.Ordinal)
+            && !given.AsSpan(prefixLength).Contains('-');
+        return ownForm ? given! : EdgeScope(generationId);
+    }
 
     /// <summary>A URI scheme is case-insensitive (RFC 3986); the id and generation after it are not, as ids are case-sensitive.</summary>
     private static bool IsSameScope(string scope, string edgeScope) =>
@@ -434,12 +456,12 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         && scope.AsSpan(EdgeScheme.Length).SequenceEqual(edgeScope.AsSpan(EdgeScheme.Length));
 
     /// <summary>
-    /// IoT Hub refuses a device as its own parent. Only the grain knows the scope it minted (a create mints a new
-    /// generation, so only an update can name it); longer cycles would need a registry-wide look-up of scopes.
+    /// IoT Hub refuses a device as its own parent. Only the grain knows its own scope (a create checks the scope it
+    /// keeps or mints itself); longer cycles would need a registry-wide look-up of scopes.
     /// </summary>
     private void EnsureNotOwnParent(DeviceIdentity current, DeviceIdentityInput input)
     {
-        var ownScope = EdgeScope(current.GenerationId);
+        var ownScope = OwnEdgeScope(current);
         if (input.ParentScopes is { } parents && parents.Any(parent => IsSameScope(parent, ownScope)))
         {
             throw RegistryException.Invalid($"parentScopes names '{ownScope}', the device's own scope; a device cannot be its own parent.");
@@ -453,12 +475,17 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     /// </summary>
     private string? ScopeAfterUpdate(DeviceIdentity current, DeviceIdentityInput input)
     {
-        var ownScope = EdgeScope(current.GenerationId);
         if ((input.Capabilities ?? current.Capabilities).IotEdge)
         {
-            return current.Capabilities.IotEdge && current.DeviceScope is not null ? current.DeviceScope : ownScope;
+            return current.Capabilities.IotEdge && current.DeviceScope is not null
+                ? current.DeviceScope
+                : GivenOrNewEdgeScope(input, current.GenerationId);
         }
         var scope = input.DeviceScope ?? current.DeviceScope;
-        return string.Equals(scope, ownScope, StringComparison.Ordinal) ? null : scope;
+        return string.Equals(scope, OwnEdgeScope(current), StringComparison.Ordinal) ? null : scope;
     }
+
+    /// <summary>An edge device's scope is its own even when it was kept from an import rather than minted here.</summary>
+    private string OwnEdgeScope(DeviceIdentity current) =>
+        current.Capabilities.IotEdge && current.DeviceScope is not null ? current.DeviceScope : EdgeScope(current.GenerationId);
 }

@@ -108,6 +108,56 @@ public sealed class ExportJobTests(RegistryHostFixture registry, AzuriteFixture 
     }
 
     [Fact]
+    public async Task Export_then_import_into_an_empty_registry_keeps_edge_scopes_so_every_parent_link_still_resolves()
+    {
+        var gateway = await _http.CreateDeviceAsync("exp-edge-gw", Json(new { deviceId = "exp-edge-gw", capabilities = new { iotEdge = true } }));
+        var gatewayScope = (string)gateway["deviceScope"]!;
+        await _http.CreateDeviceAsync("exp-edge-leaf",
+            Json(new { deviceId = "exp-edge-leaf", deviceScope = gatewayScope, parentScopes = new[] { gatewayScope } }));
+        var nested = await _http.CreateDeviceAsync("exp-edge-nested",
+            Json(new { deviceId = "exp-edge-nested", capabilities = new { iotEdge = true }, parentScopes = new[] { gatewayScope } }));
+        var nestedScope = (string)nested["deviceScope"]!;
+        await _http.CreateDeviceAsync("exp-edge-nested-leaf",
+            Json(new { deviceId = "exp-edge-nested-leaf", deviceScope = nestedScope, parentScopes = new[] { nestedScope } }));
+        string[] ids = ["exp-edge-gw", "exp-edge-leaf", "exp-edge-nested", "exp-edge-nested-leaf"];
+        var devices = new Dictionary<string, JsonObject>();
+        foreach (var id in ids)
+        {
+            devices[id] = await _http.GetDeviceJsonAsync(id);
+        }
+        var (container, sas) = await NewContainerAsync(azurite);
+        var export = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+        Assert.Equal("completed", (string)export["status"]!);
+
+        await using var empty = await RegistryTestHost.StartAsync();
+        using var http = empty.CreateClient();
+        var import = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+
+        Assert.Equal("completed", (string)import["status"]!);
+        Assert.Empty(await ReadLinesAsync(container, "importErrors.log"));
+        var imported = new Dictionary<string, JsonObject>();
+        foreach (var id in ids)
+        {
+            imported[id] = await http.GetDeviceJsonAsync(id);
+            var device = devices[id];
+            Assert.Equal(device["authentication"]!.ToJsonString(), imported[id]["authentication"]!.ToJsonString());
+            Assert.Equal((string)device["status"]!, (string)imported[id]["status"]!);
+            Assert.Equal((string?)device["statusReason"], (string?)imported[id]["statusReason"]);
+            Assert.Equal(device["capabilities"]!.ToJsonString(), imported[id]["capabilities"]!.ToJsonString());
+            Assert.Equal((string?)device["deviceScope"], (string?)imported[id]["deviceScope"]);
+            Assert.Equal(device["parentScopes"]!.ToJsonString(), imported[id]["parentScopes"]!.ToJsonString());
+        }
+        // The links resolve in the new registry: each child names the scope its parent holds there.
+        var newGatewayScope = (string)imported["exp-edge-gw"]["deviceScope"]!;
+        var newNestedScope = (string)imported["exp-edge-nested"]["deviceScope"]!;
+        Assert.Equal(newGatewayScope, (string)imported["exp-edge-leaf"]["deviceScope"]!);
+        Assert.Equal(newGatewayScope, (string)imported["exp-edge-leaf"]["parentScopes"]![0]!);
+        Assert.Equal(newGatewayScope, (string)imported["exp-edge-nested"]["parentScopes"]![0]!);
+        Assert.Equal(newNestedScope, (string)imported["exp-edge-nested-leaf"]["deviceScope"]!);
+        Assert.Equal(newNestedScope, (string)imported["exp-edge-nested-leaf"]["parentScopes"]![0]!);
+    }
+
+    [Fact]
     public async Task Export_to_a_container_whose_SAS_lacks_write_permission_fails_with_a_reason()
     {
         await CreateDevicesAsync("exp-readonly", 3);
