@@ -300,7 +300,7 @@ public sealed partial class BulkJobGrain(
         }
         stopped.ThrowIfCancellationRequested();
         services.GetService<IImportChunkGate>()?.Applied(chunk);
-        return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray());
+        return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray()) { Unanswered = retried.Count(r => r) };
     }
 }
 

@@ -79,4 +79,9 @@ public sealed record ImportChunk(
     [property: Id(3)] bool Replay);
 
 [GenerateSerializer, Immutable, Alias("registry.ImportChunkResult")]
-public sealed record ImportChunkResult([property: Id(0)] long Applied, [property: Id(1)] IReadOnlyList<ImportLineError> Errors);
+public sealed record ImportChunkResult([property: Id(0)] long Applied, [property: Id(1)] IReadOnlyList<ImportLineError> Errors)
+{
+    /// <summary>Lines storage did not answer in time at least once (applied again): the job's signal to keep fewer chunks in flight.</summary>
+    [Id(2)]
+    public int Unanswered { get; init; }
+}

@@ -426,6 +426,7 @@ public sealed partial class JobGrain(
             input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20 }, stop));
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes);
         var inFlight = new Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)>();
+        var pace = new ImportPace(options.Value.ImportChunksInFlight);
         await using var drain = Drain(inFlight.Select(c => c.Result));
         while (true)
         {
@@ -444,10 +445,12 @@ public sealed partial class JobGrain(
                 ? Task.FromResult(new ImportChunkResult(0, []))
                 : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)), stop);
             inFlight.Enqueue((chunk, result));
-            if (inFlight.Count >= options.Value.ImportChunksInFlight)
+            while (inFlight.Count >= pace.Window)
             {
                 var (first, firstResult) = inFlight.Dequeue();
-                await Checkpoint(first, await firstResult, errorLog, length, stop);
+                var done = await firstResult;
+                await Checkpoint(first, done, errorLog, length, stop);
+                pace.Ended(done.Unanswered);
             }
         }
         while (inFlight.TryDequeue(out var rest))

@@ -108,6 +108,25 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task An_import_chunk_reports_how_many_of_its_lines_storage_did_not_answer_in_time_so_the_job_can_slow_down()
+    {
+        await using var host = await RegistryTestHost.StartAsync(configure: b =>
+        {
+            b.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FirstWriteTimesOut(
+                new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore))));
+            b.Services.Configure<JobOptions>(o => o.UnansweredLineDelay = TimeSpan.FromMilliseconds(10));
+        });
+        var lines = Enumerable.Range(0, 3).Select(i => $"thr-retry-pace-{i}").Concat(Enumerable.Range(0, 5).Select(i => $"thr-pace-{i}"))
+            .Select(id => Line(new { id, importMode = "create" }) + "\n");
+
+        var result = await host.Services.GetRequiredService<IGrainFactory>().GetGrain<IBulkJobGrain>(0)
+            .ImportChunk(new ImportChunk("pace-" + Guid.NewGuid().ToString("N"), 0, System.Text.Encoding.UTF8.GetBytes(string.Concat(lines)), Replay: false));
+
+        Assert.Equal((8L, 3), (result.Applied, result.Unanswered));
+        Assert.Empty(result.Errors);
+    }
+
+    [Fact]
     public async Task An_import_chunk_slower_than_the_silos_call_timeout_still_completes_the_job()
     {
         var callTimeout = TimeSpan.FromSeconds(5);
