@@ -110,6 +110,37 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
     }
 
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task An_existing_job_id_in_upper_case_names_that_job(string method)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+        var jobId = (string)(await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas }))["jobId"]!;
+
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{jobId.ToUpperInvariant()}?{ApiVersion}");
+
+        var job = (await response.ReadJsonAsync(HttpStatusCode.OK)).AsObject();
+        Assert.Equal(jobId, (string)job["jobId"]!);
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(1, await JobCountAsync());
+    }
+
+    /// <summary>The GUID parser trims whitespace, but no issued id has any: such an id names no job.</summary>
+    [Theory]
+    [InlineData("GET", "%20{0}")]
+    [InlineData("DELETE", "{0}%20")]
+    public async Task An_existing_job_id_with_surrounding_whitespace_answers_404_JobNotFound(string method, string format)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+        var jobId = (string)(await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas }))["jobId"]!;
+
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{string.Format(format, jobId)}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+        Assert.Equal("completed", (string)(await _http.GetJobAsync(jobId))["status"]!);
+    }
+
     /// <summary>Whether a job grain with this id is active anywhere: an id the API refused must not have activated one.</summary>
     private async Task<bool> JobGrainActiveAsync(string jobId)
     {
