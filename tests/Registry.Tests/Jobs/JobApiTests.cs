@@ -224,6 +224,31 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(0, await JobCountAsync());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_import_whose_input_is_importErrors_log_in_its_output_container_answers_400_and_leaves_the_blob(bool otherSas)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        string[] lines = [Line(new { id = "fromlog-1" }), Line(new { id = "fromlog-2" })];
+        await UploadLinesAsync(container, "importErrors.log", lines);
+
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", Json(new
+        {
+            type = "import",
+            inputBlobContainerUri = sas,
+            inputBlobName = "importErrors.log",
+            outputBlobContainerUri = otherSas ? sas.Replace("https://", "HTTPS://", StringComparison.Ordinal).Replace("http://", "HTTP://", StringComparison.Ordinal) + "&x=1" : sas,
+        }));
+
+        var error = await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Contains("importErrors.log", (string)error["Message"]!, StringComparison.Ordinal);
+        Assert.Equal(0, await JobCountAsync());
+        Assert.Equal(lines, await ReadLinesAsync(container, "importErrors.log"));
+        using var absent = await _http.GetDeviceAsync("fromlog-1");
+        Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
+    }
+
     [Fact]
     public async Task RegistryRead_may_list_and_read_jobs_but_not_create_or_cancel_them()
     {
