@@ -249,6 +249,35 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
     }
 
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("TRUE", true)]
+    [InlineData("False", false)]
+    public async Task ExcludeKeysInExport_given_as_a_true_or_false_string_is_that_boolean(string value, bool expected)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas, excludeKeysInExport = value });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(expected, (bool)job["excludeKeysInExport"]!);
+    }
+
+    [Theory]
+    [InlineData("\"yes\"")]
+    [InlineData("\"\"")]
+    [InlineData("1")]
+    public async Task ExcludeKeysInExport_given_as_another_string_or_a_number_answers_400_and_creates_no_job(string value)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}",
+            $"{{\"type\":\"export\",\"outputBlobContainerUri\":{Json(sas)},\"excludeKeysInExport\":{value}}}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "IotHubFormatError");
+        Assert.Equal(0, await JobCountAsync());
+    }
+
     [Fact]
     public async Task RegistryRead_may_list_and_read_jobs_but_not_create_or_cancel_them()
     {
