@@ -135,6 +135,7 @@ public static class SiloConfiguration
         silo.Services.AddSingleton<PresenceWriter>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
         silo.Services.AddSingleton<ConnectedDevices>();
+        silo.Services.TryAddSingleton<DeviceETags>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ConnectedDevices>());
         // Import/export jobs: the line format is the gateway's wire (one owner of the JSON shapes).
         silo.Services.Configure<JobOptions>(o =>

@@ -50,11 +50,13 @@ internal static class JobsApi
     /// <summary>
     /// The job's grain, only for an id the registry could have issued (a GUID as it writes them): any other id is no job,
     /// so it answers 404 JobNotFound as an unknown GUID does, without activating a grain or reading storage (whose keys
-    /// refuse some ids, e.g. ones over 1 KB, with an error that would surface as a 500).
+    /// refuse some ids, e.g. ones over 1 KB, with an error that would surface as a 500). GUIDs compare without case, so
+    /// the grain is the one of the canonical lowercase form the registry issued; the parser also trims whitespace, which
+    /// no issued id has, so an id of another length (<c>" &lt;guid&gt;"</c>) is no job either.
     /// </summary>
     private static IJobGrain KnownJob(IGrainFactory grains, string jobId) =>
-        Guid.TryParseExact(jobId, "D", out _)
-            ? grains.GetGrain<IJobGrain>(jobId)
+        jobId.Length == 36 && Guid.TryParseExact(jobId, "D", out var guid)
+            ? grains.GetGrain<IJobGrain>(guid.ToString("D"))
             : throw new RegistryException(RegistryErrorCode.JobNotFound, "No job has this id: the registry's job ids are GUIDs.");
 
     private static JsonHttpResult<JobPropertiesJson> Answer(JobProperties job) =>

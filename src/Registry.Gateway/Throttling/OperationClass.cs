@@ -4,8 +4,8 @@ namespace Registry.Gateway.Throttling;
 
 /// <summary>
 /// IoT Hub's operation throttles (docs/wire-contract.md §11): each is a separate per-hub budget, so exhausting one never
-/// slows another. The HTTP surface picks one per endpoint. Only <see cref="RegistryOperations"/> has endpoints
-/// today; the others are IoT Hub's budgets for operations this registry does not serve yet (docs/wire-contract.md §13).
+/// slows another. The HTTP surface picks one per endpoint. Only <see cref="RegistryOperations"/> and <see cref="JobOperations"/>
+/// have endpoints today; the others are IoT Hub's budgets for operations this registry does not serve yet (docs/wire-contract.md §13).
 /// </summary>
 public enum OperationClass
 {

@@ -5,7 +5,7 @@ namespace Registry.Gateway.Wire;
 
 /// <summary>
 /// Reads RFC 7232 <c>If-Match</c> the way both IoT Hub SDKs send it (docs/wire-contract.md §5): <c>*</c> and <c>"*"</c>
-/// are the wildcard, <c>W/</c> and quotes are stripped, and a comma list names several tags.
+/// are the wildcard, quotes and the <c>W/</c> of a quoted weak tag are stripped, and a comma list names several tags.
 /// </summary>
 internal static class IfMatch
 {
@@ -39,11 +39,15 @@ internal static class IfMatch
         return new ETagCondition(tags);
     }
 
-    /// <summary>Strips an optional <c>W/</c> and one pair of surrounding quotes from a single tag.</summary>
+    /// <summary>
+    /// Strips one pair of surrounding quotes from a single tag, and the weak prefix of RFC 7232's <c>W/"…"</c>. A bare
+    /// <c>W/…</c> is no weak tag (RFC 7232 quotes every opaque tag) but a value as it is: the registry's random base64
+    /// ETags begin with <c>W/</c> about once in 4,096, and a bulk or import <c>eTag</c> carries them raw.
+    /// </summary>
     public static string Unquote(string tag)
     {
         var t = tag.Trim();
-        if (t.StartsWith("W/", StringComparison.Ordinal))
+        if (t.Length >= 4 && t.StartsWith("W/\"", StringComparison.Ordinal) && t[^1] == '"')
         {
             t = t[2..];
         }

@@ -14,6 +14,7 @@ internal sealed class JobRequestJson
     public string? InputBlobName { get; init; }
     public string? OutputBlobContainerUri { get; init; }
     public string? OutputBlobName { get; init; }
+    [JsonConverter(typeof(LenientBooleanConverter))]
     public bool? ExcludeKeysInExport { get; init; }
     public string? StorageAuthenticationType { get; init; }
 }

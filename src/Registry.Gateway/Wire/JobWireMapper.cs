@@ -25,7 +25,7 @@ internal static class JobWireMapper
             null => throw RegistryException.Invalid("The job has no type: expected import or export."),
             _ => throw RegistryException.Invalid($"Job type '{body.Type}' is not supported: expected import or export."),
         };
-        return new JobRequest
+        var request = new JobRequest
         {
             Type = type,
             InputBlobContainerUri = type == JobType.Import ? ContainerUri(body.InputBlobContainerUri, "inputBlobContainerUri") : null,
@@ -34,7 +34,21 @@ internal static class JobWireMapper
             OutputBlobName = BlobName(body.OutputBlobName, "outputBlobName"),
             ExcludeKeysInExport = body.ExcludeKeysInExport ?? false,
         };
+        // An import writes its error log (empty) before it reads a line: an input that is that log would be destroyed.
+        if (request.InputBlobContainerUri is { } input && request.InputBlobName == JobBlobNames.ImportErrors
+            && SameContainer(input, request.OutputBlobContainerUri))
+        {
+            throw RegistryException.Invalid(
+                $"inputBlobName '{JobBlobNames.ImportErrors}' in the output container is the blob the import writes its errors to, which would overwrite the input: copy the lines to another blob.");
+        }
+        return request;
     }
+
+    /// <summary>The same container: the same scheme, host, port and path; SAS tokens (the query) may differ.</summary>
+    private static bool SameContainer(string a, string b) =>
+        string.Equals(ContainerAddress(a), ContainerAddress(b), StringComparison.Ordinal);
+
+    private static string ContainerAddress(string uri) => new Uri(uri).GetLeftPart(UriPartial.Path).TrimEnd('/');
 
     public static JobPropertiesJson ToJson(JobProperties job) => new(
         job.JobId,

@@ -22,6 +22,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     private readonly TimeProvider _clock;
     private readonly ILogger<DeviceGrain> _logger;
     private readonly LifecycleNotifications _lifecycle;
+    private readonly DeviceETags _etags;
     private readonly DevicePresence _presence = new();
     private readonly DeviceMonitoring _monitoring;
     private readonly PresenceWriter _writer;
@@ -42,7 +43,8 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         IPresenceStore presenceStore,
         ConnectedDevices connected,
         ILogger<DeviceGrain> logger,
-        LifecycleNotifications lifecycle)
+        LifecycleNotifications lifecycle,
+        DeviceETags etags)
     {
         _state = new DeviceStorage(storage, this.GetGrainId());
         _indexOptions = indexOptions;
@@ -53,6 +55,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         _logger = logger;
         _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
         _lifecycle = lifecycle;
+        _etags = etags;
     }
 
     public string DeviceId => this.GetPrimaryKeyString();
@@ -329,7 +332,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         {
             DeviceId = DeviceId,
             GenerationId = generationId,
-            ETag = Credentials.NewETag(),
+            ETag = _etags.Next(),
             Status = input.Status,
             StatusReason = input.StatusReason,
             StatusUpdatedTime = now,
@@ -373,7 +376,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         var statusChanged = current.Status != input.Status;
         var updated = current with
         {
-            ETag = Credentials.NewETag(),
+            ETag = _etags.Next(),
             Status = input.Status,
             StatusReason = input.StatusReason,
             StatusUpdatedTime = statusChanged ? _clock.GetUtcNow().UtcDateTime : current.StatusUpdatedTime,

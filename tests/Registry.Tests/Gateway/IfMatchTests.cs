@@ -49,6 +49,14 @@ public class IfMatchTests
     public void If_match_weak_tag_drops_the_W_prefix() => Assert.Equal(["MQ=="], IfMatch.Parse("W/\"MQ==\"")!.Tags!);
 
     [Fact]
+    public void If_match_weak_tag_whose_value_begins_with_W_keeps_that_W() =>
+        Assert.Equal(["W/2nis9krANY"], IfMatch.Parse("W/\"W/2nis9krANY\"")!.Tags!);
+
+    [Fact]
+    public void If_match_bare_tag_beginning_with_W_is_taken_as_is() =>
+        Assert.Equal(["W/2nis9krANY"], IfMatch.Parse("W/2nis9krANY")!.Tags!);
+
+    [Fact]
     public void If_match_bare_tag_is_taken_as_is() => Assert.Equal(["MQ=="], IfMatch.Parse("MQ==")!.Tags!);
 
     [Fact]

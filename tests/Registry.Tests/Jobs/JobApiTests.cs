@@ -110,6 +110,37 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
     }
 
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task An_existing_job_id_in_upper_case_names_that_job(string method)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+        var jobId = (string)(await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas }))["jobId"]!;
+
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{jobId.ToUpperInvariant()}?{ApiVersion}");
+
+        var job = (await response.ReadJsonAsync(HttpStatusCode.OK)).AsObject();
+        Assert.Equal(jobId, (string)job["jobId"]!);
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(1, await JobCountAsync());
+    }
+
+    /// <summary>The GUID parser trims whitespace, but no issued id has any: such an id names no job.</summary>
+    [Theory]
+    [InlineData("GET", "%20{0}")]
+    [InlineData("DELETE", "{0}%20")]
+    public async Task An_existing_job_id_with_surrounding_whitespace_answers_404_JobNotFound(string method, string format)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+        var jobId = (string)(await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas }))["jobId"]!;
+
+        using var response = await _http.SendAsync(new HttpMethod(method), $"jobs/{string.Format(format, jobId)}?{ApiVersion}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.NotFound, "JobNotFound");
+        Assert.Equal("completed", (string)(await _http.GetJobAsync(jobId))["status"]!);
+    }
+
     /// <summary>Whether a job grain with this id is active anywhere: an id the API refused must not have activated one.</summary>
     private async Task<bool> JobGrainActiveAsync(string jobId)
     {
@@ -190,6 +221,60 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", body);
 
         await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Equal(0, await JobCountAsync());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_import_whose_input_is_importErrors_log_in_its_output_container_answers_400_and_leaves_the_blob(bool otherSas)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        string[] lines = [Line(new { id = "fromlog-1" }), Line(new { id = "fromlog-2" })];
+        await UploadLinesAsync(container, "importErrors.log", lines);
+
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}", Json(new
+        {
+            type = "import",
+            inputBlobContainerUri = sas,
+            inputBlobName = "importErrors.log",
+            outputBlobContainerUri = otherSas ? sas.Replace("https://", "HTTPS://", StringComparison.Ordinal).Replace("http://", "HTTP://", StringComparison.Ordinal) + "&x=1" : sas,
+        }));
+
+        var error = await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Contains("importErrors.log", (string)error["Message"]!, StringComparison.Ordinal);
+        Assert.Equal(0, await JobCountAsync());
+        Assert.Equal(lines, await ReadLinesAsync(container, "importErrors.log"));
+        using var absent = await _http.GetDeviceAsync("fromlog-1");
+        Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("TRUE", true)]
+    [InlineData("False", false)]
+    public async Task ExcludeKeysInExport_given_as_a_true_or_false_string_is_that_boolean(string value, bool expected)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas, excludeKeysInExport = value });
+
+        Assert.Equal("completed", (string)job["status"]!);
+        Assert.Equal(expected, (bool)job["excludeKeysInExport"]!);
+    }
+
+    [Theory]
+    [InlineData("\"yes\"")]
+    [InlineData("\"\"")]
+    [InlineData("1")]
+    public async Task ExcludeKeysInExport_given_as_another_string_or_a_number_answers_400_and_creates_no_job(string value)
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}",
+            $"{{\"type\":\"export\",\"outputBlobContainerUri\":{Json(sas)},\"excludeKeysInExport\":{value}}}");
+
+        await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "IotHubFormatError");
         Assert.Equal(0, await JobCountAsync());
     }
 
