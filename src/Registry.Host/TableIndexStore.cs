@@ -156,22 +156,37 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
 
     /// <summary>
     /// Commits the units of <paramref name="batch"/> (distinct partitions of one group) as one transaction. A unit
-    /// storage refuses fails alone and the rest go again without it; a transaction that fails on the delete of an entity
-    /// that is not there goes change by change (a delete of nothing succeeds alone); storage that does not answer fails
-    /// every unit of the batch, acknowledging none.
+    /// storage refuses fails alone and the rest go again without it; a delete of an entity that is not there is done
+    /// (storage names it, and the rest go again as one transaction without it; only a 404 naming no operation goes
+    /// change by change); storage that does not answer fails every unit of the batch, acknowledging none.
     /// </summary>
     private async Task Commit(string groupKey, List<Unit> batch)
     {
         var open = batch;
+        var gone = new HashSet<(Unit Unit, int Change)>();
         while (open.Count > 0)
         {
-            var actions = open.SelectMany(unit => unit.Changes.Select(change => Action(groupKey, unit.Partition, change))).ToArray();
-            if (actions.Length == 1)
+            var pending = open.SelectMany(unit => unit.Changes.Select((change, i) => (Unit: unit, Index: i, Change: change)))
+                .Where(p => !gone.Contains((p.Unit, p.Index))).ToArray();
+            if (pending.Length == 0)
             {
-                // A lone change (a quiet group) is a plain request, cheaper than a transaction of one.
-                await Singly(groupKey, open[0]);
+                foreach (var unit in open)
+                {
+                    unit.Done.TrySetResult();
+                }
                 return;
             }
+            if (pending.Length == 1)
+            {
+                // A lone change (a quiet group) is a plain request, cheaper than a transaction of one.
+                await Singly(groupKey, pending[0].Unit, [pending[0].Change]);
+                foreach (var unit in open.Where(unit => unit != pending[0].Unit))
+                {
+                    unit.Done.TrySetResult();
+                }
+                return;
+            }
+            var actions = pending.Select(p => Action(groupKey, p.Unit.Partition, p.Change)).ToArray();
             Interlocked.Increment(ref _requests);
             RegistryMetrics.StorageRequests.Add(1, StoreTag);
             try
@@ -183,14 +198,21 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                 }
                 return;
             }
+            catch (TableTransactionFailedException e) when (e.Status == 404 && e.FailedTransactionActionIndex is int failed && failed < pending.Length
+                && pending[failed].Change.Enabled is null)
+            {
+                // Removing what is not there is what a removal asks for: done. Per change instead, a batch of 100 was 100
+                // requests, on the storage that had just been too slow (a removal follows a create whose write timed out).
+                gone.Add((pending[failed].Unit, pending[failed].Index));
+            }
             catch (TableTransactionFailedException e) when (e.Status == 404)
             {
-                await Task.WhenAll(open.Select(unit => Singly(groupKey, unit)));
+                await Task.WhenAll(open.Select(unit => Singly(groupKey, unit, pending.Where(p => p.Unit == unit).Select(p => p.Change).ToArray())));
                 return;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed < actions.Length && IsRefusal(e.Status))
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed < pending.Length && IsRefusal(e.Status))
             {
-                var culprit = UnitOf(open, failed);
+                var culprit = pending[failed].Unit;
                 culprit.Done.TrySetException(e);
                 open = open.Where(unit => unit != culprit).ToList();
             }
@@ -205,26 +227,12 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
         }
     }
 
-    /// <summary>The unit whose changes hold the action at <paramref name="index"/> of the transaction built from <paramref name="units"/>.</summary>
-    private static Unit UnitOf(List<Unit> units, int index)
-    {
-        foreach (var unit in units)
-        {
-            if (index < unit.Changes.Length)
-            {
-                return unit;
-            }
-            index -= unit.Changes.Length;
-        }
-        return units[^1];
-    }
-
-    /// <summary>A unit change by change, each a single request: a delete of an entity that is not there succeeds.</summary>
-    private async Task Singly(string groupKey, Unit unit)
+    /// <summary><paramref name="changes"/> of a unit one by one, each a single request: a delete of an entity that is not there succeeds.</summary>
+    private async Task Singly(string groupKey, Unit unit, IndexChange[] changes)
     {
         try
         {
-            await Task.WhenAll(unit.Changes.Select(change =>
+            await Task.WhenAll(changes.Select(change =>
             {
                 Interlocked.Increment(ref _requests);
                 RegistryMetrics.StorageRequests.Add(1, StoreTag);

@@ -84,6 +84,20 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Removals_of_ids_never_stored_are_dropped_from_the_transaction_storage_names_them_in_instead_of_sending_every_change_alone()
+    {
+        var store = await NewStore(azurite.ConnectionString);
+        var adds = Enumerable.Range(0, 60).Select(i => new IndexChange($"ix-keep-{i:D3}", true));
+        var absent = Enumerable.Range(0, 3).Select(i => new IndexChange($"ix-absent-{i}", null));
+
+        await store.Apply(5, adds.Concat(absent).ToArray());
+
+        // One transaction refused per absent id, each naming it, then the rest as one: 4 requests, not 63 single ones.
+        Assert.Equal((63L, 4L), (store.Writes, store.Requests));
+        Assert.Equal(adds.Select(a => new IndexEntry(a.DeviceId, true)), await Loaded(store, 5));
+    }
+
+    [Fact]
     public async Task A_write_mixing_re_flags_removals_of_stored_ids_and_removals_of_ids_never_stored_leaves_exactly_the_rest()
     {
         var store = await NewStore(azurite.ConnectionString);
