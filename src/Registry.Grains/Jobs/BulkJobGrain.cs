@@ -188,7 +188,7 @@ public sealed partial class BulkJobGrain(
             }
         }));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The index entry of replayed import line's device {DeviceId} could not be reconciled now; the partition's verification pass will")]
+    [LoggerMessage(EventId = 2310, Level = LogLevel.Warning, Message = "The index entry of replayed import line's device {DeviceId} could not be reconciled now; the partition's verification pass will")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception, string deviceId);
 
     /// <summary>One line, unless the job was stopped before its turn came (its lines start at once but queue on the silo).</summary>
