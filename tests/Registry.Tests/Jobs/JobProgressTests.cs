@@ -18,14 +18,11 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _host = await RegistryTestHost.StartAsync(configure: b =>
+        // One chunk at a time through the operator's setting (the silo applies it over the options a test configures).
+        _host = await RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = "1" }, configure: b =>
         {
             b.Services.AddSingleton<IImportChunkGate>(_held);
-            b.Services.Configure<JobOptions>(o =>
-            {
-                o.ImportChunkLines = 1;
-                o.ImportChunksInFlight = 1;
-            });
+            b.Services.Configure<JobOptions>(o => o.ImportChunkLines = 1);
         });
         _http = _host.CreateClient();
     }
