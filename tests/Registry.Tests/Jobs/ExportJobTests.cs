@@ -86,23 +86,11 @@ public sealed class ExportJobTests(RegistryHostFixture registry, AzuriteFixture 
     public async Task Export_then_import_into_an_empty_registry_gives_identical_identities_keys_included()
     {
         var devices = await CreateDevicesAsync("exp-trip", 120);
-        var (container, sas) = await NewContainerAsync(azurite);
-        var export = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
-        Assert.Equal("completed", (string)export["status"]!);
-
-        await using var empty = await RegistryTestHost.StartAsync();
+        await using var empty = await ExportIntoEmptyRegistryAsync();
         using var http = empty.CreateClient();
-        var import = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
-
-        Assert.Equal("completed", (string)import["status"]!);
-        Assert.Empty(await ReadLinesAsync(container, "importErrors.log"));
         foreach (var (id, device) in devices)
         {
-            var imported = await http.GetDeviceJsonAsync(id);
-            Assert.Equal(device["authentication"]!.ToJsonString(), imported["authentication"]!.ToJsonString());
-            Assert.Equal((string)device["status"]!, (string)imported["status"]!);
-            Assert.Equal((string?)device["statusReason"], (string?)imported["statusReason"]);
-            Assert.Equal(device["capabilities"]!.ToJsonString(), imported["capabilities"]!.ToJsonString());
+            AssertSameIdentity(device, await http.GetDeviceJsonAsync(id));
         }
         Assert.Equal((await _http.StatisticsAsync()).Count("totalDeviceCount"), (await http.StatisticsAsync()).Count("totalDeviceCount"));
     }
@@ -125,25 +113,14 @@ public sealed class ExportJobTests(RegistryHostFixture registry, AzuriteFixture 
         {
             devices[id] = await _http.GetDeviceJsonAsync(id);
         }
-        var (container, sas) = await NewContainerAsync(azurite);
-        var export = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
-        Assert.Equal("completed", (string)export["status"]!);
-
-        await using var empty = await RegistryTestHost.StartAsync();
+        await using var empty = await ExportIntoEmptyRegistryAsync();
         using var http = empty.CreateClient();
-        var import = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
-
-        Assert.Equal("completed", (string)import["status"]!);
-        Assert.Empty(await ReadLinesAsync(container, "importErrors.log"));
         var imported = new Dictionary<string, JsonObject>();
         foreach (var id in ids)
         {
             imported[id] = await http.GetDeviceJsonAsync(id);
             var device = devices[id];
-            Assert.Equal(device["authentication"]!.ToJsonString(), imported[id]["authentication"]!.ToJsonString());
-            Assert.Equal((string)device["status"]!, (string)imported[id]["status"]!);
-            Assert.Equal((string?)device["statusReason"], (string?)imported[id]["statusReason"]);
-            Assert.Equal(device["capabilities"]!.ToJsonString(), imported[id]["capabilities"]!.ToJsonString());
+            AssertSameIdentity(device, imported[id]);
             Assert.Equal((string?)device["deviceScope"], (string?)imported[id]["deviceScope"]);
             Assert.Equal(device["parentScopes"]!.ToJsonString(), imported[id]["parentScopes"]!.ToJsonString());
         }
@@ -155,6 +132,41 @@ public sealed class ExportJobTests(RegistryHostFixture registry, AzuriteFixture 
         Assert.Equal(newGatewayScope, (string)imported["exp-edge-nested"]["parentScopes"]![0]!);
         Assert.Equal(newNestedScope, (string)imported["exp-edge-nested-leaf"]["deviceScope"]!);
         Assert.Equal(newNestedScope, (string)imported["exp-edge-nested-leaf"]["parentScopes"]![0]!);
+    }
+
+    /// <summary>
+    /// Exports this registry, imports the blob into a new, empty registry, and checks that import completed without an
+    /// error line; the caller disposes the new registry.
+    /// </summary>
+    private async Task<RegistryTestHost> ExportIntoEmptyRegistryAsync()
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        var export = await _http.RunJobAsync(new { type = "export", outputBlobContainerUri = sas });
+        Assert.Equal("completed", (string)export["status"]!);
+
+        var empty = await RegistryTestHost.StartAsync();
+        try
+        {
+            using var http = empty.CreateClient();
+            var import = await http.RunJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas });
+            Assert.Equal("completed", (string)import["status"]!);
+            Assert.Empty(await ReadLinesAsync(container, "importErrors.log"));
+            return empty;
+        }
+        catch
+        {
+            await empty.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>What an export carries and an import restores: keys, status and its reason, capabilities.</summary>
+    private static void AssertSameIdentity(JsonObject device, JsonObject imported)
+    {
+        Assert.Equal(device["authentication"]!.ToJsonString(), imported["authentication"]!.ToJsonString());
+        Assert.Equal((string)device["status"]!, (string)imported["status"]!);
+        Assert.Equal((string?)device["statusReason"], (string?)imported["statusReason"]);
+        Assert.Equal(device["capabilities"]!.ToJsonString(), imported["capabilities"]!.ToJsonString());
     }
 
     [Fact]
