@@ -23,7 +23,12 @@ internal sealed class DeviceLines : IDeviceLineFormat
         }
         catch (JsonException e)
         {
-            return Invalid(line, e.Message);
+            // The serializer's own message names the registry's .NET types and the reader's internals; the log goes to
+            // the customer's storage, so it says where the line went wrong in the line's terms instead.
+            var at = e.BytePositionInLine is { } position ? $" (byte {position} of the line)" : "";
+            return Invalid(line, e.InnerException is JsonException
+                ? $"It is not valid JSON{at}."
+                : $"The value at {e.Path ?? "$"} is not of the type a device line has there{at}.");
         }
         if (item is null)
         {

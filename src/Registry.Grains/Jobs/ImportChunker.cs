@@ -9,7 +9,8 @@ internal sealed record InputChunk(long Offset, long End, byte[] Data, IReadOnlyL
 /// <summary>
 /// Cuts the input stream into chunks of whole lines without ever holding more than one chunk and one line: a line over
 /// the limit (a 100 MB line, a binary blob without newlines) is skipped as it streams past and becomes its own chunk
-/// holding only its error.
+/// holding only its error. Lines end as <see cref="ImportLines"/> ends them (<c>\n</c>, <c>\r\n</c>, a lone <c>\r</c>), and
+/// the limit counts a line's bytes without its terminator, so a file with CRLF line ends reads as the same file with LF.
 /// </summary>
 internal sealed class ImportChunker(Stream stream, long position, int chunkLines, int maxLineBytes)
 {
@@ -32,13 +33,19 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
         var lines = 0;
         while (lines < chunkLines)
         {
-            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            var window = _buffer.AsSpan(_start, _end - _start);
+            var (content, terminator) = ImportLines.Measure(window);
             int length;
-            if (newline >= 0 && newline - _start <= maxLineBytes)
+            if (terminator > 0 && content <= maxLineBytes)
             {
-                length = newline - _start + 1;
+                if (!_eof && ImportLines.EndsInCarriageReturn(window))
+                {
+                    await Fill(cancellation); // a \n may follow the \r: the two end one line
+                    continue;
+                }
+                length = content + terminator;
             }
-            else if (newline >= 0 || _end - _start > maxLineBytes)
+            else if (terminator > 0 || content > maxLineBytes)
             {
                 var lineOffset = _position;
                 await SkipLine(cancellation);
@@ -56,9 +63,9 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
                 await Fill(cancellation);
                 continue;
             }
-            else if (_end > _start)
+            else if (content > 0)
             {
-                length = _end - _start; // the last line has no newline
+                length = content; // the last line has no terminator
             }
             else
             {
@@ -89,11 +96,22 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
     {
         while (true)
         {
-            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
-            if (newline >= 0)
+            var window = _buffer.AsSpan(_start, _end - _start);
+            var (content, terminator) = ImportLines.Measure(window);
+            if (terminator > 0)
             {
-                _position += newline - _start + 1;
-                _start = newline + 1;
+                var carriageReturnLast = ImportLines.EndsInCarriageReturn(window);
+                _position += content + terminator;
+                _start += content + terminator;
+                if (carriageReturnLast && !_eof)
+                {
+                    await Fill(cancellation);
+                    if (_end > _start && _buffer[_start] == (byte)'\n')
+                    {
+                        _position++;
+                        _start++;
+                    }
+                }
                 return;
             }
             _position += _end - _start;
