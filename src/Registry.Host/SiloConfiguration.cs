@@ -105,6 +105,9 @@ public static class SiloConfiguration
         // Idle devices leave memory after this age; what stays of them is their index entry (and, in memory mode, storage).
         silo.Services.Configure<GrainCollectionOptions>(o =>
             o.ClassSpecificCollectionAge[typeof(DeviceGrain).FullName!] = settings.DeviceIdleTime);
+        // Orleans keeps a silo's cached grain addresses after their grains deactivate (an LRU, 1,000,000 entries by default,
+        // ~400 B each): bounded here so an idle registry does not hold one per device it ever served (README, "Scale and memory").
+        silo.Services.Configure<GrainDirectoryOptions>(o => o.CacheSize = settings.DirectoryCacheSize);
 
         if (settings.IsDurable)
         {

@@ -62,6 +62,7 @@ internal static class ScaleBench
             (report.BaselineRssBytes, report.BaselineHeapBytes) = (Memory.Rss(), Memory.Heap());
             log.WriteLine($"{options.Mode} mode, empty registry: RSS {report.BaselineRssBytes / 1048576} MB, heap {report.BaselineHeapBytes / 1048576} MB");
 
+            var grains = registry.App.Services.GetRequiredService<IGrainFactory>();
             var failedIds = new System.Collections.Concurrent.ConcurrentDictionary<long, bool>();
             var fillDeadline = Stopwatch.StartNew();
             long created = 0, failedTotal = 0;
@@ -106,6 +107,16 @@ internal static class ScaleBench
                 if (table is not null)
                 {
                     report.Phases.AddRange(await CeilingsAsync(table, "end", options, abort));
+                }
+                var registered = (await StatisticsAsync(http, baseAddress, 1, abort)).Total;
+                report.Idle = await IdleAsync(grains, registered, options.IdleTime, abort);
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"idle: {report.Idle.ActivationsLeft:N0} device activations left after {report.Idle.Seconds:F1} s; RSS {report.Idle.RssBytes / 1048576} MB, heap {report.Idle.HeapBytes / 1048576} MB"));
+                if (options.IdleHold > TimeSpan.Zero)
+                {
+                    // Time to take a heap snapshot of the idle registry (dotnet-gcdump collect -p PID) before it stops.
+                    log.WriteLine($"idle: holding {options.IdleHold.TotalSeconds:0} s, process id {Environment.ProcessId}");
+                    await Task.Delay(options.IdleHold, abort);
                 }
             }
         }
@@ -322,6 +333,32 @@ internal static class ScaleBench
             return response.IsSuccessStatusCode;
         });
         return [get, put];
+    }
+
+    /// <summary>
+    /// Memory with every device registered and none active: asks every silo to deactivate whatever is idle (Orleans'
+    /// activation collection with no age), waits until no device grain is active (or <paramref name="limit"/>), then
+    /// measures after a compacting, decommitting collection, so what is left is what the index, the storage and the
+    /// silo keep per registered device.
+    /// </summary>
+    private static async Task<IdleMemory> IdleAsync(IGrainFactory grains, long registered, TimeSpan limit, CancellationToken abort)
+    {
+        var management = grains.GetGrain<IManagementGrain>(0);
+        var watch = Stopwatch.StartNew();
+        long left;
+        do
+        {
+            await management.ForceActivationCollection(TimeSpan.Zero);
+            left = (await management.GetSimpleGrainStatistics())
+                .Where(s => s.GrainType.Contains("DeviceGrain", StringComparison.Ordinal)).Sum(s => (long)s.ActivationCount);
+            if (left > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), abort);
+            }
+        }
+        while (left > 0 && watch.Elapsed < limit);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return new IdleMemory(registered, left, watch.Elapsed.TotalSeconds, Memory.Rss(), Memory.Heap());
     }
 
     /// <summary>Raw Azure Table inserts on the registry's own Azurite: single entities, and transactions of 100 (reported per entity).</summary>

@@ -25,6 +25,12 @@ internal sealed record ScaleOptions
     public TimeSpan PhaseTime { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>A cursor walk slower than this is abandoned and reported with how far it got.</summary>
     public TimeSpan WalkTime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the idle phase waits for every device grain to be deactivated.</summary>
+    public TimeSpan IdleTime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the idle registry is kept after its measurement, for a heap snapshot (<c>--idle-hold SECONDS</c>; default none).</summary>
+    public TimeSpan IdleHold { get; init; } = TimeSpan.Zero;
     public int StatisticsSamples { get; init; } = 5;
     public int PageSize { get; init; } = 1000;
     /// <summary>Null: the host's default, so the same command runs on versions whose index settings differ.</summary>
@@ -63,6 +69,8 @@ internal sealed record ScaleOptions
             FillTime = Number("--minutes") is { } m ? TimeSpan.FromMinutes(m) : defaults.FillTime,
             PhaseTime = Number("--seconds") is { } s ? TimeSpan.FromSeconds(s) : defaults.PhaseTime,
             WalkTime = Number("--walk-minutes") is { } w ? TimeSpan.FromMinutes(w) : defaults.WalkTime,
+            IdleTime = Number("--idle-minutes") is { } i ? TimeSpan.FromMinutes(i) : defaults.IdleTime,
+            IdleHold = Number("--idle-hold") is { } h ? TimeSpan.FromSeconds(h) : defaults.IdleHold,
             StatisticsSamples = Int("--stats-samples") ?? defaults.StatisticsSamples,
             PageSize = Int("--page") ?? defaults.PageSize,
             Partitions = Int("--partitions"),

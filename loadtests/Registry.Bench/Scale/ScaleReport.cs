@@ -16,6 +16,12 @@ internal sealed record ScaleStep(
     public double DevicesPerSecond => Seconds > 0 ? (To - From - Failed) / Seconds : 0;
 }
 
+/// <summary>
+/// The process's memory once every device grain was deactivated, after a compacting collection, with the devices the
+/// statistics counted then.
+/// </summary>
+internal sealed record IdleMemory(long Registered, long ActivationsLeft, double Seconds, long RssBytes, long HeapBytes);
+
 /// <summary>What a scale run measured, and why it stopped; renders as Markdown and CSV.</summary>
 internal sealed class ScaleReport
 {
@@ -27,6 +33,8 @@ internal sealed class ScaleReport
     public long BaselineRssBytes { get; set; }
     public long BaselineHeapBytes { get; set; }
     public long PeakRssBytes { get; set; }
+    /// <summary>Memory with every device idle (deactivated), measured after the final phases; null if the run did not get there.</summary>
+    public IdleMemory? Idle { get; set; }
     public string StopReason { get; set; } = "";
     /// <summary>What went wrong, in words: failed items by error code, counts that disagree with what was acknowledged.</summary>
     public List<string> Notes { get; } = [];
@@ -55,6 +63,14 @@ internal sealed class ScaleReport
             yield return ("bulk fill, first step ÷ raw Table insert (start)", Steps[0].DevicesPerSecond / insertStart, "≥ 1.5 (durable)");
             yield return ("bulk fill, last step ÷ raw Table insert (end)", Steps[^1].DevicesPerSecond / insertEnd, "≥ 1.5 (durable)");
             yield return ("bulk fill, first step ÷ raw 100-entity transactions (start)", Steps[0].DevicesPerSecond / Rate("table-egt100 (start)"), "");
+        }
+        if (Idle is { } idle && idle.Registered > 0)
+        {
+            // Over the empty registry, so what the process holds once it has served traffic (pools, compiled code) counts
+            // too: small beside a million devices, not beside a few thousand.
+            var goal = Options.Mode == ScaleMode.Durable ? "≤ 300 (durable)" : "≤ 2048 (memory)";
+            yield return ("idle RSS per registered device over the empty registry, bytes", (double)(idle.RssBytes - BaselineRssBytes) / idle.Registered, goal);
+            yield return ("idle heap per registered device over the empty registry, bytes", (double)(idle.HeapBytes - BaselineHeapBytes) / idle.Registered, goal);
         }
     }
 
@@ -99,6 +115,13 @@ internal sealed class ScaleReport
             {
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {p.Name} | {F(p.OpsPerSecond)} | {F(p.P50Ms, "F1")} | {F(p.P99Ms, "F1")} | {p.Errors} |");
             }
+            md.AppendLine();
+        }
+        if (Idle is { } idleMemory)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"Idle: every silo asked to deactivate what is idle (`ForceActivationCollection(0)`) until no device grain was active ({idleMemory.ActivationsLeft:N0} left after {F(idleMemory.Seconds, "F1")} s), " +
+                $"then a compacting, decommitting collection: RSS {Mb(idleMemory.RssBytes)} MB, heap {Mb(idleMemory.HeapBytes)} MB, {idleMemory.Registered:N0} devices registered (the fill's and the PUT phase's, by the statistics).");
             md.AppendLine();
         }
         var ratios = Ratios().Where(r => r.Value is { } v && double.IsFinite(v)).ToList();
