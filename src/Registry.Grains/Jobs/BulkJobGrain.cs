@@ -235,7 +235,8 @@ public sealed partial class BulkJobGrain(
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
         {
-            var line = chunk.Data.AsSpan(start, length);
+            // Spaces and tabs before the object are JSON whitespace, not a comment: the line is a device all the same.
+            var line = chunk.Data.AsSpan(start, length).TrimStart(" \t"u8);
             if (line.IsEmpty || line[0] != (byte)'{')
             {
                 continue;

@@ -100,7 +100,7 @@ public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture 
     }
 
     [Fact]
-    public async Task Malformed_lines_are_logged_with_numeric_codes_comment_lines_are_skipped_and_the_rest_is_applied()
+    public async Task Malformed_lines_are_logged_with_numeric_codes_comment_lines_are_skipped_and_the_rest_is_applied_indented_lines_too()
     {
         string[] lines =
         [
@@ -109,6 +109,7 @@ public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture 
             "{not json",
             Line(new { id = "imp bad id" }),
             Line(new { id = "imp-mal-ok", status = "enabled" }),
+            " \t" + Line(new { id = "imp-mal-indented" }),
             "{\"id\":\"imp-mal-long\",\"statusReason\":\"" + new string('x', 70_000) + "\"}",
             Line(new { id = "imp-mal-status", status = "sleeping" }),
             "[1,2,3]",
@@ -119,6 +120,7 @@ public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture 
 
         Assert.Equal("completed", (string)job["status"]!);
         Assert.NotNull(await FindDeviceAsync("imp-mal-ok"));
+        Assert.NotNull(await FindDeviceAsync("imp-mal-indented"));
         Assert.Null(await FindDeviceAsync("imp-mal-long"));
         Assert.Null(await FindDeviceAsync("imp-mal-status"));
         Assert.Null(await FindDeviceAsync("imp-mal-module"));
