@@ -240,7 +240,12 @@ public sealed partial class JobGrain(
         return true;
     }
 
-    private const int MaxStoreAttempts = 5;
+    /// <summary>
+    /// Attempts of one job-state write: with the backoff below, a storage that answers nothing in time is given ~1.5 min
+    /// of waits plus each attempt's own time bound. Five attempts (~8 s of waits) failed a 100k import whose silo was
+    /// killed: Azurite, busy with the replay, let one checkpoint write time out five times and the job ended Failed.
+    /// </summary>
+    internal const int MaxStoreAttempts = 20;
 
     /// <summary>
     /// Writes the job's state, again after a failure (a timeout, storage busy), a bounded number of times. A failed

@@ -78,6 +78,35 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task A_checkpoint_write_storage_refuses_eight_times_in_a_row_is_retried_and_the_import_completes()
+    {
+        // Eight refusals, more than the five attempts a write once had: a busy storage slows a job, it does not fail it.
+        Assert.True(JobGrain.MaxStoreAttempts > 8);
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var ids = Enumerable.Range(0, 20).Select(i => $"ck8-{i:D2}").ToArray();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create" })));
+
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        await probe.Held.WaitAsync(Bound, cancellation);
+        JobCluster.StorageFaults.FailNext(8, JobStorageFaults.Running, landThenThrow: true);
+        probe.Release();
+        var ended = await WaitForEndAsync(cluster.Grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+
+        await JobCluster.StorageFaults.Refused(8).WaitAsync(Bound, cancellation);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Null(ended.FailureReason);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        Assert.Empty(await ReadLinesAsync(container, JobBlobNames.ImportErrors));
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task An_export_whose_partition_read_fails_once_completes_with_every_device_once()
     {
         var cancellation = TestContext.Current.CancellationToken;
