@@ -12,7 +12,7 @@ internal sealed record InputChunk(long Offset, long End, byte[] Data, IReadOnlyL
 /// holding only its error. Lines end as <see cref="ImportLines"/> ends them (<c>\n</c>, <c>\r\n</c>, a lone <c>\r</c>), and
 /// the limit counts a line's bytes without its terminator, so a file with CRLF line ends reads as the same file with LF.
 /// </summary>
-internal sealed class ImportChunker(Stream stream, long position, int chunkLines, int maxLineBytes)
+internal sealed class ImportChunker(Stream stream, long position, int chunkLines, int maxLineBytes, string inputName = "The input blob")
 {
     private readonly byte[] _buffer = new byte[Math.Max(1 << 20, maxLineBytes + 2)];
     private int _start;
@@ -20,6 +20,7 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
     private bool _eof;
     private long _position = position;
     private InputChunk? _pending;
+    private bool _checkedEncoding;
 
     public async Task<InputChunk?> Next(CancellationToken cancellation)
     {
@@ -27,6 +28,10 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
         {
             _pending = null;
             return pending;
+        }
+        if (_position == 0 && !_checkedEncoding)
+        {
+            await RefuseUtf16(cancellation);
         }
         var offset = _position;
         var data = new ArrayBufferWriter<byte>();
@@ -77,6 +82,24 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
             lines++;
         }
         return lines == 0 ? null : new InputChunk(offset, _position, data.WrittenSpan.ToArray(), []);
+    }
+
+    /// <summary>
+    /// A UTF-16 file (a common way to save "Unicode" text on Windows) would have every line skipped, as none starts with
+    /// the byte <c>{</c>, and the job would complete having imported nothing: it fails instead, saying why.
+    /// </summary>
+    private async Task RefuseUtf16(CancellationToken cancellation)
+    {
+        _checkedEncoding = true;
+        while (_end - _start < 2 && !_eof)
+        {
+            await Fill(cancellation);
+        }
+        if (_end - _start >= 2 && _buffer[_start] is 0xFF or 0xFE && _buffer[_start + 1] == (_buffer[_start] ^ 0x01))
+        {
+            throw new JobStorageException($"{inputName} begins with a UTF-16 byte order mark: import reads UTF-8 text, one JSON object per line. " +
+                "Save it as UTF-8 and import it again; nothing was imported.");
+        }
     }
 
     private async Task Fill(CancellationToken cancellation)

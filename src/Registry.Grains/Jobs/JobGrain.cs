@@ -429,7 +429,8 @@ public sealed partial class JobGrain(
         var replayTo = checkpoint.DispatchedTo;
         await using var stream = await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () =>
             input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20 }, stop));
-        var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes);
+        var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
+            $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)>();
         var pace = new ImportPace(options.Value.ImportChunksInFlight);
         await using var drain = Drain(inFlight.Select(c => c.Result));

@@ -200,6 +200,19 @@ public sealed class ImportJobTests(RegistryHostFixture registry, AzuriteFixture 
     }
 
     [Fact]
+    public async Task A_UTF_16_input_blob_fails_the_job_with_a_reason_instead_of_completing_having_imported_nothing()
+    {
+        var utf16 = System.Text.Encoding.Unicode;
+        var input = utf16.GetPreamble().Concat(utf16.GetBytes(Line(new { id = "imp-u16" }) + "\r\n")).ToArray();
+
+        var (job, _) = await ImportBytesAsync(input);
+
+        Assert.Equal("failed", (string)job["status"]!);
+        Assert.Contains("The input blob 'devices.txt' begins with a UTF-16 byte order mark", (string)job["failureReason"]!);
+        Assert.Null(await FindDeviceAsync("imp-u16"));
+    }
+
+    [Fact]
     public async Task A_single_line_of_8_MB_is_one_per_line_error_past_the_64_KiB_line_limit_and_the_next_line_still_applies()
     {
         // MaxLineBytes is 65536: the 8 MB line streams past without being held (the chunker's buffer is 1 MiB).

@@ -74,6 +74,35 @@ public sealed class ImportLineReadingTests
         Assert.DoesNotContain("LineNumber", parsed.Error.ErrorStatus);
     }
 
+    [Theory]
+    [InlineData("utf-16", false)]
+    [InlineData("utf-16", true)]
+    [InlineData("utf-16BE", false)]
+    public async Task A_UTF_16_input_is_refused_with_a_reason_before_any_line_is_read(string encoding, bool trickle)
+    {
+        var bytes = Encoding.GetEncoding(encoding).GetPreamble().Concat(Encoding.GetEncoding(encoding).GetBytes("{\"id\":\"u16\"}\r\n")).ToArray();
+        using Stream stream = trickle ? new TrickleStream(bytes) : new MemoryStream(bytes);
+        var chunker = new ImportChunker(stream, 0, chunkLines: 2, maxLineBytes: 64, "The input blob 'devices.txt'");
+
+        var refused = await Assert.ThrowsAsync<JobStorageException>(() => chunker.Next(CancellationToken.None));
+
+        Assert.StartsWith("The input blob 'devices.txt' begins with a UTF-16 byte order mark", refused.Message);
+        Assert.Contains("nothing was imported", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_UTF_8_byte_order_mark_and_a_resumed_read_are_not_taken_for_UTF_16()
+    {
+        var (lines, errors, _) = await ReadAsync("\uFEFF{\"id\":\"bom\"}\n", trickle: true, maxLineBytes: 64);
+        Assert.Equal("{\"id\":\"bom\"}", Assert.Single(lines).Text);
+        Assert.Empty(errors);
+
+        // Resumed mid-file, bytes that look like a UTF-16 mark are just a line's bytes.
+        using var stream = new MemoryStream([0xFF, 0xFE, (byte)'\n']);
+        var chunk = await new ImportChunker(stream, 7, chunkLines: 2, maxLineBytes: 64).Next(CancellationToken.None);
+        Assert.Equal(7, chunk!.Offset);
+    }
+
     private static async Task<(List<(long Offset, string Text)> Lines, List<ImportLineError> Errors, long End)> ReadAsync(
         string input, bool trickle, int maxLineBytes)
     {
