@@ -56,7 +56,7 @@ public sealed class JobCluster : IAsyncDisposable
         s_prefix = "jobs" + Guid.NewGuid().ToString("N")[..10];
         s_probe = probe;
         s_options = options;
-        StorageFaults.Reset();
+        StorageFaults.StartOver();
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
         {
             b.Options.UseTestClusterMembership = false;

@@ -32,6 +32,16 @@ public sealed class JobStorageFaults
 
     public void Reset() => FailNext(0, _ => false);
 
+    /// <summary>No failures to come and none counted: each test's cluster starts here, so its <see cref="Refused"/> counts its own.</summary>
+    public void StartOver()
+    {
+        Reset();
+        lock (_gate)
+        {
+            _refused = 0;
+        }
+    }
+
     /// <summary>Completes once <paramref name="count"/> writes were refused in all.</summary>
     public Task Refused(int count)
     {
