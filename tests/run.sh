@@ -52,6 +52,8 @@ smokes=(
   "heartbeat-http --devices 100 --model closed:8"
   "registry-crud --devices 10 --model closed:8"
   "heartbeat-mqtt --devices 100 --connect-concurrency 16 --model closed:50"
+  # Its own Azurite and registry process; one import and one export job of 200 devices and their ceilings.
+  "import-export --devices 200 --ceiling-parallelism 4"
   # --duration is its beating phase; it then waits for its alerts (deadline 10 s: room for a stall on a busy machine).
   "alert-soak --devices 200 --interval 2s --grace 8s --beat-every 1s --silent 10% --recover 50% --batch 20"
 )

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
@@ -44,7 +42,7 @@ internal static class JobsCommand
         var partitions = settings.TryGetValue("Registry:IndexPartitions", out var p) && p is not null ? int.Parse(p, CultureInfo.InvariantCulture) : 256;
 
         var input = Path.Combine(Path.GetTempPath(), $"registry-jobs-bench-{Guid.NewGuid():N}.txt");
-        var inputBytes = WriteDevices(input, devices);
+        var inputBytes = RegistryJob.WriteDevices(input, devices);
         Console.WriteLine($"jobs: {devices:N0} devices ({inputBytes / 1e6:F1} MB of devices.txt), {rounds} round(s), ceilings {parallelism} requests in flight, {Environment.ProcessorCount} cores, {partitions} index partitions{string.Concat(settings.Select(kv => $"; {kv.Key}={kv.Value}"))}");
 
         var results = new List<Round>();
@@ -205,31 +203,16 @@ internal static class JobsCommand
         });
 
         var stopwatch = Stopwatch.StartNew();
-        using var created = await http.PostAsync($"{registry.BaseAddress}/jobs/create?api-version=2021-04-12",
-            new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
-        var job = await created.Content.ReadFromJsonAsync<JsonObject>() ?? throw new InvalidOperationException("no job");
-        if (!created.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"{name} job refused: {(int)created.StatusCode} {job.ToJsonString()}");
-        }
-        var id = (string)job["jobId"]!;
         var lastProgress = -1;
-        while ((string)job["status"]! is not ("completed" or "failed" or "cancelled"))
+        var job = await RegistryJob.RunAsync(http, registry.BaseAddress, body, limit, (status, at) =>
         {
-            if (stopwatch.Elapsed > limit)
-            {
-                (await http.DeleteAsync($"{registry.BaseAddress}/jobs/{id}?api-version=2021-04-12")).Dispose();
-                break;
-            }
-            await Task.Delay(200); // the API's only signal is its status; polled as the SDKs do
-            job = await http.GetFromJsonAsync<JsonObject>($"{registry.BaseAddress}/jobs/{id}?api-version=2021-04-12") ?? job;
-            var progress = (int)job["progress"]!;
+            var progress = (int)status["progress"]!;
             if (progress / 10 != lastProgress / 10)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} {progress}% at {stopwatch.Elapsed.TotalSeconds:F0} s, registry RSS {registry.Rss() / 1e6:N0} MB"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} {progress}% at {at.TotalSeconds:F0} s, registry RSS {registry.Rss() / 1e6:N0} MB"));
                 lastProgress = progress;
             }
-        }
+        }, CancellationToken.None);
         var elapsed = stopwatch.Elapsed;
         await sampling.CancelAsync();
         await sampler;
@@ -245,22 +228,5 @@ internal static class JobsCommand
         Console.WriteLine($"  {name} storage: {(storage.Length > 0 ? storage : "no group-committed writes")}");
         return new Phase(name, elapsed, peak, loadMin, loadMax,
             RegistryProcess.CpuSeconds(registry.ProcessId) - cpuBefore.Registry, RegistryProcess.CpuSeconds(azuritePid) - cpuBefore.Azurite, note);
-    }
-
-    /// <summary>An import file as the SDK's ExportImportDevice lines: create mode, SAS keys given (as an export carries them).</summary>
-    private static long WriteDevices(string path, int devices)
-    {
-        using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
-        var key = new byte[32];
-        for (var i = 0; i < devices; i++)
-        {
-            RandomNumberGenerator.Fill(key);
-            var primary = Convert.ToBase64String(key);
-            RandomNumberGenerator.Fill(key);
-            var secondary = Convert.ToBase64String(key);
-            writer.Write($"{{\"id\":\"bench-device-{i:D7}\",\"importMode\":\"create\",\"status\":\"enabled\",\"authentication\":{{\"type\":\"sas\",\"symmetricKey\":{{\"primaryKey\":\"{primary}\",\"secondaryKey\":\"{secondary}\"}}}}}}\n");
-        }
-        writer.Flush();
-        return writer.BaseStream.Length;
     }
 }

@@ -2,7 +2,7 @@ namespace Registry.LoadTests.Scenarios;
 
 /// <summary>
 /// Every scenario the harness runs, by name. A new scenario is a class implementing <see cref="IScenario"/> and one
-/// line here (the import-export round trip is to come this way).
+/// line here.
 /// </summary>
 internal static class Catalog
 {
@@ -12,6 +12,7 @@ internal static class Catalog
         new("heartbeat-http", "heartbeats as device telemetry over HTTPS, each device with its own SAS token, beside a no-op Kestrel POST", a => new HeartbeatHttpScenario(a)),
         new("heartbeat-mqtt", "a connect storm of devices over MQTT/TLS, then QoS 1 telemetry as heartbeats, beside a bare MQTTnet broker", a => new HeartbeatMqttScenario(a)),
         new("alert-soak", "heartbeat monitoring on for every device, a seeded set goes silent and some come back: every alert exactly once, none false, none missed (--kill-silo-at: two silo processes, one killed)", a => new AlertSoakScenario(a)),
+        new("import-export", "an import job of every device from devices.txt in Azurite, then an export of them all, beside storage doing the same writes, scans and upload alone", a => new ImportExportScenario(a)),
         new("registry-crud", "create/get/update/delete over HTTPS with ETags in If-Match, beside a no-op Kestrel GET", a => new RegistryCrudScenario(a)),
     ];
 }

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Registry.Bench.Jobs;
+
+/// <summary>
+/// An import or export job driven as the service SDKs drive one: <c>POST /jobs/create</c>, then <c>GET /jobs/{id}</c>
+/// until it ends. A job that outlives its limit, or whose caller gives up, is cancelled (<c>DELETE /jobs/{id}</c>).
+/// </summary>
+internal static class RegistryJob
+{
+    private const string ApiVersion = "api-version=2021-04-12";
+
+    /// <summary>Runs the job to its end and returns its last status document; <paramref name="progress"/> sees each poll's.</summary>
+    public static async Task<JsonObject> RunAsync(HttpClient http, string baseAddress, JsonObject body, TimeSpan limit, Action<JsonObject, TimeSpan>? progress, CancellationToken cancel)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        using var created = await http.PostAsync($"{baseAddress}/jobs/create?{ApiVersion}",
+            new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancel);
+        var job = await created.Content.ReadFromJsonAsync<JsonObject>(cancel) ?? throw new InvalidOperationException("the job was created without a body");
+        if (!created.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{body["type"]} job refused: {(int)created.StatusCode} {job.ToJsonString()}");
+        }
+        var id = (string)job["jobId"]!;
+        try
+        {
+            while ((string)job["status"]! is not ("completed" or "failed" or "cancelled") && stopwatch.Elapsed <= limit)
+            {
+                await Task.Delay(200, cancel); // the API's only signal is its status; polled as the SDKs do
+                job = await http.GetFromJsonAsync<JsonObject>($"{baseAddress}/jobs/{id}?{ApiVersion}", cancel) ?? job;
+                progress?.Invoke(job, stopwatch.Elapsed);
+            }
+        }
+        finally
+        {
+            if ((string)job["status"]! is not ("completed" or "failed" or "cancelled"))
+            {
+                (await http.DeleteAsync($"{baseAddress}/jobs/{id}?{ApiVersion}", CancellationToken.None)).Dispose();
+            }
+        }
+        return job;
+    }
+
+    /// <summary>
+    /// Writes an import file of <paramref name="devices"/> lines as the SDK's ExportImportDevice serializes them (create
+    /// mode, SAS keys given, as an export carries them), ids <c>PREFIX0000000</c> on; returns its size in bytes.
+    /// </summary>
+    public static long WriteDevices(string path, int devices, string prefix = "bench-device-")
+    {
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
+        var key = new byte[32];
+        for (var i = 0; i < devices; i++)
+        {
+            RandomNumberGenerator.Fill(key);
+            var primary = Convert.ToBase64String(key);
+            RandomNumberGenerator.Fill(key);
+            var secondary = Convert.ToBase64String(key);
+            writer.Write($"{{\"id\":\"{prefix}{i:D7}\",\"importMode\":\"create\",\"status\":\"enabled\",\"authentication\":{{\"type\":\"sas\",\"symmetricKey\":{{\"primaryKey\":\"{primary}\",\"secondaryKey\":\"{secondary}\"}}}}}}\n");
+        }
+        writer.Flush();
+        return writer.BaseStream.Length;
+    }
+}

@@ -1,0 +1,292 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Sas;
+using Registry.Bench;
+using Registry.Bench.Jobs;
+using Registry.Bench.Scale;
+using Registry.LoadTests.Harness;
+
+namespace Registry.LoadTests.Scenarios;
+
+/// <summary>
+/// <c>import-export</c>: the bulk-job round trip through Azure Storage. Each round starts its own Azurite (tests/node's,
+/// in memory) and a durable registry process on it (the built <c>Registry.Host.dll</c>, device rows <c>Batched</c>),
+/// uploads a <c>devices.txt</c> of <c>--devices</c> lines, then measures two steps of one call each: <c>import</c>
+/// (create every device from the blob, as <c>ImportDevicesAsync</c> does) and <c>export</c> (write them all back
+/// with their keys). Their ceilings, on the same Azurite in the same round after the registry stopped, do what storage
+/// alone does with the same rows and bytes: <c>raw-scan-upload</c> reads every device row the registry wrote by range
+/// scans and stages the exported bytes as blocks; <c>raw-insert</c> inserts those rows into fresh tables as
+/// entity-group transactions of 100. Items are devices, so a ratio is the ceiling's wall time over the job's. The
+/// checks: <c>importErrors.log</c> empty, the export holds every device, storage holds every device.
+/// </summary>
+internal sealed class ImportExportScenario : IScenario
+{
+    private const string Prefix = "ie-device-";
+
+    private readonly int _devices;
+    private readonly TimeSpan _jobTimeout;
+    private readonly int _parallelism;
+    private readonly string? _host;
+    private readonly List<string> _notes = [];
+    private readonly List<string> _problems = [];
+    private readonly Dictionary<string, string?> _settings = new(StringComparer.Ordinal) { ["Registry:DeviceStorage"] = "Batched" };
+    private readonly string _input = Path.Combine(Path.GetTempPath(), $"registry-import-export-{Guid.NewGuid():N}.txt");
+    private int _rounds;
+    private int _round;
+    private Round? _current;
+
+    public ImportExportScenario(Arguments args)
+    {
+        _devices = args.Int("--devices", 100_000, min: 1);
+        _jobTimeout = args.Duration("--job-timeout", TimeSpan.FromMinutes(30));
+        _parallelism = args.Int("--ceiling-parallelism", 16, min: 1);
+        _host = args.String("--host");
+        if (args.String("--device-storage") is { } storage)
+        {
+            _settings["Registry:DeviceStorage"] = storage;
+        }
+    }
+
+    /// <summary>One job at a time: each step is one call carrying every device.</summary>
+    public LoadModel DefaultModel => LoadModel.Closed(1);
+
+    public IReadOnlyList<string> Notes => _notes;
+
+    public async Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel)
+    {
+        _rounds = context.Options.Rounds;
+        var bytes = RegistryJob.WriteDevices(_input, _devices, Prefix);
+        _notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"{_devices:N0} devices in devices.txt ({bytes / 1e6:F1} MB: create mode, SAS keys given); registry settings {string.Join(", ", _settings.Select(kv => $"{kv.Key}={kv.Value}"))}; ceilings {_parallelism} storage requests in flight"));
+        _notes.Add("each round starts its own Azurite (in memory) and registry process; both appear among the run's other processes");
+        _current = await Round.StartAsync(++_round, _input, _settings, _host, context.Log, cancel);
+        _notes.Add($"round {_round}: {_current.Description}");
+
+        // Every step carries all the devices in one call: its bounds are the job's, its drain the job's timeout.
+        var oneCall = new RunBounds(_jobTimeout, _devices, TimeSpan.Zero, _jobTimeout);
+        Step OneCall(string name, Func<long, CancellationToken, ValueTask<string?>> call) => new(name, call)
+        {
+            ItemsPerCall = _devices,
+            Bounds = oneCall,
+            WarmUp = false,
+            Model = LoadModel.Closed(1),
+        };
+        var steps = new List<Step>
+        {
+            OneCall("import", (_, token) => _current!.JobAsync("import", _jobTimeout, token)) with
+            {
+                Description = "an import job creating every device of devices.txt, from `POST /jobs/create` until `GET /jobs/{id}` says completed",
+                After = async token => await _current!.CheckImportErrorsAsync(_problems, token),
+            },
+            OneCall("export", (_, token) => _current!.JobAsync("export", _jobTimeout, token)) with
+            {
+                Description = "an export job writing every device with its keys to devices.txt",
+                // Untimed: read back what the export wrote, then stop the registry so the ceilings have storage to themselves.
+                After = async token => await _current!.AfterExportAsync(_devices, _problems, token),
+            },
+        };
+        if (context.Options.Ceiling)
+        {
+            steps.Add(new("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _problems))
+            {
+                CeilingOf = "export",
+                ItemsPerCall = _devices,
+                Bounds = oneCall,
+                WarmUp = false,
+                Model = LoadModel.Closed(1),
+                Description = "storage alone doing the export's work: every device row read by parallel range scans of its PartitionKey, and the exported bytes staged as 4 MiB blocks and committed",
+                After = async _ => await _current!.ClearForInsertCeilingAsync(),
+            });
+            steps.Add(new("raw-insert", (_, _) => _current!.InsertAsync(_parallelism))
+            {
+                CeilingOf = "import",
+                ItemsPerCall = _devices,
+                Bounds = oneCall,
+                WarmUp = false,
+                Model = LoadModel.Closed(1),
+                Description = "storage alone doing the import's writes: the same device rows and index entries inserted into fresh tables as entity-group transactions of 100",
+            });
+        }
+        else
+        {
+            _notes.Add("no ceiling (--no-ceiling)");
+        }
+        // The round's last step starts the next round on a fresh Azurite and registry: rounds never see each other's devices.
+        steps[^1] = steps[^1] with { After = ChainAfter(steps[^1].After, context.Log) };
+        return steps;
+    }
+
+    private Func<CancellationToken, Task> ChainAfter(Func<CancellationToken, Task>? after, Action<string> log) => async token =>
+    {
+        if (after is not null)
+        {
+            await after(token);
+        }
+        if (_round < _rounds && !token.IsCancellationRequested)
+        {
+            var previous = _current!;
+            _current = null;
+            await previous.DisposeAsync();
+            _current = await Round.StartAsync(++_round, _input, _settings, _host, log, token);
+            _notes.Add($"round {_round}: {_current.Description}");
+        }
+    };
+
+    public Task<IReadOnlyList<string>> VerifyAsync(CancellationToken cancel) => Task.FromResult<IReadOnlyList<string>>(_problems);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_current is not null)
+        {
+            await _current.DisposeAsync();
+        }
+        File.Delete(_input);
+    }
+
+    /// <summary>One round's storage and registry, and what the steps hand each other (the exported bytes, the rows read).</summary>
+    private sealed class Round : IAsyncDisposable
+    {
+        private readonly AzuriteProcess _azurite;
+        private readonly string _name;
+        private readonly BlobContainerClient _output;
+        private readonly BlobContainerClient _ceiling;
+        private readonly string _inputSas;
+        private readonly string _outputSas;
+        private readonly TableServiceClient _tables;
+        private RegistryProcess? _registry;
+        private HttpClient? _http;
+        private ReadOnlyMemory<byte> _exported;
+        private List<TableEntity>[] _rows = [];
+
+        private Round(AzuriteProcess azurite, string name, BlobContainerClient output, BlobContainerClient ceiling, string inputSas, string outputSas)
+        {
+            _azurite = azurite;
+            _name = name;
+            _output = output;
+            _ceiling = ceiling;
+            _inputSas = inputSas;
+            _outputSas = outputSas;
+            _tables = new TableServiceClient(azurite.ConnectionString);
+        }
+
+        public string Description { get; private set; } = "";
+
+        public static async Task<Round> StartAsync(int number, string input, IReadOnlyDictionary<string, string?> settings, string? host, Action<string> log, CancellationToken cancel)
+        {
+            var azurite = await AzuriteProcess.StartAsync(cancel);
+            try
+            {
+                var blobs = new BlobServiceClient(azurite.ConnectionString);
+                var containers = new[] { "input", "output", "ceiling" }.Select(blobs.GetBlobContainerClient).ToArray();
+                foreach (var container in containers)
+                {
+                    await container.CreateAsync(cancellationToken: cancel);
+                }
+                await containers[0].GetBlobClient("devices.txt").UploadAsync(input, new Azure.Storage.Blobs.Models.BlobUploadOptions
+                {
+                    TransferOptions = new Azure.Storage.StorageTransferOptions { MaximumConcurrency = 4, MaximumTransferSize = 4 << 20 },
+                }, cancel);
+                var expires = DateTimeOffset.UtcNow.AddHours(12);
+                var round = new Round(azurite, $"ie{number}{Guid.NewGuid():N}"[..10], containers[1], containers[2],
+                    containers[0].GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, expires).ToString(),
+                    containers[1].GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.Write | BlobContainerSasPermissions.Create
+                        | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, expires).ToString());
+                round._registry = await RegistryProcess.StartAsync(round._name, azurite.ConnectionString, settings, host, cancel);
+                round._http = BenchHost.CreateClient(round._registry.CaPath, 4);
+                round.Description = $"Azurite process {azurite.ProcessId}, registry process {round._registry.ProcessId} (its log {round._registry.LogPath})";
+                log(round.Description);
+                return round;
+            }
+            catch
+            {
+                await azurite.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Runs an import (from the input container) or an export (keys included) to its end: null when it completed.</summary>
+        public async ValueTask<string?> JobAsync(string type, TimeSpan timeout, CancellationToken cancel)
+        {
+            var body = new JsonObject { ["type"] = type, ["outputBlobContainerUri"] = _outputSas };
+            if (type == "import")
+            {
+                body["inputBlobContainerUri"] = _inputSas;
+            }
+            else
+            {
+                body["excludeKeysInExport"] = false;
+            }
+            var job = await RegistryJob.RunAsync(_http!, _registry!.BaseAddress, body, timeout, null, cancel);
+            return (string)job["status"]! == "completed" ? null : $"{type} job {job["status"]} at {job["progress"]}%: {job["failureReason"]}";
+        }
+
+        public async Task CheckImportErrorsAsync(List<string> problems, CancellationToken cancel)
+        {
+            var log = _output.GetBlobClient("importErrors.log");
+            var size = (await log.ExistsAsync(cancel)).Value ? (await log.GetPropertiesAsync(cancellationToken: cancel)).Value.ContentLength : -1;
+            if (size != 0)
+            {
+                problems.Add(size < 0 ? "the import wrote no importErrors.log" : $"importErrors.log holds {size:N0} bytes (every line was valid)");
+            }
+        }
+
+        public async Task AfterExportAsync(int devices, List<string> problems, CancellationToken cancel)
+        {
+            var blob = _output.GetBlobClient("devices.txt");
+            _exported = (await blob.ExistsAsync(cancel)).Value ? (await blob.DownloadContentAsync(cancel)).Value.Content.ToMemory() : ReadOnlyMemory<byte>.Empty;
+            var lines = _exported.Span.Count((byte)'\n');
+            if (lines != devices)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"the export holds {lines:N0} devices, {devices:N0} were imported"));
+            }
+            _http?.Dispose();
+            _http = null;
+            if (_registry is not null)
+            {
+                await _registry.DisposeAsync();
+                _registry = null;
+            }
+        }
+
+        public async ValueTask<string?> ScanAndUploadAsync(int parallelism, int devices, List<string> problems)
+        {
+            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), new Registry.Host.RegistrySettings().IndexPartitions, parallelism);
+            _rows = rows;
+            await JobCeilings.UploadAsync(_ceiling, "devices.txt", _exported, 4 << 20, parallelism);
+            var stored = rows.Sum(r => r.Count);
+            if (stored != devices)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"storage holds {stored:N0} device rows, {devices:N0} were imported"));
+            }
+            return null;
+        }
+
+        /// <summary>Storage as it was when the import began (the input blob only), so the insert ceiling meets the same Azurite.</summary>
+        public async Task ClearForInsertCeilingAsync()
+        {
+            await _output.DeleteAsync();
+            foreach (var table in new[] { "DeviceRows", "Index" })
+            {
+                await _tables.DeleteTableAsync("bench" + _name + table);
+            }
+        }
+
+        public async ValueTask<string?> InsertAsync(int parallelism)
+        {
+            await JobCeilings.InsertAsync(_tables, "ceil" + _name, _rows, parallelism);
+            return null;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _http?.Dispose();
+            if (_registry is not null)
+            {
+                await _registry.DisposeAsync();
+            }
+            await _azurite.DisposeAsync();
+        }
+    }
+}
