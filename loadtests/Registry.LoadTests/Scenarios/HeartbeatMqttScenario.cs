@@ -30,6 +30,30 @@ internal sealed class HeartbeatMqttScenario : IScenario
         _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
         _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1);
         _payload = new byte[args.Int("--payload", 64)];
+        // Device and broker run in this process: each connection is two sockets here, the bare broker's storm as many.
+        // Past the process's limit the runtime dies "Out of memory." in the middle of the storm; say so before starting.
+        var needed = 2L * _devices + FileHeadroom;
+        if (OpenFileLimit() is { } limit && needed > limit)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{_devices:N0} devices need about {needed:N0} open files in this process (each MQTT connection is two sockets here, the device's and the broker's), but it may open {limit:N0}: raise the limit in the shell that runs the harness (`ulimit -n {Math.Max(65_536, needed):D}`; above the hard limit as root) or use fewer devices."));
+        }
+    }
+
+    /// <summary>Files the process needs besides the connections: assemblies, the silo's and gateway's sockets, logs.</summary>
+    internal const int FileHeadroom = 2_000;
+
+    /// <summary>This process's limit on open files (<c>RLIMIT_NOFILE</c>, soft), from /proc; null where there is none to read.</summary>
+    internal static long? OpenFileLimit()
+    {
+        const string path = "/proc/self/limits";
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        var soft = line?["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return long.TryParse(soft, CultureInfo.InvariantCulture, out var value) ? value : null;
     }
 
     /// <summary>With an interval, each device publishes once per interval on average; without, each keeps one publish in flight.</summary>
