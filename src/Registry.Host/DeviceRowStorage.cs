@@ -23,7 +23,7 @@ namespace Registry.Host;
 /// without it. docs/storage.md §3.
 /// </summary>
 public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
-    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight) : IGrainStorage, IDevicePartitionScan
+    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null) : IGrainStorage, IDevicePartitionScan
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
@@ -32,10 +32,13 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private static readonly string[] Columns = [DataColumn];
 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _slots = new(requestsInFlight, requestsInFlight);
+    private readonly AdaptiveSlots _slots = new(requestsInFlight, slowRequest ?? AdaptiveSlots.DefaultSlowRequest, RegistryMetrics.Stores.DeviceRows, logger, time);
 
-    /// <summary>Storage requests this store has in flight at most, over all its groups.</summary>
+    /// <summary>Storage requests this store has in flight at most, over all its groups (the configured number).</summary>
     public int RequestsInFlight => requestsInFlight;
+
+    /// <summary>Requests it keeps in flight now: fewer than <see cref="RequestsInFlight"/> after slow answers (<see cref="AdaptiveSlots"/>).</summary>
+    public int RequestsInFlightNow => _slots.Limit;
     private static readonly KeyValuePair<string, object?> StoreTag = new(RegistryMetrics.Tags.Store, RegistryMetrics.Stores.DeviceRows);
     private long _writes;
     private long _requests;
@@ -191,7 +194,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
                     return;
                 }
             }
-            await _slots.WaitAsync();
+            var started = await _slots.WaitAsync();
             List<PendingWrite> batch;
             lock (bucket.Queue)
             {
@@ -212,7 +215,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             }
             finally
             {
-                _slots.Release();
+                _slots.Release(started);
             }
         }
     }

@@ -233,7 +233,7 @@ public static class SiloConfiguration
             var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
             silo.Services.AddSingleton(sp => new DeviceRowStorage(
                 devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>(),
-                settings.StorageRequestsInFlight));
+                settings.StorageRequestsInFlight, settings.StorageTimeout / 2));
             silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
             // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
@@ -269,7 +269,8 @@ public static class SiloConfiguration
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.
         var indexTable = Tables(settings).GetTableClient(tableName + "Index");
-        silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, new TableIndexStore(indexTable, settings.StorageRequestsInFlight));
+        silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) =>
+            new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>()));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
         var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
         silo.Services.AddSingleton<IPresenceStore>(new TablePresenceStore(presenceTable));

@@ -19,7 +19,8 @@ namespace Registry.Host;
 /// partition's write keeps its own outcome: it succeeds only when every transaction carrying part of it committed,
 /// and a write refused by storage fails alone, the others of its transaction going again without it. docs/storage.md §6.
 /// </summary>
-public sealed class TableIndexStore(TableClient table, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight) : IIndexStore
+public sealed class TableIndexStore(TableClient table, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight,
+    TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null) : IIndexStore
 {
     /// <summary>
     /// Storage requests a group-committing store has in flight at once, over all its groups (<c>Registry:StorageRequestsInFlight</c>).
@@ -41,10 +42,13 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     private static readonly string[] Columns = ["RowKey", EnabledColumn];
 
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _slots = new(requestsInFlight, requestsInFlight);
+    private readonly AdaptiveSlots _slots = new(requestsInFlight, slowRequest ?? AdaptiveSlots.DefaultSlowRequest, RegistryMetrics.Stores.Index, logger, time);
 
-    /// <summary>Storage requests this store has in flight at most, over all its groups.</summary>
+    /// <summary>Storage requests this store has in flight at most, over all its groups (the configured number).</summary>
     public int RequestsInFlight => requestsInFlight;
+
+    /// <summary>Requests it keeps in flight now: fewer than <see cref="RequestsInFlight"/> after slow answers (<see cref="AdaptiveSlots"/>).</summary>
+    public int RequestsInFlightNow => _slots.Limit;
     private static readonly KeyValuePair<string, object?> StoreTag = new(RegistryMetrics.Tags.Store, RegistryMetrics.Stores.Index);
     private long _writes;
     private long _requests;
@@ -129,7 +133,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                     return;
                 }
             }
-            await _slots.WaitAsync();
+            var started = await _slots.WaitAsync();
             List<Unit> batch;
             lock (group.Queue)
             {
@@ -149,7 +153,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             }
             finally
             {
-                _slots.Release();
+                _slots.Release(started);
             }
         }
     }

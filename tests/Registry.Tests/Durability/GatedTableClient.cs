@@ -9,7 +9,7 @@ namespace Registry.Tests.Durability;
 /// </summary>
 internal sealed class GatedTableClient(TableClient inner) : TableClient
 {
-    private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _lock = new();
     private readonly List<string> _inFlight = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,7 +30,26 @@ internal sealed class GatedTableClient(TableClient inner) : TableClient
         }
     }
 
-    public void Open() => _gate.TrySetResult();
+    public void Open()
+    {
+        lock (_lock)
+        {
+            _gate.TrySetResult();
+        }
+    }
+
+    /// <summary>Closes the gate again for the requests sent from now on, and counts <see cref="MaxInFlight"/> afresh.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            if (_gate.Task.IsCompleted)
+            {
+                _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            MaxInFlight = _inFlight.Count;
+        }
+    }
 
     /// <summary>Completes once <paramref name="count"/> requests wait at the gate.</summary>
     public async Task UntilInFlight(int count, CancellationToken cancellation)
@@ -52,8 +71,10 @@ internal sealed class GatedTableClient(TableClient inner) : TableClient
 
     private async Task<T> Gated<T>(string partitionKey, Func<Task<T>> call)
     {
+        Task gate;
         lock (_lock)
         {
+            gate = _gate.Task;
             _inFlight.Add(partitionKey);
             Requests++;
             MaxInFlight = Math.Max(MaxInFlight, _inFlight.Count);
@@ -61,7 +82,7 @@ internal sealed class GatedTableClient(TableClient inner) : TableClient
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             changed.TrySetResult();
         }
-        await _gate.Task;
+        await gate;
         try
         {
             return await call();

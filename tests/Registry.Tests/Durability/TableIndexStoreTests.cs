@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Index;
@@ -80,6 +81,41 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         {
             Assert.Equal(50, (await reader.Load(p + TableIndexStore.Groups)).Count);
             Assert.Single(await reader.Load(p));
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task After_storage_answers_slowly_the_store_keeps_half_as_many_requests_in_flight_and_adds_them_back_as_answers_come_promptly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = new TableServiceClient(azurite.ConnectionString).GetTableClient("ix" + Guid.NewGuid().ToString("N")[..12]);
+        await table.CreateIfNotExistsAsync(ct);
+        var gated = new GatedTableClient(table);
+        var time = new FakeTimeProvider();
+        var store = new TableIndexStore(gated, requestsInFlight: 4, slowRequest: TimeSpan.FromSeconds(1), time: time);
+
+        // Four groups, one change each, answered 2 s later by the store's clock: slower than its mark of 1 s.
+        var slow = Enumerable.Range(0, 4).Select(p => store.Apply(p, [new IndexChange($"ix-slow-{p}", true)])).ToArray();
+        await gated.UntilInFlight(4, ct);
+        time.Advance(TimeSpan.FromSeconds(2));
+        gated.Open();
+        await Task.WhenAll(slow).WaitAsync(ct);
+        Assert.Equal(2, store.RequestsInFlightNow);
+
+        // Four more groups go two at a time; their prompt answers add a slot back.
+        gated.Close();
+        var prompt = Enumerable.Range(4, 4).Select(p => store.Apply(p, [new IndexChange($"ix-prompt-{p}", true)])).ToArray();
+        await gated.UntilInFlight(2, ct);
+        Assert.Equal(2, gated.InFlight.Count);
+        gated.Open();
+        await Task.WhenAll(prompt).WaitAsync(ct);
+
+        Assert.Equal(2, gated.MaxInFlight);
+        Assert.Equal((3, 4), (store.RequestsInFlightNow, store.RequestsInFlight));
+        var reader = new TableIndexStore(table);
+        foreach (var p in Enumerable.Range(0, 8))
+        {
+            Assert.Equal([p < 4 ? $"ix-slow-{p}" : $"ix-prompt-{p}"], (await reader.Load(p)).Select(e => e.DeviceId));
         }
     }
 
