@@ -19,6 +19,10 @@ internal static class Program
             Usage();
             return args.Length == 0 ? 2 : 0;
         }
+        if (args[0] == BrokersProcess.Command)
+        {
+            return await BrokersProcess.ServeAsync(args[1..]); // heartbeat-mqtt's child process, not a scenario
+        }
         var entry = Catalog.All.FirstOrDefault(s => s.Name == args[0]);
         if (entry is null)
         {

@@ -23,6 +23,8 @@ internal sealed class HeartbeatMqttScenario : IScenario
     private readonly byte[] _payload;
     private readonly List<string> _notes = [];
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly bool _brokersProcess;
+    private readonly bool _brokersAsked;
 
     public HeartbeatMqttScenario(Arguments args)
     {
@@ -30,15 +32,22 @@ internal sealed class HeartbeatMqttScenario : IScenario
         _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
         _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1);
         _payload = new byte[args.Int("--payload", 64)];
-        // Device and broker run in this process: each connection is two sockets here, the bare broker's storm as many.
-        // Past the process's limit the runtime dies "Out of memory." in the middle of the storm; say so before starting.
-        var needed = 2L * _devices + FileHeadroom;
-        if (OpenFileLimit() is { } limit && needed > limit)
+        // With the brokers in this process every connection is two of its sockets, the device's and the broker's; past
+        // the process's limit on open files the runtime died "Out of memory." in the middle of the storm. Where two
+        // would not fit, the brokers run in a child process (each side then holds one socket a connection).
+        var limit = OpenFileLimit();
+        _brokersAsked = args.Flag("--brokers-process");
+        _brokersProcess = _brokersAsked || (limit is { } l && 2L * _devices + FileHeadroom > l);
+        var needed = (_brokersProcess ? 1L : 2L) * _devices + FileHeadroom;
+        if (limit is { } max && needed > max)
         {
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"{_devices:N0} devices need about {needed:N0} open files in this process (each MQTT connection is two sockets here, the device's and the broker's), but it may open {limit:N0}: raise the limit in the shell that runs the harness (`ulimit -n {Math.Max(65_536, needed):D}`; above the hard limit as root) or use fewer devices."));
+                $"{_devices:N0} devices need about {needed:N0} open files in this process (one socket a connection, with the brokers in a process of their own), but it may open {max:N0}: raise the limit in the shell that runs the harness (`ulimit -n {Math.Max(65_536, needed):D}`; above the hard limit as root) or use fewer devices."));
         }
     }
+
+    /// <summary>True when the registry and the bare broker run in a child process (<see cref="BrokersProcess"/>).</summary>
+    internal bool InBrokersProcess => _brokersProcess;
 
     /// <summary>Files the process needs besides the connections: assemblies, the silo's and gateway's sockets, logs.</summary>
     internal const int FileHeadroom = 2_000;
@@ -63,28 +72,66 @@ internal sealed class HeartbeatMqttScenario : IScenario
 
     public async Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel)
     {
-        var target = await RegistryTarget.StartInProcessAsync(_devices, mqtt: true, cancel);
-        _owned.Add(target);
-        _notes.Add("target: " + target.Description + $"; its MQTT edge on 127.0.0.1:{target.MqttPort} (TLS)");
-        var ids = Enumerable.Range(0, _devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"mqtt-{i:D6}")).ToArray();
+        var ids = Ids(_devices);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await target.FillAsync(ids, context.Log, cancel);
+        int registryPort, barePort;
+        if (_brokersProcess)
+        {
+            var brokers = await BrokersProcess.StartAsync(_devices, context.Log, cancel);
+            _owned.Add(brokers);
+            (registryPort, barePort) = (brokers.RegistryPort, brokers.BarePort);
+            _notes.Add($"target: a child process of the harness (pid {brokers.ProcessId}, `Registry.LoadTests {BrokersProcess.Command}`) runs the registry (memory storage, SAS authentication on) with its MQTT edge on 127.0.0.1:{registryPort} (TLS) and the bare broker; {(_brokersAsked ? "asked by --brokers-process" : $"this process could not hold both ends of every connection (its limit on open files is {OpenFileLimit():N0})")}");
+        }
+        else
+        {
+            var (target, bare) = await StartBrokersAsync(_devices, ids, context.Log, cancel);
+            _owned.Add(target);
+            _owned.Insert(0, bare);
+            (registryPort, barePort) = (target.MqttPort!.Value, bare.Port);
+            _notes.Add("target: " + target.Description + $"; its MQTT edge on 127.0.0.1:{registryPort} (TLS)");
+        }
         _notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{_devices:N0} devices registered in {clock.Elapsed.TotalSeconds:0.0} s; each connects with its own SAS token (MQTT 3.1.1, TLS, clean session off, keep-alive 180 s) and publishes QoS 1 {_payload.Length} B messages to devices/{{id}}/messages/events/; clients run in this process"));
+            $"{_devices:N0} devices registered in {clock.Elapsed.TotalSeconds:0.0} s (with the brokers' start); each connects with its own SAS token (MQTT 3.1.1, TLS, clean session off, keep-alive 180 s) and publishes QoS 1 {_payload.Length} B messages to devices/{{id}}/messages/events/; clients run in this process"));
         var steps = new List<Step>();
         if (context.Options.Ceiling)
         {
-            var port = Bench.BenchHost.FreePorts(1)[0];
-            var bare = await MqttBench.StartBareBrokerAsync(Path.Combine(target.InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port);
-            _owned.Insert(0, new Disposer(async () =>
-            {
-                await bare.StopAsync();
-                bare.Dispose();
-            }));
-            steps.AddRange(Steps("bare-", port, ids, ceiling: true));
+            steps.AddRange(Steps("bare-", barePort, ids, ceiling: true));
         }
-        steps.AddRange(Steps("", target.MqttPort!.Value, ids, ceiling: false));
+        steps.AddRange(Steps("", registryPort, ids, ceiling: false));
         return steps;
+    }
+
+    internal static string[] Ids(int devices) =>
+        Enumerable.Range(0, devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"mqtt-{i:D6}")).ToArray();
+
+    /// <summary>The registry (its devices registered) and a bare MQTTnet broker with the same certificate that drops every publish.</summary>
+    internal static async Task<(RegistryTarget Target, BareBroker Bare)> StartBrokersAsync(int devices, string[] ids, Action<string> log, CancellationToken cancel)
+    {
+        var target = await RegistryTarget.StartInProcessAsync(devices, mqtt: true, cancel);
+        try
+        {
+            await target.FillAsync(ids, log, cancel);
+            var port = Bench.BenchHost.FreePorts(1)[0];
+            var server = await MqttBench.StartBareBrokerAsync(Path.Combine(target.InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port);
+            return (target, new BareBroker(server, port));
+        }
+        catch
+        {
+            await target.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The bare broker of the ceiling steps.</summary>
+    internal sealed class BareBroker(MqttServer server, int port) : IAsyncDisposable
+    {
+        public int Port => port;
+
+        public async ValueTask DisposeAsync()
+        {
+            await server.StopAsync();
+            server.Dispose();
+        }
     }
 
     /// <summary>The connect storm and the publishes against one broker; the publish step's end disconnects every client.</summary>
