@@ -7,7 +7,7 @@ namespace Registry.LoadTests.Scenarios;
 /// <c>heartbeat-mqtt</c>'s brokers in a child process of the harness: the registry (memory storage, authentication on,
 /// its devices registered) and the bare broker. Used when this process cannot hold both ends of every connection
 /// under its limit on open files (10,000 devices under a hard limit of 20,000). The child is this same program run as
-/// <c>Registry.LoadTests mqtt-brokers DEVICES</c>; it prints its progress, then one line <c>ready REGISTRY-PORT
+/// <c>Registry.LoadTests mqtt-brokers DEVICES</c> under the host's GC settings; it prints its progress, then one line <c>ready REGISTRY-PORT
 /// BARE-PORT</c>, and stops when its standard input closes (also when this process dies).
 /// </summary>
 internal sealed class BrokersProcess : IAsyncDisposable
@@ -43,6 +43,12 @@ internal sealed class BrokersProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // The registry's process runs the host's GC (workstation, concurrent: Registry.Host.csproj says why), not the
+        // harness's server GC, unless the caller's environment chooses.
+        if (Environment.GetEnvironmentVariable("DOTNET_gcServer") is null)
+        {
+            start.Environment["DOTNET_gcServer"] = "0";
+        }
         start.ArgumentList.Add(typeof(BrokersProcess).Assembly.Location);
         start.ArgumentList.Add(Command);
         start.ArgumentList.Add(devices.ToString(CultureInfo.InvariantCulture));
