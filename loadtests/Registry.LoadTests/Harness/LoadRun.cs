@@ -13,7 +13,7 @@ internal static class LoadRun
         Action<StepProgress>? observe, Action<string> log, CancellationToken cancel)
     {
         var started = DateTimeOffset.UtcNow;
-        var environment = RunEnvironment.Begin();
+        using var environment = RunEnvironment.Begin();
         var model = options.Model ?? scenario.DefaultModel;
         var steps = await scenario.PrepareAsync(new ScenarioContext(options, log), cancel);
         var results = new List<StepResult>();

@@ -18,24 +18,56 @@ internal sealed record RunEnvironment(
     /// <summary>Starts watching the machine; <see cref="Sample.Finish"/> gives the environment of the run.</summary>
     public static Sample Begin() => new();
 
-    internal sealed class Sample
+    /// <summary>
+    /// Watches the machine from <see cref="Begin"/> to <see cref="Finish"/>. The processes are read every
+    /// <see cref="PollEvery"/> as well as at both ends: a process that started and ended during the run (a test suite, a
+    /// build, another benchmark) counts with the CPU it had used when last seen, instead of missing from the report.
+    /// </summary>
+    internal sealed class Sample : IDisposable
     {
+        public static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(2);
+
         private readonly string _loadBefore = LoadAverage();
         private readonly Dictionary<int, (string Command, double Cpu)> _before = ProcessCpu();
+        private readonly Dictionary<int, (string Command, double Cpu)> _lastSeen = [];
         private readonly double _selfCpu = Environment.CpuUsage.TotalTime.TotalSeconds;
         private readonly Stopwatch _wall = Stopwatch.StartNew();
+        private readonly Timer _poll;
+
+        public Sample()
+        {
+            _poll = new Timer(_ => Poll(), null, PollEvery, PollEvery);
+        }
+
+        /// <summary>Reads every process now (the timer does it every <see cref="PollEvery"/>).</summary>
+        public void Poll()
+        {
+            var now = ProcessCpu();
+            lock (_lastSeen)
+            {
+                foreach (var (pid, seen) in now)
+                {
+                    _lastSeen[pid] = seen;
+                }
+            }
+        }
 
         public RunEnvironment Finish()
         {
+            _poll.Dispose();
+            Poll();
             var self = Environment.ProcessId;
-            var after = ProcessCpu();
-            var others = after
-                .Where(p => p.Key != self)
-                .Select(p => new CoTenant(p.Key, p.Value.Command, p.Value.Cpu - (_before.TryGetValue(p.Key, out var b) && b.Command == p.Value.Command ? b.Cpu : 0)))
-                .Where(p => p.CpuSeconds >= 0.5)
-                .OrderByDescending(p => p.CpuSeconds)
-                .Take(8)
-                .ToList();
+            List<CoTenant> others;
+            lock (_lastSeen)
+            {
+                others = _lastSeen
+                    .Where(p => p.Key != self)
+                    .Select(p => new CoTenant(p.Key, p.Value.Command, p.Value.Cpu - (_before.TryGetValue(p.Key, out var b) && b.Command == p.Value.Command ? b.Cpu : 0)))
+                    .Where(p => p.CpuSeconds >= 0.5)
+                    .OrderByDescending(p => p.CpuSeconds)
+                    .Take(8)
+                    .ToList();
+            }
             return new RunEnvironment(
                 Environment.ProcessorCount,
                 System.Runtime.InteropServices.RuntimeInformation.OSDescription,
@@ -48,6 +80,8 @@ internal sealed record RunEnvironment(
                 PeakRss(),
                 others);
         }
+
+        public void Dispose() => _poll.Dispose();
     }
 
     public static string LoadAverage() => Bench.Measurement.LoadAverage();
