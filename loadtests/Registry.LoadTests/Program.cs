@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Registry.LoadTests.Harness;
 using Registry.LoadTests.Reports;
 using Registry.LoadTests.Scenarios;
@@ -12,6 +13,9 @@ namespace Registry.LoadTests;
 /// </summary>
 internal static class Program
 {
+    /// <summary>The exit code of a run stopped by Ctrl+C or SIGTERM (its report is marked partial).</summary>
+    public const int Interrupted = 130;
+
     public static async Task<int> Main(string[] args)
     {
         if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
@@ -38,24 +42,32 @@ internal static class Program
             options = HarnessOptions.Read(arguments);
             scenario = entry.Create(arguments);
             arguments.EnsureAllRead();
+            // The folder is made now: a run of hours must not end by finding it cannot write its report.
+            if (options.Output is { } output)
+            {
+                Directory.CreateDirectory(output);
+            }
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine(e.Message);
             return 2;
         }
 
         using var interrupt = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        // The first Ctrl+C or SIGTERM (kill, timeout, a CI job's cancel) ends the run with a partial report; a second
+        // one ends the process as usual.
+        void Interrupt(PosixSignalContext signal)
         {
-            // The first Ctrl+C ends the run with a partial report; a second one ends the process as usual.
             if (!interrupt.IsCancellationRequested)
             {
-                e.Cancel = true;
-                Console.Error.WriteLine("Stopping: the step in progress ends now and the report covers what was measured. Ctrl+C again to abort.");
+                signal.Cancel = true;
+                Console.Error.WriteLine($"Stopping ({signal.Signal}): the step in progress ends now and the report covers what was measured. Again to abort.");
                 interrupt.Cancel();
             }
-        };
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
         if (Console.IsOutputRedirected)
         {
             // Spectre assumes 80 columns when it cannot ask the terminal: the summary table would wrap into unreadable cells.
@@ -64,16 +76,27 @@ internal static class Program
         var display = new ProgressDisplay(options.Live);
         var commandLine = "Registry.LoadTests " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
         RunReport report;
-        await using (scenario)
+        try
         {
-            report = await display.RunAsync(() => LoadRun.RunAsync(entry.Name, scenario, options, commandLine, display.Observe, display.Log, interrupt.Token));
+            await using (scenario)
+            {
+                report = await display.RunAsync(() => LoadRun.RunAsync(entry.Name, scenario, options, commandLine, display.Observe, display.Log, interrupt.Token));
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            // A target that cannot start or be reached: said in a line, not a stack trace (the cause stays on stderr).
+            Console.Error.WriteLine($"{entry.Name} could not run: {e.Message}");
+            Console.Error.WriteLine(e.InnerException?.ToString() ?? "");
+            return 1;
         }
         var folder = options.Output ?? Path.Combine(Bench.BenchHost.RepositoryRoot(), "TestResults", "loadtests",
             $"{entry.Name}-{report.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
         var files = ReportWriter.Write(report, folder, options.Plots);
         Summary(report);
         Console.WriteLine($"report: {Path.Combine(folder, ReportWriter.MarkdownFile)} ({string.Join(", ", files.Select(Path.GetFileName))})");
-        return report.Failures == 0 ? 0 : 1;
+        // A run stopped early is not a clean run, whatever it measured until then: 130, as a shell reports an interrupt.
+        return report.Partial ? Interrupted : report.Failures == 0 ? 0 : 1;
     }
 
     private static void Summary(RunReport report)

@@ -37,13 +37,37 @@ internal sealed class Arguments
     }
 
     public long Long(string name, long fallback, long min = 0) =>
-        String(name) is { } v ? Check(name, long.Parse(v.Replace("_", ""), CultureInfo.InvariantCulture), min) : fallback;
+        String(name) is { } v ? Check(name, Parsed(name, v, "a whole number", t => long.Parse(t.Replace("_", ""), CultureInfo.InvariantCulture)), min) : fallback;
 
-    public int Int(string name, int fallback, int min = 0) => (int)Long(name, fallback, min);
+    public int Int(string name, int fallback, int min = 0) =>
+        Long(name, fallback, min) is var value && value <= int.MaxValue ? (int)value : throw new ArgumentException($"{name} must be at most {int.MaxValue}.");
 
-    public double Double(string name, double fallback) => String(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    public double Double(string name, double fallback) =>
+        String(name) is { } v ? Parsed(name, v, "a number", t => double.Parse(t, CultureInfo.InvariantCulture)) : fallback;
 
-    public TimeSpan Duration(string name, TimeSpan fallback) => String(name) is { } v ? Durations.Parse(v) : fallback;
+    /// <summary>A duration option; <paramref name="positive"/> refuses zero (a step of no time measures nothing).</summary>
+    public TimeSpan Duration(string name, TimeSpan fallback, bool positive = false)
+    {
+        if (String(name) is not { } v)
+        {
+            return fallback;
+        }
+        var value = Parsed(name, v, "a duration such as 500ms, 30s, 5m or 1h", Durations.Parse);
+        return positive && value <= TimeSpan.Zero ? throw new ArgumentException($"{name} must be above 0 ('{v}' was given).") : value;
+    }
+
+    /// <summary>Parses an option's value, naming the option and what it takes when the value is not one.</summary>
+    private static T Parsed<T>(string name, string value, string what, Func<string, T> parse)
+    {
+        try
+        {
+            return parse(value);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+        {
+            throw new ArgumentException($"{name} takes {what}; '{value}' is not one.", e);
+        }
+    }
 
     /// <summary>Throws naming every option nobody read.</summary>
     public void EnsureAllRead()
@@ -75,15 +99,15 @@ internal sealed record HarnessOptions(LoadModel? Model, RunBounds Bounds, int Ro
     public static HarnessOptions Read(Arguments args)
     {
         var model = args.String("--model") is { } m ? LoadModel.Parse(m) : null;
-        var count = args.Long("--count", 0, min: 0);
+        var count = args.String("--count") is null ? (long?)null : args.Long("--count", 0, min: 1);
         var bounds = new RunBounds(
-            args.Duration("--duration", RunBounds.Default.Duration),
-            count > 0 ? count : null,
+            args.Duration("--duration", RunBounds.Default.Duration, positive: true),
+            count,
             args.Duration("--warmup", RunBounds.Default.WarmUp),
             args.Duration("--drain", RunBounds.Default.Drain));
         return new HarnessOptions(model, bounds, args.Int("--rounds", 1, min: 1), !args.Flag("--no-ceiling"), !args.Flag("--no-plots"), !args.Flag("--no-live"), args.String("--out"))
         {
-            CeilingDuration = args.String("--ceiling-duration") is { } d ? Durations.Parse(d) : null,
+            CeilingDuration = args.String("--ceiling-duration") is null ? null : args.Duration("--ceiling-duration", TimeSpan.Zero, positive: true),
         };
     }
 }

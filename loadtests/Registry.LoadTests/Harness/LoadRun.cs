@@ -15,7 +15,17 @@ internal static class LoadRun
         var started = DateTimeOffset.UtcNow;
         using var environment = RunEnvironment.Begin();
         var model = options.Model ?? scenario.DefaultModel;
-        var steps = await scenario.PrepareAsync(new ScenarioContext(options, log), cancel);
+        log($"{name}: preparing the target");
+        IReadOnlyList<Step> steps;
+        try
+        {
+            steps = await scenario.PrepareAsync(new ScenarioContext(options, log), cancel);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            // Stopped while starting its target or filling devices: a partial report of nothing measured, not a crash.
+            steps = [];
+        }
         var results = new List<StepResult>();
         for (var round = 1; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
         {

@@ -48,7 +48,7 @@ internal static class ReportWriter
         var text = new StringBuilder();
         void Line(FormattableString line) => text.AppendLine(line.ToString(CultureInfo.InvariantCulture));
         var env = report.Environment;
-        Line($"# {report.Scenario}{(report.Partial ? " (partial: stopped by Ctrl+C)" : "")}");
+        Line($"# {report.Scenario}{(report.Partial ? " (partial: stopped by Ctrl+C or SIGTERM)" : "")}");
         text.AppendLine();
         Line($"`{report.CommandLine}`");
         text.AppendLine();

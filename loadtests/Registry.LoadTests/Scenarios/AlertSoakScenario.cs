@@ -66,7 +66,7 @@ internal sealed class AlertSoakScenario : IScenario
         _seed = args.Int("--seed", 1);
         _silentShare = args.String("--silent") ?? "1%";
         _recoverShare = args.String("--recover") ?? "50%";
-        _killAt = args.String("--kill-silo-at") is { } k ? Durations.Parse(k) : null;
+        _killAt = args.String("--kill-silo-at") is null ? null : args.Duration("--kill-silo-at", TimeSpan.Zero, positive: true);
         _twoSilos = args.Flag("--two-silos") || _killAt is not null;
         if (interval.TotalSeconds % 1 != 0 || interval.TotalSeconds is < HeartbeatPolicy.MinIntervalSeconds or > HeartbeatPolicy.MaxSeconds
             || grace.TotalSeconds % 1 != 0 || grace.TotalSeconds is < 0 or > HeartbeatPolicy.MaxSeconds)
@@ -89,15 +89,36 @@ internal sealed class AlertSoakScenario : IScenario
         {
             throw new ArgumentException("alert-soak runs one round: its devices go silent once.");
         }
+        if (args.String("--model") is not null)
+        {
+            throw new ArgumentException("alert-soak sets its own load (every device once per --beat-every): --model does not apply.");
+        }
         // Validated now, so a wrong share fails before anything starts.
         var silent = SoakPlan.Share(_silentShare, _devices, "--silent");
         SoakPlan.Share(_recoverShare, silent, "--recover");
     }
 
+    /// <summary>
+    /// How <paramref name="beating"/> devices are beaten in each beat period: as few calls as <paramref name="batch"/>
+    /// allows, of equal size, so every device beats once a period. With the configured batch as the call size, 20
+    /// devices and a batch of 100 made one call of 20 ids every 10 s where the period was 2 s (the rate is in items,
+    /// counted as a full batch a call), and the soak announced its own stalls as false alerts; 150 devices beat every
+    /// 40 s instead of 30. A call then counts <c>PerCall</c> heartbeats, at most one more than it carries.
+    /// </summary>
+    internal static (int PerCall, int CallsPerRound) Cadence(int beating, int batch)
+    {
+        if (beating <= 0)
+        {
+            return (1, 1);
+        }
+        var calls = (beating + batch - 1) / batch;
+        return ((beating + calls - 1) / calls, calls);
+    }
+
     /// <summary>Interval plus grace: how long a device may be silent before it is missed.</summary>
     private TimeSpan Deadline => TimeSpan.FromSeconds(_interval + _grace);
 
-    public LoadModel DefaultModel => LoadModel.Open(_devices / _beatEvery.TotalSeconds);
+    public LoadModel DefaultModel => LoadModel.Open(Cadence(_devices, _batch) is var c ? c.CallsPerRound * c.PerCall / _beatEvery.TotalSeconds : 0);
 
     public IReadOnlyList<string> Notes => _notes;
 
@@ -188,6 +209,7 @@ internal sealed class AlertSoakScenario : IScenario
     private Step Phase(string name, int[] beating, TimeSpan bound, Func<CancellationToken, Task>? until, Action start, string description)
     {
         var begun = 0;
+        var cadence = Cadence(beating.Length, _batch);
         return new Step(name, (n, ct) =>
         {
             if (Interlocked.Exchange(ref begun, 1) == 0)
@@ -197,8 +219,8 @@ internal sealed class AlertSoakScenario : IScenario
             return BeatAsync(ct);
         })
         {
-            ItemsPerCall = _batch,
-            Model = LoadModel.Open(beating.Length / _beatEvery.TotalSeconds),
+            ItemsPerCall = cadence.PerCall,
+            Model = LoadModel.Open(cadence.CallsPerRound * cadence.PerCall / _beatEvery.TotalSeconds),
             Bounds = new RunBounds(bound, null, TimeSpan.Zero, TimeSpan.FromSeconds(30)),
             WarmUp = false,
             Until = until is null ? null : ct =>
@@ -291,13 +313,13 @@ internal sealed class AlertSoakScenario : IScenario
     private async ValueTask<string?> BeatAsync(CancellationToken cancel)
     {
         var beating = _beating;
-        var calls = (beating.Length + _batch - 1) / _batch;
-        if (calls == 0)
+        var (size, calls) = Cadence(beating.Length, _batch);
+        if (beating.Length == 0)
         {
             return null;
         }
-        var start = (int)((Interlocked.Increment(ref _cursor) - 1) % calls) * _batch;
-        var devices = new ArraySegment<int>(beating, start, Math.Min(_batch, beating.Length - start));
+        var start = (int)((Interlocked.Increment(ref _cursor) - 1) % calls) * size;
+        var devices = new ArraySegment<int>(beating, start, Math.Min(size, beating.Length - start));
         var ids = devices.Select(d => _ids[d]).ToArray();
         var grains = _target!.Grains;
         var retryUntil = _clock.Elapsed + RetryWindow;

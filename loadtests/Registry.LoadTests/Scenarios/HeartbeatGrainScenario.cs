@@ -30,13 +30,31 @@ internal sealed class HeartbeatGrainScenario : IScenario
     public HeartbeatGrainScenario(Arguments args)
     {
         _devices = args.Int("--devices", 100_000, min: 1);
-        _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
+        _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
         _batch = args.Int("--batch", 100, min: 1);
         _mode = args.String("--mode") ?? "both";
         _noopGrains = args.Int("--noop-grains", 100_000, min: 1);
         _cluster = args.String("--cluster");
-        _clusterId = args.String("--cluster-id") ?? "registry";
-        _serviceId = args.String("--service-id") ?? "registry";
+        var clusterId = args.String("--cluster-id");
+        var serviceId = args.String("--service-id");
+        if (_cluster is not null)
+        {
+            _ = RegistryTarget.ParseGateways(_cluster); // a typo fails now, not after a start
+            if (clusterId is null || serviceId is null)
+            {
+                throw new ArgumentException("--cluster needs --cluster-id and --service-id: the cluster's own (Registry:ClusterId and Registry:ServiceId), or its gateways refuse the client.");
+            }
+        }
+        else if (clusterId is not null || serviceId is not null)
+        {
+            throw new ArgumentException("--cluster-id and --service-id go with --cluster.");
+        }
+        _clusterId = clusterId ?? "registry";
+        _serviceId = serviceId ?? "registry";
+        if (_interval is not null && args.String("--model") is not null)
+        {
+            throw new ArgumentException("--interval sets the load (an open model at devices ÷ interval); give --interval or --model, not both.");
+        }
         _prefix = args.String("--prefix") ?? (_cluster is null ? "hb-" : $"hb-{Guid.NewGuid().ToString("N")[..6]}-");
         _fill = !args.Flag("--no-fill");
         if (_mode is not ("single" or "batch" or "both") || _batch > RegistryLimits.MaxHeartbeatBatch || _interval is { TotalSeconds: <= 0 })

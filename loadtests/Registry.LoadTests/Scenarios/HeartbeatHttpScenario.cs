@@ -19,7 +19,7 @@ internal sealed class HeartbeatHttpScenario : IScenario
     public HeartbeatHttpScenario(Arguments args)
     {
         _devices = args.Int("--devices", 10_000, min: 1);
-        _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
+        _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
     }
 
     public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(64);

@@ -29,7 +29,7 @@ internal sealed class HeartbeatMqttScenario : IScenario
     public HeartbeatMqttScenario(Arguments args)
     {
         _devices = args.Int("--devices", 10_000, min: 1);
-        _interval = args.String("--interval") is { } i ? Durations.Parse(i) : null;
+        _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
         _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1);
         _payload = new byte[args.Int("--payload", 64)];
         // With the brokers in this process every connection is two of its sockets, the device's and the broker's; past

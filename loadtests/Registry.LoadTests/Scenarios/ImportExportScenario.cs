@@ -40,12 +40,29 @@ internal sealed class ImportExportScenario : IScenario
     public ImportExportScenario(Arguments args)
     {
         _devices = args.Int("--devices", 100_000, min: 1);
-        _jobTimeout = args.Duration("--job-timeout", TimeSpan.FromMinutes(30));
+        _jobTimeout = args.Duration("--job-timeout", TimeSpan.FromMinutes(30), positive: true);
         _parallelism = args.Int("--ceiling-parallelism", 16, min: 1);
         _host = args.String("--host");
+        if (_host is not null && !File.Exists(_host))
+        {
+            throw new ArgumentException($"--host {_host}: no such file (a built Registry.Host.dll).");
+        }
         if (args.String("--device-storage") is { } storage)
         {
+            if (storage is not ("Batched" or "Table" or "Blob"))
+            {
+                throw new ArgumentException($"--device-storage takes Batched, Table or Blob; '{storage}' is not one.");
+            }
+            // The ceilings read and write the Batched layout: rows by index partition group in a table of their own.
+            if (storage != "Batched" && !args.Flag("--no-ceiling"))
+            {
+                throw new ArgumentException($"--device-storage {storage} needs --no-ceiling: the ceilings scan and insert the Batched layout's rows.");
+            }
             _settings["Registry:DeviceStorage"] = storage;
+        }
+        if (args.String("--model") is not null)
+        {
+            throw new ArgumentException("import-export runs one job at a time, each step one call: --model does not apply.");
         }
     }
 
@@ -78,18 +95,18 @@ internal sealed class ImportExportScenario : IScenario
             OneCall("import", (_, token) => _current!.JobAsync("import", _jobTimeout, token)) with
             {
                 Description = "an import job creating every device of devices.txt, from `POST /jobs/create` until `GET /jobs/{id}` says completed",
-                After = async token => await _current!.CheckImportErrorsAsync(_problems, token),
+                After = async token => await _current!.CheckImportErrorsAsync(_notes, _problems, token),
             },
             OneCall("export", (_, token) => _current!.JobAsync("export", _jobTimeout, token)) with
             {
                 Description = "an export job writing every device with its keys to devices.txt",
                 // Untimed: read back what the export wrote, then stop the registry so the ceilings have storage to themselves.
-                After = async token => await _current!.AfterExportAsync(_devices, _problems, token),
+                After = async token => await _current!.AfterExportAsync(_devices, _notes, _problems, token),
             },
         };
         if (context.Options.Ceiling)
         {
-            steps.Add(new("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _problems))
+            steps.Add(new("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _notes, _problems))
             {
                 CeilingOf = "export",
                 ItemsPerCall = _devices,
@@ -173,6 +190,8 @@ internal sealed class ImportExportScenario : IScenario
 
         public string Description { get; private set; } = "";
 
+        public int Number { get; private init; }
+
         public static async Task<Round> StartAsync(int number, string input, IReadOnlyDictionary<string, string?> settings, string? host, Action<string> log, CancellationToken cancel)
         {
             var azurite = await AzuriteProcess.StartAsync(cancel);
@@ -192,7 +211,10 @@ internal sealed class ImportExportScenario : IScenario
                 var round = new Round(azurite, $"ie{number}{Guid.NewGuid():N}"[..10], containers[1], containers[2],
                     containers[0].GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, expires).ToString(),
                     containers[1].GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.Write | BlobContainerSasPermissions.Create
-                        | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, expires).ToString());
+                        | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, expires).ToString())
+                {
+                    Number = number,
+                };
                 round._registry = await RegistryProcess.StartAsync(round._name, azurite.ConnectionString, settings, host, cancel);
                 round._http = BenchHost.CreateClient(round._registry.CaPath, 4);
                 round.Description = $"Azurite process {azurite.ProcessId}, registry process {round._registry.ProcessId} (its log {round._registry.LogPath})";
@@ -222,21 +244,23 @@ internal sealed class ImportExportScenario : IScenario
             return (string)job["status"]! == "completed" ? null : $"{type} job {job["status"]} at {job["progress"]}%: {job["failureReason"]}";
         }
 
-        public async Task CheckImportErrorsAsync(List<string> problems, CancellationToken cancel)
+        public async Task CheckImportErrorsAsync(List<string> notes, List<string> problems, CancellationToken cancel)
         {
             var log = _output.GetBlobClient("importErrors.log");
             var size = (await log.ExistsAsync(cancel)).Value ? (await log.GetPropertiesAsync(cancellationToken: cancel)).Value.ContentLength : -1;
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"round {Number} check: importErrors.log {(size < 0 ? "missing" : $"{size:N0} bytes")} (expected empty)"));
             if (size != 0)
             {
                 problems.Add(size < 0 ? "the import wrote no importErrors.log" : $"importErrors.log holds {size:N0} bytes (every line was valid)");
             }
         }
 
-        public async Task AfterExportAsync(int devices, List<string> problems, CancellationToken cancel)
+        public async Task AfterExportAsync(int devices, List<string> notes, List<string> problems, CancellationToken cancel)
         {
             var blob = _output.GetBlobClient("devices.txt");
             _exported = (await blob.ExistsAsync(cancel)).Value ? (await blob.DownloadContentAsync(cancel)).Value.Content.ToMemory() : ReadOnlyMemory<byte>.Empty;
             var lines = _exported.Span.Count((byte)'\n');
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"round {Number} check: the export holds {lines:N0} devices ({_exported.Length / 1e6:F1} MB; expected {devices:N0})"));
             if (lines != devices)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"the export holds {lines:N0} devices, {devices:N0} were imported"));
@@ -250,12 +274,13 @@ internal sealed class ImportExportScenario : IScenario
             }
         }
 
-        public async ValueTask<string?> ScanAndUploadAsync(int parallelism, int devices, List<string> problems)
+        public async ValueTask<string?> ScanAndUploadAsync(int parallelism, int devices, List<string> notes, List<string> problems)
         {
             var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), new Registry.Host.RegistrySettings().IndexPartitions, parallelism);
             _rows = rows;
             await JobCeilings.UploadAsync(_ceiling, "devices.txt", _exported, 4 << 20, parallelism);
             var stored = rows.Sum(r => r.Count);
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"round {Number} check: storage holds {stored:N0} device rows (expected {devices:N0})"));
             if (stored != devices)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"storage holds {stored:N0} device rows, {devices:N0} were imported"));

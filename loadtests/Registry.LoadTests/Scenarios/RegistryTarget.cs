@@ -83,7 +83,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
     /// <summary>Connects to an external cluster's gateways (<c>host:port[,host:port…]</c>).</summary>
     public static async Task<RegistryTarget> ConnectExternalAsync(string gateways, string clusterId, string serviceId, CancellationToken cancel)
     {
-        var endpoints = gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseEndpoint).ToArray();
+        var endpoints = ParseGateways(gateways);
         var client = await ConnectAsync(c =>
         {
             c.UseStaticClustering(endpoints);
@@ -134,6 +134,9 @@ internal sealed class RegistryTarget : IAsyncDisposable
         }
     }
 
+    /// <summary>How long a client gets to reach a gateway.</summary>
+    private static readonly TimeSpan ConnectLimit = TimeSpan.FromSeconds(60);
+
     private static async Task<IHost> ConnectAsync(Action<IClientBuilder> configure, CancellationToken cancel)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -146,9 +149,26 @@ internal sealed class RegistryTarget : IAsyncDisposable
             configure(client);
         });
         var host = builder.Build();
-        await host.StartAsync(cancel);
+        // An unreachable gateway would otherwise keep the client trying, and the run waiting, without a word.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        bounded.CancelAfter(ConnectLimit);
+        try
+        {
+            await host.StartAsync(bounded.Token);
+        }
+        catch (Exception e) when (!cancel.IsCancellationRequested && e is OperationCanceledException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
+        {
+            host.Dispose();
+            throw new InvalidOperationException($"No Orleans gateway answered within {ConnectLimit.TotalSeconds:0} s ({e.GetType().Name}: {e.Message}).", e);
+        }
         return host;
     }
+
+    /// <summary>The gateways of <c>host:port[,host:port…]</c>; a malformed one is an <see cref="ArgumentException"/>.</summary>
+    public static IPEndPoint[] ParseGateways(string gateways) =>
+        gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } parts
+            ? parts.Select(ParseEndpoint).ToArray()
+            : throw new ArgumentException("--cluster needs host:port[,host:port…].");
 
     private static IPEndPoint ParseEndpoint(string text)
     {

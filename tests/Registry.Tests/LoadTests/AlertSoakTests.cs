@@ -66,12 +66,26 @@ public sealed class AlertSoakTests
         Assert.Throws<ArgumentException>(() => SoakPlan.Share(text, 1000, "--silent"));
 
     [Theory]
+    [InlineData(20, 100, 20, 1)] // fewer devices than a batch: one call of them all each period (was a call of "100" every 5 periods)
+    [InlineData(150, 100, 75, 2)] // two equal calls a period (was 100 + 50 at one call every 20 s: a beat every 40 s, not 30)
+    [InlineData(100_000, 100, 100, 1000)]
+    [InlineData(1, 100, 1, 1)]
+    public void Every_device_beats_once_a_period_in_as_few_equal_calls_as_the_batch_allows(int devices, int batch, int perCall, int calls)
+    {
+        var cadence = AlertSoakScenario.Cadence(devices, batch);
+        Assert.Equal((perCall, calls), cadence);
+        Assert.True(cadence.PerCall * cadence.CallsPerRound >= devices);
+        Assert.True(cadence.PerCall <= batch);
+    }
+
+    [Theory]
     [InlineData("--interval", "1.5s")]
     [InlineData("--interval", "0s")]
     [InlineData("--grace", "500ms")]
     [InlineData("--beat-every", "90s")]
     [InlineData("--silent", "200%")]
     [InlineData("--rounds", "2")]
+    [InlineData("--model", "closed:5")]
     public void The_soak_refuses_a_policy_the_registry_would_refuse_and_a_beat_slower_than_the_deadline(string option, string value) =>
         Assert.Throws<ArgumentException>(() => new AlertSoakScenario(new Arguments(["--interval", "60s", "--grace", "30s", option, value])));
 

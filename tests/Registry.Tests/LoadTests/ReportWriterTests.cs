@@ -45,7 +45,7 @@ public sealed class ReportWriterTests
 
         var markdown = ReportWriter.ToMarkdown(report);
 
-        Assert.StartsWith("# heartbeat-grain (partial: stopped by Ctrl+C)", markdown, StringComparison.Ordinal);
+        Assert.StartsWith("# heartbeat-grain (partial: stopped by Ctrl+C or SIGTERM)", markdown, StringComparison.Ordinal);
         Assert.Contains("- heartbeat (round 1): 3 × NotRegistered", markdown, StringComparison.Ordinal);
         Assert.Contains("- check failed: 2 alerts missed", markdown, StringComparison.Ordinal);
         Assert.Equal(4, report.Failures);

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Registry.LoadTests.Harness;
+using Registry.LoadTests.Scenarios;
+
+namespace Registry.Tests.LoadTests;
+
+/// <summary>
+/// What the hostile review of the harness found on its command line: values that measure nothing, options a scenario
+/// ignored, mistakes found only after a start (or a run), and a SIGTERM that did not stop a run. Each is refused before
+/// anything starts, with a message naming the option, or handled as Ctrl+C is.
+/// </summary>
+public sealed class HarnessCommandLineTests
+{
+    [Theory]
+    [InlineData("--duration", "0s", "--duration must be above 0")]
+    [InlineData("--ceiling-duration", "0s", "--ceiling-duration must be above 0")]
+    [InlineData("--count", "0", "--count must be at least 1")]
+    [InlineData("--duration", "soon", "--duration takes a duration")]
+    public void Harness_options_that_would_measure_nothing_or_are_not_values_are_refused_by_name(string option, string value, string message)
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => HarnessOptions.Read(new Arguments([option, value])));
+        Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_number_option_given_words_names_the_option()
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => new RegistryCrudScenario(new Arguments(["--devices", "abc"])));
+        Assert.Contains("--devices takes a whole number; 'abc' is not one", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--device-storage", "nonsense", null)]
+    [InlineData("--device-storage", "Table", null)] // the ceilings read the Batched layout: Table needs --no-ceiling
+    [InlineData("--host", "/nonexistent/Registry.Host.dll", null)]
+    [InlineData("--model", "closed:4", null)]
+    [InlineData("--job-timeout", "0s", null)]
+    public void Import_export_refuses_what_it_cannot_run_before_starting_anything(string option, string value, string? extra)
+    {
+        string[] args = extra is null ? [option, value] : [option, value, extra];
+        Assert.Throws<ArgumentException>(() => new ImportExportScenario(new Arguments(args)));
+    }
+
+    [Fact]
+    public void Import_export_takes_table_rows_without_its_ceilings()
+    {
+        var args = new Arguments(["--device-storage", "Table", "--no-ceiling"]);
+        _ = new ImportExportScenario(args);
+        HarnessOptions.Read(args);
+        args.EnsureAllRead();
+    }
+
+    [Theory]
+    [InlineData("--cluster", "nonsense", "--cluster-id", "c", "--service-id", "s")]
+    [InlineData("--cluster", "127.0.0.1:30000", "--cluster-id", "c", null, null)]
+    [InlineData("--cluster-id", "c", "--service-id", "s", null, null)]
+    [InlineData("--interval", "10s", "--model", "closed:4", null, null)]
+    public void Heartbeat_grain_refuses_a_malformed_or_incomplete_cluster_and_two_load_models(string a, string b, string c, string d, string? e, string? f)
+    {
+        string[] args = e is null ? [a, b, c, d] : [a, b, c, d, e, f!];
+        Assert.Throws<ArgumentException>(() => new HeartbeatGrainScenario(new Arguments(args)));
+    }
+
+    [Fact]
+    public async Task An_output_folder_that_cannot_be_made_is_refused_before_the_run_with_exit_code_2()
+    {
+        var clock = Stopwatch.StartNew();
+        var code = await RunHarness(["registry-crud", "--devices", "5", "--duration", "1h", "--out", "/dev/null/report"]);
+        Assert.Equal(2, code);
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), "it ran the hour's step first"); // a bound on a hang, not a timing claim
+    }
+
+    /// <summary>
+    /// <c>kill</c>, <c>timeout</c> and a CI job's cancel send SIGTERM: the run ran on to its end and exited 0. It now
+    /// stops as for Ctrl+C: a report marked partial, exit code 130.
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task Sigterm_stops_a_run_with_a_partial_report_and_exit_code_130()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-sigterm-").FullName;
+        try
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { typeof(Registry.LoadTests.Program).Assembly.Location, "heartbeat-grain", "--devices", "3000000", "--no-ceiling", "--no-live", "--out", output })
+            {
+                start.ArgumentList.Add(arg);
+            }
+            using var harness = Process.Start(start)!;
+            _ = harness.StandardError.ReadToEndAsync(ct);
+            // Its first line comes from the run, after the signal handlers are in place; the fill of 3M devices follows.
+            while (await harness.StandardOutput.ReadLineAsync(ct) is { } line && !line.Contains("preparing", StringComparison.Ordinal))
+            {
+            }
+            using (var kill = Process.Start("kill", ["-TERM", harness.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(ct);
+            }
+            _ = harness.StandardOutput.ReadToEndAsync(ct);
+            await harness.WaitForExitAsync(ct);
+
+            Assert.Equal(Registry.LoadTests.Program.Interrupted, harness.ExitCode);
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
+            Assert.True(report.RootElement.GetProperty("partial").GetBoolean());
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static async Task<int> RunHarness(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(typeof(Registry.LoadTests.Program).Assembly.Location);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var harness = Process.Start(start)!;
+        var ct = TestContext.Current.CancellationToken;
+        _ = harness.StandardOutput.ReadToEndAsync(ct);
+        _ = harness.StandardError.ReadToEndAsync(ct);
+        await harness.WaitForExitAsync(ct);
+        return harness.ExitCode;
+    }
+}
