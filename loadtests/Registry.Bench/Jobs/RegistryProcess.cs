@@ -57,6 +57,9 @@ internal sealed class RegistryProcess : IAsyncDisposable
         return counters;
     }
 
+    /// <summary>How long a stop may take before the process is killed.</summary>
+    private static readonly TimeSpan GracefulStop = TimeSpan.FromSeconds(30);
+
     public int ProcessId => _process.Id;
 
     public string CaPath => Path.Combine(DataFolder, "certs", DevelopmentCertificates.CaFileName);
@@ -190,16 +193,28 @@ internal sealed class RegistryProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Stopped as an operator stops it (SIGTERM: the host shuts down and removes its diagnostic pipes); killed only
+        // if it has not ended within the bound.
         try
         {
             if (!_process.HasExited)
             {
+                using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+                await term.WaitForExitAsync();
+            }
+            using var bounded = new CancellationTokenSource(GracefulStop);
+            await _process.WaitForExitAsync(bounded.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            try
+            {
                 _process.Kill(entireProcessTree: true);
             }
-        }
-        catch (InvalidOperationException)
-        {
-            // exited between the check and the kill
+            catch (InvalidOperationException)
+            {
+                // exited between the bound and the kill
+            }
         }
         await _process.WaitForExitAsync();
         _process.Dispose();

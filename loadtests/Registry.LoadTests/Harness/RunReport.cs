@@ -35,7 +35,10 @@ internal sealed record RunReport
         Median(g.Select(r => r.Latency.P50)), Median(g.Select(r => r.Latency.P75)), Median(g.Select(r => r.Latency.P95)),
         Median(g.Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed))).ToList();
 
-    /// <summary>Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy machine).</summary>
+    /// <summary>
+    /// Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy
+    /// machine), for the rounds where both ran.
+    /// </summary>
     public IReadOnlyList<CeilingRatio> Ratios() => Results.Where(r => r.CeilingOf is not null).GroupBy(r => (r.Step, r.CeilingOf!)).Select(g =>
     {
         var ratios = g.Select(ceiling => Results.FirstOrDefault(r => r.Step == ceiling.CeilingOf && r.Round == ceiling.Round) is { } bounded && ceiling.OkItemsPerSecond > 0
@@ -43,7 +46,7 @@ internal sealed record RunReport
                 : double.NaN)
             .Where(x => !double.IsNaN(x)).ToList();
         return new CeilingRatio(g.Key.Item2, g.Key.Step, ratios, ratios.Count > 0 ? Median(ratios) : double.NaN);
-    }).ToList();
+    }).Where(r => r.Rounds.Count > 0).ToList(); // a step stopped before it ran, or a ceiling that completed nothing, has no ratio (not "NaN")
 
     public static double Median(IEnumerable<double> values)
     {

@@ -106,23 +106,15 @@ internal sealed class ImportExportScenario : IScenario
         };
         if (context.Options.Ceiling)
         {
-            steps.Add(new("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _notes, _problems))
+            steps.Add(OneCall("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _notes, _problems)) with
             {
                 CeilingOf = "export",
-                ItemsPerCall = _devices,
-                Bounds = oneCall,
-                WarmUp = false,
-                Model = LoadModel.Closed(1),
                 Description = "storage alone doing the export's work: every device row read by parallel range scans of its PartitionKey, and the exported bytes staged as 4 MiB blocks and committed",
                 After = async _ => await _current!.ClearForInsertCeilingAsync(),
             });
-            steps.Add(new("raw-insert", (_, _) => _current!.InsertAsync(_parallelism))
+            steps.Add(OneCall("raw-insert", (_, _) => _current!.InsertAsync(_parallelism)) with
             {
                 CeilingOf = "import",
-                ItemsPerCall = _devices,
-                Bounds = oneCall,
-                WarmUp = false,
-                Model = LoadModel.Closed(1),
                 Description = "storage alone doing the import's writes: the same device rows and index entries inserted into fresh tables as entity-group transactions of 100",
             });
         }

@@ -82,12 +82,7 @@ public sealed class HarnessCommandLineTests
         var output = Directory.CreateTempSubdirectory("harness-sigterm-").FullName;
         try
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { typeof(Registry.LoadTests.Program).Assembly.Location, "heartbeat-grain", "--devices", "3000000", "--no-ceiling", "--no-live", "--out", output })
-            {
-                start.ArgumentList.Add(arg);
-            }
-            using var harness = Process.Start(start)!;
+            using var harness = StartHarness(["heartbeat-grain", "--devices", "3000000", "--no-ceiling", "--no-live", "--out", output]);
             _ = harness.StandardError.ReadToEndAsync(ct);
             // Its first line comes from the run, after the signal handlers are in place; the fill of 3M devices follows.
             while (await harness.StandardOutput.ReadLineAsync(ct) is { } line && !line.Contains("preparing", StringComparison.Ordinal))
@@ -110,7 +105,8 @@ public sealed class HarnessCommandLineTests
         }
     }
 
-    private static async Task<int> RunHarness(string[] args)
+    /// <summary>The harness as a user runs it: its own process, its output read by the test.</summary>
+    private static Process StartHarness(string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(typeof(Registry.LoadTests.Program).Assembly.Location);
@@ -118,7 +114,12 @@ public sealed class HarnessCommandLineTests
         {
             start.ArgumentList.Add(arg);
         }
-        using var harness = Process.Start(start)!;
+        return Process.Start(start)!;
+    }
+
+    private static async Task<int> RunHarness(string[] args)
+    {
+        using var harness = StartHarness(args);
         var ct = TestContext.Current.CancellationToken;
         _ = harness.StandardOutput.ReadToEndAsync(ct);
         _ = harness.StandardError.ReadToEndAsync(ct);

@@ -34,6 +34,15 @@ public sealed class ReportWriterTests
     }
 
     [Fact]
+    public void A_step_stopped_before_it_ran_has_no_ratio_to_its_ceiling_rather_than_NaN()
+    {
+        var report = Report() with { Partial = true, Results = [Result("noop", 2000, 1, ceilingOf: "heartbeat")] };
+
+        Assert.Empty(report.Ratios());
+        Assert.DoesNotContain("NaN", ReportWriter.ToMarkdown(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Failures_and_a_Ctrl_C_are_in_the_report()
     {
         var report = Report() with
