@@ -103,7 +103,8 @@ internal sealed class AlertSoakScenario : IScenario
     /// allows, of equal size, so every device beats once a period. With the configured batch as the call size, 20
     /// devices and a batch of 100 made one call of 20 ids every 10 s where the period was 2 s (the rate is in items,
     /// counted as a full batch a call), and the soak announced its own stalls as false alerts; 150 devices beat every
-    /// 40 s instead of 30. A call then counts <c>PerCall</c> heartbeats, at most one more than it carries.
+    /// 40 s instead of 30. A round then counts <c>PerCall × CallsPerRound</c> heartbeats, at most
+    /// <c>CallsPerRound - 1</c> more than it sends.
     /// </summary>
     internal static (int PerCall, int CallsPerRound) Cadence(int beating, int batch)
     {
@@ -118,7 +119,14 @@ internal sealed class AlertSoakScenario : IScenario
     /// <summary>Interval plus grace: how long a device may be silent before it is missed.</summary>
     private TimeSpan Deadline => TimeSpan.FromSeconds(_interval + _grace);
 
-    public LoadModel DefaultModel => LoadModel.Open(Cadence(_devices, _batch) is var c ? c.CallsPerRound * c.PerCall / _beatEvery.TotalSeconds : 0);
+    public LoadModel DefaultModel => Rate(_devices);
+
+    /// <summary>Heartbeats a second that beat <paramref name="beating"/> devices once per beat period (<see cref="Cadence"/>).</summary>
+    private LoadModel Rate(int beating)
+    {
+        var (perCall, calls) = Cadence(beating, _batch);
+        return LoadModel.Open(calls * perCall / _beatEvery.TotalSeconds);
+    }
 
     public IReadOnlyList<string> Notes => _notes;
 
@@ -209,7 +217,6 @@ internal sealed class AlertSoakScenario : IScenario
     private Step Phase(string name, int[] beating, TimeSpan bound, Func<CancellationToken, Task>? until, Action start, string description)
     {
         var begun = 0;
-        var cadence = Cadence(beating.Length, _batch);
         return new Step(name, (n, ct) =>
         {
             if (Interlocked.Exchange(ref begun, 1) == 0)
@@ -219,8 +226,8 @@ internal sealed class AlertSoakScenario : IScenario
             return BeatAsync(ct);
         })
         {
-            ItemsPerCall = cadence.PerCall,
-            Model = LoadModel.Open(cadence.CallsPerRound * cadence.PerCall / _beatEvery.TotalSeconds),
+            ItemsPerCall = Cadence(beating.Length, _batch).PerCall,
+            Model = Rate(beating.Length),
             Bounds = new RunBounds(bound, null, TimeSpan.Zero, TimeSpan.FromSeconds(30)),
             WarmUp = false,
             Until = until is null ? null : ct =>
