@@ -17,11 +17,15 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
 {
     private static readonly string[] TrickyIds = ["ix-a#b", "ix-a?b", "ix-a_b", "ix-a%23b", "ix-Case", "ix-case", "ix-a~7Eb", "ix-" + "-:.+%_#*?!(),=@;$'"];
 
-    private static async Task<TableIndexStore> NewStore(string connectionString, string? tableName = null)
+    private static async Task<TableIndexStore> NewStore(string connectionString, string? tableName = null) =>
+        new(await NewTable(connectionString, tableName));
+
+    /// <summary>A table of its own for one test (a store over it, or over a wrapper of it).</summary>
+    private static async Task<TableClient> NewTable(string connectionString, string? tableName = null)
     {
         var table = new TableServiceClient(connectionString).GetTableClient(tableName ?? "ix" + Guid.NewGuid().ToString("N")[..12]);
         await table.CreateIfNotExistsAsync(TestContext.Current.CancellationToken);
-        return new TableIndexStore(table);
+        return table;
     }
 
     private static async Task<IndexEntry[]> Loaded(IIndexStore store, int partition) =>
@@ -58,8 +62,7 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
     public async Task While_every_request_slot_is_busy_the_waiting_groups_keep_queueing_and_send_one_fuller_transaction_each()
     {
         var ct = TestContext.Current.CancellationToken;
-        var table = new TableServiceClient(azurite.ConnectionString).GetTableClient("ix" + Guid.NewGuid().ToString("N")[..12]);
-        await table.CreateIfNotExistsAsync(ct);
+        var table = await NewTable(azurite.ConnectionString);
         var gated = new GatedTableClient(table);
         var store = new TableIndexStore(gated, requestsInFlight: 2);
         // Partitions 0-3 are four groups, one change each: two take the slots and wait at the gate, two wait for a slot.
@@ -88,8 +91,7 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
     public async Task After_storage_answers_slowly_the_store_keeps_half_as_many_requests_in_flight_and_adds_them_back_as_answers_come_promptly()
     {
         var ct = TestContext.Current.CancellationToken;
-        var table = new TableServiceClient(azurite.ConnectionString).GetTableClient("ix" + Guid.NewGuid().ToString("N")[..12]);
-        await table.CreateIfNotExistsAsync(ct);
+        var table = await NewTable(azurite.ConnectionString);
         var gated = new GatedTableClient(table);
         var time = new FakeTimeProvider();
         var store = new TableIndexStore(gated, requestsInFlight: 4, slowRequest: TimeSpan.FromSeconds(1), time: time);
