@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 using Registry.Abstractions;
@@ -9,8 +8,9 @@ using Registry.Host;
 namespace Registry.Tests.Infrastructure;
 
 /// <summary>
-/// A two-silo test cluster with the registry's embedded storage whose one clock (the <see cref="TimeProvider"/> in DI)
-/// is a <see cref="FakeTimeProvider"/> the test controls, so device timestamps are exact values, not "recent".
+/// A two-silo test cluster with the registry's embedded storage whose grains' clock (the <see cref="TimeProvider"/> in DI)
+/// is a <see cref="FakeTimeProvider"/> the test controls, so device timestamps are exact values, not "recent". Orleans'
+/// own machinery (messaging, membership, the directory) stays on real time (<see cref="TestClocks.UseGrainClock"/>).
 /// </summary>
 public sealed class PresenceClusterFixture : IAsyncLifetime
 {
@@ -54,7 +54,7 @@ public sealed class PresenceClusterFixture : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
-            siloBuilder.Services.AddSingleton<TimeProvider>(Clocks[siloBuilder.Configuration[ClockKey]!]);
+            siloBuilder.Services.UseGrainClock(Clocks[siloBuilder.Configuration[ClockKey]!]);
             SiloConfiguration.ConfigureServices(siloBuilder, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
         }
     }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
 using static Registry.Tests.Infrastructure.RegistryHttp;
@@ -26,7 +25,7 @@ public sealed class SecuredRegistryFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Host = await RegistryTestHost.StartAsync(configure: builder => builder.Services.AddSingleton<TimeProvider>(Clock));
+        Host = await RegistryTestHost.StartAsync(configure: builder => builder.Services.UseGrainClock(Clock));
         Owner = Host.CreateClient();
     }
 

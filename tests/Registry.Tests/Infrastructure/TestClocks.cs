@@ -22,7 +22,10 @@ public static class TestClocks
         ReminderTimeProviderNames.Reminders,
     ];
 
-    public static void UseGrainClock(this IServiceCollection services, FakeTimeProvider clock)
+    /// <summary>The areas a test clock must not drive: their loops would stall, or run inline in <c>Advance</c>.</summary>
+    public static IReadOnlyList<string> RealTime => RealTimeAreas;
+
+    public static void UseGrainClock(this IServiceCollection services, TimeProvider clock)
     {
         services.AddSingleton<TimeProvider>(clock);
         foreach (var area in RealTimeAreas)

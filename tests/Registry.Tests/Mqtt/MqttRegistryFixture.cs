@@ -2,7 +2,6 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -43,7 +42,7 @@ public sealed class MqttRegistryFixture : IAsyncLifetime
         {
             all[key] = value;
         }
-        return RegistryTestHost.StartAsync(all, configure: builder => builder.Services.AddSingleton(clock));
+        return RegistryTestHost.StartAsync(all, configure: builder => builder.Services.UseGrainClock(clock));
     }
 
     /// <summary>A fresh device with generated keys: (id, primary key).</summary>

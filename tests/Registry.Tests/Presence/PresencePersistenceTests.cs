@@ -15,6 +15,18 @@ namespace Registry.Tests.Presence;
 public sealed class PresencePersistenceTests(PresenceClusterFixture fixture) : IClassFixture<PresenceClusterFixture>
 {
     [Fact]
+    public void The_silos_machinery_keeps_real_time_while_their_grains_read_the_test_clock()
+    {
+        // On the test clock Orleans' own loops (membership, directory, request timeouts) stood still: under a loaded
+        // suite a device create went unanswered for Orleans' 30 s (twice in full runs, never alone).
+        foreach (var services in fixture.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services))
+        {
+            Assert.Same(fixture.Clock, services.GetRequiredService<TimeProvider>());
+            Assert.All(TestClocks.RealTime, area => Assert.Same(TimeProvider.System, services.GetRequiredKeyedService<TimeProvider>(area)));
+        }
+    }
+
+    [Fact]
     public async Task Heartbeats_are_written_once_per_device_per_interval_however_often_the_devices_beat()
     {
         await FlushAllAsync(); // what earlier tests left
