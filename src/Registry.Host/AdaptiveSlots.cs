@@ -83,6 +83,24 @@ public sealed partial class AdaptiveSlots
         return _time.GetTimestamp();
     }
 
+    /// <summary>Gives back a slot no request was sent with (what it was taken for had expired): no answer to time.</summary>
+    public void Return()
+    {
+        TaskCompletionSource? next = null;
+        lock (_lock)
+        {
+            if (_inUse <= _limit && _waiting.TryDequeue(out next))
+            {
+                // handed over: the slot stays in use
+            }
+            else
+            {
+                _inUse--;
+            }
+        }
+        next?.SetResult();
+    }
+
     /// <summary>
     /// Gives back the slot of a request that started at <paramref name="started"/> (what <see cref="WaitAsync"/> returned),
     /// answered or failed. Returns true when its slowness cut the slots.

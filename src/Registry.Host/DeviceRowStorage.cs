@@ -20,10 +20,13 @@ namespace Registry.Host;
 /// it queue and go together as the next one, with no timer (a lone write goes at once).
 /// Each writer keeps the semantics of one row of its own (insert-if-absent without a storage ETag, replace with it,
 /// delete) and gets its own outcome and ETag: one refused operation fails only its writer, the rest are retried
-/// without it. docs/storage.md §3.
+/// without it. A write still queued <paramref name="queueTimeout"/> after it was asked (its caller has been answered 503
+/// by then, <see cref="BoundedGrainStorage"/>) is dropped unsent: sent late, it would only spend storage on an answer
+/// nobody waits for, and land behind the caller's back. docs/storage.md §3.
 /// </summary>
 public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
-    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null) : IGrainStorage, IDevicePartitionScan
+    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null, TimeSpan? queueTimeout = null)
+    : IGroupCommittingStorage, IDevicePartitionScan
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
     public const int MaxTransaction = 100;
@@ -33,6 +36,8 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private readonly AdaptiveSlots _slots = new(requestsInFlight, slowRequest ?? AdaptiveSlots.DefaultSlowRequest, RegistryMetrics.Stores.DeviceRows, logger, time);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private long _dropped;
 
     /// <summary>Storage requests this store has in flight at most, over all its groups (the configured number).</summary>
     public int RequestsInFlight => requestsInFlight;
@@ -50,6 +55,9 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     /// <summary>Storage requests those writes took: transactions plus single requests. Below <see cref="Writes"/> when writes shared transactions.</summary>
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Writes dropped unsent: still queued past the queue timeout, their callers already answered 503.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Rows read one at a time (a device grain loading its state); the rows of a <see cref="Scan"/> are not counted.</summary>
     public long Reads => Interlocked.Read(ref _reads);
@@ -136,8 +144,8 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         var data = serializer.Serialize(grainState.State).ToArray();
         // No storage ETag: the writer believes no row exists (a create), so the write is an insert that refuses one.
         var write = grainState.ETag is { } etag
-            ? new PendingWrite(WriteKind.Replace, rowKey, data, new ETag(etag))
-            : new PendingWrite(WriteKind.Insert, rowKey, data, default);
+            ? new PendingWrite(WriteKind.Replace, rowKey, data, new ETag(etag), _time.GetTimestamp())
+            : new PendingWrite(WriteKind.Insert, rowKey, data, default, _time.GetTimestamp());
         grainState.ETag = (await Enqueue(partitionKey, write)).ToString();
         grainState.RecordExists = true;
     }
@@ -145,7 +153,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var (partitionKey, rowKey) = Keys(grainId);
-        await Enqueue(partitionKey, new PendingWrite(WriteKind.Delete, rowKey, null, grainState.ETag is { } etag ? new ETag(etag) : ETag.All));
+        await Enqueue(partitionKey, new PendingWrite(WriteKind.Delete, rowKey, null, grainState.ETag is { } etag ? new ETag(etag) : ETag.All, _time.GetTimestamp()));
         grainState.ETag = null;
         grainState.RecordExists = false;
     }
@@ -196,9 +204,17 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             }
             var started = await _slots.WaitAsync();
             List<PendingWrite> batch;
+            List<PendingWrite> expired;
             lock (bucket.Queue)
             {
-                batch = bucket.TakeBatch(); // not empty: only this drain takes from the queue
+                expired = queueTimeout is { } limit ? bucket.TakeExpired(_time, limit) : [];
+                batch = bucket.TakeBatch();
+            }
+            Expire(expired);
+            if (batch.Count == 0)
+            {
+                _slots.Return(); // every write had expired: nothing was sent
+                continue;
             }
             try
             {
@@ -217,6 +233,20 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             {
                 _slots.Release(started);
             }
+        }
+    }
+
+    private void Expire(List<PendingWrite> expired)
+    {
+        if (expired.Count == 0)
+        {
+            return;
+        }
+        Interlocked.Add(ref _dropped, expired.Count);
+        var error = new TimeoutException($"Not sent: queued past the storage timeout ({queueTimeout!.Value.TotalSeconds:0.#} s) behind other writes.");
+        foreach (var write in expired)
+        {
+            write.Done.TrySetException(error);
         }
     }
 
@@ -326,7 +356,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         Delete,
     }
 
-    private sealed record PendingWrite(WriteKind Kind, string RowKey, byte[]? Data, ETag ETag)
+    private sealed record PendingWrite(WriteKind Kind, string RowKey, byte[]? Data, ETag ETag, long Queued)
     {
         /// <summary>Continuations run off the drain, so one slow writer never holds the next transaction.</summary>
         public TaskCompletionSource<ETag> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -349,6 +379,23 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         public List<PendingWrite> Queue { get; } = [];
 
         public bool Draining { get; set; }
+
+        /// <summary>The writes queued longer than <paramref name="limit"/>, taken out of the queue.</summary>
+        public List<PendingWrite> TakeExpired(TimeProvider time, TimeSpan limit)
+        {
+            var expired = new List<PendingWrite>();
+            var kept = new List<PendingWrite>(Queue.Count);
+            foreach (var write in Queue)
+            {
+                (time.GetElapsedTime(write.Queued) >= limit ? expired : kept).Add(write);
+            }
+            if (expired.Count > 0)
+            {
+                Queue.Clear();
+                Queue.AddRange(kept);
+            }
+            return expired;
+        }
 
         /// <summary>
         /// Up to <see cref="MaxTransaction"/> of the oldest writes, one per row (a transaction may not touch a row twice:

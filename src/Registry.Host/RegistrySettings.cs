@@ -132,6 +132,13 @@ public sealed class RegistrySettings
     public int StorageRequestsInFlight { get; set; } = TableIndexStore.DefaultRequestsInFlight;
 
     /// <summary>
+    /// Single storage requests a silo has in flight at once (device rows read, writes through Orleans' Table and Blob
+    /// providers, heartbeat-monitor records). One that finds every slot taken waits for one, at most
+    /// <see cref="StorageTimeoutSeconds"/>, and is then answered 503 unsent (<see cref="StorageTimeBound"/>).
+    /// </summary>
+    public int GrainStorageRequestsInFlight { get; set; } = StorageTimeBound.DefaultRequestsInFlight;
+
+    /// <summary>
     /// Entries of a silo's grain directory cache (Orleans' <c>GrainDirectoryOptions.CacheSize</c>). Orleans keeps an entry
     /// after its grain deactivates, so its default of 1,000,000 held ~400 B per device a silo ever served (measured with
     /// the scale benchmark's idle phase); a lookup the cache misses asks the directory instead. At least 16: Orleans' own
@@ -397,6 +404,10 @@ public sealed class RegistrySettings
         if (StorageRequestsInFlight is < 1 or > 256)
         {
             problems.Add($"Registry:StorageRequestsInFlight={StorageRequestsInFlight} is out of range: use 1 to 256.");
+        }
+        if (GrainStorageRequestsInFlight is < 1 or > 4096)
+        {
+            problems.Add($"Registry:GrainStorageRequestsInFlight={GrainStorageRequestsInFlight} is out of range: use 1 to 4096.");
         }
         if (ImportChunksInFlight is < 1 or > 64)
         {

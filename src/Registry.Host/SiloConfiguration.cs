@@ -128,7 +128,7 @@ public static class SiloConfiguration
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
         // Durable storage is also bounded in time, so an outage answers 503 promptly instead of 500 after long retries.
         var bounded = settings.IsDurable;
-        silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>()));
+        silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>(), settings.GrainStorageRequestsInFlight));
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
         ConfigureEvents(silo, settings);
@@ -233,7 +233,7 @@ public static class SiloConfiguration
             var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
             silo.Services.AddSingleton(sp => new DeviceRowStorage(
                 devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>(),
-                settings.StorageRequestsInFlight, settings.StorageTimeout / 2));
+                settings.StorageRequestsInFlight, settings.StorageTimeout / 2, queueTimeout: settings.StorageTimeout));
             silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
             // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Threading.RateLimiting;
 using Azure;
 using Registry.Abstractions;
 
@@ -9,10 +10,80 @@ namespace Registry.Host;
 /// or hanging answers like IoT Hub does, 503 <c>ServiceUnavailable</c> within <c>Registry:StorageTimeoutSeconds</c>,
 /// rather than a 500 after the SDKs' long retries. Conflicts (etag mismatches) and other answers storage did give pass
 /// through unchanged.
+/// <para>
+/// Single requests (<see cref="Request"/>: a device row read, a write through Orleans' providers) also share this
+/// silo's <paramref name="requestsInFlight"/> slots (<c>Registry:GrainStorageRequestsInFlight</c>). A request that finds
+/// every slot taken waits for one, at most the timeout, and is then refused with 503 without ever being sent; a slot is
+/// held until storage has answered, also when the caller stopped waiting at the timeout. Unbounded,
+/// a failover's thousands of reactivation reads all went to storage at once: each waited behind the others past the
+/// timeout, was abandoned by its caller and still answered by storage, so storage spent itself on answers nobody read,
+/// and the retries kept it so (the 100k alert soak with a silo killed, loadtests/README.md). docs/storage.md §9.
+/// </para>
 /// </summary>
-public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTimeBound> logger)
+public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTimeBound> logger, int requestsInFlight = StorageTimeBound.DefaultRequestsInFlight,
+    TimeProvider? time = null)
 {
+    /// <summary>Single requests a silo has in flight at once by default (<c>Registry:GrainStorageRequestsInFlight</c>).</summary>
+    public const int DefaultRequestsInFlight = 64;
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    private readonly ConcurrencyLimiter _slots = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = requestsInFlight,
+        QueueLimit = int.MaxValue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
+
     public TimeSpan Timeout => timeout;
+
+    /// <summary>Single requests this silo keeps in flight at most.</summary>
+    public int RequestsInFlight => requestsInFlight;
+
+    /// <summary>Requests waiting for a slot now.</summary>
+    public long RequestsWaiting => _slots.GetStatistics()?.CurrentQueuedCount ?? 0;
+
+    /// <summary>
+    /// One storage request: <paramref name="send"/> is called once a slot is free (within the timeout, or never, and
+    /// the caller gets 503), and its answer is awaited for at most the timeout.
+    /// </summary>
+    public async Task Request(Func<Task> send)
+    {
+        var lease = await Slot();
+        Task operation;
+        try
+        {
+            operation = send();
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+        // The slot is storage's until the request really ends, not when its caller stops waiting: an abandoned request
+        // still costs storage its answer (the SDK's own timeout and retries, fitted to the storage timeout, end it).
+        _ = operation.ContinueWith(static (_, held) => ((RateLimitLease)held!).Dispose(), lease, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await Run(operation);
+    }
+
+    private async Task<RateLimitLease> Slot()
+    {
+        using var waited = new CancellationTokenSource(timeout, _time);
+        try
+        {
+            var lease = await _slots.AcquireAsync(1, waited.Token);
+            if (lease.IsAcquired)
+            {
+                return lease;
+            }
+            lease.Dispose();
+        }
+        catch (OperationCanceledException) when (waited.IsCancellationRequested)
+        {
+        }
+        throw Unavailable($"Storage is busy: no request went out within {timeout.TotalSeconds:0.#} s ({requestsInFlight} in flight); nothing was sent; retry later.", null);
+    }
 
     /// <summary>Runs <paramref name="operation"/> for at most the timeout.</summary>
     public async Task Run(Task operation)
@@ -21,7 +92,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         {
             // The operation itself cannot be cancelled: abandoned, it may still land, which the device grain's
             // re-read after a failed write is there for.
-            await operation.WaitAsync(timeout);
+            await operation.WaitAsync(timeout, _time);
         }
         catch (TimeoutException e)
         {
@@ -50,14 +121,14 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
     }
 
     /// <summary>The caller gets IoT Hub's code and a plain text; what storage said stays in this silo's log.</summary>
-    private StorageUnavailableException Unavailable(string message, Exception cause)
+    private StorageUnavailableException Unavailable(string message, Exception? cause)
     {
         LogUnavailable(logger, cause, message);
         return new StorageUnavailableException(message);
     }
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogUnavailable(ILogger logger, Exception exception, string message);
+    private static partial void LogUnavailable(ILogger logger, Exception? exception, string message);
 
     /// <summary>No answer at all, or storage saying it is unavailable: anything else is an answer to pass on.</summary>
     private static bool IsUnreachable(Exception e) => e switch

@@ -83,5 +83,5 @@ public sealed class BoundedHeartbeatStore(IHeartbeatStore inner, StorageTimeBoun
 {
     public Task<IReadOnlyList<MonitoredDevice>> Load(int partition) => bound.RunLong(inner.Load(partition));
 
-    public Task Apply(int partition, IReadOnlyList<MonitorChange> changes) => bound.Run(inner.Apply(partition, changes));
+    public Task Apply(int partition, IReadOnlyList<MonitorChange> changes) => bound.Request(() => inner.Apply(partition, changes));
 }

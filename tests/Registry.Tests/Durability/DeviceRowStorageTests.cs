@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Registry.Abstractions;
@@ -226,6 +227,60 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         {
             Assert.Equal("identity of " + id, (await Read(store, id)).State);
         }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_write_still_queued_past_the_storage_timeout_is_dropped_unsent_and_never_lands()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var inner = await NewTable(azurite.ConnectionString);
+        var gated = new GatedTableClient(inner);
+        var time = new FakeTimeProvider();
+        var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 1,
+            slowRequest: TimeSpan.FromSeconds(1), time: time, queueTimeout: TimeSpan.FromSeconds(5));
+        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"expire-{i}")
+            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(2).ToArray();
+        var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("sent"));
+        await gated.UntilInFlight(1, ct);
+        var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("queued too long"));
+
+        time.Advance(TimeSpan.FromSeconds(5)); // its caller (BoundedGrainStorage) has answered 503 by now
+        gated.Open();
+        await sent.WaitAsync(ct);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => queued.WaitAsync(ct));
+        Assert.Equal(1, gated.Requests);
+        Assert.Equal(1, store.Dropped);
+        var reader = new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
+        Assert.False((await Read(reader, buckets[1])).RecordExists);
+        Assert.Equal("sent", (await Read(reader, buckets[0])).State);
+        // The slot taken for the dropped write was given back: the next write of its bucket goes.
+        await store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("after")).WaitAsync(ct);
+        Assert.Equal("after", (await Read(reader, buckets[1])).State);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_write_queued_within_the_storage_timeout_is_sent_when_its_slot_comes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var inner = await NewTable(azurite.ConnectionString);
+        var gated = new GatedTableClient(inner);
+        var time = new FakeTimeProvider();
+        var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 1,
+            slowRequest: TimeSpan.FromSeconds(1), time: time, queueTimeout: TimeSpan.FromSeconds(5));
+        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"inside-{i}")
+            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(2).ToArray();
+        var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("first"));
+        await gated.UntilInFlight(1, ct);
+        var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("second"));
+
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        gated.Open();
+        await Task.WhenAll(sent, queued).WaitAsync(ct);
+
+        Assert.Equal(2, gated.Requests);
+        Assert.Equal(0, store.Dropped);
+        Assert.Equal("second", (await Read(new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance), buckets[1])).State);
     }
 
     [Fact(Timeout = 120_000)]
