@@ -10,6 +10,7 @@ namespace Registry.Grains.Heartbeats;
 /// device list's cursor format, so a page never repeats or skips a device that stays in its outage.
 /// </summary>
 [StatelessWorker]
+[Reentrant] // no state of its own: a call waiting for a device must not hold the silo's other calls (HeartbeatBatchGrain)
 public sealed class HeartbeatOutagesGrain(IOptions<RegistryIndexOptions> indexOptions) : Grain, IHeartbeatOutagesGrain
 {
     public async Task<HeartbeatOutagePage> List(int maxCount, string? continuation)

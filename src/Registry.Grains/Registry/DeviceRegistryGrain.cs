@@ -11,6 +11,7 @@ namespace Registry.Grains.Registry;
 /// lands wherever the caller is and no single activation becomes a bottleneck.
 /// </summary>
 [StatelessWorker]
+[Reentrant] // no state of its own: a call waiting for a device must not hold the silo's other calls (HeartbeatBatchGrain)
 public sealed class DeviceRegistryGrain(
     IOptions<RegistryIndexOptions> indexOptions, IGrainFactory grains, ILogger<DeviceRegistryGrain> logger) : Grain, IDeviceRegistryGrain
 {
