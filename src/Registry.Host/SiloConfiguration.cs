@@ -1,4 +1,6 @@
 using System.Net;
+using System.Runtime.CompilerServices;
+using Azure.Core.Pipeline;
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
@@ -181,17 +183,31 @@ public static class SiloConfiguration
     /// </summary>
     private static TableServiceClient Tables(RegistrySettings settings)
     {
-        var options = new TableClientOptions();
+        var options = new TableClientOptions { Transport = Transport(settings) };
         BoundRetries(options.Retry, settings.StorageTimeout);
         return new TableServiceClient(settings.StorageConnectionString, options);
     }
 
     private static BlobServiceClient Blobs(RegistrySettings settings)
     {
-        var options = new BlobClientOptions();
+        var options = new BlobClientOptions { Transport = Transport(settings) };
         BoundRetries(options.Retry, settings.StorageTimeout);
         return new BlobServiceClient(settings.StorageConnectionString, options);
     }
+
+    /// <summary>Connections a silo keeps open to storage at most, over all its Azure SDK clients.</summary>
+    public const int MaxStorageConnections = 256;
+
+    private static readonly ConditionalWeakTable<RegistrySettings, HttpClientTransport> Transports = new();
+
+    /// <summary>
+    /// One connection pool per silo for all its storage clients, at most <see cref="MaxStorageConnections"/> connections:
+    /// requests beyond them wait for one (within the SDK's network timeout). Each client had a pool without a limit, a
+    /// connection per concurrent request: a failover's reactivations opened them until the machine had no file handles
+    /// left (the 100k alert soak with a silo killed).
+    /// </summary>
+    private static HttpClientTransport Transport(RegistrySettings settings) =>
+        Transports.GetValue(settings, static _ => new HttpClientTransport(new SocketsHttpHandler { MaxConnectionsPerServer = MaxStorageConnections }));
 
     private static void BoundRetries(RetryOptions retry, TimeSpan timeout)
     {
@@ -273,7 +289,7 @@ public static class SiloConfiguration
             new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>()));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
         var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
-        silo.Services.AddSingleton<IPresenceStore>(new TablePresenceStore(presenceTable));
+        silo.Services.AddSingleton<IPresenceStore>(sp => new BoundedPresenceStore(new TablePresenceStore(presenceTable), sp.GetRequiredService<StorageTimeBound>()));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, IndexCheckStage - 1));
 
         // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
@@ -344,7 +360,7 @@ public static class SiloConfiguration
     /// <summary>A queue client whose retries fit in the storage timeout, like <see cref="Tables"/>.</summary>
     public static QueueServiceClient Queues(RegistrySettings settings)
     {
-        var options = new QueueClientOptions();
+        var options = new QueueClientOptions { Transport = Transport(settings) };
         BoundRetries(options.Retry, settings.StorageTimeout);
         return new QueueServiceClient(settings.StorageConnectionString, options);
     }

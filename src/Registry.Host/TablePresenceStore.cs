@@ -53,3 +53,22 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
         return entity;
     }
 }
+
+/// <summary>
+/// The durable presence store bounded like the other stores (<see cref="StorageTimeBound"/>): each read (a device grain
+/// activating) and each write takes one of the silo's request slots. Unbounded, a failover's tens of thousands of
+/// reactivations each opened a connection to storage for its presence, until the machine ran out of file handles
+/// (the 100k alert soak with a silo killed, loadtests/README.md).
+/// </summary>
+public sealed class BoundedPresenceStore(IPresenceStore inner, StorageTimeBound bound) : IPresenceStore
+{
+    public Task Write(int partition, IReadOnlyList<PresenceRecord> records) => bound.Request(() => inner.Write(partition, records));
+
+    public async Task<PresenceRecord?> Read(int partition, string deviceId)
+    {
+        PresenceRecord? record = null;
+        await bound.Request(async () => record = await inner.Read(partition, deviceId));
+        return record;
+    }
+}
+

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
+using Registry.Grains.Devices;
 using Registry.Host;
 
 namespace Registry.Tests.Durability;
@@ -68,5 +69,35 @@ public sealed class StorageTimeBoundTests
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => first);
         await next;
+    }
+
+    [Fact]
+    public async Task A_presence_read_takes_a_slot_and_one_that_waits_past_the_timeout_never_reaches_storage()
+    {
+        var time = new FakeTimeProvider();
+        var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 1, time);
+        var inner = new HangingPresence();
+        var store = new BoundedPresenceStore(inner, bound);
+
+        var first = store.Read(0, "first");
+        var second = store.Read(0, "second");
+        time.Advance(Timeout);
+
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => second);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => first);
+        Assert.Equal(["first"], inner.Asked);
+    }
+
+    private sealed class HangingPresence : IPresenceStore
+    {
+        public List<string> Asked { get; } = [];
+
+        public Task Write(int partition, IReadOnlyList<PresenceRecord> records) => new TaskCompletionSource().Task;
+
+        public Task<PresenceRecord?> Read(int partition, string deviceId)
+        {
+            Asked.Add(deviceId);
+            return new TaskCompletionSource<PresenceRecord?>().Task;
+        }
     }
 }
