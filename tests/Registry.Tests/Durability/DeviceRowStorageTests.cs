@@ -233,55 +233,54 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
     public async Task A_write_still_queued_past_the_storage_timeout_is_dropped_unsent_and_never_lands()
     {
         var ct = TestContext.Current.CancellationToken;
-        var inner = await NewTable(azurite.ConnectionString);
-        var gated = new GatedTableClient(inner);
-        var time = new FakeTimeProvider();
-        var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 1,
-            slowRequest: TimeSpan.FromSeconds(1), time: time, queueTimeout: TimeSpan.FromSeconds(5));
-        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"expire-{i}")
-            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(2).ToArray();
-        var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("sent"));
-        await gated.UntilInFlight(1, ct);
-        var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("queued too long"));
+        var queue = await OneSlotQueue("expire", ct);
 
-        time.Advance(TimeSpan.FromSeconds(5)); // its caller (BoundedGrainStorage) has answered 503 by now
-        gated.Open();
-        await sent.WaitAsync(ct);
+        queue.Time.Advance(TimeSpan.FromSeconds(5)); // its caller (BoundedGrainStorage) has answered 503 by now
+        queue.Gated.Open();
+        await queue.Sent.WaitAsync(ct);
 
-        await Assert.ThrowsAsync<TimeoutException>(() => queued.WaitAsync(ct));
-        Assert.Equal(1, gated.Requests);
-        Assert.Equal(1, store.Dropped);
-        var reader = new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance);
-        Assert.False((await Read(reader, buckets[1])).RecordExists);
-        Assert.Equal("sent", (await Read(reader, buckets[0])).State);
+        await Assert.ThrowsAsync<TimeoutException>(() => queue.Queued.WaitAsync(ct));
+        Assert.Equal(1, queue.Gated.Requests);
+        Assert.Equal(1, queue.Store.Dropped);
+        Assert.False((await Read(queue.Reader, queue.Buckets[1])).RecordExists);
+        Assert.Equal("sent", (await Read(queue.Reader, queue.Buckets[0])).State);
         // The slot taken for the dropped write was given back: the next write of its bucket goes.
-        await store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("after")).WaitAsync(ct);
-        Assert.Equal("after", (await Read(reader, buckets[1])).State);
+        await queue.Store.WriteStateAsync(StateName, Grain(queue.Buckets[1]), new GrainState<string>("after")).WaitAsync(ct);
+        Assert.Equal("after", (await Read(queue.Reader, queue.Buckets[1])).State);
     }
 
     [Fact(Timeout = 60_000)]
     public async Task A_write_queued_within_the_storage_timeout_is_sent_when_its_slot_comes()
     {
         var ct = TestContext.Current.CancellationToken;
+        var queue = await OneSlotQueue("inside", ct);
+
+        queue.Time.Advance(TimeSpan.FromSeconds(4.9));
+        queue.Gated.Open();
+        await Task.WhenAll(queue.Sent, queue.Queued).WaitAsync(ct);
+
+        Assert.Equal(2, queue.Gated.Requests);
+        Assert.Equal(0, queue.Store.Dropped);
+        Assert.Equal("queued", (await Read(queue.Reader, queue.Buckets[1])).State);
+    }
+
+    /// <summary>A store of one request slot and a 5 s queue timeout on a fake clock: one write held at the gate, a second queued behind it.</summary>
+    private async Task<QueuedWrite> OneSlotQueue(string prefix, CancellationToken ct)
+    {
         var inner = await NewTable(azurite.ConnectionString);
         var gated = new GatedTableClient(inner);
         var time = new FakeTimeProvider();
         var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 1,
             slowRequest: TimeSpan.FromSeconds(1), time: time, queueTimeout: TimeSpan.FromSeconds(5));
-        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"inside-{i}")
+        var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{i}")
             .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(2).ToArray();
-        var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("first"));
+        var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("sent"));
         await gated.UntilInFlight(1, ct);
-        var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("second"));
-
-        time.Advance(TimeSpan.FromSeconds(4.9));
-        gated.Open();
-        await Task.WhenAll(sent, queued).WaitAsync(ct);
-
-        Assert.Equal(2, gated.Requests);
-        Assert.Equal(0, store.Dropped);
-        Assert.Equal("second", (await Read(new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance), buckets[1])).State);
+        var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("queued"));
+        return new QueuedWrite(gated, time, store, new DeviceRowStorage(inner, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance), buckets, sent, queued);
     }
+
+    private sealed record QueuedWrite(GatedTableClient Gated, FakeTimeProvider Time, DeviceRowStorage Store, DeviceRowStorage Reader, string[] Buckets, Task Sent, Task Queued);
 
     [Fact(Timeout = 120_000)]
     public async Task When_storage_is_down_every_waiting_writer_answers_ServiceUnavailable_and_none_of_them_lands()

@@ -26,56 +26,50 @@ public sealed class StatelessWorkerTests
     private static TaskCompletionSource Released => Volatile.Read(ref s_released);
 
     [Fact(Timeout = 120_000)]
-    public async Task A_batch_of_answering_devices_is_answered_while_every_worker_waits_for_a_device_that_does_not_answer()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("hbbatch", b => b.Options.InitialSilosCount = 1);
-        try
+    public Task A_batch_of_answering_devices_is_answered_while_every_worker_waits_for_a_device_that_does_not_answer() =>
+        WithHeldDevice("hbbatch", TestContext.Current.CancellationToken, async (grains, held, ct) =>
         {
-            var held = $"held-{Guid.NewGuid():N}";
             var free = $"free-{Guid.NewGuid():N}";
-            await cluster.GrainFactory.GetGrain<IDeviceGrain>(held).Create(DeviceInputs.Sas(held));
-            await cluster.GrainFactory.GetGrain<IDeviceGrain>(free).Create(DeviceInputs.Sas(free));
-            Volatile.Write(ref s_held, held);
-            var batches = cluster.GrainFactory.GetGrain<IHeartbeatBatchGrain>(0);
+            await grains.GetGrain<IDeviceGrain>(free).Create(DeviceInputs.Sas(free));
+            var batches = grains.GetGrain<IHeartbeatBatchGrain>(0);
 
-            // More waiting batches than a silo has stateless workers (one per core).
-            var waiting = Enumerable.Range(0, Environment.ProcessorCount + 1).Select(_ => batches.Heartbeat([held])).ToArray();
+            var waiting = Waiting(() => batches.Heartbeat([held]));
             var answered = await batches.Heartbeat([free]).WaitAsync(ct);
 
             Assert.Equal([DeviceAccess.Granted], answered);
             Assert.All(waiting, w => Assert.False(w.IsCompleted));
             Released.SetResult();
             Assert.All(await Task.WhenAll(waiting).WaitAsync(ct), a => Assert.Equal([DeviceAccess.Granted], a));
-        }
-        finally
-        {
-            Released.TrySetResult();
-            await cluster.StopAllSilosAsync();
-            await cluster.DisposeAsync();
-        }
-    }
+        });
 
     [Fact(Timeout = 120_000)]
-    public async Task Statistics_are_answered_while_every_registry_worker_waits_for_a_bulk_item_whose_device_does_not_answer()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("bulkhold", b => b.Options.InitialSilosCount = 1);
-        try
+    public Task Statistics_are_answered_while_every_registry_worker_waits_for_a_bulk_item_whose_device_does_not_answer() =>
+        WithHeldDevice("bulkhold", TestContext.Current.CancellationToken, async (grains, held, ct) =>
         {
-            var held = $"held-{Guid.NewGuid():N}";
-            await cluster.GrainFactory.GetGrain<IDeviceGrain>(held).Create(DeviceInputs.Sas(held));
-            Volatile.Write(ref s_held, held);
-            var registry = cluster.GrainFactory.GetGrain<IDeviceRegistryGrain>(0);
+            var registry = grains.GetGrain<IDeviceRegistryGrain>(0);
 
-            var waiting = Enumerable.Range(0, Environment.ProcessorCount + 1)
-                .Select(_ => registry.ApplyBulk([new BulkOperation(ImportMode.Delete, DeviceInputs.Sas(held), null)])).ToArray();
+            var waiting = Waiting(() => registry.ApplyBulk([new BulkOperation(ImportMode.Delete, DeviceInputs.Sas(held), null)]));
             var statistics = await registry.GetStatistics().WaitAsync(ct);
 
             Assert.Equal(1, statistics.TotalDeviceCount);
             Assert.All(waiting, w => Assert.False(w.IsCompleted));
             Released.SetResult();
             await Task.WhenAll(waiting).WaitAsync(ct);
+        });
+
+    /// <summary>More waiting calls than a silo has stateless workers (one per core).</summary>
+    private static Task<T>[] Waiting<T>(Func<Task<T>> call) => Enumerable.Range(0, Environment.ProcessorCount + 1).Select(_ => call()).ToArray();
+
+    /// <summary>A one-silo cluster with a registered device whose every call waits for <see cref="Released"/>.</summary>
+    private static async Task WithHeldDevice(string prefix, CancellationToken ct, Func<IGrainFactory, string, CancellationToken, Task> test)
+    {
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(prefix, b => b.Options.InitialSilosCount = 1);
+        try
+        {
+            var held = $"held-{Guid.NewGuid():N}";
+            await cluster.GrainFactory.GetGrain<IDeviceGrain>(held).Create(DeviceInputs.Sas(held));
+            Volatile.Write(ref s_held, held);
+            await test(cluster.GrainFactory, held, ct);
         }
         finally
         {
