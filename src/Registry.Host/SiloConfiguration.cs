@@ -195,13 +195,13 @@ public static class SiloConfiguration
         return new BlobServiceClient(settings.StorageConnectionString, options);
     }
 
-    /// <summary>Connections a silo keeps open to storage at most, over all its Azure SDK clients.</summary>
+    /// <summary>Connections a silo keeps open to each storage endpoint (Table, Blob, Queue) at most, over all its Azure SDK clients.</summary>
     public const int MaxStorageConnections = 256;
 
     private static readonly ConditionalWeakTable<RegistrySettings, HttpClientTransport> Transports = new();
 
     /// <summary>
-    /// One connection pool per silo for all its storage clients, at most <see cref="MaxStorageConnections"/> connections:
+    /// One connection pool per silo for all its storage clients, at most <see cref="MaxStorageConnections"/> connections per endpoint:
     /// requests beyond them wait for one (within the SDK's network timeout). Each client had a pool without a limit, a
     /// connection per concurrent request: a failover's reactivations opened them until the machine had no file handles
     /// left (the 100k alert soak with a silo killed).
