@@ -47,10 +47,17 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
     /// One storage request: <paramref name="send"/> is called once a slot is free (within the timeout, or never, and
     /// the caller gets 503), and its answer is awaited for at most the timeout.
     /// </summary>
-    public async Task Request(Func<Task> send)
+    public async Task Request(Func<Task> send) => await Request(async () =>
+    {
+        await send();
+        return true;
+    });
+
+    /// <summary>A storage request with an answer, bounded like <see cref="Request(Func{Task})"/>.</summary>
+    public async Task<T> Request<T>(Func<Task<T>> send)
     {
         var lease = await Slot();
-        Task operation;
+        Task<T> operation;
         try
         {
             operation = send();
@@ -65,6 +72,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         _ = operation.ContinueWith(static (_, held) => ((RateLimitLease)held!).Dispose(), lease, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         await Run(operation);
+        return await operation;
     }
 
     private async Task<RateLimitLease> Slot()

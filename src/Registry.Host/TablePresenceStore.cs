@@ -64,11 +64,6 @@ public sealed class BoundedPresenceStore(IPresenceStore inner, StorageTimeBound 
 {
     public Task Write(int partition, IReadOnlyList<PresenceRecord> records) => bound.Request(() => inner.Write(partition, records));
 
-    public async Task<PresenceRecord?> Read(int partition, string deviceId)
-    {
-        PresenceRecord? record = null;
-        await bound.Request(async () => record = await inner.Read(partition, deviceId));
-        return record;
-    }
+    public Task<PresenceRecord?> Read(int partition, string deviceId) => bound.Request(() => inner.Read(partition, deviceId));
 }
 
