@@ -28,6 +28,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("ImportChunksInFlight=0", "Registry:ImportChunksInFlight=0 is out of range: use 1 to 64")]
     [InlineData("ImportChunksInFlight=65", "Registry:ImportChunksInFlight=65 is out of range: use 1 to 64")]
     [InlineData("StorageRequestsInFlight=0", "Registry:StorageRequestsInFlight=0 is out of range: use 1 to 256")]
+    [InlineData("GrainStorageRequestsInFlight=0", "Registry:GrainStorageRequestsInFlight=0 is out of range: use 1 to 4096")]
+    [InlineData("GrainStorageRequestsInFlight=4097", "Registry:GrainStorageRequestsInFlight=4097 is out of range: use 1 to 4096")]
     [InlineData("DirectoryCacheSize=0", "Registry:DirectoryCacheSize=0 is out of range: use 16 to 10000000")]
     [InlineData("DirectoryCacheSize=10000001", "Registry:DirectoryCacheSize=10000001 is out of range")]
     [InlineData("JobHistoryDays=0", "Registry:JobHistoryDays=0 must be a number of days above 0")]
