@@ -47,6 +47,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private static readonly KeyValuePair<string, object?> StoreTag = new(RegistryMetrics.Tags.Store, RegistryMetrics.Stores.DeviceRows);
     private long _writes;
     private long _requests;
+    private long _operationsSent;
     private long _reads;
     private long _scans;
 
@@ -55,6 +56,12 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     /// <summary>Storage requests those writes took: transactions plus single requests. Below <see cref="Writes"/> when writes shared transactions.</summary>
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>
+    /// Operations the requests carried, a row counted again each time a refused transaction went again without one of its
+    /// neighbours: the work storage was asked to do, at least <see cref="Writes"/> less <see cref="Dropped"/>.
+    /// </summary>
+    public long OperationsSent => Interlocked.Read(ref _operationsSent);
 
     /// <summary>Writes dropped unsent: still queued past the queue timeout, their callers already answered 503.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -260,6 +267,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         var open = batch;
         while (open.Count > 1)
         {
+            Interlocked.Add(ref _operationsSent, open.Count);
             Interlocked.Increment(ref _requests);
             RegistryMetrics.StorageRequests.Add(1, StoreTag);
             try
@@ -273,8 +281,18 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed < open.Count && IsRefusal(e.Status))
             {
-                Settle(open[failed], e);
+                var refused = open[failed];
+                Settle(refused, e);
                 open = open.Where((_, i) => i != failed).ToList();
+                if (refused.Kind == WriteKind.Delete && e.Status == 404)
+                {
+                    // A row already gone: its fellow deletes most likely undo creates that never landed too. Left in, each
+                    // refused the whole transaction in turn and storage did the batch's work once per refusal; alone, a
+                    // delete of a row already gone is done at the cost of one operation.
+                    var deletes = open.Where(write => write.Kind == WriteKind.Delete).ToList();
+                    await Task.WhenAll(deletes.Select(write => One(partitionKey, write)));
+                    open = open.Where(write => write.Kind != WriteKind.Delete).ToList();
+                }
             }
             catch (RequestFailedException e) when (IsRefusal(e.Status))
             {
@@ -301,6 +319,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     private async Task One(string partitionKey, PendingWrite write)
     {
+        Interlocked.Increment(ref _operationsSent);
         Interlocked.Increment(ref _requests);
         RegistryMetrics.StorageRequests.Add(1, StoreTag);
         try
