@@ -157,7 +157,11 @@ public sealed partial class DeviceIndexGrain(
         {
             // No caller of this write learns of success, so none of its changes happened: each entry goes back to what
             // was last acknowledged (a create that failed here leaves no phantom in the counts), unless a later change
-            // replaced it meanwhile. Part of the write may have landed, so the entry goes again with the next write.
+            // replaced it meanwhile. Part of the write may have landed, so the entry goes again with the next write, once:
+            // a removal that was itself such a restore is not queued again when it fails. What it would have cleared is
+            // an entry of a device that does not exist, which the partition's next activation verifies away. Queued
+            // again, removals piled up in every partition whose writes failed, each write carried them all, took longer
+            // than the storage timeout and failed, and no partition wrote again (a 100k import on a slow Azurite).
             foreach (var (id, failed) in changes)
             {
                 if (_unwritten.TryGetValue(id, out var later))
@@ -167,7 +171,10 @@ public sealed partial class DeviceIndexGrain(
                 else
                 {
                     Restore(id, failed.Acknowledged);
-                    _unwritten[id] = new Change(failed.Acknowledged, failed.Acknowledged);
+                    if (failed is not { Acknowledged: null, Wanted: null })
+                    {
+                        _unwritten[id] = new Change(failed.Acknowledged, failed.Acknowledged);
+                    }
                 }
             }
             CountDevices();

@@ -62,6 +62,32 @@ public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterF
     }
 
     [Fact]
+    public async Task An_add_whose_write_and_whose_restoring_write_both_fail_is_not_asked_of_storage_a_third_time()
+    {
+        var failedTwice = IdsInPartition("twice", 4);
+        var second = IdsInPartition("second", 1);
+        var third = IdsInPartition("third", 1);
+        var before = await Index.Counts();
+
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1);
+        await Assert.ThrowsAnyAsync<Exception>(() => Index.Upsert(Enabled(failedTwice)));
+        FlakyRegistryClusterFixture.IndexFaults.FailNext(1);
+        await Assert.ThrowsAnyAsync<Exception>(() => Index.Upsert(Enabled(second))); // carries the removals restoring the first
+        FlakyIndexStore.Asked.Clear();
+        await Index.Upsert(Enabled(third));
+
+        // Queued again after each failure, such removals piled up until every write of a partition took longer than the
+        // storage timeout. Nothing of the first write landed; had it, the partition's next activation verifies it away.
+        var asked = FlakyIndexStore.Asked.Select(c => c.DeviceId).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(asked, failedTwice.Contains);
+        Assert.Contains(third[0], asked);
+        Assert.Empty(await Stored(failedTwice));
+        Assert.Equal(before.Enabled + 1, (await Index.Counts()).Enabled);
+
+        await Index.Remove(third);
+    }
+
+    [Fact]
     public async Task A_removal_that_fails_part_way_keeps_every_entry_counted_until_a_write_removes_them()
     {
         var ids = IdsInPartition("rm", 6);

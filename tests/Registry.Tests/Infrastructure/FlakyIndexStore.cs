@@ -10,10 +10,17 @@ namespace Registry.Tests.Infrastructure;
 /// </summary>
 public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : IIndexStore
 {
+    /// <summary>Every change asked of any such store, failed or not, in order (in-process silos share it, as the faults).</summary>
+    public static readonly System.Collections.Concurrent.ConcurrentQueue<IndexChange> Asked = new();
+
     public Task<IReadOnlyList<IndexEntry>> Load(int partition) => inner.Load(partition);
 
     public async Task Apply(int partition, IReadOnlyList<IndexChange> changes)
     {
+        foreach (var change in changes)
+        {
+            Asked.Enqueue(change);
+        }
         if (!faults.TryTake(out var landThenThrow))
         {
             await inner.Apply(partition, changes);
