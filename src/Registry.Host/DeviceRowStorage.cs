@@ -267,9 +267,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         var open = batch;
         while (open.Count > 1)
         {
-            Interlocked.Add(ref _operationsSent, open.Count);
-            Interlocked.Increment(ref _requests);
-            RegistryMetrics.StorageRequests.Add(1, StoreTag);
+            CountRequest(open.Count);
             try
             {
                 var response = await table.SubmitTransactionAsync(open.Select(write => write.Action(partitionKey)));
@@ -319,9 +317,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
 
     private async Task One(string partitionKey, PendingWrite write)
     {
-        Interlocked.Increment(ref _operationsSent);
-        Interlocked.Increment(ref _requests);
-        RegistryMetrics.StorageRequests.Add(1, StoreTag);
+        CountRequest(1);
         try
         {
             var response = write.Kind switch
@@ -341,6 +337,13 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         {
             write.Done.TrySetException(e);
         }
+    }
+
+    private void CountRequest(int operations)
+    {
+        Interlocked.Add(ref _operationsSent, operations);
+        Interlocked.Increment(ref _requests);
+        RegistryMetrics.StorageRequests.Add(1, StoreTag);
     }
 
     /// <summary>What a refusal of one operation means to its writer, as Orleans' own providers report it.</summary>

@@ -198,9 +198,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                 return;
             }
             var actions = pending.Select(p => Action(groupKey, p.Unit.Partition, p.Change)).ToArray();
-            Interlocked.Add(ref _operationsSent, actions.Length);
-            Interlocked.Increment(ref _requests);
-            RegistryMetrics.StorageRequests.Add(1, StoreTag);
+            CountRequest(actions.Length);
             try
             {
                 await table.SubmitTransactionAsync(actions);
@@ -255,15 +253,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     {
         try
         {
-            await Task.WhenAll(changes.Select(change =>
-            {
-                Interlocked.Increment(ref _operationsSent);
-                Interlocked.Increment(ref _requests);
-                RegistryMetrics.StorageRequests.Add(1, StoreTag);
-                return change.Enabled is { } enabled
-                    ? table.UpsertEntityAsync(Entity(groupKey, unit.Partition, change.DeviceId, enabled), TableUpdateMode.Replace)
-                    : table.DeleteEntityAsync(groupKey, RowKey(unit.Partition, change.DeviceId), ETag.All);
-            }));
+            await Task.WhenAll(changes.Select(change => Alone(groupKey, unit.Partition, change)));
             unit.Done.TrySetResult();
         }
         catch (Exception e)
@@ -277,12 +267,9 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     {
         var outcomes = await Task.WhenAll(removals.Select(async p =>
         {
-            Interlocked.Increment(ref _operationsSent);
-            Interlocked.Increment(ref _requests);
-            RegistryMetrics.StorageRequests.Add(1, StoreTag);
             try
             {
-                await table.DeleteEntityAsync(groupKey, RowKey(p.Unit.Partition, p.Change.DeviceId), ETag.All);
+                await Alone(groupKey, p.Unit.Partition, p.Change);
                 return (p.Unit, Error: (Exception?)null);
             }
             catch (Exception e)
@@ -290,15 +277,23 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                 return (p.Unit, Error: e);
             }
         }));
-        var failed = new Dictionary<Unit, Exception>();
-        foreach (var (unit, error) in outcomes)
-        {
-            if (error is not null)
-            {
-                failed.TryAdd(unit, error);
-            }
-        }
-        return failed;
+        return outcomes.Where(o => o.Error is not null).DistinctBy(o => o.Unit).ToDictionary(o => o.Unit, o => o.Error!);
+    }
+
+    /// <summary>One change as a request of its own: an upsert, or a delete that succeeds when the entity is not there.</summary>
+    private Task Alone(string groupKey, int partition, IndexChange change)
+    {
+        CountRequest(1);
+        return change.Enabled is { } enabled
+            ? table.UpsertEntityAsync(Entity(groupKey, partition, change.DeviceId, enabled), TableUpdateMode.Replace)
+            : table.DeleteEntityAsync(groupKey, RowKey(partition, change.DeviceId), ETag.All);
+    }
+
+    private void CountRequest(int operations)
+    {
+        Interlocked.Add(ref _operationsSent, operations);
+        Interlocked.Increment(ref _requests);
+        RegistryMetrics.StorageRequests.Add(1, StoreTag);
     }
 
     private static TableTransactionAction Action(string groupKey, int partition, IndexChange change) => change.Enabled is { } enabled
