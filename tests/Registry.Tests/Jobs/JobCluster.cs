@@ -126,6 +126,10 @@ public sealed class JobCluster : IAsyncDisposable
                 StoragePrefix = s_prefix,
                 ServiceId = s_prefix,
                 ClusterId = s_prefix,
+                // These tests inject their storage failures themselves. The suite shares Azurite and two cores with the
+                // process-level failure tests, and there one device creation of a test's setup once waited past the
+                // default 5 s bound: a 503 the test was not about. A real timeout is tested in StorageTimeBoundTests.
+                StorageTimeoutSeconds = 30,
             });
             silo.Services.Configure(s_options);
             // The job storage goes through the test's faults; it keeps taking part in the silo's lifecycle (table creation).
