@@ -87,6 +87,62 @@ public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterF
         await Index.Remove(third);
     }
 
+    /// <summary>
+    /// Holds the partition's write of a fresh id until <paramref name="gate"/> opens, and returns once that write has
+    /// reached the store: changes made from then on queue behind it.
+    /// </summary>
+    private async Task<(string Id, Task Call)> HoldAWrite(Task gate)
+    {
+        var held = IdsInPartition("held", 1);
+        var reached = FlakyIndexStore.HoldWritesCarrying(held[0], gate);
+        var call = Index.Upsert(Enabled(held));
+        await reached;
+        return (held[0], call);
+    }
+
+    /// <summary>Waits (without a clock) until the partition holds <paramref name="enabled"/> enabled entries in memory.</summary>
+    private async Task UntilCounted(long enabled)
+    {
+        var token = TestContext.Current.CancellationToken;
+        while ((await Index.Counts()).Enabled < enabled)
+        {
+            token.ThrowIfCancellationRequested();
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_partition_write_fails_at_most_one_transaction_of_callers_and_the_others_are_stored()
+    {
+        var ids = IdsInPartition("many", 300);
+        var before = await Index.Counts();
+        var gate = new TaskCompletionSource();
+        var held = await HoldAWrite(gate.Task);
+        FlakyIndexStore.FailWritesCarrying(ids[^1]);
+        try
+        {
+            // One call per id, as one create each: all of them queue behind the held write, then go together.
+            var calls = ids.Select(id => (Id: id, Call: Index.Upsert(Enabled([id])))).ToArray();
+            await UntilCounted(before.Enabled + 1 + ids.Length);
+            gate.SetResult();
+            await held.Call;
+            await Assert.ThrowsAnyAsync<Exception>(() => Task.WhenAll(calls.Select(c => c.Call)));
+
+            var failed = calls.Where(c => c.Call.IsFaulted).Select(c => c.Id).ToArray();
+            var succeeded = calls.Where(c => c.Call.IsCompletedSuccessfully).Select(c => c.Id).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(ids.Length, failed.Length + succeeded.Length);
+            Assert.Contains(ids[^1], failed);
+            Assert.InRange(failed.Length, 1, TableIndexStore.MaxTransaction);
+            Assert.Equal(succeeded, await Stored(succeeded));
+            Assert.Equal(before.Enabled + 1 + succeeded.Length, (await Index.Counts()).Enabled);
+        }
+        finally
+        {
+            gate.TrySetResult();
+            FlakyIndexStore.StopFailing(ids[^1]);
+        }
+        await Index.Remove(ids.Append(held.Id).ToArray());
+    }
+
     [Fact]
     public async Task A_removal_that_fails_part_way_keeps_every_entry_counted_until_a_write_removes_them()
     {
