@@ -41,5 +41,11 @@ public sealed class BoundedIndexStore(IIndexStore inner, StorageTimeBound bound)
 {
     public Task<IReadOnlyList<IndexEntry>> Load(int partition) => bound.RunLong(inner.Load(partition));
 
+    /// <summary>
+    /// The bound covers a whole <see cref="Apply"/>, however many requests the inner store needs for it: the inner store's
+    /// limit keeps a partition's write to one request, so the bound is a request's.
+    /// </summary>
     public Task Apply(int partition, IReadOnlyList<IndexChange> changes) => bound.Run(inner.Apply(partition, changes));
+
+    public int MaxChangesPerWrite => inner.MaxChangesPerWrite;
 }

@@ -32,6 +32,13 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     public const int MaxTransaction = 100;
 
     /// <summary>
+    /// A transaction: a partition's write then needs one request (sharing it with other partitions' writes of its group),
+    /// so it fits the storage time bound a request does. A larger write was several transactions bounded as one, and
+    /// outlived the bound on a slow store while its transactions still landed (docs/storage.md §6).
+    /// </summary>
+    public int MaxChangesPerWrite => MaxTransaction;
+
+    /// <summary>
     /// Storage groups: few enough that a bulk's entries meet in transactions (100 ids fall in at most 32 groups), many
     /// enough that one group stays small for Azurite, which finds an entity by scanning its PartitionKey's rows (1M
     /// devices: ~31k rows a group), and that groups commit side by side.

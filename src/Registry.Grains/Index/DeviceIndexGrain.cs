@@ -8,9 +8,11 @@ namespace Registry.Grains.Index;
 /// <summary>
 /// One partition of the device index. Reentrant with group commit: changes that arrive while a write is in
 /// flight are applied in memory and share the next write, so N concurrent creates in a partition cost about
-/// two storage writes, not N. A write carries only the changes made since the last one (<see cref="IIndexStore"/>
-/// stores an entry per id), so it costs the change, not the partition. Every change call returns only after a write
-/// that includes it has succeeded.
+/// N / <see cref="IIndexStore.MaxChangesPerWrite"/> + 1 storage writes, not N. A write carries only the changes made since
+/// the last one (<see cref="IIndexStore"/> stores an entry per id), so it costs the change, not the partition, and at most
+/// <see cref="IIndexStore.MaxChangesPerWrite"/> of them (one storage transaction, within one time bound): more go in the
+/// writes that follow, one at a time and in order. Every change call returns only after the write that carries its ids'
+/// latest changes has succeeded, and fails only when that write failed.
 /// <para>
 /// On activation (after a restart, or a move to another silo) a partition verifies, in the background, every entry it
 /// loaded from storage against its device (<see cref="IIndexedDevice.Verify"/>, <see cref="VerifyConcurrency"/>
@@ -31,10 +33,19 @@ public sealed partial class DeviceIndexGrain(
     public const int VerifyConcurrency = 16;
 
     private readonly IndexEntries _entries = new();
-    /// <summary>Changes not yet handed to a write, by id (the last change of an id wins).</summary>
-    private Dictionary<string, Change> _unwritten = new(StringComparer.Ordinal);
-    private Task _lastWrite = Task.CompletedTask;
-    private Task? _pendingWrite;
+    /// <summary>Changes not yet handed to a write, by id (the last change of an id wins), each with the queued write that will carry it.</summary>
+    private readonly Dictionary<string, Unwritten> _unwritten = new(StringComparer.Ordinal);
+    /// <summary>Writes not started yet, oldest first, each of at most <see cref="IIndexStore.MaxChangesPerWrite"/> ids.</summary>
+    private readonly Queue<PartitionWrite> _queued = new();
+    /// <summary>The newest of <see cref="_queued"/>, which new ids join while it has room.</summary>
+    private PartitionWrite? _tail;
+    /// <summary>The write whose changes are with the store now (writes of a partition go one at a time).</summary>
+    private PartitionWrite? _inFlight;
+    private long _sequence;
+    /// <summary>Queued writes up to this one are to be written; later ones hold only restoring changes no caller asked for yet.</summary>
+    private long _scheduledThrough;
+    private bool _writing;
+    private bool _lastWriteFailed;
     private Task _verification = Task.CompletedTask;
     /// <summary>What this activation added to <see cref="RegistryMetrics.Devices"/>: taken back when it deactivates.</summary>
     private int _counted;
@@ -80,34 +91,40 @@ public sealed partial class DeviceIndexGrain(
 
     public Task Upsert(IReadOnlyList<IndexEntry> entries)
     {
-        var changed = false;
+        var writes = new HashSet<PartitionWrite>();
         foreach (var entry in entries)
         {
             var before = Current(entry.DeviceId);
             if (_entries.Set(entry.DeviceId, entry.Enabled))
             {
-                Track(entry.DeviceId, before, entry.Enabled);
-                changed = true;
+                writes.Add(Track(entry.DeviceId, before, entry.Enabled));
+            }
+            else if (Carrying(entry.DeviceId) is { } carrying)
+            {
+                writes.Add(carrying);
             }
         }
         CountDevices();
-        return changed || _lastWrite.IsFaulted ? ScheduleWrite() : _lastWrite;
+        return Completion(writes);
     }
 
     public Task Remove(IReadOnlyList<string> deviceIds)
     {
-        var changed = false;
+        var writes = new HashSet<PartitionWrite>();
         foreach (var id in deviceIds)
         {
             var before = Current(id);
             if (_entries.Remove(id))
             {
-                Track(id, before, null);
-                changed = true;
+                writes.Add(Track(id, before, null));
+            }
+            else if (Carrying(id) is { } carrying)
+            {
+                writes.Add(carrying);
             }
         }
         CountDevices();
-        return changed || _lastWrite.IsFaulted ? ScheduleWrite() : _lastWrite;
+        return Completion(writes);
     }
 
     public Task<IndexPage> Page(string? afterDeviceId, int maxCount) => Task.FromResult(_entries.Page(afterDeviceId, maxCount));
@@ -116,45 +133,92 @@ public sealed partial class DeviceIndexGrain(
         Task.FromResult(new IndexCounts(_entries.EnabledCount, _entries.Count - _entries.EnabledCount));
 
     /// <summary>
-    /// Joins the write that has not started yet, or queues one behind the write in flight. A write takes the unwritten
-    /// changes when it starts, so every change made before that moment is in it.
+    /// What a change call returns: the writes carrying its ids' latest changes, each queued or in flight. It completes when
+    /// they all succeeded and fails when one of them failed; another write's outcome is not its own. A call that changed
+    /// nothing still waits for a write carrying one of its ids (an entry is durable only once that write succeeded), and,
+    /// after a failed write, still starts the writes queued since (the restoring changes of the failed one).
     /// </summary>
-    private Task ScheduleWrite()
+    private Task Completion(HashSet<PartitionWrite> writes)
     {
-        if (_pendingWrite is null)
+        if (_lastWriteFailed || writes.Any(w => w != _inFlight))
         {
-            _pendingWrite = WriteAfter(_lastWrite);
-            _lastWrite = _pendingWrite;
+            ScheduleQueued();
         }
-        return _pendingWrite;
+        return writes.Count switch
+        {
+            0 => Task.CompletedTask,
+            1 => writes.First().Done.Task,
+            _ => Task.WhenAll(writes.Select(w => w.Done.Task)),
+        };
     }
 
-    private async Task WriteAfter(Task previous)
-    {
-        // Yield first so ScheduleWrite publishes this task before the changes below are taken.
-        await Task.Yield();
-        try
-        {
-            await previous;
-        }
-        catch
-        {
-            // The previous write's callers saw its failure; its changes are back among the unwritten ones.
-        }
+    /// <summary>The write that will carry, or now carries, the latest change of <paramref name="id"/>; null when it is acknowledged.</summary>
+    private PartitionWrite? Carrying(string id) =>
+        _unwritten.TryGetValue(id, out var unwritten) ? unwritten.Write
+        : _inFlight is { } inFlight && inFlight.Changes.ContainsKey(id) ? inFlight
+        : null;
 
-        _pendingWrite = null;
-        var changes = _unwritten;
-        _unwritten = new(StringComparer.Ordinal);
-        if (changes.Count == 0)
+    /// <summary>Every write queued now is to be written, one at a time and in order, from now or after the one in flight.</summary>
+    private void ScheduleQueued()
+    {
+        if (_tail is null)
         {
             return;
         }
+        _scheduledThrough = _tail.Sequence;
+        if (!_writing)
+        {
+            _writing = true;
+            _ = WriteQueued();
+        }
+    }
+
+    private async Task WriteQueued()
+    {
         try
         {
-            await store.Apply(Partition, changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray());
+            // Yield first, so the changes of calls that arrive meanwhile join the first write (group commit).
+            await Task.Yield();
+            while (_queued.TryPeek(out var write) && write.Sequence <= _scheduledThrough)
+            {
+                _queued.Dequeue();
+                if (_tail == write)
+                {
+                    _tail = null;
+                }
+                await Write(write);
+            }
         }
-        catch
+        finally
         {
+            _writing = false;
+        }
+    }
+
+    /// <summary>
+    /// One write: the latest changes of its ids, at most a storage transaction's worth, so the store's time bound is the
+    /// bound of one request and a failure fails only the callers of these ids (docs/storage.md §6).
+    /// </summary>
+    private async Task Write(PartitionWrite write)
+    {
+        foreach (var id in write.Ids)
+        {
+            if (_unwritten.Remove(id, out var unwritten))
+            {
+                write.Changes[id] = unwritten.Change;
+            }
+        }
+        _inFlight = write;
+        try
+        {
+            await store.Apply(Partition, write.Changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray());
+            _inFlight = null;
+            _lastWriteFailed = false;
+            write.Done.SetResult();
+        }
+        catch (Exception ex)
+        {
+            _inFlight = null;
             // No caller of this write learns of success, so none of its changes happened: each entry goes back to what
             // was last acknowledged (a create that failed here leaves no phantom in the counts), unless a later change
             // replaced it meanwhile. Part of the write may have landed, so the entry goes again with the next write, once:
@@ -162,30 +226,57 @@ public sealed partial class DeviceIndexGrain(
             // an entry of a device that does not exist, which the partition's next activation verifies away. Queued
             // again, removals piled up in every partition whose writes failed, each write carried them all, took longer
             // than the storage timeout and failed, and no partition wrote again (a 100k import on a slow Azurite).
-            foreach (var (id, failed) in changes)
+            // A restoring change is queued, not scheduled: it goes with the next write a caller asks for.
+            foreach (var (id, failed) in write.Changes)
             {
                 if (_unwritten.TryGetValue(id, out var later))
                 {
-                    _unwritten[id] = later with { Acknowledged = failed.Acknowledged };
+                    _unwritten[id] = later with { Change = later.Change with { Acknowledged = failed.Acknowledged } };
                 }
                 else
                 {
                     Restore(id, failed.Acknowledged);
                     if (failed is not { Acknowledged: null, Wanted: null })
                     {
-                        _unwritten[id] = new Change(failed.Acknowledged, failed.Acknowledged);
+                        _unwritten[id] = new Unwritten(new Change(failed.Acknowledged, failed.Acknowledged), Enqueue(id));
                     }
                 }
             }
             CountDevices();
-            throw;
+            _lastWriteFailed = true;
+            write.Done.SetException(ex);
+            // Observed here: a write of restoring changes alone has no caller to observe its failure.
+            _ = write.Done.Task.Exception;
         }
+    }
+
+    /// <summary>Adds <paramref name="id"/> to the newest queued write, or to a new one when that is full.</summary>
+    private PartitionWrite Enqueue(string id)
+    {
+        if (_tail is null || _tail.Ids.Count >= Math.Max(1, store.MaxChangesPerWrite))
+        {
+            _tail = new PartitionWrite(++_sequence);
+            _queued.Enqueue(_tail);
+        }
+        _tail.Ids.Add(id);
+        return _tail;
     }
 
     private bool? Current(string id) => _entries.TryGet(id, out var enabled) ? enabled : null;
 
-    private void Track(string id, bool? before, bool? wanted) =>
-        _unwritten[id] = _unwritten.TryGetValue(id, out var pending) ? pending with { Wanted = wanted } : new Change(before, wanted);
+    /// <summary>Records a change of <paramref name="id"/>, and returns the queued write that will carry it.</summary>
+    private PartitionWrite Track(string id, bool? before, bool? wanted)
+    {
+        if (_unwritten.TryGetValue(id, out var pending))
+        {
+            // Superseded before it was written: its caller completes with the write that carries the later change.
+            _unwritten[id] = pending with { Change = pending.Change with { Wanted = wanted } };
+            return pending.Write;
+        }
+        var write = Enqueue(id);
+        _unwritten[id] = new Unwritten(new Change(before, wanted), write);
+        return write;
+    }
 
     private void Restore(string id, bool? enabled)
     {
@@ -203,6 +294,25 @@ public sealed partial class DeviceIndexGrain(
     /// An unwritten change of one entry: what its last acknowledged write left (null: absent), and what it must now be.
     /// </summary>
     private readonly record struct Change(bool? Acknowledged, bool? Wanted);
+
+    /// <summary>An unwritten change and the queued write that will carry it.</summary>
+    private readonly record struct Unwritten(Change Change, PartitionWrite Write);
+
+    /// <summary>
+    /// One write of the partition: the ids it will carry (fixed when they join, their latest changes taken when it
+    /// starts), and its outcome, which is the outcome of the change calls waiting for it.
+    /// </summary>
+    private sealed class PartitionWrite(long sequence)
+    {
+        public long Sequence => sequence;
+
+        public List<string> Ids { get; } = [];
+
+        /// <summary>What it carries, taken when it starts.</summary>
+        public Dictionary<string, Change> Changes { get; } = new(StringComparer.Ordinal);
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>
     /// Asks each device to confirm its entry; a device without state removes its entry, a stale flag is corrected, each

@@ -17,6 +17,13 @@ public interface IIndexStore
     /// that is not stored, is not an error, because a write that failed part-way is retried whole.
     /// </summary>
     Task Apply(int partition, IReadOnlyList<IndexChange> changes);
+
+    /// <summary>
+    /// The most changes a partition hands to one <see cref="Apply"/>: a store whose write is bounded in time as a whole
+    /// sets the changes one storage request carries, so a write is one request within its bound and a failed write fails
+    /// only the callers of those changes. <see cref="int.MaxValue"/> for a store without such a limit.
+    /// </summary>
+    int MaxChangesPerWrite { get; }
 }
 
 /// <summary>One change to an index partition: the entry as it must now be stored, or its removal (<see cref="Enabled"/> null).</summary>

@@ -12,6 +12,9 @@ public sealed class MemoryIndexStore(IGrainFactory grains) : IIndexStore
     public Task<IReadOnlyList<IndexEntry>> Load(int partition) => grains.GetGrain<IMemoryIndexStoreGrain>(partition).Load();
 
     public Task Apply(int partition, IReadOnlyList<IndexChange> changes) => grains.GetGrain<IMemoryIndexStoreGrain>(partition).Apply(changes);
+
+    /// <summary>Unlimited: a write is one call to a grain of the cluster, with no transaction limit and no time bound to fit.</summary>
+    public int MaxChangesPerWrite => int.MaxValue;
 }
 
 /// <summary>One partition of <see cref="MemoryIndexStore"/>; key = partition number.</summary>

@@ -35,6 +35,9 @@ public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : I
 
     public Task<IReadOnlyList<IndexEntry>> Load(int partition) => inner.Load(partition);
 
+    /// <summary>As the durable store's (<see cref="Registry.Host.TableIndexStore.MaxTransaction"/>), whatever the inner store's, so the partitions write as they do in durable mode.</summary>
+    public int MaxChangesPerWrite => Registry.Host.TableIndexStore.MaxTransaction;
+
     public async Task Apply(int partition, IReadOnlyList<IndexChange> changes)
     {
         foreach (var change in changes)
