@@ -144,6 +144,65 @@ public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterF
     }
 
     [Fact]
+    public async Task A_call_that_changes_nothing_waits_for_the_write_in_flight_carrying_its_id_and_fails_with_it()
+    {
+        var id = IdsInPartition("inflight", 1)[0];
+        var before = await Index.Counts();
+        var gate = new TaskCompletionSource();
+        var reached = FlakyIndexStore.HoldWritesCarrying(id, gate.Task);
+        FlakyIndexStore.FailWritesCarrying(id);
+        try
+        {
+            var first = Index.Upsert(Enabled([id]));
+            await reached;
+            // The entry already says so in memory, but it is not durable: a device row written now would break the superset.
+            var same = Index.Upsert(Enabled([id]));
+            await Index.Counts();
+            Assert.False(same.IsCompleted);
+
+            gate.SetResult();
+            await Assert.ThrowsAnyAsync<Exception>(() => first);
+            await Assert.ThrowsAnyAsync<Exception>(() => same);
+            Assert.Equal(before, await Index.Counts());
+        }
+        finally
+        {
+            gate.TrySetResult();
+            FlakyIndexStore.StopFailing(id);
+        }
+    }
+
+    [Fact]
+    public async Task A_change_superseded_before_its_write_completes_with_the_write_that_carries_the_later_change()
+    {
+        var id = IdsInPartition("superseded", 1)[0];
+        var gate = new TaskCompletionSource();
+        var held = await HoldAWrite(gate.Task);
+        try
+        {
+            var add = Index.Upsert(Enabled([id]));
+            var remove = Index.Remove([id]);
+            await Index.Counts();
+            Assert.False(add.IsCompleted);
+            Assert.False(remove.IsCompleted);
+            FlakyIndexStore.Asked.Clear();
+
+            gate.SetResult();
+            await add;
+            await remove;
+            Assert.Contains(FlakyIndexStore.Asked, c => c.DeviceId == id && c.Enabled is null);
+            Assert.DoesNotContain(FlakyIndexStore.Asked, c => c.DeviceId == id && c.Enabled is not null);
+            Assert.Empty(await Stored([id]));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+        await held.Call;
+        await Index.Remove([held.Id]);
+    }
+
+    [Fact]
     public async Task A_removal_that_fails_part_way_keeps_every_entry_counted_until_a_write_removes_them()
     {
         var ids = IdsInPartition("rm", 6);
