@@ -101,10 +101,13 @@ public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterF
     }
 
     /// <summary>Waits (without a clock) until the partition holds <paramref name="enabled"/> enabled entries in memory.</summary>
-    private async Task UntilCounted(long enabled)
+    private Task UntilCounted(long enabled) => Until(counts => counts.Enabled >= enabled);
+
+    /// <summary>Asks the partition's counts (in memory, written or not) until <paramref name="done"/> holds.</summary>
+    private async Task Until(Func<IndexCounts, bool> done)
     {
         var token = TestContext.Current.CancellationToken;
-        while ((await Index.Counts()).Enabled < enabled)
+        while (!done(await Index.Counts()))
         {
             token.ThrowIfCancellationRequested();
         }
@@ -180,9 +183,12 @@ public sealed class IndexWriteFailureTests : IClassFixture<FlakyRegistryClusterF
         var held = await HoldAWrite(gate.Task);
         try
         {
+            // The client's calls may reach the partition in any order: each is seen applied in memory before the next.
+            var before = await Index.Counts();
             var add = Index.Upsert(Enabled([id]));
+            await UntilCounted(before.Enabled + 1);
             var remove = Index.Remove([id]);
-            await Index.Counts();
+            await Until(counts => counts.Enabled == before.Enabled);
             Assert.False(add.IsCompleted);
             Assert.False(remove.IsCompleted);
             FlakyIndexStore.Asked.Clear();
