@@ -58,6 +58,13 @@ internal sealed partial class ClusterAccessPolicies(
         var stored = await Store.Initialize(ToSet(proposed, pinned)).WaitAsync(cancellationToken);
         foreach (var pin in pinned)
         {
+            if (!stored.Policies.Any(p => p.KeyName == pin.KeyName))
+            {
+                // The cluster's policies are set by its first start (pins included); a later pin cannot add one.
+                throw new RegistryStartupException($"Registry:AccessPolicies:{pin.KeyName} names a policy the cluster does not store " +
+                    $"(it stores {string.Join(", ", stored.Policies.Select(p => p.KeyName).Order(StringComparer.Ordinal))}; table " +
+                    $"{settings.StoragePrefix}Access): a cluster's policies are the ones its first start stored, so remove the pin. Nothing was served.");
+            }
             if (!Agrees(stored, pin))
             {
                 throw new RegistryStartupException($"Registry:AccessPolicies:{pin.KeyName} differs from the key the cluster stores for " +

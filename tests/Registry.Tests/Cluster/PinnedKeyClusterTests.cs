@@ -60,5 +60,29 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
         Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_gateway_pinning_a_policy_the_cluster_does_not_store_exits_with_code_1_saying_so_and_adds_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
+        await cluster.StartSiloAsync(ct);
+        var first = await cluster.StartGatewayAsync(ct);
+        var stored = await cluster.PolicyAsync(Owner, ct);
+
+        var pinning = cluster.StartGatewayProcess($"--Registry:AccessPolicies:foo:PrimaryKey={NewKey()}", "--Registry:AccessPolicies:foo:Rights=RegistryRead");
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(pinning, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = pinning.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        // Not "differs from the key the cluster stores for 'foo'": the cluster stores no 'foo' at all.
+        Assert.StartsWith("Registry:AccessPolicies:foo names a policy the cluster does not store", last, StringComparison.Ordinal);
+        Assert.Contains(Owner, last, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.PolicyAsync("foo", ct));
+        Assert.Equal(stored, await cluster.PolicyAsync(Owner, ct));
+        using var ownerOfFirst = first.Client(Owner, stored.PrimaryKey);
+        using var listed = await ownerOfFirst.GetAsync($"devices?{ApiVersion}", ct);
+        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+    }
+
     private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 }
