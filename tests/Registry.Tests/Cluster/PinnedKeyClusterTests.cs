@@ -46,18 +46,12 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
         // The keys the cluster generated: the owner's logged once, by the gateway that generated them.
         Assert.Equal(2, first.Process.Output.Split($"SharedAccessKeyName={Owner};SharedAccessKey={stored.PrimaryKey}").Length);
 
-        var pinning = cluster.StartGatewayProcess($"--Registry:AccessPolicies:{Owner}:PrimaryKey={NewKey()}");
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(pinning, ct);
+        var last = await RefusedGatewayLastLineAsync(cluster, ct, $"--Registry:AccessPolicies:{Owner}:PrimaryKey={NewKey()}");
 
-        Assert.Equal(1, exitCode);
-        var last = pinning.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         Assert.StartsWith($"Registry:AccessPolicies:{Owner} differs from the key the cluster stores", last, StringComparison.Ordinal);
         Assert.Contains("remove the pin", last, StringComparison.Ordinal);
         Assert.Contains("pin the cluster's key", last, StringComparison.Ordinal);
-        Assert.Equal(stored, await cluster.PolicyAsync(Owner, ct));
-        using var ownerOfFirst = first.Client(Owner, stored.PrimaryKey);
-        using var listed = await ownerOfFirst.GetAsync($"devices?{ApiVersion}", ct);
-        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        await AssertOwnerUnchangedAsync(cluster, first, stored, ct);
     }
 
     [Fact(Timeout = 180_000)]
@@ -69,15 +63,26 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
         var first = await cluster.StartGatewayAsync(ct);
         var stored = await cluster.PolicyAsync(Owner, ct);
 
-        var pinning = cluster.StartGatewayProcess($"--Registry:AccessPolicies:foo:PrimaryKey={NewKey()}", "--Registry:AccessPolicies:foo:Rights=RegistryRead");
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(pinning, ct);
+        var last = await RefusedGatewayLastLineAsync(cluster, ct, $"--Registry:AccessPolicies:foo:PrimaryKey={NewKey()}", "--Registry:AccessPolicies:foo:Rights=RegistryRead");
 
-        Assert.Equal(1, exitCode);
-        var last = pinning.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         // Not "differs from the key the cluster stores for 'foo'": the cluster stores no 'foo' at all.
         Assert.StartsWith("Registry:AccessPolicies:foo names a policy the cluster does not store", last, StringComparison.Ordinal);
         Assert.Contains(Owner, last, StringComparison.Ordinal);
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.PolicyAsync("foo", ct));
+        await AssertOwnerUnchangedAsync(cluster, first, stored, ct);
+    }
+
+    /// <summary>Starts a gateway with <paramref name="arguments"/>, asserts it exits with code 1, and returns its last output line.</summary>
+    private static async Task<string> RefusedGatewayLastLineAsync(RegistryClusterProcesses cluster, CancellationToken ct, params string[] arguments)
+    {
+        var pinning = cluster.StartGatewayProcess(arguments);
+        Assert.Equal(1, await SecondStartTests.ExitCodeUnlessListening(pinning, ct));
+        return pinning.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+    }
+
+    /// <summary>The cluster still stores <paramref name="stored"/> as its owner policy, and the first gateway still serves it.</summary>
+    private static async Task AssertOwnerUnchangedAsync(RegistryClusterProcesses cluster, GatewayProcess first, Registry.Abstractions.AccessPolicyRecord stored, CancellationToken ct)
+    {
         Assert.Equal(stored, await cluster.PolicyAsync(Owner, ct));
         using var ownerOfFirst = first.Client(Owner, stored.PrimaryKey);
         using var listed = await ownerOfFirst.GetAsync($"devices?{ApiVersion}", ct);
