@@ -40,9 +40,7 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
-        await cluster.StartSiloAsync(ct);
-        var first = await cluster.StartGatewayAsync(ct);
-        var stored = await cluster.PolicyAsync(Owner, ct);
+        var (first, stored) = await SiloAndGatewayAsync(cluster, ct);
         // The keys the cluster generated: the owner's logged once, by the gateway that generated them.
         Assert.Equal(2, first.Process.Output.Split($"SharedAccessKeyName={Owner};SharedAccessKey={stored.PrimaryKey}").Length);
 
@@ -59,9 +57,7 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
-        await cluster.StartSiloAsync(ct);
-        var first = await cluster.StartGatewayAsync(ct);
-        var stored = await cluster.PolicyAsync(Owner, ct);
+        var (first, stored) = await SiloAndGatewayAsync(cluster, ct);
 
         var last = await RefusedGatewayLastLineAsync(cluster, ct, $"--Registry:AccessPolicies:foo:PrimaryKey={NewKey()}", "--Registry:AccessPolicies:foo:Rights=RegistryRead");
 
@@ -70,6 +66,14 @@ public sealed class PinnedKeyClusterTests(AzuriteFixture azurite)
         Assert.Contains(Owner, last, StringComparison.Ordinal);
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.PolicyAsync("foo", ct));
         await AssertOwnerUnchangedAsync(cluster, first, stored, ct);
+    }
+
+    /// <summary>Starts a silo and a gateway without pins: the gateway that generated the cluster's policies, and its owner policy.</summary>
+    private static async Task<(GatewayProcess First, Registry.Abstractions.AccessPolicyRecord Stored)> SiloAndGatewayAsync(RegistryClusterProcesses cluster, CancellationToken ct)
+    {
+        await cluster.StartSiloAsync(ct);
+        var first = await cluster.StartGatewayAsync(ct);
+        return (first, await cluster.PolicyAsync(Owner, ct));
     }
 
     /// <summary>Starts a gateway with <paramref name="arguments"/>, asserts it exits with code 1, and returns its last output line.</summary>
