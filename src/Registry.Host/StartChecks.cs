@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Registry.Gateway.Throttling;
 
 namespace Registry.Host;
@@ -35,5 +37,31 @@ internal static class StartChecks
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {string.Join(" ", problems)}");
         }
         ObservabilitySettings.Bind(registry).Validate(settings.ServesEdge);
+        if (settings.HostsSilo && settings.IsDurable && !IsOwnAddress(IPAddress.Parse(settings.AdvertisedAddress)))
+        {
+            throw new RegistryStartupException(
+                $"Registry:AdvertisedAddress={settings.AdvertisedAddress} is not an address of this machine: the other silos and the clients " +
+                "would look for this silo there, and Orleans would keep it Active all the same (the silos probe it over the connections it " +
+                "opens to them). Advertise an address of one of this machine's interfaces (in a container, the container's own). Nothing was started.");
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> is one of this machine's: the operating system lets a socket bind it (a
+    /// loopback address on Linux, an interface's own address; not one behind a NAT or of another host). Any other
+    /// failure to bind says nothing about the address, and does not refuse the start.
+    /// </summary>
+    internal static bool IsOwnAddress(IPAddress address)
+    {
+        using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, 0));
+            return true;
+        }
+        catch (SocketException e)
+        {
+            return e.SocketErrorCode != SocketError.AddressNotAvailable;
+        }
     }
 }

@@ -43,8 +43,16 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
     /// <summary>Starts a silo process and returns once it logged that it listens.</summary>
     public async Task<RegistryProcess> StartSiloAsync(CancellationToken ct, params string[] siloArguments)
     {
+        var silo = StartSiloProcess(siloArguments);
+        await silo.WaitUntilListeningAsync(ct);
+        return silo;
+    }
+
+    /// <summary>Starts a silo process without waiting for it (to see it refuse).</summary>
+    public RegistryProcess StartSiloProcess(params string[] siloArguments)
+    {
         var ports = FreePorts.Take(3);
-        var silo = Start(
+        return Start(
         [
             "--Registry:Role=silo",
             $"--Registry:DataFolder={Path.Combine(_work, $"silo-{ports[0]}")}",
@@ -53,8 +61,6 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
             $"--Registry:HealthPort={ports[2]}",
             .. siloArguments,
         ]);
-        await silo.WaitUntilListeningAsync(ct);
-        return silo;
     }
 
     /// <summary>
