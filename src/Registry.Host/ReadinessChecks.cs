@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Registry.Abstractions;
 
 namespace Registry.Host;
 
@@ -24,9 +25,10 @@ internal sealed class ClusterReadiness(IServiceProvider services) : IHealthCheck
         }
         try
         {
-            var hosts = await services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0)
-                .GetHosts(onlyActive: true).WaitAsync(ClientTimeout, cancellationToken);
-            return hosts.Count > 0 ? HealthCheckResult.Healthy("cluster reachable") : HealthCheckResult.Unhealthy("no active silo in the cluster");
+            // The answering silo's view in memory: storage down is the storage check's to report, not this one's.
+            var active = await services.GetRequiredService<IGrainFactory>().GetGrain<IClusterViewGrain>(0)
+                .ActiveSilos().WaitAsync(ClientTimeout, cancellationToken);
+            return active > 0 ? HealthCheckResult.Healthy("cluster reachable") : HealthCheckResult.Unhealthy("no active silo in the cluster");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

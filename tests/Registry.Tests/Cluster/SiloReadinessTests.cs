@@ -50,4 +50,33 @@ public sealed class SiloReadinessTests(AzuriteFixture azurite)
         var hosts = await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
         Assert.Equal(["127.0.0.1", "127.0.0.2"], hosts.Keys.Select(h => h.Endpoint.Address.ToString()).Order(StringComparer.Ordinal));
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task With_storage_stopped_a_gateways_readyz_says_storage_is_not_reachable_and_not_that_the_cluster_did_not_answer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Azurite of its own, since it is stopped.
+        var storage = await AzuriteServer.StartAsync(ct);
+        try
+        {
+            await using var cluster = new RegistryClusterProcesses(storage.ConnectionString);
+            await cluster.StartSiloAsync(ct);
+            var gateway = await cluster.StartGatewayAsync(ct, observed: true);
+            using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.ManagementPort}/") };
+            using (var ready = await probe.GetAsync("readyz", ct))
+            {
+                Assert.Equal("Healthy", await ready.Content.ReadAsStringAsync(ct));
+            }
+
+            await storage.StopAsync(ct);
+
+            using var down = await probe.GetAsync("readyz", ct);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+            Assert.Equal("Unhealthy\nstorage: storage is not reachable", await down.Content.ReadAsStringAsync(ct));
+        }
+        finally
+        {
+            await storage.DisposeAsync();
+        }
+    }
 }

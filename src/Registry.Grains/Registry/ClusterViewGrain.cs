@@ -1,0 +1,13 @@
+using Orleans.Concurrency;
+using Registry.Abstractions;
+
+namespace Registry.Grains.Registry;
+
+/// <summary>Answers from the silo it runs on (a stateless worker is placed there), without storage; key 0.</summary>
+[StatelessWorker]
+[Reentrant]
+public sealed class ClusterViewGrain(IClusterMembershipService membership) : Grain, IClusterViewGrain
+{
+    public Task<int> ActiveSilos() =>
+        Task.FromResult(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
+}
