@@ -20,6 +20,12 @@ public static class RegistryClientExtensions
     {
         var options = new RegistryClientOptions();
         configure(options);
+        return builder.AddRegistryClient(options);
+    }
+
+    /// <summary>Adds the Orleans client of <paramref name="builder"/>'s host for the cluster <paramref name="options"/> names.</summary>
+    public static IHostApplicationBuilder AddRegistryClient(this IHostApplicationBuilder builder, RegistryClientOptions options)
+    {
         builder.UseOrleansClient(client => client.UseRegistryCluster(options));
         return builder;
     }

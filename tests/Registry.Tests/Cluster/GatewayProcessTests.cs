@@ -52,7 +52,31 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
         var (exitCode, output) = await RunClientSampleAsync([.. fixture.Cluster.CommonArguments, $"--DeviceId={id}"], ct);
 
         Assert.True(exitCode == 0, output);
-        Assert.Contains($"{id} etag {(string?)created["etag"]}", output, StringComparison.Ordinal);
+        // Exactly the README's line: the etag quoted, as the ETag header and If-Match carry it, and no Orleans log line.
+        Assert.Equal($"{id} etag \"{(string?)created["etag"]}\"", output.TrimEnd());
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task The_client_app_sample_without_storage_or_without_a_cluster_says_which_in_one_line_and_exits_with_code_1()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var nothing = FreePorts.Take(1)[0];
+        var noStorage = $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};" +
+            $"TableEndpoint=http://127.0.0.1:{nothing}/{AzuriteServer.AccountName};QueueEndpoint=http://127.0.0.1:{nothing}/{AzuriteServer.AccountName};";
+        string[] withoutStorage = [$"--Registry:StorageConnectionString={noStorage}", $"--Registry:StoragePrefix={fixture.Cluster.StoragePrefix}"];
+        // The cluster's storage, but a cluster id no silo runs with.
+        string[] withoutCluster = [.. fixture.Cluster.CommonArguments, "--Registry:ClusterId=no-such-cluster"];
+
+        var runs = await Task.WhenAll(RunClientSampleAsync(withoutStorage, ct), RunClientSampleAsync(withoutCluster, ct));
+
+        var (storageExit, storageOutput) = runs[0];
+        Assert.True(storageExit == 1, storageOutput);
+        var storageLine = Assert.Single(storageOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("The registry cluster's storage did not answer", storageLine, StringComparison.Ordinal);
+        var (clusterExit, clusterOutput) = runs[1];
+        Assert.True(clusterExit == 1, clusterOutput);
+        var clusterLine = Assert.Single(clusterOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("No silo of the registry cluster 'no-such-cluster' answered", clusterLine, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 120_000)]

@@ -15,7 +15,7 @@ namespace Registry.Tests.Infrastructure;
 /// A durable registry cluster of real processes on loopback, as an operator runs one: silo processes
 /// (<c>Registry:Role=silo</c>) and gateway processes (<c>Registry:Role=gateway</c>) sharing a cluster id, a storage prefix
 /// and one Azurite, each with ports and a data folder of its own. Also hands out a client app's Orleans client
-/// (<see cref="RegistryClientExtensions.AddRegistryClient"/>) for the same cluster. Everything it started it stops by process id.
+/// (<see cref="RegistryClientExtensions.AddRegistryClient(Microsoft.Extensions.Hosting.IHostApplicationBuilder, Action{RegistryClientOptions})"/>) for the same cluster. Everything it started it stops by process id.
 /// </summary>
 public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyList<string>? extraArguments = null) : IAsyncDisposable
 {
