@@ -4,17 +4,21 @@
 # environment variables (docker/cluster.env plus each service's own), on loopback with a port of their own each.
 #
 #   docker/run-cluster.sh start    build if needed, start everything, wait (bounded) until each answers its health check
-#   docker/run-cluster.sh status   which processes run
+#   docker/run-cluster.sh status   which processes run; exit code 0 when all six do, 1 when only some do, 3 when none
 #   docker/run-cluster.sh stop     SIGTERM each by its recorded PID, SIGKILL what is still there after 20 s
 #
-# REGISTRY_CLUSTER_DIR (default ./registry-cluster) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET
-# (default 0) shifts every port, to run next to another copy. Logs are appended to (a marker line per start) and, like
+# REGISTRY_CLUSTER_DIR (default registry-cluster beside docker/, i.e. at the repository's root, whatever the current
+# directory) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET (default 0) shifts every port, to run
+# next to another copy. Logs are appended to (a marker line per start) and, like
 # the generated owner connection string in <dir>/owner-connection-string, readable only by their owner.
 set -euo pipefail
 # Logs and the owner connection string hold keys: nothing the script creates is readable by others.
 umask 077
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dir=${REGISTRY_CLUSTER_DIR:-$PWD/registry-cluster}
+# Found from the script's own place, so status and stop see the cluster start made from any directory; an explicit
+# relative REGISTRY_CLUSTER_DIR is the caller's, made absolute once (the hosts get it as their data folders' parent).
+dir=${REGISTRY_CLUSTER_DIR:-$root/registry-cluster}
+[[ $dir == /* ]] || dir=$PWD/$dir
 offset=${REGISTRY_PORT_OFFSET:-0}
 host_dll="$root/src/Registry.Host/bin/Release/net10.0/Registry.Host.dll"
 azurite_js="$root/tests/node/node_modules/azurite/dist/src/azurite.js"
@@ -161,29 +165,47 @@ start() {
 }
 
 stop() {
-  local name pid deadline
+  local name pid deadline stopped=0
   # Gateways first, then silos, then storage: nothing is left waiting on what already stopped.
   for name in gateway2 gateway1 silo3 silo2 silo1 azurite; do
     if running "$name"; then
       pid=$(cat "$dir/$name.pid")
       kill -TERM "$pid"
       deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      if kill -0 "$pid" 2>/dev/null; then
+      while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+      if alive "$pid"; then
         echo "$name (pid $pid) did not stop within 20 s: SIGKILL" >&2
         kill -KILL "$pid"
       fi
       echo "$name stopped (pid $pid)"
+      stopped=$((stopped + 1))
     fi
     rm -f "$dir/$name.pid"
   done
+  # Said, not silent: a stop that found nothing names where it looked.
+  if ((stopped == 0)); then echo "nothing of the cluster in $dir was running"; fi
 }
 
+# Exit code as an init script's status (LSB): 0 when all six run, 3 when none does; 1 when only some do, since a
+# cluster missing a process is not the one started (a silo down, a gateway down) and a check should fail on it.
 status() {
-  local name
+  local name count=0
+  echo "cluster in $dir (REGISTRY_PORT_OFFSET=$offset)"
   for name in azurite silo1 silo2 silo3 gateway1 gateway2; do
-    if running "$name"; then echo "$name running (pid $(cat "$dir/$name.pid"))"; else echo "$name stopped"; fi
+    if running "$name"; then
+      echo "$name running (pid $(cat "$dir/$name.pid"))"
+      count=$((count + 1))
+    else
+      echo "$name stopped"
+    fi
   done
+  if ((count == 6)); then return 0; fi
+  if ((count == 0)); then
+    echo "nothing of the cluster runs" >&2
+    return 3
+  fi
+  echo "only $count of its 6 processes run" >&2
+  return 1
 }
 
 case "${1:-}" in
