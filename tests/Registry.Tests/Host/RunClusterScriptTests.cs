@@ -1,12 +1,61 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
 
 namespace Registry.Tests.Host;
 
 /// <summary>
-/// docker/run-cluster.sh as an operator runs it: status and stop from another directory. Every run is bounded.
+/// docker/run-cluster.sh as an operator runs it: a start beside another cluster, and status and stop from another
+/// directory. Every run is bounded, and what a run started is stopped by the script's own stop.
 /// </summary>
-public sealed class RunClusterScriptTests
+public sealed partial class RunClusterScriptTests
 {
+    /// <summary>Ports of the topology at offset 0 (run-cluster.sh's services and Azurite).</summary>
+    private static readonly int[] TopologyPorts =
+    [
+        10000, 10001, 10002, 11111, 11112, 11113, 30000, 30001, 30002, 8080, 8081, 8082, 8443, 8883, 9443, 9883
+    ];
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_start_whose_gateway_ports_another_cluster_holds_refuses_naming_them_and_a_free_offset_and_starts_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("registry-run-cluster-").FullName, "cluster");
+        var offset = FreeOffset();
+        // What a copy 1000 below holds: its gateway2's HTTPS and MQTT ports are this copy's gateway1's.
+        using var https = Listen(8443 + offset);
+        using var mqtt = Listen(8883 + offset);
+        var environment = new Dictionary<string, string>
+        {
+            ["REGISTRY_CLUSTER_DIR"] = dir,
+            ["REGISTRY_PORT_OFFSET"] = offset.ToString(CultureInfo.InvariantCulture),
+            ["REGISTRY_START_TIMEOUT"] = "60",
+        };
+        try
+        {
+            var start = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "start", ct);
+
+            Assert.Equal(1, start.ExitCode);
+            // Nothing started, nothing created: no PID file, no data folder, no Azurite.
+            Assert.False(Directory.Exists(dir), $"{dir} was created:\n{start.Output}");
+            Assert.True(CanBind(10002 + offset), $"something listens on Azurite's table port:\n{start.Output}");
+            Assert.Contains($"gateway1: port {8443 + offset}", start.Error, StringComparison.Ordinal);
+            Assert.Contains($"gateway1: port {8883 + offset}", start.Error, StringComparison.Ordinal);
+            var suggested = SuggestedOffset().Match(start.Error);
+            Assert.True(suggested.Success, start.Error);
+            var other = int.Parse(suggested.Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.NotEqual(offset, other);
+            Assert.All(TopologyPorts, p => Assert.True(CanBind(p + other), $"port {p + other} of the suggested offset {other} is taken"));
+        }
+        finally
+        {
+            // What a start that did not refuse in time left running.
+            await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "stop", CancellationToken.None);
+        }
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Status_and_stop_from_another_directory_find_the_cluster_beside_the_script_and_status_fails_when_not_all_run()
     {
@@ -82,6 +131,41 @@ public sealed class RunClusterScriptTests
         return new Result(process.ExitCode, await output, await error);
     }
 
+    /// <summary>A multiple of 100 whose whole topology is free now, away from the offsets other runs use by default.</summary>
+    private static int FreeOffset()
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var offset = Random.Shared.Next(30, 355) * 100;
+            if (TopologyPorts.All(p => CanBind(p + offset)))
+            {
+                return offset;
+            }
+        }
+        throw new InvalidOperationException("no free offset");
+    }
+
+    private static TcpListener Listen(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        return listener;
+    }
+
+    private static bool CanBind(int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     private static string Script(string root) => Path.Combine(root, "docker", "run-cluster.sh");
 
     private static string RepositoryRoot()
@@ -93,4 +177,7 @@ public sealed class RunClusterScriptTests
         }
         return dir?.FullName ?? throw new InvalidOperationException($"Cannot find the repository root above {AppContext.BaseDirectory}.");
     }
+
+    [GeneratedRegex(@"REGISTRY_PORT_OFFSET=(\d+) has every port free")]
+    private static partial Regex SuggestedOffset();
 }
