@@ -35,13 +35,15 @@ port() { echo $(($1 + offset)); }
 blob=$(port 10000) queue=$(port 10001) table=$(port 10002)
 storage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 
-# name  role     environment of its own (what compose.yaml sets, with loopback ports instead of container addresses)
+# name  role     environment of its own (what compose.yaml sets, with loopback ports instead of container addresses).
+# Every process has its management port (Observability:Port: /metrics for Prometheus), 9464 (the Prometheus exporter's
+# customary port) to 9468, the host ports compose.yaml publishes them on.
 services=(
-  "silo1 silo Registry__SiloPort=$(port 11111) Registry__GatewayPort=$(port 30000) Registry__HealthPort=$(port 8080)"
-  "silo2 silo Registry__SiloPort=$(port 11112) Registry__GatewayPort=$(port 30001) Registry__HealthPort=$(port 8081)"
-  "silo3 silo Registry__SiloPort=$(port 11113) Registry__GatewayPort=$(port 30002) Registry__HealthPort=$(port 8082)"
-  "gateway1 gateway Registry__HttpsPort=$(port 8443) Registry__MqttPort=$(port 8883)"
-  "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883)"
+  "silo1 silo Registry__SiloPort=$(port 11111) Registry__GatewayPort=$(port 30000) Registry__HealthPort=$(port 8080) Registry__Observability__Port=$(port 9464)"
+  "silo2 silo Registry__SiloPort=$(port 11112) Registry__GatewayPort=$(port 30001) Registry__HealthPort=$(port 8081) Registry__Observability__Port=$(port 9465)"
+  "silo3 silo Registry__SiloPort=$(port 11113) Registry__GatewayPort=$(port 30002) Registry__HealthPort=$(port 8082) Registry__Observability__Port=$(port 9466)"
+  "gateway1 gateway Registry__HttpsPort=$(port 8443) Registry__MqttPort=$(port 8883) Registry__Observability__Port=$(port 9467)"
+  "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883) Registry__Observability__Port=$(port 9468)"
 )
 
 # Alive and not a zombie: a process that died but was not yet reaped still answers kill -0.

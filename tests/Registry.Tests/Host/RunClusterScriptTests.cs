@@ -15,7 +15,8 @@ public sealed partial class RunClusterScriptTests
     /// <summary>Ports of the topology at offset 0 (run-cluster.sh's services and Azurite).</summary>
     private static readonly int[] TopologyPorts =
     [
-        10000, 10001, 10002, 11111, 11112, 11113, 30000, 30001, 30002, 8080, 8081, 8082, 8443, 8883, 9443, 9883
+        10000, 10001, 10002, 11111, 11112, 11113, 30000, 30001, 30002, 8080, 8081, 8082, 8443, 8883, 9443, 9883,
+        9464, 9465, 9466, 9467, 9468,
     ];
 
     [Fact(Timeout = 300_000)]
@@ -27,6 +28,8 @@ public sealed partial class RunClusterScriptTests
         // What a copy 1000 below holds: its gateway2's HTTPS and MQTT ports are this copy's gateway1's.
         using var https = Listen(8443 + offset);
         using var mqtt = Listen(8883 + offset);
+        // And gateway1's management port (Observability:Port, /metrics): checked like the others.
+        using var metrics = Listen(9467 + offset);
         var environment = new Dictionary<string, string>
         {
             ["REGISTRY_CLUSTER_DIR"] = dir,
@@ -43,6 +46,7 @@ public sealed partial class RunClusterScriptTests
             Assert.True(CanBind(10002 + offset), $"something listens on Azurite's table port:\n{start.Output}");
             Assert.Contains($"gateway1: port {8443 + offset}", start.Error, StringComparison.Ordinal);
             Assert.Contains($"gateway1: port {8883 + offset}", start.Error, StringComparison.Ordinal);
+            Assert.Contains($"gateway1: port {9467 + offset}", start.Error, StringComparison.Ordinal);
             var suggested = SuggestedOffset().Match(start.Error);
             Assert.True(suggested.Success, start.Error);
             var other = int.Parse(suggested.Groups[1].Value, CultureInfo.InvariantCulture);
@@ -96,6 +100,32 @@ public sealed partial class RunClusterScriptTests
                 gateway1.Kill();
             }
         }
+    }
+
+    [Fact]
+    public void Compose_gives_every_registry_process_a_management_port_published_on_loopback_as_run_cluster_does()
+    {
+        var compose = File.ReadAllText(Path.Combine(RepositoryRoot(), "docker", "compose.yaml"));
+        var script = File.ReadAllText(Script(RepositoryRoot()));
+        // One environment for every registry service (the anchor each merges), the port set in it.
+        Assert.Equal(5, Regex.Matches(compose, @"<<: \*environment").Count);
+        Assert.Contains("Registry__Observability__Port: \"9464\"", compose, StringComparison.Ordinal);
+        string[] services = ["silo1", "silo2", "silo3", "gateway1", "gateway2"];
+        for (var i = 0; i < services.Length; i++)
+        {
+            var port = 9464 + i;
+            Assert.Contains($"- \"127.0.0.1:{port}:9464\"", ServiceBlock(compose, services[i]), StringComparison.Ordinal);
+            Assert.Matches($@"\n  ""{services[i]} [^\n]*Registry__Observability__Port=\$\(port {port}\)", script);
+        }
+    }
+
+    /// <summary>The lines of one service of compose.yaml, up to the next service (or the end of services).</summary>
+    private static string ServiceBlock(string compose, string service)
+    {
+        var start = compose.IndexOf($"\n  {service}:\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, service);
+        var end = Regex.Match(compose[(start + 1)..], @"\n  \w+:\n|\n\w").Index;
+        return compose.Substring(start, end + 1);
     }
 
     private sealed record Result(int ExitCode, string Output, string Error);
