@@ -3,19 +3,30 @@
 # Azurite + three silos + two gateways, the same image entry command (dotnet Registry.Host.dll) and the same
 # environment variables (docker/cluster.env plus each service's own), on loopback with a port of their own each.
 #
-#   docker/run-cluster.sh start    build if needed, start everything, wait (bounded) until each answers its health check
-#   docker/run-cluster.sh status   which processes run
+#   docker/run-cluster.sh start    build if needed, check every port the cluster needs is free (refusing, with nothing
+#                                  started, when one is not), start everything, wait (bounded) until each answers its
+#                                  health check
+#   docker/run-cluster.sh status   which processes run; exit code 0 when all six do, 1 when only some do, 3 when none
 #   docker/run-cluster.sh stop     SIGTERM each by its recorded PID, SIGKILL what is still there after 20 s
 #
-# REGISTRY_CLUSTER_DIR (default ./registry-cluster) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET
-# (default 0) shifts every port, to run next to another copy. Logs are appended to (a marker line per start) and, like
-# the generated owner connection string in <dir>/owner-connection-string, readable only by their owner.
+# REGISTRY_CLUSTER_DIR (default registry-cluster beside docker/, i.e. at the repository's root, whatever the current
+# directory) holds the data folders, logs and PID files; REGISTRY_PORT_OFFSET (default 0) shifts every port, to run
+# next to another copy: steps of 100 keep copies apart (1000 and 20000 would not: see offset_clashes). Logs are
+# appended to (a marker line per start) and, like the generated owner connection string in
+# <dir>/owner-connection-string, readable only by their owner.
 set -euo pipefail
 # Logs and the owner connection string hold keys: nothing the script creates is readable by others.
 umask 077
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dir=${REGISTRY_CLUSTER_DIR:-$PWD/registry-cluster}
+# Found from the script's own place, so status and stop see the cluster start made from any directory; an explicit
+# relative REGISTRY_CLUSTER_DIR is the caller's, made absolute once (the hosts get it as their data folders' parent).
+dir=${REGISTRY_CLUSTER_DIR:-$root/registry-cluster}
+[[ $dir == /* ]] || dir=$PWD/$dir
 offset=${REGISTRY_PORT_OFFSET:-0}
+if ! [[ $offset =~ ^[0-9]+$ ]] || ((offset > 65535 - 30002)); then
+  echo "REGISTRY_PORT_OFFSET=$offset: not an offset (0 to $((65535 - 30002)), steps of 100 keep copies apart)" >&2
+  exit 2
+fi
 host_dll="$root/src/Registry.Host/bin/Release/net10.0/Registry.Host.dll"
 azurite_js="$root/tests/node/node_modules/azurite/dist/src/azurite.js"
 start_timeout=${REGISTRY_START_TIMEOUT:-120}
@@ -24,13 +35,15 @@ port() { echo $(($1 + offset)); }
 blob=$(port 10000) queue=$(port 10001) table=$(port 10002)
 storage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 
-# name  role     environment of its own (what compose.yaml sets, with loopback ports instead of container addresses)
+# name  role     environment of its own (what compose.yaml sets, with loopback ports instead of container addresses).
+# Every process has its management port (Observability:Port: /metrics for Prometheus), 9464 (the Prometheus exporter's
+# customary port) to 9468, the host ports compose.yaml publishes them on.
 services=(
-  "silo1 silo Registry__SiloPort=$(port 11111) Registry__GatewayPort=$(port 30000) Registry__HealthPort=$(port 8080)"
-  "silo2 silo Registry__SiloPort=$(port 11112) Registry__GatewayPort=$(port 30001) Registry__HealthPort=$(port 8081)"
-  "silo3 silo Registry__SiloPort=$(port 11113) Registry__GatewayPort=$(port 30002) Registry__HealthPort=$(port 8082)"
-  "gateway1 gateway Registry__HttpsPort=$(port 8443) Registry__MqttPort=$(port 8883)"
-  "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883)"
+  "silo1 silo Registry__SiloPort=$(port 11111) Registry__GatewayPort=$(port 30000) Registry__HealthPort=$(port 8080) Registry__Observability__Port=$(port 9464)"
+  "silo2 silo Registry__SiloPort=$(port 11112) Registry__GatewayPort=$(port 30001) Registry__HealthPort=$(port 8081) Registry__Observability__Port=$(port 9465)"
+  "silo3 silo Registry__SiloPort=$(port 11113) Registry__GatewayPort=$(port 30002) Registry__HealthPort=$(port 8082) Registry__Observability__Port=$(port 9466)"
+  "gateway1 gateway Registry__HttpsPort=$(port 8443) Registry__MqttPort=$(port 8883) Registry__Observability__Port=$(port 9467)"
+  "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883) Registry__Observability__Port=$(port 9468)"
 )
 
 # Alive and not a zombie: a process that died but was not yet reaped still answers kill -0.
@@ -69,16 +82,79 @@ owned() {
   fi
 }
 
-# Refuses to start $1 when one of its ports is taken already: its health check would be answered by that process.
-ports_free() {
-  local name=$1 port
-  shift
-  for port in "$@"; do
-    if tcp_open "$port"; then
-      echo "$name: port $port is in use by another process (another cluster? set REGISTRY_PORT_OFFSET); nothing started for it" >&2
-      exit 1
+# "name port" for every port the processes not running yet need, at this offset.
+needed_ports() {
+  local entry name role env p
+  if ! running azurite; then
+    for p in "$blob" "$queue" "$table"; do echo "azurite $p"; done
+  fi
+  for entry in "${services[@]}"; do
+    read -r name role env <<<"$entry"
+    if ! running "$name"; then
+      for p in $(grep -o '=[0-9]*' <<<"$env" | tr -d =); do echo "$name $p"; done
     fi
   done
+}
+
+# The TCP ports anyone listens on, on any address, one a line.
+listening_ports() {
+  if command -v ss >/dev/null; then
+    ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u
+  else
+    local name p
+    while read -r name p; do if tcp_open "$p"; then echo "$p"; fi; done < <(needed_ports)
+  fi
+}
+
+# Who listens on $1, when ss may say: " (pid N, program)".
+listener() {
+  ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/ (pid \2, \1)/p' | head -n 1 || true
+}
+
+# Offsets at which a copy would put one of its ports on another port of a copy at offset 0 (the differences between
+# two ports of the topology): 1000 maps gateway1's 8443/8883 onto gateway2's 9443/9883, 20000 the silos' gateway ports
+# 30000-30002 onto Azurite's 10000-10002. Every other multiple of 100 (up to 35500) keeps the two copies apart.
+offset_clashes() {
+  local -a base=(10000 10001 10002)
+  local entry name role env a b
+  for entry in "${services[@]}"; do
+    read -r name role env <<<"$entry"
+    for a in $(grep -o '=[0-9]*' <<<"$env" | tr -d =); do base+=($((a - offset))); done
+  done
+  for a in "${base[@]}"; do for b in "${base[@]}"; do if ((a > b)); then echo $((a - b)); fi; done; done | sort -un
+}
+
+# Refuses the start, with nothing started, when any port the cluster needs is taken: starting what can start and
+# refusing the rest would leave half a cluster. Names each taken port and an offset whose ports are all free now and
+# would not collide with a default cluster (offset 0) either.
+ports_free() {
+  local -A open=() clash=()
+  local name p candidate taken=()
+  while read -r p; do open[$p]=1; done < <(listening_ports)
+  while read -r name p; do
+    if [[ -n ${open[$p]:-} ]]; then taken+=("  $name: port $p$(listener "$p")"); fi
+  done < <(needed_ports)
+  if ((${#taken[@]} == 0)); then return 0; fi
+  while read -r p; do clash[$p]=1; done < <(offset_clashes)
+  local suggestion=""
+  for ((candidate = 100; candidate <= 65535 - 30002; candidate += 100)); do
+    if [[ $candidate == "$offset" || -n ${clash[$candidate]:-} ]]; then continue; fi
+    suggestion=$candidate
+    while read -r name p; do
+      if [[ -n ${open[$((p - offset + candidate))]:-} ]]; then suggestion=""; break; fi
+    done < <(needed_ports)
+    if [[ -n $suggestion ]]; then break; fi
+  done
+  {
+    echo "run-cluster.sh: not starting: ports this cluster needs (REGISTRY_PORT_OFFSET=$offset) are in use by other processes (another cluster?):"
+    printf '%s\n' "${taken[@]}"
+    if [[ -n $suggestion ]]; then
+      echo "Nothing was started. REGISTRY_PORT_OFFSET=$suggestion has every port free. Offsets in steps of 100 keep copies apart, except 1000 and 20000 apart (gateway1's ports are gateway2's 1000 below, the silos' gateway ports Azurite's 20000 above)."
+    else
+      echo "Nothing was started, and no offset in steps of 100 has every port free."
+    fi
+  } >&2
+  exit 1
 }
 
 # Appends: a restart keeps the log of the process that crashed (and the generated owner key), after a marker line.
@@ -87,6 +163,8 @@ log_start() { echo "=== $1 started by run-cluster.sh at $(date -u +%Y-%m-%dT%H:%
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
+  # Before anything is created or started: a refused start leaves nothing behind.
+  ports_free
   mkdir -p "$dir"
   # Also what an earlier version of this script left readable.
   chmod 700 "$dir"
@@ -98,7 +176,6 @@ start() {
     npm ci --prefix "$root/tests/node" --no-audit --no-fund
   fi
   if ! running azurite; then
-    ports_free azurite "$blob" "$queue" "$table"
     mkdir -p "$dir/azurite"
     log_start azurite
     setsid node "$azurite_js" --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
@@ -116,8 +193,6 @@ start() {
     if running "$name"; then
       continue
     fi
-    # shellcheck disable=SC2046 # the service's ports, one word each
-    ports_free "$name" $(grep -o '=[0-9]*' <<<"$env" | tr -d =)
     mkdir -p "$dir/$name"
     log_start "$name"
     # The compose file's environment: cluster.env, the storage, the role, the service's own; then the image's ENV.
@@ -161,29 +236,47 @@ start() {
 }
 
 stop() {
-  local name pid deadline
+  local name pid deadline stopped=0
   # Gateways first, then silos, then storage: nothing is left waiting on what already stopped.
   for name in gateway2 gateway1 silo3 silo2 silo1 azurite; do
     if running "$name"; then
       pid=$(cat "$dir/$name.pid")
       kill -TERM "$pid"
       deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      if kill -0 "$pid" 2>/dev/null; then
+      while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+      if alive "$pid"; then
         echo "$name (pid $pid) did not stop within 20 s: SIGKILL" >&2
         kill -KILL "$pid"
       fi
       echo "$name stopped (pid $pid)"
+      stopped=$((stopped + 1))
     fi
     rm -f "$dir/$name.pid"
   done
+  # Said, not silent: a stop that found nothing names where it looked.
+  if ((stopped == 0)); then echo "nothing of the cluster in $dir was running"; fi
 }
 
+# Exit code as an init script's status (LSB): 0 when all six run, 3 when none does; 1 when only some do, since a
+# cluster missing a process is not the one started (a silo down, a gateway down) and a check should fail on it.
 status() {
-  local name
+  local name count=0
+  echo "cluster in $dir (REGISTRY_PORT_OFFSET=$offset)"
   for name in azurite silo1 silo2 silo3 gateway1 gateway2; do
-    if running "$name"; then echo "$name running (pid $(cat "$dir/$name.pid"))"; else echo "$name stopped"; fi
+    if running "$name"; then
+      echo "$name running (pid $(cat "$dir/$name.pid"))"
+      count=$((count + 1))
+    else
+      echo "$name stopped"
+    fi
   done
+  if ((count == 6)); then return 0; fi
+  if ((count == 0)); then
+    echo "nothing of the cluster runs" >&2
+    return 3
+  fi
+  echo "only $count of its 6 processes run" >&2
+  return 1
 }
 
 case "${1:-}" in

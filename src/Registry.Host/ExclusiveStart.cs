@@ -15,15 +15,33 @@ public static class ExclusiveStart
     /// <summary>
     /// Locks <paramref name="dataFolder"/> for the life of the returned handle (the process, when the host holds it):
     /// one registry per data folder, since its certificates and keys are read and written without coordination.
+    /// Creates the folder and its lock file when missing, so it is taken once the start is known to go ahead
+    /// (<see cref="LockDataFolderIfPresent"/> before that); the lock file is never deleted, as a start that opened it
+    /// just before the deletion would lock a file nobody else sees.
     /// </summary>
     public static IDisposable LockDataFolder(string dataFolder)
     {
         Directory.CreateDirectory(dataFolder);
+        return Lock(dataFolder, FileMode.OpenOrCreate)!;
+    }
+
+    /// <summary>
+    /// Locks <paramref name="dataFolder"/> when it has a lock file already, creating nothing: a folder another registry
+    /// holds is refused as such before the ports (which that registry may hold too) are checked. Null without a lock file.
+    /// </summary>
+    public static IDisposable? LockDataFolderIfPresent(string dataFolder) => Lock(dataFolder, FileMode.Open);
+
+    private static FileStream? Lock(string dataFolder, FileMode mode)
+    {
         var path = Path.Combine(dataFolder, LockFileName);
         try
         {
             // FileShare.None is an exclusive lock the OS drops when the process ends, however it ends.
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return new FileStream(path, mode, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (Exception e) when (mode == FileMode.Open && e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
         }
         catch (IOException e)
         {

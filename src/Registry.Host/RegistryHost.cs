@@ -35,11 +35,14 @@ public static partial class RegistryHost
         builder.Services.AddSingleton(settings);
 
         var dataFolder = settings.ResolveDataFolder();
-        // Claimed before anything is written or bound, and held until the app is disposed.
-        var folderLock = ExclusiveStart.LockDataFolder(dataFolder);
+        // Claimed before anything is written or bound, and held until the app is disposed. A folder another registry
+        // holds is named first; then the ports, before the folder or its lock file is created, so that a start refused
+        // for a port leaves nothing behind (checking them touches no file, so the lock guards no less).
+        var folderLock = ExclusiveStart.LockDataFolderIfPresent(dataFolder);
         try
         {
             ExclusiveStart.EnsureFree(endpoints);
+            folderLock ??= ExclusiveStart.LockDataFolder(dataFolder);
             builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
             // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
             builder.Services.TryAddSingleton(TimeProvider.System);
@@ -146,7 +149,7 @@ public static partial class RegistryHost
         }
         catch
         {
-            folderLock.Dispose();
+            folderLock?.Dispose();
             throw;
         }
     }

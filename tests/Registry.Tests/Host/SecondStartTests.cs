@@ -92,6 +92,56 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         Assert.DoesNotContain("I have been told I am dead", first.Output, StringComparison.Ordinal);
     }
 
+    [Theory(Timeout = 120_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_host_refused_because_its_port_is_taken_leaves_nothing_in_its_data_folder(bool folderExists)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        if (folderExists)
+        {
+            Directory.CreateDirectory(data);
+        }
+        var ports = FreePorts.Take(3);
+        // Another process on the HTTPS port: the host refuses before it claims its data folder.
+        using var other = new System.Net.Sockets.TcpListener(IPAddress.Loopback, ports[0]);
+        other.Start();
+
+        await using var host = RegistryProcess.Start(work, Arguments(data, ports));
+        var exitCode = await ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Another process is already listening on Registry:HttpsPort", host.Output, StringComparison.Ordinal);
+        if (folderExists)
+        {
+            Assert.Empty(Directory.EnumerateFileSystemEntries(data));
+        }
+        else
+        {
+            Assert.False(Directory.Exists(data), $"{data} was created");
+        }
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task An_identical_second_host_is_refused_for_its_data_folder_before_its_ports()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var ports = FreePorts.Take(3);
+        await using var first = RegistryProcess.Start(work, Arguments(data, ports));
+        await first.WaitUntilListeningAsync(ct);
+
+        await using var second = RegistryProcess.Start(work, Arguments(data, ports));
+        var exitCode = await ExitCodeUnlessListening(second, ct);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"Another registry is running on the data folder {data}", second.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(data, ExclusiveStart.LockFileName)));
+    }
+
     /// <summary>A host on its own data folder and ports, authentication off: these tests are about the process.</summary>
     internal static string[] Arguments(string dataFolder, int[] ports) =>
     [
