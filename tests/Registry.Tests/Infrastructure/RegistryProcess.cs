@@ -17,6 +17,21 @@ public sealed class RegistryProcess : IAsyncDisposable
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
+    /// <summary>
+    /// Processes started and not yet disposed. A test that times out is abandoned, not unwound, so its <c>await using</c>
+    /// never ends what it started: these are killed when the test process exits, instead of outliving the run (a timed-out
+    /// failure test left two silos and a gateway running on the machine).
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<RegistryProcess, byte> Live = new();
+
+    static RegistryProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var process in Live.Keys)
+        {
+            process.Kill();
+        }
+    };
+
     private RegistryProcess(Process process) => _process = process;
 
     /// <summary>Everything the process printed so far, stdout and stderr interleaved.</summary>
@@ -79,6 +94,7 @@ public sealed class RegistryProcess : IAsyncDisposable
         process.ErrorDataReceived += append;
         process.Exited += (_, _) => result._listening.TrySetException(new InvalidOperationException("the registry process exited before it listened"));
         process.Start();
+        Live.TryAdd(result, 0);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return result;
@@ -151,6 +167,14 @@ public sealed class RegistryProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Kill();
+        await _process.WaitForExitAsync();
+        Live.TryRemove(this, out _);
+        _process.Dispose();
+    }
+
+    private void Kill()
+    {
         try
         {
             if (!_process.HasExited)
@@ -160,9 +184,7 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
         catch (InvalidOperationException)
         {
-            // exited between the check and the kill
+            // exited between the check and the kill, or disposed meanwhile
         }
-        await _process.WaitForExitAsync();
-        _process.Dispose();
     }
 }
