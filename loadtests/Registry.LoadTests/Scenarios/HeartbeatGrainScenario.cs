@@ -67,6 +67,9 @@ internal sealed class HeartbeatGrainScenario : IScenario
 
     public IReadOnlyList<string> Notes => _notes;
 
+    /// <summary>The target's grains, once prepared (tests look at its activations).</summary>
+    internal IGrainFactory Grains => _target?.Grains ?? throw new InvalidOperationException("not prepared");
+
     public async Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel)
     {
         _target = _cluster is null
@@ -116,10 +119,14 @@ internal sealed class HeartbeatGrainScenario : IScenario
         if (context.Options.Ceiling && _target.InProcess is not null)
         {
             var noop = Math.Min(_noopGrains, ids.Length);
+            if (_fill)
+            {
+                await ActivateNoopGrainsAsync(grains, ids, noop, context, cancel);
+            }
             steps.Insert(0, new Step("noop-grain", async (n, _) => await grains.GetGrain<INoopGrain>(ids[n % noop]).Ping() == 0 ? null : "wrong answer")
             {
                 CeilingOf = steps[0].Name,
-                Description = string.Create(CultureInfo.InvariantCulture, $"`INoopGrain.Ping()` over {noop:N0} grains keyed like the devices: the same client, gateway and scheduler, no work (the ceiling)"),
+                Description = string.Create(CultureInfo.InvariantCulture, $"`INoopGrain.Ping()` over {noop:N0} grains keyed like the devices, each activated before it is measured as the fill activated the devices: the same client, gateway and scheduler, no work (the ceiling)"),
             });
         }
         else if (context.Options.Ceiling)
@@ -127,6 +134,21 @@ internal sealed class HeartbeatGrainScenario : IScenario
             _notes.Add("no ceiling: an external cluster does not host the no-op grain");
         }
         return steps;
+    }
+
+    /// <summary>
+    /// Calls every no-op grain once before the ceiling is measured, as the fill left every device grain active: with as
+    /// many no-op grains as devices (1M) the first round's ceiling otherwise timed mostly activations (42,607 calls/s
+    /// against 92,647 in the next round) and made the first round's ratio 2.2.
+    /// </summary>
+    private async Task ActivateNoopGrainsAsync(IGrainFactory grains, string[] ids, int noop, ScenarioContext context, CancellationToken cancel)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, noop), new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = cancel },
+            async (i, _) => await grains.GetGrain<INoopGrain>(ids[i]).Ping());
+        var line = string.Create(CultureInfo.InvariantCulture, $"{noop:N0} no-op grains activated before the ceiling is measured, in {clock.Elapsed.TotalSeconds:0.0} s");
+        context.Log(line);
+        _notes.Add(line);
     }
 
     public async ValueTask DisposeAsync()
