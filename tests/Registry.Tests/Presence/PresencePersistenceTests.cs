@@ -27,6 +27,30 @@ public sealed class PresencePersistenceTests(PresenceClusterFixture fixture) : I
     }
 
     [Fact]
+    public async Task A_failed_placement_is_answered_at_once_instead_of_retrying_on_the_test_clock()
+    {
+        // Orleans places a new activation through a Polly pipeline timed by the default TimeProvider: the test clock. A
+        // placement that failed once (at a silo's start) waited for its retry on a clock nobody moved, and every call to
+        // that grain with it: Orleans' memory storage grain, so the first device create of a fresh cluster went
+        // unanswered for 30 s (CI, and a full run, 2026-12-01).
+        foreach (var services in fixture.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services))
+        {
+            var placement = services.GetRequiredService<Polly.Registry.ResiliencePipelineProvider<string>>()
+                .GetPipeline<SiloAddress>("Orleans.Placement"); // Orleans' key for it (OrleansRuntimeResiliencePolicies is internal)
+            var attempts = 0;
+            var placed = placement.ExecuteAsync<SiloAddress>(_ =>
+            {
+                attempts++;
+                throw new OrleansException("no silo to place on yet");
+            }, TestContext.Current.CancellationToken).AsTask();
+
+            // A bound on a hang, not a wait for something to happen: the failure is answered without any delay.
+            await Assert.ThrowsAsync<OrleansException>(() => placed.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken));
+            Assert.Equal(1, attempts);
+        }
+    }
+
+    [Fact]
     public async Task Heartbeats_are_written_once_per_device_per_interval_however_often_the_devices_beat()
     {
         await FlushAllAsync(); // what earlier tests left
