@@ -80,6 +80,19 @@ public sealed class JobCluster : IAsyncDisposable
     }
 
     /// <summary>The rows of the Azure reminder table named <paramref name="reminderName"/>, as (grain reference) strings.</summary>
+    /// <summary>
+    /// Returns once no row of <paramref name="reminderName"/> is left. A job removes its resume reminder just after it
+    /// has stored its end (a crash in between must leave the reminder to resume it), so a test that saw the end can look a
+    /// moment too early: a full run read the row of a completed export (2026-12-01). The test's own timeout bounds the wait.
+    /// </summary>
+    public async Task UntilNoReminderRowsAsync(string reminderName, CancellationToken ct)
+    {
+        while ((await ReminderRowsAsync(reminderName)).Length > 0)
+        {
+            await Task.Delay(100, ct);
+        }
+    }
+
     public async Task<string[]> ReminderRowsAsync(string reminderName)
     {
         var table = new TableClient(s_connectionString, Prefix + "Reminders");

@@ -74,7 +74,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         var indexed = await IndexedIdsAsync(grains);
         Assert.Equal(created.Append("fo-existing").Order(StringComparer.Ordinal).ToArray(), indexed);
         Assert.Equal(created.Length + 1, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
-        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+        await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
     [Fact(Timeout = 300_000)]
@@ -147,7 +147,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             .Select(l => (string)System.Text.Json.Nodes.JsonNode.Parse(l)!["id"]!)
             .Order(StringComparer.Ordinal);
         Assert.Equal(ids, exported);
-        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+        await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
     /// <summary>

@@ -42,7 +42,7 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         var reread = (await jobGrain.Get())!;
         Assert.Equal(JobStatus.Failed, reread.Status);
         Assert.Equal(ended.EndTimeUtc, reread.EndTimeUtc);
-        Assert.Empty(await cluster.ReminderRowsAsync(JobGrain.ResumeReminder));
+        await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
     [Theory(Timeout = 300_000)]
