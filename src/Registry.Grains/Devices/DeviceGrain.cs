@@ -53,12 +53,14 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         _presenceStore = presenceStore;
         _connected = connected;
         _logger = logger;
+        DeviceId = this.GetPrimaryKeyString();
         _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
         _lifecycle = lifecycle;
         _etags = etags;
     }
 
-    public string DeviceId => this.GetPrimaryKeyString();
+    /// <summary>Decoded once per activation: the grain id's key decodes to a new string on every read.</summary>
+    public string DeviceId { get; }
 
     private IndexMembership Index => _index ??= new(this, GrainFactory, DeviceId, _state, _indexOptions.Value, _logger);
 

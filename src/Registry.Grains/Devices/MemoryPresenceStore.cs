@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Registry.Grains.Devices;
 
 /// <summary>
@@ -24,20 +26,31 @@ public interface IMemoryPresenceStoreGrain : IGrainWithIntegerKey
     Task<PresenceRecord?> Read(string deviceId);
 }
 
-/// <summary>Holds one partition's records for the life of the silo: never collected, since it is the storage.</summary>
+/// <summary>
+/// Holds one partition's records for the life of the silo: never collected, since it is the storage. Entries are values
+/// updated in place: a record object kept per device, replaced once a minute for every active device, was a million
+/// objects a minute promoted to the oldest generation and dropped there.
+/// </summary>
 [KeepAlive]
 public sealed class MemoryPresenceStoreGrain : Grain, IMemoryPresenceStoreGrain
 {
-    private readonly Dictionary<string, PresenceRecord> _records = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entry> _records = new(StringComparer.Ordinal);
 
     public Task Write(IReadOnlyList<PresenceRecord> records)
     {
         foreach (var record in records)
         {
-            _records[record.DeviceId] = record;
+            ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_records, record.DeviceId, out _);
+            // The string held already when it is the same (records from another silo arrive as fresh copies).
+            var generation = string.Equals(entry.GenerationId, record.GenerationId, StringComparison.Ordinal) ? entry.GenerationId : record.GenerationId;
+            entry = new Entry(generation, record.LastActivityTime, record.LastHeartbeatTime);
         }
         return Task.CompletedTask;
     }
 
-    public Task<PresenceRecord?> Read(string deviceId) => Task.FromResult(_records.GetValueOrDefault(deviceId));
+    public Task<PresenceRecord?> Read(string deviceId) => Task.FromResult(_records.TryGetValue(deviceId, out var entry)
+        ? new PresenceRecord(deviceId, entry.GenerationId, entry.LastActivityTime, entry.LastHeartbeatTime)
+        : null);
+
+    private readonly record struct Entry(string GenerationId, DateTime LastActivityTime, DateTime? LastHeartbeatTime);
 }

@@ -37,6 +37,11 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private List<IPresenceSource> _dirty = [];
+    // The list the last flush drained, kept with its capacity: at 1M active devices each list is an 8 MB array, and a
+    // new one a minute (grown by doubling) is large-object garbage that brings on full collections.
+    private List<IPresenceSource> _spare = [];
+    // The dirty devices of a flush by index partition; the lists keep their capacity from one flush to the next.
+    private List<IPresenceSource>?[]? _byPartition;
     private Task _loop = Task.CompletedTask;
 
     public PresenceWriter(IPresenceStore store, TimeProvider clock, IOptions<RegistryIndexOptions> index,
@@ -63,33 +68,47 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
         }
     }
 
-    /// <summary>Writes every dirty device now, in partition batches (also what the timer and a clean stop do).</summary>
+    /// <summary>
+    /// Writes every dirty device now, in partition batches (also what the timer and a clean stop do). Each batch's
+    /// records are taken just before it is written, so they die young: taking all of them first kept a million
+    /// records alive through the whole flush, long enough to be promoted and collected by full collections.
+    /// </summary>
     public async Task FlushAsync()
     {
         await _writing.WaitAsync();
+        List<IPresenceSource> dirty;
+        lock (_lock)
+        {
+            (dirty, _dirty, _spare) = (_dirty, _spare, []);
+        }
         try
         {
-            List<IPresenceSource> dirty;
-            lock (_lock)
-            {
-                (dirty, _dirty) = (_dirty, []);
-            }
-            var byPartition = new Dictionary<int, List<PresenceRecord>>();
+            _byPartition ??= new List<IPresenceSource>?[_partitions];
             foreach (var source in dirty)
             {
-                if (source.TakeSnapshot() is { } record)
-                {
-                    var partition = DevicePartitioner.PartitionOf(record.DeviceId, _partitions);
-                    if (!byPartition.TryGetValue(partition, out var records))
-                    {
-                        byPartition[partition] = records = [];
-                    }
-                    records.Add(record);
-                }
+                var partition = DevicePartitioner.PartitionOf(source.DeviceId, _partitions);
+                (_byPartition[partition] ??= []).Add(source);
             }
-            foreach (var (partition, records) in byPartition)
+            var batch = new List<PresenceRecord>(MaxBatch);
+            for (var partition = 0; partition < _partitions; partition++)
             {
-                foreach (var batch in records.Chunk(MaxBatch))
+                if (_byPartition[partition] is not { Count: > 0 } sources)
+                {
+                    continue;
+                }
+                foreach (var source in sources)
+                {
+                    if (source.TakeSnapshot() is { } record)
+                    {
+                        batch.Add(record);
+                    }
+                    if (batch.Count == MaxBatch)
+                    {
+                        await WriteBatch(partition, batch);
+                    }
+                }
+                sources.Clear();
+                if (batch.Count > 0)
                 {
                     await WriteBatch(partition, batch);
                 }
@@ -97,22 +116,31 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
         }
         finally
         {
+            // A device still listed by partition after a throw is still marked dirty, so the next flush writes it.
+            dirty.Clear();
+            lock (_lock)
+            {
+                _spare = dirty;
+            }
             _writing.Release();
         }
     }
 
-    private async Task WriteBatch(int partition, PresenceRecord[] batch)
+    /// <summary>Writes <paramref name="batch"/> (a copy: the store may keep what it is given) and empties it.</summary>
+    private async Task WriteBatch(int partition, List<PresenceRecord> batch)
     {
+        var records = batch.ToArray();
+        batch.Clear();
         try
         {
-            await _store.Write(partition, batch);
+            await _store.Write(partition, records);
             Writes++;
-            RecordsWritten += batch.Length;
+            RecordsWritten += records.Length;
         }
         catch (Exception e)
         {
             // Presence is best effort between writes: the next heartbeat marks the device again. Never fail the loop.
-            LogWriteFailed(_logger, e, batch.Length, partition);
+            LogWriteFailed(_logger, e, records.Length, partition);
         }
     }
 

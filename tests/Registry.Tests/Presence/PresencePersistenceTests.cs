@@ -133,6 +133,39 @@ public sealed class PresencePersistenceTests(PresenceClusterFixture fixture) : I
         Assert.Equal(default, (await fixture.Device(id).Get())!.LastActivityTime);
     }
 
+    [Fact]
+    public async Task Each_flush_writes_the_devices_that_beat_since_the_last_one_once_and_with_their_latest_time()
+    {
+        await FlushAllAsync(); // what earlier tests left
+        var ids = new List<string>();
+        for (var i = 0; i < 250; i++) // more than one batch in some partitions
+        {
+            var id = NewId("rounds");
+            await fixture.Device(id).Create(Sas(id));
+            ids.Add(id);
+        }
+        var batch = fixture.Grains.GetGrain<IHeartbeatBatchGrain>(0);
+        for (var round = 0; round < 3; round++)
+        {
+            var before = RecordsWritten();
+            fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+            Assert.All(await batch.Heartbeat(ids), a => Assert.Equal(DeviceAccess.Granted, a));
+            Assert.All(await batch.Heartbeat(ids[..10]), a => Assert.Equal(DeviceAccess.Granted, a));
+
+            await FlushAllAsync();
+
+            Assert.Equal(before + ids.Count, RecordsWritten());
+            foreach (var id in new[] { ids[0], ids[^1] })
+            {
+                var store = fixture.Grains.GetGrain<IMemoryPresenceStoreGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
+                Assert.Equal(fixture.Now, (await store.Read(id))!.LastHeartbeatTime);
+            }
+        }
+        var idle = RecordsWritten();
+        await FlushAllAsync();
+        Assert.Equal(idle, RecordsWritten()); // nobody beat: nothing to write
+    }
+
     private IEnumerable<PresenceWriter> Writers =>
         fixture.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services.GetRequiredService<PresenceWriter>());
 
