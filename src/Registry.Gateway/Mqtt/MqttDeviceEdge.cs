@@ -42,6 +42,11 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     private readonly TimeProvider _clock;
     private readonly ILogger<MqttDeviceEdge> _logger;
     private readonly ConcurrentDictionary<string, MqttDeviceSession> _sessions = new(StringComparer.Ordinal);
+    // Devices with a CONNECT being admitted here, by count. A grain's order to close an older session of such a device
+    // is left to MQTTnet's takeover, which closes that connection once the newer CONNECT is accepted: closing it here as
+    // well raced the takeover, and an older connection that ended before MQTTnet marked it taken over removed the newer
+    // connection's client and session from MQTTnet on its way out.
+    private readonly ConcurrentDictionary<string, int> _admitting = new(StringComparer.Ordinal);
     private readonly MqttSessionObserver _observer;
     private readonly Lazy<IDeviceSessionObserver> _observerReference;
     private int _open;
@@ -77,6 +82,15 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     /// <summary>For tests: a device session ended at this edge and the device grain was told.</summary>
     internal event Action<string>? SessionEnded;
+
+    /// <summary>For tests: this edge closed a session on its device grain's order (device id, reason).</summary>
+    internal event Action<string, SessionCloseReason>? SessionAborted;
+
+    /// <summary>For tests: a device grain ordered this edge to close a session (device id), before the edge decides.</summary>
+    internal event Action<string>? CloseOrdered;
+
+    /// <summary>For tests: awaited once a CONNECT is granted by its device grain, before the session is registered here.</summary>
+    internal Func<string, Task>? RegisteringSession { get; set; }
 
     /// <summary>Connections open now, handshaking ones included.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
@@ -206,35 +220,59 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             keyFingerprint = decision.KeyFingerprint;
         }
 
-        var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel);
-        DeviceAccess access;
+        _admitting.AddOrUpdate(deviceId, 1, (_, admitting) => admitting + 1);
         try
         {
-            access = await session.Grain.Connect(session.ToDeviceSession(_observerReference.Value));
+            var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel);
+            DeviceAccess access;
+            try
+            {
+                access = await session.Grain.Connect(session.ToDeviceSession(_observerReference.Value));
+            }
+            catch (Exception exception)
+            {
+                LogConnectFailed(_logger, exception, deviceId);
+                e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
+                return;
+            }
+            if (access != DeviceAccess.Granted)
+            {
+                Refuse(e, MqttConnectReasonCode.NotAuthorized, access.ToString());
+                return;
+            }
+            if (RegisteringSession is { } registering)
+            {
+                await registering(deviceId);
+            }
+            channel.Session = session;
+            MqttDeviceSession? replaced = null;
+            _sessions.AddOrUpdate(deviceId, session, (_, previous) =>
+            {
+                replaced = previous;
+                return session;
+            });
+            // A newer connection replaces the older one, as IoT Hub does: on this edge MQTTnet's own takeover by client id
+            // closes it; the grain tells the edge of an older connection elsewhere.
+            if (replaced is not null && replaced.SessionId != session.SessionId)
+            {
+                LogSessionClosed(_logger, deviceId, SessionCloseReason.Replaced);
+            }
         }
-        catch (Exception exception)
+        finally
         {
-            LogConnectFailed(_logger, exception, deviceId);
-            e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
-            return;
+            EndAdmitting(deviceId);
         }
-        if (access != DeviceAccess.Granted)
+    }
+
+    private void EndAdmitting(string deviceId)
+    {
+        while (true)
         {
-            Refuse(e, MqttConnectReasonCode.NotAuthorized, access.ToString());
-            return;
-        }
-        channel.Session = session;
-        MqttDeviceSession? replaced = null;
-        _sessions.AddOrUpdate(deviceId, session, (_, previous) =>
-        {
-            replaced = previous;
-            return session;
-        });
-        // A newer connection replaces the older one, as IoT Hub does: on this edge MQTTnet's own takeover by client id
-        // closes it; the grain tells the edge of an older connection elsewhere.
-        if (replaced is not null && replaced.SessionId != session.SessionId)
-        {
-            LogSessionClosed(_logger, deviceId, SessionCloseReason.Replaced);
+            var admitting = _admitting[deviceId];
+            if (admitting == 1 ? _admitting.TryRemove(KeyValuePair.Create(deviceId, 1)) : _admitting.TryUpdate(deviceId, admitting - 1, admitting))
+            {
+                return;
+            }
         }
     }
 
@@ -379,9 +417,15 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     /// <summary>The device grain asked (through <see cref="MqttSessionObserver"/>) to close a session it no longer accepts.</summary>
     internal void Close(string deviceId, Guid sessionId, SessionCloseReason reason)
     {
+        CloseOrdered?.Invoke(deviceId);
+        if (reason == SessionCloseReason.Replaced && _admitting.ContainsKey(deviceId))
+        {
+            return; // the newer connection is being admitted here: MQTTnet's takeover closes this one
+        }
         if (_sessions.TryGetValue(deviceId, out var session) && session.SessionId == sessionId)
         {
             LogSessionClosed(_logger, deviceId, reason);
+            SessionAborted?.Invoke(deviceId, reason);
             session.Channel.Abort($"the registry closed the session: {reason}");
         }
     }
