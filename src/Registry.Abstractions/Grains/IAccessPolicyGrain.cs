@@ -28,6 +28,7 @@ public interface IAccessPolicyGrain : IGrainWithIntegerKey
 }
 
 /// <summary>Which key of a policy.</summary>
+[GenerateSerializer, Alias("registry.AccessKeyKind")]
 public enum AccessKeyKind
 {
     Primary = 0,

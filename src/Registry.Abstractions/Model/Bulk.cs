@@ -1,6 +1,7 @@
 namespace Registry.Abstractions;
 
 /// <summary>IoT Hub's importMode: what one bulk or import line asks for. Parsed case-insensitively on the wire.</summary>
+[GenerateSerializer, Alias("registry.ImportMode")]
 public enum ImportMode
 {
     CreateOrUpdate = 0,

@@ -9,6 +9,7 @@ namespace Registry.Abstractions;
 /// The device grain is the authority: once a disable, delete or re-key is acknowledged, every later call answers a
 /// refusal, whatever an edge has cached.
 /// </summary>
+[GenerateSerializer, Alias("registry.DeviceAccess")]
 public enum DeviceAccess
 {
     /// <summary>The device is registered, enabled, and the credential the edge checked is still one of its keys.</summary>
@@ -29,6 +30,7 @@ public enum DeviceAccess
 }
 
 /// <summary>How a device reached the registry; only MQTT sessions change <c>connectionState</c> (docs/wire-contract.md).</summary>
+[GenerateSerializer, Alias("registry.DeviceTransport")]
 public enum DeviceTransport
 {
     /// <summary>The HTTPS device endpoint: no session, messages only.</summary>
@@ -40,6 +42,7 @@ public enum DeviceTransport
 }
 
 /// <summary>Why an edge is told to close a device's session.</summary>
+[GenerateSerializer, Alias("registry.SessionCloseReason")]
 public enum SessionCloseReason
 {
     /// <summary>The device was deleted.</summary>

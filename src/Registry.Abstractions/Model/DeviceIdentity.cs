@@ -1,6 +1,7 @@
 namespace Registry.Abstractions;
 
 /// <summary>Whether a device may connect; IoT Hub's <c>status</c>.</summary>
+[GenerateSerializer, Alias("registry.DeviceStatus")]
 public enum DeviceStatus
 {
     Enabled = 0,
@@ -8,6 +9,7 @@ public enum DeviceStatus
 }
 
 /// <summary>IoT Hub's <c>connectionState</c>; always Disconnected here, as no device connects (docs/wire-contract.md §3).</summary>
+[GenerateSerializer, Alias("registry.DeviceConnectionState")]
 public enum DeviceConnectionState
 {
     Disconnected = 0,
@@ -15,6 +17,7 @@ public enum DeviceConnectionState
 }
 
 /// <summary>How a device proves who it is; IoT Hub's <c>authentication.type</c>.</summary>
+[GenerateSerializer, Alias("registry.AuthenticationType")]
 public enum AuthenticationType
 {
     Sas = 0,

@@ -43,6 +43,7 @@ public sealed record HeartbeatOverride([property: Id(0)] HeartbeatPolicy? Policy
 }
 
 /// <summary>Where the policy in effect comes from.</summary>
+[GenerateSerializer, Alias("registry.HeartbeatPolicySource")]
 public enum HeartbeatPolicySource
 {
     /// <summary>The registry default (<c>Registry:Heartbeat</c>), which may be off.</summary>

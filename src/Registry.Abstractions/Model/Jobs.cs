@@ -1,6 +1,7 @@
 namespace Registry.Abstractions;
 
 /// <summary>IoT Hub's job type; the registry runs only the device import and export jobs.</summary>
+[GenerateSerializer, Alias("registry.JobType")]
 public enum JobType
 {
     Unknown = 0,
@@ -9,6 +10,7 @@ public enum JobType
 }
 
 /// <summary>IoT Hub's job status: <c>enqueued → running → completed | failed | cancelled</c>.</summary>
+[GenerateSerializer, Alias("registry.JobStatus")]
 public enum JobStatus
 {
     Unknown = 0,

@@ -4,6 +4,7 @@ namespace Registry.Abstractions;
 /// IoT Hub's error codes; the numeric value is IoT Hub's own (status × 1000 + n), so the HTTP status
 /// of a failure is always <c>code / 1000</c>.
 /// </summary>
+[GenerateSerializer, Alias("registry.RegistryErrorCode")]
 public enum RegistryErrorCode
 {
     InvalidProtocolVersion = 400001,
