@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,6 +10,7 @@ var builder = Host.CreateApplicationBuilder(args);
 // in one line below, not by the client's retries ("no gateway found") and the host's stack trace.
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddFilter("Orleans.Messaging.GatewayManager", LogLevel.Error);
+builder.Logging.AddFilter("Orleans.Runtime.Messaging.ConnectionManager", LogLevel.Error); // each failed connect attempt
 builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
 builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 var options = new RegistryClientOptions
@@ -18,6 +20,7 @@ var options = new RegistryClientOptions
     ClusterId = builder.Configuration["Registry:ClusterId"] ?? "registry",
     ServiceId = builder.Configuration["Registry:ServiceId"] ?? "registry",
     StoragePrefix = builder.Configuration["Registry:StoragePrefix"] ?? "registry",
+    GatewayPort = builder.Configuration.GetValue("Registry:GatewayPort", 30000),
     Events = false,                  // true only when the silos route a source (Registry:Routes) and you subscribe
 };
 builder.AddRegistryClient(options);

@@ -8,7 +8,7 @@ public enum DeviceStatus
     Disabled = 1,
 }
 
-/// <summary>IoT Hub's <c>connectionState</c>; always Disconnected here, as no device connects (docs/wire-contract.md §3).</summary>
+/// <summary>IoT Hub's <c>connectionState</c>: Connected while the device holds an MQTT session (only MQTT sessions change it, as in IoT Hub).</summary>
 [GenerateSerializer, Alias("registry.DeviceConnectionState")]
 public enum DeviceConnectionState
 {
