@@ -23,10 +23,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${REGISTRY_CLUSTER_DIR:-$root/registry-cluster}
 [[ $dir == /* ]] || dir=$PWD/$dir
 offset=${REGISTRY_PORT_OFFSET:-0}
-if ! [[ $offset =~ ^[0-9]+$ ]] || ((offset > 65535 - 30002)); then
+# Decimal whatever its leading zeros: bash arithmetic reads 0300 as octal (192) and refuses 08.
+if ! [[ $offset =~ ^[0-9]{1,5}$ ]] || ((10#$offset > 65535 - 30002)); then
   echo "REGISTRY_PORT_OFFSET=$offset: not an offset (0 to $((65535 - 30002)), steps of 100 keep copies apart)" >&2
   exit 2
 fi
+offset=$((10#$offset))
 host_dll="$root/src/Registry.Host/bin/Release/net10.0/Registry.Host.dll"
 azurite_js="$root/tests/node/node_modules/azurite/dist/src/azurite.js"
 start_timeout=${REGISTRY_START_TIMEOUT:-120}
@@ -49,7 +51,15 @@ services=(
 # Alive and not a zombie: a process that died but was not yet reaped still answers kill -0.
 alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
-running() { [[ -f "$dir/$1.pid" ]] && alive "$(cat "$dir/$1.pid")"; }
+# The program each of ours runs: a PID file that outlived its process may hold a number since given to another program,
+# which status must not count and stop must not kill.
+program() { if [[ $1 == azurite ]]; then echo azurite.js; else echo Registry.Host.dll; fi; }
+ours() {
+  local cmdline
+  alive "$2" && cmdline=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) && [[ $cmdline == *"$(program "$1")"* ]]
+}
+
+running() { [[ -f "$dir/$1.pid" ]] && ours "$1" "$(cat "$dir/$1.pid")"; }
 
 # Fails the start naming $1 and the end of its log.
 failed() {
@@ -63,7 +73,8 @@ wait_for() {
   local name=$1 deadline=$((SECONDS + start_timeout))
   shift
   until "$@" >/dev/null 2>&1; do
-    running "$name" || failed "$name" "exited before it answered its health check"
+    # Alive is enough here: just started, it may not have become its program yet (setsid, then exec).
+    alive "$(cat "$dir/$name.pid")" || failed "$name" "exited before it answered its health check"
     if ((SECONDS >= deadline)); then
       failed "$name" "did not become healthy within ${start_timeout} s"
     fi
@@ -135,6 +146,17 @@ ports_free() {
     if [[ -n ${open[$p]:-} ]]; then taken+=("  $name: port $p$(listener "$p")"); fi
   done < <(needed_ports)
   if ((${#taken[@]} == 0)); then return 0; fi
+  local up=()
+  for name in azurite silo1 silo2 silo3 gateway1 gateway2; do if running "$name"; then up+=("$name"); fi; done
+  if ((${#up[@]} > 0)); then
+    # Another offset would move only what is not running, away from the rest of its own cluster.
+    {
+      echo "run-cluster.sh: not starting: ports this cluster needs (REGISTRY_PORT_OFFSET=$offset) are in use by other processes:"
+      printf '%s\n' "${taken[@]}"
+      echo "Nothing was started. Part of this cluster runs (${up[*]}), so another offset would not help: free those ports, or stop it (docker/run-cluster.sh stop) and start it again at another offset."
+    } >&2
+    exit 1
+  fi
   while read -r p; do clash[$p]=1; done < <(offset_clashes)
   local suggestion=""
   for ((candidate = 100; candidate <= 65535 - 30002; candidate += 100)); do
@@ -179,7 +201,7 @@ start() {
     mkdir -p "$dir/azurite"
     log_start azurite
     setsid node "$azurite_js" --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
-      --tableHost 127.0.0.1 --tablePort "$table" --location "$dir/azurite" --skipApiVersionCheck --disableTelemetry \
+      --tableHost 127.0.0.1 --tablePort "$table" --location "$dir/azurite" --skipApiVersionCheck --disableTelemetry --silent \
       >>"$dir/azurite.log" 2>&1 &
     echo $! >"$dir/azurite.pid"
   fi

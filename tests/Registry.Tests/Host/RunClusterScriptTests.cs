@@ -70,8 +70,8 @@ public sealed partial class RunClusterScriptTests
         File.Copy(Script(RepositoryRoot()), Script(root));
         var cluster = Directory.CreateDirectory(Path.Combine(root, "registry-cluster")).FullName;
         var elsewhere = Directory.CreateTempSubdirectory("registry-run-cluster-cwd-").FullName;
-        // A process standing in for gateway1: the script knows its processes by their PID files only.
-        using var gateway1 = Process.Start(new ProcessStartInfo("cat") { RedirectStandardInput = true, UseShellExecute = false })!;
+        // A process standing in for gateway1: the script knows its processes by their PID files and their program.
+        using var gateway1 = StandIn("Registry.Host.dll");
         try
         {
             await File.WriteAllTextAsync(Path.Combine(cluster, "gateway1.pid"), $"{gateway1.Id}\n", ct);
@@ -100,6 +100,84 @@ public sealed partial class RunClusterScriptTests
                 gateway1.Kill();
             }
         }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_pid_file_whose_number_now_belongs_to_another_program_is_neither_counted_nor_killed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cluster = Directory.CreateTempSubdirectory("registry-run-cluster-reused-").FullName;
+        // silo1 died and its PID was given to another program (here: not ours at all).
+        using var other = StandIn("someone-else");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(cluster, "silo1.pid"), $"{other.Id}\n", ct);
+            var environment = new Dictionary<string, string> { ["REGISTRY_CLUSTER_DIR"] = cluster };
+
+            var status = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "status", ct);
+            var stop = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "stop", ct);
+
+            Assert.Contains("silo1 stopped", status.Output, StringComparison.Ordinal);
+            Assert.Equal(3, status.ExitCode);
+            Assert.Contains($"nothing of the cluster in {cluster} was running", stop.Output, StringComparison.Ordinal);
+            Assert.False(other.HasExited, "stop killed a process that is not the cluster's");
+        }
+        finally
+        {
+            if (!other.HasExited)
+            {
+                other.Kill();
+            }
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_start_refused_beside_a_partly_running_cluster_suggests_no_offset_but_stopping_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cluster = Directory.CreateTempSubdirectory("registry-run-cluster-partly-").FullName;
+        var offset = FreeOffset();
+        // Its Azurite runs; gateway1's HTTPS port is held by another process.
+        using var azurite = StandIn("azurite.js");
+        using var https = Listen(8443 + offset);
+        var environment = new Dictionary<string, string>
+        {
+            ["REGISTRY_CLUSTER_DIR"] = cluster,
+            ["REGISTRY_PORT_OFFSET"] = offset.ToString(CultureInfo.InvariantCulture),
+        };
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(cluster, "azurite.pid"), $"{azurite.Id}\n", ct);
+
+            var start = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "start", ct);
+
+            Assert.Equal(1, start.ExitCode);
+            Assert.Contains($"gateway1: port {8443 + offset}", start.Error, StringComparison.Ordinal);
+            Assert.Contains("Part of this cluster runs (azurite)", start.Error, StringComparison.Ordinal);
+            Assert.DoesNotMatch(SuggestedOffset(), start.Error);
+            Assert.False(File.Exists(Path.Combine(cluster, "silo1.pid")), start.Output);
+        }
+        finally
+        {
+            if (!azurite.HasExited)
+            {
+                azurite.Kill();
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("0300", "300")]
+    [InlineData("08", "8")]
+    public async Task An_offset_with_leading_zeros_is_read_as_decimal(string given, string meant)
+    {
+        var cluster = Directory.CreateTempSubdirectory("registry-run-cluster-offset-").FullName;
+        var environment = new Dictionary<string, string> { ["REGISTRY_CLUSTER_DIR"] = cluster, ["REGISTRY_PORT_OFFSET"] = given };
+
+        var status = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "status", TestContext.Current.CancellationToken);
+
+        Assert.Contains($"cluster in {cluster} (REGISTRY_PORT_OFFSET={meant})", status.Output, StringComparison.Ordinal);
+        Assert.True(status.ExitCode == 3, status.Output + status.Error);
     }
 
     [Fact]
@@ -173,6 +251,16 @@ public sealed partial class RunClusterScriptTests
             }
         }
         throw new InvalidOperationException("no free offset");
+    }
+
+    /// <summary>A process waiting on its input whose command line names <paramref name="program"/>, as the script checks.</summary>
+    private static Process StandIn(string program)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardInput = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("read -r _");
+        psi.ArgumentList.Add(program);
+        return Process.Start(psi)!;
     }
 
     private static TcpListener Listen(int port)
