@@ -72,34 +72,24 @@ public sealed partial class RunClusterScriptTests
         var elsewhere = Directory.CreateTempSubdirectory("registry-run-cluster-cwd-").FullName;
         // A process standing in for gateway1: the script knows its processes by their PID files and their program.
         using var gateway1 = StandIn("Registry.Host.dll");
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(cluster, "gateway1.pid"), $"{gateway1.Id}\n", ct);
-            Dictionary<string, string> environment = [];
+        await File.WriteAllTextAsync(Path.Combine(cluster, "gateway1.pid"), $"{gateway1.Id}\n", ct);
+        Dictionary<string, string> environment = [];
 
-            var status = await RunAsync(Script(root), elsewhere, environment, "status", ct);
-            Assert.Contains($"gateway1 running (pid {gateway1.Id})", status.Output, StringComparison.Ordinal);
-            Assert.Contains("silo1 stopped", status.Output, StringComparison.Ordinal);
-            Assert.Equal(1, status.ExitCode);
+        var status = await RunAsync(Script(root), elsewhere, environment, "status", ct);
+        Assert.Contains($"gateway1 running (pid {gateway1.Id})", status.Output, StringComparison.Ordinal);
+        Assert.Contains("silo1 stopped", status.Output, StringComparison.Ordinal);
+        Assert.Equal(1, status.ExitCode);
 
-            var stop = await RunAsync(Script(root), elsewhere, environment, "stop", ct);
-            Assert.Equal(0, stop.ExitCode);
-            Assert.Contains($"gateway1 stopped (pid {gateway1.Id})", stop.Output, StringComparison.Ordinal);
-            await gateway1.WaitForExitAsync(ct);
+        var stop = await RunAsync(Script(root), elsewhere, environment, "stop", ct);
+        Assert.Equal(0, stop.ExitCode);
+        Assert.Contains($"gateway1 stopped (pid {gateway1.Id})", stop.Output, StringComparison.Ordinal);
+        await gateway1.WaitForExitAsync(ct);
 
-            var after = await RunAsync(Script(root), elsewhere, environment, "status", ct);
-            Assert.Equal(3, after.ExitCode);
-            Assert.Contains("nothing of the cluster runs", after.Error, StringComparison.Ordinal);
-            var again = await RunAsync(Script(root), elsewhere, environment, "stop", ct);
-            Assert.Contains($"nothing of the cluster in {cluster} was running", again.Output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!gateway1.HasExited)
-            {
-                gateway1.Kill();
-            }
-        }
+        var after = await RunAsync(Script(root), elsewhere, environment, "status", ct);
+        Assert.Equal(3, after.ExitCode);
+        Assert.Contains("nothing of the cluster runs", after.Error, StringComparison.Ordinal);
+        var again = await RunAsync(Script(root), elsewhere, environment, "stop", ct);
+        Assert.Contains($"nothing of the cluster in {cluster} was running", again.Output, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 120_000)]
@@ -109,26 +99,16 @@ public sealed partial class RunClusterScriptTests
         var cluster = Directory.CreateTempSubdirectory("registry-run-cluster-reused-").FullName;
         // silo1 died and its PID was given to another program (here: not ours at all).
         using var other = StandIn("someone-else");
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(cluster, "silo1.pid"), $"{other.Id}\n", ct);
-            var environment = new Dictionary<string, string> { ["REGISTRY_CLUSTER_DIR"] = cluster };
+        await File.WriteAllTextAsync(Path.Combine(cluster, "silo1.pid"), $"{other.Id}\n", ct);
+        var environment = new Dictionary<string, string> { ["REGISTRY_CLUSTER_DIR"] = cluster };
 
-            var status = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "status", ct);
-            var stop = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "stop", ct);
+        var status = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "status", ct);
+        var stop = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "stop", ct);
 
-            Assert.Contains("silo1 stopped", status.Output, StringComparison.Ordinal);
-            Assert.Equal(3, status.ExitCode);
-            Assert.Contains($"nothing of the cluster in {cluster} was running", stop.Output, StringComparison.Ordinal);
-            Assert.False(other.HasExited, "stop killed a process that is not the cluster's");
-        }
-        finally
-        {
-            if (!other.HasExited)
-            {
-                other.Kill();
-            }
-        }
+        Assert.Contains("silo1 stopped", status.Output, StringComparison.Ordinal);
+        Assert.Equal(3, status.ExitCode);
+        Assert.Contains($"nothing of the cluster in {cluster} was running", stop.Output, StringComparison.Ordinal);
+        Assert.False(other.HasExited, "stop killed a process that is not the cluster's");
     }
 
     [Fact(Timeout = 120_000)]
@@ -145,25 +125,15 @@ public sealed partial class RunClusterScriptTests
             ["REGISTRY_CLUSTER_DIR"] = cluster,
             ["REGISTRY_PORT_OFFSET"] = offset.ToString(CultureInfo.InvariantCulture),
         };
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(cluster, "azurite.pid"), $"{azurite.Id}\n", ct);
+        await File.WriteAllTextAsync(Path.Combine(cluster, "azurite.pid"), $"{azurite.Id}\n", ct);
 
-            var start = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "start", ct);
+        var start = await RunAsync(Script(RepositoryRoot()), RepositoryRoot(), environment, "start", ct);
 
-            Assert.Equal(1, start.ExitCode);
-            Assert.Contains($"gateway1: port {8443 + offset}", start.Error, StringComparison.Ordinal);
-            Assert.Contains("Part of this cluster runs (azurite)", start.Error, StringComparison.Ordinal);
-            Assert.DoesNotMatch(SuggestedOffset(), start.Error);
-            Assert.False(File.Exists(Path.Combine(cluster, "silo1.pid")), start.Output);
-        }
-        finally
-        {
-            if (!azurite.HasExited)
-            {
-                azurite.Kill();
-            }
-        }
+        Assert.Equal(1, start.ExitCode);
+        Assert.Contains($"gateway1: port {8443 + offset}", start.Error, StringComparison.Ordinal);
+        Assert.Contains("Part of this cluster runs (azurite)", start.Error, StringComparison.Ordinal);
+        Assert.DoesNotMatch(SuggestedOffset(), start.Error);
+        Assert.False(File.Exists(Path.Combine(cluster, "silo1.pid")), start.Output);
     }
 
     [Theory]
@@ -253,14 +223,32 @@ public sealed partial class RunClusterScriptTests
         throw new InvalidOperationException("no free offset");
     }
 
-    /// <summary>A process waiting on its input whose command line names <paramref name="program"/>, as the script checks.</summary>
-    private static Process StandIn(string program)
+    /// <summary>A process waiting on its input whose command line names <paramref name="program"/>, as the script checks; killed on dispose.</summary>
+    private static StandInProcess StandIn(string program)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardInput = true, UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add("read -r _");
         psi.ArgumentList.Add(program);
-        return Process.Start(psi)!;
+        return new StandInProcess(Process.Start(psi)!);
+    }
+
+    private sealed class StandInProcess(Process process) : IDisposable
+    {
+        public int Id => process.Id;
+
+        public bool HasExited => process.HasExited;
+
+        public Task WaitForExitAsync(CancellationToken ct) => process.WaitForExitAsync(ct);
+
+        public void Dispose()
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+            process.Dispose();
+        }
     }
 
     private static TcpListener Listen(int port)
