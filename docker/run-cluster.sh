@@ -48,6 +48,9 @@ services=(
   "gateway2 gateway Registry__HttpsPort=$(port 9443) Registry__MqttPort=$(port 9883) Registry__Observability__Port=$(port 9468)"
 )
 
+# Every process of the cluster, in start order (stop goes the other way).
+names=(azurite silo1 silo2 silo3 gateway1 gateway2)
+
 # Alive and not a zombie: a process that died but was not yet reaped still answers kill -0.
 alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
@@ -147,7 +150,7 @@ ports_free() {
   done < <(needed_ports)
   if ((${#taken[@]} == 0)); then return 0; fi
   local up=()
-  for name in azurite silo1 silo2 silo3 gateway1 gateway2; do if running "$name"; then up+=("$name"); fi; done
+  for name in "${names[@]}"; do if running "$name"; then up+=("$name"); fi; done
   if ((${#up[@]} > 0)); then
     # Another offset would move only what is not running, away from the rest of its own cluster.
     {
@@ -258,9 +261,10 @@ start() {
 }
 
 stop() {
-  local name pid deadline stopped=0
+  local i name pid deadline stopped=0
   # Gateways first, then silos, then storage: nothing is left waiting on what already stopped.
-  for name in gateway2 gateway1 silo3 silo2 silo1 azurite; do
+  for ((i = ${#names[@]} - 1; i >= 0; i--)); do
+    name=${names[i]}
     if running "$name"; then
       pid=$(cat "$dir/$name.pid")
       kill -TERM "$pid"
@@ -284,7 +288,7 @@ stop() {
 status() {
   local name count=0
   echo "cluster in $dir (REGISTRY_PORT_OFFSET=$offset)"
-  for name in azurite silo1 silo2 silo3 gateway1 gateway2; do
+  for name in "${names[@]}"; do
     if running "$name"; then
       echo "$name running (pid $(cat "$dir/$name.pid"))"
       count=$((count + 1))
