@@ -75,7 +75,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         var script = FindAzuriteScript();
         for (var attempt = 1; ; attempt++)
         {
-            var ports = ReserveFreePorts(3);
+            var ports = FreePorts.Take(3);
             var server = Launch(script, ports[0], ports[1], ports[2], location);
             try
             {
@@ -144,21 +144,6 @@ public sealed class AzuriteServer : IAsyncDisposable
             throw new InvalidOperationException(
                 $"Azurite is not installed ({script} is missing). Run `npm ci --prefix tests/node` in {dir.FullName}.");
         return script;
-    }
-
-    static int[] ReserveFreePorts(int count)
-    {
-        // Hold all listeners at once so the ports are distinct; they are released just before Azurite binds.
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        try
-        {
-            foreach (var l in listeners) l.Start();
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var l in listeners) l.Stop();
-        }
     }
 
     static AzuriteServer Launch(string script, int blobPort, int queuePort, int tablePort, string? location)
