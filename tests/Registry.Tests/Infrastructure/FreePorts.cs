@@ -10,14 +10,21 @@ namespace Registry.Tests.Infrastructure;
 /// picks every outgoing connection's local port from, so between a test taking such a port and binding it (or
 /// between a <c>kill -9</c> of a silo and its restart on the same ports) any connection of the suite could take it:
 /// a restarted silo then failed with "address already in use" (CI, <c>ClusterDownTests</c>). Below the range only an
-/// explicit bind takes a port, and this class never hands out one port twice in a process.
+/// explicit bind takes a port, and this class never hands out one port twice in a process. It also stays below
+/// <see cref="OrleansTestClusterFirst"/>: the in-process test clusters (Orleans' <c>TestClusterPortAllocator</c>) pick
+/// their silo ports from 22300–30000 (and gateway ports from 40000–50000) and bind them later, as these are.
 /// </summary>
 public static class FreePorts
 {
     /// <summary>The lowest port handed out: clear of the well-known and common service ports.</summary>
     public const int First = 10_000;
 
-    private static readonly int End = EphemeralLow();
+    /// <summary>The first silo port Orleans' <c>TestClusterPortAllocator</c> may pick.</summary>
+    public const int OrleansTestClusterFirst = 22_300;
+
+    /// <summary>One past the highest port handed out.</summary>
+    public static readonly int End = Math.Min(OrleansTestClusterFirst, EphemeralLow());
+
     private static int s_next = First + Random.Shared.Next(Math.Max(1, End - First));
     private static readonly Lock Gate = new();
 

@@ -5,8 +5,8 @@ namespace Registry.Tests.Infrastructure;
 
 /// <summary>
 /// The ports tests start processes on: outside the kernel's ephemeral range, so no outgoing connection of the suite
-/// can take one between the moment a test picks it and the moment a (restarted) process binds it, and never the same
-/// port twice.
+/// can take one between the moment a test picks it and the moment a (restarted) process binds it; outside the ranges
+/// the in-process Orleans test clusters pick from; and never the same port twice.
 /// </summary>
 public sealed class FreePortsTests
 {
@@ -16,6 +16,13 @@ public sealed class FreePortsTests
         var low = FreePorts.EphemeralLow();
         var ports = FreePorts.Take(64);
         Assert.All(ports, port => Assert.InRange(port, FreePorts.First, low - 1));
+    }
+
+    [Fact]
+    public void Ports_lie_below_the_range_the_in_process_test_clusters_take_theirs_from()
+    {
+        var ports = FreePorts.Take(64);
+        Assert.All(ports, port => Assert.InRange(port, FreePorts.First, FreePorts.OrleansTestClusterFirst - 1));
     }
 
     [Fact]
