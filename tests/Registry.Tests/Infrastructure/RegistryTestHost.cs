@@ -78,6 +78,10 @@ public sealed class RegistryTestHost : IAsyncDisposable
             ["Registry:ClusterId"] = $"test-{id}",
             ["Registry:ServiceId"] = $"test-{id}",
             ["Registry:IndexPartitions"] = "16",
+            // The suite runs its Azurite-backed tests side by side on two cores, where one storage answer can take more
+            // than the 5 s default; a test of the time bound itself sets its own (StorageOutageTests: 2 s). Without this a
+            // precondition (a bulk create) could come back 400 with an item answered ServiceUnavailable, as in CI once.
+            ["Registry:StorageTimeoutSeconds"] = "30",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
