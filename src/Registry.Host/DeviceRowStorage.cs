@@ -15,7 +15,7 @@ namespace Registry.Host;
 /// writes of concurrent device grains of this silo into Azure Table entity-group transactions, so a bulk of 100
 /// creates costs a few requests instead of 100. Orleans' Azure Table provider gives every grain a PartitionKey of its
 /// own, so no two of its rows can share a transaction; here a row's PartitionKey is the storage group of the device's
-/// index partition (<see cref="TableIndexStore.GroupKey"/>, 32 groups, so a bulk's 100 rows meet in at most 32 keys)
+/// index partition (<see cref="StorageGroups"/>, 32 by default, so a bulk's 100 rows meet in at most 32 keys)
 /// and its RowKey the escaped id. Batching is natural: while a transaction of a group is in flight, the next writes to
 /// it queue and go together as the next one, with no timer (a lone write goes at once).
 /// Each writer keeps the semantics of one row of its own (insert-if-absent without a storage ETag, replace with it,
@@ -25,7 +25,8 @@ namespace Registry.Host;
 /// nobody waits for, and land behind the caller's back. docs/storage.md §3.
 /// </summary>
 public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
-    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null, TimeSpan? queueTimeout = null)
+    int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null, TimeSpan? queueTimeout = null,
+    StorageGroups? groups = null)
     : IGroupCommittingStorage, IDevicePartitionScan
 {
     /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
@@ -37,6 +38,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private readonly AdaptiveSlots _slots = new(requestsInFlight, slowRequest ?? AdaptiveSlots.DefaultSlowRequest, RegistryMetrics.Stores.DeviceRows, logger, time);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly StorageGroups _groups = groups ?? StorageGroups.Default;
     private long _dropped;
 
     /// <summary>Storage requests this store has in flight at most, over all its groups (the configured number).</summary>
@@ -77,8 +79,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     /// rows of a bulk's devices share few PartitionKeys (their writes share transactions) while the groups' transactions
     /// run side by side.
     /// </summary>
-    public static string PartitionKey(string deviceId, int partitions) =>
-        TableIndexStore.GroupKey(DevicePartitioner.PartitionOf(deviceId, partitions));
+    public string PartitionKey(string deviceId) => _groups.Key(DevicePartitioner.PartitionOf(deviceId, partitions));
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -112,9 +113,8 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         }
     }
 
-    /// <summary>The partitions sharing a PartitionKey (<see cref="TableIndexStore.GroupKey"/>): one range query reads them all.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> Groups(int partitions) =>
-        Enumerable.Range(0, partitions).GroupBy(TableIndexStore.GroupKey).Select(g => (IReadOnlyList<int>)g.ToArray()).ToArray();
+    /// <summary>The partitions sharing a PartitionKey (<see cref="StorageGroups"/>): one range query reads them all.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> Groups(int partitions) => _groups.Of(partitions);
 
     /// <summary>
     /// Every row of the partitions of <paramref name="group"/> (of one storage group) by one range query over the
@@ -128,8 +128,8 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         {
             yield break;
         }
-        var key = TableIndexStore.GroupKey(group[0]);
-        if (group.Any(p => TableIndexStore.GroupKey(p) != key))
+        var key = _groups.Key(group[0]);
+        if (group.Any(p => _groups.Key(p) != key))
         {
             throw new ArgumentException($"Partitions {string.Join(", ", group)} are not of one storage group.", nameof(group));
         }
@@ -169,7 +169,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     private (string PartitionKey, string RowKey) Keys(GrainId grainId)
     {
         var rowKey = grainId.Key.ToString()!;
-        return (PartitionKey(KeyEscapingGrainStorage.UnescapeKey(rowKey), partitions), rowKey);
+        return (PartitionKey(KeyEscapingGrainStorage.UnescapeKey(rowKey)), rowKey);
     }
 
     private Task<ETag> Enqueue(string partitionKey, PendingWrite write)

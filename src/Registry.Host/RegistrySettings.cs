@@ -197,6 +197,17 @@ public sealed class RegistrySettings
     public int IndexPartitions { get; set; } = 256;
 
     /// <summary>
+    /// Durable mode: the PartitionKeys index entries and batched device rows are stored under (index partition <c>p</c> in
+    /// group <c>p mod StorageGroups</c>), fixed for the life of the registry's storage like <see cref="IndexPartitions"/>.
+    /// The default 32 lets a bulk's writes share transactions; more keep each key's rows fewer (an import of millions
+    /// into Azurite, whose writes scan their key's rows) at the cost of fuller transactions. README "Storage groups".
+    /// </summary>
+    public int StorageGroups { get; set; } = global::Registry.Host.StorageGroups.DefaultCount;
+
+    /// <summary>The <see cref="StorageGroups"/> layout.</summary>
+    public StorageGroups Groups => new(StorageGroups);
+
+    /// <summary>
     /// Minutes a device grain stays in memory after its last call (Orleans' collection age for <c>DeviceGrain</c>): a
     /// registry of millions keeps only its recently used devices active.
     /// </summary>
@@ -361,6 +372,12 @@ public sealed class RegistrySettings
         if (IndexPartitions is < 1 or > MaxIndexPartitions)
         {
             problems.Add($"Registry:IndexPartitions={IndexPartitions} is out of range: use 1 to {MaxIndexPartitions} (the default 256 serves 10M devices).");
+        }
+        const int MaxGroups = global::Registry.Host.StorageGroups.MaxCount;
+        const int DefaultGroups = global::Registry.Host.StorageGroups.DefaultCount;
+        if (StorageGroups is < 1 or > MaxGroups)
+        {
+            problems.Add($"Registry:StorageGroups={StorageGroups} is out of range: use 1 to {MaxGroups} (the default is {DefaultGroups}).");
         }
         if (!(DeviceIdleMinutes > 0) || double.IsInfinity(DeviceIdleMinutes))
         {

@@ -174,7 +174,8 @@ public static class SiloConfiguration
             checkStage,
             settings.ServiceId,
             settings.IsDurable ? settings.DeviceStorage : "Memory",
-            settings.IsDurable ? null : sp.GetRequiredService<IHostApplicationLifetime>()));
+            settings.IsDurable ? null : sp.GetRequiredService<IHostApplicationLifetime>(),
+            settings.IsDurable ? settings.StorageGroups : null));
     }
 
     /// <summary>
@@ -249,7 +250,7 @@ public static class SiloConfiguration
             var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
             silo.Services.AddSingleton(sp => new DeviceRowStorage(
                 devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>(),
-                settings.StorageRequestsInFlight, settings.StorageTimeout / 2, queueTimeout: settings.StorageTimeout));
+                settings.StorageRequestsInFlight, settings.StorageTimeout / 2, queueTimeout: settings.StorageTimeout, groups: settings.Groups));
             silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
             // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
@@ -286,7 +287,8 @@ public static class SiloConfiguration
         // cluster runtime starts, like the layout record's container below.
         var indexTable = Tables(settings).GetTableClient(tableName + "Index");
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) =>
-            new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>()));
+            new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>(),
+                groups: settings.Groups));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
         var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
         silo.Services.AddSingleton<IPresenceStore>(sp => new BoundedPresenceStore(new TablePresenceStore(presenceTable), sp.GetRequiredService<StorageTimeBound>()));

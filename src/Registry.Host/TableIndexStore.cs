@@ -12,7 +12,7 @@ namespace Registry.Host;
 /// The durable <see cref="IIndexStore"/>: one Azure Table entity per index entry, an <c>Enabled</c> column, keyed so
 /// that the writes of many partitions share entity-group transactions. A bulk of 100 creates touches ~80 of the 256
 /// partitions: keyed by partition, that was ~80 requests whatever the batching. Here PartitionKey = the partition's
-/// storage group (<see cref="Groups"/> of them, <see cref="GroupKey"/>) and RowKey = the partition in six digits, a
+/// storage group (<see cref="StorageGroups"/>) and RowKey = the partition in six digits, a
 /// dash, and the escaped id; the concurrent writes of one group (from any of its partitions' grains) queue while a
 /// request of the group is in flight and go together as the next transaction, up to <see cref="MaxTransaction"/>, with
 /// no timer (a lone write goes at once). A partition still loads by one range query (its RowKey prefix). Each
@@ -20,7 +20,7 @@ namespace Registry.Host;
 /// and a write refused by storage fails alone, the others of its transaction going again without it. docs/storage.md §6.
 /// </summary>
 public sealed class TableIndexStore(TableClient table, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight,
-    TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null) : IIndexStore
+    TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null, StorageGroups? groups = null) : IIndexStore
 {
     /// <summary>
     /// Storage requests a group-committing store has in flight at once, over all its groups (<c>Registry:StorageRequestsInFlight</c>).
@@ -38,12 +38,10 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     /// </summary>
     public int MaxChangesPerWrite => MaxTransaction;
 
-    /// <summary>
-    /// Storage groups: few enough that a bulk's entries meet in transactions (100 ids fall in at most 32 groups), many
-    /// enough that one group stays small for Azurite, which finds an entity by scanning its PartitionKey's rows (1M
-    /// devices: ~31k rows a group), and that groups commit side by side.
-    /// </summary>
-    public const int Groups = 32;
+    private readonly StorageGroups _storageGroups = groups ?? StorageGroups.Default;
+
+    /// <summary>The PartitionKeys its entries are under (<c>Registry:StorageGroups</c>).</summary>
+    public StorageGroups StorageGroups => _storageGroups;
 
     private const string EnabledColumn = "Enabled";
     private static readonly string[] Columns = ["RowKey", EnabledColumn];
@@ -76,8 +74,8 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     /// <summary>A partition number in six digits: the key of the stores that keep a PartitionKey per partition (presence, heartbeats).</summary>
     public static string PartitionKey(int partition) => partition.ToString("D6", CultureInfo.InvariantCulture);
 
-    /// <summary>The PartitionKey of <paramref name="partition"/>'s entries (and, in batched mode, of its devices' rows).</summary>
-    public static string GroupKey(int partition) => "g" + (partition % Groups).ToString("D2", CultureInfo.InvariantCulture);
+    /// <summary>The PartitionKey of <paramref name="partition"/>'s entries.</summary>
+    public string GroupKey(int partition) => _storageGroups.Key(partition);
 
     private static string RowPrefix(int partition) => PartitionKey(partition) + "-";
 

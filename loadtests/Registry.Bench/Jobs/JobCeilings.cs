@@ -17,12 +17,12 @@ internal static class JobCeilings
 
     /// <summary>
     /// Export's storage part: every device row the registry wrote, each read once by parallel range scans of the
-    /// PartitionKeys they are stored under (the storage groups of the index partitions, <see cref="TableIndexStore.GroupKey"/>),
+    /// PartitionKeys they are stored under (the storage groups of the index partitions, <see cref="StorageGroups"/>),
     /// <paramref name="parallelism"/> groups at once. Returns the rows by group, for the import ceiling.
     /// </summary>
-    public static async Task<(TimeSpan Elapsed, List<TableEntity>[] Rows)> ScanAsync(TableClient rows, int partitions, int parallelism)
+    public static async Task<(TimeSpan Elapsed, List<TableEntity>[] Rows)> ScanAsync(TableClient rows, StorageGroups groups, int partitions, int parallelism)
     {
-        var keys = Enumerable.Range(0, partitions).Select(TableIndexStore.GroupKey).Distinct().ToArray();
+        var keys = Enumerable.Range(0, partitions).Select(groups.Key).Distinct().ToArray();
         var result = new List<TableEntity>[keys.Length];
         var stopwatch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Length), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (g, _) =>

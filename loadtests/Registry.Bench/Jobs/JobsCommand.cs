@@ -154,7 +154,9 @@ internal static class JobsCommand
 
         var tables = new TableServiceClient(azurite.ConnectionString);
         var prefix = "bench" + name;
-        var (scan, rows) = await JobCeilings.ScanAsync(tables.GetTableClient(prefix + "DeviceRows"), partitions, parallelism);
+        var groups = new Registry.Host.StorageGroups(settings.TryGetValue("Registry:StorageGroups", out var g) && g is not null
+            ? int.Parse(g, CultureInfo.InvariantCulture) : Registry.Host.StorageGroups.DefaultCount);
+        var (scan, rows) = await JobCeilings.ScanAsync(tables.GetTableClient(prefix + "DeviceRows"), groups, partitions, parallelism);
         var scanned = rows.Sum(r => r.Count);
         if (scanned != devices)
         {

@@ -60,6 +60,16 @@ internal sealed class ImportExportScenario : IScenario
             }
             _settings["Registry:DeviceStorage"] = storage;
         }
+        if (args.String("--storage-groups") is not null)
+        {
+            var groups = args.Int("--storage-groups", Registry.Host.StorageGroups.DefaultCount, min: 1);
+            if (groups > Registry.Host.StorageGroups.MaxCount)
+            {
+                throw new ArgumentException($"--storage-groups takes 1 to {Registry.Host.StorageGroups.MaxCount}; {groups} is more.");
+            }
+            // The registry's layout and the ceilings' rows alike.
+            _settings["Registry:StorageGroups"] = groups.ToString(CultureInfo.InvariantCulture);
+        }
         if (args.String("--model") is not null)
         {
             throw new ArgumentException("import-export runs one job at a time, each step one call: --model does not apply.");
@@ -168,6 +178,7 @@ internal sealed class ImportExportScenario : IScenario
         private HttpClient? _http;
         private ReadOnlyMemory<byte> _exported;
         private List<TableEntity>[] _rows = [];
+        private Registry.Host.StorageGroups _groups = Registry.Host.StorageGroups.Default;
 
         private Round(AzuriteProcess azurite, string name, BlobContainerClient output, BlobContainerClient ceiling, string inputSas, string outputSas)
         {
@@ -206,6 +217,8 @@ internal sealed class ImportExportScenario : IScenario
                         | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, expires).ToString())
                 {
                     Number = number,
+                    _groups = settings.TryGetValue("Registry:StorageGroups", out var groups) && groups is not null
+                        ? new Registry.Host.StorageGroups(int.Parse(groups, CultureInfo.InvariantCulture)) : Registry.Host.StorageGroups.Default,
                 };
                 round._registry = await RegistryProcess.StartAsync(round._name, azurite.ConnectionString, settings, host, cancel);
                 round._http = BenchHost.CreateClient(round._registry.CaPath, 4);
@@ -268,7 +281,7 @@ internal sealed class ImportExportScenario : IScenario
 
         public async ValueTask<string?> ScanAndUploadAsync(int parallelism, int devices, List<string> notes, List<string> problems)
         {
-            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), new Registry.Host.RegistrySettings().IndexPartitions, parallelism);
+            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), _groups, new Registry.Host.RegistrySettings().IndexPartitions, parallelism);
             _rows = rows;
             await JobCeilings.UploadAsync(_ceiling, "devices.txt", _exported, 4 << 20, parallelism);
             var stored = rows.Sum(r => r.Count);

@@ -7,8 +7,8 @@ namespace Registry.Grains.Index;
 
 /// <summary>
 /// The settings the registry's storage was written with, kept beside the index partitions: the partition count, and
-/// what decides where device rows are (the ServiceId keys them, DeviceStorage picks Batched, Table or Blob). Null: written
-/// before the field existed.
+/// what decides where device rows are (the ServiceId keys them, DeviceStorage picks Batched, Table or Blob), and the
+/// storage groups durable entries and rows are keyed by. Null: written before the field existed.
 /// </summary>
 [GenerateSerializer, Alias("registry.IndexLayout")]
 public sealed class IndexLayout
@@ -18,6 +18,11 @@ public sealed class IndexLayout
     [Id(1)] public string? ServiceId { get; set; }
 
     [Id(2)] public string? DeviceStorage { get; set; }
+
+    [Id(3)] public int? StorageGroups { get; set; }
+
+    /// <summary>The storage groups of durable storage recorded before <see cref="StorageGroups"/> was: the count was fixed at 32.</summary>
+    public const int StorageGroupsBeforeTheSetting = 32;
 }
 
 /// <summary>Why a silo refused to start: a setting the storage was written with differs from its configuration.</summary>
@@ -57,7 +62,8 @@ public sealed class IndexPartitionMismatchException(int stored, int configured) 
 /// Storage written before the record existed adopts the count of its first start with this check. The same record holds
 /// <paramref name="serviceId"/> and <paramref name="deviceStorage"/> (when given): a start with another ServiceId or
 /// DeviceStorage would read every device from rows that do not hold it, so it is refused the same way; a record written
-/// before they were kept adopts the first values it meets. Runs at
+/// before they were kept adopts the first values it meets. <paramref name="storageGroups"/> (durable mode) is compared the
+/// same way; a record without it was written when the count was fixed at 32. Runs at
 /// <paramref name="stage"/>: durable storage can be read before the silo joins its cluster, so a refused silo never joins.
 /// <para>
 /// Memory storage lives in grains, and a grain call made from the silo's own start can wait for the start to end: with
@@ -75,7 +81,8 @@ public sealed partial class IndexPartitionCheck(
     int stage,
     string? serviceId = null,
     string? deviceStorage = null,
-    IHostApplicationLifetime? stopOnMismatch = null) : ILifecycleParticipant<ISiloLifecycle>
+    IHostApplicationLifetime? stopOnMismatch = null,
+    int? storageGroups = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
@@ -137,7 +144,7 @@ public sealed partial class IndexPartitionCheck(
         await storage.ReadStateAsync(StateName, RecordId, record);
         if (!record.RecordExists)
         {
-            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage };
+            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage, StorageGroups = storageGroups };
             try
             {
                 await storage.WriteStateAsync(StateName, RecordId, record);
@@ -161,11 +168,15 @@ public sealed partial class IndexPartitionCheck(
         }
         Compare("ServiceId", record.State!.ServiceId, serviceId, StringComparer.Ordinal);
         Compare("DeviceStorage", record.State.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
-        if ((record.State.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null))
+        Compare("StorageGroups", Text(record.State.StorageGroups ?? IndexLayout.StorageGroupsBeforeTheSetting), Text(storageGroups), StringComparer.Ordinal);
+        if ((record.State.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null)
+            || (record.State.StorageGroups is null && storageGroups is not null))
         {
             await Adopt(record, cancellationToken);
         }
     }
+
+    private static string? Text(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private void Compare(string setting, string? stored, string? configured, StringComparer comparer)
     {
@@ -185,6 +196,7 @@ public sealed partial class IndexPartitionCheck(
             Partitions = record.State!.Partitions,
             ServiceId = record.State.ServiceId ?? serviceId,
             DeviceStorage = record.State.DeviceStorage ?? deviceStorage,
+            StorageGroups = record.State.StorageGroups ?? storageGroups,
         };
         try
         {

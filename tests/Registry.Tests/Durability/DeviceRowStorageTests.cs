@@ -46,7 +46,7 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
     /// <summary>Ids that all fall in one index partition, hence one PartitionKey, so their writes can share transactions.</summary>
     private static string[] SameBucket(string prefix, int count) =>
         Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{i}")
-            .Where(id => DeviceRowStorage.PartitionKey(id, Partitions) == DeviceRowStorage.PartitionKey(prefix + "-0", Partitions))
+            .Where(id => StorageGroups.Default.Key(DevicePartitioner.PartitionOf(id, Partitions)) == StorageGroups.Default.Key(DevicePartitioner.PartitionOf(prefix + "-0", Partitions)))
             .Take(count).ToArray();
 
     private static async Task<(string Id, GrainState<string> State, Exception? Error)[]> WriteAll(
@@ -119,16 +119,16 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 2);
         // Four buckets, one write each: two take the slots and wait at the gate, two wait for a slot.
         var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"slots-{i}")
-            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(4).ToArray();
+            .DistinctBy(id => StorageGroups.Default.Key(DevicePartitioner.PartitionOf(id, Partitions))).Take(4).ToArray();
         var first = buckets.Select(id => store.WriteStateAsync(StateName, Grain(id), new GrainState<string>("first " + id))).ToArray();
         await gated.UntilInFlight(2, ct);
         var sending = gated.InFlight;
-        var waiting = buckets.Where(id => !sending.Contains(DeviceRowStorage.PartitionKey(id, Partitions))).ToArray();
+        var waiting = buckets.Where(id => !sending.Contains(StorageGroups.Default.Key(DevicePartitioner.PartitionOf(id, Partitions)))).ToArray();
         Assert.Equal(2, waiting.Length);
 
         // Writes arriving meanwhile join the waiting buckets' queues.
         var later = waiting.SelectMany(id => Enumerable.Range(0, int.MaxValue).Select(i => $"{id}-{i}")
-            .Where(x => DeviceRowStorage.PartitionKey(x, Partitions) == DeviceRowStorage.PartitionKey(id, Partitions)).Take(50)).ToArray();
+            .Where(x => StorageGroups.Default.Key(DevicePartitioner.PartitionOf(x, Partitions)) == StorageGroups.Default.Key(DevicePartitioner.PartitionOf(id, Partitions))).Take(50)).ToArray();
         var more = later.Select(id => store.WriteStateAsync(StateName, Grain(id), new GrainState<string>("later " + id))).ToArray();
         gated.Open();
         await Task.WhenAll(first.Concat(more)).WaitAsync(ct);
@@ -298,7 +298,7 @@ public sealed class DeviceRowStorageTests(AzuriteFixture azurite)
         var store = new DeviceRowStorage(gated, Partitions, Serializer, NullLogger<DeviceRowStorage>.Instance, requestsInFlight: 1,
             slowRequest: TimeSpan.FromSeconds(1), time: time, queueTimeout: TimeSpan.FromSeconds(5));
         var buckets = Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{i}")
-            .DistinctBy(id => DeviceRowStorage.PartitionKey(id, Partitions)).Take(2).ToArray();
+            .DistinctBy(id => StorageGroups.Default.Key(DevicePartitioner.PartitionOf(id, Partitions))).Take(2).ToArray();
         var sent = store.WriteStateAsync(StateName, Grain(buckets[0]), new GrainState<string>("sent"));
         await gated.UntilInFlight(1, ct);
         var queued = store.WriteStateAsync(StateName, Grain(buckets[1]), new GrainState<string>("queued"));

@@ -171,7 +171,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
             Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
             // Keyed by partition, no two of the bulk's writes could share a transaction; in groups they meet in at most 32 keys.
             var partitions = ids.Select(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, 256)).Distinct().Count();
-            Assert.True(partitions > Registry.Host.TableIndexStore.Groups, $"the ids fall in {partitions} partitions");
+            Assert.True(partitions > Registry.Host.StorageGroups.DefaultCount, $"the ids fall in {partitions} partitions");
             var tables = new Azure.Data.Tables.TableServiceClient(azurite.ConnectionString);
             foreach (var table in new[] { "DeviceRows", "Index" })
             {
@@ -181,7 +181,7 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
                     keys.Add(entity.PartitionKey);
                 }
                 Assert.Equal(100, keys.Count);
-                Assert.True(keys.Distinct().Count() <= Registry.Host.TableIndexStore.Groups, $"{table}: {keys.Distinct().Count()} PartitionKeys for ids in {partitions} partitions");
+                Assert.True(keys.Distinct().Count() <= Registry.Host.StorageGroups.DefaultCount, $"{table}: {keys.Distinct().Count()} PartitionKeys for ids in {partitions} partitions");
             }
             before = await ReadAll(http, ids);
         }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
+using Registry.Abstractions;
 using Registry.Grains.Index;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.RegistryHttp;
@@ -60,6 +61,70 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
         var listed = await client.GetFromJsonAsync<JsonArray>($"devices?{ApiVersion}");
         Assert.Equal(ids.Order(StringComparer.Ordinal), listed!.Select(d => (string)d!["deviceId"]!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_registry_with_more_storage_groups_keys_its_rows_by_them_and_a_host_with_the_default_count_is_refused_and_changes_nothing()
+    {
+        var prefix = "isg" + Guid.NewGuid().ToString("N")[..8];
+        Dictionary<string, string?> Settings(string? groups)
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+                ["Registry:StoragePrefix"] = prefix,
+                ["Registry:ServiceId"] = prefix,
+                ["Registry:ClusterId"] = prefix,
+                ["Registry:DeviceStorage"] = "Batched",
+                ["Registry:IndexPartitions"] = "64",
+            };
+            if (groups is not null)
+            {
+                settings["Registry:StorageGroups"] = groups;
+            }
+            return settings;
+        }
+        var ids = Enumerable.Range(0, 200).Select(i => $"isg-{i}").ToArray();
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(Settings("64")))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            foreach (var batch in ids.Chunk(100))
+            {
+                using var created = await http.BulkAsync(Json(batch.Select(id => new { id, importMode = "create" }).ToArray()));
+                await created.ReadJsonAsync(HttpStatusCode.OK);
+            }
+        }
+        // Index entries and device rows alike lie under one key per group: partition p under g{p mod 64}, 64 keys here
+        // where the default count makes 32.
+        foreach (var table in new[] { "Index", "DeviceRows" })
+        {
+            var keys = new TableClient(azurite.ConnectionString, prefix + table).Query<TableEntity>(select: ["PartitionKey"])
+                .Select(e => e.PartitionKey).Distinct().ToArray();
+            var expected = ids.Select(id => "g" + DevicePartitioner.PartitionOf(id, 64).ToString("D2", System.Globalization.CultureInfo.InvariantCulture)).Distinct();
+            Assert.Equal(expected.Order(StringComparer.Ordinal), keys.Order(StringComparer.Ordinal));
+            Assert.True(keys.Length > Registry.Host.StorageGroups.DefaultCount, $"{table}: {keys.Length} keys");
+        }
+
+        var logs = new CapturedLogs();
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => RegistryTestHost.StartAsync(Settings(null), dataFolder,
+            configure: b => b.Logging.AddProvider(logs).AddFilter<CapturedLogs>(null, LogLevel.Trace)));
+
+        var mismatch = Assert.IsType<StorageLayoutMismatchException>(Innermost(refused));
+        Assert.Equal(("StorageGroups", "64", "32"), (mismatch.Setting, mismatch.Stored, mismatch.Configured));
+        Assert.Contains(logs.Lines, l => l.Level == LogLevel.Critical
+            && l.Text.Contains("Registry:StorageGroups=64, but this silo is configured with Registry:StorageGroups=32", StringComparison.Ordinal));
+
+        // The refused start recorded nothing: the registry starts again with its own count and reads every device.
+        await using var again = await RegistryTestHost.StartAsync(Settings("64"), dataFolder);
+        using var client = again.CreateClient();
+        var stats = await client.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
+        foreach (var id in ids.Where((_, i) => i % 20 == 0))
+        {
+            Assert.Equal(id, (string)(await client.GetDeviceJsonAsync(id))["deviceId"]!);
+        }
     }
 
     private static string[] SiloRows(TableClient membership) =>

@@ -68,11 +68,11 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         // Partitions 0-3 are four groups, one change each: two take the slots and wait at the gate, two wait for a slot.
         var first = Enumerable.Range(0, 4).Select(p => store.Apply(p, [new IndexChange($"ix-slot-{p}", true)])).ToArray();
         await gated.UntilInFlight(2, ct);
-        var waiting = Enumerable.Range(0, 4).Where(p => !gated.InFlight.Contains(TableIndexStore.GroupKey(p))).ToArray();
+        var waiting = Enumerable.Range(0, 4).Where(p => !gated.InFlight.Contains(StorageGroups.Default.Key(p))).ToArray();
         Assert.Equal(2, waiting.Length);
 
         // Another partition of each waiting group writes meanwhile: it joins its group's queue.
-        var more = waiting.Select(p => store.Apply(p + TableIndexStore.Groups,
+        var more = waiting.Select(p => store.Apply(p + StorageGroups.DefaultCount,
             Enumerable.Range(0, 50).Select(i => new IndexChange($"ix-slot-{p}-{i}", true)).ToArray())).ToArray();
         gated.Open();
         await Task.WhenAll(first.Concat(more)).WaitAsync(ct);
@@ -82,7 +82,7 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         var reader = new TableIndexStore(table);
         foreach (var p in waiting)
         {
-            Assert.Equal(50, (await reader.Load(p + TableIndexStore.Groups)).Count);
+            Assert.Equal(50, (await reader.Load(p + StorageGroups.DefaultCount)).Count);
             Assert.Single(await reader.Load(p));
         }
     }
@@ -199,8 +199,8 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         var name = "ix" + Guid.NewGuid().ToString("N")[..12];
         var store = await NewStore(azurite.ConnectionString, name);
         // 200 partitions in 32 storage groups: partitions p, p+32, p+64 ... share a PartitionKey, as a bulk's do.
-        var writes = Enumerable.Range(0, 200).Select(p => (Partition: p, Changes: (p == 0 || p == TableIndexStore.Groups ? TrickyIds : [$"ix-{p}-a", $"ix-{p}-b"])
-            .Select((id, i) => new IndexChange(p == TableIndexStore.Groups ? id + "-other" : id, i % 2 == 0)).ToArray())).ToArray();
+        var writes = Enumerable.Range(0, 200).Select(p => (Partition: p, Changes: (p == 0 || p == StorageGroups.DefaultCount ? TrickyIds : [$"ix-{p}-a", $"ix-{p}-b"])
+            .Select((id, i) => new IndexChange(p == StorageGroups.DefaultCount ? id + "-other" : id, i % 2 == 0)).ToArray())).ToArray();
 
         // Started together, as the partitions of one bulk write: the writes of a group queue while its request is in flight.
         await Task.WhenAll(writes.Select(w => store.Apply(w.Partition, w.Changes)));

@@ -81,13 +81,40 @@ public sealed class IndexPartitionCheckInBackgroundTests
         Assert.Equal(0, storage.Writes);
     }
 
-    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions) => new(
+    [Fact]
+    public async Task A_record_kept_before_storage_groups_were_is_taken_as_32_refusing_another_count_and_adopting_32()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Batched" }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 256).Check(CancellationToken.None));
+
+        Assert.Equal(("StorageGroups", "32", "256"), (refused.Setting, refused.Stored, refused.Configured));
+        Assert.Equal(0, storage.Writes);
+        await Check(storage, 8, storageGroups: 32).Check(CancellationToken.None);
+        Assert.Equal(1, storage.Writes);
+        Assert.Equal((8, "Batched", 32), (storage.Written!.Partitions, storage.Written.DeviceStorage, storage.Written.StorageGroups));
+    }
+
+    [Fact]
+    public async Task A_record_of_another_storage_group_count_is_refused_and_its_own_count_passes_without_a_write()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Batched", StorageGroups = 256 }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 32).Check(CancellationToken.None));
+
+        Assert.Equal(("StorageGroups", "256", "32"), (refused.Setting, refused.Stored, refused.Configured));
+        await Check(storage, 8, storageGroups: 256).Check(CancellationToken.None);
+        Assert.Equal(0, storage.Writes);
+    }
+
+    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions, int? storageGroups = null) => new(
         storage,
         Options.Create(new RegistryIndexOptions { Partitions = partitions }),
         NullLogger<IndexPartitionCheck>.Instance,
         ServiceLifecycleStage.Active,
         "registry",
-        "Memory");
+        storageGroups is null ? "Memory" : "Batched",
+        storageGroups: storageGroups);
 
     /// <summary>Storage holding one layout record, whose first <c>timeouts</c> reads time out as a starting silo's grain call can.</summary>
     private sealed class RecordStorage(IndexLayout record, int timeouts) : IGrainStorage
@@ -108,9 +135,12 @@ public sealed class IndexPartitionCheckInBackgroundTests
             return Task.CompletedTask;
         }
 
+        public IndexLayout? Written { get; private set; }
+
         public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             Writes++;
+            Written = (IndexLayout)(object)grainState.State!;
             return Task.CompletedTask;
         }
 

@@ -42,6 +42,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Throttling:Overrides:RegistryOperations=-5/s", "Registry:Throttling:Overrides:RegistryOperations '-5/s' is not a rate")]
     [InlineData("AccessPolicies:foo:PrimaryKey=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "Registry:AccessPolicies:foo is not usable")]
     [InlineData("IndexPartitions=1025", "Registry:IndexPartitions=1025 is out of range: use 1 to 1024")]
+    [InlineData("StorageGroups=0", "Registry:StorageGroups=0 is out of range: use 1 to 1024")]
+    [InlineData("StorageGroups=1025", "Registry:StorageGroups=1025 is out of range: use 1 to 1024")]
     [InlineData("ShutdownTimeoutSeconds=1e300", "Registry:ShutdownTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]

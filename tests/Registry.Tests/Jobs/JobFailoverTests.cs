@@ -111,7 +111,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
     {
         // 64 partitions in 32 storage groups, each exported by one scan: partition 0's group (0 and 32) is held, so its
         // partition 32 is not checkpointed either; other groups are staged (and maybe checkpointed) before the kill.
-        const int partitions = 2 * Registry.Host.TableIndexStore.Groups;
+        const int partitions = 2 * Registry.Host.StorageGroups.DefaultCount;
         var cancellation = TestContext.Current.CancellationToken;
         var probe = new ChunkProbe(holdKey: 0);
         await using var cluster = await JobCluster.DeployAsync(azurite, probe, o => o.ExportParallelism = 4, "Batched", partitions);
