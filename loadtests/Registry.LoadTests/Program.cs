@@ -65,6 +65,12 @@ internal static class Program
                 Console.Error.WriteLine($"Stopping ({signal.Signal}): the step in progress ends now and the report covers what was measured. Again to abort.");
                 interrupt.Cancel();
             }
+            else
+            {
+                // The abort: the signal's default action ends this process without its cleanup, so the registry processes
+                // a round started are ended here, or they would outlive the run.
+                Registry.Bench.Jobs.RegistryProcess.KillAll();
+            }
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);

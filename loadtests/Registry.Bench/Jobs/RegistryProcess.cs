@@ -6,11 +6,35 @@ namespace Registry.Bench.Jobs;
 
 /// <summary>
 /// The registry host as a process of its own (the built Registry.Host.dll), so its resident memory is the registry's
-/// alone and not the benchmark's, which holds a million rows for the ceilings. Stopped by its process id; it also
-/// ends when this process dies, since its console input closes.
+/// alone and not the benchmark's, which holds a million rows for the ceilings. Stopped by its process id, and killed
+/// when this process exits or is aborted before stopping it (<see cref="KillAll"/>; the host does not watch its console
+/// input). A kill -9 of this process still leaves it running: its id is in the run's log.
 /// </summary>
 internal sealed class RegistryProcess : IAsyncDisposable
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<RegistryProcess, byte> Running = new();
+
+    static RegistryProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+
+    /// <summary>
+    /// Kills every registry process started and not yet stopped: on the way out of an aborted run (a signal's default
+    /// action ends this process without <see cref="AppDomain.ProcessExit"/>, so the harness calls this first).
+    /// </summary>
+    public static void KillAll()
+    {
+        foreach (var registry in Running.Keys)
+        {
+            try
+            {
+                registry._process.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // already ended
+            }
+        }
+    }
+
     private readonly Process _process;
 
     private RegistryProcess(Process process, string dataFolder, string baseAddress, string logPath, int metricsPort)
@@ -116,6 +140,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var registry = new RegistryProcess(process, folder, $"https://127.0.0.1:{ports[0]}", logPath, ports[3]);
+        Running.TryAdd(registry, 0);
         try
         {
             await registry.WaitReadyAsync(cancellation);
@@ -217,6 +242,7 @@ internal sealed class RegistryProcess : IAsyncDisposable
             }
         }
         await _process.WaitForExitAsync();
+        Running.TryRemove(this, out _);
         _process.Dispose();
         try
         {

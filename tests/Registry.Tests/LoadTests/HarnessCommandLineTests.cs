@@ -105,6 +105,76 @@ public sealed class HarnessCommandLineTests
         }
     }
 
+    /// <summary>
+    /// A second SIGTERM (or Ctrl+C) aborts a run without its cleanup. The registry process an import-export round had
+    /// started then kept running on its own (seen: 500 MB and a silo left behind by an aborted 1M run); the harness now
+    /// kills it as it exits.
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task A_run_aborted_by_a_second_sigterm_leaves_no_registry_process_running()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-abort-").FullName;
+        int? registryPid = null;
+        try
+        {
+            using var harness = StartHarness(["import-export", "--devices", "20000", "--no-ceiling", "--no-live", "--out", output]);
+            var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            void Watch(StreamReader reader) => _ = Task.Run(async () =>
+            {
+                while (await reader.ReadLineAsync(ct) is { } line)
+                {
+                    if (System.Text.RegularExpressions.Regex.Match(line, @"registry process (\d+)") is { Success: true } m)
+                    {
+                        started.TrySetResult(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                }
+            }, ct);
+            Watch(harness.StandardOutput);
+            Watch(harness.StandardError);
+            registryPid = await started.Task.WaitAsync(ct);
+
+            // Ctrl+C twice, as an impatient user does: the second one ends the harness before its cleanup.
+            foreach (var _ in new[] { 1, 2 })
+            {
+                using var kill = Process.Start("kill", ["-TERM", harness.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+                await kill.WaitForExitAsync(ct);
+            }
+            await harness.WaitForExitAsync(ct);
+
+            using var registry = TryGetProcess(registryPid.Value);
+            if (registry is not null)
+            {
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                bound.CancelAfter(TimeSpan.FromSeconds(30)); // a bound on a hang: the harness kills it as it exits
+                await registry.WaitForExitAsync(bound.Token);
+            }
+            registryPid = null;
+        }
+        finally
+        {
+            // On a failure, end what this test started.
+            if (registryPid is { } pid && TryGetProcess(pid) is { } left)
+            {
+                left.Kill(entireProcessTree: true);
+                left.Dispose();
+            }
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static Process? TryGetProcess(int pid)
+    {
+        try
+        {
+            return Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return null; // already ended
+        }
+    }
+
     /// <summary>The harness as a user runs it: its own process, its output read by the test.</summary>
     private static Process StartHarness(string[] args)
     {
