@@ -60,6 +60,15 @@ internal sealed class ImportExportScenario : IScenario
             }
             _settings["Registry:DeviceStorage"] = storage;
         }
+        if (args.String("--index-partitions") is not null)
+        {
+            var partitions = args.Int("--index-partitions", 256, min: 1);
+            if (partitions > Registry.Host.RegistrySettings.MaxIndexPartitions)
+            {
+                throw new ArgumentException($"--index-partitions takes 1 to {Registry.Host.RegistrySettings.MaxIndexPartitions}; {partitions} is more.");
+            }
+            _settings["Registry:IndexPartitions"] = partitions.ToString(CultureInfo.InvariantCulture);
+        }
         if (args.String("--storage-groups") is not null)
         {
             var groups = args.Int("--storage-groups", Registry.Host.StorageGroups.DefaultCount, min: 1);
@@ -179,6 +188,7 @@ internal sealed class ImportExportScenario : IScenario
         private ReadOnlyMemory<byte> _exported;
         private List<TableEntity>[] _rows = [];
         private Registry.Host.StorageGroups _groups = Registry.Host.StorageGroups.Default;
+        private int _partitions = new Registry.Host.RegistrySettings().IndexPartitions;
 
         private Round(AzuriteProcess azurite, string name, BlobContainerClient output, BlobContainerClient ceiling, string inputSas, string outputSas)
         {
@@ -219,6 +229,8 @@ internal sealed class ImportExportScenario : IScenario
                     Number = number,
                     _groups = settings.TryGetValue("Registry:StorageGroups", out var groups) && groups is not null
                         ? new Registry.Host.StorageGroups(int.Parse(groups, CultureInfo.InvariantCulture)) : Registry.Host.StorageGroups.Default,
+                    _partitions = settings.TryGetValue("Registry:IndexPartitions", out var partitions) && partitions is not null
+                        ? int.Parse(partitions, CultureInfo.InvariantCulture) : new Registry.Host.RegistrySettings().IndexPartitions,
                 };
                 round._registry = await RegistryProcess.StartAsync(round._name, azurite.ConnectionString, settings, host, cancel);
                 round._http = BenchHost.CreateClient(round._registry.CaPath, 4);
@@ -281,7 +293,7 @@ internal sealed class ImportExportScenario : IScenario
 
         public async ValueTask<string?> ScanAndUploadAsync(int parallelism, int devices, List<string> notes, List<string> problems)
         {
-            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), _groups, new Registry.Host.RegistrySettings().IndexPartitions, parallelism);
+            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), _groups, _partitions, parallelism);
             _rows = rows;
             await JobCeilings.UploadAsync(_ceiling, "devices.txt", _exported, 4 << 20, parallelism);
             var stored = rows.Sum(r => r.Count);

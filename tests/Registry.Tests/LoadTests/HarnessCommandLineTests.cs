@@ -36,6 +36,9 @@ public sealed class HarnessCommandLineTests
     [InlineData("--host", "/nonexistent/Registry.Host.dll", null)]
     [InlineData("--model", "closed:4", null)]
     [InlineData("--job-timeout", "0s", null)]
+    [InlineData("--index-partitions", "1025", null)]
+    [InlineData("--storage-groups", "0", null)]
+    [InlineData("--storage-groups", "1025", null)]
     public void Import_export_refuses_what_it_cannot_run_before_starting_anything(string option, string value, string? extra)
     {
         string[] args = extra is null ? [option, value] : [option, value, extra];
