@@ -29,14 +29,20 @@ public sealed class IndexLayout
 public class IndexLayoutMismatchException(string message) : Exception(message);
 
 /// <summary>
-/// Why a silo refused to start: its ServiceId or DeviceStorage is not the one the storage was written with. Device
-/// rows would then be read from elsewhere: every device would look absent, and the index verification would drop it.
+/// Why a silo refused to start: its ServiceId, DeviceStorage or StorageGroups is not the one the storage was written
+/// with. Device rows (or, for StorageGroups, index entries and Batched rows) would then be read from elsewhere: devices
+/// would look absent. <paramref name="others"/> names the other settings that differ too, so one start names them all.
 /// </summary>
-public sealed class StorageLayoutMismatchException(string setting, string stored, string configured) : IndexLayoutMismatchException(
+public sealed class StorageLayoutMismatchException(string setting, string stored, string configured, string? others = null) : IndexLayoutMismatchException(
     $"The registry storage was written with Registry:{setting}={stored}, but this silo is configured with Registry:{setting}={configured}. " +
-    $"Devices would be read from other rows, so every device would vanish from reads, listing and statistics. " +
-    $"Nothing was changed. Start with Registry:{setting}={stored}, or point the registry at empty storage (another Registry:StoragePrefix) to use {configured}.")
+    Consequence(setting) +
+    $" Nothing was changed. Start with Registry:{setting}={stored}, or point the registry at empty storage (another Registry:StoragePrefix) to use {configured}." +
+    others)
 {
+    private static string Consequence(string setting) => setting == "StorageGroups"
+        ? "Index entries and Batched device rows would be looked up under other keys, so devices would vanish from listing and statistics (and, with Batched rows, from reads)."
+        : "Devices would be read from other rows, so every device would vanish from reads, listing and statistics.";
+
     public string Setting { get; } = setting;
 
     public string Stored { get; } = stored;
@@ -45,10 +51,11 @@ public sealed class StorageLayoutMismatchException(string setting, string stored
 }
 
 /// <summary>Why a silo refused to start: its configured partition count is not the one the index storage holds.</summary>
-public sealed class IndexPartitionMismatchException(int stored, int configured) : IndexLayoutMismatchException(
+public sealed class IndexPartitionMismatchException(int stored, int configured, string? others = null) : IndexLayoutMismatchException(
     $"The index storage was written with IndexPartitions={stored}, but this silo is configured with IndexPartitions={configured}. " +
     $"Ids hash to partitions by that count, so with {configured} most devices would vanish from listing and statistics. " +
-    $"Nothing was changed. Start with Registry:IndexPartitions={stored}, or point the registry at empty storage to use {configured}.")
+    $"Nothing was changed. Start with Registry:IndexPartitions={stored}, or point the registry at empty storage to use {configured}." +
+    others)
 {
     public int Stored { get; } = stored;
 
@@ -159,17 +166,28 @@ public sealed partial class IndexPartitionCheck(
             }
         }
 
+        // Every setting that differs, so one refused start names them all.
         var stored = record.State?.Partitions ?? 0;
+        var differences = new List<(string Setting, string Stored, string Configured)>();
         if (stored != configured)
         {
-            var refusal = new IndexPartitionMismatchException(stored, configured);
+            differences.Add(("IndexPartitions", Text(stored)!, Text(configured)!));
+        }
+        Compare(differences, "ServiceId", record.State?.ServiceId, serviceId, StringComparer.Ordinal);
+        Compare(differences, "DeviceStorage", record.State?.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
+        Compare(differences, "StorageGroups", Text(record.State?.StorageGroups ?? IndexLayout.StorageGroupsBeforeTheSetting), Text(storageGroups), StringComparer.Ordinal);
+        if (differences.Count > 0)
+        {
+            var others = differences.Count == 1 ? null
+                : " It differs in " + string.Join(" and ", differences.Skip(1).Select(d => $"Registry:{d.Setting} too (stored {d.Stored}, configured {d.Configured})")) + ".";
+            var (setting, was, now) = differences[0];
+            IndexLayoutMismatchException refusal = setting == "IndexPartitions"
+                ? new IndexPartitionMismatchException(stored, configured, others)
+                : new StorageLayoutMismatchException(setting, was, now, others);
             LogRefused(logger, refusal.Message);
             throw refusal;
         }
-        Compare("ServiceId", record.State!.ServiceId, serviceId, StringComparer.Ordinal);
-        Compare("DeviceStorage", record.State.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
-        Compare("StorageGroups", Text(record.State.StorageGroups ?? IndexLayout.StorageGroupsBeforeTheSetting), Text(storageGroups), StringComparer.Ordinal);
-        if ((record.State.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null)
+        if ((record.State!.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null)
             || (record.State.StorageGroups is null && storageGroups is not null))
         {
             await Adopt(record, cancellationToken);
@@ -178,13 +196,11 @@ public sealed partial class IndexPartitionCheck(
 
     private static string? Text(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private void Compare(string setting, string? stored, string? configured, StringComparer comparer)
+    private static void Compare(List<(string, string, string)> differences, string setting, string? stored, string? configured, StringComparer comparer)
     {
         if (stored is not null && configured is not null && !comparer.Equals(stored, configured))
         {
-            var refusal = new StorageLayoutMismatchException(setting, stored, configured);
-            LogRefused(logger, refusal.Message);
-            throw refusal;
+            differences.Add((setting, stored, configured));
         }
     }
 

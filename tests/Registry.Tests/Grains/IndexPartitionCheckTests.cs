@@ -107,13 +107,38 @@ public sealed class IndexPartitionCheckInBackgroundTests
         Assert.Equal(0, storage.Writes);
     }
 
-    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions, int? storageGroups = null) => new(
+    [Fact]
+    public async Task A_start_differing_in_several_layout_settings_is_refused_naming_each_of_them_and_writes_nothing()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Table", StorageGroups = 8 }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 16, deviceStorage: "Blob").Check(CancellationToken.None));
+
+        Assert.Equal(("DeviceStorage", "Table", "Blob"), (refused.Setting, refused.Stored, refused.Configured));
+        Assert.Contains("It differs in Registry:StorageGroups too (stored 8, configured 16).", refused.Message, StringComparison.Ordinal);
+        var partitions = await Assert.ThrowsAsync<IndexPartitionMismatchException>(() => Check(storage, 4, storageGroups: 16).Check(CancellationToken.None));
+        Assert.Contains("It differs in Registry:DeviceStorage too (stored Table, configured Batched) and Registry:StorageGroups too (stored 8, configured 16).", partitions.Message, StringComparison.Ordinal);
+        Assert.Equal(0, storage.Writes);
+    }
+
+    [Fact]
+    public async Task A_storage_group_refusal_says_what_another_count_would_hide()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Table", StorageGroups = 8 }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 16, deviceStorage: "Table").Check(CancellationToken.None));
+
+        Assert.Contains("Index entries and Batched device rows would be looked up under other keys", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("differs in", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions, int? storageGroups = null, string? deviceStorage = null) => new(
         storage,
         Options.Create(new RegistryIndexOptions { Partitions = partitions }),
         NullLogger<IndexPartitionCheck>.Instance,
         ServiceLifecycleStage.Active,
         "registry",
-        storageGroups is null ? "Memory" : "Batched",
+        deviceStorage ?? (storageGroups is null ? "Memory" : "Batched"),
         storageGroups: storageGroups);
 
     /// <summary>Storage holding one layout record, whose first <c>timeouts</c> reads time out as a starting silo's grain call can.</summary>
