@@ -91,12 +91,8 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
     public async Task A_bulk_of_100_creates_shares_device_row_transactions_within_the_request_slots_set_fails_only_its_existing_id_and_reads_back_whole_after_a_restart()
     {
         var prefix = "durb" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
         {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-            ["Registry:ServiceId"] = prefix,
-            ["Registry:ClusterId"] = prefix,
             ["Registry:DeviceStorage"] = "Batched",
             // One index partition: every row shares one PartitionKey, so the bulk's concurrent writes can share transactions.
             ["Registry:IndexPartitions"] = "1",
@@ -146,12 +142,8 @@ public sealed class DurabilityTests(AzuriteFixture azurite)
     public async Task A_bulk_of_100_creates_over_many_partitions_writes_its_index_entries_and_device_rows_under_few_partition_keys_and_reads_back_whole_after_a_restart()
     {
         var prefix = "durg" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
         {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-            ["Registry:ServiceId"] = prefix,
-            ["Registry:ClusterId"] = prefix,
             ["Registry:DeviceStorage"] = "Batched",
             // The default partition count: the bulk's ids fall in ~80 partitions, which share 32 storage groups.
             ["Registry:IndexPartitions"] = "256",

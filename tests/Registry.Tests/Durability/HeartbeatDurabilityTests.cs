@@ -17,13 +17,7 @@ public sealed class HeartbeatDurabilityTests(AzuriteFixture azurite)
     public async Task A_device_override_and_the_watched_set_survive_a_restart_of_every_silo()
     {
         var prefix = "hbd" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>
-        {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-            ["Registry:ServiceId"] = prefix,
-            ["Registry:ClusterId"] = prefix,
-        };
+        var settings = azurite.DurableSettings(prefix);
         // '#' and '/' are not allowed in Azure Table keys as they are: the store escapes them as the index does.
         var ids = new[] { "hbd-plain", "hbd-a#b", "hbd-a%2Fb" };
         var path = (string id) => $"devices/{Uri.EscapeDataString(id)}/heartbeat?{ApiVersion}";

@@ -20,12 +20,8 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
     public async Task A_host_configured_with_another_partition_count_refuses_to_start_and_changes_nothing()
     {
         var prefix = "ipc" + Guid.NewGuid().ToString("N")[..8];
-        Dictionary<string, string?> Settings(int partitions) => new()
+        Dictionary<string, string?> Settings(int partitions) => new(azurite.DurableSettings(prefix))
         {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-            ["Registry:ServiceId"] = prefix,
-            ["Registry:ClusterId"] = prefix,
             ["Registry:IndexPartitions"] = partitions.ToString(),
         };
         var ids = Enumerable.Range(0, 30).Select(i => $"ipc-{i}").ToArray();
@@ -69,12 +65,8 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         var prefix = "isg" + Guid.NewGuid().ToString("N")[..8];
         Dictionary<string, string?> Settings(string? groups)
         {
-            var settings = new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
             {
-                ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-                ["Registry:StoragePrefix"] = prefix,
-                ["Registry:ServiceId"] = prefix,
-                ["Registry:ClusterId"] = prefix,
                 ["Registry:DeviceStorage"] = "Batched",
                 ["Registry:IndexPartitions"] = "64",
             };

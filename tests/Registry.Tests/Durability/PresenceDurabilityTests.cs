@@ -79,12 +79,8 @@ public sealed class PresenceDurabilityTests(AzuriteFixture azurite)
     private Dictionary<string, string?> Settings(int persistSeconds)
     {
         var prefix = "pres" + Guid.NewGuid().ToString("N")[..8];
-        return new Dictionary<string, string?>
+        return new Dictionary<string, string?>(azurite.DurableSettings(prefix))
         {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-            ["Registry:ServiceId"] = prefix,
-            ["Registry:ClusterId"] = prefix,
             ["Registry:IndexPartitions"] = "2",
             ["Registry:PresencePersistSeconds"] = persistSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };

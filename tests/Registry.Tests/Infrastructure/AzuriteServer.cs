@@ -278,6 +278,18 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public AzuriteServer Server => server ?? throw new InvalidOperationException("Azurite has not been started.");
     public string ConnectionString => Server.ConnectionString;
+
+    /// <summary>
+    /// A durable registry of its own on this Azurite: its tables and containers under <paramref name="prefix"/>, which is
+    /// also its ServiceId and ClusterId, so a host started again with these settings is the same service.
+    /// </summary>
+    public Dictionary<string, string?> DurableSettings(string prefix) => new()
+    {
+        ["Registry:StorageConnectionString"] = ConnectionString,
+        ["Registry:StoragePrefix"] = prefix,
+        ["Registry:ServiceId"] = prefix,
+        ["Registry:ClusterId"] = prefix,
+    };
     public Uri BlobEndpoint => Server.BlobEndpoint;
 
     public async ValueTask InitializeAsync() => server = await AzuriteServer.StartAsync();
