@@ -79,6 +79,13 @@ public sealed class AlertSoakTests
     }
 
     [Theory]
+    [InlineData(150, 150)] // the 300 s interval's beat period: a failover of two minutes is retried through, not counted failed
+    [InlineData(30, 60)] // the default 60 s interval's: at least a minute
+    [InlineData(1, 60)]
+    public void A_beat_failed_in_a_failover_is_retried_until_the_devices_next_beat_is_due_and_at_least_a_minute(int beatEverySeconds, int windowSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(windowSeconds), AlertSoakScenario.RetryWindowFor(TimeSpan.FromSeconds(beatEverySeconds)));
+
+    [Theory]
     [InlineData("--interval", "1.5s")]
     [InlineData("--interval", "0s")]
     [InlineData("--grace", "500ms")]
