@@ -166,6 +166,33 @@ public sealed class HarnessCommandLineTests
         }
     }
 
+    /// <summary>
+    /// Without ceilings the storage check lived in the scan ceiling's step, so a <c>--no-ceiling</c> run never counted the
+    /// rows the import stored, and its notes still gave the ceilings' requests in flight.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_export_run_without_ceilings_still_counts_the_rows_in_storage_and_names_no_ceiling()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-no-ceiling-").FullName;
+        try
+        {
+            var code = await RunHarness(["import-export", "--devices", "50", "--no-ceiling", "--no-live", "--no-plots", "--out", output]);
+
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
+            var notes = report.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToList();
+            Assert.True(code == 0, $"exit code {code}; notes: {string.Join(" | ", notes)}");
+            Assert.Contains("round 1 check: storage holds 50 device rows (expected 50)", notes);
+            Assert.DoesNotContain(notes, n => n.Contains("ceilings 16", StringComparison.Ordinal));
+            Assert.Contains(notes, n => n.Contains("no ceilings (--no-ceiling)", StringComparison.Ordinal));
+            Assert.Empty(report.RootElement.GetProperty("ratios").EnumerateArray());
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     private static Process? TryGetProcess(int pid)
     {
         try
