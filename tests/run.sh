@@ -48,14 +48,15 @@ fi
 # report.json says 0 failures and not partial; rates and latencies are never asserted. Results go to a TAP file.
 harness=loadtests/Registry.LoadTests/bin/Release/net10.0/Registry.LoadTests.dll
 smokes=(
-  "heartbeat-grain --devices 500 --interval 1s --batch 50"
-  "heartbeat-http --devices 100 --model closed:8"
-  "registry-crud --devices 10 --model closed:8"
-  "heartbeat-mqtt --devices 100 --connect-concurrency 16 --model closed:50"
-  # Its own Azurite and registry process; one import and one export job of 200 devices and their ceilings.
+  "heartbeat-grain --devices 500 --interval 1s --batch 50 --duration 2s --warmup 1s"
+  "heartbeat-http --devices 100 --model closed:8 --duration 2s --warmup 1s"
+  "registry-crud --devices 10 --model closed:8 --duration 2s --warmup 1s"
+  "heartbeat-mqtt --devices 100 --connect-concurrency 16 --model closed:50 --duration 2s --warmup 1s"
+  # Its own Azurite and registry process; one import and one export job of 200 devices and their ceilings (each step
+  # one job run to its end: no duration or warm-up applies).
   "import-export --devices 200 --ceiling-parallelism 4"
   # --duration is its beating phase; it then waits for its alerts (deadline 10 s: room for a stall on a busy machine).
-  "alert-soak --devices 200 --interval 2s --grace 8s --beat-every 1s --silent 10% --recover 50% --batch 20"
+  "alert-soak --devices 200 --interval 2s --grace 8s --beat-every 1s --silent 10% --recover 50% --batch 20 --duration 2s --warmup 1s"
 )
 mkdir -p "$results/loadtests"
 {
@@ -66,7 +67,7 @@ mkdir -p "$results/loadtests"
     name=${smoke%% *}
     out="$results/loadtests/$name"
     # shellcheck disable=SC2086 # the smoke's options are words
-    if timeout 300 dotnet "$harness" $smoke --duration 2s --warmup 1s --out "$out" >"$out.log" 2>&1 &&
+    if timeout 300 dotnet "$harness" $smoke --out "$out" >"$out.log" 2>&1 &&
       node -e 'const r = require(process.argv[1]); process.exit(r.failures === 0 && !r.partial && r.steps.length > 0 ? 0 : 1)' "$out/report.json"; then
       echo "ok $n - load harness smoke: $smoke"
       smoke_pass=$((smoke_pass + 1))

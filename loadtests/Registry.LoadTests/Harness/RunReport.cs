@@ -16,6 +16,12 @@ internal sealed record RunReport
     public required DateTimeOffset Ended { get; init; }
     public required string Model { get; init; }
     public required RunBounds Bounds { get; init; }
+
+    /// <summary>
+    /// True when every step carries its own bounds (an import job run to its end, an alert soak's phases): the run's
+    /// <see cref="Bounds"/> then describe no step, and the report says so instead of giving them.
+    /// </summary>
+    public bool StepsBoundThemselves { get; init; }
     public required int Rounds { get; init; }
     public required RunEnvironment Environment { get; init; }
     public required IReadOnlyList<string> Notes { get; init; }

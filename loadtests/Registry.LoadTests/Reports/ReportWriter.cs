@@ -52,7 +52,7 @@ internal static class ReportWriter
         text.AppendLine();
         Line($"`{report.CommandLine}`");
         text.AppendLine();
-        Line($"{report.Started:yyyy-MM-dd HH:mm:ss} – {report.Ended:HH:mm:ss} UTC. Load model {report.Model}; each step {Bounds(report.Bounds)}; {report.Rounds} round{(report.Rounds > 1 ? "s" : "")} (medians over rounds below).");
+        Line($"{report.Started:yyyy-MM-dd HH:mm:ss} – {report.Ended:HH:mm:ss} UTC. Load model {report.Model}; {StepBounds(report)}; {report.Rounds} round{(report.Rounds > 1 ? "s" : "")} (medians over rounds below).");
         text.AppendLine();
         text.AppendLine("## Machine");
         text.AppendLine();
@@ -189,6 +189,11 @@ internal static class ReportWriter
             r.Partial,
         }),
     }, Json);
+
+    /// <summary>The steps' bounds: the run's, or, when every step brings its own, a pointer to the steps that say them.</summary>
+    internal static string StepBounds(RunReport report) => report.StepsBoundThemselves
+        ? "each step bounded by the scenario, with no warm-up (see Steps)"
+        : "each step " + Bounds(report.Bounds);
 
     private static string Bounds(RunBounds b) => string.Create(CultureInfo.InvariantCulture,
         $"{(b.Count is { } c ? $"{c:N0} items or " : "")}{b.Duration.TotalSeconds:0.#} s, after a {b.WarmUp.TotalSeconds:0.#} s warm-up (discarded)");

@@ -83,6 +83,14 @@ internal sealed class ImportExportScenario : IScenario
         {
             throw new ArgumentException("import-export runs one job at a time, each step one call: --model does not apply.");
         }
+        // Each step is one job run to its end: the run's bounds would be reported without bounding anything.
+        foreach (var bound in new[] { "--duration", "--warmup", "--count", "--drain", "--ceiling-duration" })
+        {
+            if (args.String(bound) is not null)
+            {
+                throw new ArgumentException($"import-export runs each step as one job to its end (bounded by --job-timeout): {bound} does not apply.");
+            }
+        }
     }
 
     /// <summary>One job at a time: each step is one call carrying every device.</summary>
