@@ -20,6 +20,11 @@ internal sealed class Arguments
                 throw new ArgumentException($"'{args[i]}' is not an option (options start with --).");
             }
             var name = args[i];
+            // A repeated option ran with its last value, silently (`--devices 50 --devices 20` ran 20).
+            if (_values.ContainsKey(name))
+            {
+                throw new ArgumentException($"{name} is given twice: give it once.");
+            }
             _values[name] = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
         }
     }

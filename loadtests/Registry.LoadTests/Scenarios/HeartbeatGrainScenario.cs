@@ -55,11 +55,21 @@ internal sealed class HeartbeatGrainScenario : IScenario
         {
             throw new ArgumentException("--interval sets the load (an open model at devices ÷ interval); give --interval or --model, not both.");
         }
-        _prefix = args.String("--prefix") ?? (_cluster is null ? "hb-" : $"hb-{Guid.NewGuid().ToString("N")[..6]}-");
+        var prefix = args.String("--prefix");
         _fill = !args.Flag("--no-fill");
-        if (_mode is not ("single" or "batch" or "both") || _batch > RegistryLimits.MaxHeartbeatBatch || _interval is { TotalSeconds: <= 0 })
+        if (_cluster is null && (prefix is not null || !_fill))
         {
-            throw new ArgumentException($"--mode single|batch|both; --batch 1..{RegistryLimits.MaxHeartbeatBatch}; --interval above 0.");
+            // The in-process registry starts empty: without its fill every heartbeat answered NotRegistered.
+            throw new ArgumentException("--prefix and --no-fill go with --cluster (devices an external cluster already holds).");
+        }
+        _prefix = prefix ?? (_cluster is null ? "hb-" : $"hb-{Guid.NewGuid().ToString("N")[..6]}-");
+        if (_mode is not ("single" or "batch" or "both"))
+        {
+            throw new ArgumentException($"--mode takes single, batch or both; '{_mode}' is not one.");
+        }
+        if (_batch > RegistryLimits.MaxHeartbeatBatch)
+        {
+            throw new ArgumentException($"--batch takes 1 to {RegistryLimits.MaxHeartbeatBatch} (the registry's largest heartbeat batch); {_batch} is more.");
         }
     }
 
@@ -146,7 +156,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, noop), new ParallelOptions { MaxDegreeOfParallelism = 256, CancellationToken = cancel },
             async (i, _) => await GrainReferences<INoopGrain>.Get(grains, ids[i]).Ping());
-        var line = string.Create(CultureInfo.InvariantCulture, $"{noop:N0} no-op grains activated before the ceiling is measured, in {clock.Elapsed.TotalSeconds:0.0} s");
+        var line = string.Create(CultureInfo.InvariantCulture, $"{noop:N0} no-op grains activated before the ceiling is measured{(noop < _noopGrains ? $" (--noop-grains {_noopGrains:N0}, at most one per device)" : "")}, in {clock.Elapsed.TotalSeconds:0.0} s");
         context.Log(line);
         _notes.Add(line);
     }

@@ -20,6 +20,11 @@ internal sealed class HeartbeatHttpScenario : IScenario
     {
         _devices = args.Int("--devices", 10_000, min: 1);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
+        if (_interval is not null && args.String("--model") is not null)
+        {
+            // Both were taken and --interval was dropped without a word: the report gave only the model.
+            throw new ArgumentException("--interval sets the load (an open model at devices ÷ interval); give --interval or --model, not both.");
+        }
     }
 
     public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(64);

@@ -1,0 +1,48 @@
+using Registry.LoadTests.Harness;
+using Registry.LoadTests.Scenarios;
+
+namespace Registry.Tests.LoadTests;
+
+/// <summary>Options that were taken and then ignored, or that could only fail the run, are refused before it starts.</summary>
+public sealed class OptionConflictTests
+{
+    /// <summary><c>--devices 50 --devices 20</c> ran 20 devices without a word.</summary>
+    [Fact]
+    public void An_option_given_twice_is_refused_naming_it()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Arguments(["--devices", "50", "--devices", "20"]));
+        Assert.Contains("--devices is given twice", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>heartbeat-http took both and dropped --interval; the report gave the model alone.</summary>
+    [Fact]
+    public void Heartbeat_http_refuses_an_interval_beside_a_load_model()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new HeartbeatHttpScenario(new Arguments(["--devices", "100", "--interval", "1s", "--model", "closed:4"])));
+        Assert.Contains("--interval or --model, not both", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Without --cluster the registry is the harness's own and starts empty: --no-fill made every heartbeat answer
+    /// NotRegistered, and --prefix named devices nobody had made.
+    /// </summary>
+    [Theory]
+    [InlineData("--no-fill", null)]
+    [InlineData("--prefix", "x-")]
+    public void Heartbeat_grain_refuses_the_external_cluster_options_without_a_cluster(string option, string? value)
+    {
+        string[] args = value is null ? ["--devices", "100", option] : ["--devices", "100", option, value];
+        var e = Assert.Throws<ArgumentException>(() => new HeartbeatGrainScenario(new Arguments(args)));
+        Assert.Contains("go with --cluster", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A wrong --mode and a too large --batch gave the same line naming both.</summary>
+    [Theory]
+    [InlineData("--mode", "bogus", "--mode takes single, batch or both; 'bogus' is not one.")]
+    [InlineData("--batch", "5000", "--batch takes 1 to 1000 (the registry's largest heartbeat batch); 5000 is more.")]
+    public void Heartbeat_grain_names_the_one_option_that_is_wrong(string option, string value, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new HeartbeatGrainScenario(new Arguments([option, value])));
+        Assert.Equal(message, e.Message);
+    }
+}
