@@ -125,6 +125,15 @@ internal sealed class AlertSoakScenario : IScenario
     /// </summary>
     internal static TimeSpan RetryWindowFor(TimeSpan beatEvery) => beatEvery > MinRetryWindow ? beatEvery : MinRetryWindow;
 
+    /// <summary>
+    /// How long a phase's calls still in flight at its end get to answer. With a kill, a call may be retrying through
+    /// the failover: it gets its whole retry window and a last attempt's minute, and then ends by itself, answered or
+    /// failed. A fixed 30 s counted 392 beat calls of a 100k soak, still retrying when the beat phase ended mid-failover,
+    /// as unanswered ("no answer before the drain ended"), where each would have ended within its window.
+    /// </summary>
+    internal static TimeSpan PhaseDrain(bool kill, TimeSpan beatEvery) =>
+        kill ? RetryWindowFor(beatEvery) + TimeSpan.FromMinutes(1) : TimeSpan.FromSeconds(30);
+
     /// <summary>Interval plus grace: how long a device may be silent before it is missed.</summary>
     private TimeSpan Deadline => TimeSpan.FromSeconds(_interval + _grace);
 
@@ -237,7 +246,7 @@ internal sealed class AlertSoakScenario : IScenario
         {
             ItemsPerCall = Cadence(beating.Length, _batch).PerCall,
             Model = Rate(beating.Length),
-            Bounds = new RunBounds(bound, null, TimeSpan.Zero, TimeSpan.FromSeconds(30)),
+            Bounds = new RunBounds(bound, null, TimeSpan.Zero, PhaseDrain(_killAt is not null, _beatEvery)),
             WarmUp = false,
             Until = until is null ? null : ct =>
             {

@@ -86,6 +86,13 @@ public sealed class AlertSoakTests
         Assert.Equal(TimeSpan.FromSeconds(windowSeconds), AlertSoakScenario.RetryWindowFor(TimeSpan.FromSeconds(beatEverySeconds)));
 
     [Theory]
+    [InlineData(true, 150, 210)] // a call retrying through a failover ends within its window and a last attempt
+    [InlineData(true, 30, 120)]
+    [InlineData(false, 150, 30)] // no kill: nothing retries
+    public void A_phase_ending_mid_failover_waits_for_its_retrying_calls_to_end_by_themselves(bool kill, int beatEverySeconds, int drainSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(drainSeconds), AlertSoakScenario.PhaseDrain(kill, TimeSpan.FromSeconds(beatEverySeconds)));
+
+    [Theory]
     [InlineData("--interval", "1.5s")]
     [InlineData("--interval", "0s")]
     [InlineData("--grace", "500ms")]
