@@ -47,6 +47,12 @@ internal sealed class ImportExportScenario : IScenario
         {
             throw new ArgumentException($"--host {_host}: no such file (a built Registry.Host.dll).");
         }
+        // An empty file or a lone copy of the dll was found only after Azurite had started ("the registry exited with
+        // code 1 / 131 while starting"): dotnet runs a dll from its build folder, beside its runtimeconfig.json.
+        if (_host is not null && (!_host.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || !File.Exists(Path.ChangeExtension(_host, ".runtimeconfig.json"))))
+        {
+            throw new ArgumentException($"--host {_host}: not the Registry.Host.dll of a build folder (no {Path.GetFileName(Path.ChangeExtension(_host, ".runtimeconfig.json"))} beside it); give the one in a copy of the whole src/Registry.Host/bin/Release/net10.0/.");
+        }
         if (args.String("--device-storage") is { } storage)
         {
             if (storage is not ("Batched" or "Table" or "Blob"))

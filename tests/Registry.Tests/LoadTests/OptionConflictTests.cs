@@ -45,4 +45,33 @@ public sealed class OptionConflictTests
         var e = Assert.Throws<ArgumentException>(() => new HeartbeatGrainScenario(new Arguments([option, value])));
         Assert.Equal(message, e.Message);
     }
+
+    /// <summary>
+    /// An empty file, or a Registry.Host.dll copied without its build folder, was taken, and the run failed only after
+    /// Azurite had started ("The registry exited with code 131 while starting").
+    /// </summary>
+    [Fact]
+    public void Import_export_refuses_a_host_that_is_not_the_dll_of_a_build_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("harness-host-").FullName;
+        try
+        {
+            var lone = Path.Combine(folder, "Registry.Host.dll");
+            File.Copy(typeof(Registry.Host.RegistrySettings).Assembly.Location, lone);
+            var empty = Path.Combine(folder, "empty");
+            File.WriteAllText(empty, "");
+
+            foreach (var host in new[] { lone, empty })
+            {
+                var e = Assert.Throws<ArgumentException>(() => new ImportExportScenario(new Arguments(["--host", host])));
+                Assert.Contains("not the Registry.Host.dll of a build folder", e.Message, StringComparison.Ordinal);
+            }
+            // The dll of the build folder itself is taken.
+            _ = new ImportExportScenario(new Arguments(["--host", typeof(Registry.Host.RegistrySettings).Assembly.Location]));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
