@@ -101,20 +101,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
         }
         if (_mode is "batch" or "both")
         {
-            var calls = (ids.Length + _batch - 1) / _batch;
-            steps.Add(new Step("heartbeat-batch", async (n, _) =>
-            {
-                var start = (int)(n % calls) * _batch;
-                var slice = new ArraySegment<string>(ids, start, Math.Min(_batch, ids.Length - start));
-                var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
-                return answers.FirstOrDefault(a => a != DeviceAccess.Granted) is var bad && bad == DeviceAccess.Granted ? null : bad.ToString();
-            })
-            {
-                ItemsPerCall = _batch,
-                Description = string.Create(CultureInfo.InvariantCulture, $"`IHeartbeatBatchGrain.Heartbeat(ids)`, {_batch} consecutive devices a call; items are heartbeats"),
-                // A batch call carries many heartbeats: as many in flight as single calls would flood the silo's queue.
-                Model = model.Kind == LoadKind.Closed ? model with { From = Math.Max(1, Math.Ceiling(model.From * 4 / _batch)), To = Math.Max(1, Math.Ceiling(model.To * 4 / _batch)) } : null,
-            });
+            steps.Add(BatchStep(ids, _batch, model, slice => grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice)));
         }
         if (context.Options.Ceiling && _target.InProcess is not null)
         {
@@ -134,6 +121,28 @@ internal sealed class HeartbeatGrainScenario : IScenario
             _notes.Add("no ceiling: an external cluster does not host the no-op grain");
         }
         return steps;
+    }
+
+    /// <summary>
+    /// The <c>heartbeat-batch</c> step: call <c>n</c> sends its slice of <paramref name="ids"/> through
+    /// <paramref name="send"/> (<c>IHeartbeatBatchGrain.Heartbeat</c>; a test passes its own to see the ids).
+    /// </summary>
+    internal static Step BatchStep(string[] ids, int batch, LoadModel model, Func<IReadOnlyList<string>, Task<DeviceAccess[]>> send)
+    {
+        var calls = (ids.Length + batch - 1) / batch;
+        return new Step("heartbeat-batch", async (n, _) =>
+        {
+            var start = (int)(n % calls) * batch;
+            var slice = new ArraySegment<string>(ids, start, Math.Min(batch, ids.Length - start));
+            var answers = await send(slice);
+            return answers.FirstOrDefault(a => a != DeviceAccess.Granted) is var bad && bad == DeviceAccess.Granted ? null : bad.ToString();
+        })
+        {
+            ItemsPerCall = batch,
+            Description = string.Create(CultureInfo.InvariantCulture, $"`IHeartbeatBatchGrain.Heartbeat(ids)`, {batch} consecutive devices a call; items are heartbeats"),
+            // A batch call carries many heartbeats: as many in flight as single calls would flood the silo's queue.
+            Model = model.Kind == LoadKind.Closed ? model with { From = Math.Max(1, Math.Ceiling(model.From * 4 / batch)), To = Math.Max(1, Math.Ceiling(model.To * 4 / batch)) } : null,
+        };
     }
 
     /// <summary>
