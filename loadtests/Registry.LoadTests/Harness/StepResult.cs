@@ -2,8 +2,9 @@ namespace Registry.LoadTests.Harness;
 
 /// <summary>
 /// What one step measured in one round. Rates are over the measured time: submitted over the time calls were sent,
-/// completed over the time until the last answer; an open model that the target cannot keep up with shows as
-/// completed below submitted, and as latency growing over the timeline.
+/// completed (calls answered, ok or failed) over the time until the last answer; an open model that the target cannot
+/// keep up with shows as completed below submitted, as latency growing over the timeline, and as calls abandoned at the
+/// drain's end: failures ("no answer before the drain ended") that are not completed.
 /// </summary>
 internal sealed record StepResult
 {

@@ -244,7 +244,7 @@ internal static class StepRunner
             catch (TimeoutException)
             {
                 _closed = true;
-                recorder.Abandon("no answer before the drain ended", recorder.Submitted - recorder.Completed);
+                recorder.Abandon(Seconds(clock.ElapsedTicks), "no answer before the drain ended", recorder.InFlight);
                 return false;
             }
         }

@@ -24,7 +24,7 @@ internal static class Plots
         foreach (var step in steps)
         {
             var seconds = step.Timeline.Select(p => (double)p.Second).ToArray();
-            var completed = throughput.Add.Scatter(seconds, step.Timeline.Select(p => (double)(p.Completed - p.Failed) * step.ItemsPerCall).ToArray());
+            var completed = throughput.Add.Scatter(seconds, step.Timeline.Select(p => (double)p.Ok * step.ItemsPerCall).ToArray());
             completed.LegendText = $"{step.Step} ok items/s";
             completed.MarkerSize = 0;
             if (step.Model.StartsWith("open", StringComparison.Ordinal))

@@ -136,16 +136,19 @@ internal static class ReportWriter
         return text.ToString();
     }
 
-    /// <summary>One row per step, round and second of the measured time.</summary>
+    /// <summary>
+    /// One row per step, round and second of the measured time, adding up to the step's submitted, completed and failed:
+    /// the calls abandoned at the drain's end are failed (and in <c>abandoned</c>) in the row of that second, not completed.
+    /// </summary>
     public static string ToCsv(RunReport report)
     {
-        var text = new StringBuilder("round,step,second,submitted,completed,failed,p50_ms,p75_ms,p95_ms,p99_ms,max_ms\n");
+        var text = new StringBuilder("round,step,second,submitted,completed,failed,abandoned,p50_ms,p75_ms,p95_ms,p99_ms,max_ms\n");
         foreach (var r in report.Results)
         {
             foreach (var p in r.Timeline)
             {
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.Round},{r.Step},{p.Second},{p.Submitted},{p.Completed},{p.Failed},{p.Latency.P50:0.###},{p.Latency.P75:0.###},{p.Latency.P95:0.###},{p.Latency.P99:0.###},{p.Latency.Max:0.###}"));
+                    $"{r.Round},{r.Step},{p.Second},{p.Submitted},{p.Completed},{p.Failed},{p.Abandoned},{p.Latency.P50:0.###},{p.Latency.P75:0.###},{p.Latency.P95:0.###},{p.Latency.P99:0.###},{p.Latency.Max:0.###}"));
             }
         }
         return text.ToString();

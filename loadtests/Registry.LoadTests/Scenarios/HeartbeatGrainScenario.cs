@@ -111,20 +111,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
         }
         if (_mode is "batch" or "both")
         {
-            var calls = (ids.Length + _batch - 1) / _batch;
-            steps.Add(new Step("heartbeat-batch", async (n, _) =>
-            {
-                var start = (int)(n % calls) * _batch;
-                var slice = new ArraySegment<string>(ids, start, Math.Min(_batch, ids.Length - start));
-                var answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice);
-                return answers.FirstOrDefault(a => a != DeviceAccess.Granted) is var bad && bad == DeviceAccess.Granted ? null : bad.ToString();
-            })
-            {
-                ItemsPerCall = _batch,
-                Description = string.Create(CultureInfo.InvariantCulture, $"`IHeartbeatBatchGrain.Heartbeat(ids)`, {_batch} consecutive devices a call; items are heartbeats"),
-                // A batch call carries many heartbeats: as many in flight as single calls would flood the silo's queue.
-                Model = model.Kind == LoadKind.Closed ? model with { From = Math.Max(1, Math.Ceiling(model.From * 4 / _batch)), To = Math.Max(1, Math.Ceiling(model.To * 4 / _batch)) } : null,
-            });
+            steps.Add(BatchStep(ids, _batch, model, slice => grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(slice)));
         }
         if (context.Options.Ceiling && _target.InProcess is not null)
         {
@@ -144,6 +131,49 @@ internal sealed class HeartbeatGrainScenario : IScenario
             _notes.Add("no ceiling: an external cluster does not host the no-op grain");
         }
         return steps;
+    }
+
+    /// <summary>
+    /// The <c>heartbeat-batch</c> step: call <c>n</c> sends <see cref="BatchIds"/> through <paramref name="send"/>
+    /// (<c>IHeartbeatBatchGrain.Heartbeat</c>; a test passes its own to see the ids). Every call carries the same number
+    /// of ids, the one the step counts: calls of <c>--batch</c> ids each counted <c>--batch</c> heartbeats although the
+    /// last call of a round carried the rest (100 devices in batches of 1,000 reported 1,000 heartbeats a call for 100
+    /// sent; 150 devices in batches of 100 counted a third more than they sent). The calls are evened out as the alert
+    /// soak's are (<see cref="AlertSoakScenario.Cadence"/>).
+    /// </summary>
+    internal static Step BatchStep(string[] ids, int batch, LoadModel model, Func<IReadOnlyList<string>, Task<DeviceAccess[]>> send)
+    {
+        var (perCall, calls) = AlertSoakScenario.Cadence(ids.Length, batch);
+        return new Step("heartbeat-batch", async (n, _) =>
+        {
+            var answers = await send(BatchIds(ids, perCall, n));
+            return answers.FirstOrDefault(a => a != DeviceAccess.Granted) is var bad && bad == DeviceAccess.Granted ? null : bad.ToString();
+        })
+        {
+            ItemsPerCall = perCall,
+            Description = string.Create(CultureInfo.InvariantCulture,
+                $"`IHeartbeatBatchGrain.Heartbeat(ids)`, {perCall} consecutive devices a call ({ids.Length:N0} devices in {calls:N0} equal calls of at most --batch {batch}; a call running past the last device goes on from the first); items are heartbeats"),
+            // A batch call carries many heartbeats: as many in flight as single calls would flood the silo's queue.
+            Model = model.Kind == LoadKind.Closed ? model with { From = Math.Max(1, Math.Ceiling(model.From * 4 / perCall)), To = Math.Max(1, Math.Ceiling(model.To * 4 / perCall)) } : null,
+        };
+    }
+
+    /// <summary>
+    /// The ids call <paramref name="call"/> carries: <paramref name="perCall"/> consecutive ids following the previous
+    /// call's, going on from the first id once past the last, so every call carries exactly <paramref name="perCall"/>
+    /// (at most all the ids) and every device beats equally often.
+    /// </summary>
+    internal static IReadOnlyList<string> BatchIds(string[] ids, int perCall, long call)
+    {
+        var start = (int)(call % ids.Length * perCall % ids.Length);
+        if (start + perCall <= ids.Length)
+        {
+            return new ArraySegment<string>(ids, start, perCall);
+        }
+        var slice = new string[perCall];
+        Array.Copy(ids, start, slice, 0, ids.Length - start);
+        Array.Copy(ids, 0, slice, ids.Length - start, perCall - (ids.Length - start));
+        return slice;
     }
 
     /// <summary>

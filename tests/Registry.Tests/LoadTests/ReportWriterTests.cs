@@ -65,8 +65,8 @@ public sealed class ReportWriterTests
     {
         var lines = ReportWriter.ToCsv(Report()).TrimEnd().Split('\n');
 
-        Assert.Equal("round,step,second,submitted,completed,failed,p50_ms,p75_ms,p95_ms,p99_ms,max_ms", lines[0]);
-        Assert.Equal(["1,noop,0,2000,2000,0,1,2,3,4,5", "1,heartbeat,0,1000,1000,0,1,2,3,4,5"], lines[1..]);
+        Assert.Equal("round,step,second,submitted,completed,failed,abandoned,p50_ms,p75_ms,p95_ms,p99_ms,max_ms", lines[0]);
+        Assert.Equal(["1,noop,0,2000,2000,0,0,1,2,3,4,5", "1,heartbeat,0,1000,1000,0,0,1,2,3,4,5"], lines[1..]);
     }
 
     [Fact]

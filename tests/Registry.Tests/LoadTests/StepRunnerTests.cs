@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
 using Registry.LoadTests.Harness;
+using Registry.LoadTests.Reports;
 
 namespace Registry.Tests.LoadTests;
 
@@ -164,9 +167,52 @@ public sealed class StepRunnerTests
         var result = await StepRunner.RunAsync(step, LoadModel.Closed(2), LongUnlessCounted with { Count = 5, Drain = TimeSpan.Zero }, 1, null, TestContext.Current.CancellationToken);
 
         Assert.Equal(5, result.Submitted);
-        Assert.Equal(5, result.Completed);
+        Assert.Equal(3, result.Completed);
         Assert.Equal(3, result.Ok);
         Assert.Equal(2, result.Failures["no answer before the drain ended"]);
+    }
+
+    [Fact]
+    public async Task Calls_abandoned_at_the_drain_of_an_open_run_are_failed_not_completed_and_the_csv_counts_them_as_the_json_does()
+    {
+        var never = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var step = new Step("overloaded", (n, ct) => n switch
+        {
+            < 4 => ValueTask.FromResult<string?>(null),
+            < 6 => ValueTask.FromResult<string?>("503"),
+            _ => new ValueTask<string?>(never.Task.WaitAsync(ct)),
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Open(100_000), LongUnlessCounted with { Count = 10, Drain = TimeSpan.FromMilliseconds(100) }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(10, result.Submitted);
+        Assert.Equal(6, result.Completed);
+        Assert.Equal(4, result.Ok);
+        Assert.Equal(new Dictionary<string, long> { ["503"] = 2, ["no answer before the drain ended"] = 4 }, result.Failures);
+        Assert.Equal(6, result.Failed);
+        Assert.Equal((10L, 6L, 6L), (result.Timeline.Sum(p => p.Submitted), result.Timeline.Sum(p => p.Completed), result.Timeline.Sum(p => p.Failed)));
+
+        var report = new RunReport
+        {
+            Scenario = "overloaded",
+            CommandLine = "Registry.LoadTests overloaded",
+            Started = DateTimeOffset.UnixEpoch,
+            Ended = DateTimeOffset.UnixEpoch,
+            Model = result.Model,
+            Bounds = RunBounds.Default,
+            Rounds = 1,
+            Environment = new RunEnvironment(2, "Linux", ".NET 10", true, "", "", 0, 0, 0, []),
+            Notes = [],
+            Results = [result],
+        };
+        var csv = ReportWriter.ToCsv(report).TrimEnd().Split('\n').Select(line => line.Split(',')).ToList();
+        long Column(string name) => csv[1..].Sum(row => long.Parse(row[Array.IndexOf(csv[0], name)], CultureInfo.InvariantCulture));
+        using var json = JsonDocument.Parse(ReportWriter.ToJson(report));
+        var steps = json.RootElement.GetProperty("steps")[0];
+        Assert.Equal(
+            (steps.GetProperty("submitted").GetInt64(), steps.GetProperty("completed").GetInt64(), steps.GetProperty("failed").GetInt64()),
+            (Column("submitted"), Column("completed"), Column("failed")));
+        Assert.Equal(6, steps.GetProperty("completed").GetInt64());
     }
 
     [Fact]
