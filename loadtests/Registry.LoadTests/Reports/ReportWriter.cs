@@ -28,6 +28,12 @@ internal static class ReportWriter
     public static IReadOnlyList<string> Write(RunReport report, string folder, bool plots)
     {
         Directory.CreateDirectory(folder);
+        // A folder used before keeps no file of the earlier run beside this one's (its plots under --no-plots were read
+        // as this run's). Other files in it are the user's and stay.
+        foreach (var name in new[] { MarkdownFile, CsvFile, JsonFile, Plots.ThroughputFile, Plots.LatencyFile })
+        {
+            File.Delete(Path.Combine(folder, name));
+        }
         var files = new List<string>();
         void Save(string name, string text)
         {

@@ -137,4 +137,27 @@ public sealed class ReportWriterTests
         Latency = new LatencySummary(calls, 1, 2, 3, 4, 5),
         Timeline = [new TimelinePoint(0, calls, calls, 0, new LatencySummary(calls, 1, 2, 3, 4, 5))],
     };
+
+    /// <summary>A second run into the same --out folder with --no-plots left the first run's plots beside its report.</summary>
+    [Fact]
+    public void A_report_written_into_a_used_folder_leaves_none_of_the_earlier_runs_files_and_keeps_the_users()
+    {
+        var folder = Directory.CreateTempSubdirectory("report-reuse-").FullName;
+        try
+        {
+            foreach (var name in new[] { "throughput.png", "latency.png", "mine.txt" })
+            {
+                File.WriteAllText(Path.Combine(folder, name), "earlier");
+            }
+
+            var files = ReportWriter.Write(Report(), folder, plots: false);
+
+            Assert.Equal(["mine.txt", "report.json", "report.md", "timeline.csv"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(3, files.Count);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
