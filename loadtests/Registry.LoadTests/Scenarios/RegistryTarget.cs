@@ -149,6 +149,10 @@ internal sealed class RegistryTarget : IAsyncDisposable
         var at = gateways is null ? "" : $" at {gateways}";
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        // The default console lifetime takes SIGINT and SIGTERM for the client host: it stopped a connect in progress
+        // before the harness's own handler saw the signal, so Ctrl+C read as an unreachable gateway. The harness alone
+        // handles signals, through the token.
+        builder.Services.AddSingleton<IHostLifetime, HarnessLifetime>();
         builder.UseOrleansClient(client =>
         {
             // On a saturated machine a bulk fill call can queue past Orleans' 30 s default and fail the whole run
@@ -178,13 +182,30 @@ internal sealed class RegistryTarget : IAsyncDisposable
             log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"connecting to the Orleans gateway{at} (up to {connectLimit.TotalSeconds:0.###} s)"));
             await starting;
         }
-        catch (Exception e) when (!cancel.IsCancellationRequested && e is OperationCanceledException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (cancel.IsCancellationRequested)
+        {
+            // Ctrl+C or SIGTERM: the preparation's stop, which the run reports as partial, not a failure to connect.
+            host.Dispose();
+            throw new OperationCanceledException($"the connect to the Orleans gateway{at} was cancelled by Ctrl+C or SIGTERM", e, cancel);
+        }
+        catch (Exception e) when (e is OperationCanceledException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
         {
             host.Dispose();
+            // One line said in full: the limit's cancellation carries no more than "a task was canceled" (no inner
+            // exception, so the harness prints no stack trace for what is an unreachable address).
+            var cause = e is OperationCanceledException ? "" : $" ({e.GetType().Name}: {e.Message})";
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"No Orleans gateway{at} answered within {connectLimit.TotalSeconds:0.###} s ({e.GetType().Name}: {e.Message})."), e);
+                $"no Orleans gateway{at} answered within {connectLimit.TotalSeconds:0.###} s{cause}."));
         }
         return host;
+    }
+
+    /// <summary>A host lifetime that takes no signal: the harness's own SIGINT and SIGTERM handler stops the run.</summary>
+    private sealed class HarnessLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The gateways of <c>host:port[,host:port…]</c>; a malformed one is an <see cref="ArgumentException"/>.</summary>
