@@ -23,6 +23,42 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Huge values were taken and failed after the target had started: a step's timer threw on 1200h (exit code 134),
+    /// closed:99999999999 ran out of memory, and a 999,999,999-byte MQTT payload failed every publish. Each is now
+    /// refused by name before anything starts.
+    /// </summary>
+    [Theory]
+    [InlineData("--duration", "99999h", "--duration must be at most 30 days")]
+    [InlineData("--duration", "1200h", "--duration must be at most 30 days")]
+    [InlineData("--warmup", "1200h", "--warmup must be at most 30 days")]
+    [InlineData("--drain", "1200h", "--drain must be at most 30 days")]
+    [InlineData("--ceiling-duration", "1200h", "--ceiling-duration must be at most 30 days")]
+    [InlineData("--model", "closed:99999999999", "'closed:99999999999': a load model asks for at most 1,000,000 calls in flight")]
+    [InlineData("--model", "open:1..99999999999/10s", "at most 1,000,000 calls per second")]
+    [InlineData("--model", "closed:1..10/1200h", "a ramp lasts at most 30 days")]
+    public void Harness_values_too_large_to_run_are_refused_by_name(string option, string value, string message)
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => HarnessOptions.Read(new Arguments([option, value])));
+        Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_mqtt_payload_above_iot_hubs_message_size_is_refused_by_name()
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => new HeartbeatMqttScenario(new Arguments(["--payload", "999999999"])));
+        Assert.Contains("--payload must be at most 262,144", refusal.Message, StringComparison.Ordinal);
+        _ = new HeartbeatMqttScenario(new Arguments(["--payload", "262144"]));
+    }
+
+    [Fact]
+    public async Task A_duration_too_long_for_a_step_is_refused_before_the_run_with_exit_code_2()
+    {
+        var code = await RunHarness(["heartbeat-http", "--devices", "100", "--duration", "1200h", "--no-live", "--no-plots",
+            "--out", Path.Combine(Path.GetTempPath(), "harness-too-long")]);
+        Assert.Equal(2, code);
+    }
+
     [Fact]
     public void A_number_option_given_words_names_the_option()
     {
