@@ -63,7 +63,15 @@ internal static class Program
             {
                 signal.Cancel = true;
                 Console.Error.WriteLine($"Stopping ({signal.Signal}): the step in progress ends now and the report covers what was measured. Again to abort.");
-                interrupt.Cancel();
+                try
+                {
+                    interrupt.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The signal came as the run ended and its token source was disposed: there is nothing left to stop,
+                    // and a throw here would end the process with 134 in place of the run's own exit code.
+                }
             }
             else
             {
@@ -91,9 +99,13 @@ internal static class Program
         }
         catch (InvalidOperationException e)
         {
-            // A target that cannot start or be reached: said in a line, not a stack trace (the cause stays on stderr).
+            // A target that cannot start or be reached: said in a line, not a stack trace (a cause the message does not
+            // already say stays on stderr; an unreachable gateway has none).
             Console.Error.WriteLine($"{entry.Name} could not run: {e.Message}");
-            Console.Error.WriteLine(e.InnerException?.ToString() ?? "");
+            if (e.InnerException is { } cause)
+            {
+                Console.Error.WriteLine(cause);
+            }
             return 1;
         }
         var folder = options.Output ?? Path.Combine(Bench.BenchHost.RepositoryRoot(), "TestResults", "loadtests",

@@ -41,16 +41,19 @@ internal sealed class Arguments
         return _values.TryGetValue(name, out var value) && (value is null ? true : throw new ArgumentException($"{name} takes no value."));
     }
 
-    public long Long(string name, long fallback, long min = 0) =>
-        String(name) is { } v ? Check(name, Parsed(name, v, "a whole number", t => long.Parse(t.Replace("_", ""), CultureInfo.InvariantCulture)), min) : fallback;
+    public long Long(string name, long fallback, long min = 0, long max = long.MaxValue) =>
+        String(name) is { } v ? Check(name, Parsed(name, v, "a whole number", t => long.Parse(t.Replace("_", ""), CultureInfo.InvariantCulture)), min, max) : fallback;
 
-    public int Int(string name, int fallback, int min = 0) =>
-        Long(name, fallback, min) is var value && value <= int.MaxValue ? (int)value : throw new ArgumentException($"{name} must be at most {int.MaxValue}.");
+    public int Int(string name, int fallback, int min = 0, int max = int.MaxValue) =>
+        Long(name, fallback, min, max) is var value && value <= int.MaxValue ? (int)value : throw new ArgumentException($"{name} must be at most {int.MaxValue}.");
 
     public double Double(string name, double fallback) =>
         String(name) is { } v ? Parsed(name, v, "a number", t => double.Parse(t, CultureInfo.InvariantCulture)) : fallback;
 
-    /// <summary>A duration option; <paramref name="positive"/> refuses zero (a step of no time measures nothing).</summary>
+    /// <summary>
+    /// A duration option; <paramref name="positive"/> refuses zero (a step of no time measures nothing). Every one is at
+    /// most <see cref="Durations.Max"/>: a step's timer (<c>CancelAfter</c>) threw on 1200h after the target had started.
+    /// </summary>
     public TimeSpan Duration(string name, TimeSpan fallback, bool positive = false)
     {
         if (String(name) is not { } v)
@@ -58,7 +61,9 @@ internal sealed class Arguments
             return fallback;
         }
         var value = Parsed(name, v, "a duration such as 500ms, 30s, 5m or 1h", Durations.Parse);
-        return positive && value <= TimeSpan.Zero ? throw new ArgumentException($"{name} must be above 0 ('{v}' was given).") : value;
+        return positive && value <= TimeSpan.Zero ? throw new ArgumentException($"{name} must be above 0 ('{v}' was given).")
+            : value > Durations.Max ? throw new ArgumentException($"{name} must be at most {Durations.Max.TotalDays:0} days ('{v}' was given).")
+            : value;
     }
 
     /// <summary>Parses an option's value, naming the option and what it takes when the value is not one.</summary>
@@ -84,8 +89,10 @@ internal sealed class Arguments
         }
     }
 
-    private static long Check(string name, long value, long min) =>
-        value >= min ? value : throw new ArgumentException($"{name} must be at least {min}.");
+    private static long Check(string name, long value, long min, long max) =>
+        value < min ? throw new ArgumentException($"{name} must be at least {min}.")
+        : value > max ? throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{name} must be at most {max:N0}."))
+        : value;
 }
 
 /// <summary>The options every scenario shares: load model, bounds, rounds, where the report goes.</summary>

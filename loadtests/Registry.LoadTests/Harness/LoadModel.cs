@@ -36,6 +36,12 @@ internal sealed partial record LoadModel(LoadKind Kind, double From, double To, 
             : string.Create(CultureInfo.InvariantCulture, $"{kind}:{From:0.##}..{To:0.##}/{Ramp.TotalSeconds:0.##}s");
     }
 
+    /// <summary>
+    /// The most calls in flight (closed) or per second (open) a model may ask for: closed:99999999999 allocated its
+    /// workers until "Out of memory", far beyond what one process can drive.
+    /// </summary>
+    public const double MaxLoad = 1_000_000;
+
     public static LoadModel Parse(string text)
     {
         var match = Syntax().Match(text.Trim());
@@ -56,6 +62,15 @@ internal sealed partial record LoadModel(LoadKind Kind, double From, double To, 
         {
             throw new ArgumentException($"'{text}': the target must be above 0 (and whole for a closed model).");
         }
+        if (from > MaxLoad || to > MaxLoad)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"'{text}': a load model asks for at most {MaxLoad:N0} {(kind == LoadKind.Open ? "calls per second" : "calls in flight")}."));
+        }
+        if (ramp > Durations.Max)
+        {
+            throw new ArgumentException($"'{text}': a ramp lasts at most {Durations.Max.TotalDays:0} days.");
+        }
         return new LoadModel(kind, from, to, ramp);
     }
 
@@ -66,6 +81,12 @@ internal sealed partial record LoadModel(LoadKind Kind, double From, double To, 
 /// <summary>Durations on the command line: <c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>1h</c>; a bare number is seconds.</summary>
 internal static class Durations
 {
+    /// <summary>
+    /// The longest duration an option takes: 30 days, far past any run and well under what a timer accepts
+    /// (<c>CancelAfter</c> refuses about 49.7 days and more).
+    /// </summary>
+    public static readonly TimeSpan Max = TimeSpan.FromDays(30);
+
     public static TimeSpan Parse(string text)
     {
         var (number, unit) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], 0.001)

@@ -21,9 +21,10 @@ internal static class LoadRun
         {
             steps = await scenario.PrepareAsync(new ScenarioContext(options, log), cancel);
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancel.IsCancellationRequested)
         {
             // Stopped while starting its target or filling devices: a partial report of nothing measured, not a crash.
+            log($"{name}: stopped while preparing ({e.Message}): nothing measured, the report is partial");
             steps = [];
         }
         var results = new List<StepResult>();

@@ -22,6 +22,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
     private readonly string? _cluster;
     private readonly string _clusterId;
     private readonly string _serviceId;
+    private readonly TimeSpan _connectLimit;
     private readonly string _prefix;
     private readonly bool _fill;
     private readonly List<string> _notes = [];
@@ -48,6 +49,12 @@ internal sealed class HeartbeatGrainScenario : IScenario
         else if (clusterId is not null || serviceId is not null)
         {
             throw new ArgumentException("--cluster-id and --service-id go with --cluster.");
+        }
+        // How long the client tries an external cluster's gateways before the run is refused (a wrong address fails fast).
+        _connectLimit = args.Duration("--connect-limit", RegistryTarget.ConnectLimit, positive: true);
+        if (_cluster is null && args.String("--connect-limit") is not null)
+        {
+            throw new ArgumentException("--connect-limit goes with --cluster.");
         }
         _clusterId = clusterId ?? "registry";
         _serviceId = serviceId ?? "registry";
@@ -84,7 +91,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
     {
         _target = _cluster is null
             ? await RegistryTarget.StartInProcessAsync(0, mqtt: false, cancel)
-            : await RegistryTarget.ConnectExternalAsync(_cluster, _clusterId, _serviceId, cancel);
+            : await RegistryTarget.ConnectExternalAsync(_cluster, _clusterId, _serviceId, cancel, _connectLimit, context.Log);
         _notes.Add("target: " + _target.Description);
         var ids = Enumerable.Range(0, _devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"{_prefix}{i:D7}")).ToArray();
         if (_fill)

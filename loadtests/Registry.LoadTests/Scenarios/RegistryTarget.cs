@@ -80,8 +80,13 @@ internal sealed class RegistryTarget : IAsyncDisposable
         }
     }
 
-    /// <summary>Connects to an external cluster's gateways (<c>host:port[,host:port…]</c>).</summary>
-    public static async Task<RegistryTarget> ConnectExternalAsync(string gateways, string clusterId, string serviceId, CancellationToken cancel)
+    /// <summary>
+    /// Connects to an external cluster's gateways (<c>host:port[,host:port…]</c>), giving up after
+    /// <paramref name="limit"/> (default <see cref="ConnectLimit"/>); <paramref name="log"/> says when the client starts
+    /// trying, since an unreachable gateway is otherwise a silent wait.
+    /// </summary>
+    public static async Task<RegistryTarget> ConnectExternalAsync(string gateways, string clusterId, string serviceId, CancellationToken cancel,
+        TimeSpan? limit = null, Action<string>? log = null)
     {
         var endpoints = ParseGateways(gateways);
         var client = await ConnectAsync(c =>
@@ -92,7 +97,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
                 o.ClusterId = clusterId;
                 o.ServiceId = serviceId;
             });
-        }, cancel);
+        }, cancel, limit, log, gateways);
         return new RegistryTarget(null, client, $"external cluster '{clusterId}' through gateway{(endpoints.Length > 1 ? "s" : "")} {gateways}", null);
     }
 
@@ -134,34 +139,73 @@ internal sealed class RegistryTarget : IAsyncDisposable
         }
     }
 
-    /// <summary>How long a client gets to reach a gateway.</summary>
-    private static readonly TimeSpan ConnectLimit = TimeSpan.FromSeconds(60);
+    /// <summary>How long a client gets to reach a gateway unless the scenario says otherwise (<c>--connect-limit</c>).</summary>
+    public static readonly TimeSpan ConnectLimit = TimeSpan.FromSeconds(60);
 
-    private static async Task<IHost> ConnectAsync(Action<IClientBuilder> configure, CancellationToken cancel)
+    private static async Task<IHost> ConnectAsync(Action<IClientBuilder> configure, CancellationToken cancel,
+        TimeSpan? limit = null, Action<string>? log = null, string? gateways = null)
     {
+        var connectLimit = limit ?? ConnectLimit;
+        var at = gateways is null ? "" : $" at {gateways}";
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        // The default console lifetime takes SIGINT and SIGTERM for the client host: it stopped a connect in progress
+        // before the harness's own handler saw the signal, so Ctrl+C read as an unreachable gateway. The harness alone
+        // handles signals, through the token.
+        builder.Services.AddSingleton<IHostLifetime, HarnessLifetime>();
         builder.UseOrleansClient(client =>
         {
             // On a saturated machine a bulk fill call can queue past Orleans' 30 s default and fail the whole run
             // (seen at 900k of 1M devices with a load average of 110); the harness measures latency itself.
             client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
             configure(client);
+            // Tried again until the limit, as before; the first refusal is said, so a wrong address shows at once.
+            var said = 0;
+            client.UseConnectionRetryFilter(async (e, token) =>
+            {
+                if (log is not null && Interlocked.Exchange(ref said, 1) == 0)
+                {
+                    log($"no answer yet from the Orleans gateway{at} ({e.GetType().Name}); trying again until the limit");
+                }
+                await Task.Delay(TimeSpan.FromSeconds(1), token);
+                return true;
+            });
         });
         var host = builder.Build();
         // An unreachable gateway would otherwise keep the client trying, and the run waiting, without a word.
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        bounded.CancelAfter(ConnectLimit);
+        bounded.CancelAfter(connectLimit);
         try
         {
-            await host.StartAsync(bounded.Token);
+            // Said once the start is under way, not before: a signal after this line lands in the connect itself.
+            var starting = host.StartAsync(bounded.Token);
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"connecting to the Orleans gateway{at} (up to {connectLimit.TotalSeconds:0.###} s)"));
+            await starting;
         }
-        catch (Exception e) when (!cancel.IsCancellationRequested && e is OperationCanceledException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (cancel.IsCancellationRequested)
+        {
+            // Ctrl+C or SIGTERM: the preparation's stop, which the run reports as partial, not a failure to connect.
+            host.Dispose();
+            throw new OperationCanceledException($"the connect to the Orleans gateway{at} was cancelled by Ctrl+C or SIGTERM", e, cancel);
+        }
+        catch (Exception e) when (e is OperationCanceledException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
         {
             host.Dispose();
-            throw new InvalidOperationException($"No Orleans gateway answered within {ConnectLimit.TotalSeconds:0} s ({e.GetType().Name}: {e.Message}).", e);
+            // One line said in full: the limit's cancellation carries no more than "a task was canceled" (no inner
+            // exception, so the harness prints no stack trace for what is an unreachable address).
+            var cause = e is OperationCanceledException ? "" : $" ({e.GetType().Name}: {e.Message})";
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"no Orleans gateway{at} answered within {connectLimit.TotalSeconds:0.###} s{cause}."));
         }
         return host;
+    }
+
+    /// <summary>A host lifetime that takes no signal: the harness's own SIGINT and SIGTERM handler stops the run.</summary>
+    private sealed class HarnessLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The gateways of <c>host:port[,host:port…]</c>; a malformed one is an <see cref="ArgumentException"/>.</summary>

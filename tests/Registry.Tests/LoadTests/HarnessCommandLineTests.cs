@@ -23,6 +23,42 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Huge values were taken and failed after the target had started: a step's timer threw on 1200h (exit code 134),
+    /// closed:99999999999 ran out of memory, and a 999,999,999-byte MQTT payload failed every publish. Each is now
+    /// refused by name before anything starts.
+    /// </summary>
+    [Theory]
+    [InlineData("--duration", "99999h", "--duration must be at most 30 days")]
+    [InlineData("--duration", "1200h", "--duration must be at most 30 days")]
+    [InlineData("--warmup", "1200h", "--warmup must be at most 30 days")]
+    [InlineData("--drain", "1200h", "--drain must be at most 30 days")]
+    [InlineData("--ceiling-duration", "1200h", "--ceiling-duration must be at most 30 days")]
+    [InlineData("--model", "closed:99999999999", "'closed:99999999999': a load model asks for at most 1,000,000 calls in flight")]
+    [InlineData("--model", "open:1..99999999999/10s", "at most 1,000,000 calls per second")]
+    [InlineData("--model", "closed:1..10/1200h", "a ramp lasts at most 30 days")]
+    public void Harness_values_too_large_to_run_are_refused_by_name(string option, string value, string message)
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => HarnessOptions.Read(new Arguments([option, value])));
+        Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_mqtt_payload_above_iot_hubs_message_size_is_refused_by_name()
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => new HeartbeatMqttScenario(new Arguments(["--payload", "999999999"])));
+        Assert.Contains("--payload must be at most 262,144", refusal.Message, StringComparison.Ordinal);
+        _ = new HeartbeatMqttScenario(new Arguments(["--payload", "262144"]));
+    }
+
+    [Fact]
+    public async Task A_duration_too_long_for_a_step_is_refused_before_the_run_with_exit_code_2()
+    {
+        var code = await RunHarness(["heartbeat-http", "--devices", "100", "--duration", "1200h", "--no-live", "--no-plots",
+            "--out", Path.Combine(Path.GetTempPath(), "harness-too-long")]);
+        Assert.Equal(2, code);
+    }
+
     [Fact]
     public void A_number_option_given_words_names_the_option()
     {
@@ -106,6 +142,65 @@ public sealed class HarnessCommandLineTests
         {
             Directory.Delete(output, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Ctrl+C while the Orleans client was still trying an unreachable gateway: the client host's own console lifetime
+    /// took the signal first, so the connect failed as "No Orleans gateway answered within 60 s" after 10 s, the run ended
+    /// with exit code 1, and the harness's handler then cancelled the disposed token source and crashed the process
+    /// (exit code 134, no report). The signal now ends the preparation as any other: a partial report, exit code 130.
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task Sigint_while_connecting_to_an_unreachable_cluster_stops_with_a_partial_report_and_exit_code_130()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-connect-sigint-").FullName;
+        try
+        {
+            // Nothing listens on port 1: the client keeps trying until its connect limit.
+            using var harness = StartHarness(["heartbeat-grain", "--devices", "100", "--cluster", "127.0.0.1:1", "--cluster-id", "a", "--service-id", "b",
+                "--duration", "2s", "--warmup", "1s", "--no-live", "--no-plots", "--out", output]);
+            var errors = harness.StandardError.ReadToEndAsync(ct);
+            // Said once the client's first try failed: the signal then lands in the client's retries, as a user's does.
+            while (await harness.StandardOutput.ReadLineAsync(ct) is { } line && !line.Contains("no answer yet from the Orleans gateway", StringComparison.Ordinal))
+            {
+            }
+            using (var kill = Process.Start("kill", ["-INT", harness.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(ct);
+            }
+            _ = harness.StandardOutput.ReadToEndAsync(ct);
+            await harness.WaitForExitAsync(ct);
+
+            Assert.True(harness.ExitCode == Registry.LoadTests.Program.Interrupted, $"exit code {harness.ExitCode}; stderr: {await errors}");
+            Assert.DoesNotContain("within 60 s", await errors, StringComparison.Ordinal);
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
+            Assert.True(report.RootElement.GetProperty("partial").GetBoolean());
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// An unreachable gateway is a refusal of the run, not a crash: it was said with a full stack trace of the client's
+    /// retries. It is now one line naming the gateway and the limit, exit code 1.
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task An_unreachable_cluster_is_refused_in_one_line_naming_the_gateway_and_its_limit()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var harness = StartHarness(["heartbeat-grain", "--devices", "100", "--cluster", "127.0.0.1:1", "--cluster-id", "a", "--service-id", "b",
+            "--connect-limit", "2s", "--duration", "2s", "--warmup", "1s", "--no-live", "--no-plots", "--out", Path.Combine(Path.GetTempPath(), "harness-unreachable")]);
+        var errors = harness.StandardError.ReadToEndAsync(ct);
+        _ = harness.StandardOutput.ReadToEndAsync(ct);
+        await harness.WaitForExitAsync(ct);
+
+        var said = await errors;
+        Assert.True(harness.ExitCode == 1, $"exit code {harness.ExitCode}; stderr: {said}");
+        Assert.Contains("gateway at 127.0.0.1:1 answered within 2 s", said, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", said, StringComparison.Ordinal); // no stack trace
     }
 
     /// <summary>
