@@ -45,7 +45,15 @@ internal static class Program
             // The folder is made now: a run of hours must not end by finding it cannot write its report.
             if (options.Output is { } output)
             {
-                Directory.CreateDirectory(output);
+                try
+                {
+                    Directory.CreateDirectory(output);
+                }
+                catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+                {
+                    // The bare .NET text ("The file '…' already exists.") did not say which option it was about.
+                    throw new ArgumentException($"--out '{output}': cannot make this folder ({e.Message})", e);
+                }
             }
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or IOException or UnauthorizedAccessException)

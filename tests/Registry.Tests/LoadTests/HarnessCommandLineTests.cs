@@ -110,6 +110,30 @@ public sealed class HarnessCommandLineTests
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), "it ran the hour's step first"); // a bound on a hang, not a timing claim
     }
 
+    /// <summary>An --out that names a file, or nothing, was refused with the bare .NET text, which named no option.</summary>
+    [Fact]
+    public async Task An_output_folder_that_cannot_be_made_is_refused_naming_the_out_option()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var file = Path.GetTempFileName();
+        try
+        {
+            foreach (var output in new[] { file, "" })
+            {
+                using var harness = StartHarness(["registry-crud", "--devices", "5", "--out", output]);
+                var stderr = harness.StandardError.ReadToEndAsync(ct);
+                _ = harness.StandardOutput.ReadToEndAsync(ct);
+                await harness.WaitForExitAsync(ct);
+                Assert.Equal(2, harness.ExitCode);
+                Assert.StartsWith($"--out '{output}': cannot make this folder", await stderr, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>
     /// <c>kill</c>, <c>timeout</c> and a CI job's cancel send SIGTERM: the run ran on to its end and exited 0. It now
     /// stops as for Ctrl+C: a report marked partial, exit code 130.
