@@ -134,6 +134,34 @@ internal sealed class AlertSoakScenario : IScenario
     internal static TimeSpan PhaseDrain(bool kill, TimeSpan beatEvery) =>
         kill ? RetryWindowFor(beatEvery) + TimeSpan.FromMinutes(1) : TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long one beat call may go unanswered in the kill mode before it is given up and sent again: Orleans' default
+    /// response timeout, what a client app has. The harness's own client waits 5 minutes (for its fills), and two beat
+    /// calls of a 100k soak, sent as the silo died, waited all of it and failed, past their retry window.
+    /// </summary>
+    internal static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/>, each try bounded by <paramref name="attemptTimeout"/>; a try that fails or times
+    /// out is made again after <paramref name="backOff"/> while <paramref name="mayRetry"/> says so.
+    /// </summary>
+    internal static async Task<T> RetryAsync<T>(Func<Task<T>> attempt, TimeSpan attemptTimeout, Func<bool> mayRetry, Action retried,
+        TimeSpan backOff, TimeProvider time, CancellationToken cancel)
+    {
+        while (true)
+        {
+            try
+            {
+                return await attempt().WaitAsync(attemptTimeout, time, cancel);
+            }
+            catch (Exception) when (!cancel.IsCancellationRequested && mayRetry())
+            {
+                retried();
+                await Task.Delay(backOff, time, cancel);
+            }
+        }
+    }
+
     /// <summary>Interval plus grace: how long a device may be silent before it is missed.</summary>
     private TimeSpan Deadline => TimeSpan.FromSeconds(_interval + _grace);
 
@@ -348,21 +376,13 @@ internal sealed class AlertSoakScenario : IScenario
         var ids = devices.Select(d => _ids[d]).ToArray();
         var grains = _target!.Grains;
         var retryUntil = _clock.Elapsed + RetryWindowFor(_beatEvery);
-        DeviceAccess[] answers;
-        while (true)
-        {
-            try
-            {
-                answers = await grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(ids);
-                break;
-            }
-            catch (Exception) when (_killAt is not null && _clock.Elapsed < retryUntil && !cancel.IsCancellationRequested)
-            {
-                // Only in the kill mode: calls to the killed silo fail until its grains live elsewhere; a device retries.
-                Interlocked.Increment(ref _retried);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancel);
-            }
-        }
+        // Only in the kill mode: calls to the killed silo fail until its grains live elsewhere; a device retries.
+        var answers = await RetryAsync(
+            () => grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(ids),
+            _killAt is not null ? AttemptTimeout : Timeout.InfiniteTimeSpan,
+            () => _killAt is not null && _clock.Elapsed < retryUntil,
+            () => Interlocked.Increment(ref _retried),
+            TimeSpan.FromSeconds(1), TimeProvider.System, cancel);
         var now = _clock.Elapsed.TotalSeconds;
         for (var i = 0; i < answers.Length; i++)
         {

@@ -92,6 +92,40 @@ public sealed class AlertSoakTests
     public void A_phase_ending_mid_failover_waits_for_its_retrying_calls_to_end_by_themselves(bool kill, int beatEverySeconds, int drainSeconds) =>
         Assert.Equal(TimeSpan.FromSeconds(drainSeconds), AlertSoakScenario.PhaseDrain(kill, TimeSpan.FromSeconds(beatEverySeconds)));
 
+    /// <summary>
+    /// The harness's client waits 5 minutes for an answer: two beat calls sent as a silo died waited all of it and failed
+    /// past their retry window. Each try is now bounded and made again.
+    /// </summary>
+    [Fact]
+    public async Task A_beat_call_unanswered_for_its_attempt_timeout_is_given_up_and_sent_again()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var attempts = 0;
+        var retried = 0;
+        var never = new TaskCompletionSource<int>();
+        var call = AlertSoakScenario.RetryAsync(
+            () => ++attempts == 1 ? never.Task : Task.FromResult(42),
+            AlertSoakScenario.AttemptTimeout, () => true, () => retried++, TimeSpan.Zero, time, TestContext.Current.CancellationToken);
+        Assert.False(call.IsCompleted);
+
+        time.Advance(AlertSoakScenario.AttemptTimeout);
+
+        Assert.Equal(42, await call);
+        Assert.Equal((2, 1), (attempts, retried));
+    }
+
+    [Fact]
+    public async Task A_beat_call_that_may_not_be_retried_fails_with_its_timeout()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var call = AlertSoakScenario.RetryAsync(
+            () => new TaskCompletionSource<int>().Task, AlertSoakScenario.AttemptTimeout, () => false, () => { }, TimeSpan.Zero, time, TestContext.Current.CancellationToken);
+
+        time.Advance(AlertSoakScenario.AttemptTimeout);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => call);
+    }
+
     [Theory]
     [InlineData("--interval", "1.5s")]
     [InlineData("--interval", "0s")]
