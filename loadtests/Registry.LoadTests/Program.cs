@@ -132,10 +132,14 @@ internal static class Program
         foreach (var s in report.Summaries())
         {
             string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
-            table.AddRow(s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), F(s.SubmittedPerSecond, "N0"), F(s.CompletedPerSecond, "N0"),
+            table.AddRow(s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), s.CallRate(s.SubmittedPerSecond), s.CallRate(s.CompletedPerSecond),
                 F(s.P50, "0.00"), F(s.P75, "0.00"), F(s.P95, "0.00"), F(s.P99, "0.00"), F(s.Max, "0.00"), F(s.Failed, "N0"));
         }
         AnsiConsole.Write(table);
+        if (report.Summaries().Any(s => s.TooFewCallsForARate))
+        {
+            Console.WriteLine(StepSummary.NoRateNote);
+        }
         foreach (var r in report.Ratios())
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Step} ÷ {r.Ceiling} = {r.Median:0.00}"));

@@ -2,7 +2,28 @@ namespace Registry.LoadTests.Harness;
 
 /// <summary>A step's figures over the rounds: the medians a table shows.</summary>
 internal sealed record StepSummary(string Step, string? CeilingOf, int Rounds, double SubmittedPerSecond, double CompletedPerSecond, double OkItemsPerSecond,
-    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed);
+    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed, long FewestCalls)
+{
+    /// <summary>
+    /// Calls a round must send before its calls per second say anything: a step of one import job, or of two batch calls,
+    /// sends its calls in microseconds and answers them after seconds, and "1,202 calls/s submitted, 0 completed" reads
+    /// as a throughput it never had. Such a step's figures are its calls' own times and its items per second.
+    /// </summary>
+    public const int CallsForARate = 10;
+
+    /// <summary>True when some round sent fewer than <see cref="CallsForARate"/> calls: its call rates are not shown.</summary>
+    public bool TooFewCallsForARate => FewestCalls < CallsForARate;
+
+    /// <summary>A call rate as a table shows it: the figure, or "—" where the step sent too few calls for one.</summary>
+    public string CallRate(double perSecond) => TooFewCallsForARate ? NoRate : perSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>What a table shows in place of a call rate of too few calls; <see cref="NoRateNote"/> explains it.</summary>
+    public const string NoRate = "—";
+
+    public static readonly string NoRateNote =
+        $"{NoRate}: a call rate of a step that sent fewer than {CallsForARate} calls in a round is not shown (its calls were sent in an instant and " +
+        "answered seconds later: their times are its latency columns, its items per second the first column)";
+}
 
 /// <summary>A step against its ceiling: completed items per second, one ratio a round and their median.</summary>
 internal sealed record CeilingRatio(string Step, string Ceiling, IReadOnlyList<double> Rounds, double Median);
@@ -39,7 +60,7 @@ internal sealed record RunReport
         g.Key, g.First().CeilingOf, g.Count(),
         Median(g.Select(r => r.SubmittedPerSecond)), Median(g.Select(r => r.CompletedPerSecond)), Median(g.Select(r => r.OkItemsPerSecond)),
         Median(g.Select(r => r.Latency.P50)), Median(g.Select(r => r.Latency.P75)), Median(g.Select(r => r.Latency.P95)),
-        Median(g.Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed))).ToList();
+        Median(g.Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed), g.Min(r => r.Submitted))).ToList();
 
     /// <summary>
     /// Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy

@@ -77,7 +77,12 @@ internal static class ReportWriter
         text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var s in report.Summaries())
         {
-            Line($"| {s.Step}{(s.CeilingOf is null ? "" : " (ceiling)")} | {s.OkItemsPerSecond:N0} | {s.SubmittedPerSecond:N0} | {s.CompletedPerSecond:N0} | {s.P50:0.00} | {s.P75:0.00} | {s.P95:0.00} | {s.P99:0.00} | {s.Max:0.00} | {s.OkItems:N0} | {s.Failed:N0} |");
+            Line($"| {s.Step}{(s.CeilingOf is null ? "" : " (ceiling)")} | {s.OkItemsPerSecond:N0} | {s.CallRate(s.SubmittedPerSecond)} | {s.CallRate(s.CompletedPerSecond)} | {s.P50:0.00} | {s.P75:0.00} | {s.P95:0.00} | {s.P99:0.00} | {s.Max:0.00} | {s.OkItems:N0} | {s.Failed:N0} |");
+        }
+        if (report.Summaries().Any(s => s.TooFewCallsForARate))
+        {
+            text.AppendLine();
+            Line($"{StepSummary.NoRateNote}.");
         }
         var ratios = report.Ratios();
         if (ratios.Count > 0)
@@ -113,7 +118,8 @@ internal static class ReportWriter
             text.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             foreach (var r in report.Results)
             {
-                Line($"| {r.Round} | {r.Step} | {r.Model} | {r.OkItemsPerSecond:N0} | {r.SubmittedPerSecond:N0} | {r.CompletedPerSecond:N0} | {r.Latency.P50:0.00} | {r.Latency.P99:0.00} | {r.Failed:N0} |");
+                string Rate(double perSecond) => r.Submitted < StepSummary.CallsForARate ? StepSummary.NoRate : perSecond.ToString("N0", CultureInfo.InvariantCulture);
+                Line($"| {r.Round} | {r.Step} | {r.Model} | {r.OkItemsPerSecond:N0} | {Rate(r.SubmittedPerSecond)} | {Rate(r.CompletedPerSecond)} | {r.Latency.P50:0.00} | {r.Latency.P99:0.00} | {r.Failed:N0} |");
             }
         }
         var described = report.Results.Where(r => r.Description is not null).DistinctBy(r => r.Step).ToList();

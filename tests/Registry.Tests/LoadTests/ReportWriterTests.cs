@@ -33,6 +33,33 @@ public sealed class ReportWriterTests
         Assert.DoesNotContain("partial", markdown, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The review's D8: a step of one import job (sent in microseconds, answered after 100 s) read "1,202 submitted calls/s,
+    /// 0 completed calls/s". A step with fewer than 10 calls a round shows no call rate, says why, and keeps its items per
+    /// second and its calls' times; a step of many calls in the same report keeps its rates.
+    /// </summary>
+    [Fact]
+    public void A_step_of_too_few_calls_for_a_rate_shows_none_and_says_why_where_a_step_of_many_keeps_its_rates()
+    {
+        var import = Result("import", 1, 1) with { SubmitSeconds = 0.000832, TotalSeconds = 100, ItemsPerCall = 100_000, Latency = new LatencySummary(1, 100_000, 100_000, 100_000, 100_000, 100_000) };
+        var report = Report() with { Rounds = 2, Results = [import, Result("heartbeat", 1000, 1), import with { Round = 2 }, Result("heartbeat", 1000, 2)] };
+
+        var markdown = ReportWriter.ToMarkdown(report);
+
+        Assert.Contains("| import | 1,000 | — | — | 100000.00 | 100000.00 | 100000.00 | 100000.00 | 100000.00 | 200,000 | 0 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| heartbeat | 1,000 | 1,000 | 1,000 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| 1 | import | closed:8 | 1,000 | — | — | 100000.00 | 100000.00 | 0 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| 2 | heartbeat | closed:8 | 1,000 | 1,000 | 1,000 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("—: a call rate of a step that sent fewer than 10 calls in a round is not shown", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("1,202", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_report_whose_steps_all_sent_enough_calls_has_no_note_on_missing_rates()
+    {
+        Assert.DoesNotContain("is not shown", ReportWriter.ToMarkdown(Report()), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_step_stopped_before_it_ran_has_no_ratio_to_its_ceiling_rather_than_NaN()
     {
