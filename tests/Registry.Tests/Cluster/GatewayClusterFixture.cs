@@ -12,6 +12,8 @@ public sealed class GatewayClusterFixture(AzuriteFixture azurite) : IAsyncLifeti
     public RegistryClusterProcesses Cluster { get; } = new(azurite.ConnectionString,
         ["--Registry:Routes:0:Name=lifecycle", "--Registry:Routes:0:Source=DeviceLifecycleEvents"]);
 
+    public RegistryProcess Silo { get; private set; } = null!;
+
     public GatewayProcess A { get; private set; } = null!;
 
     public GatewayProcess B { get; private set; } = null!;
@@ -25,7 +27,7 @@ public sealed class GatewayClusterFixture(AzuriteFixture azurite) : IAsyncLifeti
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
-        await Cluster.StartSiloAsync(ct);
+        Silo = await Cluster.StartSiloAsync(ct);
         A = await Cluster.StartGatewayAsync(ct);
         B = await Cluster.StartGatewayAsync(ct);
         Client = await Cluster.ClientAsync(ct);
@@ -33,6 +35,11 @@ public sealed class GatewayClusterFixture(AzuriteFixture azurite) : IAsyncLifeti
         OwnerOfA = A.Client(owner.KeyName, owner.PrimaryKey);
         OwnerOfB = B.Client(owner.KeyName, owner.PrimaryKey);
     }
+
+    /// <summary>The last lines each process printed: what a failed wait on the cluster reports.</summary>
+    public string Logs(int lines = 40) => string.Join("\n", new[] { ("silo", Silo), ("gateway A", A?.Process), ("gateway B", B?.Process) }
+        .Where(p => p.Item2 is not null)
+        .Select(p => $"--- {p.Item1} (last {lines} lines) ---\n" + string.Join("\n", p.Item2!.Output.Split('\n').TakeLast(lines))));
 
     public async ValueTask DisposeAsync()
     {

@@ -127,7 +127,20 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
 
         await fixture.OwnerOfB.CreateDeviceAsync(id);
 
-        var seen = await events.UntilBarrierAsync(fixture.Client, RegistryEventSources.DeviceLifecycle, [id], ct);
+        // Bounded below the test's timeout, so that a barrier that never comes (seen once in a suite run, 2026-12-02: the
+        // test timed out with nothing to say) fails with what the silo and the gateways logged meanwhile.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(90));
+        IReadOnlyList<System.Text.Json.Nodes.JsonObject> seen;
+        try
+        {
+            seen = await events.UntilBarrierAsync(fixture.Client, RegistryEventSources.DeviceLifecycle, [id], bound.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            Assert.Fail($"gateway A's event stream did not deliver the barrier within 90 s of the create through gateway B.\n{fixture.Logs()}");
+            throw;
+        }
         Assert.Equal(["createDeviceIdentity"], seen.Select(e => (string?)e["applicationProperties"]!["opType"]));
     }
 
