@@ -41,7 +41,7 @@ internal static class Program
             var arguments = new Arguments(args[1..]);
             options = HarnessOptions.Read(arguments);
             scenario = entry.Create(arguments);
-            arguments.EnsureAllRead();
+            arguments.EnsureAllRead(entry.Name, (option, value) => Catalog.ScenariosTaking(option, value, except: entry.Name));
             // The folder is made now: a run of hours must not end by finding it cannot write its report.
             if (options.Output is { } output)
             {

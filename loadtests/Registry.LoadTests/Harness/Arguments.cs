@@ -79,15 +79,29 @@ internal sealed class Arguments
         }
     }
 
-    /// <summary>Throws naming every option nobody read.</summary>
-    public void EnsureAllRead()
+    /// <summary>
+    /// Throws naming every option nobody read. <paramref name="elsewhere"/> names, for an option, the scenarios that do
+    /// take it: such an option is "not for this scenario", which helps more than "unknown" (the review's D10:
+    /// <c>heartbeat-http --mode single</c> was told --mode is unknown, though heartbeat-grain takes it).
+    /// </summary>
+    public void EnsureAllRead(string scenario = "this scenario", Func<string, string?, IReadOnlyList<string>>? elsewhere = null)
     {
-        var unknown = _values.Keys.Where(k => !_read.Contains(k)).ToList();
+        var unread = _values.Where(v => !_read.Contains(v.Key)).ToList();
+        var misplaced = unread.Select(v => (v.Key, Takers: elsewhere?.Invoke(v.Key, v.Value) ?? [])).Where(v => v.Takers.Count > 0).ToList();
+        var unknown = unread.Select(v => v.Key).Except(misplaced.Select(m => m.Key)).ToList();
+        var problems = misplaced.Select(m => $"{m.Key} does not apply to {scenario} (it is an option of {string.Join(", ", m.Takers)})").ToList();
         if (unknown.Count > 0)
         {
-            throw new ArgumentException($"Unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown)}.");
+            problems.Insert(0, $"Unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown)}");
+        }
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", problems) + ".");
         }
     }
+
+    /// <summary>True when the option was asked for (given or not).</summary>
+    public bool WasRead(string name) => _read.Contains(name);
 
     private static long Check(string name, long value, long min, long max) =>
         value < min ? throw new ArgumentException($"{name} must be at least {min}.")

@@ -1,3 +1,5 @@
+using Registry.LoadTests.Harness;
+
 namespace Registry.LoadTests.Scenarios;
 
 /// <summary>
@@ -15,4 +17,24 @@ internal static class Catalog
         new("import-export", "an import job of every device from devices.txt in Azurite, then an export of them all, beside storage doing the same writes, scans and upload alone", a => new ImportExportScenario(a)),
         new("registry-crud", "create/get/update/delete over HTTPS with ETags in If-Match, beside a no-op Kestrel GET", a => new RegistryCrudScenario(a)),
     ];
+
+    /// <summary>
+    /// The scenarios other than <paramref name="except"/> that read <paramref name="option"/>: each is built on that option
+    /// alone (scenarios only parse in their constructors; a refusal of the value still shows the option was read).
+    /// </summary>
+    public static IReadOnlyList<string> ScenariosTaking(string option, string? value, string except) =>
+        [.. All.Where(s => s.Name != except && Reads(s, option, value)).Select(s => s.Name)];
+
+    private static bool Reads(ScenarioEntry scenario, string option, string? value)
+    {
+        var probe = new Arguments(value is null ? [option] : [option, value]);
+        try
+        {
+            scenario.Create(probe);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or IOException)
+        {
+        }
+        return probe.WasRead(option);
+    }
 }

@@ -43,7 +43,7 @@ public sealed class LoadModelTests
         var args = new Arguments(["--devices", "10", "--devcies", "20"]);
         Assert.Equal(10, args.Int("--devices", 1));
 
-        var error = Assert.Throws<ArgumentException>(args.EnsureAllRead);
+        var error = Assert.Throws<ArgumentException>(() => args.EnsureAllRead());
         Assert.Contains("--devcies", error.Message, StringComparison.Ordinal);
     }
 

@@ -6,6 +6,20 @@ namespace Registry.Tests.LoadTests;
 /// <summary>Options that were taken and then ignored, or that could only fail the run, are refused before it starts.</summary>
 public sealed class OptionConflictTests
 {
+    /// <summary>The review's D10: <c>heartbeat-http --mode single</c> was told "Unknown option: --mode", which heartbeat-grain takes.</summary>
+    [Fact]
+    public void An_option_of_another_scenario_is_refused_as_not_applying_naming_the_scenario_that_takes_it_and_a_misspelt_one_as_unknown()
+    {
+        var http = Catalog.All.Single(s => s.Name == "heartbeat-http");
+        var arguments = new Arguments(["--mode", "single", "--devicez", "5"]);
+        HarnessOptions.Read(arguments);
+        http.Create(arguments);
+
+        var e = Assert.Throws<ArgumentException>(() => arguments.EnsureAllRead(http.Name, (option, value) => Catalog.ScenariosTaking(option, value, except: http.Name)));
+
+        Assert.Equal("Unknown option: --devicez; --mode does not apply to heartbeat-http (it is an option of heartbeat-grain).", e.Message);
+    }
+
     /// <summary><c>--devices 50 --devices 20</c> ran 20 devices without a word.</summary>
     [Fact]
     public void An_option_given_twice_is_refused_naming_it()
