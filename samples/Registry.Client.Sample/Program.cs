@@ -21,6 +21,8 @@ var options = new RegistryClientOptions
     ServiceId = builder.Configuration["Registry:ServiceId"] ?? "registry",
     StoragePrefix = builder.Configuration["Registry:StoragePrefix"] ?? "registry",
     GatewayPort = builder.Configuration.GetValue("Registry:GatewayPort", 30000),
+    // How long the first connection is retried before the one line below says what is missing (the gateway's setting).
+    ConnectTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Registry:ClusterConnectTimeoutSeconds", 30.0)),
     Events = false,                  // true only when the silos route a source (Registry:Routes) and you subscribe
 };
 builder.AddRegistryClient(options);
