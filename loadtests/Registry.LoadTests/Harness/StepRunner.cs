@@ -60,10 +60,24 @@ internal static class StepRunner
         await stop.CancelAsync();
         await until;
         progress.Phase = phase + " (drain)";
-        var drain = cancel.IsCancellationRequested ? InterruptedDrain : bounds.Drain;
+        // The drain ends at its bound, or InterruptedDrain after Ctrl+C, whether that came before the drain or during it:
+        // a step whose calls all left at once (one import job, whose drain is the job's timeout) is all drain, and a
+        // SIGTERM during it waited for the whole job.
+        using var drainBound = new CancellationTokenSource(cancel.IsCancellationRequested ? InterruptedDrain : bounds.Drain);
+        using var interrupted = cancel.Register(() =>
+        {
+            try
+            {
+                drainBound.CancelAfter(InterruptedDrain < bounds.Drain ? InterruptedDrain : bounds.Drain);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The drain ended meanwhile.
+            }
+        });
         // A closed worker may be starting its last call as the step stops: wait for the workers before counting calls.
-        await Task.WhenAny(workers, Task.Delay(drain, CancellationToken.None));
-        var drained = await calls.DrainAsync(drain);
+        await Task.WhenAny(workers, Task.Delay(Timeout.Infinite, drainBound.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+        var drained = await calls.DrainAsync(drainBound.Token);
         if (!drained)
         {
             await abandon.CancelAsync();
@@ -228,8 +242,8 @@ internal static class StepRunner
             }
         }
 
-        /// <summary>Waits for the calls in flight; those still out after <paramref name="timeout"/> count as abandoned.</summary>
-        public async Task<bool> DrainAsync(TimeSpan timeout)
+        /// <summary>Waits for the calls in flight; those still out when <paramref name="until"/> is cancelled count as abandoned.</summary>
+        public async Task<bool> DrainAsync(CancellationToken until)
         {
             _stopping = true;
             if (Interlocked.Read(ref _count) == 0)
@@ -238,10 +252,10 @@ internal static class StepRunner
             }
             try
             {
-                await _empty.Task.WaitAsync(timeout);
+                await _empty.Task.WaitAsync(until);
                 return true;
             }
-            catch (TimeoutException)
+            catch (OperationCanceledException) when (until.IsCancellationRequested)
             {
                 _closed = true;
                 recorder.Abandon(Seconds(clock.ElapsedTicks), "no answer before the drain ended", recorder.InFlight);

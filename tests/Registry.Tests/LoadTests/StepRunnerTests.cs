@@ -158,6 +158,46 @@ public sealed class StepRunnerTests
         Assert.Empty(result.Failures);
     }
 
+    /// <summary>
+    /// An import-export step is one call (the job) that leaves at once, so the step is all drain, bounded by the job's
+    /// timeout. A SIGTERM 14 s into a 60,000-device import was honoured only when the job ended 47 s in (2026-12-02), and
+    /// at 1M it would have waited an hour: the drain read Ctrl+C only as it began. Now Ctrl+C during the drain cuts it to
+    /// the interrupted drain's 5 s, and the call still out is abandoned (its token cancelled).
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task Ctrl_C_during_the_drain_of_a_call_that_outlasts_it_ends_the_step_and_abandons_the_call()
+    {
+        using var interrupt = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var abandoned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var step = new Step("one-job", async (_, token) =>
+        {
+            started.TrySetResult();
+            await using (token.Register(() => abandoned.TrySetResult()))
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            return null;
+        });
+
+        StepProgress? progress = null;
+        var run = StepRunner.RunAsync(step, LoadModel.Closed(1), new RunBounds(TimeSpan.FromHours(1), 1, TimeSpan.Zero, TimeSpan.FromHours(1)), 1, p => progress = p, interrupt.Token);
+        await started.Task.WaitAsync(TestContext.Current.CancellationToken);
+        // Ctrl+C once the drain has begun (its phase is shown as it begins): the case the drain did not see.
+        while (progress?.Phase.EndsWith("(drain)", StringComparison.Ordinal) != true)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+        await interrupt.CancelAsync();
+        var result = await run.WaitAsync(TestContext.Current.CancellationToken);
+
+        Assert.True(result.Partial);
+        Assert.Equal(1, result.Submitted);
+        Assert.Equal(0, result.Completed);
+        Assert.Equal(1, result.Failures["no answer before the drain ended"]);
+        await abandoned.Task.WaitAsync(TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public async Task Calls_still_unanswered_when_the_drain_ends_count_as_abandoned_failures()
     {
