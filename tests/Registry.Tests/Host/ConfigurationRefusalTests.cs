@@ -27,9 +27,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
-        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
-        var data = Path.Combine(work, "data");
-        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"];
+        var (work, data, args) = WithSetting(setting);
         await using var host = RegistryProcess.Start(work, args);
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
@@ -38,6 +36,14 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains(named, line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    /// <summary>A host's arguments (free ports, a data folder not yet made) with <paramref name="setting"/> added.</summary>
+    private static (string Work, string Data, string[] Args) WithSetting(string setting)
+    {
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        return (work, data, [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"]);
     }
 
     /// <summary>
@@ -94,9 +100,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     public async Task An_invalid_setting_is_refused_with_one_line_naming_it_before_anything_is_written(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
-        var work = Directory.CreateTempSubdirectory("registry-refusal-").FullName;
-        var data = Path.Combine(work, "data");
-        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:{setting}"];
+        var (_, data, args) = WithSetting(setting);
 
         var refused = await Record.ExceptionAsync(async () =>
         {
