@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Configuration;
+using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -13,6 +13,19 @@ builder.Logging.AddFilter("Orleans.Messaging.GatewayManager", LogLevel.Error);
 builder.Logging.AddFilter("Orleans.Runtime.Messaging.ConnectionManager", LogLevel.Error); // each failed connect attempt
 builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
 builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+// A setting the sample cannot use is one line and exit code 1, as the registry's own refusals are.
+var portSetting = builder.Configuration["Registry:GatewayPort"] ?? "30000";
+var timeoutSetting = builder.Configuration["Registry:ClusterConnectTimeoutSeconds"] ?? "30";
+if (!int.TryParse(portSetting, CultureInfo.InvariantCulture, out var gatewayPort) || gatewayPort is < 1 or > 65535)
+{
+    Console.Error.WriteLine($"Registry:GatewayPort={portSetting} is not a port: use 1 to 65535.");
+    return 1;
+}
+if (!double.TryParse(timeoutSetting, NumberStyles.Float, CultureInfo.InvariantCulture, out var timeout) || !(timeout >= 0.1 && timeout <= 3600))
+{
+    Console.Error.WriteLine($"Registry:ClusterConnectTimeoutSeconds={timeoutSetting} must be a number of seconds from 0.1 to 3600.");
+    return 1;
+}
 var options = new RegistryClientOptions
 {
     // The silos' own settings: without a connection string, the embedded registry on this machine (GatewayPort 30000).
@@ -20,9 +33,9 @@ var options = new RegistryClientOptions
     ClusterId = builder.Configuration["Registry:ClusterId"] ?? "registry",
     ServiceId = builder.Configuration["Registry:ServiceId"] ?? "registry",
     StoragePrefix = builder.Configuration["Registry:StoragePrefix"] ?? "registry",
-    GatewayPort = builder.Configuration.GetValue("Registry:GatewayPort", 30000),
+    GatewayPort = gatewayPort,
     // How long the first connection is retried before the one line below says what is missing (the gateway's setting).
-    ConnectTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Registry:ClusterConnectTimeoutSeconds", 30.0)),
+    ConnectTimeout = TimeSpan.FromSeconds(timeout),
     Events = false,                  // true only when the silos route a source (Registry:Routes) and you subscribe
 };
 builder.AddRegistryClient(options);

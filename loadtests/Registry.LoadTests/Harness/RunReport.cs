@@ -21,8 +21,8 @@ internal sealed record StepSummary(string Step, string? CeilingOf, int Rounds, d
     public const string NoRate = "—";
 
     public static readonly string NoRateNote =
-        $"{NoRate}: a call rate of a step that sent fewer than {CallsForARate} calls in a round is not shown (its calls were sent in an instant and " +
-        "answered seconds later: their times are its latency columns, its items per second the first column)";
+        $"{NoRate}: a call rate of a step that sent fewer than {CallsForARate} calls in a round is not shown (a rate of so few calls says little, " +
+        "and of one call sent at once and answered after seconds, such as an import job, nothing: their times are its latency columns, its items per second the first column)";
 }
 
 /// <summary>A step against its ceiling: completed items per second, one ratio a round and their median.</summary>

@@ -89,6 +89,31 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
         Assert.StartsWith($"No registry answered on Orleans' gateway port {withoutEmbedded[0].Split('=')[1]} of this machine", embeddedLine, StringComparison.Ordinal);
     }
 
+    /// <summary>A hostile review (2026-12-02) gave the sample "abc" and 99999: it crashed with a stack trace (exit 134), and 1e9 waited without end.</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task The_client_app_sample_given_a_setting_it_cannot_use_says_which_in_one_line_and_exits_with_code_1()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string[][] cases =
+        [
+            ["--Registry:ClusterConnectTimeoutSeconds=abc"],
+            ["--Registry:ClusterConnectTimeoutSeconds=1e9"],
+            ["--Registry:ClusterConnectTimeoutSeconds=0"],
+            ["--Registry:GatewayPort=99999"],
+            ["--Registry:GatewayPort=abc"],
+        ];
+
+        var runs = await Task.WhenAll(cases.Select(c => RunClientSampleAsync(c, ct)));
+
+        for (var i = 0; i < cases.Length; i++)
+        {
+            var (exit, output) = runs[i];
+            Assert.True(exit == 1, $"{cases[i][0]}: exit {exit}\n{output}");
+            var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.StartsWith(cases[i][0][2..], line, StringComparison.Ordinal);
+        }
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Disabling_a_device_through_one_gateway_closes_its_mqtt_session_on_the_other()
     {
