@@ -76,7 +76,7 @@ internal static class StepRunner
             }
         });
         // A closed worker may be starting its last call as the step stops: wait for the workers before counting calls.
-        await Task.WhenAny(workers, Task.Delay(Timeout.Infinite, drainBound.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAny(workers, Task.Delay(Timeout.Infinite, drainBound.Token)); // WhenAny does not throw when the delay is cancelled
         var drained = await calls.DrainAsync(drainBound.Token);
         if (!drained)
         {

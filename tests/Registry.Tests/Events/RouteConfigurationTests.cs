@@ -90,11 +90,6 @@ public sealed class RouteConfigurationTests
         string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), .. routes];
         await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains(named, line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, named, data, ct);
     }
 }

@@ -30,12 +30,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var (work, data, args) = WithSetting(setting);
         await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains(named, line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, named, data, ct);
     }
 
     /// <summary>A host's arguments (free ports, a data folder not yet made) with <paramref name="setting"/> added.</summary>
@@ -128,12 +123,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         ports[0] = ports[clash];
         await using var host = RegistryProcess.Start(work, SecondStartTests.Arguments(data, ports));
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains($"Registry:HttpsPort and {other} are both port {ports[0]}", line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:HttpsPort and {other} are both port {ports[0]}", data, ct);
     }
 
     /// <summary>
@@ -154,12 +144,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         string[] args = [.. SecondStartTests.Arguments(data, ports[..3]), $"--Registry:MqttPort={ports[3]}", $"--Registry:Observability:Port={ports[clash]}"];
         await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains($"{other} and Registry:Observability:Port are both port {ports[clash]}", line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"{other} and Registry:Observability:Port are both port {ports[clash]}", data, ct);
     }
 
     [Fact(Timeout = 120_000)]
@@ -176,12 +161,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         ];
         await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains($"Registry:HealthPort and Registry:Observability:Port are both port {ports[3]}", line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:HealthPort and Registry:Observability:Port are both port {ports[3]}", data, ct);
     }
 
     [Fact(Timeout = 120_000)]
@@ -195,12 +175,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
         await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
-
-        Assert.Equal(1, exitCode);
-        var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains($"Registry:CertificatePath={pfx} cannot be loaded with Registry:CertificatePassword", line, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} cannot be loaded with Registry:CertificatePassword", data, ct);
     }
 
     [Fact(Timeout = 120_000)]

@@ -167,6 +167,18 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         return await exit;
     }
 
+    /// <summary>
+    /// A refused start as an operator sees it: the process exits with code 1 after printing one line, which contains
+    /// <paramref name="named"/>, and <paramref name="dataFolder"/> was never created.
+    /// </summary>
+    internal static async Task AssertRefusedInOneLineAsync(RegistryProcess process, string named, string dataFolder, CancellationToken ct)
+    {
+        Assert.Equal(1, await ExitCodeUnlessListening(process, ct));
+        var line = Assert.Single(process.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dataFolder), "the refused start created the data folder");
+    }
+
     /// <summary>Silo rows of the membership table (the version row aside), by row key, with their status.</summary>
     private static async Task<Dictionary<string, string>> Members(TableClient table, CancellationToken ct)
     {
