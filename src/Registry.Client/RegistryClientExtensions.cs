@@ -35,6 +35,7 @@ public static class RegistryClientExtensions
     {
         client.Services.AddSingleton<IClientConnectionRetryFilter>(sp =>
             new ConnectionRetry(options.ConnectTimeout, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         if (!options.IsDurable)
         {
             client.UseLocalhostClustering(options.GatewayPort, options.ServiceId, options.ClusterId);

@@ -33,5 +33,11 @@ public sealed class RegistryClientOptions
     /// <summary>How long the first connection is retried while no silo answers (silos started after the client).</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a grain call waits for its answer (Orleans' <c>ClientMessagingOptions.ResponseTimeout</c>): the silos'
+    /// <c>Registry:ResponseTimeoutSeconds</c>. A call that a silo forwarded to a silo that then died is answered only by it.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     public bool IsDurable => !string.IsNullOrWhiteSpace(StorageConnectionString);
 }

@@ -122,6 +122,16 @@ public sealed class RegistrySettings
     /// <summary>Durable silos: missed probes after which a silo is suspected (Orleans' <c>NumMissedProbesLimit</c>, 3 by default).</summary>
     public int MissedProbesLimit { get; set; } = 3;
 
+    /// <summary>
+    /// How long a call between processes of the cluster (a gateway's call to a silo, a silo's to another) waits for its
+    /// answer, in seconds (Orleans' <c>ResponseTimeout</c>, 30 by default). A call a silo had forwarded to a silo that
+    /// then died is answered only by this timeout (503 <c>ServiceUnavailable</c>), so with the probe settings above it
+    /// bounds how long a failover holds a device's request. Import and export chunks have their own, longer bound.
+    /// </summary>
+    public double ResponseTimeoutSeconds { get; set; } = 30;
+
+    public TimeSpan ResponseTimeout => TimeSpan.FromSeconds(ResponseTimeoutSeconds);
+
     public TimeSpan StorageTimeout => TimeSpan.FromSeconds(StorageTimeoutSeconds);
 
     /// <summary>
@@ -283,6 +293,7 @@ public sealed class RegistrySettings
         GatewayPort = GatewayPort,
         Events = RoutedSources().Count > 0,
         ConnectTimeout = TimeSpan.FromSeconds(ClusterConnectTimeoutSeconds),
+        ResponseTimeout = ResponseTimeout,
     };
 
     public string ResolveDataFolder() => Path.GetFullPath(DataFolder);
@@ -400,6 +411,10 @@ public sealed class RegistrySettings
         if (MissedProbesLimit is < 1 or > 10)
         {
             problems.Add($"Registry:MissedProbesLimit={MissedProbesLimit} must be from 1 to 10.");
+        }
+        if (!(ResponseTimeoutSeconds >= 1) || ResponseTimeoutSeconds > 600)
+        {
+            problems.Add($"Registry:ResponseTimeoutSeconds={ResponseTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 1 to 600.");
         }
         Positive(nameof(MqttConnectTimeoutSeconds), MqttConnectTimeoutSeconds);
         if (MqttMaxConnections < 1)

@@ -72,6 +72,8 @@ public static class SiloConfiguration
             o.ProbeTimeout = TimeSpan.FromSeconds(settings.ProbeTimeoutSeconds);
             o.NumMissedProbesLimit = settings.MissedProbesLimit;
         });
+        // How long a call waits for its answer; a call forwarded to a silo that died is answered only by it.
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.ResponseTimeout);
         ConfigureServices(silo, settings);
     }
 

@@ -23,18 +23,21 @@ public static class FailureSteps
     public static readonly string[] FastFailureDetection = ["--Registry:ProbeTimeoutSeconds=2", "--Registry:MissedProbesLimit=3"];
 
     /// <summary>
-    /// Interval 40 s + grace 20 s: a device is missed 60 s after its last heartbeat, well above the 5 s beat and above what
-    /// a failover holds a heartbeat: with <see cref="FastFailureDetection"/> a dead silo is declared in seconds, but a call
-    /// the survivors had forwarded to it is answered only by Orleans' 30 s response timeout (the gateway logs "Response did
-    /// not arrive on time"), and the device's next beat comes a period after that: up to ~40 s without an acknowledged beat.
-    /// A 40 s deadline announced two such devices in one run (longest gaps outside the kill 5 s). Below the 120 s that
-    /// presence persistence lags here: a failover that lost a device's last heartbeat, or took the persisted one for it,
-    /// would announce it.
+    /// Interval 25 s + grace 10 s: a device is missed 35 s after its last heartbeat, well above the 5 s beat and above what
+    /// a failover holds a heartbeat. With <see cref="FastFailureDetection"/> a dead silo is declared in seconds, but a call
+    /// the survivors had forwarded to it is answered only by the caller's response timeout, here 10 s
+    /// (<c>Registry:ResponseTimeoutSeconds</c>; Orleans' default 30 s held beats ~40 s and made these tests wait a 60 s
+    /// deadline), and the device's next beat comes a period after that: ~20 s without an acknowledged beat. Below the
+    /// 120 s that presence persistence lags here: a failover that lost a device's last heartbeat, or took the persisted
+    /// one for it, would announce it.
     /// </summary>
     public static readonly string[] Monitoring =
-        ["--Registry:Heartbeat:IntervalSeconds=40", "--Registry:Heartbeat:GraceSeconds=20", "--Registry:PresencePersistSeconds=120"];
+    [
+        "--Registry:Heartbeat:IntervalSeconds=25", "--Registry:Heartbeat:GraceSeconds=10", "--Registry:PresencePersistSeconds=120",
+        "--Registry:ResponseTimeoutSeconds=10",
+    ];
 
-    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(35);
 
     /// <summary>
     /// Asserts that no device of <paramref name="beating"/> that kept beating was announced: kept beating means no gap
@@ -122,6 +125,28 @@ public static class FailureSteps
         {
             await Task.Delay(100, ct);
         }
+    }
+
+    /// <summary>
+    /// How long each step of a failure test took, reported with <see cref="Report"/> as one figure line: where the suite's
+    /// minutes go (a start, a registration, a wait for recovery or for the alerts' deadline).
+    /// </summary>
+    public sealed class StepTimes
+    {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        private readonly List<(string Step, TimeSpan Took)> _steps = [];
+        private TimeSpan _last;
+
+        /// <summary>Ends the step <paramref name="step"/> now.</summary>
+        public void Done(string step)
+        {
+            var now = _clock.Elapsed;
+            _steps.Add((step, now - _last));
+            _last = now;
+        }
+
+        public void Report() => FailureSteps.Report(
+            $"steps ({_clock.Elapsed.TotalSeconds:0} s): " + string.Join(", ", _steps.Select(s => $"{s.Step} {s.Took.TotalSeconds:0.0} s")));
     }
 
     /// <summary>

@@ -21,10 +21,12 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
     public async Task Restarting_every_silo_loses_nothing_acknowledged_and_monitoring_and_the_running_import_resume()
     {
         var ct = TestContext.Current.CancellationToken;
+        var steps = new StepTimes();
         await using var cluster = new FailureCluster(azurite.ConnectionString, Monitoring);
         var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
         using var http = await cluster.OwnerAsync(gateway, ct);
+        steps.Done("cluster started");
 
         var ids = Enumerable.Range(0, Devices).Select(i => $"beat-{i:D4}").ToList();
         await RegisterAsync(http, ids);
@@ -34,6 +36,7 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         devices.Start();
         devices.Mark();
         await devices.UntilServedSinceMarkAsync(ids, ct);
+        steps.Done("registered and beating");
 
         var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
         var imported = Enumerable.Range(0, Lines).Select(i => $"imported-{i:D6}").ToList();
@@ -43,6 +46,7 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         await writes.UntilAcknowledgedAsync(20, ct);
         Assert.Contains((string?)(await http.GetJobAsync(jobId))["status"], new[] { "enqueued", "running" });
 
+        steps.Done("import running");
         devices.Silence(silent);
         foreach (var silo in silos)
         {
@@ -53,21 +57,27 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         writes.Mark();
         await Task.WhenAll(silos.Select(s => cluster.StartSiloAsync(s, ct)));
         var restarted = DateTimeOffset.UtcNow;
+        steps.Done("killed and restarted");
 
         await devices.UntilServedSinceMarkAsync(beating, ct);
         await UntilAsync(() => writes.FirstAcknowledgedSinceMark is not null, ct);
+        steps.Done("beating and writes served");
         var served = beating.Max(id => devices.FirstServedSinceMark(id)!.Value);
         Report($"every silo killed; started again {(restarted - killed).TotalSeconds:0.0} s later; {beating.Count} beating devices all served " +
             $"{(served - restarted).TotalSeconds:0.0} s after the silos listened, writes {(writes.FirstAcknowledgedSinceMark!.Value - restarted).TotalSeconds:0.0} s " +
             $"(beat refusals: {SiloKillTests.Describe(devices.Refusals)}; write refusals: {SiloKillTests.Describe(writes.Refusals)})");
         var job = await ImportKillTests.EndAsync(http, jobId, ct);
+        steps.Done("import ended");
         await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
+        steps.Done("silent announced");
         await writes.StopAsync();
+        var (listed, _) = await DeviceListTests.Walk(http, 1000);
+        steps.Done("writes stopped, listed");
+        steps.Report();
 
         Assert.Empty(await writes.LostAsync(http));
         Assert.Equal("completed", (string?)job["status"]);
         Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
-        var (listed, _) = await DeviceListTests.Walk(http, 1000);
         Assert.Equal(imported, listed.Where(id => id.StartsWith("imported-", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         AssertNoFalseAlert(cluster, devices, beating);
         Assert.All(silent, id => Assert.Equal(1, cluster.MissedAlertsFor(id)));

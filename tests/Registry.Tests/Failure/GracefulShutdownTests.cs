@@ -18,11 +18,13 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
     public async Task A_silo_stopped_by_sigterm_writes_its_devices_last_heartbeats_and_raises_no_false_alert()
     {
         var ct = TestContext.Current.CancellationToken;
+        var steps = new StepTimes();
         await using var cluster = new FailureCluster(azurite.ConnectionString, [.. Monitoring, "--Registry:PresencePersistSeconds=3600"]);
         var silos = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
         var client = await cluster.Processes.ClientAsync(ct);
         using var http = await cluster.OwnerAsync(gateway, ct);
+        steps.Done("cluster started");
 
         var ids = Enumerable.Range(0, Devices).Select(i => $"beat-{i:D4}").ToList();
         await RegisterAsync(http, ids);
@@ -30,6 +32,7 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
         devices.Start();
         devices.Mark();
         await devices.UntilServedSinceMarkAsync(ids, ct);
+        steps.Done("registered and beating");
 
         var placement = await PlacementAsync(client, ids);
         var stopping = BusiestSilo(silos, placement);
@@ -45,10 +48,15 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
 
         devices.Silence(silent);
         await devices.DrainAsync(silent, ct);
+        steps.Done("silenced");
         Assert.Equal(0, await stopping.Process.TerminateAsync(ct));
+        steps.Done("sigterm to exit");
         devices.Mark();
         await devices.UntilServedSinceMarkAsync(beating, ct);
+        steps.Done("beating served");
         await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
+        steps.Done("silent announced");
+        steps.Report();
 
         // Read on the other silo from what the stopped one wrote: each silent device's last acknowledged heartbeat.
         foreach (var id in silentMoved)

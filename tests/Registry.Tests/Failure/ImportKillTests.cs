@@ -39,6 +39,7 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         bound.CancelAfter(Bound);
         var ct = bound.Token;
+        var steps = new StepTimes();
         // Batched rows, the layout for imports at scale: with Orleans' table provider (a request per row) a 100k import
         // asked more than one Azurite process answers within the storage timeout and never ended in 22 min, twice.
         // FullRestartTests kills an import on the default Table rows.
@@ -52,6 +53,7 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
         var gateway = await cluster.StartGatewayAsync(ct);
         var client = await cluster.Processes.ClientAsync(ct);
         using var http = await cluster.OwnerAsync(gateway, ct);
+        steps.Done("cluster started");
 
         var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
         var ids = Enumerable.Range(0, Lines).Select(i => $"imported-{i:D6}").ToList();
@@ -59,6 +61,7 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
         await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", ids.Select((id, i) =>
             JobBlobsHarness.Line(new { id, importMode = "create", status = i % 7 == 0 ? "disabled" : "enabled" })));
 
+        steps.Done("lines uploaded");
         var jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
         var job = await http.GetJobAsync(jobId);
         await UntilAsync(async () => (job = await http.GetJobAsync(jobId))["progress"]!.GetValue<int>() > 0 || (string)job["status"]! != "running" && (string)job["status"]! != "enqueued", ct);
@@ -66,15 +69,19 @@ public sealed class ImportKillTests(AzuriteFixture azurite)
         var port = await FailureCluster.SiloPortOf(client, client.GetGrain<IJobGrain>(jobId));
         var victim = silos.Single(s => s.SiloPort == port);
         var killed = DateTimeOffset.UtcNow;
+        steps.Done("import under way");
         await FailureCluster.KillAsync(victim.Process, ct);
         var progressAtKill = job["progress"]!.GetValue<int>();
 
         var ended = await EndAsync(http, jobId, ct);
+        steps.Done("killed, import ended");
         Report($"import of {Lines} lines, its silo killed at {progressAtKill}%: ended '{ended["status"]}' {(DateTimeOffset.UtcNow - killed).TotalSeconds:0} s after the kill");
 
         Assert.Equal("completed", (string?)ended["status"]);
         Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
         var (listed, _) = await DeviceListTests.Walk(http, 1000);
+        steps.Done("listed");
+        steps.Report();
         var missing = ids.Except(listed, StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
         {

@@ -18,11 +18,13 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
     public async Task Killing_one_of_three_silos_loses_no_acknowledged_write_serves_its_devices_again_announces_only_the_silent_ones_and_the_metrics_show_it()
     {
         var ct = TestContext.Current.CancellationToken;
+        var steps = new StepTimes();
         await using var cluster = new FailureCluster(azurite.ConnectionString, Monitoring);
         var silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => cluster.StartSiloAsync(ct)));
         var gateway = await cluster.StartGatewayAsync(ct);
         var client = await cluster.Processes.ClientAsync(ct);
         using var http = await cluster.OwnerAsync(gateway, ct);
+        steps.Done("cluster started");
 
         var ids = Enumerable.Range(0, Devices).Select(i => $"beat-{i:D4}").ToList();
         await RegisterAsync(http, ids);
@@ -30,6 +32,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
         devices.Start();
         devices.Mark();
         await devices.UntilServedSinceMarkAsync(ids, ct);
+        steps.Done("registered and beating");
 
         // The victim is the silo holding the most devices; in each monitor partition one device (on the victim where
         // possible) falls silent at the kill: its alert shows that partition checked its deadlines after the failover.
@@ -51,6 +54,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
 
         await using var writes = new WriteLedger(http, "write", writers: 4);
         await writes.UntilAcknowledgedAsync(20, ct);
+        steps.Done("placed, dashboard and writes running");
         devices.Silence(silent);
         devices.Mark();
         var killed = DateTimeOffset.UtcNow;
@@ -59,16 +63,20 @@ public sealed class SiloKillTests(AzuriteFixture azurite)
 
         await devices.UntilServedSinceMarkAsync(beating, ct);
         var recovered = DateTimeOffset.UtcNow;
+        steps.Done("killed, beating served");
         var servedAgain = lost.Except(silent).Max(id => devices.FirstServedSinceMark(id)!.Value) - killed;
         Report($"{lost.Count} of {Devices} devices were on the killed silo; all served again {servedAgain.TotalSeconds:0.0} s after the kill " +
             $"(beat refusals meanwhile: {Describe(devices.Refusals)}; write refusals: {Describe(writes.Refusals)})");
         await writes.UntilAcknowledgedAsync(20, ct);
         await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
+        steps.Done("writes served, silent announced");
         // Served again, the dashboard settles: a beat period (in which every device beats) with no 503 counted.
         await dashboard.UntilAsync(rows => QuietWindow(rows, recovered, gatewayPanel, survivorPanels) is not null, ct);
         var refusedWith503 = devices.Refusals.GetValueOrDefault(503) + writes.Refusals.GetValueOrDefault(503);
         await dashboard.NextScrapeAsync(ct);
         await dashboard.StopAsync();
+        steps.Done("dashboard settled");
+        steps.Report();
         ReportDashboard(dashboard, killed, down, recovered, refusedWith503);
         await writes.StopAsync();
 

@@ -35,9 +35,32 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
         {
             ["Registry:ProbeTimeoutSeconds"] = "2",
             ["Registry:MissedProbesLimit"] = "2",
+            ["Registry:ResponseTimeoutSeconds"] = "7",
         });
         var membership = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
         Assert.Equal((TimeSpan.FromSeconds(2), 2), (membership.ProbeTimeout, membership.NumMissedProbesLimit));
+        var messaging = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.SiloMessagingOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(7), messaging.ResponseTimeout);
+    }
+
+    /// <summary>
+    /// A gateway's call that its silo forwarded to a silo that then died is answered only by the gateway's own Orleans
+    /// response timeout: the setting must reach the gateway's client too, or its requests wait Orleans' 30 s regardless.
+    /// </summary>
+    [Fact]
+    public async Task The_response_timeout_setting_reaches_a_gateways_orleans_client()
+    {
+        var data = Path.Combine(Directory.CreateTempSubdirectory("registry-gw-").FullName, "data");
+        await using var gateway = Registry.Host.RegistryHost.Build(
+        [
+            .. Registry.Tests.Host.SecondStartTests.Arguments(data, FreePorts.Take(3)),
+            "--Registry:Role=gateway",
+            "--Registry:StorageConnectionString=UseDevelopmentStorage=true",
+            "--Registry:ResponseTimeoutSeconds=7",
+        ]);
+
+        var messaging = gateway.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClientMessagingOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(7), messaging.ResponseTimeout);
     }
 
     [Fact(Timeout = 300_000)]

@@ -91,6 +91,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("AccessPolicyRefreshSeconds=0", "Registry:AccessPolicyRefreshSeconds=0")]
     [InlineData("ProbeTimeoutSeconds=0.1", "Registry:ProbeTimeoutSeconds=0.1 must be a number of seconds from 0.5 to 60")]
     [InlineData("MissedProbesLimit=0", "Registry:MissedProbesLimit=0 must be from 1 to 10")]
+    [InlineData("ResponseTimeoutSeconds=0.5", "Registry:ResponseTimeoutSeconds=0.5 must be a number of seconds from 1 to 600")]
+    [InlineData("ResponseTimeoutSeconds=601", "Registry:ResponseTimeoutSeconds=601 must be a number of seconds from 1 to 600")]
     [InlineData("GatewayPort=0", "Registry:GatewayPort=0 cannot pick a free port")]
     public async Task An_invalid_setting_is_refused_with_one_line_naming_it_before_anything_is_written(string setting, string named)
     {
