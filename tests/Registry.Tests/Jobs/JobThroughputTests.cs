@@ -131,11 +131,11 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
     {
         var callTimeout = TimeSpan.FromSeconds(5);
         var gate = new SlowChunks(callTimeout * 2);
-        await using var host = await RegistryTestHost.StartAsync(configure: b =>
-        {
-            b.Services.AddSingleton<IImportChunkGate>(gate);
-            b.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = callTimeout);
-        });
+        await using var host = await RegistryTestHost.StartAsync(
+            new Dictionary<string, string?> { ["Registry:ResponseTimeoutSeconds"] = callTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            configure: b => b.Services.AddSingleton<IImportChunkGate>(gate));
+        // The silos' call timeout is the one the setting gives (the host configures Orleans' messaging options after this test's own services).
+        Assert.Equal(callTimeout, host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SiloMessagingOptions>>().Value.ResponseTimeout);
         using var http = host.CreateClient();
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", [Line(new { id = "thr-slow" })]);
