@@ -40,7 +40,17 @@ var options = new RegistryClientOptions
 };
 builder.AddRegistryClient(options);
 using var app = builder.Build();
-if (await RegistryClientStart.StartAsync(app, options) is { } missing)
+string? missing;
+try
+{
+    missing = await RegistryClientStart.StartAsync(app, options);
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("Stopped before the registry answered."); // Ctrl+C or SIGTERM while it waited
+    return 130;
+}
+if (missing is not null)
 {
     Console.Error.WriteLine(missing);    // storage or silos missing: one line saying which, exit code 1
     return 1;

@@ -214,8 +214,42 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
             .WithTlsOptions(tls => tls.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e => gateway.Trusts(e.Certificate)))
             .Build();
 
-    /// <summary>Runs samples/Registry.Client.Sample (built with the solution, outside its central package versions) to its end.</summary>
-    private static async Task<(int ExitCode, string Output)> RunClientSampleAsync(string[] args, CancellationToken ct)
+    /// <summary>
+    /// A hostile review (2026-12-02) stopped the sample with SIGTERM while it waited for a cluster: it crashed with
+    /// TaskCanceledException's stack trace (exit 134).
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task The_client_app_sample_stopped_by_sigterm_while_it_waits_for_the_registry_says_so_in_one_line_and_exits_with_code_130()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // A gateway port that accepts and never answers: once the sample connects, its start is waiting for the registry.
+        var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+            var (exit, output) = await RunClientSampleAsync([$"--Registry:GatewayPort={port}", "--Registry:ClusterConnectTimeoutSeconds=60"], ct, async process =>
+            {
+                using var connection = await silent.AcceptTcpClientAsync(ct);
+                using var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                await kill.WaitForExitAsync(ct);
+            });
+
+            Assert.True(exit == 130, $"exit {exit}\n{output}");
+            Assert.Equal("Stopped before the registry answered.", Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+        }
+        finally
+        {
+            silent.Stop();
+        }
+    }
+
+    /// <summary>
+    /// Runs samples/Registry.Client.Sample (built with the solution, outside its central package versions) to its end;
+    /// <paramref name="whileRunning"/>, if given, acts on the running process first.
+    /// </summary>
+    private static async Task<(int ExitCode, string Output)> RunClientSampleAsync(
+        string[] args, CancellationToken ct, Func<System.Diagnostics.Process, Task>? whileRunning = null)
     {
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var root = testBin;
@@ -235,6 +269,10 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
         var stderr = process.StandardError.ReadToEndAsync(ct);
         try
         {
+            if (whileRunning is not null)
+            {
+                await whileRunning(process);
+            }
             await process.WaitForExitAsync(ct);
         }
         finally
