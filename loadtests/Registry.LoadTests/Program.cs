@@ -20,6 +20,12 @@ internal static class Program
     {
         if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
         {
+            if (args.Length > 1)
+            {
+                // `list --devices 5` listed the scenarios as if the option were not there.
+                Console.Error.WriteLine($"{args[0]} takes no options: {string.Join(' ', args[1..])}");
+                return 2;
+            }
             Usage();
             return args.Length == 0 ? 2 : 0;
         }

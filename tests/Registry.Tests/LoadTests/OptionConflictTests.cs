@@ -20,6 +20,13 @@ public sealed class OptionConflictTests
         Assert.Equal("Unknown option: --devicez; --mode does not apply to heartbeat-http (it is an option of heartbeat-grain).", e.Message);
     }
 
+    /// <summary>A hostile review (2026-12-02): <c>list --devices 5</c> listed the scenarios and exited 0 as if the option were not there.</summary>
+    [Theory]
+    [InlineData("list")]
+    [InlineData("--help")]
+    public async Task List_and_help_given_an_option_refuse_it_with_exit_code_2(string command) =>
+        Assert.Equal(2, await Registry.LoadTests.Program.Main([command, "--devices", "5"]));
+
     /// <summary><c>--devices 50 --devices 20</c> ran 20 devices without a word.</summary>
     [Fact]
     public void An_option_given_twice_is_refused_naming_it()
