@@ -37,7 +37,11 @@ public static class AccessPolicyStore
 {
     public const string FileName = "access-policies.json";
 
-    public static AccessPolicyLoad Load(string dataFolder, IReadOnlyDictionary<string, AccessPolicySettings> configured)
+    /// <summary>The policies a start on <paramref name="dataFolder"/> uses: the file's (generated on a fresh folder), with <paramref name="configured"/> ones winning.</summary>
+    /// <param name="dataFolder">The registry's data folder, holding <see cref="FileName"/>.</param>
+    /// <param name="configured">Policies from <c>Registry:AccessPolicies</c>, by key name.</param>
+    /// <param name="clock">How long <see cref="ReadWhenComplete"/> waits for a racing start's file; the system clock by default.</param>
+    public static AccessPolicyLoad Load(string dataFolder, IReadOnlyDictionary<string, AccessPolicySettings> configured, TimeProvider? clock = null)
     {
         Directory.CreateDirectory(dataFolder);
         var path = Path.Combine(dataFolder, FileName);
@@ -46,7 +50,7 @@ public static class AccessPolicyStore
         {
             created = TryCreate(path, SharedAccessPolicies.GenerateDefaults());
         }
-        var fromFile = created ? Read(path) : ReadWhenComplete(path);
+        var fromFile = created ? Read(path) : ReadWhenComplete(path, clock ?? TimeProvider.System);
         var policies = fromFile.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
         foreach (var (name, settings) in configured)
         {
@@ -132,22 +136,40 @@ public static class AccessPolicyStore
     }
 
     /// <summary>
-    /// Reads the file another starting host may still be writing: while it is locked or incomplete, tries again for a
+    /// Reads the file another starting host may still be writing: while it is locked or still empty, tries again for a
     /// few seconds before reporting it unusable.
     /// </summary>
-    private static SharedAccessPolicies ReadWhenComplete(string path)
+    /// <remarks>
+    /// Only what a racing writer explains is waited for: the file held locked while it is written (an IOException), or
+    /// still empty between its exclusive creation and that lock. A file with content that cannot be used is refused at
+    /// once (it was retried for 5 s, since its refusal is an InvalidOperationException too, so every start on a broken
+    /// file waited 5 s before saying so).
+    /// </remarks>
+    private static SharedAccessPolicies ReadWhenComplete(string path, TimeProvider clock)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var deadline = clock.GetUtcNow().AddSeconds(5);
         while (true)
         {
             try
             {
                 return Read(path);
             }
-            catch (Exception e) when (e is IOException or InvalidOperationException && DateTime.UtcNow < deadline)
+            catch (Exception e) when ((e is IOException || e is RegistryStartupException && IsEmpty(path)) && clock.GetUtcNow() < deadline)
             {
                 Thread.Sleep(20);
             }
+        }
+    }
+
+    private static bool IsEmpty(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length == 0;
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

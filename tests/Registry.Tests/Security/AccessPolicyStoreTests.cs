@@ -138,6 +138,25 @@ public class AccessPolicyStoreTests
         Assert.Equal(content, await File.ReadAllTextAsync(path));
     }
 
+    /// <summary>
+    /// A broken file is refused at once: the wait for a racing start's file (5 s) is for a file locked or still empty only.
+    /// It was refused after 5 s of reading it again, each start on a broken file waiting that long before saying so; on a
+    /// clock that never moves, that wait never ends.
+    /// </summary>
+    [Theory(Timeout = 30_000)]
+    [InlineData("{not json")]
+    [InlineData("""{"policies":[]}""")]
+    public async Task An_unusable_policy_file_is_refused_without_waiting_for_a_racing_start_to_finish_it(string content)
+    {
+        var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dataFolder, AccessPolicyStore.FileName), content, TestContext.Current.CancellationToken);
+        var frozen = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+
+        var load = Task.Run(() => AccessPolicyStore.Load(dataFolder, new Dictionary<string, AccessPolicySettings>(), frozen));
+
+        await Assert.ThrowsAsync<RegistryStartupException>(() => load.WaitAsync(TestContext.Current.CancellationToken));
+    }
+
     [Fact]
     public async Task A_configured_policy_with_an_invalid_key_stops_the_start() =>
         await Assert.ThrowsAsync<RegistryStartupException>(() => RegistryTestHost.StartAsync(new Dictionary<string, string?>
