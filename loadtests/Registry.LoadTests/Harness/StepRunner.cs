@@ -23,6 +23,12 @@ internal static class StepRunner
     /// <summary>How long a step stopped by Ctrl+C waits for its calls in flight.</summary>
     private static readonly TimeSpan InterruptedDrain = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How a call still out when a stopped step's drain ended is counted: the stop's doing, not the registry's (a
+    /// cancelled import read "no answer before the drain ended", as if the job had outlived its bound).
+    /// </summary>
+    public const string InterruptedFailure = "no answer before the run was stopped (Ctrl+C or SIGTERM)";
+
     public static async Task<StepResult> RunAsync(Step step, LoadModel model, RunBounds bounds, int round, Action<StepProgress>? observe, CancellationToken cancel)
     {
         model = step.Model ?? model;
@@ -77,7 +83,7 @@ internal static class StepRunner
         });
         // A closed worker may be starting its last call as the step stops: wait for the workers before counting calls.
         await Task.WhenAny(workers, Task.Delay(Timeout.Infinite, drainBound.Token)); // WhenAny does not throw when the delay is cancelled
-        var drained = await calls.DrainAsync(drainBound.Token);
+        var drained = await calls.DrainAsync(drainBound.Token, cancel);
         if (!drained)
         {
             await abandon.CancelAsync();
@@ -242,8 +248,11 @@ internal static class StepRunner
             }
         }
 
-        /// <summary>Waits for the calls in flight; those still out when <paramref name="until"/> is cancelled count as abandoned.</summary>
-        public async Task<bool> DrainAsync(CancellationToken until)
+        /// <summary>
+        /// Waits for the calls in flight; those still out when <paramref name="until"/> is cancelled count as abandoned, as
+        /// cut by the stop when <paramref name="interrupt"/> (Ctrl+C, SIGTERM) came first.
+        /// </summary>
+        public async Task<bool> DrainAsync(CancellationToken until, CancellationToken interrupt)
         {
             _stopping = true;
             if (Interlocked.Read(ref _count) == 0)
@@ -258,7 +267,7 @@ internal static class StepRunner
             catch (OperationCanceledException) when (until.IsCancellationRequested)
             {
                 _closed = true;
-                recorder.Abandon(Seconds(clock.ElapsedTicks), "no answer before the drain ended", recorder.InFlight);
+                recorder.Abandon(Seconds(clock.ElapsedTicks), interrupt.IsCancellationRequested ? InterruptedFailure : "no answer before the drain ended", recorder.InFlight);
                 return false;
             }
         }
