@@ -134,7 +134,7 @@ internal static class Program
     private static void Summary(RunReport report)
     {
         var table = new Table().Border(TableBorder.Rounded).Title($"{report.Scenario}{(report.Partial ? " (partial)" : "")}")
-            .AddColumns("step", "ok items/s", "submitted/s", "completed/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms", "failed");
+            .AddColumns("step", "ok items/s", "submitted/s", "completed/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms, any round", "failed, all rounds");
         foreach (var s in report.Summaries())
         {
             string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);

@@ -52,6 +52,8 @@ public sealed class ReportWriterTests
         Assert.Contains("| 2 | heartbeat | closed:8 | 1,000 | 1,000 | 1,000 |", markdown, StringComparison.Ordinal);
         Assert.Contains("—: a call rate of a step that sent fewer than 10 calls in a round is not shown", markdown, StringComparison.Ordinal);
         Assert.DoesNotContain("1,202", markdown, StringComparison.Ordinal);
+        // 200,000 ok items are both rounds' (100,000 each), beside rates that are medians: the header says which is which.
+        Assert.Contains("| max ms, any round | ok items, all rounds | failed, all rounds |", markdown, StringComparison.Ordinal);
     }
 
     [Fact]
