@@ -46,11 +46,24 @@ public static class AccessPolicyStore
         Directory.CreateDirectory(dataFolder);
         var path = Path.Combine(dataFolder, FileName);
         var created = false;
-        if (!File.Exists(path))
+        SharedAccessPolicies fromFile;
+        try
         {
-            created = TryCreate(path, SharedAccessPolicies.GenerateDefaults());
+            if (Directory.Exists(path))
+            {
+                throw new IOException("It is a directory.");
+            }
+            if (!File.Exists(path))
+            {
+                created = TryCreate(path, SharedAccessPolicies.GenerateDefaults());
+            }
+            fromFile = created ? Read(path) : ReadWhenComplete(path, clock ?? TimeProvider.System);
         }
-        var fromFile = created ? Read(path) : ReadWhenComplete(path, clock ?? TimeProvider.System);
+        catch (IOException e)
+        {
+            // A directory in its place, a link to nothing, a file still locked after the wait: one line, not a crash.
+            throw new RegistryStartupException($"The access policy file {path} cannot be read: {e.Message} Nothing was started.", e);
+        }
         var policies = fromFile.All.ToDictionary(p => p.KeyName, StringComparer.Ordinal);
         foreach (var (name, settings) in configured)
         {
@@ -82,7 +95,7 @@ public static class AccessPolicyStore
         {
             using var stream = File.OpenRead(path);
             var document = JsonSerializer.Deserialize(stream, AccessPolicyJsonContext.Default.AccessPolicyDocument);
-            var policies = new SharedAccessPolicies((document?.Policies ?? []).Select(e => e is null ? throw new ArgumentException("a policy entry is empty") : ToPolicy(e)));
+            var policies = new SharedAccessPolicies((document?.Policies ?? []).Select(e => e is null ? throw new ArgumentException("a policy entry is empty.") : ToPolicy(e)));
             // A file nobody can use would answer every request 401 with nothing logged: refused like a broken one.
             if (!policies.All.Any())
             {
@@ -94,9 +107,13 @@ public static class AccessPolicyStore
             }
             return policies;
         }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new RegistryStartupException($"The access policy file {path} cannot be read: {e.Message} Give the registry's user access to it. Nothing was started.", e);
+        }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new RegistryStartupException($"The access policy file {path} is not usable: {e.Message} " +
+            throw new RegistryStartupException($"The access policy file {path} is not usable: {Sentence(e)} " +
                 "Fix it, or delete it to generate new keys (every connection string handed out so far stops working).", e);
         }
     }
@@ -154,11 +171,19 @@ public static class AccessPolicyStore
             {
                 return Read(path);
             }
-            catch (Exception e) when ((e is IOException || e is RegistryStartupException && IsEmpty(path)) && clock.GetUtcNow() < deadline)
+            catch (Exception e) when ((e is IOException and not FileNotFoundException and not DirectoryNotFoundException || e is RegistryStartupException && IsEmpty(path))
+                && clock.GetUtcNow() < deadline)
             {
                 Thread.Sleep(20);
             }
         }
+    }
+
+    /// <summary>The reason as one sentence: without .NET's "(Parameter 'x')" suffix, ending with a full stop.</summary>
+    private static string Sentence(Exception e)
+    {
+        var text = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+        return text.TrimEnd().EndsWith('.') ? text.TrimEnd() : text.TrimEnd() + ".";
     }
 
     private static bool IsEmpty(string path)

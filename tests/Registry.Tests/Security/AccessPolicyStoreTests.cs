@@ -135,7 +135,39 @@ public class AccessPolicyStoreTests
         await File.WriteAllTextAsync(path, content);
         var error = await Assert.ThrowsAsync<RegistryStartupException>(() => RegistryTestHost.StartAsync(dataFolder: dataFolder));
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        // The reason is a sentence of its own: no .NET "(Parameter 'x')" suffix, a full stop before the remedy.
+        Assert.DoesNotContain("(Parameter", error.Message, StringComparison.Ordinal);
+        Assert.Contains(". Fix it", error.Message, StringComparison.Ordinal);
         Assert.Equal(content, await File.ReadAllTextAsync(path));
+    }
+
+    /// <summary>
+    /// A hostile review (2026-12-02): a directory in the file's place crashed the start with IOException's stack trace
+    /// (exit 134), and a link to nothing did so after 5 s of reading it again as a racing start's file.
+    /// </summary>
+    [Theory(Timeout = 30_000)]
+    [InlineData("directory")]
+    [InlineData("link to nothing")]
+    public async Task A_policy_file_that_cannot_be_read_is_refused_at_once_in_one_line_naming_it(string kind)
+    {
+        var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
+        var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);
+        if (kind == "directory")
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            File.CreateSymbolicLink(path, Path.Combine(dataFolder, "nowhere", "policies.json"));
+        }
+        var frozen = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+
+        var load = Task.Run(() => AccessPolicyStore.Load(dataFolder, new Dictionary<string, AccessPolicySettings>(), frozen));
+
+        var error = await Assert.ThrowsAsync<RegistryStartupException>(() => load.WaitAsync(TestContext.Current.CancellationToken));
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Equal(kind == "directory", Directory.Exists(path));
     }
 
     /// <summary>
