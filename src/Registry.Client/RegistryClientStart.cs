@@ -21,6 +21,10 @@ public static class RegistryClientStart
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
+        if (ConnectionStringProblem(options) is { } unusable)
+        {
+            return unusable;
+        }
         if (await StorageMissingAsync(options, cancellationToken) is { } storage)
         {
             return storage;
@@ -45,6 +49,28 @@ public static class RegistryClientStart
                 throw;
             }
             return missing;
+        }
+    }
+
+    /// <summary>
+    /// A connection string the Azure SDK cannot parse (<c>garbage</c>) said in one line; it was thrown from the storage
+    /// check as the SDK's InvalidOperationException, and a client app ended on its stack trace. The value is not repeated:
+    /// it may hold an account key.
+    /// </summary>
+    private static string? ConnectionStringProblem(RegistryClientOptions options)
+    {
+        if (!options.IsDurable)
+        {
+            return null;
+        }
+        try
+        {
+            _ = new TableServiceClient(options.StorageConnectionString);
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
+        {
+            return $"Registry:StorageConnectionString is not an Azure Storage connection string ({e.Message.TrimEnd('.')}): copy the cluster's own.";
         }
     }
 
