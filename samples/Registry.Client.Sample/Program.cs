@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -41,14 +42,20 @@ var options = new RegistryClientOptions
 builder.AddRegistryClient(options);
 using var app = builder.Build();
 string? missing;
-try
+// Ctrl+C or SIGTERM while it waits for the registry ends the wait (the storage check runs before the host handles them).
+using (var stop = new CancellationTokenSource())
+using (PosixSignalRegistration.Create(PosixSignal.SIGINT, signal => { signal.Cancel = true; stop.Cancel(); }))
+using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => { signal.Cancel = true; stop.Cancel(); }))
 {
-    missing = await RegistryClientStart.StartAsync(app, options);
-}
-catch (OperationCanceledException)
-{
-    Console.Error.WriteLine("Stopped before the registry answered."); // Ctrl+C or SIGTERM while it waited
-    return 130;
+    try
+    {
+        missing = await RegistryClientStart.StartAsync(app, options, stop.Token);
+    }
+    catch (OperationCanceledException)
+    {
+        Console.Error.WriteLine("Stopped before the registry answered.");
+        return 130;
+    }
 }
 if (missing is not null)
 {
