@@ -131,17 +131,21 @@ internal static class Program
         return report.Partial ? Interrupted : report.Failures == 0 ? 0 : 1;
     }
 
-    private static void Summary(RunReport report)
+    /// <summary>The results table on the console: report.md's columns and rows (<see cref="ReportWriter.SummaryColumns"/>).</summary>
+    internal static Table SummaryTable(RunReport report)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title($"{report.Scenario}{(report.Partial ? " (partial)" : "")}")
-            .AddColumns("step", "ok items/s", "submitted/s", "completed/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms, any round", "failed, all rounds");
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{report.Scenario}{(report.Partial ? " (partial)" : "")}"))
+            .AddColumns([.. ReportWriter.SummaryColumns.Select(Markup.Escape)]);
         foreach (var s in report.Summaries())
         {
-            string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
-            table.AddRow(s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), s.CallRate(s.SubmittedPerSecond), s.CallRate(s.CompletedPerSecond),
-                F(s.P50, "0.00"), F(s.P75, "0.00"), F(s.P95, "0.00"), F(s.P99, "0.00"), F(s.Max, "0.00"), F(s.Failed, "N0"));
+            table.AddRow([.. ReportWriter.SummaryCells(s).Select(Markup.Escape)]);
         }
-        AnsiConsole.Write(table);
+        return table;
+    }
+
+    private static void Summary(RunReport report)
+    {
+        AnsiConsole.Write(SummaryTable(report));
         if (report.Summaries().Any(s => s.TooFewCallsForARate))
         {
             Console.WriteLine(StepSummary.NoRateNote);

@@ -73,12 +73,11 @@ internal static class ReportWriter
         text.AppendLine();
         text.AppendLine("## Results");
         text.AppendLine();
-        // Rates and percentiles are medians over rounds; the last three columns are not, and say so.
-        text.AppendLine("| step | ok items/s | submitted calls/s | completed calls/s | p50 ms | p75 ms | p95 ms | p99 ms | max ms, any round | ok items, all rounds | failed, all rounds |");
-        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine($"| {string.Join(" | ", SummaryColumns)} |");
+        text.AppendLine($"| --- |{string.Concat(Enumerable.Repeat(" ---: |", SummaryColumns.Length - 1))}");
         foreach (var s in report.Summaries())
         {
-            Line($"| {s.Step}{(s.CeilingOf is null ? "" : " (ceiling)")} | {s.OkItemsPerSecond:N0} | {s.CallRate(s.SubmittedPerSecond)} | {s.CallRate(s.CompletedPerSecond)} | {s.P50:0.00} | {s.P75:0.00} | {s.P95:0.00} | {s.P99:0.00} | {s.Max:0.00} | {s.OkItems:N0} | {s.Failed:N0} |");
+            text.AppendLine($"| {string.Join(" | ", SummaryCells(s))} |");
         }
         if (report.Summaries().Any(s => s.TooFewCallsForARate))
         {
@@ -165,6 +164,24 @@ internal static class ReportWriter
             }
         }
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The results table's columns, in report.md and on the console alike: rates and percentiles are medians over rounds;
+    /// the last three columns are not, and say so.
+    /// </summary>
+    internal static readonly string[] SummaryColumns =
+        ["step", "ok items/s", "submitted calls/s", "completed calls/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms, any round", "ok items, all rounds", "failed, all rounds"];
+
+    /// <summary>One step's row of the results table, under <see cref="SummaryColumns"/>.</summary>
+    internal static string[] SummaryCells(StepSummary s)
+    {
+        static string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
+        return
+        [
+            s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), s.CallRate(s.SubmittedPerSecond), s.CallRate(s.CompletedPerSecond),
+            F(s.P50, "0.00"), F(s.P75, "0.00"), F(s.P95, "0.00"), F(s.P99, "0.00"), F(s.Max, "0.00"), F(s.OkItems, "N0"), F(s.Failed, "N0"),
+        ];
     }
 
     public static string ToJson(RunReport report) => JsonSerializer.Serialize(new

@@ -56,6 +56,31 @@ public sealed class ReportWriterTests
         Assert.Contains("| max ms, any round | ok items, all rounds | failed, all rounds |", markdown, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A hostile review (2026-12-02): the console's table had no "ok items, all rounds" column and named the call rates
+    /// "submitted/s" and "completed/s" where report.md says "calls/s".
+    /// </summary>
+    [Fact]
+    public void The_console_summary_has_the_columns_and_counts_of_the_markdown_table()
+    {
+        var report = Report();
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(output),
+            Ansi = Spectre.Console.AnsiSupport.No,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+        });
+        console.Profile.Width = 400;
+
+        console.Write(Registry.LoadTests.Program.SummaryTable(report));
+
+        var text = output.ToString();
+        Assert.All(["submitted calls/s", "completed calls/s", "max ms, any round", "ok items, all rounds", "failed, all rounds"],
+            column => Assert.Contains(column, text, StringComparison.Ordinal));
+        Assert.Contains(report.Summaries()[0].OkItems.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_report_whose_steps_all_sent_enough_calls_has_no_note_on_missing_rates()
     {
