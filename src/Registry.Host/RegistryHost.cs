@@ -42,6 +42,10 @@ public static partial class RegistryHost
         try
         {
             ExclusiveStart.EnsureFree(endpoints);
+            if (settings.IsDurable)
+            {
+                StartChecks.EnsureStorageAnswers(settings);
+            }
             folderLock ??= ExclusiveStart.LockDataFolder(dataFolder);
             builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
             // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.

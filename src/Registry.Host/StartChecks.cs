@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using Azure;
+using Azure.Data.Tables;
+using Registry.Abstractions;
 using Registry.Gateway.Throttling;
 
 namespace Registry.Host;
@@ -43,6 +46,71 @@ internal static class StartChecks
                 $"Registry:AdvertisedAddress={settings.AdvertisedAddress} is not an address of this machine: the other silos and the clients " +
                 "would look for this silo there, and Orleans would keep it Active all the same (the silos probe it over the connections it " +
                 "opens to them). Advertise an address of one of this machine's interfaces (in a container, the container's own). Nothing was started.");
+        }
+    }
+
+    /// <summary>
+    /// Before Orleans starts: whether the storage of a durable registry answers (one table listing, no SDK retries, each
+    /// attempt bounded by <c>Registry:StorageTimeoutSeconds</c>). Storage that cannot be reached after
+    /// <paramref name="attempts"/> tries, or that refuses the credentials (a bad signature, or any refusal of the account
+    /// key), is thrown as the refusal
+    /// <see cref="RegistryHost.RefusalOf"/> words; left to Orleans, the same start printed some 600 lines of stack traces
+    /// from each of its storage providers before that line. Any other answer (a SAS without service-level rights, say)
+    /// lets the start go on: the providers' own calls are the judge of those.
+    /// </summary>
+    internal static void EnsureStorageAnswers(RegistrySettings settings, int attempts = 3)
+    {
+        var options = new TableClientOptions();
+        options.Retry.MaxRetries = 0;
+        options.Retry.NetworkTimeout = settings.StorageTimeout;
+        var tables = new TableServiceClient(settings.StorageConnectionString, options);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                ProbeAsync(tables, settings.StorageTimeout).GetAwaiter().GetResult();
+                return;
+            }
+            catch (RequestFailedException e) when (e.Status > 0)
+            {
+                // A signature storage rejects; or, signed with the account key (which has every right), any refusal.
+                if (e.Status is 401 or 403 && (e.ErrorCode == "AuthenticationFailed" || SignedWithAccountKey(settings.StorageConnectionString!)))
+                {
+                    throw;
+                }
+                return;
+            }
+            catch (Exception e) when (e is RequestFailedException or HttpRequestException or IOException or StorageUnavailableException)
+            {
+                if (attempt >= attempts)
+                {
+                    throw e as StorageUnavailableException ?? new StorageUnavailableException((e is RequestFailedException ? e : Innermost(e)).Message.Split('\n', 2)[0].Trim());
+                }
+                // Storage starting beside the registry (a compose file, a test) gets a moment to come up.
+                Thread.Sleep(TimeSpan.FromSeconds(1));
+            }
+        }
+    }
+
+    private static bool SignedWithAccountKey(string connectionString) =>
+        connectionString.Contains("AccountKey=", StringComparison.OrdinalIgnoreCase)
+        || connectionString.Contains("UseDevelopmentStorage=true", StringComparison.OrdinalIgnoreCase);
+
+    private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
+
+    private static async Task ProbeAsync(TableServiceClient tables, TimeSpan timeout)
+    {
+        using var bounded = new CancellationTokenSource(timeout);
+        try
+        {
+            await foreach (var _ in tables.QueryAsync(filter: "TableName eq 'registrystartcheck'", maxPerPage: 1, cancellationToken: bounded.Token).AsPages())
+            {
+                break;
+            }
+        }
+        catch (OperationCanceledException) when (bounded.IsCancellationRequested)
+        {
+            throw new StorageUnavailableException($"no answer within {timeout.TotalSeconds:0.#} s");
         }
     }
 
