@@ -21,9 +21,19 @@ public static class ExclusiveStart
     /// </summary>
     public static IDisposable LockDataFolder(string dataFolder)
     {
-        Directory.CreateDirectory(dataFolder);
+        try
+        {
+            Directory.CreateDirectory(dataFolder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable(dataFolder, e);
+        }
         return Lock(dataFolder, FileMode.OpenOrCreate)!;
     }
+
+    private static RegistryStartupException Unusable(string dataFolder, Exception e) => new(
+        $"Registry:DataFolder={dataFolder} cannot be used as the data folder ({e.Message.TrimEnd('.')}): give a folder this user may create and write. Nothing was started.", e);
 
     /// <summary>
     /// Locks <paramref name="dataFolder"/> when it has a lock file already, creating nothing: a folder another registry
@@ -43,6 +53,10 @@ public static class ExclusiveStart
         {
             return null;
         }
+        catch (Exception e) when (e is UnauthorizedAccessException or FileNotFoundException or DirectoryNotFoundException or PathTooLongException)
+        {
+            throw Unusable(dataFolder, e);
+        }
         catch (IOException e)
         {
             throw new RegistryStartupException(
@@ -50,12 +64,21 @@ public static class ExclusiveStart
         }
     }
 
-    /// <summary>Fails with one message naming every endpoint another process already listens on; port 0 is always free.</summary>
+    /// <summary>
+    /// Fails with one message naming every endpoint another process already listens on (port 0 is always free), or
+    /// every endpoint whose address is not one of this machine's (the bind would fail there whatever the port).
+    /// </summary>
     public static void EnsureFree(IEnumerable<(string Setting, IPEndPoint Endpoint)> endpoints)
     {
-        var taken = endpoints.Where(e => e.Endpoint.Port != 0 && !CanBind(e.Endpoint))
-            .Select(e => $"{e.Setting} {e.Endpoint}")
-            .ToList();
+        var checkedEndpoints = endpoints.Select(e => (e.Setting, e.Endpoint, Bind: TryBind(e.Endpoint))).ToList();
+        var foreign = checkedEndpoints.Where(e => e.Bind == BindResult.AddressNotAvailable).Select(e => $"{e.Setting} {e.Endpoint}").ToList();
+        if (foreign.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"{string.Join(", ", foreign)}: the address is not one of this machine's, so nothing can listen there. Set Registry:ListenAddress " +
+                "(Registry:Observability:ListenAddress for the metrics port) to an address of one of its interfaces, 127.0.0.1 or 0.0.0.0. Nothing was started.");
+        }
+        var taken = checkedEndpoints.Where(e => e.Bind == BindResult.InUse).Select(e => $"{e.Setting} {e.Endpoint}").ToList();
         if (taken.Count > 0)
         {
             throw new RegistryStartupException(
@@ -90,18 +113,25 @@ public static class ExclusiveStart
 
     private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
-    private static bool CanBind(IPEndPoint endpoint)
+    private enum BindResult { Free, InUse, AddressNotAvailable }
+
+    private static BindResult TryBind(IPEndPoint endpoint)
     {
         using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             // No address reuse: the bind fails whenever anyone listens there, with or without reuse of their own.
             socket.Bind(endpoint);
-            return true;
+            return BindResult.Free;
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            return false;
+            // Port 0 is the operating system's to choose: never taken.
+            return endpoint.Port == 0 ? BindResult.Free : BindResult.InUse;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            return BindResult.AddressNotAvailable;
         }
     }
 }
