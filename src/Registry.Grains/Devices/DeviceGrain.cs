@@ -195,11 +195,24 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     /// <summary>
     /// Keeps the silo's set of connected devices (<see cref="ConnectedDevices"/>, statistics' connectedDeviceCount) in
     /// step with this device's transitions; a call without a transition costs nothing.
+    /// An open session also keeps the grain from idle collection (<c>Registry:DeviceIdleMinutes</c>): the session lives in
+    /// this activation, and a device with a long keep-alive (or 0) is silent for longer than that age, so collecting it
+    /// counted the device disconnected while its connection stayed open and could no longer be closed on a disable.
     /// </summary>
-    private Task ConnectionChanged(DeviceConnectionState before) =>
-        before == _presence.ConnectionState ? Task.CompletedTask
-        : _presence.ConnectionState == DeviceConnectionState.Connected ? _connected.Add(DeviceId)
-        : _connected.Remove(DeviceId);
+    private Task ConnectionChanged(DeviceConnectionState before)
+    {
+        if (before == _presence.ConnectionState)
+        {
+            return Task.CompletedTask;
+        }
+        if (_presence.ConnectionState == DeviceConnectionState.Connected)
+        {
+            DelayDeactivation(Timeout.InfiniteTimeSpan);
+            return _connected.Add(DeviceId);
+        }
+        DelayDeactivation(TimeSpan.Zero); // collected by its idle age again
+        return _connected.Remove(DeviceId);
+    }
 
     public Task<DeviceAccess> Message(DeviceMessage message) =>
         // The hot path: once loaded, no await, no storage and no allocation.

@@ -65,6 +65,40 @@ public sealed class ConnectedDeviceCountTests
         Assert.Equal(staying, await Count(cluster));
     }
 
+    /// <summary>
+    /// Hostile review, stop 31: a device silent longer than the device grains' idle age (keep-alive 0, or longer than
+    /// <c>Registry:DeviceIdleMinutes</c>) had its grain collected with its session open: counted disconnected, and a
+    /// disable could no longer close its connection. Orleans' own collection pass is run here at age zero.
+    /// </summary>
+    [Fact]
+    public async Task A_device_grain_holding_an_open_session_is_not_collected_when_idle_and_is_again_once_disconnected()
+    {
+        await using var cluster = await StartAsync();
+        var (connected, idle) = (NewId("held"), NewId("idle"));
+        await cluster.Device(connected).Create(Sas(connected));
+        await cluster.Device(idle).Create(Sas(idle));
+        var session = Guid.NewGuid();
+        Assert.Equal(DeviceAccess.Granted, await cluster.Device(connected).Connect(new DeviceSession(session, null, null)));
+        var management = cluster.Grains.GetGrain<IManagementGrain>(0);
+
+        await management.ForceActivationCollection(TimeSpan.Zero);
+
+        Assert.Equal(1, await DeviceActivations(management)); // the idle one went, the connected one stayed
+        Assert.Equal(1, await Count(cluster));
+        Assert.Equal(1, Silos(cluster).Sum(s => s.GetRequiredService<ConnectedDevices>().Count));
+
+        await cluster.Device(connected).Disconnect(session);
+        await management.ForceActivationCollection(TimeSpan.Zero);
+
+        Assert.Equal(0, await DeviceActivations(management));
+        Assert.Equal(0, await Count(cluster));
+    }
+
+    private static async Task<int> DeviceActivations(IManagementGrain management) =>
+        (await management.GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains(nameof(DeviceGrain), StringComparison.Ordinal))
+            .Sum(s => s.ActivationCount);
+
     private static async Task<PresenceClusterFixture> StartAsync()
     {
         var cluster = new PresenceClusterFixture();
