@@ -223,6 +223,8 @@ public sealed class RegistrySettings
     /// </summary>
     public double DeviceIdleMinutes { get; set; } = 5;
 
+    private const double MaxDeviceIdleMinutes = 525_600;
+
     public TimeSpan DeviceIdleTime => TimeSpan.FromMinutes(DeviceIdleMinutes);
 
     /// <summary>Missed-heartbeat monitoring's registry default (<c>Registry:Heartbeat:*</c>); off unless an interval is set.</summary>
@@ -390,9 +392,10 @@ public sealed class RegistrySettings
         {
             problems.Add($"Registry:StorageGroups={StorageGroups} is out of range: use 1 to {MaxGroups} (the default is {DefaultGroups}).");
         }
-        if (!(DeviceIdleMinutes > 0) || double.IsInfinity(DeviceIdleMinutes))
+        // Orleans refuses a collection age not above its collection quantum (1 minute), and only once the silo starts.
+        if (!(DeviceIdleMinutes > 1 && DeviceIdleMinutes <= MaxDeviceIdleMinutes))
         {
-            problems.Add($"Registry:DeviceIdleMinutes={DeviceIdleMinutes.ToString(CultureInfo.InvariantCulture)} must be a number of minutes above 0.");
+            problems.Add($"Registry:DeviceIdleMinutes={DeviceIdleMinutes.ToString(CultureInfo.InvariantCulture)} must be a number of minutes above 1 (Orleans' collection quantum) and at most {MaxDeviceIdleMinutes} (a year).");
         }
         if (DeviceStorage is not { } storage || !DeviceStorages.Contains(storage, StringComparer.OrdinalIgnoreCase))
         {

@@ -97,6 +97,9 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("GatewayPort=0", "Registry:GatewayPort=0 cannot pick a free port")]
     // Hostile review, stop 31: each of these crashed the start with a stack trace (exit 134). 192.0.2.1 is a
     // documentation address (RFC 5737), never one of this machine's.
+    [InlineData("DeviceIdleMinutes=1", "Registry:DeviceIdleMinutes=1 must be a number of minutes above 1")] // crashed the silo's start
+    [InlineData("DeviceIdleMinutes=0.5", "Registry:DeviceIdleMinutes=0.5 must be a number of minutes above 1")]
+    [InlineData("DeviceIdleMinutes=1e300", "Registry:DeviceIdleMinutes=1E+300 must be a number of minutes above 1")]
     [InlineData("ListenAddress=192.0.2.1", "Registry:HttpsPort 192.0.2.1:")]
     [InlineData("Observability:Port=19999|Observability:ListenAddress=192.0.2.1", "Registry:Observability:Port 192.0.2.1:19999: the address is not one of this machine's")]
     [InlineData("DataFolder=/dev/null/registry", "Registry:DataFolder=/dev/null/registry cannot be used as the data folder")]
