@@ -13,6 +13,9 @@ namespace Registry.Gateway;
 /// </summary>
 internal sealed class HeadResponses : IStartupFilter
 {
+    /// <summary>The methods of an endpoint that reads: HEAD wherever GET is served.</summary>
+    public static readonly string[] GetAndHead = [HttpMethods.Get, HttpMethods.Head];
+
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
         app.Use(DiscardBodyOfHead);

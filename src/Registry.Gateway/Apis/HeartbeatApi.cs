@@ -18,9 +18,9 @@ internal static class HeartbeatApi
 {
     public static RouteGroupBuilder MapHeartbeatApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/devices/{id}/heartbeat", GetHeartbeat).WithMetadata(RequiredAccess.RegistryRead);
+        api.MapMethods("/devices/{id}/heartbeat", HeadResponses.GetAndHead, GetHeartbeat).WithMetadata(RequiredAccess.RegistryRead);
         api.MapPut("/devices/{id}/heartbeat", PutHeartbeat).WithMetadata(RequiredAccess.RegistryWrite);
-        api.MapGet("/heartbeat/outages", ListOutages).WithMetadata(RequiredAccess.RegistryRead);
+        api.MapMethods("/heartbeat/outages", HeadResponses.GetAndHead, ListOutages).WithMetadata(RequiredAccess.RegistryRead);
         return api;
     }
 

@@ -19,8 +19,8 @@ internal static class JobsApi
     public static RouteGroupBuilder MapJobsApi(this RouteGroupBuilder api)
     {
         api.MapPost("/jobs/create", CreateJob).WithMetadata(RequiredAccess.RegistryWrite).WithOperationClass(OperationClass.JobOperations);
-        api.MapGet("/jobs", ListJobs).WithMetadata(RequiredAccess.RegistryRead).WithOperationClass(OperationClass.JobOperations);
-        api.MapGet("/jobs/{jobId}", GetJob).WithMetadata(RequiredAccess.RegistryRead).WithOperationClass(OperationClass.JobOperations);
+        api.MapMethods("/jobs", HeadResponses.GetAndHead, ListJobs).WithMetadata(RequiredAccess.RegistryRead).WithOperationClass(OperationClass.JobOperations);
+        api.MapMethods("/jobs/{jobId}", HeadResponses.GetAndHead, GetJob).WithMetadata(RequiredAccess.RegistryRead).WithOperationClass(OperationClass.JobOperations);
         api.MapDelete("/jobs/{jobId}", CancelJob).WithMetadata(RequiredAccess.RegistryWrite).WithOperationClass(OperationClass.JobOperations);
         return api;
     }

@@ -16,7 +16,7 @@ internal static class StatisticsApi
         api.MapGet("/statistics/devices", GetDeviceStatistics).WithMetadata(RequiredAccess.RegistryRead);
         api.MapMethods("/statistics/devices", [HttpMethods.Head], GetDeviceStatistics).WithMetadata(RequiredAccess.RegistryRead);
         // The C# SDK reads it with ServiceClient.GetServiceStatisticsAsync, i.e. with ServiceConnect, as IoT Hub requires.
-        api.MapGet("/statistics/service", GetServiceStatistics).WithMetadata(new RequiredAccess(AccessRights.ServiceConnect));
+        api.MapMethods("/statistics/service", HeadResponses.GetAndHead, GetServiceStatistics).WithMetadata(new RequiredAccess(AccessRights.ServiceConnect));
         return api;
     }
 

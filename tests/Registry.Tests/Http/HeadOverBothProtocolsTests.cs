@@ -20,6 +20,10 @@ public sealed class HeadOverBothProtocolsTests(RegistryHostFixture registry) : I
         [
             DevicePath(PresentId), DevicePath("head-both-missing"), $"devices?{ApiVersion}", $"statistics/devices?{ApiVersion}",
             "/", $"devices/{PresentId}/unknown?{ApiVersion}", "healthz",
+            // Hostile review, stop 31: these answered HEAD with 400 ArgumentInvalid where GET answers 200 or 404.
+            $"devices/{PresentId}/heartbeat?{ApiVersion}", $"devices/head-both-missing/heartbeat?{ApiVersion}",
+            $"heartbeat/outages?{ApiVersion}", $"statistics/service?{ApiVersion}", $"jobs?{ApiVersion}",
+            $"jobs/{Guid.Empty}?{ApiVersion}",
         ];
         foreach (var version in new[] { "1.1", "2.0" })
         {
