@@ -87,6 +87,10 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
                         {
                             throw new MqttProtocolViolationException($"a packet over {MqttLimits.MaxPacketBytes} bytes");
                         }
+                        if (!_receivedFirst && UnacceptableProtocolLevel(buffer))
+                        {
+                            await RefuseProtocolLevelAsync(cancellationToken).ConfigureAwait(false);
+                        }
                         if (PacketFormatterAdapter.TryDecode(buffer, out var packet, out consumed, out observed, out var received))
                         {
                             BytesReceived += received;
@@ -129,6 +133,61 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
         }
         // Before MQTTnet answers PINGRESP: like a PUBACK, it then means the registry counted the activity.
         return packet is MqttPingReqPacket && Session is { } session ? _edge.OnPingAsync(session) : Task.CompletedTask;
+    }
+
+    /// <summary>CONNACK 0x01, unacceptable protocol level: what 3.1.1 (§3.1.2.2) answers before it closes.</summary>
+    private static readonly byte[] UnacceptableProtocolLevelConnAck = [0x20, 0x02, 0x00, 0x01];
+
+    /// <summary>
+    /// Whether <paramref name="buffer"/> starts with a CONNECT naming MQTT at a protocol level that is neither 3.1.1 (4)
+    /// nor 5, or MQIsdp at a level other than 3 (3.1). MQTTnet's decoder fails on those before the edge sees a CONNECT,
+    /// so the connection was closed without the CONNACK 1 that 3.1.1 requires. MQTT 5 and 3.1 decode, and are refused by
+    /// the edge with their own CONNACKs.
+    /// </summary>
+    internal static bool UnacceptableProtocolLevel(ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (!reader.TryRead(out var type) || type != 0x10)
+        {
+            return false;
+        }
+        for (var i = 0; i < 4; i++) // the remaining length (its length is all that matters here)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                return false;
+            }
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+        }
+        if (!reader.TryReadBigEndian(out short nameLength) || nameLength is < 0 or > 6 || reader.Remaining < nameLength + 1)
+        {
+            return false;
+        }
+        Span<byte> name = stackalloc byte[nameLength];
+        reader.TryCopyTo(name);
+        reader.Advance(nameLength);
+        reader.TryRead(out var level);
+        return (name.SequenceEqual("MQTT"u8) && level is not (4 or 5)) || (name.SequenceEqual("MQIsdp"u8) && level != 3);
+    }
+
+    private async Task RefuseProtocolLevelAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _output.WriteAsync(UnacceptableProtocolLevelConnAck, cancellationToken).ConfigureAwait(false);
+            BytesSent += UnacceptableProtocolLevelConnAck.Length;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        // Completed without an error first: the CONNACK is flushed before the connection closes.
+        _output.Complete();
+        throw new MqttProtocolViolationException("a CONNECT at a protocol level other than 3.1.1");
     }
 
     /// <summary>

@@ -41,10 +41,38 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
     {
         ["garbage instead of a CONNECT"] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
         ["a PUBLISH as the first packet"] = RawMqtt.Publish("devices/x/messages/events/", "{}"u8.ToArray(), 1),
-        ["a CONNECT naming protocol level 3 (MQTT 3.1)"] = [0x10, 0x0C, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
         ["a CONNECT declaring 100 MB"] = RawMqtt.Header(0x10, 100_000_000),
         ["HTTP instead of MQTT"] = Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
     };
+
+    /// <summary>
+    /// Hostile review, stop 31: a CONNECT naming MQTT at a level MQTTnet does not decode was closed without an answer.
+    /// 3.1.1 §3.1.2.2: CONNACK 0x01 (unacceptable protocol level), then the server disconnects.
+    /// </summary>
+    [Theory(Timeout = 60_000)]
+    [InlineData(3)]
+    [InlineData(2)]
+    [InlineData(6)]
+    [InlineData(255)]
+    public async Task A_connect_at_a_protocol_level_other_than_3_1_1_is_answered_connack_1_and_closed(byte level)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (id, key) = await fixture.NewDeviceAsync("level");
+        var connect = RawMqtt.Connect(id, MqttDevices.UserName(fixture.Host, id), fixture.DeviceToken(id, key), 60);
+        connect[Array.IndexOf(connect, (byte)'T', 5) + 2] = level; // the byte after "MQTT"
+        var (tcp, tls) = await MqttDevices.RawTlsAsync(fixture.Host);
+        using (tcp)
+        await using (tls)
+        {
+            await tls.WriteAsync(connect, ct);
+            var connack = new byte[4];
+            await tls.ReadExactlyAsync(connack, ct);
+
+            Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x01 }, connack);
+            Assert.True(await MqttDevices.ClosedByServerAsync(tls, Guard), "the connection is still open");
+        }
+        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+    }
 
     public static IEnumerable<TheoryDataRow<string>> AfterConnectCases => AfterConnect.Keys.Select(k => new TheoryDataRow<string>(k));
 
