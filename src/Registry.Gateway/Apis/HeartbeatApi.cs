@@ -34,7 +34,9 @@ internal static class HeartbeatApi
     public static async Task<JsonHttpResult<DeviceHeartbeatJson>> PutHeartbeat(
         DeviceId id, HttpContext context, [FromServices] IGrainFactory grains, [FromServices] IOptions<GatewayOptions> options)
     {
-        var body = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, GatewayJsonContext.Wire.HeartbeatRequestJson);
+        var bytes = await RequestBody.ReadCappedAsync(context.Request, options.Value.MaxRequestBodyBytes);
+        var body = RequestBody.Deserialize(bytes, GatewayJsonContext.Wire.HeartbeatRequestJson);
+        HeartbeatRequestJson.EnsureKnownMembersOnce(bytes);
         var setting = body.ToOverride();
         var heartbeat = await grains.GetGrain<IDeviceHeartbeatGrain>(id.Value).SetHeartbeat(setting);
         return Json(heartbeat);

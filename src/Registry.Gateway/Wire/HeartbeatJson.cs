@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Registry.Abstractions;
 
 namespace Registry.Gateway.Wire;
@@ -38,6 +39,38 @@ internal sealed record HeartbeatRequestJson(int? IntervalSeconds, int? GraceSeco
     public const string On = "on";
     public const string Off = "off";
     public const string Default = "default";
+
+    private static readonly string[] Members = ["intervalSeconds", "graceSeconds", "monitoring"];
+
+    /// <summary>
+    /// ArgumentInvalid for a member other than the three, or one given twice: the serializer skips the first and keeps
+    /// the last, so a misspelt <c>graceSecond</c> was taken as grace 0 and <c>{"intervalSeconds":30,"intervalSeconds":40}</c>
+    /// as 40. Called on a body that already deserialized, so it is one JSON object.
+    /// </summary>
+    public static void EnsureKnownMembersOnce(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.StartsWith("\uFEFF"u8))
+        {
+            utf8 = utf8[3..];
+        }
+        var reader = new Utf8JsonReader(utf8);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+            {
+                var name = reader.GetString()!;
+                if (!Members.Contains(name, StringComparer.OrdinalIgnoreCase))
+                {
+                    throw RegistryException.Invalid($"The heartbeat setting has a member '{name}': only intervalSeconds, graceSeconds and monitoring are allowed.");
+                }
+                if (!seen.Add(name))
+                {
+                    throw RegistryException.Invalid($"The heartbeat setting gives '{name}' more than once.");
+                }
+            }
+        }
+    }
 
     /// <summary>The override to store (null: clear it); ArgumentInvalid for anything else.</summary>
     public HeartbeatOverride? ToOverride()

@@ -91,6 +91,10 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
     [InlineData("""{"monitoring":"off","intervalSeconds":5}""", "ArgumentInvalid")]
     [InlineData("""{"monitoring":"default","graceSeconds":5}""", "ArgumentInvalid")]
     [InlineData("""{"monitoring":"sometimes"}""", "ArgumentInvalid")]
+    // Hostile review, stop 31: these were answered 200 with the last value or the misspelt member ignored.
+    [InlineData("""{"intervalSeconds":30,"graceSecond":5}""", "ArgumentInvalid")]
+    [InlineData("""{"intervalSeconds":30,"intervalSeconds":40}""", "ArgumentInvalid")]
+    [InlineData("""{"monitoring":"off","Monitoring":"default"}""", "ArgumentInvalid")]
     [InlineData("""{"intervalSeconds":"ten"}""", "IotHubFormatError")]
     [InlineData("""{"intervalSeconds":1.5}""", "IotHubFormatError")]
     [InlineData("not json", "IotHubFormatError")]
