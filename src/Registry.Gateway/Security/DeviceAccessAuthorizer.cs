@@ -30,20 +30,35 @@ public sealed class DeviceAccessAuthorizer
     /// </summary>
     public async ValueTask<AccessDecision> AuthorizeAsync(string? token, string deviceId, string requestPath)
     {
+        var (decision, readDevice) = await AuthorizeOnceAsync(token, deviceId, requestPath, null);
+        // A refusal the cached device decided (unknown, disabled, other keys) is decided again on a fresh read of the
+        // device once the cached one is a second old: a device created, enabled or re-keyed since is served.
+        if (!decision.IsGranted && readDevice && _devices.TryRefresh(deviceId, out var fresh))
+        {
+            (decision, _) = await AuthorizeOnceAsync(token, deviceId, requestPath, fresh);
+        }
+        return decision;
+    }
+
+    private async ValueTask<(AccessDecision Decision, bool ReadDevice)> AuthorizeOnceAsync(
+        string? token, string deviceId, string requestPath, Task<DeviceCredentials?>? fresh)
+    {
+        // Read only where needed: garbage never activates a device grain.
+        Task<DeviceCredentials?> Device() => fresh ?? _devices.GetAsync(deviceId);
         if (!_tokens.TryGetCached(token, out var validated))
         {
             // Everything that needs no grain call comes first, so garbage never activates a device grain.
             if (!SharedAccessSignature.TryParse(token, out var sas))
             {
-                return AccessDecision.Refused("malformed token");
+                return (AccessDecision.Refused("malformed token"), false);
             }
             if (_tokens.IsExpired(sas))
             {
-                return AccessDecision.Refused("expired token");
+                return (AccessDecision.Refused("expired token"), false);
             }
             if (!sas.IsValidFor(_tokens.HostName, requestPath))
             {
-                return AccessDecision.Refused("audience does not cover the path");
+                return (AccessDecision.Refused("audience does not cover the path"), false);
             }
             AccessDecision validation;
             if (sas.KeyName is not null)
@@ -52,19 +67,20 @@ public sealed class DeviceAccessAuthorizer
             }
             else if (!NamesDevice(sas.DecodedResource, deviceId))
             {
-                return AccessDecision.Refused("device token for another device");
+                return (AccessDecision.Refused("device token for another device"), false);
             }
-            else if (await _devices.GetAsync(deviceId) is not { } device)
+            else if (await Device() is not { } credentials)
             {
-                return AccessDecision.Refused("device not registered");
+                return (AccessDecision.Refused("device not registered"), true);
             }
             else
             {
-                validation = _tokens.ValidateDeviceToken(sas, deviceId, device, out validated);
+                validation = _tokens.ValidateDeviceToken(sas, deviceId, credentials, out validated);
             }
             if (!validation.IsGranted)
             {
-                return validation;
+                // A device token's signature was checked against the device's cached keys; a policy's, against no device.
+                return (validation, sas.KeyName is null);
             }
             _tokens.Remember(token!, validated!);
         }
@@ -72,35 +88,35 @@ public sealed class DeviceAccessAuthorizer
         var common = _tokens.CheckExpiryAndAudience(validated!, requestPath);
         if (!common.IsGranted)
         {
-            return common;
+            return (common, false);
         }
         if (validated!.Policy is { } policy)
         {
             if ((policy.Rights & AccessRights.DeviceConnect) == 0)
             {
-                return AccessDecision.Refused($"policy {policy.KeyName} lacks DeviceConnect");
+                return (AccessDecision.Refused($"policy {policy.KeyName} lacks DeviceConnect"), false);
             }
         }
         else if (validated.DeviceId != deviceId || !NamesDevice(validated.DecodedResource, deviceId))
         {
-            return AccessDecision.Refused("device token for another device");
+            return (AccessDecision.Refused("device token for another device"), false);
         }
 
         // Cached for a few seconds: a disable or a key change takes effect within DeviceCacheDuration.
-        var current = await _devices.GetAsync(deviceId);
+        var current = await Device();
         if (current is null)
         {
-            return AccessDecision.Refused("device not registered");
+            return (AccessDecision.Refused("device not registered"), true);
         }
         if (current.Status != DeviceStatus.Enabled)
         {
-            return AccessDecision.Refused("device disabled");
+            return (AccessDecision.Refused("device disabled"), true);
         }
         if (validated.DeviceKey is { } key && !current.HasKey(key))
         {
-            return AccessDecision.Refused("device key changed since the token was checked");
+            return (AccessDecision.Refused("device key changed since the token was checked"), true);
         }
-        return AccessDecision.Granted with { KeyFingerprint = validated.KeyFingerprint };
+        return (AccessDecision.Granted with { KeyFingerprint = validated.KeyFingerprint }, true);
     }
 
     /// <summary>

@@ -178,6 +178,44 @@ public sealed class DeviceAccessHttpTests(SecuredRegistryFixture registry) : ICl
         }
     }
 
+    /// <summary>
+    /// Hostile review, stop 31: a device tried while it did not exist, then created, was refused for the whole cache
+    /// period (10 s); so was a device deleted and created again with other keys. A refusal is decided again on a fresh
+    /// read once the cached one is <see cref="DeviceCredentialCache.RefusalRecheck"/> old, and no sooner.
+    /// </summary>
+    [Fact]
+    public async Task A_device_created_or_created_again_after_a_refusal_is_served_once_the_cached_answer_is_a_second_old()
+    {
+        var id = $"late-{Guid.NewGuid():N}"[..18];
+        using (var early = await registry.SendAsDeviceAsync(id, registry.PolicyToken("device")))
+        {
+            await SecurityAssert.UnauthorizedAsync(early, "not yet registered");
+        }
+        var device = await registry.Owner.CreateDeviceAsync(id);
+        var key = (string)device["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        using (var young = await registry.SendAsDeviceAsync(id, registry.DeviceToken(id, key)))
+        {
+            await SecurityAssert.UnauthorizedAsync(young, "the cached refusal is younger than a second: no grain call");
+        }
+        registry.Clock.Advance(DeviceCredentialCache.RefusalRecheck);
+        using (var created = await registry.SendAsDeviceAsync(id, registry.DeviceToken(id, key)))
+        {
+            await AssertGrantedAsync(created, id);
+        }
+
+        using (var deleted = await registry.Owner.DeleteDeviceAsync(id))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+        var again = await registry.Owner.CreateDeviceAsync(id); // new generated keys
+        var newKey = (string)again["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        registry.Clock.Advance(DeviceCredentialCache.RefusalRecheck);
+        using (var recreated = await registry.SendAsDeviceAsync(id, registry.DeviceToken(id, newKey)))
+        {
+            await AssertGrantedAsync(recreated, id);
+        }
+    }
+
     [Fact]
     public async Task Unregistered_device_is_refused()
     {
