@@ -411,6 +411,11 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             LogSubscriptionRefused(_logger, e.ClientId, filter);
             e.Response.ReasonCode = MqttSubscribeReasonCode.UnspecifiedError;
         }
+        else if (e.TopicFilter.QualityOfServiceLevel == MqttQualityOfServiceLevel.ExactlyOnce)
+        {
+            // IoT Hub serves QoS 0 and 1 only: a QoS 2 subscription is granted at QoS 1, as IoT Hub grants it.
+            e.Response.ReasonCode = MqttSubscribeReasonCode.GrantedQoS1;
+        }
         return Task.CompletedTask;
     }
 

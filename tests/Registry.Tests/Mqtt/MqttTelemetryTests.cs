@@ -69,6 +69,23 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
         await client.DisconnectAsync();
     }
 
+    /// <summary>Hostile review, stop 31: QoS 2 was granted as asked; IoT Hub grants at most QoS 1.</summary>
+    [Fact]
+    public async Task A_subscription_asking_qos_2_is_granted_qos_1()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("subqos2");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+
+        var result = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter($"devices/{id}/messages/devicebound/#", MqttQualityOfServiceLevel.ExactlyOnce)
+            .WithTopicFilter("$iothub/twin/res/#", MqttQualityOfServiceLevel.ExactlyOnce)
+            .Build());
+
+        Assert.Equal([MqttClientSubscribeResultCode.GrantedQoS1, MqttClientSubscribeResultCode.GrantedQoS1], result.Items.Select(i => i.ResultCode));
+        Assert.True(client.IsConnected);
+        await client.DisconnectAsync();
+    }
+
     [Fact]
     public async Task A_subscription_to_another_devices_topics_or_any_other_topic_is_refused()
     {
