@@ -55,7 +55,8 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
         [
             .. Registry.Tests.Host.SecondStartTests.Arguments(data, FreePorts.Take(3)),
             "--Registry:Role=gateway",
-            "--Registry:StorageConnectionString=UseDevelopmentStorage=true",
+            // A durable start checks that its storage answers before anything else: the class's Azurite.
+            $"--Registry:StorageConnectionString={azurite.ConnectionString}",
             "--Registry:ResponseTimeoutSeconds=7",
         ]);
 
