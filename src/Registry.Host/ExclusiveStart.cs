@@ -117,6 +117,11 @@ public static class ExclusiveStart
 
     private static BindResult TryBind(IPEndPoint endpoint)
     {
+        // A multicast or the broadcast address binds, but no client can connect to a listener there.
+        if (endpoint.Address.IsIPv6Multicast || IsIPv4MulticastOrBroadcast(endpoint.Address))
+        {
+            return BindResult.AddressNotAvailable;
+        }
         using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -129,10 +134,21 @@ public static class ExclusiveStart
             // Port 0 is the operating system's to choose: never taken.
             return endpoint.Port == 0 ? BindResult.Free : BindResult.InUse;
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        // Invalid argument: an IPv6 link-local address without its scope, an IPv4-mapped one on an IPv6 socket.
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.InvalidArgument)
         {
             return BindResult.AddressNotAvailable;
         }
+    }
+
+    private static bool IsIPv4MulticastOrBroadcast(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+        {
+            return false;
+        }
+        var first = address.GetAddressBytes()[0];
+        return first is >= 224 and <= 239 || address.Equals(IPAddress.Broadcast);
     }
 }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Azure;
 using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 using Registry.Abstractions;
 using Registry.Gateway.Throttling;
 
@@ -50,7 +51,7 @@ internal static class StartChecks
     }
 
     /// <summary>
-    /// Before Orleans starts: whether the storage of a durable registry answers (one table listing, no SDK retries, each
+    /// Before Orleans starts: whether the storage of a durable registry answers (a table and a container listing, no SDK retries, each
     /// attempt bounded by <c>Registry:StorageTimeoutSeconds</c>). Storage that cannot be reached after
     /// <paramref name="attempts"/> tries, or that refuses the credentials (a bad signature, or any refusal of the account
     /// key), is thrown as the refusal
@@ -60,15 +61,45 @@ internal static class StartChecks
     /// </summary>
     internal static void EnsureStorageAnswers(RegistrySettings settings, int attempts = 3)
     {
-        var options = new TableClientOptions();
-        options.Retry.MaxRetries = 0;
-        options.Retry.NetworkTimeout = settings.StorageTimeout;
-        var tables = new TableServiceClient(settings.StorageConnectionString, options);
+        var tableOptions = new TableClientOptions();
+        tableOptions.Retry.MaxRetries = 0;
+        tableOptions.Retry.NetworkTimeout = settings.StorageTimeout;
+        var tables = new TableServiceClient(settings.StorageConnectionString, tableOptions);
+        var blobOptions = new BlobClientOptions();
+        blobOptions.Retry.MaxRetries = 0;
+        blobOptions.Retry.NetworkTimeout = settings.StorageTimeout;
+        var blobs = new BlobServiceClient(settings.StorageConnectionString, blobOptions);
+        // Both services the silo's providers use at start (a connection string may name them apart, or one not at all).
+        Func<CancellationToken, Task>[] probes =
+        [
+            async ct =>
+            {
+                await foreach (var _ in tables.QueryAsync(filter: "TableName eq 'registrystartcheck'", maxPerPage: 1, cancellationToken: ct).AsPages())
+                {
+                    break;
+                }
+            },
+            async ct =>
+            {
+                await foreach (var _ in blobs.GetBlobContainersAsync(prefix: "registrystartcheck", cancellationToken: ct).AsPages(pageSizeHint: 1))
+                {
+                    break;
+                }
+            },
+        ];
+        foreach (var probe in probes)
+        {
+            EnsureAnswers(probe, settings, attempts);
+        }
+    }
+
+    private static void EnsureAnswers(Func<CancellationToken, Task> probe, RegistrySettings settings, int attempts)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                ProbeAsync(tables, settings.StorageTimeout).GetAwaiter().GetResult();
+                ProbeAsync(probe, settings.StorageTimeout).GetAwaiter().GetResult();
                 return;
             }
             catch (RequestFailedException e) when (e.Status > 0)
@@ -98,15 +129,12 @@ internal static class StartChecks
 
     private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
 
-    private static async Task ProbeAsync(TableServiceClient tables, TimeSpan timeout)
+    private static async Task ProbeAsync(Func<CancellationToken, Task> probe, TimeSpan timeout)
     {
         using var bounded = new CancellationTokenSource(timeout);
         try
         {
-            await foreach (var _ in tables.QueryAsync(filter: "TableName eq 'registrystartcheck'", maxPerPage: 1, cancellationToken: bounded.Token).AsPages())
-            {
-                break;
-            }
+            await probe(bounded.Token);
         }
         catch (OperationCanceledException) when (bounded.IsCancellationRequested)
         {

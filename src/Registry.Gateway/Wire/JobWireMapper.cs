@@ -85,13 +85,14 @@ internal static class JobWireMapper
         return value;
     }
 
-    // Blob names up to Azure's 1024 characters; an absent or empty one is IoT Hub's default. A '.' or '..' segment is
-    // resolved away in the blob's URL ("./importErrors.log" is importErrors.log), so the job would read or write another
-    // blob than the name says, and the guard above would compare the wrong name: such a name is refused.
+    // Blob names up to Azure's 1024 characters; an absent or empty one is IoT Hub's default. A '.' or '..' segment, and
+    // an empty one (a leading or trailing '/', or '//'), is resolved away in the blob's URL ("./importErrors.log" and
+    // "/importErrors.log" are importErrors.log), so the job would read or write another blob than the name says, and the
+    // guard above would compare the wrong name: such a name is refused.
     private static string BlobName(string? value, string field) =>
         string.IsNullOrEmpty(value) ? JobBlobNames.Devices
         : value.Length > 1024 ? throw RegistryException.Invalid($"{field} is longer than 1024 characters.")
-        : value.Split('/', '\\').Any(segment => segment is "." or "..")
-            ? throw RegistryException.Invalid($"{field} '{value}' has a '.' or '..' segment, which storage resolves away: the job would use another blob than the one named. Give the blob's name without it.")
+        : value.Split('/', '\\').Any(segment => segment is "" or "." or "..")
+            ? throw RegistryException.Invalid($"{field} '{value}' has an empty, '.' or '..' segment (a leading or trailing '/', '//', './', '../'), which storage resolves away: the job would use another blob than the one named. Give the blob's name without it.")
         : value;
 }

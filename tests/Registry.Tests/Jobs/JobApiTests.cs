@@ -215,6 +215,8 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         // Dot segments, which storage resolves to another blob's name.
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "sub/../devices.txt" }),
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "./devices.txt", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "/devices.txt" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "devices.txt/", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
     };
 
     [Theory]
@@ -234,6 +236,9 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
     // emptied and the job reported completed).
     [InlineData(false, "./importErrors.log")]
     [InlineData(false, "sub/../importErrors.log")]
+    [InlineData(false, "/importErrors.log")] // and empty segments (re-check of the fix)
+    [InlineData(false, "importErrors.log/")]
+    [InlineData(false, "importErrors.log//")]
     public async Task An_import_whose_input_is_importErrors_log_in_its_output_container_answers_400_and_leaves_the_blob(bool otherSas, string inputBlobName)
     {
         var (container, sas) = await NewContainerAsync(azurite);
