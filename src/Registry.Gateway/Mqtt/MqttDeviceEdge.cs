@@ -406,6 +406,12 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         // Accepted or refused, nothing is stored: no one ever publishes to a device here.
         e.ProcessSubscription = false;
         var filter = e.TopicFilter.Topic;
+        if ((int)e.TopicFilter.QualityOfServiceLevel > 2)
+        {
+            // QoS 3 is no QoS: a malformed SUBSCRIBE (3.1.1 §3.8.3), which closes the connection.
+            e.CloseConnection = true;
+            return Task.CompletedTask;
+        }
         if (!_sessions.TryGetValue(e.ClientId, out var session) || !DeviceTopics.IsSilentSubscription(filter, session.DeviceId))
         {
             LogSubscriptionRefused(_logger, e.ClientId, filter);

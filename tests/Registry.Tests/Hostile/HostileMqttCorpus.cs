@@ -34,6 +34,8 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
         ["a remaining length of five bytes"] = (_, _) => [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
         ["a packet type 0, which is reserved"] = (_, _) => [0x00, 0x00],
         ["a PINGRESP, which only servers send"] = (_, _) => [0xD0, 0x00],
+        // Re-check, stop 31: granted QoS 0 with the connection left open; 3.1.1 §3.8.3 calls it malformed.
+        ["a SUBSCRIBE asking QoS 3, which is no QoS"] = (id, _) => RawMqtt.Subscribe($"devices/{id}/messages/devicebound/#", 3),
     };
 
     /// <summary>Sent instead of a CONNECT: refused before any device is involved, at once or at the connect timeout.</summary>

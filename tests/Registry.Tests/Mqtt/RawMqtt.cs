@@ -33,6 +33,15 @@ public static class RawMqtt
         return Packet((byte)(0x30 | (qos << 1)), body);
     }
 
+    /// <summary>SUBSCRIBE (packet id 1) to one filter, its options byte as given (3 is no QoS).</summary>
+    public static byte[] Subscribe(string filter, byte options)
+    {
+        var body = new List<byte> { 0, 1 };
+        body.AddRange(String(filter));
+        body.Add(options);
+        return Packet(0x82, body);
+    }
+
     /// <summary>A fixed header declaring <paramref name="remainingLength"/> bytes of body, and no body.</summary>
     public static byte[] Header(byte type, int remainingLength) => [type, .. Length(remainingLength)];
 
