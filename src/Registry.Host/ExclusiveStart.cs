@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.NetworkInformation;
 using System.Net.Sockets;
 
 namespace Registry.Host;
@@ -117,7 +118,7 @@ public static class ExclusiveStart
 
     private static BindResult TryBind(IPEndPoint endpoint)
     {
-        // A multicast or the broadcast address binds, but no client can connect to a listener there.
+        // A multicast or a broadcast address binds, but no client can connect to a listener there.
         if (endpoint.Address.IsIPv6Multicast || IsIPv4MulticastOrBroadcast(endpoint.Address))
         {
             return BindResult.AddressNotAvailable;
@@ -134,8 +135,9 @@ public static class ExclusiveStart
             // Port 0 is the operating system's to choose: never taken.
             return endpoint.Port == 0 ? BindResult.Free : BindResult.InUse;
         }
-        // Invalid argument: an IPv6 link-local address without its scope, an IPv4-mapped one on an IPv6 socket.
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.InvalidArgument)
+        // Invalid argument: an IPv6 link-local address without its scope, an IPv4-mapped one on an IPv6 socket; other
+        // errors (a scope naming no interface) say no more than that nothing can listen there.
+        catch (SocketException e) when (e.SocketErrorCode != SocketError.AccessDenied)
         {
             return BindResult.AddressNotAvailable;
         }
@@ -147,8 +149,32 @@ public static class ExclusiveStart
         {
             return false;
         }
-        var first = address.GetAddressBytes()[0];
-        return first is >= 224 and <= 239 || address.Equals(IPAddress.Broadcast);
+        var bytes = address.GetAddressBytes();
+        if (bytes[0] is >= 224 and <= 239 || address.Equals(IPAddress.Broadcast))
+        {
+            return true;
+        }
+        // The broadcast address of one of this machine's IPv4 networks (192.0.2.255 on 192.0.2.2/24, 127.255.255.255 on lo).
+        try
+        {
+            return NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+                .Where(u => u.Address.AddressFamily == AddressFamily.InterNetwork && u.PrefixLength is > 0 and < 31)
+                .Any(u => Broadcast(u.Address, u.PrefixLength).Equals(address));
+        }
+        catch (NetworkInformationException)
+        {
+            return false;
+        }
+    }
+
+    private static IPAddress Broadcast(IPAddress address, int prefixLength)
+    {
+        var value = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
+        var broadcast = value | (uint.MaxValue >> prefixLength);
+        var bytes = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, broadcast);
+        return new IPAddress(bytes);
     }
 }
 

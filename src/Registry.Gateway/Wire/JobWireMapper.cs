@@ -77,6 +77,11 @@ internal static class JobWireMapper
         {
             throw RegistryException.Invalid($"{field} is not an absolute http(s) URI.");
         }
+        // User info has no meaning beside a SAS, and it hid the same container from the importErrors.log guard.
+        if (uri.UserInfo.Length > 0)
+        {
+            throw RegistryException.Invalid($"{field} carries user info before its host: give the container's SAS URI as storage gives it.");
+        }
         // The SAS is the only credential the registry has for the caller's storage; without one every call is refused.
         if (!uri.Query.Contains("sig=", StringComparison.Ordinal))
         {
@@ -92,7 +97,9 @@ internal static class JobWireMapper
     private static string BlobName(string? value, string field) =>
         string.IsNullOrEmpty(value) ? JobBlobNames.Devices
         : value.Length > 1024 ? throw RegistryException.Invalid($"{field} is longer than 1024 characters.")
-        : value.Split('/', '\\').Any(segment => segment is "" or "." or "..")
+        : value.Contains('\\')
+            ? throw RegistryException.Invalid($"{field} '{value}' has a '\\', which the blob's URL turns into '/': the job would use another blob than the one named. Use '/'.")
+        : value.Split('/').Any(segment => segment is "" or "." or "..")
             ? throw RegistryException.Invalid($"{field} '{value}' has an empty, '.' or '..' segment (a leading or trailing '/', '//', './', '../'), which storage resolves away: the job would use another blob than the one named. Give the blob's name without it.")
         : value;
 }

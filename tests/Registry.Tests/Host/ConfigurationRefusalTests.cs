@@ -105,6 +105,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("ListenAddress=fe80::1", "the address is not one of this machine's")] // link-local without a scope
     [InlineData("ListenAddress=224.0.0.1", "the address is not one of this machine's")] // multicast: binds, serves no one
     [InlineData("ListenAddress=255.255.255.255", "the address is not one of this machine's")]
+    [InlineData("ListenAddress=127.255.255.255", "the address is not one of this machine's")] // loopback's broadcast (second re-check)
+    [InlineData("ListenAddress=fe80::1%99", "the address is not one of this machine's")] // a scope naming no interface
     [InlineData("Observability:Port=19999|Observability:ListenAddress=192.0.2.1", "Registry:Observability:Port 192.0.2.1:19999: the address is not one of this machine's")]
     [InlineData("DataFolder=/dev/null/registry", "Registry:DataFolder=/dev/null/registry cannot be used as the data folder")]
     [InlineData("DataFolder=/proc/registry", "Registry:DataFolder=/proc/registry cannot be used as the data folder")]

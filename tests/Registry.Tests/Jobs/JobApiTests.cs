@@ -216,6 +216,8 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "sub/../devices.txt" }),
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "./devices.txt", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "/devices.txt" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "x\\out.txt" }), // read as x/out.txt
+        Json(new { type = "export", outputBlobContainerUri = "https://u@acct.blob.core.windows.net/out?sig=x" }), // user info
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "devices.txt/", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
     };
 
