@@ -24,7 +24,17 @@ internal static class JobBlobs
         options.Retry.Delay = TimeSpan.FromMilliseconds(200);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
-        return new BlobContainerClient(uri, options);
+        try
+        {
+            _ = new BlobUriBuilder(uri); // parses the SAS now, which the client would do only at its first call
+            return new BlobContainerClient(uri, options);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            // The SDK parses the SAS here (spr=http, say, which Azure refuses): the caller's to fix, not an internal error.
+            var reason = e.Message.Split(" (Parameter", 2)[0].TrimEnd('.');
+            throw new JobStorageException($"The {role} container URI's SAS token could not be read ({reason}): give the SAS as storage generated it.", e);
+        }
     }
 
     /// <summary>Block ids of one blob must all have the same length: (partition, sequence) or an error-block sequence, zero-padded.</summary>

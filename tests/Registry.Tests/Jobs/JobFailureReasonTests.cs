@@ -62,6 +62,25 @@ public sealed class JobFailureReasonTests(AzuriteFixture azurite) : IAsyncLifeti
         Assert.Equal("Could not read the input blob 'devices.txt': the storage host did not answer.", reason);
     }
 
+    /// <summary>Re-check, stop 31: a SAS the SDK cannot parse (spr=http) failed the job as "an internal error".</summary>
+    [Fact]
+    public async Task A_job_whose_sas_the_storage_sdk_cannot_read_has_a_short_reason_naming_the_sas()
+    {
+        var (_, sas) = await NewContainerAsync(azurite);
+
+        var job = await _http.RunJobAsync(new
+        {
+            type = "import",
+            inputBlobContainerUri = "http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&spr=http&sp=r&sig=abc",
+            outputBlobContainerUri = sas,
+        });
+
+        Assert.Equal("failed", (string)job["status"]!);
+        var reason = (string)job["failureReason"]!;
+        AssertShortAndClean(reason);
+        Assert.StartsWith("The input container URI's SAS token could not be read", reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_job_failed_by_an_internal_exception_has_a_short_reason_without_the_exception()
     {
