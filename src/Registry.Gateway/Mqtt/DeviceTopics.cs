@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Registry.Gateway.Mqtt;
 
 /// <summary>What a device's PUBLISH topic is, as <see cref="DeviceTopics.ClassifyPublish"/> reads it.</summary>
@@ -61,7 +63,9 @@ internal static class DeviceTopics
 
     /// <summary>
     /// <c>k=v&amp;k2=v2</c> with each part URL-encoded (<c>%24.mid=1&amp;alert=high</c>), a value optional, a key not;
-    /// at most <see cref="MqttLimits.MaxProperties"/> properties. Nothing is kept: the registry counts messages, it does not route them.
+    /// at most <see cref="MqttLimits.MaxProperties"/> properties, no key twice (compared decoded, as HTTPS compares its
+    /// property names), and every escape decoding to UTF-8 (<c>%FF</c> does not; a device id in a path is refused the
+    /// same way). Nothing is kept: the registry counts messages, it does not route them.
     /// </summary>
     internal static bool IsPropertyBag(ReadOnlySpan<char> bag)
     {
@@ -70,6 +74,7 @@ internal static class DeviceTopics
             return true;
         }
         var count = 0;
+        HashSet<string>? keys = null;
         foreach (var range in bag.Split('&'))
         {
             var part = bag[range];
@@ -79,7 +84,11 @@ internal static class DeviceTopics
             }
             var equals = part.IndexOf('=');
             var key = equals < 0 ? part : part[..equals];
-            if (key.IsEmpty || !IsUrlEncoded(key) || (equals >= 0 && !IsUrlEncoded(part[(equals + 1)..])))
+            if (key.IsEmpty || Decode(key) is not { } name || (equals >= 0 && Decode(part[(equals + 1)..]) is null))
+            {
+                return false;
+            }
+            if (!(keys ??= new HashSet<string>(StringComparer.Ordinal)).Add(name))
             {
                 return false;
             }
@@ -87,28 +96,49 @@ internal static class DeviceTopics
         return true;
     }
 
-    /// <summary>Every <c>%</c> starts two hex digits; no raw separator that would make the bag ambiguous.</summary>
-    private static bool IsUrlEncoded(ReadOnlySpan<char> text)
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// The text <paramref name="text"/> stands for, or null when it is not URL-encoded: a <c>%</c> not followed by two
+    /// hex digits, a raw separator that would make the bag ambiguous, or escapes that are not UTF-8.
+    /// </summary>
+    private static string? Decode(ReadOnlySpan<char> text)
     {
+        if (text.IndexOfAny('=', '&', '/') >= 0 || text.IndexOfAny('#', '+') >= 0)
+        {
+            return null;
+        }
+        if (text.IndexOf('%') < 0)
+        {
+            return text.ToString();
+        }
+        var bytes = new List<byte>(text.Length);
+        var raw = 0; // start of the run of raw characters not yet added
         for (var i = 0; i < text.Length; i++)
         {
-            switch (text[i])
+            if (text[i] != '%')
             {
-                case '%':
-                    if (i + 2 >= text.Length)
-                    {
-                        return false;
-                    }
-                    if (!char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
-                    {
-                        return false;
-                    }
-                    i += 2;
-                    break;
-                case '=' or '&' or '/' or '#' or '+':
-                    return false;
+                continue;
             }
+            if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+            {
+                return null;
+            }
+            bytes.AddRange(Encoding.UTF8.GetBytes(text[raw..i].ToString()));
+            bytes.Add((byte)(HexValue(text[i + 1]) << 4 | HexValue(text[i + 2])));
+            i += 2;
+            raw = i + 1;
         }
-        return true;
+        bytes.AddRange(Encoding.UTF8.GetBytes(text[raw..].ToString()));
+        try
+        {
+            return StrictUtf8.GetString(bytes.ToArray());
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
     }
+
+    private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }

@@ -28,6 +28,11 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
         ["a property bag of 60 KB in one value"] = (id, _) => RawMqtt.Publish(Events(id) + "k=" + new string('v', 60_000) + "&" + string.Join("&", Enumerable.Range(0, 200).Select(i => $"{i}")), [], 1),
         ["a property bag that is not URL-encoded"] = (id, _) => RawMqtt.Publish(Events(id) + "%ZZ=1", [], 1),
         ["a property bag with an empty key"] = (id, _) => RawMqtt.Publish(Events(id) + "=v", [], 1),
+        // Review, stop 31: both were counted while HTTPS refuses a repeated property and an escape that is not UTF-8.
+        ["a property bag naming a key twice"] = (id, _) => RawMqtt.Publish(Events(id) + "k=1&k=2", [], 1),
+        ["a property bag naming a key twice, once escaped"] = (id, _) => RawMqtt.Publish(Events(id) + "%24.mid=1&$.mid=2", [], 1),
+        ["a property bag whose escape is not UTF-8"] = (id, _) => RawMqtt.Publish(Events(id) + "k=%FF", [], 1),
+        ["a property bag whose key escape is a lone UTF-8 continuation byte"] = (id, _) => RawMqtt.Publish(Events(id) + "%80k=1", [], 1),
         ["a topic the registry does not serve (twin GET)"] = (_, _) => RawMqtt.Publish("$iothub/twin/GET/?$rid=1", [], 0),
         ["a free topic"] = (_, _) => RawMqtt.Publish("sensors/temperature", "21"u8.ToArray(), 1),
         ["a second CONNECT"] = (id, _) => RawMqtt.Connect(id, "x", "y", 60),
