@@ -3,6 +3,25 @@ using System.Globalization;
 namespace Registry.LoadTests.Harness;
 
 /// <summary>
+/// The largest sizes a scenario takes: above them a run would only start filling (or connecting) until memory, ports or
+/// the job's timeout ran out, so they are refused by name before anything starts.
+/// </summary>
+internal static class ScenarioLimits
+{
+    /// <summary>Devices a scenario creates and drives through the grain interface or storage: ten times issue 8's million.</summary>
+    public const int MaxDevices = 10_000_000;
+
+    /// <summary>Devices with their own HTTPS SAS token, each token held for the whole run.</summary>
+    public const int MaxHttpDevices = 1_000_000;
+
+    /// <summary>MQTT devices, each an open TLS connection: the registry's default <c>MqttMaxConnections</c>.</summary>
+    public const int MaxMqttDevices = 100_000;
+
+    /// <summary>Connects, inserts or requests a scenario keeps in flight by itself.</summary>
+    public const int MaxParallelism = 10_000;
+}
+
+/// <summary>
 /// The command line after the scenario's name: <c>--name value</c> pairs and bare <c>--flags</c>. The harness and the
 /// scenario each read theirs; whatever nobody read is an error, so a misspelt option never runs silently with defaults.
 /// </summary>

@@ -59,7 +59,7 @@ internal sealed class AlertSoakScenario : IScenario
 
     public AlertSoakScenario(Arguments args)
     {
-        _devices = args.Int("--devices", 100_000, min: 1);
+        _devices = args.Int("--devices", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
         var interval = args.Duration("--interval", TimeSpan.FromSeconds(60));
         var grace = args.Duration("--grace", TimeSpan.FromSeconds(30));
         _batch = args.Int("--batch", 100, min: 1);

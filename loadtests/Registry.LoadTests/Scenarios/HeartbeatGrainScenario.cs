@@ -30,11 +30,11 @@ internal sealed class HeartbeatGrainScenario : IScenario
 
     public HeartbeatGrainScenario(Arguments args)
     {
-        _devices = args.Int("--devices", 100_000, min: 1);
+        _devices = args.Int("--devices", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
         _batch = args.Int("--batch", 100, min: 1);
         _mode = args.String("--mode") ?? "both";
-        _noopGrains = args.Int("--noop-grains", 100_000, min: 1);
+        _noopGrains = args.Int("--noop-grains", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
         _cluster = args.String("--cluster");
         var clusterId = args.String("--cluster-id");
         var serviceId = args.String("--service-id");

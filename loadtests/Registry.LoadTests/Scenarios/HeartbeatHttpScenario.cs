@@ -18,7 +18,7 @@ internal sealed class HeartbeatHttpScenario : IScenario
 
     public HeartbeatHttpScenario(Arguments args)
     {
-        _devices = args.Int("--devices", 10_000, min: 1);
+        _devices = args.Int("--devices", 10_000, min: 1, max: ScenarioLimits.MaxHttpDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
         if (_interval is not null && args.String("--model") is not null)
         {

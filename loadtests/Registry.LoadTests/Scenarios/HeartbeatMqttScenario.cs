@@ -31,9 +31,9 @@ internal sealed class HeartbeatMqttScenario : IScenario
 
     public HeartbeatMqttScenario(Arguments args)
     {
-        _devices = args.Int("--devices", 10_000, min: 1);
+        _devices = args.Int("--devices", 10_000, min: 1, max: ScenarioLimits.MaxMqttDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
-        _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1);
+        _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1, max: ScenarioLimits.MaxParallelism);
         // IoT Hub's device-to-cloud message limit: a larger publish was accepted here and then failed every message
         // with an MQTT protocol violation.
         _payload = new byte[args.Int("--payload", 64, max: MaxPayload)];

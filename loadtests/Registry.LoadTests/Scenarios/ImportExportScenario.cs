@@ -39,9 +39,9 @@ internal sealed class ImportExportScenario : IScenario
 
     public ImportExportScenario(Arguments args)
     {
-        _devices = args.Int("--devices", 100_000, min: 1);
+        _devices = args.Int("--devices", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
         _jobTimeout = args.Duration("--job-timeout", TimeSpan.FromMinutes(30), positive: true);
-        _parallelism = args.Int("--ceiling-parallelism", 16, min: 1);
+        _parallelism = args.Int("--ceiling-parallelism", 16, min: 1, max: ScenarioLimits.MaxParallelism);
         _host = args.String("--host");
         if (_host is not null && !File.Exists(_host))
         {

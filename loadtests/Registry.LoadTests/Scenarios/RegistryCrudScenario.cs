@@ -21,7 +21,7 @@ internal sealed class RegistryCrudScenario : IScenario
     private readonly List<string> _notes = [];
     private readonly List<IAsyncDisposable> _owned = [];
 
-    public RegistryCrudScenario(Arguments args) => _slots = args.Int("--devices", 1_000, min: 1);
+    public RegistryCrudScenario(Arguments args) => _slots = args.Int("--devices", 1_000, min: 1, max: ScenarioLimits.MaxHttpDevices);
 
     public LoadModel DefaultModel => LoadModel.Closed(32);
 

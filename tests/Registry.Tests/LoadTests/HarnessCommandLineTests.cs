@@ -43,6 +43,46 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Review, stop 31: whole-number sizes had no upper bound, so <c>--devices 2000000000</c> started filling a registry
+    /// that could never hold them. Each size is refused by name above what a run can use, and taken at its bound.
+    /// </summary>
+    [Theory]
+    [InlineData("heartbeat-grain", "--devices", ScenarioLimits.MaxDevices)]
+    [InlineData("heartbeat-grain", "--noop-grains", ScenarioLimits.MaxDevices)]
+    [InlineData("alert-soak", "--devices", ScenarioLimits.MaxDevices)]
+    [InlineData("import-export", "--devices", ScenarioLimits.MaxDevices)]
+    [InlineData("import-export", "--ceiling-parallelism", ScenarioLimits.MaxParallelism)]
+    [InlineData("heartbeat-http", "--devices", ScenarioLimits.MaxHttpDevices)]
+    [InlineData("registry-crud", "--devices", ScenarioLimits.MaxHttpDevices)]
+    [InlineData("heartbeat-mqtt", "--devices", ScenarioLimits.MaxMqttDevices)]
+    [InlineData("heartbeat-mqtt", "--connect-concurrency", ScenarioLimits.MaxParallelism)]
+    public void A_size_above_what_a_run_can_use_is_refused_by_name_and_the_bound_itself_is_taken(string scenario, string option, int max)
+    {
+        IScenario Make(long value)
+        {
+            var args = new Arguments([option, value.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            return scenario switch
+            {
+                "heartbeat-grain" => new HeartbeatGrainScenario(args),
+                "alert-soak" => new AlertSoakScenario(args),
+                "import-export" => new ImportExportScenario(args),
+                "heartbeat-http" => new HeartbeatHttpScenario(args),
+                "registry-crud" => new RegistryCrudScenario(args),
+                _ => new HeartbeatMqttScenario(args),
+            };
+        }
+        var expected = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{option} must be at most {max:N0}");
+        var refusal = Assert.Throws<ArgumentException>(() => Make(2_000_000_000L));
+        Assert.Contains(expected, refusal.Message, StringComparison.Ordinal);
+        refusal = Assert.Throws<ArgumentException>(() => Make(max + 1L));
+        Assert.Contains(expected, refusal.Message, StringComparison.Ordinal);
+        if (!(scenario == "heartbeat-mqtt" && option == "--devices"))
+        {
+            Assert.NotNull(Make(max)); // (100,000 MQTT devices also need that many open files, checked apart)
+        }
+    }
+
     [Fact]
     public void An_mqtt_payload_above_iot_hubs_message_size_is_refused_by_name()
     {
