@@ -17,6 +17,7 @@ builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages
 // A setting the sample cannot use is one line and exit code 1, as the registry's own refusals are.
 var portSetting = builder.Configuration["Registry:GatewayPort"] ?? "30000";
 var timeoutSetting = builder.Configuration["Registry:ClusterConnectTimeoutSeconds"] ?? "30";
+var responseSetting = builder.Configuration["Registry:ResponseTimeoutSeconds"] ?? "30";
 if (!int.TryParse(portSetting, CultureInfo.InvariantCulture, out var gatewayPort) || gatewayPort is < 1 or > 65535)
 {
     Console.Error.WriteLine($"Registry:GatewayPort={portSetting} is not a port: use 1 to 65535.");
@@ -25,6 +26,11 @@ if (!int.TryParse(portSetting, CultureInfo.InvariantCulture, out var gatewayPort
 if (!double.TryParse(timeoutSetting, NumberStyles.Float, CultureInfo.InvariantCulture, out var timeout) || !(timeout >= 0.1 && timeout <= 3600))
 {
     Console.Error.WriteLine($"Registry:ClusterConnectTimeoutSeconds={timeoutSetting} must be a number of seconds from 0.1 to 3600.");
+    return 1;
+}
+if (!double.TryParse(responseSetting, NumberStyles.Float, CultureInfo.InvariantCulture, out var response) || !(response >= 1 && response <= 600))
+{
+    Console.Error.WriteLine($"Registry:ResponseTimeoutSeconds={responseSetting} must be a number of seconds from 1 to 600.");
     return 1;
 }
 var options = new RegistryClientOptions
@@ -37,6 +43,8 @@ var options = new RegistryClientOptions
     GatewayPort = gatewayPort,
     // How long the first connection is retried before the one line below says what is missing (the gateway's setting).
     ConnectTimeout = TimeSpan.FromSeconds(timeout),
+    // How long a call waits for its answer: the silos' own Registry:ResponseTimeoutSeconds (a call a dying silo held).
+    ResponseTimeout = TimeSpan.FromSeconds(response),
     Events = false,                  // true only when the silos route a source (Registry:Routes) and you subscribe
 };
 builder.AddRegistryClient(options);

@@ -101,6 +101,9 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
             ["--Registry:ClusterConnectTimeoutSeconds=0"],
             ["--Registry:GatewayPort=99999"],
             ["--Registry:GatewayPort=abc"],
+            // Stop 32: the sample did not read the silos' response timeout at all; it is one of their settings too.
+            ["--Registry:ResponseTimeoutSeconds=0"],
+            ["--Registry:ResponseTimeoutSeconds=abc"],
         ];
 
         var runs = await Task.WhenAll(cases.Select(c => RunClientSampleAsync(c, ct)));
