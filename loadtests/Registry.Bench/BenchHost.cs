@@ -38,10 +38,11 @@ internal static class BenchHost
 {
     /// <summary>
     /// Starts a registry; <paramref name="partitions"/> null leaves the host's default, so the same benchmark runs
-    /// on versions of the code whose index settings differ.
+    /// on versions of the code whose index settings differ. <paramref name="hearSignals"/> false: the host takes no
+    /// SIGINT or SIGTERM (see <see cref="SignalFreeLifetime"/>).
     /// </summary>
     public static async Task<BenchRegistry> StartRegistryAsync(string name, string? storage, bool authentication, string? certificate, int? partitions,
-        IReadOnlyDictionary<string, string?>? settings = null)
+        IReadOnlyDictionary<string, string?>? settings = null, bool hearSignals = true)
     {
         var folder = Directory.CreateTempSubdirectory("registry-bench-").FullName;
         var hostPorts = FreePorts(3);
@@ -71,6 +72,10 @@ internal static class BenchHost
         {
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
+            if (!hearSignals)
+            {
+                builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
+            }
         });
         await app.StartAsync();
         return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}");
@@ -80,10 +85,14 @@ internal static class BenchHost
     /// The HTTP ceiling: Kestrel with the same TLS certificate and nothing behind it. <c>GET /noop</c> answers a small
     /// JSON body like a registry read; <c>POST /noop</c> drains the body and answers 204 like a device message.
     /// </summary>
-    public static WebApplication BuildNoopServer(string pfxPath, int port)
+    public static WebApplication BuildNoopServer(string pfxPath, int port, bool hearSignals = true)
     {
         var builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
+        if (!hearSignals)
+        {
+            builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
+        }
         var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfxPath, password: null);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.UseHttps(certificate)));
         var app = builder.Build();
@@ -146,4 +155,16 @@ internal static class BenchHost
         }
         throw new InvalidOperationException($"Cannot find the repository root (Registry.Orleans.sln) above {AppContext.BaseDirectory}.");
     }
+}
+
+/// <summary>
+/// A host lifetime that takes no signal, for a host inside a program that handles SIGINT and SIGTERM itself (the load
+/// harness: its first signal ends the run with a report, its second aborts). The default console lifetime also took
+/// them and cancelled them to stop its host, so the harness's second signal, the abort, was swallowed.
+/// </summary>
+internal sealed class SignalFreeLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -59,7 +59,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
         {
             settings[key] = value;
         }
-        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null, settings);
+        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null, settings, hearSignals: false);
         try
         {
             var client = await ConnectAsync(c =>
@@ -124,7 +124,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
     public async Task<(WebApplication Server, string BaseAddress)> StartNoopServerAsync(CancellationToken cancel)
     {
         var port = BenchHost.FreePorts(1)[0];
-        var server = BenchHost.BuildNoopServer(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port);
+        var server = BenchHost.BuildNoopServer(Path.Combine(InProcess!.Certificates, DevelopmentCertificates.ServerFileName), port, hearSignals: false);
         await server.StartAsync(cancel);
         return (server, $"https://127.0.0.1:{port}");
     }
@@ -152,7 +152,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
         // The default console lifetime takes SIGINT and SIGTERM for the client host: it stopped a connect in progress
         // before the harness's own handler saw the signal, so Ctrl+C read as an unreachable gateway. The harness alone
         // handles signals, through the token.
-        builder.Services.AddSingleton<IHostLifetime, HarnessLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
         builder.UseOrleansClient(client =>
         {
             // On a saturated machine a bulk fill call can queue past Orleans' 30 s default and fail the whole run
@@ -198,14 +198,6 @@ internal sealed class RegistryTarget : IAsyncDisposable
                 $"no Orleans gateway{at} answered within {connectLimit.TotalSeconds:0.###} s{cause}."));
         }
         return host;
-    }
-
-    /// <summary>A host lifetime that takes no signal: the harness's own SIGINT and SIGTERM handler stops the run.</summary>
-    private sealed class HarnessLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The gateways of <c>host:port[,host:port…]</c>; a malformed one is an <see cref="ArgumentException"/>.</summary>

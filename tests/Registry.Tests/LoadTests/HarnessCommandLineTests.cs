@@ -326,6 +326,68 @@ public sealed class HarnessCommandLineTests
     }
 
     /// <summary>
+    /// Review, stop 31: a second SIGTERM did not abort a run whose registry ran in the harness's process
+    /// (<c>heartbeat-http</c>): that host's console lifetime took the signal too, cancelled its default action to stop
+    /// itself, and the run went on to a full report ~5 s later with exit code 130. The in-process hosts now take no
+    /// signal, so the second one ends the process by SIGTERM at once, without a report.
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task A_second_sigterm_aborts_a_run_whose_registry_runs_in_the_harness_process()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-abort-inprocess-").FullName;
+        try
+        {
+            using var harness = StartHarness(["heartbeat-http", "--devices", "50", "--duration", "10m", "--warmup", "1s", "--no-ceiling",
+                "--no-plots", "--out", output]); // live: its output is not a terminal, so a plain line every 5 s
+            var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _ = Task.Run(async () =>
+            {
+                while (await harness.StandardError.ReadLineAsync(ct) is { } line)
+                {
+                    if (line.StartsWith("Stopping (SIGTERM)", StringComparison.Ordinal))
+                    {
+                        stopping.TrySetResult();
+                    }
+                }
+            }, ct);
+            _ = Task.Run(async () =>
+            {
+                // The first line after "preparing the target" is the step's progress (5 s in): the registry is up.
+                var prepared = false;
+                while (await harness.StandardOutput.ReadLineAsync(ct) is { } line)
+                {
+                    if (prepared)
+                    {
+                        running.TrySetResult();
+                    }
+                    prepared |= line.Contains("preparing the target", StringComparison.Ordinal);
+                }
+            }, ct);
+            await running.Task.WaitAsync(ct);
+
+            await Signal(harness.Id);
+            await stopping.Task.WaitAsync(ct); // the first signal was taken as Ctrl+C is
+            await Signal(harness.Id);
+            await harness.WaitForExitAsync(ct);
+
+            Assert.Equal(128 + 15, harness.ExitCode); // ended by the signal itself, not the run's 130
+            Assert.False(File.Exists(Path.Combine(output, "report.json")), "an aborted run writes no report");
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+
+        async Task Signal(int pid)
+        {
+            using var kill = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            await kill.WaitForExitAsync(ct);
+        }
+    }
+
+    /// <summary>
     /// Without ceilings the storage check lived in the scan ceiling's step, so a <c>--no-ceiling</c> run never counted the
     /// rows the import stored, and its notes still gave the ceilings' requests in flight.
     /// </summary>
