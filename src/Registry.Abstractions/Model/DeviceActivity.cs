@@ -53,6 +53,8 @@ public enum SessionCloseReason
     KeyRevoked = 2,
     /// <summary>A newer connection with the same device id replaced this one, as IoT Hub does.</summary>
     Replaced = 3,
+    /// <summary>The SAS token the session connected with expired (its <c>se</c> plus the clock skew IoT Hub allows), as IoT Hub ends it.</summary>
+    TokenExpired = 4,
 }
 
 /// <summary>

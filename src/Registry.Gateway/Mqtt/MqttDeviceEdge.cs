@@ -197,6 +197,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             return;
         }
         string? keyFingerprint = null;
+        long? expiresOn = null;
         if (_access.Enabled)
         {
             AccessDecision decision;
@@ -218,6 +219,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
                 return;
             }
             keyFingerprint = decision.KeyFingerprint;
+            expiresOn = decision.ExpiresOn;
         }
 
         _admitting.AddOrUpdate(deviceId, 1, (_, admitting) => admitting + 1);
@@ -256,6 +258,10 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             if (replaced is not null && replaced.SessionId != session.SessionId)
             {
                 LogSessionClosed(_logger, deviceId, SessionCloseReason.Replaced);
+            }
+            if (expiresOn is { } se)
+            {
+                ArmExpiry(session, SharedAccessSignature.ExpiryOf(se));
             }
         }
         finally
@@ -441,10 +447,44 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
     }
 
+    /// <summary>Longest a session's expiry timer is set for at once (a timer takes at most ~49 days); it is set again then.</summary>
+    private static readonly TimeSpan MaxExpiryWait = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// IoT Hub ends a device's MQTT connection when the SAS token it connected with expires, which is why the SDKs renew
+    /// their tokens by reconnecting: the session ends at <paramref name="expiry"/>, the moment this edge would refuse the
+    /// token (its <c>se</c> plus IoT Hub's 5-minute clock skew), however long it has been open.
+    /// </summary>
+    private void ArmExpiry(MqttDeviceSession session, DateTimeOffset expiry)
+    {
+        if (!IsCurrent(session))
+        {
+            return; // ended (or replaced) meanwhile
+        }
+        var wait = expiry - _clock.GetUtcNow();
+        if (wait <= TimeSpan.Zero)
+        {
+            LogSessionClosed(_logger, session.DeviceId, SessionCloseReason.TokenExpired);
+            SessionAborted?.Invoke(session.DeviceId, SessionCloseReason.TokenExpired);
+            session.Channel.Abort("the SAS token of the session expired");
+            return;
+        }
+        var timer = _clock.CreateTimer(_ => ArmExpiry(session, expiry), null, wait < MaxExpiryWait ? wait : MaxExpiryWait, Timeout.InfiniteTimeSpan);
+        Interlocked.Exchange(ref session.Expiry, timer)?.Dispose();
+        if (!IsCurrent(session))
+        {
+            timer.Dispose(); // ended while the timer was being set: EndSessionAsync may have disposed the one before
+        }
+    }
+
+    private bool IsCurrent(MqttDeviceSession session) =>
+        _sessions.TryGetValue(session.DeviceId, out var current) && current.SessionId == session.SessionId;
+
     private async Task EndSessionAsync(MqttDeviceSession session)
     {
         // Only this connection's own entry goes: a newer connection of the same device keeps its place.
         _sessions.TryRemove(new KeyValuePair<string, MqttDeviceSession>(session.DeviceId, session));
+        Interlocked.Exchange(ref session.Expiry, null)?.Dispose();
         try
         {
             await session.Grain.Disconnect(session.SessionId);

@@ -8,6 +8,9 @@ namespace Registry.Gateway.Mqtt;
 /// </summary>
 internal sealed record MqttDeviceSession(string DeviceId, Guid SessionId, string? KeyFingerprint, IDeviceGrain Grain, EdgeChannel Channel)
 {
+    /// <summary>Ends the session when the token it connected with expires; disposed when the session ends.</summary>
+    public ITimer? Expiry;
+
     public DeviceSession ToDeviceSession(IDeviceSessionObserver observer) => new(SessionId, observer, KeyFingerprint);
 
     public DeviceMessage Messages(int count) => new(DeviceTransport.Mqtt, SessionId, KeyFingerprint, count);

@@ -116,7 +116,7 @@ public sealed class DeviceAccessAuthorizer
         {
             return (AccessDecision.Refused("device key changed since the token was checked"), true);
         }
-        return (AccessDecision.Granted with { KeyFingerprint = validated.KeyFingerprint }, true);
+        return (AccessDecision.Granted with { KeyFingerprint = validated.KeyFingerprint, ExpiresOn = validated.ExpiresOn }, true);
     }
 
     /// <summary>

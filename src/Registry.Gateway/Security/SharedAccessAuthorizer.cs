@@ -15,6 +15,12 @@ public readonly record struct AccessDecision(bool IsGranted, string Reason)
     /// </summary>
     public string? KeyFingerprint { get; init; }
 
+    /// <summary>
+    /// For a granted token: its <c>se</c> (Unix seconds), so a connection opened with it can end when it expires
+    /// (<see cref="SharedAccessSignature.ExpiryOf"/>). Null for refusals.
+    /// </summary>
+    public long? ExpiresOn { get; init; }
+
     public static AccessDecision Refused(string reason) => new(false, reason);
 }
 

@@ -123,6 +123,12 @@ public sealed class SharedAccessSignature
     internal static bool IsExpired(long expiresOn, DateTimeOffset now) =>
         expiresOn < now.ToUnixTimeSeconds() - (long)MaxClockSkew.TotalSeconds;
 
+    /// <summary>The first moment <see cref="IsExpired(long, DateTimeOffset)"/> holds for a token of <paramref name="expiresOn"/>.</summary>
+    internal static DateTimeOffset ExpiryOf(long expiresOn) =>
+        expiresOn >= DateTimeOffset.MaxValue.ToUnixTimeSeconds() - (long)MaxClockSkew.TotalSeconds - 1
+            ? DateTimeOffset.MaxValue
+            : DateTimeOffset.FromUnixTimeSeconds(expiresOn + (long)MaxClockSkew.TotalSeconds + 1);
+
     /// <summary>
     /// Whether <c>sig</c> is <c>Base64(HMACSHA256(key, UTF8(sr + "\n" + se)))</c>, compared in constant time.
     /// <paramref name="key"/> is the decoded policy or device key.
