@@ -2,8 +2,7 @@ using Registry.Host;
 
 try
 {
-    await RegistryHost.Build(args).RunAsync();
-    return 0;
+    return await RegistryHost.RunToExitAsync(RegistryHost.Build(args), Console.Error);
 }
 catch (Exception e) when (RegistryHost.RefusalOf(e) is { } refusal)
 {

@@ -31,4 +31,36 @@ public static partial class RegistryHost
     };
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>What the process says when a stop (SIGTERM, Ctrl+C) came while the registry was still starting.</summary>
+    public const string StoppedWhileStarting = "Stopped while starting (SIGTERM or Ctrl+C): nothing was served.";
+
+    /// <summary>
+    /// Runs a built host until it stops: exit code 0. A stop asked for while it is still starting cancels the start,
+    /// which the host throws as a cancellation (from Orleans' silo lifecycle or a hosted service's start); that is the
+    /// stop the operator asked for, said in one line with exit code 0, not an unhandled exception that aborts the
+    /// process (exit code 134, as a review found under SIGTERM 5-11 s into a durable start).
+    /// </summary>
+    public static async Task<int> RunToExitAsync(WebApplication app, TextWriter error)
+    {
+        // Taken first: RunAsync disposes the host, and its services with it, before it throws.
+        var stopping = app.Lifetime.ApplicationStopping;
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception e) when (stopping.IsCancellationRequested && IsCancellation(e))
+        {
+            await error.WriteLineAsync(StoppedWhileStarting);
+            return 0;
+        }
+    }
+
+    private static bool IsCancellation(Exception e) => e switch
+    {
+        OperationCanceledException or Orleans.Runtime.OrleansLifecycleCanceledException => true,
+        AggregateException all => all.InnerExceptions.Count > 0 && all.InnerExceptions.All(IsCancellation),
+        _ => e.InnerException is { } inner && IsCancellation(inner),
+    };
 }

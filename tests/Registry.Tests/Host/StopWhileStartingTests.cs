@@ -1,0 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Host;
+
+/// <summary>
+/// Review, stop 32: a SIGTERM 5-11 s into a durable start, while Orleans' silo or a hosted service was still starting,
+/// ended the process with an unhandled cancellation ("Unhandled exception … TaskCanceledException", SIGABRT, exit code
+/// 134): a crash to a service manager, for the stop it had asked for. The host's run now says one line and exits 0.
+/// The signal is what the console lifetime turns it into, <see cref="IHostApplicationLifetime.StopApplication"/>, asked
+/// while a hosted service of the registry is held in its start.
+/// </summary>
+public sealed class StopWhileStartingTests
+{
+    [Fact(Timeout = 120_000)]
+    public async Task A_stop_asked_while_the_registry_is_still_starting_exits_0_with_one_line()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Directory.CreateTempSubdirectory("registry-stop-starting-").FullName;
+        var ports = FreePorts.Take(3);
+        var held = new HeldStart();
+        var app = RegistryHost.Build(
+        [
+            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
+            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
+        ], builder => builder.Services.AddHostedService(_ => held));
+        var error = new StringWriter();
+        try
+        {
+            var run = RegistryHost.RunToExitAsync(app, error);
+            await held.Starting.Task.WaitAsync(ct);
+            app.Lifetime.StopApplication();
+
+            Assert.Equal(0, await run.WaitAsync(ct));
+            Assert.Equal(RegistryHost.StoppedWhileStarting, error.ToString().Trim());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>A start that lasts until it is cancelled, as a slow storage read or silo join does.</summary>
+    private sealed class HeldStart : IHostedService
+    {
+        public TaskCompletionSource Starting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            Starting.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
