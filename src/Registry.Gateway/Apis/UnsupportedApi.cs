@@ -20,6 +20,13 @@ internal static class UnsupportedApi
         api.Map("/statistics/{**rest}", Unsupported);
         api.Map("/heartbeat/{**rest}", Unsupported);
         api.Map("/jobs/{**rest}", Unsupported);
+        // IoT Hub service paths this registry does not serve (twins and direct methods, configurations, digital twins,
+        // service-side cloud-to-device): without these an SDK call got ASP.NET's bare 404, the same for a registered and
+        // an unknown device, which a ported app reads as "device gone".
+        api.Map("/twins/{**rest}", Unsupported);
+        api.Map("/configurations/{**rest}", Unsupported);
+        api.Map("/digitaltwins/{**rest}", Unsupported);
+        api.Map("/messages/{**rest}", Unsupported);
         api.Map("/", Root);
         return api;
     }
