@@ -101,6 +101,10 @@ public static partial class RegistryHost
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
+                // Header values decode as Latin-1 (RFC 9110 section 5.5: other octets are opaque data), as Node writes them,
+                // so a non-ASCII byte reaches the registry's own rules (an application property's value: 400 ArgumentInvalid,
+                // nothing counted; a token: 401) instead of Kestrel's bare 400. Every registry rule accepts ASCII only there.
+                kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
                 kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.HttpsPort, listen => listen.UseHttps(certificate));
                 // The listen address only: MQTTnet's own listener would take every IPv4 address and [::].
                 kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.MqttPort, listen => mqtt.Options = listen.UseMqttDeviceEdge(certificate));

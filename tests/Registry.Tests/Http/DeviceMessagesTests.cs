@@ -154,6 +154,48 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
         Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
     }
 
+    /// <summary>
+    /// Review, stop 32: Node writes header values as Latin-1 bytes, so <c>message.properties.add('k', 'välue')</c> over
+    /// HTTPS sent the byte 0xE4, which Kestrel refused before the registry saw it: a bare 400 without
+    /// <c>iothub-errorcode</c>. The registry's own rule answers now, in IoT Hub's shape, whichever encoding the bytes use.
+    /// </summary>
+    [Theory]
+    [InlineData("latin-1")]
+    [InlineData("utf-8")]
+    public async Task A_non_ascii_property_value_in_the_header_bytes_answers_400_ArgumentInvalid_and_counts_nothing(string encoding)
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("nonascii");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var response = await SendRawAsync(id, registry.DeviceToken(id, key), ("iothub-app-k", "v\u00e4lue"),
+            encoding == "latin-1" ? Encoding.Latin1 : Encoding.UTF8);
+
+        Assert.StartsWith("HTTP/1.1 400 ", response);
+        Assert.Contains("\r\niothub-errorcode: ArgumentInvalid\r\n", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("{\"Message\":\"ErrorCode:ArgumentInvalid;The value of application property 'k'", response, StringComparison.Ordinal);
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
+    /// <summary>
+    /// Review, stop 32: with header values read as Latin-1, a token with a non-ASCII byte reaches the authentication
+    /// middleware and is refused there like any bad token (it was Kestrel's bare 400), and nothing is counted.
+    /// </summary>
+    [Fact]
+    public async Task A_token_with_a_non_ascii_byte_answers_401_in_iot_hubs_shape_and_counts_nothing()
+    {
+        var (id, key, _) = await registry.NewDeviceAsync("nonasciitoken");
+        var before = LastActivity(await registry.Owner.GetDeviceJsonAsync(id));
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var response = await SendRawAsync(id, registry.DeviceToken(id, key).Replace("sig=", "sig=\u00e4", StringComparison.Ordinal),
+            ("iothub-app-k", "v"), Encoding.Latin1);
+
+        Assert.StartsWith("HTTP/1.1 401 ", response);
+        Assert.Contains("\r\niothub-errorcode: IotHubUnauthorizedAccess\r\n", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, LastActivity(await registry.Owner.GetDeviceJsonAsync(id)));
+    }
+
     [Fact]
     public async Task A_property_header_sent_twice_answers_400_ArgumentInvalid()
     {
@@ -212,6 +254,25 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
         var request = Post(id, content);
         headers?.Invoke(request.Headers);
         return await client.SendAsync(request);
+    }
+
+    /// <summary>
+    /// One message over raw TLS, its header bytes in <paramref name="headerEncoding"/>: HttpClient refuses non-ASCII
+    /// header values, Node does not. Returns the whole answer as Latin-1 text (status line, headers, body).
+    /// </summary>
+    private async Task<string> SendRawAsync(string id, string authorization, (string Name, string Value) property, Encoding headerEncoding)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", registry.Host.BaseAddress.Port);
+        // Only the bytes on the wire matter here; the other tests check the host's certificate.
+        await using var tls = new System.Net.Security.SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync("localhost");
+        var head = $"POST /devices/{Uri.EscapeDataString(id)}/messages/events?{ApiVersion} HTTP/1.1\r\nHost: localhost\r\n" +
+            $"Authorization: {authorization}\r\n{property.Name}: {property.Value}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n";
+        await tls.WriteAsync(headerEncoding.GetBytes(head));
+        await tls.WriteAsync("{}"u8.ToArray());
+        using var reader = new StreamReader(tls, Encoding.Latin1);
+        return await reader.ReadToEndAsync();
     }
 
     private static HttpRequestMessage Post(string id, HttpContent content) =>
