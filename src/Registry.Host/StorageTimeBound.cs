@@ -90,7 +90,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         catch (OperationCanceledException) when (waited.IsCancellationRequested)
         {
         }
-        throw Unavailable($"Storage is busy: no request went out within {timeout.TotalSeconds:0.#} s ({requestsInFlight} in flight); nothing was sent; retry later.", null);
+        throw Unavailable($"Storage is busy: no request went out within {timeout.TotalSeconds:0.#} s ({requestsInFlight} in flight) and nothing was sent. Retry later.", null);
     }
 
     /// <summary>Runs <paramref name="operation"/> for at most the timeout.</summary>
@@ -104,11 +104,11 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         }
         catch (TimeoutException e)
         {
-            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s; retry later.", e);
+            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", e);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            throw Unavailable("Storage is not reachable; retry later.", e);
+            throw Unavailable("Storage is not reachable. Retry later.", e);
         }
     }
 
@@ -124,7 +124,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            throw Unavailable("Storage is not reachable; retry later.", e);
+            throw Unavailable("Storage is not reachable. Retry later.", e);
         }
     }
 

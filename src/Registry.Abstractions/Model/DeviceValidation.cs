@@ -40,7 +40,7 @@ public static partial class DeviceValidation
         if (!IsValidDeviceId(deviceId))
         {
             throw RegistryException.Invalid(
-                $"The device id '{deviceId}' is invalid: 1-128 characters of letters, digits and -:.+%_#*?!(),=@;$', other than . and ..");
+                $"The device id '{deviceId}' is invalid: 1-128 characters of letters, digits, -:.+%_#*?!(),=@$' and semicolon, other than . and ..");
         }
     }
 
@@ -142,7 +142,7 @@ public static partial class DeviceValidation
         }
         if (parents.Count > MaxParentScopes)
         {
-            throw RegistryException.Invalid($"parentScopes holds {parents.Count} scopes; a device has at most {MaxParentScopes} parent.");
+            throw RegistryException.Invalid($"parentScopes holds {parents.Count} scopes, but a device has at most {MaxParentScopes} parent.");
         }
         if (!parents.All(IsBoundedScope))
         {

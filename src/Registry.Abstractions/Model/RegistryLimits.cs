@@ -35,7 +35,7 @@ public static class RegistryLimits
         if (count > MaxBulkOperations)
         {
             throw new RegistryException(RegistryErrorCode.TooManyDevices,
-                $"A bulk request may hold at most {MaxBulkOperations} devices; this one holds {count}.");
+                $"A bulk request may hold at most {MaxBulkOperations} devices, and this one holds {count}.");
         }
     }
 

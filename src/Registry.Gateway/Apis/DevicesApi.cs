@@ -85,7 +85,7 @@ internal static class DevicesApi
             && !path.EndsWith("/devices", StringComparison.OrdinalIgnoreCase)
             && !path.EndsWith("/devices/", StringComparison.OrdinalIgnoreCase))
         {
-            throw RegistryException.Invalid($"The path '{path}' has a dot segment where a device id belongs; '.' and '..' are not device ids.");
+            throw RegistryException.Invalid($"The path '{path}' has a dot segment where a device id belongs, and '.' and '..' are not device ids.");
         }
     }
 }

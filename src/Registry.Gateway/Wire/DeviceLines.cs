@@ -38,7 +38,7 @@ internal sealed class DeviceLines : IDeviceLineFormat
         {
             var twin = item.ImportMode!.StartsWith("updateTwin", StringComparison.OrdinalIgnoreCase);
             return new ImportLine(null, new ImportLineError(item.Id, RegistryErrorCode.ArgumentInvalid, twin
-                ? $"importMode '{item.ImportMode}' changes only a device twin; this registry keeps no twins."
+                ? $"importMode '{item.ImportMode}' changes only a device twin, and this registry keeps no twins."
                 : $"importMode '{item.ImportMode}' of device '{item.Id}' is not supported."));
         }
         var parsed = BulkRequest.ToItem(item, mode);

@@ -50,7 +50,7 @@ internal sealed record DeviceToCloudMessage(
             }
             if (values.Count != 1)
             {
-                throw RegistryException.Invalid($"The message property header '{name}' appears {values.Count} times; it may appear once.");
+                throw RegistryException.Invalid($"The message property header '{name}' appears {values.Count} times, but it may appear once.");
             }
             Add(application, system, name, values[0] ?? "");
         }
@@ -130,7 +130,7 @@ internal sealed record DeviceToCloudMessage(
             }
             else
             {
-                throw Malformed($"message {index} has a member '{member.Name}'; only 'body' and 'properties' are allowed");
+                throw Malformed($"message {index} has a member '{member.Name}', but only 'body' and 'properties' are allowed");
             }
         }
         return Checked(new DeviceToCloudMessage(bodyBytes ?? throw Malformed($"message {index} has no body"), application, system));
@@ -174,7 +174,7 @@ internal sealed record DeviceToCloudMessage(
         if (message.SystemProperties.TryGetValue(MessageId, out var messageId)
             && (messageId.Length is 0 or > MaxIdLength || !messageId.All(IsMessageIdChar)))
         {
-            throw RegistryException.Invalid($"{MessageId} must be 1 to {MaxIdLength} ASCII letters, digits or any of -:.+%_#*?!(),=@;$'.");
+            throw RegistryException.Invalid($"{MessageId} must be 1 to {MaxIdLength} ASCII letters, digits, any of -:.+%_#*?!(),=@$' or semicolon.");
         }
         if (message.SystemProperties.TryGetValue(CorrelationId, out var correlationId) && correlationId.Length > MaxIdLength)
         {

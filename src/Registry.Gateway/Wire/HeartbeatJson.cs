@@ -85,7 +85,7 @@ internal sealed record HeartbeatRequestJson(int? IntervalSeconds, int? GraceSeco
             case null or On when IntervalSeconds is { } interval:
                 return new HeartbeatOverride(new HeartbeatPolicy(interval, GraceSeconds ?? 0).EnsureValid());
             case null or On:
-                throw RegistryException.Invalid("A heartbeat policy needs intervalSeconds (and optionally graceSeconds); or send {\"monitoring\":\"off\"} or {\"monitoring\":\"default\"}.");
+                throw RegistryException.Invalid("A heartbeat policy needs intervalSeconds (and optionally graceSeconds), or send {\"monitoring\":\"off\"} or {\"monitoring\":\"default\"}.");
             case Off or Default:
                 throw RegistryException.Invalid($"\"monitoring\":\"{Monitoring}\" takes no intervalSeconds or graceSeconds.");
             default:

@@ -358,7 +358,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         };
         if (capabilities.IotEdge && identity.ParentScopes.Any(parent => IsSameScope(parent, identity.DeviceScope!)))
         {
-            throw RegistryException.Invalid($"parentScopes names '{identity.DeviceScope}', the device's own scope; a device cannot be its own parent.");
+            throw RegistryException.Invalid($"parentScopes names '{identity.DeviceScope}', the device's own scope: a device cannot be its own parent.");
         }
 
         // Index first: if we die after this line the index holds a phantom, never a missing device.
@@ -482,7 +482,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         var ownScope = OwnEdgeScope(current);
         if (input.ParentScopes is { } parents && parents.Any(parent => IsSameScope(parent, ownScope)))
         {
-            throw RegistryException.Invalid($"parentScopes names '{ownScope}', the device's own scope; a device cannot be its own parent.");
+            throw RegistryException.Invalid($"parentScopes names '{ownScope}', the device's own scope: a device cannot be its own parent.");
         }
     }
 

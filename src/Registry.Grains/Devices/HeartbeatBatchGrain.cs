@@ -18,7 +18,7 @@ public sealed class HeartbeatBatchGrain : Grain, IHeartbeatBatchGrain
     {
         if (deviceIds.Count > RegistryLimits.MaxHeartbeatBatch)
         {
-            throw RegistryException.Invalid($"A heartbeat batch holds at most {RegistryLimits.MaxHeartbeatBatch} device ids; this one has {deviceIds.Count}.");
+            throw RegistryException.Invalid($"A heartbeat batch holds at most {RegistryLimits.MaxHeartbeatBatch} device ids, and this one has {deviceIds.Count}.");
         }
         var calls = new Task<DeviceAccess>[deviceIds.Count];
         for (var i = 0; i < calls.Length; i++)

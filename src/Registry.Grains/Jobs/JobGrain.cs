@@ -89,7 +89,7 @@ public sealed partial class JobGrain(
         }
         if (!await End(JobStatus.Cancelled, null))
         {
-            throw new RegistryException(RegistryErrorCode.ServiceUnavailable, $"The cancellation of job {JobId} could not be stored; retry it.");
+            throw new RegistryException(RegistryErrorCode.ServiceUnavailable, $"The cancellation of job {JobId} could not be stored. Retry it.");
         }
         return Job;
     }

@@ -30,7 +30,7 @@ public sealed class JobRegistryGrain(
         if (active >= options.Value.MaxActiveJobs)
         {
             throw new RegistryException(RegistryErrorCode.JobQuotaExceeded,
-                $"Only {options.Value.MaxActiveJobs} import/export job(s) may be active at a time; {active} is active. Wait for it to end or cancel it.");
+                $"Only {options.Value.MaxActiveJobs} import/export job(s) may be active at a time, and {active} is active. Wait for it to end or cancel it.");
         }
         var jobId = Guid.NewGuid().ToString();
         state.State.Jobs.Add(new JobEntry(jobId, null));

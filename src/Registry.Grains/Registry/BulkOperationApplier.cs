@@ -52,7 +52,7 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, ex, operation.Mode, id);
-            return (new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device; retry it.", operation.Mode), null);
+            return (new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device. Retry it.", operation.Mode), null);
         }
         catch (Exception ex)
         {

@@ -62,7 +62,7 @@ public sealed class ChunkProbe(long holdKey = -1, long failKey = -1, bool failAl
         }
         if (key == failKey && Interlocked.CompareExchange(ref _failing, 1, 0) == 0)
         {
-            return Task.FromException(new StorageUnavailableException("Storage did not answer within 5 s; retry later."));
+            return Task.FromException(new StorageUnavailableException("Storage did not answer within 5 s. Retry later."));
         }
         // Only the first attempt is held: the resumed job passes through.
         if (key == holdKey && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)

@@ -102,7 +102,7 @@ public sealed class FaultyJobStorage(IGrainStorage inner, JobStorageFaults fault
             await inner.WriteStateAsync(stateName, grainId, grainState);
             grainState.ETag = etag;
         }
-        throw new StorageUnavailableException("Storage did not answer within 5 s; retry later.");
+        throw new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>

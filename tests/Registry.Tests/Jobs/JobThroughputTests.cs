@@ -256,7 +256,7 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
             {
                 await inner.WriteStateAsync(stateName, grainId, grainState);
             }
-            throw new StorageUnavailableException("Storage did not answer within 5 s; retry later.");
+            throw new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
         }
 
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
