@@ -108,7 +108,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            throw Unavailable("Storage is not reachable. Retry later.", e);
+            throw Unavailable("Storage could not be reached or failed the request (a refused connection, a network timeout or a server error). Retry later.", e);
         }
     }
 
@@ -124,7 +124,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            throw Unavailable("Storage is not reachable. Retry later.", e);
+            throw Unavailable("Storage could not be reached or failed the request (a refused connection, a network timeout or a server error). Retry later.", e);
         }
     }
 
