@@ -16,6 +16,7 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
     private const string GenerationColumn = "GenerationId";
     private const string ActivityColumn = "LastActivityTime";
     private const string HeartbeatColumn = "LastHeartbeatTime";
+    private const string ConnectionColumn = "ConnectionStateUpdatedTime";
 
     public async Task Write(int partition, IReadOnlyList<PresenceRecord> records)
     {
@@ -36,7 +37,8 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
             return null;
         }
         return new PresenceRecord(deviceId, e.GetString(GenerationColumn) ?? "",
-            e.GetDateTimeOffset(ActivityColumn)?.UtcDateTime ?? default, e.GetDateTimeOffset(HeartbeatColumn)?.UtcDateTime);
+            e.GetDateTimeOffset(ActivityColumn)?.UtcDateTime ?? default, e.GetDateTimeOffset(HeartbeatColumn)?.UtcDateTime,
+            e.GetDateTimeOffset(ConnectionColumn)?.UtcDateTime ?? default); // absent in rows written before the column
     }
 
     private static TableEntity Entity(string partitionKey, PresenceRecord record)
@@ -49,6 +51,10 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
         if (record.LastHeartbeatTime is { } heartbeat)
         {
             entity[HeartbeatColumn] = new DateTimeOffset(DateTime.SpecifyKind(heartbeat, DateTimeKind.Utc));
+        }
+        if (record.ConnectionStateUpdatedTime != default)
+        {
+            entity[ConnectionColumn] = new DateTimeOffset(DateTime.SpecifyKind(record.ConnectionStateUpdatedTime, DateTimeKind.Utc));
         }
         return entity;
     }

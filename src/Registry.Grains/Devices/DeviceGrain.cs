@@ -91,7 +91,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             var record = await _presenceStore.Read(DevicePartitioner.PartitionOf(DeviceId, _indexOptions.Value.Partitions), DeviceId);
             if (record is not null && record.GenerationId == identity.GenerationId && _state.State.Identity == identity)
             {
-                _presence.Restore(record.LastActivityTime, record.LastHeartbeatTime);
+                _presence.Restore(record.LastActivityTime, record.LastHeartbeatTime, record.ConnectionStateUpdatedTime);
             }
             _presenceRestored = true;
         }
@@ -122,7 +122,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         var lastActivity = _presence.LastActivityTime;
         return identity is null || lastActivity == default
             ? null
-            : new PresenceRecord(DeviceId, identity.GenerationId, lastActivity, _presence.LastHeartbeatTime);
+            : new PresenceRecord(DeviceId, identity.GenerationId, lastActivity, _presence.LastHeartbeatTime, _presence.ConnectionStateUpdatedTime);
     }
 
     /// <summary>
@@ -188,7 +188,10 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     public Task Disconnect(Guid sessionId)
     {
         var before = _presence.ConnectionState;
-        _presence.Disconnect(sessionId, Now);
+        if (_presence.Disconnect(sessionId, Now))
+        {
+            Touched(); // the time of the change is presence too: a later activation shows it (review, stop 32)
+        }
         return ConnectionChanged(before);
     }
 

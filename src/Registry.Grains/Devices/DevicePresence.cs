@@ -107,10 +107,15 @@ internal sealed class DevicePresence
 
     /// <summary>
     /// Lays what was persisted before this activation under what happened since: a later time in memory wins, since it
-    /// is newer than anything written. Connection state is not restored: sessions do not survive their activation.
+    /// is newer than anything written. Connection state is not restored: sessions do not survive their activation; the
+    /// time it last changed is, unless it changed since (an import's or a failover's new activation showed "never").
     /// </summary>
-    public void Restore(DateTime lastActivityTime, DateTime? lastHeartbeatTime)
+    public void Restore(DateTime lastActivityTime, DateTime? lastHeartbeatTime, DateTime connectionStateUpdatedTime)
     {
+        if (connectionStateUpdatedTime > ConnectionStateUpdatedTime)
+        {
+            ConnectionStateUpdatedTime = connectionStateUpdatedTime;
+        }
         if (lastActivityTime > LastActivityTime)
         {
             LastActivityTime = lastActivityTime;

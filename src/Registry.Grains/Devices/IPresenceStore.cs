@@ -23,7 +23,8 @@ public sealed record PresenceRecord(
     [property: Id(0)] string DeviceId,
     [property: Id(1)] string GenerationId,
     [property: Id(2)] DateTime LastActivityTime,
-    [property: Id(3)] DateTime? LastHeartbeatTime);
+    [property: Id(3)] DateTime? LastHeartbeatTime,
+    [property: Id(4)] DateTime ConnectionStateUpdatedTime = default);
 
 /// <summary>How often presence is written (the staleness bound after a crash); a clean stop writes what is left.</summary>
 public sealed class PresenceOptions

@@ -43,14 +43,14 @@ public sealed class MemoryPresenceStoreGrain : Grain, IMemoryPresenceStoreGrain
             ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_records, record.DeviceId, out _);
             // The string held already when it is the same (records from another silo arrive as fresh copies).
             var generation = string.Equals(entry.GenerationId, record.GenerationId, StringComparison.Ordinal) ? entry.GenerationId : record.GenerationId;
-            entry = new Entry(generation, record.LastActivityTime, record.LastHeartbeatTime);
+            entry = new Entry(generation, record.LastActivityTime, record.LastHeartbeatTime, record.ConnectionStateUpdatedTime);
         }
         return Task.CompletedTask;
     }
 
     public Task<PresenceRecord?> Read(string deviceId) => Task.FromResult(_records.TryGetValue(deviceId, out var entry)
-        ? new PresenceRecord(deviceId, entry.GenerationId, entry.LastActivityTime, entry.LastHeartbeatTime)
+        ? new PresenceRecord(deviceId, entry.GenerationId, entry.LastActivityTime, entry.LastHeartbeatTime, entry.ConnectionStateUpdatedTime)
         : null);
 
-    private readonly record struct Entry(string GenerationId, DateTime LastActivityTime, DateTime? LastHeartbeatTime);
+    private readonly record struct Entry(string GenerationId, DateTime LastActivityTime, DateTime? LastHeartbeatTime, DateTime ConnectionStateUpdatedTime);
 }

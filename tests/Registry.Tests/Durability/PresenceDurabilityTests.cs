@@ -21,6 +21,7 @@ public sealed class PresenceDurabilityTests(AzuriteFixture azurite)
         string dataFolder;
         string lastActivity;
         string etag;
+        string disconnectedAt;
         var id = $"pres-{Guid.NewGuid():N}"[..17];
         await using (var first = await RegistryTestHost.StartAsync(settings))
         {
@@ -28,8 +29,9 @@ public sealed class PresenceDurabilityTests(AzuriteFixture azurite)
             using var owner = first.CreateClient();
             var key = (string)(await owner.CreateDeviceAsync(id))["authentication"]!["symmetricKey"]!["primaryKey"]!;
             using var device = first.CreateDeviceClient(id, key);
-            await first.Services.GetRequiredService<IGrainFactory>().GetGrain<IDeviceGrain>(id)
-                .Connect(new DeviceSession(Guid.NewGuid(), null, DeviceKeyFingerprint.Of(key)));
+            var grain = first.Services.GetRequiredService<IGrainFactory>().GetGrain<IDeviceGrain>(id);
+            var session = new DeviceSession(Guid.NewGuid(), null, DeviceKeyFingerprint.Of(key));
+            await grain.Connect(session);
             for (var i = 0; i < 10; i++)
             {
                 using var sent = await device.PostAsync($"devices/{id}/messages/events?{ApiVersion}", new StringContent("{}", Encoding.UTF8));
@@ -39,6 +41,10 @@ public sealed class PresenceDurabilityTests(AzuriteFixture azurite)
             Assert.Equal("Connected", (string?)before["connectionState"]);
             lastActivity = (string)before["lastActivityTime"]!;
             etag = (string)before["etag"]!;
+            // Review, stop 32: when the device last disconnected is presence too; it read "never" after a new activation.
+            await grain.Disconnect(session.SessionId);
+            disconnectedAt = (string)(await owner.GetDeviceJsonAsync(id))["connectionStateUpdatedTime"]!;
+            Assert.NotEqual("0001-01-01T00:00:00Z", disconnectedAt);
             Assert.Equal(0, first.Services.GetRequiredService<PresenceWriter>().RecordsWritten);
         }
 
@@ -48,6 +54,7 @@ public sealed class PresenceDurabilityTests(AzuriteFixture azurite)
 
         Assert.Equal(lastActivity, (string?)after["lastActivityTime"]);
         Assert.Equal("Disconnected", (string?)after["connectionState"]);
+        Assert.Equal(disconnectedAt, (string?)after["connectionStateUpdatedTime"]);
         Assert.Equal(etag, (string?)after["etag"]);
     }
 

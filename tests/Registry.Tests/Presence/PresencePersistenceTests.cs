@@ -96,6 +96,36 @@ public sealed class PresencePersistenceTests(PresenceClusterFixture fixture) : I
         Assert.Equal(created.ETag, device.ETag);
     }
 
+    /// <summary>
+    /// Review, stop 32: an import deactivates the devices it wrote, and the next activation showed a device that had
+    /// connected and disconnected with <c>connectionStateUpdatedTime</c> "never" (0001-01-01): the time of the change
+    /// was not part of the persisted presence, and a disconnect did not mark presence for writing at all.
+    /// </summary>
+    [Fact]
+    public async Task A_later_activation_shows_when_the_device_last_disconnected()
+    {
+        var id = NewId("discon");
+        await fixture.Device(id).Create(Sas(id));
+        var session = new DeviceSession(Guid.NewGuid(), null, null);
+        await fixture.Device(id).Connect(session);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+        await fixture.Device(id).Heartbeat();
+        var activeAt = fixture.Now;
+        await FlushAllAsync(); // the heartbeat written; the disconnect comes after
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+        await fixture.Device(id).Disconnect(session.SessionId);
+        var disconnectedAt = fixture.Now;
+        Assert.Equal(disconnectedAt, (await fixture.Device(id).Get())!.ConnectionStateUpdatedTime);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(5));
+
+        await fixture.Device(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var device = (await fixture.Device(id).Get())!;
+        Assert.Equal(DeviceConnectionState.Disconnected, device.ConnectionState);
+        Assert.Equal(disconnectedAt, device.ConnectionStateUpdatedTime);
+        Assert.Equal(activeAt, device.LastActivityTime);
+    }
+
     [Fact]
     public async Task A_device_deactivated_before_the_writer_wrote_it_writes_its_presence_on_deactivation()
     {
