@@ -67,7 +67,7 @@ public sealed partial class LifecycleNotifications(
             ["operationTimestamp"] = Timestamp(operationTimestamp),
             ["iothub-message-schema"] = MessageSchema,
         },
-        Body = TwinBody(deviceId),
+        Body = TwinBody(deviceId, operationTimestamp),
     };
 
     /// <summary>ISO 8601 in UTC with seven fractional digits, as IoT Hub writes its timestamps.</summary>
@@ -76,9 +76,10 @@ public sealed partial class LifecycleNotifications(
 
     /// <summary>
     /// The identity's twin, which this registry does not keep (docs/wire-contract.md §13): the twin of a new device,
-    /// version 1 with empty desired and reported properties, exactly as IoT Hub shows it before anything was written.
+    /// version 1 with empty desired and reported properties, last updated at the operation, as IoT Hub's notification
+    /// shows it (it showed 0001-01-01, "never", review stop 32).
     /// </summary>
-    private static string TwinBody(string deviceId)
+    private static string TwinBody(string deviceId, DateTime operationTimestamp)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -92,7 +93,7 @@ public sealed partial class LifecycleNotifications(
             {
                 json.WriteStartObject(side);
                 json.WriteStartObject("$metadata");
-                json.WriteString("$lastUpdated", "0001-01-01T00:00:00Z");
+                json.WriteString("$lastUpdated", Timestamp(operationTimestamp));
                 json.WriteEndObject();
                 json.WriteNumber("$version", 1);
                 json.WriteEndObject();

@@ -47,7 +47,8 @@ public sealed class LifecycleNotificationTests(RoutedClusterFixture<AllRoutes> f
             foreach (var side in new[] { "desired", "reported" })
             {
                 Assert.Equal(1, (int?)body["properties"]![side]!["$version"]);
-                Assert.NotNull(body["properties"]![side]!["$metadata"]!["$lastUpdated"]);
+                // The operation's time, as IoT Hub's notification carries it (review, stop 32: it was 0001-01-01).
+                Assert.Equal(e.ApplicationProperties["operationTimestamp"], (string?)body["properties"]![side]!["$metadata"]!["$lastUpdated"]);
             }
         }
         Assert.NotEqual(events[0].SystemProperties["correlation-id"], events[1].SystemProperties["correlation-id"]);
