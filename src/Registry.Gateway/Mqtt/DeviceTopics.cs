@@ -84,7 +84,14 @@ internal static class DeviceTopics
             }
             var equals = part.IndexOf('=');
             var key = equals < 0 ? part : part[..equals];
-            if (key.IsEmpty || Decode(key) is not { } name || (equals >= 0 && Decode(part[(equals + 1)..]) is null))
+            var value = equals < 0 ? "" : Decode(part[(equals + 1)..]);
+            if (key.IsEmpty || Decode(key) is not { } name || value is null)
+            {
+                return false;
+            }
+            // The message and correlation ids HTTPS refuses (empty, over 128, outside IoT Hub's id alphabet) are refused here too.
+            if ((name == "$.mid" && !Wire.DeviceToCloudMessage.IsValidMessageId(value))
+                || (name == "$.cid" && !Wire.DeviceToCloudMessage.IsValidCorrelationId(value)))
             {
                 return false;
             }

@@ -172,11 +172,11 @@ internal sealed record DeviceToCloudMessage(
             }
         }
         if (message.SystemProperties.TryGetValue(MessageId, out var messageId)
-            && (messageId.Length is 0 or > MaxIdLength || !messageId.All(IsMessageIdChar)))
+            && !IsValidMessageId(messageId))
         {
             throw RegistryException.Invalid($"{MessageId} must be 1 to {MaxIdLength} ASCII letters, digits, any of -:.+%_#*?!(),=@$' or semicolon.");
         }
-        if (message.SystemProperties.TryGetValue(CorrelationId, out var correlationId) && correlationId.Length > MaxIdLength)
+        if (message.SystemProperties.TryGetValue(CorrelationId, out var correlationId) && !IsValidCorrelationId(correlationId))
         {
             throw RegistryException.Invalid($"{CorrelationId} must be at most {MaxIdLength} characters.");
         }
@@ -184,6 +184,12 @@ internal sealed record DeviceToCloudMessage(
     }
 
     private static bool IsToken(string text) => text.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c));
+
+    /// <summary>Whether <paramref name="messageId"/> is one HTTPS takes (1 to 128 of IoT Hub's id alphabet); MQTT's <c>$.mid</c> follows it.</summary>
+    internal static bool IsValidMessageId(string messageId) => messageId.Length is > 0 and <= MaxIdLength && messageId.All(IsMessageIdChar);
+
+    /// <summary>Whether <paramref name="correlationId"/> is one HTTPS takes (at most 128 characters); MQTT's <c>$.cid</c> follows it.</summary>
+    internal static bool IsValidCorrelationId(string correlationId) => correlationId.Length <= MaxIdLength;
 
     private static bool IsMessageIdChar(char c) => char.IsAsciiLetterOrDigit(c) || "-:.+%_#*?!(),=@;$'".Contains(c);
 

@@ -16,6 +16,8 @@ public sealed class DeviceTopicsTests
     [InlineData("%24.mid=1&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high")]
     [InlineData("temp%C3%A9rature=21%C2%B0")]
     [InlineData("k=1&K=2")] // names differ by case: two properties, as over HTTPS
+    [InlineData("%24.mid=m-1%3B2&%24.cid=" + "c")]
+    [InlineData("$.cid=")]
     public void A_well_formed_property_bag_is_telemetry(string bag) =>
         Assert.Equal(PublishTopic.Telemetry, DeviceTopics.ClassifyPublish($"devices/d1/messages/events/{bag}", "d1"));
 
@@ -30,6 +32,12 @@ public sealed class DeviceTopicsTests
     [InlineData("%ZZ=1")]
     [InlineData("k=%4")]
     [InlineData("=v")]
+    // Re-check, stop 32: ids HTTPS refuses were taken over MQTT.
+    [InlineData("$.mid=")]
+    [InlineData("%24.mid")]
+    [InlineData("$.mid=a%20b")]
+    [InlineData("$.mid=" + "m123456789m123456789m123456789m123456789m123456789m123456789m123456789m123456789m123456789m123456789m123456789m123456789m1234567890")]
+    [InlineData("$.cid=" + "c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789c1234567890")]
     public void A_property_bag_https_would_refuse_is_refused(string bag) =>
         Assert.Equal(PublishTopic.BadPropertyBag, DeviceTopics.ClassifyPublish($"devices/d1/messages/events/{bag}", "d1"));
 }
