@@ -1,8 +1,10 @@
 using Registry.Host;
 
+// A stop that comes before the host takes signals itself (its first second or two) stops the start the same way.
+using var earlyStop = EarlyStop.Register();
 try
 {
-    return await RegistryHost.RunToExitAsync(RegistryHost.Build(args), Console.Error);
+    return await RegistryHost.RunToExitAsync(RegistryHost.Build(args), Console.Error, earlyStop.Requested);
 }
 catch (Exception e) when (RegistryHost.RefusalOf(e) is { } refusal)
 {

@@ -41,10 +41,15 @@ public static partial class RegistryHost
     /// stop the operator asked for, said in one line with exit code 0, not an unhandled exception that aborts the
     /// process (exit code 134, as a review found under SIGTERM 5-11 s into a durable start).
     /// </summary>
-    public static async Task<int> RunToExitAsync(WebApplication app, TextWriter error)
+    /// <param name="app">The built host.</param>
+    /// <param name="error">Where the one line goes (the process's standard error).</param>
+    /// <param name="stopRequested">A stop asked before the host took signals itself (<see cref="EarlyStop"/>).</param>
+    public static async Task<int> RunToExitAsync(WebApplication app, TextWriter error, CancellationToken stopRequested = default)
     {
         // Taken first: RunAsync disposes the host, and its services with it, before it throws.
-        var stopping = app.Lifetime.ApplicationStopping;
+        var lifetime = app.Lifetime;
+        var stopping = lifetime.ApplicationStopping;
+        using var early = stopRequested.Register(lifetime.StopApplication);
         try
         {
             await app.RunAsync();

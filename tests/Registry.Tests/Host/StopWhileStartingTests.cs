@@ -42,6 +42,39 @@ public sealed class StopWhileStartingTests
         }
     }
 
+    /// <summary>
+    /// Re-check, stop 32: a SIGTERM in the first second or two of a start, before the host took signals, ended the
+    /// process by the signal (exit 143, nothing said). <see cref="EarlyStop"/> holds it from the first line of Main and
+    /// the run stops the host before anything starts: here the stop is asked before the run begins.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_stop_asked_before_the_host_runs_stops_it_before_anything_starts_and_exits_0_with_one_line()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Directory.CreateTempSubdirectory("registry-stop-early-").FullName;
+        var ports = FreePorts.Take(3);
+        var held = new HeldStart();
+        var app = RegistryHost.Build(
+        [
+            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
+            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
+        ], builder => builder.Services.AddHostedService(_ => held));
+        var error = new StringWriter();
+        using var signal = new CancellationTokenSource();
+        try
+        {
+            await signal.CancelAsync(); // the signal came while the host was being built
+
+            Assert.Equal(0, await RegistryHost.RunToExitAsync(app, error, signal.Token).WaitAsync(ct));
+            Assert.Equal(RegistryHost.StoppedWhileStarting, error.ToString().Trim());
+            Assert.False(held.Starting.Task.IsCompleted, "a hosted service started after the stop was asked");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>A start that lasts until it is cancelled, as a slow storage read or silo join does.</summary>
     private sealed class HeldStart : IHostedService
     {
