@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Registry.Host;
@@ -19,13 +20,7 @@ public sealed class StopWhileStartingTests
     {
         var ct = TestContext.Current.CancellationToken;
         var folder = Directory.CreateTempSubdirectory("registry-stop-starting-").FullName;
-        var ports = FreePorts.Take(3);
-        var held = new HeldStart();
-        var app = RegistryHost.Build(
-        [
-            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
-            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
-        ], builder => builder.Services.AddHostedService(_ => held));
+        var (app, held) = BuildHeld(folder);
         var error = new StringWriter();
         try
         {
@@ -52,13 +47,7 @@ public sealed class StopWhileStartingTests
     {
         var ct = TestContext.Current.CancellationToken;
         var folder = Directory.CreateTempSubdirectory("registry-stop-early-").FullName;
-        var ports = FreePorts.Take(3);
-        var held = new HeldStart();
-        var app = RegistryHost.Build(
-        [
-            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
-            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
-        ], builder => builder.Services.AddHostedService(_ => held));
+        var (app, held) = BuildHeld(folder);
         var error = new StringWriter();
         using var signal = new CancellationTokenSource();
         try
@@ -73,6 +62,19 @@ public sealed class StopWhileStartingTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>The registry as Program.cs builds it, on free ports, with <see cref="HeldStart"/> among its hosted services.</summary>
+    private static (WebApplication App, HeldStart Held) BuildHeld(string folder)
+    {
+        var ports = FreePorts.Take(3);
+        var held = new HeldStart();
+        var app = RegistryHost.Build(
+        [
+            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
+            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
+        ], builder => builder.Services.AddHostedService(_ => held));
+        return (app, held);
     }
 
     /// <summary>A start that lasts until it is cancelled, as a slow storage read or silo join does.</summary>
