@@ -15,10 +15,15 @@ public static class JobBlobsHarness
         BlobContainerSasPermissions.List | BlobContainerSasPermissions.Create | BlobContainerSasPermissions.Add;
 
     /// <summary>A fresh container and a SAS URI for it with <paramref name="permissions"/>.</summary>
+    public static Task<(BlobContainerClient Container, string SasUri)> NewContainerAsync(
+        AzuriteFixture azurite, BlobContainerSasPermissions permissions = AllPermissions) =>
+        NewContainerAsync(azurite.ConnectionString, permissions);
+
+    /// <summary>A fresh container on the storage of <paramref name="connectionString"/> and a SAS URI for it.</summary>
     public static async Task<(BlobContainerClient Container, string SasUri)> NewContainerAsync(
-        AzuriteFixture azurite, BlobContainerSasPermissions permissions = AllPermissions)
+        string connectionString, BlobContainerSasPermissions permissions = AllPermissions)
     {
-        var container = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient($"jobs-{Guid.NewGuid():N}");
+        var container = new BlobServiceClient(connectionString).GetBlobContainerClient($"jobs-{Guid.NewGuid():N}");
         await container.CreateAsync();
         return (container, container.GenerateSasUri(permissions, DateTimeOffset.UtcNow.AddHours(2)).ToString());
     }
