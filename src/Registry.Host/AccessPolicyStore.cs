@@ -140,6 +140,13 @@ public static class AccessPolicyStore
         {
             stream = new FileStream(path, options);
         }
+        catch (IOException e) when (e.HResult == SharingViolation)
+        {
+            // Created, but not locked: .NET locks the file (flock) a moment after its exclusive create, and a racing start
+            // that saw the file in that moment held it for a read. Only the creator gets past the create, so the empty file
+            // is this start's and nobody else will write it: open it again once that read is done.
+            stream = OpenCreatedWhenUnlocked(path);
+        }
         catch (IOException) when (File.Exists(path))
         {
             return false; // another process sharing the folder won the race: use its keys
@@ -150,6 +157,32 @@ public static class AccessPolicyStore
             stream.Flush(flushToDisk: true);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The HResult of .NET's IOException for a file another handle holds locked: Windows' ERROR_SHARING_VIOLATION, elsewhere
+    /// flock's errno EWOULDBLOCK (11 on Linux, 35 on macOS and the BSDs).
+    /// </summary>
+    private static readonly int SharingViolation = OperatingSystem.IsWindows() ? unchecked((int)0x80070020) : OperatingSystem.IsLinux() ? 11 : 35;
+
+    /// <summary>
+    /// Opens for writing, locked, the empty file this start created: a racing start's read holds it for microseconds, so
+    /// the lock is taken within milliseconds; five seconds without it is reported as the file being unusable.
+    /// </summary>
+    private static FileStream OpenCreatedWhenUnlocked(string path)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.None });
+            }
+            catch (IOException e) when (e.HResult == SharingViolation && waited.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                Thread.Sleep(1);
+            }
+        }
     }
 
     /// <summary>

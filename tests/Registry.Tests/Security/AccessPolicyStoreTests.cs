@@ -234,4 +234,57 @@ public class AccessPolicyStoreTests
         Assert.Single(loads, l => l.GeneratedOwner is not null);
         Assert.Equal([AccessPolicyStore.FileName], Directory.GetFiles(dataFolder).Select(Path.GetFileName));
     }
+
+    /// <summary>
+    /// The start that creates the file locks it a moment after creating it. A racing start that saw the file in that moment
+    /// and held it for a read made the lock fail, and the creator left the empty file for every start to wait on until
+    /// each said it was not usable (the racing test above, once, under the suite's load). Here the test plays that racing
+    /// start: it opens the file as soon as it exists and holds it 50 ms if it finds it empty, which it can only
+    /// between the create and the lock (afterwards the creator's lock refuses it until the file is written).
+    /// </summary>
+    [Fact]
+    public void A_start_whose_new_file_a_racing_start_holds_for_a_read_before_it_is_locked_still_writes_its_keys()
+    {
+        var none = new Dictionary<string, AccessPolicySettings>();
+        var held = 0;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        for (var round = 0; held < 1 && waited.Elapsed < TimeSpan.FromSeconds(60); round++)
+        {
+            var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
+            var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);
+            var heldThisRound = false;
+            using var stop = new CancellationTokenSource();
+            var reader = new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                        if (file.Length == 0)
+                        {
+                            heldThisRound = true;
+                            Thread.Sleep(50);
+                        }
+                        return;
+                    }
+                    catch (IOException)
+                    {
+                        // not there yet, or locked by its creator
+                    }
+                }
+            });
+            reader.Start();
+            var load = AccessPolicyStore.Load(dataFolder, none);
+            stop.Cancel();
+            reader.Join();
+
+            Assert.NotNull(load.GeneratedOwner);
+            Assert.Equal(load.GeneratedOwner.PrimaryKey, AccessPolicyStore.Read(path).All.First(p => p.KeyName == "iothubowner").PrimaryKey);
+            held += heldThisRound ? 1 : 0;
+            Directory.Delete(dataFolder, recursive: true);
+        }
+        // Without the race met, the rounds above showed nothing.
+        Assert.True(held >= 1, $"the racing read found the new file empty in {held} rounds within 60 s");
+    }
 }
