@@ -306,7 +306,11 @@ public static class SiloConfiguration
         silo.AddAzureBlobGrainStorage(IndexStore, o =>
         {
             o.BlobServiceClient = Blobs(settings);
-            o.ContainerName = $"{prefix}-index".ToLowerInvariant();
+            // Named after the tables, not the prefix as given: two prefixes that differ only by hyphens (or case) name the
+            // same tables, so they must meet the same record and the second registry is refused, where it used to find none
+            // and start on the first one's tables (its verification then dropped every index entry of the first).
+            // The same name as before for a prefix without hyphens.
+            o.ContainerName = $"{RegistryClusterNames.TablePrefix(prefix)}-index".ToLowerInvariant();
             // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
             o.InitStage = IndexCheckStage - 1;
         });

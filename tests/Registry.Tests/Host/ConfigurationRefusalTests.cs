@@ -227,7 +227,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
         var data = Path.Combine(work, "data");
-        var prefix = "sid" + Guid.NewGuid().ToString("N")[..8];
+        var prefix = "sid-" + Guid.NewGuid().ToString("N")[..8];
         string[] Durable(params string[] extra) =>
         [
             .. SecondStartTests.Arguments(data, FreePorts.Take(3)),
@@ -264,6 +264,18 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
             Assert.Contains($"{setting}={stored}, but this silo is configured with", refused.Output, StringComparison.Ordinal);
             Assert.Contains($"{setting}={configured}", refused.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("Unhandled exception", refused.Output, StringComparison.Ordinal);
+        }
+
+        // Another registry whose prefix names the same tables (a table name keeps only letters and digits): it found no
+        // layout record under its own container name, so it started, and its verification dropped every index entry of
+        // this registry's devices (a review's 6,819 devices answered 404 after a restart). Now it meets this registry's record.
+        var sameTables = prefix.Replace("-", "", StringComparison.Ordinal);
+        await using (var other = RegistryProcess.Start(work, Durable($"--Registry:StoragePrefix={sameTables}", $"--Registry:ClusterId={sameTables}", $"--Registry:ServiceId={sameTables}")))
+        {
+            var exitCode = await SecondStartTests.ExitCodeUnlessListening(other, ct);
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains($"ServiceId={prefix}, but this silo is configured with", other.Output, StringComparison.Ordinal);
         }
 
         await using var again = RegistryProcess.Start(work, Durable());
