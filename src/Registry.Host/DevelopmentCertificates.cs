@@ -168,8 +168,10 @@ public static class DevelopmentCertificates
         var notBefore = now.AddMinutes(-5);
         var ca = caRequest.CreateSelfSigned(notBefore, notBefore.AddYears(5));
         // Key first: a ca.pem without its key would be replaced again on the next start.
-        WritePrivate(caKeyPath, System.Text.Encoding.ASCII.GetBytes(caKey.ExportPkcs8PrivateKeyPem()));
-        File.WriteAllText(caPath, ca.ExportCertificatePem());
+        // Each file ends with a newline, as PEM tools expect: joined into one bundle (a client trusting several gateways'
+        // CAs), files without one read "-----END CERTIFICATE----------BEGIN…" and Node refused the whole bundle.
+        WritePrivate(caKeyPath, System.Text.Encoding.ASCII.GetBytes(caKey.ExportPkcs8PrivateKeyPem() + "\n"));
+        File.WriteAllText(caPath, ca.ExportCertificatePem() + "\n");
         return ca;
     }
 

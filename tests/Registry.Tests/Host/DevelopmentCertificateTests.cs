@@ -27,6 +27,26 @@ public sealed class DevelopmentCertificateTests
         Assert.True(chain.Build(second.Server));
     }
 
+    /// <summary>
+    /// A client that fails over between gateways trusts each gateway's CA, in one bundle (NODE_EXTRA_CA_CERTS takes one
+    /// file). The files ended without a newline, so two of them joined read "-----END CERTIFICATE----------BEGIN…" and
+    /// Node refused the whole bundle ("bad end line"), failing every connection as unauthorized.
+    /// </summary>
+    [Fact]
+    public void Two_hosts_ca_files_joined_into_one_bundle_read_as_two_certificates()
+    {
+        var first = DevelopmentCertificates.LoadOrCreate(Directory.CreateTempSubdirectory("registry-certs-").FullName, "localhost");
+        var second = DevelopmentCertificates.LoadOrCreate(Directory.CreateTempSubdirectory("registry-certs-").FullName, "localhost");
+
+        var bundle = File.ReadAllText(first.CaPath) + File.ReadAllText(second.CaPath);
+        var certificates = new X509Certificate2Collection();
+        certificates.ImportFromPem(bundle);
+
+        Assert.Equal(2, certificates.Count);
+        Assert.EndsWith("-----END CERTIFICATE-----\n", File.ReadAllText(first.CaPath), StringComparison.Ordinal);
+        Assert.EndsWith("-----END PRIVATE KEY-----\n", File.ReadAllText(Path.Combine(Path.GetDirectoryName(first.CaPath)!, DevelopmentCertificates.CaKeyFileName)), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_ca_key_is_kept_beside_the_ca_readable_by_its_owner_only()
     {
