@@ -27,6 +27,7 @@ namespace Registry.Grains.Index;
 [Reentrant, KeepAlive]
 public sealed partial class DeviceIndexGrain(
     IIndexStore store,
+    Microsoft.Extensions.Options.IOptions<RegistryIndexOptions> options,
     ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
 {
     /// <summary>Device reads in flight during a verification pass: enough to finish a 4,000-id partition in seconds, few enough not to crowd out requests.</summary>
@@ -86,6 +87,49 @@ public sealed partial class DeviceIndexGrain(
     }
 
     public Task WhenVerified() => _verification;
+
+    /// <summary>Ids whose entries <see cref="CheckLater"/> asked to be checked, and the timer that checks them.</summary>
+    private readonly HashSet<string> _suspects = new(StringComparer.Ordinal);
+    private IGrainTimer? _suspectTimer;
+
+    public Task CheckLater(string deviceId)
+    {
+        _suspects.Add(deviceId);
+        _suspectTimer ??= this.RegisterGrainTimer(CheckSuspects,
+            new GrainTimerCreationOptions { DueTime = options.Value.RepairInterval, Period = options.Value.RepairInterval });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Each suspect entry checked by its device, as the verification pass does (a phantom removes itself, a stale flag is
+    /// corrected); one that cannot be checked yet (storage still away) stays for the next tick. The partition is
+    /// reentrant, so the devices' repairs reach it while this waits.
+    /// </summary>
+    private async Task CheckSuspects()
+    {
+        foreach (var id in _suspects.ToArray())
+        {
+            if (!_entries.TryGet(id, out var enabled))
+            {
+                _suspects.Remove(id); // gone already
+                continue;
+            }
+            try
+            {
+                await GrainFactory.GetGrain<IIndexedDevice>(id).Verify(enabled);
+                _suspects.Remove(id);
+            }
+            catch (Exception ex)
+            {
+                LogVerifyEntryFailed(logger, ex, id);
+            }
+        }
+        if (_suspects.Count == 0)
+        {
+            _suspectTimer?.Dispose();
+            _suspectTimer = null;
+        }
+    }
 
     public Task<bool> Contains(string deviceId) => Task.FromResult(_entries.TryGet(deviceId, out _));
 

@@ -10,4 +10,12 @@ public interface IIndexVerification : IGrainWithIntegerKey
     /// <summary>Completes when this activation's pass over the entries it loaded from storage has ended.</summary>
     [Alias("WhenVerified")]
     Task WhenVerified();
+
+    /// <summary>
+    /// Asks the partition to check <paramref name="deviceId"/>'s entry against its device until the check succeeds, every
+    /// <c>RegistryIndexOptions.RepairInterval</c>: for an entry whose device could not bring it in line itself (its write
+    /// and the read-back after it both failed, so it dropped its activation).
+    /// </summary>
+    [Alias("CheckLater")]
+    Task CheckLater(string deviceId);
 }

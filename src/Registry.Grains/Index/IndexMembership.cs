@@ -15,8 +15,8 @@ namespace Registry.Grains.Index;
 /// <see cref="IIndexedDevice.ReadForIndex"/>; inside the device's own turn, so it cannot race a create or delete of
 /// that device, a phantom removes itself and a stale flag is corrected.</item>
 /// <item><b>A failed write reconciles.</b> A storage write that throws may or may not have landed: the device re-reads
-/// storage and makes its entry say what storage says. If storage cannot even be read, the activation goes and the
-/// next call starts from storage.</item>
+/// storage and makes its entry say what storage says. If storage cannot even be read, the activation goes (the next
+/// call starts from storage) and the partition is asked to check the entry until storage answers.</item>
 /// <item><b>A repair timer</b> retries an entry that could not be brought in line (a delete whose index removal
 /// failed, a reader's repair that failed), every <see cref="RegistryIndexOptions.RepairInterval"/>, keeping the
 /// activation alive until it succeeds.</item>
@@ -149,6 +149,16 @@ internal sealed partial class IndexMembership(
         {
             LogReconcileFailed(logger, ex, deviceId);
             grain.DeactivateOnIdle();
+            // The entry step one added may be a phantom now, and this activation goes: the partition checks it once storage
+            // answers, so statistics do not count it until a listing happens to meet it.
+            try
+            {
+                await grains.GetGrain<IIndexVerification>(PartitionNumber).CheckLater(deviceId);
+            }
+            catch (Exception checkEx)
+            {
+                LogIndexRepairScheduled(logger, checkEx, deviceId);
+            }
         }
     }
 

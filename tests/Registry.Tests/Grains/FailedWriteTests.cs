@@ -39,6 +39,31 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
         Assert.Equal(before, await Statistics());
     }
 
+    /// <summary>
+    /// Storage down for the write and for the read-back that would reconcile it: the device drops its activation, and the
+    /// entry its create added was counted until a listing met it or its partition restarted (a review saw statistics one
+    /// over for minutes after Azurite came back). Now the partition checks that entry itself (every 100 ms here), with no
+    /// listing and no read of the device.
+    /// </summary>
+    [Fact]
+    public async Task A_create_whose_write_and_read_back_both_fail_leaves_no_phantom_in_the_statistics_once_storage_answers()
+    {
+        var id = NewId("outage");
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.DeviceFaults.FailNext(1);
+        FlakyRegistryClusterFixture.DeviceFaults.FailNextReads(1);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Device(id).Create(Sas(id)));
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (await Statistics() != before && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(before, await Statistics());
+        Assert.Null(await Device(id).Get());
+    }
+
     [Fact]
     public async Task A_create_that_lands_but_throws_is_found_registered_and_indexed()
     {

@@ -19,9 +19,34 @@ public sealed class StorageFaults
         }
     }
 
+    private int _readsToFail;
+
+    /// <summary>The next <paramref name="count"/> reads throw without reaching storage (storage down).</summary>
+    public void FailNextReads(int count)
+    {
+        lock (_gate)
+        {
+            _readsToFail = count;
+        }
+    }
+
+    internal bool TryTakeRead()
+    {
+        lock (_gate)
+        {
+            if (_readsToFail == 0)
+            {
+                return false;
+            }
+            _readsToFail--;
+            return true;
+        }
+    }
+
     public void Reset()
     {
         FailNext(0);
+        FailNextReads(0);
         lock (_gate)
         {
             _late = null;
@@ -88,7 +113,7 @@ public sealed class StorageFaults
 public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults, Orleans.Serialization.DeepCopier? copier = null) : IGrainStorage
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        inner.ReadStateAsync(stateName, grainId, grainState);
+        faults.TryTakeRead() ? Task.FromException(new InjectedStorageException()) : inner.ReadStateAsync(stateName, grainId, grainState);
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
