@@ -114,14 +114,9 @@ public sealed partial class DeviceIndexGrain(
                 _suspects.Remove(id); // gone already
                 continue;
             }
-            try
+            if (await TryVerify(id, enabled))
             {
-                await GrainFactory.GetGrain<IIndexedDevice>(id).Verify(enabled);
                 _suspects.Remove(id);
-            }
-            catch (Exception ex)
-            {
-                LogVerifyEntryFailed(logger, ex, id);
             }
         }
         if (_suspects.Count == 0)
@@ -370,22 +365,25 @@ public sealed partial class DeviceIndexGrain(
         for (var start = 0; start < loaded.Length; start += VerifyConcurrency)
         {
             var batch = new ArraySegment<IndexEntry>(loaded, start, Math.Min(VerifyConcurrency, loaded.Length - start));
-            var results = await Task.WhenAll(batch.Select(async entry =>
-            {
-                try
-                {
-                    await GrainFactory.GetGrain<IIndexedDevice>(entry.DeviceId).Verify(entry.Enabled);
-                    return true;
-                }
-                catch (Exception ex)
-                {
-                    LogVerifyEntryFailed(logger, ex, entry.DeviceId);
-                    return false;
-                }
-            }));
+            var results = await Task.WhenAll(batch.Select(entry => TryVerify(entry.DeviceId, entry.Enabled)));
             failed += results.Count(ok => !ok);
         }
         LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, failed);
+    }
+
+    /// <summary>One entry checked by its device (inside the device's turn); false, logged, when it cannot be checked now.</summary>
+    private async Task<bool> TryVerify(string deviceId, bool enabled)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IIndexedDevice>(deviceId).Verify(enabled);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            LogVerifyEntryFailed(logger, ex, deviceId);
+            return false;
+        }
     }
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
