@@ -39,13 +39,13 @@ public interface IGroupCommittingStorage : IGrainStorage;
 /// </summary>
 public sealed class BoundedIndexStore(IIndexStore inner, StorageTimeBound bound) : IIndexStore
 {
-    public Task<IReadOnlyList<IndexEntry>> Load(int partition) => bound.RunLong(inner.Load(partition));
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) => bound.RunLong(inner.Load(partition, lease));
 
     /// <summary>
     /// The bound covers a whole <see cref="Apply"/>, however many requests the inner store needs for it: the inner store's
     /// limit keeps a partition's write to one request, so the bound is a request's.
     /// </summary>
-    public Task Apply(int partition, IReadOnlyList<IndexChange> changes) => bound.Run(inner.Apply(partition, changes));
+    public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null) => bound.Run(inner.Apply(partition, changes, lease));
 
     public int MaxChangesPerWrite => inner.MaxChangesPerWrite;
 }

@@ -36,7 +36,10 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     /// so it fits the storage time bound a request does. A larger write was several transactions bounded as one, and
     /// outlived the bound on a slow store while its transactions still landed (docs/storage.md §6).
     /// </summary>
-    public int MaxChangesPerWrite => MaxTransaction;
+    public int MaxChangesPerWrite => MaxLeasedChanges;
+
+    /// <summary>The changes of a leased write that fit one transaction beside its claim check.</summary>
+    public const int MaxLeasedChanges = MaxTransaction - 1;
 
     private readonly StorageGroups _storageGroups = groups ?? StorageGroups.Default;
 
@@ -44,6 +47,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     public StorageGroups StorageGroups => _storageGroups;
 
     private const string EnabledColumn = "Enabled";
+    private const string HolderColumn = "Holder";
     private static readonly string[] Columns = ["RowKey", EnabledColumn];
 
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
@@ -81,8 +85,22 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
 
     private static string RowKey(int partition, string deviceId) => RowPrefix(partition) + KeyEscapingGrainStorage.EscapeKey(deviceId);
 
-    public async Task<IReadOnlyList<IndexEntry>> Load(int partition)
+    /// <summary>
+    /// The partition's claim row: the lease of the activation that loaded it last (<see cref="IndexLease"/>). Its RowKey is
+    /// the partition's number alone, which sorts before the partition's entries and outside their range.
+    /// </summary>
+    private static string ClaimRowKey(int partition) => PartitionKey(partition);
+
+    public async Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null)
     {
+        if (lease is not null)
+        {
+            // The claim first, then the read: a write of an earlier lease either landed before the claim (so the read has
+            // it) or meets the claim's new ETag and is refused whole.
+            var claimed = await table.UpsertEntityAsync(new TableEntity(GroupKey(partition), ClaimRowKey(partition)) { [HolderColumn] = lease.Holder },
+                TableUpdateMode.Replace);
+            lease.Proof = claimed.Headers.ETag ?? throw new InvalidOperationException("Storage answered the index claim without an ETag.");
+        }
         var prefix = RowPrefix(partition);
         // '.' follows '-': every RowKey of the partition is in [prefix, upper).
         var upper = PartitionKey(partition) + ".";
@@ -95,7 +113,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
         return entries;
     }
 
-    public Task Apply(int partition, IReadOnlyList<IndexChange> changes)
+    public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null)
     {
         if (changes.Count == 0)
         {
@@ -113,7 +131,8 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             }
         }
         // A write larger than a transaction is several units; it succeeds when all of them did.
-        var units = changes.Chunk(MaxTransaction).Select(chunk => new Unit(partition, chunk)).ToArray();
+        // A leased unit carries a check of its claim row in its transaction, so it holds one change fewer.
+        var units = changes.Chunk(lease is null ? MaxTransaction : MaxLeasedChanges).Select(chunk => new Unit(partition, chunk, lease)).ToArray();
         bool start;
         lock (group.Queue)
         {
@@ -180,6 +199,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     {
         var open = batch;
         var gone = new HashSet<(Unit Unit, int Change)>();
+        var reclaimed = new HashSet<Unit>();
         while (open.Count > 0)
         {
             var pending = open.SelectMany(unit => unit.Changes.Select((change, i) => (Unit: unit, Index: i, Change: change)))
@@ -192,7 +212,9 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                 }
                 return;
             }
-            if (pending.Length == 1)
+            // Each leased unit's claim check goes last, in the same transaction as its changes: all of them land or none.
+            var leased = open.Where(unit => unit.Lease is not null && pending.Any(p => p.Unit == unit)).ToArray();
+            if (pending.Length == 1 && leased.Length == 0)
             {
                 // A lone change (a quiet group) is a plain request, cheaper than a transaction of one.
                 await Singly(groupKey, pending[0].Unit, [pending[0].Change]);
@@ -202,16 +224,30 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
                 }
                 return;
             }
-            var actions = pending.Select(p => Action(groupKey, p.Unit.Partition, p.Change)).ToArray();
+            var actions = pending.Select(p => Action(groupKey, p.Unit.Partition, p.Change)).Concat(leased.Select(unit => ClaimCheck(groupKey, unit))).ToArray();
             CountRequest(actions.Length);
             try
             {
-                await table.SubmitTransactionAsync(actions);
+                var answers = await table.SubmitTransactionAsync(actions);
+                TakeProofs(answers.Value, pending.Length, leased);
                 foreach (var unit in open)
                 {
                     unit.Done.TrySetResult();
                 }
                 return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int failed && failed >= pending.Length && failed < actions.Length
+                && e.Status is 412 or 404)
+            {
+                // A claim check refused: nothing of the transaction landed. Another activation loaded the partition (its
+                // unit fails alone), or this activation's own transaction landed after its answer was lost (the claim is
+                // still its own: the check goes again with the fresh ETag, once).
+                var unit = leased[failed - pending.Length];
+                if (!reclaimed.Add(unit) || !await StillHeld(groupKey, unit))
+                {
+                    unit.Done.TrySetException(new IndexLeaseLostException(unit.Partition));
+                    open = open.Where(u => u != unit).ToList();
+                }
             }
             catch (TableTransactionFailedException e) when (e.Status == 404 && e.FailedTransactionActionIndex is int failed && failed < pending.Length
                 && pending[failed].Change.Enabled is null)
@@ -253,12 +289,25 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
         }
     }
 
-    /// <summary><paramref name="changes"/> of a unit one by one, each a single request: a delete of an entity that is not there succeeds.</summary>
+    /// <summary>
+    /// <paramref name="changes"/> of a unit one by one, each a single request: a delete of an entity that is not there
+    /// succeeds. A leased unit's go one after another, each with its claim check (<see cref="LeasedAlone"/>).
+    /// </summary>
     private async Task Singly(string groupKey, Unit unit, IndexChange[] changes)
     {
         try
         {
-            await Task.WhenAll(changes.Select(change => Alone(groupKey, unit.Partition, change)));
+            if (unit.Lease is null)
+            {
+                await Task.WhenAll(changes.Select(change => Alone(groupKey, unit.Partition, change)));
+            }
+            else
+            {
+                foreach (var change in changes)
+                {
+                    await LeasedAlone(groupKey, unit, change);
+                }
+            }
             unit.Done.TrySetResult();
         }
         catch (Exception e)
@@ -270,7 +319,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     /// <summary>Each of <paramref name="removals"/> as a request of its own (a delete of what is not there succeeds); the units storage failed, with why.</summary>
     private async Task<Dictionary<Unit, Exception>> RemoveSingly(string groupKey, (Unit Unit, int Index, IndexChange Change)[] removals)
     {
-        var outcomes = await Task.WhenAll(removals.Select(async p =>
+        var unleased = removals.Where(p => p.Unit.Lease is null).Select(async p =>
         {
             try
             {
@@ -281,8 +330,90 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             {
                 return (p.Unit, Error: e);
             }
-        }));
+        });
+        // A leased unit's removals one after another: each check changes the claim's ETag the next one carries.
+        var leased = removals.Where(p => p.Unit.Lease is not null).GroupBy(p => p.Unit).Select(async g =>
+        {
+            try
+            {
+                foreach (var p in g)
+                {
+                    await LeasedAlone(groupKey, g.Key, p.Change);
+                }
+                return (Unit: g.Key, Error: (Exception?)null);
+            }
+            catch (Exception e)
+            {
+                return (Unit: g.Key, Error: e);
+            }
+        });
+        var outcomes = await Task.WhenAll(unleased.Concat(leased));
         return outcomes.Where(o => o.Error is not null).DistinctBy(o => o.Unit).ToDictionary(o => o.Unit, o => o.Error!);
+    }
+
+    /// <summary>
+    /// One change of a leased unit with its claim check, as a transaction of two: a removal of what is not there is done
+    /// (nothing landed, nothing needed to); a refused check fails with <see cref="IndexLeaseLostException"/> unless the
+    /// claim is still the unit's own (its proof is then refreshed and the change goes again, once).
+    /// </summary>
+    private async Task LeasedAlone(string groupKey, Unit unit, IndexChange change)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            CountRequest(2);
+            try
+            {
+                var answers = await table.SubmitTransactionAsync([Action(groupKey, unit.Partition, change), ClaimCheck(groupKey, unit)]);
+                TakeProofs(answers.Value, 1, [unit]);
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 404 && change.Enabled is null)
+            {
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 1 && e.Status is 412 or 404)
+            {
+                if (attempt > 0 || !await StillHeld(groupKey, unit))
+                {
+                    throw new IndexLeaseLostException(unit.Partition);
+                }
+            }
+        }
+    }
+
+    /// <summary>A leased unit's claim check: a merge of its claim row that storage refuses unless the row is as this lease last saw it.</summary>
+    private static TableTransactionAction ClaimCheck(string groupKey, Unit unit) =>
+        new(TableTransactionActionType.UpdateMerge, new TableEntity(groupKey, ClaimRowKey(unit.Partition)) { [HolderColumn] = unit.Lease!.Holder },
+            (ETag)unit.Lease.Proof!);
+
+    /// <summary>Each check changed its claim row's ETag: the lease's next write carries the new one.</summary>
+    private static void TakeProofs(IReadOnlyList<Response> answers, int first, IReadOnlyList<Unit> leased)
+    {
+        for (var i = 0; i < leased.Count; i++)
+        {
+            var etag = first + i < answers.Count ? answers[first + i].Headers.ETag : null;
+            // Without an ETag in the answer the lease keeps its old proof; its next check is refused and re-reads the row.
+            if (etag is { } fresh)
+            {
+                leased[i].Lease!.Proof = fresh;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the claim row still names <paramref name="unit"/>'s lease; if so, the lease takes its current ETag. It can
+    /// have changed without another claim: a transaction of this lease that landed after its answer was lost.
+    /// </summary>
+    private async Task<bool> StillHeld(string groupKey, Unit unit)
+    {
+        CountRequest(0);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(groupKey, ClaimRowKey(unit.Partition), [HolderColumn]);
+        if (!row.HasValue || row.Value is not { } claim || claim.GetString(HolderColumn) != unit.Lease!.Holder)
+        {
+            return false;
+        }
+        unit.Lease.Proof = claim.ETag;
+        return true;
     }
 
     /// <summary>One change as a request of its own: an upsert, or a delete that succeeds when the entity is not there.</summary>
@@ -312,11 +443,17 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     private static bool IsRefusal(int status) => status is >= 400 and < 500 and not 404 and not 408 and not 429;
 
     /// <summary>Part (at most a transaction) of one partition's write, settled when storage answered for it.</summary>
-    private sealed class Unit(int partition, IndexChange[] changes)
+    private sealed class Unit(int partition, IndexChange[] changes, IndexLease? lease)
     {
         public int Partition => partition;
 
         public IndexChange[] Changes => changes;
+
+        /// <summary>The lease of the activation that wrote it; null for an unleased write.</summary>
+        public IndexLease? Lease => lease;
+
+        /// <summary>Operations it adds to a transaction: its changes and, leased, its claim check.</summary>
+        public int Size => changes.Length + (lease is null ? 0 : 1);
 
         /// <summary>Continuations run off the drain, so a slow partition never holds the group's next transaction.</summary>
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -344,10 +481,10 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             var size = 0;
             foreach (var unit in Queue)
             {
-                if (size + unit.Changes.Length <= MaxTransaction && partitions.Add(unit.Partition))
+                if (size + unit.Size <= MaxTransaction && partitions.Add(unit.Partition))
                 {
                     batch.Add(unit);
-                    size += unit.Changes.Length;
+                    size += unit.Size;
                 }
                 else
                 {

@@ -50,12 +50,16 @@ public sealed partial class DeviceIndexGrain(
     private Task _verification = Task.CompletedTask;
     /// <summary>What this activation added to <see cref="RegistryMetrics.Devices"/>: taken back when it deactivates.</summary>
     private int _counted;
+    /// <summary>This activation's claim on the partition's stored entries: its writes are refused once another activation loaded them.</summary>
+    private readonly IndexLease _lease = new();
+    /// <summary>Another activation loaded the partition: this one writes nothing more and goes.</summary>
+    private bool _superseded;
 
     private int Partition => (int)this.GetPrimaryKeyLong();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var loaded = await store.Load(Partition);
+        var loaded = await store.Load(Partition, _lease);
         foreach (var entry in loaded)
         {
             _entries.Set(entry.DeviceId, entry.Enabled);
@@ -130,6 +134,10 @@ public sealed partial class DeviceIndexGrain(
 
     public Task Upsert(IReadOnlyList<IndexEntry> entries)
     {
+        if (_superseded)
+        {
+            return Task.FromException(Superseded());
+        }
         var writes = new HashSet<PartitionWrite>();
         foreach (var entry in entries)
         {
@@ -149,6 +157,10 @@ public sealed partial class DeviceIndexGrain(
 
     public Task Remove(IReadOnlyList<string> deviceIds)
     {
+        if (_superseded)
+        {
+            return Task.FromException(Superseded());
+        }
         var writes = new HashSet<PartitionWrite>();
         foreach (var id in deviceIds)
         {
@@ -250,10 +262,37 @@ public sealed partial class DeviceIndexGrain(
         _inFlight = write;
         try
         {
-            await store.Apply(Partition, write.Changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray());
+            if (_superseded)
+            {
+                throw Superseded();
+            }
+            await store.Apply(Partition, write.Changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray(), _lease);
             _inFlight = null;
             _lastWriteFailed = false;
             write.Done.SetResult();
+        }
+        catch (Exception ex) when (ex is IndexLeaseLostException || _superseded)
+        {
+            // Nothing of it landed, and nothing more will be written from here: the memory goes back to what was acknowledged
+            // (a listing meanwhile must not show what no caller was told of) and the activation goes; the callers get 503, and
+            // their retry reaches the activation that holds the partition now, whose load has every write acknowledged before.
+            _inFlight = null;
+            if (!_superseded)
+            {
+                _superseded = true;
+                LogSuperseded(logger, Partition);
+                DeactivateOnIdle();
+            }
+            foreach (var (id, failed) in write.Changes)
+            {
+                if (!_unwritten.ContainsKey(id))
+                {
+                    Restore(id, failed.Acknowledged);
+                }
+            }
+            CountDevices();
+            write.Done.SetException(Superseded());
+            _ = write.Done.Task.Exception;
         }
         catch (Exception ex)
         {
@@ -385,6 +424,12 @@ public sealed partial class DeviceIndexGrain(
             return false;
         }
     }
+
+    private StorageUnavailableException Superseded() =>
+        new($"Index partition {Partition} moved to another activation (a silo of the cluster changed) while this change was written; nothing of it was stored. Retry.");
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Index partition {Partition} was loaded by another activation (the grain directory lost this one's registration with a silo); this activation stops writing and deactivates")]
+    private static partial void LogSuperseded(ILogger logger, int partition);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
     private static partial void LogVerifyEntryFailed(ILogger logger, Exception ex, string deviceId);

@@ -9,9 +9,11 @@ namespace Registry.Grains.Storage;
 /// </summary>
 public sealed class MemoryIndexStore(IGrainFactory grains) : IIndexStore
 {
-    public Task<IReadOnlyList<IndexEntry>> Load(int partition) => grains.GetGrain<IMemoryIndexStoreGrain>(partition).Load();
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) =>
+        grains.GetGrain<IMemoryIndexStoreGrain>(partition).Load(lease?.Holder);
 
-    public Task Apply(int partition, IReadOnlyList<IndexChange> changes) => grains.GetGrain<IMemoryIndexStoreGrain>(partition).Apply(changes);
+    public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null) =>
+        grains.GetGrain<IMemoryIndexStoreGrain>(partition).Apply(changes, lease?.Holder);
 
     /// <summary>Unlimited: a write is one call to a grain of the cluster, with no transaction limit and no time bound to fit.</summary>
     public int MaxChangesPerWrite => int.MaxValue;
@@ -21,11 +23,13 @@ public sealed class MemoryIndexStore(IGrainFactory grains) : IIndexStore
 [Alias("registry.IMemoryIndexStoreGrain")]
 public interface IMemoryIndexStoreGrain : IGrainWithIntegerKey
 {
+    /// <summary>The entries; with a <paramref name="holder"/>, the partition is claimed for it first (<see cref="IIndexStore.Load"/>).</summary>
     [Alias("Load")]
-    Task<IReadOnlyList<IndexEntry>> Load();
+    Task<IReadOnlyList<IndexEntry>> Load(string? holder);
 
+    /// <summary>Applies <paramref name="changes"/>, unless <paramref name="holder"/> is not the partition's last claim (<see cref="IndexLeaseLostException"/>).</summary>
     [Alias("Apply")]
-    Task Apply(IReadOnlyList<IndexChange> changes);
+    Task Apply(IReadOnlyList<IndexChange> changes, string? holder);
 }
 
 /// <summary>
@@ -36,12 +40,21 @@ public interface IMemoryIndexStoreGrain : IGrainWithIntegerKey
 public sealed class MemoryIndexStoreGrain : Grain, IMemoryIndexStoreGrain
 {
     private readonly Dictionary<string, bool> _entries = new(StringComparer.Ordinal);
+    /// <summary>The lease of the partition activation that loaded last; its writes, and unleased ones, are applied.</summary>
+    private string? _holder;
 
-    public Task<IReadOnlyList<IndexEntry>> Load() =>
-        Task.FromResult<IReadOnlyList<IndexEntry>>(_entries.Select(e => new IndexEntry(e.Key, e.Value)).ToArray());
-
-    public Task Apply(IReadOnlyList<IndexChange> changes)
+    public Task<IReadOnlyList<IndexEntry>> Load(string? holder)
     {
+        _holder = holder ?? _holder;
+        return Task.FromResult<IReadOnlyList<IndexEntry>>(_entries.Select(e => new IndexEntry(e.Key, e.Value)).ToArray());
+    }
+
+    public Task Apply(IReadOnlyList<IndexChange> changes, string? holder)
+    {
+        if (holder is not null && _holder is not null && holder != _holder)
+        {
+            throw new IndexLeaseLostException((int)this.GetPrimaryKeyLong());
+        }
         foreach (var change in changes)
         {
             if (change.Enabled is { } enabled)

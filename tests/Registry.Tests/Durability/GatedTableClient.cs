@@ -108,4 +108,11 @@ internal sealed class GatedTableClient(TableClient inner) : TableClient
 
     public override Task<Response> UpsertEntityAsync<T>(T entity, TableUpdateMode mode = TableUpdateMode.Merge, CancellationToken cancellationToken = default) =>
         Gated(entity.PartitionKey, () => inner.UpsertEntityAsync(entity, mode, cancellationToken));
+
+    // Reads pass straight through: a store over this table loads and checks its claims while its writes wait.
+    public override AsyncPageable<T> QueryAsync<T>(string? filter = null, int? maxPerPage = null, IEnumerable<string>? select = null, CancellationToken cancellationToken = default) =>
+        inner.QueryAsync<T>(filter, maxPerPage, select, cancellationToken);
+
+    public override Task<NullableResponse<T>> GetEntityIfExistsAsync<T>(string partitionKey, string rowKey, IEnumerable<string>? select = null, CancellationToken cancellationToken = default) =>
+        inner.GetEntityIfExistsAsync<T>(partitionKey, rowKey, select, cancellationToken);
 }

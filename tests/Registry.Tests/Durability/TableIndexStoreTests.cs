@@ -274,4 +274,104 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default) =>
             inner.DeleteEntityAsync(partitionKey, rowKey, ifMatch, cancellationToken);
     }
+
+    private static IndexChange[] Add(params string[] ids) => ids.Select(id => new IndexChange(id, true)).ToArray();
+
+    private static async Task<string[]> Ids(IIndexStore store, int partition) =>
+        (await store.Load(partition)).Select(e => e.DeviceId).Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public async Task A_write_of_an_activation_whose_partition_another_activation_has_loaded_since_is_refused_and_nothing_of_it_lands()
+    {
+        var table = await NewTable(azurite.ConnectionString);
+        // Two silos' stores over one table: the first silo's activation of partition 5, then a second one elsewhere.
+        var first = new TableIndexStore(table);
+        var second = new TableIndexStore(table);
+        var old = new IndexLease();
+        await first.Load(5, old);
+        await first.Apply(5, Add("ix-kept"), old);
+        await first.Apply(5, Add(Enumerable.Range(0, 150).Select(i => $"ix-old-{i:D3}").ToArray()), old); // two transactions, each with its check
+
+        var current = new IndexLease();
+        var loaded = (await second.Load(5, current)).Select(e => e.DeviceId).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(151, loaded.Count);
+
+        // A lone change, a transaction of changes and removals, a removal: each refused whole.
+        await Assert.ThrowsAsync<IndexLeaseLostException>(() => first.Apply(5, Add("ix-late"), old));
+        await Assert.ThrowsAsync<IndexLeaseLostException>(() => first.Apply(5, [new IndexChange("ix-late-2", true), new IndexChange("ix-kept", null)], old));
+        await Assert.ThrowsAsync<IndexLeaseLostException>(() => first.Apply(5, [new IndexChange("ix-old-000", null)], old));
+        await second.Apply(5, Add("ix-new"), current);
+
+        var stored = await Ids(new TableIndexStore(table), 5);
+        Assert.Equal(loaded.Append("ix-new").Order(StringComparer.Ordinal), stored);
+        // The claim row is not an entry: an unleased load (tools) and the claiming loads give the entries alone.
+        Assert.Equal(stored, (await second.Load(5, new IndexLease())).Select(e => e.DeviceId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_leased_removal_of_what_is_not_stored_is_done_and_the_lease_writes_on()
+    {
+        var store = await NewStore(azurite.ConnectionString);
+        var lease = new IndexLease();
+        await store.Load(9, lease);
+
+        // A removal of an absent entry fails its transaction (404): alone, with another removal, and beside an upsert.
+        await store.Apply(9, [new IndexChange("ix-ghost-1", null)], lease);
+        await store.Apply(9, [new IndexChange("ix-ghost-2", null), new IndexChange("ix-ghost-3", null), new IndexChange("ix-here", true)], lease);
+        await store.Apply(9, [new IndexChange("ix-ghost-4", null), new IndexChange("ix-here-2", true)], lease);
+        await store.Apply(9, Add("ix-after"), lease);
+
+        Assert.Equal(["ix-after", "ix-here", "ix-here-2"], await Ids(store, 9));
+    }
+
+    [Fact]
+    public async Task A_leased_write_after_its_own_lost_answer_changed_its_claim_row_goes_on()
+    {
+        var table = await NewTable(azurite.ConnectionString);
+        var store = new TableIndexStore(table);
+        var lease = new IndexLease();
+        await store.Load(11, lease);
+        await store.Apply(11, Add("ix-one"), lease);
+
+        // A transaction of this lease that landed after its answer was lost: the claim row's ETag moved, its holder did not.
+        await table.UpsertEntityAsync(new TableEntity(StorageGroups.Default.Key(11), TableIndexStore.PartitionKey(11)) { ["Holder"] = lease.Holder },
+            TableUpdateMode.Merge, TestContext.Current.CancellationToken);
+        await store.Apply(11, Add("ix-two"), lease);
+        await table.UpsertEntityAsync(new TableEntity(StorageGroups.Default.Key(11), TableIndexStore.PartitionKey(11)) { ["Holder"] = lease.Holder },
+            TableUpdateMode.Merge, TestContext.Current.CancellationToken);
+        await store.Apply(11, [new IndexChange("ix-one", null), new IndexChange("ix-three", true)], lease);
+
+        Assert.Equal(["ix-three", "ix-two"], await Ids(store, 11));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task In_one_transaction_a_write_whose_lease_was_lost_fails_alone_and_the_other_partitions_writes_land()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = await NewTable(azurite.ConnectionString);
+        var gated = new GatedTableClient(table);
+        gated.Open();
+        var store = new TableIndexStore(gated, requestsInFlight: 1);
+        // Partitions 5 and 5 + 32 share a PartitionKey; the first loses its lease to another silo.
+        var (lost, kept) = (new IndexLease(), new IndexLease());
+        await store.Load(5, lost);
+        await store.Load(5 + StorageGroups.DefaultCount, kept);
+        await new TableIndexStore(table).Load(5, new IndexLease());
+
+        // The one request slot held at the gate: the two partitions' writes queue together and go as one transaction.
+        gated.Close();
+        var holding = store.Apply(1, Add("ix-hold"));
+        await gated.UntilInFlight(1, ct);
+        var refused = store.Apply(5, Add("ix-lost-1", "ix-lost-2"), lost);
+        var landed = store.Apply(5 + StorageGroups.DefaultCount, Add("ix-kept-1", "ix-kept-2"), kept);
+        var requests = gated.Requests;
+        gated.Open();
+        await holding.WaitAsync(ct);
+
+        await Assert.ThrowsAsync<IndexLeaseLostException>(() => refused.WaitAsync(ct));
+        await landed.WaitAsync(ct);
+        Assert.Equal(requests + 2, gated.Requests); // the shared transaction, refused, then the kept write's again
+        Assert.Empty(await Ids(new TableIndexStore(table), 5));
+        Assert.Equal(["ix-kept-1", "ix-kept-2"], await Ids(new TableIndexStore(table), 5 + StorageGroups.DefaultCount));
+    }
 }

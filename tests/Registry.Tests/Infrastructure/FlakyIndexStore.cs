@@ -15,7 +15,8 @@ public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : I
     public static readonly System.Collections.Concurrent.ConcurrentQueue<IndexChange> Asked = new();
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (TaskCompletionSource Reached, Task Gate)> Holds = new(StringComparer.Ordinal);
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Failing = new(StringComparer.Ordinal);
+    /// <summary>Ids whose writes fail, each with the failures left (null: until <see cref="StopFailing"/>).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int?> Failing = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The next write carrying <paramref name="deviceId"/> waits for <paramref name="gate"/> before it reaches storage;
@@ -29,16 +30,19 @@ public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : I
     }
 
     /// <summary>Every write carrying <paramref name="deviceId"/> throws without landing, until <see cref="StopFailing"/>.</summary>
-    public static void FailWritesCarrying(string deviceId) => Failing[deviceId] = true;
+    public static void FailWritesCarrying(string deviceId) => Failing[deviceId] = null;
+
+    /// <summary>The next write carrying <paramref name="deviceId"/> throws without landing; the ones after it are stored.</summary>
+    public static void FailNextWriteCarrying(string deviceId) => Failing[deviceId] = 1;
 
     public static void StopFailing(string deviceId) => Failing.TryRemove(deviceId, out _);
 
-    public Task<IReadOnlyList<IndexEntry>> Load(int partition) => inner.Load(partition);
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) => inner.Load(partition, lease);
 
-    /// <summary>As the durable store's (<see cref="Registry.Host.TableIndexStore.MaxTransaction"/>), whatever the inner store's, so the partitions write as they do in durable mode.</summary>
-    public int MaxChangesPerWrite => Registry.Host.TableIndexStore.MaxTransaction;
+    /// <summary>As the durable store's (<see cref="Registry.Host.TableIndexStore.MaxLeasedChanges"/>), whatever the inner store's, so the partitions write as they do in durable mode.</summary>
+    public int MaxChangesPerWrite => Registry.Host.TableIndexStore.MaxLeasedChanges;
 
-    public async Task Apply(int partition, IReadOnlyList<IndexChange> changes)
+    public async Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null)
     {
         foreach (var change in changes)
         {
@@ -52,18 +56,26 @@ public sealed class FlakyIndexStore(IIndexStore inner, StorageFaults faults) : I
                 await hold.Gate;
             }
         }
-        if (changes.Any(c => Failing.ContainsKey(c.DeviceId)))
+        if (changes.FirstOrDefault(c => Failing.ContainsKey(c.DeviceId)) is { DeviceId: { } failing })
         {
+            if (Failing.TryGetValue(failing, out var left) && left is { } count)
+            {
+                Failing.TryUpdate(failing, count - 1, left);
+                if (count <= 1)
+                {
+                    Failing.TryRemove(failing, out _);
+                }
+            }
             throw new InjectedStorageException();
         }
         if (!faults.TryTake(out var landThenThrow))
         {
-            await inner.Apply(partition, changes);
+            await inner.Apply(partition, changes, lease);
             return;
         }
         if (landThenThrow)
         {
-            await inner.Apply(partition, changes.Take(Math.Max(1, changes.Count / 2)).ToArray());
+            await inner.Apply(partition, changes.Take(Math.Max(1, changes.Count / 2)).ToArray(), lease);
         }
         throw new InjectedStorageException();
     }
