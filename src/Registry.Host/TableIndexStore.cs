@@ -481,7 +481,8 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             var size = 0;
             foreach (var unit in Queue)
             {
-                if (size + unit.Size <= MaxTransaction && partitions.Add(unit.Partition))
+                // A partition's units go in the order they came: one left behind (no room) keeps its later ones behind too.
+                if (partitions.Add(unit.Partition) && size + unit.Size <= MaxTransaction)
                 {
                     batch.Add(unit);
                     size += unit.Size;

@@ -20,6 +20,11 @@ namespace Registry.Grains.Index;
 /// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
 /// <para>
+/// One activation writes: each claims the partition when it loads (<see cref="IndexLease"/>) and its writes are refused
+/// once another activation has loaded it since. A refused write acknowledges nothing (503), and this activation then
+/// stops writing and deactivates, so no entry is acknowledged that the activation holding the partition did not load.
+/// </para>
+/// <para>
 /// Kept alive, not collected when idle: a partition is what the registry must hold in memory anyway (its ids are what
 /// proves a device absent without a storage read), and each reactivation would reload it and verify every device in it.
 /// </para>
@@ -130,7 +135,12 @@ public sealed partial class DeviceIndexGrain(
         }
     }
 
-    public Task<bool> Contains(string deviceId) => Task.FromResult(_entries.TryGet(deviceId, out _));
+    /// <summary>
+    /// Whether the partition holds <paramref name="deviceId"/>. Like every read, refused once another activation holds the
+    /// partition: this one's memory misses what that one acknowledged, and a false here lets a create skip its storage read.
+    /// </summary>
+    public Task<bool> Contains(string deviceId) =>
+        _superseded ? Task.FromException<bool>(Superseded()) : Task.FromResult(_entries.TryGet(deviceId, out _));
 
     public Task Upsert(IReadOnlyList<IndexEntry> entries)
     {
@@ -178,10 +188,12 @@ public sealed partial class DeviceIndexGrain(
         return Completion(writes);
     }
 
-    public Task<IndexPage> Page(string? afterDeviceId, int maxCount) => Task.FromResult(_entries.Page(afterDeviceId, maxCount));
+    public Task<IndexPage> Page(string? afterDeviceId, int maxCount) =>
+        _superseded ? Task.FromException<IndexPage>(Superseded()) : Task.FromResult(_entries.Page(afterDeviceId, maxCount));
 
-    public Task<IndexCounts> Counts() =>
-        Task.FromResult(new IndexCounts(_entries.EnabledCount, _entries.Count - _entries.EnabledCount));
+    public Task<IndexCounts> Counts() => _superseded
+        ? Task.FromException<IndexCounts>(Superseded())
+        : Task.FromResult(new IndexCounts(_entries.EnabledCount, _entries.Count - _entries.EnabledCount));
 
     /// <summary>
     /// What a change call returns: the writes carrying its ids' latest changes, each queued or in flight. It completes when
@@ -285,7 +297,12 @@ public sealed partial class DeviceIndexGrain(
             }
             foreach (var (id, failed) in write.Changes)
             {
-                if (!_unwritten.ContainsKey(id))
+                if (_unwritten.TryGetValue(id, out var later))
+                {
+                    // A later change of the id now starts from what was acknowledged before this write, as below.
+                    _unwritten[id] = later with { Change = later.Change with { Acknowledged = failed.Acknowledged } };
+                }
+                else
                 {
                     Restore(id, failed.Acknowledged);
                 }

@@ -4,7 +4,7 @@ using Azure.Data.Tables;
 namespace Registry.Tests.Durability;
 
 /// <summary>
-/// A table whose writes (transactions, single inserts and upserts) wait at a gate the test opens, recording the
+/// A table whose writes (transactions, single inserts, upserts and deletes) wait at a gate the test opens, recording the
 /// PartitionKeys in flight and the most ever in flight at once: a test sees what a store sends while storage is slow.
 /// </summary>
 internal sealed class GatedTableClient(TableClient inner) : TableClient
@@ -108,6 +108,9 @@ internal sealed class GatedTableClient(TableClient inner) : TableClient
 
     public override Task<Response> UpsertEntityAsync<T>(T entity, TableUpdateMode mode = TableUpdateMode.Merge, CancellationToken cancellationToken = default) =>
         Gated(entity.PartitionKey, () => inner.UpsertEntityAsync(entity, mode, cancellationToken));
+
+    public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default) =>
+        Gated(partitionKey, () => inner.DeleteEntityAsync(partitionKey, rowKey, ifMatch, cancellationToken));
 
     // Reads pass straight through: a store over this table loads and checks its claims while its writes wait.
     public override AsyncPageable<T> QueryAsync<T>(string? filter = null, int? maxPerPage = null, IEnumerable<string>? select = null, CancellationToken cancellationToken = default) =>

@@ -374,4 +374,28 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         Assert.Empty(await Ids(new TableIndexStore(table), 5));
         Assert.Equal(["ix-kept-1", "ix-kept-2"], await Ids(new TableIndexStore(table), 5 + StorageGroups.DefaultCount));
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_partitions_later_write_never_overtakes_an_earlier_one_that_did_not_fit_the_transaction()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = await NewTable(azurite.ConnectionString);
+        var gated = new GatedTableClient(table);
+        var store = new TableIndexStore(gated, requestsInFlight: 1);
+        const int other = 5, partition = 5 + StorageGroups.DefaultCount; // one PartitionKey
+
+        // The one request slot held at the gate, so the group's writes queue: 60 changes of another partition, then this
+        // partition's add of X (with 49 more, too many to join those 60), then its removal of X.
+        var holding = store.Apply(1, Add("ix-hold"));
+        await gated.UntilInFlight(1, ct);
+        var first = store.Apply(other, Add(Enumerable.Range(0, 60).Select(i => $"ix-other-{i:D2}").ToArray()));
+        var add = store.Apply(partition, Add(["ix-x", .. Enumerable.Range(0, 49).Select(i => $"ix-more-{i:D2}")]));
+        var remove = store.Apply(partition, [new IndexChange("ix-x", null)]);
+        gated.Open();
+        await Task.WhenAll(holding, first, add, remove).WaitAsync(ct);
+
+        // Taken ahead of the add (it fitted beside the 60), the removal found nothing to remove and the add then stored X.
+        Assert.DoesNotContain("ix-x", await Ids(new TableIndexStore(table), partition));
+        Assert.Equal(49, (await Ids(new TableIndexStore(table), partition)).Length);
+    }
 }
