@@ -36,6 +36,9 @@ public static class RegistryClientExtensions
         client.Services.AddSingleton<IClientConnectionRetryFilter>(sp =>
             new ConnectionRetry(options.ConnectTimeout, sp.GetService<TimeProvider>() ?? TimeProvider.System));
         client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+        // After the client's own hosted service (AddOrleansClient registers it before this runs), so it starts connected.
+        client.Services.AddHostedService(sp => new ServiceIdCheck(sp.GetRequiredService<IClusterClient>(), options,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ServiceIdCheck>>()));
         if (!options.IsDurable)
         {
             client.UseLocalhostClustering(options.GatewayPort, options.ServiceId, options.ClusterId);

@@ -34,6 +34,10 @@ public static class RegistryClientStart
             await host.StartAsync(cancellationToken);
             return null;
         }
+        catch (RegistryServiceIdMismatchException mismatch)
+        {
+            return mismatch.Message;
+        }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             // Storage may have gone since it was asked: asked again.

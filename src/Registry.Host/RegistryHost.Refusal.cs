@@ -15,7 +15,7 @@ public static partial class RegistryHost
     public static string? RefusalOf(Exception? e) => e switch
     {
         null => null,
-        RegistryStartupException or IndexLayoutMismatchException => e.Message,
+        RegistryStartupException or IndexLayoutMismatchException or Registry.Client.RegistryServiceIdMismatchException => e.Message,
         // Storage that does not answer while the silo starts: the operator's to fix, not a crash to debug.
         RequestFailedException { Status: 0 or 408 or >= 500 } or StorageUnavailableException =>
             $"Storage did not answer while the registry started ({FirstLine(e.Message)}): check Registry:StorageConnectionString and that storage is up. Nothing was served.",

@@ -11,4 +11,11 @@ public interface IClusterViewGrain : IGrainWithIntegerKey
     /// <summary>The silos the answering silo holds Active, itself included when it is.</summary>
     [Alias("ActiveSilos")]
     Task<int> ActiveSilos();
+
+    /// <summary>
+    /// The answering silo's <c>Registry:ServiceId</c> (Orleans' <c>ClusterOptions.ServiceId</c>): a client joins a cluster by
+    /// its ClusterId alone, so a gateway or client app compares it with its own before it serves.
+    /// </summary>
+    [Alias("ServiceId")]
+    Task<string> ServiceId();
 }

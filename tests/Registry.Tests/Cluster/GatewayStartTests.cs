@@ -3,7 +3,7 @@ using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Cluster;
 
-/// <summary>A gateway process whose cluster has no silo up exits with code 1 and one line saying what to start.</summary>
+/// <summary>A gateway process that cannot serve its cluster (no silo up, another ServiceId) exits with code 1 and one line saying why.</summary>
 public sealed class GatewayStartTests(AzuriteFixture azurite)
 {
     [Fact(Timeout = 120_000)]
@@ -19,5 +19,29 @@ public sealed class GatewayStartTests(AzuriteFixture azurite)
         var last = gateway.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         Assert.StartsWith("No silo of the cluster answered", last, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_gateway_with_another_service_id_than_its_silos_exits_with_code_1_naming_both_and_the_cluster_serves_on()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = new RegistryClusterProcesses(azurite.ConnectionString);
+        await cluster.StartSiloAsync(ct);
+
+        // Orleans lets a client join by ClusterId alone: before the check, this gateway listened and served the cluster.
+        var wrong = cluster.StartGatewayProcess("--Registry:ServiceId=another-service");
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(wrong, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = wrong.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.StartsWith($"The silos of cluster '{cluster.ClusterId}' run Registry:ServiceId '{cluster.ClusterId}', but this process is configured with 'another-service'", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", wrong.Output, StringComparison.Ordinal);
+
+        // The silo was not harmed: a gateway with its ServiceId serves a create.
+        var gateway = await cluster.StartGatewayAsync(ct);
+        var owner = await cluster.PolicyAsync(Registry.Gateway.Security.SharedAccessPolicy.OwnerKeyName, ct);
+        using var http = gateway.Client(owner.KeyName, owner.PrimaryKey);
+        var created = await http.CreateDeviceAsync(DeviceInputs.NewId("sid")).WaitAsync(ct);
+        Assert.NotNull((string?)created["etag"]);
     }
 }
