@@ -24,11 +24,11 @@ public sealed class MemoryIndexStore(IGrainFactory grains) : IIndexStore
 public interface IMemoryIndexStoreGrain : IGrainWithIntegerKey
 {
     /// <summary>The entries; with a <paramref name="holder"/>, the partition is claimed for it first (<see cref="IIndexStore.Load"/>).</summary>
-    [Alias("Load")]
+    [Alias("LoadClaiming")]
     Task<IReadOnlyList<IndexEntry>> Load(string? holder);
 
     /// <summary>Applies <paramref name="changes"/>, unless <paramref name="holder"/> is not the partition's last claim (<see cref="IndexLeaseLostException"/>).</summary>
-    [Alias("Apply")]
+    [Alias("ApplyLeased")]
     Task Apply(IReadOnlyList<IndexChange> changes, string? holder);
 }
 
