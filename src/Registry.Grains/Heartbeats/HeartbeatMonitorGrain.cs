@@ -338,14 +338,24 @@ public sealed partial class HeartbeatMonitorGrain(
         {
             // Its caller saw the failure; this sync tries again.
         }
-        if (_watched.Count > 0 && _reminder is null)
+        try
         {
-            _reminder = await this.RegisterOrUpdateReminder(ReminderName, ReminderPeriod, ReminderPeriod);
+            if (_watched.Count > 0 && _reminder is null)
+            {
+                _reminder = await this.RegisterOrUpdateReminder(ReminderName, ReminderPeriod, ReminderPeriod);
+            }
+            else if (_watched.Count == 0 && _reminder is not null)
+            {
+                await this.UnregisterReminder(_reminder);
+                _reminder = null;
+            }
         }
-        else if (_watched.Count == 0 && _reminder is not null)
+        catch (Exception e) when (e is not StorageUnavailableException)
         {
-            await this.UnregisterReminder(_reminder);
-            _reminder = null;
+            // Reminders live in storage, and a silo's reminder service answers only once it has read them ("still
+            // initializing" for a while after a start): a transient refusal, 503 for the caller to retry, not a 500.
+            LogReminderUnavailable(logger, e, Partition);
+            throw new StorageUnavailableException("Heartbeat monitoring could not register or remove its reminder now (the reminder service or its storage did not answer). Retry later.");
         }
     }
 
@@ -393,6 +403,9 @@ public sealed partial class HeartbeatMonitorGrain(
             throw;
         }
     }
+
+    [LoggerMessage(EventId = 2157, Level = LogLevel.Warning, Message = "Heartbeat monitor partition {Partition} could not register or remove its reminder; the change is refused with 503 and the next one tries again")]
+    private static partial void LogReminderUnavailable(ILogger logger, Exception exception, int partition);
 
     [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Heartbeat monitor partition {Partition} activated with {Count} watched devices; each gets a full interval plus grace from now")]
     private static partial void LogLoaded(ILogger logger, int partition, int count);
