@@ -283,42 +283,24 @@ public sealed partial class DeviceIndexGrain(
             _lastWriteFailed = false;
             write.Done.SetResult();
         }
-        catch (Exception ex) when (ex is IndexLeaseLostException || _superseded)
+        catch (Exception ex)
         {
-            // Nothing of it landed, and nothing more will be written from here: the memory goes back to what was acknowledged
-            // (a listing meanwhile must not show what no caller was told of) and the activation goes; the callers get 503, and
-            // their retry reaches the activation that holds the partition now, whose load has every write acknowledged before.
             _inFlight = null;
-            if (!_superseded)
+            // When refused because another activation loaded the partition, nothing of it landed and nothing more is written
+            // from here. The activation goes; its callers get 503, and their retry reaches the activation that holds the
+            // partition now, whose load has every write acknowledged before.
+            var superseded = ex is IndexLeaseLostException || _superseded;
+            if (superseded && !_superseded)
             {
                 _superseded = true;
                 LogSuperseded(logger, Partition);
                 DeactivateOnIdle();
             }
-            foreach (var (id, failed) in write.Changes)
-            {
-                if (_unwritten.TryGetValue(id, out var later))
-                {
-                    // A later change of the id now starts from what was acknowledged before this write, as below.
-                    _unwritten[id] = later with { Change = later.Change with { Acknowledged = failed.Acknowledged } };
-                }
-                else
-                {
-                    Restore(id, failed.Acknowledged);
-                }
-            }
-            CountDevices();
-            write.Done.SetException(Superseded());
-            _ = write.Done.Task.Exception;
-        }
-        catch (Exception ex)
-        {
-            _inFlight = null;
             // No caller of this write learns of success, so none of its changes happened: each entry goes back to what
             // was last acknowledged (a create that failed here leaves no phantom in the counts), unless a later change
-            // replaced it meanwhile. Part of the write may have landed, so the entry goes again with the next write, once:
-            // a removal that was itself such a restore is not queued again when it fails. What it would have cleared is
-            // an entry of a device that does not exist, which the partition's next activation verifies away. Queued
+            // replaced it meanwhile. Part of a failed write may have landed, so the entry goes again with the next write,
+            // once: a removal that was itself such a restore is not queued again when it fails. What it would have cleared
+            // is an entry of a device that does not exist, which the partition's next activation verifies away. Queued
             // again, removals piled up in every partition whose writes failed, each write carried them all, took longer
             // than the storage timeout and failed, and no partition wrote again (a 100k import on a slow Azurite).
             // A restoring change is queued, not scheduled: it goes with the next write a caller asks for.
@@ -331,7 +313,7 @@ public sealed partial class DeviceIndexGrain(
                 else
                 {
                     Restore(id, failed.Acknowledged);
-                    if (failed is not { Acknowledged: null, Wanted: null })
+                    if (!superseded && failed is not { Acknowledged: null, Wanted: null })
                     {
                         _unwritten[id] = new Unwritten(new Change(failed.Acknowledged, failed.Acknowledged), Enqueue(id));
                     }
@@ -339,7 +321,7 @@ public sealed partial class DeviceIndexGrain(
             }
             CountDevices();
             _lastWriteFailed = true;
-            write.Done.SetException(ex);
+            write.Done.SetException(superseded ? Superseded() : ex);
             // Observed here: a write of restoring changes alone has no caller to observe its failure.
             _ = write.Done.Task.Exception;
         }
