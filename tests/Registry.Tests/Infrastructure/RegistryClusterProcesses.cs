@@ -91,6 +91,7 @@ public sealed class RegistryClusterProcesses(string connectionString, IReadOnlyL
     {
         var ports = FreePorts.Take(2);
         var data = Path.Combine(_work, $"gateway-{ports[0]}");
+        RegistryTestHost.SeedCertificates(data);
         var process = Start(
         [
             "--Registry:Role=gateway",

@@ -65,7 +65,11 @@ public sealed class RegistryTestHost : IAsyncDisposable
         Action<WebApplicationBuilder>? configure = null,
         Action<WebApplication>? map = null)
     {
-        dataFolder ??= Directory.CreateTempSubdirectory("registry-test-").FullName;
+        if (dataFolder is null)
+        {
+            dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
+            SeedCertificates(dataFolder);
+        }
         var ports = FreePorts.Take(3);
         var id = Guid.NewGuid().ToString("N")[..12];
         var config = new Dictionary<string, string?>
@@ -113,6 +117,31 @@ public sealed class RegistryTestHost : IAsyncDisposable
             throw;
         }
         return new RegistryTestHost(app, dataFolder, ports[0]);
+    }
+
+    /// <summary>
+    /// A CA and a <c>localhost</c> server certificate made once per test process (<see cref="DevelopmentCertificates"/>, as a
+    /// first start makes them), copied into each fresh data folder a test host or gateway process is given. Making them is two RSA-2048 key
+    /// generations, 0.3 to 1.2 s of CPU on this machine: about half of what an in-process start costs, paid by hundreds of
+    /// starts on a suite's two cores. A start then finds them and reuses them as any later start does; what a first start
+    /// makes is tested where it is the subject (DevelopmentCertificatesTests, WorkingDirectoryTests, the SDK suite). A test
+    /// that names another HostName gets a server certificate for it, issued by the same CA, as a restart would.
+    /// </summary>
+    private static readonly Lazy<string> CertificateTemplate = new(() =>
+    {
+        var folder = Directory.CreateTempSubdirectory("registry-test-certs-").FullName;
+        DevelopmentCertificates.LoadOrCreate(folder, "localhost").Server.Dispose();
+        return folder;
+    });
+
+    /// <summary>Puts the test run's certificates into <paramref name="dataFolder"/>'s <c>certs</c>, for a fresh folder only.</summary>
+    public static void SeedCertificates(string dataFolder)
+    {
+        var certs = Directory.CreateDirectory(Path.Combine(dataFolder, "certs")).FullName;
+        foreach (var file in Directory.GetFiles(CertificateTemplate.Value))
+        {
+            File.Copy(file, Path.Combine(certs, Path.GetFileName(file)));
+        }
     }
 
     /// <summary>An HttpClient that signs every request as iothubowner (unless the request carries its own Authorization).</summary>
