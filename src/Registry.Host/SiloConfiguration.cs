@@ -142,6 +142,9 @@ public static class SiloConfiguration
         silo.Services.AddSingleton<PresenceWriter>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
         silo.Services.AddSingleton<ConnectedDevices>();
+        // Monitor partitions lost with a silo come back when it is declared dead, not at their reminder's next tick.
+        silo.Services.AddSingleton<MonitorWaker>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MonitorWaker>());
         silo.Services.TryAddSingleton<DeviceETags>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ConnectedDevices>());
         // Import/export jobs: the line format is the gateway's wire (one owner of the JSON shapes).

@@ -135,6 +135,15 @@ public sealed partial class HeartbeatMonitorGrain(
         return Task.FromResult(outages.Length > maxCount ? (outages[..maxCount], true) : (outages, false));
     }
 
+    public Task Wake()
+    {
+        if (_watched.Count == 0 && _reminder is null && _unwritten.Count == 0 && _pendingWrite is null)
+        {
+            DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
+    }
+
     public Task<bool> IsWatching(string deviceId) => Task.FromResult(_watched.TryGet(deviceId, out _));
 
     public Task<int> Count() => Task.FromResult(_watched.Count);

@@ -36,6 +36,13 @@ public interface IHeartbeatMonitorGrain : IGrainWithIntegerKey
     [Alias("Check")]
     Task Check();
 
+    /// <summary>
+    /// Nothing but the activation it causes (<see cref="MonitorWaker"/>): a partition lost with its silo comes back now, not
+    /// at its reminder's next tick. A partition that watches nothing and has nothing to write goes away again.
+    /// </summary>
+    [Alias("Wake")]
+    Task Wake();
+
     /// <summary>Whether this partition watches <paramref name="deviceId"/>.</summary>
     [Alias("IsWatching")]
     Task<bool> IsWatching(string deviceId);
