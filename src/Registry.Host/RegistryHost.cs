@@ -24,6 +24,11 @@ public static partial class RegistryHost
         // appsettings.json is read from beside the binary, whatever the working directory the process starts in.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
+        // A failed start is said once: in one line when it is a refusal (Program), or as the unhandled exception with its
+        // stack trace when it is a crash. The generic host's own "Hosting failed to start" error printed the same exception's
+        // stack trace before the refusal's line (a gateway that found no silo). Its other error, a faulted background
+        // service, is followed by its Critical "stopping the host" with the same exception, which stays.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level != LogLevel.Error);
 
         // Every setting is checked before anything is written or bound: a mistake is one line and exit code 1.
         var section = builder.Configuration.GetSection(RegistrySettings.Section);

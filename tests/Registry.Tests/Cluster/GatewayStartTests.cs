@@ -19,6 +19,9 @@ public sealed class GatewayStartTests(AzuriteFixture azurite)
         var last = gateway.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         Assert.StartsWith("No silo of the cluster answered", last, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", gateway.Output, StringComparison.Ordinal);
+        // The line alone: the generic host logged "Hosting failed to start" with the exception's stack trace before it.
+        Assert.DoesNotContain("Hosting failed to start", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Output.Split('\n'), line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
     [Fact(Timeout = 180_000)]
