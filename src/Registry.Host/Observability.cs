@@ -154,18 +154,21 @@ public static class Observability
         {
             app.MapPrometheusScrapingEndpoint(MetricsPath);
         }
+        // Read-only documents: GET and HEAD, as the gateway's /healthz; any other method is 405 (a POST to /readyz
+        // answered 200, a HEAD of the OpenAPI document 405).
+        var readOnly = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
         // The gateway maps its own liveness; a process without the gateway's endpoints still answers probes.
         if (!((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>().Any(e => e.RoutePattern.RawText == LivenessPath))
         {
-            app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
+            app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth }).WithMetadata(readOnly);
         }
         app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResultStatusCodes = { [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable },
             ResponseWriter = WriteHealth,
-        });
-        app.MapOpenApi(OpenApiPath);
+        }).WithMetadata(readOnly);
+        app.MapOpenApi(OpenApiPath).WithMetadata(readOnly);
         if (settings.Dashboard.Enabled && servesEdge)
         {
             app.MapOrleansDashboard(DashboardPath);

@@ -39,6 +39,27 @@ public sealed class OpenApiTests(RegistryHostFixture registry) : IClassFixture<R
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("readyz")).StatusCode);
     }
 
+    /// <summary>A review found <c>POST /readyz</c> answered 200 and <c>HEAD /openapi/v1.json</c> 405.</summary>
+    [Theory]
+    [InlineData("healthz")]
+    [InlineData("readyz")]
+    [InlineData("openapi/v1.json")]
+    public async Task The_probes_and_the_openapi_document_answer_get_and_head_and_refuse_other_methods_with_405(string path)
+    {
+        using var http = registry.Host.CreateAnonymousClient();
+
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{method} {path}: {(int)response.StatusCode}");
+        }
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path) { Content = new StringContent("{}") });
+            Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} {path}: {(int)response.StatusCode}");
+        }
+    }
+
     private static string[] Methods(JsonObject paths, string path) =>
         [.. Assert.IsType<JsonObject>(paths[path], exactMatch: false).Select(m => m.Key).Order(StringComparer.Ordinal)];
 }
