@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Registry.Abstractions;
 using Registry.Grains.Heartbeats;
@@ -49,30 +48,14 @@ public sealed class ReminderUnavailableTests
         {
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
             // The registry's reminder table (memory here), whose writes fail while the test says so.
-            var table = silo.Services.Last(d => d.ServiceType == typeof(IReminderTable));
-            silo.Services.Remove(table);
-            silo.Services.AddSingleton<IReminderTable>(sp => new FailingReminderTable((IReminderTable)table.ImplementationFactory!(sp)));
+            ReminderTableDecorator.Replace(silo, inner => new FailingReminderTable(inner));
         }
     }
 
-    private sealed class FailingReminderTable(IReminderTable inner) : IReminderTable
+    private sealed class FailingReminderTable(IReminderTable inner) : ReminderTableDecorator(inner)
     {
-        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
-
-        public Task StopAsync(CancellationToken cancellationToken = default) => inner.StopAsync(cancellationToken);
-
-        public Task<ReminderTableData> ReadRows(GrainId grainId) => inner.ReadRows(grainId);
-
-        public Task<ReminderTableData> ReadRows(uint begin, uint end) => inner.ReadRows(begin, end);
-
-        public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName) => inner.ReadRow(grainId, reminderName);
-
-        public Task<string?> UpsertRow(ReminderEntry entry) =>
+        public override Task<string?> UpsertRow(ReminderEntry entry) =>
             // As the reminder service's own refusal while it boots: an OrleansException, which the gateway answered with 500.
-            s_failUpserts ? Task.FromException<string?>(new OrleansException("injected: the reminder table is not ready")) : inner.UpsertRow(entry);
-
-        public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => inner.RemoveRow(grainId, reminderName, eTag);
-
-        public Task TestOnlyClearTable() => inner.TestOnlyClearTable();
+            s_failUpserts ? Task.FromException<string?>(new OrleansException("injected: the reminder table is not ready")) : base.UpsertRow(entry);
     }
 }
