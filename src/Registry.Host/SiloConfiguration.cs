@@ -317,6 +317,14 @@ public static class SiloConfiguration
             // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
             o.InitStage = IndexCheckStage - 1;
         });
+        // The same provider, built with a logger that leaves the check the ETag refusal of a racing first start (LayoutRecordLogger).
+        silo.Services.AddKeyedSingleton<IGrainStorage>(IndexStore, (sp, _) =>
+        {
+            var options = sp.GetRequiredService<IOptionsMonitor<AzureBlobStorageOptions>>().Get(IndexStore);
+            return new AzureBlobGrainStorage(IndexStore, options, options.BuildContainerFactory(sp, options),
+                sp.GetRequiredService<Orleans.Serialization.Serializers.IActivatorProvider>(),
+                new LayoutRecordLogger(sp.GetRequiredService<ILogger<AzureBlobGrainStorage>>()));
+        });
     }
 
     /// <summary>Orleans' name for the storage of explicit stream subscriptions.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Azure.Data.Tables;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Registry.Abstractions;
 using Registry.Grains.Index;
@@ -117,6 +118,46 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         {
             Assert.Equal(id, (string)(await client.GetDeviceJsonAsync(id))["deviceId"]!);
         }
+    }
+
+    /// <summary>
+    /// Two silos of a new cluster starting at once both find no layout record and both write one; the second write is
+    /// refused by the blob's ETag, and the check reads the winner's record and goes on. That refusal is the check's
+    /// business: Orleans' blob provider used to log it first as an error with a stack trace (<c>fail: … 409 (The specified
+    /// blob already exists.)</c>) on every first start of a cluster. The race made deterministic: a read that finds no
+    /// record though one exists, as the loser's did.
+    /// </summary>
+    [Fact]
+    public async Task A_start_that_loses_the_race_to_record_the_layout_reads_the_winners_record_and_logs_no_error()
+    {
+        var prefix = "irc" + Guid.NewGuid().ToString("N")[..8];
+        var logs = new CapturedLogs();
+        await using var host = await RegistryTestHost.StartAsync(azurite.DurableSettings(prefix),
+            configure: b => b.Logging.AddProvider(logs).AddFilter<CapturedLogs>(null, LogLevel.Trace));
+        var storage = host.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(Registry.Grains.StorageNames.Index);
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Registry.Grains.RegistryIndexOptions>>();
+        var settings = host.Services.GetRequiredService<Registry.Host.RegistrySettings>();
+        var before = logs.Lines.Count;
+
+        var loser = new IndexPartitionCheck(new FindsNothingFirst(storage), options, host.Services.GetRequiredService<ILogger<IndexPartitionCheck>>(),
+            stage: 0, settings.ServiceId, settings.DeviceStorage, storageGroups: settings.StorageGroups);
+        await loser.Check(TestContext.Current.CancellationToken);
+
+        var errors = logs.Lines.Skip(before).Where(l => l.Level >= LogLevel.Error).ToList();
+        Assert.True(errors.Count == 0, string.Join(Environment.NewLine, errors.Select(e => $"{e.Level} {e.Category}: {e.Text}")));
+    }
+
+    /// <summary>The storage as the losing silo saw it: its first read finds no record; everything else is the real storage.</summary>
+    private sealed class FindsNothingFirst(Orleans.Storage.IGrainStorage inner) : Orleans.Storage.IGrainStorage
+    {
+        private int _reads;
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            Interlocked.Increment(ref _reads) == 1 ? Task.CompletedTask : inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.WriteStateAsync(stateName, grainId, grainState);
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
     }
 
     private static string[] SiloRows(TableClient membership) =>
