@@ -54,6 +54,7 @@ public sealed class GracefulShutdownTests(AzuriteFixture azurite)
         devices.Mark();
         await devices.UntilServedSinceMarkAsync(beating, ct);
         steps.Done("beating served");
+        Report($"beats refused around the stop: {SiloKillTests.Describe(devices.Refusals)}");
         await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
         steps.Done("silent announced");
         steps.Report();
