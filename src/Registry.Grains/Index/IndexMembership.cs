@@ -76,10 +76,16 @@ internal sealed partial class IndexMembership(
         {
             await write();
         }
-        catch
+        catch (Exception e)
         {
             state.State.Identity = previous;
-            await ReconcileAfterFailedWrite();
+            if (!await ReconcileAfterFailedWrite() && e is not StorageUnavailableException)
+            {
+                // Storage refused the write (say, a conflict with a row an earlier write left after it timed out) and
+                // could not be read back: what the device is now is not known, so the caller is told to retry (503), which
+                // meets the stored row, instead of the refusal escaping as a server error (500001).
+                throw new StorageUnavailableException("Storage refused the write and could not be read back: whether the device changed is not known. Retry it.");
+            }
             throw;
         }
     }
@@ -138,11 +144,14 @@ internal sealed partial class IndexMembership(
         await Sync();
     }
 
-    private async Task ReconcileAfterFailedWrite()
+    /// <summary>Re-reads the device after a failed write and makes its entry agree; false when storage could not be read.</summary>
+    private async Task<bool> ReconcileAfterFailedWrite()
     {
+        var read = false;
         try
         {
             await state.ReadStateAsync();
+            read = true;
             await Sync();
         }
         catch (Exception ex)
@@ -160,6 +169,7 @@ internal sealed partial class IndexMembership(
                 LogIndexRepairScheduled(logger, checkEx, deviceId);
             }
         }
+        return read;
     }
 
     /// <summary>Makes this device's index entry say what its state says: present with its status, or absent.</summary>
