@@ -45,7 +45,7 @@ public static class RegistryClientStart
             if (missing is null && IsUnreachableCluster(e))
             {
                 missing = options.IsDurable
-                    ? $"No silo of the registry cluster '{options.ClusterId}' answered: start its silos, or check Registry:ClusterId, ServiceId and StoragePrefix ('{options.ServiceId}', '{options.StoragePrefix}') against theirs."
+                    ? $"No silo of the registry cluster '{options.ClusterId}' answered: start its silos, or check Registry:ClusterId ('{options.ClusterId}'), Registry:ServiceId ('{options.ServiceId}') and Registry:StoragePrefix ('{options.StoragePrefix}') against theirs."
                     : $"No registry answered on Orleans' gateway port {options.GatewayPort} of this machine: start it (Registry:Role=all), or set Registry:StorageConnectionString for a cluster.";
             }
             if (missing is null)

@@ -28,13 +28,16 @@ public static partial class RegistryHost
         // stack trace when it is a crash. The generic host's own "Hosting failed to start" error printed the same exception's
         // stack trace before the refusal's line (a gateway that found no silo). Its other error, a faulted background
         // service, is followed by its Critical "stopping the host" with the same exception, which stays.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level != LogLevel.Error);
+        // A filter function replaces the category's minimum level, so it keeps the shipped Information too (with only
+        // "not Error" the host's Debug lines, "Hosting starting", reached the console).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level is >= LogLevel.Information and not LogLevel.Error);
 
         // Every setting is checked before anything is written or bound: a mistake is one line and exit code 1.
         var section = builder.Configuration.GetSection(RegistrySettings.Section);
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
         StartChecks.Validate(section, settings);
+        var managementPort = ObservabilitySettings.Bind(section).Port;
         (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings, ObservabilitySettings.Bind(section))];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
@@ -87,7 +90,7 @@ public static partial class RegistryHost
                 silo.MapRegistryObservability(servesEdge: false);
                 var siloLogger = silo.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Registry.Host");
                 silo.Lifetime.ApplicationStarted.Register(() => LogListening(siloLogger,
-                    string.Join(", ", [.. ListeningAddresses(silo).Select(a => $"{a} (health)"), .. SiloConfiguration.ListenEndpoints(settings).Select(e => $"{e.Setting} {e.Endpoint}")]), settings.HostName));
+                    string.Join(", ", [.. ListeningAddresses(silo).Select(a => Labelled(a, managementPort, "health")), .. SiloConfiguration.ListenEndpoints(settings).Select(e => $"{e.Setting} {e.Endpoint}")]), settings.HostName));
                 silo.Services.GetRequiredKeyedService<IDisposable>(ExclusiveStart.LockFileName);
                 return silo;
             }
@@ -154,7 +157,7 @@ public static partial class RegistryHost
                 {
                     LogCertificate(logger, generated.CaPath);
                 }
-                LogListening(logger, string.Join(", ", [.. ListeningAddresses(app), $"mqtts://{MqttEndpoint(app)}"]), settings.HostName);
+                LogListening(logger, string.Join(", ", [.. ListeningAddresses(app).Select(a => Labelled(a, managementPort, null)), $"mqtts://{MqttEndpoint(app)}"]), settings.HostName);
             });
             // Resolved once so that the container owns the lock and releases it when the app is disposed.
             app.Services.GetRequiredKeyedService<IDisposable>(ExclusiveStart.LockFileName);
@@ -201,6 +204,15 @@ public static partial class RegistryHost
             .Where(a => mqtt is null || !Uri.TryCreate(a, UriKind.Absolute, out var uri) || uri.Port != mqtt.Port)
             .ToArray() ?? [];
     }
+
+    /// <summary>
+    /// An address of the start line with what it serves: the management port (<c>Registry:Observability:Port</c>, 0 for
+    /// none) is where <c>/metrics</c> is scraped, which a silo's line labelled "(health)" like its health port.
+    /// </summary>
+    private static string Labelled(string address, int managementPort, string? otherwise) =>
+        managementPort != 0 && Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port == managementPort
+            ? $"{address} (management: /metrics)"
+            : otherwise is null ? address : $"{address} ({otherwise})";
 
     /// <summary>The MQTT endpoint Kestrel bound (port 0 becomes the real port), once the app started.</summary>
     public static IPEndPoint? MqttEndpoint(WebApplication app) => app.Services.GetRequiredService<MqttListener>().Options?.IPEndPoint;

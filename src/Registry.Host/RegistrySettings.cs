@@ -15,7 +15,7 @@ namespace Registry.Host;
 /// Every setting of the registry process, bound from the <c>Registry</c> configuration section
 /// (appsettings.json, <c>Registry__Name</c> environment variables, or <c>--Registry:Name=value</c>).
 /// </summary>
-public sealed class RegistrySettings
+public sealed partial class RegistrySettings
 {
     public const string Section = "Registry";
 
@@ -317,9 +317,15 @@ public sealed class RegistrySettings
             }
             return bound;
         }
+        catch (InvalidOperationException e) when (Unconvertible().Match(e.Message) is { Success: true } value)
+        {
+            // The binder's own text names a .NET type and no range; said as every other refusal is.
+            throw new RegistryStartupException(
+                $"Invalid configuration, nothing was started: {value.Groups["path"].Value}={value.Groups["value"].Value} {Accepted(value.Groups["type"].Value, value.Groups["path"].Value)}", e);
+        }
         catch (InvalidOperationException e)
         {
-            throw new RegistryStartupException($"{e.Message} {Accepted(e.Message)}Nothing was started.", e);
+            throw new RegistryStartupException($"Invalid configuration, nothing was started: {e.Message}", e);
         }
     }
 
@@ -565,24 +571,29 @@ public sealed class RegistrySettings
         }
     }
 
-    /// <summary>What a setting of the type the binder names accepts.</summary>
-    private static string Accepted(string binderMessage)
+    /// <summary>The binder's text for a value it cannot convert to the setting's type.</summary>
+    [GeneratedRegex("^Failed to convert configuration value '(?<value>.*)' at '(?<path>[^']+)' to type '(?<type>[^']+)'", RegexOptions.Singleline)]
+    private static partial Regex Unconvertible();
+
+    /// <summary>What a setting of <paramref name="type"/> (a .NET type name) accepts, said for <paramref name="path"/>.</summary>
+    private static string Accepted(string type, string path)
     {
-        var type = Regex.Match(binderMessage, "to type '([^']+)'").Groups[1].Value;
         if (type == typeof(bool).FullName)
         {
-            return "Use true or false. ";
+            return "is not true or false: use true or false.";
         }
-        if (type == typeof(int).FullName)
+        if (type == typeof(int).FullName || type == typeof(int?).FullName || type.StartsWith("System.Nullable`1[[System.Int32", StringComparison.Ordinal))
         {
-            return "Use a whole number. ";
+            return path.EndsWith("Port", StringComparison.Ordinal)
+                ? "is not a port number: use a whole number from 0 to 65535."
+                : "is not a whole number: use a whole number.";
         }
         if (type == typeof(double).FullName)
         {
-            return "Use a number. ";
+            return "is not a number: use a number.";
         }
         var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
-        return enumType is null ? "" : $"Use one of {string.Join(", ", Enum.GetNames(enumType))}. ";
+        return enumType is null ? "cannot be read." : $"is not one of {string.Join(", ", Enum.GetNames(enumType))}: use one of them.";
     }
 }
 

@@ -83,6 +83,9 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
         Assert.True(clusterExit == 1, clusterOutput);
         var clusterLine = Assert.Single(clusterOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.StartsWith("No silo of the registry cluster 'no-such-cluster' answered", clusterLine, StringComparison.Ordinal);
+        // Each setting with its value (it named three settings and gave two values: a review, 2026-12-03).
+        Assert.Contains($"check Registry:ClusterId ('no-such-cluster'), Registry:ServiceId ('{fixture.Cluster.ClusterId}') and Registry:StoragePrefix ('{fixture.Cluster.StoragePrefix}') against theirs.",
+            clusterLine, StringComparison.Ordinal);
         var (embeddedExit, embeddedOutput) = runs[2];
         Assert.True(embeddedExit == 1, embeddedOutput);
         var embeddedLine = Assert.Single(embeddedOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

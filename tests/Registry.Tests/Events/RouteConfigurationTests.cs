@@ -73,8 +73,8 @@ public sealed class RouteConfigurationTests
     [Theory(Timeout = 120_000)]
     [InlineData("--Registry:Routes:0:Source=Telemetry", "Registry:Routes:0:Source=Telemetry is not a route source")]
     [InlineData("--Registry:Routes:1:Source=HeartbeatEvents", "Registry:Routes:1:Name=lifecycle names another route too")]
-    [InlineData("--Registry:Routes:0:Enabled=maybe", "Failed to convert configuration value 'maybe' at 'Registry:Routes:0:Enabled'")]
-    [InlineData("--Registry:Routes:0:Enabled=yes", "Failed to convert configuration value 'yes' at 'Registry:Routes:0:Enabled'")]
+    [InlineData("--Registry:Routes:0:Enabled=maybe", "Invalid configuration, nothing was started: Registry:Routes:0:Enabled=maybe is not true or false: use true or false.")]
+    [InlineData("--Registry:Routes:0:Enabled=yes", "Invalid configuration, nothing was started: Registry:Routes:0:Enabled=yes is not true or false: use true or false.")]
     public async Task An_unusable_route_stops_the_process_with_exit_code_1_and_one_line_naming_it(string second, string named)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -110,6 +110,11 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Observability:Port=19999|Observability:ListenAddress=192.0.2.1", "Registry:Observability:Port 192.0.2.1:19999: the address is not one of this machine's")]
     [InlineData("DataFolder=/dev/null/registry", "Registry:DataFolder=/dev/null/registry cannot be used as the data folder")]
     [InlineData("DataFolder=/proc/registry", "Registry:DataFolder=/proc/registry cannot be used as the data folder")]
+    // A value the binder cannot convert is said as every other refusal, with what is accepted and no .NET type name
+    // (it was "Failed to convert configuration value 'abc' at 'Registry:HealthPort' to type 'System.Int32'": a review).
+    [InlineData("HealthPort=abc", "Invalid configuration, nothing was started: Registry:HealthPort=abc is not a port number: use a whole number from 0 to 65535.")]
+    [InlineData("IndexPartitions=many", "Invalid configuration, nothing was started: Registry:IndexPartitions=many is not a whole number: use a whole number.")]
+    [InlineData("Authentication:Enabled=maybe", "Invalid configuration, nothing was started: Registry:Authentication:Enabled=maybe is not true or false: use true or false.")]
     public async Task An_invalid_setting_is_refused_with_one_line_naming_it_before_anything_is_written(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
