@@ -21,14 +21,25 @@ internal sealed partial class ServiceIdCheck(IClusterClient client, RegistryClie
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         string served;
-        try
+        // A silo killed moments ago is still listed until the cluster declares it dead: a call the client sends through it
+        // is rejected unsent, and asked again (within the connect timeout) through another.
+        var until = DateTime.UtcNow + options.ConnectTimeout;
+        while (true)
         {
-            served = await client.GetGrain<IClusterViewGrain>(0).ServiceId().WaitAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            LogNotChecked(logger, e, options.ServiceId);
-            return;
+            try
+            {
+                served = await client.GetGrain<IClusterViewGrain>(0).ServiceId().WaitAsync(cancellationToken);
+                break;
+            }
+            catch (OrleansMessageRejectionException) when (DateTime.UtcNow < until && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogNotChecked(logger, e, options.ServiceId);
+                return;
+            }
         }
         if (!string.Equals(served, options.ServiceId, StringComparison.Ordinal))
         {

@@ -264,7 +264,7 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
     /// Runs samples/Registry.Client.Sample (built with the solution, outside its central package versions) to its end;
     /// <paramref name="whileRunning"/>, if given, acts on the running process first.
     /// </summary>
-    private static async Task<(int ExitCode, string Output)> RunClientSampleAsync(
+    internal static async Task<(int ExitCode, string Output)> RunClientSampleAsync(
         string[] args, CancellationToken ct, Func<System.Diagnostics.Process, Task>? whileRunning = null)
     {
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
