@@ -37,8 +37,9 @@ public static partial class RegistryHost
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
         StartChecks.Validate(section, settings);
-        var managementPort = ObservabilitySettings.Bind(section).Port;
-        (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings, ObservabilitySettings.Bind(section))];
+        var observability = ObservabilitySettings.Bind(section);
+        var managementPort = observability.Port;
+        (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings, observability)];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
 

@@ -582,7 +582,7 @@ public sealed partial class RegistrySettings
         {
             return "is not true or false: use true or false.";
         }
-        if (type == typeof(int).FullName || type == typeof(int?).FullName || type.StartsWith("System.Nullable`1[[System.Int32", StringComparison.Ordinal))
+        if (type == typeof(int).FullName || type.StartsWith("System.Nullable`1[[System.Int32", StringComparison.Ordinal))
         {
             return path.EndsWith("Port", StringComparison.Ordinal)
                 ? "is not a port number: use a whole number from 0 to 65535."
