@@ -14,10 +14,14 @@ dotnet build Registry.Orleans.sln -c Release
 runner_failed=0
 
 # .NET: xunit v3 on Microsoft.Testing.Platform (global.json); xunit writes the TRX itself.
-# The run is bounded: a test waiting forever on a signal fails the run after 14 minutes instead of stalling CI,
-# and the tests still running then are printed (the hang dump's log names them; the dump stays in TestResults).
-dotnet test --solution Registry.Orleans.sln --no-build -c Release \
-  --hangdump --hangdump-timeout 14m --hangdump-type Mini \
+# The run is bounded twice, so a test waiting forever fails the run instead of stalling CI: the session is cancelled
+# after 13 minutes (--timeout: tests still running see their cancellation token, those not started are not run, the
+# TRX is still written), and a test host that shows no progress for 6 minutes (no test started or ended; the longest
+# test takes ~3.5) is dumped and ended, its running tests printed below (the hang dump's log names them; the dump
+# stays in TestResults). The hang dump's timer restarts at every test's progress: alone it let a stalled run go on
+# 14 minutes past its last test (2026-12-03).
+dotnet test --solution Registry.Orleans.sln --no-build -c Release --timeout 13m \
+  --hangdump --hangdump-timeout 6m --hangdump-type Mini \
   --report-xunit-trx --results-directory "$results/dotnet" || runner_failed=1
 for hang in "$results"/dotnet/Registry.Tests_*_hang.log; do
   [[ -e "$hang" ]] || continue
@@ -144,6 +148,12 @@ console.log(passed, failed);
 JS
 )
 read -r passed failed <<<"$counts"
+if ((runner_failed && failed == 0)); then
+  # A runner that failed without a failing test to show (a hang, the session timeout, a crash, a missing result file)
+  # is a failure too: the last line must not read as a clean run.
+  echo "tests/run.sh: a test runner failed with no failing test counted (see above): counted as one failure" >&2
+  failed=1
+fi
 
 echo "$passed passed, $failed failed"
 if ((failed > 0 || runner_failed)); then

@@ -20,9 +20,12 @@ public sealed class HeartbeatShutdownTests
     private static readonly CapturingEventSink Events = new();
     private static int s_probes;
 
-    [Fact]
+    // Bounded: its wait for the reminder service below ends with the test's token, never with the suite (an unbounded
+    // retry loop here, without a pause between calls, kept a fresh-clone run of the suite from ending on 2026-12-03).
+    [Fact(Timeout = 120_000)]
     public async Task A_partition_whose_silo_is_stopping_asks_no_device_and_raises_nothing()
     {
+        var ct = TestContext.Current.CancellationToken;
         // One silo: the partition and the device share it, and no silo start waits on another's (a two-silo start
         // timed out once in CI reading the layout record from a memory-storage grain placed on the silo still starting).
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("hbstop", b => b.Options.InitialSilosCount = 1);
@@ -30,19 +33,11 @@ public sealed class HeartbeatShutdownTests
         {
             var id = $"stopping-{Guid.NewGuid():N}";
             await cluster.GrainFactory.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
-            // A 503 while the silo's reminder service still reads its table after the start (it met one under load) is retried.
-            while (true)
-            {
-                try
-                {
-                    await cluster.GrainFactory.GetGrain<IDeviceHeartbeatGrain>(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(2, 0)));
-                    break;
-                }
-                catch (StorageUnavailableException)
-                {
-                    TestContext.Current.CancellationToken.ThrowIfCancellationRequested();
-                }
-            }
+            // A 503 while the silo's reminder service still reads its table after the start (it met one under load) is
+            // retried. Orleans retries a failed first read of the table on its own timer (up to ~30 s, then 10-20 s apart),
+            // so the calls pause in between instead of flooding the silo, and each refusal is kept for the test's output.
+            await ReminderService.RetryWhileUnavailableAsync(
+                () => cluster.GrainFactory.GetGrain<IDeviceHeartbeatGrain>(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(2, 0))), ct);
             var monitor = cluster.GrainFactory.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
             Assert.True(await monitor.IsWatching(id));
 
