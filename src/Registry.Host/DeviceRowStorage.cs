@@ -24,7 +24,7 @@ namespace Registry.Host;
 /// by then, <see cref="BoundedGrainStorage"/>) is dropped unsent: sent late, it would only spend storage on an answer
 /// nobody waits for, and land behind the caller's back. docs/storage.md §3.
 /// </summary>
-public sealed partial class DeviceRowStorage(TableClient table, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
+public sealed partial class DeviceRowStorage(StorageTables tables, int partitions, IGrainStorageSerializer serializer, ILogger<DeviceRowStorage> logger,
     int requestsInFlight = TableIndexStore.DefaultRequestsInFlight, TimeSpan? slowRequest = null, TimeProvider? time = null, TimeSpan? queueTimeout = null,
     StorageGroups? groups = null)
     : IGroupCommittingStorage, IDevicePartitionScan
@@ -85,7 +85,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
     {
         var (partitionKey, rowKey) = Keys(grainId);
         Interlocked.Increment(ref _reads);
-        var row = await table.GetEntityIfExistsAsync<TableEntity>(partitionKey, rowKey, Columns);
+        var row = await tables.For(partitionKey).GetEntityIfExistsAsync<TableEntity>(partitionKey, rowKey, Columns);
         if (row.HasValue && row.Value is { } entity && entity.GetBinary(DataColumn) is { } data)
         {
             grainState.State = serializer.Deserialize<T>(new BinaryData(data));
@@ -135,7 +135,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         }
         var wanted = group.ToHashSet();
         Interlocked.Increment(ref _scans);
-        await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: cancellation))
+        await foreach (var row in tables.For(key).QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: cancellation))
         {
             if (row.GetBinary(DataColumn) is { } data && serializer.Deserialize<DeviceState>(new BinaryData(data))?.Identity is { } identity
                 && DevicePartitioner.PartitionOf(identity.DeviceId, partitions) is var partition && wanted.Contains(partition))
@@ -270,7 +270,7 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
             CountRequest(open.Count);
             try
             {
-                var response = await table.SubmitTransactionAsync(open.Select(write => write.Action(partitionKey)));
+                var response = await tables.For(partitionKey).SubmitTransactionAsync(open.Select(write => write.Action(partitionKey)));
                 for (var i = 0; i < open.Count; i++)
                 {
                     open[i].Done.TrySetResult(response.Value[i].Headers.ETag ?? default);
@@ -322,10 +322,10 @@ public sealed partial class DeviceRowStorage(TableClient table, int partitions, 
         {
             var response = write.Kind switch
             {
-                WriteKind.Insert => await table.AddEntityAsync(write.Entity(partitionKey)),
-                WriteKind.Replace => await table.UpdateEntityAsync(write.Entity(partitionKey), write.ETag, TableUpdateMode.Replace),
+                WriteKind.Insert => await tables.For(partitionKey).AddEntityAsync(write.Entity(partitionKey)),
+                WriteKind.Replace => await tables.For(partitionKey).UpdateEntityAsync(write.Entity(partitionKey), write.ETag, TableUpdateMode.Replace),
                 // A single delete of a row that is not there succeeds (the SDK answers 404 as done).
-                _ => await table.DeleteEntityAsync(partitionKey, write.RowKey, write.ETag),
+                _ => await tables.For(partitionKey).DeleteEntityAsync(partitionKey, write.RowKey, write.ETag),
             };
             write.Done.TrySetResult(response.Headers.ETag ?? default);
         }

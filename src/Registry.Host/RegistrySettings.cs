@@ -218,6 +218,14 @@ public sealed partial class RegistrySettings
     public StorageGroups Groups => new(StorageGroups);
 
     /// <summary>
+    /// Durable mode: the tables index entries and batched device rows are each spread over (storage group <c>g</c> in
+    /// table <c>g mod StorageTables</c>), fixed for the life of the registry's storage like <see cref="StorageGroups"/>.
+    /// The default 1 is one table each; more keep each table smaller, which is what bounds a million-device import into
+    /// Azurite (an insert there costs in proportion to its whole table). Azure Table gains nothing from it.
+    /// </summary>
+    public int StorageTables { get; set; } = global::Registry.Host.StorageTables.DefaultCount;
+
+    /// <summary>
     /// Minutes a device grain stays in memory after its last call (Orleans' collection age for <c>DeviceGrain</c>): a
     /// registry of millions keeps only its recently used devices active.
     /// </summary>
@@ -397,6 +405,12 @@ public sealed partial class RegistrySettings
         if (StorageGroups is < 1 or > MaxGroups)
         {
             problems.Add($"Registry:StorageGroups={StorageGroups} is out of range: use 1 to {MaxGroups} (the default is {DefaultGroups}).");
+        }
+        const int MaxTables = global::Registry.Host.StorageTables.MaxCount;
+        const int DefaultTables = global::Registry.Host.StorageTables.DefaultCount;
+        if (StorageTables is < 1 or > MaxTables)
+        {
+            problems.Add($"Registry:StorageTables={StorageTables} is out of range: use 1 to {MaxTables} (the default is {DefaultTables}).");
         }
         // Orleans refuses a collection age not above its collection quantum (1 minute), and only once the silo starts.
         if (!(DeviceIdleMinutes > 1 && DeviceIdleMinutes <= MaxDeviceIdleMinutes))

@@ -180,7 +180,8 @@ public static class SiloConfiguration
             settings.ServiceId,
             settings.IsDurable ? settings.DeviceStorage : "Memory",
             settings.IsDurable ? null : sp.GetRequiredService<IHostApplicationLifetime>(),
-            settings.IsDurable ? settings.StorageGroups : null));
+            settings.IsDurable ? settings.StorageGroups : null,
+            settings.IsDurable ? settings.StorageTables : null));
     }
 
     /// <summary>
@@ -252,14 +253,17 @@ public static class SiloConfiguration
         else if (string.Equals(settings.DeviceStorage, "Batched", StringComparison.OrdinalIgnoreCase))
         {
             // Device rows group-committed across the silo's device grains (DeviceRowStorage), in a table of their own.
-            var devices = Tables(settings).GetTableClient(tableName + "DeviceRows");
+            var devices = StorageTables.Of(Tables(settings), tableName + "DeviceRows", settings.StorageTables);
             silo.Services.AddSingleton(sp => new DeviceRowStorage(
                 devices, settings.IndexPartitions, sp.GetRequiredService<IGrainStorageSerializer>(), sp.GetRequiredService<ILogger<DeviceRowStorage>>(),
                 settings.StorageRequestsInFlight, settings.StorageTimeout / 2, queueTimeout: settings.StorageTimeout, groups: settings.Groups));
             silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
             // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
-            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(devices, IndexCheckStage - 1));
+            foreach (var table in devices.All)
+            {
+                silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, IndexCheckStage - 1));
+            }
         }
         else
         {
@@ -290,11 +294,14 @@ public static class SiloConfiguration
 
         // The index: an entity per entry, so a change costs the change (TableIndexStore). The table exists before the
         // cluster runtime starts, like the layout record's container below.
-        var indexTable = Tables(settings).GetTableClient(tableName + "Index");
+        var indexTable = StorageTables.Of(Tables(settings), tableName + "Index", settings.StorageTables);
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) =>
             new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>(),
                 groups: settings.Groups));
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(indexTable, IndexCheckStage - 1));
+        foreach (var table in indexTable.All)
+        {
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, IndexCheckStage - 1));
+        }
         var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
         silo.Services.AddSingleton<IPresenceStore>(sp => new BoundedPresenceStore(new TablePresenceStore(presenceTable), sp.GetRequiredService<StorageTimeBound>()));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, IndexCheckStage - 1));

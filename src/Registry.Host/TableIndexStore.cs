@@ -19,7 +19,7 @@ namespace Registry.Host;
 /// partition's write keeps its own outcome: it succeeds only when every transaction carrying part of it committed,
 /// and a write refused by storage fails alone, the others of its transaction going again without it. docs/storage.md §6.
 /// </summary>
-public sealed class TableIndexStore(TableClient table, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight,
+public sealed class TableIndexStore(StorageTables tables, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight,
     TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null, StorageGroups? groups = null) : IIndexStore
 {
     /// <summary>
@@ -45,6 +45,9 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
 
     /// <summary>The PartitionKeys its entries are under (<c>Registry:StorageGroups</c>).</summary>
     public StorageGroups StorageGroups => _storageGroups;
+
+    /// <summary>The tables its groups are spread over (<c>Registry:StorageTables</c>).</summary>
+    public StorageTables Tables => tables;
 
     private const string EnabledColumn = "Enabled";
     private const string HolderColumn = "Holder";
@@ -97,7 +100,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
         {
             // The claim first, then the read: a write of an earlier lease either landed before the claim (so the read has
             // it) or meets the claim's new ETag and is refused whole.
-            var claimed = await table.UpsertEntityAsync(new TableEntity(GroupKey(partition), ClaimRowKey(partition)) { [HolderColumn] = lease.Holder },
+            var claimed = await tables.For(GroupKey(partition)).UpsertEntityAsync(new TableEntity(GroupKey(partition), ClaimRowKey(partition)) { [HolderColumn] = lease.Holder },
                 TableUpdateMode.Replace);
             lease.Proof = claimed.Headers.ETag ?? throw new InvalidOperationException("Storage answered the index claim without an ETag.");
         }
@@ -106,7 +109,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
         var upper = PartitionKey(partition) + ".";
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {GroupKey(partition)} and RowKey ge {prefix} and RowKey lt {upper}");
         var entries = new List<IndexEntry>();
-        await foreach (var entity in table.QueryAsync<TableEntity>(filter, select: Columns))
+        await foreach (var entity in tables.For(GroupKey(partition)).QueryAsync<TableEntity>(filter, select: Columns))
         {
             entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false));
         }
@@ -228,7 +231,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             CountRequest(actions.Length);
             try
             {
-                var answers = await table.SubmitTransactionAsync(actions);
+                var answers = await tables.For(groupKey).SubmitTransactionAsync(actions);
                 TakeProofs(answers.Value, pending.Length, leased);
                 foreach (var unit in open)
                 {
@@ -363,7 +366,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
             CountRequest(2);
             try
             {
-                var answers = await table.SubmitTransactionAsync([Action(groupKey, unit.Partition, change), ClaimCheck(groupKey, unit)]);
+                var answers = await tables.For(groupKey).SubmitTransactionAsync([Action(groupKey, unit.Partition, change), ClaimCheck(groupKey, unit)]);
                 TakeProofs(answers.Value, 1, [unit]);
                 return;
             }
@@ -407,7 +410,7 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     private async Task<bool> StillHeld(string groupKey, Unit unit)
     {
         CountRequest(0);
-        var row = await table.GetEntityIfExistsAsync<TableEntity>(groupKey, ClaimRowKey(unit.Partition), [HolderColumn]);
+        var row = await tables.For(groupKey).GetEntityIfExistsAsync<TableEntity>(groupKey, ClaimRowKey(unit.Partition), [HolderColumn]);
         if (!row.HasValue || row.Value is not { } claim || claim.GetString(HolderColumn) != unit.Lease!.Holder)
         {
             return false;
@@ -421,8 +424,8 @@ public sealed class TableIndexStore(TableClient table, int requestsInFlight = Ta
     {
         CountRequest(1);
         return change.Enabled is { } enabled
-            ? table.UpsertEntityAsync(Entity(groupKey, partition, change.DeviceId, enabled), TableUpdateMode.Replace)
-            : table.DeleteEntityAsync(groupKey, RowKey(partition, change.DeviceId), ETag.All);
+            ? tables.For(groupKey).UpsertEntityAsync(Entity(groupKey, partition, change.DeviceId, enabled), TableUpdateMode.Replace)
+            : tables.For(groupKey).DeleteEntityAsync(groupKey, RowKey(partition, change.DeviceId), ETag.All);
     }
 
     private void CountRequest(int operations)

@@ -20,7 +20,7 @@ internal static class JobCeilings
     /// PartitionKeys they are stored under (the storage groups of the index partitions, <see cref="StorageGroups"/>),
     /// <paramref name="parallelism"/> groups at once. Returns the rows by group, for the import ceiling.
     /// </summary>
-    public static async Task<(TimeSpan Elapsed, List<TableEntity>[] Rows)> ScanAsync(TableClient rows, StorageGroups groups, int partitions, int parallelism)
+    public static async Task<(TimeSpan Elapsed, List<TableEntity>[] Rows)> ScanAsync(StorageTables rows, StorageGroups groups, int partitions, int parallelism)
     {
         var keys = Enumerable.Range(0, partitions).Select(groups.Key).Distinct().ToArray();
         var result = new List<TableEntity>[keys.Length];
@@ -28,7 +28,7 @@ internal static class JobCeilings
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Length), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (g, _) =>
         {
             var list = new List<TableEntity>();
-            await foreach (var row in rows.QueryAsync<TableEntity>($"PartitionKey eq '{keys[g]}'"))
+            await foreach (var row in rows.For(keys[g]).QueryAsync<TableEntity>($"PartitionKey eq '{keys[g]}'"))
             {
                 list.Add(row);
             }
@@ -56,19 +56,22 @@ internal static class JobCeilings
     /// <summary>
     /// Import's: the same rows the registry wrote for the devices (each device row with its stored bytes, and its index
     /// entry), inserted into fresh tables as entity-group transactions of 100 rows of one PartitionKey,
-    /// <paramref name="parallelism"/> transactions at once.
+    /// <paramref name="parallelism"/> transactions at once; spread over <paramref name="tableCount"/> tables of each kind
+    /// by storage group as the registry's (<see cref="StorageTables"/>).
     /// </summary>
-    public static async Task<TimeSpan> InsertAsync(TableServiceClient tables, string name, List<TableEntity>[] rows, int parallelism)
+    public static async Task<TimeSpan> InsertAsync(TableServiceClient tables, string name, List<TableEntity>[] rows, int parallelism, int tableCount = StorageTables.DefaultCount)
     {
-        var deviceRows = tables.GetTableClient(name + "Rows");
-        var index = tables.GetTableClient(name + "Index");
-        await deviceRows.CreateIfNotExistsAsync();
-        await index.CreateIfNotExistsAsync();
+        var deviceRows = StorageTables.Of(tables, name + "Rows", tableCount);
+        var index = StorageTables.Of(tables, name + "Index", tableCount);
+        foreach (var table in deviceRows.All.Concat(index.All))
+        {
+            await table.CreateIfNotExistsAsync();
+        }
         var work = rows.SelectMany(partition => partition.Chunk(Transaction).SelectMany(chunk => new[]
         {
-            (Table: deviceRows, Actions: chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add,
+            (Table: deviceRows.For(chunk[0].PartitionKey), Actions: chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add,
                 new TableEntity(r.PartitionKey, r.RowKey) { ["Data"] = r.GetBinary("Data") })).ToArray()),
-            (Table: index, Actions: chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace,
+            (Table: index.For(chunk[0].PartitionKey), Actions: chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace,
                 new TableEntity(r.PartitionKey, r.RowKey) { ["Enabled"] = true })).ToArray()),
         })).ToArray();
         var stopwatch = Stopwatch.StartNew();

@@ -85,6 +85,16 @@ internal sealed class ImportExportScenario : IScenario
             // The registry's layout and the ceilings' rows alike.
             _settings["Registry:StorageGroups"] = groups.ToString(CultureInfo.InvariantCulture);
         }
+        if (args.String("--storage-tables") is not null)
+        {
+            var tables = args.Int("--storage-tables", Registry.Host.StorageTables.DefaultCount, min: 1);
+            if (tables > Registry.Host.StorageTables.MaxCount)
+            {
+                throw new ArgumentException($"--storage-tables takes 1 to {Registry.Host.StorageTables.MaxCount}; {tables} is more.");
+            }
+            // The registry's layout and the ceilings' tables alike.
+            _settings["Registry:StorageTables"] = tables.ToString(CultureInfo.InvariantCulture);
+        }
         if (args.String("--model") is not null)
         {
             throw new ArgumentException("import-export runs one job at a time, each step one call: --model does not apply.");
@@ -211,6 +221,7 @@ internal sealed class ImportExportScenario : IScenario
         private List<TableEntity>[] _rows = [];
         private Registry.Host.StorageGroups _groups = Registry.Host.StorageGroups.Default;
         private int _partitions = new Registry.Host.RegistrySettings().IndexPartitions;
+        private int _tableCount = Registry.Host.StorageTables.DefaultCount;
 
         private Round(AzuriteProcess azurite, string name, BlobContainerClient output, BlobContainerClient ceiling, string inputSas, string outputSas)
         {
@@ -253,6 +264,8 @@ internal sealed class ImportExportScenario : IScenario
                         ? new Registry.Host.StorageGroups(int.Parse(groups, CultureInfo.InvariantCulture)) : Registry.Host.StorageGroups.Default,
                     _partitions = settings.TryGetValue("Registry:IndexPartitions", out var partitions) && partitions is not null
                         ? int.Parse(partitions, CultureInfo.InvariantCulture) : new Registry.Host.RegistrySettings().IndexPartitions,
+                    _tableCount = settings.TryGetValue("Registry:StorageTables", out var tables) && tables is not null
+                        ? int.Parse(tables, CultureInfo.InvariantCulture) : Registry.Host.StorageTables.DefaultCount,
                 };
                 round._registry = await RegistryProcess.StartAsync(round._name, azurite.ConnectionString, settings, host, cancel);
                 round._http = BenchHost.CreateClient(round._registry.CaPath, 4);
@@ -323,7 +336,7 @@ internal sealed class ImportExportScenario : IScenario
         /// <summary>Reads every device row by range scans (the scan ceiling's work, kept for the insert ceiling) and checks their count.</summary>
         public async Task CountStoredRowsAsync(int parallelism, int devices, List<string> notes, List<string> problems)
         {
-            var (_, rows) = await JobCeilings.ScanAsync(_tables.GetTableClient("bench" + _name + "DeviceRows"), _groups, _partitions, parallelism);
+            var (_, rows) = await JobCeilings.ScanAsync(Registry.Host.StorageTables.Of(_tables, "bench" + _name + "DeviceRows", _tableCount), _groups, _partitions, parallelism);
             _rows = rows;
             var stored = rows.Sum(r => r.Count);
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"round {Number} check: storage holds {stored:N0} device rows (expected {devices:N0})"));
@@ -339,13 +352,16 @@ internal sealed class ImportExportScenario : IScenario
             await _output.DeleteAsync();
             foreach (var table in new[] { "DeviceRows", "Index" })
             {
-                await _tables.DeleteTableAsync("bench" + _name + table);
+                for (var t = 0; t < _tableCount; t++)
+                {
+                    await _tables.DeleteTableAsync(Registry.Host.StorageTables.Name("bench" + _name + table, t));
+                }
             }
         }
 
         public async ValueTask<string?> InsertAsync(int parallelism)
         {
-            await JobCeilings.InsertAsync(_tables, "ceil" + _name, _rows, parallelism);
+            await JobCeilings.InsertAsync(_tables, "ceil" + _name, _rows, parallelism, _tableCount);
             return null;
         }
 

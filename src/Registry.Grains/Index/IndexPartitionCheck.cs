@@ -21,15 +21,21 @@ public sealed class IndexLayout
 
     [Id(3)] public int? StorageGroups { get; set; }
 
+    /// <summary>The tables each grouped kind of entity is spread over; null: recorded before the setting, one table.</summary>
+    [Id(4)] public int? StorageTables { get; set; }
+
     /// <summary>The storage groups of durable storage recorded before <see cref="StorageGroups"/> was: the count was fixed at 32.</summary>
     public const int StorageGroupsBeforeTheSetting = 32;
+
+    /// <summary>The tables of durable storage recorded before <see cref="StorageTables"/> was: one of each kind.</summary>
+    public const int StorageTablesBeforeTheSetting = 1;
 }
 
 /// <summary>Why a silo refused to start: a setting the storage was written with differs from its configuration.</summary>
 public class IndexLayoutMismatchException(string message) : Exception(message);
 
 /// <summary>
-/// Why a silo refused to start: its ServiceId, DeviceStorage or StorageGroups is not the one the storage was written
+/// Why a silo refused to start: its ServiceId, DeviceStorage, StorageGroups or StorageTables is not the one the storage was written
 /// with. Device rows (or, for StorageGroups, index entries and Batched rows) would then be read from elsewhere: devices
 /// would look absent. <paramref name="others"/> names the other settings that differ too, so one start names them all.
 /// </summary>
@@ -39,9 +45,12 @@ public sealed class StorageLayoutMismatchException(string setting, string stored
     $" Nothing was changed. Start with Registry:{setting}={stored}, or point the registry at empty storage (another Registry:StoragePrefix) to use {configured}." +
     others)
 {
-    private static string Consequence(string setting) => setting == "StorageGroups"
-        ? "Index entries and Batched device rows would be looked up under other keys, so devices would vanish from listing and statistics (and, with Batched rows, from reads)."
-        : "Devices would be read from other rows, so every device would vanish from reads, listing and statistics.";
+    private static string Consequence(string setting) => setting switch
+    {
+        "StorageGroups" => "Index entries and Batched device rows would be looked up under other keys, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
+        "StorageTables" => "Index entries and Batched device rows would be looked up in other tables, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
+        _ => "Devices would be read from other rows, so every device would vanish from reads, listing and statistics.",
+    };
 
     public string Setting { get; } = setting;
 
@@ -89,7 +98,8 @@ public sealed partial class IndexPartitionCheck(
     string? serviceId = null,
     string? deviceStorage = null,
     IHostApplicationLifetime? stopOnMismatch = null,
-    int? storageGroups = null) : ILifecycleParticipant<ISiloLifecycle>
+    int? storageGroups = null,
+    int? storageTables = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
@@ -151,7 +161,7 @@ public sealed partial class IndexPartitionCheck(
         await storage.ReadStateAsync(StateName, RecordId, record);
         if (!record.RecordExists)
         {
-            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage, StorageGroups = storageGroups };
+            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage, StorageGroups = storageGroups, StorageTables = storageTables };
             try
             {
                 await storage.WriteStateAsync(StateName, RecordId, record);
@@ -176,6 +186,7 @@ public sealed partial class IndexPartitionCheck(
         Compare(differences, "ServiceId", record.State?.ServiceId, serviceId, StringComparer.Ordinal);
         Compare(differences, "DeviceStorage", record.State?.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
         Compare(differences, "StorageGroups", Text(record.State?.StorageGroups ?? IndexLayout.StorageGroupsBeforeTheSetting), Text(storageGroups), StringComparer.Ordinal);
+        Compare(differences, "StorageTables", Text(record.State?.StorageTables ?? IndexLayout.StorageTablesBeforeTheSetting), Text(storageTables), StringComparer.Ordinal);
         if (differences.Count > 0)
         {
             var others = differences.Count == 1 ? null
@@ -188,7 +199,7 @@ public sealed partial class IndexPartitionCheck(
             throw refusal;
         }
         if ((record.State!.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null)
-            || (record.State.StorageGroups is null && storageGroups is not null))
+            || (record.State.StorageGroups is null && storageGroups is not null) || (record.State.StorageTables is null && storageTables is not null))
         {
             await Adopt(record, cancellationToken);
         }
@@ -213,6 +224,7 @@ public sealed partial class IndexPartitionCheck(
             ServiceId = record.State.ServiceId ?? serviceId,
             DeviceStorage = record.State.DeviceStorage ?? deviceStorage,
             StorageGroups = record.State.StorageGroups ?? storageGroups,
+            StorageTables = record.State.StorageTables ?? storageTables,
         };
         try
         {

@@ -120,6 +120,82 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         }
     }
 
+    [Fact]
+    public async Task A_registry_over_several_tables_keeps_each_group_in_its_table_and_a_host_with_one_table_is_refused_and_changes_nothing()
+    {
+        var prefix = "ist" + Guid.NewGuid().ToString("N")[..8];
+        Dictionary<string, string?> Settings(string? tables)
+        {
+            var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
+            {
+                ["Registry:DeviceStorage"] = "Batched",
+                ["Registry:IndexPartitions"] = "64",
+                ["Registry:StorageGroups"] = "16",
+            };
+            if (tables is not null)
+            {
+                settings["Registry:StorageTables"] = tables;
+            }
+            return settings;
+        }
+        var ids = Enumerable.Range(0, 200).Select(i => $"ist-{i}").ToArray();
+        string dataFolder;
+        await using (var first = await RegistryTestHost.StartAsync(Settings("4")))
+        {
+            dataFolder = first.DataFolder;
+            using var http = first.CreateClient();
+            foreach (var batch in ids.Chunk(100))
+            {
+                using var created = await http.BulkAsync(Json(batch.Select(id => new { id, importMode = "create" }).ToArray()));
+                await created.ReadJsonAsync(HttpStatusCode.OK);
+            }
+        }
+        // Index entries and device rows alike: group g (partition p mod 16) in table g mod 4 (Index, Index1, Index2, Index3).
+        var service = new TableServiceClient(azurite.ConnectionString);
+        foreach (var table in new[] { "Index", "DeviceRows" })
+        {
+            for (var t = 0; t < 4; t++)
+            {
+                var keys = service.GetTableClient(Registry.Host.StorageTables.Name(prefix + table, t)).Query<TableEntity>(select: ["PartitionKey"])
+                    .Select(e => e.PartitionKey).Distinct().Order(StringComparer.Ordinal).ToArray();
+                var expected = ids.Select(id => DevicePartitioner.PartitionOf(id, 64) % 16).Where(g => g % 4 == t)
+                    .Select(g => "g" + g.ToString("D2", System.Globalization.CultureInfo.InvariantCulture)).Distinct().Order(StringComparer.Ordinal);
+                Assert.Equal(expected, keys);
+                Assert.NotEmpty(keys);
+            }
+        }
+
+        var logs = new CapturedLogs();
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => RegistryTestHost.StartAsync(Settings(null), dataFolder,
+            configure: b => b.Logging.AddProvider(logs).AddFilter<CapturedLogs>(null, LogLevel.Trace)));
+
+        var mismatch = Assert.IsType<StorageLayoutMismatchException>(Innermost(refused));
+        Assert.Equal(("StorageTables", "4", "1"), (mismatch.Setting, mismatch.Stored, mismatch.Configured));
+        Assert.Contains(logs.Lines, l => l.Level == LogLevel.Critical
+            && l.Text.Contains("Registry:StorageTables=4, but this silo is configured with Registry:StorageTables=1", StringComparison.Ordinal));
+
+        // The refused start recorded nothing: the registry starts again with its own count and reads every device.
+        await using var again = await RegistryTestHost.StartAsync(Settings("4"), dataFolder);
+        using var client = again.CreateClient();
+        var stats = await client.GetFromJsonAsync<JsonObject>("statistics/devices");
+        Assert.Equal(ids.Length, (long)stats!["totalDeviceCount"]!);
+        foreach (var id in ids.Where((_, i) => i % 20 == 0))
+        {
+            Assert.Equal(id, (string)(await client.GetDeviceJsonAsync(id))["deviceId"]!);
+        }
+        // An export's range scans find each group's rows in its table: every device once.
+        var scan = again.Services.GetRequiredService<Registry.Grains.Devices.IDevicePartitionScan>();
+        var scanned = new List<string>();
+        foreach (var group in scan.Groups(64))
+        {
+            await foreach (var (_, device) in scan.ScanGroup(group, TestContext.Current.CancellationToken))
+            {
+                scanned.Add(device.DeviceId);
+            }
+        }
+        Assert.Equal(ids.Order(StringComparer.Ordinal), scanned.Order(StringComparer.Ordinal));
+    }
+
     /// <summary>
     /// Two silos of a new cluster starting at once both find no layout record and both write one; the second write is
     /// refused by the blob's ETag, and the check reads the winner's record and goes on. That refusal is the check's

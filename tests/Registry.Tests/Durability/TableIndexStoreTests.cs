@@ -45,6 +45,48 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_store_over_several_tables_keeps_each_storage_groups_entries_in_its_table_and_loads_exactly_what_was_written()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = "ixt" + Guid.NewGuid().ToString("N")[..10];
+        var tables = StorageTables.Of(new TableServiceClient(azurite.ConnectionString), name, 3);
+        foreach (var table in tables.All)
+        {
+            await table.CreateIfNotExistsAsync(ct);
+        }
+        var groups = new StorageGroups(8);
+        var store = new TableIndexStore(tables, groups: groups);
+        var written = Enumerable.Range(0, 16).ToDictionary(p => p, p => Enumerable.Range(0, 30).Select(i => new IndexEntry($"ixt-{p}-{i}", i % 2 == 0)).ToArray());
+
+        // Leased and unleased writes, concurrently: a group's transactions go to its table whatever else is in flight.
+        await Task.WhenAll(written.Select(async w =>
+        {
+            var lease = w.Key % 2 == 0 ? new IndexLease() : null;
+            if (lease is not null)
+            {
+                await store.Load(w.Key, lease);
+            }
+            await store.Apply(w.Key, w.Value.Select(e => new IndexChange(e.DeviceId, e.Enabled)).ToArray(), lease);
+        }));
+
+        // Group g (partitions g and g + 8) is in table g mod 3, and no other table holds its key.
+        for (var t = 0; t < 3; t++)
+        {
+            var keys = tables.All[t].Query<TableEntity>(select: ["PartitionKey"], cancellationToken: ct).Select(e => e.PartitionKey).Distinct().Order(StringComparer.Ordinal).ToArray();
+            var expected = Enumerable.Range(0, 8).Where(g => g % 3 == t).Select(groups.Key).ToArray();
+            Assert.Equal(expected, keys);
+        }
+        Assert.Equal(name + "2", tables.All[2].Name);
+        var reader = new TableIndexStore(StorageTables.Of(new TableServiceClient(azurite.ConnectionString), name, 3), groups: groups);
+        foreach (var (partition, entries) in written)
+        {
+            Assert.Equal(entries.OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(reader, partition));
+        }
+        // Read as one table (the layout without the setting), the other tables' partitions are simply not there.
+        Assert.Empty(await new TableIndexStore(tables.All[0], groups: groups).Load(1));
+    }
+
+    [Fact]
     public async Task The_entries_written_and_the_transactions_they_took_reach_the_registry_meter_tagged_as_the_index_store()
     {
         using var meter = new StorageMeter();

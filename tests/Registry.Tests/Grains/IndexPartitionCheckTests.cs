@@ -108,6 +108,33 @@ public sealed class IndexPartitionCheckInBackgroundTests
     }
 
     [Fact]
+    public async Task A_record_kept_before_storage_tables_were_is_taken_as_one_table_refusing_another_count_and_adopting_one()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Batched", StorageGroups = 32 }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 32, storageTables: 16).Check(CancellationToken.None));
+
+        Assert.Equal(("StorageTables", "1", "16"), (refused.Setting, refused.Stored, refused.Configured));
+        Assert.Contains("would be looked up in other tables", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, storage.Writes);
+        await Check(storage, 8, storageGroups: 32, storageTables: 1).Check(CancellationToken.None);
+        Assert.Equal(1, storage.Writes);
+        Assert.Equal((32, 1), (storage.Written!.StorageGroups, storage.Written.StorageTables));
+    }
+
+    [Fact]
+    public async Task A_record_of_another_storage_table_count_is_refused_and_its_own_count_passes_without_a_write()
+    {
+        var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Batched", StorageGroups = 32, StorageTables = 16 }, timeouts: 0);
+
+        var refused = await Assert.ThrowsAsync<StorageLayoutMismatchException>(() => Check(storage, 8, storageGroups: 32, storageTables: 1).Check(CancellationToken.None));
+
+        Assert.Equal(("StorageTables", "16", "1"), (refused.Setting, refused.Stored, refused.Configured));
+        await Check(storage, 8, storageGroups: 32, storageTables: 16).Check(CancellationToken.None);
+        Assert.Equal(0, storage.Writes);
+    }
+
+    [Fact]
     public async Task A_start_differing_in_several_layout_settings_is_refused_naming_each_of_them_and_writes_nothing()
     {
         var storage = new RecordStorage(new IndexLayout { Partitions = 8, ServiceId = "registry", DeviceStorage = "Table", StorageGroups = 8 }, timeouts: 0);
@@ -132,14 +159,16 @@ public sealed class IndexPartitionCheckInBackgroundTests
         Assert.DoesNotContain("differs in", refused.Message, StringComparison.Ordinal);
     }
 
-    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions, int? storageGroups = null, string? deviceStorage = null) => new(
+    private static IndexPartitionCheck Check(IGrainStorage storage, int partitions, int? storageGroups = null, string? deviceStorage = null,
+        int? storageTables = null) => new(
         storage,
         Options.Create(new RegistryIndexOptions { Partitions = partitions }),
         NullLogger<IndexPartitionCheck>.Instance,
         ServiceLifecycleStage.Active,
         "registry",
         deviceStorage ?? (storageGroups is null ? "Memory" : "Batched"),
-        storageGroups: storageGroups);
+        storageGroups: storageGroups,
+        storageTables: storageTables);
 
     /// <summary>Storage holding one layout record, whose first <c>timeouts</c> reads time out as a starting silo's grain call can.</summary>
     private sealed class RecordStorage(IndexLayout record, int timeouts) : IGrainStorage

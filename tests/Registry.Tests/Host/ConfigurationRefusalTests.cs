@@ -75,6 +75,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("IndexPartitions=1025", "Registry:IndexPartitions=1025 is out of range: use 1 to 1024")]
     [InlineData("StorageGroups=0", "Registry:StorageGroups=0 is out of range: use 1 to 1024")]
     [InlineData("StorageGroups=1025", "Registry:StorageGroups=1025 is out of range: use 1 to 1024")]
+    [InlineData("StorageTables=0", "Registry:StorageTables=0 is out of range: use 1 to 64 (the default is 1)")]
+    [InlineData("StorageTables=65", "Registry:StorageTables=65 is out of range: use 1 to 64 (the default is 1)")]
     [InlineData("ShutdownTimeoutSeconds=1e300", "Registry:ShutdownTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
