@@ -64,7 +64,7 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
             await BeatAsync(grains, beating);
 
             await cluster.KillSiloAsync(secondary);
-            await UntilOneSiloIsActiveAsync(grains, TestContext.Current.CancellationToken);
+            await SiloDeath.UntilSurvivorsSeeItDeadAsync(cluster, secondary.SiloAddress, TestContext.Current.CancellationToken);
 
             // The partition comes back on the survivor from its stored records (here called by the check, as its reminder
             // would). The silent device is found once its deadline has passed after the partition's and its own
@@ -109,15 +109,6 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
     {
         Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(id).Heartbeat());
         await grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat();
-    }
-
-    /// <summary>Membership has declared the killed silo dead: calls now go to the survivor.</summary>
-    private static async Task UntilOneSiloIsActiveAsync(IGrainFactory grains, CancellationToken ct)
-    {
-        while ((await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count > 1)
-        {
-            await Task.Delay(200, ct);
-        }
     }
 
     private static async Task<int> ReminderRowsAsync()

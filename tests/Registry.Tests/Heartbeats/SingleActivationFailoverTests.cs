@@ -95,8 +95,11 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
             var survivors = ids.Where(id => placement[id] != victim.SiloAddress).ToList();
             Assert.NotEmpty(survivors);
             await cluster.KillSiloAsync(victim);
-            var live = cluster.Silos.Where(s => s.SiloAddress != victim.SiloAddress).Cast<InProcessSiloHandle>().ToList();
-            await UntilEverySurvivorKnowsTheVictimDeadAsync(live, victim.SiloAddress, ct);
+            using (var bound = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                bound.CancelAfter(TimeSpan.FromMinutes(2));
+                await SiloDeath.UntilSurvivorsSeeItDeadAsync(cluster, victim.SiloAddress, bound.Token);
+            }
 
             // Each device on a survivor answers from the activation that heard its heartbeat, still where it was.
             foreach (var id in survivors)
@@ -130,23 +133,6 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
     }
 
     /// <summary>Each surviving silo's membership view has declared the victim dead (a bounded wait on the views themselves).</summary>
-    private static async Task UntilEverySurvivorKnowsTheVictimDeadAsync(IEnumerable<InProcessSiloHandle> survivors, SiloAddress victim, CancellationToken ct)
-    {
-        var views = survivors.Select(s => s.SiloHost.Services.GetRequiredService<IClusterMembershipService>()).ToList();
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(TimeSpan.FromMinutes(2));
-        await Task.WhenAll(views.Select(async view =>
-        {
-            await foreach (var snapshot in view.MembershipUpdates.WithCancellation(bound.Token))
-            {
-                if (snapshot.GetSiloStatus(victim) == SiloStatus.Dead)
-                {
-                    return;
-                }
-            }
-        }));
-    }
-
     private sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo)

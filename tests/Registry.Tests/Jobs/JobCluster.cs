@@ -70,15 +70,6 @@ public sealed class JobCluster : IAsyncDisposable
         await Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain)
         ?? throw new InvalidOperationException("the grain is not active");
 
-    /// <summary>Waits until membership counts <paramref name="count"/> active silos: calls then go only to those.</summary>
-    public async Task UntilActiveSilosAsync(int count, CancellationToken cancellation)
-    {
-        while ((await Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count != count)
-        {
-            await Task.Delay(100, cancellation);
-        }
-    }
-
     /// <summary>The rows of the Azure reminder table named <paramref name="reminderName"/>, as (grain reference) strings.</summary>
     /// <summary>
     /// Returns once no row of <paramref name="reminderName"/> is left. A job removes its resume reminder just after it

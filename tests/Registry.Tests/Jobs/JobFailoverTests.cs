@@ -159,7 +159,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         var doomed = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
         var finishedBefore = probe.Finished.Count;
         await cluster.Cluster.KillSiloAsync(doomed).WaitAsync(Bound, cancellation);
-        await cluster.UntilActiveSilosAsync(1, cancellation).WaitAsync(Bound, cancellation);
+        await SiloDeath.UntilSurvivorsSeeItDeadAsync(cluster.Cluster, jobSilo, cancellation).WaitAsync(Bound, cancellation);
         if (heldOn != jobSilo)
         {
             probe.Release();
