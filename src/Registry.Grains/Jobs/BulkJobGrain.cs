@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -32,8 +33,6 @@ public sealed partial class BulkJobGrain(
 {
     private const int IndexPageSize = 1000;
     private const int ReadBatch = 100;
-
-    /// <summary>Times a line answered ServiceUnavailable is applied again before it is logged as such.</summary>
 
     private BulkOperationApplier? _applier;
 
@@ -192,6 +191,10 @@ public sealed partial class BulkJobGrain(
     private static partial void LogReconcileFailed(ILogger logger, Exception exception, string deviceId);
 
     /// <summary>One line, unless the job was stopped before its turn came (its lines start at once but queue on the silo).</summary>
+    private static readonly TimeSpan MaxUnansweredLineDelay = TimeSpan.FromSeconds(10);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     private async Task<(BulkOperationError? Error, DeviceIdentity? Device)> Apply(BulkOperation operation, CancellationToken stopped)
     {
         await Task.Yield();
@@ -261,11 +264,15 @@ public sealed partial class BulkJobGrain(
 
         stopped.ThrowIfCancellationRequested();
         var outcomes = await Task.WhenAll(operations.Select(o => Apply(o.Operation, stopped)));
-        // Lines storage did not answer in time are applied again, fewer at once each time, rather than logged: an import
-        // meeting busy storage is slowed, not left with lines to redo. A retried line's first write may have landed after
-        // its timeout, so a retry counts as a replay.
+        // Lines storage did not answer in time are applied again rather than logged: an import meeting busy storage is
+        // slowed, not left with lines to redo. Each round applies half as many at once as the round before (down to one),
+        // so storage that timed out under a chunk's worth of writes at once gets them at a rate it answers; rounds go on
+        // until every line is answered or the window closes. A retried line's first write may have landed after its
+        // timeout, so a retry counts as a replay.
         var retried = new bool[outcomes.Length];
-        for (var attempt = 1; attempt <= options.Value.UnansweredLineRetries; attempt++)
+        var window = Stopwatch.StartNew();
+        var width = outcomes.Length;
+        for (var round = 1; window.Elapsed < options.Value.UnansweredLineWindow; round++)
         {
             var again = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i].Error?.ErrorCode == RegistryErrorCode.ServiceUnavailable).ToArray();
             if (again.Length == 0)
@@ -273,13 +280,17 @@ public sealed partial class BulkJobGrain(
                 break;
             }
             // A growing pause: a silo failing over or storage catching up needs seconds, not an immediate second try.
-            await Task.Delay(options.Value.UnansweredLineDelay * attempt, stopped);
-            var answers = await Task.WhenAll(again.Select(i => Apply(operations[i].Operation, stopped)));
-            for (var j = 0; j < again.Length; j++)
+            await Task.Delay(Min(options.Value.UnansweredLineDelay * round, MaxUnansweredLineDelay), stopped);
+            width = Math.Max(1, Math.Min(width, again.Length) / 2);
+            await Parallel.ForEachAsync(again, new ParallelOptions { MaxDegreeOfParallelism = width, CancellationToken = stopped, TaskScheduler = TaskScheduler.Current }, async (i, _) =>
             {
-                outcomes[again[j]] = answers[j];
-                retried[again[j]] = true;
-            }
+                // A round cut short by the window leaves its unstarted lines as they were: unanswered, then logged.
+                if (window.Elapsed < options.Value.UnansweredLineWindow)
+                {
+                    outcomes[i] = await Apply(operations[i].Operation, stopped);
+                    retried[i] = true;
+                }
+            });
         }
         await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => chunk.Replay || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
         await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)));
