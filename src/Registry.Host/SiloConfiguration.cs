@@ -226,7 +226,16 @@ public static class SiloConfiguration
     }
 
     /// <summary>Before the membership runtime writes this silo into the cluster table.</summary>
-    private const int IndexCheckStage = ServiceLifecycleStage.RuntimeInitialize - 1;
+    private const int IndexCheckStage = ServiceLifecycleStage.RuntimeInitialize - 2;
+
+    /// <summary>The layout record's storage is ready before the check reads it.</summary>
+    private const int LayoutRecordStage = IndexCheckStage - 1;
+
+    /// <summary>
+    /// The registry's tables are created once the check has passed, still before the silo joins: a start refused for its
+    /// layout creates none (one with more <c>StorageTables</c> than the storage was written with left the extra ones behind).
+    /// </summary>
+    private const int TableStage = IndexCheckStage + 1;
 
     private static string TablePrefix(RegistrySettings settings) => RegistryClusterNames.TablePrefix(settings.StoragePrefix);
 
@@ -262,7 +271,7 @@ public static class SiloConfiguration
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
             foreach (var table in devices.All)
             {
-                silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, IndexCheckStage - 1));
+                silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, TableStage));
             }
         }
         else
@@ -300,17 +309,17 @@ public static class SiloConfiguration
                 groups: settings.Groups));
         foreach (var table in indexTable.All)
         {
-            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, IndexCheckStage - 1));
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, TableStage));
         }
         var presenceTable = Tables(settings).GetTableClient(tableName + "Presence");
         silo.Services.AddSingleton<IPresenceStore>(sp => new BoundedPresenceStore(new TablePresenceStore(presenceTable), sp.GetRequiredService<StorageTimeBound>()));
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, IndexCheckStage - 1));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(presenceTable, TableStage));
 
         // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
         // Reminders table above (one row per partition that watches anything).
         var heartbeatTable = Tables(settings).GetTableClient(tableName + "Heartbeats");
         silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable));
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, IndexCheckStage - 1));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, TableStage));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>
@@ -322,7 +331,7 @@ public static class SiloConfiguration
             // The same name as before for a prefix without hyphens.
             o.ContainerName = $"{RegistryClusterNames.TablePrefix(prefix)}-index".ToLowerInvariant();
             // Ready before the cluster runtime starts, so the partition count check can refuse before this silo joins.
-            o.InitStage = IndexCheckStage - 1;
+            o.InitStage = LayoutRecordStage;
         });
         // The same provider, built with a logger that leaves the check the ETag refusal of a racing first start (LayoutRecordLogger).
         silo.Services.AddKeyedSingleton<IGrainStorage>(IndexStore, (sp, _) =>

@@ -121,7 +121,7 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task A_registry_over_several_tables_keeps_each_group_in_its_table_and_a_host_with_one_table_is_refused_and_changes_nothing()
+    public async Task A_registry_over_several_tables_keeps_each_group_in_its_table_and_hosts_with_fewer_or_more_tables_are_refused_and_change_nothing()
     {
         var prefix = "ist" + Guid.NewGuid().ToString("N")[..8];
         Dictionary<string, string?> Settings(string? tables)
@@ -174,7 +174,17 @@ public sealed class IndexPartitionCountTests(AzuriteFixture azurite)
         Assert.Contains(logs.Lines, l => l.Level == LogLevel.Critical
             && l.Text.Contains("Registry:StorageTables=4, but this silo is configured with Registry:StorageTables=1", StringComparison.Ordinal));
 
-        // The refused start recorded nothing: the registry starts again with its own count and reads every device.
+        // A start with more tables is refused before it creates any: a refused start used to leave the tables it would
+        // have used behind (empty, billable on Azure, up to 126 of them for StorageTables=64), under a message saying
+        // nothing was changed.
+        string[] TablesOfThePrefix() => service.Query().Select(t => t.Name).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        var tablesBefore = TablesOfThePrefix();
+        var larger = await Assert.ThrowsAnyAsync<Exception>(() => RegistryTestHost.StartAsync(Settings("8"), dataFolder));
+        var more = Assert.IsType<StorageLayoutMismatchException>(Innermost(larger));
+        Assert.Equal(("StorageTables", "4", "8"), (more.Setting, more.Stored, more.Configured));
+        Assert.Equal(tablesBefore, TablesOfThePrefix());
+
+        // The refused starts recorded nothing: the registry starts again with its own count and reads every device.
         await using var again = await RegistryTestHost.StartAsync(Settings("4"), dataFolder);
         using var client = again.CreateClient();
         var stats = await client.GetFromJsonAsync<JsonObject>("statistics/devices");
