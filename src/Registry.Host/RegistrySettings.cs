@@ -412,6 +412,11 @@ public sealed partial class RegistrySettings
         {
             problems.Add($"Registry:StorageTables={StorageTables} is out of range: use 1 to {MaxTables} (the default is {DefaultTables}).");
         }
+        else if (StorageGroups is >= 1 and <= MaxGroups && StorageTables > StorageGroups)
+        {
+            // Group g is in table g mod StorageTables: with fewer groups than tables, the tables past the last group stay empty.
+            problems.Add($"Registry:StorageTables={StorageTables} is more than Registry:StorageGroups={StorageGroups}: storage group g is in table g mod StorageTables, so {(StorageTables - StorageGroups == 1 ? $"table {StorageGroups}" : $"tables {StorageGroups} to {StorageTables - 1}")} would never hold a row. Use at most {StorageGroups} tables, or more groups.");
+        }
         // Orleans refuses a collection age not above its collection quantum (1 minute), and only once the silo starts.
         if (!(DeviceIdleMinutes > 1 && DeviceIdleMinutes <= MaxDeviceIdleMinutes))
         {

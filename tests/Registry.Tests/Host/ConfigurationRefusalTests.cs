@@ -77,6 +77,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("StorageGroups=1025", "Registry:StorageGroups=1025 is out of range: use 1 to 1024")]
     [InlineData("StorageTables=0", "Registry:StorageTables=0 is out of range: use 1 to 64 (the default is 1)")]
     [InlineData("StorageTables=65", "Registry:StorageTables=65 is out of range: use 1 to 64 (the default is 1)")]
+    [InlineData("StorageTables=33", "Registry:StorageTables=33 is more than Registry:StorageGroups=32: storage group g is in table g mod StorageTables, so table 32 would never hold a row")]
+    [InlineData("StorageTables=64", "Registry:StorageTables=64 is more than Registry:StorageGroups=32: storage group g is in table g mod StorageTables, so tables 32 to 63 would never hold a row")]
     [InlineData("ShutdownTimeoutSeconds=1e300", "Registry:ShutdownTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
