@@ -329,7 +329,7 @@ public sealed partial class RegistrySettings
         {
             // The binder's own text names a .NET type and no range; said as every other refusal is.
             throw new RegistryStartupException(
-                $"Invalid configuration, nothing was started: {value.Groups["path"].Value}={value.Groups["value"].Value} {Accepted(value.Groups["type"].Value, value.Groups["path"].Value)}", e);
+                $"Invalid configuration, nothing was started: {value.Groups["path"].Value}={value.Groups["value"].Value} {Accepted(value.Groups["type"].Value, value.Groups["path"].Value, value.Groups["value"].Value)}", e);
         }
         catch (InvalidOperationException e)
         {
@@ -595,7 +595,7 @@ public sealed partial class RegistrySettings
     private static partial Regex Unconvertible();
 
     /// <summary>What a setting of <paramref name="type"/> (a .NET type name) accepts, said for <paramref name="path"/>.</summary>
-    private static string Accepted(string type, string path)
+    private static string Accepted(string type, string path, string value)
     {
         if (type == typeof(bool).FullName)
         {
@@ -603,8 +603,14 @@ public sealed partial class RegistrySettings
         }
         if (type == typeof(int).FullName || type.StartsWith("System.Nullable`1[[System.Int32", StringComparison.Ordinal))
         {
-            return path.EndsWith("Port", StringComparison.Ordinal)
-                ? "is not a port number: use a whole number from 0 to 65535."
+            if (path.EndsWith("Port", StringComparison.Ordinal))
+            {
+                return "is not a port number: use a whole number from 0 to 65535.";
+            }
+            // A whole number past what the setting can hold is out of range, not something else (a review read
+            // "StorageTables=99999999999 is not a whole number").
+            return System.Numerics.BigInteger.TryParse(value, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out _)
+                ? "is out of range: use a whole number within the setting's range (the README's settings table)."
                 : "is not a whole number: use a whole number.";
         }
         if (type == typeof(double).FullName)

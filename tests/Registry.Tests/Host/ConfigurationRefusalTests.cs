@@ -118,6 +118,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     // (it was "Failed to convert configuration value 'abc' at 'Registry:HealthPort' to type 'System.Int32'": a review).
     [InlineData("HealthPort=abc", "Invalid configuration, nothing was started: Registry:HealthPort=abc is not a port number: use a whole number from 0 to 65535.")]
     [InlineData("IndexPartitions=many", "Invalid configuration, nothing was started: Registry:IndexPartitions=many is not a whole number: use a whole number.")]
+    [InlineData("StorageTables=99999999999", "Invalid configuration, nothing was started: Registry:StorageTables=99999999999 is out of range: use a whole number within the setting's range (the README's settings table).")]
+    [InlineData("IndexPartitions=-99999999999", "Invalid configuration, nothing was started: Registry:IndexPartitions=-99999999999 is out of range: use a whole number within the setting's range (the README's settings table).")]
     [InlineData("Authentication:Enabled=maybe", "Invalid configuration, nothing was started: Registry:Authentication:Enabled=maybe is not true or false: use true or false.")]
     public async Task An_invalid_setting_is_refused_with_one_line_naming_it_before_anything_is_written(string setting, string named)
     {
