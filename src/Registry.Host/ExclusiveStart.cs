@@ -180,3 +180,6 @@ public static class ExclusiveStart
 
 /// <summary>A start refused before anything was started: Program prints the message and exits with 1.</summary>
 public sealed class RegistryStartupException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
+
+/// <summary>The endpoints this host listens on, by setting: what a bind that failed after the start's check is named by.</summary>
+public sealed record ListenEndpoints(IReadOnlyList<(string Setting, IPEndPoint Endpoint)> All);

@@ -25,6 +25,10 @@ public static partial class RegistryHost
         // A gateway that found no silo within Registry:ClusterConnectTimeoutSeconds: the silos are not up, or not this cluster's.
         Orleans.Runtime.SiloUnavailableException =>
             $"No silo of the cluster answered ({FirstLine(e.Message)}): start the silos (Registry:Role=silo) with the same Registry:ClusterId, ServiceId, StoragePrefix and StorageConnectionString as this gateway. Nothing was served.",
+        // A port free when the start checked it (ExclusiveStart) but taken before the silo or Kestrel bound it: another
+        // process's, or an outgoing connection's in the ephemeral range. Kestrel wraps it in an IOException.
+        Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse } =>
+            $"A port the registry listens on was taken by another process while it started ({FirstLine(e.Message)}): stop that process or choose other ports. Nothing was served.",
         OptionsValidationException options => $"Invalid configuration, nothing was started: {string.Join(" ", options.Failures)}",
         AggregateException all => all.InnerExceptions.Select(RefusalOf).FirstOrDefault(m => m is not null),
         _ => RefusalOf(e.InnerException),
@@ -49,6 +53,7 @@ public static partial class RegistryHost
         // Taken first: RunAsync disposes the host, and its services with it, before it throws.
         var lifetime = app.Lifetime;
         var stopping = lifetime.ApplicationStopping;
+        var endpoints = app.Services.GetService<ListenEndpoints>();
         using var early = stopRequested.Register(lifetime.StopApplication);
         try
         {
@@ -60,7 +65,41 @@ public static partial class RegistryHost
             await error.WriteLineAsync(StoppedWhileStarting);
             return 0;
         }
+        catch (Exception e) when (IsAddressInUse(e) && endpoints is not null && TakenSettings(e, endpoints) is { Count: > 0 } taken)
+        {
+            throw new RegistryStartupException(
+                $"Another process took {string.Join(" or ", taken)} while the registry started (the port was free when the start checked it). Nothing was served; stop the other process or choose other ports.", e);
+        }
     }
+
+    /// <summary>
+    /// The settings whose bind failed, as "Setting endpoint". Kestrel names the address it could not bind; Orleans names
+    /// none, so its two ports are both named. (Probing the ports afterwards cannot tell: the failed silo still holds the
+    /// one it had bound.)
+    /// </summary>
+    private static List<string> TakenSettings(Exception e, ListenEndpoints endpoints)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is IOException && KestrelBindFailure().Match(inner.Message) is { Success: true } failed)
+            {
+                var port = int.Parse(failed.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
+                return [.. endpoints.All.Where(x => x.Endpoint.Port == port).Select(x => $"{x.Setting} {x.Endpoint}")];
+            }
+        }
+        return [.. endpoints.All.Where(x => x.Setting is "Registry:SiloPort" or "Registry:GatewayPort").Select(x => $"{x.Setting} {x.Endpoint}")];
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^Failed to bind to address \S*:(?<port>\d+)")]
+    private static partial System.Text.RegularExpressions.Regex KestrelBindFailure();
+
+    private static bool IsAddressInUse(Exception e) => e switch
+    {
+        Microsoft.AspNetCore.Connections.AddressInUseException => true,
+        System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse } => true,
+        AggregateException all => all.InnerExceptions.Any(IsAddressInUse),
+        _ => e.InnerException is { } inner && IsAddressInUse(inner),
+    };
 
     private static bool IsCancellation(Exception e) => e switch
     {

@@ -42,6 +42,7 @@ public static partial class RegistryHost
         (string, IPEndPoint)[] endpoints = [.. RoleEndpoints(settings, observability)];
         ExclusiveStart.EnsureDistinct(endpoints);
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(new ListenEndpoints(endpoints));
 
         var dataFolder = settings.ResolveDataFolder();
         // Claimed before anything is written or bound, and held until the app is disposed. A folder another registry

@@ -140,6 +140,38 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
     }
 
+    /// <summary>
+    /// The start checks its ports are free, then binds them later; another process can take one in between (a review's
+    /// start lost its silo port to an outgoing connection in the ephemeral range, and died with an unhandled
+    /// AddressInUseException, exit 134). That is said in one line like the check's own refusal.
+    /// </summary>
+    [Theory(Timeout = 120_000)]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_port_taken_after_the_check_and_before_the_host_binds_it_is_refused_with_one_line_naming_it(int taken)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var ports = FreePorts.Take(3);
+        using var squatter = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+
+        var refused = await Record.ExceptionAsync(async () =>
+        {
+            await using var app = RegistryHost.Build(SecondStartTests.Arguments(Path.Combine(work, "data"), ports));
+            squatter.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, ports[taken]));
+            squatter.Listen();
+            await RegistryHost.RunToExitAsync(app, TextWriter.Null).WaitAsync(ct);
+        });
+
+        var line = RegistryHost.RefusalOf(refused);
+        Assert.True(line is not null, $"the start was not refused with a line: {refused}");
+        Assert.DoesNotContain('\n', line);
+        // Kestrel names the address it could not bind; Orleans does not, so its two ports are named.
+        var named = taken == 0 ? $"Registry:HttpsPort 127.0.0.1:{ports[0]}" : $"Registry:SiloPort 127.0.0.1:{ports[1]} or Registry:GatewayPort 127.0.0.1:{ports[2]}";
+        Assert.StartsWith($"Another process took {named} while the registry started", line, StringComparison.Ordinal);
+    }
+
     [Theory(Timeout = 120_000)]
     [InlineData(1, "Registry:SiloPort")]
     [InlineData(2, "Registry:GatewayPort")]
