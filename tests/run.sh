@@ -96,6 +96,12 @@ wait "$soak_lane" || true
     else
       echo "not ok $n - load harness smoke: $smoke (see $out.log)"
       smoke_fail=$((smoke_fail + 1))
+      # The CI log is all a reader of a remote run gets: a smoke that crashed (a CI run's alert soak ended by SIGABRT,
+      # 2026-12-03, its log unseen) shows why on stderr, beside the TAP file rather than in it.
+      {
+        echo "=== not ok: load harness smoke: $smoke; the end of its log:"
+        tail -n 80 "$out.log" 2>/dev/null || echo "(no log)"
+      } >&2
     fi
   done
   echo "1..$n"
