@@ -36,7 +36,23 @@ internal sealed record RunEnvironment(
 
         public Sample()
         {
-            _poll = new Timer(_ => Poll(), null, PollEvery, PollEvery);
+            _poll = new Timer(_ => PollOnTimer(), null, PollEvery, PollEvery);
+        }
+
+        /// <summary>
+        /// The timer's poll: an exception on a timer thread ends the process, so one that escapes a read is dropped
+        /// here (the next poll, or <see cref="Finish"/>, reads again), never allowed to end the run.
+        /// </summary>
+        private void PollOnTimer()
+        {
+            try
+            {
+                Poll();
+            }
+            catch (Exception)
+            {
+                // What shared the cores is reported from the other reads.
+            }
         }
 
         /// <summary>Reads every process now (the timer does it every <see cref="PollEvery"/>).</summary>
@@ -121,12 +137,10 @@ internal sealed record RunEnvironment(
             }
             try
             {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var open = stat.IndexOf('(');
-                var close = stat.LastIndexOf(')');
-                var fields = stat[(close + 2)..].Split(' ');
-                var cpu = (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100;
-                result[pid] = (Describe(dir, stat[(open + 1)..close]), cpu);
+                if (ParseStat(File.ReadAllText(Path.Combine(dir, "stat"))) is var (name, cpu))
+                {
+                    result[pid] = (Describe(dir, name), cpu);
+                }
             }
             catch (IOException)
             {
@@ -137,6 +151,27 @@ internal sealed record RunEnvironment(
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// The command name and utime + stime in seconds of a <c>/proc/PID/stat</c> text, or null for one that is not whole
+    /// (empty, cut short, not numbers where the times are): such a text is skipped, never thrown on, because the poll
+    /// runs on a timer, where an exception would end the harness with SIGABRT in the middle of a run.
+    /// </summary>
+    public static (string Name, double CpuSeconds)? ParseStat(string stat)
+    {
+        var open = stat.IndexOf('(');
+        var close = stat.LastIndexOf(')');
+        if (open < 0 || close < open || close + 2 > stat.Length)
+        {
+            return null;
+        }
+        var fields = stat[(close + 2)..].Split(' ');
+        return fields.Length > 12 &&
+            double.TryParse(fields[11], NumberStyles.None, CultureInfo.InvariantCulture, out var utime) &&
+            double.TryParse(fields[12], NumberStyles.None, CultureInfo.InvariantCulture, out var stime)
+            ? (stat[(open + 1)..close], (utime + stime) / 100)
+            : null;
     }
 
     /// <summary>The command name, and for dotnet and node the program they run, which says more than "dotnet".</summary>

@@ -10,6 +10,28 @@ public sealed class RunEnvironmentTests
     public void A_proc_status_line_gives_its_bytes_whatever_its_padding(string line, long bytes) =>
         Assert.Equal(bytes, RunEnvironment.StatusBytes(line));
 
+    [Fact]
+    public void A_proc_stat_text_gives_the_command_name_and_its_user_and_system_seconds()
+    {
+        var stat = "4242 (dotnet (x) y) S 1 4242 4242 0 -1 4194560 9133 0 0 0 1234 567 0 0 20 0 25 0 100 0 0";
+
+        Assert.Equal(("dotnet (x) y", 18.01), RunEnvironment.ParseStat(stat));
+    }
+
+    /// <summary>
+    /// A CI run's alert-soak smoke ended by SIGABRT, its cause unseen. The poll reads /proc on a timer, where an
+    /// exception ends the process, and a process ending while it was read could give a text cut short: the parse
+    /// threw on such a text (an index out of range, a format error) instead of skipping it.
+    /// </summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("4242 (dotnet")]
+    [InlineData("4242 (dotnet)")]
+    [InlineData("4242 (dotnet) S 1 4242")]
+    [InlineData("4242 (dotnet) S 1 4242 4242 0 -1 4194560 9133 0 0 0 12x4 567 0")]
+    public void A_proc_stat_text_cut_short_or_not_numbers_is_skipped_not_thrown_on(string stat) =>
+        Assert.Null(RunEnvironment.ParseStat(stat));
+
     /// <summary>
     /// A process that starts and ends during a run (another test suite, a build) shared the cores too. Read only at
     /// the run's two ends, it was missing from the report; the run's polls remember it as last seen.
