@@ -106,10 +106,7 @@ internal static class Program
         RunReport report;
         try
         {
-            await using (scenario)
-            {
-                report = await display.RunAsync(() => LoadRun.RunAsync(entry.Name, scenario, options, commandLine, display.Observe, display.Log, interrupt.Token));
-            }
+            report = await display.RunAsync(() => LoadRun.RunAsync(entry.Name, scenario, options, commandLine, display.Observe, display.Log, interrupt.Token));
         }
         catch (InvalidOperationException e)
         {
@@ -120,7 +117,20 @@ internal static class Program
             {
                 Console.Error.WriteLine(cause);
             }
+            await StopAsync(entry.Name, scenario);
             return 1;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !interrupt.IsCancellationRequested)
+        {
+            // Anything else while preparing: an unhandled exception ended the process with SIGABRT (exit code 134).
+            Console.Error.WriteLine($"{entry.Name} could not run: {e}");
+            await StopAsync(entry.Name, scenario);
+            return 1;
+        }
+        if (await StopAsync(entry.Name, scenario) is { } stopError)
+        {
+            // Measured, then the target did not stop cleanly: the report is still written, and the run is not clean.
+            report = report with { FailedChecks = [.. report.FailedChecks, stopError] };
         }
         var folder = options.Output ?? Path.Combine(Bench.BenchHost.RepositoryRoot(), "TestResults", "loadtests",
             $"{entry.Name}-{report.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
@@ -129,6 +139,25 @@ internal static class Program
         Console.WriteLine($"report: {Path.Combine(folder, ReportWriter.MarkdownFile)} ({string.Join(", ", files.Select(Path.GetFileName))})");
         // A run stopped early is not a clean run, whatever it measured until then: 130, as a shell reports an interrupt.
         return report.Partial ? Interrupted : report.Failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Stops the scenario's target (its registry, clients, child processes). An error doing so is written to stderr and
+    /// returned as a failed check of the run, instead of ending the process with an unhandled exception before the
+    /// report of what was measured is written.
+    /// </summary>
+    internal static async Task<string?> StopAsync(string name, IScenario scenario)
+    {
+        try
+        {
+            await scenario.DisposeAsync();
+            return null;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{name}: stopping the target failed: {e}");
+            return $"stopping the target failed (its stack trace is on stderr): {e.GetType().Name}: {LoadRun.FirstLine(e.Message)}";
+        }
     }
 
     /// <summary>The results table on the console: report.md's columns and rows (<see cref="ReportWriter.SummaryColumns"/>).</summary>

@@ -414,6 +414,33 @@ public sealed class HarnessCommandLineTests
         }
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-04: with <c>--device-storage Table</c> (or Blob) the storage check scanned the Batched
+    /// layout's table, which those layouts never create; storage answered 404 and the harness ended with an unhandled
+    /// exception and no report. Each layout is counted where it keeps its devices.
+    /// </summary>
+    [Theory(Timeout = 300_000)]
+    [InlineData("Table", "round 1 check: storage holds 40 device entities (Table layout) (expected 40)")]
+    [InlineData("Blob", "round 1 check: storage holds 40 device blobs (Blob layout) (expected 40)")]
+    public async Task An_import_export_run_in_the_Table_or_Blob_layout_counts_the_devices_where_that_layout_keeps_them(string layout, string note)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-layout-").FullName;
+        try
+        {
+            var code = await RunHarness(["import-export", "--devices", "40", "--device-storage", layout, "--no-ceiling", "--no-live", "--no-plots", "--out", output]);
+
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
+            var notes = report.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToList();
+            Assert.True(code == 0, $"exit code {code}; notes: {string.Join(" | ", notes)}; failed checks: {report.RootElement.GetProperty("failedChecks")}");
+            Assert.Contains(note, notes);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     private static Process? TryGetProcess(int pid)
     {
         try

@@ -56,4 +56,85 @@ public sealed class LoadRunTests
         var e = Assert.Throws<ArgumentException>(() => new ImportExportScenario(new Arguments([option, value])));
         Assert.Contains(option, e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>Two one-call steps; the first's After, or the checks, throw as the scenario is told to.</summary>
+    private sealed class ThrowingScenario(bool afterThrows, bool verifyThrows, bool disposeThrows) : IScenario
+    {
+        public int SecondStepCalls;
+
+        public LoadModel DefaultModel => LoadModel.Closed(1);
+
+        public IReadOnlyList<string> Notes => [];
+
+        public Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel) =>
+            Task.FromResult<IReadOnlyList<Step>>([
+                new Step("first", (_, _) => ValueTask.FromResult<string?>(null))
+                {
+                    Bounds = new RunBounds(TimeSpan.FromMinutes(1), 1, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+                    WarmUp = false,
+                    After = _ => afterThrows ? throw new IOException("The table specified does not exist.\nStatus: 404 (Not Found)") : Task.CompletedTask,
+                },
+                new Step("second", (_, _) =>
+                {
+                    Interlocked.Increment(ref SecondStepCalls);
+                    return ValueTask.FromResult<string?>(null);
+                })
+                {
+                    Bounds = new RunBounds(TimeSpan.FromMinutes(1), 1, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+                    WarmUp = false,
+                },
+            ]);
+
+        public Task<IReadOnlyList<string>> VerifyAsync(CancellationToken cancel) =>
+            verifyThrows ? throw new TimeoutException("no answer") : Task.FromResult<IReadOnlyList<string>>([]);
+
+        public ValueTask DisposeAsync() => disposeThrows ? throw new ObjectDisposedException("client") : ValueTask.CompletedTask;
+    }
+
+    private static readonly HarnessOptions OneRound = new(null, new RunBounds(TimeSpan.FromSeconds(1), null, TimeSpan.Zero, TimeSpan.FromSeconds(1)), 1, false, false, false, null);
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: <c>import-export --device-storage Table --no-ceiling</c> counted its stored devices in
+    /// the Batched layout's table, storage answered 404, and the exception ended the harness unhandled (SIGABRT, exit
+    /// code 134) with no report. An error that ends a run now gives the report of the steps measured before it, with the
+    /// error as a failure of the run (its first line; the rest of an Azure error is its request's headers).
+    /// </summary>
+    [Fact]
+    public async Task An_error_after_a_step_ends_the_run_with_a_report_of_what_was_measured_and_the_error_as_a_failure()
+    {
+        var scenario = new ThrowingScenario(afterThrows: true, verifyThrows: false, disposeThrows: false);
+
+        var report = await LoadRun.RunAsync("throwing", scenario, OneRound, "throwing", null, _ => { }, TestContext.Current.CancellationToken);
+
+        var measured = Assert.Single(report.Results);
+        Assert.Equal("first", measured.Step);
+        Assert.Equal(1, measured.Ok);
+        Assert.Equal(0, scenario.SecondStepCalls);
+        var failure = Assert.Single(report.FailedChecks);
+        Assert.Equal("the run ended early by an error (the steps after it did not run; its stack trace is on stderr): IOException: The table specified does not exist.", failure);
+        Assert.Equal(1, report.Failures);
+        Assert.False(report.Partial);
+        Assert.Contains(failure, ReportWriter.ToMarkdown(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_error_in_the_scenarios_checks_is_a_failure_of_the_run_beside_every_step_it_measured()
+    {
+        var report = await LoadRun.RunAsync("throwing", new ThrowingScenario(afterThrows: false, verifyThrows: true, disposeThrows: false), OneRound, "throwing", null, _ => { }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["first", "second"], report.Results.Select(r => r.Step));
+        Assert.Equal("the run ended early by an error (the steps after it did not run; its stack trace is on stderr): TimeoutException: no answer", Assert.Single(report.FailedChecks));
+    }
+
+    /// <summary>The target's stop, after the steps, threw past the report: now it is a failed check, and the report is written.</summary>
+    [Fact]
+    public async Task A_target_that_fails_to_stop_is_a_failure_of_the_run_not_an_unhandled_exception()
+    {
+        Assert.Null(await Registry.LoadTests.Program.StopAsync("throwing", new ThrowingScenario(false, false, disposeThrows: false)));
+
+        var failure = await Registry.LoadTests.Program.StopAsync("throwing", new ThrowingScenario(false, false, disposeThrows: true));
+
+        Assert.NotNull(failure);
+        Assert.StartsWith("stopping the target failed (its stack trace is on stderr): ObjectDisposedException: ", failure, StringComparison.Ordinal);
+    }
 }
