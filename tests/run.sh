@@ -63,7 +63,7 @@ smokes=(
   "import-export --devices 200 --ceiling-parallelism 4"
   # --duration is its beating phase; it then waits for its alerts (deadline 12 s: room for a stall on a machine busy
   # with the other lane and the SDK tests).
-  "alert-soak --devices 200 --interval 2s --grace 10s --beat-every 1s --silent 10% --recover 50% --batch 20 --duration 2s --warmup 1s"
+  "alert-soak --devices 200 --interval 2s --grace 10s --beat-every 1s --silent 10% --recover 50% --batch 20 --duration 2s"
 )
 mkdir -p "$results/loadtests"
 smoke() { # smoke INDEX: runs smokes[INDEX], leaves "ok" or "not ok" in its .result file

@@ -2,8 +2,14 @@ namespace Registry.LoadTests.Harness;
 
 /// <summary>A step's figures over the rounds: the medians a table shows.</summary>
 internal sealed record StepSummary(string Step, string? CeilingOf, int Rounds, double SubmittedPerSecond, double CompletedPerSecond, double OkItemsPerSecond,
-    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed, long FewestCalls)
+    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed, long FewestCalls, long Answered = 1)
 {
+    /// <summary>
+    /// True when no call of any round was answered (ok or not): there is no latency to show, and a table shows "—" in
+    /// its latency columns, not 0.00 (a hostile review, 2026-12-04: an import job that timed out read "p50 0.00 ms").
+    /// </summary>
+    public bool NoLatency => Answered == 0;
+
     /// <summary>
     /// Calls a round must send before its calls per second say anything: a step of one import job, or of two batch calls,
     /// sends its calls in microseconds and answers them after seconds, and "1,202 calls/s submitted, 0 completed" reads
@@ -59,8 +65,12 @@ internal sealed record RunReport
     public IReadOnlyList<StepSummary> Summaries() => Results.GroupBy(r => r.Step).Select(g => new StepSummary(
         g.Key, g.First().CeilingOf, g.Count(),
         Median(g.Select(r => r.SubmittedPerSecond)), Median(g.Select(r => r.CompletedPerSecond)), Median(g.Select(r => r.OkItemsPerSecond)),
-        Median(g.Select(r => r.Latency.P50)), Median(g.Select(r => r.Latency.P75)), Median(g.Select(r => r.Latency.P95)),
-        Median(g.Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed), g.Min(r => r.Submitted))).ToList();
+        Median(Answered(g).Select(r => r.Latency.P50)), Median(Answered(g).Select(r => r.Latency.P75)), Median(Answered(g).Select(r => r.Latency.P95)),
+        Median(Answered(g).Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed), g.Min(r => r.Submitted),
+        g.Sum(r => r.Latency.Count))).ToList();
+
+    /// <summary>The rounds with a latency: a round none of whose calls was answered has none, not one of 0 ms.</summary>
+    private static IEnumerable<StepResult> Answered(IEnumerable<StepResult> rounds) => rounds.Where(r => r.Latency.Count > 0);
 
     /// <summary>
     /// Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy

@@ -177,10 +177,11 @@ internal static class ReportWriter
     internal static string[] SummaryCells(StepSummary s)
     {
         static string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
+        string L(double ms) => s.NoLatency ? StepSummary.NoRate : F(ms, "0.00");
         return
         [
             s.Step + (s.CeilingOf is null ? "" : " (ceiling)"), F(s.OkItemsPerSecond, "N0"), s.CallRate(s.SubmittedPerSecond), s.CallRate(s.CompletedPerSecond),
-            F(s.P50, "0.00"), F(s.P75, "0.00"), F(s.P95, "0.00"), F(s.P99, "0.00"), F(s.Max, "0.00"), F(s.OkItems, "N0"), F(s.Failed, "N0"),
+            L(s.P50), L(s.P75), L(s.P95), L(s.P99), L(s.Max), F(s.OkItems, "N0"), F(s.Failed, "N0"),
         ];
     }
 

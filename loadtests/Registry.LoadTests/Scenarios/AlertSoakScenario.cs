@@ -93,6 +93,19 @@ internal sealed class AlertSoakScenario : IScenario
         {
             throw new ArgumentException("alert-soak sets its own load (every device once per --beat-every): --model does not apply.");
         }
+        // Its phases bound themselves: these were taken and ignored (a hostile review, 2026-12-04: --count 10 bounded
+        // nothing, and a --warmup 1s report said "with no warm-up").
+        foreach (var bound in new[] { "--warmup", "--count", "--drain", "--ceiling-duration" })
+        {
+            if (args.String(bound) is not null)
+            {
+                throw new ArgumentException($"alert-soak's phases bound themselves (--duration is its beat phase, the others last until their alerts arrive, bounded by --alert-timeout): {bound} does not apply.");
+            }
+        }
+        if (args.Flag("--no-ceiling"))
+        {
+            throw new ArgumentException("alert-soak measures no ceiling (its result is the verdict): --no-ceiling does not apply.");
+        }
         // Validated now, so a wrong share fails before anything starts.
         var silent = SoakPlan.Share(_silentShare, _devices, "--silent");
         SoakPlan.Share(_recoverShare, silent, "--recover");
@@ -115,6 +128,17 @@ internal sealed class AlertSoakScenario : IScenario
         var calls = (beating + batch - 1) / batch;
         return ((beating + calls - 1) / calls, calls);
     }
+
+    /// <summary>
+    /// The order a phase beats its devices in, one cycle a beat period: the longest since its last acknowledged beat
+    /// first (one never acknowledged, or returning from its silence, before all). Each phase kept the order of its own
+    /// device list and went on from the last phase's place in the cycle, so a device beaten early in one phase's cycle
+    /// could come late in the next's: its gap reached about 1.8 beat periods at the change (a hostile review, 2026-12-04:
+    /// 500 devices announced missed with <c>--interval 1s --grace 1s --beat-every 1200ms</c>, the soak's own stall).
+    /// Oldest first, a device waits about one period across the change, as within a phase.
+    /// </summary>
+    internal static int[] BeatOrder(int[] beating, double[] lastAck) =>
+        [.. beating.OrderBy(d => lastAck[d]).ThenBy(d => d)];
 
     /// <summary>
     /// How long a failed beat is retried in the kill mode: until that device's next beat is due (a device sends its next
@@ -324,7 +348,9 @@ internal sealed class AlertSoakScenario : IScenario
 
     private void Mark(string what, int[] beating)
     {
-        _beating = beating;
+        // The previous phase's calls have all ended (the step drained): a new cycle begins, oldest beat first.
+        _beating = BeatOrder(beating, _lastAck);
+        Interlocked.Exchange(ref _cursor, 0);
         _notes.Add(string.Create(CultureInfo.InvariantCulture, $"t={_clock.Elapsed.TotalSeconds:0.0} s: {what} ({beating.Length:N0} devices beating)"));
     }
 

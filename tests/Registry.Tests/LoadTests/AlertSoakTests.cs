@@ -78,6 +78,84 @@ public sealed class AlertSoakTests
         Assert.True(cadence.PerCall <= batch);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-04: alert-soak took these and ignored them (<c>--count 10</c> bounded nothing; a
+    /// <c>--warmup 1s</c> report said "with no warm-up"). Its phases bound themselves, and it has no ceiling.
+    /// </summary>
+    [Theory]
+    [InlineData("--warmup", "1s")]
+    [InlineData("--count", "10")]
+    [InlineData("--drain", "5s")]
+    [InlineData("--ceiling-duration", "5s")]
+    [InlineData("--no-ceiling", null)]
+    public void Alert_soak_refuses_the_run_options_its_phases_do_not_take_by_name(string option, string? value)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new AlertSoakScenario(new Arguments(value is null ? [option] : [option, value])));
+        Assert.Contains($"{option} does not apply", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: <c>alert-soak --devices 2000 --interval 1s --grace 1s --beat-every 1200ms --silent 5%</c>
+    /// failed on its own schedule: 500 devices' acknowledged beats were 2.1 s apart at the beat → silence change, past the
+    /// 2 s deadline, and were rightly announced missed. The phases' calls, simulated as the soak makes them (one cycle of
+    /// equal calls a beat period, each call the next slice of the order): kept in each phase's own device order and
+    /// going on from the last phase's place in the cycle, a device waited up to ~1.8 periods; in <see
+    /// cref="AlertSoakScenario.BeatOrder"/> (oldest beat first, a new cycle) at most a period and one call's slot.
+    /// </summary>
+    [Fact]
+    public void Across_a_phase_change_every_device_still_beats_within_about_one_period()
+    {
+        const int devices = 2000;
+        const double period = 1.2;
+        int[] all = [.. Enumerable.Range(0, devices)];
+        int[] talking = [.. all.Where(d => d % 20 != 7)]; // 5 % go silent
+
+        double LongestGap(bool beatOrder)
+        {
+            var lastAck = new double[devices];
+            var longest = 0.0;
+            var now = 0.0;
+            long cursor = 0;
+            void Run(int[] order, double until)
+            {
+                var (size, calls) = AlertSoakScenario.Cadence(order.Length, 100);
+                for (; now < until; now += period / calls)
+                {
+                    var start = (int)(cursor++ % calls) * size;
+                    foreach (var d in order.Skip(start).Take(size))
+                    {
+                        longest = lastAck[d] > 0 ? Math.Max(longest, now - lastAck[d]) : longest;
+                        lastAck[d] = now;
+                    }
+                }
+            }
+            Run(all, 6.0);
+            if (beatOrder)
+            {
+                cursor = 0;
+                Run(AlertSoakScenario.BeatOrder(talking, lastAck), 12.0);
+            }
+            else
+            {
+                Run(talking, 12.0);
+            }
+            return longest;
+        }
+
+        Assert.True(LongestGap(beatOrder: false) > 1.5 * period, "the model shows the stall the review saw");
+        var gap = LongestGap(beatOrder: true);
+        Assert.True(gap <= period + period / 19 + 1e-9, $"longest gap {gap:0.000} s, period {period} s");
+    }
+
+    [Fact]
+    public void A_phase_beats_the_devices_longest_unbeaten_first_and_the_never_beaten_before_all()
+    {
+        double[] lastAck = [5.0, 0, 3.0, 4.0, 0];
+
+        Assert.Equal([1, 4, 2, 3, 0], AlertSoakScenario.BeatOrder([0, 1, 2, 3, 4], lastAck));
+        Assert.Equal([4, 2, 0], AlertSoakScenario.BeatOrder([0, 2, 4], lastAck));
+    }
+
     [Theory]
     [InlineData(150, 150)] // the 300 s interval's beat period: a failover of two minutes is retried through, not counted failed
     [InlineData(30, 60)] // the default 60 s interval's: at least a minute

@@ -58,9 +58,12 @@ public sealed class LoadRunTests
     }
 
     /// <summary>Two one-call steps; the first's After, or the checks, throw as the scenario is told to.</summary>
-    private sealed class ThrowingScenario(bool afterThrows, bool verifyThrows, bool disposeThrows) : IScenario
+    private sealed class ThrowingScenario(bool afterThrows, bool verifyThrows, bool disposeThrows, string? reportAt = null) : IScenario
     {
         public int SecondStepCalls;
+
+        /// <summary>Whether report.json was in <c>reportAt</c> when the target was told to stop.</summary>
+        public bool? ReportWrittenBeforeStop;
 
         public LoadModel DefaultModel => LoadModel.Closed(1);
 
@@ -88,7 +91,14 @@ public sealed class LoadRunTests
         public Task<IReadOnlyList<string>> VerifyAsync(CancellationToken cancel) =>
             verifyThrows ? throw new TimeoutException("no answer") : Task.FromResult<IReadOnlyList<string>>([]);
 
-        public ValueTask DisposeAsync() => disposeThrows ? throw new ObjectDisposedException("client") : ValueTask.CompletedTask;
+        public ValueTask DisposeAsync()
+        {
+            if (reportAt is not null)
+            {
+                ReportWrittenBeforeStop = File.Exists(Path.Combine(reportAt, "report.json"));
+            }
+            return disposeThrows ? throw new ObjectDisposedException("client") : ValueTask.CompletedTask;
+        }
     }
 
     private static readonly HarnessOptions OneRound = new(null, new RunBounds(TimeSpan.FromSeconds(1), null, TimeSpan.Zero, TimeSpan.FromSeconds(1)), 1, false, false, false, null);
@@ -136,5 +146,34 @@ public sealed class LoadRunTests
 
         Assert.NotNull(failure);
         Assert.StartsWith("stopping the target failed (its stack trace is on stderr): ObjectDisposedException: ", failure, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: after a SIGTERM, heartbeat-mqtt took 16 s to stop its clients and registry before it
+    /// wrote the report, and a second signal in them lost it. The report is written before the target is told to stop;
+    /// a stop that then fails is added to it as a failure, written again.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_report_is_on_disk_before_the_target_is_stopped_and_a_failed_stop_is_added_to_it(bool stopFails)
+    {
+        var folder = Directory.CreateTempSubdirectory("report-before-stop-").FullName;
+        try
+        {
+            var scenario = new ThrowingScenario(false, false, disposeThrows: stopFails, reportAt: folder);
+            var report = await LoadRun.RunAsync("throwing", scenario, OneRound, "throwing", null, _ => { }, TestContext.Current.CancellationToken);
+
+            var (written, _) = await Registry.LoadTests.Program.WriteThenStopAsync("throwing", report, folder, plots: false, scenario);
+
+            Assert.True(scenario.ReportWrittenBeforeStop);
+            var onDisk = await File.ReadAllTextAsync(Path.Combine(folder, "report.json"), TestContext.Current.CancellationToken);
+            Assert.Equal(stopFails ? 1 : 0, written.Failures);
+            Assert.Equal(stopFails, onDisk.Contains("stopping the target failed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

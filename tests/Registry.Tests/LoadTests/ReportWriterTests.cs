@@ -161,6 +161,29 @@ public sealed class ReportWriterTests
         }
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-04: an import job that timed out (no call answered) and an empty soak phase showed
+    /// "0.00" in every latency column, read as a latency of nothing. A step none of whose calls was answered shows "—".
+    /// </summary>
+    [Fact]
+    public void A_step_none_of_whose_calls_was_answered_shows_no_latency_not_zero_milliseconds()
+    {
+        var unanswered = Result("import", 1, 1) with
+        {
+            Completed = 0,
+            Ok = 0,
+            Failures = new Dictionary<string, long> { ["no answer before the drain ended"] = 1 },
+            Latency = new LatencySummary(0, 0, 0, 0, 0, 0),
+        };
+        var report = Report() with { Results = [Result("heartbeat", 1000, 1), unanswered] };
+
+        var cells = ReportWriter.SummaryCells(report.Summaries().Single(s => s.Step == "import"));
+        var answered = ReportWriter.SummaryCells(report.Summaries().Single(s => s.Step == "heartbeat"));
+
+        Assert.Equal(["—", "—", "—", "—", "—"], cells[4..9]);
+        Assert.Equal(["1.00", "2.00", "3.00", "4.00", "5.00"], answered[4..9]);
+    }
+
     private static RunReport Report() => new()
     {
         Scenario = "heartbeat-grain",
