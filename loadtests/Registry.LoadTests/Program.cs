@@ -129,7 +129,21 @@ internal static class Program
         }
         var folder = options.Output ?? Path.Combine(Bench.BenchHost.RepositoryRoot(), "TestResults", "loadtests",
             $"{entry.Name}-{report.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
-        (report, var files) = await WriteThenStopAsync(entry.Name, report, folder, options.Plots, scenario);
+        IReadOnlyList<string> files;
+        try
+        {
+            (report, files) = await WriteThenStopAsync(entry.Name, report, folder, options.Plots, scenario);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The folder was made at the start, but a name in it may be taken or the disk full by the end: the run's
+            // figures go to stdout instead of being lost with an unhandled exception (exit code 134; a hostile review,
+            // 2026-12-04: a folder named report.md in --out).
+            Console.Error.WriteLine($"{entry.Name}: could not write the report into {folder} ({e.Message}); it follows on stdout.");
+            Console.WriteLine(ReportWriter.ToMarkdown(report));
+            await StopAsync(entry.Name, scenario);
+            return 1;
+        }
         Summary(report);
         Console.WriteLine($"report: {Path.Combine(folder, ReportWriter.MarkdownFile)} ({string.Join(", ", files.Select(Path.GetFileName))})");
         // A run stopped early is not a clean run, whatever it measured until then: 130, as a shell reports an interrupt.

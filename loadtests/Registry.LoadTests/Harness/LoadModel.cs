@@ -19,6 +19,20 @@ internal sealed partial record LoadModel(LoadKind Kind, double From, double To, 
 {
     public static LoadModel Open(double rate) => new(LoadKind.Open, rate, rate, TimeSpan.Zero);
 
+    /// <summary>
+    /// The open model of <paramref name="devices"/> each beating once per <paramref name="interval"/>, within the same
+    /// bound as a <c>--model</c>: <c>--devices 1000000 --interval 100ms</c> asked for 10,000,000 calls per second and was
+    /// taken, where <c>--model open:1000001</c> is refused (a hostile review, 2026-12-04).
+    /// </summary>
+    public static LoadModel ForInterval(long devices, TimeSpan interval)
+    {
+        var rate = devices / interval.TotalSeconds;
+        return rate > MaxLoad
+            ? throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--interval {interval.TotalSeconds:0.###}s: {devices:N0} devices each once an interval is {rate:N0} heartbeats per second; a load model asks for at most {MaxLoad:N0} calls per second."))
+            : Open(rate);
+    }
+
     public static LoadModel Closed(int inFlight) => new(LoadKind.Closed, inFlight, inFlight, TimeSpan.Zero);
 
     /// <summary>The rate (open) or the calls in flight (closed) the model asks for <paramref name="elapsed"/> into the step.</summary>
@@ -32,9 +46,17 @@ internal sealed partial record LoadModel(LoadKind Kind, double From, double To, 
     {
         var kind = Kind == LoadKind.Open ? "open" : "closed";
         return Ramp <= TimeSpan.Zero || From == To
-            ? string.Create(CultureInfo.InvariantCulture, $"{kind}:{To:0.##}")
-            : string.Create(CultureInfo.InvariantCulture, $"{kind}:{From:0.##}..{To:0.##}/{Ramp.TotalSeconds:0.##}s");
+            ? string.Create(CultureInfo.InvariantCulture, $"{kind}:{Number(To)}")
+            : string.Create(CultureInfo.InvariantCulture, $"{kind}:{Number(From)}..{Number(To)}/{Ramp.TotalSeconds:0.###}s");
     }
+
+    /// <summary>
+    /// A rate as the command line reads it back: two decimals, or as many significant digits as a rate below one needs
+    /// (open:0.001 read "open:0", a model the parser refuses).
+    /// </summary>
+    private static string Number(double x) =>
+        x is > 0 and < 1 ? x.ToString("0.######", CultureInfo.InvariantCulture) is var fine && fine != "0" ? fine : x.ToString("G3", CultureInfo.InvariantCulture)
+        : x.ToString("0.##", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The most calls in flight (closed) or per second (open) a model may ask for: closed:99999999999 allocated its

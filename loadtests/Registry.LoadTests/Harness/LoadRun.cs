@@ -50,7 +50,7 @@ internal static class LoadRun
             Ended = DateTimeOffset.UtcNow,
             Model = model.ToString(),
             Bounds = options.Bounds,
-            StepsBoundThemselves = steps.Count > 0 && steps.All(s => s.Bounds is not null),
+            StepsBoundThemselves = scenario.StepsBoundThemselves || (steps.Count > 0 && steps.All(s => s.Bounds is not null)),
             Rounds = options.Rounds,
             Environment = environment.Finish(),
             Notes = scenario.Notes,

@@ -91,14 +91,30 @@ internal sealed class Recorder
         return LatencySummary.Of(total);
     }
 
-    public IReadOnlyList<TimelinePoint> Timeline() =>
-        _seconds.OrderBy(kv => kv.Key).Select(kv => new TimelinePoint(
-            kv.Key,
-            Interlocked.Read(ref kv.Value.Submitted),
-            Interlocked.Read(ref kv.Value.Completed),
-            Interlocked.Read(ref kv.Value.Failed),
-            LatencySummary.Of(kv.Value.Latency),
-            Interlocked.Read(ref kv.Value.Abandoned))).ToList();
+    /// <summary>
+    /// Every second from the first to the last that saw a call, those where nothing happened included (with zeros and no
+    /// latency): a stalled target's seconds were missing, and a plot drew a straight line across them (a hostile
+    /// review, 2026-12-04).
+    /// </summary>
+    public IReadOnlyList<TimelinePoint> Timeline()
+    {
+        if (_seconds.IsEmpty)
+        {
+            return [];
+        }
+        var last = _seconds.Keys.Max();
+        return [.. Enumerable.Range(0, last + 1).Select(second => _seconds.TryGetValue(second, out var b)
+            ? new TimelinePoint(
+                second,
+                Interlocked.Read(ref b.Submitted),
+                Interlocked.Read(ref b.Completed),
+                Interlocked.Read(ref b.Failed),
+                LatencySummary.Of(b.Latency),
+                Interlocked.Read(ref b.Abandoned))
+            : new TimelinePoint(second, 0, 0, 0, LatencySummary.Of(Empty), 0))];
+    }
+
+    private static readonly LongConcurrentHistogram Empty = NewHistogram();
 
     private Bucket BucketAt(double second) => _seconds.GetOrAdd(Math.Max(0, (int)second), _ => new Bucket());
 

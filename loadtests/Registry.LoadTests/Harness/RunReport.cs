@@ -78,7 +78,11 @@ internal sealed record RunReport
     /// </summary>
     public IReadOnlyList<CeilingRatio> Ratios() => Results.Where(r => r.CeilingOf is not null).GroupBy(r => (r.Step, r.CeilingOf!)).Select(g =>
     {
-        var ratios = g.Select(ceiling => Results.FirstOrDefault(r => r.Step == ceiling.CeilingOf && r.Round == ceiling.Round) is { } bounded && ceiling.OkItemsPerSecond > 0
+        // A round where either step was cut short by a stop, or sent nothing, has no ratio: a step stopped in its warm-up
+        // read "heartbeat ÷ noop-grain = 0.00" in bold, and a round stopped half-way weighed in the median (a hostile
+        // review, 2026-12-04).
+        var ratios = g.Where(ceiling => !ceiling.Partial).Select(ceiling =>
+                Results.FirstOrDefault(r => r.Step == ceiling.CeilingOf && r.Round == ceiling.Round) is { Partial: false, Submitted: > 0 } bounded && ceiling.OkItemsPerSecond > 0
                 ? bounded.OkItemsPerSecond / ceiling.OkItemsPerSecond
                 : double.NaN)
             .Where(x => !double.IsNaN(x)).ToList();

@@ -16,6 +16,19 @@ internal sealed record StepResult
     public string? Description { get; init; }
     public required double SubmitSeconds { get; init; }
     public required double TotalSeconds { get; init; }
+
+    /// <summary>
+    /// The open model's schedule span (null for the closed model, or a step its bounds or a stop ended early). Sends that
+    /// ended well past it mean the harness could not keep to its schedule: <see cref="GeneratorBehind"/>.
+    /// </summary>
+    public double? ScheduledSeconds { get; init; }
+
+    /// <summary>
+    /// True when the open model's sends ended more than a tenth (and 50 ms) past their schedule: the harness, not the
+    /// target, set the submitted rate, and the report says so (a hostile review, 2026-12-04: open:1000000 submitted
+    /// 176,216 calls/s with nothing saying the generator fell behind).
+    /// </summary>
+    public bool GeneratorBehind => ScheduledSeconds is { } s && SubmitSeconds > s * 1.1 + 0.05;
     public required long Submitted { get; init; }
     public required long Completed { get; init; }
     public required long Ok { get; init; }

@@ -54,15 +54,21 @@ internal static class StepRunner
         var calls = new InFlight(step, recorder, clock, abandon.Token);
 
         var workers = Task.CompletedTask;
+        double? scheduled = null;
         if (model.Kind == LoadKind.Open)
         {
             await SendOpenAsync(calls, model, step.ItemsPerCall, bounds.Duration, maxCalls, clock, stop.Token);
+            // The schedule's span: up to the next call's intended time, within the step's duration. The last send came
+            // before it (open:1 for 12 s sends its 12th call at 11 s), and dividing by that time inflated the rates:
+            // 1.09 calls/s for open:1 (a hostile review, 2026-12-04).
+            scheduled = stop.IsCancellationRequested ? null
+                : Math.Min(new OpenSchedule(model, step.ItemsPerCall).IntendedSeconds(recorder.Submitted), bounds.Duration.TotalSeconds);
         }
         else
         {
             workers = await SendClosedAsync(calls, model, maxCalls, clock, stop);
         }
-        var submitSeconds = clock.Elapsed.TotalSeconds;
+        var submitSeconds = Math.Max(clock.Elapsed.TotalSeconds, scheduled ?? 0);
         await stop.CancelAsync();
         await until;
         progress.Phase = phase + " (drain)";
@@ -97,7 +103,8 @@ internal static class StepRunner
             CeilingOf = step.CeilingOf,
             Description = step.Description,
             SubmitSeconds = submitSeconds,
-            TotalSeconds = clock.Elapsed.TotalSeconds,
+            ScheduledSeconds = scheduled,
+            TotalSeconds = Math.Max(clock.Elapsed.TotalSeconds, submitSeconds),
             Submitted = recorder.Submitted,
             Completed = recorder.Completed,
             Ok = recorder.Ok,

@@ -35,14 +35,20 @@ internal static class Plots
                 submitted.LinePattern = LinePattern.Dashed;
                 submitted.Color = completed.Color;
             }
-            var p50 = latency.Add.Scatter(seconds, step.Timeline.Select(p => p.Latency.P50).ToArray());
-            p50.LegendText = $"{step.Step} p50";
-            p50.MarkerSize = 0;
-            var p99 = latency.Add.Scatter(seconds, step.Timeline.Select(p => p.Latency.P99).ToArray());
-            p99.LegendText = $"{step.Step} p99";
-            p99.MarkerSize = 0;
-            p99.LinePattern = LinePattern.Dashed;
-            p99.Color = p50.Color;
+            // Only the seconds in which calls were answered: a second with none has no latency, not one of 0 ms.
+            var answered = step.Timeline.Where(p => p.Latency.Count > 0).ToList();
+            if (answered.Count > 0)
+            {
+                var answeredSeconds = answered.Select(p => (double)p.Second).ToArray();
+                var p50 = latency.Add.Scatter(answeredSeconds, answered.Select(p => p.Latency.P50).ToArray());
+                p50.LegendText = $"{step.Step} p50";
+                p50.MarkerSize = answered.Count == 1 ? 5 : 0;
+                var p99 = latency.Add.Scatter(answeredSeconds, answered.Select(p => p.Latency.P99).ToArray());
+                p99.LegendText = $"{step.Step} p99";
+                p99.MarkerSize = 0;
+                p99.LinePattern = LinePattern.Dashed;
+                p99.Color = p50.Color;
+            }
         }
         throughput.Title($"{report.Scenario}: throughput per second of each step");
         throughput.XLabel("seconds into the step");

@@ -93,6 +93,15 @@ internal static class ReportWriter
                 Line($"- **{r.Step} ÷ {r.Ceiling} = {r.Median:0.00}** (ok items/s{(r.Rounds.Count > 1 ? ", rounds " + string.Join(", ", r.Rounds.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture))) : "")})");
             }
         }
+        var behind = report.Results.Where(r => r.GeneratorBehind).ToList();
+        if (behind.Count > 0)
+        {
+            text.AppendLine();
+            foreach (var r in behind)
+            {
+                Line($"- **the load generator fell behind** in {r.Step} (round {r.Round}): its sends ended at {r.SubmitSeconds:0.00} s of a {r.ScheduledSeconds:0.00} s schedule, so its submitted calls/s is what this harness could send, not the model's rate");
+            }
+        }
         var failures = report.Results.SelectMany(r => r.Failures.Select(f => (r.Step, r.Round, f.Key, f.Value))).ToList();
         text.AppendLine();
         text.AppendLine("## Failures");
@@ -119,7 +128,7 @@ internal static class ReportWriter
             foreach (var r in report.Results)
             {
                 string Rate(double perSecond) => r.Submitted < StepSummary.CallsForARate ? StepSummary.NoRate : perSecond.ToString("N0", CultureInfo.InvariantCulture);
-                Line($"| {r.Round} | {r.Step} | {r.Model} | {r.OkItemsPerSecond:N0} | {Rate(r.SubmittedPerSecond)} | {Rate(r.CompletedPerSecond)} | {r.Latency.P50:0.00} | {r.Latency.P99:0.00} | {r.Failed:N0} |");
+                Line($"| {r.Round}{(r.Partial ? " (partial)" : "")} | {r.Step} | {r.Model} | {r.OkItemsPerSecond:N0} | {Rate(r.SubmittedPerSecond)} | {Rate(r.CompletedPerSecond)} | {r.Latency.P50:0.00} | {r.Latency.P99:0.00} | {r.Failed:N0} |");
             }
         }
         var described = report.Results.Where(r => r.Description is not null).DistinctBy(r => r.Step).ToList();
@@ -130,7 +139,9 @@ internal static class ReportWriter
             text.AppendLine();
             foreach (var r in described)
             {
-                Line($"- `{r.Step}`: {r.Description}{(r.ItemsPerCall > 1 ? $" ({r.ItemsPerCall} items a call)" : "")}");
+                // A step with its own model (a batch step's calls in flight, a connect storm's) names it: the header gives the run's.
+                var ranAs = report.Results.Where(x => x.Step == r.Step).Select(x => x.Model).Distinct().Where(m => m != report.Model).ToList();
+                Line($"- `{r.Step}`: {r.Description}{(r.ItemsPerCall > 1 ? $" ({r.ItemsPerCall} items a call)" : "")}{(ranAs.Count > 0 ? $"; load model {string.Join(", ", ranAs)}" : "")}");
             }
         }
         if (plots is { Count: > 0 })
@@ -159,8 +170,12 @@ internal static class ReportWriter
         {
             foreach (var p in r.Timeline)
             {
+                // A second in which no call was answered has no latency: its cells are empty, not 0 (a stalled target read
+                // as answering in 0 ms).
+                var latency = p.Latency.Count == 0 ? ",,,,"
+                    : string.Create(CultureInfo.InvariantCulture, $"{p.Latency.P50:0.###},{p.Latency.P75:0.###},{p.Latency.P95:0.###},{p.Latency.P99:0.###},{p.Latency.Max:0.###}");
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.Round},{r.Step},{p.Second},{p.Submitted},{p.Completed},{p.Failed},{p.Abandoned},{p.Latency.P50:0.###},{p.Latency.P75:0.###},{p.Latency.P95:0.###},{p.Latency.P99:0.###},{p.Latency.Max:0.###}"));
+                    $"{r.Round},{r.Step},{p.Second},{p.Submitted},{p.Completed},{p.Failed},{p.Abandoned},") + latency);
             }
         }
         return text.ToString();
@@ -171,7 +186,7 @@ internal static class ReportWriter
     /// the last three columns are not, and say so.
     /// </summary>
     internal static readonly string[] SummaryColumns =
-        ["step", "ok items/s", "submitted calls/s", "completed calls/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms, any round", "ok items, all rounds", "failed, all rounds"];
+        ["step", "ok items/s", "submitted calls/s", "completed calls/s", "p50 ms", "p75 ms", "p95 ms", "p99 ms", "max ms, any round", "ok items, all rounds", "failed calls, all rounds"];
 
     /// <summary>One step's row of the results table, under <see cref="SummaryColumns"/>.</summary>
     internal static string[] SummaryCells(StepSummary s)

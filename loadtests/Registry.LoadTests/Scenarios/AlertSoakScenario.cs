@@ -454,6 +454,8 @@ internal sealed class AlertSoakScenario : IScenario
         return Task.FromResult<IReadOnlyList<string>>(problems);
     }
 
+    public bool StepsBoundThemselves => true;
+
     public async ValueTask DisposeAsync()
     {
         await _disposing.CancelAsync();

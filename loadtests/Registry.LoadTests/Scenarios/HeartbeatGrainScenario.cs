@@ -32,6 +32,10 @@ internal sealed class HeartbeatGrainScenario : IScenario
     {
         _devices = args.Int("--devices", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
+        if (_interval is { } interval)
+        {
+            LoadModel.ForInterval(_devices, interval); // refused now, before anything starts, when it asks for too much
+        }
         _batch = args.Int("--batch", 100, min: 1);
         _mode = args.String("--mode") ?? "both";
         _noopGrains = args.Int("--noop-grains", 100_000, min: 1, max: ScenarioLimits.MaxDevices);
@@ -80,7 +84,7 @@ internal sealed class HeartbeatGrainScenario : IScenario
         }
     }
 
-    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(256);
+    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.ForInterval(_devices, interval) : LoadModel.Closed(256);
 
     public IReadOnlyList<string> Notes => _notes;
 

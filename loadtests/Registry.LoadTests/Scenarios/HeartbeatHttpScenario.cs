@@ -20,6 +20,10 @@ internal sealed class HeartbeatHttpScenario : IScenario
     {
         _devices = args.Int("--devices", 10_000, min: 1, max: ScenarioLimits.MaxHttpDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
+        if (_interval is { } interval)
+        {
+            LoadModel.ForInterval(_devices, interval); // refused now, before anything starts, when it asks for too much
+        }
         if (_interval is not null && args.String("--model") is not null)
         {
             // Both were taken and --interval was dropped without a word: the report gave only the model.
@@ -27,7 +31,7 @@ internal sealed class HeartbeatHttpScenario : IScenario
         }
     }
 
-    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(64);
+    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.ForInterval(_devices, interval) : LoadModel.Closed(64);
 
     public IReadOnlyList<string> Notes => _notes;
 

@@ -33,6 +33,10 @@ internal sealed class HeartbeatMqttScenario : IScenario
     {
         _devices = args.Int("--devices", 10_000, min: 1, max: ScenarioLimits.MaxMqttDevices);
         _interval = args.String("--interval") is null ? null : args.Duration("--interval", TimeSpan.Zero, positive: true);
+        if (_interval is { } interval)
+        {
+            LoadModel.ForInterval(_devices, interval); // refused now, before anything starts, when it asks for too much
+        }
         _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1, max: ScenarioLimits.MaxParallelism);
         // IoT Hub's device-to-cloud message limit: a larger publish was accepted here and then failed every message
         // with an MQTT protocol violation.
@@ -71,7 +75,7 @@ internal sealed class HeartbeatMqttScenario : IScenario
     }
 
     /// <summary>With an interval, each device publishes once per interval on average; without, each keeps one publish in flight.</summary>
-    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.Open(_devices / interval.TotalSeconds) : LoadModel.Closed(_devices);
+    public LoadModel DefaultModel => _interval is { } interval ? LoadModel.ForInterval(_devices, interval) : LoadModel.Closed(_devices);
 
     public IReadOnlyList<string> Notes => _notes;
 

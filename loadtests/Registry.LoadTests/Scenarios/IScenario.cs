@@ -19,6 +19,13 @@ internal interface IScenario : IAsyncDisposable
     Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel);
 
     Task<IReadOnlyList<string>> VerifyAsync(CancellationToken cancel) => Task.FromResult<IReadOnlyList<string>>([]);
+
+    /// <summary>
+    /// True for a scenario whose steps each bound themselves (a job run to its end, a soak phase until its alerts): the
+    /// report then gives no run bounds, also when it was stopped before its steps were made (a soak stopped while its
+    /// cluster started read "each step 10 s, after a 2 s warm-up").
+    /// </summary>
+    bool StepsBoundThemselves => false;
 }
 
 /// <summary>What a scenario gets from the harness: the shared options and a line-at-a-time log.</summary>

@@ -130,7 +130,9 @@ internal sealed class ImportExportScenario : IScenario
         _notes.Add($"round {_round}: {_current.Description}");
 
         // Every step carries all the devices in one call: its bounds are the job's, its drain the job's timeout.
-        var oneCall = new RunBounds(_jobTimeout, _devices, TimeSpan.Zero, _jobTimeout);
+        // The drain outlasts the job's own bound and the cancel that follows it, so a job past --job-timeout is reported by
+        // its call, named as such, not cut off as "no answer before the drain ended" (a hostile review, 2026-12-04).
+        var oneCall = new RunBounds(_jobTimeout, _devices, TimeSpan.Zero, _jobTimeout + RegistryJob.CancelWait + TimeSpan.FromSeconds(30));
         Step OneCall(string name, Func<long, CancellationToken, ValueTask<string?>> call) => new(name, call)
         {
             ItemsPerCall = _devices,
@@ -145,13 +147,17 @@ internal sealed class ImportExportScenario : IScenario
                 Description = "an import job creating every device of devices.txt, from `POST /jobs/create` until `GET /jobs/{id}` says completed",
                 After = async token => await _current!.CheckImportErrorsAsync(_notes, _problems, token),
             },
-            OneCall("export", (_, token) => _current!.JobAsync("export", _jobTimeout, token)) with
+            OneCall("export", (_, token) => _current!.ImportCompleted ? _current.JobAsync("export", _jobTimeout, token) : NotRun) with
             {
                 Description = "an export job writing every device with its keys to devices.txt",
                 // Untimed: read back what the export wrote, then stop the registry so the ceilings have storage to themselves.
                 // Without ceilings, the rows in storage are counted here instead of by the scan ceiling.
                 After = async token =>
                 {
+                    if (!_current!.ImportCompleted)
+                    {
+                        return; // the import's failure is the round's: nothing to compare the export or storage with
+                    }
                     await _current!.AfterExportAsync(_devices, _notes, _problems, token);
                     if (!ceiling)
                     {
@@ -162,13 +168,13 @@ internal sealed class ImportExportScenario : IScenario
         };
         if (context.Options.Ceiling)
         {
-            steps.Add(OneCall("raw-scan-upload", (_, _) => _current!.ScanAndUploadAsync(_parallelism, _devices, _notes, _problems)) with
+            steps.Add(OneCall("raw-scan-upload", (_, _) => _current!.ImportCompleted ? _current.ScanAndUploadAsync(_parallelism, _devices, _notes, _problems) : NotRun) with
             {
                 CeilingOf = "export",
                 Description = "storage alone doing the export's work: every device row read by parallel range scans of its PartitionKey, and the exported bytes staged as 4 MiB blocks and committed",
                 After = async _ => await _current!.ClearForInsertCeilingAsync(),
             });
-            steps.Add(OneCall("raw-insert", (_, _) => _current!.InsertAsync(_parallelism)) with
+            steps.Add(OneCall("raw-insert", (_, _) => _current!.ImportCompleted ? _current.InsertAsync(_parallelism) : NotRun) with
             {
                 CeilingOf = "import",
                 Description = "storage alone doing the import's writes: the same device rows and index entries inserted into fresh tables as entity-group transactions of 100",
@@ -178,6 +184,14 @@ internal sealed class ImportExportScenario : IScenario
         steps[^1] = steps[^1] with { After = ChainAfter(steps[^1].After, context.Log) };
         return steps;
     }
+
+    /// <summary>
+    /// A step after an import that did not complete: its items would count devices that were never stored (an export of
+    /// 3,000 devices counted as 10,000 and divided by a ceiling's scan of the same 3,000; a hostile review, 2026-12-04).
+    /// </summary>
+    internal const string NotRunReason = "not run: the round's import did not complete";
+
+    private static ValueTask<string?> NotRun => ValueTask.FromResult<string?>(NotRunReason);
 
     private Func<CancellationToken, Task> ChainAfter(Func<CancellationToken, Task>? after, Action<string> log) => async token =>
     {
@@ -196,6 +210,8 @@ internal sealed class ImportExportScenario : IScenario
     };
 
     public Task<IReadOnlyList<string>> VerifyAsync(CancellationToken cancel) => Task.FromResult<IReadOnlyList<string>>(_problems);
+
+    public bool StepsBoundThemselves => true;
 
     public async ValueTask DisposeAsync()
     {
@@ -239,6 +255,9 @@ internal sealed class ImportExportScenario : IScenario
         public string Description { get; private set; } = "";
 
         public int Number { get; private init; }
+
+        /// <summary>True once this round's import job completed: the export, its checks and the ceilings compare with it.</summary>
+        public bool ImportCompleted { get; private set; }
 
         public static async Task<Round> StartAsync(int number, string input, IReadOnlyDictionary<string, string?> settings, string? host, Action<string> log, CancellationToken cancel)
         {
@@ -296,7 +315,18 @@ internal sealed class ImportExportScenario : IScenario
                 body["excludeKeysInExport"] = false;
             }
             var job = await RegistryJob.RunAsync(_http!, _registry!.BaseAddress, body, timeout, null, cancel);
-            return (string)job["status"]! == "completed" ? null : $"{type} job {job["status"]} at {job["progress"]}%: {job["failureReason"]}";
+            var status = (string)job["status"]!;
+            if (type == "import")
+            {
+                ImportCompleted = status == "completed";
+            }
+            return status switch
+            {
+                "completed" => null,
+                "failed" or "cancelled" => $"{type} job {status}: {job["failureReason"]}",
+                // Still running at --job-timeout: RunAsync asked the registry to cancel it.
+                _ => string.Create(CultureInfo.InvariantCulture, $"{type} job not completed within --job-timeout {timeout.TotalSeconds:0.###}s (cancelled)"),
+            };
         }
 
         public async Task CheckImportErrorsAsync(List<string> notes, List<string> problems, CancellationToken cancel)
@@ -318,7 +348,7 @@ internal sealed class ImportExportScenario : IScenario
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"round {Number} check: the export holds {lines:N0} devices ({_exported.Length / 1e6:F1} MB; expected {devices:N0})"));
             if (lines != devices)
             {
-                problems.Add(string.Create(CultureInfo.InvariantCulture, $"the export holds {lines:N0} devices, {devices:N0} were imported"));
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"the export holds {lines:N0} devices, {devices:N0} were imported (devices.txt's lines)"));
             }
             _http?.Dispose();
             _http = null;

@@ -441,6 +441,63 @@ public sealed class HarnessCommandLineTests
         }
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-04: a report that could not be written (a folder named report.md in --out) ended the
+    /// harness with an unhandled exception (exit code 134) and the measured step was lost. It is said on stderr, the
+    /// report goes to stdout, and the exit code is 1.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_report_that_cannot_be_written_goes_to_stdout_with_exit_code_1_not_an_unhandled_exception()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-unwritable-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(output, "report.md"));
+            using var harness = StartHarness(["heartbeat-grain", "--devices", "10", "--mode", "single", "--no-ceiling", "--duration", "1s", "--warmup", "0s", "--no-live", "--no-plots", "--out", output]);
+            var stdout = harness.StandardOutput.ReadToEndAsync(ct);
+            var stderr = harness.StandardError.ReadToEndAsync(ct);
+            await harness.WaitForExitAsync(ct);
+
+            Assert.Equal(1, harness.ExitCode);
+            Assert.Contains("could not write the report into", await stderr, StringComparison.Ordinal);
+            Assert.Contains("# heartbeat-grain", await stdout, StringComparison.Ordinal);
+            Assert.Contains("| heartbeat |", await stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: an import past --job-timeout read "no answer before the drain ended" (a bound the
+    /// scenario says does not apply), and the export after it counted 10,000 devices where 3,000 had been stored. The
+    /// import's failure names --job-timeout; the steps after it do not run and count nothing.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_past_its_job_timeout_is_named_so_and_the_steps_after_it_count_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var output = Directory.CreateTempSubdirectory("harness-job-timeout-").FullName;
+        try
+        {
+            var code = await RunHarness(["import-export", "--devices", "20000", "--job-timeout", "1s", "--no-ceiling", "--no-live", "--no-plots", "--out", output]);
+
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
+            var steps = report.RootElement.GetProperty("steps").EnumerateArray().ToDictionary(s => s.GetProperty("step").GetString()!);
+            Assert.Equal(1, code);
+            Assert.Equal(1, steps["import"].GetProperty("failures").GetProperty("import job not completed within --job-timeout 1s (cancelled)").GetInt64());
+            Assert.Equal(1, steps["export"].GetProperty("failures").GetProperty(ImportExportScenario.NotRunReason).GetInt64());
+            Assert.Equal(0, steps["export"].GetProperty("ok").GetInt64());
+            Assert.DoesNotContain(report.RootElement.GetProperty("failedChecks").EnumerateArray(), c => c.GetString()!.Contains("were imported", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     private static Process? TryGetProcess(int pid)
     {
         try

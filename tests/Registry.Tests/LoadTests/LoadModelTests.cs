@@ -59,4 +59,35 @@ public sealed class LoadModelTests
         Assert.Null(options.BoundsOf(ceiling).Count);
         Assert.Equal(TimeSpan.FromSeconds(20), options.BoundsOf(ceiling).Duration);
     }
+
+    /// <summary>Hostile review, 2026-12-04: open:0.001 read back "open:0", a model the parser refuses.</summary>
+    [Theory]
+    [InlineData("open:0.001", "open:0.001")]
+    [InlineData("open:0.5", "open:0.5")]
+    [InlineData("open:5000", "open:5000")]
+    [InlineData("open:0.001..2/10s", "open:0.001..2/10s")]
+    public void A_model_reads_back_as_the_command_line_wrote_it_small_rates_included(string text, string shown) =>
+        Assert.Equal(shown, LoadModel.Parse(text).ToString());
+
+    [Fact]
+    public void Ten_devices_once_an_hour_read_back_as_a_rate_above_zero() =>
+        Assert.Equal("open:0.002778", LoadModel.ForInterval(10, TimeSpan.FromHours(1)).ToString());
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: <c>--devices 1000000 --interval 100ms</c> ran at 10,000,000 calls per second, where the
+    /// same rate as <c>--model</c> is refused. Refused by name in each scenario that takes --interval, before anything starts.
+    /// </summary>
+    [Theory]
+    [InlineData("heartbeat-grain", "2000000", "1s")]
+    [InlineData("heartbeat-http", "1000000", "100ms")]
+    [InlineData("heartbeat-mqtt", "100000", "50ms")]
+    public void An_interval_that_asks_for_more_than_a_model_may_is_refused_by_name(string scenario, string devices, string interval)
+    {
+        var args = new Arguments(["--devices", devices, "--interval", interval]);
+
+        var e = Assert.Throws<ArgumentException>(() => Registry.LoadTests.Scenarios.Catalog.All.Single(s => s.Name == scenario).Create(args));
+
+        Assert.Contains($"--interval", e.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 1,000,000 calls per second", e.Message, StringComparison.Ordinal);
+    }
 }

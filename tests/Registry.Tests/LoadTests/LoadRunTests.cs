@@ -176,4 +176,34 @@ public sealed class LoadRunTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    private sealed class StoppedWhilePreparing : IScenario
+    {
+        public LoadModel DefaultModel => LoadModel.Closed(1);
+
+        public IReadOnlyList<string> Notes => [];
+
+        public bool StepsBoundThemselves => true;
+
+        public Task<IReadOnlyList<Step>> PrepareAsync(ScenarioContext context, CancellationToken cancel) => throw new OperationCanceledException(cancel);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: a soak stopped while its cluster started had made no steps, and its report's header gave
+    /// the run's bounds ("each step 10 s, after a 2 s warm-up") instead of its own.
+    /// </summary>
+    [Fact]
+    public async Task A_scenario_whose_steps_bound_themselves_says_so_also_when_stopped_before_it_made_them()
+    {
+        using var stopped = new CancellationTokenSource();
+        await stopped.CancelAsync();
+
+        var report = await LoadRun.RunAsync("soak", new StoppedWhilePreparing(), OneRound, "soak", null, _ => { }, stopped.Token);
+
+        Assert.True(report.Partial);
+        Assert.True(report.StepsBoundThemselves);
+        Assert.Contains("each step bounded by the scenario", ReportWriter.ToMarkdown(report), StringComparison.Ordinal);
+    }
 }

@@ -53,7 +53,7 @@ public sealed class ReportWriterTests
         Assert.Contains("—: a call rate of a step that sent fewer than 10 calls in a round is not shown", markdown, StringComparison.Ordinal);
         Assert.DoesNotContain("1,202", markdown, StringComparison.Ordinal);
         // 200,000 ok items are both rounds' (100,000 each), beside rates that are medians: the header says which is which.
-        Assert.Contains("| max ms, any round | ok items, all rounds | failed, all rounds |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| max ms, any round | ok items, all rounds | failed calls, all rounds |", markdown, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -76,7 +76,7 @@ public sealed class ReportWriterTests
         console.Write(Registry.LoadTests.Program.SummaryTable(report));
 
         var text = output.ToString();
-        Assert.All(["submitted calls/s", "completed calls/s", "max ms, any round", "ok items, all rounds", "failed, all rounds"],
+        Assert.All(["submitted calls/s", "completed calls/s", "max ms, any round", "ok items, all rounds", "failed calls, all rounds"],
             column => Assert.Contains(column, text, StringComparison.Ordinal));
         Assert.Contains(report.Summaries()[0].OkItems.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
     }
@@ -182,6 +182,54 @@ public sealed class ReportWriterTests
 
         Assert.Equal(["—", "—", "—", "—", "—"], cells[4..9]);
         Assert.Equal(["1.00", "2.00", "3.00", "4.00", "5.00"], answered[4..9]);
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: a run stopped in the step's warm-up printed "heartbeat ÷ noop-grain = 0.00" in bold,
+    /// and a round stopped half-way weighed in the median. A round where either side was cut short, or sent nothing, has
+    /// no ratio; such a round is marked partial in the Rounds table.
+    /// </summary>
+    [Fact]
+    public void A_round_cut_short_or_that_sent_nothing_gives_no_ratio_and_is_marked_partial()
+    {
+        var report = Report() with
+        {
+            Rounds = 3,
+            Results =
+            [
+                Result("noop", 2000, 1, ceilingOf: "heartbeat"), Result("heartbeat", 1000, 1),
+                Result("noop", 2000, 2, ceilingOf: "heartbeat"), Result("heartbeat", 500, 2) with { Partial = true },
+                Result("noop", 2000, 3, ceilingOf: "heartbeat"), Result("heartbeat", 0, 3) with { Latency = new LatencySummary(0, 0, 0, 0, 0, 0) },
+            ],
+        };
+
+        var ratio = Assert.Single(report.Ratios());
+        Assert.Equal([0.5], ratio.Rounds);
+        Assert.Contains("| 2 (partial) | heartbeat |", ReportWriter.ToMarkdown(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_run_whose_steps_were_never_made_reports_no_ratio_at_all()
+    {
+        var report = Report() with { Results = [Result("noop", 2000, 1, ceilingOf: "heartbeat"), Result("heartbeat", 0, 1) with { Partial = true }] };
+
+        Assert.Empty(report.Ratios());
+        Assert.DoesNotContain("÷", ReportWriter.ToMarkdown(report), StringComparison.Ordinal);
+    }
+
+    /// <summary>A batch step keeps fewer calls in flight than the run's closed:N (each carries many items): report.md names it.</summary>
+    [Fact]
+    public void A_step_that_ran_under_its_own_model_names_it_in_the_steps_list()
+    {
+        var report = Report() with
+        {
+            Results = [Result("heartbeat", 1000, 1) with { Description = "single" }, Result("heartbeat-batch", 10, 1) with { Description = "batched", Model = "closed:11" }],
+        };
+
+        var markdown = ReportWriter.ToMarkdown(report);
+
+        Assert.Contains("- `heartbeat-batch`: batched; load model closed:11", markdown, StringComparison.Ordinal);
+        Assert.Contains("- `heartbeat`: single\n", markdown.ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
     private static RunReport Report() => new()

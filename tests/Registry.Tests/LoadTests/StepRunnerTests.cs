@@ -275,4 +275,90 @@ public sealed class StepRunnerTests
         Assert.Equal([50L, 50L], timeline.Select(p => p.Completed));
         Assert.Equal(50, timeline[0].Latency.Max, 0.1);
     }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: open:1 for 12 s reported 1.09 calls/s (its 12 calls over the 11 s to its last send)
+    /// and open:5 for 3 s 5.35/s. The open model's rates are over its schedule's span: never above the rate asked for.
+    /// </summary>
+    [Fact]
+    public async Task An_open_models_rates_are_over_its_schedule_not_up_to_its_last_send()
+    {
+        var step = new Step("echo", (_, _) => ValueTask.FromResult<string?>(null));
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Open(5), LongUnlessCounted with { Duration = TimeSpan.FromSeconds(1) }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(5, result.Submitted);
+        Assert.Equal(1.0, result.ScheduledSeconds);
+        Assert.True(result.SubmittedPerSecond <= 5, $"{result.SubmittedPerSecond} calls/s submitted");
+        Assert.True(result.OkItemsPerSecond <= 5, $"{result.OkItemsPerSecond} ok items/s");
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: an open run whose sends ended at 4.8 s of a 2 s schedule reported its submitted rate
+    /// with nothing saying the generator, not the target, set it. Counts, not times: the result's own figures decide.
+    /// </summary>
+    [Theory]
+    [InlineData(4.84, 2.0, true)]
+    [InlineData(2.0, 2.0, false)]
+    [InlineData(2.1, 2.0, false)]
+    public void A_generator_whose_sends_ended_well_past_their_schedule_is_said_to_have_fallen_behind(double submitSeconds, double scheduled, bool behind)
+    {
+        var result = Unanswered() with { SubmitSeconds = submitSeconds, ScheduledSeconds = scheduled };
+
+        Assert.Equal(behind, result.GeneratorBehind);
+        var markdown = ReportWriter.ToMarkdown(Report(result));
+        Assert.Equal(behind, markdown.Contains("**the load generator fell behind** in echo (round 1)", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: the seconds in which nothing completed read 0 ms in every latency column (drawn at 0 in
+    /// latency.png exactly when the target stalled), and seconds with no call at all had no row.
+    /// </summary>
+    [Fact]
+    public void The_timeline_has_a_row_for_every_second_and_no_latency_where_nothing_was_answered()
+    {
+        var recorder = new Recorder();
+        recorder.Submit(0.5);
+        recorder.Complete(0.6, 1000, null);
+        recorder.Submit(0.7);
+        recorder.Complete(3.2, 2_500_000, null);
+
+        var timeline = recorder.Timeline();
+
+        Assert.Equal([0, 1, 2, 3], timeline.Select(p => p.Second));
+        Assert.Equal([1L, 0, 0, 1], timeline.Select(p => p.Completed));
+        Assert.Equal(0, timeline[1].Latency.Count);
+        var csv = ReportWriter.ToCsv(Report(Unanswered() with { Timeline = timeline })).TrimEnd().Split('\n');
+        Assert.Equal("1,echo,1,0,0,0,0,,,,,", csv[2]);
+        Assert.StartsWith("1,echo,3,0,1,0,0,2500", csv[4], StringComparison.Ordinal);
+    }
+
+    private static StepResult Unanswered() => new()
+    {
+        Step = "echo",
+        Round = 1,
+        Model = "open:1000",
+        SubmitSeconds = 2,
+        TotalSeconds = 2,
+        Submitted = 2000,
+        Completed = 2000,
+        Ok = 2000,
+        Failures = new Dictionary<string, long>(),
+        Latency = new LatencySummary(2000, 1, 1, 1, 1, 1),
+        Timeline = [],
+    };
+
+    private static RunReport Report(StepResult result) => new()
+    {
+        Scenario = "echo",
+        CommandLine = "Registry.LoadTests echo",
+        Started = DateTimeOffset.UnixEpoch,
+        Ended = DateTimeOffset.UnixEpoch,
+        Model = result.Model,
+        Bounds = RunBounds.Default,
+        Rounds = 1,
+        Environment = new RunEnvironment(2, "Linux", ".NET 10", true, "", "", 0, 0, 0, []),
+        Notes = [],
+        Results = [result],
+    };
 }
