@@ -150,6 +150,11 @@ internal sealed record HarnessOptions(LoadModel? Model, RunBounds Bounds, int Ro
             count,
             args.Duration("--warmup", RunBounds.Default.WarmUp),
             args.Duration("--drain", RunBounds.Default.Drain));
+        if (args.Flag("--no-ceiling") && args.String("--ceiling-duration") is not null)
+        {
+            // Taken without a word, bounding nothing (a hostile review, 2026-12-04).
+            throw new ArgumentException("--ceiling-duration bounds the ceilings, and --no-ceiling runs none: give one of them.");
+        }
         return new HarnessOptions(model, bounds, args.Int("--rounds", 1, min: 1), !args.Flag("--no-ceiling"), !args.Flag("--no-plots"), !args.Flag("--no-live"), args.String("--out"))
         {
             CeilingDuration = args.String("--ceiling-duration") is null ? null : args.Duration("--ceiling-duration", TimeSpan.Zero, positive: true),

@@ -23,6 +23,13 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_ceiling_duration_with_no_ceilings_is_refused_naming_both()
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => HarnessOptions.Read(new Arguments(["--ceiling-duration", "1s", "--no-ceiling"])));
+        Assert.Contains("--ceiling-duration bounds the ceilings, and --no-ceiling runs none", refusal.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Huge values were taken and failed after the target had started: a step's timer threw on 1200h (exit code 134),
     /// closed:99999999999 ran out of memory, and a 999,999,999-byte MQTT payload failed every publish. Each is now
