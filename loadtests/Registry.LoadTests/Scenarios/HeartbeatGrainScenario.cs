@@ -82,6 +82,15 @@ internal sealed class HeartbeatGrainScenario : IScenario
         {
             throw new ArgumentException($"--batch takes 1 to {RegistryLimits.MaxHeartbeatBatch} (the registry's largest heartbeat batch); {_batch} is more.");
         }
+        // Taken and ignored until a hostile review (2026-12-04): each bounds a step the run would not have.
+        if (_mode == "single" && args.String("--batch") is not null)
+        {
+            throw new ArgumentException("--batch sizes the heartbeat-batch step, which --mode single does not run.");
+        }
+        if (args.String("--noop-grains") is not null && (_cluster is not null || args.Flag("--no-ceiling")))
+        {
+            throw new ArgumentException("--noop-grains sizes the no-op ceiling, which does not run with --no-ceiling or against an external --cluster.");
+        }
     }
 
     public LoadModel DefaultModel => _interval is { } interval ? LoadModel.ForInterval(_devices, interval) : LoadModel.Closed(256);

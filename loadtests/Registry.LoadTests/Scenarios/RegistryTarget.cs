@@ -211,11 +211,26 @@ internal sealed class RegistryTarget : IAsyncDisposable
         var colon = text.LastIndexOf(':');
         if (colon < 0 || !int.TryParse(text[(colon + 1)..], CultureInfo.InvariantCulture, out var port))
         {
-            throw new ArgumentException($"'{text}' is not host:port.");
+            throw new ArgumentException($"--cluster: '{text}' is not host:port.");
+        }
+        if (port is < IPEndPoint.MinPort + 1 or > IPEndPoint.MaxPort)
+        {
+            // .NET's own text ("Specified argument was out of the range of valid values. (Parameter 'port')") named no option.
+            throw new ArgumentException($"--cluster: '{text}': a port is 1 to {IPEndPoint.MaxPort}.");
         }
         var host = text[..colon];
-        var address = IPAddress.TryParse(host, out var ip) ? ip : Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
-        return new IPEndPoint(address, port);
+        if (IPAddress.TryParse(host, out var ip))
+        {
+            return new IPEndPoint(ip, port);
+        }
+        try
+        {
+            return new IPEndPoint(Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork), port);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            throw new ArgumentException($"--cluster: '{host}' has no IPv4 address ({e.Message}).", e);
+        }
     }
 
     /// <summary>Hands the fill's progress lines to the harness log.</summary>

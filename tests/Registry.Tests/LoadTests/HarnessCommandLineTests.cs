@@ -23,6 +23,18 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Hostile review, 2026-12-04: options that bound a step the run would not have were taken and ignored.</summary>
+    [Theory]
+    [InlineData(new[] { "--mode", "single", "--batch", "7" }, "--batch sizes the heartbeat-batch step, which --mode single does not run")]
+    [InlineData(new[] { "--noop-grains", "7", "--no-ceiling" }, "--noop-grains sizes the no-op ceiling")]
+    [InlineData(new[] { "--noop-grains", "7", "--cluster", "127.0.0.1:30000", "--cluster-id", "c", "--service-id", "s" }, "--noop-grains sizes the no-op ceiling")]
+    [InlineData(new[] { "--cluster", "127.0.0.1:99999", "--cluster-id", "c", "--service-id", "s" }, "--cluster: '127.0.0.1:99999': a port is 1 to 65535")]
+    public void Heartbeat_grain_refuses_options_for_steps_it_would_not_run_and_gateways_it_cannot_reach_by_name(string[] args, string message)
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => new HeartbeatGrainScenario(new Arguments(args)));
+        Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_ceiling_duration_with_no_ceilings_is_refused_naming_both()
     {
