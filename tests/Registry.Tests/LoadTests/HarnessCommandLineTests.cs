@@ -443,20 +443,12 @@ public sealed class HarnessCommandLineTests
     [InlineData("Blob", "round 1 check: storage holds 40 device blobs (Blob layout) (expected 40)")]
     public async Task An_import_export_run_in_the_Table_or_Blob_layout_counts_the_devices_where_that_layout_keeps_them(string layout, string note)
     {
-        var ct = TestContext.Current.CancellationToken;
-        var output = Directory.CreateTempSubdirectory("harness-layout-").FullName;
-        try
+        var (code, report) = await RunHarnessForReport("harness-layout-", ["import-export", "--devices", "40", "--device-storage", layout, "--no-ceiling", "--no-live", "--no-plots"], TestContext.Current.CancellationToken);
+        using (report)
         {
-            var code = await RunHarness(["import-export", "--devices", "40", "--device-storage", layout, "--no-ceiling", "--no-live", "--no-plots", "--out", output]);
-
-            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
             var notes = report.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToList();
             Assert.True(code == 0, $"exit code {code}; notes: {string.Join(" | ", notes)}; failed checks: {report.RootElement.GetProperty("failedChecks")}");
             Assert.Contains(note, notes);
-        }
-        finally
-        {
-            Directory.Delete(output, recursive: true);
         }
     }
 
@@ -469,8 +461,7 @@ public sealed class HarnessCommandLineTests
     public async Task A_report_that_cannot_be_written_goes_to_stdout_with_exit_code_1_not_an_unhandled_exception()
     {
         var ct = TestContext.Current.CancellationToken;
-        var output = Directory.CreateTempSubdirectory("harness-unwritable-").FullName;
-        try
+        await InTempFolder("harness-unwritable-", async output =>
         {
             Directory.CreateDirectory(Path.Combine(output, "report.md"));
             using var harness = StartHarness(["heartbeat-grain", "--devices", "10", "--mode", "single", "--no-ceiling", "--duration", "1s", "--warmup", "0s", "--no-live", "--no-plots", "--out", output]);
@@ -482,11 +473,7 @@ public sealed class HarnessCommandLineTests
             Assert.Contains("could not write the report into", await stderr, StringComparison.Ordinal);
             Assert.Contains("# heartbeat-grain", await stdout, StringComparison.Ordinal);
             Assert.Contains("| heartbeat |", await stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(output, recursive: true);
-        }
+        });
     }
 
     /// <summary>
@@ -497,23 +484,15 @@ public sealed class HarnessCommandLineTests
     [Fact(Timeout = 300_000)]
     public async Task An_import_past_its_job_timeout_is_named_so_and_the_steps_after_it_count_nothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var output = Directory.CreateTempSubdirectory("harness-job-timeout-").FullName;
-        try
+        var (code, report) = await RunHarnessForReport("harness-job-timeout-", ["import-export", "--devices", "20000", "--job-timeout", "1s", "--no-ceiling", "--no-live", "--no-plots"], TestContext.Current.CancellationToken);
+        using (report)
         {
-            var code = await RunHarness(["import-export", "--devices", "20000", "--job-timeout", "1s", "--no-ceiling", "--no-live", "--no-plots", "--out", output]);
-
-            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct));
             var steps = report.RootElement.GetProperty("steps").EnumerateArray().ToDictionary(s => s.GetProperty("step").GetString()!);
             Assert.Equal(1, code);
             Assert.Equal(1, steps["import"].GetProperty("failures").GetProperty("import job not completed within --job-timeout 1s (cancelled)").GetInt64());
             Assert.Equal(1, steps["export"].GetProperty("failures").GetProperty(ImportExportScenario.NotRunReason).GetInt64());
             Assert.Equal(0, steps["export"].GetProperty("ok").GetInt64());
             Assert.DoesNotContain(report.RootElement.GetProperty("failedChecks").EnumerateArray(), c => c.GetString()!.Contains("were imported", StringComparison.Ordinal));
-        }
-        finally
-        {
-            Directory.Delete(output, recursive: true);
         }
     }
 
@@ -539,6 +518,32 @@ public sealed class HarnessCommandLineTests
             start.ArgumentList.Add(arg);
         }
         return Process.Start(start)!;
+    }
+
+    /// <summary>Runs <paramref name="body"/> with a fresh folder, deleted after it.</summary>
+    private static async Task InTempFolder(string prefix, Func<string, Task> body)
+    {
+        var folder = Directory.CreateTempSubdirectory(prefix).FullName;
+        try
+        {
+            await body(folder);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Runs the harness into a fresh --out folder: its exit code and report.json (the folder is deleted after).</summary>
+    private static async Task<(int Code, JsonDocument Report)> RunHarnessForReport(string prefix, string[] args, CancellationToken ct)
+    {
+        (int, JsonDocument) result = default;
+        await InTempFolder(prefix, async output =>
+        {
+            var code = await RunHarness([.. args, "--out", output]);
+            result = (code, JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json"), ct)));
+        });
+        return result;
     }
 
     private static async Task<int> RunHarness(string[] args)

@@ -232,19 +232,7 @@ public sealed class StepRunnerTests
         Assert.Equal(6, result.Failed);
         Assert.Equal((10L, 6L, 6L), (result.Timeline.Sum(p => p.Submitted), result.Timeline.Sum(p => p.Completed), result.Timeline.Sum(p => p.Failed)));
 
-        var report = new RunReport
-        {
-            Scenario = "overloaded",
-            CommandLine = "Registry.LoadTests overloaded",
-            Started = DateTimeOffset.UnixEpoch,
-            Ended = DateTimeOffset.UnixEpoch,
-            Model = result.Model,
-            Bounds = RunBounds.Default,
-            Rounds = 1,
-            Environment = new RunEnvironment(2, "Linux", ".NET 10", true, "", "", 0, 0, 0, []),
-            Notes = [],
-            Results = [result],
-        };
+        var report = Report(result);
         var csv = ReportWriter.ToCsv(report).TrimEnd().Split('\n').Select(line => line.Split(',')).ToList();
         long Column(string name) => csv[1..].Sum(row => long.Parse(row[Array.IndexOf(csv[0], name)], CultureInfo.InvariantCulture));
         using var json = JsonDocument.Parse(ReportWriter.ToJson(report));
