@@ -87,7 +87,9 @@ internal static class LoadRun
                     }
                 }
                 var last = results[^1];
-                log($"round {round} {last.Step}: {last.OkItemsPerSecond:N0} ok items/s, p50 {last.Latency.P50:0.00} ms, p99 {last.Latency.P99:0.00} ms, {last.Failed} failed");
+                log(last.Latency.Count == 0
+                    ? $"round {round} {last.Step}: {last.OkItemsPerSecond:N0} ok items/s, no call answered, {last.Failed} failed"
+                    : $"round {round} {last.Step}: {last.OkItemsPerSecond:N0} ok items/s, p50 {last.Latency.P50:0.00} ms, p99 {last.Latency.P99:0.00} ms, {last.Failed} failed");
             }
         }
         return cancel.IsCancellationRequested ? [] : await scenario.VerifyAsync(cancel);

@@ -29,6 +29,14 @@ internal static class StepRunner
     /// </summary>
     public const string InterruptedFailure = "no answer before the run was stopped (Ctrl+C or SIGTERM)";
 
+    /// <summary>
+    /// How a call that failed once the run was stopped is counted: a signal sent to the whole process group (<c>timeout</c>,
+    /// a terminal's Ctrl+C, a CI job's cancel) also ends the harness's own children (the MQTT brokers, Azurite, the
+    /// registry process), and their calls' failures read as the target's (a hostile review, 2026-12-04: 64 connects in
+    /// flight reported as MqttCommunicationException). The error is kept, marked as after the stop.
+    /// </summary>
+    public static string StoppedFailure(string failure) => $"failed after the run was stopped (Ctrl+C or SIGTERM): {failure}";
+
     public static async Task<StepResult> RunAsync(Step step, LoadModel model, RunBounds bounds, int round, Action<StepProgress>? observe, CancellationToken cancel)
     {
         model = step.Model ?? model;
@@ -51,7 +59,7 @@ internal static class StepRunner
         stop.CancelAfter(bounds.Duration);
         var until = phase == "measure" && step.Until is { } condition ? EndWhenAsync(condition, stop) : Task.CompletedTask;
         using var abandon = new CancellationTokenSource();
-        var calls = new InFlight(step, recorder, clock, abandon.Token);
+        var calls = new InFlight(step, recorder, clock, abandon.Token, cancel);
 
         var workers = Task.CompletedTask;
         double? scheduled = null;
@@ -221,7 +229,7 @@ internal static class StepRunner
     }
 
     /// <summary>The calls in flight of one measured part: times, records and counts them, and waits for the last.</summary>
-    private sealed class InFlight(Step step, Recorder recorder, Stopwatch clock, CancellationToken abandon)
+    private sealed class InFlight(Step step, Recorder recorder, Stopwatch clock, CancellationToken abandon, CancellationToken stopped)
     {
         private readonly TaskCompletionSource _empty = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _count;
@@ -247,7 +255,7 @@ internal static class StepRunner
             var end = clock.ElapsedTicks;
             if (!_closed)
             {
-                recorder.Complete(Seconds(end), (end - startTicks) * 1_000_000 / Stopwatch.Frequency, failure);
+                recorder.Complete(Seconds(end), (end - startTicks) * 1_000_000 / Stopwatch.Frequency, failure is not null && stopped.IsCancellationRequested ? StoppedFailure(failure) : failure);
             }
             if (Interlocked.Decrement(ref _count) == 0 && _stopping)
             {

@@ -37,6 +37,11 @@ internal sealed class HeartbeatMqttScenario : IScenario
         {
             LoadModel.ForInterval(_devices, interval); // refused now, before anything starts, when it asks for too much
         }
+        if (_interval is not null && args.String("--model") is not null)
+        {
+            // Taken, with --interval dropped without a word (a hostile review, 2026-12-04), as the other scenarios had been.
+            throw new ArgumentException("--interval sets the load (an open model at devices ÷ interval); give --interval or --model, not both.");
+        }
         _connectConcurrency = args.Int("--connect-concurrency", 64, min: 1, max: ScenarioLimits.MaxParallelism);
         // IoT Hub's device-to-cloud message limit: a larger publish was accepted here and then failed every message
         // with an MQTT protocol violation.

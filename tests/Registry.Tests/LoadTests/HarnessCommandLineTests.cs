@@ -35,6 +35,14 @@ public sealed class HarnessCommandLineTests
         Assert.Contains(message, refusal.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Hostile review, 2026-12-04: heartbeat-mqtt took both and dropped --interval, where the other scenarios refuse the pair.</summary>
+    [Fact]
+    public void Heartbeat_mqtt_refuses_an_interval_and_a_model_together()
+    {
+        var refusal = Assert.Throws<ArgumentException>(() => new HeartbeatMqttScenario(new Arguments(["--devices", "50", "--interval", "2s", "--model", "closed:3"])));
+        Assert.Contains("give --interval or --model, not both", refusal.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_ceiling_duration_with_no_ceilings_is_refused_naming_both()
     {

@@ -349,4 +349,31 @@ public sealed class StepRunnerTests
         Notes = [],
         Results = [result],
     };
+
+    /// <summary>
+    /// Hostile review, 2026-12-04: a SIGTERM to the whole process group (<c>timeout</c>, a CI cancel) ended the harness's
+    /// MQTT broker child too, and the 64 connects in flight were reported as the broker's MqttCommunicationException.
+    /// A call that fails once the run was stopped is counted as failed after the stop, its error kept.
+    /// </summary>
+    [Fact]
+    public async Task A_call_that_fails_after_the_run_was_stopped_is_counted_as_such_not_as_the_targets_error()
+    {
+        using var stop = new CancellationTokenSource();
+        var started = 0;
+        var step = new Step("connect", async (_, _) =>
+        {
+            if (Interlocked.Increment(ref started) == 4)
+            {
+                await stop.CancelAsync(); // the signal arrives while four calls are out
+            }
+            await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            throw new IOException("the broker went with the process group");
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Closed(4), LongUnlessCounted, 1, null, stop.Token);
+
+        Assert.True(result.Partial);
+        Assert.Equal(4, result.Failed);
+        Assert.Equal(4, result.Failures[StepRunner.StoppedFailure(nameof(IOException))]);
+    }
 }
