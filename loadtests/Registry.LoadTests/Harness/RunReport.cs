@@ -2,7 +2,7 @@ namespace Registry.LoadTests.Harness;
 
 /// <summary>A step's figures over the rounds: the medians a table shows.</summary>
 internal sealed record StepSummary(string Step, string? CeilingOf, int Rounds, double SubmittedPerSecond, double CompletedPerSecond, double OkItemsPerSecond,
-    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed, long FewestCalls, long Answered = 1)
+    double P50, double P75, double P95, double P99, double Max, long OkItems, long Failed, long FewestCalls, long Answered)
 {
     /// <summary>
     /// True when no call of any round was answered (ok or not): there is no latency to show, and a table shows "—" in
@@ -62,15 +62,17 @@ internal sealed record RunReport
 
     public long Failures => Results.Sum(r => r.Failed) + FailedChecks.Count;
 
-    public IReadOnlyList<StepSummary> Summaries() => Results.GroupBy(r => r.Step).Select(g => new StepSummary(
-        g.Key, g.First().CeilingOf, g.Count(),
-        Median(g.Select(r => r.SubmittedPerSecond)), Median(g.Select(r => r.CompletedPerSecond)), Median(g.Select(r => r.OkItemsPerSecond)),
-        Median(Answered(g).Select(r => r.Latency.P50)), Median(Answered(g).Select(r => r.Latency.P75)), Median(Answered(g).Select(r => r.Latency.P95)),
-        Median(Answered(g).Select(r => r.Latency.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed), g.Min(r => r.Submitted),
-        g.Sum(r => r.Latency.Count))).ToList();
-
-    /// <summary>The rounds with a latency: a round none of whose calls was answered has none, not one of 0 ms.</summary>
-    private static IEnumerable<StepResult> Answered(IEnumerable<StepResult> rounds) => rounds.Where(r => r.Latency.Count > 0);
+    public IReadOnlyList<StepSummary> Summaries() => Results.GroupBy(r => r.Step).Select(g =>
+    {
+        // The rounds with a latency: a round none of whose calls was answered has none, not one of 0 ms.
+        var answered = g.Where(r => r.Latency.Count > 0).Select(r => r.Latency).ToList();
+        return new StepSummary(
+            g.Key, g.First().CeilingOf, g.Count(),
+            Median(g.Select(r => r.SubmittedPerSecond)), Median(g.Select(r => r.CompletedPerSecond)), Median(g.Select(r => r.OkItemsPerSecond)),
+            Median(answered.Select(l => l.P50)), Median(answered.Select(l => l.P75)), Median(answered.Select(l => l.P95)),
+            Median(answered.Select(l => l.P99)), g.Max(r => r.Latency.Max), g.Sum(r => r.OkItems), g.Sum(r => r.Failed), g.Min(r => r.Submitted),
+            g.Sum(r => r.Latency.Count));
+    }).ToList();
 
     /// <summary>
     /// Each measured step over each ceiling that bounds it, round by round (ratios within a round hold on a noisy
