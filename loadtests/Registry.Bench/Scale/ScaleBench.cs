@@ -404,8 +404,19 @@ internal static class Memory
         {
             return null;
         }
-        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        var parts = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return parts is { Length: >= 2 } ? long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024 : null;
+        return StatusBytes(File.ReadLines(path), field);
+    }
+
+    /// <summary>
+    /// A "kB" field of /proc/…/status in bytes. The kernel writes a tab after the name and pads the number to 8 columns
+    /// with spaces, so a value of 8 digits (≥ 10 GB; a whole test run's peak) follows the tab with no space.
+    /// </summary>
+    internal static long? StatusBytes(IEnumerable<string> lines, string field)
+    {
+        var line = lines.FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        var parts = line?[field.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        return parts is { Length: >= 1 } && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var kilobytes)
+            ? kilobytes * 1024
+            : null;
     }
 }

@@ -50,6 +50,25 @@ public sealed class ScalePhaseTests(AzuriteFixture azurite)
         AssertWritten(report, options, stepRows: 2, phaseRows: 6);
     }
 
+    /// <summary>
+    /// A fresh-machine suite run failed both scale tests with "The input string 'kB' was not in a correct format": the
+    /// test process's peak had reached 8 digits of kB, which the kernel writes right after the tab, with no space.
+    /// </summary>
+    [Theory]
+    [InlineData("VmHWM:\t  320708 kB", 320708L * 1024)]
+    [InlineData("VmHWM:\t12582912 kB", 12582912L * 1024)]
+    [InlineData("VmHWM:\t123456789 kB", 123456789L * 1024)]
+    public void A_status_field_is_read_however_wide_its_number(string line, long bytes) =>
+        Assert.Equal(bytes, Memory.StatusBytes(["Name:\tdotnet", "VmPeak:\t99999999 kB", line, "VmRSS:\t    2048 kB"], "VmHWM:"));
+
+    [Fact]
+    public void A_status_field_that_is_missing_or_not_a_number_reads_as_unknown()
+    {
+        Assert.Null(Memory.StatusBytes(["Name:\tdotnet", "VmRSS:\t    2048 kB"], "VmHWM:"));
+        Assert.Null(Memory.StatusBytes(["VmHWM:\t"], "VmHWM:"));
+        Assert.Null(Memory.StatusBytes(["VmHWM:\t  12x4 kB"], "VmHWM:"));
+    }
+
     private static void AssertCompleteSteps(ScaleReport report, params long[] sizes)
     {
         Assert.Empty(report.Notes); // failed items by error code, counts that disagree: named here if any
