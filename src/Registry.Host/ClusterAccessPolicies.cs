@@ -46,7 +46,7 @@ internal sealed partial class ClusterAccessPolicies(
         var policies = new SharedAccessPolicies(pinned);
         services.AddSingleton(sp => new ClusterAccessPolicies(
             sp.GetRequiredService<IGrainFactory>(), policies, pinned, fromFile, settings,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ClusterAccessPolicies>>()));
+            sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<ClusterAccessPolicies>>()));
         // After the silo or the cluster client (registered before): the edge serves once the cluster's keys are in.
         services.AddHostedService(sp => sp.GetRequiredService<ClusterAccessPolicies>());
         return new AccessPolicyLoad(policies, null, path, false);

@@ -1,9 +1,9 @@
 using System.Net;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Registry.Abstractions;
 using Registry.Client;
 using Registry.Gateway;
 using Registry.Gateway.Mqtt;
@@ -58,8 +58,9 @@ public static partial class RegistryHost
             }
             folderLock ??= ExclusiveStart.LockDataFolder(dataFolder);
             builder.Services.AddKeyedSingleton(ExclusiveStart.LockFileName, (_, _) => folderLock);
-            // The one clock of the process: token expiry, throttles and device timestamps read it, and so does Orleans.
-            builder.Services.TryAddSingleton(TimeProvider.System);
+            // The one clock of the process: token expiry, throttles and device timestamps read it (as the registry's clock,
+            // which is this one), and so does Orleans.
+            builder.Services.AddRegistryClock();
             var mqtt = new MqttListener();
             builder.Services.AddSingleton(mqtt);
             builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = settings.ListenBacklog);

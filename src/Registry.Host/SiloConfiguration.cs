@@ -97,6 +97,7 @@ public static class SiloConfiguration
     /// </summary>
     public static void ConfigureServices(ISiloBuilder silo, RegistrySettings settings)
     {
+        silo.Services.AddRegistryClock();
         silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
         // Orleans' default grain directory. Its strongly consistent alternative (AddDistributedGrainDirectory, experimental
         // in Orleans 10) would keep one activation per device while a silo is declared dead, but here it hung a single

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -43,7 +44,7 @@ internal static partial class EventsApi
         [FromServices] IClusterClient client,
         [FromServices] IOptions<EventStreamOptions> options,
         [FromServices] IHostApplicationLifetime lifetime,
-        [FromServices] TimeProvider clock,
+        [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
         [FromServices] ILoggerFactory loggers)
     {
         var known = RoutedSource(source, options.Value);

@@ -26,7 +26,7 @@ internal sealed class LegacyError(RegistryErrorCode code, string message, string
 
     /// <summary>An error stamped with the registry's one clock, the <see cref="TimeProvider"/> of the request's services.</summary>
     public static LegacyError Create(HttpContext http, RegistryErrorCode code, string message) =>
-        new(code, message, Guid.NewGuid().ToString("N"), http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime);
+        new(code, message, Guid.NewGuid().ToString("N"), http.RequestServices.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key).GetUtcNow().UtcDateTime);
 
     /// <summary>The Node SDK takes the code from <c>Message</c>'s first <c>;</c>-segment and the text from the second.</summary>
     public LegacyErrorBody Body => new(

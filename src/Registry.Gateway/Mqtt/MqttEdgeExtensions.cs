@@ -1,11 +1,12 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 using Registry.Gateway.Security;
 using Registry.Gateway.Throttling;
 
@@ -23,7 +24,7 @@ public static class MqttEdgeServiceCollectionExtensions
             sp.GetRequiredService<DeviceAccessAuthorizer>(),
             sp.GetRequiredService<IThrottle>(),
             sp.GetRequiredService<IGrainFactory>(),
-            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<MqttDeviceEdge>>()));
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<MqttDeviceEdge>());
         return services;

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 
 namespace Registry.Gateway.Security;
 
@@ -17,10 +17,10 @@ public static class SecurityExtensions
     {
         services.AddSingleton(policies);
         services.AddOptions<SharedAccessOptions>().Configure(configure);
-        services.TryAddSingleton(TimeProvider.System);
+        services.AddRegistryClock();
         services.AddSingleton<SharedAccessAuthorizer>();
         services.AddSingleton(sp => new DeviceCredentialCache(
-            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<SharedAccessOptions>>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<SharedAccessOptions>>(), sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key)));
         services.AddSingleton(sp => new DeviceAccessAuthorizer(
             sp.GetRequiredService<SharedAccessAuthorizer>(), sp.GetRequiredService<DeviceCredentialCache>()));
         return services;

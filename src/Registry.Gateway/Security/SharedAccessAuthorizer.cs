@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 
 namespace Registry.Gateway.Security;
 
@@ -54,7 +56,7 @@ internal sealed class ValidatedToken(string decodedResource, long expiresOn, Sha
 /// Path-dependent parts (audience, rights of the endpoint) are checked on every request, cached or not.
 /// Token expiry and cache ages read the registry's one <see cref="TimeProvider"/>.
 /// </summary>
-internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOptions<SharedAccessOptions> options, TimeProvider clock)
+internal sealed class SharedAccessAuthorizer(SharedAccessPolicies policies, IOptions<SharedAccessOptions> options, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock)
 {
     private readonly SharedAccessOptions _options = options.Value;
     private readonly BoundedCache<ValidatedToken> _tokens = new(options.Value.TokenCacheSize);

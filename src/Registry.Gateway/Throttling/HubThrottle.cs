@@ -1,6 +1,8 @@
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Gateway.Throttling;
@@ -15,7 +17,7 @@ internal sealed partial class HubThrottle : IThrottle
 {
     private readonly Dictionary<OperationClass, TokenBucket> _buckets = [];
 
-    public HubThrottle(IOptions<ThrottlingOptions> options, TimeProvider clock, ILogger<HubThrottle> logger)
+    public HubThrottle(IOptions<ThrottlingOptions> options, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, ILogger<HubThrottle> logger)
     {
         var settings = options.Value;
         var (rates, errors) = settings.Resolve();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Registry.Abstractions;
 
 namespace Registry.Gateway.Throttling;
 
@@ -9,7 +10,7 @@ internal static class ThrottlingServiceCollectionExtensions
 {
     public static IServiceCollection AddRegistryThrottling(this IServiceCollection services)
     {
-        services.TryAddSingleton(TimeProvider.System);
+        services.AddRegistryClock();
         services.TryAddSingleton<IThrottle, HubThrottle>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ThrottlingOptions>, ThrottlingOptionsValidator>());
         services.AddOptions<ThrottlingOptions>().ValidateOnStart();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 
@@ -11,7 +12,7 @@ namespace Registry.Grains.Devices;
 /// <see cref="RefreshInterval"/> the silo reports again, so a count grain that moved after its silo died has every live
 /// silo's count back within that interval.
 /// </summary>
-public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails silo, TimeProvider clock)
+public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails silo, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock)
     : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(10);

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
-using Registry.Grains.Heartbeats;
 using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
 using Registry.Grains.Index;
 
 namespace Registry.Grains.Devices;
@@ -38,7 +38,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
         IOptions<RegistryIndexOptions> indexOptions,
         IOptions<HeartbeatMonitorOptions> heartbeatOptions,
-        TimeProvider clock,
+        [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
         PresenceWriter writer,
         IPresenceStore presenceStore,
         ConnectedDevices connected,

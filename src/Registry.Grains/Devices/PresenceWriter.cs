@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
@@ -44,7 +45,7 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private List<IPresenceSource>?[]? _byPartition;
     private Task _loop = Task.CompletedTask;
 
-    public PresenceWriter(IPresenceStore store, TimeProvider clock, IOptions<RegistryIndexOptions> index,
+    public PresenceWriter(IPresenceStore store, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, IOptions<RegistryIndexOptions> index,
         IOptions<PresenceOptions> options, ILogger<PresenceWriter> logger)
     {
         _store = store;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
@@ -13,7 +14,7 @@ namespace Registry.Grains.Events;
 /// write it reports stands, and the caller is answered as if nothing had happened (at most once).
 /// </summary>
 public sealed partial class LifecycleNotifications(
-    IRegistryEventSink sink, IOptions<RegistryEventOptions> options, TimeProvider clock, ILogger<LifecycleNotifications> logger)
+    IRegistryEventSink sink, IOptions<RegistryEventOptions> options, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, ILogger<LifecycleNotifications> logger)
 {
     public const string ContentType = "application/json";
     public const string ContentEncoding = "utf-8";

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -27,7 +28,7 @@ public sealed partial class HeartbeatMonitorGrain(
     IHeartbeatStore store,
     IRegistryEventSink sink,
     IOptions<HeartbeatMonitorOptions> options,
-    TimeProvider clock,
+    [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
     IHostApplicationLifetime lifetime,
     ILogger<HeartbeatMonitorGrain> logger) : Grain, IHeartbeatMonitorGrain, IRemindable
 {

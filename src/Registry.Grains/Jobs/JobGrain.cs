@@ -22,7 +22,7 @@ public sealed partial class JobGrain(
     IOptions<JobOptions> options,
     IOptions<RegistryIndexOptions> indexOptions,
     IDeviceLineFormat format,
-    TimeProvider clock,
+    [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
     IHostApplicationLifetime lifetime,
     IClusterMembershipService membership,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable

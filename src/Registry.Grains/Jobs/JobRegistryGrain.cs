@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
 
@@ -21,7 +22,7 @@ public sealed record JobEntry([property: Id(0)] string JobId, [property: Id(1)] 
 public sealed class JobRegistryGrain(
     [PersistentState("jobs", StorageNames.Jobs)] IPersistentState<JobListState> state,
     IOptions<JobOptions> options,
-    TimeProvider clock) : Grain, IJobRegistryGrain
+    [FromKeyedServices(RegistryClock.Key)] TimeProvider clock) : Grain, IJobRegistryGrain
 {
     public async Task<JobProperties> Create(JobRequest request)
     {

@@ -147,7 +147,7 @@ public class ErrorResponseTests
 
     private static DefaultHttpContext NewContext(TimeProvider? clock = null) => new()
     {
-        RequestServices = new ServiceCollection().AddLogging().AddSingleton(clock ?? TimeProvider.System).BuildServiceProvider(),
+        RequestServices = new ServiceCollection().AddLogging().AddKeyedSingleton(RegistryClock.Key, clock ?? TimeProvider.System).BuildServiceProvider(),
         Response = { Body = new MemoryStream() },
     };
 
