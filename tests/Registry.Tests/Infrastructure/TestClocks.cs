@@ -8,7 +8,9 @@ namespace Registry.Tests.Infrastructure;
 /// and Orleans' grain timers (which Orleans resolves by the key <c>Orleans.Grains</c>) read it. Everything else stays on
 /// real time: the unkeyed <see cref="TimeProvider"/>, which Orleans reads for placement's timeout and retries, the cluster
 /// manifest's refresh and the grain directory, and every keyed area of Orleans' own machinery (membership, messaging,
-/// activation collection, reminders), which falls back to it. A test that moves its clock never stalls the cluster.
+/// activation collection, reminders), which falls back to it. One Orleans wait stays on the test clock with the grain
+/// timers (they share the key): a grain whose activation throws is held 5 s before it deactivates, so a test that makes
+/// an activation fail on purpose advances its clock past that, or its next call to the grain waits for Orleans' 30 s.
 /// </summary>
 public static class TestClocks
 {
