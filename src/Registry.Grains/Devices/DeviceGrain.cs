@@ -213,7 +213,9 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             DelayDeactivation(Timeout.InfiniteTimeSpan);
             return _connected.Add(DeviceId);
         }
-        DelayDeactivation(TimeSpan.Zero); // collected by its idle age again
+        DelayDeactivation(TimeSpan.Zero); // collected by its idle age again, unless monitoring still needs it
+        _monitoring.ForgetKeepAlive();
+        KeepAliveWhileMonitored(Now);
         return _connected.Remove(DeviceId);
     }
 
@@ -252,6 +254,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             {
                 RegistryMetrics.Heartbeats.Add(message.Messages);
                 _monitoring.OnHeartbeat(_state.State, now);
+                KeepAliveWhileMonitored(now);
             }
         }
         return access;
@@ -426,6 +429,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         {
             // Re-enabled: a device that never beats again must still be missed, so its deadline starts now.
             await _monitoring.Rearm(_state.State, Now);
+            KeepAliveWhileMonitored(Now);
         }
         return _presence.Overlay(updated);
     }

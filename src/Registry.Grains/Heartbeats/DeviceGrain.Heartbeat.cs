@@ -10,6 +10,7 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
     {
         await Index.Load();
         _ = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
+        await RestorePresence();
         return await _monitoring.Status(_state.State, _presence.LastHeartbeatTime);
     }
 
@@ -21,13 +22,16 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
         _state.State.Heartbeat = setting;
         // The identity is unchanged (so is its ETag); a write that fails re-reads what storage holds, setting included.
         await Index.Write(() => _state.WriteStateAsync(), previous: identity);
-        await _monitoring.Arm(_state.State, Now);
+        await RestorePresence();
+        await _monitoring.Arm(_state.State, _presence.LastHeartbeatTime, Now);
+        KeepAliveWhileMonitored(Now);
         return await _monitoring.Status(_state.State, _presence.LastHeartbeatTime);
     }
 
     public async Task<HeartbeatProbe> Probe()
     {
         await Index.Load();
+        await RestorePresence();
         var probe = _monitoring.Probe(_state.State, _presence.LastHeartbeatTime, Now);
         if (probe.Policy is { } policy)
         {
@@ -35,5 +39,14 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
             DelayDeactivation(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
         }
         return probe;
+    }
+
+    /// <summary>Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).</summary>
+    private void KeepAliveWhileMonitored(DateTime now)
+    {
+        if (_monitoring.KeepAlive(_state.State, now) is { } span)
+        {
+            DelayDeactivation(span);
+        }
     }
 }

@@ -23,6 +23,7 @@ internal sealed partial class DeviceMonitoring(
     private int _outageMarks;
     private DateTime? _armedAt;
     private Task? _pending;
+    private DateTime _renewKeepAliveAt;
 
     private IHeartbeatMonitorGrain Partition =>
         grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(deviceId, partitions));
@@ -68,6 +69,27 @@ internal sealed partial class DeviceMonitoring(
         }
     }
 
+    /// <summary>
+    /// How long the grain must stay active so that its deadline is judged by this activation, or null when the keep-alive
+    /// it has covers that. A grain collected as idle before its deadline (<c>Registry:DeviceIdleMinutes</c> shorter than
+    /// interval plus grace) was activated anew by the monitor's question, which then measured a full deadline from that
+    /// activation: the alert came a whole deadline late, with the wrong outage start (hostile review, 2026-12-04). Asked on
+    /// every heartbeat: a comparison, and a policy lookup at most once per deadline.
+    /// </summary>
+    public TimeSpan? KeepAlive(DeviceState state, DateTime now)
+    {
+        if (now < _renewKeepAliveAt || PolicyFor(state) is not { } policy)
+        {
+            return null;
+        }
+        var span = policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod;
+        _renewKeepAliveAt = now + span;
+        return span + span;
+    }
+
+    /// <summary>The grain's keep-alive was reset (a session ended): the next <see cref="KeepAlive"/> renews it.</summary>
+    public void ForgetKeepAlive() => _renewKeepAliveAt = default;
+
     /// <summary>The monitor asks: the device's policy and whether it is silent past interval plus grace.</summary>
     public HeartbeatProbe Probe(DeviceState state, DateTime? lastHeartbeat, DateTime now)
     {
@@ -87,13 +109,26 @@ internal sealed partial class DeviceMonitoring(
         return new HeartbeatProbe(policy, dueAt, lastHeartbeat, missed);
     }
 
-    /// <summary>After the device's override changed: monitoring starts now under the new policy, or stops.</summary>
-    public async Task Arm(DeviceState state, DateTime now)
+    /// <summary>
+    /// After the device's override changed: monitoring starts now under the new policy, or stops. An outage the new policy
+    /// does not bear out (the device's last heartbeat, or the start of its monitoring, is within the new interval plus
+    /// grace) ends quietly, as when monitoring is switched off: no heartbeat came, so nothing recovered; one it does bear
+    /// out goes on, not announced twice.
+    /// </summary>
+    public async Task Arm(DeviceState state, DateTime? lastHeartbeat, DateTime now)
     {
         await Settled();
         if (PolicyFor(state) is { } policy)
         {
+            var silentSince = Latest(Latest(lastHeartbeat, activatedAt), _armedAt);
+            _renewKeepAliveAt = default;
             _armedAt = now;
+            if (now < silentSince + policy.Deadline && await Partition.OutageOf(deviceId) is not null)
+            {
+                await Partition.Unwatch(deviceId);
+                _inOutage = false;
+                _outageMarks++;
+            }
             await Partition.Watch(deviceId, policy, now, null);
             _joined = true;
         }
@@ -112,7 +147,7 @@ internal sealed partial class DeviceMonitoring(
     {
         try
         {
-            await Arm(state, now);
+            await Arm(state, null, now);
         }
         catch (Exception ex)
         {
