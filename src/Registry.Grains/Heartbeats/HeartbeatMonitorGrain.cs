@@ -73,7 +73,11 @@ public sealed partial class HeartbeatMonitorGrain(
         var now = Now;
         foreach (var device in loaded)
         {
-            _watched.Set(device.DeviceId, device.Policy, now + device.Policy.Deadline, device.OutageSince);
+            // A device in an outage is asked at once whether it still is monitored: its policy may have gone while the
+            // partition was away (a registry default removed at a restart), and the outages list would name it until then.
+            // Asking cannot raise an alert (the outage stands until a heartbeat newer than it); every other device gets a
+            // full interval plus grace.
+            _watched.Set(device.DeviceId, device.Policy, device.OutageSince is null ? now + device.Policy.Deadline : now, device.OutageSince);
         }
         if (loaded.Count > 0)
         {

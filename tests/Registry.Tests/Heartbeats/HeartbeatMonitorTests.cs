@@ -361,6 +361,36 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.Equal([RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered], Events.OpTypes(id));
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-04: after a restart that removed the registry default, <c>GET /devices/{id}/heartbeat</c>
+    /// said monitoring off while <c>/heartbeat/outages</c> still listed the device for up to its old deadline. A partition
+    /// activated anew asks its devices in an outage at its first check, before any time passes; the others it leaves a
+    /// full deadline.
+    /// </summary>
+    [Fact]
+    public async Task A_partition_activated_anew_asks_its_devices_in_an_outage_at_once_and_no_one_else()
+    {
+        var (silent, beating) = (await fixture.NewDeviceAsync("reloaded-out"), await fixture.NewDeviceAsync("reloaded-in"));
+        await BeatAsync(silent);
+        await fixture.AdvanceAndCheckAsync(silent, Deadline + Second);
+        Assert.NotNull((await fixture.Heartbeat(silent).GetHeartbeat()).OutageSince);
+        await BeatAsync(beating);
+        await fixture.Monitor(beating).Check();
+        var (silentProbes, beatingProbes) = (Probes(silent), Probes(beating));
+
+        await fixture.Monitor(silent).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        await fixture.Monitor(beating).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        await fixture.Monitor(silent).Check();
+        await fixture.Monitor(beating).Check();
+
+        Assert.Equal(silentProbes + 1, Probes(silent));
+        Assert.Equal(beatingProbes, Probes(beating));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(silent)); // asked, not announced again
+        Assert.NotNull(await fixture.Monitor(silent).OutageOf(silent));
+
+        static int Probes(string id) => HeartbeatClusterFixture.MonitorCalls.GetValueOrDefault(("Probe", id));
+    }
+
     [Fact]
     public async Task The_outages_list_pages_by_cursor_through_every_device_in_an_outage()
     {

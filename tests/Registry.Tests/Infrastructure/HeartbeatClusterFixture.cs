@@ -20,7 +20,7 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
 
     public static CapturingEventSink Events { get; } = new();
 
-    /// <summary>Calls into monitor partitions, by method name and device id (the first argument), as the silos received them.</summary>
+    /// <summary>Calls into monitor partitions, by method name and device id (the first argument), and the partitions' probes of device grains, as the silos received them.</summary>
     public static System.Collections.Concurrent.ConcurrentDictionary<(string Method, string DeviceId), int> MonitorCalls { get; } = new();
 
     public TestCluster Cluster { get; private set; } = null!;
@@ -72,6 +72,10 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
                 if (context.Grain is IHeartbeatMonitorGrain && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is string deviceId)
                 {
                     MonitorCalls.AddOrUpdate((context.InterfaceMethod.Name, deviceId), 1, (_, n) => n + 1);
+                }
+                else if (context.Grain is IMonitoredDevice device && context.InterfaceMethod.Name == nameof(IMonitoredDevice.Probe))
+                {
+                    MonitorCalls.AddOrUpdate((nameof(IMonitoredDevice.Probe), device.GetPrimaryKeyString()), 1, (_, n) => n + 1);
                 }
                 return context.Invoke();
             });
