@@ -33,18 +33,22 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
         await Index.Load();
         await RestorePresence();
         var probe = _monitoring.Probe(_state.State, _presence.LastHeartbeatTime, Now);
-        if (probe.Policy is { } policy)
+        if (probe.Policy is { } policy && _presence.ConnectionState != DeviceConnectionState.Connected)
         {
             // Not collected as idle before the monitor asks again: a fresh activation would restart the device's deadline.
+            // (An open session keeps the grain for good already, and a finite keep-alive would replace that.)
             DelayDeactivation(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
         }
         return probe;
     }
 
-    /// <summary>Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).</summary>
+    /// <summary>
+    /// Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).
+    /// An open session already keeps the grain for good, and a finite keep-alive would replace that.
+    /// </summary>
     private void KeepAliveWhileMonitored(DateTime now)
     {
-        if (_monitoring.KeepAlive(_state.State, now) is { } span)
+        if (_presence.ConnectionState != DeviceConnectionState.Connected && _monitoring.KeepAlive(_state.State, now) is { } span)
         {
             DelayDeactivation(span);
         }
