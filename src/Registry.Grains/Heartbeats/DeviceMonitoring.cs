@@ -120,10 +120,15 @@ internal sealed partial class DeviceMonitoring(
         await Settled();
         if (PolicyFor(state) is { } policy)
         {
-            var silentSince = Latest(Latest(lastHeartbeat, activatedAt), _armedAt);
+            // Silent since its last heartbeat, else since its monitoring was armed; failing both (an activation that has
+            // seen neither, after a restart), since the outage's start. Not since this activation: that floor keeps a
+            // device whose heartbeat a crash lost from being missed, and here it would end a real outage to announce it
+            // again one deadline later (re-check of the review's fix, 2026-12-04).
+            var previousArm = _armedAt;
             _renewKeepAliveAt = default;
             _armedAt = now;
-            if (now < silentSince + policy.Deadline && await Partition.OutageOf(deviceId) is not null)
+            if (await Partition.OutageOf(deviceId) is { } outageSince
+                && now < (lastHeartbeat is null && previousArm is null ? outageSince : Latest(lastHeartbeat, previousArm)) + policy.Deadline)
             {
                 await Partition.Unwatch(deviceId);
                 _inOutage = false;

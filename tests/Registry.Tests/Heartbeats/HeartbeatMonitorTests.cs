@@ -343,6 +343,28 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.True(await fixture.Monitor(id).IsWatching(id));
     }
 
+    /// <summary>
+    /// Re-check of the review's fix, 2026-12-04: after a restart the device grain is activated anew, and the policy put
+    /// measured the silence from that activation, so an outage the new policy bears out (23.6 s silent against 5 s) ended
+    /// quietly and was announced a second time one deadline later.
+    /// </summary>
+    [Fact]
+    public async Task A_policy_put_to_a_device_grain_activated_anew_during_an_outage_measures_the_silence_from_its_last_heartbeat()
+    {
+        var id = await fixture.NewDeviceAsync("repolicy-anew");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        var outage = (await fixture.Heartbeat(id).GetHeartbeat()).OutageSince;
+        await fixture.Device(id).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        HeartbeatClusterFixture.Clock.Advance(TimeSpan.FromSeconds(5));
+
+        var status = await fixture.Heartbeat(id).SetHeartbeat(new HeartbeatOverride(new HeartbeatPolicy(30, 0)));
+
+        Assert.Equal(outage, status.OutageSince);
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(31));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+    }
+
     [Fact]
     public async Task A_policy_put_during_an_outage_that_the_new_policy_bears_out_keeps_it_without_a_second_alert()
     {
