@@ -33,22 +33,30 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
         await Index.Load();
         await RestorePresence();
         var probe = _monitoring.Probe(_state.State, _presence.LastHeartbeatTime, Now);
-        if (probe.Policy is { } policy && _presence.ConnectionState != DeviceConnectionState.Connected)
+        if (probe.Policy is { } policy)
         {
             // Not collected as idle before the monitor asks again: a fresh activation would restart the device's deadline.
-            // (An open session keeps the grain for good already, and a finite keep-alive would replace that.)
-            DelayDeactivation(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
+            KeepActiveFor(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
         }
         return probe;
     }
 
-    /// <summary>
-    /// Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).
-    /// An open session already keeps the grain for good, and a finite keep-alive would replace that.
-    /// </summary>
+    /// <summary>Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).</summary>
     private void KeepAliveWhileMonitored(DateTime now)
     {
-        if (_presence.ConnectionState != DeviceConnectionState.Connected && _monitoring.KeepAlive(_state.State, now) is { } span)
+        if (_monitoring.KeepAlive(_state.State, now) is { } span)
+        {
+            KeepActiveFor(span);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the grain from idle collection for <paramref name="span"/>, unless an open session keeps it for good: Orleans'
+    /// keep-alive is replaced, not extended, so a finite one would end that (a session's end re-applies monitoring's).
+    /// </summary>
+    private void KeepActiveFor(TimeSpan span)
+    {
+        if (_presence.ConnectionState != DeviceConnectionState.Connected)
         {
             DelayDeactivation(span);
         }
