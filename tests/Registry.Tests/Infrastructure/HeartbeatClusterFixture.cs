@@ -46,10 +46,15 @@ public sealed class HeartbeatClusterFixture : IAsyncLifetime
     public IHeartbeatMonitorGrain Monitor(string id) =>
         Grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
 
-    /// <summary>A new enabled device with an id of its own.</summary>
-    public async Task<string> NewDeviceAsync(string prefix)
+    /// <summary>A new enabled device with an id of its own; <paramref name="accept"/>, if given, chooses among fresh ids.</summary>
+    public async Task<string> NewDeviceAsync(string prefix, Func<string, bool>? accept = null)
     {
-        var id = $"{prefix}-{Guid.NewGuid():N}";
+        string id;
+        do
+        {
+            id = $"{prefix}-{Guid.NewGuid():N}";
+        }
+        while (accept is not null && !accept(id));
         await Device(id).Create(DeviceInputs.Sas(id));
         return id;
     }
