@@ -261,6 +261,14 @@ public sealed partial class HeartbeatMonitorGrain(
                 await Transition(watched, HeartbeatAlerts.Recovered(hub, watched.DeviceId, watched.Policy, since, heartbeat, Now));
                 return;
             }
+            if (policyChanged && watched.OutageSince is { } standing && now < (probe.LastHeartbeatTime ?? standing) + watched.Policy.Deadline)
+            {
+                // The policy changed while this partition was away (a registry default raised at a restart) and the device's
+                // silence, from its last heartbeat, does not bear the outage out under it: the outage ends quietly, as at a
+                // policy put (DeviceMonitoring.Arm). No heartbeat came, so nothing recovered; one the new policy bears out
+                // goes on, not announced twice.
+                watched.OutageSince = null;
+            }
         }
         if (policyChanged)
         {

@@ -1,0 +1,148 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+using Registry.Grains.Heartbeats;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Heartbeats;
+
+/// <summary>
+/// A registry default changed between two starts of one durable registry (Azurite): the monitor partitions reload the
+/// outages the first start declared under the old default, and the devices answer under the new one.
+/// </summary>
+public sealed class HeartbeatDefaultChangeTests(AzuriteFixture azurite)
+{
+    private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
+    private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private static readonly CapturingEventSink Events = new();
+    private static string s_connectionString = "";
+    private static string s_prefix = "";
+    private static HeartbeatPolicy s_default = new(5, 0);
+
+    /// <summary>
+    /// Hostile re-check, 2026-12-04 (D2): a default raised at a restart left an outage declared under the old one listed
+    /// until the device's next heartbeat, though under the new default the device was not silent. Now the partition's
+    /// first question after the restart ends it quietly; an outage the new default bears out goes on, not announced twice.
+    /// </summary>
+    [Fact]
+    public async Task A_default_raised_at_a_restart_ends_the_outages_it_does_not_bear_out_quietly_and_keeps_the_others()
+    {
+        s_connectionString = azurite.ConnectionString;
+        s_prefix = "dflt" + Guid.NewGuid().ToString("N")[..8];
+        s_default = new HeartbeatPolicy(5, 0);
+        var longSilent = $"dflt-long-{Guid.NewGuid():N}";
+        var briefSilent = $"dflt-brief-{Guid.NewGuid():N}";
+
+        var first = await StartAsync();
+        DateTime? longOutage;
+        try
+        {
+            var grains = first.GrainFactory;
+            foreach (var id in new[] { longSilent, briefSilent })
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+            }
+            Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(longSilent).Heartbeat());
+            Clock.Advance(TimeSpan.FromSeconds(14));
+            Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(briefSilent).Heartbeat());
+            Clock.Advance(TimeSpan.FromSeconds(6));
+            await CheckAllAsync(grains);
+
+            // Under 5 + 0 s both are in an outage: 20 s and 6 s silent.
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(longSilent));
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(briefSilent));
+            longOutage = await MonitorOf(grains, longSilent).OutageOf(longSilent);
+            Assert.NotNull(longOutage);
+            Assert.NotNull(await MonitorOf(grains, briefSilent).OutageOf(briefSilent));
+        }
+        finally
+        {
+            await first.StopAllSilosAsync();
+            await first.DisposeAsync();
+        }
+
+        // The same registry started again with a default of 10 + 0 s, a second later: 21 s and 7 s silent.
+        s_default = new HeartbeatPolicy(10, 0);
+        Clock.Advance(Second);
+        var second = await StartAsync();
+        try
+        {
+            var grains = second.GrainFactory;
+            await CheckAllAsync(grains);
+
+            Assert.Null(await MonitorOf(grains, briefSilent).OutageOf(briefSilent));
+            Assert.Equal(longOutage, await MonitorOf(grains, longSilent).OutageOf(longSilent));
+            var listed = await ListedOutagesAsync(grains);
+            Assert.Contains(longSilent, listed);
+            Assert.DoesNotContain(briefSilent, listed);
+            var brief = await grains.GetGrain<IDeviceHeartbeatGrain>(briefSilent).GetHeartbeat();
+            Assert.Equal((s_default, (DateTime?)null), (brief.Policy, brief.OutageSince));
+            // Neither recovered (no heartbeat came) nor missed again.
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(longSilent));
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(briefSilent));
+        }
+        finally
+        {
+            await second.StopAllSilosAsync();
+            await second.DisposeAsync();
+        }
+    }
+
+    /// <summary>One silo; each start of the test's registry has the same ClusterId and ServiceId, so the same storage.</summary>
+    private static async Task<TestCluster> StartAsync()
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.Options.ClusterId = s_prefix;
+        builder.Options.ServiceId = s_prefix;
+        builder.AddSiloBuilderConfigurator<Configurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync().WaitAsync(RegistryTestHost.StartBound);
+        return cluster;
+    }
+
+    private static IHeartbeatMonitorGrain MonitorOf(IGrainFactory grains, string id) =>
+        grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
+
+    private static async Task CheckAllAsync(IGrainFactory grains)
+    {
+        for (var partition = 0; partition < RegistryClusterFixture.Partitions; partition++)
+        {
+            await grains.GetGrain<IHeartbeatMonitorGrain>(partition).Check();
+        }
+    }
+
+    private static async Task<List<string>> ListedOutagesAsync(IGrainFactory grains)
+    {
+        var listed = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await grains.GetGrain<IHeartbeatOutagesGrain>(0).List(100, cursor);
+            listed.AddRange(page.Outages.Select(o => o.DeviceId));
+            cursor = page.Continuation;
+        }
+        while (cursor is not null);
+        return listed;
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.UseGrainClock(Clock);
+            silo.Services.AddSingleton<IRegistryEventSink>(Events);
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
+            {
+                IndexPartitions = RegistryClusterFixture.Partitions,
+                StorageConnectionString = s_connectionString,
+                StoragePrefix = s_prefix,
+                ServiceId = s_prefix,
+                ClusterId = s_prefix,
+                Heartbeat = new HeartbeatSettings { IntervalSeconds = s_default.IntervalSeconds, GraceSeconds = s_default.GraceSeconds },
+            });
+        }
+    }
+}
