@@ -71,13 +71,17 @@ public sealed partial class HeartbeatMonitorGrain(
         });
         var loaded = await store.Load(Partition);
         var now = Now;
+        var fallback = options.Value.DefaultPolicy?.Deadline;
         foreach (var device in loaded)
         {
             // A device in an outage is asked at once whether it still is monitored: its policy may have gone while the
             // partition was away (a registry default removed at a restart), and the outages list would name it until then.
-            // Asking cannot raise an alert (the outage stands until a heartbeat newer than it); every other device gets a
-            // full interval plus grace.
-            _watched.Set(device.DeviceId, device.Policy, device.OutageSince is null ? now + device.Policy.Deadline : now, device.OutageSince);
+            // Asking cannot raise an alert (the outage stands until a heartbeat newer than it). Every other device is asked
+            // after its stored interval plus grace, or the registry default's if that is shorter: the default may have been
+            // lowered while the partition was away, and the stored policy would let a silent device go unannounced for the
+            // old, longer deadline. Its answer gives its policy and deadline from then on.
+            var deadline = fallback is { } d && d < device.Policy.Deadline ? d : device.Policy.Deadline;
+            _watched.Set(device.DeviceId, device.Policy, device.OutageSince is null ? now + deadline : now, device.OutageSince);
         }
         if (loaded.Count > 0)
         {
@@ -429,7 +433,7 @@ public sealed partial class HeartbeatMonitorGrain(
     [LoggerMessage(EventId = 2157, Level = LogLevel.Warning, Message = "Heartbeat monitor partition {Partition} could not register or remove its reminder; the change is refused with 503 and the next one tries again")]
     private static partial void LogReminderUnavailable(ILogger logger, Exception exception, int partition);
 
-    [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Heartbeat monitor partition {Partition} activated with {Count} watched devices; each gets a full interval plus grace from now")]
+    [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Heartbeat monitor partition {Partition} activated with {Count} watched devices; each is asked a full interval plus grace from now (its own or the registry default's, the shorter)")]
     private static partial void LogLoaded(ILogger logger, int partition, int count);
 
     [LoggerMessage(EventId = 2151, Level = LogLevel.Warning, Message = "Heartbeat monitor could not ask device {DeviceId}; asking again later")]

@@ -20,7 +20,8 @@ public interface IIndexedDevice : IGrainWithStringKey
 
     /// <summary>
     /// <see cref="ReadForIndex"/> for a partition's verification pass, which reaches every device after a restart: the
-    /// activation then goes when idle (unless a repair is pending), so the pass does not leave the whole registry in memory.
+    /// activation then goes when idle (unless a repair is pending, or the activation was in use before the pass reached it:
+    /// an open session or a monitored heartbeat lives only in memory), so the pass does not leave the whole registry in memory.
     /// </summary>
     [Alias("Verify")]
     Task Verify(bool indexedAsEnabled);

@@ -130,8 +130,12 @@ internal sealed partial class IndexMembership(
     /// <summary>See <see cref="IIndexedDevice.Verify"/>.</summary>
     public async Task Verify(bool indexedAsEnabled)
     {
+        // Only an activation the pass itself started goes: one already in use (an open session, a heartbeat the monitor is
+        // judging, a deadline it keeps) keeps what it holds in memory. A partition activates anew after a restart, and also
+        // when the silo that held it fails: the devices of surviving silos are then active and must not lose their state.
+        var inUse = state.Loaded;
         await ReadForIndex(indexedAsEnabled);
-        if (_repair is null)
+        if (_repair is null && !inUse)
         {
             grain.DeactivateOnIdle();
         }

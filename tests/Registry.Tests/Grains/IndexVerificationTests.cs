@@ -41,6 +41,27 @@ public sealed class IndexVerificationTests(RegistryClusterFixture fixture) : ICl
         Assert.NotNull(await fixture.Device(real).Get());
     }
 
+    /// <summary>
+    /// Found by a hostile re-check, 2026-12-04: the pass deactivated every device it reached, so a partition activated anew
+    /// (a restart, or the failure of the silo that held it) dropped the devices of that partition that were in use on the
+    /// surviving silos: an open session counted as disconnected, and a heartbeat the monitor was judging was lost, which
+    /// delayed a missed alert by a deadline. Only activations the pass itself started go.
+    /// </summary>
+    [Fact]
+    public async Task A_device_in_use_when_its_partition_restarts_keeps_its_activation_and_its_session()
+    {
+        var connected = NewId("in-use");
+        await fixture.Device(connected).Create(Sas(connected));
+        var session = new DeviceSession(Guid.NewGuid(), null, null);
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(connected).Connect(session));
+
+        await RestartPartitionOf(connected);
+
+        // A new activation would know no session: its messages would be refused and the device shown disconnected.
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(connected).Message(new DeviceMessage(DeviceTransport.Mqtt, session.SessionId, null, 1)));
+        Assert.Equal(DeviceConnectionState.Connected, (await fixture.Device(connected).Get())!.ConnectionState);
+    }
+
     [Fact]
     public async Task A_stale_status_flag_is_corrected_when_its_partition_restarts_without_any_listing()
     {

@@ -91,6 +91,58 @@ public sealed class HeartbeatDefaultChangeTests(AzuriteFixture azurite)
         }
     }
 
+    /// <summary>
+    /// Hostile re-check, 2026-12-04: a default lowered at a restart (120 s to 5 s) left a device silent across it unannounced
+    /// for the old 120 s, since the reloaded partition first asked it after the deadline it had stored. Now it asks after
+    /// the shorter of the two; the device grain, activated by that question, is missed a deadline after its activation.
+    /// </summary>
+    [Fact]
+    public async Task A_default_lowered_at_a_restart_announces_a_device_silent_across_it_within_two_new_deadlines()
+    {
+        s_connectionString = azurite.ConnectionString;
+        s_prefix = "dflo" + Guid.NewGuid().ToString("N")[..8];
+        s_default = new HeartbeatPolicy(120, 0);
+        var silent = $"dflo-silent-{Guid.NewGuid():N}";
+
+        var first = await StartAsync();
+        try
+        {
+            await first.GrainFactory.GetGrain<IDeviceGrain>(silent).Create(DeviceInputs.Sas(silent));
+            Assert.Equal(DeviceAccess.Granted, await first.GrainFactory.GetGrain<IDeviceGrain>(silent).Heartbeat());
+            Assert.True(await MonitorOf(first.GrainFactory, silent).IsWatching(silent));
+        }
+        finally
+        {
+            await first.StopAllSilosAsync();
+            await first.DisposeAsync();
+        }
+
+        s_default = new HeartbeatPolicy(5, 0);
+        Clock.Advance(Second);
+        var second = await StartAsync();
+        try
+        {
+            var grains = second.GrainFactory;
+            await CheckAllAsync(grains);
+            // The partition asks after the new 5 s, which activates the device grain; it is missed 5 s after that.
+            for (var elapsed = 0; elapsed < 10; elapsed++)
+            {
+                Clock.Advance(Second);
+                await CheckAllAsync(grains);
+            }
+
+            var missed = Assert.Single(Events.Of(silent));
+            Assert.Equal(RegistryEventTypes.HeartbeatMissed, missed.OpType);
+            Assert.NotNull(await MonitorOf(grains, silent).OutageOf(silent));
+            Assert.Equal(s_default, (await grains.GetGrain<IDeviceHeartbeatGrain>(silent).GetHeartbeat()).Policy);
+        }
+        finally
+        {
+            await second.StopAllSilosAsync();
+            await second.DisposeAsync();
+        }
+    }
+
     /// <summary>One silo; each start of the test's registry has the same ClusterId and ServiceId, so the same storage.</summary>
     private static async Task<TestCluster> StartAsync()
     {
