@@ -69,6 +69,13 @@ public sealed record DeviceHeartbeat(
     [Id(5)]
     public bool DeviceDisabled { get; init; }
 
+    /// <summary>
+    /// The monitor times the device now: silent past its deadline it is missed. False while a policy is in effect but the
+    /// device has not beaten since its grain activated (nor had a policy put or a re-enable), which starts the timing.
+    /// </summary>
+    [Id(6)]
+    public bool Watched { get; init; }
+
     /// <summary>A policy is in effect: the device is enabled and its policy is not off.</summary>
     public bool Monitored => Policy is not null && !DeviceDisabled;
 }

@@ -10,6 +10,7 @@ namespace Registry.Gateway.Wire;
 internal sealed record DeviceHeartbeatJson(
     string DeviceId,
     string Monitoring,
+    bool Watched,
     string Source,
     int? IntervalSeconds,
     int? GraceSeconds,
@@ -21,6 +22,7 @@ internal sealed record DeviceHeartbeatJson(
     public static DeviceHeartbeatJson From(DeviceHeartbeat heartbeat) => new(
         heartbeat.DeviceId,
         heartbeat.Monitored ? HeartbeatRequestJson.On : HeartbeatRequestJson.Off,
+        heartbeat.Watched,
         heartbeat.Source == HeartbeatPolicySource.Device ? "device" : "registry",
         heartbeat.Policy?.IntervalSeconds,
         heartbeat.Policy?.GraceSeconds,

@@ -187,10 +187,12 @@ internal sealed partial class DeviceMonitoring(
         await Settled();
         var policy = PolicyFor(state);
         var outage = policy is null ? null : await Partition.OutageOf(deviceId);
+        var watched = outage is not null || (policy is not null && await Partition.IsWatching(deviceId));
         var source = state.Heartbeat is null ? HeartbeatPolicySource.Registry : HeartbeatPolicySource.Device;
         return new DeviceHeartbeat(deviceId, SettingFor(state), source, lastHeartbeat, outage)
         {
             DeviceDisabled = state.Identity is not { Status: DeviceStatus.Enabled },
+            Watched = watched,
         };
     }
 

@@ -73,6 +73,30 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.Null((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
     }
 
+    /// <summary>
+    /// Hostile re-check, 2026-12-04: a device under the registry default that had not beaten since its grain activated
+    /// answered <c>monitoring: on</c> for minutes of silence and was never missed (monitoring starts with a heartbeat); the
+    /// status now says whether the monitor times it.
+    /// </summary>
+    [Fact]
+    public async Task The_status_says_whether_the_monitor_times_the_device_a_policy_in_effect_waits_for_a_heartbeat()
+    {
+        var id = await fixture.NewDeviceAsync("watched");
+        var waiting = await fixture.Heartbeat(id).GetHeartbeat();
+        Assert.Equal((true, false), (waiting.Monitored, waiting.Watched));
+
+        await BeatAsync(id);
+        var timed = await fixture.Heartbeat(id).GetHeartbeat();
+        Assert.Equal((true, true), (timed.Monitored, timed.Watched));
+
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        var missed = await fixture.Heartbeat(id).GetHeartbeat();
+        Assert.Equal((true, true), (missed.Watched, missed.OutageSince is not null));
+
+        var off = await fixture.Heartbeat(id).SetHeartbeat(HeartbeatOverride.Off);
+        Assert.Equal((false, false), (off.Monitored, off.Watched));
+    }
+
     [Fact]
     public async Task Heartbeats_reach_the_monitor_only_on_transitions_the_join_and_the_recovery()
     {

@@ -42,6 +42,7 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
 
         Assert.Equal(id, (string?)heartbeat["deviceId"]);
         Assert.Equal("off", (string?)heartbeat["monitoring"]);
+        Assert.False((bool)heartbeat["watched"]!);
         Assert.Equal("registry", (string?)heartbeat["source"]);
         Assert.Null(heartbeat["intervalSeconds"]);
         Assert.Null(heartbeat["lastHeartbeatTime"]);
@@ -57,10 +58,11 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
 
         var set = await PutHeartbeatAsync(id, """{"intervalSeconds":120,"graceSeconds":30}""");
         Assert.Equal(("on", "device", 120, 30), ((string?)set["monitoring"], (string?)set["source"], (int?)set["intervalSeconds"], (int?)set["graceSeconds"]));
+        Assert.True((bool)set["watched"]!); // a put arms the deadline at once
         Assert.True(JsonNode.DeepEquals(set, await GetHeartbeatAsync(id)));
 
         var off = await PutHeartbeatAsync(id, """{"monitoring":"off"}""");
-        Assert.Equal(("off", "device"), ((string?)off["monitoring"], (string?)off["source"]));
+        Assert.Equal(("off", false, "device"), ((string?)off["monitoring"], (bool?)off["watched"], (string?)off["source"]));
 
         var cleared = await PutHeartbeatAsync(id, """{"monitoring":"default"}""");
         Assert.Equal(("off", "registry"), ((string?)cleared["monitoring"], (string?)cleared["source"]));
