@@ -33,7 +33,26 @@ public sealed class HeartbeatOutagesGrain(IOptions<RegistryIndexOptions> indexOp
             partition++;
             after = null;
         }
+        if (after is null)
+        {
+            // The page ended with a partition: a cursor only if a later partition has an outage, so a page that takes the
+            // last outages is the last page instead of one before an empty one.
+            partition = await FirstWithOutages(partition, partitions);
+        }
         var next = partition < partitions ? new ContinuationToken(partition, after).Encode(partitions) : null;
         return new HeartbeatOutagePage(outages, next);
+    }
+
+    private async Task<int> FirstWithOutages(int from, int partitions)
+    {
+        for (var partition = from; partition < partitions; partition++)
+        {
+            var (_, any) = await GrainFactory.GetGrain<IHeartbeatMonitorGrain>(partition).Outages(null, 0);
+            if (any)
+            {
+                return partition;
+            }
+        }
+        return partitions;
     }
 }

@@ -52,4 +52,30 @@ public sealed class LargeRegistryPagingTests
         Assert.Equal(remaining.Count(i => i % 4 == 0), statistics.Count("disabledDeviceCount"));
         Assert.Equal(remaining.Count(i => i % 4 != 0), statistics.Count("enabledDeviceCount"));
     }
+
+    /// <summary>
+    /// Hostile re-check, 2026-12-04 (seen on the outages list, which pages alike): a page that took the last entries of a
+    /// partition carried a cursor whenever later partitions existed, so a walk whose last device was not in the last
+    /// partition ended on an empty page, though wire-contract §8 says the cursor comes only while more devices follow.
+    /// </summary>
+    [Fact]
+    public async Task A_walk_ends_with_the_page_that_takes_the_last_device()
+    {
+        await using var host = await RegistryTestHost.StartAsync();
+        using var http = host.CreateClient();
+        // Three devices before the last partition (the default 256): after the last of them, only empty partitions follow.
+        var ids = Enumerable.Range(0, 1000).Select(i => $"ends-{i}")
+            .Where(id => Registry.Abstractions.DevicePartitioner.PartitionOf(id, 256) < 200).Take(3).ToArray();
+        foreach (var id in ids)
+        {
+            await http.CreateDeviceAsync(id);
+        }
+
+        var sizes = new List<int>();
+        var (walked, pages) = await DeviceListTests.Walk(http, 1, sizes.Add);
+
+        Assert.Equal(ids.Order(StringComparer.Ordinal), walked.Order(StringComparer.Ordinal));
+        Assert.Equal([1, 1, 1], sizes);
+        Assert.Equal(3, pages);
+    }
 }

@@ -10,10 +10,11 @@ using Registry.Tests.Infrastructure;
 namespace Registry.Tests.Heartbeats;
 
 /// <summary>
-/// A registry default changed between two starts of one durable registry (Azurite): the monitor partitions reload the
-/// outages the first start declared under the old default, and the devices answer under the new one.
+/// Heartbeat monitoring that needs a registry of its own (durable, on Azurite): a registry default changed between two
+/// starts (the monitor partitions reload the outages the first start declared under the old default, and the devices
+/// answer under the new one), and a list of outages the test knows whole.
 /// </summary>
-public sealed class HeartbeatDefaultChangeTests(AzuriteFixture azurite)
+public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
     private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
@@ -140,6 +141,51 @@ public sealed class HeartbeatDefaultChangeTests(AzuriteFixture azurite)
         {
             await second.StopAllSilosAsync();
             await second.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Hostile re-check, 2026-12-04: a page that took the last outages of a partition carried a cursor whenever later
+    /// partitions existed, so a walk ended on an empty page, though wire-contract §15 says the cursor is absent on the last.
+    /// </summary>
+    [Fact]
+    public async Task An_outages_walk_ends_with_the_page_that_takes_the_last_outage()
+    {
+        s_connectionString = azurite.ConnectionString;
+        s_prefix = "outg" + Guid.NewGuid().ToString("N")[..8];
+        s_default = new HeartbeatPolicy(5, 0);
+        // Two devices of the first partition: every later partition holds no outage.
+        var ids = Enumerable.Range(0, 10_000).Select(i => $"outg-{i}-{s_prefix}")
+            .Where(id => DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions) == 0).Take(2).ToArray();
+
+        var cluster = await StartAsync();
+        try
+        {
+            var grains = cluster.GrainFactory;
+            foreach (var id in ids)
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+                Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(id).Heartbeat());
+            }
+            Clock.Advance(TimeSpan.FromSeconds(6));
+            await CheckAllAsync(grains);
+
+            var pages = new List<IReadOnlyList<HeartbeatOutage>>();
+            string? cursor = null;
+            do
+            {
+                var page = await grains.GetGrain<IHeartbeatOutagesGrain>(0).List(1, cursor);
+                pages.Add(page.Outages);
+                cursor = page.Continuation;
+            }
+            while (cursor is not null && pages.Count < 10);
+
+            Assert.Equal(ids.Order(StringComparer.Ordinal), pages.Select(p => Assert.Single(p).DeviceId));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
         }
     }
 
