@@ -2,9 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 using Registry.Abstractions;
-using Registry.Grains.Events;
 using Registry.Grains.Heartbeats;
-using Registry.Host;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Heartbeats;
@@ -37,11 +35,9 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
         var longSilent = $"dflt-long-{Guid.NewGuid():N}";
         var briefSilent = $"dflt-brief-{Guid.NewGuid():N}";
 
-        var first = await StartAsync();
-        DateTime? longOutage;
-        try
+        DateTime? longOutage = null;
+        await RunAsync(async grains =>
         {
-            var grains = first.GrainFactory;
             foreach (var id in new[] { longSilent, briefSilent })
             {
                 await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
@@ -58,20 +54,13 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
             longOutage = await MonitorOf(grains, longSilent).OutageOf(longSilent);
             Assert.NotNull(longOutage);
             Assert.NotNull(await MonitorOf(grains, briefSilent).OutageOf(briefSilent));
-        }
-        finally
-        {
-            await first.StopAllSilosAsync();
-            await first.DisposeAsync();
-        }
+        });
 
         // The same registry started again with a default of 10 + 0 s, a second later: 21 s and 7 s silent.
         s_default = new HeartbeatPolicy(10, 0);
         Clock.Advance(Second);
-        var second = await StartAsync();
-        try
+        await RunAsync(async grains =>
         {
-            var grains = second.GrainFactory;
             await CheckAllAsync(grains);
 
             Assert.Null(await MonitorOf(grains, briefSilent).OutageOf(briefSilent));
@@ -84,12 +73,7 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
             // Neither recovered (no heartbeat came) nor missed again.
             Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(longSilent));
             Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(briefSilent));
-        }
-        finally
-        {
-            await second.StopAllSilosAsync();
-            await second.DisposeAsync();
-        }
+        });
     }
 
     /// <summary>
@@ -105,25 +89,17 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
         s_default = new HeartbeatPolicy(120, 0);
         var silent = $"dflo-silent-{Guid.NewGuid():N}";
 
-        var first = await StartAsync();
-        try
+        await RunAsync(async grains =>
         {
-            await first.GrainFactory.GetGrain<IDeviceGrain>(silent).Create(DeviceInputs.Sas(silent));
-            Assert.Equal(DeviceAccess.Granted, await first.GrainFactory.GetGrain<IDeviceGrain>(silent).Heartbeat());
-            Assert.True(await MonitorOf(first.GrainFactory, silent).IsWatching(silent));
-        }
-        finally
-        {
-            await first.StopAllSilosAsync();
-            await first.DisposeAsync();
-        }
+            await grains.GetGrain<IDeviceGrain>(silent).Create(DeviceInputs.Sas(silent));
+            Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(silent).Heartbeat());
+            Assert.True(await MonitorOf(grains, silent).IsWatching(silent));
+        });
 
         s_default = new HeartbeatPolicy(5, 0);
         Clock.Advance(Second);
-        var second = await StartAsync();
-        try
+        await RunAsync(async grains =>
         {
-            var grains = second.GrainFactory;
             await CheckAllAsync(grains);
             // The partition asks after the new 5 s, which activates the device grain; it is missed 5 s after that.
             for (var elapsed = 0; elapsed < 10; elapsed++)
@@ -136,12 +112,7 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
             Assert.Equal(RegistryEventTypes.HeartbeatMissed, missed.OpType);
             Assert.NotNull(await MonitorOf(grains, silent).OutageOf(silent));
             Assert.Equal(s_default, (await grains.GetGrain<IDeviceHeartbeatGrain>(silent).GetHeartbeat()).Policy);
-        }
-        finally
-        {
-            await second.StopAllSilosAsync();
-            await second.DisposeAsync();
-        }
+        });
     }
 
     /// <summary>
@@ -158,10 +129,8 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
         var ids = Enumerable.Range(0, 10_000).Select(i => $"outg-{i}-{s_prefix}")
             .Where(id => DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions) == 0).Take(2).ToArray();
 
-        var cluster = await StartAsync();
-        try
+        await RunAsync(async grains =>
         {
-            var grains = cluster.GrainFactory;
             foreach (var id in ids)
             {
                 await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
@@ -181,24 +150,30 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
             while (cursor is not null && pages.Count < 10);
 
             Assert.Equal(ids.Order(StringComparer.Ordinal), pages.Select(p => Assert.Single(p).DeviceId));
-        }
-        finally
-        {
-            await cluster.StopAllSilosAsync();
-            await cluster.DisposeAsync();
-        }
+        });
     }
 
-    /// <summary>One silo; each start of the test's registry has the same ClusterId and ServiceId, so the same storage.</summary>
-    private static async Task<TestCluster> StartAsync()
+    /// <summary>
+    /// Starts the test's registry (one silo; each start has the same ClusterId and ServiceId, so the same storage), runs
+    /// <paramref name="body"/> on it, and stops it.
+    /// </summary>
+    private static async Task RunAsync(Func<IGrainFactory, Task> body)
     {
         var builder = new TestClusterBuilder(1);
         builder.Options.ClusterId = s_prefix;
         builder.Options.ServiceId = s_prefix;
         builder.AddSiloBuilderConfigurator<Configurator>();
         var cluster = builder.Build();
-        await cluster.DeployAsync().WaitAsync(RegistryTestHost.StartBound);
-        return cluster;
+        try
+        {
+            await cluster.DeployAsync().WaitAsync(RegistryTestHost.StartBound);
+            await body(cluster.GrainFactory);
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
     }
 
     private static IHeartbeatMonitorGrain MonitorOf(IGrainFactory grains, string id) =>
@@ -228,19 +203,7 @@ public sealed class HeartbeatOwnRegistryTests(AzuriteFixture azurite)
 
     private sealed class Configurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder silo)
-        {
-            silo.Services.UseGrainClock(Clock);
-            silo.Services.AddSingleton<IRegistryEventSink>(Events);
-            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
-            {
-                IndexPartitions = RegistryClusterFixture.Partitions,
-                StorageConnectionString = s_connectionString,
-                StoragePrefix = s_prefix,
-                ServiceId = s_prefix,
-                ClusterId = s_prefix,
-                Heartbeat = new HeartbeatSettings { IntervalSeconds = s_default.IntervalSeconds, GraceSeconds = s_default.GraceSeconds },
-            });
-        }
+        public void Configure(ISiloBuilder silo) =>
+            DurableHeartbeatSilo.Configure(silo, Clock, Events, s_connectionString, s_prefix, s_default);
     }
 }

@@ -2,9 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 using Registry.Abstractions;
-using Registry.Grains.Events;
 using Registry.Grains.Heartbeats;
-using Registry.Host;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Heartbeats;
@@ -135,19 +133,7 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
     /// <summary>Each surviving silo's membership view has declared the victim dead (a bounded wait on the views themselves).</summary>
     private sealed class Configurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder silo)
-        {
-            silo.Services.UseGrainClock(Clock);
-            silo.Services.AddSingleton<IRegistryEventSink>(Events);
-            SiloConfiguration.ConfigureServices(silo, new RegistrySettings
-            {
-                IndexPartitions = RegistryClusterFixture.Partitions,
-                StorageConnectionString = s_connectionString,
-                StoragePrefix = s_prefix,
-                ServiceId = s_prefix,
-                ClusterId = s_prefix,
-                Heartbeat = new HeartbeatSettings { IntervalSeconds = Policy.IntervalSeconds, GraceSeconds = Policy.GraceSeconds },
-            });
-        }
+        public void Configure(ISiloBuilder silo) =>
+            DurableHeartbeatSilo.Configure(silo, Clock, Events, s_connectionString, s_prefix, Policy);
     }
 }
