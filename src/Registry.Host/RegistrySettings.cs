@@ -246,6 +246,13 @@ public sealed partial class RegistrySettings
 
     public TimeSpan PresencePersistInterval => TimeSpan.FromSeconds(PresencePersistSeconds);
 
+    /// <summary>
+    /// Stop (as on SIGTERM) when standard input ends: for a parent process that holds the other end of a pipe, so its
+    /// death, even by kill -9, stops the registry instead of leaving it running (<see cref="InputEndStop"/>). Off by
+    /// default: a registry started with its input on /dev/null, or detached, would stop at once.
+    /// </summary>
+    public bool StopWhenInputEnds { get; set; }
+
     /// <summary>Import/export jobs enqueued or running at once; IoT Hub allows one, and a second answers 403 JobQuotaExceeded.</summary>
     public int MaxActiveJobs { get; set; } = 1;
 

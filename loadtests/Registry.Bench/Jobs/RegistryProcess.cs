@@ -122,6 +122,8 @@ internal sealed class RegistryProcess : IAsyncDisposable
             // The jobs API is what is measured, not SAS checking (measured by the default command).
             ["Registry:Authentication:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
+            // This process holds its input: if it dies, even by kill -9, the registry stops instead of running on.
+            ["Registry:StopWhenInputEnds"] = "true",
         };
         foreach (var (key, value) in settings)
         {

@@ -54,6 +54,8 @@ public sealed class RegistryProcess : IAsyncDisposable
         var psi = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workingDirectory,
+            // A pipe the test holds (not the test run's own input): CloseInput ends it.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -127,6 +129,9 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
         return seen.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Closes the process's standard input, as the death of a parent holding the pipe does.</summary>
+    public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>Waits for the process to end by itself and returns its exit code (output fully read).</summary>
     public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)

@@ -131,6 +131,8 @@ internal sealed class SiloProcess : IAsyncDisposable
         var psi = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workingDirectory,
+            // Held by this process for the silo's life: if the harness dies, even by kill -9, the silo stops (below).
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -140,6 +142,7 @@ internal sealed class SiloProcess : IAsyncDisposable
         {
             psi.ArgumentList.Add($"--{key}={value}");
         }
+        psi.ArgumentList.Add("--Registry:StopWhenInputEnds=true");
         // Only the arguments configure it: nothing inherited from the harness's environment.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Registry__", StringComparison.OrdinalIgnoreCase) || k is "DOTNET_ENVIRONMENT" or "ASPNETCORE_ENVIRONMENT").ToList())
         {

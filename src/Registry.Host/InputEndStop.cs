@@ -1,0 +1,41 @@
+namespace Registry.Host;
+
+/// <summary>
+/// <c>Registry:StopWhenInputEnds</c>: reads standard input to its end on a thread of its own, then stops the host as
+/// SIGTERM would. A parent that starts the registry with its input on a pipe (the load harness) and then dies, even by
+/// kill -9, closes that pipe, so the registry stops too instead of running on, orphaned, with its ports and data folder.
+/// </summary>
+public sealed partial class InputEndStop(IHostApplicationLifetime lifetime, ILogger<InputEndStop> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Console input has no cancellable read: a background thread blocks on it and never holds the process up.
+        var reader = new Thread(ReadToEnd) { IsBackground = true, Name = "stop-when-input-ends" };
+        reader.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void ReadToEnd()
+    {
+        try
+        {
+            using var input = Console.OpenStandardInput();
+            var buffer = new byte[256];
+            while (input.Read(buffer, 0, buffer.Length) > 0)
+            {
+                // What is written is ignored: only the end counts.
+            }
+        }
+        catch (IOException)
+        {
+            // An input that fails is as gone as one that ended.
+        }
+        LogInputEnded(logger);
+        lifetime.StopApplication();
+    }
+
+    [LoggerMessage(EventId = 1090, Level = LogLevel.Warning, Message = "Standard input ended (Registry:StopWhenInputEnds): stopping the registry")]
+    private static partial void LogInputEnded(ILogger logger);
+}
