@@ -4,20 +4,19 @@ namespace Registry.Host;
 /// <c>Registry:StopWhenInputEnds</c>: reads standard input to its end on a thread of its own, then stops the host as
 /// SIGTERM would. A parent that starts the registry with its input on a pipe (the load harness) and then dies, even by
 /// kill -9, closes that pipe, so the registry stops too instead of running on, orphaned, with its ports and data folder.
+/// Watched from before the host starts (<see cref="RegistryHost.RunToExitAsync"/>): a start that waits (storage that
+/// went with the parent) is stopped too, as an early SIGTERM stops it.
 /// </summary>
-public sealed partial class InputEndStop(IHostApplicationLifetime lifetime, ILogger<InputEndStop> logger) : IHostedService
+public static partial class InputEndStop
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public static void Watch(IHostApplicationLifetime lifetime, ILogger logger)
     {
         // Console input has no cancellable read: a background thread blocks on it and never holds the process up.
-        var reader = new Thread(ReadToEnd) { IsBackground = true, Name = "stop-when-input-ends" };
+        var reader = new Thread(() => ReadToEnd(lifetime, logger)) { IsBackground = true, Name = "stop-when-input-ends" };
         reader.Start();
-        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private void ReadToEnd()
+    private static void ReadToEnd(IHostApplicationLifetime lifetime, ILogger logger)
     {
         try
         {

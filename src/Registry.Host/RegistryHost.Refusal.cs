@@ -54,10 +54,25 @@ public static partial class RegistryHost
         var lifetime = app.Lifetime;
         var stopping = lifetime.ApplicationStopping;
         var endpoints = app.Services.GetService<ListenEndpoints>();
+        var disposeBound = app.Services.GetService<RegistrySettings>()?.ShutdownTimeout ?? TimeSpan.FromSeconds(15);
         using var early = stopRequested.Register(lifetime.StopApplication);
+        if (app.Services.GetService<RegistrySettings>() is { StopWhenInputEnds: true })
+        {
+            InputEndStop.Watch(lifetime, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InputEndStop).FullName!));
+        }
         try
         {
-            await app.RunAsync();
+            try
+            {
+                // What app.RunAsync does, with the disposal bounded: a stateless worker's request that never ends (an import
+                // whose storage went away as the silo stopped) held Orleans' disposal, and the process, forever.
+                await app.StartAsync();
+                await app.WaitForShutdownAsync();
+            }
+            finally
+            {
+                await DisposeBounded(app, disposeBound, error);
+            }
             return 0;
         }
         catch (Exception e) when (stopping.IsCancellationRequested && IsCancellation(e))
@@ -71,6 +86,24 @@ public static partial class RegistryHost
                 $"Another process took {string.Join(" or ", taken)} while the registry started (the port was free when the start checked it). Nothing was served; stop the other process or choose other ports.", e);
         }
     }
+
+    /// <summary>
+    /// The host's disposal, waited for at most <paramref name="bound"/> (<c>Registry:ShutdownTimeoutSeconds</c>): what is
+    /// left then is abandoned with one line, as the process ends anyway once the run returns.
+    /// </summary>
+    private static async Task DisposeBounded(WebApplication app, TimeSpan bound, TextWriter error)
+    {
+        var disposal = app.DisposeAsync().AsTask();
+        if (await Task.WhenAny(disposal, Task.Delay(bound)) != disposal)
+        {
+            await error.WriteLineAsync(DisposalAbandoned(bound));
+            return;
+        }
+        await disposal;
+    }
+
+    public static string DisposalAbandoned(TimeSpan bound) =>
+        $"The registry stopped, but releasing its resources did not end within {bound.TotalSeconds:0.#} s (Registry:ShutdownTimeoutSeconds): left to the process's exit.";
 
     /// <summary>
     /// The settings whose bind failed, as "Setting endpoint". Kestrel names the address it could not bind; Orleans names

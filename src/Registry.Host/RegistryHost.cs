@@ -65,10 +65,6 @@ public static partial class RegistryHost
             builder.Services.AddSingleton(mqtt);
             builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = settings.ListenBacklog);
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
-            if (settings.StopWhenInputEnds)
-            {
-                builder.Services.AddHostedService<InputEndStop>();
-            }
             if (settings.HostsSilo)
             {
                 var beforeOrleans = builder.Services.Count;

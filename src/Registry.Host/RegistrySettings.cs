@@ -248,7 +248,7 @@ public sealed partial class RegistrySettings
 
     /// <summary>
     /// Stop (as on SIGTERM) when standard input ends: for a parent process that holds the other end of a pipe, so its
-    /// death, even by kill -9, stops the registry instead of leaving it running (<see cref="InputEndStop"/>). Off by
+    /// death, even by kill -9, stops the registry instead of leaving it running, also while it starts (<see cref="InputEndStop"/>). Off by
     /// default: a registry started with its input on /dev/null, or detached, would stop at once.
     /// </summary>
     public bool StopWhenInputEnds { get; set; }

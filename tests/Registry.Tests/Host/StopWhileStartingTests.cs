@@ -64,6 +64,66 @@ public sealed class StopWhileStartingTests
         }
     }
 
+    /// <summary>
+    /// Found 2026-12-04: a registry whose load harness died by kill -9 in the middle of an import (its Azurite with it)
+    /// stopped on SIGTERM but never exited: the host's disposal waited for a stateless worker's request, which waited for
+    /// a device write that nothing would ever answer. Here a service's disposal that never ends stands for that request.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_stop_whose_disposal_never_ends_exits_0_after_the_shutdown_timeout_with_one_line()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Directory.CreateTempSubdirectory("registry-stop-dispose-").FullName;
+        var ports = FreePorts.Take(3);
+        var stuck = new StuckDisposal();
+        var app = RegistryHost.Build(
+        [
+            $"--Registry:DataFolder={folder}", $"--Registry:HttpsPort={ports[0]}", $"--Registry:SiloPort={ports[1]}",
+            $"--Registry:GatewayPort={ports[2]}", "--Registry:MqttPort=0", "--Logging:LogLevel:Default=Warning",
+            "--Registry:ShutdownTimeoutSeconds=1",
+        ], builder => builder.Services.AddHostedService(_ => stuck));
+        var error = new StringWriter();
+        try
+        {
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var onStarted = app.Lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+            var run = RegistryHost.RunToExitAsync(app, error);
+            await started.Task.WaitAsync(ct);
+            app.Lifetime.StopApplication();
+
+            Assert.Equal(0, await run.WaitAsync(ct));
+            Assert.True(stuck.Started.Task.IsCompleted);
+            Assert.True(stuck.Disposing.Task.IsCompleted, "the host never began to dispose");
+            Assert.Equal(RegistryHost.DisposalAbandoned(TimeSpan.FromSeconds(1)), error.ToString().Trim());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>A hosted service whose disposal never ends.</summary>
+    private sealed class StuckDisposal : IHostedService, IAsyncDisposable
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Disposing { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Started.TrySetResult();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async ValueTask DisposeAsync()
+        {
+            Disposing.TrySetResult();
+            await Task.Delay(Timeout.Infinite);
+        }
+    }
+
     /// <summary>The registry as Program.cs builds it, on free ports, with <see cref="HeldStart"/> among its hosted services.</summary>
     private static (WebApplication App, HeldStart Held) BuildHeld(string folder)
     {
