@@ -28,6 +28,9 @@ internal static partial class EventsApi
     /// <summary>Sent once the subscription is in place: an event raised after it reaches this consumer.</summary>
     public const string SubscribedComment = ": subscribed";
 
+    /// <summary>How much earlier than the subscription an event may say it was enqueued and still be the consumer's: the clocks of silos and gateways differ a little.</summary>
+    public static readonly TimeSpan ReplayTolerance = TimeSpan.FromSeconds(5);
+
     public const string KeepAliveComment = ": keep-alive";
 
     public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
@@ -54,9 +57,14 @@ internal static partial class EventsApi
         // reading, and only cancelling that write frees it to end the connection.
         using var overflow = new CancellationTokenSource();
         var stream = client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(known, RegistryStreams.Key));
+        var replays = new EventReplayFilter(clock.GetUtcNow().UtcDateTime, ReplayTolerance);
         // Before anything is written: a cluster that cannot subscribe answers IoT Hub's 503 like any other call.
         var subscription = await stream.SubscribeAsync((registryEvent, _) =>
         {
+            if (!replays.Admit(registryEvent))
+            {
+                return Task.CompletedTask;
+            }
             if (!backlog.Writer.TryWrite(registryEvent) && backlog.Writer.TryComplete(new BacklogOverflowException()))
             {
                 try

@@ -80,6 +80,40 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
         Assert.Equal(id, (string?)alert["body"]!["deviceId"]);
     }
 
+    /// <summary>
+    /// Hostile re-check, 2026-12-04: after a gateway was killed, its dead subscription kept the durable queue's messages,
+    /// which came back to every live SSE consumer each visibility timeout for minutes: events raised before they
+    /// subscribed, again and out of order. A consumer is now handed only events enqueued while it is subscribed, each once.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task An_SSE_consumer_is_not_handed_an_event_enqueued_before_it_subscribed_nor_one_twice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var events = await EventStreamClient.OpenAsync(fixture.Client, "heartbeatEvents", ct);
+        var (old, fresh) = (DeviceInputs.NewId("replayed"), DeviceInputs.NewId("fresh"));
+        var sink = fixture.Host.Services.GetRequiredService<Registry.Grains.Events.IRegistryEventSink>();
+        var now = DateTime.UtcNow;
+
+        // What a redelivered queue message is: an alert enqueued a minute before the consumer subscribed.
+        await sink.Publish(Enqueued(LifecycleNotificationTests.HeartbeatAlert(old), now.AddMinutes(-1), "c-old"));
+        var live = Enqueued(LifecycleNotificationTests.HeartbeatAlert(fresh), now, "c-fresh");
+        await sink.Publish(live);
+        await sink.Publish(live); // the same message delivered again
+
+        var received = await events.UntilBarrierAsync(fixture.ClusterClient, RegistryEventSources.HeartbeatAlerts, [old, fresh], ct);
+        var only = Assert.Single(received);
+        Assert.Equal("c-fresh", (string?)only["systemProperties"]!["correlation-id"]);
+    }
+
+    private static RegistryEvent Enqueued(RegistryEvent e, DateTime enqueuedAt, string correlationId) => e with
+    {
+        SystemProperties = new Dictionary<string, string>(e.SystemProperties)
+        {
+            ["iothub-enqueuedtime"] = enqueuedAt.ToString("o", System.Globalization.CultureInfo.InvariantCulture),
+            ["correlation-id"] = correlationId,
+        },
+    };
+
     [Fact(Timeout = 60_000)]
     public async Task An_idle_event_stream_sends_keep_alive_comments()
     {
