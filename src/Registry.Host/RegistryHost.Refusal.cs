@@ -54,9 +54,10 @@ public static partial class RegistryHost
         var lifetime = app.Lifetime;
         var stopping = lifetime.ApplicationStopping;
         var endpoints = app.Services.GetService<ListenEndpoints>();
-        var disposeBound = app.Services.GetService<RegistrySettings>()?.ShutdownTimeout ?? TimeSpan.FromSeconds(15);
+        var settings = app.Services.GetService<RegistrySettings>();
+        var disposeBound = settings?.ShutdownTimeout ?? TimeSpan.FromSeconds(15);
         using var early = stopRequested.Register(lifetime.StopApplication);
-        if (app.Services.GetService<RegistrySettings>() is { StopWhenInputEnds: true })
+        if (settings is { StopWhenInputEnds: true })
         {
             InputEndStop.Watch(lifetime, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InputEndStop).FullName!));
         }

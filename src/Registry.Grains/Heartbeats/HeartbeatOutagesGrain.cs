@@ -37,22 +37,10 @@ public sealed class HeartbeatOutagesGrain(IOptions<RegistryIndexOptions> indexOp
         {
             // The page ended with a partition: a cursor only if a later partition has an outage, so a page that takes the
             // last outages is the last page instead of one before an empty one.
-            partition = await FirstWithOutages(partition, partitions);
+            partition = await PartitionLookAhead.FirstHolding(partition, partitions, async p =>
+                (await GrainFactory.GetGrain<IHeartbeatMonitorGrain>(p).Outages(null, 0)).HasMore);
         }
         var next = partition < partitions ? new ContinuationToken(partition, after).Encode(partitions) : null;
         return new HeartbeatOutagePage(outages, next);
-    }
-
-    private async Task<int> FirstWithOutages(int from, int partitions)
-    {
-        for (var partition = from; partition < partitions; partition++)
-        {
-            var (_, any) = await GrainFactory.GetGrain<IHeartbeatMonitorGrain>(partition).Outages(null, 0);
-            if (any)
-            {
-                return partition;
-            }
-        }
-        return partitions;
     }
 }

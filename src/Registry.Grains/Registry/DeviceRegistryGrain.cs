@@ -76,26 +76,11 @@ public sealed class DeviceRegistryGrain(
         {
             // The page ended with a partition: a cursor only if a later partition holds an entry, so the page that takes
             // the last devices is the last page instead of one before an empty one.
-            partition = await FirstWithEntries(partition);
+            partition = await PartitionLookAhead.FirstHolding(partition, Partitions, async p =>
+                (await GrainFactory.GetGrain<IDeviceIndexGrain>(p).Page(null, 0)).HasMore);
         }
         var next = partition < Partitions ? new ContinuationToken(partition, after).Encode(Partitions) : null;
         return new DevicePage(devices, next);
-    }
-
-    /// <summary>The first partition from <paramref name="from"/> on that holds an entry (a window at a time), or the partition count.</summary>
-    private async Task<int> FirstWithEntries(int from)
-    {
-        for (var first = from; first < Partitions; first += MaxPartitionWindow)
-        {
-            var pages = await Task.WhenAll(Enumerable.Range(first, Math.Min(MaxPartitionWindow, Partitions - first)).Select(p =>
-                GrainFactory.GetGrain<IDeviceIndexGrain>(p).Page(null, 0)));
-            var hit = Array.FindIndex(pages, p => p.HasMore);
-            if (hit >= 0)
-            {
-                return first + hit;
-            }
-        }
-        return Partitions;
     }
 
     public async Task<BulkOperationResult> ApplyBulk(IReadOnlyList<BulkOperation> operations)
