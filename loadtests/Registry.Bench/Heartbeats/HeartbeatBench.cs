@@ -20,7 +20,7 @@ internal sealed record HeartbeatRound(PhaseResult Noop, PhaseResult Single, Phas
 
 /// <summary>What the heartbeat command measured, and what shared the machine while it did.</summary>
 internal sealed record HeartbeatReport(
-    HeartbeatOptions Options, int NoopGrains, double FillSeconds, long RssBaseline, long RssAfterFill, long RssAfterBeats, long HeapAfterBeats,
+    HeartbeatOptions Options, int NoopGrains, double FillSeconds, double OnlineSeconds, long RssBaseline, long RssAfterFill, long RssAfterBeats, long HeapAfterBeats,
     string LoadBefore, string LoadAfter, IReadOnlyList<HeartbeatRound> Rounds, long Errors)
 {
     public string ToMarkdown()
@@ -59,6 +59,10 @@ internal sealed record HeartbeatReport(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| **median** | {Measurement.Median(Rounds.Select(r => r.NoopHttp!.OpsPerSecond)):N0} | {Measurement.Median(Rounds.Select(r => r.Https!.OpsPerSecond)):N0} | **{Measurement.Median(Rounds.Select(r => r.HttpsRatio!.Value)):0.00}** | {Measurement.Median(Rounds.Select(r => r.Https!.P50Ms)):0.0} / {Measurement.Median(Rounds.Select(r => r.Https!.P99Ms)):0.0} |");
         }
+        text.AppendLine();
+        text.AppendLine(o.BeatAfterCreate
+            ? "The devices beat with the activations their creation left (`--beat-after-create`)."
+            : string.Create(CultureInfo.InvariantCulture, $"The devices came online as a fleet registered earlier does: the fill's activations collected, then each device activated by its first heartbeat ({OnlineSeconds:0.0} s for all)."));
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Fill: {o.Devices:N0} devices by bulk create in {FillSeconds:0.0} s. RSS before the fill {RssBaseline / 1e6:N0} MB, after it {RssAfterFill / 1e6:N0} MB ({(double)(RssAfterFill - RssBaseline) / o.Devices:N0} B per device, every device grain active); after the heartbeats {RssAfterBeats / 1e6:N0} MB ({(double)(RssAfterBeats - RssBaseline) / o.Devices:N0} B per active device), managed heap {HeapAfterBeats / 1e6:N0} MB. Failed calls: {Errors}.");
         return text.ToString();
@@ -108,10 +112,29 @@ internal static class HeartbeatBench
             var grains = clientHost.Services.GetRequiredService<IClusterClient>();
 
             var rssBaseline = Measurement.Rss();
+            long onlineErrors = 0;
             var ids = Enumerable.Range(0, options.Devices).Select(i => $"hb-{i:D7}").ToArray();
             var fill = Stopwatch.StartNew();
             await Fill(grains, ids, progress, cancel);
             fill.Stop();
+            var online = TimeSpan.Zero;
+            if (!options.BeatAfterCreate)
+            {
+                // A fleet registered earlier, then online: the fill's activations (interleaved with its requests' and
+                // storage's objects) are collected, as idle devices are, and each device comes back with its first beat.
+                var started = Stopwatch.StartNew();
+                await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancel }, async (id, _) =>
+                {
+                    if (await grains.GetGrain<IDeviceGrain>(id).Heartbeat() != DeviceAccess.Granted)
+                    {
+                        Interlocked.Increment(ref onlineErrors);
+                    }
+                });
+                online = started.Elapsed;
+                progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"online: {ids.Length:N0} devices collected and brought back by a heartbeat each in {online.TotalSeconds:0.0} s"));
+            }
             // The ceiling calls as many grains as beat, each already active as every device is after the fill: the
             // same activation count, key shape and round-robin, so neither side gains cache hits the other lacks.
             var noopGrains = Math.Min(options.NoopGrains ?? ids.Length, ids.Length);
@@ -123,7 +146,7 @@ internal static class HeartbeatBench
                 .Select(id => Gateway.Security.SharedAccessSignature.Create($"localhost/devices/{id}", DeviceKey, null, expiry)).ToArray();
             var body = "{\"heartbeat\":true}"u8.ToArray();
 
-            long errors = 0;
+            var errors = onlineErrors;
             var rounds = new List<HeartbeatRound>();
             for (var round = 0; round <= options.Rounds && !cancel.IsCancellationRequested; round++)
             {
@@ -182,7 +205,7 @@ internal static class HeartbeatBench
                 }
             }
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            var report = new HeartbeatReport(options, noopGrains, fill.Elapsed.TotalSeconds, rssBaseline, rssAfterFill, Measurement.Rss(), GC.GetTotalMemory(false),
+            var report = new HeartbeatReport(options, noopGrains, fill.Elapsed.TotalSeconds, online.TotalSeconds, rssBaseline, rssAfterFill, Measurement.Rss(), GC.GetTotalMemory(false),
                 loadBefore, Measurement.LoadAverage(), rounds, errors);
             await clientHost.StopAsync(CancellationToken.None);
             return report;

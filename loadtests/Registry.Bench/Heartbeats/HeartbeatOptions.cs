@@ -34,6 +34,13 @@ internal sealed record HeartbeatOptions
     /// </summary>
     public int HttpsDevices { get; init; } = 10_000;
 
+    /// <summary>
+    /// Beat the devices with the activations their creation left, instead of a fleet coming online: by default every
+    /// activation the fill made is collected first and each device is brought back by its first heartbeat, as a fleet
+    /// registered earlier connects (and as a durable registry reads each device back from storage).
+    /// </summary>
+    public bool BeatAfterCreate { get; init; }
+
     /// <summary>Runs only this phase (noop, single or batch) in each round, for a profiler attached to the process.</summary>
     public string? Only { get; init; }
 
@@ -59,7 +66,8 @@ internal sealed record HeartbeatOptions
                 "--slice" => options with { Slice = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--https-devices" => options with { HttpsDevices = Int() },
                 "--out" => options with { Output = Next() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --out"),
+                "--beat-after-create" => options with { BeatAfterCreate = true },
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --beat-after-create --out"),
             };
         }
         if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.Slice <= TimeSpan.Zero || options.HttpsDevices < 0)

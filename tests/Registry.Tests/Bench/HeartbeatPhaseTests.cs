@@ -33,6 +33,30 @@ public sealed class HeartbeatPhaseTests
             Assert.True(r.Https!.OpsPerSecond > 0 && r.NoopHttp!.OpsPerSecond > 0);
         });
         Assert.Contains("| **median** |", report.ToMarkdown(), StringComparison.Ordinal);
+        Assert.Contains("came online as a fleet registered earlier does", report.ToMarkdown(), StringComparison.Ordinal);
+        Assert.True(report.OnlineSeconds > 0);
         Assert.Equal(3, report.ToCsv().Trim().Split('\n').Length);
+    }
+
+    [Fact]
+    public async Task Told_to_beat_after_create_the_command_skips_bringing_the_fleet_online_and_says_so()
+    {
+        var options = new HeartbeatOptions
+        {
+            Devices = 100,
+            Rounds = 1,
+            PhaseTime = TimeSpan.FromSeconds(0.2),
+            Concurrency = 4,
+            HttpsDevices = 0,
+            BeatAfterCreate = true,
+        };
+
+        var report = await HeartbeatBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, report.Errors);
+        Assert.Equal(0, report.OnlineSeconds);
+        Assert.Contains("`--beat-after-create`", report.ToMarkdown(), StringComparison.Ordinal);
+        Assert.True(HeartbeatOptions.Parse(["--beat-after-create"]).BeatAfterCreate);
+        Assert.False(HeartbeatOptions.Parse([]).BeatAfterCreate);
     }
 }
