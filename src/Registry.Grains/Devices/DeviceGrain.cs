@@ -29,6 +29,8 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     private readonly IPresenceStore _presenceStore;
     private readonly ConnectedDevices _connected;
     private IndexMembership? _index;
+    // This activation's place at the writer, made when it is first queued there.
+    private PresenceMark? _mark;
     // 1 while this device waits at the writer (set by the grain, cleared by the writer's thread): one mark per write.
     private int _dirty;
     // Whether the presence persisted before this activation has been laid under the in-memory one.
@@ -107,7 +109,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     {
         if (Interlocked.Exchange(ref _dirty, 1) == 0)
         {
-            _writer.MarkDirty(this);
+            _writer.MarkDirty(_mark ??= new PresenceMark(this));
         }
     }
 
@@ -127,11 +129,18 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     /// <summary>
     /// Deactivated while still queued (idle, moved): written now, so a next activation elsewhere reads it. A silo that
-    /// shuts down leaves it to the writer's last batch instead of one write per device.
+    /// shuts down leaves it to the writer's last batch instead of one write per device. Otherwise the writer's queue
+    /// lets go of this activation: what it would write is taken here.
     /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown && ((IPresenceSource)this).TakeSnapshot() is { } record)
+        PresenceRecord? record = null;
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
+            record = ((IPresenceSource)this).TakeSnapshot();
+            _mark?.Release();
+        }
+        if (record is not null)
         {
             try
             {

@@ -15,6 +15,22 @@ internal interface IPresenceSource
 }
 
 /// <summary>
+/// A device activation's place in the writer's queue. It holds the activation only while that is active: one deactivated
+/// (idle, moved) has written its presence itself and lets go, so the queue does not keep it, and every activation the
+/// device went through before the next flush, alive until then (a minute by default, an hour at the most).
+/// </summary>
+internal sealed class PresenceMark(IPresenceSource source)
+{
+    private IPresenceSource? _source = source;
+
+    public string DeviceId { get; } = source.DeviceId;
+
+    public IPresenceSource? Source => Volatile.Read(ref _source);
+
+    public void Release() => Volatile.Write(ref _source, null);
+}
+
+/// <summary>
 /// The silo's write-behind for device presence (DESIGN.md "Heartbeats at scale"): a heartbeat only marks its device
 /// dirty (once until the next write, so the hot path is a flag test); every <see cref="PresenceOptions.PersistInterval"/>
 /// the dirty devices are written grouped by index partition, in batches the store can write as one request
@@ -37,12 +53,12 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private List<IPresenceSource> _dirty = [];
+    private List<PresenceMark> _dirty = [];
     // The list the last flush drained, kept with its capacity: at 1M active devices each list is an 8 MB array, and a
     // new one a minute (grown by doubling) is large-object garbage that brings on full collections.
-    private List<IPresenceSource> _spare = [];
+    private List<PresenceMark> _spare = [];
     // The dirty devices of a flush by index partition; the lists keep their capacity from one flush to the next.
-    private List<IPresenceSource>?[]? _byPartition;
+    private List<PresenceMark>?[]? _byPartition;
     private Task _loop = Task.CompletedTask;
 
     public PresenceWriter(IPresenceStore store, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, IOptions<RegistryIndexOptions> index,
@@ -61,11 +77,23 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     /// <summary>Store requests made since the silo started (for measurements).</summary>
     public long Writes { get; private set; }
 
-    internal void MarkDirty(IPresenceSource source)
+    /// <summary>Device activations the writer's queue keeps alive now (for tests and measurements).</summary>
+    public int HeldActivations
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _dirty.Count(mark => mark.Source is not null);
+            }
+        }
+    }
+
+    internal void MarkDirty(PresenceMark mark)
     {
         lock (_lock)
         {
-            _dirty.Add(source);
+            _dirty.Add(mark);
         }
     }
 
@@ -77,18 +105,20 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     public async Task FlushAsync()
     {
         await _writing.WaitAsync();
-        List<IPresenceSource> dirty;
+        List<PresenceMark> dirty;
         lock (_lock)
         {
             (dirty, _dirty, _spare) = (_dirty, _spare, []);
         }
         try
         {
-            _byPartition ??= new List<IPresenceSource>?[_partitions];
-            foreach (var source in dirty)
+            _byPartition ??= new List<PresenceMark>?[_partitions];
+            foreach (var mark in dirty)
             {
-                var partition = DevicePartitioner.PartitionOf(source.DeviceId, _partitions);
-                (_byPartition[partition] ??= []).Add(source);
+                if (mark.Source is not null)
+                {
+                    (_byPartition[DevicePartitioner.PartitionOf(mark.DeviceId, _partitions)] ??= []).Add(mark);
+                }
             }
             var batch = new List<PresenceRecord>(MaxBatch);
             for (var partition = 0; partition < _partitions; partition++)
@@ -97,9 +127,9 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
                 {
                     continue;
                 }
-                foreach (var source in sources)
+                foreach (var mark in sources)
                 {
-                    if (source.TakeSnapshot() is { } record)
+                    if (mark.Source?.TakeSnapshot() is { } record)
                     {
                         batch.Add(record);
                     }
