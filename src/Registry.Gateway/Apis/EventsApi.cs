@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Gateway.Security;
 
 namespace Registry.Gateway.Apis;
 
@@ -33,6 +34,12 @@ internal static partial class EventsApi
 
     public const string KeepAliveComment = ": keep-alive";
 
+    /// <summary>The last line of a stream whose token expired or no longer grants ServiceConnect (a policy removed, its key regenerated).</summary>
+    public const string UnauthorizedComment = ": closed: the SAS token expired or no longer grants ServiceConnect";
+
+    /// <summary>Longest wait armed for a token's expiry (a timer takes at most ~49 days); a later one is found by the checks at keep-alives and events.</summary>
+    private static readonly TimeSpan MaxExpiryWait = TimeSpan.FromDays(30);
+
     public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
     {
         api.MapGet("/events/{source}", StreamEvents).WithMetadata(RequiredAccess.ServiceConnect);
@@ -48,7 +55,9 @@ internal static partial class EventsApi
         [FromServices] IOptions<EventStreamOptions> options,
         [FromServices] IHostApplicationLifetime lifetime,
         [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
-        [FromServices] ILoggerFactory loggers)
+        [FromServices] ILoggerFactory loggers,
+        [FromServices] SharedAccessAuthorizer authorizer,
+        [FromServices] IOptions<SharedAccessOptions> access)
     {
         var known = RoutedSource(source, options.Value);
         var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
@@ -79,7 +88,12 @@ internal static partial class EventsApi
             }
             return Task.CompletedTask;
         });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, overflow.Token);
+        // As IoT Hub ends a connection when its token expires: the stream ends then (its se plus the clock skew), and
+        // at a keep-alive or an event once the token no longer passes (expired, policy removed or its key regenerated).
+        var token = new StreamToken(authorizer, access.Value.Enabled ? context.Request.Headers.Authorization.ToString() : null,
+            context.Request.PathBase.Add(context.Request.Path).Value ?? "/", clock);
+        using var expired = token.ExpiryCancellation();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, overflow.Token, expired.Token);
         try
         {
             LogConsumerJoined(logger, known);
@@ -89,7 +103,19 @@ internal static partial class EventsApi
             response.ContentType = ContentType;
             response.Headers.CacheControl = "no-cache";
             await Comment(response, SubscribedComment, stop.Token);
-            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, stop.Token);
+            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, token, stop.Token);
+            await Comment(response, UnauthorizedComment, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (expired.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            try
+            {
+                await Comment(context.Response, UnauthorizedComment, context.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // The consumer left meanwhile.
+            }
         }
         catch (Exception e) when (e is BacklogOverflowException || (overflow.IsCancellationRequested && e is OperationCanceledException or IOException))
         {
@@ -137,8 +163,11 @@ internal static partial class EventsApi
         return known;
     }
 
-    /// <summary>Writes every event as it comes, and a comment whenever the stream was idle for <paramref name="keepAlive"/>.</summary>
-    private static async Task Relay(ChannelReader<RegistryEvent> backlog, HttpResponse response, TimeSpan keepAlive, TimeProvider clock, CancellationToken token)
+    /// <summary>
+    /// Writes every event as it comes, and a comment whenever the stream was idle for <paramref name="keepAlive"/>;
+    /// returns when the backlog ends or <paramref name="access"/> no longer passes.
+    /// </summary>
+    private static async Task Relay(ChannelReader<RegistryEvent> backlog, HttpResponse response, TimeSpan keepAlive, TimeProvider clock, StreamToken access, CancellationToken token)
     {
         Task<bool>? waiting = null;
         while (true)
@@ -150,6 +179,10 @@ internal static partial class EventsApi
                 if (await Task.WhenAny(waiting, tick) == tick)
                 {
                     await tick;
+                    if (!access.StillGranted())
+                    {
+                        return;
+                    }
                     await Comment(response, KeepAliveComment, token);
                     continue;
                 }
@@ -160,6 +193,10 @@ internal static partial class EventsApi
                 return;
             }
             waiting = null;
+            if (!access.StillGranted())
+            {
+                return;
+            }
             while (backlog.TryRead(out var registryEvent))
             {
                 await response.Body.WriteAsync(DataLine(registryEvent), token);
@@ -224,6 +261,23 @@ internal static partial class EventsApi
     }
 
     private sealed class BacklogOverflowException : Exception;
+
+    /// <summary>The token a stream was opened with (null when authentication is off), checked again while it runs.</summary>
+    private sealed class StreamToken(SharedAccessAuthorizer authorizer, string? authorization, string path, TimeProvider clock)
+    {
+        public bool StillGranted() => authorization is null || authorizer.AuthorizeService(authorization, path, AccessRights.ServiceConnect).IsGranted;
+
+        /// <summary>Cancelled when the token expires (never without one).</summary>
+        public CancellationTokenSource ExpiryCancellation()
+        {
+            if (authorization is null || !SharedAccessSignature.TryParse(authorization, out var sas))
+            {
+                return new CancellationTokenSource();
+            }
+            var wait = SharedAccessSignature.ExpiryOf(sas.ExpiresOn) - clock.GetUtcNow();
+            return wait > MaxExpiryWait ? new CancellationTokenSource() : new CancellationTokenSource(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, clock);
+        }
+    }
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "An event stream consumer of {Source} joined")]
     private static partial void LogConsumerJoined(ILogger logger, string source);

@@ -192,6 +192,41 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_stream_ends_when_its_token_expires_with_a_last_comment_and_its_subscription_removed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var policy = fixture.Host.Policy("service");
+        // Valid for ~3 s more: refused once se plus the 5-minute clock skew has passed, as on every other endpoint.
+        var expiry = DateTimeOffset.UtcNow - Registry.Gateway.Security.SharedAccessSignature.MaxClockSkew + TimeSpan.FromSeconds(3);
+        var authorization = Registry.Gateway.Security.SharedAccessSignature.Create(fixture.Host.HostName, policy.PrimaryKey, policy.KeyName, expiry);
+        using var service = fixture.Host.CreateSignedClient(() => authorization);
+        var events = await EventStreamClient.OpenAsync(service, "deviceLifecycleEvents", ct);
+        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
+            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.DeviceLifecycle, RegistryStreams.Key));
+
+        var lines = new List<string>();
+        try
+        {
+            while (true)
+            {
+                lines.Add(await events.ReadLineAsync(ct));
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            // The registry ended it: what an open stream had before this change never did.
+        }
+        await events.DisposeAsync();
+        await fixture.Consumers.AllLeftAsync(ct);
+
+        Assert.Equal(": closed: the SAS token expired or no longer grants ServiceConnect", lines.Last(l => l.Length > 0));
+        Assert.Contains(": keep-alive", lines);
+        Assert.Empty(await stream.GetAllSubscriptionHandles());
+        using var refused = await service.GetAsync(EventStreamClient.Path("deviceLifecycleEvents"), ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_client_app_subscribed_through_the_hosts_orleans_gateway_sees_each_create_and_delete_once()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -38,7 +38,9 @@ public sealed class SlowEventConsumerTests(RoutedHostFixture fixture) : IClassFi
             MaxBacklog = MaxBacklog,
         });
         var serving = EventsApi.StreamEvents(RegistryEventSources.DeviceLifecycle, context, fixture.ClusterClient, options,
-            fixture.Host.Services.GetRequiredService<IHostApplicationLifetime>(), TimeProvider.System, NullLoggerFactory.Instance);
+            fixture.Host.Services.GetRequiredService<IHostApplicationLifetime>(), TimeProvider.System, NullLoggerFactory.Instance,
+            fixture.Host.Services.GetRequiredService<Registry.Gateway.Security.SharedAccessAuthorizer>(),
+            Options.Create(new Registry.Gateway.Security.SharedAccessOptions { Enabled = false }));
         var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
             .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.DeviceLifecycle, RegistryStreams.Key));
         Assert.Equal(EventsApi.SubscribedComment + "\n\n", await body.Written.Reader.ReadAsync(ct));
