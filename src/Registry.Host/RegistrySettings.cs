@@ -275,6 +275,21 @@ public sealed partial class RegistrySettings
     public int EffectiveImportChunksInFlight => ImportChunksInFlight
         ?? (IsDurable && string.Equals(DeviceStorage, "Batched", StringComparison.OrdinalIgnoreCase) ? 6 : new JobOptions().ImportChunksInFlight);
 
+    /// <summary>
+    /// Input lines per import chunk (the unit of checkpoint, and what a resume may apply again); unset,
+    /// <see cref="EffectiveImportChunkLines"/> picks by the storage groups.
+    /// </summary>
+    public int? ImportChunkLines { get; set; }
+
+    /// <summary>
+    /// <see cref="ImportChunkLines"/> when set; otherwise 500 lines for every 32 storage groups in durable mode (16,000
+    /// at 1,024 groups), 500 in memory mode. A chunk applies its lines group by group (500 at a time), so the writes in
+    /// flight meet in a group's transactions only when a chunk holds several lines of each group: at 1,024 groups a
+    /// 500-line chunk held one line in two groups, and an import's transactions carried one or two rows.
+    /// </summary>
+    public int EffectiveImportChunkLines => ImportChunkLines
+        ?? new JobOptions().ImportChunkLines * (IsDurable ? Math.Max(1, StorageGroups / global::Registry.Host.StorageGroups.DefaultCount) : 1);
+
     /// <summary>SAS authentication switches (<c>Registry:Authentication:*</c>).</summary>
     public AuthenticationSettings Authentication { get; set; } = new();
 
@@ -479,6 +494,10 @@ public sealed partial class RegistrySettings
         if (ImportChunksInFlight is < 1 or > 64)
         {
             problems.Add($"Registry:ImportChunksInFlight={ImportChunksInFlight} is out of range: use 1 to 64.");
+        }
+        if (ImportChunkLines is < 1 or > 100_000)
+        {
+            problems.Add($"Registry:ImportChunkLines={ImportChunkLines} is out of range: use 1 to 100000.");
         }
         if (!(JobHistoryDays > 0) || JobHistoryDays > 36_500)
         {

@@ -154,6 +154,8 @@ public static class SiloConfiguration
             o.MaxActiveJobs = settings.MaxActiveJobs;
             o.HistoryRetention = TimeSpan.FromDays(settings.JobHistoryDays);
             o.ImportChunksInFlight = settings.EffectiveImportChunksInFlight;
+            o.ImportChunkLines = settings.EffectiveImportChunkLines;
+            o.StorageGroups = settings.IsDurable ? settings.StorageGroups : 1;
         });
         silo.Services.AddDeviceLineFormat();
         silo.Services.AddSingleton<JobStops>();

@@ -156,7 +156,9 @@ internal static class JobsCommand
         var prefix = "bench" + name;
         var groups = new Registry.Host.StorageGroups(settings.TryGetValue("Registry:StorageGroups", out var g) && g is not null
             ? int.Parse(g, CultureInfo.InvariantCulture) : Registry.Host.StorageGroups.DefaultCount);
-        var (scan, rows) = await JobCeilings.ScanAsync(tables.GetTableClient(prefix + "DeviceRows"), groups, partitions, parallelism);
+        var tableCount = settings.TryGetValue("Registry:StorageTables", out var t) && t is not null
+            ? int.Parse(t, CultureInfo.InvariantCulture) : Registry.Host.StorageTables.DefaultCount;
+        var (scan, rows) = await JobCeilings.ScanAsync(Registry.Host.StorageTables.Of(tables, prefix + "DeviceRows", tableCount), groups, partitions, parallelism);
         var scanned = rows.Sum(r => r.Count);
         if (scanned != devices)
         {
@@ -166,11 +168,11 @@ internal static class JobsCommand
 
         // Storage as it was when the import started (the input blob only), so the insert ceiling meets the same Azurite.
         await outputContainer.DeleteAsync();
-        foreach (var table in new[] { "DeviceRows", "Index" })
+        foreach (var table in new[] { "DeviceRows", "Index" }.SelectMany(kind => Registry.Host.StorageTables.Of(tables, prefix + kind, tableCount).All))
         {
-            await tables.DeleteTableAsync(prefix + table);
+            await table.DeleteAsync();
         }
-        var insert = await JobCeilings.InsertAsync(tables, "ceil" + name, rows, parallelism);
+        var insert = await JobCeilings.InsertAsync(tables, "ceil" + name, rows, parallelism, tableCount);
         return (new Round(import, export, insert, scan, upload, scanned), failures);
     }
 

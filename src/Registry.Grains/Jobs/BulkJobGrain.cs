@@ -27,6 +27,7 @@ public sealed partial class BulkJobGrain(
     [FromKeyedServices(StorageNames.Registry)] IGrainStorage storage,
     IDeviceLineFormat format,
     IOptions<JobOptions> options,
+    IOptions<RegistryIndexOptions> indexOptions,
     JobStops stops,
     IServiceProvider services,
     ILogger<BulkJobGrain> logger) : Grain, IBulkJobGrain
@@ -263,7 +264,23 @@ public sealed partial class BulkJobGrain(
         }
 
         stopped.ThrowIfCancellationRequested();
-        var outcomes = await Task.WhenAll(operations.Select(o => Apply(o.Operation, stopped)));
+        operations = ImportOrder.ByStorageGroup(operations, indexOptions.Value.Partitions, options.Value.StorageGroups);
+        var outcomes = new (BulkOperationError? Error, DeviceIdentity? Device)[operations.Count];
+        var rested = new bool[operations.Count];
+        // Through a window, in storage-group order: the lines in flight share few groups, so their writes meet in
+        // transactions. A device whose line is done leaves memory at once (unless the chunk is a replay, whose devices
+        // reconcile below), so a long chunk holds a window's activations, not the chunk's.
+        await Parallel.ForEachAsync(Enumerable.Range(0, operations.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Value.ImportLinesInFlight), CancellationToken = stopped, TaskScheduler = TaskScheduler.Current },
+            async (i, _) =>
+            {
+                outcomes[i] = await Apply(operations[i].Operation, stopped);
+                if (!chunk.Replay && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable)
+                {
+                    rested[i] = true;
+                    await Rest([(operations[i].Operation.Device.DeviceId, outcomes[i])]);
+                }
+            });
         // Lines storage did not answer in time are applied again rather than logged: an import meeting busy storage is
         // slowed, not left with lines to redo. Each round applies half as many at once as the round before (down to one),
         // so storage that timed out under a chunk's worth of writes at once gets them at a rate it answers; rounds go on
@@ -293,7 +310,7 @@ public sealed partial class BulkJobGrain(
             });
         }
         await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => chunk.Replay || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
-        await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)));
+        await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)).Where((_, i) => !rested[i]));
         long applied = 0;
         for (var i = 0; i < outcomes.Length; i++)
         {

@@ -22,6 +22,19 @@ public sealed class JobOptions
     public int ImportChunkLines { get; set; } = 500;
 
     /// <summary>
+    /// Lines of one chunk applied at once, in storage-group order (<see cref="StorageGroups"/>): a chunk longer than this
+    /// walks its lines through a window of this many, so a chunk of many groups keeps the writes in flight within a few
+    /// groups at a time, where they meet in storage's transactions.
+    /// </summary>
+    public int ImportLinesInFlight { get; set; } = 500;
+
+    /// <summary>
+    /// How many storage groups the registry's index entries and batched device rows are stored under (partition mod this
+    /// count; 1 where storage does not group them). A chunk applies its lines group by group, partition by partition.
+    /// </summary>
+    public int StorageGroups { get; set; } = 1;
+
+    /// <summary>
     /// Import chunks applied at once; the checkpoint advances over the longest finished prefix. Their lines are all in
     /// flight together, and storage must answer each within the storage timeout: 2 × 500 lines kept a loaded 2-core
     /// machine's Azurite within it, where 8 × 500 timed out the lines and then the job's own checkpoint write.

@@ -61,6 +61,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("MaxActiveJobs=0", "Registry:MaxActiveJobs=0 must be at least 1")]
     [InlineData("ImportChunksInFlight=0", "Registry:ImportChunksInFlight=0 is out of range: use 1 to 64")]
     [InlineData("ImportChunksInFlight=65", "Registry:ImportChunksInFlight=65 is out of range: use 1 to 64")]
+    [InlineData("ImportChunkLines=0", "Registry:ImportChunkLines=0 is out of range: use 1 to 100000")]
+    [InlineData("ImportChunkLines=100001", "Registry:ImportChunkLines=100001 is out of range: use 1 to 100000")]
     [InlineData("StorageRequestsInFlight=0", "Registry:StorageRequestsInFlight=0 is out of range: use 1 to 256")]
     [InlineData("GrainStorageRequestsInFlight=0", "Registry:GrainStorageRequestsInFlight=0 is out of range: use 1 to 4096")]
     [InlineData("GrainStorageRequestsInFlight=4097", "Registry:GrainStorageRequestsInFlight=4097 is out of range: use 1 to 4096")]

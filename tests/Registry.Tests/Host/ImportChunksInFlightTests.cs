@@ -24,4 +24,22 @@ public sealed class ImportChunksInFlightTests
 
         Assert.Equal(expected, settings.EffectiveImportChunksInFlight);
     }
+
+    [Theory]
+    [InlineData(Storage, null, null, 500)] // 32 groups, the default: as before the setting
+    [InlineData(Storage, 256, null, 4_000)]
+    [InlineData(Storage, 1024, null, 16_000)] // a chunk holds ~16 lines of each group
+    [InlineData(Storage, 40, null, 500)]
+    [InlineData(null, 1024, null, 500)] // embedded: no storage groups
+    [InlineData(Storage, 1024, 2_000, 2_000)]
+    public void Chunk_lines_unset_grow_with_the_storage_groups_and_a_setting_always_wins(string? connectionString, int? groups, int? configured, int expected)
+    {
+        var settings = new RegistrySettings { StorageConnectionString = connectionString, ImportChunkLines = configured };
+        if (groups is { } g)
+        {
+            settings.StorageGroups = g;
+        }
+
+        Assert.Equal(expected, settings.EffectiveImportChunkLines);
+    }
 }

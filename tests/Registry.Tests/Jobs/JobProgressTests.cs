@@ -18,12 +18,10 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // One chunk at a time through the operator's setting (the silo applies it over the options a test configures).
-        _host = await RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = "1" }, configure: b =>
-        {
-            b.Services.AddSingleton<IImportChunkGate>(_held);
-            b.Services.Configure<JobOptions>(o => o.ImportChunkLines = 1);
-        });
+        // One chunk of one line at a time through the operator's settings (the silo applies them over the options a test configures).
+        _host = await RegistryTestHost.StartAsync(
+            new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = "1", ["Registry:ImportChunkLines"] = "1" },
+            configure: b => b.Services.AddSingleton<IImportChunkGate>(_held));
         _http = _host.CreateClient();
     }
 

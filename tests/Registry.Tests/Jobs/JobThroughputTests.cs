@@ -27,11 +27,9 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
         var inFlight = Environment.ProcessorCount + 2;
         var gate = new ConcurrentChunks(inFlight);
         // The operator's setting, not the options: it must reach the job.
-        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = $"{inFlight}" }, configure: b =>
-        {
-            b.Services.AddSingleton<IImportChunkGate>(gate);
-            b.Services.Configure<JobOptions>(o => o.ImportChunkLines = 1);
-        });
+        await using var host = await RegistryTestHost.StartAsync(
+            new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = $"{inFlight}", ["Registry:ImportChunkLines"] = "1" },
+            configure: b => b.Services.AddSingleton<IImportChunkGate>(gate));
         using var http = host.CreateClient();
         var (container, sas) = await NewContainerAsync(azurite);
         var ids = Enumerable.Range(0, inFlight * 2).Select(i => $"thr-imp-{i}").ToArray();
@@ -150,6 +148,57 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task An_import_chunk_applies_its_lines_storage_group_by_group_then_partition_by_partition()
+    {
+        const int groups = 4;
+        var writes = new WritesInFlight("thr-order-", window: 1);
+        await using var host = await StartOverAsync(writes.Over, o =>
+        {
+            o.ImportLinesInFlight = 1;
+            o.StorageGroups = groups;
+        });
+        var ids = Enumerable.Range(0, 40).Select(i => $"thr-order-{i}").ToArray();
+        var partitions = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RegistryIndexOptions>>().Value.Partitions;
+        var expected = ids.OrderBy(id => DevicePartitioner.PartitionOf(id, partitions) % groups).ThenBy(id => DevicePartitioner.PartitionOf(id, partitions)).ToArray();
+        Assert.NotEqual(ids, expected); // the input is not already in that order
+
+        var result = await ImportChunkAsync(host, ids);
+
+        Assert.Equal(40L, result.Applied);
+        Assert.Empty(result.Errors);
+        // One line at a time, so the device rows were written exactly in the order the lines were applied.
+        Assert.Equal(expected, writes.FirstWrites);
+        Assert.Equal(1, writes.MostAtOnce);
+    }
+
+    [Fact]
+    public async Task An_import_chunk_keeps_at_most_its_window_of_lines_in_flight_and_applies_every_line()
+    {
+        const int window = 3;
+        var writes = new WritesInFlight("thr-window-", window);
+        await using var host = await StartOverAsync(writes.Over, o => o.ImportLinesInFlight = window);
+        var ids = Enumerable.Range(0, 12).Select(i => $"thr-window-{i}").ToArray();
+
+        var result = await ImportChunkAsync(host, ids);
+
+        Assert.Equal(12L, result.Applied);
+        Assert.Empty(result.Errors);
+        Assert.Equal(window, writes.MostAtOnce); // the first writes were held until the window was full
+        Assert.Equal(ids.Order(StringComparer.Ordinal), writes.FirstWrites.Order(StringComparer.Ordinal));
+        using var http = host.CreateClient();
+        foreach (var id in ids)
+        {
+            using var response = await http.GetDeviceAsync(id);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private static Task<ImportChunkResult> ImportChunkAsync(RegistryTestHost host, IEnumerable<string> ids) =>
+        host.Services.GetRequiredService<IGrainFactory>().GetGrain<IBulkJobGrain>(0).ImportChunk(new ImportChunk(
+            "order-" + Guid.NewGuid().ToString("N"), 0,
+            System.Text.Encoding.UTF8.GetBytes(string.Concat(ids.Select(id => Line(new { id, importMode = "create" }) + "\n"))), Replay: false));
+
+    [Fact]
     public async Task An_import_chunk_slower_than_the_silos_call_timeout_still_completes_the_job()
     {
         var callTimeout = TimeSpan.FromSeconds(5);
@@ -261,11 +310,15 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
     /// import lines after 10 ms instead of a second.
     /// </summary>
     private static Task<RegistryTestHost> StartOverAsync(WritesTimeOut storage, Action<JobOptions>? options = null) =>
+        StartOverAsync(storage.Over, options);
+
+    private static Task<RegistryTestHost> StartOverAsync(Func<IGrainStorage, IGrainStorage> storage, Action<JobOptions>? options = null) =>
         RegistryTestHost.StartAsync(configure: b =>
         {
-            b.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => storage.Over(
+            b.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => storage(
                 new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore))));
-            b.Services.Configure<JobOptions>(o =>
+            // After the host's own configuration (which sets the storage groups from its settings).
+            b.Services.PostConfigure<JobOptions>(o =>
             {
                 o.UnansweredLineDelay = TimeSpan.FromMilliseconds(10);
                 options?.Invoke(o);
@@ -303,6 +356,79 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
                 await _inner.WriteStateAsync(stateName, grainId, grainState);
             }
             throw new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
+        }
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            _inner.ClearStateAsync(stateName, grainId, grainState);
+    }
+
+    /// <summary>
+    /// Records the order of the first write of each device whose id starts with <c>prefix</c> and the most such writes in
+    /// flight at once; the first writes are held until <c>window</c> of them are in flight together.
+    /// </summary>
+    private sealed class WritesInFlight(string prefix, int window) : IGrainStorage
+    {
+        private readonly TaskCompletionSource _full = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<string> _first = [];
+        private IGrainStorage _inner = null!;
+        private int _inFlight;
+        private int _most;
+
+        public IReadOnlyList<string> FirstWrites
+        {
+            get
+            {
+                lock (_first)
+                {
+                    return _first.ToArray();
+                }
+            }
+        }
+
+        public int MostAtOnce => Volatile.Read(ref _most);
+
+        public IGrainStorage Over(IGrainStorage inner)
+        {
+            _inner = inner;
+            return this;
+        }
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            _inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            var id = grainId.Key.ToString()!;
+            if (!id.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                await _inner.WriteStateAsync(stateName, grainId, grainState);
+                return;
+            }
+            lock (_first)
+            {
+                if (!_first.Contains(id))
+                {
+                    _first.Add(id);
+                }
+            }
+            var inFlight = Interlocked.Increment(ref _inFlight);
+            int most;
+            while (inFlight > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, inFlight, most) != most)
+            {
+            }
+            if (inFlight >= window)
+            {
+                _full.TrySetResult();
+            }
+            try
+            {
+                await _full.Task.WaitAsync(TimeSpan.FromMinutes(1));
+                await _inner.WriteStateAsync(stateName, grainId, grainState);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
         }
 
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
