@@ -10,6 +10,9 @@ public sealed record ETagCondition([property: Id(0)] IReadOnlyList<string>? Tags
     /// <summary>Matches any existing device.</summary>
     public static ETagCondition Any { get; } = new((IReadOnlyList<string>?)null);
 
+    /// <summary>Matches no device: an If-Match that names no tag.</summary>
+    public static ETagCondition None { get; } = new(Array.Empty<string>());
+
     public static ETagCondition Of(string etag) => new([etag]);
 
     public bool IsAny => Tags is null;

@@ -453,15 +453,12 @@ public sealed partial class JobGrain(
             inFlight.Enqueue((chunk, result));
             while (inFlight.Count >= pace.Window)
             {
-                var (first, firstResult) = inFlight.Dequeue();
-                var done = await firstResult;
-                await Checkpoint(first, done, errorLog, length, stop);
-                pace.Ended(done.Unanswered);
+                await Advance(inFlight, pace, errorLog, length, stop);
             }
         }
-        while (inFlight.TryDequeue(out var rest))
+        while (inFlight.Count > 0)
         {
-            await Checkpoint(rest.Chunk, await rest.Result, errorLog, length, stop);
+            await Advance(inFlight, pace, errorLog, length, stop);
         }
 
         var errorBlocks = Enumerable.Range(0, checkpoint.ErrorBlocks).Select(JobBlobs.ErrorBlockId).ToArray();
@@ -513,8 +510,47 @@ public sealed partial class JobGrain(
         await End(JobStatus.Failed, reason);
     }
 
+    /// <summary>
+    /// Waits for a chunk in flight to end. The first one bounds the checkpoint: it and every ended chunk behind it are
+    /// checkpointed in order. A later chunk that ends first still moves the progress: with chunks of 16,000 lines (1,024
+    /// storage groups) the first ends last about as often as not, and a progress kept to the checkpoint sat at 0 for
+    /// most of an import under ~100,000 lines.
+    /// </summary>
+    private async Task Advance(Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)> inFlight, ImportPace pace, BlockBlobClient errorLog, long length, CancellationToken stop)
+    {
+        if (!inFlight.Peek().Result.IsCompleted)
+        {
+            // Only chunks still running: one that ended earlier (and moved the progress then) must not end the wait at once.
+            await Task.WhenAny(inFlight.Where(c => !c.Result.IsCompleted).Select(c => c.Result));
+        }
+        if (!inFlight.Peek().Result.IsCompleted)
+        {
+            var progress = ImportProgress(state.State.Import.Offset, inFlight, length);
+            if (progress > Job.Progress)
+            {
+                EnsureRunning(stop);
+                Job = Job with { Progress = progress };
+                await Store(stop);
+            }
+            return;
+        }
+        while (inFlight.TryPeek(out var first) && first.Result.IsCompleted)
+        {
+            inFlight.Dequeue();
+            var done = await first.Result;
+            await Checkpoint(first.Chunk, done, errorLog, length, stop, inFlight);
+            pace.Ended(done.Unanswered);
+        }
+    }
+
+    /// <summary>The applied prefix plus the chunks beyond it that have ended, over the input's length; never below what was shown.</summary>
+    private int ImportProgress(long prefix, IEnumerable<(InputChunk Chunk, Task<ImportChunkResult> Result)> inFlight, long length) =>
+        Math.Max(Job.Progress, JobProgress.Import(
+            prefix + inFlight.Where(c => c.Result.IsCompletedSuccessfully).Sum(c => c.Chunk.End - c.Chunk.Offset), length));
+
     /// <summary>A chunk of the applied prefix: its errors are staged, then the offset moves past it, in that order.</summary>
-    private async Task Checkpoint(InputChunk chunk, ImportChunkResult result, BlockBlobClient errorLog, long length, CancellationToken stop)
+    private async Task Checkpoint(InputChunk chunk, ImportChunkResult result, BlockBlobClient errorLog, long length, CancellationToken stop,
+        IEnumerable<(InputChunk Chunk, Task<ImportChunkResult> Result)> ahead)
     {
         EnsureRunning(stop);
         var checkpoint = state.State.Import;
@@ -537,7 +573,7 @@ public sealed partial class JobGrain(
         {
             DevicesProcessed = Job.DevicesProcessed + result.Applied,
             ErrorCount = Job.ErrorCount + errors.Length,
-            Progress = JobProgress.Import(chunk.End, length),
+            Progress = ImportProgress(chunk.End, ahead, length),
         };
         await Store(stop);
         CountDevices(result.Applied);

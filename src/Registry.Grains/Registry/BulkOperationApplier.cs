@@ -63,10 +63,13 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
 
     /// <summary>
     /// Only the *IfMatchETag modes look at the item's eTag (<c>*</c> matching any, as in If-Match); the others are
-    /// unconditional. The eTag arrives bare: the gateway strips quotes at the edge.
+    /// unconditional. The eTag arrives bare: the gateway strips quotes at the edge. Without an eTag an update or delete
+    /// fails the item; <c>createOrUpdateIfMatchETag</c> still creates an absent device (IoT Hub registers a device that
+    /// does not exist in that mode) and matches no present one, as an If-Match naming no tag.
     /// </summary>
     private static ETagCondition MatchCondition(BulkOperation operation) => operation.Mode switch
     {
+        ImportMode.CreateOrUpdateIfMatchETag when string.IsNullOrEmpty(operation.ETag) => ETagCondition.None,
         ImportMode.UpdateIfMatchETag or ImportMode.DeleteIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag =>
             string.IsNullOrEmpty(operation.ETag)
                 ? throw new RegistryException(RegistryErrorCode.PreconditionFailed, $"importMode {operation.Mode} needs an eTag.")

@@ -51,6 +51,47 @@ public sealed class BulkOperationTests(RegistryClusterFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task CreateOrUpdateIfMatchETag_without_an_etag_creates_an_absent_device_and_never_overwrites_a_present_one()
+    {
+        var absent = NewId();
+        var present = NewId();
+        var before = await fixture.Device(present).Create(Sas(present) with { StatusReason = "kept" });
+
+        // IoT Hub: "if a device with the specified id does not exist, it is newly registered"; only an existing device
+        // needs a matching eTag, and no eTag matches none (as an If-Match naming no tag).
+        var result = await fixture.Registry.ApplyBulk(
+        [
+            new BulkOperation(ImportMode.CreateOrUpdateIfMatchETag, Sas(absent), null),
+            new BulkOperation(ImportMode.CreateOrUpdateIfMatchETag, Sas(present) with { StatusReason = "overwritten" }, ""),
+        ]);
+
+        Assert.Equal([(present, RegistryErrorCode.PreconditionFailed)], result.Errors.Select(e => (e.DeviceId, e.ErrorCode)));
+        Assert.NotNull(await fixture.Device(absent).Get());
+        var after = (await fixture.Device(present).Get())!;
+        Assert.Equal(("kept", before.ETag), (after.StatusReason, after.ETag));
+    }
+
+    [Fact]
+    public async Task Update_and_delete_IfMatchETag_modes_without_an_etag_fail_the_item_and_change_nothing()
+    {
+        var a = NewId();
+        var b = NewId();
+        var createdA = await fixture.Device(a).Create(Sas(a));
+        await fixture.Device(b).Create(Sas(b));
+
+        var result = await fixture.Registry.ApplyBulk(
+        [
+            new BulkOperation(ImportMode.UpdateIfMatchETag, Sas(a, DeviceStatus.Disabled), null),
+            new BulkOperation(ImportMode.DeleteIfMatchETag, Sas(b), null),
+        ]);
+
+        Assert.Equal([(a, RegistryErrorCode.PreconditionFailed), (b, RegistryErrorCode.PreconditionFailed)],
+            result.Errors.Select(e => (e.DeviceId, e.ErrorCode)).OrderBy(e => e.DeviceId == b));
+        Assert.Equal(createdA.ETag, (await fixture.Device(a).Get())!.ETag);
+        Assert.NotNull(await fixture.Device(b).Get());
+    }
+
+    [Fact]
     public async Task Delete_and_update_modes_ignore_the_etag()
     {
         var a = NewId();

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Grains.Jobs;
 using Registry.Tests.Infrastructure;
@@ -50,6 +51,74 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
         var ended = await _http.WaitForEndAsync(jobId);
         Assert.Equal("completed", (string)ended["status"]!);
         Assert.Equal(100, (int)ended["progress"]!);
+    }
+
+    [Fact]
+    public async Task A_later_chunk_that_ends_while_the_first_is_held_moves_the_progress_before_the_checkpoint_does()
+    {
+        var held = new HoldFirstChunk();
+        await using var host = await RegistryTestHost.StartAsync(
+            new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = "2", ["Registry:ImportChunkLines"] = "1" },
+            configure: b => b.Services.AddSingleton<IImportChunkGate>(held));
+        using var http = host.CreateClient();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", [Line(new { id = "progress-ahead-1" }), Line(new { id = "progress-ahead-2", statusReason = new string('x', 100) })]);
+
+        var jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
+        JsonObject mid;
+        try
+        {
+            await held.SecondApplied.Within();
+            // The second line's chunk has ended while the first is still held: the job shows it (nothing is checkpointed yet).
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(30));
+            while ((int)(mid = await http.GetJobAsync(jobId))["progress"]! == 0 && !deadline.IsCancellationRequested)
+            {
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            held.Release(); // also when the test failed: the held chunk must not keep the host from stopping
+        }
+
+        Assert.Equal("running", (string)mid["status"]!);
+        Assert.InRange((int)mid["progress"]!, 50, 99); // the second line is more than half of the input's bytes
+        var ended = await http.WaitForEndAsync(jobId);
+        Assert.Equal("completed", (string)ended["status"]!);
+        Assert.Equal(100, (int)ended["progress"]!);
+        foreach (var id in new[] { "progress-ahead-1", "progress-ahead-2" })
+        {
+            using var response = await http.GetDeviceAsync(id);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    /// <summary>Holds the chunk at offset 0 until released; says when a later chunk was applied.</summary>
+    private sealed class HoldFirstChunk : IImportChunkGate
+    {
+        private readonly TaskCompletionSource _secondApplied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task SecondApplied => _secondApplied.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        public async Task Enter(ImportChunk chunk)
+        {
+            if (chunk.Offset == 0)
+            {
+                await _released.Task;
+            }
+        }
+
+        public void Applied(ImportChunk chunk)
+        {
+            if (chunk.Offset > 0)
+            {
+                _secondApplied.TrySetResult();
+            }
+        }
     }
 
     /// <summary>Lets the chunk at offset 0 through and holds every later one until released.</summary>
