@@ -13,7 +13,7 @@ namespace Registry.Tests.Jobs;
 /// </summary>
 public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
 {
-    private readonly HoldAfterFirstChunk _held = new();
+    private readonly HoldChunks _held = new(chunk => chunk.Offset > 0); // every chunk after the first
     private RegistryTestHost _host = null!;
     private HttpClient _http = null!;
 
@@ -56,7 +56,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task A_later_chunk_that_ends_while_the_first_is_held_moves_the_progress_before_the_checkpoint_does()
     {
-        var held = new HoldFirstChunk();
+        var held = new HoldChunks(chunk => chunk.Offset == 0);
         await using var host = await RegistryTestHost.StartAsync(
             new Dictionary<string, string?> { ["Registry:ImportChunksInFlight"] = "2", ["Registry:ImportChunkLines"] = "1" },
             configure: b => b.Services.AddSingleton<IImportChunkGate>(held));
@@ -68,7 +68,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
         JsonObject mid;
         try
         {
-            await held.SecondApplied.Within();
+            await held.OtherApplied.Within();
             // The second line's chunk has ended while the first is still held: the job shows it (nothing is checkpointed yet).
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(30));
@@ -94,46 +94,25 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
         }
     }
 
-    /// <summary>Holds the chunk at offset 0 until released; says when a later chunk was applied.</summary>
-    private sealed class HoldFirstChunk : IImportChunkGate
-    {
-        private readonly TaskCompletionSource _secondApplied = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task SecondApplied => _secondApplied.Task;
-
-        public void Release() => _released.TrySetResult();
-
-        public async Task Enter(ImportChunk chunk)
-        {
-            if (chunk.Offset == 0)
-            {
-                await _released.Task;
-            }
-        }
-
-        public void Applied(ImportChunk chunk)
-        {
-            if (chunk.Offset > 0)
-            {
-                _secondApplied.TrySetResult();
-            }
-        }
-    }
-
-    /// <summary>Lets the chunk at offset 0 through and holds every later one until released.</summary>
-    private sealed class HoldAfterFirstChunk : IImportChunkGate
+    /// <summary>
+    /// Holds the chunks <c>held</c> picks until released, saying when one is held (<see cref="Entered"/>) and when a chunk
+    /// it let through was applied (<see cref="OtherApplied"/>).
+    /// </summary>
+    private sealed class HoldChunks(Func<ImportChunk, bool> held) : IImportChunkGate
     {
         private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _otherApplied = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task Entered => _entered.Task;
 
+        public Task OtherApplied => _otherApplied.Task;
+
         public void Release() => _released.TrySetResult();
 
         public async Task Enter(ImportChunk chunk)
         {
-            if (chunk.Offset > 0)
+            if (held(chunk))
             {
                 _entered.TrySetResult();
                 await _released.Task;
@@ -142,6 +121,10 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IAsyncLifetime
 
         public void Applied(ImportChunk chunk)
         {
+            if (!held(chunk))
+            {
+                _otherApplied.TrySetResult();
+            }
         }
     }
 }

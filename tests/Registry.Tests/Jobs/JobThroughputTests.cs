@@ -329,48 +329,34 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
     /// Storage that does not answer the first <c>count</c> writes of each device whose id starts with <c>prefix</c> in
     /// time; with <c>everyOtherLands</c>, every other one of those lands anyway (as a write answered 503 may).
     /// </summary>
-    private sealed class WritesTimeOut(string prefix, int count, bool everyOtherLands = false) : IGrainStorage
+    private sealed class WritesTimeOut(string prefix, int count, bool everyOtherLands = false) : StorageOver
     {
         private readonly ConcurrentDictionary<GrainId, int> _tries = new();
-        private IGrainStorage _inner = null!;
         private int _timedOut;
 
-        public WritesTimeOut Over(IGrainStorage inner)
-        {
-            _inner = inner;
-            return this;
-        }
-
-        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            _inner.ReadStateAsync(stateName, grainId, grainState);
-
-        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        public override async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             if (!grainId.Key.ToString()!.StartsWith(prefix, StringComparison.Ordinal) || _tries.AddOrUpdate(grainId, 1, (_, n) => n + 1) > count)
             {
-                await _inner.WriteStateAsync(stateName, grainId, grainState);
+                await Inner.WriteStateAsync(stateName, grainId, grainState);
                 return;
             }
             if (everyOtherLands && Interlocked.Increment(ref _timedOut) % 2 == 0)
             {
-                await _inner.WriteStateAsync(stateName, grainId, grainState);
+                await Inner.WriteStateAsync(stateName, grainId, grainState);
             }
             throw new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
         }
-
-        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            _inner.ClearStateAsync(stateName, grainId, grainState);
     }
 
     /// <summary>
     /// Records the order of the first write of each device whose id starts with <c>prefix</c> and the most such writes in
     /// flight at once; the first writes are held until <c>window</c> of them are in flight together.
     /// </summary>
-    private sealed class WritesInFlight(string prefix, int window) : IGrainStorage
+    private sealed class WritesInFlight(string prefix, int window) : StorageOver
     {
         private readonly TaskCompletionSource _full = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<string> _first = [];
-        private IGrainStorage _inner = null!;
         private int _inFlight;
         private int _most;
 
@@ -387,21 +373,12 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
 
         public int MostAtOnce => Volatile.Read(ref _most);
 
-        public IGrainStorage Over(IGrainStorage inner)
-        {
-            _inner = inner;
-            return this;
-        }
-
-        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            _inner.ReadStateAsync(stateName, grainId, grainState);
-
-        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        public override async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             var id = grainId.Key.ToString()!;
             if (!id.StartsWith(prefix, StringComparison.Ordinal))
             {
-                await _inner.WriteStateAsync(stateName, grainId, grainState);
+                await Inner.WriteStateAsync(stateName, grainId, grainState);
                 return;
             }
             lock (_first)
@@ -423,16 +400,35 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
             try
             {
                 await _full.Task.WaitAsync(TimeSpan.FromMinutes(1));
-                await _inner.WriteStateAsync(stateName, grainId, grainState);
+                await Inner.WriteStateAsync(stateName, grainId, grainState);
             }
             finally
             {
                 Interlocked.Decrement(ref _inFlight);
             }
         }
+    }
+
+    /// <summary>Registry storage passed through to the real one, but for the writes a test shapes.</summary>
+    private abstract class StorageOver : IGrainStorage
+    {
+        private IGrainStorage? _inner;
+
+        protected IGrainStorage Inner => _inner ?? throw new InvalidOperationException("Over(...) was not called.");
+
+        public IGrainStorage Over(IGrainStorage inner)
+        {
+            _inner = inner;
+            return this;
+        }
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+            Inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public abstract Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState);
 
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-            _inner.ClearStateAsync(stateName, grainId, grainState);
+            Inner.ClearStateAsync(stateName, grainId, grainState);
     }
 
     /// <summary>Makes every chunk take <c>duration</c>: the slow storage under test is the stimulus, not a wait for something else.</summary>
