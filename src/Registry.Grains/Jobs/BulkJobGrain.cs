@@ -154,19 +154,23 @@ public sealed partial class BulkJobGrain(
     /// read back from storage by their next call.
     /// </summary>
     private Task Rest(IEnumerable<(string DeviceId, (BulkOperationError? Error, DeviceIdentity? Device) Outcome)> applied) =>
-        Task.WhenAll(applied
-            .Where(a => a.Outcome.Error is null && a.Outcome.Device?.ConnectionState != DeviceConnectionState.Connected)
-            .Select(async a =>
-            {
-                try
-                {
-                    await GrainFactory.GetGrain<IDeviceGrain>(a.DeviceId).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
-                }
-                catch (Exception e) when (e is TimeoutException or OrleansException)
-                {
-                    // Only memory is at stake: the device then leaves after its idle time, as any other.
-                }
-            }));
+        Task.WhenAll(applied.Select(a => Rest(a.DeviceId, a.Outcome)));
+
+    private async Task Rest(string deviceId, (BulkOperationError? Error, DeviceIdentity? Device) outcome)
+    {
+        if (outcome.Error is not null || outcome.Device?.ConnectionState == DeviceConnectionState.Connected)
+        {
+            return;
+        }
+        try
+        {
+            await GrainFactory.GetGrain<IDeviceGrain>(deviceId).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            // Only memory is at stake: the device then leaves after its idle time, as any other.
+        }
+    }
 
     /// <summary>
     /// A line applied again (a replayed chunk, or a retried line) may meet what its first attempt left half done: a delete
@@ -278,7 +282,7 @@ public sealed partial class BulkJobGrain(
                 if (!chunk.Replay && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable)
                 {
                     rested[i] = true;
-                    await Rest([(operations[i].Operation.Device.DeviceId, outcomes[i])]);
+                    await Rest(operations[i].Operation.Device.DeviceId, outcomes[i]);
                 }
             });
         // Lines storage did not answer in time are applied again rather than logged: an import meeting busy storage is
