@@ -110,6 +110,7 @@ internal static partial class EventsApi
         {
             try
             {
+                await token.UntilExpired(context.RequestAborted);
                 await Comment(context.Response, UnauthorizedComment, context.RequestAborted);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException)
@@ -277,6 +278,12 @@ internal static partial class EventsApi
             var wait = SharedAccessSignature.ExpiryOf(sas.ExpiresOn) - clock.GetUtcNow();
             return wait > MaxExpiryWait ? new CancellationTokenSource() : new CancellationTokenSource(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, clock);
         }
+
+        /// <summary>Returns once the token is expired by the wall clock (at once without one).</summary>
+        public Task UntilExpired(CancellationToken cancellation) =>
+            authorization is not null && SharedAccessSignature.TryParse(authorization, out var sas)
+                ? SharedAccessSignature.UntilExpired(sas.ExpiresOn, clock, cancellation)
+                : Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "An event stream consumer of {Source} joined")]

@@ -123,6 +123,21 @@ public sealed class SharedAccessSignature
     internal static bool IsExpired(long expiresOn, DateTimeOffset now) =>
         expiresOn < now.ToUnixTimeSeconds() - (long)MaxClockSkew.TotalSeconds;
 
+    /// <summary>
+    /// Returns once <see cref="IsExpired(long, DateTimeOffset)"/> holds by <paramref name="clock"/>'s wall clock. A timer
+    /// armed for <see cref="ExpiryOf"/> runs on the monotonic clock and can fire a few milliseconds before the wall clock
+    /// gets there, when a request with the same token still passes: an event stream ended by that timer waits here first,
+    /// so the token is refused everywhere by the time the stream says it expired.
+    /// </summary>
+    internal static async Task UntilExpired(long expiresOn, TimeProvider clock, CancellationToken cancellation)
+    {
+        TimeSpan left;
+        while ((left = ExpiryOf(expiresOn) - clock.GetUtcNow()) > TimeSpan.Zero)
+        {
+            await Task.Delay(left, clock, cancellation);
+        }
+    }
+
     /// <summary>The first moment <see cref="IsExpired(long, DateTimeOffset)"/> holds for a token of <paramref name="expiresOn"/>.</summary>
     internal static DateTimeOffset ExpiryOf(long expiresOn) =>
         expiresOn >= DateTimeOffset.MaxValue.ToUnixTimeSeconds() - (long)MaxClockSkew.TotalSeconds - 1

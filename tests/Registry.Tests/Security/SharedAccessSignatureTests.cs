@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Registry.Gateway.Security;
 using static Registry.Tests.Security.SasVectors;
 
@@ -197,5 +198,24 @@ public class SharedAccessSignatureTests
         Assert.True(sas.IsValidFor("localhost", "/devices/dev1/messages/events"));
         Assert.False(sas.IsValidFor("localhost", "/devices/dev2/messages/events"));
         Assert.False(sas.IsValidFor("127.0.0.2", "/devices/dev1/messages/events"));
+    }
+
+    [Fact]
+    public async Task Waiting_for_expiry_returns_only_once_the_wall_clock_refuses_the_token_even_when_a_timer_fired_early()
+    {
+        const long se = 1_800_000_000;
+        // Where a monotonic timer armed for the expiry can fire while the wall clock is a few milliseconds short of it.
+        var clock = new FakeTimeProvider(SharedAccessSignature.ExpiryOf(se) - TimeSpan.FromMilliseconds(5));
+        Assert.False(SharedAccessSignature.IsExpired(se, clock.GetUtcNow()));
+
+        var waiting = SharedAccessSignature.UntilExpired(se, clock, TestContext.Current.CancellationToken);
+
+        Assert.False(waiting.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(4));
+        Assert.False(waiting.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(SharedAccessSignature.IsExpired(se, clock.GetUtcNow()));
+        Assert.True(SharedAccessSignature.UntilExpired(se, clock, TestContext.Current.CancellationToken).IsCompleted); // already expired: at once
     }
 }
