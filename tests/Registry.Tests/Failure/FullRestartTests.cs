@@ -41,10 +41,14 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
         var imported = Enumerable.Range(0, Lines).Select(i => $"imported-{i:D6}").ToList();
         await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", imported.Select(id => JobBlobsHarness.Line(new { id, importMode = "create" })));
-        var jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
         await using var writes = new WriteLedger(http, "write", writers: 2);
         await writes.UntilAcknowledgedAsync(20, ct);
-        Assert.Contains((string?)(await http.GetJobAsync(jobId))["status"], new[] { "enqueued", "running" });
+        // The kill follows the job's first "running" answer by one poll: a 5,000-line import takes seconds, so it is killed
+        // mid-way however fast this machine imports (waiting for writes after the job started let a fast one finish first).
+        var jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
+        string? status = null;
+        await UntilAsync(async () => (status = (string?)(await http.GetJobAsync(jobId))["status"]) != "enqueued", ct);
+        Assert.Equal("running", status);
 
         steps.Done("import running");
         devices.Silence(silent);
