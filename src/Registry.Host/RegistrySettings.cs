@@ -149,6 +149,13 @@ public sealed partial class RegistrySettings
     public int GrainStorageRequestsInFlight { get; set; } = StorageTimeBound.DefaultRequestsInFlight;
 
     /// <summary>
+    /// Index verification checks a silo has in flight across its partitions (each activates a device and reads its row):
+    /// a quarter of <see cref="GrainStorageRequestsInFlight"/> (16 by default), at least 1, so a restart's checks leave
+    /// most slots to requests and the partitions' loads; the same 16 in memory mode, where they cost CPU only.
+    /// </summary>
+    public int IndexVerificationsInFlight => Math.Max(1, (IsDurable ? GrainStorageRequestsInFlight : StorageTimeBound.DefaultRequestsInFlight) / 4);
+
+    /// <summary>
     /// Entries of a silo's grain directory cache (Orleans' <c>GrainDirectoryOptions.CacheSize</c>). Orleans keeps an entry
     /// after its grain deactivates, so its default of 1,000,000 held ~400 B per device a silo ever served (measured with
     /// the scale benchmark's idle phase); a lookup the cache misses asks the directory instead. At least 16: Orleans' own

@@ -99,6 +99,9 @@ public static class SiloConfiguration
     {
         silo.Services.AddRegistryClock();
         silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
+        // Index verification after a partition activates takes a quarter of the silo's storage slots at most, whatever the
+        // partitions: the rest stay for requests (and the partitions' own loads).
+        silo.Services.TryAddSingleton(_ => new IndexVerificationSlots(settings.IndexVerificationsInFlight));
         // Orleans' default grain directory. Its strongly consistent alternative (AddDistributedGrainDirectory, experimental
         // in Orleans 10) would keep one activation per device while a silo is declared dead, but here it hung a single
         // silo's start (a grain call from the start waited for good) and spun a core at shutdown: docs/invariants.md §11.

@@ -16,7 +16,7 @@ namespace Registry.Grains.Index;
 /// <para>
 /// On activation (after a restart, or a move to another silo) a partition verifies, in the background, every entry it
 /// loaded from storage against its device (<see cref="IIndexedDevice.Verify"/>, <see cref="VerifyConcurrency"/>
-/// devices at a time): phantoms left by a crash between an index write and a device write drop out of the statistics
+/// devices at a time, and no more than the silo's <see cref="IndexVerificationSlots"/> across its partitions): phantoms left by a crash between an index write and a device write drop out of the statistics
 /// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
 /// <para>
@@ -33,9 +33,10 @@ namespace Registry.Grains.Index;
 public sealed partial class DeviceIndexGrain(
     IIndexStore store,
     Microsoft.Extensions.Options.IOptions<RegistryIndexOptions> options,
+    IndexVerificationSlots slots,
     ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
 {
-    /// <summary>Device reads in flight during a verification pass: enough to finish a 4,000-id partition in seconds, few enough not to crowd out requests.</summary>
+    /// <summary>Device checks a partition's verification pass keeps waiting or in flight; the silo's <see cref="IndexVerificationSlots"/> bound them all.</summary>
     public const int VerifyConcurrency = 16;
 
     private readonly IndexEntries _entries = new();
@@ -409,8 +410,11 @@ public sealed partial class DeviceIndexGrain(
         LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, failed);
     }
 
-    /// <summary>One entry checked by its device (inside the device's turn); false, logged, when it cannot be checked now.</summary>
-    private async Task<bool> TryVerify(string deviceId, bool enabled)
+    /// <summary>
+    /// One entry checked by its device (inside the device's turn), once the silo has a verification slot for it; false,
+    /// logged, when it cannot be checked now.
+    /// </summary>
+    private Task<bool> TryVerify(string deviceId, bool enabled) => slots.Run(async () =>
     {
         try
         {
@@ -422,7 +426,7 @@ public sealed partial class DeviceIndexGrain(
             LogVerifyEntryFailed(logger, ex, deviceId);
             return false;
         }
-    }
+    });
 
     private StorageUnavailableException Superseded() =>
         new($"Index partition {Partition} moved to another activation (a silo of the cluster changed) while this change was written; nothing of it was stored. Retry.");

@@ -1,0 +1,147 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Index;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>
+/// Found by a hostile review, 2026-12-04: restarting a durable registry of 1,024 partitions, its first statistics took
+/// 29 s and answered 503. Each partition checked the devices it loaded 16 at a time, so partitions activating together
+/// started 16 checks each (a device activation and a row read apiece) and buried the silo's storage slots. A silo now
+/// bounds the checks of all its partitions together.
+/// </summary>
+public sealed class IndexVerificationBoundTests
+{
+    private const int Partitions = 16;
+    private const int DevicesPerPartition = DeviceIndexGrain.VerifyConcurrency + 4;
+
+    [Fact(Timeout = 120_000)]
+    public async Task Partitions_activating_together_keep_the_silos_verification_slots_of_device_checks_in_flight_and_check_every_device()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("verify-bound", b => b.Options.InitialSilosCount = 1);
+        var services = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services;
+        var checks = services.GetRequiredService<HeldChecks>();
+        try
+        {
+            var grains = cluster.GrainFactory;
+            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
+            foreach (var id in ids)
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+            }
+            var before = await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
+
+            // Every partition reloads at once, as after a restart; the devices' checks are held where they arrive.
+            checks.Hold();
+            for (var p = 0; p < Partitions; p++)
+            {
+                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+            }
+            Assert.Equal(before, await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()); // activates them all
+
+            // Each partition's first batch has arrived: at a check, or waiting for one of the silo's slots.
+            var slots = services.GetRequiredService<IndexVerificationSlots>();
+            var firstBatches = Partitions * DeviceIndexGrain.VerifyConcurrency;
+            while (checks.InFlight + slots.Waiting < firstBatches)
+            {
+                await Task.Delay(10, ct); // polls a condition; nothing here waits for time to pass
+            }
+            Assert.Equal(16, slots.Limit);
+            Assert.Equal(slots.Limit, checks.InFlight);
+            // Statistics answer while the checks are held.
+            Assert.Equal(before, await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics());
+
+            checks.Release();
+            for (var p = 0; p < Partitions; p++)
+            {
+                await grains.GetGrain<IIndexVerification>(p).WhenVerified();
+            }
+            Assert.Equal(slots.Limit, checks.Peak);
+            Assert.Equal(ids.Order(StringComparer.Ordinal), checks.Checked.Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            checks.Release();
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    private static IEnumerable<string> IdsOf(int partition, int count)
+    {
+        var prefix = $"bound-{Guid.NewGuid():N}";
+        return Enumerable.Range(0, int.MaxValue).Select(i => $"{prefix}-{i}")
+            .Where(id => DevicePartitioner.PartitionOf(id, Partitions) == partition).Take(count);
+    }
+
+    /// <summary>Device checks (<see cref="IIndexedDevice.Verify"/>) of the silo: counted, and held while <see cref="Hold"/> is on.</summary>
+    private sealed class HeldChecks
+    {
+        private readonly Lock _lock = new();
+        private TaskCompletionSource _released = Released();
+        private int _inFlight;
+        private readonly List<string> _checked = [];
+
+        public int InFlight { get { lock (_lock) { return _inFlight; } } }
+
+        public int Peak { get; private set; }
+
+        public IReadOnlyList<string> Checked { get { lock (_lock) { return _checked.ToList(); } } }
+
+        public void Hold() => _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _released.TrySetResult();
+
+        public async Task Check(string deviceId, Func<Task> invoke)
+        {
+            lock (_lock)
+            {
+                _inFlight++;
+                Peak = Math.Max(Peak, _inFlight);
+                _checked.Add(deviceId);
+            }
+            try
+            {
+                await _released.Task;
+                await invoke();
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _inFlight--;
+                }
+            }
+        }
+
+        private static TaskCompletionSource Released()
+        {
+            var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            released.SetResult();
+            return released;
+        }
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.AddSingleton<HeldChecks>();
+            silo.AddIncomingGrainCallFilter<HeldCheckFilter>();
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = Partitions });
+        }
+    }
+
+    private sealed class HeldCheckFilter(HeldChecks checks) : IIncomingGrainCallFilter
+    {
+        public Task Invoke(IIncomingGrainCallContext context) =>
+            context.Grain is IIndexedDevice && context.InterfaceMethod.Name == nameof(IIndexedDevice.Verify)
+                ? checks.Check(context.TargetId.Key.ToString()!, context.Invoke)
+                : context.Invoke();
+    }
+}
