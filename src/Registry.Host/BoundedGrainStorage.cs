@@ -35,11 +35,12 @@ public interface IGroupCommittingStorage : IGrainStorage;
 
 /// <summary>
 /// Wraps the durable index store like <see cref="BoundedGrainStorage"/>: a write within the timeout; a partition's load,
-/// a range query of many pages each bounded by the SDK's network timeout, answers 503 only when storage is unreachable.
+/// a range query of many pages each bounded by the SDK's network timeout, takes one of the silo's load slots
+/// (<see cref="StorageTimeBound.Load"/>) and answers 503 only when storage is unreachable or no slot came in time.
 /// </summary>
 public sealed class BoundedIndexStore(IIndexStore inner, StorageTimeBound bound) : IIndexStore
 {
-    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) => bound.RunLong(inner.Load(partition, lease));
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) => bound.Load(() => inner.Load(partition, lease));
 
     /// <summary>
     /// The bound covers a whole <see cref="Apply"/>, however many requests the inner store needs for it: the inner store's

@@ -136,7 +136,8 @@ public static class SiloConfiguration
         // Grains name logical storages; both are wrapped so ids with '#', '?', '/' or '\' keep rows of their own.
         // Durable storage is also bounded in time, so an outage answers 503 promptly instead of 500 after long retries.
         var bounded = settings.IsDurable;
-        silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>(), settings.GrainStorageRequestsInFlight));
+        silo.Services.AddSingleton(sp => new StorageTimeBound(settings.StorageTimeout, sp.GetRequiredService<ILogger<StorageTimeBound>>(), settings.GrainStorageRequestsInFlight,
+            loadWait: settings.ResponseTimeout));
         AddEscaped(silo.Services, StorageNames.Registry, DeviceStore, bounded);
         AddEscaped(silo.Services, StorageNames.Index, IndexStore, bounded);
         ConfigureEvents(silo, settings);

@@ -19,9 +19,17 @@ namespace Registry.Host;
 /// timeout, was abandoned by its caller and still answered by storage, so storage spent itself on answers nobody read,
 /// and the retries kept it so (the 100k alert soak with a silo killed, loadtests/README.md). docs/storage.md §9.
 /// </para>
+/// <para>
+/// Partition loads (<see cref="Load"/>: an index or heartbeat-monitor partition's range query) have slots of their own, a
+/// quarter as many, and wait for one as long as a caller waits for an answer (<paramref name="loadWait"/>, the silo's
+/// response timeout). All at once, the 1,024 index partitions a first statistics call activates after a restart (and the
+/// 1,024 monitor partitions a silo wakes) put 2,048 requests in storage's queue together: on a busy machine each then
+/// waited past the SDK's network timeout, every load failed, and so did every statistics call after it (503 three times
+/// in a row). Queued here, they reach storage a few at a time and each is answered in time.
+/// </para>
 /// </summary>
 public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTimeBound> logger, int requestsInFlight = StorageTimeBound.DefaultRequestsInFlight,
-    TimeProvider? time = null)
+    TimeProvider? time = null, TimeSpan? loadWait = null)
 {
     /// <summary>Single requests a silo has in flight at once by default (<c>Registry:GrainStorageRequestsInFlight</c>).</summary>
     public const int DefaultRequestsInFlight = 64;
@@ -35,7 +43,22 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
     });
 
+    private readonly ConcurrencyLimiter _loadSlots = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = Math.Max(1, requestsInFlight / 4),
+        QueueLimit = int.MaxValue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
+
+    private readonly TimeSpan _loadWait = loadWait ?? TimeSpan.FromSeconds(30);
+
     public TimeSpan Timeout => timeout;
+
+    /// <summary>Partition loads this silo keeps in flight at most.</summary>
+    public int LoadsInFlight => Math.Max(1, requestsInFlight / 4);
+
+    /// <summary>Partition loads waiting for a slot now.</summary>
+    public long LoadsWaiting => _loadSlots.GetStatistics()?.CurrentQueuedCount ?? 0;
 
     /// <summary>Single requests this silo keeps in flight at most.</summary>
     public int RequestsInFlight => requestsInFlight;
@@ -125,6 +148,28 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         catch (Exception e) when (IsUnreachable(e))
         {
             throw Unavailable("Storage could not be reached or failed the request (a refused connection, a network timeout or a server error). Retry later.", e);
+        }
+    }
+
+    /// <summary>
+    /// A partition's load, a range query of many pages (<see cref="RunLong{T}"/>): <paramref name="start"/> is called once
+    /// a load slot is free, within the load wait or never (the caller gets 503); the slot is held until the load ends.
+    /// </summary>
+    public async Task<T> Load<T>(Func<Task<T>> start)
+    {
+        using var waited = new CancellationTokenSource(_loadWait, _time);
+        RateLimitLease lease;
+        try
+        {
+            lease = await _loadSlots.AcquireAsync(1, waited.Token);
+        }
+        catch (OperationCanceledException) when (waited.IsCancellationRequested)
+        {
+            throw Unavailable($"Storage is busy: no partition load went out within {_loadWait.TotalSeconds:0.#} s ({LoadsInFlight} in flight) and nothing was sent. Retry later.", null);
+        }
+        using (lease)
+        {
+            return await RunLong(start());
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
+using Registry.Grains.Index;
 using Registry.Host;
 
 namespace Registry.Tests.Durability;
@@ -86,6 +87,117 @@ public sealed class StorageTimeBoundTests
         await Assert.ThrowsAsync<StorageUnavailableException>(() => second);
         await Assert.ThrowsAsync<StorageUnavailableException>(() => first);
         Assert.Equal(["first"], inner.Asked);
+    }
+
+    /// <summary>
+    /// Found by a restart of 1,024 index partitions on a busy machine (2026-12-04): every load went to storage at once, each
+    /// waited past the SDK's network timeout, and the first three statistics calls all answered 503.
+    /// </summary>
+    [Fact]
+    public async Task Index_partition_loads_beyond_a_quarter_of_the_request_slots_wait_here_and_go_out_as_earlier_ones_end()
+    {
+        var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 8, new FakeTimeProvider());
+        var inner = new HeldLoads();
+        var store = new BoundedIndexStore(inner, bound);
+
+        var loads = Enumerable.Range(0, 5).Select(p => store.Load(p)).ToList();
+
+        Assert.Equal([0, 1], inner.Asked);
+        Assert.Equal(3, bound.LoadsWaiting);
+        inner.Answer(1);
+        await loads[1];
+        await inner.UntilAsked(3);
+        Assert.Equal([0, 1, 2], inner.Asked);
+        Assert.Equal(2, bound.LoadsWaiting);
+        inner.Answer(0);
+        inner.Answer(2);
+        await inner.UntilAsked(5);
+        Assert.Equal([0, 1, 2, 3, 4], inner.Asked);
+        inner.Answer(3);
+        inner.Answer(4);
+        await Task.WhenAll(loads);
+        Assert.Equal(0, bound.LoadsWaiting);
+    }
+
+    [Fact]
+    public async Task A_load_waits_for_a_slot_as_long_as_a_caller_waits_then_answers_ServiceUnavailable_and_is_never_sent()
+    {
+        var time = new FakeTimeProvider();
+        var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 4, time, loadWait: TimeSpan.FromSeconds(30));
+        var inner = new HeldLoads();
+        var store = new BoundedIndexStore(inner, bound);
+        var first = store.Load(0);
+        var late = store.Load(1);
+
+        time.Advance(Timeout * 2); // past the storage timeout: a load is not a single request, it still waits
+        Assert.False(late.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(20));
+
+        var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => late);
+        Assert.Contains("nothing was sent", refused.Message);
+        Assert.Equal([0], inner.Asked);
+        inner.Answer(0);
+        await first;
+        var next = store.Load(2); // the slot came back
+        await inner.UntilAsked(2);
+        inner.Answer(2);
+        await next;
+        Assert.Equal([0, 2], inner.Asked);
+    }
+
+    /// <summary>An index store whose loads answer when the test says; <see cref="Asked"/> lists the partitions that reached it.</summary>
+    private sealed class HeldLoads : IIndexStore
+    {
+        private readonly Lock _lock = new();
+        private readonly Dictionary<int, TaskCompletionSource<IReadOnlyList<IndexEntry>>> _held = [];
+        private readonly List<int> _asked = [];
+        private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<int> Asked { get { lock (_lock) { return [.. _asked]; } } }
+
+        public int MaxChangesPerWrite => 100;
+
+        public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null)
+        {
+            var held = new TaskCompletionSource<IReadOnlyList<IndexEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            TaskCompletionSource arrived;
+            lock (_lock)
+            {
+                _asked.Add(partition);
+                _held[partition] = held;
+                (arrived, _arrived) = (_arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            }
+            arrived.SetResult();
+            return held.Task;
+        }
+
+        /// <summary>Waits until <paramref name="count"/> loads have reached the store.</summary>
+        public async Task UntilAsked(int count)
+        {
+            while (true)
+            {
+                Task arrived;
+                lock (_lock)
+                {
+                    if (_asked.Count >= count)
+                    {
+                        return;
+                    }
+                    arrived = _arrived.Task;
+                }
+                await arrived.WaitAsync(TestContext.Current.CancellationToken);
+            }
+        }
+
+        public void Answer(int partition)
+        {
+            lock (_lock)
+            {
+                _held[partition].SetResult([new IndexEntry($"device-{partition}", true)]);
+            }
+        }
+
+        public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null) => Task.CompletedTask;
     }
 
     private sealed class HangingPresence : IPresenceStore
