@@ -158,13 +158,17 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
     public async Task<T> Load<T>(Func<Task<T>> start)
     {
         using var waited = new CancellationTokenSource(_loadWait, _time);
-        RateLimitLease lease;
+        RateLimitLease? lease = null;
         try
         {
             lease = await _loadSlots.AcquireAsync(1, waited.Token);
         }
         catch (OperationCanceledException) when (waited.IsCancellationRequested)
         {
+        }
+        if (lease is not { IsAcquired: true })
+        {
+            lease?.Dispose();
             throw Unavailable($"Storage is busy: no partition load went out within {_loadWait.TotalSeconds:0.#} s ({LoadsInFlight} in flight) and nothing was sent. Retry later.", null);
         }
         using (lease)

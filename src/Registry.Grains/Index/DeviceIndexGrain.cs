@@ -16,8 +16,9 @@ namespace Registry.Grains.Index;
 /// <para>
 /// On activation (after a restart, or a move to another silo) a partition verifies, in the background, every entry it
 /// loaded from storage against its device (<see cref="IIndexedDevice.Verify"/>, <see cref="VerifyConcurrency"/>
-/// devices at a time, and no more than the silo's <see cref="IndexVerificationSlots"/> across its partitions): phantoms left by a crash between an index write and a device write drop out of the statistics
-/// within one pass, without anyone listing. <see cref="IndexMembership"/> explains the protocol whole.
+/// devices at a time, and no more than the silo's <see cref="IndexVerificationSlots"/> across its partitions): phantoms
+/// left by a crash between an index write and a device write drop out of the statistics within one pass, without anyone
+/// listing. <see cref="IndexMembership"/> explains the protocol whole.
 /// </para>
 /// <para>
 /// One activation writes: each claims the partition when it loads (<see cref="IndexLease"/>) and its writes are refused
