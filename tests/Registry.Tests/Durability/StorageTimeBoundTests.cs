@@ -93,9 +93,10 @@ public sealed class StorageTimeBoundTests
     /// Found by a restart of 1,024 index partitions on a busy machine (2026-12-04): every load went to storage at once, each
     /// waited past the SDK's network timeout, and the first three statistics calls all answered 503.
     /// </summary>
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Index_partition_loads_beyond_a_quarter_of_the_request_slots_wait_here_and_go_out_as_earlier_ones_end()
     {
+        var ct = TestContext.Current.CancellationToken;
         var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 8, new FakeTimeProvider());
         var inner = new HeldLoads();
         var store = new BoundedIndexStore(inner, bound);
@@ -105,7 +106,7 @@ public sealed class StorageTimeBoundTests
         Assert.Equal([0, 1], inner.Asked);
         Assert.Equal(3, bound.LoadsWaiting);
         inner.Answer(1);
-        await loads[1];
+        await loads[1].WaitAsync(ct);
         await inner.UntilAsked(3);
         Assert.Equal([0, 1, 2], inner.Asked);
         Assert.Equal(2, bound.LoadsWaiting);
@@ -115,13 +116,14 @@ public sealed class StorageTimeBoundTests
         Assert.Equal([0, 1, 2, 3, 4], inner.Asked);
         inner.Answer(3);
         inner.Answer(4);
-        await Task.WhenAll(loads);
+        await Task.WhenAll(loads).WaitAsync(ct);
         Assert.Equal(0, bound.LoadsWaiting);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task A_load_waits_for_a_slot_as_long_as_a_caller_waits_then_answers_ServiceUnavailable_and_is_never_sent()
     {
+        var ct = TestContext.Current.CancellationToken;
         var time = new FakeTimeProvider();
         var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 4, time, loadWait: TimeSpan.FromSeconds(30));
         var inner = new HeldLoads();
@@ -133,15 +135,15 @@ public sealed class StorageTimeBoundTests
         Assert.False(late.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(20));
 
-        var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => late);
+        var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => late.WaitAsync(ct));
         Assert.Contains("nothing was sent", refused.Message);
         Assert.Equal([0], inner.Asked);
         inner.Answer(0);
-        await first;
+        await first.WaitAsync(ct);
         var next = store.Load(2); // the slot came back
         await inner.UntilAsked(2);
         inner.Answer(2);
-        await next;
+        await next.WaitAsync(ct);
         Assert.Equal([0, 2], inner.Asked);
     }
 
