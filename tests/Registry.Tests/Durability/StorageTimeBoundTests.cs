@@ -2,8 +2,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
-using Registry.Grains.Index;
 using Registry.Host;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Durability;
 
@@ -98,7 +98,7 @@ public sealed class StorageTimeBoundTests
     {
         var ct = TestContext.Current.CancellationToken;
         var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 8, new FakeTimeProvider());
-        var inner = new HeldLoads();
+        var inner = new HeldIndexLoads();
         var store = new BoundedIndexStore(inner, bound);
 
         var loads = Enumerable.Range(0, 5).Select(p => store.Load(p)).ToList();
@@ -126,7 +126,7 @@ public sealed class StorageTimeBoundTests
         var ct = TestContext.Current.CancellationToken;
         var time = new FakeTimeProvider();
         var bound = new StorageTimeBound(Timeout, NullLogger<StorageTimeBound>.Instance, requestsInFlight: 4, time, loadWait: TimeSpan.FromSeconds(30));
-        var inner = new HeldLoads();
+        var inner = new HeldIndexLoads();
         var store = new BoundedIndexStore(inner, bound);
         var first = store.Load(0);
         var late = store.Load(1);
@@ -145,61 +145,6 @@ public sealed class StorageTimeBoundTests
         inner.Answer(2);
         await next.WaitAsync(ct);
         Assert.Equal([0, 2], inner.Asked);
-    }
-
-    /// <summary>An index store whose loads answer when the test says; <see cref="Asked"/> lists the partitions that reached it.</summary>
-    private sealed class HeldLoads : IIndexStore
-    {
-        private readonly Lock _lock = new();
-        private readonly Dictionary<int, TaskCompletionSource<IReadOnlyList<IndexEntry>>> _held = [];
-        private readonly List<int> _asked = [];
-        private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public List<int> Asked { get { lock (_lock) { return [.. _asked]; } } }
-
-        public int MaxChangesPerWrite => 100;
-
-        public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null)
-        {
-            var held = new TaskCompletionSource<IReadOnlyList<IndexEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
-            TaskCompletionSource arrived;
-            lock (_lock)
-            {
-                _asked.Add(partition);
-                _held[partition] = held;
-                (arrived, _arrived) = (_arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            }
-            arrived.SetResult();
-            return held.Task;
-        }
-
-        /// <summary>Waits until <paramref name="count"/> loads have reached the store.</summary>
-        public async Task UntilAsked(int count)
-        {
-            while (true)
-            {
-                Task arrived;
-                lock (_lock)
-                {
-                    if (_asked.Count >= count)
-                    {
-                        return;
-                    }
-                    arrived = _arrived.Task;
-                }
-                await arrived.WaitAsync(TestContext.Current.CancellationToken);
-            }
-        }
-
-        public void Answer(int partition)
-        {
-            lock (_lock)
-            {
-                _held[partition].SetResult([new IndexEntry($"device-{partition}", true)]);
-            }
-        }
-
-        public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null) => Task.CompletedTask;
     }
 
     private sealed class HangingPresence : IPresenceStore

@@ -1,0 +1,104 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.TestingHost;
+using Registry.Abstractions;
+using Registry.Grains.Index;
+using Registry.Grains.Registry;
+using Registry.Host;
+using Registry.Tests.Infrastructure;
+
+namespace Registry.Tests.Grains;
+
+/// <summary>
+/// A statistics call asks the index partitions a window at a time (<see cref="DeviceRegistryGrain.StatisticsWindow"/>).
+/// Found by a hostile review of a restart of 1,024 partitions (2026-12-04): the call asked every partition at once, so
+/// their loads filled the silo's load queue and a device request whose own partition was not loaded yet waited behind
+/// all of them (up to 8 s; with a 1 s response timeout, 503), and when storage failed each of the 1,024 activations
+/// failed and was logged. One silo, in-memory grains, an index store whose loads answer when the test says, behind the
+/// silo's load slots (two of them).
+/// </summary>
+public sealed class StatisticsFanOutTests
+{
+    private const int Partitions = 256;
+    private const int RequestsInFlight = 8;
+    private const int LoadSlots = RequestsInFlight / 4;
+    private static HeldIndexLoads s_store = new();
+    private static StorageTimeBound s_bound = null!;
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_device_request_whose_partition_is_not_loaded_waits_behind_at_most_a_window_of_a_statistics_calls_loads()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        s_store = new HeldIndexLoads(_ => []);
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("statwin", b => b.Options.InitialSilosCount = 1);
+        try
+        {
+            var statistics = cluster.GrainFactory.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
+            await s_store.UntilAsked(LoadSlots);
+
+            // A device of the last partition, which the statistics call asks last.
+            var id = Enumerable.Range(0, 100_000).Select(i => $"late-{i}").First(i => DevicePartitioner.PartitionOf(i, Partitions) == Partitions - 1);
+            var read = cluster.GrainFactory.GetGrain<IDeviceGrain>(id).Get();
+            var answered = 0;
+            var mostWaiting = 0L;
+            while (!s_store.Asked.Contains(Partitions - 1))
+            {
+                mostWaiting = Math.Max(mostWaiting, s_bound.LoadsWaiting);
+                // Oldest first, as storage would answer them: each answer lets the next queued load go out.
+                s_store.Answer(s_store.Asked[answered++]);
+                await s_store.UntilAsked(answered + LoadSlots);
+            }
+            // The call keeps a window of partitions asked, two of them loading: the rest of the window (and the device's own
+            // load) wait. Before, every partition's load could wait in that queue (90 and 232 at once in two runs here).
+            Assert.True(mostWaiting <= DeviceRegistryGrain.StatisticsWindow - LoadSlots + 1,
+                $"up to {mostWaiting} partition loads waited at once (at most {DeviceRegistryGrain.StatisticsWindow - LoadSlots + 1} expected)");
+
+            s_store.Release();
+            Assert.Null(await read.WaitAsync(ct));
+            Assert.Equal(new RegistryStatistics(0, 0, 0), await statistics.WaitAsync(ct));
+            Assert.Equal(Partitions, s_store.Asked.Distinct().Count());
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_statistics_call_asks_no_partition_after_one_failed_so_a_storage_failure_fails_a_window_of_activations_not_all()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        s_store = new HeldIndexLoads(_ => []) { Refuse = new StorageUnavailableException("storage is down (test)") };
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("statfail", b => b.Options.InitialSilosCount = 1);
+        try
+        {
+            var registry = cluster.GrainFactory.GetGrain<IDeviceRegistryGrain>(0);
+            var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => registry.GetStatistics().WaitAsync(ct));
+            Assert.Contains("storage is down (test)", refused.Message);
+            Assert.InRange(s_store.Asked.Count, 1, DeviceRegistryGrain.StatisticsWindow);
+
+            // Storage back: the next call counts every partition.
+            s_store.Refuse = null;
+            s_store.Release();
+            Assert.Equal(new RegistryStatistics(0, 0, 0), await registry.GetStatistics().WaitAsync(ct));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            // Registered before the registry's own (which only TryAdds): the partitions load through the held store,
+            // behind load slots as a durable silo's are.
+            s_bound = new StorageTimeBound(TimeSpan.FromMinutes(1), NullLogger<StorageTimeBound>.Instance, RequestsInFlight, loadWait: TimeSpan.FromMinutes(5));
+            silo.Services.AddSingleton<IIndexStore>(new BoundedIndexStore(s_store, s_bound));
+            SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = Partitions });
+        }
+    }
+}
