@@ -12,9 +12,10 @@ namespace Registry.Tests.Heartbeats;
 /// silo that dies takes a share of the directory with it: the survivors drop the activations registered there (their
 /// last heartbeat with them), and a caller that looks a device up in that window can start a second activation beside
 /// the first. The monitor then asked the second one, which heard no heartbeat, and announced a device that kept beating
-/// through the first (seen once in the process-level silo-kill test). The registry runs the strongly consistent
-/// directory, which rebuilds a dead silo's range from the live activations: a device on a surviving silo keeps its
-/// activation and its last heartbeat, and no device gets a second one.
+/// through the first (seen once in the process-level silo-kill test). Orleans' test clusters run the strongly
+/// consistent directory (the registry's silos do not: docs/invariants.md §11, a known gap), which rebuilds a dead silo's
+/// range from the live activations: on it, a device on a surviving silo keeps its activation and its last heartbeat, no
+/// device gets a second one, and the monitor announces none of them.
 /// </summary>
 public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
 {
@@ -102,7 +103,7 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
             // Each device on a survivor answers from the activation that heard its heartbeat, still where it was.
             foreach (var id in survivors)
             {
-                var heartbeat = await grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat();
+                var heartbeat = await AfterFailover(() => grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat());
                 Assert.True(heartbeat.LastHeartbeatTime == beatAt[id],
                     $"{id} on a surviving silo lost its last heartbeat ({heartbeat.LastHeartbeatTime:O} instead of {beatAt[id]:O}): it was activated anew");
                 Assert.Equal(placement[id], await management.GetActivationAddress(grains.GetGrain<IDeviceGrain>(id)));
@@ -130,7 +131,27 @@ public sealed class SingleActivationFailoverTests(AzuriteFixture azurite)
         }
     }
 
-    /// <summary>Each surviving silo's membership view has declared the victim dead (a bounded wait on the views themselves).</summary>
+    /// <summary>
+    /// A read asked again if Orleans' response timeout ends it: a call the cluster's silos had in flight to the dead silo
+    /// (the device asks its monitor partition, which may have been there) is answered only by that timeout, and a CI run
+    /// (2026-12-04) saw the first survivor's read time out so, once in many runs. Asked again, it must come from the same
+    /// activation: a second one would show a lost heartbeat or another silo, which the test still fails on.
+    /// </summary>
+    private static async Task<T> AfterFailover<T>(Func<Task<T>> read)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read();
+            }
+            catch (TimeoutException e) when (attempt < 3)
+            {
+                TestContext.Current.SendDiagnosticMessage($"asked again after Orleans' response timeout: {e.Message}");
+            }
+        }
+    }
+
     private sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo) =>
