@@ -1,6 +1,7 @@
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Index;
+using Registry.Grains.Storage;
 
 namespace Registry.Host;
 
@@ -40,7 +41,8 @@ public interface IGroupCommittingStorage : IGrainStorage;
 /// </summary>
 public sealed class BoundedIndexStore(IIndexStore inner, StorageTimeBound bound) : IIndexStore
 {
-    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) => bound.Load(() => inner.Load(partition, lease));
+    public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null) =>
+        bound.Load(() => inner.Load(partition, lease), BackgroundLoads.Requested);
 
     /// <summary>
     /// The bound covers a whole <see cref="Apply"/>, however many requests the inner store needs for it: the inner store's

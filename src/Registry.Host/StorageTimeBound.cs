@@ -25,7 +25,9 @@ namespace Registry.Host;
 /// response timeout). All at once, the 1,024 index partitions a first statistics call activates after a restart (and the
 /// 1,024 monitor partitions a silo wakes) put 2,048 requests in storage's queue together: on a busy machine each then
 /// waited past the SDK's network timeout, every load failed, and so did every statistics call after it (503 three times
-/// in a row). Queued here, they reach storage a few at a time and each is answered in time.
+/// in a row). Queued here, they reach storage a few at a time and each is answered in time. A sweep's loads (marked as
+/// background by <see cref="Registry.Grains.Storage.BackgroundLoads"/>) take at most half the load slots, so a request
+/// whose own partition must load is not queued behind them. docs/storage.md §9.
 /// </para>
 /// </summary>
 public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTimeBound> logger, int requestsInFlight = StorageTimeBound.DefaultRequestsInFlight,
@@ -50,6 +52,14 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
     });
 
+    /// <summary>Background loads (a sweep's) take one of these before a load slot: they never hold more than half the load slots.</summary>
+    private readonly ConcurrencyLimiter _backgroundLoads = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = Math.Max(1, requestsInFlight / 8),
+        QueueLimit = int.MaxValue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
+
     private readonly TimeSpan _loadWait = loadWait ?? TimeSpan.FromSeconds(30);
 
     public TimeSpan Timeout => timeout;
@@ -57,8 +67,11 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
     /// <summary>Partition loads this silo keeps in flight at most.</summary>
     public int LoadsInFlight => Math.Max(1, requestsInFlight / 4);
 
-    /// <summary>Partition loads waiting for a slot now.</summary>
-    public long LoadsWaiting => _loadSlots.GetStatistics()?.CurrentQueuedCount ?? 0;
+    /// <summary>Background loads (<see cref="Load{T}(Func{Task{T}}, bool)"/>) this silo keeps in flight at most: half its load slots.</summary>
+    public int BackgroundLoadsInFlight => Math.Max(1, requestsInFlight / 8);
+
+    /// <summary>Partition loads waiting for a slot now, background ones included.</summary>
+    public long LoadsWaiting => (_loadSlots.GetStatistics()?.CurrentQueuedCount ?? 0) + (_backgroundLoads.GetStatistics()?.CurrentQueuedCount ?? 0);
 
     /// <summary>Single requests this silo keeps in flight at most.</summary>
     public int RequestsInFlight => requestsInFlight;
@@ -154,14 +167,25 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
     /// <summary>
     /// A partition's load, a range query of many pages (<see cref="RunLong{T}"/>): <paramref name="start"/> is called once
     /// a load slot is free, within the load wait or never (the caller gets 503); the slot is held until the load ends.
+    /// A <paramref name="background"/> load (one that no single request waits for: a sweep over every partition) first
+    /// takes one of half as many background turns, so the loads of such sweeps never fill the slots and a request's own
+    /// load goes out at once or behind a few (a statistics call after a restart held device GETs 0.4 s each, typically,
+    /// while its window of loads queued ahead of theirs).
     /// </summary>
-    public async Task<T> Load<T>(Func<Task<T>> start)
+    public async Task<T> Load<T>(Func<Task<T>> start, bool background = false)
     {
         using var waited = new CancellationTokenSource(_loadWait, _time);
+        using var turn = background ? await Take(_backgroundLoads, waited) : null;
+        using var lease = await Take(_loadSlots, waited);
+        return await RunLong(start());
+    }
+
+    private async Task<RateLimitLease> Take(ConcurrencyLimiter limiter, CancellationTokenSource waited)
+    {
         RateLimitLease? lease = null;
         try
         {
-            lease = await _loadSlots.AcquireAsync(1, waited.Token);
+            lease = await limiter.AcquireAsync(1, waited.Token);
         }
         catch (OperationCanceledException) when (waited.IsCancellationRequested)
         {
@@ -171,10 +195,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
             lease?.Dispose();
             throw Unavailable($"Storage is busy: no partition load went out within {_loadWait.TotalSeconds:0.#} s ({LoadsInFlight} in flight) and nothing was sent. Retry later.", null);
         }
-        using (lease)
-        {
-            return await RunLong(start());
-        }
+        return lease;
     }
 
     /// <summary>The caller gets IoT Hub's code and a plain text; what storage said stays in this silo's log.</summary>

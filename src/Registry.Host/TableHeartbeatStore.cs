@@ -81,7 +81,7 @@ public sealed class TableHeartbeatStore(TableClient table) : IHeartbeatStore
 /// <summary>Wraps the durable heartbeat store like <see cref="BoundedIndexStore"/>.</summary>
 public sealed class BoundedHeartbeatStore(IHeartbeatStore inner, StorageTimeBound bound) : IHeartbeatStore
 {
-    public Task<IReadOnlyList<MonitoredDevice>> Load(int partition) => bound.Load(() => inner.Load(partition));
+    public Task<IReadOnlyList<MonitoredDevice>> Load(int partition) => bound.Load(() => inner.Load(partition), BackgroundLoads.Requested);
 
     public Task Apply(int partition, IReadOnlyList<MonitorChange> changes) => bound.Request(() => inner.Apply(partition, changes));
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Registry.Grains.Storage;
 
 namespace Registry.Grains.Heartbeats;
 
@@ -83,6 +84,8 @@ public sealed partial class MonitorWaker(
     /// <summary>Wakes every partition; returns the number that could not be woken.</summary>
     public async Task<int> WakeAll(string reason, CancellationToken ct)
     {
+        // The partitions' loads go behind any device request's own (BackgroundLoads): nobody waits for a wake.
+        BackgroundLoads.Mark();
         var failed = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, index.Value.Partitions), new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct },
             async (partition, token) =>

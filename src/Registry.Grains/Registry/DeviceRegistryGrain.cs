@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Registry.Abstractions;
 using Registry.Grains.Index;
+using Registry.Grains.Storage;
 
 namespace Registry.Grains.Registry;
 
@@ -34,6 +35,8 @@ public sealed class DeviceRegistryGrain(
     /// </summary>
     public async Task<RegistryStatistics> GetStatistics()
     {
+        // A partition this call activates loads behind any device request's own partition load (BackgroundLoads).
+        BackgroundLoads.Mark();
         long enabled = 0, disabled = 0;
         var next = 0;
         var failed = false;
