@@ -313,7 +313,7 @@ public static class SiloConfiguration
         var indexTable = StorageTables.Of(Tables(settings), tableName + "Index", settings.StorageTables);
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) =>
             new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>(),
-                groups: settings.Groups));
+                groups: settings.Groups, roundTrip: settings.StorageTimeout));
         foreach (var table in indexTable.All)
         {
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, TableStage));
@@ -325,7 +325,7 @@ public static class SiloConfiguration
         // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
         // Reminders table above (one row per partition that watches anything).
         var heartbeatTable = Tables(settings).GetTableClient(tableName + "Heartbeats");
-        silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable));
+        silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable, settings.StorageTimeout));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, TableStage));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.

@@ -150,13 +150,19 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
 
     /// <summary>
     /// Runs an operation of many requests (a range query) without an overall limit, each request being bounded by the
-    /// SDK's network timeout: only storage that cannot be reached is turned into 503.
+    /// SDK's network timeout and, for a partition's load, each round trip by the storage timeout (<see cref="RoundTripBound"/>):
+    /// only storage that cannot be reached or stopped answering is turned into 503.
     /// </summary>
     public async Task<T> RunLong<T>(Task<T> operation)
     {
         try
         {
             return await operation;
+        }
+        catch (TimeoutException e)
+        {
+            // One of its round trips waited the storage timeout (RoundTripBound).
+            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", e);
         }
         catch (Exception e) when (IsUnreachable(e))
         {

@@ -13,28 +13,41 @@ namespace Registry.Host;
 /// partition's load is one range query. Writes happen when monitoring starts or stops and twice per outage, never per
 /// heartbeat or per deadline. docs/storage.md.
 /// </summary>
-public sealed class TableHeartbeatStore(TableClient table) : IHeartbeatStore
+public sealed class TableHeartbeatStore(TableClient table, TimeSpan? roundTrip = null, TimeProvider? time = null) : IHeartbeatStore
 {
     private const string IntervalColumn = "IntervalSeconds";
     private const string GraceColumn = "GraceSeconds";
     private const string OutageColumn = "OutageSince";
     private static readonly string[] Columns = ["RowKey", IntervalColumn, GraceColumn, OutageColumn];
 
+    /// <summary>The partition's watched devices by one range query, each page within <c>roundTrip</c> (<see cref="RoundTripBound"/>).</summary>
     public async Task<IReadOnlyList<MonitoredDevice>> Load(int partition)
     {
         var key = TableIndexStore.PartitionKey(partition);
         var devices = new List<MonitoredDevice>();
-        await foreach (var entity in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns))
+        using var trips = new RoundTripBound(roundTrip, time);
+        try
         {
-            var policy = new HeartbeatPolicy(entity.GetInt32(IntervalColumn) ?? 0, entity.GetInt32(GraceColumn) ?? 0);
-            // A record no policy can come from (edited by hand) is not watched rather than failing the partition.
-            if (policy.Problem() is null)
+            await foreach (var page in table.QueryAsync<TableEntity>(e => e.PartitionKey == key, select: Columns, cancellationToken: trips.Token).AsPages())
             {
-                devices.Add(new MonitoredDevice(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey), policy,
-                    entity.GetDateTimeOffset(OutageColumn)?.UtcDateTime));
+                trips.Answered();
+                foreach (var entity in page.Values)
+                {
+                    var policy = new HeartbeatPolicy(entity.GetInt32(IntervalColumn) ?? 0, entity.GetInt32(GraceColumn) ?? 0);
+                    // A record no policy can come from (edited by hand) is not watched rather than failing the partition.
+                    if (policy.Problem() is null)
+                    {
+                        devices.Add(new MonitoredDevice(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey), policy,
+                            entity.GetDateTimeOffset(OutageColumn)?.UtcDateTime));
+                    }
+                }
             }
+            return devices;
         }
-        return devices;
+        catch (Exception e) when (trips.Ended(e))
+        {
+            throw trips.Expired($"heartbeat monitor partition {partition}'s load", e);
+        }
     }
 
     public Task Apply(int partition, IReadOnlyList<MonitorChange> changes)

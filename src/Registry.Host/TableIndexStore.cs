@@ -20,7 +20,8 @@ namespace Registry.Host;
 /// and a write refused by storage fails alone, the others of its transaction going again without it. docs/storage.md §6.
 /// </summary>
 public sealed class TableIndexStore(StorageTables tables, int requestsInFlight = TableIndexStore.DefaultRequestsInFlight,
-    TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null, StorageGroups? groups = null) : IIndexStore
+    TimeSpan? slowRequest = null, ILogger<TableIndexStore>? logger = null, TimeProvider? time = null, StorageGroups? groups = null,
+    TimeSpan? roundTrip = null) : IIndexStore
 {
     /// <summary>
     /// Storage requests a group-committing store has in flight at once, over all its groups (<c>Registry:StorageRequestsInFlight</c>).
@@ -94,26 +95,43 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
     /// </summary>
     private static string ClaimRowKey(int partition) => PartitionKey(partition);
 
+    /// <summary>
+    /// The partition's entries, by its claim (when leased) and one range query; each of its round trips answers within
+    /// <c>roundTrip</c> (<see cref="RoundTripBound"/>) or the load fails with a <see cref="TimeoutException"/>.
+    /// </summary>
     public async Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null)
     {
-        if (lease is not null)
+        using var trips = new RoundTripBound(roundTrip, time);
+        try
         {
-            // The claim first, then the read: a write of an earlier lease either landed before the claim (so the read has
-            // it) or meets the claim's new ETag and is refused whole.
-            var claimed = await tables.For(GroupKey(partition)).UpsertEntityAsync(new TableEntity(GroupKey(partition), ClaimRowKey(partition)) { [HolderColumn] = lease.Holder },
-                TableUpdateMode.Replace);
-            lease.Proof = claimed.Headers.ETag ?? throw new InvalidOperationException("Storage answered the index claim without an ETag.");
+            if (lease is not null)
+            {
+                // The claim first, then the read: a write of an earlier lease either landed before the claim (so the read has
+                // it) or meets the claim's new ETag and is refused whole.
+                var claimed = await tables.For(GroupKey(partition)).UpsertEntityAsync(new TableEntity(GroupKey(partition), ClaimRowKey(partition)) { [HolderColumn] = lease.Holder },
+                    TableUpdateMode.Replace, trips.Token);
+                trips.Answered();
+                lease.Proof = claimed.Headers.ETag ?? throw new InvalidOperationException("Storage answered the index claim without an ETag.");
+            }
+            var prefix = RowPrefix(partition);
+            // '.' follows '-': every RowKey of the partition is in [prefix, upper).
+            var upper = PartitionKey(partition) + ".";
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {GroupKey(partition)} and RowKey ge {prefix} and RowKey lt {upper}");
+            var entries = new List<IndexEntry>();
+            await foreach (var page in tables.For(GroupKey(partition)).QueryAsync<TableEntity>(filter, select: Columns, cancellationToken: trips.Token).AsPages())
+            {
+                trips.Answered();
+                foreach (var entity in page.Values)
+                {
+                    entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false));
+                }
+            }
+            return entries;
         }
-        var prefix = RowPrefix(partition);
-        // '.' follows '-': every RowKey of the partition is in [prefix, upper).
-        var upper = PartitionKey(partition) + ".";
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {GroupKey(partition)} and RowKey ge {prefix} and RowKey lt {upper}");
-        var entries = new List<IndexEntry>();
-        await foreach (var entity in tables.For(GroupKey(partition)).QueryAsync<TableEntity>(filter, select: Columns))
+        catch (Exception e) when (trips.Ended(e))
         {
-            entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false));
+            throw trips.Expired($"index partition {partition}'s load", e);
         }
-        return entries;
     }
 
     public Task Apply(int partition, IReadOnlyList<IndexChange> changes, IndexLease? lease = null)
