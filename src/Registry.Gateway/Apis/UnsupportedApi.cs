@@ -49,6 +49,19 @@ internal static class UnsupportedApi
     /// ArgumentInvalid (400): IoT Hub's code list has no generic not-found or method-not-allowed code, and the
     /// status must stay <c>code / 1000</c>.
     /// </summary>
-    public static IResult Unsupported(HttpContext context) =>
+    public static IResult Unsupported(HttpContext context)
+    {
+        // Kestrel resolves dot segments before routing: DELETE /devices/%2E arrives as DELETE /devices/, which no endpoint
+        // serves, and the text named a path that was never sent (hostile review, 2026-12-04). Name what was sent.
+        if (DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget) is { } raw && HasDotSegment(raw))
+        {
+            throw RegistryException.Invalid(raw.StartsWith("/devices/", StringComparison.OrdinalIgnoreCase)
+                ? $"The path '{raw}' has a dot segment where a device id belongs, and '.' and '..' are not device ids."
+                : $"The path '{raw}' has a dot segment ('.' or '..'), which names nothing this registry serves.");
+        }
         throw RegistryException.Invalid($"The request '{context.Request.Method} {context.Request.Path}' is not supported.");
+    }
+
+    private static bool HasDotSegment(string raw) =>
+        raw.Split('/').Any(segment => segment.Replace("%2E", ".", StringComparison.OrdinalIgnoreCase) is "." or "..");
 }

@@ -70,6 +70,28 @@ public sealed class DotSegmentTests(RegistryHostFixture registry) : IClassFixtur
         }
     }
 
+    /// <summary>
+    /// A method that path does not serve once Kestrel resolved its dot segment (<c>DELETE /devices/%2E</c> routes as
+    /// <c>DELETE /devices/</c>): the text names the path as sent. It named <c>/devices/</c>, which was never sent (hostile
+    /// review, 2026-12-04).
+    /// </summary>
+    [Theory]
+    [InlineData("DELETE", "/devices/%2E", "The path '/devices/%2E' has a dot segment where a device id belongs")]
+    [InlineData("PUT", "/devices/.", "The path '/devices/.' has a dot segment where a device id belongs")]
+    [InlineData("DELETE", "/jobs/x/..", "The path '/jobs/x/..' has a dot segment")]
+    public async Task A_dot_segment_on_a_path_no_endpoint_serves_is_named_as_sent(string method, string path, string message)
+    {
+        var host = registry.Host;
+        var owner = host.Policy(SharedAccessPolicy.OwnerKeyName);
+        var token = SharedAccessSignature.Create(host.HostName, owner.PrimaryKey, owner.KeyName, DateTimeOffset.UtcNow.AddHours(1));
+
+        var response = await SendRawAsync(host, method, path + $"?{ApiVersion}", token, method == "PUT" ? "{}" : null);
+
+        Assert.StartsWith("HTTP/1.1 400", response);
+        Assert.Contains("iothub-errorcode: ArgumentInvalid", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(message, response);
+    }
+
     private static async Task<string> SendRawAsync(RegistryTestHost host, string method, string target, string authorization, string? body)
     {
         using var tcp = new TcpClient();
