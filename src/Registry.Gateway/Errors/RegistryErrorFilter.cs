@@ -32,7 +32,13 @@ internal sealed partial class RegistryErrorFilter(ILogger<RegistryErrorFilter> l
         {
             var (code, message) = RegistryErrors.Map(e);
             var error = LegacyError.Create(context.HttpContext, code, message);
-            if (code.HttpStatus() >= 500)
+            if (code == RegistryErrorCode.ServiceUnavailable)
+            {
+                // Storage or the cluster could not serve it for now: the storage layer has logged the cause at Warning, and
+                // a stack per refused request flooded the log during an outage (hostile review, 2026-12-04).
+                LogUnavailable(logger, code, error.TrackingId, message);
+            }
+            else if (code.HttpStatus() >= 500)
             {
                 LogServerError(logger, e, code, error.TrackingId);
             }
@@ -42,4 +48,7 @@ internal sealed partial class RegistryErrorFilter(ILogger<RegistryErrorFilter> l
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Registry request failed with {Code}, tracking id {TrackingId}")]
     private static partial void LogServerError(ILogger logger, Exception exception, RegistryErrorCode code, string trackingId);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Registry request answered {Code}, tracking id {TrackingId}: {Text}")]
+    private static partial void LogUnavailable(ILogger logger, RegistryErrorCode code, string trackingId, string text);
 }

@@ -27,7 +27,7 @@ public sealed partial class MonitorWaker(
     /// <summary>The pauses after a round's failed wake, before it goes on with the partitions left.</summary>
     private static readonly TimeSpan[] Retries = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)];
 
-    /// <summary>How many times a round tries the partitions it has not woken: at most this many failed wakes per partition in flight.</summary>
+    /// <summary>How many times a round tries the partitions it has not woken: with storage down, this many failed wakes in all.</summary>
     public static int Tries => Retries.Length + 1;
 
     private readonly CancellationTokenSource _stopping = new();
@@ -86,8 +86,9 @@ public sealed partial class MonitorWaker(
     }
 
     /// <summary>
-    /// Wakes every partition; returns the number that could not be woken. A round stops at its first failed wake and, after
-    /// a pause (<see cref="Retries"/>), goes on with the partitions not woken yet: when storage is down every activation
+    /// Wakes every partition; returns the number that could not be woken. Each try wakes one partition alone, then the
+    /// others 16 at a time; it stops at its first failed wake and, after a pause (<see cref="Retries"/>), the next try goes
+    /// on with the partitions not woken yet: when storage is down every activation
     /// fails, and each partition tried four times on its own made 4,096 failed activations of 1,024 partitions, each
     /// logged by Orleans as an error with its stack (hostile review, 2026-12-04, with storage refusing connections).
     /// </summary>
@@ -100,11 +101,21 @@ public sealed partial class MonitorWaker(
         {
             var woken = new ConcurrentBag<int>();
             Exception? failure = null;
+            // One partition first, alone: with storage down that is the try's one failed activation, not a round's worth.
+            try
+            {
+                await grains.GetGrain<IHeartbeatMonitorGrain>(left[0]).Wake();
+                woken.Add(left[0]);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failure = e;
+            }
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
                 try
                 {
-                    await Parallel.ForEachAsync(left, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = stop.Token },
+                    await Parallel.ForEachAsync(failure is null ? left.Skip(1) : [], new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = stop.Token },
                         async (partition, token) =>
                         {
                             try

@@ -52,7 +52,10 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, ex, operation.Mode, id);
-            return (new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, "The registry did not answer in time for this device. Retry it.", operation.Mode), null);
+            // Storage's own text where storage said it (a bulk item said "did not answer in time" while storage refused
+            // connections and every other request said so: hostile review, 2026-12-04).
+            var text = ex is StorageUnavailableException ? ex.Message : "The registry did not answer in time for this device. Retry it.";
+            return (new BulkOperationError(id, RegistryErrorCode.ServiceUnavailable, text, operation.Mode), null);
         }
         catch (Exception ex)
         {

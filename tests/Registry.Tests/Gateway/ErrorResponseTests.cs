@@ -3,11 +3,13 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Gateway.Errors;
 using Registry.Gateway.Wire;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Gateway;
 
@@ -106,6 +108,30 @@ public class ErrorResponseTests
         var result = await filter.InvokeAsync(EndpointFilterInvocationContext.Create(NewContext()),
             _ => throw RegistryException.DeviceNotFound("dev1"));
         Assert.Equal(RegistryErrorCode.DeviceNotFound, Assert.IsType<LegacyError>(result).Code);
+    }
+
+    /// <summary>
+    /// A 503 is logged once, at Warning, with its text and without a stack: the storage layer has logged the cause, and a
+    /// stack per refused request (at Error) flooded the log while storage was down (hostile review, 2026-12-04).
+    /// </summary>
+    [Fact]
+    public async Task Filter_logs_a_503_at_warning_without_a_stack_and_a_500_at_error_with_it()
+    {
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var filter = new RegistryErrorFilter(factory.CreateLogger<RegistryErrorFilter>());
+        await filter.InvokeAsync(EndpointFilterInvocationContext.Create(NewContext()),
+            _ => throw new StorageUnavailableException("Storage did not answer within 5 s. Retry later."));
+        var unavailable = Assert.Single(logs.Lines);
+        Assert.Equal(LogLevel.Warning, unavailable.Level);
+        Assert.Contains("ServiceUnavailable", unavailable.Text);
+        Assert.Contains("Storage did not answer within 5 s.", unavailable.Text);
+        Assert.DoesNotContain(" at ", unavailable.Text);
+
+        await filter.InvokeAsync(EndpointFilterInvocationContext.Create(NewContext()), _ => throw new InvalidOperationException("a bug"));
+        var failed = logs.Lines[^1];
+        Assert.Equal(LogLevel.Error, failed.Level);
+        Assert.Contains("a bug", failed.Text);
     }
 
     [Fact]

@@ -36,6 +36,16 @@ public sealed class BulkOperationApplierTests
     }
 
     [Fact]
+    public async Task An_item_storage_could_not_serve_answers_ServiceUnavailable_with_storages_own_text()
+    {
+        var error = await Applier(new FailingDevice(new StorageUnavailableException("Storage could not be reached or failed the request. Retry later."))).Apply(
+            new BulkOperation(ImportMode.Create, Sas("bulk-storage-down"), null));
+
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable, error?.ErrorCode);
+        Assert.Equal("Storage could not be reached or failed the request. Retry later.", error?.ErrorStatus);
+    }
+
+    [Fact]
     public async Task An_item_refused_by_the_registry_answers_its_code_and_logs_nothing_above_debug()
     {
         var error = await Applier(new FailingDevice(RegistryException.DeviceNotFound("bulk-missing"))).Apply(

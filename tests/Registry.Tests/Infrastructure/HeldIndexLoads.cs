@@ -18,9 +18,6 @@ public sealed class HeldIndexLoads(Func<int, IReadOnlyList<IndexEntry>>? entries
 
     public List<int> Asked { get { lock (_lock) { return [.. _asked]; } } }
 
-    /// <summary>When set, every load from now on fails at once with this exception (it is still listed in <see cref="Asked"/>).</summary>
-    public Exception? Refuse { get; set; }
-
     public int MaxChangesPerWrite => 100;
 
     public Task<IReadOnlyList<IndexEntry>> Load(int partition, IndexLease? lease = null)
@@ -32,11 +29,7 @@ public sealed class HeldIndexLoads(Func<int, IReadOnlyList<IndexEntry>>? entries
             _asked.Add(partition);
             _held[partition] = held;
             (arrived, _arrived) = (_arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            if (Refuse is { } refused)
-            {
-                held.SetException(refused);
-            }
-            else if (_released)
+            if (_released)
             {
                 held.SetResult(_entries(partition));
             }
@@ -68,6 +61,15 @@ public sealed class HeldIndexLoads(Func<int, IReadOnlyList<IndexEntry>>? entries
         lock (_lock)
         {
             _held[partition].SetResult(_entries(partition));
+        }
+    }
+
+    /// <summary>Fails the load of <paramref name="partition"/> held now with <paramref name="failure"/>.</summary>
+    public void Fail(int partition, Exception failure)
+    {
+        lock (_lock)
+        {
+            _held[partition].SetException(failure);
         }
     }
 
