@@ -135,6 +135,14 @@ public sealed partial class RegistrySettings
     public TimeSpan StorageTimeout => TimeSpan.FromSeconds(StorageTimeoutSeconds);
 
     /// <summary>
+    /// How long one round trip of a partition's load (its claim, a page of its query) may take: the Azure SDK's tries of
+    /// it (<see cref="SiloConfiguration.StorageRetries"/> retries after the first, each within the storage timeout). One
+    /// storage timeout alone failed the loads of a loaded Azurite during an import whose silo was killed, and the import
+    /// never completed (a fresh-clone run of the suite, 2026-12-04).
+    /// </summary>
+    public TimeSpan LoadRoundTripTimeout => StorageTimeout * (SiloConfiguration.StorageRetries + 1);
+
+    /// <summary>
     /// Requests each group-committing Table store (batched device rows, index entries) has in flight at once. Writes
     /// arriving while every slot is busy share the next transaction of their group, so a storage that is the bottleneck
     /// gets fewer, fuller transactions instead of more, smaller ones.

@@ -223,10 +223,13 @@ public static class SiloConfiguration
     private static HttpClientTransport Transport(RegistrySettings settings) =>
         Transports.GetValue(settings, static _ => new HttpClientTransport(new SocketsHttpHandler { MaxConnectionsPerServer = MaxStorageConnections }));
 
+    /// <summary>The Azure SDK's retries of a storage request after its first try.</summary>
+    public const int StorageRetries = 2;
+
     private static void BoundRetries(RetryOptions retry, TimeSpan timeout)
     {
         retry.Mode = RetryMode.Exponential;
-        retry.MaxRetries = 2;
+        retry.MaxRetries = StorageRetries;
         retry.Delay = TimeSpan.FromMilliseconds(100);
         retry.MaxDelay = TimeSpan.FromMilliseconds(500);
         retry.NetworkTimeout = timeout;
@@ -313,7 +316,7 @@ public static class SiloConfiguration
         var indexTable = StorageTables.Of(Tables(settings), tableName + "Index", settings.StorageTables);
         silo.Services.AddKeyedSingleton<IIndexStore>(IndexEntryStore, (sp, _) =>
             new TableIndexStore(indexTable, settings.StorageRequestsInFlight, settings.StorageTimeout / 2, sp.GetRequiredService<ILogger<TableIndexStore>>(),
-                groups: settings.Groups, roundTrip: settings.StorageTimeout));
+                groups: settings.Groups, roundTrip: settings.LoadRoundTripTimeout));
         foreach (var table in indexTable.All)
         {
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, TableStage));
@@ -325,7 +328,7 @@ public static class SiloConfiguration
         // Heartbeat monitoring: an entity per watched device, keyed like the index; its partitions' reminders are in the
         // Reminders table above (one row per partition that watches anything).
         var heartbeatTable = Tables(settings).GetTableClient(tableName + "Heartbeats");
-        silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable, settings.StorageTimeout));
+        silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable, settings.LoadRoundTripTimeout));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, TableStage));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.

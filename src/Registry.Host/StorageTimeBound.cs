@@ -159,10 +159,9 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         {
             return await operation;
         }
-        catch (TimeoutException e)
+        catch (RoundTripTimeoutException e)
         {
-            // One of its round trips waited the storage timeout (RoundTripBound).
-            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", e);
+            throw Unavailable($"Storage did not answer within {e.Waited.TotalSeconds:0.#} s. Retry later.", e);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
