@@ -15,15 +15,16 @@ runner_failed=0
 
 # .NET: xunit v3 on Microsoft.Testing.Platform (global.json); xunit writes the TRX itself.
 # The run is bounded twice, so a test waiting forever fails the run instead of stalling CI: the session is cancelled
-# after 20 minutes (--timeout: tests still running see their cancellation token, those not started are not run, the
+# after 30 minutes (--timeout: tests still running see their cancellation token, those not started are not run, the
 # TRX is still written), and a test host that shows no progress for 6 minutes (no test started or ended; the longest
 # test takes ~8 on a slow machine, but other tests start and end beside it) is dumped and ended, its running tests
 # printed below (the hang dump's log names them; the dump stays in TestResults). The hang dump's timer restarts at
 # every test's progress: alone it let a stalled run go on 14 minutes past its last test (2026-12-03).
 # The session bound is not the suite's budget (15 min in all): it only turns a hang into a failure. At 13 minutes it
 # cancelled a run that was passing on a slow machine (CI of 551e177, 2026-12-04: 1,710 tests passed, the rest never
-# started); the .NET tests alone took 17 min 47 s on this 2-core machine that day (2,263 passed, README "Test time").
-dotnet test --solution Registry.Orleans.sln --no-build -c Release --timeout 20m \
+# started); on a slow 2-core machine the .NET tests took 17 min 47 s alone and, from a fresh clone, 20 min 07 s, where a
+# 20-minute bound cancelled the last test running (2026-12-05, README "Test time").
+dotnet test --solution Registry.Orleans.sln --no-build -c Release --timeout 30m \
   --hangdump --hangdump-timeout 6m --hangdump-type Mini \
   --report-xunit-trx --results-directory "$results/dotnet" || runner_failed=1
 for hang in "$results"/dotnet/Registry.Tests_*_hang.log; do

@@ -81,7 +81,7 @@ public sealed class FullRestartTests(AzuriteFixture azurite)
         await UntilAsync(() => silent.All(id => cluster.MissedAlertsFor(id) > 0), ct);
         steps.Done("silent announced");
         await writes.StopAsync();
-        var (listed, _) = await DeviceListTests.Walk(http, 1000);
+        var (listed, _) = await DeviceListTests.Walk(http, 1000, retryBusy: true, ct: ct);
         steps.Done("writes stopped, listed");
         steps.Report();
 

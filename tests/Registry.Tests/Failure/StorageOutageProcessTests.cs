@@ -61,7 +61,7 @@ public sealed class StorageOutageProcessTests
             Assert.Equal(["ServiceUnavailable"], writes.RefusalCodes.Keys);
             Assert.Empty(await writes.LostAsync(http));
             // No partial state: a refused create is wholly there (read and listed) or wholly absent, and counted as listed.
-            var (listed, _) = await DeviceListTests.Walk(http, 1000);
+            var (listed, _) = await DeviceListTests.Walk(http, 1000, retryBusy: true, ct: ct);
             var present = new List<string>();
             foreach (var id in writes.Refused)
             {

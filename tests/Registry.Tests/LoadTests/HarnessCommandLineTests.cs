@@ -362,6 +362,26 @@ public sealed class HarnessCommandLineTests
     public async Task A_second_sigterm_aborts_a_run_whose_registry_runs_in_the_harness_process()
     {
         var ct = TestContext.Current.CancellationToken;
+        // A run whose graceful stop ends before the second signal is sent (a fresh-clone suite on a loaded 2-core machine,
+        // 2026-12-05: exit code 130, the test's `kill` started after the harness had already stopped) tests nothing:
+        // it is run again, at most three times. A second signal that reaches a harness still stopping must end it at once.
+        for (var attempt = 1; ; attempt++)
+        {
+            var (secondSignalArrived, exitCode, reportWritten) = await SecondSigtermRun(ct);
+            if (!secondSignalArrived && attempt < 3)
+            {
+                continue;
+            }
+            Assert.True(secondSignalArrived, "in three runs the harness had stopped before its second SIGTERM could be sent");
+            Assert.Equal(128 + 15, exitCode); // ended by the signal itself, not the run's 130
+            Assert.False(reportWritten, "an aborted run writes no report");
+            return;
+        }
+    }
+
+    /// <summary>One run of the test above: whether the second SIGTERM found the harness still running, its exit code, whether it wrote a report.</summary>
+    private static async Task<(bool SecondSignalArrived, int ExitCode, bool ReportWritten)> SecondSigtermRun(CancellationToken ct)
+    {
         var output = Directory.CreateTempSubdirectory("harness-abort-inprocess-").FullName;
         try
         {
@@ -394,24 +414,26 @@ public sealed class HarnessCommandLineTests
             }, ct);
             await running.Task.WaitAsync(ct);
 
-            await Signal(harness.Id);
+            Assert.Equal(0, await Signal(harness.Id, ct));
             await stopping.Task.WaitAsync(ct); // the first signal was taken as Ctrl+C is
-            await Signal(harness.Id);
+            // kill(1) fails (ESRCH) once the harness has exited: then the second signal never reached it.
+            var arrived = !harness.HasExited && await Signal(harness.Id, ct) == 0;
             await harness.WaitForExitAsync(ct);
-
-            Assert.Equal(128 + 15, harness.ExitCode); // ended by the signal itself, not the run's 130
-            Assert.False(File.Exists(Path.Combine(output, "report.json")), "an aborted run writes no report");
+            return (arrived, harness.ExitCode, File.Exists(Path.Combine(output, "report.json")));
         }
         finally
         {
             Directory.Delete(output, recursive: true);
         }
+    }
 
-        async Task Signal(int pid)
-        {
-            using var kill = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-            await kill.WaitForExitAsync(ct);
-        }
+    /// <summary>Sends SIGTERM by kill(1); its exit code (0: delivered).</summary>
+    private static async Task<int> Signal(int pid, CancellationToken ct)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardError = true })!;
+        await kill.StandardError.ReadToEndAsync(ct);
+        await kill.WaitForExitAsync(ct);
+        return kill.ExitCode;
     }
 
     /// <summary>
