@@ -219,7 +219,12 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         RequestFailedException { Status: 0 or 408 or >= 500 } => true,
         RequestFailedException => false, // e.g. 412: a conflict, handled by the grain as such
         HttpRequestException or SocketException or IOException or TimeoutException => true,
-        AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnreachable),
+        // The storage SDK gave up after its retries: each try it aggregates ended in an answer of storage's or a
+        // cancellation, and a caller's own cancellation is thrown at once, never retried, so a cancellation in here is the
+        // SDK's network timeout (a request that waited past it for a connection of the silo's pool carries no socket
+        // error). Taken for an answer, an index partition whose lease write so timed out failed its activation with a 500
+        // and each import line behind it was logged as failed (the 100k import kill on an overloaded machine, 2026-12-05).
+        AggregateException aggregate => aggregate.InnerExceptions.Any(inner => inner is OperationCanceledException || IsUnreachable(inner)),
         _ => e.InnerException is { } innerException && IsUnreachable(innerException),
     };
 }

@@ -184,6 +184,73 @@ public sealed class StorageTimeBoundTests
         Assert.Equal([0, 2], inner.Asked);
     }
 
+    /// <summary>
+    /// Found by the 100,000-line import kill on an overloaded machine (2026-12-05): an index partition's activation whose
+    /// lease write waited for one of the silo's storage connections (<see cref="SiloConfiguration.MaxStorageConnections"/>)
+    /// past the SDK's network timeout, after every retry (an <see cref="AggregateException"/> of cancellations no caller
+    /// asked for, with no socket error inside), passed through as a server error: each import line behind it was logged
+    /// as failed (500) instead of answered 503 and applied again. A real SDK client, its pool of one connection held by a
+    /// request a loopback listener never answers.
+    /// </summary>
+    [Fact(Timeout = 30_000)]
+    public async Task A_request_the_storage_sdk_gave_up_on_while_waiting_for_a_connection_answers_ServiceUnavailable_not_a_server_error()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        using var holding = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
+        {
+            var transport = new Azure.Core.Pipeline.HttpClientTransport(new System.Net.Http.SocketsHttpHandler { MaxConnectionsPerServer = 1 });
+            var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+            Azure.Data.Tables.TableClient Table(TimeSpan networkTimeout)
+            {
+                var options = new Azure.Data.Tables.TableClientOptions { Transport = transport };
+                options.Retry.Mode = Azure.Core.RetryMode.Fixed;
+                options.Retry.MaxRetries = 1;
+                options.Retry.Delay = TimeSpan.FromMilliseconds(10);
+                options.Retry.NetworkTimeout = networkTimeout;
+                return new Azure.Data.Tables.TableClient(new Uri($"http://127.0.0.1:{port}/devstoreaccount1/silent"), "silent",
+                    new Azure.Data.Tables.TableSharedKeyCredential("devstoreaccount1", Convert.ToBase64String(new byte[64])), options);
+            }
+            var held = Table(TimeSpan.FromMinutes(5)).UpsertEntityAsync(new Azure.Data.Tables.TableEntity("p", "held"), cancellationToken: holding.Token);
+            using (var accepted = await silent.AcceptTcpClientAsync(ct))
+            {
+                var table = Table(TimeSpan.FromMilliseconds(300));
+                var bound = new StorageTimeBound(TimeSpan.FromMinutes(1), NullLogger<StorageTimeBound>.Instance);
+
+                var sdkSaid = await Assert.ThrowsAsync<AggregateException>(() => table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity("p", "r"), cancellationToken: ct));
+                Assert.All(sdkSaid.InnerExceptions, e => Assert.IsType<TaskCanceledException>(e));
+
+                var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.RunLong(table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity("p", "r"), cancellationToken: ct)));
+                Assert.StartsWith("Storage could not be reached or failed the request", refused.Message, StringComparison.Ordinal);
+                await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.Request(() => table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity("p", "r"), cancellationToken: ct)));
+                Assert.False(held.IsCompleted);
+            }
+            await holding.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held);
+        }
+        finally
+        {
+            silent.Stop();
+        }
+    }
+
+    /// <summary>A caller's own cancellation is not storage's failure: it passes through as such.</summary>
+    [Fact]
+    public async Task An_operation_its_caller_cancelled_passes_through_as_cancelled_not_as_storage_unavailable()
+    {
+        using var cancel = new CancellationTokenSource();
+        var bound = new StorageTimeBound(TimeSpan.FromMinutes(1), NullLogger<StorageTimeBound>.Instance);
+        var operation = new TaskCompletionSource<int>();
+        var run = bound.RunLong(operation.Task);
+
+        await cancel.CancelAsync();
+        operation.SetCanceled(cancel.Token);
+
+        await Assert.ThrowsAsync<TaskCanceledException>(() => run);
+    }
+
     private sealed class HangingPresence : IPresenceStore
     {
         public List<string> Asked { get; } = [];
