@@ -274,8 +274,10 @@ public sealed partial class BulkJobGrain(
         // Through a window, in storage-group order: the lines in flight share few groups, so their writes meet in
         // transactions. A device whose line is done leaves memory at once (unless the chunk is a replay, whose devices
         // reconcile below), so a long chunk holds a window's activations, not the chunk's.
+        // The job's pace may ask for fewer at once than the setting (storage did not answer its earlier chunks in time).
+        var linesInFlight = Math.Max(1, chunk.LinesInFlight > 0 ? Math.Min(chunk.LinesInFlight, options.Value.ImportLinesInFlight) : options.Value.ImportLinesInFlight);
         await Parallel.ForEachAsync(Enumerable.Range(0, operations.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Value.ImportLinesInFlight), CancellationToken = stopped, TaskScheduler = TaskScheduler.Current },
+            new ParallelOptions { MaxDegreeOfParallelism = linesInFlight, CancellationToken = stopped, TaskScheduler = TaskScheduler.Current },
             async (i, _) =>
             {
                 outcomes[i] = await Apply(operations[i].Operation, stopped);
@@ -292,7 +294,7 @@ public sealed partial class BulkJobGrain(
         // timeout, so a retry counts as a replay.
         var retried = new bool[outcomes.Length];
         var window = Stopwatch.StartNew();
-        var width = outcomes.Length;
+        var width = Math.Min(outcomes.Length, linesInFlight);
         for (var round = 1; window.Elapsed < options.Value.UnansweredLineWindow; round++)
         {
             var again = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i].Error?.ErrorCode == RegistryErrorCode.ServiceUnavailable).ToArray();

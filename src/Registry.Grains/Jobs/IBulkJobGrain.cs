@@ -76,7 +76,15 @@ public sealed record ImportChunk(
     [property: Id(0)] string JobId,
     [property: Id(1)] long Offset,
     [property: Id(2)] byte[] Data,
-    [property: Id(3)] bool Replay);
+    [property: Id(3)] bool Replay)
+{
+    /// <summary>
+    /// Lines the worker applies at once, at most, as the job's pace allows (<see cref="ImportPace.Lines"/>); 0 (a chunk
+    /// of a job from before this field) applies <see cref="JobOptions.ImportLinesInFlight"/>.
+    /// </summary>
+    [Id(4)]
+    public int LinesInFlight { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("registry.ImportChunkResult")]
 public sealed record ImportChunkResult([property: Id(0)] long Applied, [property: Id(1)] IReadOnlyList<ImportLineError> Errors)

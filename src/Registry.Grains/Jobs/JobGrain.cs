@@ -432,7 +432,7 @@ public sealed partial class JobGrain(
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
             $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)>();
-        var pace = new ImportPace(options.Value.ImportChunksInFlight);
+        var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
         await using var drain = Drain(inFlight.Select(c => c.Result));
         while (true)
         {
@@ -447,9 +447,10 @@ public sealed partial class JobGrain(
                 checkpoint.DispatchedTo = chunk.End;
                 await Store(stop);
             }
+            var lines = pace.Lines;
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo)), stop);
+                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo) { LinesInFlight = lines }), stop);
             inFlight.Enqueue((chunk, result));
             while (inFlight.Count >= pace.Window)
             {

@@ -54,7 +54,4 @@ public sealed class JobOptions
 
     /// <summary>The pause before the first re-application of unanswered lines; the n-th waits n times as long, at most 10 s.</summary>
     public TimeSpan UnansweredLineDelay { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Times an import chunk is handed out when its worker does not answer in time, before the job fails.</summary>
-    public int ChunkAttempts { get; set; } = 5;
 }

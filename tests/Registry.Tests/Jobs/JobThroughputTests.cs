@@ -193,6 +193,29 @@ public sealed class JobThroughputTests(AzuriteFixture azurite)
         }
     }
 
+    /// <summary>
+    /// The job's pace (<see cref="ImportPace.Lines"/>) narrows what a chunk applies at once below the setting: one chunk of
+    /// 500 lines at once still timed out chunk after chunk on a starved 2-core machine (the 100k import kill, 2026-12-05).
+    /// </summary>
+    [Fact]
+    public async Task An_import_chunk_applies_at_most_the_lines_its_jobs_pace_gives_it_at_once_below_the_setting()
+    {
+        const int paced = 2;
+        var writes = new WritesInFlight("thr-paced-", paced);
+        await using var host = await StartOverAsync(writes.Over, o => o.ImportLinesInFlight = 8);
+        var ids = Enumerable.Range(0, 12).Select(i => $"thr-paced-{i}").ToArray();
+
+        var result = await host.Services.GetRequiredService<IGrainFactory>().GetGrain<IBulkJobGrain>(0).ImportChunk(new ImportChunk(
+            "paced-" + Guid.NewGuid().ToString("N"), 0,
+            System.Text.Encoding.UTF8.GetBytes(string.Concat(ids.Select(id => Line(new { id, importMode = "create" }) + "\n"))), Replay: false)
+        { LinesInFlight = paced });
+
+        Assert.Equal(12L, result.Applied);
+        Assert.Empty(result.Errors);
+        Assert.Equal(paced, writes.MostAtOnce);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), writes.FirstWrites.Order(StringComparer.Ordinal));
+    }
+
     private static Task<ImportChunkResult> ImportChunkAsync(RegistryTestHost host, IEnumerable<string> ids) =>
         host.Services.GetRequiredService<IGrainFactory>().GetGrain<IBulkJobGrain>(0).ImportChunk(new ImportChunk(
             "order-" + Guid.NewGuid().ToString("N"), 0,
