@@ -22,7 +22,7 @@ public sealed class ImportKillTests
     private static readonly int Lines = int.TryParse(Environment.GetEnvironmentVariable("FAILURE_IMPORT_DEVICES"), out var n) ? n : 100_000;
 
     /// <summary>
-    /// The test's own bound, below the run's 30 min session bound so a stuck run fails named: 6 min up to 20,000 lines,
+    /// The test's own bound, below the run's hang dump (15 min without a test ending) and session bound (40 min) so a stuck run fails named: 6 min up to 20,000 lines,
     /// then 2 min more per 20,000 (14 min for 100,000: a fresh-clone suite on a slow 2-core machine took 9.2 min of the 10
     /// it had before, 2026-12-05). <c>FAILURE_IMPORT_BOUND_MINUTES</c> sets another, for a run that asks whether the import
     /// ends at all rather than when.
