@@ -125,8 +125,12 @@ public static class AccessPolicyStore
     /// (A temp file moved into place with <c>File.Move(overwrite: false)</c> let two racing starts both "win" on this
     /// machine's file system; the racing-starts test caught it.)
     /// </summary>
-    public static bool TryCreate(string path, SharedAccessPolicies policies)
+    /// <param name="path">The file to create.</param>
+    /// <param name="policies">What it holds.</param>
+    /// <param name="open">Opens the file (a <see cref="FileStream"/> by default): a test plays a racing start through it.</param>
+    public static bool TryCreate(string path, SharedAccessPolicies policies, Func<string, FileStreamOptions, FileStream>? open = null)
     {
+        open ??= static (file, how) => new FileStream(file, how);
         var document = new AccessPolicyDocument(policies.All.Select(p =>
             new AccessPolicyEntry(p.KeyName, p.PrimaryKey, p.SecondaryKey, SharedAccessPolicy.FormatRights(p.Rights))).ToArray());
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
@@ -138,14 +142,14 @@ public static class AccessPolicyStore
         FileStream stream;
         try
         {
-            stream = new FileStream(path, options);
+            stream = open(path, options);
         }
         catch (IOException e) when (e.HResult == SharingViolation)
         {
             // Created, but not locked: .NET locks the file (flock) a moment after its exclusive create, and a racing start
             // that saw the file in that moment held it for a read. Only the creator gets past the create, so the empty file
             // is this start's and nobody else will write it: open it again once that read is done.
-            stream = OpenCreatedWhenUnlocked(path);
+            stream = OpenCreatedWhenUnlocked(path, open);
         }
         catch (IOException) when (File.Exists(path))
         {
@@ -169,14 +173,14 @@ public static class AccessPolicyStore
     /// Opens for writing, locked, the empty file this start created: a racing start's read holds it for microseconds, so
     /// the lock is taken within milliseconds; five seconds without it is reported as the file being unusable.
     /// </summary>
-    private static FileStream OpenCreatedWhenUnlocked(string path)
+    private static FileStream OpenCreatedWhenUnlocked(string path, Func<string, FileStreamOptions, FileStream> open)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             try
             {
-                return new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.None });
+                return open(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.None });
             }
             catch (IOException e) when (e.HResult == SharingViolation && waited.Elapsed < TimeSpan.FromSeconds(5))
             {

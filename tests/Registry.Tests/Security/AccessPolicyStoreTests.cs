@@ -239,52 +239,57 @@ public class AccessPolicyStoreTests
     /// The start that creates the file locks it a moment after creating it. A racing start that saw the file in that moment
     /// and held it for a read made the lock fail, and the creator left the empty file for every start to wait on until
     /// each said it was not usable (the racing test above, once, under the suite's load). Here the test plays that racing
-    /// start: it opens the file as soon as it exists and holds it 50 ms if it finds it empty, which it can only
-    /// between the create and the lock (afterwards the creator's lock refuses it until the file is written).
+    /// start at exactly that moment, through the store's way of opening the file: the exclusive create takes, a read
+    /// holds the new file, and the creator's lock is refused by the real file system; the creator opens the file again,
+    /// is refused while the read holds it, and writes its keys once the read is done. (It was a loop hoping to meet the
+    /// moment by chance, spinning a core for up to 60 s: 30 s in a fresh-clone suite, 2026-12-05.)
     /// </summary>
     [Fact]
     public void A_start_whose_new_file_a_racing_start_holds_for_a_read_before_it_is_locked_still_writes_its_keys()
     {
-        var none = new Dictionary<string, AccessPolicySettings>();
-        var held = 0;
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        for (var round = 0; held < 1 && waited.Elapsed < TimeSpan.FromSeconds(60); round++)
+        var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
+        var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);
+        FileStream? racingRead = null;
+        var opens = new List<FileMode>();
+        var refusedWhileRead = 0;
+        FileStream Open(string file, FileStreamOptions how)
         {
-            var dataFolder = Directory.CreateTempSubdirectory("registry-test-").FullName;
-            var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);
-            var heldThisRound = false;
-            using var stop = new CancellationTokenSource();
-            var reader = new Thread(() =>
+            opens.Add(how.Mode);
+            switch (opens.Count)
             {
-                while (!stop.IsCancellationRequested)
-                {
+                case 1:
+                    // The exclusive create takes; before its lock, a racing start opens the new, empty file for a read.
+                    using (new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
+                    {
+                    }
+                    racingRead = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                    Assert.Equal(0, racingRead.Length);
+                    return new FileStream(file, new FileStreamOptions { Mode = FileMode.Open, Access = how.Access, Share = how.Share });
+                case 2:
                     try
                     {
-                        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                        if (file.Length == 0)
-                        {
-                            heldThisRound = true;
-                            Thread.Sleep(50);
-                        }
-                        return;
+                        return new FileStream(file, how);
                     }
                     catch (IOException)
                     {
-                        // not there yet, or locked by its creator
+                        refusedWhileRead++;
+                        throw;
                     }
-                }
-            });
-            reader.Start();
-            var load = AccessPolicyStore.Load(dataFolder, none);
-            stop.Cancel();
-            reader.Join();
-
-            Assert.NotNull(load.GeneratedOwner);
-            Assert.Equal(load.GeneratedOwner.PrimaryKey, AccessPolicyStore.Read(path).All.First(p => p.KeyName == "iothubowner").PrimaryKey);
-            held += heldThisRound ? 1 : 0;
-            Directory.Delete(dataFolder, recursive: true);
+                default:
+                    racingRead!.Dispose();
+                    return new FileStream(file, how);
+            }
         }
-        // Without the race met, the rounds above showed nothing.
-        Assert.True(held >= 1, $"the racing read found the new file empty in {held} rounds within 60 s");
+        var policies = SharedAccessPolicies.GenerateDefaults();
+
+        Assert.True(AccessPolicyStore.TryCreate(path, policies, Open));
+
+        Assert.Equal([FileMode.CreateNew, FileMode.Open, FileMode.Open], opens);
+        Assert.Equal(1, refusedWhileRead);
+        Assert.Equal(policies.All.First(p => p.KeyName == "iothubowner").PrimaryKey,
+            AccessPolicyStore.Read(path).All.First(p => p.KeyName == "iothubowner").PrimaryKey);
+        var load = AccessPolicyStore.Load(dataFolder, new Dictionary<string, AccessPolicySettings>());
+        Assert.Null(load.GeneratedOwner); // a later start uses the keys written, generating none
+        Directory.Delete(dataFolder, recursive: true);
     }
 }
