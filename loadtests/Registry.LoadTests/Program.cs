@@ -90,7 +90,9 @@ internal static class Program
             else
             {
                 // The abort: the signal's default action ends this process without its cleanup, so the registry processes
-                // a round started are ended here, or they would outlive the run.
+                // a round started are ended here, or they would outlive the run. Said first, so a signal the run took too
+                // late to abort (its stop already done) is told apart from one that did not abort it.
+                Console.Error.WriteLine($"Aborting ({signal.Signal}): no report is written.");
                 Registry.Bench.Jobs.RegistryProcess.KillAll();
             }
         }
