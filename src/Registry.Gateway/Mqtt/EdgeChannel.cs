@@ -8,6 +8,7 @@ using MQTTnet.AspNetCore;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
+using MQTTnet.Protocol;
 
 namespace Registry.Gateway.Mqtt;
 
@@ -26,6 +27,7 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Dictionary<ushort, int[]> _subAckOrders = [];
     private bool _receivedFirst;
 
     public EdgeChannel(ConnectionContext connection, MqttPacketFormatterAdapter formatter, MqttDeviceEdge edge)
@@ -131,6 +133,13 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
             _receivedFirst = true;
             _deadline?.Complete();
         }
+        if (packet is MqttSubscribePacket subscribe && SubAckOrder(subscribe.TopicFilters) is { } order)
+        {
+            lock (_subAckOrders)
+            {
+                _subAckOrders[subscribe.PacketIdentifier] = order;
+            }
+        }
         // Before MQTTnet answers PINGRESP: like a PUBACK, it then means the registry counted the activity.
         return packet is MqttPingReqPacket && Session is { } session ? _edge.OnPingAsync(session) : Task.CompletedTask;
     }
@@ -223,8 +232,54 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
         BytesSent = 0;
     }
 
+    /// <summary>
+    /// Where MQTTnet's broker puts each filter's SUBACK code, or null where it keeps the filters' order. The broker asks
+    /// about the filters in descending QoS (a stable sort) and answers in that order, where MQTT (3.1.1 §3.9.3, 5.0
+    /// §3.9.3) requires the SUBSCRIBE's order: <c>order[k]</c> is the filter the broker's k-th code belongs to.
+    /// </summary>
+    internal static int[]? SubAckOrder(IReadOnlyList<MqttTopicFilter> filters)
+    {
+        for (var i = 1; i < filters.Count; i++)
+        {
+            if (filters[i].QualityOfServiceLevel > filters[i - 1].QualityOfServiceLevel)
+            {
+                return Enumerable.Range(0, filters.Count).OrderByDescending(f => filters[f].QualityOfServiceLevel).ToArray();
+            }
+        }
+        return null; // already in descending QoS: the broker's order is the SUBSCRIBE's
+    }
+
+    /// <summary>Puts a SUBACK's codes back in its SUBSCRIBE's filter order (see <see cref="SubAckOrder"/>).</summary>
+    private void RestoreSubAckOrder(MqttSubAckPacket subAck)
+    {
+        int[]? order;
+        lock (_subAckOrders)
+        {
+            if (_subAckOrders.Count == 0 || !_subAckOrders.Remove(subAck.PacketIdentifier, out order))
+            {
+                return;
+            }
+        }
+        var codes = subAck.ReasonCodes;
+        if (codes is null || codes.Count != order.Length)
+        {
+            return;
+        }
+        var restored = new MqttSubscribeReasonCode[order.Length];
+        for (var k = 0; k < order.Length; k++)
+        {
+            restored[order[k]] = codes[k];
+        }
+        codes.Clear();
+        codes.AddRange(restored);
+    }
+
     public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
+        if (packet is MqttSubAckPacket subAck)
+        {
+            RestoreSubAckOrder(subAck);
+        }
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

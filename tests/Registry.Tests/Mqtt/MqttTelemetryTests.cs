@@ -56,6 +56,7 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
     [Theory]
     [InlineData(new[] { 1, 0, 0, 0 }, new[] { 1, 0, 0, 0 })]
     [InlineData(new[] { 2, 2, 2, 2 }, new[] { 1, 1, 1, 1 })]
+    [InlineData(new[] { 0, 1, 0, 2 }, new[] { 0, 1, 0, 1 })] // hostile review, 2026-12-05: answered [1,1,0,0]
     public async Task The_subscriptions_the_sdk_makes_on_open_are_granted_at_the_qos_asked_up_to_1(int[] asked, int[] granted)
     {
         var (id, key) = await fixture.NewDeviceAsync("subs");
@@ -87,6 +88,28 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
             .Build());
 
         Assert.All(result.Items, i => Assert.Equal(MqttClientSubscribeResultCode.UnspecifiedError, i.ResultCode));
+        await client.DisconnectAsync();
+    }
+
+    /// <summary>
+    /// A SUBACK answers the filters in the SUBSCRIBE's order (3.1.1 §3.9.3), a refused one in its place among granted
+    /// ones of other QoS (hostile review, 2026-12-05: MQTTnet's broker answered in descending QoS, here [128,0,0]).
+    /// </summary>
+    [Fact]
+    public async Task A_refused_filter_among_granted_ones_of_another_qos_is_answered_in_its_place()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("suborder");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+
+        var result = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter($"devices/{id}/messages/devicebound/#", MqttQualityOfServiceLevel.AtMostOnce)
+            .WithTopicFilter("$iothub/methods/POST/#", MqttQualityOfServiceLevel.AtMostOnce)
+            .WithTopicFilter("#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+
+        Assert.Equal(
+            [MqttClientSubscribeResultCode.GrantedQoS0, MqttClientSubscribeResultCode.GrantedQoS0, MqttClientSubscribeResultCode.UnspecifiedError],
+            result.Items.Select(i => i.ResultCode));
         await client.DisconnectAsync();
     }
 
