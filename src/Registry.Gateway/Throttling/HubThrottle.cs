@@ -50,10 +50,6 @@ internal sealed partial class HubThrottle : IThrottle
         {
             return ThrottleDecision.Acquired;
         }
-        if (count > bucket.Rate.Count)
-        {
-            return Refused(operation, bucket.Rate.Window);
-        }
         using var lease = bucket.AttemptAcquire(count);
         if (lease.IsAcquired)
         {

@@ -17,8 +17,9 @@ public interface IThrottle
     ThrottleDecision TryAcquire(OperationClass operation);
 
     /// <summary>
-    /// Takes <paramref name="count"/> operations at once (a batch of device messages spends one each), all or none; a
-    /// count beyond the throttle's whole window is refused with the window as the wait.
+    /// Takes <paramref name="count"/> operations at once (a batch of device messages spends one each), all or none. A
+    /// count beyond the throttle's whole window is taken once the budget is full, and leaves it in debt: what follows
+    /// waits until the debt is earned back.
     /// </summary>
     ThrottleDecision TryAcquire(OperationClass operation, int count);
 }

@@ -12,6 +12,9 @@ namespace Registry.Gateway.Throttling;
 /// Credit is kept in integers: one operation costs <c>window ticks</c> credit and each elapsed tick earns
 /// <c>count</c> credit, so the rate is exact at any count and Retry-After is exact to the tick. There is no queue
 /// (IoT Hub's traffic shaping is not reproduced): an acquisition that cannot be served now is refused now.
+/// An acquisition of more than one window's operations at once (an HTTPS batch of more messages than the
+/// DeviceToCloudSends rate) is admitted when the bucket is full and leaves it in debt: later acquisitions wait until
+/// the debt is earned back, so the rate over time holds, where refusing it would refuse it for ever.
 /// </remarks>
 internal sealed class TokenBucket : RateLimiter
 {
@@ -71,11 +74,11 @@ internal sealed class TokenBucket : RateLimiter
 
     protected override RateLimitLease AttemptAcquireCore(int permitCount)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(permitCount, _count);
         lock (_lock)
         {
             Earn(Now());
-            var cost = Math.Max(permitCount, 1) * _windowTicks; // 0 permits asks "is one available?", as the BCL limiters do
+            // 0 permits asks "is one available?", as the BCL limiters do; more than the bucket holds needs it full.
+            var cost = Math.Min(Math.Max(permitCount, 1) * _windowTicks, _capacity);
             if (_credit >= cost)
             {
                 _credit -= permitCount * _windowTicks;
@@ -92,10 +95,11 @@ internal sealed class TokenBucket : RateLimiter
 
     private long Now() => _clock.GetElapsedTime(_origin).Ticks;
 
-    // Beyond one window of idleness the bucket is full anyway; capping the span keeps the product within a long.
+    // Beyond the span that fills the bucket (one window, longer from a debt) it is full anyway; capping the span keeps
+    // the product within a long.
     private void Earn(long now)
     {
-        var elapsed = Math.Min(now - _updatedTicks, _windowTicks);
+        var elapsed = Math.Min(now - _updatedTicks, Math.Max(_windowTicks, CeilingDivide(_capacity - _credit, _count)));
         if (elapsed > 0)
         {
             _credit = Math.Min(_capacity, _credit + (elapsed * _count));

@@ -248,6 +248,38 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
         Assert.Equal(id, (string?)(await owner.GetDeviceJsonAsync(id))["deviceId"]);
     }
 
+    /// <summary>
+    /// A batch of more messages than the DeviceToCloudSends rate holds is admitted once the budget is full, and what
+    /// follows waits until the batch is paid for (hostile review, 2026-12-05: refused with 429 for ever).
+    /// </summary>
+    [Fact]
+    public async Task A_batch_of_more_messages_than_the_DeviceToCloudSends_rate_is_admitted_and_what_follows_waits_for_it()
+    {
+        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "3/h",
+        });
+        using var owner = host.CreateClient();
+        var id = $"thr-big-{Guid.NewGuid():N}"[..20];
+        var key = (string)(await owner.CreateDeviceAsync(id))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        using var device = host.CreateDeviceClient(id, key);
+        var four = "[{\"body\":\"YQ==\"},{\"body\":\"Yg==\"},{\"body\":\"Yw==\"},{\"body\":\"ZA==\"}]";
+        var before = (string?)(await owner.GetDeviceJsonAsync(id))["lastActivityTime"];
+
+        using (var batch = await device.SendAsync(Post(id, Batch(four))))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, batch.StatusCode);
+        }
+        Assert.NotEqual(before, (string?)(await owner.GetDeviceJsonAsync(id))["lastActivityTime"]);
+        using (var next = await device.SendAsync(Post(id, Chunked("{}"))))
+        {
+            await next.AssertIotHubErrorAsync(HttpStatusCode.TooManyRequests, "ThrottlingException");
+            // 3 - 4 = -1 message: the next one is earned two messages' time (40 minutes) later.
+            Assert.InRange(next.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromMinutes(39), TimeSpan.FromMinutes(40));
+        }
+    }
+
     private async Task<HttpResponseMessage> SendAsync(string id, string key, HttpContent content, Action<HttpRequestHeaders>? headers = null)
     {
         using var client = registry.Host.CreateDeviceClient(id, key);

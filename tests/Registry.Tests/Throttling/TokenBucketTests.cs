@@ -102,6 +102,46 @@ public class TokenBucketTests
         Assert.Equal((0L, 2L, 3L), (statistics.CurrentAvailablePermits, statistics.TotalSuccessfulLeases, statistics.TotalFailedLeases));
     }
 
+    /// <summary>
+    /// More than a window at once (an HTTPS batch beyond the DeviceToCloudSends rate) waits for a full bucket, then is
+    /// admitted and leaves a debt that what follows waits out (hostile review, 2026-12-05: such a batch was refused for
+    /// ever with a Retry-After that could not succeed).
+    /// </summary>
+    [Fact]
+    public void More_than_a_window_at_once_is_admitted_from_a_full_bucket_and_leaves_a_debt_that_is_waited_out()
+    {
+        var bucket = new TokenBucket(ThrottleRate.PerMinute(3), _clock);
+        Assert.True(Acquire(bucket));
+
+        Assert.Equal(TimeSpan.FromSeconds(20), RetryAfter(bucket, 5)); // until full again
+        _clock.Advance(TimeSpan.FromSeconds(20));
+        using (var batch = bucket.AttemptAcquire(5))
+        {
+            Assert.True(batch.IsAcquired);
+        }
+
+        // 3 - 5 = -2 operations: the next one is earned 3 operations' time (60 s) later.
+        Assert.Equal(TimeSpan.FromSeconds(60), RetryAfter(bucket));
+        _clock.Advance(TimeSpan.FromSeconds(60) - TimeSpan.FromTicks(1));
+        Assert.False(Acquire(bucket));
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(Acquire(bucket));
+        Assert.False(Acquire(bucket));
+    }
+
+    [Fact]
+    public void A_debt_is_earned_back_in_full_after_a_long_idle_period_and_no_more()
+    {
+        var bucket = new TokenBucket(ThrottleRate.PerMinute(3), _clock);
+        using (var batch = bucket.AttemptAcquire(30))
+        {
+            Assert.True(batch.IsAcquired);
+        }
+
+        _clock.Advance(TimeSpan.FromDays(3));
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(_ => Acquire(bucket)));
+    }
+
     private TokenBucket Drained(ThrottleRate rate)
     {
         var bucket = new TokenBucket(rate, _clock);
@@ -118,9 +158,9 @@ public class TokenBucketTests
         return lease.IsAcquired;
     }
 
-    private static TimeSpan RetryAfter(TokenBucket bucket)
+    private static TimeSpan RetryAfter(TokenBucket bucket, int permits = 1)
     {
-        using var lease = bucket.AttemptAcquire();
+        using var lease = bucket.AttemptAcquire(permits);
         Assert.False(lease.IsAcquired);
         Assert.True(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
         return retryAfter;
