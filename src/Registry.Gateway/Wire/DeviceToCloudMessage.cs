@@ -111,11 +111,22 @@ internal sealed record DeviceToCloudMessage(
                 {
                     throw Malformed($"the properties of message {index} are not a JSON object");
                 }
+                var names = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var property in member.Value.EnumerateObject())
                 {
                     if (property.Value.ValueKind != JsonValueKind.String)
                     {
                         throw Malformed($"property '{property.Name}' of message {index} is not a string");
+                    }
+                    // Every name is checked as a header name would be, kept or not: one that could not be a header
+                    // (empty, a space, ...) or that appears twice makes the batch malformed.
+                    if (property.Name.Length == 0 || !IsToken(property.Name))
+                    {
+                        throw Malformed($"property name '{property.Name}' of message {index} has characters a message property name may not have");
+                    }
+                    if (!names.Add(property.Name))
+                    {
+                        throw Malformed($"property '{property.Name}' of message {index} appears twice");
                     }
                     if (IsApplication(property.Name) || SystemNames.Contains(property.Name))
                     {
@@ -125,7 +136,7 @@ internal sealed record DeviceToCloudMessage(
                         }
                         Add(application, system, property.Name, property.Value.GetString()!);
                     }
-                    // Other names are not properties of an IoT Hub message; as with headers, they are not kept.
+                    // Other names are not properties of an IoT Hub message: as with headers, they are checked, not kept.
                 }
             }
             else
