@@ -14,7 +14,8 @@ internal sealed record InputChunk(long Offset, long End, byte[] Data, IReadOnlyL
 /// </summary>
 internal sealed class ImportChunker(Stream stream, long position, int chunkLines, int maxLineBytes, string inputName = "The input blob")
 {
-    private readonly byte[] _buffer = new byte[Math.Max(1 << 20, maxLineBytes + 2)];
+    // The longest line held whole: a UTF-8 byte order mark (3 bytes), the limit and a CRLF.
+    private readonly byte[] _buffer = new byte[Math.Max(1 << 20, maxLineBytes + 5)];
     private int _start;
     private int _end;
     private bool _eof;
@@ -40,8 +41,10 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
         {
             var window = _buffer.AsSpan(_start, _end - _start);
             var (content, terminator) = ImportLines.Measure(window);
+            // A UTF-8 byte order mark before the first line is not part of it (ImportLines.Split), nor of its length.
+            var limit = _position == 0 && window.StartsWith(Utf8ByteOrderMark) ? maxLineBytes + Utf8ByteOrderMark.Length : maxLineBytes;
             int length;
-            if (terminator > 0 && content <= maxLineBytes)
+            if (terminator > 0 && content <= limit)
             {
                 if (!_eof && ImportLines.EndsInCarriageReturn(window))
                 {
@@ -50,7 +53,7 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
                 }
                 length = content + terminator;
             }
-            else if (terminator > 0 || content > maxLineBytes)
+            else if (terminator > 0 || content > limit)
             {
                 var lineOffset = _position;
                 await SkipLine(cancellation);
@@ -83,6 +86,8 @@ internal sealed class ImportChunker(Stream stream, long position, int chunkLines
         }
         return lines == 0 ? null : new InputChunk(offset, _position, data.WrittenSpan.ToArray(), []);
     }
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>
     /// A UTF-16 file (a common way to save "Unicode" text on Windows) would have every line skipped, as none starts with

@@ -103,6 +103,28 @@ public sealed class ImportLineReadingTests
         Assert.Equal(7, chunk!.Offset);
     }
 
+    /// <summary>
+    /// A UTF-8 byte order mark is not part of the first line, nor of its length (hostile review, 2026-12-05: a first line
+    /// of exactly the limit after the mark was refused as over it).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_UTF_8_byte_order_mark_does_not_count_toward_the_first_line_s_limit(bool trickle)
+    {
+        const int limit = 32;
+        var exact = new string('a', limit);
+        var over = new string('b', limit + 1);
+
+        var (lines, errors, _) = await ReadAsync("\uFEFF" + exact + "\n" + exact + "\n", trickle, limit);
+        Assert.Equal([exact, exact], lines.Select(l => l.Text));
+        Assert.Empty(errors);
+
+        (lines, errors, _) = await ReadAsync("\uFEFF" + over + "\n{}\n", trickle, limit);
+        Assert.Equal(["{}"], lines.Select(l => l.Text));
+        Assert.Contains($"at byte 0: it is longer than {limit} bytes", Assert.Single(errors).ErrorStatus);
+    }
+
     private static async Task<(List<(long Offset, string Text)> Lines, List<ImportLineError> Errors, long End)> ReadAsync(
         string input, bool trickle, int maxLineBytes)
     {
