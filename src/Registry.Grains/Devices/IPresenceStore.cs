@@ -12,6 +12,12 @@ public interface IPresenceStore
 
     /// <summary>The last record written for <paramref name="deviceId"/>, or null.</summary>
     Task<PresenceRecord?> Read(int partition, string deviceId);
+
+    /// <summary>
+    /// Whether what is written lives only in the cluster's silos (the embedded mode's grains): then the last silo's stop
+    /// has nowhere to write to that outlives it, and does not try.
+    /// </summary>
+    bool LivesInTheSilos => false;
 }
 
 /// <summary>

@@ -13,6 +13,8 @@ public sealed class MemoryPresenceStore(IGrainFactory grains) : IPresenceStore
 
     public Task<PresenceRecord?> Read(int partition, string deviceId) =>
         grains.GetGrain<IMemoryPresenceStoreGrain>(partition).Read(deviceId);
+
+    public bool LivesInTheSilos => true;
 }
 
 /// <summary>One partition of <see cref="MemoryPresenceStore"/>; key = partition number.</summary>

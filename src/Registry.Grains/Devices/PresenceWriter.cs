@@ -50,6 +50,8 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private readonly int _partitions;
     private readonly TimeSpan _interval;
     private readonly ILogger<PresenceWriter> _logger;
+    private readonly IClusterMembershipService _membership;
+    private readonly ILocalSiloDetails _silo;
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -62,9 +64,11 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private Task _loop = Task.CompletedTask;
 
     public PresenceWriter(IPresenceStore store, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, IOptions<RegistryIndexOptions> index,
-        IOptions<PresenceOptions> options, ILogger<PresenceWriter> logger)
+        IOptions<PresenceOptions> options, IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<PresenceWriter> logger)
     {
         _store = store;
+        _membership = membership;
+        _silo = silo;
         _clock = clock;
         _partitions = index.Value.Partitions;
         _interval = options.Value.PersistInterval;
@@ -205,15 +209,27 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     {
         await _stopping.CancelAsync();
         await _loop;
+        if (_store.LivesInTheSilos && !AnotherSiloIsActive())
+        {
+            // The embedded mode's last silo: its store's grains go with it, and a write would only fail to place them.
+            LogNothingOutlivesTheStop(_logger);
+            return;
+        }
         // Bounded in real time whatever the registry's clock: a store that does not answer never holds the stop.
         await FlushAsync().WaitAsync(FinalFlushTimeout, TimeProvider.System, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
+
+    private bool AnotherSiloIsActive() =>
+        _membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(_silo.SiloAddress));
 
     public void Dispose()
     {
         _stopping.Dispose();
         _writing.Dispose();
     }
+
+    [LoggerMessage(EventId = 2123, Level = LogLevel.Debug, Message = "Presence is not written at this stop: the in-memory store lives in the silos, and no other silo is active")]
+    private static partial void LogNothingOutlivesTheStop(ILogger logger);
 
     [LoggerMessage(EventId = 2120, Level = LogLevel.Warning, Message = "Could not write the presence of {Count} devices of partition {Partition}; they are written again when they next beat")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, int count, int partition);

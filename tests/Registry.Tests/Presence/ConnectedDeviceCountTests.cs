@@ -94,6 +94,35 @@ public sealed class ConnectedDeviceCountTests
         Assert.Equal(0, await Count(cluster));
     }
 
+    /// <summary>
+    /// The in-memory presence store lives in the silos: a silo stopped cleanly while another is active still writes its
+    /// devices' presence there (only the last silo's stop skips it, MemoryModeStopTests), and the writes succeed (the
+    /// counts move only for a write the store answered). What a memory-mode silo held itself, identities included, goes
+    /// with it: the embedded mode is one process, or a test cluster.
+    /// </summary>
+    [Fact]
+    public async Task A_silo_stopped_cleanly_while_another_is_active_writes_its_devices_presence_to_the_in_memory_store()
+    {
+        await using var cluster = await StartAsync();
+        var ids = Enumerable.Range(0, 20).Select(_ => NewId("kept")).ToList();
+        foreach (var id in ids)
+        {
+            await cluster.Device(id).Create(Sas(id));
+        }
+        cluster.Clock.Advance(TimeSpan.FromSeconds(10)); // within the write interval (60 s): no timed write has run
+        foreach (var id in ids)
+        {
+            Assert.Equal(DeviceAccess.Granted, await cluster.Device(id).Heartbeat());
+        }
+        var secondary = ((InProcessSiloHandle)cluster.Cluster.SecondarySilos[0]).SiloHost.Services.GetRequiredService<PresenceWriter>();
+        Assert.Equal(0, secondary.RecordsWritten);
+
+        await cluster.Cluster.StopSiloAsync(cluster.Cluster.SecondarySilos[0]);
+
+        Assert.True(secondary.RecordsWritten > 0, "no device of the 20 had its grain on the stopped silo, or its writes failed");
+        Assert.InRange(secondary.Writes, 1, secondary.RecordsWritten);
+    }
+
     private static async Task<int> DeviceActivations(IManagementGrain management) =>
         (await management.GetSimpleGrainStatistics())
             .Where(s => s.GrainType.Contains(nameof(DeviceGrain), StringComparison.Ordinal))
