@@ -218,12 +218,7 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
     [Fact]
     public async Task Device_to_cloud_sends_are_throttled_per_message_a_batch_spending_one_per_message()
     {
-        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Registry:Throttling:Enabled"] = "true",
-            ["Registry:Throttling:Tier"] = "S1",
-            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "3/h",
-        });
+        await using var host = await StartWithDeviceToCloudSendsAsync("3/h");
         using var owner = host.CreateClient();
         var id = $"thr-d2c-{Guid.NewGuid():N}"[..20];
         var key = (string)(await owner.CreateDeviceAsync(id))["authentication"]!["symmetricKey"]!["primaryKey"]!;
@@ -260,11 +255,7 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
     [Fact]
     public async Task A_batch_of_more_messages_than_the_DeviceToCloudSends_rate_is_admitted_and_what_follows_waits_for_it()
     {
-        await using var host = await RegistryTestHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Registry:Throttling:Enabled"] = "true",
-            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "3/h",
-        });
+        await using var host = await StartWithDeviceToCloudSendsAsync("3/h");
         using var owner = host.CreateClient();
         var id = $"thr-big-{Guid.NewGuid():N}"[..20];
         var key = (string)(await owner.CreateDeviceAsync(id))["authentication"]!["symmetricKey"]!["primaryKey"]!;
@@ -285,7 +276,16 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string id, string key, HttpContent content, Action<HttpRequestHeaders>? headers = null)
+    /// <summary>A registry of its own with throttling on at S1 and DeviceToCloudSends at <paramref name="rate"/>.</summary>
+    private static Task<RegistryTestHost> StartWithDeviceToCloudSendsAsync(string rate) =>
+        RegistryTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Tier"] = "S1",
+            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = rate,
+        });
+
+        private async Task<HttpResponseMessage> SendAsync(string id, string key, HttpContent content, Action<HttpRequestHeaders>? headers = null)
     {
         using var client = registry.Host.CreateDeviceClient(id, key);
         var request = Post(id, content);
