@@ -12,6 +12,13 @@ public interface IDeviceLineFormat
     /// <summary>One input line (it starts with <c>{</c>; no newline): an operation for the bulk applier, or the line's error.</summary>
     ImportLine Parse(ReadOnlySpan<byte> line);
 
+    /// <summary>
+    /// Adds to <paramref name="ids"/> the device id <paramref name="line"/> names (as <see cref="Parse"/> would read it),
+    /// cheaply, without the rest of the line; more than one when an <c>id</c> member appears twice, none when it cannot
+    /// be read. The job uses it to keep a device's lines in file order across chunks.
+    /// </summary>
+    void AddDeviceIds(ReadOnlySpan<byte> line, ISet<string> ids);
+
     /// <summary>Writes <paramref name="device"/> as one export line, without the newline; keys as null when <paramref name="excludeKeys"/>.</summary>
     void WriteDevice(DeviceIdentity device, bool excludeKeys, IBufferWriter<byte> output);
 

@@ -47,6 +47,44 @@ internal sealed class DeviceLines : IDeviceLineFormat
             : new ImportLine(null, new ImportLineError(parsed.DeviceId, Enum.Parse<RegistryErrorCode>(parsed.Error!.ErrorCode), parsed.Error.ErrorStatus));
     }
 
+    public void AddDeviceIds(ReadOnlySpan<byte> line, ISet<string> ids)
+    {
+        // Property names match as Parse matches them (case-insensitively, escapes decoded); a malformed line yields what
+        // was read before the error, which only makes the caller more careful.
+        var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = GatewayJsonContext.MaxDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isId = reader.ValueIsEscaped
+                    ? string.Equals(reader.GetString(), "id", StringComparison.OrdinalIgnoreCase)
+                    : reader.ValueSpan is [(byte)'i' or (byte)'I', (byte)'d' or (byte)'D'];
+                if (!reader.Read())
+                {
+                    return;
+                }
+                if (isId && reader.TokenType == JsonTokenType.String)
+                {
+                    ids.Add(reader.GetString()!);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
     public void WriteDevice(DeviceIdentity device, bool excludeKeys, IBufferWriter<byte> output)
     {
         var wire = DeviceWireMapper.ToJson(device);

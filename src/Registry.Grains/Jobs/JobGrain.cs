@@ -9,6 +9,7 @@ using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Devices;
+using InFlightChunk = (Registry.Grains.Jobs.InputChunk Chunk, System.Threading.Tasks.Task<Registry.Grains.Jobs.ImportChunkResult> Result, System.Collections.Generic.HashSet<string> Ids);
 
 namespace Registry.Grains.Jobs;
 
@@ -431,7 +432,7 @@ public sealed partial class JobGrain(
             input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20 }, stop));
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
             $"The input blob '{request.InputBlobName}'");
-        var inFlight = new Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)>();
+        var inFlight = new Queue<InFlightChunk>();
         var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
         await using var drain = Drain(inFlight.Select(c => c.Result));
         while (true)
@@ -440,6 +441,15 @@ public sealed partial class JobGrain(
             if (chunk is null)
             {
                 break;
+            }
+            EnsureRunning(stop);
+            // A device's lines apply in file order. A chunk applies its lines at once, and chunks in flight together end
+            // in any order, so a chunk naming a device that an earlier chunk still in flight names waits for it: a file
+            // that creates devices and deletes them a chunk later leaves none (before, most of them, 404001 logged).
+            var ids = DeviceIds(chunk);
+            while (inFlight.Any(c => !c.Result.IsCompleted && c.Ids.Overlaps(ids)))
+            {
+                await Advance(inFlight, pace, errorLog, length, stop);
             }
             EnsureRunning(stop);
             if (chunk.End > checkpoint.DispatchedTo)
@@ -451,7 +461,7 @@ public sealed partial class JobGrain(
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
                 : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo) { LinesInFlight = lines }), stop);
-            inFlight.Enqueue((chunk, result));
+            inFlight.Enqueue((chunk, result, ids));
             while (inFlight.Count >= pace.Window)
             {
                 await Advance(inFlight, pace, errorLog, length, stop);
@@ -465,6 +475,24 @@ public sealed partial class JobGrain(
         var errorBlocks = Enumerable.Range(0, checkpoint.ErrorBlocks).Select(JobBlobs.ErrorBlockId).ToArray();
         EnsureRunning(stop);
         await JobBlobs.Call($"commit '{JobBlobNames.ImportErrors}'", () => errorLog.CommitBlockListAsync(errorBlocks, cancellationToken: stop));
+    }
+
+    /// <summary>
+    /// The ids a chunk's lines name, as its worker will read them (lines starting with <c>{</c> after spaces and tabs);
+    /// a line naming more than one (an <c>id</c> member twice) counts each.
+    /// </summary>
+    private HashSet<string> DeviceIds(InputChunk chunk)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
+        {
+            var line = chunk.Data.AsSpan(start, length).TrimStart(" \t"u8);
+            if (!line.IsEmpty && line[0] == (byte)'{')
+            {
+                format.AddDeviceIds(line, ids);
+            }
+        }
+        return ids;
     }
 
     /// <summary>
@@ -517,7 +545,7 @@ public sealed partial class JobGrain(
     /// storage groups) the first ends last about as often as not, and a progress kept to the checkpoint sat at 0 for
     /// most of an import under ~100,000 lines.
     /// </summary>
-    private async Task Advance(Queue<(InputChunk Chunk, Task<ImportChunkResult> Result)> inFlight, ImportPace pace, BlockBlobClient errorLog, long length, CancellationToken stop)
+    private async Task Advance(Queue<InFlightChunk> inFlight, ImportPace pace, BlockBlobClient errorLog, long length, CancellationToken stop)
     {
         if (!inFlight.Peek().Result.IsCompleted)
         {
@@ -545,13 +573,13 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>The applied prefix plus the chunks beyond it that have ended, over the input's length; never below what was shown.</summary>
-    private int ImportProgress(long prefix, IEnumerable<(InputChunk Chunk, Task<ImportChunkResult> Result)> inFlight, long length) =>
+    private int ImportProgress(long prefix, IEnumerable<InFlightChunk> inFlight, long length) =>
         Math.Max(Job.Progress, JobProgress.Import(
             prefix + inFlight.Where(c => c.Result.IsCompletedSuccessfully).Sum(c => c.Chunk.End - c.Chunk.Offset), length));
 
     /// <summary>A chunk of the applied prefix: its errors are staged, then the offset moves past it, in that order.</summary>
     private async Task Checkpoint(InputChunk chunk, ImportChunkResult result, BlockBlobClient errorLog, long length, CancellationToken stop,
-        IEnumerable<(InputChunk Chunk, Task<ImportChunkResult> Result)> ahead)
+        IEnumerable<InFlightChunk> ahead)
     {
         EnsureRunning(stop);
         var checkpoint = state.State.Import;

@@ -154,4 +154,32 @@ public sealed class ImportLineReadingTests
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             base.ReadAsync(buffer[..Math.Min(1, buffer.Length)], cancellationToken);
     }
+
+    [Theory]
+    [InlineData("{\"id\":\"a1\",\"status\":\"enabled\"}", new[] { "a1" })]
+    [InlineData("{\"authentication\":{\"id\":\"inner\"},\"parentScopes\":[{\"id\":\"x\"}],\"Id\":\"A1\"}", new[] { "A1" })]
+    [InlineData("{\"\\u0069d\":\"a\\u0062\"}", new[] { "ab" })]
+    [InlineData("{\"id\":\"first\",\"ID\":\"second\"}", new[] { "first", "second" })]
+    [InlineData("{\"identity\":\"no\",\"i\":\"no\",\"id\":7}", new string[0])]
+    [InlineData("{\"status\":\"enabled\",\"id\":\"cut\",\"status", new[] { "cut" })]
+    [InlineData("{\"statusReason\":\"unterminated", new string[0])]
+    public void The_ids_a_line_names_are_read_as_Parse_reads_them_case_insensitively_escapes_decoded_only_at_the_top_level(string line, string[] expected)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+
+        new DeviceLines().AddDeviceIds(Encoding.UTF8.GetBytes(line), ids);
+
+        Assert.Equal(expected.Order(StringComparer.Ordinal), ids.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void The_id_AddDeviceIds_reads_is_the_id_Parse_applies()
+    {
+        var line = "{\"ID\":\"dev\\u002d1\",\"importMode\":\"create\"}"u8;
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+
+        new DeviceLines().AddDeviceIds(line, ids);
+
+        Assert.Equal(new DeviceLines().Parse(line).Operation!.Device.DeviceId, Assert.Single(ids));
+    }
 }
