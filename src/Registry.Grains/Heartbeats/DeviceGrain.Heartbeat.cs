@@ -4,7 +4,7 @@ using Registry.Grains.Heartbeats;
 namespace Registry.Grains.Devices;
 
 /// <summary>The device grain's heartbeat monitoring surface: its override, its status, and the monitor's question.</summary>
-public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevice
+public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevice, Jobs.IImportedDevice
 {
     public async Task<DeviceHeartbeat> GetHeartbeat()
     {
@@ -39,6 +39,20 @@ public sealed partial class DeviceGrain : IDeviceHeartbeatGrain, IMonitoredDevic
             KeepActiveFor(policy.Deadline + HeartbeatMonitorGrain.ReminderPeriod);
         }
         return probe;
+    }
+
+    /// <summary>
+    /// An import's line is done. A monitored device that beat in this activation stays: the activation the monitor would
+    /// wake measures a full deadline from its own start, so an import (or a read after it) put the alert up to a deadline
+    /// late (hostile review, 2026-12-05). Its keep-alive already bounds how long it stays.
+    /// </summary>
+    public Task Rest()
+    {
+        if (_presence.ConnectionState != DeviceConnectionState.Connected && !_monitoring.Timing)
+        {
+            DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
     }
 
     /// <summary>Not collected as idle before the monitor judges this activation's deadline (<see cref="DeviceMonitoring.KeepAlive"/>).</summary>

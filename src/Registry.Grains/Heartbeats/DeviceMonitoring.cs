@@ -32,6 +32,12 @@ internal sealed partial class DeviceMonitoring(
     public HeartbeatPolicy? PolicyFor(DeviceState state) =>
         state.Identity is not { Status: DeviceStatus.Enabled } ? null : SettingFor(state);
 
+    /// <summary>
+    /// Whether this activation holds what the device's deadline is measured from (a heartbeat it joined monitoring with,
+    /// or the time monitoring was armed): deactivated, a new activation would measure from its own start instead.
+    /// </summary>
+    public bool Timing => _joined || _armedAt is not null;
+
     /// <summary>The device's policy whatever its status: its override, else the registry default.</summary>
     private HeartbeatPolicy? SettingFor(DeviceState state) =>
         state.Heartbeat is { } own ? own.Policy : options.DefaultPolicy;

@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
-using Orleans.Core.Internal;
 using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
@@ -164,7 +163,7 @@ public sealed partial class BulkJobGrain(
         }
         try
         {
-            await GrainFactory.GetGrain<IDeviceGrain>(deviceId).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            await GrainFactory.GetGrain<IImportedDevice>(deviceId).Rest();
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {

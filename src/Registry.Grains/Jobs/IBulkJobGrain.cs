@@ -36,6 +36,18 @@ public interface IBulkJobGrain : IGrainWithIntegerKey
     Task<ImportChunkResult> ImportChunk(ImportChunk chunk);
 }
 
+/// <summary>What an import's worker asks a device grain once the device's line is applied (implemented by the device grain).</summary>
+[Alias("registry.IImportedDevice")]
+public interface IImportedDevice : IGrainWithStringKey
+{
+    /// <summary>
+    /// Leaves memory now, so an import holds a window's activations rather than the file's, unless this activation must
+    /// stay: a session is open, or monitoring is timing a deadline from a heartbeat (or an arming) it holds in memory.
+    /// </summary>
+    [Alias("Rest")]
+    Task Rest();
+}
+
 [GenerateSerializer, Immutable, Alias("registry.ExportChunk")]
 public sealed record ExportChunk(
     [property: Id(0)] string JobId,

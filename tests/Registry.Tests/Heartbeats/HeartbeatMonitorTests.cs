@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Orleans.Core.Internal;
 using Registry.Abstractions;
+using Registry.Grains.Jobs;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Heartbeats;
@@ -331,6 +333,28 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         var status = await fixture.Heartbeat(id).GetHeartbeat();
         Assert.Equal(beat, status.LastHeartbeatTime);
         Assert.Equal(beat + Deadline, status.OutageSince);
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-05: an import line touching a monitored device (here <c>createOrUpdate</c>) let the device
+    /// grain go once applied, as an import lets every device go; the read that followed activated it anew, whose deadline
+    /// ran a full interval plus grace from then. REST and bulk writes were on time.
+    /// </summary>
+    [Fact]
+    public async Task An_import_line_touching_a_monitored_device_leaves_its_deadline_at_its_last_heartbeat()
+    {
+        var id = await fixture.NewDeviceAsync("imported");
+        var beat = (await BeatAsync(id)).LastHeartbeatTime;
+        await fixture.AdvanceAndCheckAsync(id, Deadline - TimeSpan.FromSeconds(10));
+
+        var line = Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\",\"importMode\":\"createOrUpdate\",\"statusReason\":\"imported\"}}\n");
+        var result = await fixture.Grains.GetGrain<IBulkJobGrain>(0).ImportChunk(new ImportChunk("heartbeat-import", 0, line, Replay: false));
+        Assert.Equal(1, result.Applied);
+        Assert.Equal(beat, (await fixture.Heartbeat(id).GetHeartbeat()).LastHeartbeatTime);
+
+        await fixture.AdvanceAndCheckAsync(id, TimeSpan.FromSeconds(10));
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        Assert.Equal(beat + Deadline, (await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
     }
 
     [Fact]
