@@ -45,6 +45,32 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-05: with Azurite slow, <c>GET /jobs</c> answered 500 (an <c>InconsistentStateException</c>,
+    /// 412 on the job list): a write of the list had timed out and landed after all, and the next one, which a listing
+    /// makes when it prunes, carried the stale etag.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task A_job_list_write_that_landed_after_its_timeout_leaves_listing_and_the_next_create_working()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var cluster = await JobCluster.DeployAsync(azurite, new ChunkProbe(), _ => { });
+        var registry = cluster.Grains.GetGrain<IJobRegistryGrain>(0);
+        var (_, sas) = await NewContainerAsync(azurite);
+        var request = new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas };
+        JobCluster.StorageFaults.FailNextListWrites(1, landThenThrow: true);
+
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => registry.Create(request));
+
+        // The entry the failed create stored names a job that never started: the listing drops it, and writes that.
+        Assert.Empty(await registry.List());
+        var job = await registry.Create(request);
+        var ended = await WaitForEndAsync(cluster.Grains.GetGrain<IJobGrain>(job.JobId), cancellation);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal([job.JobId], (await registry.List()).Select(j => j.JobId));
+        await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, cancellation);
+    }
+
     [Theory(Timeout = 300_000)]
     [InlineData(2, false)]
     // More refusals than the five attempts a write once had, each landing first: a busy storage slows a job, it does not fail it.

@@ -13,7 +13,7 @@ public sealed class JobStorageFaults
 {
     private readonly Lock _gate = new();
     private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
-    private Func<JobState, bool> _when = _ => false;
+    private Func<object?, bool> _when = _ => false;
     private int _remaining;
     private int _refused;
 
@@ -25,7 +25,18 @@ public sealed class JobStorageFaults
         lock (_gate)
         {
             _remaining = count;
-            _when = when;
+            _when = state => state is JobState job && when(job);
+            LandThenThrow = landThenThrow;
+        }
+    }
+
+    /// <summary>The next <paramref name="count"/> writes of the job list (the job registry's state) fail.</summary>
+    public void FailNextListWrites(int count, bool landThenThrow = false)
+    {
+        lock (_gate)
+        {
+            _remaining = count;
+            _when = state => state is JobListState;
             LandThenThrow = landThenThrow;
         }
     }
@@ -61,7 +72,7 @@ public sealed class JobStorageFaults
     {
         lock (_gate)
         {
-            if (_remaining == 0 || state is not JobState job || !_when(job))
+            if (_remaining == 0 || !_when(state))
             {
                 return false;
             }
