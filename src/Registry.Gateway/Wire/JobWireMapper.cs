@@ -82,6 +82,11 @@ internal static class JobWireMapper
         {
             throw RegistryException.Invalid($"{field} carries user info before its host: give the container's SAS URI as storage gives it.");
         }
+        // Storage is never sent a fragment: the SAS or path it hides from the job failed it later with storage's HTTP 400.
+        if (uri.Fragment.Length > 0 || value.Contains('#', StringComparison.Ordinal))
+        {
+            throw RegistryException.Invalid($"{field} has a '#' fragment, which is never sent to storage: give the container's SAS URI as storage gives it (a '#' in it is written %23).");
+        }
         // The SAS is the only credential the registry has for the caller's storage; without one every call is refused.
         if (!uri.Query.Contains("sig=", StringComparison.Ordinal))
         {

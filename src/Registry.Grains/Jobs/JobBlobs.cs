@@ -2,6 +2,7 @@ using System.Text;
 using Azure;
 using Azure.Core;
 using Azure.Storage.Blobs;
+using Registry.Abstractions;
 
 namespace Registry.Grains.Jobs;
 
@@ -34,6 +35,37 @@ internal static class JobBlobs
             // The SDK parses the SAS here (spr=http, say, which Azure refuses): the caller's to fix, not an internal error.
             var reason = e.Message.Split(" (Parameter", 2)[0].TrimEnd('.');
             throw new JobStorageException($"The {role} container URI's SAS token could not be read ({reason}): give the SAS as storage generated it.", e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses (ArgumentInvalid) a container URI that names no container, or a path below its container: storage's client
+    /// takes the container from the URI and drops the rest, so <c>…/container/sub?sas</c> read or wrote the container's
+    /// root (hostile review, 2026-12-05). Parsed as the client parses it, path-style (Azurite, an IP) or host-style.
+    /// </summary>
+    public static void EnsureContainer(string? containerUri, string field)
+    {
+        if (containerUri is null || !Uri.TryCreate(containerUri, UriKind.Absolute, out var uri))
+        {
+            return; // the gateway refused it already; a job given one anyway fails with its reason
+        }
+        BlobUriBuilder parts;
+        try
+        {
+            parts = new BlobUriBuilder(uri);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            return; // an unreadable SAS: the job fails with Container's reason, naming it
+        }
+        if (string.IsNullOrEmpty(parts.BlobContainerName))
+        {
+            throw RegistryException.Invalid($"{field} names no container: give the SAS URI of a blob container.");
+        }
+        if (!string.IsNullOrEmpty(parts.BlobName))
+        {
+            throw RegistryException.Invalid(
+                $"{field} names a path below its container ('{parts.BlobName}'), which storage's client drops: the job would use the container's root. Give the container's own SAS URI, and the blob's name as the job's blob name.");
         }
     }
 

@@ -29,6 +29,8 @@ public sealed partial class JobRegistryGrain(
 {
     public async Task<JobProperties> Create(JobRequest request)
     {
+        JobBlobs.EnsureContainer(request.InputBlobContainerUri, "inputBlobContainerUri");
+        JobBlobs.EnsureContainer(request.OutputBlobContainerUri, "outputBlobContainerUri");
         var jobs = await Refresh();
         var active = jobs.Count(j => !j.Status.IsTerminal());
         if (active >= options.Value.MaxActiveJobs)

@@ -225,6 +225,16 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "x\\out.txt" }), // read as x/out.txt
         Json(new { type = "export", outputBlobContainerUri = "https://u@acct.blob.core.windows.net/out?sig=x" }), // user info
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "devices.txt/", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        // A path below the container, which storage's client dropped: the job used the container's root (hostile review, 2026-12-05).
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out/sub?sig=x" }),
+        Json(new { type = "export", outputBlobContainerUri = "http://127.0.0.1:10000/devstoreaccount1/out/sub/deeper?sig=x" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in/sub?sig=x", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        // No container at all.
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/?sig=x" }),
+        Json(new { type = "export", outputBlobContainerUri = "http://127.0.0.1:10000/devstoreaccount1?sig=x" }),
+        // A fragment, never sent to storage: the job failed later with storage's 400 (same review).
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x#part" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x#", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
     };
 
     [Theory]
