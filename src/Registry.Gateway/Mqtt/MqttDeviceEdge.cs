@@ -190,12 +190,6 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             Refuse(e, MqttConnectReasonCode.NotAuthorized, "the username is not {HostName}/{client id}/?api-version=…");
             return;
         }
-        // IoT Hub answers a throttled connection as unavailable (CONNACK 3): the SDKs retry it.
-        if (!_throttle.TryAcquire(OperationClass.DeviceConnections).IsAcquired)
-        {
-            Refuse(e, MqttConnectReasonCode.ServerUnavailable, "DeviceConnections throttle");
-            return;
-        }
         string? keyFingerprint = null;
         long? expiresOn = null;
         if (_access.Enabled)
@@ -220,6 +214,13 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             }
             keyFingerprint = decision.KeyFingerprint;
             expiresOn = decision.ExpiresOn;
+        }
+        // IoT Hub answers a throttled connection as unavailable (CONNACK 3): the SDKs retry it. Counted once authenticated,
+        // as HTTPS counts: a CONNECT that authentication refuses spends nothing (hostile review, 2026-12-05).
+        if (!_throttle.TryAcquire(OperationClass.DeviceConnections).IsAcquired)
+        {
+            Refuse(e, MqttConnectReasonCode.ServerUnavailable, "DeviceConnections throttle");
+            return;
         }
 
         _admitting.AddOrUpdate(deviceId, 1, (_, admitting) => admitting + 1);

@@ -204,6 +204,38 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
         Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, throttled.ResultCode);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-05: CONNECTs refused by authentication (an unregistered id, a wrong password) spent the
+    /// hub-wide DeviceConnections budget, so anyone reaching the port kept every device from connecting (CONNACK 3), and
+    /// once it was spent a wrong password got 3 instead of 5. HTTPS never counts what authentication refuses.
+    /// </summary>
+    [Fact]
+    public async Task Connects_refused_by_authentication_spend_no_DeviceConnections_budget()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            ["Registry:Throttling:Overrides:DeviceConnections"] = "1/min",
+        });
+        using var owner = host.CreateClient();
+        var key = (string)(await owner.CreateDeviceAsync("budgeted"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var token = MqttDevices.Token(host, clock, "budgeted", key);
+
+        var (_, ghost) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "ghost", MqttDevices.Token(host, clock, "ghost", key)));
+        var (_, wrong) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "budgeted", token + "x"));
+        var (first, admitted) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "budgeted", token));
+        await first.DisconnectAsync();
+        var (_, wrongOnceSpent) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "budgeted", token + "x"));
+        var (_, throttled) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "budgeted", token));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, ghost.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, wrong.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.Success, admitted.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, wrongOnceSpent.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, throttled.ResultCode);
+    }
+
     private async Task<MqttClientConnectResultCode> ConnectCodeAsync(string id, string password)
     {
         var (client, result) = await MqttDevices.ConnectAsync(MqttDevices.Options(Host, id, password));
