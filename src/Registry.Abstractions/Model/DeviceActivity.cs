@@ -55,6 +55,11 @@ public enum SessionCloseReason
     Replaced = 3,
     /// <summary>The SAS token the session connected with expired (its <c>se</c> plus the clock skew IoT Hub allows), as IoT Hub ends it.</summary>
     TokenExpired = 4,
+    /// <summary>
+    /// The session's token was signed by a shared access policy that no longer grants it DeviceConnect: the policy was
+    /// removed, lost the right, or had its key regenerated, as its tokens already checked are refused on HTTPS.
+    /// </summary>
+    PolicyRevoked = 5,
 }
 
 /// <summary>

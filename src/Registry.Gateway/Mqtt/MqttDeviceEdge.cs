@@ -56,6 +56,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         IOptions<MqttEdgeOptions> options,
         IOptions<SharedAccessOptions> access,
         DeviceAccessAuthorizer authorizer,
+        SharedAccessPolicies policies,
         IThrottle throttle,
         IGrainFactory grains,
         TimeProvider clock,
@@ -75,6 +76,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         _server.ValidatingConnectionAsync += OnConnectAsync;
         _server.InterceptingPublishAsync += OnPublishAsync;
         _server.InterceptingSubscriptionAsync += OnSubscribeAsync;
+        policies.Replaced += () => _ = RecheckPolicySessionsAsync();
     }
 
     /// <summary>For tests: a connection was admitted and its connect deadline runs.</summary>
@@ -85,6 +87,9 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     /// <summary>For tests: this edge closed a session on its device grain's order (device id, reason).</summary>
     internal event Action<string, SessionCloseReason>? SessionAborted;
+
+    /// <summary>For tests: the sessions connected with a policy's token were checked against the policies just replaced.</summary>
+    internal event Action? PolicySessionsRechecked;
 
     /// <summary>For tests: a device grain ordered this edge to close a session (device id), before the edge decides.</summary>
     internal event Action<string>? CloseOrdered;
@@ -192,6 +197,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
         string? keyFingerprint = null;
         long? expiresOn = null;
+        string? policyToken = null;
         if (_access.Enabled)
         {
             AccessDecision decision;
@@ -214,6 +220,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             }
             keyFingerprint = decision.KeyFingerprint;
             expiresOn = decision.ExpiresOn;
+            policyToken = SharedAccessSignature.TryParse(e.Password, out var sas) && sas.KeyName is not null ? e.Password : null;
         }
         // IoT Hub answers a throttled connection as unavailable (CONNACK 3): the SDKs retry it. Counted once authenticated,
         // as HTTPS counts: a CONNECT that authentication refuses spends nothing (hostile review, 2026-12-05).
@@ -226,7 +233,10 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         _admitting.AddOrUpdate(deviceId, 1, (_, admitting) => admitting + 1);
         try
         {
-            var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel);
+            var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel)
+            {
+                PolicyToken = policyToken,
+            };
             DeviceAccess access;
             try
             {
@@ -475,6 +485,46 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         if (!IsCurrent(session))
         {
             timer.Dispose(); // ended while the timer was being set: EndSessionAsync may have disposed the one before
+        }
+    }
+
+    /// <summary>
+    /// The policies changed (a key regenerated, a policy removed, read by the cluster's refresh): every session connected
+    /// with a policy's token is authorized again, as its next HTTPS request would be, and closed if refused. Before, such
+    /// a session outlived its policy's regeneration for as long as it stayed connected (hostile review, 2026-12-05). A
+    /// check that cannot be made now (the device cannot be read) leaves the session open.
+    /// </summary>
+    private async Task RecheckPolicySessionsAsync()
+    {
+        try
+        {
+            foreach (var session in _sessions.Values)
+            {
+                if (session.PolicyToken is not { } token)
+                {
+                    continue;
+                }
+                AccessDecision decision;
+                try
+                {
+                    decision = await _authorizer.AuthorizeAsync(token, session.DeviceId, "/devices/" + session.DeviceId);
+                }
+                catch (Exception exception)
+                {
+                    LogGrainCallFailed(_logger, exception, session.DeviceId);
+                    continue;
+                }
+                if (!decision.IsGranted && IsCurrent(session))
+                {
+                    LogSessionClosed(_logger, session.DeviceId, SessionCloseReason.PolicyRevoked);
+                    SessionAborted?.Invoke(session.DeviceId, SessionCloseReason.PolicyRevoked);
+                    session.Channel.Abort("the shared access policy of the session's token no longer grants it");
+                }
+            }
+        }
+        finally
+        {
+            PolicySessionsRechecked?.Invoke();
         }
     }
 

@@ -8,6 +8,9 @@ namespace Registry.Gateway.Mqtt;
 /// </summary>
 internal sealed record MqttDeviceSession(string DeviceId, Guid SessionId, string? KeyFingerprint, IDeviceGrain Grain, EdgeChannel Channel)
 {
+    /// <summary>The token the session connected with when a shared access policy signed it, checked again when the policies change.</summary>
+    public string? PolicyToken { get; init; }
+
     /// <summary>Ends the session when the token it connected with expires; disposed when the session ends.</summary>
     public ITimer? Expiry;
 

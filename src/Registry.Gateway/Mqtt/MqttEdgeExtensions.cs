@@ -22,6 +22,7 @@ public static class MqttEdgeServiceCollectionExtensions
             sp.GetRequiredService<IOptions<MqttEdgeOptions>>(),
             sp.GetRequiredService<IOptions<SharedAccessOptions>>(),
             sp.GetRequiredService<DeviceAccessAuthorizer>(),
+            sp.GetRequiredService<SharedAccessPolicies>(),
             sp.GetRequiredService<IThrottle>(),
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key),

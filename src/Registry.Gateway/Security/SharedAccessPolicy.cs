@@ -111,7 +111,14 @@ public sealed class SharedAccessPolicies
     /// Swaps in a whole new set at once: a lookup sees the old set or the new one, never a mix. Tokens already validated
     /// with a policy that is no longer the current one of its name are checked again (<c>SharedAccessAuthorizer</c>).
     /// </summary>
-    public void Replace(IEnumerable<SharedAccessPolicy> policies) => _byName = ByName(policies);
+    public void Replace(IEnumerable<SharedAccessPolicy> policies)
+    {
+        _byName = ByName(policies);
+        Replaced?.Invoke();
+    }
+
+    /// <summary>After <see cref="Replace"/>: holders of what a policy's token granted (an MQTT session) check it again.</summary>
+    public event Action? Replaced;
 
     private static Dictionary<string, SharedAccessPolicy> ByName(IEnumerable<SharedAccessPolicy> policies)
     {

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
+using Registry.Abstractions;
 using Registry.Gateway.Mqtt;
+using Registry.Gateway.Security;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.RegistryHttp;
 
@@ -234,6 +236,42 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
         Assert.Equal(MqttClientConnectResultCode.Success, admitted.ResultCode);
         Assert.Equal(MqttClientConnectResultCode.NotAuthorized, wrongOnceSpent.ResultCode);
         Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, throttled.ResultCode);
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-05: an MQTT session connected with a policy's token (<c>skn=device</c>) stayed open, its
+    /// publishes acknowledged and counted, after that policy's key was regenerated, while HTTPS refused the same token.
+    /// The refresh replaces the policies as here; sessions of other policies and of device keys stay.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_session_connected_with_a_policy_token_is_closed_when_that_policy_s_key_is_regenerated_and_others_stay()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await MqttRegistryFixture.StartHostAsync(clock);
+        var edge = host.Services.GetRequiredService<MqttDeviceEdge>();
+        using var owner = host.CreateClient();
+        await owner.CreateDeviceAsync("by-device-policy");
+        await owner.CreateDeviceAsync("by-owner-policy");
+        var key = (string)(await owner.CreateDeviceAsync("by-own-key"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var device = host.Policy("device");
+        string PolicyToken(SharedAccessPolicy policy) =>
+            SharedAccessSignature.Create(host.HostName, policy.PrimaryKey, policy.KeyName, clock.GetUtcNow().AddHours(1));
+        var (_, byDevicePolicy) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "by-device-policy", PolicyToken(device)));
+        var (byOwnerPolicy, byOwner) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "by-owner-policy", PolicyToken(host.Policy(SharedAccessPolicy.OwnerKeyName))));
+        var (byOwnKey, byKey) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "by-own-key", MqttDevices.Token(host, clock, "by-own-key", key)));
+        Assert.All([byDevicePolicy, byOwner, byKey], r => Assert.Equal(MqttClientConnectResultCode.Success, r.ResultCode));
+        var aborted = new System.Collections.Concurrent.ConcurrentQueue<(string DeviceId, SessionCloseReason Reason)>();
+        edge.SessionAborted += (id, reason) => aborted.Enqueue((id, reason));
+        var rechecked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        edge.PolicySessionsRechecked += () => rechecked.TrySetResult();
+
+        host.Policies.Replace([.. host.Policies.All.Where(p => p.KeyName != "device"), SharedAccessPolicy.Generate("device", device.Rights)]);
+        await rechecked.Task.WaitAsync(cancellation);
+
+        Assert.Equal([("by-device-policy", SessionCloseReason.PolicyRevoked)], aborted);
+        Assert.True(byOwnerPolicy.IsConnected);
+        Assert.True(byOwnKey.IsConnected);
     }
 
     private async Task<MqttClientConnectResultCode> ConnectCodeAsync(string id, string password)
