@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Registry.Abstractions;
 
 namespace Registry.Gateway.Wire;
@@ -36,7 +37,10 @@ internal sealed record DeviceHeartbeatJson(
 /// <c>PUT /devices/{id}/heartbeat</c>'s body: <c>{"intervalSeconds":n,"graceSeconds":n}</c> (a policy of the device's
 /// own; grace 0 when absent), <c>{"monitoring":"off"}</c>, or <c>{"monitoring":"default"}</c> (back to the registry default).
 /// </summary>
-internal sealed record HeartbeatRequestJson(int? IntervalSeconds, int? GraceSeconds, string? Monitoring)
+internal sealed record HeartbeatRequestJson(
+    [property: JsonConverter(typeof(WholeSecondsConverter))] int? IntervalSeconds,
+    [property: JsonConverter(typeof(WholeSecondsConverter))] int? GraceSeconds,
+    string? Monitoring)
 {
     public const string On = "on";
     public const string Off = "off";
