@@ -67,12 +67,28 @@ internal static class DeviceTopics
     /// property names), and every escape decoding to UTF-8 (<c>%FF</c> does not; a device id in a path is refused the
     /// same way). Nothing is kept: the registry counts messages, it does not route them.
     /// </summary>
-    internal static bool IsPropertyBag(ReadOnlySpan<char> bag)
+    internal static bool IsPropertyBag(ReadOnlySpan<char> bag) => PropertyBagBytes(bag) is not null;
+
+    /// <summary>
+    /// The bytes a telemetry topic's property bag counts toward the 256 KB message limit, as HTTPS counts its properties
+    /// (each decoded name and value, UTF-8); 0 for a topic without one. Call on a topic <see cref="ClassifyPublish"/> took
+    /// for telemetry.
+    /// </summary>
+    internal static int PropertyBytes(string topic)
+    {
+        var events = topic.IndexOf(Events, Devices.Length, StringComparison.Ordinal);
+        var tail = topic.AsSpan(events + Events.Length);
+        return tail.IsEmpty ? 0 : PropertyBagBytes(tail[1..]) ?? 0;
+    }
+
+    /// <summary>As <see cref="IsPropertyBag"/>, the bag's size in decoded UTF-8 bytes when it is one, else null.</summary>
+    private static int? PropertyBagBytes(ReadOnlySpan<char> bag)
     {
         if (bag.IsEmpty)
         {
-            return true;
+            return 0;
         }
+        var size = 0;
         var count = 0;
         HashSet<string>? keys = null;
         foreach (var range in bag.Split('&'))
@@ -80,27 +96,28 @@ internal static class DeviceTopics
             var part = bag[range];
             if (++count > MqttLimits.MaxProperties)
             {
-                return false;
+                return null;
             }
             var equals = part.IndexOf('=');
             var key = equals < 0 ? part : part[..equals];
             var value = equals < 0 ? "" : Decode(part[(equals + 1)..]);
             if (key.IsEmpty || Decode(key) is not { } name || value is null)
             {
-                return false;
+                return null;
             }
+            size += Encoding.UTF8.GetByteCount(name) + Encoding.UTF8.GetByteCount(value);
             // The message and correlation ids HTTPS refuses (empty, over 128, outside IoT Hub's id alphabet) are refused here too.
             if ((name == "$.mid" && !Wire.DeviceToCloudMessage.IsValidMessageId(value))
                 || (name == "$.cid" && !Wire.DeviceToCloudMessage.IsValidCorrelationId(value)))
             {
-                return false;
+                return null;
             }
             if (!(keys ??= new HashSet<string>(StringComparer.Ordinal)).Add(name))
             {
-                return false;
+                return null;
             }
         }
-        return true;
+        return size;
     }
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);

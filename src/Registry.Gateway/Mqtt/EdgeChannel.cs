@@ -128,6 +128,13 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
 
     private Task OnReceivedAsync(MqttPacket packet)
     {
+        // MQTT 3.1.1 §2.3.1: these carry a non-zero packet identifier; with 0 the packet is malformed and the connection
+        // closes (a QoS 1 PUBLISH with 0 was counted and never acknowledged, hostile review 2026-12-05).
+        if (packet is MqttPublishPacket { QualityOfServiceLevel: > MqttQualityOfServiceLevel.AtMostOnce, PacketIdentifier: 0 }
+            or MqttSubscribePacket { PacketIdentifier: 0 } or MqttUnsubscribePacket { PacketIdentifier: 0 } or MqttPubAckPacket { PacketIdentifier: 0 })
+        {
+            throw new MqttProtocolViolationException($"a {packet.GetType().Name.Replace("Mqtt", "", StringComparison.Ordinal)} with packet identifier 0");
+        }
         if (!_receivedFirst)
         {
             _receivedFirst = true;

@@ -329,6 +329,10 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
         return DeviceTopics.ClassifyPublish(message.Topic, deviceId) switch
         {
+            // The body with its properties, as HTTPS and IoT Hub count a message; measured only when the topic could matter.
+            PublishTopic.Telemetry when message.Payload.Length + 3L * message.Topic.Length > MqttLimits.MaxPayloadBytes
+                && message.Payload.Length + DeviceTopics.PropertyBytes(message.Topic) is var size && size > MqttLimits.MaxPayloadBytes
+                => $"a message of {size} bytes with its properties, over {MqttLimits.MaxPayloadBytes}",
             PublishTopic.Telemetry => null,
             PublishTopic.OtherDevice => "a topic of another device",
             PublishTopic.BadPropertyBag => $"a property bag that does not parse or holds more than {MqttLimits.MaxProperties} properties",

@@ -41,6 +41,12 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
         ["a PINGRESP, which only servers send"] = (_, _) => [0xD0, 0x00],
         // Re-check, stop 31: granted QoS 0 with the connection left open; 3.1.1 §3.8.3 calls it malformed.
         ["a SUBSCRIBE asking QoS 3, which is no QoS"] = (id, _) => RawMqtt.Subscribe($"devices/{id}/messages/devicebound/#", 3),
+        // Hostile review, 2026-12-05: the PUBLISH was counted and never acknowledged; 3.1.1 §2.3.1 makes both malformed.
+        ["a QoS 1 PUBLISH with packet identifier 0"] = (id, _) => RawMqtt.Publish(Events(id), "{}"u8.ToArray(), 1, packetId: 0),
+        ["a SUBSCRIBE with packet identifier 0"] = (id, _) => RawMqtt.Subscribe($"devices/{id}/messages/devicebound/#", 1, packetId: 0),
+        // Same review: HTTPS counts a message's properties toward 256 KB, MQTT counted only its body.
+        ["a body of 256 KB less 2 bytes with a property of 3"] = (id, _) => RawMqtt.Publish(Events(id) + "k=vv", new byte[256 * 1024 - 2], 1),
+        ["a body of 256 KB less 4 bytes with an escaped property of 5"] = (id, _) => RawMqtt.Publish(Events(id) + "%C3%A9=v%20w", new byte[256 * 1024 - 4], 1),
     };
 
     /// <summary>Sent instead of a CONNECT: refused before any device is involved, at once or at the connect timeout.</summary>

@@ -34,6 +34,23 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
         await client.DisconnectAsync();
     }
 
+    /// <summary>The limit counts the body with its properties (decoded), as HTTPS does: exactly 256 KB in all is a message.</summary>
+    [Theory]
+    [InlineData("/k=vv", 256 * 1024 - 3)]
+    [InlineData("/%C3%A9=v%20w", 256 * 1024 - 5)] // "é" 2 bytes, "v w" 3: decoded, not as written
+    [InlineData("", 256 * 1024)]
+    public async Task A_publish_of_exactly_256_KB_with_its_properties_is_acknowledged(string bag, int bodyBytes)
+    {
+        var (id, key) = await fixture.NewDeviceAsync("tele-max");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+
+        var ack = await client.PublishBinaryAsync($"devices/{id}/messages/events{bag}", new byte[bodyBytes], MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.True(ack.IsSuccess);
+        Assert.True(client.IsConnected);
+        await client.DisconnectAsync();
+    }
+
     [Fact]
     public async Task A_ping_is_activity_and_leaves_the_device_connected()
     {

@@ -21,22 +21,22 @@ public static class RawMqtt
     }
 
     /// <summary>PUBLISH with the QoS bits set to <paramref name="qos"/> (3 is not a QoS) and packet id 1 when qos &gt; 0.</summary>
-    public static byte[] Publish(string topic, byte[] payload, int qos)
+    public static byte[] Publish(string topic, byte[] payload, int qos, ushort packetId = 1)
     {
         var body = new List<byte>(String(topic));
         if (qos > 0)
         {
-            body.Add(0);
-            body.Add(1);
+            body.Add((byte)(packetId >> 8));
+            body.Add((byte)packetId);
         }
         body.AddRange(payload);
         return Packet((byte)(0x30 | (qos << 1)), body);
     }
 
     /// <summary>SUBSCRIBE (packet id 1) to one filter, its options byte as given (3 is no QoS).</summary>
-    public static byte[] Subscribe(string filter, byte options)
+    public static byte[] Subscribe(string filter, byte options, ushort packetId = 1)
     {
-        var body = new List<byte> { 0, 1 };
+        var body = new List<byte> { (byte)(packetId >> 8), (byte)packetId };
         body.AddRange(String(filter));
         body.Add(options);
         return Packet(0x82, body);
