@@ -31,6 +31,14 @@ public sealed class ThrottlingOptions
     /// </summary>
     public IReadOnlyList<string> Problems() => Resolve().Errors;
 
+    /// <summary>IoT Hub's largest unit count per tier: Free 1, B3 and S3 10, the others 200.</summary>
+    public static int MaxUnits(HubTier tier) => tier switch
+    {
+        HubTier.Free => 1,
+        HubTier.B3 or HubTier.S3 => 10,
+        _ => 200,
+    };
+
     /// <summary>The rate of every throttle after overrides, or what is wrong with the settings.</summary>
     internal (IReadOnlyDictionary<OperationClass, ThrottleRate> Rates, IReadOnlyList<string> Errors) Resolve()
     {
@@ -42,6 +50,11 @@ public sealed class ThrottlingOptions
         if (!Enum.IsDefined(Tier))
         {
             errors.Add($"Registry:Throttling:Tier '{Tier}' is not one of {string.Join(", ", Enum.GetNames<HubTier>())}.");
+        }
+        else if (Units > MaxUnits(Tier))
+        {
+            // No such hub exists: its throttles would be ones no IoT Hub answers (a review started Free with 3 units).
+            errors.Add($"Registry:Throttling:Units {Units} is more than a {Tier} hub can have ({MaxUnits(Tier)}); to raise one throttle, override it.");
         }
         var rates = new Dictionary<OperationClass, ThrottleRate>();
         if (errors.Count == 0)

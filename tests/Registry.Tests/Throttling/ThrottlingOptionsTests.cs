@@ -57,6 +57,27 @@ public class ThrottlingOptionsTests
         Assert.Contains(errors, e => e.Contains("Overrides:Queries 'fast'", StringComparison.Ordinal));
     }
 
+    /// <summary>Hostile review, 2026-12-05: a Free hub of 3 units and an S3 hub of 11 started; no IoT Hub has them.</summary>
+    [Theory]
+    [InlineData(HubTier.Free, 2)]
+    [InlineData(HubTier.S3, 11)]
+    [InlineData(HubTier.B3, 11)]
+    [InlineData(HubTier.S1, 201)]
+    [InlineData(HubTier.B2, 201)]
+    public void More_units_than_the_tier_allows_are_refused_naming_its_limit(HubTier tier, int units)
+    {
+        var errors = new ThrottlingOptionsValidator().Validate(null, new ThrottlingOptions { Tier = tier, Units = units }).Failures!.ToArray();
+
+        Assert.Contains($"Units {units} is more than a {tier} hub can have ({units - 1})", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(HubTier.Free, 1)]
+    [InlineData(HubTier.S3, 10)]
+    [InlineData(HubTier.S2, 200)]
+    public void The_largest_unit_count_of_each_tier_is_accepted(HubTier tier, int units) =>
+        Assert.True(new ThrottlingOptionsValidator().Validate(null, new ThrottlingOptions { Tier = tier, Units = units }).Succeeded);
+
     [Fact]
     public async Task A_host_with_unusable_throttling_settings_fails_at_start()
     {
