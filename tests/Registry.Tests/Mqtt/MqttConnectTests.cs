@@ -189,13 +189,8 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
     public async Task Connections_beyond_the_DeviceConnections_throttle_get_connack_3_which_the_sdks_retry()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
-        {
-            ["Registry:Throttling:Enabled"] = "true",
-            ["Registry:Throttling:Overrides:DeviceConnections"] = "1/min",
-        });
-        using var owner = host.CreateClient();
-        var key = (string)(await owner.CreateDeviceAsync("throttled"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var (host, key) = await MqttRegistryFixture.StartOneAMinuteAsync(clock, "DeviceConnections", "throttled");
+        await using var _ = host;
         var options = MqttDevices.Options(host, "throttled", MqttDevices.Token(host, clock, "throttled", key));
 
         var (first, admitted) = await MqttDevices.ConnectAsync(options);
@@ -215,13 +210,8 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
     public async Task Connects_refused_by_authentication_spend_no_DeviceConnections_budget()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
-        {
-            ["Registry:Throttling:Enabled"] = "true",
-            ["Registry:Throttling:Overrides:DeviceConnections"] = "1/min",
-        });
-        using var owner = host.CreateClient();
-        var key = (string)(await owner.CreateDeviceAsync("budgeted"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
+        var (host, key) = await MqttRegistryFixture.StartOneAMinuteAsync(clock, "DeviceConnections", "budgeted");
+        await using var _ = host;
         var token = MqttDevices.Token(host, clock, "budgeted", key);
 
         var (_, ghost) = await MqttDevices.ConnectAsync(MqttDevices.Options(host, "ghost", MqttDevices.Token(host, clock, "ghost", key)));

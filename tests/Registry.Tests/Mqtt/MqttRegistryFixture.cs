@@ -45,6 +45,18 @@ public sealed class MqttRegistryFixture : IAsyncLifetime
         return RegistryTestHost.StartAsync(all, configure: builder => builder.Services.UseGrainClock(clock));
     }
 
+    /// <summary>A registry with throttling on and one throttle overridden to one a minute, and a device: (host, its primary key).</summary>
+    public static async Task<(RegistryTestHost Host, string Key)> StartOneAMinuteAsync(TimeProvider clock, string throttle, string deviceId)
+    {
+        var host = await StartHostAsync(clock, new Dictionary<string, string?>
+        {
+            ["Registry:Throttling:Enabled"] = "true",
+            [$"Registry:Throttling:Overrides:{throttle}"] = "1/min",
+        });
+        using var owner = host.CreateClient();
+        return (host, (string)(await owner.CreateDeviceAsync(deviceId))["authentication"]!["symmetricKey"]!["primaryKey"]!);
+    }
+
     /// <summary>A fresh device with generated keys: (id, primary key).</summary>
     public async Task<(string Id, string Key)> NewDeviceAsync(string prefix)
     {

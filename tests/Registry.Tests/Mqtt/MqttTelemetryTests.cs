@@ -134,13 +134,9 @@ public sealed class MqttTelemetryTests(MqttRegistryFixture fixture) : IClassFixt
     public async Task A_publish_beyond_the_DeviceToCloudSends_throttle_and_its_longest_wait_closes_the_connection_uncounted()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await MqttRegistryFixture.StartHostAsync(clock, new Dictionary<string, string?>
-        {
-            ["Registry:Throttling:Enabled"] = "true",
-            ["Registry:Throttling:Overrides:DeviceToCloudSends"] = "1/min",
-        });
+        var (host, key) = await MqttRegistryFixture.StartOneAMinuteAsync(clock, "DeviceToCloudSends", "d2c");
+        await using var _ = host;
         using var owner = host.CreateClient();
-        var key = (string)(await owner.CreateDeviceAsync("d2c"))["authentication"]!["symmetricKey"]!["primaryKey"]!;
         var client = await MqttDevices.ConnectedAsync(host, clock, "d2c", key);
         var closed = MqttDevices.Disconnected(client);
         var first = await client.PublishStringAsync("devices/d2c/messages/events/", "1", MqttQualityOfServiceLevel.AtLeastOnce);
