@@ -49,6 +49,13 @@ internal static class JobBlobs
         {
             return; // the gateway refused it already; a job given one anyway fails with its reason
         }
+        // Account and container names need no escape; storage decodes one (%2F is '/') into a path below the container,
+        // where the job then read and wrote, past the checks on blob names (re-check of the fix, 2026-12-05).
+        var path = containerUri.Split('?', 2)[0];
+        if (path.Contains('%', StringComparison.Ordinal))
+        {
+            throw RegistryException.Invalid($"{field} has a percent-escape in its path, which storage would decode into a path below the container: a container's URI needs none.");
+        }
         BlobUriBuilder parts;
         try
         {
@@ -56,7 +63,8 @@ internal static class JobBlobs
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
-            return; // an unreadable SAS: the job fails with Container's reason, naming it
+            // A SAS the storage client cannot read (a parameter twice, spr=http): refused now rather than failing the job.
+            throw RegistryException.Invalid($"{field}'s SAS token could not be read (a parameter given twice, or one storage does not accept): give the SAS as storage generated it.");
         }
         if (string.IsNullOrEmpty(parts.BlobContainerName))
         {
@@ -64,8 +72,11 @@ internal static class JobBlobs
         }
         if (!string.IsNullOrEmpty(parts.BlobName))
         {
+            var azurite = string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+                ? " (for Azurite on another port, address it as 127.0.0.1: storage's client reads 'localhost' there as an account's host name, not as the emulator's)"
+                : "";
             throw RegistryException.Invalid(
-                $"{field} names a path below its container ('{parts.BlobName}'), which storage's client drops: the job would use the container's root. Give the container's own SAS URI, and the blob's name as the job's blob name.");
+                $"{field} names a path below its container ('{parts.BlobName}'), which storage's client drops: the job would use the container's root. Give the container's own SAS URI, and the blob's name as the job's blob name{azurite}.");
         }
     }
 

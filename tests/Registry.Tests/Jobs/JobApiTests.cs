@@ -235,7 +235,25 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         // A fragment, never sent to storage: the job failed later with storage's 400 (same review).
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x#part" }),
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x#", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        // An escaped slash, which storage decodes into a path below the container (re-check of the fix, 2026-12-05: the
+        // job read and wrote under it, and could empty its own input).
+        Json(new { type = "export", outputBlobContainerUri = "http://127.0.0.1:10000/devstoreaccount1/out%2Fsub?sig=x" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out%2f..%2fother?sig=x" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in%2F?sig=x", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        // A SAS the storage client cannot read: the job failed later with the client's exception text (same re-check).
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sv=2024-08-04&sig=x&sig=y" }),
     };
+
+    [Fact]
+    public async Task A_localhost_container_uri_read_as_host_style_is_refused_with_a_hint_to_use_127_0_0_1()
+    {
+        using var response = await _http.SendAsync(HttpMethod.Post, $"jobs/create?{ApiVersion}",
+            Json(new { type = "export", outputBlobContainerUri = "http://localhost:26000/devstoreaccount1/out?sig=x" }));
+
+        var error = await response.AssertIotHubErrorAsync(HttpStatusCode.BadRequest, "ArgumentInvalid");
+        Assert.Contains("127.0.0.1", (string)error["Message"]!, StringComparison.Ordinal);
+        Assert.Equal(0, await JobCountAsync());
+    }
 
     [Theory]
     [MemberData(nameof(BadCreates))]
