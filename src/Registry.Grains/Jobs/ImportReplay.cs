@@ -12,7 +12,10 @@ internal static class ImportReplay
 {
     public static async Task<bool> AlreadyApplied(IGrainFactory grains, BulkOperation operation, BulkOperationError failure)
     {
-        if (failure.ErrorCode is not (RegistryErrorCode.DeviceAlreadyExists or RegistryErrorCode.DeviceNotFound or RegistryErrorCode.PreconditionFailed))
+        // ServerError too: a retried delete whose first write landed after its timeout met the row already gone, which the
+        // grain's storage reports as a conflict (a review logged 500001 for devices the import had deleted).
+        if (failure.ErrorCode is not (RegistryErrorCode.DeviceAlreadyExists or RegistryErrorCode.DeviceNotFound or RegistryErrorCode.PreconditionFailed
+            or RegistryErrorCode.ServerError))
         {
             return false;
         }

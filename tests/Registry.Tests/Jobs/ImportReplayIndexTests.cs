@@ -39,4 +39,23 @@ public sealed class ImportReplayIndexTests(RegistryClusterFixture fixture) : ICl
         Assert.Equal(before with { TotalDeviceCount = before.TotalDeviceCount + 1, EnabledDeviceCount = before.EnabledDeviceCount + 1 },
             await fixture.Registry.GetStatistics());
     }
+
+    /// <summary>
+    /// Re-check, 2026-12-05: a retried delete whose first write landed after its timeout failed on the row already gone
+    /// (a storage conflict, 500001) and was logged although the device was deleted. A retried line whose device is as
+    /// the line asks counts as applied, whatever the failure said.
+    /// </summary>
+    [Fact]
+    public async Task A_replayed_line_that_failed_with_a_server_error_counts_as_applied_when_its_device_is_as_the_line_asks()
+    {
+        var id = NewId("replay-servererror");
+        var delete = new BulkOperation(ImportMode.Delete, new DeviceIdentityInput { DeviceId = id }, null);
+
+        Assert.True(await ImportReplay.AlreadyApplied(fixture.Grains, delete,
+            new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", ImportMode.Delete)));
+
+        await fixture.Device(id).Create(Sas(id));
+        Assert.False(await ImportReplay.AlreadyApplied(fixture.Grains, delete,
+            new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", ImportMode.Delete)));
+    }
 }
