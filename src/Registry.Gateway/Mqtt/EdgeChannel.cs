@@ -135,6 +135,12 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
         {
             throw new MqttProtocolViolationException($"a {packet.GetType().Name.Replace("Mqtt", "", StringComparison.Ordinal)} with packet identifier 0");
         }
+        // PUBREC, PUBREL and PUBCOMP belong only to QoS 2 flows, which the registry neither starts nor accepts: from a
+        // device they are out of protocol whatever their identifier (a PUBREL was answered with PUBCOMP; same re-check).
+        if (packet is MqttPubRecPacket or MqttPubRelPacket or MqttPubCompPacket)
+        {
+            throw new MqttProtocolViolationException($"a {packet.GetType().Name.Replace("Mqtt", "", StringComparison.Ordinal)} outside any QoS 2 flow");
+        }
         if (!_receivedFirst)
         {
             _receivedFirst = true;

@@ -44,6 +44,10 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
         // Hostile review, 2026-12-05: the PUBLISH was counted and never acknowledged; 3.1.1 §2.3.1 makes both malformed.
         ["a QoS 1 PUBLISH with packet identifier 0"] = (id, _) => RawMqtt.Publish(Events(id), "{}"u8.ToArray(), 1, packetId: 0),
         ["a SUBSCRIBE with packet identifier 0"] = (id, _) => RawMqtt.Subscribe($"devices/{id}/messages/devicebound/#", 1, packetId: 0),
+        // Re-check, 2026-12-05: left open (a PUBREL was even answered); only QoS 2 flows have them, and the registry has none.
+        ["a PUBREC with packet identifier 0"] = (_, _) => [0x50, 0x02, 0x00, 0x00],
+        ["a PUBREL with packet identifier 5"] = (_, _) => [0x62, 0x02, 0x00, 0x05],
+        ["a PUBCOMP with packet identifier 0"] = (_, _) => [0x70, 0x02, 0x00, 0x00],
         // Same review: HTTPS counts a message's properties toward 256 KB, MQTT counted only its body.
         ["a body of 256 KB less 2 bytes with a property of 3"] = (id, _) => RawMqtt.Publish(Events(id) + "k=vv", new byte[256 * 1024 - 2], 1),
         ["a body of 256 KB less 4 bytes with an escaped property of 5"] = (id, _) => RawMqtt.Publish(Events(id) + "%C3%A9=v%20w", new byte[256 * 1024 - 4], 1),
