@@ -38,8 +38,8 @@ internal sealed record DeviceHeartbeatJson(
 /// own; grace 0 when absent), <c>{"monitoring":"off"}</c>, or <c>{"monitoring":"default"}</c> (back to the registry default).
 /// </summary>
 internal sealed record HeartbeatRequestJson(
-    [property: JsonConverter(typeof(WholeSecondsConverter))] int? IntervalSeconds,
-    [property: JsonConverter(typeof(WholeSecondsConverter))] int? GraceSeconds,
+    [property: JsonConverter(typeof(IntervalSecondsConverter))] int? IntervalSeconds,
+    [property: JsonConverter(typeof(GraceSecondsConverter))] int? GraceSeconds,
     string? Monitoring)
 {
     public const string On = "on";

@@ -12,7 +12,7 @@ namespace Registry.Gateway.Wire;
 /// as <c>86401</c> already was; they answered IotHubFormatError, hostile review 2026-12-05); a string or other type is
 /// not a number and stays the serializer's IotHubFormatError.
 /// </summary>
-internal sealed class WholeSecondsConverter : JsonConverter<int?>
+internal abstract class WholeSecondsConverter(string member, int min) : JsonConverter<int?>
 {
     public override bool HandleNull => true;
 
@@ -34,13 +34,14 @@ internal sealed class WholeSecondsConverter : JsonConverter<int?>
         if (!reader.TryGetDecimal(out var value) || value != decimal.Truncate(value))
         {
             throw RegistryException.Invalid(value != decimal.Truncate(value)
-                ? $"{text} is not a whole number of seconds."
-                : string.Create(CultureInfo.InvariantCulture, $"{text} seconds is out of range: use 0 to {HeartbeatPolicy.MaxSeconds}."));
+                ? $"{member}={text} is not a whole number of seconds."
+                : OutOfRange(text));
         }
-        return value is >= int.MinValue and <= int.MaxValue
-            ? (int)value
-            : throw RegistryException.Invalid(string.Create(CultureInfo.InvariantCulture, $"{text} seconds is out of range: use 0 to {HeartbeatPolicy.MaxSeconds}."));
+        return value is >= int.MinValue and <= int.MaxValue ? (int)value : throw RegistryException.Invalid(OutOfRange(text));
     }
+
+    private string OutOfRange(string text) =>
+        string.Create(CultureInfo.InvariantCulture, $"{member}={text} is out of range: use {min} to {HeartbeatPolicy.MaxSeconds}.");
 
     public override void Write(Utf8JsonWriter writer, int? value, JsonSerializerOptions options)
     {
@@ -54,3 +55,9 @@ internal sealed class WholeSecondsConverter : JsonConverter<int?>
         }
     }
 }
+
+/// <summary><c>intervalSeconds</c>: 1 to one day.</summary>
+internal sealed class IntervalSecondsConverter() : WholeSecondsConverter("intervalSeconds", HeartbeatPolicy.MinIntervalSeconds);
+
+/// <summary><c>graceSeconds</c>: 0 to one day.</summary>
+internal sealed class GraceSecondsConverter() : WholeSecondsConverter("graceSeconds", 0);

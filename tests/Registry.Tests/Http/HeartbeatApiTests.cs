@@ -71,6 +71,20 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
     }
 
     [Theory]
+    [InlineData("""{"intervalSeconds":99999999999}""", "intervalSeconds=99999999999 is out of range: use 1 to 86400.")]
+    [InlineData("""{"intervalSeconds":10,"graceSeconds":1e400}""", "graceSeconds=1e400 is out of range: use 0 to 86400.")]
+    [InlineData("""{"intervalSeconds":10,"graceSeconds":2.5}""", "graceSeconds=2.5 is not a whole number of seconds.")]
+    public async Task A_number_out_of_range_or_not_whole_is_refused_naming_its_member_and_range(string body, string message)
+    {
+        var id = await NewIdAsync(Http, "hb-range");
+
+        using var response = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), body);
+
+        var error = await response.AssertIotHubErrorAsync(400, "ArgumentInvalid");
+        Assert.Contains(message, (string)error["Message"]!, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{"intervalSeconds":1e1,"graceSeconds":5.0}""")]
     [InlineData("""{"intervalSeconds":10.000,"graceSeconds":0.5e1}""")]
     public async Task Put_takes_a_whole_number_of_seconds_in_any_JSON_number_form(string body)
