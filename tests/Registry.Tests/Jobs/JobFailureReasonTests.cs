@@ -62,23 +62,24 @@ public sealed class JobFailureReasonTests(AzuriteFixture azurite) : IAsyncLifeti
         Assert.Equal("Could not read the input blob 'devices.txt': the storage host did not answer.", reason);
     }
 
-    /// <summary>Re-check, stop 31: a SAS the SDK cannot parse (spr=http) failed the job as "an internal error".</summary>
-    [Fact]
-    public async Task A_job_whose_sas_the_storage_sdk_cannot_read_has_a_short_reason_naming_the_sas()
+    /// <summary>
+    /// Re-check, stop 31: a SAS the SDK cannot parse (spr=http) failed the job as "an internal error"; then it failed the
+    /// job with a reason. Since the re-check of 2026-12-05 (a duplicated sig failed the job with the client's text) it is
+    /// refused at create, with a reason naming the SAS, and no job is made.
+    /// </summary>
+    [Theory]
+    [InlineData("http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&spr=http&sp=r&sig=abc")]
+    [InlineData("http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&sp=r&sig=abc&sig=def")]
+    public async Task A_job_whose_sas_the_storage_sdk_cannot_read_is_refused_at_create_with_a_reason_naming_the_sas(string input)
     {
         var (_, sas) = await NewContainerAsync(azurite);
 
-        var job = await _http.RunJobAsync(new
-        {
-            type = "import",
-            inputBlobContainerUri = "http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&spr=http&sp=r&sig=abc",
-            outputBlobContainerUri = sas,
-        });
+        var response = await _http.CreateJobAsync(new { type = "import", inputBlobContainerUri = input, outputBlobContainerUri = sas },
+            System.Net.HttpStatusCode.BadRequest);
 
-        Assert.Equal("failed", (string)job["status"]!);
-        var reason = (string)job["failureReason"]!;
-        AssertShortAndClean(reason);
-        Assert.StartsWith("The input container URI's SAS token could not be read", reason, StringComparison.Ordinal);
+        var message = (string)response["Message"]!;
+        Assert.Contains("ErrorCode:ArgumentInvalid;inputBlobContainerUri's SAS token could not be read", message, StringComparison.Ordinal);
+        AssertShortAndClean(message.Split(';', 2)[1]);
     }
 
     [Fact]
