@@ -17,17 +17,17 @@ public sealed class FailureCollection
 }
 
 /// <summary>
-/// The 100,000-line import kill (<see cref="ImportKillTests"/>), alone: xunit runs a collection that disables
-/// parallelization after every parallel one has ended, with nothing beside it. The import keeps both cores of a 2-core
-/// machine busy by itself (396 CPU-s in a 210 s run alone); beside the in-process tests its storage answered the
-/// import's writes past the storage timeout from its first chunk, each line timed out was applied again, and the import
-/// never caught up: a fresh-clone suite and CI both failed it (2026-12-05: 117,000 lines timed out and resent, 277 MB
-/// of silo logs, the test's 14-minute bound spent; in CI the job failed).
+/// The import kill (<see cref="ImportKillTests"/>), alone: xunit runs a collection that disables parallelization after
+/// every parallel one has ended, with nothing beside it. An import keeps both cores of a 2-core machine busy by itself
+/// (396 CPU-s in a 210 s run of 100,000 lines alone); beside the in-process tests its storage answered the import's
+/// writes past the storage timeout from its first chunk, each line timed out was applied again, and the import never
+/// caught up: a fresh-clone suite and CI both failed it (2026-12-05, 100,000 lines: 117,000 lines timed out and resent,
+/// 277 MB of silo logs, the test's 14-minute bound spent; in CI the job failed).
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ImportKillCollection
 {
-    public const string Name = "Process-level failure tests: the 100k import kill, alone";
+    public const string Name = "Process-level failure tests: the import kill, alone";
 }
 
 /// <summary>
