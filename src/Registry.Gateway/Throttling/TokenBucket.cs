@@ -64,7 +64,7 @@ internal sealed class TokenBucket : RateLimiter
             Earn(Now());
             return new RateLimiterStatistics
             {
-                CurrentAvailablePermits = _credit / _windowTicks,
+                CurrentAvailablePermits = Math.Max(0, _credit / _windowTicks), // none while in debt
                 CurrentQueuedCount = 0,
                 TotalSuccessfulLeases = _successful,
                 TotalFailedLeases = _failed,

@@ -102,6 +102,21 @@ public class TokenBucketTests
         Assert.Equal((0L, 2L, 3L), (statistics.CurrentAvailablePermits, statistics.TotalSuccessfulLeases, statistics.TotalFailedLeases));
     }
 
+    /// <summary>A bucket in debt (a batch larger than its window) has no permit available, not a negative count.</summary>
+    [Fact]
+    public void Statistics_of_a_bucket_in_debt_show_no_permit_available_until_the_debt_is_earned_back()
+    {
+        var bucket = new TokenBucket(ThrottleRate.PerMinute(3), _clock);
+        using (var batch = bucket.AttemptAcquire(5))
+        {
+            Assert.True(batch.IsAcquired);
+        }
+
+        Assert.Equal(0L, bucket.GetStatistics()!.CurrentAvailablePermits); // 3 - 5 = -2 operations of credit
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        Assert.Equal(1L, bucket.GetStatistics()!.CurrentAvailablePermits);
+    }
+
     /// <summary>
     /// More than a window at once (an HTTPS batch beyond the DeviceToCloudSends rate) waits for a full bucket, then is
     /// admitted and leaves a debt that what follows waits out (hostile review, 2026-12-05: such a batch was refused for
