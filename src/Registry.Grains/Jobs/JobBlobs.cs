@@ -33,8 +33,8 @@ internal static class JobBlobs
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             // The SDK parses the SAS here (spr=http, say, which Azure refuses): the caller's to fix, not an internal error.
-            var reason = e.Message.Split(" (Parameter", 2)[0].TrimEnd('.');
-            throw new JobStorageException($"The {role} container URI's SAS token could not be read ({reason}): give the SAS as storage generated it.", e);
+            // Only a job made before create refused such a SAS gets here; it fails with create's sentence, not the client's text.
+            throw new JobStorageException(SasUnreadable($"The {role} container URI"), e);
         }
     }
 
@@ -64,7 +64,7 @@ internal static class JobBlobs
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             // A SAS the storage client cannot read (a parameter twice, spr=http): refused now rather than failing the job.
-            throw RegistryException.Invalid($"{field}'s SAS token could not be read (a parameter given twice, or one storage does not accept): give the SAS as storage generated it.");
+            throw RegistryException.Invalid(SasUnreadable(field));
         }
         if (string.IsNullOrEmpty(parts.BlobContainerName))
         {
@@ -79,6 +79,9 @@ internal static class JobBlobs
                 $"{field} names a path below its container ('{parts.BlobName}'), which storage's client drops: the job would use the container's root. Give the container's own SAS URI, and the blob's name as the job's blob name{azurite}.");
         }
     }
+
+    private static string SasUnreadable(string subject) =>
+        $"{subject}'s SAS token could not be read (a parameter given twice, or one storage does not accept): give the SAS as storage generated it.";
 
     /// <summary>Block ids of one blob must all have the same length: (partition, sequence) or an error-block sequence, zero-padded.</summary>
     public static string ExportBlockId(int partition, int sequence) =>

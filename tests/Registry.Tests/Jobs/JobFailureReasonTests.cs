@@ -82,6 +82,21 @@ public sealed class JobFailureReasonTests(AzuriteFixture azurite) : IAsyncLifeti
         AssertShortAndClean(message.Split(';', 2)[1]);
     }
 
+    /// <summary>
+    /// A job that reaches storage with such a SAS anyway (made before the create-time check, and kept in durable state)
+    /// fails with the registry's own sentence, as create refuses it, not with the storage client's text.
+    /// </summary>
+    [Theory]
+    [InlineData("http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&spr=http&sp=r&sig=abc")]
+    [InlineData("http://127.0.0.1:1/devstoreaccount1/in?sv=2024-08-04&sp=r&sig=abc&sig=def")]
+    public void A_sas_the_storage_sdk_cannot_read_fails_a_running_job_with_the_sentence_create_gives(string input)
+    {
+        var e = Assert.Throws<Registry.Grains.Jobs.JobStorageException>(() => Registry.Grains.Jobs.JobBlobs.Container(input, "input"));
+
+        Assert.Equal("The input container URI's SAS token could not be read (a parameter given twice, or one storage does not accept): give the SAS as storage generated it.", e.Message);
+        AssertShortAndClean(e.Message);
+    }
+
     [Fact]
     public async Task A_job_failed_by_an_internal_exception_has_a_short_reason_without_the_exception()
     {
