@@ -56,8 +56,9 @@ internal static class StartChecks
     /// <paramref name="attempts"/> tries, or that refuses the credentials (a bad signature, or any refusal of the account
     /// key), is thrown as the refusal
     /// <see cref="RegistryHost.RefusalOf"/> words; left to Orleans, the same start printed some 600 lines of stack traces
-    /// from each of its storage providers before that line. Any other answer (a SAS without service-level rights, say)
-    /// lets the start go on: the providers' own calls are the judge of those.
+    /// from each of its storage providers before that line. A refusal of a SAS's rights (a SAS without service-level
+    /// rights, say) lets the start go on: the providers' own calls are the judge of those. Any other answer is not the
+    /// service's (another storage service, another HTTP server on that endpoint) and refuses the start in one line.
     /// </summary>
     internal static void EnsureStorageAnswers(RegistrySettings settings, int attempts = 3)
     {
@@ -70,30 +71,30 @@ internal static class StartChecks
         blobOptions.Retry.NetworkTimeout = settings.StorageTimeout;
         var blobs = new BlobServiceClient(settings.StorageConnectionString, blobOptions);
         // Both services the silo's providers use at start (a connection string may name them apart, or one not at all).
-        Func<CancellationToken, Task>[] probes =
+        (string Service, Uri Endpoint, Func<CancellationToken, Task> Probe)[] probes =
         [
-            async ct =>
+            ("Table", tables.Uri, async ct =>
             {
                 await foreach (var _ in tables.QueryAsync(filter: "TableName eq 'registrystartcheck'", maxPerPage: 1, cancellationToken: ct).AsPages())
                 {
                     break;
                 }
-            },
-            async ct =>
+            }),
+            ("Blob", blobs.Uri, async ct =>
             {
                 await foreach (var _ in blobs.GetBlobContainersAsync(prefix: "registrystartcheck", cancellationToken: ct).AsPages(pageSizeHint: 1))
                 {
                     break;
                 }
-            },
+            }),
         ];
-        foreach (var probe in probes)
+        foreach (var (service, endpoint, probe) in probes)
         {
-            EnsureAnswers(probe, settings, attempts);
+            EnsureAnswers(service, endpoint, probe, settings, attempts);
         }
     }
 
-    private static void EnsureAnswers(Func<CancellationToken, Task> probe, RegistrySettings settings, int attempts)
+    private static void EnsureAnswers(string service, Uri endpoint, Func<CancellationToken, Task> probe, RegistrySettings settings, int attempts)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -102,14 +103,26 @@ internal static class StartChecks
                 ProbeAsync(probe, settings.StorageTimeout).GetAwaiter().GetResult();
                 return;
             }
-            catch (RequestFailedException e) when (e.Status > 0)
+            catch (RequestFailedException e) when (e.Status is > 0 and not (408 or >= 500))
             {
                 // A signature storage rejects; or, signed with the account key (which has every right), any refusal.
                 if (e.Status is 401 or 403 && (e.ErrorCode == "AuthenticationFailed" || SignedWithAccountKey(settings.StorageConnectionString!)))
                 {
                     throw;
                 }
-                return;
+                if (e.Status is 401 or 403)
+                {
+                    return; // a SAS without service-level rights: the providers' own calls are the judge
+                }
+                // Any other answer is not the service's answer to a listing it serves to every account: another service on
+                // that endpoint (a table endpoint on the blob port answered 400 "invalid characters"), or another HTTP
+                // server (404). Left to Orleans, the start crashed with stack traces after writing its data folder
+                // (hostile review, 2026-12-05).
+                var code = string.IsNullOrEmpty(e.ErrorCode) ? "" : $" {e.ErrorCode}";
+                throw new RegistryStartupException(
+                    $"Storage at {endpoint.GetLeftPart(UriPartial.Path)} did not answer as the Azure {service} service while the registry started " +
+                    $"(HTTP {e.Status}{code} to a listing of its {(service == "Table" ? "tables" : "containers")}): check the {service}Endpoint and account " +
+                    "in Registry:StorageConnectionString. Nothing was served.", e);
             }
             catch (Exception e) when (e is RequestFailedException or HttpRequestException or IOException or StorageUnavailableException)
             {

@@ -364,6 +364,34 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     }
 
     /// <summary>
+    /// A storage endpoint that answers, but not as the service named: the table endpoint on Azurite's blob port, or the
+    /// blob endpoint on its table port. Hostile review, 2026-12-05: the check took any answer for storage's, so Orleans'
+    /// providers crashed the start (exit 134, stack traces) after the data folder, its lock and certificates were written.
+    /// </summary>
+    [Theory(Timeout = 180_000)]
+    [InlineData("TableEndpoint", "BlobEndpoint", "Table")]
+    [InlineData("BlobEndpoint", "TableEndpoint", "Blob")]
+    public async Task A_durable_start_whose_storage_endpoint_is_another_service_exits_1_with_a_line_naming_the_endpoint_and_no_stack_trace(
+        string endpoint, string pointedAt, string service)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var other = System.Text.RegularExpressions.Regex.Match(azurite.ConnectionString, $"{pointedAt}=([^;]+)").Groups[1].Value;
+        var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, $"{endpoint}=[^;]+", $"{endpoint}={other}");
+        string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
+            $"--Registry:StorageConnectionString={connection}"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+
+        Assert.Equal(1, exitCode);
+        var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.StartsWith($"Storage at {other.TrimEnd('/')} did not answer as the Azure {service} service while the registry started (HTTP 4", last, StringComparison.Ordinal);
+        Assert.Contains($"check the {service}Endpoint and account in Registry:StorageConnectionString", last, StringComparison.Ordinal);
+        AssertRefusedBeforeOrleans(host.Output, Path.Combine(work, "data"));
+    }
+
+    /// <summary>
     /// Storage checked before Orleans starts: the refusal is all the operator reads (Orleans' providers each logged
     /// their stack traces first, some 600 lines), and the data folder was never created.
     /// </summary>
