@@ -351,6 +351,7 @@ public sealed partial class RegistrySettings
     /// </summary>
     public static T Bind<T>(IConfiguration section) where T : new()
     {
+        EnsureDecimalIntegers(section, typeof(T));
         try
         {
             var bound = section.Get<T>() ?? new T();
@@ -371,6 +372,37 @@ public sealed partial class RegistrySettings
         catch (InvalidOperationException e)
         {
             throw new RegistryStartupException($"Invalid configuration, nothing was started: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The binder reads a whole-number setting with a type converter, which also takes hexadecimal (<c>0x10</c>, <c>#10</c>)
+    /// where a number-of-seconds setting refuses it; <c>IndexPartitions=0x10</c> was recorded as 16, for the life of the
+    /// storage (hostile review, 2026-12-05). A whole-number setting is decimal, as the README's table gives it.
+    /// </summary>
+    private static void EnsureDecimalIntegers(IConfiguration section, Type type)
+    {
+        foreach (var property in type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            if (!property.CanWrite && property.PropertyType.IsValueType || property.GetIndexParameters().Length > 0)
+            {
+                continue;
+            }
+            var child = section.GetSection(property.Name);
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (propertyType == typeof(int) || propertyType == typeof(long))
+            {
+                if (child.Value is { } value && !System.Numerics.BigInteger.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+                {
+                    throw new RegistryStartupException(
+                        $"Invalid configuration, nothing was started: {child.Path}={value} {Accepted(typeof(int).FullName!, child.Path, value)}");
+                }
+            }
+            else if (propertyType.IsClass && propertyType != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(propertyType)
+                && propertyType.Namespace?.StartsWith("Registry", StringComparison.Ordinal) == true && child.GetChildren().Any())
+            {
+                EnsureDecimalIntegers(child, propertyType);
+            }
         }
     }
 
@@ -540,6 +572,12 @@ public sealed partial class RegistrySettings
             {
                 problems.Add($"Registry:{name} is empty: give it a value (or remove it for the default).");
             }
+        }
+        // The certificate's name and the connection strings' HostName: "host,x=y" crashed the start building the
+        // certificate's X.500 name after the policy file and CA were written, and "a b" was taken (hostile review, 2026-12-05).
+        if (!string.IsNullOrWhiteSpace(HostName) && Uri.CheckHostName(HostName) is not (UriHostNameType.Dns or UriHostNameType.IPv4))
+        {
+            problems.Add($"Registry:HostName={HostName} is not a host name: use a DNS name (letters, digits, hyphens and dots, as registry.example.com) or an IPv4 address.");
         }
         if (!string.IsNullOrWhiteSpace(StoragePrefix) && !IsStoragePrefix(StoragePrefix))
         {

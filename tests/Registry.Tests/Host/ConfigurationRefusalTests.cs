@@ -123,6 +123,14 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("StorageTables=99999999999", "Invalid configuration, nothing was started: Registry:StorageTables=99999999999 is out of range: use a whole number within the setting's range (the README's settings table).")]
     [InlineData("IndexPartitions=-99999999999", "Invalid configuration, nothing was started: Registry:IndexPartitions=-99999999999 is out of range: use a whole number within the setting's range (the README's settings table).")]
     [InlineData("Authentication:Enabled=maybe", "Invalid configuration, nothing was started: Registry:Authentication:Enabled=maybe is not true or false: use true or false.")]
+    // Hostile review, 2026-12-05: hexadecimal was taken for a whole number (IndexPartitions=0x10 recorded 16, for the
+    // storage's life), and a host name with ',' or ';' crashed the start after writing the policy file and the CA.
+    [InlineData("IndexPartitions=0x10", "Invalid configuration, nothing was started: Registry:IndexPartitions=0x10 is not a whole number: use a whole number.")]
+    [InlineData("HttpsPort=0x5555", "Invalid configuration, nothing was started: Registry:HttpsPort=0x5555 is not a port number: use a whole number from 0 to 65535.")]
+    [InlineData("Heartbeat:IntervalSeconds=0x3c", "Invalid configuration, nothing was started: Registry:Heartbeat:IntervalSeconds=0x3c is not a whole number: use a whole number.")]
+    [InlineData("HostName=host,x=y", "Registry:HostName=host,x=y is not a host name")]
+    [InlineData("HostName=bad host;x=y", "Registry:HostName=bad host;x=y is not a host name")]
+    [InlineData("HostName=a b", "Registry:HostName=a b is not a host name")]
     public async Task An_invalid_setting_is_refused_with_one_line_naming_it_before_anything_is_written(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;
