@@ -211,6 +211,13 @@ public static class Observability
                     context.Response.StatusCode = StatusCodes.Status404NotFound;
                     return Task.CompletedTask;
                 }
+                // The scraping endpoint is mapped for every method; a scrape is a GET (or HEAD), as the probes beside it are.
+                if (metrics && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+                {
+                    context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                    context.Response.Headers.Allow = "GET, HEAD";
+                    return Task.CompletedTask;
+                }
                 return nextMiddleware(context);
             });
             next(app);

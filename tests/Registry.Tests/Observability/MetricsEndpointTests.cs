@@ -16,6 +16,28 @@ public sealed class MetricsEndpointTests(ObservedRegistryFixture registry) : ICl
 {
     private const string Operations = "registry_operations_total";
 
+    /// <summary>
+    /// As the probes beside it: GET and HEAD, any other method 405 (hostile review, 2026-12-05: POST, PUT, DELETE,
+    /// OPTIONS and TRACE /metrics each answered 200 with the metrics).
+    /// </summary>
+    [Fact]
+    public async Task Metrics_answer_get_and_head_and_refuse_other_methods_with_405()
+    {
+        using var http = registry.Management();
+
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, "metrics"));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{method} /metrics: {(int)response.StatusCode}");
+        }
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch, HttpMethod.Options, HttpMethod.Trace })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, "metrics"));
+            Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} /metrics: {(int)response.StatusCode}");
+            Assert.Equal("GET, HEAD", response.Content.Headers.Allow.Count > 0 ? string.Join(", ", response.Content.Headers.Allow) : string.Join(", ", response.Headers.GetValues("Allow")));
+        }
+    }
+
     [Fact]
     public async Task Creating_3_devices_adds_3_to_the_create_operations_answered_200_and_3_registered_devices()
     {
