@@ -35,6 +35,13 @@ if (!double.TryParse(responseSetting, NumberStyles.Float, CultureInfo.InvariantC
     Console.Error.WriteLine($"Registry:ResponseTimeoutSeconds={responseSetting} must be a number of seconds from 1 to 600.");
     return 1;
 }
+// The id is checked before connecting: an empty one crashed the sample with a stack trace (exit 134; hostile review, 2026-12-05).
+var deviceId = builder.Configuration["DeviceId"] ?? "my-device";
+if (!DeviceValidation.IsValidDeviceId(deviceId))
+{
+    Console.Error.WriteLine($"DeviceId={deviceId} is not a device id: use 1 to 128 letters, digits and -:.+%_#*?!(),=@$' or semicolon, other than . and ..");
+    return 1;
+}
 var options = new RegistryClientOptions
 {
     // The silos' own settings: without a connection string, the embedded registry on this machine (GatewayPort 30000).
@@ -73,7 +80,7 @@ if (missing is not null)
     return 1;
 }
 var grains = app.Services.GetRequiredService<IClusterClient>();
-var grain = grains.GetGrain<IDeviceGrain>(builder.Configuration["DeviceId"] ?? "my-device");
+var grain = grains.GetGrain<IDeviceGrain>(deviceId);
 DeviceIdentity? device;
 // A silo killed moments ago is still listed until the cluster declares it dead (seconds): a call the client sends
 // through it is rejected unsent. A read is asked again, within the connect timeout, and then said in one line.

@@ -107,6 +107,9 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
             // Stop 32: the sample did not read the silos' response timeout at all; it is one of their settings too.
             ["--Registry:ResponseTimeoutSeconds=0"],
             ["--Registry:ResponseTimeoutSeconds=abc"],
+            // Hostile review, 2026-12-05: an empty device id crashed it (exit 134), a stack trace naming 'primaryKey'.
+            ["--DeviceId="],
+            ["--DeviceId=a b"],
         ];
 
         var runs = await Task.WhenAll(cases.Select(c => RunClientSampleAsync(c, ct)));
