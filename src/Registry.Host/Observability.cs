@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -36,8 +37,12 @@ public static class Observability
 
     private const string ReadyTag = "ready";
 
+    /// <summary>OpenTelemetry's setting for how long an OTLP export waits for the collector, in milliseconds.</summary>
+    public const string OtlpTimeoutKey = "OTEL_EXPORTER_OTLP_TIMEOUT";
+
     // servesEdge: whether this process serves HTTPS (roles all and gateway), the only place the dashboard is shown.
-    public static WebApplicationBuilder AddRegistryObservability(this WebApplicationBuilder builder, bool servesEdge)
+    // shutdownTimeout: Registry:ShutdownTimeoutSeconds, which bounds the exporters' last export at a stop.
+    public static WebApplicationBuilder AddRegistryObservability(this WebApplicationBuilder builder, bool servesEdge, TimeSpan shutdownTimeout)
     {
         var settings = ObservabilitySettings.Bind(builder.Configuration.GetSection(RegistrySettings.Section));
         settings.Validate(servesEdge);
@@ -74,6 +79,16 @@ public static class Observability
             {
                 // Traces only when they leave the process: listening to Orleans' sources creates an activity per grain call.
                 telemetry.WithTracing(tracing => tracing.AddSource(OrleansActivitySources).AddAspNetCoreInstrumentation());
+                // Each export waits for the collector at most half the stop's bound: the traces' and the metrics' last exports
+                // run as the process is disposed, after the stop, and with OpenTelemetry's 10 s a collector that accepted
+                // and never answered held a stop at ShutdownTimeoutSeconds=2 for 13-14 s (hostile review, 2026-12-05).
+                // OpenTelemetry reads its OTEL_* settings from the host's configuration: an operator's shorter timeout stays.
+                var exportTimeout = (int)Math.Clamp(shutdownTimeout.TotalMilliseconds / 2, 100, 10_000);
+                if (!(int.TryParse(builder.Configuration[OtlpTimeoutKey], NumberStyles.None, CultureInfo.InvariantCulture, out var configured)
+                    && configured > 0 && configured <= exportTimeout))
+                {
+                    builder.Configuration.AddInMemoryCollection([new(OtlpTimeoutKey, exportTimeout.ToString(CultureInfo.InvariantCulture))]);
+                }
                 if (settings.Otlp.Endpoint is { Length: > 0 } endpoint)
                 {
                     telemetry.UseOtlpExporter(settings.Otlp.Protocol == "grpc" ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf, new Uri(endpoint));

@@ -87,7 +87,7 @@ public static partial class RegistryHost
                 });
                 // With Registry:Dashboard:Enabled the silo collects for the gateways' dashboards and shows nothing: it has
                 // no TLS port, and the dashboard's password must not travel in plain HTTP.
-                builder.AddRegistryObservability(servesEdge: false);
+                builder.AddRegistryObservability(servesEdge: false, settings.ShutdownTimeout);
                 var silo = builder.Build();
                 silo.MapSiloHealth();
                 silo.MapRegistryObservability(servesEdge: false);
@@ -137,7 +137,7 @@ public static partial class RegistryHost
             builder.Services.AddOptions<ThrottlingOptions>()
                 .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));
 
-            builder.AddRegistryObservability(servesEdge: true);
+            builder.AddRegistryObservability(servesEdge: true, settings.ShutdownTimeout);
 
             var app = builder.Build();
             app.UseRegistryAuthentication();
