@@ -119,10 +119,13 @@ internal static class StartChecks
                 // server (404). Left to Orleans, the start crashed with stack traces after writing its data folder
                 // (hostile review, 2026-12-05).
                 var code = string.IsNullOrEmpty(e.ErrorCode) ? "" : $" {e.ErrorCode}";
-                throw new RegistryStartupException(
-                    $"Storage at {endpoint.GetLeftPart(UriPartial.Path)} did not answer as the Azure {service} service while the registry started " +
-                    $"(HTTP {e.Status}{code} to a listing of its {(service == "Table" ? "tables" : "containers")}): check the {service}Endpoint and account " +
-                    "in Registry:StorageConnectionString. Nothing was served.", e);
+                throw NotTheService(service, endpoint, $"HTTP {e.Status}{code}", e);
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or System.Xml.XmlException or ArgumentException or FormatException or InvalidOperationException)
+            {
+                // A success whose body the storage client cannot read as the listing: a plain HTTP server answering 200, or
+                // the queue service on the blob endpoint (re-check of the fix, 2026-12-05: each crashed the start, exit 134).
+                throw NotTheService(service, endpoint, "an answer that is not a listing", e);
             }
             catch (Exception e) when (e is RequestFailedException or HttpRequestException or IOException or StorageUnavailableException)
             {
@@ -135,6 +138,11 @@ internal static class StartChecks
             }
         }
     }
+
+    private static RegistryStartupException NotTheService(string service, Uri endpoint, string answer, Exception e) => new(
+        $"Storage at {endpoint.GetLeftPart(UriPartial.Path)} did not answer as the Azure {service} service while the registry started " +
+        $"({answer} to a listing of its {(service == "Table" ? "tables" : "containers")}): check the {service}Endpoint and account " +
+        "in Registry:StorageConnectionString. Nothing was served.", e);
 
     private static bool SignedWithAccountKey(string connectionString) =>
         connectionString.Contains("AccountKey=", StringComparison.OrdinalIgnoreCase)

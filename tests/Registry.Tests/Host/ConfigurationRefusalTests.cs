@@ -379,12 +379,20 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [Theory(Timeout = 180_000)]
     [InlineData("TableEndpoint", "BlobEndpoint", "Table")]
     [InlineData("BlobEndpoint", "TableEndpoint", "Blob")]
+    // Re-check of the fix: the queue service answers the container listing with a success the blob client cannot read,
+    // and so does a plain HTTP server answering 200 (exit 134 both).
+    [InlineData("BlobEndpoint", "QueueEndpoint", "Blob")]
+    [InlineData("TableEndpoint", "plain", "Table")]
+    [InlineData("BlobEndpoint", "plain", "Blob")]
     public async Task A_durable_start_whose_storage_endpoint_is_another_service_exits_1_with_a_line_naming_the_endpoint_and_no_stack_trace(
         string endpoint, string pointedAt, string service)
     {
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
-        var other = System.Text.RegularExpressions.Regex.Match(azurite.ConnectionString, $"{pointedAt}=([^;]+)").Groups[1].Value;
+        using var plain = pointedAt == "plain" ? PlainHttpServer() : null;
+        var other = plain is not null
+            ? plain.Prefixes.Single().TrimEnd('/') + "/devstoreaccount1"
+            : System.Text.RegularExpressions.Regex.Match(azurite.ConnectionString, $"{pointedAt}=([^;]+)").Groups[1].Value;
         var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, $"{endpoint}=[^;]+", $"{endpoint}={other}");
         string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
             $"--Registry:StorageConnectionString={connection}"];
@@ -394,9 +402,36 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
 
         Assert.Equal(1, exitCode);
         var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
-        Assert.StartsWith($"Storage at {other.TrimEnd('/')} did not answer as the Azure {service} service while the registry started (HTTP 4", last, StringComparison.Ordinal);
+        Assert.StartsWith($"Storage at {other.TrimEnd('/')} did not answer as the Azure {service} service while the registry started (", last, StringComparison.Ordinal);
         Assert.Contains($"check the {service}Endpoint and account in Registry:StorageConnectionString", last, StringComparison.Ordinal);
         AssertRefusedBeforeOrleans(host.Output, Path.Combine(work, "data"));
+    }
+
+    /// <summary>An HTTP server that answers every request 200 with a line of text, as a web server on a mistyped port does.</summary>
+    private static System.Net.HttpListener PlainHttpServer()
+    {
+        var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{FreePorts.Take(1)[0]}/");
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                try
+                {
+                    var context = await listener.GetContextAsync();
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.OutputStream.WriteAsync("hello\n"u8.ToArray());
+                    context.Response.Close();
+                }
+                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+            }
+        });
+        return listener;
     }
 
     /// <summary>
