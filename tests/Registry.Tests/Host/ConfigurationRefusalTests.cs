@@ -394,17 +394,28 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
             ? plain.Prefixes.Single().TrimEnd('/') + "/devstoreaccount1"
             : System.Text.RegularExpressions.Regex.Match(azurite.ConnectionString, $"{pointedAt}=([^;]+)").Groups[1].Value;
         var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, $"{endpoint}=[^;]+", $"{endpoint}={other}");
+
+        var last = await RefusedStartLineAsync(work, connection, ct);
+
+        Assert.StartsWith($"Storage at {other.TrimEnd('/')} did not answer as the Azure {service} service while the registry started (", last, StringComparison.Ordinal);
+        Assert.Contains($"check the {service}Endpoint and account in Registry:StorageConnectionString", last, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts a durable host on <paramref name="connection"/> in its own process; asserts it exits with code 1 before
+    /// Orleans started and wrote anything, and returns its last line.
+    /// </summary>
+    private static async Task<string> RefusedStartLineAsync(string work, string connection, CancellationToken ct)
+    {
         string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
             $"--Registry:StorageConnectionString={connection}"];
         await using var host = RegistryProcess.Start(work, args);
 
         var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
 
-        Assert.Equal(1, exitCode);
-        var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
-        Assert.StartsWith($"Storage at {other.TrimEnd('/')} did not answer as the Azure {service} service while the registry started (", last, StringComparison.Ordinal);
-        Assert.Contains($"check the {service}Endpoint and account in Registry:StorageConnectionString", last, StringComparison.Ordinal);
+        Assert.True(exitCode == 1, $"exit code {exitCode}: {host.Output}");
         AssertRefusedBeforeOrleans(host.Output, Path.Combine(work, "data"));
+        return host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
     }
 
     /// <summary>An HTTP server that answers every request 200 with a line of text, as a web server on a mistyped port does.</summary>
@@ -454,16 +465,10 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         // The real Azurite, signed with a key that is not its account's.
         var wrongKey = Convert.ToBase64String(new byte[64]);
         var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, "AccountKey=[^;]+", "AccountKey=" + wrongKey);
-        string[] args = [.. SecondStartTests.Arguments(Path.Combine(work, "data"), FreePorts.Take(3)),
-            $"--Registry:StorageConnectionString={connection}"];
-        await using var host = RegistryProcess.Start(work, args);
 
-        var exitCode = await SecondStartTests.ExitCodeUnlessListening(host, ct);
+        var last = await RefusedStartLineAsync(work, connection, ct);
 
-        Assert.Equal(1, exitCode);
-        var last = host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         Assert.Contains("Storage refused the registry's credentials while it started", last, StringComparison.Ordinal);
         Assert.Contains("Registry:StorageConnectionString", last, StringComparison.Ordinal);
-        AssertRefusedBeforeOrleans(host.Output, Path.Combine(work, "data"));
     }
 }
