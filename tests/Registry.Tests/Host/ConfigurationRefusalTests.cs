@@ -389,9 +389,9 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     {
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
-        using var plain = pointedAt == "plain" ? PlainHttpServer() : null;
+        await using var plain = pointedAt == "plain" ? new StubHttpServer("hello\n") : null;
         var other = plain is not null
-            ? plain.Prefixes.Single().TrimEnd('/') + "/devstoreaccount1"
+            ? plain.Address + "/devstoreaccount1"
             : System.Text.RegularExpressions.Regex.Match(azurite.ConnectionString, $"{pointedAt}=([^;]+)").Groups[1].Value;
         var connection = System.Text.RegularExpressions.Regex.Replace(azurite.ConnectionString, $"{endpoint}=[^;]+", $"{endpoint}={other}");
 
@@ -416,33 +416,6 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.True(exitCode == 1, $"exit code {exitCode}: {host.Output}");
         AssertRefusedBeforeOrleans(host.Output, Path.Combine(work, "data"));
         return host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
-    }
-
-    /// <summary>An HTTP server that answers every request 200 with a line of text, as a web server on a mistyped port does.</summary>
-    private static System.Net.HttpListener PlainHttpServer()
-    {
-        var listener = new System.Net.HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{FreePorts.Take(1)[0]}/");
-        listener.Start();
-        _ = Task.Run(async () =>
-        {
-            while (listener.IsListening)
-            {
-                try
-                {
-                    var context = await listener.GetContextAsync();
-                    context.Response.StatusCode = 200;
-                    context.Response.ContentType = "text/plain";
-                    await context.Response.OutputStream.WriteAsync("hello\n"u8.ToArray());
-                    context.Response.Close();
-                }
-                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-            }
-        });
-        return listener;
     }
 
     /// <summary>

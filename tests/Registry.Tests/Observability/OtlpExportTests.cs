@@ -12,41 +12,18 @@ public sealed class OtlpExportTests
     [Fact(Timeout = 120_000)]
     public async Task Traces_and_metrics_reach_an_http_protobuf_collector_by_the_time_the_host_has_stopped()
     {
-        var port = FreePorts.Take(1)[0];
-        using var collector = new HttpListener();
-        collector.Prefixes.Add($"http://127.0.0.1:{port}/");
-        collector.Start();
-        var received = new ConcurrentQueue<string>();
-        var listening = Task.Run(async () =>
-        {
-            while (collector.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await collector.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-                received.Enqueue($"{context.Request.HttpMethod} {context.Request.Url!.AbsolutePath}");
-                context.Response.StatusCode = 200;
-                context.Response.Close();
-            }
-        });
+        var collector = new StubHttpServer();
 
-        var host = await RegistryTestHost.StartAsync(Otlp(port, shutdownSeconds: 15));
+        var host = await RegistryTestHost.StartAsync(Otlp(collector.Address, shutdownSeconds: 15));
         using (var http = host.CreateClient())
         {
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("healthz", TestContext.Current.CancellationToken)).StatusCode);
         }
         await host.DisposeAsync();
-        collector.Stop();
-        await listening;
+        await collector.DisposeAsync();
 
-        Assert.Contains("POST /v1/traces", received);
-        Assert.Contains("POST /v1/metrics", received);
+        Assert.Contains("POST /v1/traces", collector.Requests);
+        Assert.Contains("POST /v1/metrics", collector.Requests);
     }
 
     /// <summary>
@@ -77,7 +54,7 @@ public sealed class OtlpExportTests
         });
         var port = ((IPEndPoint)silent.LocalEndpoint).Port;
 
-        var host = await RegistryTestHost.StartAsync(Otlp(port, shutdownSeconds: 1));
+        var host = await RegistryTestHost.StartAsync(Otlp($"http://127.0.0.1:{port}", shutdownSeconds: 1));
         using (var http = host.CreateClient())
         {
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("healthz", TestContext.Current.CancellationToken)).StatusCode);
@@ -96,9 +73,9 @@ public sealed class OtlpExportTests
         Assert.True(took < TimeSpan.FromSeconds(8), $"the stop took {took.TotalSeconds:0.0} s at ShutdownTimeoutSeconds=1 with a collector that never answers");
     }
 
-    private static Dictionary<string, string?> Otlp(int port, int shutdownSeconds) => new()
+    private static Dictionary<string, string?> Otlp(string endpoint, int shutdownSeconds) => new()
     {
-        ["Registry:Otlp:Endpoint"] = $"http://127.0.0.1:{port}",
+        ["Registry:Otlp:Endpoint"] = endpoint,
         ["Registry:Otlp:Protocol"] = "http/protobuf",
         ["Registry:ShutdownTimeoutSeconds"] = $"{shutdownSeconds}",
     };
