@@ -41,7 +41,7 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
             {
                 var id = $"failover-{i}-{Guid.NewGuid():N}";
                 await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
-                await BeatAsync(grains, id);
+                await grains.BeatAndJoinAsync(id);
                 joined.Add(id);
                 var management = grains.GetGrain<IManagementGrain>(0);
                 var deviceSilo = await management.GetActivationAddress(grains.GetGrain<IDeviceGrain>(id));
@@ -59,7 +59,7 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
             Assert.Equal(partitions.Count, await ReminderRowsAsync());
 
             Clock.Advance(Step);
-            await BeatAsync(grains, beating);
+            await grains.BeatAndJoinAsync(beating);
 
             await cluster.KillSiloAsync(secondary);
             await SiloDeath.UntilSurvivorsSeeItDeadAsync(cluster, secondary.SiloAddress, TestContext.Current.CancellationToken);
@@ -93,7 +93,7 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
     /// <summary>A minute of fake time: the beating device beats, the clock moves, both partitions check.</summary>
     private static async Task MinuteAsync(IGrainFactory grains, string beating, string silent)
     {
-        await BeatAsync(grains, beating);
+        await grains.BeatAndJoinAsync(beating);
         Clock.Advance(Step);
         await Monitor(grains, beating).Check();
         await Monitor(grains, silent).Check();
@@ -101,13 +101,6 @@ public sealed class HeartbeatFailoverTests(AzuriteFixture azurite)
 
     private static IHeartbeatMonitorGrain Monitor(IGrainFactory grains, string id) =>
         grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
-
-    /// <summary>A heartbeat, then the device's status, which waits for the join it started.</summary>
-    private static async Task BeatAsync(IGrainFactory grains, string id)
-    {
-        Assert.Equal(DeviceAccess.Granted, await grains.GetGrain<IDeviceGrain>(id).Heartbeat());
-        await grains.GetGrain<IDeviceHeartbeatGrain>(id).GetHeartbeat();
-    }
 
     private static async Task<int> ReminderRowsAsync()
     {
