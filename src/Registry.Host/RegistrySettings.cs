@@ -431,9 +431,11 @@ public sealed partial class RegistrySettings
         {
             if (!(value >= MinTimeoutSeconds) || value > MaxTimeoutSeconds)
             {
-                problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from {MinTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} to {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)}.");
+                OutOfRange(name, value);
             }
         }
+        void OutOfRange(string name, double value) =>
+            problems.Add($"Registry:{name}={value.ToString(CultureInfo.InvariantCulture)} must be {NumberRanges[name]}.");
 
         if (Role is not { } role || !Roles.Contains(role.Trim(), StringComparer.OrdinalIgnoreCase))
         {
@@ -489,7 +491,7 @@ public sealed partial class RegistrySettings
         // Orleans refuses a collection age not above its collection quantum (1 minute), and only once the silo starts.
         if (!(DeviceIdleMinutes > 1 && DeviceIdleMinutes <= MaxDeviceIdleMinutes))
         {
-            problems.Add($"Registry:DeviceIdleMinutes={DeviceIdleMinutes.ToString(CultureInfo.InvariantCulture)} must be a number of minutes above 1 (Orleans' collection quantum) and at most {MaxDeviceIdleMinutes} (a year).");
+            OutOfRange(nameof(DeviceIdleMinutes), DeviceIdleMinutes);
         }
         if (DeviceStorage is not { } storage || !DeviceStorages.Contains(storage, StringComparer.OrdinalIgnoreCase))
         {
@@ -503,7 +505,7 @@ public sealed partial class RegistrySettings
         Positive(nameof(ShutdownTimeoutSeconds), ShutdownTimeoutSeconds);
         if (!(ProbeTimeoutSeconds >= 0.5) || ProbeTimeoutSeconds > 60)
         {
-            problems.Add($"Registry:ProbeTimeoutSeconds={ProbeTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 0.5 to 60.");
+            OutOfRange(nameof(ProbeTimeoutSeconds), ProbeTimeoutSeconds);
         }
         if (MissedProbesLimit is < 1 or > 10)
         {
@@ -511,7 +513,7 @@ public sealed partial class RegistrySettings
         }
         if (!(ResponseTimeoutSeconds >= 1) || ResponseTimeoutSeconds > 600)
         {
-            problems.Add($"Registry:ResponseTimeoutSeconds={ResponseTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 1 to 600.");
+            OutOfRange(nameof(ResponseTimeoutSeconds), ResponseTimeoutSeconds);
         }
         Positive(nameof(MqttConnectTimeoutSeconds), MqttConnectTimeoutSeconds);
         if (MqttMaxConnections < 1)
@@ -548,15 +550,15 @@ public sealed partial class RegistrySettings
         }
         if (!(JobHistoryDays > 0) || JobHistoryDays > 36_500)
         {
-            problems.Add($"Registry:JobHistoryDays={JobHistoryDays.ToString(CultureInfo.InvariantCulture)} must be a number of days above 0 (at most 36500).");
+            OutOfRange(nameof(JobHistoryDays), JobHistoryDays);
         }
         if (!(PresencePersistSeconds >= 1) || PresencePersistSeconds > 3600)
         {
-            problems.Add($"Registry:PresencePersistSeconds={PresencePersistSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds from 1 to 3600.");
+            OutOfRange(nameof(PresencePersistSeconds), PresencePersistSeconds);
         }
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {
-            problems.Add($"Registry:Authentication:DeviceCacheSeconds={Authentication.DeviceCacheSeconds.ToString(CultureInfo.InvariantCulture)} must be a number of seconds, 0 or more.");
+            OutOfRange("Authentication:DeviceCacheSeconds", Authentication.DeviceCacheSeconds);
         }
         if (Heartbeat.Problem() is { } heartbeat)
         {
@@ -669,6 +671,29 @@ public sealed partial class RegistrySettings
         }
     }
 
+    /// <summary>What the timeouts accept; before <see cref="NumberRanges"/>, whose initializer reads it.</summary>
+    private static readonly string TimeoutRange =
+        FormattableString.Invariant($"a number of seconds from {MinTimeoutSeconds} to {MaxTimeoutSeconds}");
+
+    /// <summary>
+    /// What each setting that takes a number (not only whole numbers) accepts, said alike when the number is out of range
+    /// and when the value is no number at all. Keyed by the path under <c>Registry:</c>, in any case as configuration is.
+    /// </summary>
+    private static readonly Dictionary<string, string> NumberRanges = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [nameof(AccessPolicyRefreshSeconds)] = TimeoutRange,
+        [nameof(ClusterConnectTimeoutSeconds)] = TimeoutRange,
+        [nameof(StorageTimeoutSeconds)] = TimeoutRange,
+        [nameof(ShutdownTimeoutSeconds)] = TimeoutRange,
+        [nameof(MqttConnectTimeoutSeconds)] = TimeoutRange,
+        [nameof(ProbeTimeoutSeconds)] = "a number of seconds from 0.5 to 60",
+        [nameof(ResponseTimeoutSeconds)] = "a number of seconds from 1 to 600",
+        [nameof(DeviceIdleMinutes)] = FormattableString.Invariant($"a number of minutes above 1 (Orleans' collection quantum) and at most {MaxDeviceIdleMinutes} (a year)"),
+        [nameof(PresencePersistSeconds)] = "a number of seconds from 1 to 3600",
+        [nameof(JobHistoryDays)] = "a number of days above 0 (at most 36500)",
+        ["Authentication:DeviceCacheSeconds"] = "a number of seconds, 0 or more",
+    };
+
     /// <summary>The binder's text for a value it cannot convert to the setting's type.</summary>
     [GeneratedRegex("^Failed to convert configuration value '(?<value>.*)' at '(?<path>[^']+)' to type '(?<type>[^']+)'", RegexOptions.Singleline)]
     private static partial Regex Unconvertible();
@@ -694,7 +719,11 @@ public sealed partial class RegistrySettings
         }
         if (type == typeof(double).FullName)
         {
-            return "is not a number: use a number.";
+            // With the setting's range, as when the number is out of it (a review read "JobHistoryDays=abc is not a number:
+            // use a number", which said nothing of what number).
+            return path.StartsWith("Registry:", StringComparison.OrdinalIgnoreCase) && NumberRanges.TryGetValue(path["Registry:".Length..], out var range)
+                ? $"is not a number: use {range}."
+                : "is not a number: use a number.";
         }
         var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
         return enumType is null ? "cannot be read." : $"is not one of {string.Join(", ", Enum.GetNames(enumType))}: use one of them.";

@@ -128,6 +128,12 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("IndexPartitions=0x10", "Invalid configuration, nothing was started: Registry:IndexPartitions=0x10 is not a whole number: use a whole number.")]
     [InlineData("HttpsPort=0x5555", "Invalid configuration, nothing was started: Registry:HttpsPort=0x5555 is not a port number: use a whole number from 0 to 65535.")]
     [InlineData("Heartbeat:IntervalSeconds=0x3c", "Invalid configuration, nothing was started: Registry:Heartbeat:IntervalSeconds=0x3c is not a whole number: use a whole number.")]
+    // Hostile review, 2026-12-05: a setting taking a number said "is not a number: use a number" for a value that is none,
+    // and its range only once given a number outside it.
+    [InlineData("JobHistoryDays=abc", "Invalid configuration, nothing was started: Registry:JobHistoryDays=abc is not a number: use a number of days above 0 (at most 36500).")]
+    [InlineData("Authentication:DeviceCacheSeconds=ten", "Invalid configuration, nothing was started: Registry:Authentication:DeviceCacheSeconds=ten is not a number: use a number of seconds, 0 or more.")]
+    [InlineData("presencepersistseconds=1m", "Invalid configuration, nothing was started: Registry:PresencePersistSeconds=1m is not a number: use a number of seconds from 1 to 3600.")]
+    [InlineData("StorageTimeoutSeconds=5s", "Invalid configuration, nothing was started: Registry:StorageTimeoutSeconds=5s is not a number: use a number of seconds from 0.1 to 3600.")]
     [InlineData("HostName=host,x=y", "Registry:HostName=host,x=y is not a host name")]
     [InlineData("HostName=bad host;x=y", "Registry:HostName=bad host;x=y is not a host name")]
     [InlineData("HostName=a b", "Registry:HostName=a b is not a host name")]
@@ -147,6 +153,48 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.True(line is not null, $"the start was not refused with a line: {refused}");
         Assert.DoesNotContain('\n', line);
         Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the refused start created the data folder");
+    }
+
+    /// <summary>Every setting that takes a number (a <see cref="double"/>, at any depth of the settings): its path.</summary>
+    public static TheoryData<string> NumberSettings()
+    {
+        var paths = new TheoryData<string>();
+        void Walk(Type type, string prefix)
+        {
+            foreach (var property in type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Where(p => p.CanWrite))
+            {
+                if (property.PropertyType == typeof(double))
+                {
+                    paths.Add(prefix + property.Name);
+                }
+                else if (property.PropertyType.Assembly == typeof(RegistrySettings).Assembly && property.PropertyType.IsClass)
+                {
+                    Walk(property.PropertyType, $"{prefix}{property.Name}:");
+                }
+            }
+        }
+        Walk(typeof(RegistrySettings), "");
+        return paths;
+    }
+
+    /// <summary>A value that is no number names what the setting accepts, as an out-of-range number does, for every such setting.</summary>
+    [Theory(Timeout = 60_000)]
+    [MemberData(nameof(NumberSettings))]
+    public async Task A_setting_taking_a_number_given_none_is_refused_with_its_range(string path)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, data, args) = WithSetting($"{path}=abc");
+
+        var refused = await Record.ExceptionAsync(async () =>
+        {
+            await using var app = RegistryHost.Build(args);
+            await app.StartAsync(ct);
+            await app.StopAsync(ct);
+        });
+
+        var line = RegistryHost.RefusalOf(refused);
+        Assert.StartsWith($"Invalid configuration, nothing was started: Registry:{path}=abc is not a number: use a number of ", line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
     }
 
