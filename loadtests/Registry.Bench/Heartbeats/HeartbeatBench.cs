@@ -64,7 +64,7 @@ internal sealed record HeartbeatReport(
             ? "The devices beat with the activations their creation left (`--beat-after-create`)."
             : string.Create(CultureInfo.InvariantCulture, $"The devices came online as a fleet registered earlier does: the fill's activations collected, then each device activated by its first heartbeat ({OnlineSeconds:0.0} s for all)."));
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Fill: {o.Devices:N0} devices by bulk create in {FillSeconds:0.0} s. RSS before the fill {RssBaseline / 1e6:N0} MB, after it {RssAfterFill / 1e6:N0} MB ({(double)(RssAfterFill - RssBaseline) / o.Devices:N0} B per device, every device grain active); after the heartbeats {RssAfterBeats / 1e6:N0} MB ({(double)(RssAfterBeats - RssBaseline) / o.Devices:N0} B per active device), managed heap {HeapAfterBeats / 1e6:N0} MB. Failed calls: {Errors}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Storage: {(o.Storage is null ? "embedded (memory: the stored devices, index and presence in this process)" : "Azure Storage (durable)")}. Fill: {o.Devices:N0} devices by bulk create in {FillSeconds:0.0} s. RSS before the fill {RssBaseline / 1e6:N0} MB, after it {RssAfterFill / 1e6:N0} MB ({(double)(RssAfterFill - RssBaseline) / o.Devices:N0} B per device, every device grain active); after the heartbeats {RssAfterBeats / 1e6:N0} MB ({(double)(RssAfterBeats - RssBaseline) / o.Devices:N0} B per active device), managed heap {HeapAfterBeats / 1e6:N0} MB. Failed calls: {Errors}.");
         return text.ToString();
     }
 
@@ -91,7 +91,7 @@ internal static class HeartbeatBench
     {
         var name = "hb" + Guid.NewGuid().ToString("N")[..8];
         var gatewayPort = BenchHost.FreePorts(1)[0];
-        var registry = await BenchHost.StartRegistryAsync(name, storage: null, authentication: true, certificate: null, partitions: null,
+        var registry = await BenchHost.StartRegistryAsync(name, options.Storage, authentication: true, certificate: null, partitions: null,
             new Dictionary<string, string?>
             {
                 ["Registry:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),

@@ -41,6 +41,12 @@ internal sealed record HeartbeatOptions
     /// </summary>
     public bool BeatAfterCreate { get; init; }
 
+    /// <summary>
+    /// An Azure Storage connection string (Azurite): the registry durable, so what a registered device keeps lives in
+    /// storage, not in the process's memory as the embedded default's stores keep it; null runs embedded.
+    /// </summary>
+    public string? Storage { get; init; }
+
     /// <summary>Runs only this phase (noop, single or batch) in each round, for a profiler attached to the process.</summary>
     public string? Only { get; init; }
 
@@ -66,8 +72,9 @@ internal sealed record HeartbeatOptions
                 "--slice" => options with { Slice = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--https-devices" => options with { HttpsDevices = Int() },
                 "--out" => options with { Output = Next() },
+                "--storage" => options with { Storage = Next() },
                 "--beat-after-create" => options with { BeatAfterCreate = true },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --beat-after-create --out"),
+                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --beat-after-create --storage --out"),
             };
         }
         if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.Slice <= TimeSpan.Zero || options.HttpsDevices < 0)
