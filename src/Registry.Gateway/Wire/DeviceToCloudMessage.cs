@@ -111,7 +111,9 @@ internal sealed record DeviceToCloudMessage(
                 {
                     throw Malformed($"the properties of message {index} are not a JSON object");
                 }
-                var names = new HashSet<string>(StringComparer.Ordinal);
+                // Read as headers are: names that differ only in case are the same name (a single message's
+                // 'iothub-app-k' and 'iothub-app-K' headers are one header sent twice).
+                var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
                 foreach (var property in member.Value.EnumerateObject())
                 {
                     if (property.Value.ValueKind != JsonValueKind.String)
@@ -119,7 +121,7 @@ internal sealed record DeviceToCloudMessage(
                         throw Malformed($"property '{property.Name}' of message {index} is not a string");
                     }
                     // Every name is checked as a header name would be, kept or not: one that could not be a header
-                    // (empty, a space, ...) or that appears twice makes the batch malformed.
+                    // (empty, a space, ...) or that appears twice, in any case, makes the batch malformed.
                     if (property.Name.Length == 0 || !IsToken(property.Name))
                     {
                         throw Malformed($"property name '{property.Name}' of message {index} has characters a message property name may not have");
