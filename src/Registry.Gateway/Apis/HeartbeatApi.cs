@@ -38,7 +38,17 @@ internal static class HeartbeatApi
         var body = RequestBody.Deserialize(bytes, GatewayJsonContext.Wire.HeartbeatRequestJson);
         HeartbeatRequestJson.EnsureKnownMembersOnce(bytes);
         var setting = body.ToOverride();
-        var heartbeat = await grains.GetGrain<IDeviceHeartbeatGrain>(id.Value).SetHeartbeat(setting);
+        var device = grains.GetGrain<IDeviceHeartbeatGrain>(id.Value);
+        if (IfMatch.Parse(context.Request.Headers.IfMatch) is { IsAny: false })
+        {
+            // The setting has no ETag of its own (it changes apart from the identity's, whose ETag it leaves alone), so an
+            // If-Match naming any tag cannot match (RFC 7232 §3.1): 412 and nothing changes (a review's PUT with
+            // If-Match: "nomatch" was applied). A device that is not registered is still 404, as without the header.
+            await device.GetHeartbeat();
+            throw new RegistryException(RegistryErrorCode.PreconditionFailed,
+                $"Precondition failed: the heartbeat setting of device '{id.Value}' has no ETag, so If-Match can only be '*'.");
+        }
+        var heartbeat = await device.SetHeartbeat(setting);
         return Json(heartbeat);
     }
 

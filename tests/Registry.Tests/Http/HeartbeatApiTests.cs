@@ -70,6 +70,39 @@ public sealed class HeartbeatApiTests(RegistryHostFixture fixture) : IClassFixtu
         Assert.Equal(etag, (string?)(await Http.GetDeviceJsonAsync(id))["etag"]);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-06: a PUT with <c>If-Match: "nomatch"</c> was applied. The setting has no ETag (the identity's
+    /// is not its own), so an If-Match naming a tag, the identity's too, cannot match: 412 and nothing changes; <c>*</c> passes.
+    /// </summary>
+    [Theory]
+    [InlineData("\"nomatch\"")]
+    [InlineData("W/\"nomatch\"")]
+    [InlineData("identity")]
+    public async Task Put_with_an_if_match_naming_a_tag_answers_412_and_changes_nothing(string ifMatch)
+    {
+        var id = await NewIdAsync(Http, "hb-ifmatch");
+        var before = await PutHeartbeatAsync(id, """{"intervalSeconds":40}""");
+        var identityETag = (string)(await Http.GetDeviceJsonAsync(id))["etag"]!;
+        var tag = ifMatch == "identity" ? $"\"{identityETag}\"" : ifMatch;
+
+        using var refused = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), """{"intervalSeconds":50}""", tag);
+
+        await refused.AssertIotHubErrorAsync(412, "PreconditionFailed");
+        var after = await GetHeartbeatAsync(id);
+        Assert.Equal(40, (int?)after["intervalSeconds"]);
+        Assert.True(JsonNode.DeepEquals(before, after));
+        using var wildcard = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(id), """{"intervalSeconds":50}""", "*");
+        Assert.Equal(50, (int?)(await wildcard.ReadJsonAsync(HttpStatusCode.OK))["intervalSeconds"]);
+    }
+
+    [Fact]
+    public async Task Put_with_an_if_match_for_a_device_not_registered_answers_404()
+    {
+        using var response = await Http.SendAsync(HttpMethod.Put, HeartbeatPath(DeviceInputs.NewId("hb-ifmatch-none")), """{"intervalSeconds":50}""", "\"x\"");
+
+        await response.AssertIotHubErrorAsync(404, "DeviceNotFound");
+    }
+
     [Theory]
     [InlineData("""{"intervalSeconds":99999999999}""", "intervalSeconds=99999999999 is out of range: use 1 to 86400.")]
     [InlineData("""{"intervalSeconds":10,"graceSeconds":1e400}""", "graceSeconds=1e400 is out of range: use 0 to 86400.")]
