@@ -184,8 +184,10 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             return access;
         }
         var before = _presence.ConnectionState;
-        var replaced = _presence.Connect(session, Now);
+        var now = Now;
+        var replaced = _presence.Connect(session, now);
         Touched();
+        _monitoring.OnConnect(_state.State, now);
         if (replaced is { } previous)
         {
             previous.Observer?.Close(DeviceId, previous.SessionId, SessionCloseReason.Replaced).Ignore();

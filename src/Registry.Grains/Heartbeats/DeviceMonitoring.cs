@@ -23,6 +23,7 @@ internal sealed partial class DeviceMonitoring(
     private int _outageMarks;
     private DateTime? _armedAt;
     private Task? _pending;
+    private bool _joinQueued;
     private DateTime _renewKeepAliveAt;
 
     private IHeartbeatMonitorGrain Partition =>
@@ -45,15 +46,57 @@ internal sealed partial class DeviceMonitoring(
     /// <summary>On the heartbeat path, after the heartbeat is recorded: no call unless this is a transition.</summary>
     public void OnHeartbeat(DeviceState state, DateTime now)
     {
-        if ((_joined && !_inOutage) || _pending is not null || PolicyFor(state) is not { } policy)
+        if ((_joined && !_inOutage) || _joinQueued || PolicyFor(state) is not { } policy)
         {
             return;
         }
-        _pending = Join(policy, now);
+        // After a connect's arm still in flight, not instead of it: the join carries the heartbeat, which ends an outage.
+        _joinQueued = true;
+        _pending = Join(_pending, policy, now);
     }
 
-    private async Task Join(HeartbeatPolicy policy, DateTime heartbeat)
+    /// <summary>
+    /// On a granted connect: a device this activation does not time yet is timed from its connect, so a device that
+    /// connects and never sends a message (a keep-alive ping is activity, not a heartbeat) is still missed interval plus
+    /// grace after it connected (hostile review, 2026-12-06: it was never watched, and no alert came when it died). A
+    /// connect is no heartbeat: it ends no outage, and the device's first message still joins with its heartbeat.
+    /// </summary>
+    public void OnConnect(DeviceState state, DateTime now)
     {
+        if (Timing || _pending is not null || PolicyFor(state) is not { } policy)
+        {
+            return;
+        }
+        _armedAt = now;
+        _pending = WatchFrom(policy, now);
+    }
+
+    private async Task WatchFrom(HeartbeatPolicy policy, DateTime now)
+    {
+        try
+        {
+            await Partition.Watch(deviceId, policy, now, null);
+        }
+        catch (Exception ex)
+        {
+            // Measured from the connect all the same (Probe reads _armedAt); the next heartbeat joins.
+            LogJoinFailed(logger, ex, deviceId);
+        }
+        finally
+        {
+            if (!_joinQueued)
+            {
+                _pending = null; // else the join queued behind this arm is pending now, and clears it itself
+            }
+        }
+    }
+
+    private async Task Join(Task? before, HeartbeatPolicy policy, DateTime heartbeat)
+    {
+        if (before is not null)
+        {
+            await before; // a connect's arm, which never throws
+        }
         var marks = _outageMarks;
         try
         {
@@ -71,6 +114,7 @@ internal sealed partial class DeviceMonitoring(
         }
         finally
         {
+            _joinQueued = false;
             _pending = null;
         }
     }

@@ -44,6 +44,51 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.NotNull((await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-06: a device that connected over MQTT and never sent a message was not watched (a ping is
+    /// activity, not a heartbeat), so when it died no alert came. A connect now starts the deadline.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_connects_and_never_sends_a_message_is_missed_interval_and_grace_after_its_connect()
+    {
+        var id = await fixture.NewDeviceAsync("connect-only");
+        var connectedAt = HeartbeatClusterFixture.Clock.GetUtcNow().UtcDateTime;
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Connect(new DeviceSession(Guid.NewGuid(), null, null)));
+        var status = await fixture.Heartbeat(id).GetHeartbeat(); // waits for the arm the connect started
+        Assert.True(status.Watched);
+        Assert.Null(status.LastHeartbeatTime);
+
+        await fixture.AdvanceAndCheckAsync(id, Deadline - Second);
+        Assert.Empty(Events.OpTypes(id));
+        await fixture.AdvanceAndCheckAsync(id, 2 * Second);
+
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        Assert.Equal(connectedAt + Deadline, (await fixture.Heartbeat(id).GetHeartbeat()).OutageSince);
+    }
+
+    /// <summary>
+    /// A connect is no heartbeat: a device in an outage whose grain is activated anew by its connect recovers at its first
+    /// message, sent at once after the connect (while the connect's arm may still be in flight), not a deadline later.
+    /// </summary>
+    [Fact]
+    public async Task A_device_in_an_outage_recovers_at_the_first_message_after_its_connect_and_not_at_the_connect()
+    {
+        var id = await fixture.NewDeviceAsync("connect-recover");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        await fixture.Device(id).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var session = Guid.NewGuid();
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Connect(new DeviceSession(session, null, null)));
+        Assert.NotNull(await fixture.Monitor(id).OutageOf(id));
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Heartbeat());
+        await fixture.Heartbeat(id).GetHeartbeat(); // waits for the arm and the join behind it
+
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed, RegistryEventTypes.HeartbeatRecovered], Events.OpTypes(id));
+        Assert.Null(await fixture.Monitor(id).OutageOf(id));
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task The_partition_timer_runs_on_the_grain_clock_and_announces_without_being_asked()
     {
