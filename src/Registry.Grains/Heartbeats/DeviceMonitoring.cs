@@ -79,7 +79,8 @@ internal sealed partial class DeviceMonitoring(
         }
         catch (Exception ex)
         {
-            // Measured from the connect all the same (Probe reads _armedAt); the next heartbeat joins.
+            // The partition is not told: the device's next heartbeat joins. A partition that already watches it (from an
+            // earlier activation) still measures from the connect, as Probe reads _armedAt.
             LogJoinFailed(logger, ex, deviceId);
         }
         finally
