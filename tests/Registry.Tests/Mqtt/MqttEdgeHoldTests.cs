@@ -101,6 +101,54 @@ public sealed class MqttEdgeHoldTests(MqttRegistryFixture fixture) : IClassFixtu
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_connect_of_over_64_KB_with_a_will_at_the_3_1_1_maximum_is_answered_at_once()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("bigwill");
+        var (tcp, tls) = await MqttDevices.RawTlsAsync(Host);
+        using (tcp)
+        await using (tls)
+        {
+            var connect = RawMqtt.Connect(id, MqttDevices.UserName(Host, id), fixture.DeviceToken(id, key), keepAliveSeconds: 180,
+                $"devices/{id}/messages/events/", new byte[ushort.MaxValue]);
+            Assert.True(connect.Length > 64 * 1024);
+
+            await tls.WriteAsync(connect, TestContext.Current.CancellationToken);
+            var connack = new byte[4];
+            await tls.ReadExactlyAsync(connack, TestContext.Current.CancellationToken);
+
+            // Before the connect timeout: the registry's clock was not moved.
+            Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connack);
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_connect_that_declares_more_bytes_than_it_sends_is_closed_at_the_connect_timeout()
+    {
+        var (id, key) = await fixture.NewDeviceAsync("shortconnect");
+        var (tcp, tls) = await MqttDevices.RawTlsAsync(Host);
+        using (tcp)
+        await using (tls)
+        {
+            // What mqtt-packet 6.10 (the device SDK's encoder) sends for a password over 65,535 bytes, which MQTT 3.1.1
+            // cannot encode: a fixed header declaring the whole length, then only the fields it could write.
+            var connect = RawMqtt.Connect(id, MqttDevices.UserName(Host, id), fixture.DeviceToken(id, key), keepAliveSeconds: 180);
+            var header = 2;
+            while ((connect[header - 1] & 0x80) != 0)
+            {
+                header++;
+            }
+            var body = connect.AsMemory(header);
+            await tls.WriteAsync(RawMqtt.Header(0x10, body.Length + 100_000), TestContext.Current.CancellationToken);
+            await tls.WriteAsync(body, TestContext.Current.CancellationToken);
+            await tls.FlushAsync(TestContext.Current.CancellationToken);
+
+            fixture.Clock.Advance(MqttRegistryFixture.ConnectTimeout + TimeSpan.FromSeconds(1));
+
+            Assert.True(await MqttDevices.ClosedByServerAsync(tls, Guard), "the connection waiting for the rest of its CONNECT is still open");
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_connection_beyond_the_limit_is_closed_at_accept_and_the_open_ones_keep_serving()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

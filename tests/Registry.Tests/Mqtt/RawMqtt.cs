@@ -20,6 +20,29 @@ public static class RawMqtt
         return Packet(0x10, body);
     }
 
+    /// <summary>
+    /// CONNECT as <see cref="Connect(string, string, string, ushort)"/> with a will (QoS 0, not retained) whose message
+    /// is <paramref name="willPayload"/>: MQTT 3.1.1 gives it a 2-byte length, so at most 65,535 bytes.
+    /// </summary>
+    public static byte[] Connect(string clientId, string userName, string password, ushort keepAliveSeconds, string willTopic, byte[] willPayload)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(willPayload.Length, ushort.MaxValue);
+        var body = new List<byte>();
+        body.AddRange(String("MQTT"));
+        body.Add(4); // protocol level 3.1.1
+        body.Add(0xC4); // username + password + will flag
+        body.Add((byte)(keepAliveSeconds >> 8));
+        body.Add((byte)keepAliveSeconds);
+        body.AddRange(String(clientId));
+        body.AddRange(String(willTopic));
+        body.Add((byte)(willPayload.Length >> 8));
+        body.Add((byte)willPayload.Length);
+        body.AddRange(willPayload);
+        body.AddRange(String(userName));
+        body.AddRange(String(password));
+        return Packet(0x10, body);
+    }
+
     /// <summary>PUBLISH with the QoS bits set to <paramref name="qos"/> (3 is not a QoS) and packet id 1 when qos &gt; 0.</summary>
     public static byte[] Publish(string topic, byte[] payload, int qos, ushort packetId = 1)
     {
