@@ -75,7 +75,9 @@ internal static class ScaleBench
                     break;
                 }
                 var watch = Stopwatch.StartNew();
-                var (reached, failed) = await FillAsync(http, baseAddress, runId, created, target, options, remaining, log, failedIds, report.Notes, abort);
+                var (reached, failed) = options.Fill == ScaleFill.Import
+                    ? await ImportStepAsync(http, baseAddress, storage!, runId, step, created, target, remaining, log, failedIds, report.Notes, abort)
+                    : await FillAsync(http, baseAddress, runId, created, target, options, remaining, log, failedIds, report.Notes, abort);
                 var seconds = watch.Elapsed.TotalSeconds;
                 failedTotal += failed;
                 var partial = reached < target;
@@ -212,6 +214,88 @@ internal static class ScaleBench
             log.WriteLine("  " + line);
             notes.Add(line);
         }
+        return (reached, failed);
+    }
+
+    /// <summary>
+    /// Registers devices [from, target) with one import job (<c>POST /jobs/create</c>), its input a blob of create lines
+    /// without keys (the registry generates them, as for the bulk fill) uploaded to the run's storage first, untimed.
+    /// The step's time is the job's, from create to completed. Lines in <c>importErrors.log</c> are the step's failures.
+    /// A job that does not complete within <paramref name="timeLeft"/> is cancelled; what it applied is then unknown
+    /// line by line, so the step counts the devices the statistics gained and says so.
+    /// </summary>
+    private static async Task<(long Reached, long Failed)> ImportStepAsync(HttpClient http, string baseAddress, string storage, string runId, int step,
+        long from, long target, TimeSpan timeLeft, TextWriter log, System.Collections.Concurrent.ConcurrentDictionary<long, bool> failedIds,
+        List<string> notes, CancellationToken abort)
+    {
+        var blobs = new Azure.Storage.Blobs.BlobServiceClient(storage);
+        var input = blobs.GetBlobContainerClient($"scale{runId}in");
+        var output = blobs.GetBlobContainerClient($"scale{runId}out{step}");
+        await input.CreateIfNotExistsAsync(cancellationToken: abort);
+        await output.CreateIfNotExistsAsync(cancellationToken: abort);
+        var blobName = $"devices-{step}.txt";
+        var lines = new MemoryStream();
+        using (var writer = new StreamWriter(lines, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+        {
+            for (var n = from; n < target; n++)
+            {
+                writer.Write($"{{\"id\":\"{DeviceId(runId, n)}\",\"importMode\":\"create\"}}\n");
+            }
+        }
+        lines.Position = 0;
+        var upload = Stopwatch.StartNew();
+        await input.GetBlobClient(blobName).UploadAsync(lines, new Azure.Storage.Blobs.Models.BlobUploadOptions
+        {
+            TransferOptions = new Azure.Storage.StorageTransferOptions { MaximumConcurrency = 4, MaximumTransferSize = 4 << 20 },
+        }, abort);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  step {step}: uploaded {blobName} ({lines.Length / 1e6:F1} MB) in {upload.Elapsed.TotalSeconds:F1} s (not counted)"));
+        var expires = DateTimeOffset.UtcNow.AddHours(12);
+        var job = await Jobs.RegistryJob.RunAsync(http, baseAddress, new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "import",
+            ["inputBlobContainerUri"] = input.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.List, expires).ToString(),
+            ["outputBlobContainerUri"] = output.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.Write
+                | Azure.Storage.Sas.BlobContainerSasPermissions.Create | Azure.Storage.Sas.BlobContainerSasPermissions.Add | Azure.Storage.Sas.BlobContainerSasPermissions.List
+                | Azure.Storage.Sas.BlobContainerSasPermissions.Delete, expires).ToString(),
+            ["inputBlobName"] = blobName,
+        }, timeLeft, progress: null, abort);
+        var status = (string?)job["status"];
+        long failed = 0;
+        var errorLog = output.GetBlobClient("importErrors.log");
+        if ((await errorLog.ExistsAsync(abort)).Value)
+        {
+            var text = (await errorLog.DownloadContentAsync(abort)).Value.Content.ToString();
+            var prefix = DeviceId(runId, 0)[..^1];
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                failed++;
+                var at = line.IndexOf(prefix, StringComparison.Ordinal);
+                var digits = at < 0 ? ReadOnlySpan<char>.Empty : line.AsSpan(at + prefix.Length);
+                var length = 0;
+                while (length < digits.Length && char.IsAsciiDigit(digits[length]))
+                {
+                    length++;
+                }
+                if (length > 0)
+                {
+                    failedIds[long.Parse(digits[..length], NumberStyles.None, CultureInfo.InvariantCulture)] = true;
+                }
+            }
+            if (failed > 0)
+            {
+                var first = text.Split('\n', 2)[0];
+                notes.Add($"devices {from:N0} → {target:N0}: {failed:N0} lines in importErrors.log, the first: {first}");
+            }
+        }
+        if (status == "completed")
+        {
+            return (target, failed);
+        }
+        var total = (await StatisticsAsync(http, baseAddress, 1, abort)).Total;
+        var reached = Math.Max(from, total + failedIds.Count);
+        var note = $"devices {from:N0} → {target:N0}: the import job ended {status} ({(string?)job["failureReason"] ?? "no reason"}); the statistics counted {total:N0}, so the step counts to {reached:N0}";
+        log.WriteLine("  " + note);
+        notes.Add(note);
         return (reached, failed);
     }
 

@@ -9,6 +9,13 @@ internal enum ScaleMode
     Durable,
 }
 
+/// <summary>How the fill registers devices: bulk creates of <see cref="ScaleOptions.Batch"/>, or one import job per step.</summary>
+internal enum ScaleFill
+{
+    Bulk,
+    Import,
+}
+
 /// <summary>
 /// Options of the scale phase. Every run is bounded twice: by <see cref="Devices"/> and by <see cref="FillTime"/>
 /// (the fill stops taking new requests once it passes; the step under way is measured and reported as partial).
@@ -16,6 +23,11 @@ internal enum ScaleMode
 internal sealed record ScaleOptions
 {
     public ScaleMode Mode { get; init; } = ScaleMode.Memory;
+    /// <summary>
+    /// <c>--fill import</c> (durable only): each step is an import job of its devices from a blob on the run's storage,
+    /// the way a fleet is provisioned at scale, and the one way a durable registry reaches a million on one Azurite.
+    /// </summary>
+    public ScaleFill Fill { get; init; } = ScaleFill.Bulk;
     public int Devices { get; init; } = 1_000_000;
     public int Step { get; init; } = 100_000;
     public int Batch { get; init; } = 100;
@@ -59,9 +71,16 @@ internal sealed record ScaleOptions
             "durable" => ScaleMode.Durable,
             var other => throw new ArgumentException($"--mode is memory or durable, not '{other}'."),
         };
+        var fill = Value("--fill") switch
+        {
+            null or "bulk" => ScaleFill.Bulk,
+            "import" => ScaleFill.Import,
+            var other => throw new ArgumentException($"--fill is bulk or import, not '{other}'."),
+        };
         var options = new ScaleOptions
         {
             Mode = mode,
+            Fill = fill,
             Devices = Int("--devices") ?? defaults.Devices,
             Step = Int("--step") ?? defaults.Step,
             Batch = Int("--batch") ?? defaults.Batch,
@@ -84,6 +103,10 @@ internal sealed record ScaleOptions
         if (options.Devices < 1 || options.Step < 1 || options.Batch is < 1 or > 100 || options.Concurrency < 1)
         {
             throw new ArgumentException("--devices, --step and --concurrency must be positive; --batch is 1..100.");
+        }
+        if (options.Fill == ScaleFill.Import && options.Mode != ScaleMode.Durable)
+        {
+            throw new ArgumentException("--fill import needs --mode durable: the import reads its blobs from the run's storage.");
         }
         return options;
     }

@@ -84,10 +84,13 @@ internal sealed class ScaleReport
     {
         var o = Options;
         var md = new StringBuilder();
+        static string FillText(ScaleOptions o) => o.Fill == ScaleFill.Import
+            ? "one import job per step (a devices.txt of create lines on the run's Azurite, its upload not counted), "
+            : string.Create(CultureInfo.InvariantCulture, $"bulk creates of {o.Batch} devices, {o.Concurrency} requests in flight, ");
         md.AppendLine(CultureInfo.InvariantCulture, $"### Scale phase, {o.Mode.ToString().ToLowerInvariant()} mode, {Started:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, server GC {System.Runtime.GCSettings.IsServerGC}; " +
-            $"bulk creates of {o.Batch} devices, {o.Concurrency} requests in flight, SAS on; index partitions {(o.Partitions?.ToString(CultureInfo.InvariantCulture) ?? "host default")}; " +
+            $"{FillText(o)}SAS on; index partitions {(o.Partitions?.ToString(CultureInfo.InvariantCulture) ?? "host default")}; " +
             $"target {o.Devices:N0} devices in steps of {o.Step:N0}, fill capped at {o.FillTime.TotalMinutes:0.#} min{string.Concat(o.HostSettings.Select(kv => $"; {kv.Key}={kv.Value}"))}. Stopped: {StopReason}.");
         md.AppendLine();
         md.AppendLine("Memory is the bench process's, which hosts the registry in-process (RSS = VmRSS of /proc/self/status; heap = GC.GetTotalMemory(true));" +
