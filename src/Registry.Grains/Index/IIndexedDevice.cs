@@ -13,7 +13,8 @@ public interface IIndexedDevice : IGrainWithStringKey
     /// <summary>
     /// Returns the device, and repairs the index entry that led here when it is a phantom (no device) or carries
     /// a stale status. Runs inside the device's single-threaded turn, so it cannot race a create or delete of the
-    /// same device.
+    /// same device. An activation the read started goes when idle (unless a repair is pending), so a listing does not
+    /// leave the devices it read in memory; one in use before the read stays.
     /// </summary>
     [Alias("ReadForIndex")]
     Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled);

@@ -107,9 +107,19 @@ internal sealed partial class IndexMembership(
         }
     }
 
-    /// <summary>See <see cref="IIndexedDevice.ReadForIndex"/>. A reader is never failed by a repair: a failed one is retried by the timer.</summary>
+    /// <summary>
+    /// See <see cref="IIndexedDevice.ReadForIndex"/>. A reader is never failed by a repair: a failed one is retried by the timer.
+    /// Only an activation the read itself started goes afterwards: one already in use (an open session, a heartbeat the
+    /// monitor is judging, a deadline it keeps, a recent request) keeps what it holds in memory. A cursor walk over a
+    /// registry whose devices had gone idle left every device it listed active for <c>DeviceIdleMinutes</c>: at a million
+    /// devices, gigabytes held for five minutes by one client paging through the registry (a durable walk also reads
+    /// each device from storage; issue 8, 2026-12-06). The same holds for a partition's verification pass: a partition
+    /// activates anew after a restart, and also when the silo that held it fails, and the devices of surviving silos are
+    /// then active and must not lose their state.
+    /// </summary>
     public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
     {
+        var inUse = state.Loaded;
         await Load();
         var identity = state.State.Identity;
         if (identity is null || IsEnabled(identity) != indexedAsEnabled)
@@ -124,22 +134,15 @@ internal sealed partial class IndexMembership(
                 ScheduleRepair();
             }
         }
-        return identity;
-    }
-
-    /// <summary>See <see cref="IIndexedDevice.Verify"/>.</summary>
-    public async Task Verify(bool indexedAsEnabled)
-    {
-        // Only an activation the pass itself started goes: one already in use (an open session, a heartbeat the monitor is
-        // judging, a deadline it keeps) keeps what it holds in memory. A partition activates anew after a restart, and also
-        // when the silo that held it fails: the devices of surviving silos are then active and must not lose their state.
-        var inUse = state.Loaded;
-        await ReadForIndex(indexedAsEnabled);
         if (_repair is null && !inUse)
         {
             grain.DeactivateOnIdle();
         }
+        return identity;
     }
+
+    /// <summary>See <see cref="IIndexedDevice.Verify"/>: the read of <see cref="ReadForIndex"/>, whose activation goes unless it was in use.</summary>
+    public Task Verify(bool indexedAsEnabled) => ReadForIndex(indexedAsEnabled);
 
     /// <summary>See <see cref="IIndexedDevice.Reconcile"/>.</summary>
     public async Task Reconcile()
