@@ -60,9 +60,11 @@ internal sealed class ScaleReport
         yield return ("single PUT create at final size ÷ raw Table insert (end)", Rate("put-create") / insertEnd, "≥ 0.5 (durable)");
         if (Steps.Count > 0)
         {
-            yield return ("bulk fill, first step ÷ raw Table insert (start)", Steps[0].DevicesPerSecond / insertStart, "≥ 1.5 (durable)");
-            yield return ("bulk fill, last step ÷ raw Table insert (end)", Steps[^1].DevicesPerSecond / insertEnd, "≥ 1.5 (durable)");
-            yield return ("bulk fill, first step ÷ raw 100-entity transactions (start)", Steps[0].DevicesPerSecond / Rate("table-egt100 (start)"), "");
+            // The bulk goal is for bulk requests; an import fill is reported beside the same ceilings, without it.
+            var (fill, goal) = Options.Fill == ScaleFill.Import ? ("import fill", "") : ("bulk fill", "≥ 1.5 (durable)");
+            yield return ($"{fill}, first step ÷ raw Table insert (start)", Steps[0].DevicesPerSecond / insertStart, goal);
+            yield return ($"{fill}, last step ÷ raw Table insert (end)", Steps[^1].DevicesPerSecond / insertEnd, goal);
+            yield return ($"{fill}, first step ÷ raw 100-entity transactions (start)", Steps[0].DevicesPerSecond / Rate("table-egt100 (start)"), "");
         }
         if (Idle is { } idle && idle.Registered > 0)
         {
