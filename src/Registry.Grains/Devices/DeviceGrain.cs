@@ -336,11 +336,21 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     }
 
     /// <summary>
-    /// Listings and the index's verification pass (which reaches every device after a restart) come here: they show
-    /// presence in memory without reading the persisted one, which would add a storage read per device to each pass.
+    /// A listing's read: the device as <see cref="Get"/> shows it, its persisted presence read once per activation. A
+    /// device whose grain had gone idle was listed as never active (lastActivityTime and connectionStateUpdatedTime at
+    /// their minimum) while a GET showed its real times (hostile review, 2026-12-06). The cost is a presence read per idle
+    /// device listed, as a GET of it has. The index's verification pass (<see cref="Verify"/>), which reaches every device
+    /// after a restart and shows nothing, does not read presence.
     /// </summary>
-    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled) =>
-        await Index.ReadForIndex(indexedAsEnabled) is { } identity ? _presence.Overlay(identity) : null;
+    public async Task<DeviceIdentity?> ReadForIndex(bool indexedAsEnabled)
+    {
+        if (await Index.ReadForIndex(indexedAsEnabled) is not { } identity)
+        {
+            return null;
+        }
+        await RestorePresence();
+        return _presence.Overlay(identity);
+    }
 
     public Task Verify(bool indexedAsEnabled) => Index.Verify(indexedAsEnabled);
 

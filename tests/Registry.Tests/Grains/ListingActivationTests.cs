@@ -51,14 +51,42 @@ public sealed class ListingActivationTests(RegistryClusterFixture fixture) : ICl
         Assert.Equal(DeviceConnectionState.Connected, (await fixture.Device(id).Get())!.ConnectionState);
     }
 
-    private async Task<List<string>> WalkAsync()
+    /// <summary>
+    /// Hostile review, 2026-12-06: a device whose grain had gone idle was listed as never active (lastActivityTime and
+    /// connectionStateUpdatedTime at their minimum) while a GET of it showed its real times.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_went_idle_is_listed_with_the_activity_a_get_shows()
     {
-        var listed = new List<string>();
+        var id = NewId("listed-presence");
+        var device = fixture.Device(id);
+        await device.Create(Sas(id));
+        var session = new DeviceSession(Guid.NewGuid(), null, null);
+        Assert.Equal(DeviceAccess.Granted, await device.Connect(session));
+        Assert.Equal(DeviceAccess.Granted, await device.Heartbeat());
+        await device.Disconnect(session.SessionId); // a connected device keeps its activation
+        await device.Cast<IGrainManagementExtension>().DeactivateOnIdle(); // writes its presence on the way out
+        Assert.True(await InactiveWithinGuardAsync([id]), "the device did not deactivate before the listing");
+
+        var listed = (await WalkDevicesAsync()).Single(d => d.DeviceId == id);
+        var got = (await device.Get())!;
+
+        Assert.NotEqual(default, got.LastActivityTime);
+        Assert.Equal(got.LastActivityTime, listed.LastActivityTime);
+        Assert.Equal(got.ConnectionStateUpdatedTime, listed.ConnectionStateUpdatedTime);
+        Assert.Equal(got.ConnectionState, listed.ConnectionState);
+    }
+
+    private async Task<List<string>> WalkAsync() => [.. (await WalkDevicesAsync()).Select(d => d.DeviceId)];
+
+    private async Task<List<DeviceIdentity>> WalkDevicesAsync()
+    {
+        var listed = new List<DeviceIdentity>();
         string? continuation = null;
         do
         {
             var page = await fixture.Registry.List(1000, continuation);
-            listed.AddRange(page.Devices.Select(d => d.DeviceId));
+            listed.AddRange(page.Devices);
             continuation = page.Continuation;
         }
         while (continuation is not null);
