@@ -50,6 +50,31 @@ public sealed class ScalePhaseTests(AzuriteFixture azurite)
         AssertWritten(report, options, stepRows: 2, phaseRows: 6);
     }
 
+    [Fact]
+    public async Task Durable_scale_phase_filled_by_import_jobs_walks_and_counts_every_device_the_jobs_created()
+    {
+        var options = Small(ScaleMode.Durable, devices: 400, step: 200) with
+        {
+            Fill = ScaleFill.Import,
+            Ceilings = false,
+            Storage = azurite.ConnectionString,
+            HostSettings = new Dictionary<string, string?> { ["Registry:StorageTimeoutSeconds"] = "120" },
+        };
+
+        var report = await ScaleBench.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+
+        AssertCompleteSteps(report, 200, 400);
+        Assert.Equal(["get", "put-create"], report.Phases.Select(p => p.Name));
+        AssertWritten(report, options, stepRows: 2, phaseRows: 2);
+    }
+
+    [Theory]
+    [InlineData("--fill", "import")]
+    [InlineData("--fill", "import", "--mode", "memory")]
+    [InlineData("--fill", "blobs", "--mode", "durable")]
+    public void An_import_fill_outside_durable_mode_or_an_unknown_fill_is_refused(params string[] args) =>
+        Assert.Throws<ArgumentException>(() => ScaleOptions.Parse(args));
+
     /// <summary>
     /// A fresh-machine suite run failed both scale tests with "The input string 'kB' was not in a correct format": the
     /// test process's peak had reached 8 digits of kB, which the kernel writes right after the tab, with no space.
