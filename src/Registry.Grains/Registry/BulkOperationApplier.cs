@@ -48,7 +48,11 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
         }
         // OperationCanceledException: the grain directory cancels a lookup while the cluster's silos change (a silo being
         // declared dead); the item did not reach its device, and an import applies it again like any unanswered line.
-        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException or OperationCanceledException)
+        // "No active nodes are compatible with grain …": no active silo could place the device just then (the only silo is
+        // stopping, or the cluster's silos are changing); a retry can succeed (hostile review, 2026-12-06: a stop during an
+        // import logged 249 such items as errors with their stacks and answered them ServerError).
+        catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException or StorageUnavailableException or OperationCanceledException
+            || IsPlacementUnavailable(ex))
         {
             // Other items may already be applied: report this one rather than failing the whole call.
             LogItemUnavailable(logger, operation.Mode, id, ex.GetType().Name, ex.Message);
@@ -63,6 +67,10 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
             return (new BulkOperationError(id, RegistryErrorCode.ServerError, "The registry failed to apply this device.", operation.Mode), null);
         }
     }
+
+    /// <summary>Orleans' placement found no active silo for the grain: a plain <see cref="OrleansException"/>, told only by its text.</summary>
+    private static bool IsPlacementUnavailable(Exception ex) =>
+        ex.GetType() == typeof(OrleansException) && ex.Message.StartsWith("No active nodes are compatible with grain", StringComparison.Ordinal);
 
     /// <summary>
     /// Only the *IfMatchETag modes look at the item's eTag (<c>*</c> matching any, as in If-Match); the others are
