@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
-using Azure.Storage.Sas;
 using Registry.Bench.Scale;
 
 namespace Registry.Bench.Jobs;
@@ -111,9 +110,8 @@ internal static class JobsCommand
         {
             TransferOptions = new Azure.Storage.StorageTransferOptions { MaximumConcurrency = 4, MaximumTransferSize = 4 << 20 },
         });
-        var inputSas = inputContainer.GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, DateTimeOffset.UtcNow.AddHours(12)).ToString();
-        var outputSas = outputContainer.GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.Write | BlobContainerSasPermissions.Create
-            | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, DateTimeOffset.UtcNow.AddHours(12)).ToString();
+        var inputSas = RegistryJob.InputSas(inputContainer);
+        var outputSas = RegistryJob.OutputSas(outputContainer);
 
         Phase import, export;
         await using (var registry = await RegistryProcess.StartAsync(name, azurite.ConnectionString, settings, host, CancellationToken.None))

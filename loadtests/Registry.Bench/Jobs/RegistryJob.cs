@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Azure.Storage.Sas;
 
 namespace Registry.Bench.Jobs;
 
@@ -20,6 +21,15 @@ internal static class RegistryJob
     /// the registry (the load harness stops its own registry next).
     /// </summary>
     public static readonly TimeSpan CancelWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>A SAS URI an import reads its input through (read, list), valid 12 hours.</summary>
+    public static string InputSas(Azure.Storage.Blobs.BlobContainerClient container) =>
+        container.GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, DateTimeOffset.UtcNow.AddHours(12)).ToString();
+
+    /// <summary>A SAS URI a job writes its output through (an export's devices.txt, an import's importErrors.log), valid 12 hours.</summary>
+    public static string OutputSas(Azure.Storage.Blobs.BlobContainerClient container) =>
+        container.GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.Write | BlobContainerSasPermissions.Create
+            | BlobContainerSasPermissions.Add | BlobContainerSasPermissions.List | BlobContainerSasPermissions.Delete, DateTimeOffset.UtcNow.AddHours(12)).ToString();
 
     /// <summary>Runs the job to its end and returns its last status document; <paramref name="progress"/> sees each poll's.</summary>
     public static async Task<JsonObject> RunAsync(HttpClient http, string baseAddress, JsonObject body, TimeSpan limit, Action<JsonObject, TimeSpan>? progress, CancellationToken cancel,

@@ -249,14 +249,11 @@ internal static class ScaleBench
             TransferOptions = new Azure.Storage.StorageTransferOptions { MaximumConcurrency = 4, MaximumTransferSize = 4 << 20 },
         }, abort);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  step {step}: uploaded {blobName} ({lines.Length / 1e6:F1} MB) in {upload.Elapsed.TotalSeconds:F1} s (not counted)"));
-        var expires = DateTimeOffset.UtcNow.AddHours(12);
         var job = await Jobs.RegistryJob.RunAsync(http, baseAddress, new System.Text.Json.Nodes.JsonObject
         {
             ["type"] = "import",
-            ["inputBlobContainerUri"] = input.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.List, expires).ToString(),
-            ["outputBlobContainerUri"] = output.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.Write
-                | Azure.Storage.Sas.BlobContainerSasPermissions.Create | Azure.Storage.Sas.BlobContainerSasPermissions.Add | Azure.Storage.Sas.BlobContainerSasPermissions.List
-                | Azure.Storage.Sas.BlobContainerSasPermissions.Delete, expires).ToString(),
+            ["inputBlobContainerUri"] = Jobs.RegistryJob.InputSas(input),
+            ["outputBlobContainerUri"] = Jobs.RegistryJob.OutputSas(output),
             ["inputBlobName"] = blobName,
         }, timeLeft, progress: null, abort);
         var status = (string?)job["status"];

@@ -6,19 +6,8 @@ namespace Registry.Tests.Mqtt;
 public static class RawMqtt
 {
     /// <summary>CONNECT with clean session off, username and password, and <paramref name="keepAliveSeconds"/>.</summary>
-    public static byte[] Connect(string clientId, string userName, string password, ushort keepAliveSeconds)
-    {
-        var body = new List<byte>();
-        body.AddRange(String("MQTT"));
-        body.Add(4); // protocol level 3.1.1
-        body.Add(0xC0); // username + password
-        body.Add((byte)(keepAliveSeconds >> 8));
-        body.Add((byte)keepAliveSeconds);
-        body.AddRange(String(clientId));
-        body.AddRange(String(userName));
-        body.AddRange(String(password));
-        return Packet(0x10, body);
-    }
+    public static byte[] Connect(string clientId, string userName, string password, ushort keepAliveSeconds) =>
+        Connect(clientId, userName, password, keepAliveSeconds, will: null);
 
     /// <summary>
     /// CONNECT as <see cref="Connect(string, string, string, ushort)"/> with a will (QoS 0, not retained) whose message
@@ -27,17 +16,25 @@ public static class RawMqtt
     public static byte[] Connect(string clientId, string userName, string password, ushort keepAliveSeconds, string willTopic, byte[] willPayload)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(willPayload.Length, ushort.MaxValue);
+        return Connect(clientId, userName, password, keepAliveSeconds, (willTopic, willPayload));
+    }
+
+    private static byte[] Connect(string clientId, string userName, string password, ushort keepAliveSeconds, (string Topic, byte[] Payload)? will)
+    {
         var body = new List<byte>();
         body.AddRange(String("MQTT"));
         body.Add(4); // protocol level 3.1.1
-        body.Add(0xC4); // username + password + will flag
+        body.Add(will is null ? (byte)0xC0 : (byte)0xC4); // username + password (+ will flag)
         body.Add((byte)(keepAliveSeconds >> 8));
         body.Add((byte)keepAliveSeconds);
         body.AddRange(String(clientId));
-        body.AddRange(String(willTopic));
-        body.Add((byte)(willPayload.Length >> 8));
-        body.Add((byte)willPayload.Length);
-        body.AddRange(willPayload);
+        if (will is var (topic, payload))
+        {
+            body.AddRange(String(topic));
+            body.Add((byte)(payload.Length >> 8));
+            body.Add((byte)payload.Length);
+            body.AddRange(payload);
+        }
         body.AddRange(String(userName));
         body.AddRange(String(password));
         return Packet(0x10, body);
