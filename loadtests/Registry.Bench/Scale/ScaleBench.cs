@@ -234,7 +234,7 @@ internal static class ScaleBench
         await input.CreateIfNotExistsAsync(cancellationToken: abort);
         await output.CreateIfNotExistsAsync(cancellationToken: abort);
         var blobName = $"devices-{step}.txt";
-        var lines = new MemoryStream();
+        using var lines = new MemoryStream();
         using (var writer = new StreamWriter(lines, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
         {
             for (var n = from; n < target; n++)
@@ -267,15 +267,9 @@ internal static class ScaleBench
             {
                 failed++;
                 var at = line.IndexOf(prefix, StringComparison.Ordinal);
-                var digits = at < 0 ? ReadOnlySpan<char>.Empty : line.AsSpan(at + prefix.Length);
-                var length = 0;
-                while (length < digits.Length && char.IsAsciiDigit(digits[length]))
+                if (at >= 0 && DeviceNumber(line.AsSpan(at + prefix.Length)) is { } n)
                 {
-                    length++;
-                }
-                if (length > 0)
-                {
-                    failedIds[long.Parse(digits[..length], NumberStyles.None, CultureInfo.InvariantCulture)] = true;
+                    failedIds[n] = true;
                 }
             }
             if (failed > 0)
@@ -326,7 +320,7 @@ internal static class ScaleBench
                 reasons.AddOrUpdate(code, 1, (_, n) => n + 1);
                 var prefix = DeviceId(runId, 0)[..^1];
                 if (error.TryGetProperty("deviceId", out var id) && id.GetString() is { } deviceId && deviceId.StartsWith(prefix, StringComparison.Ordinal)
-                    && long.TryParse(deviceId.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                    && DeviceNumber(deviceId.AsSpan(prefix.Length)) is { } n)
                 {
                     failedIds[n] = true;
                 }
@@ -337,6 +331,17 @@ internal static class ScaleBench
         {
             return null;
         }
+    }
+
+    /// <summary>The number a device id of this run ends with (<see cref="DeviceId"/>), read from the digits that follow its prefix.</summary>
+    private static long? DeviceNumber(ReadOnlySpan<char> afterPrefix)
+    {
+        var length = 0;
+        while (length < afterPrefix.Length && char.IsAsciiDigit(afterPrefix[length]))
+        {
+            length++;
+        }
+        return length > 0 && long.TryParse(afterPrefix[..length], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
     }
 
     /// <summary>A full cursor walk, one page after another as a client walks it, counting every device returned.</summary>
