@@ -41,6 +41,20 @@ public sealed partial class BulkJobGrain(
     public async Task<ExportChunkResult> ExportPartition(ExportChunk chunk)
     {
         var stopped = stops.For(chunk.JobId);
+        try
+        {
+            return await Export(chunk, stopped);
+        }
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
+        {
+            services.GetService<IExportPartitionGate>()?.Stopped(chunk);
+            ThrowIfSiloStopping();
+            throw;
+        }
+    }
+
+    private async Task<ExportChunkResult> Export(ExportChunk chunk, CancellationToken stopped)
+    {
         if (services.GetService<IExportPartitionGate>() is { } gate)
         {
             await gate.Enter(chunk).WaitAsync(stopped);
@@ -74,6 +88,26 @@ public sealed partial class BulkJobGrain(
     public async Task<ExportGroupResult> ExportGroup(ExportGroup group)
     {
         var stopped = stops.For(group.JobId);
+        try
+        {
+            return await Export(group, stopped);
+        }
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
+        {
+            if (services.GetService<IExportPartitionGate>() is { } gate)
+            {
+                foreach (var partition in group.Partitions)
+                {
+                    gate.Stopped(group.Chunk(partition));
+                }
+            }
+            ThrowIfSiloStopping();
+            throw;
+        }
+    }
+
+    private async Task<ExportGroupResult> Export(ExportGroup group, CancellationToken stopped)
+    {
         var scan = services.GetService<IDevicePartitionScan>()
             ?? throw new InvalidOperationException("This silo's device storage offers no scan: export its partitions one by one.");
         var gate = services.GetService<IExportPartitionGate>();
@@ -226,7 +260,17 @@ public sealed partial class BulkJobGrain(
         catch (OperationCanceledException) when (stopped.IsCancellationRequested)
         {
             services.GetService<IImportChunkGate>()?.Stopped(chunk);
+            ThrowIfSiloStopping();
             throw;
+        }
+    }
+
+    /// <summary>A chunk stopped because its silo is stopping (not because its job was cancelled) says so: the job sends it elsewhere.</summary>
+    private void ThrowIfSiloStopping()
+    {
+        if (stops.SiloStopping)
+        {
+            throw new JobWorkerStoppingException($"Silo {RuntimeIdentity} is stopping: the chunk stopped before its next line.");
         }
     }
 
@@ -280,7 +324,8 @@ public sealed partial class BulkJobGrain(
             async (i, _) =>
             {
                 outcomes[i] = await Apply(operations[i].Operation, stopped);
-                if (!chunk.Replay && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable)
+                // Once the silo stops, its grains go anyway: a rest asked then could only meet a silo that no longer places them.
+                if (!chunk.Replay && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable && !stopped.IsCancellationRequested)
                 {
                     rested[i] = true;
                     await Rest(operations[i].Operation.Device.DeviceId, outcomes[i]);
@@ -364,4 +409,9 @@ public interface IExportPartitionGate
 
     /// <summary>After the partition's blocks were staged, before the job grain hears of it.</summary>
     void Staged(ExportChunk chunk);
+
+    /// <summary>When the partition's export stopped because its job was cancelled or its silo is stopping.</summary>
+    void Stopped(ExportChunk chunk)
+    {
+    }
 }

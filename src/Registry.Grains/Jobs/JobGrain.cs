@@ -310,6 +310,9 @@ public sealed partial class JobGrain(
 
     private int _nextSilo;
 
+    /// <summary>Silos whose workers answered that they are stopping (<see cref="JobWorkerStoppingException"/>): sent no more chunks.</summary>
+    private readonly HashSet<SiloAddress> _stoppingSilos = [];
+
     /// <summary>
     /// The next chunk's worker: the job's chunks go round the cluster's active silos, each to that silo's own workers.
     /// A chunk whose silo is lost while it runs is sent again (to another silo): a partition's blocks are staged again
@@ -320,7 +323,7 @@ public sealed partial class JobGrain(
         for (var attempt = 1; ; attempt++)
         {
             var silos = membership.CurrentSnapshot.Members.Values
-                .Where(m => m.Status == SiloStatus.Active)
+                .Where(m => m.Status == SiloStatus.Active && !_stoppingSilos.Contains(m.SiloAddress))
                 .Select(m => m.SiloAddress)
                 .DefaultIfEmpty(GrainContext.Address.SiloAddress!)
                 .Order()
@@ -333,6 +336,13 @@ public sealed partial class JobGrain(
             catch (Exception e) when (attempt < MaxChunkAttempts && e is SiloUnavailableException or OrleansMessageRejectionException)
             {
                 LogChunkLost(logger, JobId, silo, attempt);
+            }
+            catch (JobWorkerStoppingException) when (attempt < MaxChunkAttempts && !stop.IsCancellationRequested)
+            {
+                // Membership lists a stopping silo as active until its stop is well on: the job's later chunks (and this
+                // one's next attempt) go to the others meanwhile.
+                _stoppingSilos.Add(silo);
+                LogChunkWorkerStopping(logger, JobId, silo, attempt);
             }
             catch (Exception e) when (attempt < MaxChunkAttempts && IsTransient(e) && !stop.IsCancellationRequested)
             {
@@ -654,4 +664,7 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
     private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);
+
+    [LoggerMessage(EventId = 2312, Level = LogLevel.Information, Message = "Job {JobId}: silo {Silo} is stopping and handed its chunk back (attempt {Attempt}); sending it to another silo")]
+    private static partial void LogChunkWorkerStopping(ILogger logger, string jobId, SiloAddress silo, int attempt);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Orleans.Concurrency;
 using Orleans.Placement;
 using Orleans.Runtime.Placement;
@@ -54,12 +55,20 @@ public sealed class JobWorkerGrain(JobStops stops) : Grain, IJobWorkerGrain
 /// instead of applying the rest of their lines. A stop is forgotten once given: the chunks running then stop, and a job
 /// whose cancel could not be stored (so resumes) runs its later chunks under a new token. (A chunk that takes its token
 /// after the stop runs to its end; the job's cancel waits for it all the same.)
+/// A silo that begins to stop (SIGTERM, a graceful stop) stops every job's chunks on it the same way: each ends before
+/// its next line and answers <see cref="JobWorkerStoppingException"/>, and the job sends it to another silo (or, on the
+/// last silo, resumes it after the restart). Before, the chunks of a stopping silo went on calling device grains that
+/// the silo no longer placed: thousands of Orleans error lines with stacks in a 4.6 s stop (hostile review, 2026-12-06).
 /// </summary>
-public sealed class JobStops
+public sealed class JobStops(IHostApplicationLifetime lifetime)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _jobs = new(StringComparer.Ordinal);
 
-    public CancellationToken For(string jobId) => _jobs.GetOrAdd(jobId, _ => new()).Token;
+    /// <summary>Whether this silo has begun to stop: every token <see cref="For"/> gives is then cancelled.</summary>
+    public bool SiloStopping => lifetime.ApplicationStopping.IsCancellationRequested;
+
+    public CancellationToken For(string jobId) =>
+        _jobs.GetOrAdd(jobId, _ => CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping)).Token;
 
     public void Stop(string jobId)
     {
@@ -69,6 +78,13 @@ public sealed class JobStops
         }
     }
 }
+
+/// <summary>
+/// A chunk's answer when its silo began to stop before the chunk was done: the chunk applied (or staged) some of its
+/// lines, none after this; the job does it again elsewhere, as a replay (<see cref="JobGrain"/>).
+/// </summary>
+[GenerateSerializer, Alias("registry.JobWorkerStoppingException")]
+public sealed class JobWorkerStoppingException(string message) : Exception(message);
 
 /// <summary>Places a grain on the silo its key names (<see cref="SiloAddress.ToParsableString"/>), or on any when that one is gone.</summary>
 public sealed class OnNamedSiloPlacement : PlacementStrategy;

@@ -1,7 +1,6 @@
 using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Grains;
@@ -118,8 +117,7 @@ public sealed class JobCluster : IAsyncDisposable
                 o.TableName = s_prefix + "Cluster";
             });
             var probe = s_probe;
-            silo.Services.AddSingleton(sp => new SiloChunkGate(
-                probe, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress, sp.GetRequiredService<IHostApplicationLifetime>()));
+            silo.Services.AddSingleton(sp => new SiloChunkGate(probe, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress));
             silo.Services.AddSingleton<IImportChunkGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings

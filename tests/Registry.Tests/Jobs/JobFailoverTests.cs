@@ -137,6 +137,89 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         await AssertExportedOnceAsync(cluster, ended, container, ids);
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_chunk_on_a_silo_that_stops_gracefully_ends_with_the_stop_and_is_done_on_the_other_with_every_line_applied_once()
+    {
+        // 10-line chunks, two in flight: the job's chunks go round the silos in address order, so chunk 0 runs on one silo
+        // and the next on the other, both held. The silo without the job grain stops gracefully (SIGTERM's path): its
+        // chunk must end with the stop rather than hold the stop up, and the job must do it on the silo that stays.
+        var cancellation = TestContext.Current.CancellationToken;
+        var lines = Enumerable.Range(0, 40).Select(i => Line(new { id = $"gs-{i:D2}", importMode = "create", statusReason = "imported" })).ToArray();
+        var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(10))) + 1;
+        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var grains = cluster.Grains;
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (stoppedOn, stoppedKey, keptKey) = await StopTheWorkerSiloWithoutTheJobAsync(cluster, jobGrain, probe, 0, secondChunk, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Contains(probe.Stopped, c => c.Silo == stoppedOn && c.Key == stoppedKey);
+        Assert.Contains(probe.Finished, c => c.Silo != stoppedOn && c.Key == stoppedKey);
+        Assert.Contains(probe.Finished, c => c.Key == keptKey);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Null(ended.FailureReason);
+        Assert.Equal(lines.Length, ended.DevicesProcessed);
+        Assert.Equal(0, ended.ErrorCount);
+        var ids = Enumerable.Range(0, 40).Select(i => $"gs-{i:D2}").ToArray();
+        foreach (var id in ids)
+        {
+            Assert.Equal("imported", (await grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
+        }
+        Assert.Equal(ids, await IndexedIdsAsync(grains));
+        Assert.Equal(ids.Length, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task An_export_partition_on_a_silo_that_stops_gracefully_ends_with_the_stop_and_is_exported_on_the_other_once()
+    {
+        // Two partitions in flight: partition 0 runs on one silo, partition 1 on the other, both held; as the import above.
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(alsoHold: [0, 1]);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o => o.ExportParallelism = 2);
+        var grains = cluster.Grains;
+        var ids = Enumerable.Range(0, 60).Select(i => $"gsx-{i:D3}").ToArray();
+        foreach (var batch in ids.Chunk(20))
+        {
+            await Task.WhenAll(batch.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
+        }
+        var (container, sas) = await NewContainerAsync(azurite);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Export, OutputBlobContainerUri = sas });
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (stoppedOn, stoppedKey, _) = await StopTheWorkerSiloWithoutTheJobAsync(cluster, jobGrain, probe, 0, 1, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Contains(probe.Finished, c => c.Silo != stoppedOn && c.Key == stoppedKey);
+        await AssertExportedOnceAsync(cluster, ended, container, ids);
+    }
+
+    /// <summary>
+    /// Waits until chunks <paramref name="first"/> and <paramref name="second"/> are held on the two silos, stops
+    /// gracefully the one the job grain is not on, then releases the other's chunk. Returns the stopped silo, the key of
+    /// the chunk held there and the key of the one released.
+    /// </summary>
+    private static async Task<(SiloAddress Stopped, long StoppedKey, long KeptKey)> StopTheWorkerSiloWithoutTheJobAsync(
+        JobCluster cluster, IJobGrain job, ChunkProbe probe, long first, long second, CancellationToken cancellation)
+    {
+        var firstOn = await probe.HeldOn(first).WaitAsync(Bound, cancellation);
+        var secondOn = await probe.HeldOn(second).WaitAsync(Bound, cancellation);
+        Assert.NotEqual(firstOn, secondOn);
+        var jobSilo = await cluster.SiloOfAsync(job);
+        var (stopped, stoppedKey, keptKey) = firstOn == jobSilo ? (secondOn, second, first) : (firstOn, first, second);
+        await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress == stopped)).WaitAsync(Bound, cancellation);
+        Assert.Contains(probe.Stopped, c => c.Silo == stopped && c.Key == stoppedKey);
+        probe.Release(keptKey);
+        return (stopped, stoppedKey, keptKey);
+    }
+
     /// <summary>An export resumed after a kill ended completed with every device exactly once, and left no resume reminder.</summary>
     private static async Task AssertExportedOnceAsync(JobCluster cluster, JobProperties ended, Azure.Storage.Blobs.BlobContainerClient container, string[] ids)
     {
