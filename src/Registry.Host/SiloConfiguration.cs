@@ -279,6 +279,10 @@ public static class SiloConfiguration
             silo.Services.AddKeyedSingleton<IGrainStorage>(DeviceStore, (sp, _) => sp.GetRequiredService<DeviceRowStorage>());
             // Its rows are grouped by index partition: an export scans them by range instead of reading device by device.
             silo.Services.AddSingleton<IDevicePartitionScan>(sp => sp.GetRequiredService<DeviceRowStorage>());
+            // ... and a partition's verification pass after a restart reads them the same way, asking only the devices
+            // whose rows disagree with their entries.
+            silo.Services.AddSingleton(sp => new StoredPartitionRows(
+                sp.GetRequiredService<IDevicePartitionScan>(), settings.IndexPartitions, sp.GetRequiredService<IndexVerificationSlots>()));
             foreach (var table in devices.All)
             {
                 silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(table, TableStage));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Registry.Abstractions;
@@ -66,6 +67,8 @@ public sealed partial class DeviceIndexGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var stored = ServiceProvider.GetService<StoredPartitionRows>();
+        var loadStarted = stored?.Mark() ?? 0;
         var loaded = await store.Load(Partition, _lease);
         foreach (var entry in loaded)
         {
@@ -74,7 +77,7 @@ public sealed partial class DeviceIndexGrain(
         // Only what storage held needs checking: entries this activation adds come from live device grains following the protocol.
         if (loaded.Count > 0)
         {
-            _verification = Verify(_entries.ToArray());
+            _verification = Verify(_entries.ToArray(), stored, loadStarted);
         }
         CountDevices();
     }
@@ -396,19 +399,35 @@ public sealed partial class DeviceIndexGrain(
     /// <summary>
     /// Asks each device to confirm its entry; a device without state removes its entry, a stale flag is corrected, each
     /// inside the device's own turn. An entry that cannot be checked now stays (the index may over-count, never miss).
+    /// Where device storage can be scanned by partition (<paramref name="stored"/>), an entry its row confirms (the
+    /// device stored, with the status the entry flags) needs no device: only the others are asked. A scan that fails
+    /// leaves every entry to its device, as without one.
     /// </summary>
-    private async Task Verify(IndexEntry[] loaded)
+    private async Task Verify(IndexEntry[] loaded, StoredPartitionRows? stored, long loadStarted)
     {
         // Let the activation finish first: the devices' repairs call back into this partition.
         await Task.Yield();
-        var failed = 0;
-        for (var start = 0; start < loaded.Length; start += VerifyConcurrency)
+        var asked = loaded;
+        if (stored is not null)
         {
-            var batch = new ArraySegment<IndexEntry>(loaded, start, Math.Min(VerifyConcurrency, loaded.Length - start));
+            try
+            {
+                var rows = await stored.Of(Partition, loadStarted);
+                asked = [.. loaded.Where(e => !(rows.TryGetValue(e.DeviceId, out var enabled) && enabled == e.Enabled))];
+            }
+            catch (Exception ex)
+            {
+                LogScanFailed(logger, ex, Partition);
+            }
+        }
+        var failed = 0;
+        for (var start = 0; start < asked.Length; start += VerifyConcurrency)
+        {
+            var batch = new ArraySegment<IndexEntry>(asked, start, Math.Min(VerifyConcurrency, asked.Length - start));
             var results = await Task.WhenAll(batch.Select(entry => TryVerify(entry.DeviceId, entry.Enabled)));
             failed += results.Count(ok => !ok);
         }
-        LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, failed);
+        LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, asked.Length, failed);
     }
 
     /// <summary>
@@ -438,6 +457,9 @@ public sealed partial class DeviceIndexGrain(
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
     private static partial void LogVerifyEntryFailed(ILogger logger, Exception ex, string deviceId);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage ({Failed} could not be checked)")]
-    private static partial void LogVerified(ILogger logger, long partition, int count, int failed);
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage, {Asked} of them through their devices ({Failed} could not be checked)")]
+    private static partial void LogVerified(ILogger logger, long partition, int count, int asked, int failed);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Index partition {Partition} could not scan its devices' rows; its verification asks every device instead")]
+    private static partial void LogScanFailed(ILogger logger, Exception ex, int partition);
 }

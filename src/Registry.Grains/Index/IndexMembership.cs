@@ -22,7 +22,8 @@ namespace Registry.Grains.Index;
 /// activation alive until it succeeds.</item>
 /// <item><b>Partitions verify themselves</b> when they activate (after a restart): each entry is checked with
 /// <see cref="IIndexedDevice.Verify"/> in the background, so phantoms left by a crash leave the statistics
-/// without anyone listing (<see cref="DeviceIndexGrain"/>).</item>
+/// without anyone listing (<see cref="DeviceIndexGrain"/>); where device rows can be scanned by partition, only the
+/// entries their stored rows do not confirm are checked (<see cref="StoredPartitionRows"/>).</item>
 /// </list>
 /// One instance belongs to one <see cref="DeviceGrain"/> activation and runs only inside its turns.
 /// </summary>
