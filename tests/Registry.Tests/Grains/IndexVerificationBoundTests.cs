@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Core.Internal;
 using Orleans.TestingHost;
 using Registry.Abstractions;
@@ -72,6 +73,59 @@ public sealed class IndexVerificationBoundTests
         }
     }
 
+    /// <summary>
+    /// Found by a hostile review, 2026-12-06: a silo stopped (SIGTERM) while its partitions verified logged a warning with a
+    /// stack for every check the pass still made (up to 12,907), and Orleans' errors for the calls, since the devices could
+    /// no longer be placed. A stopping silo's passes start no check and log none that fails.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_silo_that_stops_during_verification_starts_no_further_check_and_logs_no_failed_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("verify-stop", b => b.Options.InitialSilosCount = 1);
+        var services = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services;
+        var checks = services.GetRequiredService<HeldChecks>();
+        var logs = services.GetRequiredService<CapturedLogs>();
+        try
+        {
+            var grains = cluster.GrainFactory;
+            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
+            foreach (var id in ids)
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+            }
+            checks.Hold();
+            for (var p = 0; p < Partitions; p++)
+            {
+                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+            }
+            await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics(); // activates them all: their passes start
+            var slots = services.GetRequiredService<IndexVerificationSlots>();
+            while (checks.InFlight < slots.Limit)
+            {
+                await Task.Delay(10, ct); // polls a condition; nothing here waits for time to pass
+            }
+
+            // The stop begins while the first checks are held and the rest wait for slots; then the held ones go on.
+            var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var registration = services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
+            var stop = cluster.StopSiloAsync(cluster.Primary!);
+            await stopping.Task.WaitAsync(ct);
+            var started = checks.Checked.Count;
+            checks.Release();
+            await stop.WaitAsync(ct);
+
+            Assert.Equal(started, checks.Checked.Count);
+            Assert.DoesNotContain(logs.Lines, l => l.Text.Contains("Index verification could not check device", StringComparison.Ordinal));
+            Assert.DoesNotContain(logs.Lines, l => l.Level >= LogLevel.Error && l.Text.Contains("IIndexedDevice", StringComparison.Ordinal));
+        }
+        finally
+        {
+            checks.Release();
+            await cluster.DisposeAsync();
+        }
+    }
+
     private static IEnumerable<string> IdsOf(int partition, int count)
     {
         var prefix = $"bound-{Guid.NewGuid():N}";
@@ -132,6 +186,8 @@ public sealed class IndexVerificationBoundTests
         public void Configure(ISiloBuilder silo)
         {
             silo.Services.AddSingleton<HeldChecks>();
+            silo.Services.AddSingleton<CapturedLogs>();
+            silo.Services.AddSingleton<ILoggerProvider>(sp => sp.GetRequiredService<CapturedLogs>());
             silo.AddIncomingGrainCallFilter<HeldCheckFilter>();
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = Partitions });
         }
