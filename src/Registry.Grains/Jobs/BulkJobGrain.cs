@@ -38,20 +38,8 @@ public sealed partial class BulkJobGrain(
 
     private BulkOperationApplier Applier => _applier ??= new(id => GrainFactory.GetGrain<IDeviceGrain>(id), logger);
 
-    public async Task<ExportChunkResult> ExportPartition(ExportChunk chunk)
-    {
-        var stopped = stops.For(chunk.JobId);
-        try
-        {
-            return await Export(chunk, stopped);
-        }
-        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
-        {
-            services.GetService<IExportPartitionGate>()?.Stopped(chunk);
-            ThrowIfSiloStopping();
-            throw;
-        }
-    }
+    public Task<ExportChunkResult> ExportPartition(ExportChunk chunk) =>
+        UntilStopped(chunk.JobId, stopped => Export(chunk, stopped), () => services.GetService<IExportPartitionGate>()?.Stopped(chunk));
 
     private async Task<ExportChunkResult> Export(ExportChunk chunk, CancellationToken stopped)
     {
@@ -85,14 +73,8 @@ public sealed partial class BulkJobGrain(
         return new ExportChunkResult(blocks, devices);
     }
 
-    public async Task<ExportGroupResult> ExportGroup(ExportGroup group)
-    {
-        var stopped = stops.For(group.JobId);
-        try
-        {
-            return await Export(group, stopped);
-        }
-        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
+    public Task<ExportGroupResult> ExportGroup(ExportGroup group) =>
+        UntilStopped(group.JobId, stopped => Export(group, stopped), () =>
         {
             if (services.GetService<IExportPartitionGate>() is { } gate)
             {
@@ -101,10 +83,7 @@ public sealed partial class BulkJobGrain(
                     gate.Stopped(group.Chunk(partition));
                 }
             }
-            ThrowIfSiloStopping();
-            throw;
-        }
-    }
+        });
 
     private async Task<ExportGroupResult> Export(ExportGroup group, CancellationToken stopped)
     {
@@ -249,28 +228,29 @@ public sealed partial class BulkJobGrain(
         buffer.ResetWrittenCount();
     }
 
-    public async Task<ImportChunkResult> ImportChunk(ImportChunk chunk)
+    // A cancelled job's chunk stops before its next line: whatever it has not started is not applied.
+    public Task<ImportChunkResult> ImportChunk(ImportChunk chunk) =>
+        UntilStopped(chunk.JobId, stopped => Import(chunk, stopped), () => services.GetService<IImportChunkGate>()?.Stopped(chunk));
+
+    /// <summary>
+    /// Runs a chunk of job <paramref name="jobId"/> under its stop token (<see cref="JobStops"/>). A chunk stopped because
+    /// its silo is stopping (not because its job was cancelled) says so, and the job sends it elsewhere.
+    /// </summary>
+    private async Task<T> UntilStopped<T>(string jobId, Func<CancellationToken, Task<T>> chunk, Action onStopped)
     {
-        // A cancelled job's chunk stops before its next line: whatever it has not started is not applied.
-        var stopped = stops.For(chunk.JobId);
+        var stopped = stops.For(jobId);
         try
         {
-            return await Import(chunk, stopped);
+            return await chunk(stopped);
         }
         catch (OperationCanceledException) when (stopped.IsCancellationRequested)
         {
-            services.GetService<IImportChunkGate>()?.Stopped(chunk);
-            ThrowIfSiloStopping();
+            onStopped();
+            if (stops.SiloStopping)
+            {
+                throw new JobWorkerStoppingException($"Silo {RuntimeIdentity} is stopping: the chunk stopped before its next line.");
+            }
             throw;
-        }
-    }
-
-    /// <summary>A chunk stopped because its silo is stopping (not because its job was cancelled) says so: the job sends it elsewhere.</summary>
-    private void ThrowIfSiloStopping()
-    {
-        if (stops.SiloStopping)
-        {
-            throw new JobWorkerStoppingException($"Silo {RuntimeIdentity} is stopping: the chunk stopped before its next line.");
         }
     }
 
