@@ -264,6 +264,12 @@ public sealed partial class BulkJobGrain(
         var errors = new List<(long Offset, ImportLineError Error)>();
         var operations = new List<(long Offset, BulkOperation Operation)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // What attempts stopped by their silos' stops finished: not applied again, reported as they ended.
+        var doneApplied = (chunk.Done?.Applied ?? []).ToHashSet();
+        var doneFailed = (chunk.Done?.Failed ?? []).ToDictionary(f => f.Offset, f => f.Error);
+        var unanswered = (chunk.Done?.Unanswered ?? []).ToHashSet();
+        long applied = doneApplied.Count;
+        errors.AddRange(doneFailed.Select(f => (f.Key, f.Value)));
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
         {
             // Spaces and tabs before the object are JSON whitespace, not a comment: the line is a device all the same.
@@ -284,7 +290,7 @@ public sealed partial class BulkJobGrain(
                 errors.Add((offset, new ImportLineError(id, RegistryErrorCode.DeviceDefinedMultipleTimes,
                     $"The device '{id}' is defined more than once in the same {options.Value.ImportChunkLines}-line slice of the input.")));
             }
-            else
+            else if (!doneApplied.Contains(offset) && !doneFailed.ContainsKey(offset))
             {
                 operations.Add((offset, parsed.Operation));
             }
@@ -293,19 +299,66 @@ public sealed partial class BulkJobGrain(
         stopped.ThrowIfCancellationRequested();
         operations = ImportOrder.ByStorageGroup(operations, indexOptions.Value.Partitions, options.Value.StorageGroups);
         var outcomes = new (BulkOperationError? Error, DeviceIdentity? Device)[operations.Count];
+        var finished = new bool[operations.Count];
+        // A line an earlier attempt may have applied: one that fails as its own success would counts as applied.
+        var replayed = operations.Select(o => chunk.Replay || unanswered.Contains(o.Offset)).ToArray();
         var rested = new bool[operations.Count];
         // Through a window, in storage-group order: the lines in flight share few groups, so their writes meet in
         // transactions. A device whose line is done leaves memory at once (unless the chunk is a replay, whose devices
         // reconcile below), so a long chunk holds a window's activations, not the chunk's.
         // The job's pace may ask for fewer at once than the setting (storage did not answer its earlier chunks in time).
         var linesInFlight = Math.Max(1, chunk.LinesInFlight > 0 ? Math.Min(chunk.LinesInFlight, options.Value.ImportLinesInFlight) : options.Value.ImportLinesInFlight);
+        var retried = new bool[outcomes.Length];
+        try
+        {
+            await ApplyLines(operations, outcomes, finished, replayed, rested, retried, linesInFlight, stopped);
+        }
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested && stops.SiloStopping)
+        {
+            // The lines in flight have ended (the loops wait for them): the job gets what each started line came to, and
+            // sends the chunk again elsewhere with it, so a line is never applied twice nor its error lost (a replay of
+            // the whole chunk counted a delete finding no device as applied: hostile review, 2026-12-06).
+            services.GetService<IImportChunkGate>()?.Stopped(chunk);
+            return new ImportChunkResult(0, []) { StoppedWith = Progress(chunk.Done, operations, outcomes, finished, replayed, retried) };
+        }
+        await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => replayed[i] || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
+        await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)).Where((_, i) => !rested[i]));
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            if (outcomes[i].Error is not { } failure)
+            {
+                applied++;
+            }
+            else if ((replayed[i] || retried[i]) && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+            {
+                applied++;
+            }
+            else
+            {
+                errors.Add((operations[i].Offset, new ImportLineError(failure.DeviceId, failure.ErrorCode, failure.ErrorStatus)));
+            }
+        }
+        stopped.ThrowIfCancellationRequested();
+        services.GetService<IImportChunkGate>()?.Applied(chunk);
+        return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray()) { Unanswered = retried.Count(r => r) };
+    }
+
+    /// <summary>
+    /// Applies a chunk's lines through a window, then again those storage did not answer in time (see below); a line's
+    /// outcome is recorded, and <paramref name="finished"/> set, once its device answered.
+    /// </summary>
+    private async Task ApplyLines(List<(long Offset, BulkOperation Operation)> operations,
+        (BulkOperationError? Error, DeviceIdentity? Device)[] outcomes, bool[] finished, bool[] replayed, bool[] rested, bool[] retried,
+        int linesInFlight, CancellationToken stopped)
+    {
         await Parallel.ForEachAsync(Enumerable.Range(0, operations.Count),
             new ParallelOptions { MaxDegreeOfParallelism = linesInFlight, CancellationToken = stopped, TaskScheduler = TaskScheduler.Current },
             async (i, _) =>
             {
                 outcomes[i] = await Apply(operations[i].Operation, stopped);
+                finished[i] = true;
                 // Once the silo stops, its grains go anyway: a rest asked then could only meet a silo that no longer places them.
-                if (!chunk.Replay && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable && !stopped.IsCancellationRequested)
+                if (!replayed[i] && outcomes[i].Error?.ErrorCode != RegistryErrorCode.ServiceUnavailable && !stopped.IsCancellationRequested)
                 {
                     rested[i] = true;
                     await Rest(operations[i].Operation.Device.DeviceId, outcomes[i]);
@@ -316,7 +369,6 @@ public sealed partial class BulkJobGrain(
         // so storage that timed out under a chunk's worth of writes at once gets them at a rate it answers; rounds go on
         // until every line is answered or the window closes. A retried line's first write may have landed after its
         // timeout, so a retry counts as a replay.
-        var retried = new bool[outcomes.Length];
         var window = Stopwatch.StartNew();
         var width = Math.Min(outcomes.Length, linesInFlight);
         for (var round = 1; window.Elapsed < options.Value.UnansweredLineWindow; round++)
@@ -334,32 +386,49 @@ public sealed partial class BulkJobGrain(
                 // A round cut short by the window leaves its unstarted lines as they were: unanswered, then logged.
                 if (window.Elapsed < options.Value.UnansweredLineWindow)
                 {
-                    outcomes[i] = await Apply(operations[i].Operation, stopped);
                     retried[i] = true;
+                    outcomes[i] = await Apply(operations[i].Operation, stopped);
                 }
             });
         }
-        await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => chunk.Replay || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
-        await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)).Where((_, i) => !rested[i]));
-        long applied = 0;
-        for (var i = 0; i < outcomes.Length; i++)
+    }
+
+    /// <summary>
+    /// What a chunk stopped by its silo's stop had finished, with what earlier stopped attempts had (<paramref name="before"/>):
+    /// a line applied, or failed for certain, is done; one that storage did not answer, or a replayed one that failed (it may
+    /// be its own earlier success), is applied again as a replay; one never started is not named.
+    /// </summary>
+    private static ImportChunkProgress Progress(ImportChunkProgress? before, List<(long Offset, BulkOperation Operation)> operations,
+        (BulkOperationError? Error, DeviceIdentity? Device)[] outcomes, bool[] finished, bool[] replayed, bool[] retried)
+    {
+        var applied = new List<long>(before?.Applied ?? []);
+        var failed = new List<ImportLineFailure>(before?.Failed ?? []);
+        var unanswered = new List<long>();
+        for (var i = 0; i < operations.Count; i++)
         {
-            if (outcomes[i].Error is not { } failure)
+            var offset = operations[i].Offset;
+            var uncertain = replayed[i] || retried[i];
+            if (!finished[i])
             {
-                applied++;
+                if (uncertain)
+                {
+                    unanswered.Add(offset);
+                }
             }
-            else if ((chunk.Replay || retried[i]) && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+            else if (outcomes[i].Error is not { } failure)
             {
-                applied++;
+                applied.Add(offset);
+            }
+            else if (uncertain || failure.ErrorCode == RegistryErrorCode.ServiceUnavailable)
+            {
+                unanswered.Add(offset);
             }
             else
             {
-                errors.Add((operations[i].Offset, new ImportLineError(failure.DeviceId, failure.ErrorCode, failure.ErrorStatus)));
+                failed.Add(new ImportLineFailure(offset, new ImportLineError(failure.DeviceId, failure.ErrorCode, failure.ErrorStatus)));
             }
         }
-        stopped.ThrowIfCancellationRequested();
-        services.GetService<IImportChunkGate>()?.Applied(chunk);
-        return new ImportChunkResult(applied, errors.OrderBy(e => e.Offset).Select(e => e.Error).ToArray()) { Unanswered = retried.Count(r => r) };
+        return new ImportChunkProgress(applied, failed, unanswered);
     }
 }
 

@@ -96,7 +96,28 @@ public sealed record ImportChunk(
     /// </summary>
     [Id(4)]
     public int LinesInFlight { get; init; }
+
+    /// <summary>
+    /// What earlier attempts of this chunk, stopped by their silos' stops, finished (null: none was): the worker applies
+    /// only the other lines, and reports these as they ended. Lines it names as unanswered are applied again as replays.
+    /// </summary>
+    [Id(5)]
+    public ImportChunkProgress? Done { get; init; }
 }
+
+/// <summary>
+/// The lines of an import chunk, by byte offset, that attempts stopped by their silos' stops finished: applied, failed
+/// (with the error the line logs), or unanswered (storage did not answer in time, or a replayed line failed: it may have
+/// landed, so it is applied again as a replay). A line not named was never started.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("registry.ImportChunkProgress")]
+public sealed record ImportChunkProgress(
+    [property: Id(0)] IReadOnlyList<long> Applied,
+    [property: Id(1)] IReadOnlyList<ImportLineFailure> Failed,
+    [property: Id(2)] IReadOnlyList<long> Unanswered);
+
+[GenerateSerializer, Immutable, Alias("registry.ImportLineFailure")]
+public sealed record ImportLineFailure([property: Id(0)] long Offset, [property: Id(1)] ImportLineError Error);
 
 [GenerateSerializer, Immutable, Alias("registry.ImportChunkResult")]
 public sealed record ImportChunkResult([property: Id(0)] long Applied, [property: Id(1)] IReadOnlyList<ImportLineError> Errors)
@@ -104,4 +125,11 @@ public sealed record ImportChunkResult([property: Id(0)] long Applied, [property
     /// <summary>Lines storage did not answer in time at least once (applied again): the job's signal to keep fewer chunks in flight.</summary>
     [Id(2)]
     public int Unanswered { get; init; }
+
+    /// <summary>
+    /// Set when the chunk stopped before its end because its silo is stopping: what it (and the attempts before it) had
+    /// finished. The job sends the chunk again elsewhere with it (<see cref="ImportChunk.Done"/>); the other fields are empty.
+    /// </summary>
+    [Id(3)]
+    public ImportChunkProgress? StoppedWith { get; init; }
 }

@@ -356,6 +356,36 @@ public sealed partial class JobGrain(
 
     private const int MaxChunkAttempts = 4;
 
+    /// <summary>
+    /// One import chunk through <see cref="OnNextSilo"/>. An attempt stopped by its silo's stop reports what it finished
+    /// (<see cref="ImportChunkResult.StoppedWith"/>): the next attempt applies only the rest, and a line never started is
+    /// applied as a fresh line, its error logged (a replay of the whole chunk counted a delete finding no device as applied,
+    /// so the error of a delete of a device that never existed was lost: hostile review, 2026-12-06). An attempt lost
+    /// otherwise (its silo died, a timeout) may have applied any line: the next one applies them all as replays.
+    /// </summary>
+    private Task<ImportChunkResult> ImportOnNextSilo(InputChunk chunk, bool replay, int lines, CancellationToken stop)
+    {
+        ImportChunkProgress? done = null;
+        return OnNextSilo(async (worker, _) =>
+        {
+            try
+            {
+                var result = await worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, replay) { LinesInFlight = lines, Done = done });
+                if (result.StoppedWith is { } progress)
+                {
+                    done = progress;
+                    throw new JobWorkerStoppingException("The chunk's silo is stopping: it handed back what it had finished.");
+                }
+                return result;
+            }
+            catch (Exception e) when (e is not JobWorkerStoppingException)
+            {
+                replay = true;
+                throw;
+            }
+        }, stop);
+    }
+
     /// <summary>Failures that pass: storage busy or slow, a call that timed out. Refusals and unreadable input do not.</summary>
     private static bool IsTransient(Exception e) =>
         e is StorageUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException;
@@ -470,7 +500,7 @@ public sealed partial class JobGrain(
             var lines = pace.Lines;
             var result = chunk.Data.Length == 0
                 ? Task.FromResult(new ImportChunkResult(0, []))
-                : OnNextSilo((worker, again) => worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, again || chunk.Offset < replayTo) { LinesInFlight = lines }), stop);
+                : ImportOnNextSilo(chunk, chunk.Offset < replayTo, lines, stop);
             inFlight.Enqueue((chunk, result, ids));
             while (inFlight.Count >= pace.Window)
             {

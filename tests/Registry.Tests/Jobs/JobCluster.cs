@@ -26,6 +26,9 @@ public sealed class JobCluster : IAsyncDisposable
     private static string s_deviceStorage = "Table";
     private static int s_partitions = RegistryClusterFixture.Partitions;
 
+    /// <summary>Holds the calls to one device grain, on whichever silo, while a test wants them held.</summary>
+    public static HeldDevice HeldDevice { get; } = new();
+
     /// <summary>Failures to inject into the job storage (job state, checkpoints, the job list) of every silo.</summary>
     public static JobStorageFaults StorageFaults { get; } = new();
 
@@ -56,6 +59,7 @@ public sealed class JobCluster : IAsyncDisposable
         s_probe = probe;
         s_options = options;
         StorageFaults.StartOver();
+        HeldDevice.StartOver();
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
         {
             b.Options.UseTestClusterMembership = false;
@@ -97,6 +101,7 @@ public sealed class JobCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         s_probe.Release();
+        HeldDevice.Release();
         if (Cluster is null)
         {
             return; // its start failed, and that failure is the one reported
@@ -119,6 +124,7 @@ public sealed class JobCluster : IAsyncDisposable
             var probe = s_probe;
             silo.Services.AddSingleton(sp => new SiloChunkGate(probe, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress));
             silo.Services.AddSingleton<IImportChunkGate>(sp => sp.GetRequiredService<SiloChunkGate>());
+            silo.AddIncomingGrainCallFilter(context => HeldDevice.Invoke(context));
             silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings
             {
@@ -149,5 +155,41 @@ public sealed class JobCluster : IAsyncDisposable
                 o.TableServiceClient = Tables();
                 o.TableName = s_prefix + "Cluster";
             });
+    }
+}
+
+/// <summary>
+/// Holds every call to the device grain <see cref="Hold"/> names until <see cref="Release"/>: a test can stop a silo while
+/// an import chunk's line is in flight, with lines before it finished and lines after it not started.
+/// </summary>
+public sealed class HeldDevice
+{
+    private volatile string? _deviceId;
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once a call to the held device has arrived (and is held).</summary>
+    public Task Arrived => _arrived.Task;
+
+    public void StartOver()
+    {
+        _released.TrySetResult();
+        _deviceId = null;
+        _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void Hold(string deviceId) => _deviceId = deviceId;
+
+    public void Release() => _released.TrySetResult();
+
+    internal async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (_deviceId is { } held && context.Grain is Registry.Abstractions.IDeviceGrain && context.TargetId.Key.ToString() == held)
+        {
+            _arrived.TrySetResult();
+            await _released.Task;
+        }
+        await context.Invoke();
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text;
 using Registry.Abstractions;
 using Registry.Grains.Jobs;
@@ -144,7 +145,11 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         // and the next on the other, both held. The silo without the job grain stops gracefully (SIGTERM's path): its
         // chunk must end with the stop rather than hold the stop up, and the job must do it on the silo that stays.
         var cancellation = TestContext.Current.CancellationToken;
-        var lines = Enumerable.Range(0, 40).Select(i => Line(new { id = $"gs-{i:D2}", importMode = "create", statusReason = "imported" })).ToArray();
+        // A delete of a device that never existed in each of the two chunks: its 404001 must be logged whichever chunk the
+        // stop meets (a replay of the stopped chunk counted it as applied: hostile review, 2026-12-06).
+        var lines = Enumerable.Range(0, 40).Select(i => i is 3 or 13
+            ? Line(new { id = $"gs-never-{i:D2}", importMode = "delete" })
+            : Line(new { id = $"gs-{i:D2}", importMode = "create", statusReason = "imported" })).ToArray();
         var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(10))) + 1;
         var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
         await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
@@ -166,13 +171,76 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Contains(probe.Finished, c => c.Key == keptKey);
         Assert.Equal(JobStatus.Completed, ended.Status);
         Assert.Null(ended.FailureReason);
-        Assert.Equal(lines.Length, ended.DevicesProcessed);
-        Assert.Equal(0, ended.ErrorCount);
-        var ids = Enumerable.Range(0, 40).Select(i => $"gs-{i:D2}").ToArray();
+        Assert.Equal(lines.Length - 2, ended.DevicesProcessed);
+        Assert.Equal(2, ended.ErrorCount);
+        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
+        Assert.Equal(2, errors.Length);
+        Assert.All(errors, e => Assert.Contains("\"errorCode\":404001", e, StringComparison.Ordinal));
+        Assert.Contains("gs-never-03", errors[0], StringComparison.Ordinal);
+        Assert.Contains("gs-never-13", errors[1], StringComparison.Ordinal);
+        var ids = Enumerable.Range(0, 40).Where(i => i is not (3 or 13)).Select(i => $"gs-{i:D2}").ToArray();
         foreach (var id in ids)
         {
             Assert.Equal("imported", (await grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
         }
+        Assert.Equal(ids, await IndexedIdsAsync(grains));
+        Assert.Equal(ids.Length, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_chunk_stopped_mid_way_by_its_silos_stop_hands_back_its_finished_lines_and_none_is_applied_twice_or_loses_its_error()
+    {
+        // Two 20-line chunks, each on its own silo, four lines at once. The chunk on the silo without the job grain has a
+        // line held at its device while that silo stops: lines before it finished, lines after it never started. Its
+        // finished creates must not be applied again (each would log 409001), and the deletes of devices that never
+        // existed must log 404001 once each, whether they finished before the stop or after it, elsewhere.
+        var cancellation = TestContext.Current.CancellationToken;
+        var lines = Enumerable.Range(0, 40).Select(i => i % 5 == 2
+            ? Line(new { id = $"gm-never-{i:D2}", importMode = "delete" })
+            : Line(new { id = $"gm-{i:D2}", importMode = "create" })).ToArray();
+        var never = Enumerable.Range(0, 40).Where(i => i % 5 == 2).Select(i => $"gm-never-{i:D2}").ToArray();
+        var ids = Enumerable.Range(0, 40).Where(i => i % 5 != 2).Select(i => $"gm-{i:D2}").ToArray();
+        var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 20;
+            o.ImportChunksInFlight = 2;
+            o.ImportLinesInFlight = 4;
+        });
+        var grains = cluster.Grains;
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
+        var secondOn = await probe.HeldOn(secondChunk).WaitAsync(Bound, cancellation);
+        Assert.NotEqual(firstOn, secondOn);
+        var jobSilo = await cluster.SiloOfAsync(jobGrain);
+        var (stoppedOn, stoppedKey) = firstOn == jobSilo ? (secondOn, secondChunk) : (firstOn, 0L);
+        // The chunk's 10th line (its lines run in storage-group order, so which lines came before it is the worker's choice).
+        JobCluster.HeldDevice.Hold($"gm-{(stoppedKey == 0 ? 11 : 31):D2}");
+        probe.Release();
+        await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
+
+        var silo = cluster.Cluster.Silos.Single(s => s.SiloAddress == stoppedOn);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)silo).SiloHost.Services
+            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
+        var stop = cluster.Cluster.StopSiloAsync(silo);
+        await stopping.Task.WaitAsync(Bound, cancellation);
+        JobCluster.HeldDevice.Release();
+        await stop.WaitAsync(Bound, cancellation);
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Contains(probe.Stopped, c => c.Silo == stoppedOn && c.Key == stoppedKey);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal(ids.Length, ended.DevicesProcessed);
+        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
+        Assert.Equal(never.Length, errors.Length);
+        Assert.All(errors, e => Assert.Contains("\"errorCode\":404001", e, StringComparison.Ordinal));
+        Assert.Equal(never, errors.Select(e => never.Single(id => e.Contains(id, StringComparison.Ordinal))));
         Assert.Equal(ids, await IndexedIdsAsync(grains));
         Assert.Equal(ids.Length, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
     }
