@@ -37,6 +37,7 @@ public sealed partial class DeviceIndexGrain(
     IIndexStore store,
     Microsoft.Extensions.Options.IOptions<RegistryIndexOptions> options,
     IndexVerificationSlots slots,
+    IHostApplicationLifetime lifetime,
     ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
 {
     /// <summary>Device checks a partition's verification pass keeps waiting or in flight; the silo's <see cref="IndexVerificationSlots"/> bound them all.</summary>
@@ -462,7 +463,7 @@ public sealed partial class DeviceIndexGrain(
         }
     });
 
-    private bool SiloStopping => ServiceProvider.GetService<IHostApplicationLifetime>()?.ApplicationStopping.IsCancellationRequested == true;
+    private bool SiloStopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
     private StorageUnavailableException Superseded() =>
         new($"Index partition {Partition} moved to another activation (a silo of the cluster changed) while this change was written; nothing of it was stored. Retry.");

@@ -17,7 +17,7 @@ namespace Registry.Grains.Index;
 /// does, so requests keep what the checks leave them.
 /// </para>
 /// </summary>
-public sealed class StoredPartitionRows(IDevicePartitionScan scan, int partitions, IndexVerificationSlots slots)
+public sealed class StoredPartitionRows
 {
     /// <summary>How long a group's scan may take before the partitions waiting for it check their devices one by one instead.</summary>
     public static readonly TimeSpan ScanTimeout = TimeSpan.FromMinutes(2);
@@ -26,10 +26,27 @@ public sealed class StoredPartitionRows(IDevicePartitionScan scan, int partition
 
     private readonly Lock _lock = new();
     private readonly Dictionary<int, GroupScan> _inFlight = [];
-    private readonly int[] _groupOf = GroupOf(scan.Groups(partitions), partitions);
-    private readonly IReadOnlyList<IReadOnlyList<int>> _groups = scan.Groups(partitions);
+    private readonly IDevicePartitionScan _scan;
+    private readonly IndexVerificationSlots _slots;
+    private readonly IReadOnlyList<IReadOnlyList<int>> _groups;
+    private readonly int[] _groupOf;
     private long _sequence;
     private long _scans;
+
+    public StoredPartitionRows(IDevicePartitionScan scan, int partitions, IndexVerificationSlots slots)
+    {
+        _scan = scan;
+        _slots = slots;
+        _groups = scan.Groups(partitions);
+        _groupOf = new int[partitions];
+        for (var g = 0; g < _groups.Count; g++)
+        {
+            foreach (var partition in _groups[g])
+            {
+                _groupOf[partition] = g;
+            }
+        }
+    }
 
     /// <summary>Group scans started (each serving every partition of its group that waited for it).</summary>
     public long Scans => Interlocked.Read(ref _scans);
@@ -63,12 +80,12 @@ public sealed class StoredPartitionRows(IDevicePartitionScan scan, int partition
     {
         try
         {
-            return await slots.Run(async () =>
+            return await _slots.Run(async () =>
             {
                 Interlocked.Increment(ref _scans);
                 using var timeout = new CancellationTokenSource(ScanTimeout);
                 var rows = new Dictionary<int, Dictionary<string, bool>>();
-                await foreach (var (partition, device) in scan.ScanGroup(_groups[group], timeout.Token))
+                await foreach (var (partition, device) in _scan.ScanGroup(_groups[group], timeout.Token))
                 {
                     if (!rows.TryGetValue(partition, out var stored))
                     {
@@ -89,19 +106,6 @@ public sealed class StoredPartitionRows(IDevicePartitionScan scan, int partition
                 }
             }
         }
-    }
-
-    private static int[] GroupOf(IReadOnlyList<IReadOnlyList<int>> groups, int partitions)
-    {
-        var of = new int[partitions];
-        for (var g = 0; g < groups.Count; g++)
-        {
-            foreach (var partition in groups[g])
-            {
-                of[partition] = g;
-            }
-        }
-        return of;
     }
 
     private sealed class GroupScan(long started)
