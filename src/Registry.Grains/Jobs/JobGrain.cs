@@ -9,7 +9,7 @@ using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Devices;
-using InFlightChunk = (Registry.Grains.Jobs.InputChunk Chunk, System.Threading.Tasks.Task<Registry.Grains.Jobs.ImportChunkResult> Result, System.Collections.Generic.HashSet<string> Ids);
+using InFlightChunk = (Registry.Grains.Jobs.InputChunk Chunk, System.Threading.Tasks.Task<Registry.Grains.Jobs.ImportChunkResult> Result, System.Collections.Generic.HashSet<string> Ids, Registry.Grains.Jobs.ImportAttempt Attempt);
 
 namespace Registry.Grains.Jobs;
 
@@ -33,6 +33,9 @@ public sealed partial class JobGrain(
 
     private Task? _run;
     private CancellationTokenSource? _stop;
+
+    /// <summary>Set once this activation is leaving: its import loop hands back its chunks in flight (<see cref="HandBack"/>).</summary>
+    private bool _deactivating;
 
     /// <summary>
     /// The job as last stored while an end is being written: until the end is stored nobody is told of it, since a
@@ -153,11 +156,24 @@ public sealed partial class JobGrain(
         }
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // The job is not over: stop the loop without marking it; the reminder resumes it from its checkpoint.
+        // The job is not over: stop the loop without marking it; the reminder resumes it from its checkpoint. The loop is
+        // waited for (it hands back its import chunks in flight, bounded by JobOptions.HandBackWait): until this activation
+        // is gone no other can start, so what it stores cannot cross a resume elsewhere.
+        _deactivating = true;
         _stop?.Cancel();
-        return Task.CompletedTask;
+        if (_run is { IsCompleted: false } run)
+        {
+            try
+            {
+                await run.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Deactivation's own bound: the etag keeps a late write of this loop from overwriting a resume's.
+            }
+        }
     }
 
     /// <summary>IoT Hub's 404 for a job id it does not know (or no longer keeps).</summary>
@@ -363,28 +379,25 @@ public sealed partial class JobGrain(
     /// so the error of a delete of a device that never existed was lost: hostile review, 2026-12-06). An attempt lost
     /// otherwise (its silo died, a timeout) may have applied any line: the next one applies them all as replays.
     /// </summary>
-    private Task<ImportChunkResult> ImportOnNextSilo(InputChunk chunk, bool replay, int lines, CancellationToken stop)
-    {
-        ImportChunkProgress? done = null;
-        return OnNextSilo(async (worker, _) =>
+    private Task<ImportChunkResult> ImportOnNextSilo(InputChunk chunk, ImportAttempt attempt, int lines, CancellationToken stop) =>
+        OnNextSilo(async (worker, _) =>
         {
             try
             {
-                var result = await worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, replay) { LinesInFlight = lines, Done = done });
+                var result = await worker.ImportChunk(new ImportChunk(JobId, chunk.Offset, chunk.Data, attempt.Replay) { LinesInFlight = lines, Done = attempt.Done });
                 if (result.StoppedWith is { } progress)
                 {
-                    done = progress;
+                    attempt.Done = progress;
                     throw new JobWorkerStoppingException("The chunk's silo is stopping: it handed back what it had finished.");
                 }
                 return result;
             }
             catch (Exception e) when (e is not JobWorkerStoppingException)
             {
-                replay = true;
+                attempt.Replay = true;
                 throw;
             }
         }, stop);
-    }
 
     /// <summary>Failures that pass: storage busy or slow, a call that timed out. Refusals and unreadable input do not.</summary>
     private static bool IsTransient(Exception e) =>
@@ -474,42 +487,68 @@ public sealed partial class JobGrain(
             $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<InFlightChunk>();
         var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
-        await using var drain = Drain(inFlight.Select(c => c.Result));
-        while (true)
+        var handedBack = checkpoint.HandedBack.ToDictionary(h => h.Offset);
+        // A chunk whose dispatch is being stored: not sent yet, whatever storage says of how far chunks went.
+        (InputChunk Chunk, ImportAttempt Attempt)? sending = null;
+        var handingBack = false;
+        try
         {
-            var chunk = await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () => chunker.Next(stop));
-            if (chunk is null)
+            while (true)
             {
-                break;
+                var chunk = await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () => chunker.Next(stop));
+                if (chunk is null)
+                {
+                    break;
+                }
+                EnsureRunning(stop);
+                // A device's lines apply in file order. A chunk applies its lines at once, and chunks in flight together end
+                // in any order, so a chunk naming a device that an earlier chunk still in flight names waits for it: a file
+                // that creates devices and deletes them a chunk later leaves none (before, most of them, 404001 logged).
+                var ids = DeviceIds(chunk);
+                while (inFlight.Any(c => !c.Result.IsCompleted && c.Ids.Overlaps(ids)))
+                {
+                    await Advance(inFlight, pace, errorLog, length, stop);
+                }
+                EnsureRunning(stop);
+                // Past the checkpoint a chunk is a replay (an attempt may have applied any of its lines), unless the job's
+                // previous run handed back what it came to.
+                var attempt = ImportAttempt.Resuming(handedBack.GetValueOrDefault(chunk.Offset) is { } h && h.End == chunk.End ? h : null,
+                    chunk.Offset < replayTo);
+                sending = (chunk, attempt);
+                if (chunk.End > checkpoint.DispatchedTo)
+                {
+                    checkpoint.DispatchedTo = chunk.End;
+                    await Store(stop);
+                }
+                var lines = pace.Lines;
+                var result = chunk.Data.Length == 0
+                    ? Task.FromResult(new ImportChunkResult(0, []))
+                    : attempt.Completed is { } completed ? Task.FromResult(completed) : ImportOnNextSilo(chunk, attempt, lines, stop);
+                inFlight.Enqueue((chunk, result, ids, attempt));
+                sending = null;
+                while (inFlight.Count >= pace.Window)
+                {
+                    await Advance(inFlight, pace, errorLog, length, stop);
+                }
             }
-            EnsureRunning(stop);
-            // A device's lines apply in file order. A chunk applies its lines at once, and chunks in flight together end
-            // in any order, so a chunk naming a device that an earlier chunk still in flight names waits for it: a file
-            // that creates devices and deletes them a chunk later leaves none (before, most of them, 404001 logged).
-            var ids = DeviceIds(chunk);
-            while (inFlight.Any(c => !c.Result.IsCompleted && c.Ids.Overlaps(ids)))
-            {
-                await Advance(inFlight, pace, errorLog, length, stop);
-            }
-            EnsureRunning(stop);
-            if (chunk.End > checkpoint.DispatchedTo)
-            {
-                checkpoint.DispatchedTo = chunk.End;
-                await Store(stop);
-            }
-            var lines = pace.Lines;
-            var result = chunk.Data.Length == 0
-                ? Task.FromResult(new ImportChunkResult(0, []))
-                : ImportOnNextSilo(chunk, chunk.Offset < replayTo, lines, stop);
-            inFlight.Enqueue((chunk, result, ids));
-            while (inFlight.Count >= pace.Window)
+            while (inFlight.Count > 0)
             {
                 await Advance(inFlight, pace, errorLog, length, stop);
             }
         }
-        while (inFlight.Count > 0)
+        catch (Exception) when (stop.IsCancellationRequested && (_deactivating || lifetime.ApplicationStopping.IsCancellationRequested))
         {
-            await Advance(inFlight, pace, errorLog, length, stop);
+            // The job's own silo is stopping (or this activation leaving): the job resumes elsewhere from what is stored.
+            handingBack = true;
+            await HandBack(checkpoint, inFlight, sending);
+            throw;
+        }
+        finally
+        {
+            if (!handingBack)
+            {
+                await Settle(inFlight.Select(c => c.Result));
+            }
         }
 
         var errorBlocks = Enumerable.Range(0, checkpoint.ErrorBlocks).Select(JobBlobs.ErrorBlockId).ToArray();
@@ -539,7 +578,9 @@ public sealed partial class JobGrain(
     /// On the way out of the loop (cancelled, failed, stopping) waits for the chunks still in flight, which the workers
     /// stop promptly: the job ends only once none of its chunks still applies anything.
     /// </summary>
-    private static AsyncDisposable Drain<T>(IEnumerable<Task<T>> inFlight) => new(async () =>
+    private static AsyncDisposable Drain<T>(IEnumerable<Task<T>> inFlight) => new(() => Settle(inFlight));
+
+    private static async Task Settle<T>(IEnumerable<Task<T>> inFlight)
     {
         try
         {
@@ -549,7 +590,45 @@ public sealed partial class JobGrain(
         {
             // Their outcome no longer matters: only that they stopped.
         }
-    });
+    }
+
+    /// <summary>
+    /// The job's loop stops because its own silo does (SIGTERM on a single host): the chunks in flight are given
+    /// <see cref="JobOptions.HandBackWait"/> to end (this silo's stop ends its own chunks before their next line, each
+    /// reporting which lines it finished), and what each came to is stored with the checkpoint. The resume sends each such
+    /// chunk again with it, so a finished line is not applied twice and a line never started is applied as a fresh line:
+    /// a replay of the whole chunk counted a delete of a device that never existed as applied, and its 404001 was lost
+    /// (hostile review, 2026-12-06). A chunk that says nothing in time stays a replay, as after a crash.
+    /// </summary>
+    private async Task HandBack(ImportCheckpoint checkpoint, IReadOnlyCollection<InFlightChunk> inFlight, (InputChunk Chunk, ImportAttempt Attempt)? sending)
+    {
+        try
+        {
+            await Settle(inFlight.Select(c => c.Result)).WaitAsync(options.Value.HandBackWait, clock);
+        }
+        catch (TimeoutException)
+        {
+            // Those still running are handed back as replays.
+        }
+        var records = inFlight.Select(c => c.Attempt.HandBack(c.Chunk, c.Result))
+            .Append(sending is { } s ? s.Attempt.HandBack(s.Chunk, null) : null)
+            .OfType<ImportHandBack>()
+            .ToList();
+        var settled = inFlight.Select(c => c.Chunk.Offset).Append(sending?.Chunk.Offset ?? -1).ToHashSet();
+        // Records of the previous run whose chunks this run did not reach stand.
+        records.AddRange(checkpoint.HandedBack.Where(h => !settled.Contains(h.Offset)));
+        checkpoint.HandedBack = records.Where(h => h.Offset >= checkpoint.Offset).OrderBy(h => h.Offset).ToList();
+        try
+        {
+            await state.WriteStateAsync();
+            LogHandedBack(logger, JobId, checkpoint.HandedBack.Count);
+        }
+        catch (Exception e)
+        {
+            // The resume replays those chunks whole, as after a crash.
+            LogHandBackNotStored(logger, e, JobId);
+        }
+    }
 
     /// <summary>Runs an action when disposed.</summary>
     private sealed class AsyncDisposable(Func<Task> dispose) : IAsyncDisposable
@@ -605,9 +684,10 @@ public sealed partial class JobGrain(
         }
         while (inFlight.TryPeek(out var first) && first.Result.IsCompleted)
         {
-            inFlight.Dequeue();
+            // Out of the queue only once checkpointed: a chunk whose checkpoint a stop cut short is still handed back.
             var done = await first.Result;
-            await Checkpoint(first.Chunk, done, errorLog, length, stop, inFlight);
+            await Checkpoint(first.Chunk, done, errorLog, length, stop, inFlight.Skip(1));
+            inFlight.Dequeue();
             pace.Ended(done.Unanswered);
         }
     }
@@ -638,6 +718,7 @@ public sealed partial class JobGrain(
             checkpoint.ErrorBlocks++;
         }
         checkpoint.Offset = chunk.End;
+        checkpoint.HandedBack.RemoveAll(h => h.Offset < chunk.End);
         Job = Job with
         {
             DevicesProcessed = Job.DevicesProcessed + result.Applied,
@@ -695,6 +776,48 @@ public sealed partial class JobGrain(
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Job {JobId} lost a chunk with silo {Silo} (attempt {Attempt}); sending it again")]
     private static partial void LogChunkLost(ILogger logger, string jobId, SiloAddress silo, int attempt);
 
+    [LoggerMessage(EventId = 2313, Level = LogLevel.Information, Message = "Job {JobId} stops with its silo; {Chunks} chunk(s) past its checkpoint handed back for its resume")]
+    private static partial void LogHandedBack(ILogger logger, string jobId, int chunks);
+
+    [LoggerMessage(EventId = 2314, Level = LogLevel.Warning, Message = "Job {JobId} stops with its silo and could not store what its chunks in flight came to; its resume replays them")]
+    private static partial void LogHandBackNotStored(ILogger logger, Exception exception, string jobId);
+
     [LoggerMessage(EventId = 2312, Level = LogLevel.Information, Message = "Job {JobId}: silo {Silo} is stopping and handed its chunk back (attempt {Attempt}); sending it to another silo")]
     private static partial void LogChunkWorkerStopping(ILogger logger, string jobId, SiloAddress silo, int attempt);
+}
+
+/// <summary>
+/// One import chunk's attempts in a job's run: what attempts stopped by their silos' stops finished (<see cref="Done"/>),
+/// and whether the lines they did not name may have been applied (<see cref="Replay"/>: an attempt was lost otherwise).
+/// </summary>
+internal sealed class ImportAttempt
+{
+    public ImportChunkProgress? Done { get; set; }
+
+    public bool Replay { get; set; }
+
+    /// <summary>The whole result, when the job's previous run handed the chunk back ended: nothing is sent again.</summary>
+    public ImportChunkResult? Completed { get; private init; }
+
+    /// <summary>A chunk's first attempt in this run: from what the previous run handed back, else a replay past the checkpoint.</summary>
+    public static ImportAttempt Resuming(ImportHandBack? handedBack, bool pastCheckpoint) => handedBack is null
+        ? new ImportAttempt { Replay = pastCheckpoint }
+        : new ImportAttempt { Done = handedBack.Done, Replay = handedBack.Replay, Completed = handedBack.Completed };
+
+    /// <summary>
+    /// What to store for the chunk as the job stops: its result if it ended; what its stopped attempts finished, if any (a
+    /// line not named then is a replay if an attempt may still be applying it, <paramref name="result"/> not ended); else
+    /// nothing (past the checkpoint, a replay). <paramref name="result"/> is null for a chunk never sent.
+    /// </summary>
+    public ImportHandBack? HandBack(InputChunk chunk, Task<ImportChunkResult>? result)
+    {
+        if (result is { IsCompletedSuccessfully: true } && result.Result.StoppedWith is null)
+        {
+            return new ImportHandBack(chunk.Offset, chunk.End, result.Result, null, false);
+        }
+        var replay = Replay || result is { IsCompleted: false };
+        return result is null && !replay
+            ? new ImportHandBack(chunk.Offset, chunk.End, null, Done ?? new ImportChunkProgress([], [], []), false)
+            : Done is null ? null : new ImportHandBack(chunk.Offset, chunk.End, null, Done, replay);
+    }
 }

@@ -54,4 +54,11 @@ public sealed class JobOptions
 
     /// <summary>The pause before the first re-application of unanswered lines; the n-th waits n times as long, at most 10 s.</summary>
     public TimeSpan UnansweredLineDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// When the silo running a job grain stops, how long the job waits for its import chunks in flight to end (this silo's
+    /// own stop them before their next line) so it can store what each came to; one still running then is replayed whole
+    /// by the resume. Well inside the host's shutdown bound (Registry:ShutdownTimeoutSeconds, 15 s by default).
+    /// </summary>
+    public TimeSpan HandBackWait { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -35,4 +35,23 @@ public sealed class ImportCheckpoint
     [Id(2)] public int ErrorBlocks { get; set; }
     /// <summary>Whether the empty importErrors.log was written, proving the output container writable before any line was applied.</summary>
     [Id(3)] public bool ErrorLogCreated { get; set; }
+
+    /// <summary>
+    /// Chunks beyond <see cref="Offset"/> that were in flight when the job's own silo began to stop, with what they came
+    /// to: the resume sends each again knowing which of its lines ended how, instead of replaying it whole.
+    /// </summary>
+    [Id(4)] public List<ImportHandBack> HandedBack { get; set; } = [];
 }
+
+/// <summary>
+/// What a chunk (input bytes <see cref="Offset"/> to <see cref="End"/>) came to when its job stopped: the whole result when
+/// it ended, otherwise what its stopped attempts finished (<see cref="Done"/>) and whether the lines they did not name may
+/// have been applied all the same (<see cref="Replay"/>: an earlier attempt was lost, or the last one did not answer in time).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("registry.ImportHandBack")]
+public sealed record ImportHandBack(
+    [property: Id(0)] long Offset,
+    [property: Id(1)] long End,
+    [property: Id(2)] ImportChunkResult? Completed,
+    [property: Id(3)] ImportChunkProgress? Done,
+    [property: Id(4)] bool Replay);

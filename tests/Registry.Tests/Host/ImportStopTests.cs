@@ -31,8 +31,14 @@ public sealed class ImportStopTests(AzuriteFixture azurite)
             $"--Registry:ServiceId={service}",
         ];
         var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
-        var ids = Enumerable.Range(0, Lines).Select(i => $"stop-{i:D5}").ToArray();
-        await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", ids.Select(id => JobBlobsHarness.Line(new { id, importMode = "create" })));
+        // Every tenth line deletes a device that never existed: each must log its 404001 once, whether its chunk finished
+        // it before the stop or the resume did (a replay counted such a delete as applied: hostile review, 2026-12-06).
+        var lines = Enumerable.Range(0, Lines).Select(i => i % 10 == 5
+            ? JobBlobsHarness.Line(new { id = $"never-{i:D5}", importMode = "delete" })
+            : JobBlobsHarness.Line(new { id = $"stop-{i:D5}", importMode = "create" })).ToArray();
+        var never = Enumerable.Range(0, Lines).Where(i => i % 10 == 5).Select(i => $"never-{i:D5}").ToArray();
+        var created = Lines - never.Length;
+        await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", lines);
 
         string jobId;
         await using (var first = RegistryProcess.Start(work, arguments))
@@ -48,6 +54,7 @@ public sealed class ImportStopTests(AzuriteFixture azurite)
             Assert.Equal(0, await first.TerminateAsync(ct));
             Assert.DoesNotContain("fail:", first.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("No active nodes are compatible", first.Output, StringComparison.Ordinal);
+            Assert.Contains($"Job {jobId} stops with its silo;", first.Output, StringComparison.Ordinal);
         }
 
         await using var second = RegistryProcess.Start(work, arguments);
@@ -55,9 +62,11 @@ public sealed class ImportStopTests(AzuriteFixture azurite)
         using var again = SecondStartTests.Client(second, data);
         var job = await ImportKillTests.EndAsync(again, jobId, ct);
         Assert.Equal("completed", (string?)job["status"]);
-        Assert.Empty(await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log"));
+        var errors = await JobBlobsHarness.ReadLinesAsync(container, "importErrors.log");
+        Assert.All(errors, e => Assert.Contains("\"errorCode\":404001", e, StringComparison.Ordinal));
+        Assert.Equal(never, errors.Select(e => never.Single(id => e.Contains($"\"{id}\"", StringComparison.Ordinal))));
         using var statistics = await again.GetAsync($"statistics/devices?{ApiVersion}", ct);
-        Assert.Equal(Lines, (int)(await statistics.ReadJsonAsync(System.Net.HttpStatusCode.OK))["totalDeviceCount"]!);
+        Assert.Equal(created, (int)(await statistics.ReadJsonAsync(System.Net.HttpStatusCode.OK))["totalDeviceCount"]!);
         // The job was stopped part-way, not finished before the stop: the restarted host resumed it.
         Assert.Contains($"Job {jobId} (Import) is running", second.Output, StringComparison.Ordinal);
     }
