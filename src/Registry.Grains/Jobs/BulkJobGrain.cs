@@ -268,6 +268,7 @@ public sealed partial class BulkJobGrain(
         var doneApplied = (chunk.Done?.Applied ?? []).ToHashSet();
         var doneFailed = (chunk.Done?.Failed ?? []).ToDictionary(f => f.Offset, f => f.Error);
         var unanswered = (chunk.Done?.Unanswered ?? []).ToHashSet();
+        var doomed = (chunk.DoomedDeletes ?? []).ToHashSet();
         long applied = doneApplied.Count;
         errors.AddRange(doneFailed.Select(f => (f.Key, f.Value)));
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
@@ -329,7 +330,8 @@ public sealed partial class BulkJobGrain(
             {
                 applied++;
             }
-            else if ((replayed[i] || retried[i]) && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+            else if ((replayed[i] || retried[i]) && !doomed.Contains(operations[i].Offset)
+                && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
             {
                 applied++;
             }

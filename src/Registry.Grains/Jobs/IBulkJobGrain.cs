@@ -103,6 +103,13 @@ public sealed record ImportChunk(
     /// </summary>
     [Id(5)]
     public ImportChunkProgress? Done { get; init; }
+
+    /// <summary>
+    /// Byte offsets of the chunk's delete lines whose device was not stored when the job first sent the chunk (null: none
+    /// known): on a replay such a line's 404001 is its own, not the trace of an earlier attempt's delete.
+    /// </summary>
+    [Id(6)]
+    public IReadOnlyList<long>? DoomedDeletes { get; init; }
 }
 
 /// <summary>

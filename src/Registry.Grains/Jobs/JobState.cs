@@ -41,6 +41,13 @@ public sealed class ImportCheckpoint
     /// to: the resume sends each again knowing which of its lines ended how, instead of replaying it whole.
     /// </summary>
     [Id(4)] public List<ImportHandBack> HandedBack { get; set; } = [];
+
+    /// <summary>
+    /// Byte offsets, beyond <see cref="Offset"/>, of delete lines whose device was not stored when their chunk was first
+    /// sent: such a delete fails (404001) on any attempt, so a replay after a crash logs it rather than take the missing
+    /// device for its own earlier success.
+    /// </summary>
+    [Id(5)] public List<long> DoomedDeletes { get; set; } = [];
 }
 
 /// <summary>

@@ -32,6 +32,9 @@ public sealed class JobCluster : IAsyncDisposable
     /// <summary>Failures to inject into the job storage (job state, checkpoints, the job list) of every silo.</summary>
     public static JobStorageFaults StorageFaults { get; } = new();
 
+    /// <summary>Failures to inject into reads of the registry's device storage of every silo.</summary>
+    public static DeviceReadFaults DeviceReadFaults { get; } = new();
+
     private JobCluster(TestCluster cluster, string prefix)
     {
         Cluster = cluster;
@@ -59,6 +62,7 @@ public sealed class JobCluster : IAsyncDisposable
         s_probe = probe;
         s_options = options;
         StorageFaults.StartOver();
+        DeviceReadFaults.StartOver();
         HeldDevice.StartOver();
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
         {
@@ -144,6 +148,9 @@ public sealed class JobCluster : IAsyncDisposable
             var jobs = silo.Services.Last(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Jobs));
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, key) =>
                 new FaultyJobStorage((IGrainStorage)jobs.KeyedImplementationFactory!(sp, key), StorageFaults));
+            var devices = silo.Services.Last(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Registry));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, key) =>
+                new FaultyDeviceStorage((IGrainStorage)devices.KeyedImplementationFactory!(sp, key), DeviceReadFaults));
         }
     }
 

@@ -121,3 +121,56 @@ public sealed class FaultyJobStorage(IGrainStorage inner, JobStorageFaults fault
 
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 }
+
+/// <summary>
+/// Failures to inject into reads of the registry's device storage, for the devices a test picks: they answer as storage
+/// that did not answer in time does. Writes and other devices' reads pass.
+/// </summary>
+public sealed class DeviceReadFaults
+{
+    private readonly Lock _gate = new();
+    private Func<string, bool> _when = _ => false;
+    private int _remaining;
+
+    /// <summary>The next <paramref name="count"/> reads of a device whose id matches <paramref name="when"/> fail.</summary>
+    public void FailNext(int count, Func<string, bool> when)
+    {
+        lock (_gate)
+        {
+            _remaining = count;
+            _when = when;
+        }
+    }
+
+    public void StartOver() => FailNext(0, _ => false);
+
+    internal bool TryTake(GrainId grainId)
+    {
+        lock (_gate)
+        {
+            if (_remaining == 0 || !_when(grainId.Key.ToString()!))
+            {
+                return false;
+            }
+            _remaining--;
+            return true;
+        }
+    }
+}
+
+/// <summary>The registry's device storage of a silo, through <see cref="DeviceReadFaults"/>.</summary>
+public sealed class FaultyDeviceStorage(IGrainStorage inner, DeviceReadFaults faults) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+{
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        faults.TryTake(grainId)
+            ? Task.FromException(new StorageUnavailableException("Storage did not answer within 5 s. Retry later."))
+            : inner.ReadStateAsync(stateName, grainId, grainState);
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.WriteStateAsync(stateName, grainId, grainState);
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ClearStateAsync(stateName, grainId, grainState);
+
+    public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
+}
