@@ -331,7 +331,7 @@ public sealed partial class BulkJobGrain(
                 applied++;
             }
             else if ((replayed[i] || retried[i]) && !doomed.Contains(operations[i].Offset)
-                && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure))
+                && await ImportReplay.AlreadyApplied(GrainFactory, operations[i].Operation, failure, chunk.JobStarted))
             {
                 applied++;
             }

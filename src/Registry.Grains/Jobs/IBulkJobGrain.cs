@@ -110,6 +110,13 @@ public sealed record ImportChunk(
     /// </summary>
     [Id(6)]
     public IReadOnlyList<long>? DoomedDeletes { get; init; }
+
+    /// <summary>
+    /// When the job first started (null: a chunk of a job from before this field): a replayed <c>create</c> finding a
+    /// device created before it logs 409001 instead of counting as its first attempt's success.
+    /// </summary>
+    [Id(7)]
+    public DateTime? JobStarted { get; init; }
 }
 
 /// <summary>

@@ -390,6 +390,7 @@ public sealed partial class JobGrain(
                     LinesInFlight = lines,
                     Done = attempt.Done,
                     DoomedDeletes = state.State.Import.DoomedDeletes.Where(o => o >= chunk.Offset && o < chunk.End).ToArray(),
+                    JobStarted = Job.StartTimeUtc,
                 });
                 if (result.StoppedWith is { } progress)
                 {

@@ -33,6 +33,9 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         });
         var grains = cluster.Grains;
         await grains.GetGrain<IDeviceGrain>("fo-existing").Create(new DeviceIdentityInput { DeviceId = "fo-existing", StatusReason = "before" });
+        // A device that exists already exactly as its create line describes it (the same file imported again): its
+        // 409001 is the line's own, not the trace of the first attempt's create.
+        await grains.GetGrain<IDeviceGrain>("fo-same").Create(new DeviceIdentityInput { DeviceId = "fo-same", StatusReason = "imported" });
         // A delete of a device that never existed in each of the two chunks: the replay must log its 404001 rather than
         // take the missing device for its first attempt's success (hostile review, 2026-12-06).
         var lines = Enumerable.Range(0, 60).Select(i => i switch
@@ -40,9 +43,10 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             3 or 17 => Line(new { id = $"fo-never-{i:D2}", importMode = "delete" }),
             12 => "{not json",
             15 => Line(new { id = "fo-existing", importMode = "create", statusReason = "imported" }),
+            18 => Line(new { id = "fo-same", importMode = "create", statusReason = "imported" }),
             _ => Line(new { id = $"fo-{i:D2}", importMode = "create", statusReason = "imported" }),
         }).ToArray();
-        var created = Enumerable.Range(0, 60).Where(i => i is not (3 or 12 or 15 or 17)).Select(i => $"fo-{i:D2}").ToArray();
+        var created = Enumerable.Range(0, 60).Where(i => i is not (3 or 12 or 15 or 17 or 18)).Select(i => $"fo-{i:D2}").ToArray();
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", lines);
         var secondChunk = Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(10))) + 1;
@@ -67,9 +71,9 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Null(ended.FailureReason);
         Assert.Equal(100, ended.Progress);
         Assert.Equal(created.Length, ended.DevicesProcessed);
-        Assert.Equal(4, ended.ErrorCount);
+        Assert.Equal(5, ended.ErrorCount);
         var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
-        Assert.Equal(4, errors.Length);
+        Assert.Equal(5, errors.Length);
         Assert.Contains("\"errorCode\":404001", errors[0], StringComparison.Ordinal);
         Assert.Contains("fo-never-03", errors[0], StringComparison.Ordinal);
         Assert.Contains("\"errorCode\":400012", errors[1], StringComparison.Ordinal);
@@ -77,14 +81,16 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Contains("fo-existing", errors[2], StringComparison.Ordinal);
         Assert.Contains("\"errorCode\":404001", errors[3], StringComparison.Ordinal);
         Assert.Contains("fo-never-17", errors[3], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":409001", errors[4], StringComparison.Ordinal);
+        Assert.Contains("fo-same", errors[4], StringComparison.Ordinal);
         foreach (var id in created)
         {
             Assert.Equal("imported", (await grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
         }
         Assert.Equal("before", (await grains.GetGrain<IDeviceGrain>("fo-existing").Get())?.StatusReason);
         var indexed = await IndexedIdsAsync(grains);
-        Assert.Equal(created.Append("fo-existing").Order(StringComparer.Ordinal).ToArray(), indexed);
-        Assert.Equal(created.Length + 1, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        Assert.Equal(created.Append("fo-existing").Append("fo-same").Order(StringComparer.Ordinal).ToArray(), indexed);
+        Assert.Equal(created.Length + 2, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
         await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
@@ -379,8 +385,12 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
     {
         var doomed = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
         var finishedBefore = probe.Finished.Count;
+        // An in-process kill still signals the silo's stop, where a job hands back what its chunks came to: a process
+        // killed by the OS writes nothing more, so no job-state write lands until the silo is dead.
+        JobCluster.StorageFaults.FailNext(int.MaxValue, _ => true);
         await cluster.Cluster.KillSiloAsync(doomed).WaitAsync(Bound, cancellation);
         await SiloDeath.UntilSurvivorsSeeItDeadAsync(cluster.Cluster, jobSilo, cancellation).WaitAsync(Bound, cancellation);
+        JobCluster.StorageFaults.Reset();
         if (heldOn != jobSilo)
         {
             probe.Release();
