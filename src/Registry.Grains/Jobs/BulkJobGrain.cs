@@ -269,6 +269,9 @@ public sealed partial class BulkJobGrain(
         var doneFailed = (chunk.Done?.Failed ?? []).ToDictionary(f => f.Offset, f => f.Error);
         var unanswered = (chunk.Done?.Unanswered ?? []).ToHashSet();
         var doomed = (chunk.DoomedDeletes ?? []).ToHashSet();
+        // Devices whose lines an attempt stopped by its silo's stop applied: a line that ended during the stop may have
+        // left its index entry behind (the partition was no longer placed there, and the repair timer died with the silo).
+        var handedBack = new List<string>();
         long applied = doneApplied.Count;
         errors.AddRange(doneFailed.Select(f => (f.Key, f.Value)));
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
@@ -291,7 +294,11 @@ public sealed partial class BulkJobGrain(
                 errors.Add((offset, new ImportLineError(id, RegistryErrorCode.DeviceDefinedMultipleTimes,
                     $"The device '{id}' is defined more than once in the same {options.Value.ImportChunkLines}-line slice of the input.")));
             }
-            else if (!doneApplied.Contains(offset) && !doneFailed.ContainsKey(offset))
+            else if (doneApplied.Contains(offset))
+            {
+                handedBack.Add(parsed.Operation.Device.DeviceId);
+            }
+            else if (!doneFailed.ContainsKey(offset))
             {
                 operations.Add((offset, parsed.Operation));
             }
@@ -322,7 +329,8 @@ public sealed partial class BulkJobGrain(
             services.GetService<IImportChunkGate>()?.Stopped(chunk);
             return new ImportChunkResult(0, []) { StoppedWith = Progress(chunk.Done, operations, outcomes, finished, replayed, retried) };
         }
-        await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => replayed[i] || retried[i]).Select(i => operations[i].Operation.Device.DeviceId));
+        await ReconcileReplayed(Enumerable.Range(0, outcomes.Length).Where(i => replayed[i] || retried[i]).Select(i => operations[i].Operation.Device.DeviceId)
+            .Concat(handedBack));
         await Rest(outcomes.Select((outcome, i) => (operations[i].Operation.Device.DeviceId, outcome)).Where((_, i) => !rested[i]));
         for (var i = 0; i < outcomes.Length; i++)
         {

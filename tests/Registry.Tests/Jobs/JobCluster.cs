@@ -29,6 +29,9 @@ public sealed class JobCluster : IAsyncDisposable
     /// <summary>Holds the calls to one device grain, on whichever silo, while a test wants them held.</summary>
     public static HeldDevice HeldDevice { get; } = new();
 
+    /// <summary>Index removals refused, for the devices a test names.</summary>
+    public static RefusedIndexRemovals RefusedIndexRemovals { get; } = new();
+
     /// <summary>Failures to inject into the job storage (job state, checkpoints, the job list) of every silo.</summary>
     public static JobStorageFaults StorageFaults { get; } = new();
 
@@ -64,6 +67,7 @@ public sealed class JobCluster : IAsyncDisposable
         StorageFaults.StartOver();
         DeviceReadFaults.StartOver();
         HeldDevice.StartOver();
+        RefusedIndexRemovals.StartOver();
         var cluster = await RegistryClusterFixture.DeployAsync<Configurator>(s_prefix, b =>
         {
             b.Options.UseTestClusterMembership = false;
@@ -129,6 +133,7 @@ public sealed class JobCluster : IAsyncDisposable
             silo.Services.AddSingleton(sp => new SiloChunkGate(probe, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress));
             silo.Services.AddSingleton<IImportChunkGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             silo.AddIncomingGrainCallFilter(context => HeldDevice.Invoke(context));
+            silo.Services.AddSingleton<IOutgoingGrainCallFilter>(new RefusedIndexRemovals.Filter(RefusedIndexRemovals));
             silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings
             {
@@ -198,5 +203,40 @@ public sealed class HeldDevice
             await _released.Task;
         }
         await context.Invoke();
+    }
+}
+
+/// <summary>
+/// Refuses every call removing the named devices' index entries, until <see cref="StartOver"/>: a delete applied then
+/// leaves its entry behind, as one applied while its silo stops does (the partition no longer placed there).
+/// </summary>
+public sealed class RefusedIndexRemovals
+{
+    private volatile bool _on;
+    private volatile HashSet<string> _ids = [];
+
+    public void On(IEnumerable<string> deviceIds)
+    {
+        _ids = deviceIds.ToHashSet(StringComparer.Ordinal);
+        _on = true;
+    }
+
+    public void StartOver()
+    {
+        _on = false;
+        _ids = [];
+    }
+
+    internal sealed class Filter(RefusedIndexRemovals refused) : IOutgoingGrainCallFilter
+    {
+        public Task Invoke(IOutgoingGrainCallContext context)
+        {
+            if (refused._on && context.Request.GetInterfaceType() == typeof(Registry.Abstractions.IDeviceIndexGrain) && context.MethodName == "Remove"
+                && context.Request.GetArgument(0) is IReadOnlyList<string> ids && ids.Any(refused._ids.Contains))
+            {
+                throw new OrleansException("Test: this silo no longer places the index partition.");
+            }
+            return context.Invoke();
+        }
     }
 }

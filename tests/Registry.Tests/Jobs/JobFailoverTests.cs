@@ -322,6 +322,77 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task A_delete_finished_by_a_stopping_job_silo_whose_index_entry_stayed_behind_is_reconciled_by_the_resume()
+    {
+        // A line that ends while its silo stops may leave its index entry behind: the partition is no longer placed there
+        // and the device's repair timer dies with the silo (a review's SIGTERMs left 79 deleted devices counted in the
+        // statistics). The stopped chunk hands such a line back as applied, so the resume does not apply it again; it
+        // must still make the entry agree with the device. Lines run one at a time: those before the held one finished.
+        var cancellation = TestContext.Current.CancellationToken;
+        var lines = Enumerable.Range(0, 40).Select(i => i % 2 == 1
+            ? Line(new { id = $"gp-del-{i:D2}", importMode = "delete" })
+            : Line(new { id = $"gp-{i:D2}", importMode = "create" })).ToArray();
+        var deleted = Enumerable.Range(0, 40).Where(i => i % 2 == 1).Select(i => $"gp-del-{i:D2}").ToArray();
+        var ids = Enumerable.Range(0, 40).Where(i => i % 2 == 0).Select(i => $"gp-{i:D2}").ToArray();
+        var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 20;
+            o.ImportChunksInFlight = 2;
+            o.ImportLinesInFlight = 1;
+        });
+        var grains = cluster.Grains;
+        await Task.WhenAll(deleted.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
+        var secondOn = await probe.HeldOn(secondChunk).WaitAsync(Bound, cancellation);
+        Assert.NotEqual(firstOn, secondOn);
+        var jobSilo = await cluster.SiloOfAsync(jobGrain);
+        var (stoppedKey, keptKey) = firstOn == jobSilo ? (0L, secondChunk) : (secondChunk, 0L);
+        // The stopped chunk's devices in the order its worker applies them (by index partition, then as they came): its last
+        // line is held, so its deletes have finished when the stop begins. Each leaves an entry in its own partition, and
+        // a partition that lived on the stopped silo verifies its entries when it activates again: with one delete, the
+        // test passed before the fix whenever that partition had lived there.
+        var order = Enumerable.Range(stoppedKey == 0 ? 0 : 20, 20)
+            .Select(i => i % 2 == 1 ? $"gp-del-{i:D2}" : $"gp-{i:D2}")
+            .OrderBy(id => DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions))
+            .ToArray();
+        // Until the silo has stopped, the stopped chunk's deletes leave their entries behind wherever their devices live.
+        JobCluster.RefusedIndexRemovals.On(order.Where(id => id.StartsWith("gp-del-", StringComparison.Ordinal)));
+        JobCluster.HeldDevice.Hold(order[^1]);
+        probe.Release();
+        await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Any(c => c.Key == keptKey)).WaitAsync(Bound, cancellation);
+
+        var silo = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)silo).SiloHost.Services
+            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
+        var stop = cluster.Cluster.StopSiloAsync(silo);
+        await stopping.Task.WaitAsync(Bound, cancellation);
+        JobCluster.HeldDevice.Release();
+        await stop.WaitAsync(Bound, cancellation);
+        JobCluster.RefusedIndexRemovals.StartOver();
+        var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Contains(probe.Stopped, c => c.Silo == jobSilo && c.Key == stoppedKey);
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal(lines.Length, ended.DevicesProcessed);
+        Assert.Empty(await ReadLinesAsync(container, JobBlobNames.ImportErrors));
+        foreach (var id in deleted)
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+        Assert.Equal(ids, await IndexedIdsAsync(grains));
+        Assert.Equal(ids.Length, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task An_export_partition_on_a_silo_that_stops_gracefully_ends_with_the_stop_and_is_exported_on_the_other_once()
     {
         // Two partitions in flight: partition 0 runs on one silo, partition 1 on the other, both held; as the import above.
