@@ -240,14 +240,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         probe.Release();
         await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
 
-        var silo = cluster.Cluster.Silos.Single(s => s.SiloAddress == stoppedOn);
-        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)silo).SiloHost.Services
-            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
-        var stop = cluster.Cluster.StopSiloAsync(silo);
-        await stopping.Task.WaitAsync(Bound, cancellation);
-        JobCluster.HeldDevice.Release();
-        await stop.WaitAsync(Bound, cancellation);
+        await StopReleasingTheHeldDeviceAsync(cluster, stoppedOn, cancellation);
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
         Assert.Contains(probe.Stopped, c => c.Silo == stoppedOn && c.Key == stoppedKey);
@@ -289,24 +282,13 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
 
         var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
         var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
-        var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
-        var secondOn = await probe.HeldOn(secondChunk).WaitAsync(Bound, cancellation);
-        Assert.NotEqual(firstOn, secondOn);
-        var jobSilo = await cluster.SiloOfAsync(jobGrain);
-        var (stoppedKey, keptKey) = firstOn == jobSilo ? (0L, secondChunk) : (secondChunk, 0L);
+        var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
         JobCluster.HeldDevice.Hold($"gj-{(stoppedKey == 0 ? 11 : 31):D2}");
         probe.Release();
         await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
         await probe.WhenFinished(f => f.Any(c => c.Key == keptKey)).WaitAsync(Bound, cancellation);
 
-        var silo = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
-        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)silo).SiloHost.Services
-            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
-        var stop = cluster.Cluster.StopSiloAsync(silo);
-        await stopping.Task.WaitAsync(Bound, cancellation);
-        JobCluster.HeldDevice.Release();
-        await stop.WaitAsync(Bound, cancellation);
+        await StopReleasingTheHeldDeviceAsync(cluster, jobSilo, cancellation);
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
         Assert.Contains(probe.Stopped, c => c.Silo == jobSilo && c.Key == stoppedKey);
@@ -349,11 +331,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
 
         var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
         var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
-        var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
-        var secondOn = await probe.HeldOn(secondChunk).WaitAsync(Bound, cancellation);
-        Assert.NotEqual(firstOn, secondOn);
-        var jobSilo = await cluster.SiloOfAsync(jobGrain);
-        var (stoppedKey, keptKey) = firstOn == jobSilo ? (0L, secondChunk) : (secondChunk, 0L);
+        var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
         // The stopped chunk's devices in the order its worker applies them (by index partition, then as they came): its last
         // line is held, so its deletes have finished when the stop begins. Each leaves an entry in its own partition, and
         // a partition that lived on the stopped silo verifies its entries when it activates again: with one delete, the
@@ -369,14 +347,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
         await probe.WhenFinished(f => f.Any(c => c.Key == keptKey)).WaitAsync(Bound, cancellation);
 
-        var silo = cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
-        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)silo).SiloHost.Services
-            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
-        var stop = cluster.Cluster.StopSiloAsync(silo);
-        await stopping.Task.WaitAsync(Bound, cancellation);
-        JobCluster.HeldDevice.Release();
-        await stop.WaitAsync(Bound, cancellation);
+        await StopReleasingTheHeldDeviceAsync(cluster, jobSilo, cancellation);
         JobCluster.RefusedIndexRemovals.StartOver();
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
@@ -433,6 +404,36 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Contains(probe.Stopped, c => c.Silo == stopped && c.Key == stoppedKey);
         probe.Release(keptKey);
         return (stopped, stoppedKey, keptKey);
+    }
+
+    /// <summary>
+    /// Waits until chunk 0 and chunk <paramref name="second"/> are held, each on its own silo; returns the job grain's silo,
+    /// the key of the chunk held there and the key of the other.
+    /// </summary>
+    private static async Task<(SiloAddress JobSilo, long OnJobSilo, long Other)> ChunksHeldOnBothSilosAsync(
+        JobCluster cluster, IJobGrain job, ChunkProbe probe, long second, CancellationToken cancellation)
+    {
+        var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
+        var secondOn = await probe.HeldOn(second).WaitAsync(Bound, cancellation);
+        Assert.NotEqual(firstOn, secondOn);
+        var jobSilo = await cluster.SiloOfAsync(job);
+        return firstOn == jobSilo ? (jobSilo, 0L, second) : (jobSilo, second, 0L);
+    }
+
+    /// <summary>
+    /// Stops <paramref name="silo"/> gracefully and releases the device line held there once its stop has begun: the
+    /// line ends during the stop, the lines after it never start.
+    /// </summary>
+    private static async Task StopReleasingTheHeldDeviceAsync(JobCluster cluster, SiloAddress silo, CancellationToken cancellation)
+    {
+        var handle = cluster.Cluster.Silos.Single(s => s.SiloAddress == silo);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = ((Orleans.TestingHost.InProcessSiloHandle)handle).SiloHost.Services
+            .GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.Register(stopping.SetResult);
+        var stop = cluster.Cluster.StopSiloAsync(handle);
+        await stopping.Task.WaitAsync(Bound, cancellation);
+        JobCluster.HeldDevice.Release();
+        await stop.WaitAsync(Bound, cancellation);
     }
 
     /// <summary>An export resumed after a kill ended completed with every device exactly once, and left no resume reminder.</summary>
