@@ -211,19 +211,9 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         // finished creates must not be applied again (each would log 409001), and the deletes of devices that never
         // existed must log 404001 once each, whether they finished before the stop or after it, elsewhere.
         var cancellation = TestContext.Current.CancellationToken;
-        var lines = Enumerable.Range(0, 40).Select(i => i % 5 == 2
-            ? Line(new { id = $"gm-never-{i:D2}", importMode = "delete" })
-            : Line(new { id = $"gm-{i:D2}", importMode = "create" })).ToArray();
-        var never = Enumerable.Range(0, 40).Where(i => i % 5 == 2).Select(i => $"gm-never-{i:D2}").ToArray();
-        var ids = Enumerable.Range(0, 40).Where(i => i % 5 != 2).Select(i => $"gm-{i:D2}").ToArray();
-        var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var (lines, never, ids, secondChunk) = CreatesAndNeverDeletes("gm");
         var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 20;
-            o.ImportChunksInFlight = 2;
-            o.ImportLinesInFlight = 4;
-        });
+        await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
         var grains = cluster.Grains;
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", lines);
@@ -263,19 +253,9 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         // rest: a replay of both counted the deletes of never-existing devices they had finished as applied (hostile
         // review, 2026-12-06: 20 of 1,079 error lines missing after a SIGTERM at 40 %).
         var cancellation = TestContext.Current.CancellationToken;
-        var lines = Enumerable.Range(0, 40).Select(i => i % 5 == 2
-            ? Line(new { id = $"gj-never-{i:D2}", importMode = "delete" })
-            : Line(new { id = $"gj-{i:D2}", importMode = "create" })).ToArray();
-        var never = Enumerable.Range(0, 40).Where(i => i % 5 == 2).Select(i => $"gj-never-{i:D2}").ToArray();
-        var ids = Enumerable.Range(0, 40).Where(i => i % 5 != 2).Select(i => $"gj-{i:D2}").ToArray();
-        var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
+        var (lines, never, ids, secondChunk) = CreatesAndNeverDeletes("gj");
         var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 20;
-            o.ImportChunksInFlight = 2;
-            o.ImportLinesInFlight = 4;
-        });
+        await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
         var grains = cluster.Grains;
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", lines);
@@ -318,12 +298,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         var ids = Enumerable.Range(0, 40).Where(i => i % 2 == 0).Select(i => $"gp-{i:D2}").ToArray();
         var secondChunk = (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1;
         var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 20;
-            o.ImportChunksInFlight = 2;
-            o.ImportLinesInFlight = 1;
-        });
+        await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 1);
         var grains = cluster.Grains;
         await Task.WhenAll(deleted.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
         var (container, sas) = await NewContainerAsync(azurite);
@@ -405,6 +380,29 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         probe.Release(keptKey);
         return (stopped, stoppedKey, keptKey);
     }
+
+    /// <summary>
+    /// Forty lines, two 20-line chunks (see <see cref="DeployTwoChunksAsync"/>): creates of <c>{prefix}-NN</c>, and every fifth
+    /// line a delete of <c>{prefix}-never-NN</c>, a device that never existed (its 404001 is the line's own).
+    /// </summary>
+    private static (string[] Lines, string[] Never, string[] Ids, long SecondChunk) CreatesAndNeverDeletes(string prefix)
+    {
+        var lines = Enumerable.Range(0, 40).Select(i => i % 5 == 2
+            ? Line(new { id = $"{prefix}-never-{i:D2}", importMode = "delete" })
+            : Line(new { id = $"{prefix}-{i:D2}", importMode = "create" })).ToArray();
+        var never = Enumerable.Range(0, 40).Where(i => i % 5 == 2).Select(i => $"{prefix}-never-{i:D2}").ToArray();
+        var ids = Enumerable.Range(0, 40).Where(i => i % 5 != 2).Select(i => $"{prefix}-{i:D2}").ToArray();
+        return (lines, never, ids, (long)Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(20))) + 1);
+    }
+
+    /// <summary>Two silos whose imports run in 20-line chunks, two in flight (one on each silo), <paramref name="linesInFlight"/> lines at once.</summary>
+    private static Task<JobCluster> DeployTwoChunksAsync(AzuriteFixture azurite, ChunkProbe probe, int linesInFlight) =>
+        JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 20;
+            o.ImportChunksInFlight = 2;
+            o.ImportLinesInFlight = linesInFlight;
+        });
 
     /// <summary>
     /// Waits until chunk 0 and chunk <paramref name="second"/> are held, each on its own silo; returns the job grain's silo,
