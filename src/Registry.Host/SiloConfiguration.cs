@@ -163,6 +163,7 @@ public static class SiloConfiguration
         });
         silo.Services.AddDeviceLineFormat();
         silo.Services.AddSingleton<JobStops>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, JobDrain>();
         // A job's chunks go round the active silos, each through a door grain placed on the silo its key names.
         silo.Services.AddPlacementDirector<OnNamedSiloPlacement, OnNamedSiloPlacementDirector>();
         silo.Services.TryAddSingleton<IIndexStore>(sp =>

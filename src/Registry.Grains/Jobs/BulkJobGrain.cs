@@ -239,6 +239,7 @@ public sealed partial class BulkJobGrain(
     private async Task<T> UntilStopped<T>(string jobId, Func<CancellationToken, Task<T>> chunk, Action onStopped)
     {
         var stopped = stops.For(jobId);
+        using var running = stops.Run();
         try
         {
             return await chunk(stopped);

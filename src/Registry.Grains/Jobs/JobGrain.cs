@@ -27,6 +27,7 @@ public sealed partial class JobGrain(
     [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
     IHostApplicationLifetime lifetime,
     IClusterMembershipService membership,
+    JobStops stops,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
     /// <summary>The reminder kept while the job has not ended: it brings the job back after its silo failed.</summary>
@@ -195,6 +196,8 @@ public sealed partial class JobGrain(
 
     private async Task Run(CancellationToken stop)
     {
+        // A stopping silo leaves the cluster once this loop has handed back what its chunks came to (JobDrain).
+        using var running = stops.Run();
         try
         {
             Job = Job with { Status = JobStatus.Running, StartTimeUtc = Job.StartTimeUtc ?? Now };

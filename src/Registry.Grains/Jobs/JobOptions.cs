@@ -61,4 +61,11 @@ public sealed class JobOptions
     /// by the resume. Well inside the host's shutdown bound (Registry:ShutdownTimeoutSeconds, 15 s by default).
     /// </summary>
     public TimeSpan HandBackWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a stopping silo waits for the job loops and chunks running on it to end before it leaves the cluster
+    /// (<see cref="JobDrain"/>): longer than <see cref="HandBackWait"/>, so a job grain stopping with its silo stores what
+    /// its chunks came to first; within the host's shutdown bound.
+    /// </summary>
+    public TimeSpan StopDrainWait { get; set; } = TimeSpan.FromSeconds(8);
 }

@@ -77,6 +77,73 @@ public sealed class JobStops(IHostApplicationLifetime lifetime)
             stop.Cancel();
         }
     }
+
+    private readonly Lock _gate = new();
+    private int _running;
+    private TaskCompletionSource? _idle;
+
+    /// <summary>How many job loops and chunks run on this silo now.</summary>
+    public int Running
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Counts a job loop or chunk as running on this silo until disposed: a stopping silo waits for them to end before
+    /// it leaves the cluster (<see cref="JobDrain"/>).
+    /// </summary>
+    public IDisposable Run()
+    {
+        lock (_gate)
+        {
+            _running++;
+        }
+        return new Ended(this);
+    }
+
+    /// <summary>Completes once no job loop nor chunk runs on this silo.</summary>
+    public Task Idle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running == 0 ? Task.CompletedTask : (_idle ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    private void End()
+    {
+        TaskCompletionSource? idle = null;
+        lock (_gate)
+        {
+            if (--_running == 0)
+            {
+                (idle, _idle) = (_idle, null);
+            }
+        }
+        idle?.TrySetResult();
+    }
+
+    private sealed class Ended(JobStops stops) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                stops.End();
+            }
+        }
+    }
 }
 
 /// <summary>

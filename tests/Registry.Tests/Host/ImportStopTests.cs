@@ -31,13 +31,20 @@ public sealed class ImportStopTests(AzuriteFixture azurite)
             $"--Registry:ServiceId={service}",
         ];
         var (container, sas) = await JobBlobsHarness.NewContainerAsync(azurite);
+        var (before, beforeSas) = await JobBlobsHarness.NewContainerAsync(azurite);
         // Every tenth line deletes a device that never existed: each must log its 404001 once, whether its chunk finished
         // it before the stop or the resume did (a replay counted such a delete as applied: hostile review, 2026-12-06).
-        var lines = Enumerable.Range(0, Lines).Select(i => i % 10 == 5
-            ? JobBlobsHarness.Line(new { id = $"never-{i:D5}", importMode = "delete" })
-            : JobBlobsHarness.Line(new { id = $"stop-{i:D5}", importMode = "create" })).ToArray();
+        // Every tenth more deletes a device imported before: its grain removes its index entry, a call the stop must not cut off.
+        var lines = Enumerable.Range(0, Lines).Select(i => (i % 10) switch
+        {
+            5 => JobBlobsHarness.Line(new { id = $"never-{i:D5}", importMode = "delete" }),
+            0 => JobBlobsHarness.Line(new { id = $"old-{i:D5}", importMode = "delete" }),
+            _ => JobBlobsHarness.Line(new { id = $"stop-{i:D5}", importMode = "create" }),
+        }).ToArray();
         var never = Enumerable.Range(0, Lines).Where(i => i % 10 == 5).Select(i => $"never-{i:D5}").ToArray();
-        var created = Lines - never.Length;
+        var old = Enumerable.Range(0, Lines).Where(i => i % 10 == 0).Select(i => $"old-{i:D5}").ToArray();
+        var created = Lines - never.Length - old.Length;
+        await JobBlobsHarness.UploadLinesAsync(before, "devices.txt", old.Select(id => JobBlobsHarness.Line(new { id, importMode = "create" })));
         await JobBlobsHarness.UploadLinesAsync(container, "devices.txt", lines);
 
         string jobId;
@@ -45,6 +52,8 @@ public sealed class ImportStopTests(AzuriteFixture azurite)
         {
             await first.WaitUntilListeningAsync(ct);
             using var http = SecondStartTests.Client(first, data);
+            var setUp = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = beforeSas, outputBlobContainerUri = beforeSas }))["jobId"]!;
+            Assert.Equal("completed", (string?)(await ImportKillTests.EndAsync(http, setUp, ct))["status"]);
             jobId = (string)(await http.CreateJobAsync(new { type = "import", inputBlobContainerUri = sas, outputBlobContainerUri = sas }))["jobId"]!;
             // Stopped at its first progress: thousands of lines still to come, hundreds in flight.
             var progress = 0;

@@ -1,6 +1,7 @@
 using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Grains;
@@ -37,6 +38,9 @@ public sealed class JobCluster : IAsyncDisposable
 
     /// <summary>Failures to inject into reads of the registry's device storage of every silo.</summary>
     public static DeviceReadFaults DeviceReadFaults { get; } = new();
+
+    /// <summary>The log events of every silo a test waits for.</summary>
+    public static LoggedEvents Logged { get; } = new();
 
     private JobCluster(TestCluster cluster, string prefix)
     {
@@ -135,6 +139,7 @@ public sealed class JobCluster : IAsyncDisposable
             silo.AddIncomingGrainCallFilter(context => HeldDevice.Invoke(context));
             silo.Services.AddSingleton<IOutgoingGrainCallFilter>(new RefusedIndexRemovals.Filter(RefusedIndexRemovals));
             silo.Services.AddSingleton<IExportPartitionGate>(sp => sp.GetRequiredService<SiloChunkGate>());
+            silo.Services.AddLogging(logging => logging.AddProvider(Logged).AddFilter<LoggedEvents>(null, LogLevel.Information));
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings
             {
                 IndexPartitions = s_partitions,
@@ -187,13 +192,27 @@ public sealed class HeldDevice
     {
         _released.TrySetResult();
         _deviceId = null;
+        _onEnd = null;
         _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
         _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public void Hold(string deviceId) => _deviceId = deviceId;
 
+    /// <summary>
+    /// The value of <paramref name="condition"/> taken the moment the held call has ended (<see cref="Ended"/>), on the
+    /// silo running it, before anything that call's end lets happen.
+    /// </summary>
+    public void OnEnd(Func<bool> condition) => _onEnd = condition;
+
+    /// <summary>Completes once the held call has ended, with the value of the condition given to <see cref="OnEnd"/>.</summary>
+    public Task<bool> Ended => _ended.Task;
+
     public void Release() => _released.TrySetResult();
+
+    private Func<bool>? _onEnd;
+    private TaskCompletionSource<bool> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal async Task Invoke(IIncomingGrainCallContext context)
     {
@@ -201,6 +220,15 @@ public sealed class HeldDevice
         {
             _arrived.TrySetResult();
             await _released.Task;
+            try
+            {
+                await context.Invoke();
+            }
+            finally
+            {
+                _ended.TrySetResult(_onEnd?.Invoke() ?? true);
+            }
+            return;
         }
         await context.Invoke();
     }
@@ -237,6 +265,36 @@ public sealed class RefusedIndexRemovals
                 throw new OrleansException("Test: this silo no longer places the index partition.");
             }
             return context.Invoke();
+        }
+    }
+}
+
+/// <summary>The log events of a test cluster's silos, by event id: a test waits for the next one a silo logs.</summary>
+public sealed class LoggedEvents : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, TaskCompletionSource> _waiting = new();
+
+    /// <summary>Completes when an event <paramref name="eventId"/> is logged, by any silo, after this call.</summary>
+    public Task Next(int eventId) => _waiting.GetOrAdd(eventId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(LoggedEvents owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (owner._waiting.TryRemove(eventId.Id, out var waiting))
+            {
+                waiting.TrySetResult();
+            }
         }
     }
 }
