@@ -269,7 +269,7 @@ public sealed partial class BulkJobGrain(
         var doneApplied = (chunk.Done?.Applied ?? []).ToHashSet();
         var doneFailed = (chunk.Done?.Failed ?? []).ToDictionary(f => f.Offset, f => f.Error);
         var unanswered = (chunk.Done?.Unanswered ?? []).ToHashSet();
-        var doomed = (chunk.DoomedDeletes ?? []).ToHashSet();
+        var doomed = (chunk.DoomedLines ?? []).ToHashSet();
         // Devices whose lines an attempt stopped by its silo's stop applied: a line that ended during the stop may have
         // left its index entry behind (the partition was no longer placed there, and the repair timer died with the silo).
         var handedBack = new List<string>();

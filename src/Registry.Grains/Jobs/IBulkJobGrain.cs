@@ -105,11 +105,12 @@ public sealed record ImportChunk(
     public ImportChunkProgress? Done { get; init; }
 
     /// <summary>
-    /// Byte offsets of the chunk's delete lines whose device was not stored when the job first sent the chunk (null: none
-    /// known): on a replay such a line's 404001 is its own, not the trace of an earlier attempt's delete.
+    /// Byte offsets of the chunk's lines that failed as storage stood when the job first sent the chunk (null: none
+    /// known): deletes whose device was not stored, ETag-conditional writes whose eTag did not match. On a replay such a
+    /// line's error is its own, not the trace of an earlier attempt's success.
     /// </summary>
     [Id(6)]
-    public IReadOnlyList<long>? DoomedDeletes { get; init; }
+    public IReadOnlyList<long>? DoomedLines { get; init; }
 
     /// <summary>
     /// When the job first started (null: a chunk of a job from before this field): a replayed <c>create</c> finding a

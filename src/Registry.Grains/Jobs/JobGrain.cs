@@ -392,7 +392,7 @@ public sealed partial class JobGrain(
                 {
                     LinesInFlight = lines,
                     Done = attempt.Done,
-                    DoomedDeletes = state.State.Import.DoomedDeletes.Where(o => o >= chunk.Offset && o < chunk.End).ToArray(),
+                    DoomedLines = state.State.Import.DoomedDeletes.Where(o => o >= chunk.Offset && o < chunk.End).ToArray(),
                     JobStarted = Job.StartTimeUtc,
                 });
                 if (result.StoppedWith is { } progress)
@@ -529,7 +529,7 @@ public sealed partial class JobGrain(
                 {
                     if (chunk.Offset >= checkpoint.DispatchedTo)
                     {
-                        checkpoint.DoomedDeletes.AddRange(await DoomedDeletes(chunk, stop));
+                        checkpoint.DoomedDeletes.AddRange(await DoomedLines(chunk, stop));
                     }
                     checkpoint.DispatchedTo = chunk.End;
                     await Store(stop);
@@ -571,28 +571,34 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>
-    /// The offsets of a chunk's delete lines whose device is not stored, read before the chunk is first sent and stored
-    /// with its dispatch: after a crash the chunk is applied again as a replay, where a delete finding no device counts as
-    /// the first attempt's own success; these are not (a 20,000-line import killed at 50 % left 38 such 404001 lines out
-    /// of importErrors.log: hostile review, 2026-12-06). Storage is read directly (acknowledged
-    /// writes are stored), so no device activates for an id that does not exist. A chunk without the word "delete" in
-    /// any letter case, nor a JSON escape, has no delete line and is not read.
+    /// The offsets of a chunk's lines that fail as storage stands when the chunk is first sent, where a replay would take
+    /// the failure for the first attempt's own success: a delete whose device is not stored, and an ETag-conditional
+    /// write (<c>updateIfMatchETag</c>, <c>createOrUpdateIfMatchETag</c>, <c>deleteIfMatchETag</c>) whose eTag does not
+    /// match the stored device's. Read before the chunk is first sent and stored with its dispatch: after a crash the
+    /// chunk is applied again as a replay, where these would count as applied (a 20,000-line import killed at 50 % left
+    /// 38 such 404001 lines out of importErrors.log: hostile review, 2026-12-06; a stale eTag's 412001 went the same way
+    /// whenever the device already was as the line asked). The chunks in flight before it that name the same devices have
+    /// ended (the job waits for them), so what is read is what the line meets, unless another client writes the device
+    /// meanwhile. Storage is read directly (acknowledged writes are stored), so no device activates for an id that does
+    /// not exist. A chunk without the word "delete" nor "ifmatchetag" in any letter case, nor a JSON escape, has no such
+    /// line and is not read.
     /// </summary>
-    private async Task<IEnumerable<long>> DoomedDeletes(InputChunk chunk, CancellationToken stop)
+    private async Task<IEnumerable<long>> DoomedLines(InputChunk chunk, CancellationToken stop)
     {
         var lower = new byte[chunk.Data.Length];
         System.Text.Ascii.ToLower(chunk.Data, lower, out _);
-        if (lower.AsSpan().IndexOf("delete"u8) < 0 && chunk.Data.AsSpan().IndexOf("\\u"u8) < 0)
+        if (lower.AsSpan().IndexOf("delete"u8) < 0 && lower.AsSpan().IndexOf("ifmatchetag"u8) < 0 && chunk.Data.AsSpan().IndexOf("\\u"u8) < 0)
         {
             return [];
         }
-        var deletes = new List<(long Offset, string DeviceId)>();
+        var targets = new List<(long Offset, BulkOperation Operation)>();
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
         {
             var line = chunk.Data.AsSpan(start, length).TrimStart(" \t"u8);
-            if (!line.IsEmpty && line[0] == (byte)'{' && format.Parse(line).Operation is { Mode: ImportMode.Delete or ImportMode.DeleteIfMatchETag } delete)
+            if (!line.IsEmpty && line[0] == (byte)'{' && format.Parse(line).Operation is { } operation && operation.Mode is ImportMode.Delete
+                or ImportMode.DeleteIfMatchETag or ImportMode.UpdateIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag)
             {
-                deletes.Add((offset, delete.Device.DeviceId));
+                targets.Add((offset, operation));
             }
         }
         // Read again after a failure, as the job's own state is written again: Azurite busy with a three-silo import's start
@@ -601,15 +607,15 @@ public sealed partial class JobGrain(
         {
             try
             {
-                var stored = await Task.WhenAll(deletes.Select(d =>
-                    DeviceStorage.ReadIdentityAsync(registry, GrainFactory.GetGrain<IDeviceGrain>(d.DeviceId).GetGrainId())));
-                return deletes.Where((_, i) => stored[i] is null).Select(d => d.Offset).ToArray();
+                var stored = await Task.WhenAll(targets.Select(t =>
+                    DeviceStorage.ReadIdentityAsync(registry, GrainFactory.GetGrain<IDeviceGrain>(t.Operation.Device.DeviceId).GetGrainId())));
+                return targets.Where((t, i) => FailsOn(t.Operation, stored[i])).Select(t => t.Offset).ToArray();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 if (attempt == MaxStoreAttempts)
                 {
-                    // Only a crash's replay of this chunk is at stake: its deletes are then taken as before.
+                    // Only a crash's replay of this chunk is at stake: its lines are then taken as before.
                     LogDoomedUnread(logger, JobId, chunk.Offset, attempt, e.Message);
                     return [];
                 }
@@ -617,6 +623,15 @@ public sealed partial class JobGrain(
             }
         }
     }
+
+    /// <summary>Whether a delete or ETag-conditional line fails on the device as stored (null: none).</summary>
+    private static bool FailsOn(BulkOperation operation, DeviceIdentity? stored) => operation.Mode switch
+    {
+        ImportMode.Delete => stored is null,
+        ImportMode.DeleteIfMatchETag => stored is null || !Registry.BulkOperationApplier.Matches(operation, stored.ETag),
+        // Absent, an update fails as 404001 on any attempt (a replay finding no device logs it), and createOrUpdate creates.
+        _ => stored is not null && !Registry.BulkOperationApplier.Matches(operation, stored.ETag),
+    };
 
     /// <summary>
     /// The ids a chunk's lines name, as its worker will read them (lines starting with <c>{</c> after spaces and tabs);

@@ -43,9 +43,10 @@ public sealed class ImportCheckpoint
     [Id(4)] public List<ImportHandBack> HandedBack { get; set; } = [];
 
     /// <summary>
-    /// Byte offsets, beyond <see cref="Offset"/>, of delete lines whose device was not stored when their chunk was first
-    /// sent: such a delete fails (404001) on any attempt, so a replay after a crash logs it rather than take the missing
-    /// device for its own earlier success.
+    /// Byte offsets, beyond <see cref="Offset"/>, of lines that failed as storage stood when their chunk was first sent
+    /// (deletes whose device was not stored, ETag-conditional writes whose eTag did not match): such a line fails on its
+    /// first attempt, so a replay after a crash logs it rather than take it for its own earlier success. (Named when it
+    /// held deletes only; the name is the stored state's.)
     /// </summary>
     [Id(5)] public List<long> DoomedDeletes { get; set; } = [];
 }

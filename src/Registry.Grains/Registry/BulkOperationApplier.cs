@@ -78,6 +78,19 @@ public sealed partial class BulkOperationApplier(Func<string, IDeviceGrain> devi
     /// fails the item; <c>createOrUpdateIfMatchETag</c> still creates an absent device (IoT Hub registers a device that
     /// does not exist in that mode) and matches no present one, as an If-Match naming no tag.
     /// </summary>
+    /// <summary>Whether the operation's eTag condition holds for a device stored with <paramref name="etag"/> (an eTag missing where one is needed: never).</summary>
+    internal static bool Matches(BulkOperation operation, string etag)
+    {
+        try
+        {
+            return MatchCondition(operation).Matches(etag);
+        }
+        catch (RegistryException)
+        {
+            return false;
+        }
+    }
+
     private static ETagCondition MatchCondition(BulkOperation operation) => operation.Mode switch
     {
         ImportMode.CreateOrUpdateIfMatchETag when string.IsNullOrEmpty(operation.ETag) => ETagCondition.None,
