@@ -38,18 +38,21 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         await grains.GetGrain<IDeviceGrain>("fo-same").Create(new DeviceIdentityInput { DeviceId = "fo-same", StatusReason = "imported" });
         // A device already as the update line asks, which the line's stale eTag refuses: its 412001 is the line's own.
         await grains.GetGrain<IDeviceGrain>("fo-stale").Create(new DeviceIdentityInput { DeviceId = "fo-stale", StatusReason = "imported" });
+        await grains.GetGrain<IDeviceGrain>("fo-bare").Create(new DeviceIdentityInput { DeviceId = "fo-bare", StatusReason = "imported" });
         // A delete of a device that never existed in each of the two chunks: the replay must log its 404001 rather than
         // take the missing device for its first attempt's success (hostile review, 2026-12-06).
         var lines = Enumerable.Range(0, 60).Select(i => i switch
         {
             3 or 17 => Line(new { id = $"fo-never-{i:D2}", importMode = "delete" }),
             7 => Line(new { id = "fo-stale", importMode = "updateIfMatchETag", eTag = "AAAAAAAAAAA=", statusReason = "imported" }),
+            // Without the eTag its mode needs: 412001 whatever the device (the job knows it without reading the device).
+            9 => Line(new { id = "fo-bare", importMode = "updateIfMatchETag", statusReason = "imported" }),
             12 => "{not json",
             15 => Line(new { id = "fo-existing", importMode = "create", statusReason = "imported" }),
             18 => Line(new { id = "fo-same", importMode = "create", statusReason = "imported" }),
             _ => Line(new { id = $"fo-{i:D2}", importMode = "create", statusReason = "imported" }),
         }).ToArray();
-        var created = Enumerable.Range(0, 60).Where(i => i is not (3 or 7 or 12 or 15 or 17 or 18)).Select(i => $"fo-{i:D2}").ToArray();
+        var created = Enumerable.Range(0, 60).Where(i => i is not (3 or 7 or 9 or 12 or 15 or 17 or 18)).Select(i => $"fo-{i:D2}").ToArray();
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", lines);
         var secondChunk = Encoding.UTF8.GetByteCount(string.Join("\n", lines.Take(10))) + 1;
@@ -74,28 +77,30 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         Assert.Null(ended.FailureReason);
         Assert.Equal(100, ended.Progress);
         Assert.Equal(created.Length, ended.DevicesProcessed);
-        Assert.Equal(6, ended.ErrorCount);
+        Assert.Equal(7, ended.ErrorCount);
         var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
-        Assert.Equal(6, errors.Length);
+        Assert.Equal(7, errors.Length);
         Assert.Contains("\"errorCode\":404001", errors[0], StringComparison.Ordinal);
         Assert.Contains("fo-never-03", errors[0], StringComparison.Ordinal);
         Assert.Contains("\"errorCode\":412001", errors[1], StringComparison.Ordinal);
         Assert.Contains("fo-stale", errors[1], StringComparison.Ordinal);
-        Assert.Contains("\"errorCode\":400012", errors[2], StringComparison.Ordinal);
-        Assert.Contains("\"errorCode\":409001", errors[3], StringComparison.Ordinal);
-        Assert.Contains("fo-existing", errors[3], StringComparison.Ordinal);
-        Assert.Contains("\"errorCode\":404001", errors[4], StringComparison.Ordinal);
-        Assert.Contains("fo-never-17", errors[4], StringComparison.Ordinal);
-        Assert.Contains("\"errorCode\":409001", errors[5], StringComparison.Ordinal);
-        Assert.Contains("fo-same", errors[5], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":412001", errors[2], StringComparison.Ordinal);
+        Assert.Contains("fo-bare", errors[2], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":400012", errors[3], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":409001", errors[4], StringComparison.Ordinal);
+        Assert.Contains("fo-existing", errors[4], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":404001", errors[5], StringComparison.Ordinal);
+        Assert.Contains("fo-never-17", errors[5], StringComparison.Ordinal);
+        Assert.Contains("\"errorCode\":409001", errors[6], StringComparison.Ordinal);
+        Assert.Contains("fo-same", errors[6], StringComparison.Ordinal);
         foreach (var id in created)
         {
             Assert.Equal("imported", (await grains.GetGrain<IDeviceGrain>(id).Get())?.StatusReason);
         }
         Assert.Equal("before", (await grains.GetGrain<IDeviceGrain>("fo-existing").Get())?.StatusReason);
         var indexed = await IndexedIdsAsync(grains);
-        Assert.Equal(created.Append("fo-existing").Append("fo-same").Append("fo-stale").Order(StringComparer.Ordinal).ToArray(), indexed);
-        Assert.Equal(created.Length + 3, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        Assert.Equal(created.Append("fo-existing").Append("fo-same").Append("fo-stale").Append("fo-bare").Order(StringComparer.Ordinal).ToArray(), indexed);
+        Assert.Equal(created.Length + 4, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
         await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
     }
 
