@@ -496,6 +496,9 @@ public sealed partial class JobGrain(
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
             $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<InFlightChunk>();
+        // The ids the chunks this run sent name (as 64-bit hashes: ~20 B each while the job runs): a create line repeating
+        // one is read before its chunk is first sent (DoomedLines).
+        var named = new HashSet<ulong>();
         var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
         var handedBack = checkpoint.HandedBack.ToDictionary(h => h.Offset);
         // A chunk whose dispatch is being stored: not sent yet, whatever storage says of how far chunks went.
@@ -515,6 +518,7 @@ public sealed partial class JobGrain(
                 // in any order, so a chunk naming a device that an earlier chunk still in flight names waits for it: a file
                 // that creates devices and deletes them a chunk later leaves none (before, most of them, 404001 logged).
                 var ids = DeviceIds(chunk);
+                var repeated = ids.Where(id => named.Contains(IdHash(id))).ToHashSet(StringComparer.Ordinal);
                 while (inFlight.Any(c => !c.Result.IsCompleted && c.Ids.Overlaps(ids)))
                 {
                     await Advance(inFlight, pace, errorLog, length, stop);
@@ -529,11 +533,12 @@ public sealed partial class JobGrain(
                 {
                     if (chunk.Offset >= checkpoint.DispatchedTo)
                     {
-                        checkpoint.DoomedDeletes.AddRange(await DoomedLines(chunk, stop));
+                        checkpoint.DoomedDeletes.AddRange(await DoomedLines(chunk, repeated, stop));
                     }
                     checkpoint.DispatchedTo = chunk.End;
                     await Store(stop);
                 }
+                named.UnionWith(ids.Select(IdHash));
                 var lines = pace.Lines;
                 var result = chunk.Data.Length == 0
                     ? Task.FromResult(new ImportChunkResult(0, []))
@@ -574,7 +579,9 @@ public sealed partial class JobGrain(
     /// The offsets of a chunk's lines that fail as storage stands when the chunk is first sent, where a replay would take
     /// the failure for the first attempt's own success: a delete whose device is not stored, and an ETag-conditional
     /// write (<c>updateIfMatchETag</c>, <c>createOrUpdateIfMatchETag</c>, <c>deleteIfMatchETag</c>) whose eTag does not
-    /// match the stored device's. Read before the chunk is first sent and stored with its dispatch: after a crash the
+    /// match the stored device's; a <c>create</c> of a device an earlier line of the job named (<paramref name="repeated"/>)
+    /// that is stored (an earlier create of the same file made it: its replay found it "created since the job started"
+    /// and counted as applied, hostile review, 2026-12-06). Read before the chunk is first sent and stored with its dispatch: after a crash the
     /// chunk is applied again as a replay, where these would count as applied (a 20,000-line import killed at 50 % left
     /// 38 such 404001 lines out of importErrors.log: hostile review, 2026-12-06; a stale eTag's 412001 went the same way
     /// whenever the device already was as the line asked). The chunks in flight before it that name the same devices have
@@ -583,11 +590,12 @@ public sealed partial class JobGrain(
     /// not exist. A chunk without the word "delete" nor "ifmatchetag" in any letter case, nor a JSON escape, has no such
     /// line and is not read.
     /// </summary>
-    private async Task<IEnumerable<long>> DoomedLines(InputChunk chunk, CancellationToken stop)
+    private async Task<IEnumerable<long>> DoomedLines(InputChunk chunk, IReadOnlySet<string> repeated, CancellationToken stop)
     {
         var lower = new byte[chunk.Data.Length];
         System.Text.Ascii.ToLower(chunk.Data, lower, out _);
-        if (lower.AsSpan().IndexOf("delete"u8) < 0 && lower.AsSpan().IndexOf("ifmatchetag"u8) < 0 && chunk.Data.AsSpan().IndexOf("\\u"u8) < 0)
+        if (repeated.Count == 0 && lower.AsSpan().IndexOf("delete"u8) < 0 && lower.AsSpan().IndexOf("ifmatchetag"u8) < 0
+            && chunk.Data.AsSpan().IndexOf("\\u"u8) < 0)
         {
             return [];
         }
@@ -595,8 +603,9 @@ public sealed partial class JobGrain(
         foreach (var (offset, start, length) in ImportLines.Split(chunk.Data, chunk.Offset))
         {
             var line = chunk.Data.AsSpan(start, length).TrimStart(" \t"u8);
-            if (!line.IsEmpty && line[0] == (byte)'{' && format.Parse(line).Operation is { } operation && operation.Mode is ImportMode.Delete
-                or ImportMode.DeleteIfMatchETag or ImportMode.UpdateIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag)
+            if (!line.IsEmpty && line[0] == (byte)'{' && format.Parse(line).Operation is { } operation && (operation.Mode is ImportMode.Delete
+                or ImportMode.DeleteIfMatchETag or ImportMode.UpdateIfMatchETag or ImportMode.CreateOrUpdateIfMatchETag
+                || operation.Mode == ImportMode.Create && repeated.Contains(operation.Device.DeviceId)))
             {
                 targets.Add((offset, operation));
             }
@@ -627,6 +636,10 @@ public sealed partial class JobGrain(
         }
     }
 
+    /// <summary>A device id's 64-bit hash, for <c>named</c> in <see cref="Import"/> (within this process only).</summary>
+    private static ulong IdHash(string deviceId) =>
+        (ulong)DevicePartitioner.Fnv1a(deviceId) << 32 | (uint)StringComparer.Ordinal.GetHashCode(deviceId);
+
     /// <summary>
     /// Whether an ETag-conditional line fails whatever is stored (null: that depends on the device): an update or
     /// createOrUpdate with eTag <c>*</c> never fails on its eTag, an update or delete without an eTag always does.
@@ -641,6 +654,7 @@ public sealed partial class JobGrain(
     /// <summary>Whether a delete or ETag-conditional line fails on the device as stored (null: none).</summary>
     private static bool FailsOn(BulkOperation operation, DeviceIdentity? stored) => operation.Mode switch
     {
+        ImportMode.Create => stored is not null,
         ImportMode.Delete => stored is null,
         ImportMode.DeleteIfMatchETag => stored is null || !Registry.BulkOperationApplier.Matches(operation, stored.ETag),
         // Absent, an update fails as 404001 on any attempt (a replay finding no device logs it), and createOrUpdate creates.
