@@ -297,18 +297,10 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         // chunk is released once that silo says it waits for its chunks, or else once it has left the cluster: the line
         // must end while its silo is still active.
         var cancellation = TestContext.Current.CancellationToken;
-        var (lines, _, ids, secondChunk) = CreatesAndNeverDeletes("gd");
-        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
-        await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
-        var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
-        var (jobSilo, stoppedKey, _) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
-        JobCluster.HeldDevice.Hold($"gd-{(stoppedKey == 0 ? 11 : 31):D2}");
-        probe.Release();
-        await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
+        var (_, _, ids, _) = CreatesAndNeverDeletes("gd");
+        var held = await ImportHeldOnTheJobSiloAsync("gd", cancellation);
+        await using var cluster = held.Cluster;
+        var (grains, jobGrain, jobSilo) = (cluster.Grains, held.Job, held.JobSilo);
 
         var handle = (Orleans.TestingHost.InProcessSiloHandle)cluster.Cluster.Silos.Single(s => s.SiloAddress == jobSilo);
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -337,19 +329,11 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         // rest: a replay of both counted the deletes of never-existing devices they had finished as applied (hostile
         // review, 2026-12-06: 20 of 1,079 error lines missing after a SIGTERM at 40 %).
         var cancellation = TestContext.Current.CancellationToken;
-        var (lines, never, ids, secondChunk) = CreatesAndNeverDeletes("gj");
-        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
-        await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
-        var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
-        var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
-        JobCluster.HeldDevice.Hold($"gj-{(stoppedKey == 0 ? 11 : 31):D2}");
-        probe.Release();
-        await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
+        var (_, never, ids, _) = CreatesAndNeverDeletes("gj");
+        var held = await ImportHeldOnTheJobSiloAsync("gj", cancellation);
+        await using var cluster = held.Cluster;
+        var (grains, probe, container, jobGrain, jobSilo, stoppedKey, keptKey) =
+            (cluster.Grains, held.Probe, held.Container, held.Job, held.JobSilo, held.StoppedKey, held.KeptKey);
         await probe.WhenFinished(f => f.Any(c => c.Key == keptKey)).WaitAsync(Bound, cancellation);
 
         await StopReleasingTheHeldDeviceAsync(cluster, jobSilo, cancellation);
@@ -487,6 +471,38 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             o.ImportChunksInFlight = 2;
             o.ImportLinesInFlight = linesInFlight;
         });
+
+    /// <summary>An import of <see cref="CreatesAndNeverDeletes"/> whose job silo's chunk has a line held at its device.</summary>
+    private sealed record HeldImport(JobCluster Cluster, ChunkProbe Probe, Azure.Storage.Blobs.BlobContainerClient Container, IJobGrain Job,
+        SiloAddress JobSilo, long StoppedKey, long KeptKey);
+
+    /// <summary>
+    /// Starts a two-chunk import of <see cref="CreatesAndNeverDeletes"/>, each chunk on its own silo, and lets them run
+    /// with the 10th line of the job silo's chunk held at its device (lines before it finished, lines after not started).
+    /// </summary>
+    private async Task<HeldImport> ImportHeldOnTheJobSiloAsync(string prefix, CancellationToken cancellation)
+    {
+        var (lines, _, _, secondChunk) = CreatesAndNeverDeletes(prefix);
+        var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
+        var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
+        try
+        {
+            var (container, sas) = await NewContainerAsync(azurite);
+            await UploadLinesAsync(container, "devices.txt", lines);
+            var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+            var jobGrain = cluster.Grains.GetGrain<IJobGrain>(job.JobId);
+            var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
+            JobCluster.HeldDevice.Hold($"{prefix}-{(stoppedKey == 0 ? 11 : 31):D2}");
+            probe.Release();
+            await JobCluster.HeldDevice.Arrived.WaitAsync(Bound, cancellation);
+            return new HeldImport(cluster, probe, container, jobGrain, jobSilo, stoppedKey, keptKey);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Waits until chunk 0 and chunk <paramref name="second"/> are held, each on its own silo; returns the job grain's silo,
