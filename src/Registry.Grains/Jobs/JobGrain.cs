@@ -496,9 +496,10 @@ public sealed partial class JobGrain(
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
             $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<InFlightChunk>();
-        // The ids the chunks this run sent name (as 64-bit hashes: ~20 B each while the job runs): a create line repeating
-        // one is read before its chunk is first sent (DoomedLines).
-        var named = new HashSet<ulong>();
+        // The ids the file's lines before each chunk name (as 64-bit hashes: ~20 B each while the job runs): a create line
+        // repeating one is read before its chunk is first sent (DoomedLines). A resumed run starts with those of the lines
+        // before its checkpoint, which an earlier run applied.
+        var named = await NamedBefore(input, checkpoint.Offset, stop);
         var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
         var handedBack = checkpoint.HandedBack.ToDictionary(h => h.Offset);
         // A chunk whose dispatch is being stored: not sent yet, whatever storage says of how far chunks went.
@@ -634,6 +635,31 @@ public sealed partial class JobGrain(
                 await Task.Delay(Backoff(attempt), clock, stop);
             }
         }
+    }
+
+    /// <summary>
+    /// The hashes of the ids the input's lines before <paramref name="to"/> name: what an earlier run of the job applied
+    /// before its checkpoint. Without them a resumed run took a <c>create</c> repeating such a line for a first one, did
+    /// not read it before sending its chunk, and a second crash's replay of that chunk found the device "created since the
+    /// job started" and counted the line as applied, its 409001 lost. Costs a read of the input up to the checkpoint, once
+    /// per resume (the lines are parsed for their ids only).
+    /// </summary>
+    private async Task<HashSet<ulong>> NamedBefore(Azure.Storage.Blobs.BlobClient input, long to, CancellationToken stop)
+    {
+        var named = new HashSet<ulong>();
+        if (to == 0)
+        {
+            return named;
+        }
+        var name = Job.Request.InputBlobName;
+        await using var stream = await JobBlobs.Call($"read the input blob '{name}'", () =>
+            input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = 0, BufferSize = 4 << 20 }, stop));
+        var chunker = new ImportChunker(stream, 0, options.Value.ImportChunkLines, options.Value.MaxLineBytes, $"The input blob '{name}'");
+        while (await JobBlobs.Call($"read the input blob '{name}'", () => chunker.Next(stop)) is { } chunk && chunk.Offset < to)
+        {
+            named.UnionWith(DeviceIds(chunk).Select(IdHash));
+        }
+        return named;
     }
 
     /// <summary>A device id's 64-bit hash, for <c>named</c> in <see cref="Import"/> (within this process only).</summary>
