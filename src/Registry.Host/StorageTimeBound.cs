@@ -138,9 +138,11 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
             // re-read after a failed write is there for.
             await operation.WaitAsync(timeout, _time);
         }
-        catch (TimeoutException e)
+        catch (TimeoutException)
         {
-            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", e);
+            // This bound's own timeout: its stack says nothing the message does not (a restart's catching up logged one
+            // such stack per request, a review, 2026-12-06).
+            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", null);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
@@ -161,7 +163,7 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         }
         catch (RoundTripTimeoutException e)
         {
-            throw Unavailable($"Storage did not answer within {e.Waited.TotalSeconds:0.#} s. Retry later.", e);
+            throw Unavailable($"Storage did not answer within {e.Waited.TotalSeconds:0.#} s. Retry later.", null);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
@@ -203,7 +205,10 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
         return lease;
     }
 
-    /// <summary>The caller gets IoT Hub's code and a plain text; what storage said stays in this silo's log.</summary>
+    /// <summary>
+    /// The caller gets IoT Hub's code and a plain text; what storage said stays in this silo's log, with its stack when
+    /// storage said something (a timeout of this bound is its message alone).
+    /// </summary>
     private StorageUnavailableException Unavailable(string message, Exception? cause)
     {
         LogUnavailable(logger, cause, message);

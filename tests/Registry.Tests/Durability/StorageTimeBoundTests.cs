@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
@@ -56,6 +57,29 @@ public sealed class StorageTimeBoundTests
         Assert.False(thirdSent);
         await Assert.ThrowsAsync<StorageUnavailableException>(() => first); // the hanging request, at its own timeout
         Assert.Equal(0, bound.RequestsWaiting);
+    }
+
+    [Fact]
+    public async Task A_request_or_a_load_round_trip_storage_does_not_answer_in_time_is_logged_as_one_warning_line_without_a_stack()
+    {
+        // After a restart, storage catching up made each such request log its timeout with a stack (a review's import,
+        // 2026-12-06): the stack is this bound's own and says nothing. What storage itself answers keeps its stack.
+        var time = new FakeTimeProvider();
+        var logs = new CapturedLogs();
+        using var factory = new LoggerFactory([logs]);
+        var bound = new StorageTimeBound(Timeout, new Logger<StorageTimeBound>(factory), requestsInFlight: 4, time);
+        var hanging = bound.Request(() => new TaskCompletionSource().Task);
+        time.Advance(Timeout);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => hanging);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.RunLong(
+            Task.FromException<int>(new RoundTripTimeoutException("a page", Timeout, new TaskCanceledException()))));
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.Run(
+            Task.FromException(new Azure.RequestFailedException(503, "Server busy"))));
+
+        var lines = logs.Lines.Select(l => l.Text).ToArray();
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines[..2], l => Assert.Equal("Storage did not answer within 5 s. Retry later.", l));
+        Assert.Contains("Azure.RequestFailedException: Server busy", lines[2], StringComparison.Ordinal);
     }
 
     [Fact]
