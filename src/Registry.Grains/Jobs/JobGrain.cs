@@ -655,10 +655,12 @@ public sealed partial class JobGrain(
         await using var stream = await JobBlobs.Call($"read the input blob '{name}'", () =>
             input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = 0, BufferSize = 4 << 20 }, stop));
         var chunker = new ImportChunker(stream, 0, options.Value.ImportChunkLines, options.Value.MaxLineBytes, $"The input blob '{name}'");
+        var started = clock.GetTimestamp();
         while (await JobBlobs.Call($"read the input blob '{name}'", () => chunker.Next(stop)) is { } chunk && chunk.Offset < to)
         {
             named.UnionWith(DeviceIds(chunk).Select(IdHash));
         }
+        LogNamedBefore(logger, JobId, to, named.Count, (long)clock.GetElapsedTime(started).TotalMilliseconds);
         return named;
     }
 
@@ -913,6 +915,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(EventId = 2314, Level = LogLevel.Warning, Message = "Job {JobId} stops with its silo and could not store what its chunks in flight came to; its resume replays them")]
     private static partial void LogHandBackNotStored(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(EventId = 2319, Level = LogLevel.Information, Message = "Job {JobId} resumes at byte {Offset} of its input: read the {Ids} device ids the lines before it name in {Milliseconds} ms")]
+    private static partial void LogNamedBefore(ILogger logger, string jobId, long offset, int ids, long milliseconds);
 
     [LoggerMessage(EventId = 2315, Level = LogLevel.Warning, Message = "Job {JobId} could not read which deletes of its chunk at byte {Offset} find no device in {Attempts} attempts ({Reason}); a replay of that chunk after a crash counts such a delete as applied")]
     private static partial void LogDoomedUnread(ILogger logger, string jobId, long offset, int attempts, string reason);
