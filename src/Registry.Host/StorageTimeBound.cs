@@ -138,11 +138,11 @@ public sealed partial class StorageTimeBound(TimeSpan timeout, ILogger<StorageTi
             // re-read after a failed write is there for.
             await operation.WaitAsync(timeout, _time);
         }
-        catch (TimeoutException)
+        catch (TimeoutException e)
         {
             // This bound's own timeout: its stack says nothing the message does not (a restart's catching up logged one
-            // such stack per request, a review, 2026-12-06).
-            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", null);
+            // such stack per request, a review, 2026-12-06). A timeout the operation itself threw keeps its stack.
+            throw Unavailable($"Storage did not answer within {timeout.TotalSeconds:0.#} s. Retry later.", operation.IsFaulted ? e : null);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
