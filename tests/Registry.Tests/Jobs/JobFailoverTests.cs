@@ -120,22 +120,12 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             o.ImportChunkLines = 10;
             o.ImportChunksInFlight = 2;
         });
-        var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var (container, jobGrain) = await StartImportAsync(cluster, lines);
         var heldOn = await probe.Held.WaitAsync(Bound, cancellation);
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
         await KillAsync(cluster, await cluster.SiloOfAsync(jobGrain), heldOn, probe, cancellation);
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
-        Assert.Equal(JobStatus.Completed, ended.Status);
-        Assert.Equal(20, ended.DevicesProcessed);
-        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
-        Assert.All(errors, e => Assert.Contains("\"errorCode\":409001", e, StringComparison.Ordinal));
-        Assert.Equal(repeated, errors.Select(e => repeated.Single(id => e.Contains($"\"{id}\"", StringComparison.Ordinal))));
-        Assert.Equal(20, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        await AssertEachRepeatedCreateLoggedOnceAsync(cluster, ended, container, repeated);
     }
 
     [Fact(Timeout = 300_000)]
@@ -158,12 +148,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             o.ImportChunkLines = 10;
             o.ImportChunksInFlight = 1;
         });
-        var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (container, jobGrain) = await StartImportAsync(cluster, lines);
         var bOn = await probe.HeldOn(b).WaitAsync(Bound, cancellation);
         await KillAsync(cluster, await cluster.SiloOfAsync(jobGrain), bOn, probe, cancellation, releasing: b);
         Assert.Equal(JobStatus.Running, (await WakeAsync(jobGrain, _ => true, cancellation)).Status); // on the survivor
@@ -173,12 +158,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         await KillAsync(cluster, cOn, cOn, probe, cancellation);
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
-        Assert.Equal(JobStatus.Completed, ended.Status);
-        Assert.Equal(20, ended.DevicesProcessed);
-        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
-        Assert.All(errors, e => Assert.Contains("\"errorCode\":409001", e, StringComparison.Ordinal));
-        Assert.Equal(repeated, errors.Select(e => repeated.Single(id => e.Contains($"\"{id}\"", StringComparison.Ordinal))));
-        Assert.Equal(20, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        await AssertEachRepeatedCreateLoggedOnceAsync(cluster, ended, container, repeated);
     }
 
     [Fact(Timeout = 300_000)]
@@ -261,11 +241,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             o.ImportChunksInFlight = 2;
         });
         var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (container, jobGrain) = await StartImportAsync(cluster, lines);
         var (stoppedOn, stoppedKey, keptKey) = await StopTheWorkerSiloWithoutTheJobAsync(cluster, jobGrain, probe, 0, secondChunk, cancellation);
         var ended = await WakeAndWaitForEndAsync(jobGrain, cancellation);
 
@@ -302,11 +278,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         var probe = new ChunkProbe(alsoHold: [0, secondChunk]);
         await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
         var grains = cluster.Grains;
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (container, jobGrain) = await StartImportAsync(cluster, lines);
         var firstOn = await probe.HeldOn(0).WaitAsync(Bound, cancellation);
         var secondOn = await probe.HeldOn(secondChunk).WaitAsync(Bound, cancellation);
         Assert.NotEqual(firstOn, secondOn);
@@ -412,11 +384,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         await using var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 1);
         var grains = cluster.Grains;
         await Task.WhenAll(deleted.Select(id => grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id))));
-        var (container, sas) = await NewContainerAsync(azurite);
-        await UploadLinesAsync(container, "devices.txt", lines);
-
-        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        var (container, jobGrain) = await StartImportAsync(cluster, lines);
         var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
         // The stopped chunk's devices in the order its worker applies them (by index partition, then as they came): its last
         // line is held, so its deletes have finished when the stop begins. Each leaves an entry in its own partition, and
@@ -530,10 +498,7 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
         var cluster = await DeployTwoChunksAsync(azurite, probe, linesInFlight: 4);
         try
         {
-            var (container, sas) = await NewContainerAsync(azurite);
-            await UploadLinesAsync(container, "devices.txt", lines);
-            var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
-            var jobGrain = cluster.Grains.GetGrain<IJobGrain>(job.JobId);
+            var (container, jobGrain) = await StartImportAsync(cluster, lines);
             var (jobSilo, stoppedKey, keptKey) = await ChunksHeldOnBothSilosAsync(cluster, jobGrain, probe, secondChunk, cancellation);
             JobCluster.HeldDevice.Hold($"{prefix}-{(stoppedKey == 0 ? 11 : 31):D2}");
             probe.Release();
@@ -607,6 +572,30 @@ public sealed class JobFailoverTests(AzuriteFixture azurite)
             .Order(StringComparer.Ordinal);
         Assert.Equal(ids, exported);
         await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>
+    /// The import of 20 devices, ten of them created twice, ended completed with 20 devices processed and counted, and
+    /// the 409001 of each of <paramref name="repeated"/> logged once.
+    /// </summary>
+    private static async Task AssertEachRepeatedCreateLoggedOnceAsync(JobCluster cluster, JobProperties ended,
+        Azure.Storage.Blobs.BlobContainerClient container, string[] repeated)
+    {
+        Assert.Equal(JobStatus.Completed, ended.Status);
+        Assert.Equal(20, ended.DevicesProcessed);
+        var errors = await ReadLinesAsync(container, JobBlobNames.ImportErrors);
+        Assert.All(errors, e => Assert.Contains("\"errorCode\":409001", e, StringComparison.Ordinal));
+        Assert.Equal(repeated, errors.Select(e => repeated.Single(id => e.Contains($"\"{id}\"", StringComparison.Ordinal))));
+        Assert.Equal(20, (await cluster.Grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+    }
+
+    /// <summary>Uploads <paramref name="lines"/> as <c>devices.txt</c> to a new container and starts their import.</summary>
+    private async Task<(Azure.Storage.Blobs.BlobContainerClient Container, IJobGrain Job)> StartImportAsync(JobCluster cluster, string[] lines)
+    {
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", lines);
+        var job = await cluster.Grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        return (container, cluster.Grains.GetGrain<IJobGrain>(job.JobId));
     }
 
     /// <summary>
