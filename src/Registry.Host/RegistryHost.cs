@@ -133,6 +133,7 @@ public static partial class RegistryHost
             {
                 o.ConnectTimeout = settings.MqttConnectTimeout;
                 o.MaxConnections = settings.MqttMaxConnections;
+                o.SessionRefresh = settings.MqttSessionRefresh;
             });
             builder.Services.AddOptions<ThrottlingOptions>()
                 .Bind(builder.Configuration.GetSection(RegistrySettings.Section).GetSection(ThrottlingOptions.Section));

@@ -91,6 +91,15 @@ public sealed partial class RegistrySettings
 
     public TimeSpan MqttConnectTimeout => TimeSpan.FromSeconds(MqttConnectTimeoutSeconds);
 
+    /// <summary>
+    /// Seconds after which an MQTT session its device grain heard nothing of (no message, no keep-alive) is re-asserted
+    /// to the grain, and closed if refused: after a silo that held device grains dies or stops, their devices show
+    /// Connected again, and a disable, delete or re-key closes their connections, within this time (0: never).
+    /// </summary>
+    public double MqttSessionRefreshSeconds { get; set; } = 15;
+
+    public TimeSpan MqttSessionRefresh => TimeSpan.FromSeconds(MqttSessionRefreshSeconds);
+
     /// <summary>A PFX to serve instead of the generated one.</summary>
     public string? CertificatePath { get; set; }
 
@@ -516,6 +525,10 @@ public sealed partial class RegistrySettings
             OutOfRange(nameof(ResponseTimeoutSeconds), ResponseTimeoutSeconds);
         }
         Positive(nameof(MqttConnectTimeoutSeconds), MqttConnectTimeoutSeconds);
+        if (!(MqttSessionRefreshSeconds >= 0) || MqttSessionRefreshSeconds > 3600)
+        {
+            problems.Add($"Registry:MqttSessionRefreshSeconds={MqttSessionRefreshSeconds} is out of range: use 0 (never) to 3600 seconds.");
+        }
         if (MqttMaxConnections < 1)
         {
             problems.Add($"Registry:MqttMaxConnections={MqttMaxConnections} must be at least 1.");
@@ -690,6 +703,7 @@ public sealed partial class RegistrySettings
         [nameof(ResponseTimeoutSeconds)] = "a number of seconds from 1 to 600",
         [nameof(DeviceIdleMinutes)] = FormattableString.Invariant($"a number of minutes above 1 (Orleans' collection quantum) and at most {MaxDeviceIdleMinutes} (a year)"),
         [nameof(PresencePersistSeconds)] = "a number of seconds from 1 to 3600",
+        [nameof(MqttSessionRefreshSeconds)] = "a number of seconds from 0 (never) to 3600",
         [nameof(JobHistoryDays)] = "a number of days above 0 (at most 36500)",
         ["Authentication:DeviceCacheSeconds"] = "a number of seconds, 0 or more",
     };

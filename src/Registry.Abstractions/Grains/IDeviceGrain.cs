@@ -35,6 +35,15 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("Connect")]
     Task<DeviceAccess> Connect(DeviceSession session);
 
+    /// <summary>
+    /// Device side: an edge re-asserting an MQTT session it still holds (<c>Registry:MqttSessionRefreshSeconds</c>), for an
+    /// activation made since the CONNECT (its silo died or stopped) that knows no session. Checks the device as
+    /// <see cref="Connect"/> does; <see cref="DeviceAccess.Granted"/> when this activation holds the session, or held none
+    /// and takes it (Connected again, no activity recorded); <see cref="DeviceAccess.SessionReplaced"/> when it holds another.
+    /// </summary>
+    [Alias("Reattach")]
+    Task<DeviceAccess> Reattach(DeviceSession session);
+
     /// <summary>Device side: the MQTT session ended. Disconnected when it was the current one; otherwise nothing.</summary>
     [Alias("Disconnect")]
     Task Disconnect(Guid sessionId);

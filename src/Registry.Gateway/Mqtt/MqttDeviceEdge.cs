@@ -39,6 +39,8 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     private readonly DeviceAccessAuthorizer _authorizer;
     private readonly IThrottle _throttle;
     private readonly IGrainFactory _grains;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _refresh = Task.CompletedTask;
     private readonly TimeProvider _clock;
     private readonly ILogger<MqttDeviceEdge> _logger;
     private readonly ConcurrentDictionary<string, MqttDeviceSession> _sessions = new(StringComparer.Ordinal);
@@ -109,10 +111,16 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     Task IMqttServerAdapter.StopAsync() => Task.CompletedTask;
 
-    public Task StartAsync(CancellationToken cancellationToken) => _server.StartAsync();
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _server.StartAsync();
+        _refresh = RefreshSessionsAsync(_stopping.Token);
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync();
+        await _refresh;
         await _server.StopAsync(new MqttServerStopOptions());
         if (_observerReference.IsValueCreated)
         {
@@ -120,7 +128,68 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
     }
 
-    public void Dispose() => _server.Dispose();
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _server.Dispose();
+    }
+
+    /// <summary>For tests: a pass of <see cref="RefreshSessionsAsync"/> ended.</summary>
+    internal event Action? SessionsRefreshed;
+
+    /// <summary>
+    /// Every <see cref="MqttEdgeOptions.SessionRefresh"/>, re-asserts to its device grain each session the grain heard
+    /// nothing of for as long (<see cref="IDeviceGrain.Reattach"/>), and closes it if the grain refuses it. A session
+    /// lives in its device's grain: when the grain's silo dies or stops, the activation made elsewhere knew no session
+    /// until the device's next message or keep-alive (180 s for the SDKs), so meanwhile the device showed Disconnected and
+    /// a disable, delete or re-key could not close its connection (hostile review, 2026-12-06: 15 of 30 disabled devices
+    /// still connected 15 s after the disable, closed only at their keep-alive).
+    /// </summary>
+    private async Task RefreshSessionsAsync(CancellationToken stop)
+    {
+        var every = _options.SessionRefresh;
+        if (every <= TimeSpan.Zero)
+        {
+            return;
+        }
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(every, _clock, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var due = _sessions.Values.Where(s => _clock.GetElapsedTime(Volatile.Read(ref s.LastGrainCall)) >= every).ToArray();
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = RefreshParallelism, CancellationToken = CancellationToken.None },
+                async (session, _) => await ReattachAsync(session));
+            SessionsRefreshed?.Invoke();
+        }
+    }
+
+    private const int RefreshParallelism = 16;
+
+    private async Task ReattachAsync(MqttDeviceSession session)
+    {
+        try
+        {
+            var access = await session.Grain.Reattach(session.ToDeviceSession(_observerReference.Value));
+            Volatile.Write(ref session.LastGrainCall, _clock.GetTimestamp());
+            if (access != DeviceAccess.Granted && IsCurrent(session))
+            {
+                LogSessionRefused(_logger, session.DeviceId, access);
+                session.Channel.Abort($"the device grain answered {access}");
+            }
+        }
+        catch (Exception exception)
+        {
+            // During a failover every quiet session of the lost silo's devices fails so until the cluster has declared it
+            // dead: a warning with a stack each would flood the log, and the next pass asks again.
+            LogRefreshFailed(_logger, session.DeviceId, exception.GetType().Name, exception.Message);
+        }
+    }
 
     /// <summary>
     /// Outermost on the MQTT endpoint, before TLS: the connection limit, then the connect deadline for the rest of
@@ -253,6 +322,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
                 Refuse(e, MqttConnectReasonCode.NotAuthorized, access.ToString());
                 return;
             }
+            session.LastGrainCall = _clock.GetTimestamp();
             if (RegisteringSession is { } registering)
             {
                 await registering(deviceId);
@@ -395,6 +465,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     private async Task<DeviceAccess> MessageAsync(MqttDeviceSession session, int messages)
     {
         var access = await session.Grain.Message(session.Messages(messages));
+        Volatile.Write(ref session.LastGrainCall, _clock.GetTimestamp());
         if (access != DeviceAccess.SessionUnknown)
         {
             return access;
@@ -586,6 +657,9 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     [LoggerMessage(EventId = 1157, Level = LogLevel.Debug, Message = "MQTT connection from {RemoteEndPoint} closed: no TLS handshake and CONNECT within {Seconds} s")]
     private static partial void LogConnectTimeout(ILogger logger, string? remoteEndPoint, double seconds);
+
+    [LoggerMessage(EventId = 1159, Level = LogLevel.Debug, Message = "Re-asserting the MQTT session of {DeviceId} to its device grain failed ({Error}: {Reason}); asked again at the next refresh")]
+    private static partial void LogRefreshFailed(ILogger logger, string deviceId, string error, string reason);
 
     [LoggerMessage(EventId = 1158, Level = LogLevel.Warning, Message = "MQTT connection limit {Limit} reached (Registry:MqttMaxConnections): new connections are closed at accept")]
     private static partial void LogConnectionLimit(ILogger logger, int limit);

@@ -14,6 +14,9 @@ internal sealed record MqttDeviceSession(string DeviceId, Guid SessionId, string
     /// <summary>Ends the session when the token it connected with expires; disposed when the session ends.</summary>
     public ITimer? Expiry;
 
+    /// <summary>When the device grain last heard of this session (a <see cref="TimeProvider.GetTimestamp"/>).</summary>
+    public long LastGrainCall;
+
     public DeviceSession ToDeviceSession(IDeviceSessionObserver observer) => new(SessionId, observer, KeyFingerprint);
 
     public DeviceMessage Messages(int count) => new(DeviceTransport.Mqtt, SessionId, KeyFingerprint, count);

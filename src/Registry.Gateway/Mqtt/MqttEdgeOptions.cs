@@ -8,4 +8,10 @@ public sealed class MqttEdgeOptions
 
     /// <summary>Most connections open at once (handshaking ones included); one more is closed at accept.</summary>
     public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>
+    /// How often each session whose device grain heard nothing from it for as long is re-asserted to its grain
+    /// (<see cref="Registry.Abstractions.IDeviceGrain.Reattach"/>); zero: never.
+    /// </summary>
+    public TimeSpan SessionRefresh { get; set; } = TimeSpan.FromSeconds(15);
 }

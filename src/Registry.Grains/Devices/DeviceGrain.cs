@@ -196,6 +196,24 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         return DeviceAccess.Granted;
     }
 
+    public async Task<DeviceAccess> Reattach(DeviceSession session)
+    {
+        await Index.Load();
+        var access = DevicePresence.Check(_state.State.Identity, session.KeyFingerprint);
+        if (access != DeviceAccess.Granted)
+        {
+            return access;
+        }
+        var before = _presence.ConnectionState;
+        access = _presence.Reattach(session, Now);
+        if (before != _presence.ConnectionState)
+        {
+            Touched();
+        }
+        await ConnectionChanged(before);
+        return access;
+    }
+
     public Task Disconnect(Guid sessionId)
     {
         var before = _presence.ConnectionState;

@@ -70,6 +70,27 @@ internal sealed class DevicePresence
         return replaced;
     }
 
+    /// <summary>
+    /// Takes <paramref name="session"/>, which its edge still holds, as the current one when none is (an activation made
+    /// since its CONNECT): Connected, with no activity recorded, since none arrived.
+    /// </summary>
+    public DeviceAccess Reattach(DeviceSession session, DateTime now)
+    {
+        if (_sessionId is { } current)
+        {
+            return current == session.SessionId ? DeviceAccess.Granted : DeviceAccess.SessionReplaced;
+        }
+        _sessionId = session.SessionId;
+        _observer = session.Observer;
+        _sessionKey = session.KeyFingerprint;
+        if (ConnectionState != DeviceConnectionState.Connected)
+        {
+            ConnectionState = DeviceConnectionState.Connected;
+            ConnectionStateUpdatedTime = now;
+        }
+        return DeviceAccess.Granted;
+    }
+
     /// <summary>Ends <paramref name="sessionId"/> when it is the current session; false when it was not.</summary>
     public bool Disconnect(Guid sessionId, DateTime now)
     {

@@ -101,6 +101,8 @@ public sealed class BulkOperationApplierTests
 
         public Task<DeviceAccess> Connect(DeviceSession session) => throw new NotSupportedException();
 
+        public Task<DeviceAccess> Reattach(DeviceSession session) => throw new NotSupportedException();
+
         public Task Disconnect(Guid sessionId) => throw new NotSupportedException();
 
         public Task<DeviceAccess> Message(DeviceMessage message) => throw new NotSupportedException();

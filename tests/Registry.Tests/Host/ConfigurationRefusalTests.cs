@@ -57,6 +57,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("MqttPort=-1", "Registry:MqttPort=-1")]
     [InlineData("MqttConnectTimeoutSeconds=0", "Registry:MqttConnectTimeoutSeconds=0")]
     [InlineData("MqttMaxConnections=0", "Registry:MqttMaxConnections=0 must be at least 1")]
+    [InlineData("MqttSessionRefreshSeconds=-1", "Registry:MqttSessionRefreshSeconds=-1 is out of range: use 0 (never) to 3600 seconds")]
     [InlineData("ListenBacklog=0", "Registry:ListenBacklog=0 is out of range")]
     [InlineData("MaxActiveJobs=0", "Registry:MaxActiveJobs=0 must be at least 1")]
     [InlineData("ImportChunksInFlight=0", "Registry:ImportChunksInFlight=0 is out of range: use 1 to 64")]

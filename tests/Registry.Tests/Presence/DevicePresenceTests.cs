@@ -1,3 +1,4 @@
+using Orleans.Core.Internal;
 using Registry.Abstractions;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.DeviceInputs;
@@ -139,6 +140,30 @@ public sealed class DevicePresenceTests(PresenceClusterFixture fixture) : IClass
         Assert.Equal(DeviceAccess.NotRegistered, await fixture.Device(id).Heartbeat());
         Assert.Null(await fixture.Device(id).Get());
         GC.KeepAlive(observer);
+    }
+
+    [Fact]
+    public async Task Reattach_takes_a_session_only_when_none_is_held_records_no_activity_and_answers_the_refusals_connect_answers()
+    {
+        var (id, primary, _) = await NewDeviceAsync();
+        var session = Session(primary);
+        await fixture.Device(id).Connect(session);
+        var connectedAt = fixture.Now;
+        await fixture.Device(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        fixture.Clock.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Reattach(session));
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Reattach(session)); // held now: nothing changes
+        var device = (await fixture.Device(id).Get())!;
+        Assert.Equal(DeviceConnectionState.Connected, device.ConnectionState);
+        Assert.Equal(fixture.Now, device.ConnectionStateUpdatedTime);
+        Assert.Equal(connectedAt, device.LastActivityTime);
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Message(Mqtt(session, primary)));
+        Assert.Equal(DeviceAccess.SessionReplaced, await fixture.Device(id).Reattach(Session(primary)));
+        Assert.Equal(DeviceAccess.KeyRevoked, await fixture.Device(id).Reattach(Session(Convert.ToBase64String(new byte[32]))));
+        await fixture.Device(id).Update(Sas(id, DeviceStatus.Disabled), ETagCondition.Any);
+        Assert.Equal(DeviceAccess.Disabled, await fixture.Device(id).Reattach(session));
+        Assert.Equal(DeviceConnectionState.Disconnected, (await fixture.Device(id).Get())!.ConnectionState);
     }
 
     [Fact]
