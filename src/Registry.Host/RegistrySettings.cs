@@ -94,7 +94,7 @@ public sealed partial class RegistrySettings
     /// <summary>
     /// Seconds after which an MQTT session its device grain heard nothing of (no message, no keep-alive) is re-asserted
     /// to the grain, and closed if refused: after a silo that held device grains dies or stops, their devices show
-    /// Connected again, and a disable, delete or re-key closes their connections, within this time (0: never).
+    /// Connected again, and a disable, delete or re-key closes their connections, within one to two such periods (0: never).
     /// </summary>
     public double MqttSessionRefreshSeconds { get; set; } = 15;
 
