@@ -119,8 +119,10 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A pass in flight starts no more calls; those it has out end by themselves (a silo lost mid-pass leaves them
+        // waiting for Orleans' response timeout): the stop waits for them only as long as the host lets it.
         await _stopping.CancelAsync();
-        await _refresh;
+        await Task.WhenAny(_refresh, Task.Delay(Timeout.Infinite, cancellationToken));
         await _server.StopAsync(new MqttServerStopOptions());
         if (_observerReference.IsValueCreated)
         {
@@ -130,7 +132,10 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     public void Dispose()
     {
-        _stopping.Dispose();
+        if (_refresh.IsCompleted)
+        {
+            _stopping.Dispose(); // else the pass still holds its token; the source has no timer to release
+        }
         _server.Dispose();
     }
 
@@ -163,8 +168,15 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
                 return;
             }
             var due = _sessions.Values.Where(s => _clock.GetElapsedTime(Volatile.Read(ref s.LastGrainCall)) >= every).ToArray();
-            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = RefreshParallelism, CancellationToken = CancellationToken.None },
-                async (session, _) => await ReattachAsync(session));
+            try
+            {
+                await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = RefreshParallelism, CancellationToken = stop },
+                    async (session, _) => await ReattachAsync(session));
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
             SessionsRefreshed?.Invoke();
         }
     }
