@@ -175,13 +175,18 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     private DateTime Now => _clock.GetUtcNow().UtcDateTime;
 
-    public async Task<DeviceAccess> Connect(DeviceSession session)
+    /// <summary>Whether the device may act with the session's key, once its state is loaded.</summary>
+    private async Task<DeviceAccess> Admits(DeviceSession session)
     {
         await Index.Load();
-        var access = DevicePresence.Check(_state.State.Identity, session.KeyFingerprint);
-        if (access != DeviceAccess.Granted)
+        return DevicePresence.Check(_state.State.Identity, session.KeyFingerprint);
+    }
+
+    public async Task<DeviceAccess> Connect(DeviceSession session)
+    {
+        if (await Admits(session) is not DeviceAccess.Granted and var refused)
         {
-            return access;
+            return refused;
         }
         var before = _presence.ConnectionState;
         var now = Now;
@@ -198,14 +203,12 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     public async Task<DeviceAccess> Reattach(DeviceSession session)
     {
-        await Index.Load();
-        var access = DevicePresence.Check(_state.State.Identity, session.KeyFingerprint);
-        if (access != DeviceAccess.Granted)
+        if (await Admits(session) is not DeviceAccess.Granted and var refused)
         {
-            return access;
+            return refused;
         }
         var before = _presence.ConnectionState;
-        access = _presence.Reattach(session, Now);
+        var access = _presence.Reattach(session, Now);
         if (before != _presence.ConnectionState)
         {
             Touched();

@@ -58,14 +58,7 @@ internal sealed class DevicePresence
         (Guid, IDeviceSessionObserver?)? replaced = _sessionId is { } previous && previous != session.SessionId
             ? (previous, _observer)
             : null;
-        _sessionId = session.SessionId;
-        _observer = session.Observer;
-        _sessionKey = session.KeyFingerprint;
-        if (ConnectionState != DeviceConnectionState.Connected)
-        {
-            ConnectionState = DeviceConnectionState.Connected;
-            ConnectionStateUpdatedTime = now;
-        }
+        Take(session, now);
         LastActivityTime = now;
         return replaced;
     }
@@ -80,6 +73,13 @@ internal sealed class DevicePresence
         {
             return current == session.SessionId ? DeviceAccess.Granted : DeviceAccess.SessionReplaced;
         }
+        Take(session, now);
+        return DeviceAccess.Granted;
+    }
+
+    /// <summary><paramref name="session"/> is the current one: the device is Connected (since now, unless it was).</summary>
+    private void Take(DeviceSession session, DateTime now)
+    {
         _sessionId = session.SessionId;
         _observer = session.Observer;
         _sessionKey = session.KeyFingerprint;
@@ -88,7 +88,6 @@ internal sealed class DevicePresence
             ConnectionState = DeviceConnectionState.Connected;
             ConnectionStateUpdatedTime = now;
         }
-        return DeviceAccess.Granted;
     }
 
     /// <summary>Ends <paramref name="sessionId"/> when it is the current session; false when it was not.</summary>
