@@ -183,13 +183,22 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     private const int RefreshParallelism = 16;
 
-    private async Task ReattachAsync(MqttDeviceSession session)
+    /// <summary>
+    /// Re-asserts <paramref name="session"/> to its grain. A session that ended here while the call was out (its
+    /// Disconnect may have reached the grain first) is ended at the grain again, or the grain would keep it: Connected,
+    /// and never collected, for a connection that is gone.
+    /// </summary>
+    internal async Task ReattachAsync(MqttDeviceSession session)
     {
         try
         {
             var access = await session.Grain.Reattach(session.ToDeviceSession(_observerReference.Value));
             Volatile.Write(ref session.LastGrainCall, _clock.GetTimestamp());
-            if (access != DeviceAccess.Granted && IsCurrent(session))
+            if (!IsCurrent(session))
+            {
+                await session.Grain.Disconnect(session.SessionId);
+            }
+            else if (access != DeviceAccess.Granted)
             {
                 LogSessionRefused(_logger, session.DeviceId, access);
                 session.Channel.Abort($"the device grain answered {access}");
@@ -614,6 +623,9 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             PolicySessionsRechecked?.Invoke();
         }
     }
+
+    /// <summary>For tests: the session this edge holds for <paramref name="deviceId"/>, if any.</summary>
+    internal MqttDeviceSession? SessionOf(string deviceId) => _sessions.GetValueOrDefault(deviceId);
 
     private bool IsCurrent(MqttDeviceSession session) =>
         _sessions.TryGetValue(session.DeviceId, out var current) && current.SessionId == session.SessionId;

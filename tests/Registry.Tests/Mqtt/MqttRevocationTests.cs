@@ -101,6 +101,41 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
         Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ReconnectAsync(id, key));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_refresh_of_a_session_that_ended_while_it_was_out_leaves_the_device_disconnected()
+    {
+        // The pass takes the sessions due, then calls their grains: a device that disconnects meanwhile has its Disconnect
+        // reach the grain first, and the late re-assertion made the grain take the ended session (Connected for good:
+        // a grain holding a session is never collected). Here the late call is made after the end, by hand.
+        var (id, key) = await fixture.NewDeviceAsync("rev-late");
+        var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+        var edge = Host.Services.GetRequiredService<MqttDeviceEdge>();
+        var session = edge.SessionOf(id)!;
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnEnded(string device)
+        {
+            if (device == id)
+            {
+                ended.TrySetResult();
+            }
+        }
+        edge.SessionEnded += OnEnded;
+        try
+        {
+            await client.DisconnectAsync(cancellationToken: TestContext.Current.CancellationToken);
+            await ended.Task.WaitAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            edge.SessionEnded -= OnEnded;
+        }
+        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+
+        await edge.ReattachAsync(session);
+
+        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+    }
+
     /// <summary>
     /// Moves the clock on by the edge's refresh period until a refresh pass has run (the pass waits on the fake clock; it
     /// may be between two waits when the clock first moves).
