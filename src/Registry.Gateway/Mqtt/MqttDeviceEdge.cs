@@ -483,7 +483,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     /// <see cref="IDeviceGrain.Message"/>; a grain re-activated since the CONNECT (SessionUnknown) is told of the
     /// session again, with the same id and key, and asked once more.
     /// </summary>
-    private async Task<DeviceAccess> MessageAsync(MqttDeviceSession session, int messages)
+    internal async Task<DeviceAccess> MessageAsync(MqttDeviceSession session, int messages)
     {
         var access = await session.Grain.Message(session.Messages(messages));
         Volatile.Write(ref session.LastGrainCall, _clock.GetTimestamp());
@@ -492,6 +492,13 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             return access;
         }
         access = await session.Grain.Connect(session.ToDeviceSession(_observerReference.Value));
+        if (access == DeviceAccess.Granted && !IsCurrent(session))
+        {
+            // The connection ended while the session was told again (its Disconnect may have reached the grain first):
+            // ended at the grain again, as a late refresh is (ReattachAsync).
+            await session.Grain.Disconnect(session.SessionId);
+            return DeviceAccess.SessionUnknown;
+        }
         return access == DeviceAccess.Granted ? await session.Grain.Message(session.Messages(messages)) : access;
     }
 
