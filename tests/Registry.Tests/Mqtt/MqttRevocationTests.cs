@@ -26,14 +26,8 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
 
         var device = await fixture.GetDeviceAsync(id);
         device["status"] = "disabled";
-        using (var put = await fixture.Owner.PutDeviceAsync(id, device.ToJsonString(), "\"*\""))
-        {
-            await put.ReadDeviceAsync(HttpStatusCode.OK);
-        }
-        await closed.WaitAsync(TestContext.Current.CancellationToken);
-
-        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ReconnectAsync(id, key));
-        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        await PutAndAssertClosedAndRefusedAsync(id, key, device, closed, TestContext.Current.CancellationToken);
+        Assert.Equal("Disconnected", await ConnectionStateAsync(id));
     }
 
     [Fact(Timeout = 60_000)]
@@ -62,13 +56,7 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
         var device = await fixture.GetDeviceAsync(id);
         device["authentication"]!["symmetricKey"]!["primaryKey"] = Convert.ToBase64String(Guid.NewGuid().ToByteArray().Concat(Guid.NewGuid().ToByteArray()).ToArray());
         device["authentication"]!["symmetricKey"]!["secondaryKey"] = Convert.ToBase64String(Guid.NewGuid().ToByteArray().Concat(Guid.NewGuid().ToByteArray()).ToArray());
-        using (var put = await fixture.Owner.PutDeviceAsync(id, device.ToJsonString(), "\"*\""))
-        {
-            await put.ReadDeviceAsync(HttpStatusCode.OK);
-        }
-        await closed.WaitAsync(TestContext.Current.CancellationToken);
-
-        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ReconnectAsync(id, key));
+        await PutAndAssertClosedAndRefusedAsync(id, key, device, closed, TestContext.Current.CancellationToken);
     }
 
     [Fact(Timeout = 60_000)]
@@ -82,8 +70,8 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
         var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
         var closed = MqttDevices.Disconnected(client);
         var edge = Host.Services.GetRequiredService<MqttDeviceEdge>();
-        await Host.Services.GetRequiredService<IGrainFactory>().GetGrain<IDeviceGrain>(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        await EndActivationAsync(id);
+        Assert.Equal("Disconnected", await ConnectionStateAsync(id));
         var lastActivity = (string)(await fixture.GetDeviceAsync(id))["lastActivityTime"]!;
 
         await RefreshAsync(edge);
@@ -93,12 +81,7 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
         Assert.Equal(lastActivity, (string)device["lastActivityTime"]!); // the refresh is no activity of the device
         Assert.True(client.IsConnected);
         device["status"] = "disabled";
-        using (var put = await fixture.Owner.PutDeviceAsync(id, device.ToJsonString(), "\"*\""))
-        {
-            await put.ReadDeviceAsync(HttpStatusCode.OK);
-        }
-        await closed.WaitAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ReconnectAsync(id, key));
+        await PutAndAssertClosedAndRefusedAsync(id, key, device, closed, TestContext.Current.CancellationToken);
     }
 
     [Fact(Timeout = 60_000)]
@@ -129,15 +112,15 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
         {
             edge.SessionEnded -= OnEnded;
         }
-        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        Assert.Equal("Disconnected", await ConnectionStateAsync(id));
 
         await edge.ReattachAsync(session);
-        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        Assert.Equal("Disconnected", await ConnectionStateAsync(id));
         // The same for a message of the ending connection meeting an activation made since the CONNECT, which the edge
         // tells of the session again before it records the message.
-        await Host.Services.GetRequiredService<IGrainFactory>().GetGrain<IDeviceGrain>(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await EndActivationAsync(id);
         await edge.MessageAsync(session, 1);
-        Assert.Equal("Disconnected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+        Assert.Equal("Disconnected", await ConnectionStateAsync(id));
     }
 
     /// <summary>
@@ -162,6 +145,27 @@ public sealed class MqttRevocationTests(MqttRegistryFixture fixture) : IClassFix
             edge.SessionsRefreshed -= OnRefreshed;
         }
     }
+
+    /// <summary>
+    /// Replaces the device with <paramref name="device"/> (any ETag), as the owner; its connection must then close and a
+    /// reconnect with <paramref name="key"/> get CONNACK 5.
+    /// </summary>
+    private async Task PutAndAssertClosedAndRefusedAsync(string id, string key, System.Text.Json.Nodes.JsonNode device, Task closed,
+        CancellationToken cancellation)
+    {
+        using (var put = await fixture.Owner.PutDeviceAsync(id, device.ToJsonString(), "\"*\""))
+        {
+            await put.ReadDeviceAsync(HttpStatusCode.OK);
+        }
+        await closed.WaitAsync(cancellation);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ReconnectAsync(id, key));
+    }
+
+    private async Task<string> ConnectionStateAsync(string id) => (string)(await fixture.GetDeviceAsync(id))["connectionState"]!;
+
+    /// <summary>Ends the device grain's activation, as the stop or death of its silo does: the next call activates it anew.</summary>
+    private Task EndActivationAsync(string id) =>
+        Host.Services.GetRequiredService<IGrainFactory>().GetGrain<IDeviceGrain>(id).Cast<IGrainManagementExtension>().DeactivateOnIdle().AsTask();
 
     private async Task<MqttClientConnectResultCode> ReconnectAsync(string id, string key)
     {
