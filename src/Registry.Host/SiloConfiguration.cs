@@ -147,6 +147,7 @@ public static class SiloConfiguration
         silo.Services.AddSingleton<PresenceWriter>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceWriter>());
         silo.Services.AddSingleton<ConnectedDevices>();
+        silo.Services.AddSingleton<ActiveDevices>();
         // Monitor partitions lost with a silo come back when it is declared dead, not at their reminder's next tick.
         silo.Services.AddSingleton<MonitorWaker>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MonitorWaker>());

@@ -36,10 +36,36 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
         {
             return null;
         }
-        return new PresenceRecord(deviceId, e.GetString(GenerationColumn) ?? "",
+        return Record(deviceId, e);
+    }
+
+    /// <summary>One range query over the partition's rows, from the least of the ids' RowKeys to the greatest.</summary>
+    public async Task<IReadOnlyDictionary<string, PresenceRecord>> ReadMany(int partition, IReadOnlyCollection<string> deviceIds)
+    {
+        var found = new Dictionary<string, PresenceRecord>(deviceIds.Count, StringComparer.Ordinal);
+        if (deviceIds.Count == 0)
+        {
+            return found;
+        }
+        var rowKeys = deviceIds.Select(KeyEscapingGrainStorage.EscapeKey).Order(StringComparer.Ordinal).ToArray();
+        var wanted = deviceIds.ToHashSet(StringComparer.Ordinal);
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {TableIndexStore.PartitionKey(partition)} and RowKey ge {rowKeys[0]} and RowKey le {rowKeys[^1]}");
+        await foreach (var e in table.QueryAsync<TableEntity>(filter))
+        {
+            var deviceId = KeyEscapingGrainStorage.UnescapeKey(e.RowKey);
+            if (wanted.Contains(deviceId))
+            {
+                found[deviceId] = Record(deviceId, e);
+            }
+        }
+        return found;
+    }
+
+    private static PresenceRecord Record(string deviceId, TableEntity e) =>
+        new(deviceId, e.GetString(GenerationColumn) ?? "",
             e.GetDateTimeOffset(ActivityColumn)?.UtcDateTime ?? default, e.GetDateTimeOffset(HeartbeatColumn)?.UtcDateTime,
             e.GetDateTimeOffset(ConnectionColumn)?.UtcDateTime ?? default); // absent in rows written before the column
-    }
 
     private static TableEntity Entity(string partitionKey, PresenceRecord record)
     {
@@ -71,5 +97,8 @@ public sealed class BoundedPresenceStore(IPresenceStore inner, StorageTimeBound 
     public Task Write(int partition, IReadOnlyList<PresenceRecord> records) => bound.Request(() => inner.Write(partition, records));
 
     public Task<PresenceRecord?> Read(int partition, string deviceId) => bound.Request(() => inner.Read(partition, deviceId));
+
+    public Task<IReadOnlyDictionary<string, PresenceRecord>> ReadMany(int partition, IReadOnlyCollection<string> deviceIds) =>
+        bound.Request(() => inner.ReadMany(partition, deviceIds));
 }
 

@@ -28,6 +28,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     private readonly PresenceWriter _writer;
     private readonly IPresenceStore _presenceStore;
     private readonly ConnectedDevices _connected;
+    private readonly ActiveDevices _active;
     private IndexMembership? _index;
     // This activation's place at the writer, made when it is first queued there.
     private PresenceMark? _mark;
@@ -44,6 +45,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         PresenceWriter writer,
         IPresenceStore presenceStore,
         ConnectedDevices connected,
+        ActiveDevices active,
         ILogger<DeviceGrain> logger,
         LifecycleNotifications lifecycle,
         DeviceETags etags)
@@ -54,6 +56,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         _writer = writer;
         _presenceStore = presenceStore;
         _connected = connected;
+        _active = active;
         _logger = logger;
         DeviceId = this.GetPrimaryKeyString();
         _monitoring = new DeviceMonitoring(GrainFactory, DeviceId, indexOptions.Value.Partitions, heartbeatOptions.Value, Now, logger);
@@ -132,7 +135,27 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
     /// shuts down leaves it to the writer's last batch instead of one write per device. Otherwise the writer's queue
     /// lets go of this activation: what it would write is taken here.
     /// </summary>
+    /// <summary>Known to this silo as active from here on: a listing then reads the device through this activation.</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _active.Activated(DeviceId);
+        return base.OnActivateAsync(cancellationToken);
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Deactivate(reason, cancellationToken);
+        }
+        finally
+        {
+            // Only once its presence is written: a listing that reads the device from storage from now on reads that.
+            _active.Deactivated(DeviceId);
+        }
+    }
+
+    private async Task Deactivate(DeactivationReason reason, CancellationToken cancellationToken)
     {
         PresenceRecord? record = null;
         if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)

@@ -34,6 +34,20 @@ internal sealed class DevicePresence
         LastActivityTime = LastActivityTime,
     };
 
+    /// <summary>
+    /// <paramref name="identity"/> as a new activation of its device shows it once it has restored <paramref name="record"/>
+    /// (the presence persisted for the device, or null): for a reader of stored rows that activates no grain.
+    /// </summary>
+    public static DeviceIdentity Restored(DeviceIdentity identity, PresenceRecord? record)
+    {
+        var presence = new DevicePresence();
+        if (record is not null && record.GenerationId == identity.GenerationId)
+        {
+            presence.Restore(record.LastActivityTime, record.LastHeartbeatTime, record.ConnectionStateUpdatedTime);
+        }
+        return presence.Overlay(identity);
+    }
+
     /// <summary>Whether the device may act with the key named by <paramref name="keyFingerprint"/> (null: no key to check).</summary>
     public static DeviceAccess Check(DeviceIdentity? identity, string? keyFingerprint)
     {

@@ -24,4 +24,12 @@ public interface IDevicePartitionScan
     /// one range query, each with its partition, in storage order (the partitions' devices interleaved).
     /// </summary>
     IAsyncEnumerable<(int Partition, DeviceIdentity Device)> ScanGroup(IReadOnlyList<int> group, CancellationToken cancellation = default);
+
+    /// <summary>
+    /// The stored identities of <paramref name="deviceIds"/>, all of <paramref name="partition"/>, by one range query over
+    /// their storage group's rows from the least of their keys to the greatest (a listing's page of one partition: rows of
+    /// the group's other partitions in that range are read and skipped). An id without a row in that range is absent from
+    /// the answer: the caller reads it another way.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, DeviceIdentity>> ReadMany(int partition, IReadOnlyCollection<string> deviceIds, CancellationToken cancellation = default);
 }

@@ -14,6 +14,16 @@ public interface IPresenceStore
     Task<PresenceRecord?> Read(int partition, string deviceId);
 
     /// <summary>
+    /// The last records written for <paramref name="deviceIds"/>, all of <paramref name="partition"/> (a listing's page); an
+    /// id with none is absent. A store that can read them by one range query does; this default reads them one by one.
+    /// </summary>
+    async Task<IReadOnlyDictionary<string, PresenceRecord>> ReadMany(int partition, IReadOnlyCollection<string> deviceIds)
+    {
+        var records = await Task.WhenAll(deviceIds.Select(id => Read(partition, id)));
+        return records.OfType<PresenceRecord>().ToDictionary(r => r.DeviceId, StringComparer.Ordinal);
+    }
+
+    /// <summary>
     /// Whether what is written lives only in the cluster's silos (the embedded mode's grains): then the last silo's stop
     /// has nowhere to write to that outlives it, and does not try.
     /// </summary>

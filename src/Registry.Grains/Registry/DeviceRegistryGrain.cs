@@ -1,7 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Registry.Abstractions;
+using Registry.Grains.Devices;
 using Registry.Grains.Index;
 using Registry.Grains.Storage;
 
@@ -13,10 +15,19 @@ namespace Registry.Grains.Registry;
 /// </summary>
 [StatelessWorker]
 [Reentrant] // no state of its own: a call waiting for a device must not hold the silo's other calls (HeartbeatBatchGrain)
-public sealed class DeviceRegistryGrain(
-    IOptions<RegistryIndexOptions> indexOptions, IGrainFactory grains, ILogger<DeviceRegistryGrain> logger) : Grain, IDeviceRegistryGrain
+public sealed partial class DeviceRegistryGrain(
+    IOptions<RegistryIndexOptions> indexOptions, IGrainFactory grains, ILogger<DeviceRegistryGrain> logger, IServiceProvider services,
+    IPresenceStore presence, ActiveDevices active, IClusterMembershipService membership, ILocalSiloDetails silo) : Grain, IDeviceRegistryGrain
 {
     private const int MaxPartitionWindow = 32;
+
+    /// <summary>
+    /// How long a listing waits for a page's stored rows, or for the silos to say which of its devices are active, before
+    /// it reads the page through the device grains instead.
+    /// </summary>
+    private static readonly TimeSpan StoredReadTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IDevicePartitionScan? _rows = active.Kept ? services.GetService<IDevicePartitionScan>() : null;
 
     /// <summary>Index partitions a statistics call asks at once.</summary>
     public const int StatisticsWindow = PartitionLookAhead.Window;
@@ -94,10 +105,7 @@ public sealed class DeviceRegistryGrain(
             {
                 var budget = max - devices.Count;
                 var taken = page.Entries.Count <= budget ? page.Entries : page.Entries.Take(budget).ToArray();
-                // Phantoms (ids whose device is gone) come back null and are dropped from the index as they are met.
-                var read = await Task.WhenAll(taken.Select(e =>
-                    GrainFactory.GetGrain<IIndexedDevice>(e.DeviceId).ReadForIndex(e.Enabled)));
-                devices.AddRange(read.OfType<DeviceIdentity>());
+                devices.AddRange(await Read(partition, taken));
 
                 if (taken.Count < page.Entries.Count || page.HasMore)
                 {
@@ -124,6 +132,87 @@ public sealed class DeviceRegistryGrain(
         var next = partition < Partitions ? new ContinuationToken(partition, after).Encode(Partitions) : null;
         return new DevicePage(devices, next);
     }
+
+    /// <summary>
+    /// The devices of <paramref name="entries"/> (of <paramref name="partition"/>), in their order. Where device rows can be
+    /// read by range (<see cref="IDevicePartitionScan"/>), a device no silo has active is read from its stored row and its
+    /// persisted presence, one range query each for the page, which is what an activation would load and show; only the
+    /// others are read through their grains: a device active somewhere (its grain may know newer activity, or a session),
+    /// and an entry without a row or whose status flag disagrees with its row (the grain drops or corrects it in its own
+    /// turn). A page whose stored reads fail, or whose silos do not all answer, is read through its grains whole.
+    /// </summary>
+    private async Task<IEnumerable<DeviceIdentity>> Read(int partition, IReadOnlyList<IndexEntry> entries)
+    {
+        if (_rows is null || entries.Count == 0)
+        {
+            return await ThroughGrains(entries);
+        }
+        var ids = entries.Select(e => e.DeviceId).ToArray();
+        IReadOnlyDictionary<string, DeviceIdentity> rows;
+        IReadOnlyDictionary<string, PresenceRecord> records;
+        HashSet<string> inUse;
+        try
+        {
+            using var timeout = new CancellationTokenSource(StoredReadTimeout);
+            var activeTask = ActiveAmong(ids);
+            var rowsTask = _rows.ReadMany(partition, ids, timeout.Token);
+            var recordsTask = presence.ReadMany(partition, ids);
+            await Task.WhenAll(activeTask, rowsTask, recordsTask).WaitAsync(StoredReadTimeout);
+            (inUse, rows, records) = (await activeTask, await rowsTask, await recordsTask);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogStoredReadFailed(logger, e, partition);
+            return await ThroughGrains(entries);
+        }
+
+        var read = new DeviceIdentity?[entries.Count];
+        var throughGrains = new List<Task>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (!inUse.Contains(entry.DeviceId) && rows.TryGetValue(entry.DeviceId, out var identity)
+                && (identity.Status == DeviceStatus.Enabled) == entry.Enabled)
+            {
+                read[i] = DevicePresence.Restored(identity, records.GetValueOrDefault(entry.DeviceId));
+            }
+            else
+            {
+                throughGrains.Add(ReadAt(i, entry));
+            }
+        }
+        await Task.WhenAll(throughGrains);
+        return read.OfType<DeviceIdentity>();
+
+        // In this activation's turns, one at a time: the array needs no lock.
+        async Task ReadAt(int at, IndexEntry entry) => read[at] = await ReadThroughGrain(entry);
+    }
+
+    // Phantoms (ids whose device is gone) come back null and are dropped from the index as they are met.
+    private async Task<IEnumerable<DeviceIdentity>> ThroughGrains(IReadOnlyList<IndexEntry> entries) =>
+        (await Task.WhenAll(entries.Select(ReadThroughGrain))).OfType<DeviceIdentity>();
+
+    private Task<DeviceIdentity?> ReadThroughGrain(IndexEntry entry) =>
+        GrainFactory.GetGrain<IIndexedDevice>(entry.DeviceId).ReadForIndex(entry.Enabled);
+
+    /// <summary>Those of <paramref name="ids"/> with an activation on an active silo: this silo's from memory, the others' by a call each.</summary>
+    private async Task<HashSet<string>> ActiveAmong(string[] ids)
+    {
+        var answers = await Task.WhenAll(membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress.Equals(silo.SiloAddress)
+                ? Task.FromResult(active.Among(ids))
+                : GrainFactory.GetGrain<IActiveDevicesGrain>(m.SiloAddress.ToParsableString()).Among(ids)));
+        var inUse = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var answer in answers)
+        {
+            inUse.UnionWith(answer);
+        }
+        return inUse;
+    }
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Debug, Message = "A listing page of index partition {Partition} is read through its device grains: its stored rows or its silos did not answer")]
+    private static partial void LogStoredReadFailed(ILogger logger, Exception exception, int partition);
 
     public async Task<BulkOperationResult> ApplyBulk(IReadOnlyList<BulkOperation> operations)
     {

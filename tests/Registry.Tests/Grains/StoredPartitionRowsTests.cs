@@ -34,6 +34,9 @@ public sealed class StoredPartitionRowsTests
 
         public IAsyncEnumerable<DeviceIdentity> Scan(int partition, CancellationToken cancellation = default) => throw new NotSupportedException();
 
+        public Task<IReadOnlyDictionary<string, DeviceIdentity>> ReadMany(int partition, IReadOnlyCollection<string> deviceIds, CancellationToken cancellation = default) =>
+            throw new NotSupportedException();
+
         public async IAsyncEnumerable<(int Partition, DeviceIdentity Device)> ScanGroup(IReadOnlyList<int> group, [EnumeratorCancellation] CancellationToken cancellation = default)
         {
             Interlocked.Increment(ref Started);
