@@ -95,30 +95,43 @@ public sealed partial class DeviceRegistryGrain(
         var window = 1;
         while (partition < Partitions && devices.Count < max)
         {
-            var wanted = max - devices.Count;
-            var first = partition;
-            var pages = await Task.WhenAll(Enumerable.Range(first, Math.Min(window, Partitions - first)).Select(p =>
-                GrainFactory.GetGrain<IDeviceIndexGrain>(p).Page(p == first ? after : null, wanted)));
-            window = Math.Min(window * 2, MaxPartitionWindow);
-
-            foreach (var page in pages)
+            // The entries of the page are chosen first and their devices read together: a page of 1,000 spanning two
+            // partitions waits for one round of reads, not one per partition. Phantoms, dropped by the reads, leave the
+            // page short: the next round takes their places from where the cursor stopped.
+            var reads = new List<Task<IEnumerable<DeviceIdentity>>>();
+            var taking = devices.Count;
+            while (partition < Partitions && taking < max)
             {
-                var budget = max - devices.Count;
-                var taken = page.Entries.Count <= budget ? page.Entries : page.Entries.Take(budget).ToArray();
-                devices.AddRange(await Read(partition, taken));
+                var wanted = max - taking;
+                var first = partition;
+                var pages = await Task.WhenAll(Enumerable.Range(first, Math.Min(window, Partitions - first)).Select(p =>
+                    GrainFactory.GetGrain<IDeviceIndexGrain>(p).Page(p == first ? after : null, wanted)));
+                window = Math.Min(window * 2, MaxPartitionWindow);
 
-                if (taken.Count < page.Entries.Count || page.HasMore)
+                foreach (var page in pages)
                 {
-                    // This partition goes on: the cursor stays in it, and later pages of the window are not ours yet.
-                    after = taken.Count > 0 ? taken[^1].DeviceId : after;
-                    break;
+                    var budget = max - taking;
+                    var taken = page.Entries.Count <= budget ? page.Entries : page.Entries.Take(budget).ToArray();
+                    reads.Add(Read(partition, taken));
+                    taking += taken.Count;
+
+                    if (taken.Count < page.Entries.Count || page.HasMore)
+                    {
+                        // This partition goes on: the cursor stays in it, and later pages of the window are not ours yet.
+                        after = taken.Count > 0 ? taken[^1].DeviceId : after;
+                        break;
+                    }
+                    partition++;
+                    after = null;
+                    if (taking >= max)
+                    {
+                        break;
+                    }
                 }
-                partition++;
-                after = null;
-                if (devices.Count >= max)
-                {
-                    break;
-                }
+            }
+            foreach (var read in reads)
+            {
+                devices.AddRange(await read);
             }
         }
 
