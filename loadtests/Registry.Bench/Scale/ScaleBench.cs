@@ -109,6 +109,12 @@ internal static class ScaleBench
                 if (table is not null)
                 {
                     report.Phases.AddRange(await CeilingsAsync(table, "end", options, abort));
+                    if (await RawScanAsync(storage!, abort) is { } scan)
+                    {
+                        report.Phases.Add(scan);
+                        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"raw scan of the device rows: {scan.OpsPerSecond:F0} rows/s, pages p50 {scan.P50Ms:F1} ms, p99 {scan.P99Ms:F1} ms"));
+                    }
                 }
                 var registered = (await StatisticsAsync(http, baseAddress, 1, abort)).Total;
                 report.Idle = await IdleAsync(grains, registered, options.IdleTime, abort);
@@ -448,6 +454,45 @@ internal static class ScaleBench
     }
 
     /// <summary>Raw Azure Table inserts on the registry's own Azurite: single entities, and transactions of 100 (reported per entity).</summary>
+    /// <summary>
+    /// The cursor walk's ceiling: every row of the registry's device-row tables (<c>DeviceStorage=Batched</c>) read by plain
+    /// queries in the service's pages of 1,000 rows, one page at a time as a client's walk asks one page at a time, with
+    /// the two columns a listing reads. Rows per second, and each page's latency. Null when the registry keeps no such table.
+    /// </summary>
+    private static async Task<PhaseResult?> RawScanAsync(string storage, CancellationToken abort)
+    {
+        var service = new TableServiceClient(storage);
+        var tables = new List<string>();
+        await foreach (var item in service.QueryAsync(cancellationToken: abort))
+        {
+            if (item.Name.Contains("DeviceRows", StringComparison.OrdinalIgnoreCase))
+            {
+                tables.Add(item.Name);
+            }
+        }
+        if (tables.Count == 0)
+        {
+            return null;
+        }
+        var pages = new HdrHistogram.LongHistogram(Stopwatch.Frequency * 3600, 3);
+        long rows = 0;
+        var watch = Stopwatch.StartNew();
+        foreach (var name in tables)
+        {
+            var page = Stopwatch.GetTimestamp();
+            await foreach (var rowsOfPage in service.GetTableClient(name).QueryAsync<TableEntity>(
+                filter: (string?)null, maxPerPage: 1000, select: ["RowKey", "Data"], cancellationToken: abort).AsPages())
+            {
+                pages.RecordValue(Stopwatch.GetTimestamp() - page);
+                rows += rowsOfPage.Values.Count;
+                page = Stopwatch.GetTimestamp();
+            }
+        }
+        var seconds = watch.Elapsed.TotalSeconds;
+        return new PhaseResult("raw-scan (end)", rows / seconds,
+            pages.GetValueAtPercentile(50) * 1000.0 / Stopwatch.Frequency, pages.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency, 0);
+    }
+
     private static async Task<PhaseResult[]> CeilingsAsync(TableClient table, string when, ScaleOptions options, CancellationToken abort)
     {
         var payload = new string('x', 300);

@@ -66,6 +66,11 @@ internal sealed class ScaleReport
             yield return ($"{fill}, last step ÷ raw Table insert (end)", Steps[^1].DevicesPerSecond / insertEnd, goal);
             yield return ($"{fill}, first step ÷ raw 100-entity transactions (start)", Steps[0].DevicesPerSecond / Rate("table-egt100 (start)"), "");
         }
+        if (Steps.Count > 0 && Steps[^1].WalkComplete && Rate("raw-scan (end)") is { } scan)
+        {
+            // The walk reads the same rows a page at a time (and each page's persisted presence, and the index).
+            yield return ("cursor walk at the final size ÷ raw sequential scan of the device rows (end), rows/s", Steps[^1].Walked / Steps[^1].WalkSeconds / scan, "");
+        }
         if (Idle is { } idle && idle.Registered > 0)
         {
             // Over the empty registry, so what the process holds once it has served traffic (pools, compiled code) counts
