@@ -28,7 +28,8 @@ public sealed class ColdListingTests(AzuriteFixture azurite)
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = await JobCluster.DeployAsync(azurite, new ChunkProbe(), _ => { }, deviceStorage: "Batched", partitions: Partitions);
         var grains = cluster.Grains;
-        var ids = Enumerable.Range(0, 24).Select(i => $"cold-{i:D2}").ToArray();
+        // Two ids whose RowKeys are escaped ('?' and '#' are not allowed in a RowKey): read by range as well.
+        var ids = Enumerable.Range(0, 24).Select(i => $"cold-{i:D2}").Concat(["cold-#h", "cold-?q"]).ToArray();
         var disabled = ids.Where((_, i) => i % 6 == 0).ToHashSet();
         foreach (var id in ids)
         {
@@ -53,7 +54,7 @@ public sealed class ColdListingTests(AzuriteFixture azurite)
         var silos = cluster.Cluster.Silos.Select(s => s.SiloAddress).ToArray();
         var fresh = new Dictionary<string, DateTime>(StringComparer.Ordinal);
         var freshOn = new Dictionary<SiloAddress, int>();
-        foreach (var (id, i) in beaten.SkipLast(1).Select((id, i) => (id, i)))
+        foreach (var (id, i) in beaten.SkipLast(2).Select((id, i) => (id, i)))
         {
             var grain = grains.GetGrain<IDeviceGrain>(id);
             RequestContext.Set(IPlacementDirector.PlacementHintKey, silos[i % 2]);
@@ -68,11 +69,11 @@ public sealed class ColdListingTests(AzuriteFixture azurite)
             }
         }
         Assert.Equal(2, freshOn.Count);
-        Assert.True(fresh.Count < beaten.Length - 1, "some enabled devices stay idle");
+        Assert.True(fresh.Count < beaten.Length - 2, "some enabled devices stay idle");
 
         // What a crash between an index write and a device write leaves: an entry with no row, and a stale status flag.
         const string phantom = "cold-phantom";
-        var stale = beaten[^1];
+        var stale = beaten[^2];
         Assert.DoesNotContain(stale, fresh.Keys);
         await grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(phantom, Partitions)).Upsert([new IndexEntry(phantom, true)]);
         await grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(stale, Partitions)).Upsert([new IndexEntry(stale, false)]);
