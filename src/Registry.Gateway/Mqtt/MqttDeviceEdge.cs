@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -227,6 +228,13 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
         try
         {
+            // Kestrel's stop asks each connection to close, then waits for all of them until the host's stop bound. An MQTT
+            // connection never ends by itself, so each stop waited out the whole bound (ShutdownTimeoutSeconds), and the
+            // silo, stopped after Kestrel, then had no time left: its presence writer's last flush was skipped, and every
+            // device's activity since the last periodic write was lost (hostile review, 2026-12-06). Closed on the request,
+            // the session ends at its grain while the silo is still up.
+            using var closeOnStop = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested.Register(
+                static state => ((ConnectionContext)state!).Abort(new ConnectionAbortedException("the server is stopping")), connection);
             using var deadline = new ConnectDeadline(connection, _clock, _options.ConnectTimeout,
                 c => LogConnectTimeout(_logger, c.RemoteEndPoint?.ToString(), _options.ConnectTimeout.TotalSeconds));
             connection.Features.Set(deadline);
