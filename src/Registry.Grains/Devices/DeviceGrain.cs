@@ -130,11 +130,6 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             : new PresenceRecord(DeviceId, identity.GenerationId, lastActivity, _presence.LastHeartbeatTime, _presence.ConnectionStateUpdatedTime);
     }
 
-    /// <summary>
-    /// Deactivated while still queued (idle, moved): written now, so a next activation elsewhere reads it. A silo that
-    /// shuts down leaves it to the writer's last batch instead of one write per device. Otherwise the writer's queue
-    /// lets go of this activation: what it would write is taken here.
-    /// </summary>
     /// <summary>Known to this silo as active from here on: a listing then reads the device through this activation.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -142,6 +137,11 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         return base.OnActivateAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Deactivated while still queued (idle, moved): written now, so a next activation elsewhere reads it. A silo that
+    /// shuts down leaves it to the writer's last batch instead of one write per device. Otherwise the writer's queue
+    /// lets go of this activation: what it would write is taken here.
+    /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         try
