@@ -13,6 +13,9 @@ internal sealed record BenchRegistry(WebApplication App, string DataFolder, stri
 {
     public string Certificates => Path.Combine(DataFolder, "certs");
 
+    /// <summary>The registry's <c>Registry:StoragePrefix</c> (durable): its tables are named from it.</summary>
+    public string StoragePrefix { get; init; } = "";
+
     /// <summary>
     /// An owner SAS token for the whole run, as the C# SDK reuses its token; null when authentication is off. Read from the
     /// host's policies in force: a durable registry keeps them in the cluster's storage, not in its data folder.
@@ -78,7 +81,7 @@ internal static class BenchHost
             }
         });
         await app.StartAsync();
-        return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}");
+        return new BenchRegistry(app, folder, $"https://127.0.0.1:{hostPorts[0]}") { StoragePrefix = "bench" + name };
     }
 
     /// <summary>

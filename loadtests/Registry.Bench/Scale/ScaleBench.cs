@@ -109,7 +109,7 @@ internal static class ScaleBench
                 if (table is not null)
                 {
                     report.Phases.AddRange(await CeilingsAsync(table, "end", options, abort));
-                    if (await RawScanAsync(storage!, abort) is { } scan)
+                    if (await RawScanAsync(storage!, Registry.Client.RegistryClusterNames.TablePrefix(registry.StoragePrefix) + "DeviceRows", abort) is { } scan)
                     {
                         report.Phases.Add(scan);
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -458,14 +458,16 @@ internal static class ScaleBench
     /// The cursor walk's ceiling: every row of the registry's device-row tables (<c>DeviceStorage=Batched</c>) read by plain
     /// queries in the service's pages of 1,000 rows, one page at a time as a client's walk asks one page at a time, with
     /// the two columns a listing reads. Rows per second, and each page's latency. Null when the registry keeps no such table.
+    /// The tables are this run's registry's only (<paramref name="tableName"/>, then with a number): a shared storage
+    /// account holds others.
     /// </summary>
-    private static async Task<PhaseResult?> RawScanAsync(string storage, CancellationToken abort)
+    private static async Task<PhaseResult?> RawScanAsync(string storage, string tableName, CancellationToken abort)
     {
         var service = new TableServiceClient(storage);
         var tables = new List<string>();
         await foreach (var item in service.QueryAsync(cancellationToken: abort))
         {
-            if (item.Name.Contains("DeviceRows", StringComparison.OrdinalIgnoreCase))
+            if (item.Name.StartsWith(tableName, StringComparison.OrdinalIgnoreCase) && item.Name[tableName.Length..].All(char.IsAsciiDigit))
             {
                 tables.Add(item.Name);
             }
