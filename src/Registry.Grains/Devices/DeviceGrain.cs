@@ -446,6 +446,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             // of a registered device does, not as a server error. An import replaying its own line then sees it applied.
             throw RegistryException.DeviceAlreadyExists(DeviceId);
         }
+        await Index.ConfirmAfterWrite(identity);
         await _lifecycle.Created(DeviceId, Now);
         return _presence.Overlay(identity);
     }
@@ -481,6 +482,10 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         var monitored = _monitoring.PolicyFor(_state.State) is not null;
         _state.State.Identity = updated;
         await Index.Write(() => _state.WriteStateAsync(), previous: current);
+        if (statusChanged)
+        {
+            await Index.ConfirmAfterWrite(updated);
+        }
         // Acknowledged: from here no session of a device that may no longer act stays open.
         var before = _presence.ConnectionState;
         _presence.RevokeIfRefused(DeviceId, updated, Now);

@@ -92,6 +92,29 @@ internal sealed partial class IndexMembership(
     }
 
     /// <summary>
+    /// The step after a create's or status change's write: the entry is written again as step one wrote it, which changes
+    /// nothing (and writes nothing) unless another activation of this device took it out or re-flagged it in between.
+    /// Orleans' default directory lets a second activation of a device live while a dead silo's share of the directory is
+    /// taken over: the old one, being deactivated by its silo, still finishes its write, and the new one, asked by a
+    /// partition's verification pass or a replayed import line, read storage before that write landed and removed the
+    /// entry as a phantom. The device was stored and never listed or counted (an import whose silo was killed, 2 of 20,000
+    /// devices, stop 47). With <see cref="Sync"/>'s read after a removal, one of the two activations always sees the
+    /// other's step: docs/invariants.md §3.
+    /// </summary>
+    public async Task ConfirmAfterWrite(DeviceIdentity written)
+    {
+        try
+        {
+            await Partition.Upsert([new IndexEntry(deviceId, IsEnabled(written))]);
+        }
+        catch (Exception ex)
+        {
+            LogIndexRepairScheduled(logger, ex, deviceId);
+            ScheduleRepair();
+        }
+    }
+
+    /// <summary>
     /// The last step of a delete, which has already succeeded: if the entry cannot be dropped now, the repair timer
     /// keeps trying so statistics stop counting the device after a bounded delay.
     /// </summary>
@@ -139,7 +162,8 @@ internal sealed partial class IndexMembership(
         {
             grain.DeactivateOnIdle();
         }
-        return identity;
+        // What storage holds after the repair's read: a device another activation stored meanwhile is listed, not skipped.
+        return state.State.Identity;
     }
 
     /// <summary>See <see cref="IIndexedDevice.Verify"/>: the read of <see cref="ReadForIndex"/>, whose activation goes unless it was in use.</summary>
@@ -180,9 +204,29 @@ internal sealed partial class IndexMembership(
         return read;
     }
 
-    /// <summary>Makes this device's index entry say what its state says: present with its status, or absent.</summary>
-    private Task Sync() => state.State.Identity is { } identity
-        ? Partition.Upsert([new IndexEntry(deviceId, IsEnabled(identity))])
+    /// <summary>
+    /// Makes this device's index entry say what its state says, present with its status or absent, then reads storage
+    /// again and, if it holds something else now, says that. The state was read before the entry's change: a second
+    /// activation of this device (see <see cref="ConfirmAfterWrite"/>) may have written since, and an entry removed or
+    /// re-flagged after that write would hide the device it stored. Whichever of the two changes the entry last, either
+    /// this read sees the other's write or the other's confirmation sees this change.
+    /// </summary>
+    private async Task Sync()
+    {
+        var synced = Entry();
+        await Write(synced);
+        await state.ReadStateAsync();
+        if (Entry() != synced)
+        {
+            await Write(Entry());
+        }
+    }
+
+    /// <summary>The entry this device's state calls for: its status flag, or null when there is no device.</summary>
+    private bool? Entry() => state.State.Identity is { } identity ? IsEnabled(identity) : null;
+
+    private Task Write(bool? entry) => entry is { } enabled
+        ? Partition.Upsert([new IndexEntry(deviceId, enabled)])
         : Partition.Remove([deviceId]);
 
     private void ScheduleRepair()

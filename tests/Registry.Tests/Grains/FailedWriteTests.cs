@@ -130,6 +130,59 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
         Assert.Equal(updated, await Device(id).Get());
     }
 
+    private Task<bool> Indexed(string id) =>
+        _grains.GetGrain<Registry.Grains.Index.IIndexLookup>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions)).Contains(id);
+
+    /// <summary>
+    /// A second activation of the device (Orleans' default directory allows one while a dead silo's share is taken over:
+    /// the old activation, being deactivated, still finishes its write) read storage before this create's row landed and
+    /// took the entry out as a phantom. Here the removal comes between the create's index step and its write, as that
+    /// activation's would. Before: the device was stored and answered a GET, but was never listed or counted (an import
+    /// whose silo was killed, 2 of 20,000 devices, stop 47).
+    /// </summary>
+    [Fact]
+    public async Task A_create_whose_entry_another_activation_removes_before_its_write_lands_puts_the_entry_back()
+    {
+        var id = NewId("dupwriter");
+        var before = await Statistics();
+        var held = FlakyRegistryClusterFixture.DeviceFaults.HoldNextWriteOf(id);
+        var create = Device(id).Create(Sas(id));
+        await held.Reached;
+        await _grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions)).Remove([id]);
+        held.Release();
+
+        var created = await create;
+
+        Assert.True(await Indexed(id), "the stored device has no index entry");
+        Assert.Equal(before.TotalDeviceCount + 1, (await Statistics()).TotalDeviceCount);
+        Assert.Equal(created, await Device(id).Get());
+    }
+
+    /// <summary>
+    /// The other side of the same race: an activation that read no row removes the entry as a phantom, and the row another
+    /// activation wrote lands between that read and the removal (here a create's write that timed out and lands late,
+    /// between its read-back and the removal). The removal reads storage again and puts the entry back. Before: the entry
+    /// was gone, and the activation, still believing the device absent, answered its GET with nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_phantom_removal_whose_read_missed_a_write_that_lands_before_the_removal_reads_again_and_keeps_the_entry()
+    {
+        var id = NewId("dupreader");
+        var before = await Statistics();
+        FlakyRegistryClusterFixture.DeviceFaults.LandNextWriteLate();
+        var readBack = FlakyRegistryClusterFixture.DeviceFaults.HoldNextReadOf(id);
+        var create = Device(id).Create(Sas(id));
+        await readBack.Reached;
+        await FlakyRegistryClusterFixture.DeviceFaults.LandLateWriteAsync();
+        readBack.Release();
+
+        await Assert.ThrowsAnyAsync<Exception>(() => create);
+
+        Assert.True(await Indexed(id), "the stored device has no index entry");
+        Assert.Equal(before.TotalDeviceCount + 1, (await Statistics()).TotalDeviceCount);
+        Assert.NotNull(await Device(id).Get());
+    }
+
     [Fact]
     public async Task A_create_whose_index_write_fails_creates_nothing()
     {

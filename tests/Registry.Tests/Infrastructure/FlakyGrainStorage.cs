@@ -51,6 +51,7 @@ public sealed class StorageFaults
         {
             _late = null;
             _lateNext = false;
+            _hold = null;
         }
     }
 
@@ -94,6 +95,40 @@ public sealed class StorageFaults
         }
     }
 
+    private (string Key, bool Read, StorageHold Hold)? _hold;
+
+    /// <summary>
+    /// The next write of the grain keyed <paramref name="key"/> waits before it reaches storage until the test releases it:
+    /// what another activation of the same device does meanwhile comes between this one's steps.
+    /// </summary>
+    public StorageHold HoldNextWriteOf(string key) => Hold(key, read: false);
+
+    /// <summary>The next read of the grain keyed <paramref name="key"/> reads storage, then waits with what it read until the test releases it.</summary>
+    public StorageHold HoldNextReadOf(string key) => Hold(key, read: true);
+
+    private StorageHold Hold(string key, bool read)
+    {
+        var hold = new StorageHold();
+        lock (_gate)
+        {
+            _hold = (key, read, hold);
+        }
+        return hold;
+    }
+
+    internal StorageHold? TryTakeHold(GrainId grainId, bool read)
+    {
+        lock (_gate)
+        {
+            if (_hold is not { } hold || hold.Read != read || hold.Key != grainId.Key.ToString())
+            {
+                return null;
+            }
+            _hold = null;
+            return hold.Hold;
+        }
+    }
+
     internal bool TryTake(out bool landThenThrow)
     {
         lock (_gate)
@@ -112,11 +147,25 @@ public sealed class StorageFaults
 /// <summary>A grain storage that fails on demand, for testing what the grains do when storage does.</summary>
 public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults, Orleans.Serialization.DeepCopier? copier = null) : IGrainStorage
 {
-    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        faults.TryTakeRead() ? Task.FromException(new InjectedStorageException()) : inner.ReadStateAsync(stateName, grainId, grainState);
-
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (faults.TryTakeRead())
+        {
+            throw new InjectedStorageException();
+        }
+        await inner.ReadStateAsync(stateName, grainId, grainState);
+        if (faults.TryTakeHold(grainId, read: true) is { } hold)
+        {
+            await hold.Wait();
+        }
+    }
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (faults.TryTakeHold(grainId, read: false) is { } hold)
+        {
+            await hold.Wait();
+        }
         if (copier is not null)
         {
             // A copy of what was sent: the grain goes on changing its own state object after the write "failed".
@@ -126,7 +175,7 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
                 throw new InjectedStorageException();
             }
         }
-        return Maybe(() => inner.WriteStateAsync(stateName, grainId, grainState));
+        await Maybe(() => inner.WriteStateAsync(stateName, grainId, grainState));
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
@@ -144,6 +193,23 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
             await operation();
         }
         throw new InjectedStorageException();
+    }
+}
+
+/// <summary>A storage call held by <see cref="StorageFaults"/>: <see cref="Reached"/> when the call waits, on until <see cref="Release"/>.</summary>
+public sealed class StorageHold
+{
+    private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Reached => _reached.Task;
+
+    public void Release() => _released.TrySetResult();
+
+    internal Task Wait()
+    {
+        _reached.TrySetResult();
+        return _released.Task;
     }
 }
 
