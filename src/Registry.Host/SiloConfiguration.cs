@@ -378,6 +378,7 @@ public static class SiloConfiguration
             o.RoutedSources = routed;
         });
         silo.Services.TryAddSingleton<LifecycleNotifications>();
+        silo.Services.TryAddSingleton<PendingNotifications>();
         if (routed.Count == 0)
         {
             return;

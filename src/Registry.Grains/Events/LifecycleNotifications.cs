@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
 
@@ -10,11 +9,11 @@ namespace Registry.Grains.Events;
 
 /// <summary>
 /// IoT Hub's <c>deviceLifecycleEvents</c> (docs/wire-contract.md, "Lifecycle notifications"): what a device grain raises
-/// once a create or a delete was acknowledged. Unrouted, it builds nothing. A publish that fails is logged and lost: the
-/// write it reports stands, and the caller is answered as if nothing had happened (at most once).
+/// once a create or a delete was acknowledged. Unrouted, it builds nothing. A publish the event stream refuses does not
+/// fail the write it reports, which stands: it waits in <see cref="PendingNotifications"/> and is sent again.
 /// </summary>
-public sealed partial class LifecycleNotifications(
-    IRegistryEventSink sink, IOptions<RegistryEventOptions> options, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, ILogger<LifecycleNotifications> logger)
+public sealed class LifecycleNotifications(
+    IRegistryEventSink sink, PendingNotifications pending, IOptions<RegistryEventOptions> options, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock)
 {
     public const string ContentType = "application/json";
     public const string ContentEncoding = "utf-8";
@@ -29,19 +28,9 @@ public sealed partial class LifecycleNotifications(
     public Task Deleted(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.DeleteDeviceIdentity, deviceId, acknowledged);
 
     private Task Notify(string opType, string deviceId, DateTime acknowledged) =>
-        sink.IsRouted(RegistryEventSources.DeviceLifecycle) ? Publish(opType, deviceId, acknowledged) : Task.CompletedTask;
-
-    private async Task Publish(string opType, string deviceId, DateTime acknowledged)
-    {
-        try
-        {
-            await sink.Publish(Build(_hubName, opType, deviceId, acknowledged, clock.GetUtcNow().UtcDateTime));
-        }
-        catch (Exception e)
-        {
-            LogPublishFailed(logger, e, opType, deviceId);
-        }
-    }
+        sink.IsRouted(RegistryEventSources.DeviceLifecycle)
+            ? pending.Publish(Build(_hubName, opType, deviceId, acknowledged, clock.GetUtcNow().UtcDateTime))
+            : Task.CompletedTask;
 
     /// <summary>The event IoT Hub sends for <paramref name="opType"/> of <paramref name="deviceId"/>, with spec section 10's properties.</summary>
     public static RegistryEvent Build(string hubName, string opType, string deviceId, DateTime operationTimestamp, DateTime enqueuedTime) => new()
@@ -104,7 +93,4 @@ public sealed partial class LifecycleNotifications(
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
-
-    [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost; the operation itself was acknowledged")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception, string opType, string deviceId);
 }
