@@ -159,13 +159,7 @@ public sealed partial class DeviceRowStorage(StorageTables tables, int partition
             return found;
         }
         var wanted = deviceIds.ToHashSet(StringComparer.Ordinal);
-        string? first = null, last = null;
-        foreach (var id in wanted)
-        {
-            var rowKey = KeyEscapingGrainStorage.EscapeKey(id);
-            first = first is null || string.CompareOrdinal(rowKey, first) < 0 ? rowKey : first;
-            last = last is null || string.CompareOrdinal(rowKey, last) > 0 ? rowKey : last;
-        }
+        var (first, last) = KeyEscapingGrainStorage.EscapedRange(wanted);
         var key = _groups.Key(partition);
         Interlocked.Increment(ref _scans);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {key} and RowKey ge {first} and RowKey le {last}");

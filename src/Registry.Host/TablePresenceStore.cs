@@ -47,10 +47,10 @@ public sealed class TablePresenceStore(TableClient table) : IPresenceStore
         {
             return found;
         }
-        var rowKeys = deviceIds.Select(KeyEscapingGrainStorage.EscapeKey).Order(StringComparer.Ordinal).ToArray();
+        var (first, last) = KeyEscapingGrainStorage.EscapedRange(deviceIds);
         var wanted = deviceIds.ToHashSet(StringComparer.Ordinal);
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {TableIndexStore.PartitionKey(partition)} and RowKey ge {rowKeys[0]} and RowKey le {rowKeys[^1]}");
+            $"PartitionKey eq {TableIndexStore.PartitionKey(partition)} and RowKey ge {first} and RowKey le {last}");
         await foreach (var e in table.QueryAsync<TableEntity>(filter))
         {
             var deviceId = KeyEscapingGrainStorage.UnescapeKey(e.RowKey);

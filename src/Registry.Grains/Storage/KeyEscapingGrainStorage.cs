@@ -28,6 +28,22 @@ public sealed class KeyEscapingGrainStorage(IGrainStorage inner) : IGrainStorage
         return ReferenceEquals(escaped, key) ? grainId : GrainId.Create(grainId.Type, escaped);
     }
 
+    /// <summary>
+    /// The least and the greatest of the escaped keys of <paramref name="keys"/> (at least one), in the ordinal order of
+    /// Azure Table's RowKeys: the bounds of one range query that reads them all.
+    /// </summary>
+    public static (string First, string Last) EscapedRange(IEnumerable<string> keys)
+    {
+        string? first = null, last = null;
+        foreach (var key in keys)
+        {
+            var escaped = EscapeKey(key);
+            first = first is null || string.CompareOrdinal(escaped, first) < 0 ? escaped : first;
+            last = last is null || string.CompareOrdinal(escaped, last) > 0 ? escaped : last;
+        }
+        return first is null ? throw new ArgumentException("No key to bound.", nameof(keys)) : (first, last!);
+    }
+
     /// <summary>Writes <c>/ \ # ? ~</c> and control characters as <c>~XX</c>; returns the same instance when none occur.</summary>
     public static string EscapeKey(string key)
     {
