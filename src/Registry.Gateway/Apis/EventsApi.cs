@@ -37,6 +37,12 @@ internal static partial class EventsApi
     /// <summary>The last line of a stream whose token expired or no longer grants ServiceConnect (a policy removed, its key regenerated).</summary>
     public const string UnauthorizedComment = ": closed: the SAS token expired or no longer grants ServiceConnect";
 
+    /// <summary>
+    /// The last line of a stream whose subscription the cluster dropped: Orleans removes a client's subscription when a
+    /// delivery finds the client unreachable (its gateway silo died), and tells the client nothing.
+    /// </summary>
+    public const string SubscriptionLostComment = ": closed: the cluster dropped this stream's subscription (a silo failed); reconnect";
+
     /// <summary>Longest wait armed for a token's expiry (a timer takes at most ~49 days); a later one is found by the checks at keep-alives and events.</summary>
     private static readonly TimeSpan MaxExpiryWait = TimeSpan.FromDays(30);
 
@@ -103,8 +109,22 @@ internal static partial class EventsApi
             response.ContentType = ContentType;
             response.Headers.CacheControl = "no-cache";
             await Comment(response, SubscribedComment, stop.Token);
-            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, token, stop.Token);
+            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, token, () => StillSubscribed(stream, subscription), stop.Token);
             await Comment(response, UnauthorizedComment, context.RequestAborted);
+        }
+        catch (SubscriptionLostException)
+        {
+            LogSubscriptionLost(logger, known);
+            try
+            {
+                await Comment(context.Response, SubscriptionLostComment, context.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // The consumer left meanwhile.
+            }
+            // Ended cleanly, as a stream whose token expired, so the comment saying why reaches the consumer (an abort
+            // can discard it): the stream ends either way, and a consumer reconnects.
         }
         catch (OperationCanceledException) when (expired.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
@@ -165,10 +185,30 @@ internal static partial class EventsApi
     }
 
     /// <summary>
-    /// Writes every event as it comes, and a comment whenever the stream was idle for <paramref name="keepAlive"/>;
-    /// returns when the backlog ends or <paramref name="access"/> no longer passes.
+    /// Whether the cluster still holds <paramref name="subscription"/> (the pub-sub lists it among this client's
+    /// subscriptions to the stream). Not knowing (the cluster does not answer now) counts as held: the next keep-alive asks again.
     /// </summary>
-    private static async Task Relay(ChannelReader<RegistryEvent> backlog, HttpResponse response, TimeSpan keepAlive, TimeProvider clock, StreamToken access, CancellationToken token)
+    private static async Task<bool> StillSubscribed(IAsyncStream<RegistryEvent> stream, StreamSubscriptionHandle<RegistryEvent> subscription)
+    {
+        try
+        {
+            return (await stream.GetAllSubscriptionHandles()).Any(h => h.HandleId == subscription.HandleId);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Writes every event as it comes, and a comment whenever the stream was idle for <paramref name="keepAlive"/>;
+    /// returns when the backlog ends or <paramref name="access"/> no longer passes. At each keep-alive it also asks
+    /// whether the cluster still holds the subscription (<paramref name="subscribed"/>) and throws
+    /// <see cref="SubscriptionLostException"/> when not: a stream whose subscription was dropped sends keep-alives and no
+    /// events for good (a review saw consumers silent for minutes after a silo's <c>kill -9</c>, 2026-12-06).
+    /// </summary>
+    private static async Task Relay(ChannelReader<RegistryEvent> backlog, HttpResponse response, TimeSpan keepAlive, TimeProvider clock, StreamToken access,
+        Func<Task<bool>> subscribed, CancellationToken token)
     {
         Task<bool>? waiting = null;
         while (true)
@@ -183,6 +223,10 @@ internal static partial class EventsApi
                     if (!access.StillGranted())
                     {
                         return;
+                    }
+                    if (!await subscribed())
+                    {
+                        throw new SubscriptionLostException();
                     }
                     await Comment(response, KeepAliveComment, token);
                     continue;
@@ -263,6 +307,8 @@ internal static partial class EventsApi
 
     private sealed class BacklogOverflowException : Exception;
 
+    private sealed class SubscriptionLostException : Exception;
+
     /// <summary>The token a stream was opened with (null when authentication is off), checked again while it runs.</summary>
     private sealed class StreamToken(SharedAccessAuthorizer authorizer, string? authorization, string path, TimeProvider clock)
     {
@@ -294,6 +340,9 @@ internal static partial class EventsApi
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "An event stream consumer of {Source} fell more than {MaxBacklog} events behind; its stream was ended")]
     private static partial void LogConsumerTooSlow(ILogger logger, string source, int maxBacklog);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Warning, Message = "The cluster dropped the stream subscription of a {Source} consumer (a silo it was reached through failed); its stream was ended so it reconnects")]
+    private static partial void LogSubscriptionLost(ILogger logger, string source);
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "The stream subscription of a departed {Source} consumer could not be removed")]
     private static partial void LogUnsubscribeFailed(ILogger logger, Exception exception, string source);

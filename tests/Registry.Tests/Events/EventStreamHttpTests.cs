@@ -130,6 +130,41 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
         Assert.Equal(": keep-alive", line);
     }
 
+    /// <summary>
+    /// Orleans drops a client's subscription, and tells the client nothing, when a delivery finds the client unreachable
+    /// (its gateway silo died): a review saw SSE consumers get keep-alives and no events for minutes after a silo's
+    /// <c>kill -9</c> (2026-12-06). Here the drop is the subscription's removal from the cluster's pub-sub. The stream now
+    /// ends at its next keep-alive with a comment saying why, so the consumer reconnects; before, keep-alives came for good.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_stream_whose_subscription_the_cluster_dropped_ends_at_its_next_keep_alive_saying_so()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var events = await EventStreamClient.OpenAsync(fixture.Client, "heartbeatEvents", ct);
+        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
+            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.HeartbeatAlerts, RegistryStreams.Key));
+        var dropped = await stream.GetAllSubscriptionHandles();
+        Assert.Single(dropped);
+        await dropped[0].UnsubscribeAsync();
+
+        // Up to 25 keep-alives (5 s here) for the stream to end.
+        var lines = new List<string>();
+        try
+        {
+            while (lines.Count(l => l == Registry.Gateway.Apis.EventsApi.KeepAliveComment) < 25)
+            {
+                lines.Add(await events.ReadLineAsync(ct));
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or HttpRequestException)
+        {
+            // Ended (aborted after its last comment).
+        }
+
+        Assert.Contains(Registry.Gateway.Apis.EventsApi.SubscriptionLostComment, lines);
+        await fixture.Consumers.AllLeftAsync(ct);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task When_the_consumer_goes_the_stream_ends_and_its_subscription_is_removed()
     {
