@@ -15,8 +15,13 @@ namespace Registry.Tests.Events;
 /// </summary>
 public sealed class PendingNotificationsTests
 {
+    /// <summary>
+    /// Everything after a refusal waits behind it untried: before, each new notification first spent the stream's own
+    /// retries (three 5 s tries on Azure queues), so every routed write took ~15 s while queue storage was away (review
+    /// 2026-12-06).
+    /// </summary>
     [Fact(Timeout = 30_000)]
-    public async Task A_refused_notification_is_sent_again_once_the_stream_takes_it_and_its_devices_next_one_waits_behind_it()
+    public async Task A_refused_notification_is_sent_again_once_the_stream_takes_it_and_those_after_it_wait_behind_it_untried()
     {
         var ct = TestContext.Current.CancellationToken;
         var clock = new SignallingClock();
@@ -27,8 +32,8 @@ public sealed class PendingNotificationsTests
         await pending.Publish(Event(RegistryEventTypes.DeleteDeviceIdentity, "a"));
         await pending.Publish(Event(RegistryEventTypes.CreateDeviceIdentity, "b"));
 
-        // The delete of a waited behind its create instead of being tried first; b was tried and refused.
-        Assert.Equal(["create a", "create b"], sink.Attempts);
+        // The delete of a and the create of b waited behind the create of a instead of being tried.
+        Assert.Equal(["create a"], sink.Attempts);
         Assert.Equal(3, pending.Count);
         await clock.TimerCreated.WaitAsync(ct);
         sink.Down = false;
@@ -63,7 +68,7 @@ public sealed class PendingNotificationsTests
             await Task.Delay(10, ct);
         }
 
-        Assert.Equal(["create a", "create b", "create a", "create a", "create a", "create a"], sink.Attempts);
+        Assert.Equal(["create a", "create a", "create a", "create a", "create a"], sink.Attempts);
         Assert.Equal(2, Lost(logs).Length);
         Assert.Contains(Lost(logs), line => line.Contains("device a", StringComparison.Ordinal) && line.Contains("refused it for", StringComparison.Ordinal));
         sink.Down = false;
