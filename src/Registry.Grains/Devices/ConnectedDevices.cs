@@ -55,11 +55,12 @@ public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails sil
         }
     }
 
-    public void Dispose()
-    {
-        _stopping.Dispose();
-        _reporting.Dispose();
-    }
+    /// <summary>
+    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
+    /// still call <see cref="Stop"/>, or a report still be under way, after that: the source is cancelled, not disposed
+    /// (it and the semaphore hold no timer or wait handle), so neither meets a disposed object.
+    /// </summary>
+    public void Dispose() => _stopping.Cancel();
 
     /// <summary>Devices connected through this silo's grains now.</summary>
     public int Count

@@ -62,6 +62,7 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     // The dirty devices of a flush by index partition; the lists keep their capacity from one flush to the next.
     private List<PresenceMark>?[]? _byPartition;
     private Task _loop = Task.CompletedTask;
+    private volatile bool _disposed;
 
     public PresenceWriter(IPresenceStore store, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, IOptions<RegistryIndexOptions> index,
         IOptions<PresenceOptions> options, IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<PresenceWriter> logger)
@@ -209,6 +210,12 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     {
         await _stopping.CancelAsync();
         await _loop;
+        if (_disposed)
+        {
+            // The host abandoned its stop and disposed the services the store writes through: nothing can be written.
+            LogStopAfterDispose(_logger);
+            return;
+        }
         if (_store.LivesInTheSilos && !AnotherSiloIsActive())
         {
             // The embedded mode's last silo: its store's grains go with it, and a write would only fail to place them.
@@ -222,11 +229,19 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private bool AnotherSiloIsActive() =>
         _membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(_silo.SiloAddress));
 
+    /// <summary>
+    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
+    /// still call <see cref="Stop"/>, or a flush still be under way, after that: the source is cancelled, not disposed
+    /// (it and the semaphore hold no timer or wait handle), so neither meets a disposed object.
+    /// </summary>
     public void Dispose()
     {
-        _stopping.Dispose();
-        _writing.Dispose();
+        _disposed = true;
+        _stopping.Cancel();
     }
+
+    [LoggerMessage(EventId = 2124, Level = LogLevel.Warning, Message = "Presence is not written at this stop: the host abandoned the stop and disposed the services it writes through; devices' last heartbeats since the last write are lost")]
+    private static partial void LogStopAfterDispose(ILogger logger);
 
     [LoggerMessage(EventId = 2123, Level = LogLevel.Debug, Message = "Presence is not written at this stop: the in-memory store lives in the silos, and no other silo is active")]
     private static partial void LogNothingOutlivesTheStop(ILogger logger);

@@ -52,7 +52,12 @@ public sealed partial class MonitorWaker(
         await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    public void Dispose() => _stopping.Dispose();
+    /// <summary>
+    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
+    /// still call <see cref="Stop"/> after that: the source is cancelled, not disposed (it holds no timer), so the stop
+    /// meets no disposed object.
+    /// </summary>
+    public void Dispose() => _stopping.Cancel();
 
     private async Task Run(CancellationToken ct)
     {
