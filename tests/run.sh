@@ -24,7 +24,7 @@ runner_failed=0
 # The session bound is not the suite's budget (15 min in all): it only turns a hang into a failure. At 13 minutes it
 # cancelled a run that was passing on a slow machine (CI of 551e177, 2026-12-04: 1,710 tests passed, the rest never
 # started); on a slow 2-core machine the .NET tests took 17 min 47 s alone and, from a fresh clone, 20 min 07 s, where a
-# 20-minute bound cancelled the last test running (2026-12-05, README "Test time"). 40, not 30: the import kill now starts
+# 20-minute bound cancelled the last test running (2026-12-05). 40, not 30: the import kill now starts
 # only once every other test has ended (CI's .NET tests of 542dd21 took 26 minutes, the import kill running beside the
 # rest), and may then take up to its own 14-minute bound.
 dotnet test --solution Registry.Orleans.sln --no-build -c Release --timeout 40m \
