@@ -271,6 +271,14 @@ public sealed partial class RegistrySettings
     public TimeSpan PresencePersistInterval => TimeSpan.FromSeconds(PresencePersistSeconds);
 
     /// <summary>
+    /// Durable mode with a route: how often the outbox is swept for the lifecycle notifications a killed or stopped silo
+    /// left there, in seconds (1 to 3600): at most this long after the cluster counts the silo dead, they go out.
+    /// </summary>
+    public double OutboxSweepSeconds { get; set; } = 30;
+
+    public TimeSpan OutboxSweepInterval => TimeSpan.FromSeconds(OutboxSweepSeconds);
+
+    /// <summary>
     /// Stop (as on SIGTERM) when standard input ends: for a parent process that holds the other end of a pipe, so its
     /// death, even by kill -9, stops the registry instead of leaving it running, also while it starts (<see cref="InputEndStop"/>). Off by
     /// default: a registry started with its input on /dev/null, or detached, would stop at once.
@@ -569,6 +577,10 @@ public sealed partial class RegistrySettings
         {
             OutOfRange(nameof(PresencePersistSeconds), PresencePersistSeconds);
         }
+        if (!(OutboxSweepSeconds >= 1) || OutboxSweepSeconds > 3600)
+        {
+            OutOfRange(nameof(OutboxSweepSeconds), OutboxSweepSeconds);
+        }
         if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
         {
             OutOfRange("Authentication:DeviceCacheSeconds", Authentication.DeviceCacheSeconds);
@@ -703,6 +715,7 @@ public sealed partial class RegistrySettings
         [nameof(ResponseTimeoutSeconds)] = "a number of seconds from 1 to 600",
         [nameof(DeviceIdleMinutes)] = FormattableString.Invariant($"a number of minutes above 1 (Orleans' collection quantum) and at most {MaxDeviceIdleMinutes} (a year)"),
         [nameof(PresencePersistSeconds)] = "a number of seconds from 1 to 3600",
+        [nameof(OutboxSweepSeconds)] = "a number of seconds from 1 to 3600",
         [nameof(MqttSessionRefreshSeconds)] = "a number of seconds from 0 (never) to 3600",
         [nameof(JobHistoryDays)] = "a number of days above 0 (at most 36500)",
         ["Authentication:DeviceCacheSeconds"] = "a number of seconds, 0 or more",

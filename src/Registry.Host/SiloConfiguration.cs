@@ -376,16 +376,26 @@ public static class SiloConfiguration
         {
             o.HubName = settings.HubName;
             o.RoutedSources = routed;
+            o.OutboxSweepInterval = settings.OutboxSweepInterval;
         });
         silo.Services.TryAddSingleton<LifecycleNotifications>();
         silo.Services.TryAddSingleton<PendingNotifications>();
         if (routed.Count == 0)
         {
+            silo.Services.TryAddSingleton<IEventOutbox, NoEventOutbox>();
             return;
         }
         silo.Services.TryAddSingleton<IRegistryEventSink, StreamEventSink>();
         if (settings.IsDurable)
         {
+            // The notifications the stream has not yet taken, in storage, so a silo killed does not lose them (TableEventOutbox).
+            var outbox = Tables(settings).GetTableClient(TablePrefix(settings) + "Outbox");
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(outbox, TableStage));
+            silo.Services.TryAddSingleton(sp => new TableEventOutbox(outbox, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
+                sp.GetRequiredService<StorageTimeBound>(), sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<TableEventOutbox>>()));
+            silo.Services.TryAddSingleton<IEventOutbox>(sp => sp.GetRequiredService<TableEventOutbox>());
+            silo.Services.TryAddSingleton<OutboxSweeper>();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<OutboxSweeper>());
             silo.AddAzureQueueStreams(RegistryStreams.Provider, (OptionsBuilder<AzureQueueOptions> o) => o.Configure(q =>
             {
                 q.QueueServiceClient = Queues(settings);
@@ -401,6 +411,7 @@ public static class SiloConfiguration
         }
         else
         {
+            silo.Services.TryAddSingleton<IEventOutbox, NoEventOutbox>();
             silo.AddMemoryStreams(RegistryStreams.Provider);
             silo.AddMemoryGrainStorage(PubSubStore);
         }

@@ -19,15 +19,26 @@ namespace Registry.Grains.Events;
 /// The queue is sent in order, one at a time, so a stream that is away is asked once per pause, not once per waiting
 /// notification. A notification sent again carries its first attempt's <c>correlation-id</c>: a
 /// publish that timed out may have landed, so a consumer can see one twice (at least once, as IoT Hub's routes deliver)
-/// and tells them apart by it. What waits lives in the silo's memory: a silo killed loses it.
+/// and tells them apart by it.
+/// </para>
+/// <para>
+/// In durable mode each notification is also stored in the silo's <see cref="IEventOutbox"/>, beside its first publish
+/// (so a write pays no extra wait when the stream takes it); its row goes once the stream took it. A publish the stream
+/// refuses makes the write wait for that row instead, so once the write is answered its notification is in the stream's
+/// queue or in the outbox: a silo killed or stopped with some still waiting leaves them there, and another silo sends
+/// them once the cluster counts it dead (<c>OutboxSweeper</c>). Before 2026-12-07 what waited lived only in the silo's
+/// memory, and a silo killed lost it.
 /// </para>
 /// </summary>
 public sealed partial class PendingNotifications(
     IRegistryEventSink sink,
     IOptions<RegistryEventOptions> options,
     [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
-    ILogger<PendingNotifications> logger) : IDisposable
+    ILogger<PendingNotifications> logger,
+    IEventOutbox? outbox = null) : IDisposable
 {
+    private readonly IEventOutbox _outbox = outbox ?? new NoEventOutbox();
+
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
 
     private readonly Lock _gate = new();
@@ -53,16 +64,25 @@ public sealed partial class PendingNotifications(
     /// </summary>
     public async Task Publish(RegistryEvent registryEvent)
     {
+        // Stored beside the first attempt, not before it: when the stream takes the event, the write waits for nothing more.
+        var stored = Store(registryEvent);
+        bool queued;
         lock (_gate)
         {
             // While any notification waits, the stream is refusing (or was just now): this one waits behind it at once
             // instead of spending the stream's own retries first, which held every routed write ~15 s while queue storage
             // was away (three 5 s tries, review 2026-12-06). The sending loop finds out when the stream takes them again.
-            if (_queue.Count > 0)
+            queued = _queue.Count > 0;
+            if (queued)
             {
-                Enqueue(registryEvent, firstFailure: clock.GetUtcNow());
-                return;
+                Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
             }
+        }
+        if (queued)
+        {
+            // Answered only once the waiting notification is in storage (or storage refused it too, logged).
+            await stored;
+            return;
         }
         try
         {
@@ -73,20 +93,62 @@ public sealed partial class PendingNotifications(
             LogWaiting(logger, e, registryEvent.OpType, registryEvent.DeviceId);
             lock (_gate)
             {
-                Enqueue(registryEvent, firstFailure: clock.GetUtcNow());
+                Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
             }
+            await stored;
+            return;
+        }
+        RemoveWhenStored(stored);
+    }
+
+    /// <summary>The event's row in the outbox; never throws: a row storage refused is logged (2203), and the event waits in memory only.</summary>
+    private async Task<OutboxEntry?> Store(RegistryEvent registryEvent)
+    {
+        try
+        {
+            // Off the grain's scheduler: the row may land after the grain's turn, and only the outbox (thread-safe) is touched then.
+            return await _outbox.Add(registryEvent).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogNotStored(logger, e, registryEvent.OpType, registryEvent.DeviceId);
+            return null;
         }
     }
 
-    private void Enqueue(RegistryEvent registryEvent, DateTimeOffset firstFailure)
+    private void RemoveWhenStored(Task<OutboxEntry?> stored)
     {
-        if (_stopped.IsCancellationRequested || _queue.Count >= options.Value.PublishRetryCapacity)
+        if (stored.IsCompletedSuccessfully)
         {
-            LogLost(logger, registryEvent.OpType, registryEvent.DeviceId,
-                _stopped.IsCancellationRequested ? "the silo is stopping" : $"{_queue.Count} notifications already wait to be sent again");
+            if (stored.Result is { } entry)
+            {
+                _outbox.Remove(entry);
+            }
             return;
         }
-        _queue.Enqueue(new Pending(registryEvent, firstFailure));
+        _ = stored.ContinueWith(static (done, state) =>
+        {
+            if (done.Result is { } entry)
+            {
+                ((IEventOutbox)state!).Remove(entry);
+            }
+        }, _outbox, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    }
+
+    private void Enqueue(RegistryEvent registryEvent, Task<OutboxEntry?> stored, DateTimeOffset firstFailure)
+    {
+        if (_stopped.IsCancellationRequested)
+        {
+            ReportStopped(registryEvent, stored);
+            return;
+        }
+        if (_queue.Count >= options.Value.PublishRetryCapacity)
+        {
+            LogLost(logger, registryEvent.OpType, registryEvent.DeviceId, $"{_queue.Count} notifications already wait to be sent again");
+            RemoveWhenStored(stored);
+            return;
+        }
+        _queue.Enqueue(new Pending(registryEvent, stored, firstFailure));
         // Off the grain that raised it: the retries outlive its turn.
         _sending ??= Task.Run(SendWaiting);
     }
@@ -123,6 +185,7 @@ public sealed partial class PendingNotifications(
                 await sink.Publish(head.Event);
                 // The stream takes notifications again: the next goes at once.
                 delay = TimeSpan.Zero;
+                RemoveWhenStored(head.Stored);
             }
             catch (Exception e)
             {
@@ -133,6 +196,7 @@ public sealed partial class PendingNotifications(
                     continue;
                 }
                 LogLost(logger, head.Event.OpType, head.Event.DeviceId, $"the event stream refused it for {options.Value.PublishRetryWindow}: {e.Message}");
+                RemoveWhenStored(head.Stored);
             }
             lock (_gate)
             {
@@ -141,24 +205,41 @@ public sealed partial class PendingNotifications(
         }
     }
 
-    /// <summary>The silo stops: what still waits is lost, each logged (2200).</summary>
+    /// <summary>
+    /// The silo stops: what still waits stays in the outbox for another silo to send once this one is gone (2204), or, the
+    /// rows storage refused and in the embedded registry, is lost, each logged (2200).
+    /// </summary>
     public void Dispose()
     {
-        Pending[] lost;
+        Pending[] waiting;
         lock (_gate)
         {
             _stopped.Cancel();
-            lost = [.. _queue];
+            waiting = [.. _queue];
             _queue.Clear();
         }
-        foreach (var pending in lost)
+        foreach (var pending in waiting)
         {
-            LogLost(logger, pending.Event.OpType, pending.Event.DeviceId, "the silo stopped before the event stream took it");
+            ReportStopped(pending.Event, pending.Stored);
         }
         // The source is not disposed: the sending loop may still be reading its token, and it holds no timer.
     }
 
-    private readonly record struct Pending(RegistryEvent Event, DateTimeOffset FirstFailure);
+    /// <summary>A notification still waiting at the stop: left in the outbox once its row landed, else lost.</summary>
+    private void ReportStopped(RegistryEvent registryEvent, Task<OutboxEntry?> stored) =>
+        _ = stored.ContinueWith(done =>
+        {
+            if (done.Result is not null)
+            {
+                LogLeft(logger, registryEvent.OpType, registryEvent.DeviceId);
+            }
+            else
+            {
+                LogLost(logger, registryEvent.OpType, registryEvent.DeviceId, "the silo stopped before the event stream took it");
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private readonly record struct Pending(RegistryEvent Event, Task<OutboxEntry?> Stored, DateTimeOffset FirstFailure);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} was refused by the event stream; it waits to be sent again")]
     private static partial void LogWaiting(ILogger logger, Exception exception, string opType, string deviceId);
@@ -168,4 +249,10 @@ public sealed partial class PendingNotifications(
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost ({Reason}); the operation itself was acknowledged")]
     private static partial void LogLost(ILogger logger, string opType, string deviceId, string reason);
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} could not be stored in the outbox; it waits in this silo's memory only")]
+    private static partial void LogNotStored(ILogger logger, Exception exception, string opType, string deviceId);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} was not yet taken by the event stream when the silo stopped; it stays in the outbox for another silo to send")]
+    private static partial void LogLeft(ILogger logger, string opType, string deviceId);
 }

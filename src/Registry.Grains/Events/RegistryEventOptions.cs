@@ -26,6 +26,18 @@ public sealed class RegistryEventOptions
     /// <summary>How many refused notifications a silo keeps to send again; one more is logged as lost at once.</summary>
     public int PublishRetryCapacity { get; set; } = 100_000;
 
+    /// <summary>
+    /// How often the outbox is swept for the notifications a gone silo left there (durable mode, <c>OutboxSweeper</c>;
+    /// <c>Registry:OutboxSweepSeconds</c>): how long after a silo is counted dead its waiting notifications go out, at most.
+    /// </summary>
+    public TimeSpan OutboxSweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How old the rows of a silo membership does not list must be before they are sent for it: a silo that joined a
+    /// moment ago may not be in every silo's view yet, and its rows are its own to send.
+    /// </summary>
+    public TimeSpan OutboxMinimumAge { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The hub name of a host name.</summary>
     public static string HubNameOf(string hostName) => hostName.Split('.', 2)[0];
 }

@@ -1,0 +1,194 @@
+using Microsoft.Extensions.Options;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+
+namespace Registry.Host;
+
+/// <summary>
+/// Sends the lifecycle notifications a gone silo left in the outbox (<see cref="TableEventOutbox"/>): those it raised
+/// and the event stream had not taken when it was killed or stopped. Every <see cref="RegistryEventOptions.OutboxSweepInterval"/>
+/// the silo with the lowest address among the active ones reads the outbox and, for each silo the cluster counts dead
+/// (or no longer lists, and whose rows are older than <see cref="RegistryEventOptions.OutboxMinimumAge"/>, so a silo that
+/// has just joined is not mistaken for a gone one), publishes its rows in the order they were stored and removes them.
+/// Rows of live silos are theirs to send. A publish the stream refuses ends that silo's rows for this sweep; the next
+/// goes on from there. Two silos that both think themselves the lowest while membership changes may both send a row:
+/// the same <c>correlation-id</c> twice, as any retry (at least once).
+/// </summary>
+public sealed partial class OutboxSweeper(
+    TableEventOutbox outbox,
+    IRegistryEventSink sink,
+    IClusterMembershipService membership,
+    ILocalSiloDetails silo,
+    IOptions<RegistryEventOptions> options,
+    [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
+    ILogger<OutboxSweeper> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _running = Task.CompletedTask;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(OutboxSweeper), ServiceLifecycleStage.Active, Start, Stop);
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        _running = Task.Run(() => Run(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task Stop(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Rows of events this silo's stream took while it stopped go now, not at the next silo's sweep as duplicates.
+        await outbox.Removing.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Cancelled, not disposed, for a stop the host calls after disposing it (as <c>MonitorWaker</c>).</summary>
+    public void Dispose() => _stopping.Cancel();
+
+    private async Task Run(CancellationToken ct)
+    {
+        var failing = false;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.Value.OutboxSweepInterval, clock, ct);
+                await SweepOnce(ct);
+                failing = false;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Storage away: said once, not at every sweep; the rows wait in storage meanwhile.
+                if (!failing)
+                {
+                    LogSweepFailed(logger, e);
+                }
+                failing = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One sweep: when this silo is the sweeper, sends and removes the rows of every gone silo; the number sent.
+    /// </summary>
+    public async Task<int> SweepOnce(CancellationToken ct)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        if (active.Count == 0 || !active.Min(Lowest.Instance)!.Equals(silo.SiloAddress))
+        {
+            return 0;
+        }
+        var now = clock.GetUtcNow();
+        var sent = 0;
+        foreach (var owner in await outbox.Read(ct))
+        {
+            if (owner.Owner == outbox.Owner)
+            {
+                continue;
+            }
+            var status = StatusOf(snapshot, owner.Owner);
+            if (status is not (SiloStatus.Dead or SiloStatus.None))
+            {
+                continue;
+            }
+            // A silo no snapshot lists may be one that joined a moment ago: only rows old enough to be a gone silo's.
+            var rows = status == SiloStatus.Dead
+                ? owner.Rows
+                : [.. owner.Rows.Where(r => r.StoredAt is not { } at || now - at >= options.Value.OutboxMinimumAge)];
+            sent += await Send(owner.Owner, rows, ct);
+        }
+        return sent;
+    }
+
+    private async Task<int> Send(string owner, IReadOnlyList<OutboxRow> rows, CancellationToken ct)
+    {
+        var done = new List<string>(TableEventOutbox.MaxTransaction);
+        var sent = 0;
+        var damaged = 0;
+        try
+        {
+            foreach (var row in rows)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (TableEventOutbox.Parse(row) is { } registryEvent)
+                {
+                    try
+                    {
+                        await sink.Publish(registryEvent);
+                    }
+                    catch (Exception e)
+                    {
+                        LogRefused(logger, e, owner, rows.Count - sent - damaged);
+                        break;
+                    }
+                    sent++;
+                }
+                else
+                {
+                    damaged++;
+                }
+                done.Add(row.RowKey);
+                if (done.Count == TableEventOutbox.MaxTransaction)
+                {
+                    await outbox.Delete(owner, done);
+                    done.Clear();
+                }
+            }
+        }
+        finally
+        {
+            if (done.Count > 0)
+            {
+                await outbox.Delete(owner, done);
+            }
+        }
+        if (damaged > 0)
+        {
+            LogDamaged(logger, damaged, owner);
+        }
+        if (sent > 0)
+        {
+            LogSent(logger, sent, owner);
+        }
+        return sent;
+    }
+
+    /// <summary>The status of the silo a row's PartitionKey names; a key that names no silo counts as gone.</summary>
+    private static SiloStatus StatusOf(ClusterMembershipSnapshot snapshot, string owner)
+    {
+        try
+        {
+            return snapshot.GetSiloStatus(SiloAddress.FromParsableString(owner));
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException)
+        {
+            return SiloStatus.Dead;
+        }
+    }
+
+    private sealed class Lowest : IComparer<SiloAddress>
+    {
+        public static readonly Lowest Instance = new();
+
+        public int Compare(SiloAddress? x, SiloAddress? y) =>
+            string.CompareOrdinal(x?.ToParsableString(), y?.ToParsableString());
+    }
+
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Information, Message = "Sent {Count} lifecycle notifications that silo {Owner} left in the outbox when it went")]
+    private static partial void LogSent(ILogger logger, int count, string owner);
+
+    [LoggerMessage(EventId = 2207, Level = LogLevel.Warning, Message = "The event stream refused a notification silo {Owner} left in the outbox; its {Count} rows left wait for the next sweep")]
+    private static partial void LogRefused(ILogger logger, Exception exception, string owner, int count);
+
+    [LoggerMessage(EventId = 2208, Level = LogLevel.Warning, Message = "Removed {Count} outbox rows of silo {Owner} that hold no notification")]
+    private static partial void LogDamaged(ILogger logger, int count, string owner);
+
+    [LoggerMessage(EventId = 2209, Level = LogLevel.Warning, Message = "The outbox could not be swept (is storage reachable?); it is tried again at each sweep")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Azure;
+using Azure.Data.Tables;
+using Registry.Abstractions;
+using Registry.Grains.Events;
+
+namespace Registry.Host;
+
+/// <summary>
+/// The durable <see cref="IEventOutbox"/>: an Azure table (<c>{prefix}Outbox</c>) holding one row per lifecycle
+/// notification a silo raised and the event stream has not yet taken. PartitionKey = the silo (its address with its
+/// generation, so a restarted silo's rows are not the dead incarnation's), RowKey = when it was stored (ticks, 19 digits)
+/// and its <c>correlation-id</c>, so a silo's rows read in the order they were raised. A row goes once the stream took
+/// its event: the removals of a silo share its PartitionKey, so they go together as entity-group transactions of up to
+/// 100, in the background. A row storage did not remove stays until its silo is gone, and is then sent again (the same
+/// <c>correlation-id</c>: at least once). <see cref="OutboxSweeper"/> sends the rows of silos the cluster counts dead.
+/// </summary>
+public sealed partial class TableEventOutbox(TableClient table, string owner, StorageTimeBound bound, TimeProvider clock,
+    ILogger<TableEventOutbox> logger) : IEventOutbox
+{
+    /// <summary>Azure's limit on the operations of one entity-group transaction.</summary>
+    public const int MaxTransaction = 100;
+
+    private const string EventColumn = "Event";
+
+    private readonly Lock _gate = new();
+    private readonly List<string> _removals = [];
+    private Task? _removing;
+
+    /// <summary>This silo's PartitionKey: its address and generation (<see cref="SiloAddress.ToParsableString"/>).</summary>
+    public string Owner => owner;
+
+    public TableClient Table => table;
+
+    /// <summary>Rows removed so far, and the requests that took (fewer when removals shared transactions).</summary>
+    public long Removed => Interlocked.Read(ref _removed);
+
+    public long RemovalRequests => Interlocked.Read(ref _removalRequests);
+
+    private long _removed;
+    private long _removalRequests;
+
+    public async Task<OutboxEntry?> Add(RegistryEvent registryEvent)
+    {
+        var rowKey = RowKey(clock.GetUtcNow(), registryEvent);
+        var row = new TableEntity(owner, rowKey) { [EventColumn] = JsonSerializer.Serialize(registryEvent, OutboxJson.Default.RegistryEvent) };
+        await bound.Request(() => table.AddEntityAsync(row));
+        return new OutboxEntry(owner, rowKey);
+    }
+
+    public void Remove(OutboxEntry entry)
+    {
+        lock (_gate)
+        {
+            _removals.Add(entry.RowKey);
+            // One removal loop at a time: what arrives while a transaction is in flight goes with the next.
+            _removing ??= Task.Run(RemoveQueued);
+        }
+    }
+
+    /// <summary>Removals not yet sent or in flight; for tests and the stop.</summary>
+    public Task Removing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _removing ?? Task.CompletedTask;
+            }
+        }
+    }
+
+    private async Task RemoveQueued()
+    {
+        while (true)
+        {
+            string[] batch;
+            lock (_gate)
+            {
+                if (_removals.Count == 0)
+                {
+                    _removing = null;
+                    return;
+                }
+                var count = Math.Min(MaxTransaction, _removals.Count);
+                batch = [.. _removals.GetRange(0, count)];
+                _removals.RemoveRange(0, count);
+            }
+            try
+            {
+                await Delete(owner, batch);
+            }
+            catch (Exception e)
+            {
+                // Left in storage, sent again once this silo is gone: a duplicate with the same correlation-id, not a loss.
+                LogNotRemoved(logger, e, batch.Length);
+            }
+        }
+    }
+
+    /// <summary>Removes the rows <paramref name="rowKeys"/> of <paramref name="partition"/>, one transaction per 100; a row already gone is no failure.</summary>
+    public async Task Delete(string partition, IReadOnlyList<string> rowKeys)
+    {
+        foreach (var chunk in rowKeys.Chunk(MaxTransaction))
+        {
+            if (chunk.Length == 1)
+            {
+                await DeleteOne(partition, chunk[0]);
+                continue;
+            }
+            try
+            {
+                Interlocked.Increment(ref _removalRequests);
+                await bound.Request(() => table.SubmitTransactionAsync(
+                    chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, k), ETag.All))));
+            }
+            catch (TableTransactionFailedException)
+            {
+                // A row of the chunk is gone already (its silo's removal landed after a timeout, or another sweeper's): one by one.
+                foreach (var rowKey in chunk)
+                {
+                    await DeleteOne(partition, rowKey);
+                }
+                continue;
+            }
+            Interlocked.Add(ref _removed, chunk.Length);
+        }
+    }
+
+    private async Task DeleteOne(string partition, string rowKey)
+    {
+        Interlocked.Increment(ref _removalRequests);
+        try
+        {
+            await bound.Request(() => table.DeleteEntityAsync(partition, rowKey, ETag.All));
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+        }
+        Interlocked.Increment(ref _removed);
+    }
+
+    /// <summary>Every row of the outbox, grouped by silo, each silo's in the order they were stored.</summary>
+    public async Task<IReadOnlyList<OutboxSilo>> Read(CancellationToken cancellationToken)
+    {
+        var rows = await bound.RunLong(ReadAll(cancellationToken));
+        return [.. rows.GroupBy(r => r.PartitionKey, StringComparer.Ordinal)
+            .Select(g => new OutboxSilo(g.Key, [.. g.OrderBy(r => r.RowKey, StringComparer.Ordinal)]))
+            .OrderBy(s => s.Owner, StringComparer.Ordinal)];
+    }
+
+    private async Task<List<OutboxRow>> ReadAll(CancellationToken cancellationToken)
+    {
+        var rows = new List<OutboxRow>();
+        await foreach (var row in table.QueryAsync<TableEntity>(maxPerPage: 1000, cancellationToken: cancellationToken))
+        {
+            rows.Add(new OutboxRow(row.PartitionKey, row.RowKey, StoredAt(row.RowKey), row.GetString(EventColumn)));
+        }
+        return rows;
+    }
+
+    /// <summary>The event a row holds; null when it is not one (a row written by hand, or damaged).</summary>
+    public static RegistryEvent? Parse(OutboxRow row)
+    {
+        try
+        {
+            return row.Event is null ? null : JsonSerializer.Deserialize(row.Event, OutboxJson.Default.RegistryEvent);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>When stored (ticks, fixed width, so rows sort by it) and the event's correlation-id (unique).</summary>
+    public static string RowKey(DateTimeOffset storedAt, RegistryEvent registryEvent) =>
+        storedAt.UtcTicks.ToString("D19", CultureInfo.InvariantCulture) + "-"
+        + (registryEvent.SystemProperties.TryGetValue("correlation-id", out var id) ? id : Guid.NewGuid().ToString("N"));
+
+    private static DateTimeOffset? StoredAt(string rowKey) =>
+        rowKey.Length >= 19 && long.TryParse(rowKey.AsSpan(0, 19), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : null;
+
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "{Count} outbox rows of notifications the event stream took could not be removed; they will be sent again once this silo is gone")]
+    private static partial void LogNotRemoved(ILogger logger, Exception exception, int count);
+}
+
+/// <summary>An outbox row: its silo, its key, when it was stored (null if its key says not), and the event's JSON.</summary>
+public sealed record OutboxRow(string PartitionKey, string RowKey, DateTimeOffset? StoredAt, string? Event);
+
+/// <summary>The rows one silo left, in the order they were stored.</summary>
+public sealed record OutboxSilo(string Owner, IReadOnlyList<OutboxRow> Rows);
+
+[JsonSerializable(typeof(RegistryEvent))]
+internal sealed partial class OutboxJson : JsonSerializerContext;
