@@ -12,9 +12,10 @@ namespace Registry.Host;
 /// The durable <see cref="IEventOutbox"/>: an Azure table (<c>{prefix}Outbox</c>) holding one row per lifecycle
 /// notification a silo raised and the event stream has not yet taken. PartitionKey = the silo (its address with its
 /// generation, so a restarted silo's rows are not the dead incarnation's), RowKey = when it was stored (ticks, 19 digits)
-/// and its <c>correlation-id</c>, so a silo's rows read in the order they were raised. A row goes once the stream took
-/// its event: the removals of a silo share its PartitionKey, so they go together as entity-group transactions of up to
-/// 100, in the background. A row storage did not remove stays until its silo is gone, and is then sent again (the same
+/// and its <c>correlation-id</c>, so a silo's rows read in the order they were raised. A silo's rows share its
+/// PartitionKey, so its writes group-commit: the rows added while an insert transaction is in flight go together as
+/// the next one (up to 100, no timer: a lone row goes at once), and a row goes once the stream took its event, the
+/// removals grouped the same way in the background. A row storage did not remove stays until its silo is gone, and is then sent again (the same
 /// <c>correlation-id</c>: at least once). <see cref="OutboxSweeper"/> sends the rows of silos the cluster counts dead.
 /// </summary>
 public sealed partial class TableEventOutbox(TableClient table, string owner, StorageTimeBound bound, TimeProvider clock,
@@ -42,12 +43,74 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private long _removed;
     private long _removalRequests;
 
-    public async Task<OutboxEntry?> Add(RegistryEvent registryEvent)
+    private readonly List<(TableEntity Row, TaskCompletionSource<OutboxEntry?> Stored)> _additions = [];
+    private Task? _adding;
+    private long _added;
+    private long _additionRequests;
+
+    /// <summary>Rows stored so far, and the requests that took (fewer when rows shared transactions).</summary>
+    public long Added => Interlocked.Read(ref _added);
+
+    public long AdditionRequests => Interlocked.Read(ref _additionRequests);
+
+    public Task<OutboxEntry?> Add(RegistryEvent registryEvent)
     {
-        var rowKey = RowKey(clock.GetUtcNow(), registryEvent);
-        var row = new TableEntity(owner, rowKey) { [EventColumn] = JsonSerializer.Serialize(registryEvent, OutboxJson.Default.RegistryEvent) };
-        await bound.Request(() => table.AddEntityAsync(row));
-        return new OutboxEntry(owner, rowKey);
+        var row = new TableEntity(owner, RowKey(clock.GetUtcNow(), registryEvent))
+        {
+            [EventColumn] = JsonSerializer.Serialize(registryEvent, OutboxJson.Default.RegistryEvent),
+        };
+        var stored = new TaskCompletionSource<OutboxEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _additions.Add((row, stored));
+            _adding ??= Task.Run(AddQueued);
+        }
+        return stored.Task;
+    }
+
+    private async Task AddQueued()
+    {
+        while (true)
+        {
+            (TableEntity Row, TaskCompletionSource<OutboxEntry?> Stored)[] batch;
+            lock (_gate)
+            {
+                if (_additions.Count == 0)
+                {
+                    _adding = null;
+                    return;
+                }
+                var count = Math.Min(MaxTransaction, _additions.Count);
+                batch = [.. _additions.GetRange(0, count)];
+                _additions.RemoveRange(0, count);
+            }
+            try
+            {
+                Interlocked.Increment(ref _additionRequests);
+                if (batch.Length == 1)
+                {
+                    await bound.Request(() => table.AddEntityAsync(batch[0].Row));
+                }
+                else
+                {
+                    await bound.Request(() => table.SubmitTransactionAsync(batch.Select(b => new TableTransactionAction(TableTransactionActionType.Add, b.Row))));
+                }
+            }
+            catch (Exception e)
+            {
+                // Each caller logs its own (PendingNotifications: 2203) and keeps its event in memory.
+                foreach (var (_, stored) in batch)
+                {
+                    stored.TrySetException(e);
+                }
+                continue;
+            }
+            Interlocked.Add(ref _added, batch.Length);
+            foreach (var (row, stored) in batch)
+            {
+                stored.TrySetResult(new OutboxEntry(owner, row.RowKey));
+            }
+        }
     }
 
     public void Remove(OutboxEntry entry)

@@ -129,6 +129,26 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
         Assert.True(outbox.RemovalRequests < 20, $"{outbox.RemovalRequests} requests removed 150 rows of one silo");
     }
 
+    /// <summary>Rows added while an insert is in flight share the next transaction: a routed import pays ~1 request per 100 events, not one each.</summary>
+    [Fact(Timeout = 60_000)]
+    public async Task Rows_added_together_share_insert_transactions_and_each_caller_gets_its_own_row()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = await NewTable(ct);
+        var outbox = Outbox(table, Silo(1), new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var events = Enumerable.Range(0, 250).Select(i => Event($"together-{i:D3}")).ToArray();
+
+        var entries = await Task.WhenAll(events.Select(outbox.Add)).WaitAsync(ct);
+
+        Assert.Equal(250, entries.Select(e => e!.RowKey).Distinct().Count());
+        var rows = Assert.Single(await outbox.Read(ct)).Rows;
+        Assert.Equal(entries.Select(e => e!.RowKey).Order(StringComparer.Ordinal), rows.Select(r => r.RowKey));
+        Assert.Equal(events.Select(e => e.DeviceId).Order(StringComparer.Ordinal),
+            rows.Select(r => TableEventOutbox.Parse(r)!.DeviceId).Order(StringComparer.Ordinal));
+        Assert.Equal(250, outbox.Added);
+        Assert.True(outbox.AdditionRequests <= 10, $"{outbox.AdditionRequests} requests stored 250 rows added together");
+    }
+
     /// <summary>
     /// The sweep sends the rows of a silo the cluster counts dead, and the old rows of one it no longer lists, in the order
     /// stored, and removes them; a live silo's rows and the fresh rows of an unlisted one (a silo that just joined) stay.

@@ -134,6 +134,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("JobHistoryDays=abc", "Invalid configuration, nothing was started: Registry:JobHistoryDays=abc is not a number: use a number of days above 0 (at most 36500).")]
     [InlineData("Authentication:DeviceCacheSeconds=ten", "Invalid configuration, nothing was started: Registry:Authentication:DeviceCacheSeconds=ten is not a number: use a number of seconds, 0 or more.")]
     [InlineData("presencepersistseconds=1m", "Invalid configuration, nothing was started: Registry:PresencePersistSeconds=1m is not a number: use a number of seconds from 1 to 3600.")]
+    [InlineData("OutboxSweepSeconds=0", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=0 must be a number of seconds from 1 to 3600.")]
+    [InlineData("OutboxSweepSeconds=30s", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=30s is not a number: use a number of seconds from 1 to 3600.")]
     [InlineData("StorageTimeoutSeconds=5s", "Invalid configuration, nothing was started: Registry:StorageTimeoutSeconds=5s is not a number: use a number of seconds from 0.1 to 3600.")]
     [InlineData("HostName=host,x=y", "Registry:HostName=host,x=y is not a host name")]
     [InlineData("HostName=bad host;x=y", "Registry:HostName=bad host;x=y is not a host name")]
