@@ -68,6 +68,16 @@ internal static class Measurement
     {
         private static long s_sequence;
         private readonly LongConcurrentHistogram _histogram = new(1, TimeStamp.Minutes(1), 3);
+
+        /// <summary>
+        /// Records one call's latency in stopwatch ticks; one beyond the histogram's range (a minute) is recorded at its
+        /// top. HdrHistogram throws for it, and a routed durable create that took over a minute on an overloaded Azurite
+        /// ended a whole run with <see cref="IndexOutOfRangeException"/> (2026-12-07).
+        /// </summary>
+        internal void Record(long ticks) => _histogram.RecordValue(Math.Clamp(ticks, 1, _histogram.HighestTrackableValue));
+
+        /// <summary>The latency at <paramref name="percentile"/>, in milliseconds.</summary>
+        internal double PercentileMs(double percentile) => _histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
         private long _completed, _errors;
         private TimeSpan _elapsed;
         private int _gen0, _gen1, _gen2;
@@ -85,7 +95,7 @@ internal static class Measurement
                     var n = Interlocked.Increment(ref s_sequence);
                     var start = Stopwatch.GetTimestamp();
                     var ok = await operation(n);
-                    _histogram.RecordValue(Math.Max(1, Stopwatch.GetTimestamp() - start));
+                    Record(Stopwatch.GetTimestamp() - start);
                     Interlocked.Increment(ref completed);
                     if (!ok)
                     {
@@ -102,10 +112,7 @@ internal static class Measurement
             _allocated += activity.BytesPerOp * completed;
         }
 
-        public PhaseResult Result() => new(name, _completed / _elapsed.TotalSeconds,
-            _histogram.GetValueAtPercentile(50) * 1000.0 / Stopwatch.Frequency,
-            _histogram.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency,
-            _errors)
+        public PhaseResult Result() => new(name, _completed / _elapsed.TotalSeconds, PercentileMs(50), PercentileMs(99), _errors)
         { Gc = new GcActivity(_gen0, _gen1, _gen2, _pauseMs, _completed == 0 ? 0 : _allocated / _completed) };
     }
 
