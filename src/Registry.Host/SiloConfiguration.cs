@@ -377,6 +377,8 @@ public static class SiloConfiguration
             o.HubName = settings.HubName;
             o.RoutedSources = routed;
             o.OutboxSweepInterval = settings.OutboxSweepInterval;
+            // A timed-out write can land until its storage client's three tries end.
+            o.OutboxVerifyAge = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, settings.StorageTimeout.Ticks * 4));
         });
         silo.Services.TryAddSingleton<LifecycleNotifications>();
         silo.Services.TryAddSingleton<PendingNotifications>();
@@ -394,6 +396,7 @@ public static class SiloConfiguration
             silo.Services.TryAddSingleton(sp => new TableEventOutbox(outbox, sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString(),
                 sp.GetRequiredService<StorageTimeBound>(), sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<TableEventOutbox>>()));
             silo.Services.TryAddSingleton<IEventOutbox>(sp => sp.GetRequiredService<TableEventOutbox>());
+            silo.Services.TryAddSingleton<IStoredGeneration, StorageStoredGeneration>();
             silo.Services.TryAddSingleton<OutboxSweeper>();
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<OutboxSweeper>());
             silo.AddAzureQueueStreams(RegistryStreams.Provider, (OptionsBuilder<AzureQueueOptions> o) => o.Configure(q =>

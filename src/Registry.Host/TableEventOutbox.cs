@@ -25,6 +25,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     public const int MaxTransaction = 100;
 
     private const string EventColumn = "Event";
+    private const string CheckColumn = "Check";
 
     private readonly Lock _gate = new();
     private readonly List<string> _removals = [];
@@ -43,7 +44,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private long _removed;
     private long _removalRequests;
 
-    private readonly List<(TableEntity Row, TaskCompletionSource<OutboxEntry?> Stored)> _additions = [];
+    private readonly List<(TableEntity Row, TaskCompletionSource Stored)> _additions = [];
     private Task? _adding;
     private long _added;
     private long _additionRequests;
@@ -53,26 +54,30 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
 
     public long AdditionRequests => Interlocked.Read(ref _additionRequests);
 
-    public Task<OutboxEntry?> Add(RegistryEvent registryEvent)
+    public OutboxWrite Add(RegistryEvent registryEvent, string? check = null)
     {
         var row = new TableEntity(owner, RowKey(clock.GetUtcNow(), registryEvent))
         {
             [EventColumn] = JsonSerializer.Serialize(registryEvent, OutboxJson.Default.RegistryEvent),
         };
-        var stored = new TaskCompletionSource<OutboxEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (check is not null)
+        {
+            row[CheckColumn] = check;
+        }
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
             _additions.Add((row, stored));
             _adding ??= Task.Run(AddQueued);
         }
-        return stored.Task;
+        return new OutboxWrite(new OutboxEntry(owner, row.RowKey), stored.Task);
     }
 
     private async Task AddQueued()
     {
         while (true)
         {
-            (TableEntity Row, TaskCompletionSource<OutboxEntry?> Stored)[] batch;
+            (TableEntity Row, TaskCompletionSource Stored)[] batch;
             lock (_gate)
             {
                 if (_additions.Count == 0)
@@ -106,9 +111,9 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
                 continue;
             }
             Interlocked.Add(ref _added, batch.Length);
-            foreach (var (row, stored) in batch)
+            foreach (var (_, stored) in batch)
             {
-                stored.TrySetResult(new OutboxEntry(owner, row.RowKey));
+                stored.TrySetResult();
             }
         }
     }
@@ -219,7 +224,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
         var rows = new List<OutboxRow>();
         await foreach (var row in table.QueryAsync<TableEntity>(maxPerPage: 1000, cancellationToken: cancellationToken))
         {
-            rows.Add(new OutboxRow(row.PartitionKey, row.RowKey, StoredAt(row.RowKey), row.GetString(EventColumn)));
+            rows.Add(new OutboxRow(row.PartitionKey, row.RowKey, StoredAt(row.RowKey), row.GetString(EventColumn)) { Check = row.GetString(CheckColumn) });
         }
         return rows;
     }
@@ -253,7 +258,11 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
 }
 
 /// <summary>An outbox row: its silo, its key, when it was stored (null if its key says not), and the event's JSON.</summary>
-public sealed record OutboxRow(string PartitionKey, string RowKey, DateTimeOffset? StoredAt, string? Event);
+public sealed record OutboxRow(string PartitionKey, string RowKey, DateTimeOffset? StoredAt, string? Event)
+{
+    /// <summary>For a row to verify (<see cref="OutboxChecks"/>): what storage must show before its event is sent.</summary>
+    public string? Check { get; init; }
+}
 
 /// <summary>The rows one silo left, in the order they were stored.</summary>
 public sealed record OutboxSilo(string Owner, IReadOnlyList<OutboxRow> Rows);

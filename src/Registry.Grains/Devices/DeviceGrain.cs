@@ -365,7 +365,22 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
         var monitored = _monitoring.PolicyFor(_state.State) is not null;
         _state.State.Identity = null;
-        await Index.Write(() => _state.ClearStateAsync(), previous: current);
+        try
+        {
+            await Index.Write(() => _state.ClearStateAsync(), previous: current);
+        }
+        catch (Exception) when (_state.State.Identity is null)
+        {
+            // Failed as far as this call knows, yet the read after it found the row gone: the delete landed.
+            await _lifecycle.Deleted(DeviceId, Now);
+            throw;
+        }
+        catch (Exception)
+        {
+            await _lifecycle.DeletedIfLanded(DeviceId, current.GenerationId, Now);
+            DeactivateOnIdle();
+            throw;
+        }
         _state.State.Heartbeat = null;
         var before = _presence.ConnectionState;
         _presence.Forget(DeviceId, Now);
@@ -445,6 +460,23 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             // later), and the failed write re-read it: the device is registered, so this create answers as any create
             // of a registered device does, not as a server error. An import replaying its own line then sees it applied.
             throw RegistryException.DeviceAlreadyExists(DeviceId);
+        }
+        catch (Exception) when (_state.State.Identity?.GenerationId == identity.GenerationId)
+        {
+            // The write failed as far as this call knows, yet the read after it found the row landed: the device exists,
+            // so its notification is raised, though the call answers the failure (a review saw such devices, answered
+            // 503, never announced, 2026-12-07).
+            await _lifecycle.Created(DeviceId, Now);
+            throw;
+        }
+        catch (Exception)
+        {
+            // Not known to have landed, and it still may (a timed-out write goes on): kept to verify later (the outbox),
+            // and this activation goes, so the next call (the verification's among them) reads what storage holds then
+            // instead of this activation's view from before the write landed.
+            await _lifecycle.CreatedIfLanded(DeviceId, identity.GenerationId, Now);
+            DeactivateOnIdle();
+            throw;
         }
         await Index.ConfirmAfterWrite(identity);
         await _lifecycle.Created(DeviceId, Now);

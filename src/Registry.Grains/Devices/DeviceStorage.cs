@@ -47,3 +47,9 @@ internal sealed class DeviceStorage(IGrainStorage storage, GrainId grainId)
 
     public Task ClearStateAsync() => storage.ClearStateAsync(StateName, grainId, _state);
 }
+
+/// <summary>A device's acknowledged identity as storage holds it, read without its grain (<see cref="DeviceStorage.ReadIdentityAsync"/>).</summary>
+public static class StoredDevices
+{
+    public static Task<DeviceIdentity?> ReadAsync(IGrainStorage storage, GrainId grainId) => DeviceStorage.ReadIdentityAsync(storage, grainId);
+}

@@ -10,8 +10,13 @@ namespace Registry.Grains.Events;
 /// </summary>
 public interface IEventOutbox
 {
-    /// <summary>Stores <paramref name="registryEvent"/> under this silo; completes once storage acknowledged it, or throws.</summary>
-    Task<OutboxEntry?> Add(RegistryEvent registryEvent);
+    /// <summary>
+    /// Starts storing <paramref name="registryEvent"/> under this silo. Its entry is known at once (null: no outbox), so a
+    /// row whose store timed out yet landed can still be removed; <see cref="OutboxWrite.Stored"/> completes once
+    /// storage acknowledged it, or faults. A <paramref name="check"/> (<see cref="OutboxChecks"/>) makes it a row to
+    /// verify: sent only once storage shows its write landed.
+    /// </summary>
+    OutboxWrite Add(RegistryEvent registryEvent, string? check = null);
 
     /// <summary>The stream took the event of <paramref name="entry"/>: its row goes, in the background (grouped, never awaited by a write).</summary>
     void Remove(OutboxEntry entry);
@@ -20,12 +25,34 @@ public interface IEventOutbox
 /// <summary>One stored notification: its row under its silo's key.</summary>
 public sealed record OutboxEntry(string Owner, string RowKey);
 
+/// <summary>A row being stored: its entry (null without an outbox) and the store's outcome.</summary>
+public readonly record struct OutboxWrite(OutboxEntry? Entry, Task Stored);
+
+/// <summary>
+/// What a row to verify checks before it is sent: the notification of a write whose outcome was not known when its call
+/// answered (a storage timeout), sent only if storage shows the write landed.
+/// </summary>
+public static class OutboxChecks
+{
+    /// <summary>A create: landed when the device is stored with this generation.</summary>
+    public static string Present(string generationId) => "present:" + generationId;
+
+    /// <summary>A delete: landed when the device is no longer stored with this generation.</summary>
+    public static string Absent(string generationId) => "absent:" + generationId;
+
+    /// <summary>Whether the write <paramref name="check"/> describes landed, given the device's stored generation (null: none stored).</summary>
+    public static bool Landed(string check, string? storedGeneration) => check.Split(':', 2) switch
+    {
+        ["present", var generation] => string.Equals(storedGeneration, generation, StringComparison.Ordinal),
+        ["absent", var generation] => !string.Equals(storedGeneration, generation, StringComparison.Ordinal),
+        _ => false,
+    };
+}
+
 /// <summary>The embedded registry's outbox: none; a notification waits in its silo's memory only.</summary>
 public sealed class NoEventOutbox : IEventOutbox
 {
-    private static readonly Task<OutboxEntry?> Nothing = Task.FromResult<OutboxEntry?>(null);
-
-    public Task<OutboxEntry?> Add(RegistryEvent registryEvent) => Nothing;
+    public OutboxWrite Add(RegistryEvent registryEvent, string? check = null) => new(null, Task.CompletedTask);
 
     public void Remove(OutboxEntry entry)
     {

@@ -27,6 +27,22 @@ public sealed class LifecycleNotifications(
     /// <summary>After an acknowledged delete; completes at once when no route names the source.</summary>
     public Task Deleted(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.DeleteDeviceIdentity, deviceId, acknowledged);
 
+    /// <summary>
+    /// After a create whose call failed without learning whether its write landed (a storage timeout: the write can land
+    /// later): a row to verify, sent by a sweep only if the device is then stored with <paramref name="generationId"/>.
+    /// </summary>
+    public Task CreatedIfLanded(string deviceId, string generationId, DateTime attempted) =>
+        NotifyIfLanded(RegistryEventTypes.CreateDeviceIdentity, deviceId, attempted, OutboxChecks.Present(generationId));
+
+    /// <summary>After a delete whose call failed without learning whether it landed: sent only if the device of <paramref name="generationId"/> is then gone.</summary>
+    public Task DeletedIfLanded(string deviceId, string generationId, DateTime attempted) =>
+        NotifyIfLanded(RegistryEventTypes.DeleteDeviceIdentity, deviceId, attempted, OutboxChecks.Absent(generationId));
+
+    private Task NotifyIfLanded(string opType, string deviceId, DateTime attempted, string check) =>
+        sink.IsRouted(RegistryEventSources.DeviceLifecycle)
+            ? pending.StoreUnverified(Build(_hubName, opType, deviceId, attempted, clock.GetUtcNow().UtcDateTime), check)
+            : Task.CompletedTask;
+
     private Task Notify(string opType, string deviceId, DateTime acknowledged) =>
         sink.IsRouted(RegistryEventSources.DeviceLifecycle)
             ? pending.Publish(Build(_hubName, opType, deviceId, acknowledged, clock.GetUtcNow().UtcDateTime))

@@ -81,7 +81,7 @@ public sealed partial class PendingNotifications(
         if (queued)
         {
             // Answered only once the waiting notification is in storage (or storage refused it too, logged).
-            await stored;
+            await stored.Outcome;
             return;
         }
         try
@@ -95,51 +95,96 @@ public sealed partial class PendingNotifications(
             {
                 Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
             }
-            await stored;
+            await stored.Outcome;
             return;
         }
         RemoveWhenStored(stored);
     }
 
-    /// <summary>The event's row in the outbox; never throws: a row storage refused is logged (2203), and the event waits in memory only.</summary>
-    private async Task<OutboxEntry?> Store(RegistryEvent registryEvent)
+    /// <summary>
+    /// The notification of a write whose outcome its call did not learn (a storage timeout; it may land later): stored
+    /// as a row to verify, which a sweep sends only once storage shows the write landed (<see cref="OutboxChecks"/>).
+    /// Without an outbox (the embedded registry) nothing is kept. Completes once the row is stored or refused (logged).
+    /// </summary>
+    public Task StoreUnverified(RegistryEvent registryEvent, string check) => Store(registryEvent, check).Outcome;
+
+    /// <summary>
+    /// The event's row in the outbox; its task never faults (true once stored): a row storage refused or did not
+    /// acknowledge in time is logged (2203), and the event waits in memory.
+    /// </summary>
+    private Stored Store(RegistryEvent registryEvent, string? check = null)
     {
+        OutboxWrite write;
         try
         {
-            // Off the grain's scheduler: the row may land after the grain's turn, and only the outbox (thread-safe) is touched then.
-            return await _outbox.Add(registryEvent).ConfigureAwait(false);
+            write = _outbox.Add(registryEvent, check);
         }
         catch (Exception e)
         {
             LogNotStored(logger, e, registryEvent.OpType, registryEvent.DeviceId);
-            return null;
+            return new Stored(null, Task.FromResult(false));
+        }
+        if (write.Entry is null)
+        {
+            // No outbox (the embedded registry): nothing stored, nothing to wait for.
+            return new Stored(null, False);
+        }
+        if (write.Stored.IsCompletedSuccessfully)
+        {
+            return new Stored(write.Entry, True);
+        }
+        return new Stored(write.Entry, Outcome(write.Stored, registryEvent));
+
+        async Task<bool> Outcome(Task stored, RegistryEvent e)
+        {
+            try
+            {
+                // Off the grain's scheduler: the row may land after the grain's turn, and only the outbox (thread-safe) is touched then.
+                await stored.ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception ex)
+            {
+                LogNotStored(logger, ex, e.OpType, e.DeviceId);
+                return false;
+            }
         }
     }
 
-    private void RemoveWhenStored(Task<OutboxEntry?> stored)
+    private static readonly Task<bool> True = Task.FromResult(true);
+    private static readonly Task<bool> False = Task.FromResult(false);
+
+    /// <summary>
+    /// Removes the row once its store ended, whatever its outcome: a store that timed out may have landed all the same
+    /// (a review saw 8 such rows sent again as duplicates after a restart, 2026-12-07), and removing a row that is not
+    /// there is no failure.
+    /// </summary>
+    private void RemoveWhenStored(Stored stored)
     {
-        if (stored.IsCompletedSuccessfully)
+        if (stored.Entry is not { } entry)
         {
-            if (stored.Result is { } entry)
-            {
-                _outbox.Remove(entry);
-            }
             return;
         }
-        _ = stored.ContinueWith(static (done, state) =>
+        if (stored.Outcome.IsCompleted)
         {
-            if (done.Result is { } entry)
-            {
-                ((IEventOutbox)state!).Remove(entry);
-            }
-        }, _outbox, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            _outbox.Remove(entry);
+            return;
+        }
+        _ = stored.Outcome.ContinueWith(static (_, state) =>
+        {
+            var (outbox, entry) = ((IEventOutbox, OutboxEntry))state!;
+            outbox.Remove(entry);
+        }, (_outbox, entry), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private void Enqueue(RegistryEvent registryEvent, Task<OutboxEntry?> stored, DateTimeOffset firstFailure)
+    /// <summary>A row's entry (null without an outbox) and whether storage acknowledged it (never faults).</summary>
+    private readonly record struct Stored(OutboxEntry? Entry, Task<bool> Outcome);
+
+    private void Enqueue(RegistryEvent registryEvent, Stored stored, DateTimeOffset firstFailure)
     {
         if (_stopped.IsCancellationRequested)
         {
-            ReportStopped(registryEvent, stored);
+            _ = ReportStopped([new Pending(registryEvent, stored, firstFailure)]);
             return;
         }
         if (_queue.Count >= options.Value.PublishRetryCapacity)
@@ -218,28 +263,39 @@ public sealed partial class PendingNotifications(
             waiting = [.. _queue];
             _queue.Clear();
         }
-        foreach (var pending in waiting)
+        if (waiting.Length > 0)
         {
-            ReportStopped(pending.Event, pending.Stored);
+            _ = ReportStopped(waiting);
         }
         // The source is not disposed: the sending loop may still be reading its token, and it holds no timer.
     }
 
-    /// <summary>A notification still waiting at the stop: left in the outbox once its row landed, else lost.</summary>
-    private void ReportStopped(RegistryEvent registryEvent, Task<OutboxEntry?> stored) =>
-        _ = stored.ContinueWith(done =>
+    /// <summary>
+    /// The notifications still waiting at the stop: those whose rows landed stay in the outbox, said in one line (a
+    /// review's stop with 3,000 waiting logged 3,000, 2026-12-07); each of the others is lost, or, if its row landed after
+    /// all, sent by another silo.
+    /// </summary>
+    private async Task ReportStopped(Pending[] waiting)
+    {
+        var left = 0;
+        foreach (var pending in waiting)
         {
-            if (done.Result is not null)
+            if (await pending.Stored.Outcome.ConfigureAwait(false))
             {
-                LogLeft(logger, registryEvent.OpType, registryEvent.DeviceId);
+                left++;
             }
             else
             {
-                LogLost(logger, registryEvent.OpType, registryEvent.DeviceId, "the silo stopped before the event stream took it");
+                LogLost(logger, pending.Event.OpType, pending.Event.DeviceId, "the silo stopped before the event stream took it");
             }
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        if (left > 0)
+        {
+            LogLeft(logger, left);
+        }
+    }
 
-    private readonly record struct Pending(RegistryEvent Event, Task<OutboxEntry?> Stored, DateTimeOffset FirstFailure);
+    private readonly record struct Pending(RegistryEvent Event, Stored Stored, DateTimeOffset FirstFailure);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} was refused by the event stream; it waits to be sent again")]
     private static partial void LogWaiting(ILogger logger, Exception exception, string opType, string deviceId);
@@ -250,9 +306,9 @@ public sealed partial class PendingNotifications(
     [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost ({Reason}); the operation itself was acknowledged")]
     private static partial void LogLost(ILogger logger, string opType, string deviceId, string reason);
 
-    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} could not be stored in the outbox; it waits in this silo's memory only")]
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} could not be stored in the outbox (storage refused it or did not answer in time); it waits in this silo's memory, and its row, if it landed after all, is removed once the stream takes the event")]
     private static partial void LogNotStored(ILogger logger, Exception exception, string opType, string deviceId);
 
-    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} was not yet taken by the event stream when the silo stopped; it stays in the outbox for another silo to send")]
-    private static partial void LogLeft(ILogger logger, string opType, string deviceId);
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "{Count} notifications the event stream had not taken when the silo stopped stay in the outbox; another silo sends them once this one is gone")]
+    private static partial void LogLeft(ILogger logger, int count);
 }

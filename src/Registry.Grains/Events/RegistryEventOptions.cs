@@ -38,6 +38,13 @@ public sealed class RegistryEventOptions
     /// </summary>
     public TimeSpan OutboxMinimumAge { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// How old a row to verify (a create or delete whose call answered a storage timeout) must be before a sweep checks
+    /// whether its write landed: a write the registry stopped waiting for can still land until the storage client's own
+    /// tries end (three of <c>StorageTimeoutSeconds</c>).
+    /// </summary>
+    public TimeSpan OutboxVerifyAge { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The hub name of a host name.</summary>
     public static string HubNameOf(string hostName) => hostName.Split('.', 2)[0];
 }

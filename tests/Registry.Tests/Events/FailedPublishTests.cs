@@ -3,7 +3,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.TestingHost;
 using Registry.Abstractions;
+using Orleans.Storage;
+using Registry.Grains;
+using Registry.Grains.Devices;
 using Registry.Grains.Events;
+using Registry.Grains.Storage;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.DeviceInputs;
@@ -57,8 +61,90 @@ public sealed class FailedPublishTests(FailedPublishTests.Fixture fixture) : ICl
             && l.Text.Contains(id, StringComparison.Ordinal) && l.Text.Contains("waits to be sent again", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A create answered a failure whose write the read after it found landed raises its notification: the device exists.
+    /// Before, such devices (answered 503 by a storage timeout) were never announced (hostile review, 2026-12-07).
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_create_or_delete_answered_a_failure_whose_write_landed_raises_its_notification()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Cluster.Client, RegistryEventSources.DeviceLifecycle);
+        var id = NewId("landed");
+        var device = fixture.Cluster.GrainFactory.GetGrain<IDeviceGrain>(id);
+
+        Fixture.DeviceFaults.FailNext(1, landThenThrow: true);
+        await Assert.ThrowsAnyAsync<Exception>(() => device.Create(Sas(id)));
+        Assert.NotNull(await device.Get());
+        Fixture.DeviceFaults.FailNext(1, landThenThrow: true);
+        await Assert.ThrowsAnyAsync<Exception>(() => device.Delete(ETagCondition.Any));
+        Assert.Null(await device.Get());
+
+        var events = await subscriber.UntilBarrierAsync([id], ct);
+        Assert.Equal([RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], events.Select(e => e.OpType));
+        Assert.DoesNotContain(RecordingOutbox.Unverified, r => r.Event.DeviceId == id);
+    }
+
+    /// <summary>
+    /// A create or delete whose write failed without the call learning whether it landed (it may still: a timed-out write
+    /// goes on) is kept in the outbox as a row to verify, whose check holds exactly when the write landed.
+    /// </summary>
+    [Fact]
+    public async Task A_create_or_delete_whose_write_may_still_land_is_kept_to_verify_against_the_generation_it_wrote()
+    {
+        var id = NewId("unsure");
+        var device = fixture.Cluster.GrainFactory.GetGrain<IDeviceGrain>(id);
+
+        Fixture.DeviceFaults.LandNextWriteLate();
+        await Assert.ThrowsAnyAsync<Exception>(() => device.Create(Sas(id)));
+        var create = Assert.Single(RecordingOutbox.Unverified, r => r.Event.DeviceId == id);
+        Assert.Equal(RegistryEventTypes.CreateDeviceIdentity, create.Event.OpType);
+        // Read as the sweep reads it: from storage, not through an activation (one made before the write lands answers from then).
+        var storage = fixture.Cluster.GetSiloServiceProvider().GetRequiredKeyedService<IGrainStorage>(StorageNames.Registry);
+        Assert.False(OutboxChecks.Landed(create.Check, (await StoredDevices.ReadAsync(storage, device.GetGrainId()))?.GenerationId),
+            "a create not yet landed counted as landed");
+        await Fixture.DeviceFaults.LandLateWriteAsync();
+        var stored = await StoredDevices.ReadAsync(storage, device.GetGrainId());
+        Assert.True(OutboxChecks.Landed(create.Check, stored?.GenerationId), $"check {create.Check} against stored {stored?.GenerationId}");
+
+        var other = NewId("unsure-delete");
+        var deleted = fixture.Cluster.GrainFactory.GetGrain<IDeviceGrain>(other);
+        await deleted.Create(Sas(other));
+        Fixture.DeviceFaults.FailNext(1);
+        await Assert.ThrowsAnyAsync<Exception>(() => deleted.Delete(ETagCondition.Any));
+        var delete = Assert.Single(RecordingOutbox.Unverified, r => r.Event.DeviceId == other);
+        Assert.Equal(RegistryEventTypes.DeleteDeviceIdentity, delete.Event.OpType);
+        var kept = await StoredDevices.ReadAsync(storage, deleted.GetGrainId());
+        Assert.NotNull(kept);
+        Assert.False(OutboxChecks.Landed(delete.Check, kept.GenerationId), "a delete that did not land counted as landed");
+        Assert.True(OutboxChecks.Landed(delete.Check, null));
+    }
+
+    /// <summary>What the grains hand the outbox, kept in memory (this cluster runs on memory storage, which has none).</summary>
+    private sealed class RecordingOutbox : IEventOutbox
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentQueue<(RegistryEvent Event, string Check)> UnverifiedRows = new();
+
+        public static IReadOnlyList<(RegistryEvent Event, string Check)> Unverified => [.. UnverifiedRows];
+
+        public OutboxWrite Add(RegistryEvent registryEvent, string? check = null)
+        {
+            if (check is not null)
+            {
+                UnverifiedRows.Enqueue((registryEvent, check));
+            }
+            return new OutboxWrite(new OutboxEntry("recording", Guid.NewGuid().ToString("N")), Task.CompletedTask);
+        }
+
+        public void Remove(OutboxEntry entry)
+        {
+        }
+    }
+
     public sealed class Fixture : IAsyncLifetime
     {
+        public static readonly StorageFaults DeviceFaults = new();
+
         public static readonly CapturedLogs Logs = new();
 
         public TestCluster Cluster { get; private set; } = null!;
@@ -91,6 +177,10 @@ public sealed class FailedPublishTests(FailedPublishTests.Fixture fixture) : ICl
             {
                 // Registered before the registry's own (which only TryAdds): the grains publish through the failure into the real stream.
                 silo.Services.AddSingleton<IRegistryEventSink>(sp => new FlakySink(ActivatorUtilities.CreateInstance<StreamEventSink>(sp)));
+                silo.Services.AddSingleton<IEventOutbox, RecordingOutbox>();
+                silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
+                    new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults,
+                    sp.GetRequiredService<Orleans.Serialization.DeepCopier>()));
                 silo.Services.AddSingleton<ILoggerProvider>(Logs);
                 SiloConfiguration.ConfigureServices(silo, RoutedClusterFixture<AllRoutes>.Settings());
                 silo.Services.Configure<RegistryEventOptions>(o => o.PublishRetryDelay = TimeSpan.FromMilliseconds(50));
