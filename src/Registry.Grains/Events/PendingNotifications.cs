@@ -11,8 +11,8 @@ namespace Registry.Grains.Events;
 /// such notification was lost (302 of a 2,150-line import with no failure of the registry, review 2026-12-06). Now a
 /// refused one waits here and is sent again after a growing pause (<see cref="RegistryEventOptions.PublishRetryDelay"/>
 /// doubling up to 30 s), for up to <see cref="RegistryEventOptions.PublishRetryWindow"/>; only then, or when more than
-/// <see cref="RegistryEventOptions.PublishRetryCapacity"/> wait, or when the silo stops with some still waiting, is one
-/// logged as lost (2200).
+/// <see cref="RegistryEventOptions.PublishRetryCapacity"/> wait, or when the silo stops with some still waiting and no
+/// outbox row of theirs stored (below), is one logged as lost (2200).
 /// <para>
 /// While any notification waits, a new one waits behind it without being tried: so a device's notifications keep their
 /// order, and a write whose notification is routed is not held by the stream's own retries while the stream is away.
