@@ -27,9 +27,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private const string EventColumn = "Event";
     private const string CheckColumn = "Check";
 
-    private readonly Lock _gate = new();
-    private readonly List<string> _removals = [];
-    private Task? _removing;
+    private readonly GroupCommit<string> _removals = new();
 
     /// <summary>This silo's PartitionKey: its address and generation (<see cref="SiloAddress.ToParsableString"/>).</summary>
     public string Owner => owner;
@@ -44,8 +42,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private long _removed;
     private long _removalRequests;
 
-    private readonly List<(TableEntity Row, TaskCompletionSource Stored)> _additions = [];
-    private Task? _adding;
+    private readonly GroupCommit<(TableEntity Row, TaskCompletionSource Stored)> _additions = new();
     private long _added;
     private long _additionRequests;
 
@@ -65,106 +62,56 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
             row[CheckColumn] = check;
         }
         var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_gate)
-        {
-            _additions.Add((row, stored));
-            _adding ??= Task.Run(AddQueued);
-        }
+        _additions.Add((row, stored), Insert);
         return new OutboxWrite(new OutboxEntry(owner, row.RowKey), stored.Task);
     }
 
-    private async Task AddQueued()
+    /// <summary>One transaction of rows (a lone row as a plain insert); each caller learns the outcome.</summary>
+    private async Task Insert((TableEntity Row, TaskCompletionSource Stored)[] batch)
     {
-        while (true)
+        try
         {
-            (TableEntity Row, TaskCompletionSource Stored)[] batch;
-            lock (_gate)
+            Interlocked.Increment(ref _additionRequests);
+            if (batch.Length == 1)
             {
-                if (_additions.Count == 0)
-                {
-                    _adding = null;
-                    return;
-                }
-                var count = Math.Min(MaxTransaction, _additions.Count);
-                batch = [.. _additions.GetRange(0, count)];
-                _additions.RemoveRange(0, count);
+                await bound.Request(() => table.AddEntityAsync(batch[0].Row));
             }
-            try
+            else
             {
-                Interlocked.Increment(ref _additionRequests);
-                if (batch.Length == 1)
-                {
-                    await bound.Request(() => table.AddEntityAsync(batch[0].Row));
-                }
-                else
-                {
-                    await bound.Request(() => table.SubmitTransactionAsync(batch.Select(b => new TableTransactionAction(TableTransactionActionType.Add, b.Row))));
-                }
+                await bound.Request(() => table.SubmitTransactionAsync(batch.Select(b => new TableTransactionAction(TableTransactionActionType.Add, b.Row))));
             }
-            catch (Exception e)
-            {
-                // Each caller logs its own (PendingNotifications: 2203) and keeps its event in memory.
-                foreach (var (_, stored) in batch)
-                {
-                    stored.TrySetException(e);
-                }
-                continue;
-            }
-            Interlocked.Add(ref _added, batch.Length);
+        }
+        catch (Exception e)
+        {
+            // Each caller logs its own (PendingNotifications: 2203) and keeps its event in memory.
             foreach (var (_, stored) in batch)
             {
-                stored.TrySetResult();
+                stored.TrySetException(e);
             }
+            return;
+        }
+        Interlocked.Add(ref _added, batch.Length);
+        foreach (var (_, stored) in batch)
+        {
+            stored.TrySetResult();
         }
     }
 
-    public void Remove(OutboxEntry entry)
-    {
-        lock (_gate)
-        {
-            _removals.Add(entry.RowKey);
-            // One removal loop at a time: what arrives while a transaction is in flight goes with the next.
-            _removing ??= Task.Run(RemoveQueued);
-        }
-    }
+    public void Remove(OutboxEntry entry) => _removals.Add(entry.RowKey, RemoveBatch);
 
     /// <summary>Removals not yet sent or in flight; for tests and the stop.</summary>
-    public Task Removing
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _removing ?? Task.CompletedTask;
-            }
-        }
-    }
+    public Task Removing => _removals.Draining;
 
-    private async Task RemoveQueued()
+    private async Task RemoveBatch(string[] batch)
     {
-        while (true)
+        try
         {
-            string[] batch;
-            lock (_gate)
-            {
-                if (_removals.Count == 0)
-                {
-                    _removing = null;
-                    return;
-                }
-                var count = Math.Min(MaxTransaction, _removals.Count);
-                batch = [.. _removals.GetRange(0, count)];
-                _removals.RemoveRange(0, count);
-            }
-            try
-            {
-                await Delete(owner, batch);
-            }
-            catch (Exception e)
-            {
-                // Left in storage, sent again once this silo is gone: a duplicate with the same correlation-id, not a loss.
-                LogNotRemoved(logger, e, batch.Length);
-            }
+            await Delete(owner, batch);
+        }
+        catch (Exception e)
+        {
+            // Left in storage, sent again once this silo is gone: a duplicate with the same correlation-id, not a loss.
+            LogNotRemoved(logger, e, batch.Length);
         }
     }
 
@@ -255,6 +202,58 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
 
     [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "{Count} outbox rows of notifications the event stream took could not be removed; they will be sent again once this silo is gone")]
     private static partial void LogNotRemoved(ILogger logger, Exception exception, int count);
+}
+
+/// <summary>
+/// Items queued while a batch is in flight go together as the next one, up to a transaction's worth, with no timer (a
+/// lone item goes at once): one sending loop at a time. Its <c>send</c> handles its own failures.
+/// </summary>
+internal sealed class GroupCommit<T>
+{
+    private readonly Lock _gate = new();
+    private readonly List<T> _queued = [];
+    private Task? _sending;
+
+    /// <summary>What is queued or in flight; completed when nothing is.</summary>
+    public Task Draining
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sending ?? Task.CompletedTask;
+            }
+        }
+    }
+
+    public void Add(T item, Func<T[], Task> send)
+    {
+        lock (_gate)
+        {
+            _queued.Add(item);
+            _sending ??= Task.Run(() => Send(send));
+        }
+    }
+
+    private async Task Send(Func<T[], Task> send)
+    {
+        while (true)
+        {
+            T[] batch;
+            lock (_gate)
+            {
+                if (_queued.Count == 0)
+                {
+                    _sending = null;
+                    return;
+                }
+                var count = Math.Min(TableEventOutbox.MaxTransaction, _queued.Count);
+                batch = [.. _queued.GetRange(0, count)];
+                _queued.RemoveRange(0, count);
+            }
+            await send(batch);
+        }
+    }
 }
 
 /// <summary>An outbox row: its silo, its key, when it was stored (null if its key says not), and the event's JSON.</summary>
