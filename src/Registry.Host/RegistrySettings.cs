@@ -152,6 +152,14 @@ public sealed partial class RegistrySettings
     public TimeSpan LoadRoundTripTimeout => StorageTimeout * (SiloConfiguration.StorageRetries + 1);
 
     /// <summary>
+    /// How long a storage write whose caller stopped waiting may still land: until its storage client's tries end (the
+    /// first and <see cref="SiloConfiguration.StorageRetries"/> retries, each within the storage timeout), with room, and
+    /// never under a minute. The outbox verifies a failed create or delete no sooner, and an index partition keeps a
+    /// failed device write's id unsettled as long.
+    /// </summary>
+    public TimeSpan WriteSettleTime => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, StorageTimeout.Ticks * 4));
+
+    /// <summary>
     /// Requests each group-committing Table store (batched device rows, index entries) has in flight at once. Writes
     /// arriving while every slot is busy share the next transaction of their group, so a storage that is the bottleneck
     /// gets fewer, fuller transactions instead of more, smaller ones.

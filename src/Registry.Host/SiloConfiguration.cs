@@ -98,7 +98,11 @@ public static class SiloConfiguration
     public static void ConfigureServices(ISiloBuilder silo, RegistrySettings settings)
     {
         silo.Services.AddRegistryClock();
-        silo.Services.Configure<RegistryIndexOptions>(o => o.Partitions = settings.IndexPartitions);
+        silo.Services.Configure<RegistryIndexOptions>(o =>
+        {
+            o.Partitions = settings.IndexPartitions;
+            o.WriteSettleTime = settings.WriteSettleTime;
+        });
         // Index verification after a partition activates takes a quarter of the silo's storage slots at most, whatever the
         // partitions: the rest stay for requests (and the partitions' own loads).
         silo.Services.TryAddSingleton(_ => new IndexVerificationSlots(settings.IndexVerificationsInFlight));
@@ -377,8 +381,7 @@ public static class SiloConfiguration
             o.HubName = settings.HubName;
             o.RoutedSources = routed;
             o.OutboxSweepInterval = settings.OutboxSweepInterval;
-            // A timed-out write can land until its storage client's three tries end.
-            o.OutboxVerifyAge = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, settings.StorageTimeout.Ticks * 4));
+            o.OutboxVerifyAge = settings.WriteSettleTime;
         });
         silo.Services.TryAddSingleton<LifecycleNotifications>();
         silo.Services.TryAddSingleton<PendingNotifications>();

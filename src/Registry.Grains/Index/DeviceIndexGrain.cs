@@ -38,6 +38,7 @@ public sealed partial class DeviceIndexGrain(
     Microsoft.Extensions.Options.IOptions<RegistryIndexOptions> options,
     IndexVerificationSlots slots,
     IHostApplicationLifetime lifetime,
+    [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
     ILogger<DeviceIndexGrain> logger) : Grain, IDeviceIndexGrain, IIndexVerification, IIndexLookup
 {
     /// <summary>Device checks a partition's verification pass keeps waiting or in flight; the silo's <see cref="IndexVerificationSlots"/> bound them all.</summary>
@@ -77,7 +78,8 @@ public sealed partial class DeviceIndexGrain(
             _entries.Set(entry.DeviceId, entry.Enabled);
         }
         // Only what storage held needs checking: entries this activation adds come from live device grains following the protocol.
-        if (loaded.Count > 0)
+        // Where rows can be scanned, an empty partition is checked too: a stored device may have lost its only entry.
+        if (loaded.Count > 0 || stored is not null)
         {
             _verification = Verify(_entries.ToArray(), stored, loadStarted);
         }
@@ -104,25 +106,56 @@ public sealed partial class DeviceIndexGrain(
 
     public Task WhenVerified() => _verification;
 
-    /// <summary>Ids whose entries <see cref="CheckLater"/> asked to be checked, and the timer that checks them.</summary>
+    /// <summary>Ids whose entries <see cref="CheckLater"/> asked to be checked, and the timer that checks them and <see cref="_unsettled"/>.</summary>
     private readonly HashSet<string> _suspects = new(StringComparer.Ordinal);
     private IGrainTimer? _suspectTimer;
+
+    /// <summary>
+    /// Ids whose device write failed and may still land (<see cref="SettleLater"/>), each with the time it has settled by.
+    /// Kept in this activation's memory only: a partition that reactivates verifies its stored entries anyway.
+    /// </summary>
+    private readonly Dictionary<string, DateTimeOffset> _unsettled = new(StringComparer.Ordinal);
 
     public Task CheckLater(string deviceId)
     {
         _suspects.Add(deviceId);
-        _suspectTimer ??= this.RegisterGrainTimer(CheckSuspects,
-            new GrainTimerCreationOptions { DueTime = options.Value.RepairInterval, Period = options.Value.RepairInterval });
+        StartChecks();
         return Task.CompletedTask;
     }
 
     /// <summary>
+    /// See <see cref="IIndexVerification.SettleLater"/>. Without it, a create whose write timed out, found absent by its
+    /// read-back, took its entry out, and the write landing after that left a stored device no listing, count or GET saw
+    /// (a review under a 0.3 s storage timeout, 8 of 38 such devices, 2026-12-07).
+    /// </summary>
+    public Task SettleLater(string deviceId)
+    {
+        _unsettled[deviceId] = clock.GetUtcNow() + options.Value.WriteSettleTime;
+        StartChecks();
+        return Task.CompletedTask;
+    }
+
+    private void StartChecks() =>
+        _suspectTimer ??= this.RegisterGrainTimer(CheckSuspects,
+            new GrainTimerCreationOptions { DueTime = options.Value.RepairInterval, Period = options.Value.RepairInterval });
+
+    /// <summary>
     /// Each suspect entry checked by its device, as the verification pass does (a phantom removes itself, a stale flag is
-    /// corrected); one that cannot be checked yet (storage still away) stays for the next tick. The partition is
+    /// corrected); one that cannot be checked yet (storage still away) stays for the next tick. Each unsettled id whose
+    /// write can no longer land is reconciled by its device, present or absent, as storage holds it now. The partition is
     /// reentrant, so the devices' repairs reach it while this waits.
     /// </summary>
     private async Task CheckSuspects()
     {
+        var now = clock.GetUtcNow();
+        foreach (var (id, settled) in _unsettled.ToArray())
+        {
+            // Removed only if no later failure of the same device asked again meanwhile.
+            if (settled <= now && await TryReconcile(id) && _unsettled.TryGetValue(id, out var current) && current == settled)
+            {
+                _unsettled.Remove(id);
+            }
+        }
         foreach (var id in _suspects.ToArray())
         {
             if (!_entries.TryGet(id, out var enabled))
@@ -135,7 +168,7 @@ public sealed partial class DeviceIndexGrain(
                 _suspects.Remove(id);
             }
         }
-        if (_suspects.Count == 0)
+        if (_suspects.Count == 0 && _unsettled.Count == 0)
         {
             _suspectTimer?.Dispose();
             _suspectTimer = null;
@@ -143,11 +176,12 @@ public sealed partial class DeviceIndexGrain(
     }
 
     /// <summary>
-    /// Whether the partition holds <paramref name="deviceId"/>. Like every read, refused once another activation holds the
-    /// partition: this one's memory misses what that one acknowledged, and a false here lets a create skip its storage read.
+    /// Whether the partition may hold <paramref name="deviceId"/>: it has its entry, or a write of it may still land
+    /// (<see cref="_unsettled"/>). Like every read, refused once another activation holds the partition: this one's memory
+    /// misses what that one acknowledged, and a false here lets a device skip its storage read and take itself for absent.
     /// </summary>
     public Task<bool> Contains(string deviceId) =>
-        _superseded ? Task.FromException<bool>(Superseded()) : Task.FromResult(_entries.TryGet(deviceId, out _));
+        _superseded ? Task.FromException<bool>(Superseded()) : Task.FromResult(_entries.TryGet(deviceId, out _) || _unsettled.ContainsKey(deviceId));
 
     public Task Upsert(IReadOnlyList<IndexEntry> entries)
     {
@@ -403,7 +437,9 @@ public sealed partial class DeviceIndexGrain(
     /// inside the device's own turn. An entry that cannot be checked now stays (the index may over-count, never miss).
     /// Where device storage can be scanned by partition (<paramref name="stored"/>), an entry its row confirms (the
     /// device stored, with the status the entry flags) needs no device: only the others are asked. A scan that fails
-    /// leaves every entry to its device, as without one.
+    /// leaves every entry to its device, as without one. A stored row with no entry at all (a write that landed after its
+    /// device had given up on it and taken the entry out, and the partition restarted before it settled:
+    /// <see cref="SettleLater"/>) has its device reconcile, which puts the entry back.
     /// </summary>
     private async Task Verify(IndexEntry[] loaded, StoredPartitionRows? stored, long loadStarted)
     {
@@ -416,6 +452,12 @@ public sealed partial class DeviceIndexGrain(
             {
                 var rows = await stored.Of(Partition, loadStarted);
                 asked = [.. loaded.Where(e => !(rows.TryGetValue(e.DeviceId, out var enabled) && enabled == e.Enabled))];
+                var unindexed = rows.Keys.Where(id => !_entries.TryGet(id, out _)).ToArray();
+                if (unindexed.Length > 0)
+                {
+                    var reconciled = await Task.WhenAll(unindexed.Select(TryReconcile));
+                    LogUnindexedRows(logger, Partition, unindexed.Length, reconciled.Count(ok => ok));
+                }
             }
             catch (Exception ex)
             {
@@ -463,6 +505,29 @@ public sealed partial class DeviceIndexGrain(
         }
     });
 
+    /// <summary>An unsettled id reconciled by its device; false, logged, when that fails now (it is tried again next tick).</summary>
+    private Task<bool> TryReconcile(string deviceId) => slots.Run(async () =>
+    {
+        if (SiloStopping)
+        {
+            return false;
+        }
+        try
+        {
+            await GrainFactory.GetGrain<IIndexedDevice>(deviceId).Reconcile();
+            return true;
+        }
+        catch (Exception ex) when (!SiloStopping)
+        {
+            LogSettleFailed(logger, ex.Message, deviceId);
+            return false;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    });
+
     private bool SiloStopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
     private StorageUnavailableException Superseded() =>
@@ -476,6 +541,12 @@ public sealed partial class DeviceIndexGrain(
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage, {Asked} of them through their devices ({Failed} could not be checked)")]
     private static partial void LogVerified(ILogger logger, long partition, int count, int asked, int failed);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Device {DeviceId}, whose failed write may have landed late, could not bring its index entry in line yet ({Reason}); tried again next tick")]
+    private static partial void LogSettleFailed(ILogger logger, string reason, string deviceId);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Index partition {Partition} found {Count} stored devices without an entry (a write that landed after its device had given up on it); {Reconciled} of them brought their entries back")]
+    private static partial void LogUnindexedRows(ILogger logger, int partition, int count, int reconciled);
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Index partition {Partition} could not scan its devices' rows; its verification asks every device instead")]
     private static partial void LogScanFailed(ILogger logger, Exception ex, int partition);

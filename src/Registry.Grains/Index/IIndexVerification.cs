@@ -18,4 +18,14 @@ public interface IIndexVerification : IGrainWithIntegerKey
     /// </summary>
     [Alias("CheckLater")]
     Task CheckLater(string deviceId);
+
+    /// <summary>
+    /// Tells the partition that a write of <paramref name="deviceId"/> failed and may still land (a write whose answer timed
+    /// out goes on in storage): until <c>RegistryIndexOptions.WriteSettleTime</c> has passed the partition answers that it
+    /// may hold the id (so the device reads storage instead of taking itself for absent), and then has the device bring
+    /// its entry in line with what storage holds, until that succeeds. A write that landed after the device's read-back
+    /// is so listed and counted; one that never landed leaves nothing.
+    /// </summary>
+    [Alias("SettleLater")]
+    Task SettleLater(string deviceId);
 }

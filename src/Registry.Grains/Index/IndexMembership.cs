@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Registry.Abstractions;
 using Registry.Grains.Devices;
 
@@ -69,10 +70,13 @@ internal sealed partial class IndexMembership(
     /// Runs a storage write. On failure the caller gets the error, and the device re-reads what storage really holds
     /// (the write may have landed even though it threw) and makes the index entry agree with it: a create that did
     /// not land leaves no phantom, a status change that did not land leaves no wrong count. When storage cannot even
-    /// be read, the activation goes, so the next call starts from storage.
+    /// be read, the activation goes, so the next call starts from storage. A write the read-back did not find may still
+    /// land (its answer timed out, and storage goes on with it): unless storage refused it, the partition is told to settle
+    /// the entry once it no longer can (<see cref="IIndexVerification.SettleLater"/>).
     /// </summary>
     public async Task Write(Func<Task> write, DeviceIdentity? previous)
     {
+        var written = state.State.Identity;
         try
         {
             await write();
@@ -80,7 +84,12 @@ internal sealed partial class IndexMembership(
         catch (Exception e)
         {
             state.State.Identity = previous;
-            if (!await ReconcileAfterFailedWrite() && e is not StorageUnavailableException)
+            var read = await ReconcileAfterFailedWrite();
+            if (!(read && state.State.Identity?.ETag == written?.ETag) && e is not InconsistentStateException && e.InnerException is not InconsistentStateException)
+            {
+                await SettleLater();
+            }
+            if (!read && e is not StorageUnavailableException)
             {
                 // Storage refused the write (say, a conflict with a row an earlier write left after it timed out) and
                 // could not be read back: what the device is now is not known, so the caller is told to retry (503), which
@@ -204,6 +213,19 @@ internal sealed partial class IndexMembership(
         return read;
     }
 
+    /// <summary>Asks the partition to settle this device's entry once its failed write can no longer land; logged when it cannot be asked.</summary>
+    private async Task SettleLater()
+    {
+        try
+        {
+            await grains.GetGrain<IIndexVerification>(PartitionNumber).SettleLater(deviceId);
+        }
+        catch (Exception ex)
+        {
+            LogSettleNotAsked(logger, ex.Message, deviceId);
+        }
+    }
+
     /// <summary>
     /// Makes this device's index entry say what its state says, present with its status or absent, then reads storage
     /// again and, if it holds something else now, says that. The state was read before the entry's change: a second
@@ -250,6 +272,9 @@ internal sealed partial class IndexMembership(
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "The index entry of device {DeviceId} could not be brought in line with its state; retrying on a timer")]
     private static partial void LogIndexRepairScheduled(ILogger logger, Exception ex, string deviceId);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Device {DeviceId}'s failed write may still land, and its index partition could not be asked to settle its entry ({Reason}); the partition's next activation verifies it")]
+    private static partial void LogSettleNotAsked(ILogger logger, string reason, string deviceId);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "After a failed write, device {DeviceId} could not re-read its state; the activation is dropped so the next call starts from storage")]
     private static partial void LogReconcileFailed(ILogger logger, Exception ex, string deviceId);

@@ -70,4 +70,51 @@ public sealed class VerificationScanTests(AzuriteFixture azurite)
         var statistics = await again.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
         Assert.Equal((ids.Length, disabled.Count), (statistics.TotalDeviceCount, statistics.DisabledDeviceCount));
     }
+
+    /// <summary>
+    /// A stored device whose entry is gone: a create whose write timed out, found absent by its read-back (which took the
+    /// entry out) and landed after it, with the registry restarted before the partition settled it (LateLandingTests). The
+    /// restarted partition's scan meets the row and the device puts its entry back. Before, nothing did: the device was not
+    /// listed, counted or read (GET 404) across restarts (a review under a 0.3 s storage timeout, 2026-12-07).
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task A_restarted_partition_of_batched_rows_puts_back_the_entry_of_a_stored_device_it_did_not_hold()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var prefix = "vlost" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
+        {
+            ["Registry:DeviceStorage"] = "Batched",
+            ["Registry:IndexPartitions"] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Registry:StorageTimeoutSeconds"] = "120",
+        };
+        var ids = Enumerable.Range(0, 6).Select(i => $"vlost-{i:D2}").ToArray();
+        var lost = ids[3];
+
+        await using (var first = await RegistryTestHost.StartAsync(settings))
+        {
+            using var http = first.CreateClient();
+            foreach (var id in ids)
+            {
+                var put = await http.PutAsJsonAsync(DevicePath(id), new { deviceId = id }, ct);
+                Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            }
+            var grains = first.Services.GetRequiredService<IGrainFactory>();
+            await grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(lost, Partitions)).Remove([lost]);
+            Assert.Equal(ids.Length - 1, (await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        }
+
+        await using var second = await RegistryTestHost.StartAsync(settings);
+        var again = second.Services.GetRequiredService<IGrainFactory>();
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            await again.GetGrain<IIndexVerification>(partition).WhenVerified().WaitAsync(ct);
+        }
+
+        Assert.Equal(ids.Length, (await again.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
+        var listed = await again.GetGrain<IDeviceRegistryGrain>(0).List(1000, null);
+        Assert.Equal(ids, listed.Devices.Select(d => d.DeviceId).Order(StringComparer.Ordinal));
+        using var client = second.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(DevicePath(lost), ct)).StatusCode);
+    }
 }

@@ -59,8 +59,8 @@ public sealed class StorageFaults
     private Func<Task>? _late;
 
     /// <summary>
-    /// The next write throws at once without landing, as a write whose answer timed out, and lands only when the test
-    /// calls <see cref="LandLateWriteAsync"/>, with what it carried when it was sent.
+    /// The next write or clear throws at once without landing, as a write whose answer timed out, and lands only when the
+    /// test calls <see cref="LandLateWriteAsync"/>, with what it carried when it was sent.
     /// </summary>
     public void LandNextWriteLate()
     {
@@ -178,8 +178,18 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
         await Maybe(() => inner.WriteStateAsync(stateName, grainId, grainState));
     }
 
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        Maybe(() => inner.ClearStateAsync(stateName, grainId, grainState));
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (copier is not null)
+        {
+            var sent = new GrainState<T>(copier.Copy(grainState.State)) { ETag = grainState.ETag, RecordExists = grainState.RecordExists };
+            if (faults.TryHoldLate(() => inner.ClearStateAsync(stateName, grainId, sent)))
+            {
+                throw new InjectedStorageException();
+            }
+        }
+        await Maybe(() => inner.ClearStateAsync(stateName, grainId, grainState));
+    }
 
     private async Task Maybe(Func<Task> operation)
     {
