@@ -148,14 +148,17 @@ public sealed partial class DeviceIndexGrain(
     private async Task CheckSuspects()
     {
         var now = clock.GetUtcNow();
+        var unsettledFailures = new CheckFailures();
         foreach (var (id, settled) in _unsettled.ToArray())
         {
             // Removed only if no later failure of the same device asked again meanwhile.
-            if (settled <= now && await TryReconcile(id) && _unsettled.TryGetValue(id, out var current) && current == settled)
+            if (settled <= now && await TryCheck(id, device => device.Reconcile(), unsettledFailures)
+                && _unsettled.TryGetValue(id, out var current) && current == settled)
             {
                 _unsettled.Remove(id);
             }
         }
+        var suspectFailures = new CheckFailures();
         foreach (var id in _suspects.ToArray())
         {
             if (!_entries.TryGet(id, out var enabled))
@@ -163,10 +166,19 @@ public sealed partial class DeviceIndexGrain(
                 _suspects.Remove(id); // gone already
                 continue;
             }
-            if (await TryVerify(id, enabled))
+            if (await TryCheck(id, device => device.Verify(enabled), suspectFailures))
             {
                 _suspects.Remove(id);
             }
+        }
+        // One line a round, without a stack: storage away for minutes would otherwise log each entry every round.
+        if (unsettledFailures.First is { } unsettled)
+        {
+            LogSettleFailed(logger, Partition, unsettledFailures.Count, unsettled.DeviceId, unsettled.Error.Message);
+        }
+        if (suspectFailures.First is { } suspect)
+        {
+            LogSuspectsFailed(logger, Partition, suspectFailures.Count, suspect.DeviceId, suspect.Error.Message);
         }
         if (_suspects.Count == 0 && _unsettled.Count == 0)
         {
@@ -446,6 +458,7 @@ public sealed partial class DeviceIndexGrain(
         // Let the activation finish first: the devices' repairs call back into this partition.
         await Task.Yield();
         var asked = loaded;
+        var failures = new CheckFailures();
         if (stored is not null)
         {
             try
@@ -455,7 +468,7 @@ public sealed partial class DeviceIndexGrain(
                 var unindexed = rows.Keys.Where(id => !_entries.TryGet(id, out _)).ToArray();
                 if (unindexed.Length > 0)
                 {
-                    var reconciled = await Task.WhenAll(unindexed.Select(TryReconcile));
+                    var reconciled = await Task.WhenAll(unindexed.Select(id => TryCheck(id, device => device.Reconcile(), failures)));
                     LogUnindexedRows(logger, Partition, unindexed.Length, reconciled.Count(ok => ok));
                 }
             }
@@ -464,26 +477,30 @@ public sealed partial class DeviceIndexGrain(
                 LogScanFailed(logger, ex, Partition);
             }
         }
-        var failed = 0;
         for (var start = 0; start < asked.Length && !SiloStopping; start += VerifyConcurrency)
         {
             var batch = new ArraySegment<IndexEntry>(asked, start, Math.Min(VerifyConcurrency, asked.Length - start));
-            var results = await Task.WhenAll(batch.Select(entry => TryVerify(entry.DeviceId, entry.Enabled)));
-            failed += results.Count(ok => !ok);
+            await Task.WhenAll(batch.Select(entry => TryCheck(entry.DeviceId, device => device.Verify(entry.Enabled), failures)));
         }
-        LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, asked.Length, failed);
+        // One line for the pass, with the first failure's stack: a silo's partitions verifying while another silo stopped
+        // under load logged a warning with a stack for each of 3,323 devices (a review, 2026-12-07).
+        if (failures.First is { } first && !SiloStopping)
+        {
+            LogVerifyFailed(logger, first.Error, Partition, failures.Count, asked.Length, first.DeviceId);
+        }
+        LogVerified(logger, this.GetPrimaryKeyLong(), loaded.Length, asked.Length, failures.Count);
     }
 
     /// <summary>
-    /// One entry checked by its device (inside the device's turn), once the silo has a verification slot for it; false,
-    /// logged, when it cannot be checked now.
+    /// One device's check (<paramref name="check"/>, inside the device's turn), once the silo has a verification slot for
+    /// it; false, with the failure added to <paramref name="failures"/>, when it cannot be made now.
     /// <para>
-    /// Once the silo stops, no check is started and none that fails is logged: the devices can no longer be placed here,
+    /// Once the silo stops, no check is started and none that fails is counted: the devices can no longer be placed here,
     /// and the partition's next activation checks its entries again. A review (2026-12-06) counted up to 12,907 warnings
     /// with stacks, and Orleans' own errors, in a stop during a pass.
     /// </para>
     /// </summary>
-    private Task<bool> TryVerify(string deviceId, bool enabled) => slots.Run(async () =>
+    private Task<bool> TryCheck(string deviceId, Func<IIndexedDevice, Task> check, CheckFailures failures) => slots.Run(async () =>
     {
         if (SiloStopping)
         {
@@ -491,12 +508,12 @@ public sealed partial class DeviceIndexGrain(
         }
         try
         {
-            await GrainFactory.GetGrain<IIndexedDevice>(deviceId).Verify(enabled);
+            await check(GrainFactory.GetGrain<IIndexedDevice>(deviceId));
             return true;
         }
         catch (Exception ex) when (!SiloStopping)
         {
-            LogVerifyEntryFailed(logger, ex, deviceId);
+            failures.Add(deviceId, ex);
             return false;
         }
         catch (Exception)
@@ -505,28 +522,23 @@ public sealed partial class DeviceIndexGrain(
         }
     });
 
-    /// <summary>An unsettled id reconciled by its device; false, logged, when that fails now (it is tried again next tick).</summary>
-    private Task<bool> TryReconcile(string deviceId) => slots.Run(async () =>
+    /// <summary>The checks of one pass or round that failed: how many, and the first, which its one log line names.</summary>
+    private sealed class CheckFailures
     {
-        if (SiloStopping)
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public (string DeviceId, Exception Error)? First { get; private set; }
+
+        public void Add(string deviceId, Exception error)
         {
-            return false;
+            if (Interlocked.Increment(ref _count) == 1)
+            {
+                First = (deviceId, error);
+            }
         }
-        try
-        {
-            await GrainFactory.GetGrain<IIndexedDevice>(deviceId).Reconcile();
-            return true;
-        }
-        catch (Exception ex) when (!SiloStopping)
-        {
-            LogSettleFailed(logger, ex.Message, deviceId);
-            return false;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    });
+    }
 
     private bool SiloStopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
@@ -536,14 +548,17 @@ public sealed partial class DeviceIndexGrain(
     [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Index partition {Partition} was loaded by another activation (the grain directory lost this one's registration with a silo); this activation stops writing and deactivates")]
     private static partial void LogSuperseded(ILogger logger, int partition);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index verification could not check device {DeviceId}; its entry stays until a listing or the next activation checks it")]
-    private static partial void LogVerifyEntryFailed(ILogger logger, Exception ex, string deviceId);
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Index partition {Partition} could not check {Failed} of the {Asked} entries its verification asked their devices about (the first, device {DeviceId}, failed as below); they stay until a listing or the partition's next activation checks them")]
+    private static partial void LogVerifyFailed(ILogger logger, Exception ex, int partition, int failed, int asked, string deviceId);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Index partition {Partition} could not check {Failed} entries of devices whose writes failed (the first, device {DeviceId}: {Reason}); tried again next tick")]
+    private static partial void LogSuspectsFailed(ILogger logger, int partition, int failed, string deviceId, string reason);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Index partition {Partition} verified {Count} entries loaded from storage, {Asked} of them through their devices ({Failed} could not be checked)")]
     private static partial void LogVerified(ILogger logger, long partition, int count, int asked, int failed);
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Device {DeviceId}, whose failed write may have landed late, could not bring its index entry in line yet ({Reason}); tried again next tick")]
-    private static partial void LogSettleFailed(ILogger logger, string reason, string deviceId);
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Index partition {Partition}: {Failed} devices whose failed writes may have landed late could not bring their entries in line yet (the first, device {DeviceId}: {Reason}); tried again next tick")]
+    private static partial void LogSettleFailed(ILogger logger, int partition, int failed, string deviceId, string reason);
 
     [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Index partition {Partition} found {Count} stored devices without an entry (a write that landed after its device had given up on it); {Reconciled} of them brought their entries back")]
     private static partial void LogUnindexedRows(ILogger logger, int partition, int count, int reconciled);

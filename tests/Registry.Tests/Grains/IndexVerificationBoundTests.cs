@@ -126,6 +126,50 @@ public sealed class IndexVerificationBoundTests
         }
     }
 
+    /// <summary>
+    /// Found by a hostile review, 2026-12-07: while another silo stopped under load, a silo's partitions logged a warning
+    /// with a stack for each device their verification could not check (3,323 of them). Each pass now says it once: how
+    /// many of its checks failed, and the first one's error.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_verification_pass_whose_checks_fail_logs_one_line_for_the_partition_not_one_per_device()
+    {
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("verify-fail", b => b.Options.InitialSilosCount = 1);
+        var services = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services;
+        var checks = services.GetRequiredService<HeldChecks>();
+        var logs = services.GetRequiredService<CapturedLogs>();
+        try
+        {
+            var grains = cluster.GrainFactory;
+            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
+            foreach (var id in ids)
+            {
+                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+            }
+            checks.Failing = true;
+            for (var p = 0; p < Partitions; p++)
+            {
+                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+            }
+            await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics(); // activates them all: their passes start
+            for (var p = 0; p < Partitions; p++)
+            {
+                await grains.GetGrain<IIndexVerification>(p).WhenVerified().WaitAsync(TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(ids.Count, checks.Checked.Count);
+            var lines = logs.Lines.Where(l => l.Text.Contains("could not check", StringComparison.Ordinal)).ToList();
+            Assert.Equal(Partitions, lines.Count);
+            Assert.All(lines, l => Assert.Contains($"could not check {DevicesPerPartition} of the {DevicesPerPartition} entries", l.Text, StringComparison.Ordinal));
+        }
+        finally
+        {
+            checks.Failing = false;
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
     private static IEnumerable<string> IdsOf(int partition, int count)
     {
         var prefix = $"bound-{Guid.NewGuid():N}";
@@ -147,6 +191,9 @@ public sealed class IndexVerificationBoundTests
 
         public IReadOnlyList<string> Checked { get { lock (_lock) { return _checked.ToList(); } } }
 
+        /// <summary>While set, each check fails (after it is counted), as a device that cannot be reached.</summary>
+        public volatile bool Failing;
+
         public void Hold() => _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public void Release() => _released.TrySetResult();
@@ -162,6 +209,10 @@ public sealed class IndexVerificationBoundTests
             try
             {
                 await _released.Task;
+                if (Failing)
+                {
+                    throw new InvalidOperationException("the device could not be reached (injected)");
+                }
                 await invoke();
             }
             finally
