@@ -8,6 +8,13 @@ results="$root/TestResults/run" # gitignored; wiped so only this run's files are
 rm -rf "$results"
 mkdir -p "$results"
 
+# Dynamic PGO off for this run (the build, the test host and every registry, silo and harness process the tests start
+# inherit it): it instruments each process's code while it warms up, which pays back in a long-running registry, not
+# in the suite's hundreds of short-lived processes. Measured on the 2-core machine, two runs each way, pair by pair: the
+# build 18% less CPU (13% less wall), the Jobs and Cluster tests 24% less CPU (17% less wall), 2026-12-07. The registry
+# itself, its benchmarks and load runs keep the runtime's default.
+export DOTNET_TieredPGO=0
+
 npm ci --prefix tests/node --no-audit --no-fund
 dotnet build Registry.Orleans.sln -c Release
 
