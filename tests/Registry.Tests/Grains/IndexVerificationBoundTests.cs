@@ -30,19 +30,12 @@ public sealed class IndexVerificationBoundTests
         try
         {
             var grains = cluster.GrainFactory;
-            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
-            foreach (var id in ids)
-            {
-                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
-            }
+            var ids = await CreateDevicesAsync(grains);
             var before = await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
 
             // Every partition reloads at once, as after a restart; the devices' checks are held where they arrive.
             checks.Hold();
-            for (var p = 0; p < Partitions; p++)
-            {
-                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-            }
+            await DeactivatePartitionsAsync(grains);
             Assert.Equal(before, await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()); // activates them all
 
             // Each partition's first batch has arrived: at a check, or waiting for one of the silo's slots.
@@ -89,16 +82,9 @@ public sealed class IndexVerificationBoundTests
         try
         {
             var grains = cluster.GrainFactory;
-            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
-            foreach (var id in ids)
-            {
-                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
-            }
+            await CreateDevicesAsync(grains);
             checks.Hold();
-            for (var p = 0; p < Partitions; p++)
-            {
-                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-            }
+            await DeactivatePartitionsAsync(grains);
             await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics(); // activates them all: their passes start
             var slots = services.GetRequiredService<IndexVerificationSlots>();
             while (checks.InFlight < slots.Limit)
@@ -141,16 +127,9 @@ public sealed class IndexVerificationBoundTests
         try
         {
             var grains = cluster.GrainFactory;
-            var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
-            foreach (var id in ids)
-            {
-                await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
-            }
+            var ids = await CreateDevicesAsync(grains);
             checks.Failing = true;
-            for (var p = 0; p < Partitions; p++)
-            {
-                await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-            }
+            await DeactivatePartitionsAsync(grains);
             await grains.GetGrain<IDeviceRegistryGrain>(0).GetStatistics(); // activates them all: their passes start
             for (var p = 0; p < Partitions; p++)
             {
@@ -167,6 +146,26 @@ public sealed class IndexVerificationBoundTests
             checks.Failing = false;
             await cluster.StopAllSilosAsync();
             await cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>Creates <see cref="DevicesPerPartition"/> devices in each partition; their ids.</summary>
+    private static async Task<List<string>> CreateDevicesAsync(IGrainFactory grains)
+    {
+        var ids = Enumerable.Range(0, Partitions).SelectMany(p => IdsOf(p, DevicesPerPartition)).ToList();
+        foreach (var id in ids)
+        {
+            await grains.GetGrain<IDeviceGrain>(id).Create(DeviceInputs.Sas(id));
+        }
+        return ids;
+    }
+
+    /// <summary>Every partition goes, so the next call reloads them all at once, as after a restart.</summary>
+    private static async Task DeactivatePartitionsAsync(IGrainFactory grains)
+    {
+        for (var p = 0; p < Partitions; p++)
+        {
+            await grains.GetGrain<IDeviceIndexGrain>(p).Cast<IGrainManagementExtension>().DeactivateOnIdle();
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Storage;
@@ -150,7 +148,7 @@ public sealed class LateLandingTests(LateLandingTests.Fixture fixture) : IClassF
     /// A two-silo cluster whose device storage lands writes late on demand (faults of its own, not shared with the other
     /// flaky clusters), with the registry clock and grain timers on a <see cref="FakeTimeProvider"/>.
     /// </summary>
-    public sealed class Fixture : IAsyncLifetime
+    public sealed class Fixture() : ClockedClusterFixture<Fixture.Configurator>("late")
     {
         public static readonly TimeSpan SettleTime = TimeSpan.FromMinutes(1);
 
@@ -158,40 +156,11 @@ public sealed class LateLandingTests(LateLandingTests.Fixture fixture) : IClassF
 
         public static readonly StorageFaults DeviceFaults = new();
 
-        private const string ClockKey = "Test:ClockId";
-
-        private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
-
-        private readonly string _clockId = Guid.NewGuid().ToString("N");
-
-        /// <summary>Started at the real time: Orleans reads this clock too (grain timers), so it must look current.</summary>
-        public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public async ValueTask InitializeAsync()
-        {
-            Clocks[_clockId] = Clock;
-            Cluster = await RegistryClusterFixture.DeployAsync<Configurator>("late",
-                builder => builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection([new(ClockKey, _clockId)])));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Cluster is null)
-            {
-                return; // its start failed, and that failure is the one reported
-            }
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-            Clocks.TryRemove(_clockId, out _);
-        }
-
-        private sealed class Configurator : ISiloConfigurator
+        public sealed class Configurator : ISiloConfigurator
         {
             public void Configure(ISiloBuilder silo)
             {
-                silo.Services.UseGrainClock(Clocks[silo.Configuration[ClockKey]!]);
+                ClusterClock.Use(silo);
                 // Registered before the registry's own (which only TryAdds), so the grains write through the faults.
                 silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Registry, (sp, _) => new FlakyGrainStorage(
                     new KeyEscapingGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(SiloConfiguration.DeviceStore)), DeviceFaults,

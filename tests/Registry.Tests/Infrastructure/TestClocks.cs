@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
 using Registry.Abstractions;
 
 namespace Registry.Tests.Infrastructure;
@@ -19,4 +23,30 @@ public static class TestClocks
         services.AddKeyedSingleton(RegistryClock.Key, clock);
         services.AddKeyedSingleton(TimeProviderNames.Grains, clock);
     }
+}
+
+/// <summary>
+/// A test cluster's <see cref="FakeTimeProvider"/>, put on its silos' grains (<see cref="TestClocks.UseGrainClock"/>).
+/// In-process silos are built from configuration only: each finds its cluster's clock here by an id in its configuration.
+/// </summary>
+public sealed class ClusterClock : IDisposable
+{
+    private const string Key = "Test:ClockId";
+
+    private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
+
+    private readonly string _id = Guid.NewGuid().ToString("N");
+
+    public ClusterClock() => Clocks[_id] = Clock;
+
+    /// <summary>Started at the real time: Orleans reads this clock too (grain timers), so it must look current.</summary>
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
+    /// <summary>Gives the cluster's silos this clock's id.</summary>
+    public void AddTo(TestClusterBuilder builder) => builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection([new(Key, _id)]));
+
+    /// <summary>In a silo configurator: puts the silo's grains on its cluster's clock.</summary>
+    public static void Use(ISiloBuilder silo) => silo.Services.UseGrainClock(Clocks[silo.Configuration[Key]!]);
+
+    public void Dispose() => Clocks.TryRemove(_id, out _);
 }
