@@ -18,18 +18,29 @@ public sealed class VerificationScanTests(AzuriteFixture azurite)
 {
     private const int Partitions = 2;
 
+    /// <summary>A durable registry of its own on batched rows, with <see cref="Partitions"/> index partitions.</summary>
+    private Dictionary<string, string?> BatchedSettings(string name) => new(azurite.DurableSettings(name + Guid.NewGuid().ToString("N")[..8]))
+    {
+        ["Registry:DeviceStorage"] = "Batched",
+        ["Registry:IndexPartitions"] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // What is asserted is which rows were read or put back: a loaded machine must not turn a create into ServiceUnavailable.
+        ["Registry:StorageTimeoutSeconds"] = "120",
+    };
+
+    /// <summary>Every partition's verification pass after the restart has ended.</summary>
+    private static async Task WhenVerifiedAsync(IGrainFactory grains, CancellationToken ct)
+    {
+        for (var partition = 0; partition < Partitions; partition++)
+        {
+            await grains.GetGrain<IIndexVerification>(partition).WhenVerified().WaitAsync(ct);
+        }
+    }
+
     [Fact(Timeout = 180_000)]
     public async Task A_restarted_partition_of_batched_rows_asks_only_the_devices_its_rows_disagree_with_and_the_statistics_end_exact()
     {
         var ct = TestContext.Current.CancellationToken;
-        var prefix = "vscan" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
-        {
-            ["Registry:DeviceStorage"] = "Batched",
-            ["Registry:IndexPartitions"] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            // What is asserted is which rows were read: a loaded machine must not turn a create into ServiceUnavailable.
-            ["Registry:StorageTimeoutSeconds"] = "120",
-        };
+        var settings = BatchedSettings("vscan");
         var ids = Enumerable.Range(0, 40).Select(i => $"vscan-{i:D2}").ToArray();
         var disabled = ids.Where((_, i) => i % 5 == 0).ToHashSet();
         const string phantom = "vscan-phantom";
@@ -57,10 +68,7 @@ public sealed class VerificationScanTests(AzuriteFixture azurite)
         var scans = second.Services.GetRequiredService<StoredPartitionRows>();
         var readsBefore = rows.Reads;
         var again = second.Services.GetRequiredService<IGrainFactory>();
-        for (var partition = 0; partition < Partitions; partition++)
-        {
-            await again.GetGrain<IIndexVerification>(partition).WhenVerified().WaitAsync(ct);
-        }
+        await WhenVerifiedAsync(again, ct);
 
         // Two devices were asked, each reading its own row twice: the phantom (none) and the stale one, each again after its
         // repair (a write of another activation of it may have landed in between: docs/invariants.md §3). The other 39
@@ -81,13 +89,7 @@ public sealed class VerificationScanTests(AzuriteFixture azurite)
     public async Task A_restarted_partition_of_batched_rows_puts_back_the_entry_of_a_stored_device_it_did_not_hold()
     {
         var ct = TestContext.Current.CancellationToken;
-        var prefix = "vlost" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>(azurite.DurableSettings(prefix))
-        {
-            ["Registry:DeviceStorage"] = "Batched",
-            ["Registry:IndexPartitions"] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Registry:StorageTimeoutSeconds"] = "120",
-        };
+        var settings = BatchedSettings("vlost");
         var ids = Enumerable.Range(0, 6).Select(i => $"vlost-{i:D2}").ToArray();
         var lost = ids[3];
 
@@ -106,10 +108,7 @@ public sealed class VerificationScanTests(AzuriteFixture azurite)
 
         await using var second = await RegistryTestHost.StartAsync(settings);
         var again = second.Services.GetRequiredService<IGrainFactory>();
-        for (var partition = 0; partition < Partitions; partition++)
-        {
-            await again.GetGrain<IIndexVerification>(partition).WhenVerified().WaitAsync(ct);
-        }
+        await WhenVerifiedAsync(again, ct);
 
         Assert.Equal(ids.Length, (await again.GetGrain<IDeviceRegistryGrain>(0).GetStatistics()).TotalDeviceCount);
         var listed = await again.GetGrain<IDeviceRegistryGrain>(0).List(1000, null);
