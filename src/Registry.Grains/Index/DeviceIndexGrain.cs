@@ -468,7 +468,9 @@ public sealed partial class DeviceIndexGrain(
                 var unindexed = rows.Keys.Where(id => !_entries.TryGet(id, out _)).ToArray();
                 if (unindexed.Length > 0)
                 {
-                    var reconciled = await Task.WhenAll(unindexed.Select(id => TryCheck(id, device => device.Reconcile(), failures)));
+                    // Not the pass's entries: their failures are counted in the line below, not in 2101's.
+                    var rowFailures = new CheckFailures();
+                    var reconciled = await Task.WhenAll(unindexed.Select(id => TryCheck(id, device => device.Reconcile(), rowFailures)));
                     LogUnindexedRows(logger, Partition, unindexed.Length, reconciled.Count(ok => ok));
                 }
             }
