@@ -83,6 +83,7 @@ var phases = new List<PhaseResult>();
 // CPU seconds spent during a phase by this process (the registries and the load) and by Azurite, per round and phase.
 var cpu = new Dictionary<(int Round, string Name), (double Process, double Azurite)>();
 var currentRound = 0;
+var firstErrors = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
 var roundRatios = new List<(int Round, double Create, double Bulk)>();
 var duration = TimeSpan.FromSeconds(options.Seconds);
 Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "Azure Storage")}; auth {(options.NoAuth ? "OFF" : "SAS")}; {options.Partitions} index partitions; {options.Rounds} rounds of {options.Seconds}s per phase, {options.Concurrency} concurrent requests; {Environment.ProcessorCount} cores{string.Concat(options.HostSettings.Select(kv => $"; {kv.Key}={kv.Value}"))}");
@@ -90,6 +91,7 @@ Console.WriteLine($"storage: {(options.Storage is null ? "embedded (memory)" : "
 for (var round = 0; round <= options.Rounds; round++)
 {
     currentRound = round;
+    firstErrors.Clear();
     // Round 0 warms every path (JIT, connection pools, grain activations) and is not reported.
     var seconds = round == 0 ? TimeSpan.FromSeconds(2) : duration;
     var results = new List<PhaseResult>
@@ -112,14 +114,14 @@ for (var round = 0; round <= options.Rounds; round++)
         await Phase("registry-create", seconds, async n =>
         {
             using var response = await Put(registryBase, $"r{round}-{runId}-{n}");
-            return response.IsSuccessStatusCode;
+            return await Succeeded("registry-create", response);
         }),
         await Phase("registry-bulk100", seconds, async n =>
         {
             var items = string.Join(",", Enumerable.Range(0, 100).Select(i => $"{{\"id\":\"b{round}-{runId}-{n}-{i}\",\"importMode\":\"create\"}}"));
             using var content = new StringContent($"[{items}]", Encoding.UTF8, "application/json");
             using var response = await http.PostAsync($"{registryBase}/devices?api-version=2021-04-12", content);
-            return response.IsSuccessStatusCode;
+            return await Succeeded("registry-bulk100", response);
         }),
     };
     if (table is not null)
@@ -127,8 +129,21 @@ for (var round = 0; round <= options.Rounds; round++)
         results.Add(await Phase("table-insert", seconds, async n =>
         {
             var entity = new TableEntity($"p{n % 64}", $"r{round}-{n}") { ["Data"] = entityPayload };
-            using var response = await table.AddEntityAsync(entity);
-            return !response.IsError;
+            try
+            {
+                using var response = await table.AddEntityAsync(entity);
+                return !response.IsError;
+            }
+            catch (Azure.RequestFailedException e) when (e.Status == 409)
+            {
+                // The SDK retried an insert whose first attempt timed out and had landed: inserted, slowly. On an
+                // overloaded Azurite this ended a whole run (2026-12-07).
+                return true;
+            }
+            catch (Azure.RequestFailedException)
+            {
+                return false;
+            }
         }));
     }
     if (round > 0)
@@ -137,6 +152,10 @@ for (var round = 0; round <= options.Rounds; round++)
         foreach (var r in results)
         {
             Console.WriteLine($"round {round} {r.Name,-16} {r.OpsPerSecond,9:F0}/s  p50 {r.P50Ms,7:F2} ms  p99 {r.P99Ms,7:F2} ms  errors {r.Errors}");
+            if (r.Errors > 0 && firstErrors.TryRemove(r.Name, out var first))
+            {
+                Console.WriteLine($"round {round} {r.Name,-16} first error: {first}");
+            }
         }
         if (table is not null)
         {
@@ -214,6 +233,21 @@ static string DeviceRows(WebApplication app) =>
     + (app.Services.GetKeyedService<Registry.Grains.Index.IIndexStore>(SiloConfiguration.IndexEntryStore) is TableIndexStore index
         ? $"; index entries so far: {index.Writes} writes in {index.Requests} requests"
         : "");
+
+// A failed call's status and the start of its body, once per phase and round: "errors 64" alone does not say why.
+async Task<bool> Succeeded(string phase, HttpResponseMessage response)
+{
+    if (response.IsSuccessStatusCode)
+    {
+        return true;
+    }
+    if (!firstErrors.ContainsKey(phase))
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        firstErrors.TryAdd(phase, $"{(int)response.StatusCode} {body[..Math.Min(body.Length, 300)]}");
+    }
+    return false;
+}
 
 Task<HttpResponseMessage> Put(string baseAddress, string id)
 {
