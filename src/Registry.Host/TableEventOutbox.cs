@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Azure;
 using Azure.Data.Tables;
 using Registry.Abstractions;
+using Registry.Grains;
 using Registry.Grains.Events;
 
 namespace Registry.Host;
@@ -27,7 +28,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private const string EventColumn = "Event";
     private const string CheckColumn = "Check";
 
-    private readonly GroupCommit<string> _removals = new();
+    private readonly GroupCommit<string> _removals = new(MaxTransaction);
 
     /// <summary>This silo's PartitionKey: its address and generation (<see cref="SiloAddress.ToParsableString"/>).</summary>
     public string Owner => owner;
@@ -42,7 +43,7 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
     private long _removed;
     private long _removalRequests;
 
-    private readonly GroupCommit<(TableEntity Row, TaskCompletionSource Stored)> _additions = new();
+    private readonly GroupCommit<(TableEntity Row, TaskCompletionSource Stored)> _additions = new(MaxTransaction);
     private long _added;
     private long _additionRequests;
 
@@ -202,58 +203,6 @@ public sealed partial class TableEventOutbox(TableClient table, string owner, St
 
     [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "{Count} outbox rows of notifications the event stream took could not be removed; they will be sent again once this silo is gone")]
     private static partial void LogNotRemoved(ILogger logger, Exception exception, int count);
-}
-
-/// <summary>
-/// Items queued while a batch is in flight go together as the next one, up to a transaction's worth, with no timer (a
-/// lone item goes at once): one sending loop at a time. Its <c>send</c> handles its own failures.
-/// </summary>
-internal sealed class GroupCommit<T>
-{
-    private readonly Lock _gate = new();
-    private readonly List<T> _queued = [];
-    private Task? _sending;
-
-    /// <summary>What is queued or in flight; completed when nothing is.</summary>
-    public Task Draining
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _sending ?? Task.CompletedTask;
-            }
-        }
-    }
-
-    public void Add(T item, Func<T[], Task> send)
-    {
-        lock (_gate)
-        {
-            _queued.Add(item);
-            _sending ??= Task.Run(() => Send(send));
-        }
-    }
-
-    private async Task Send(Func<T[], Task> send)
-    {
-        while (true)
-        {
-            T[] batch;
-            lock (_gate)
-            {
-                if (_queued.Count == 0)
-                {
-                    _sending = null;
-                    return;
-                }
-                var count = Math.Min(TableEventOutbox.MaxTransaction, _queued.Count);
-                batch = [.. _queued.GetRange(0, count)];
-                _queued.RemoveRange(0, count);
-            }
-            await send(batch);
-        }
-    }
 }
 
 /// <summary>An outbox row: its silo, its key, when it was stored (null if its key says not), and the event's JSON.</summary>

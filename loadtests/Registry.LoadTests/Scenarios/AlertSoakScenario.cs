@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Client;
 using Registry.LoadTests.Harness;
 using Registry.LoadTests.Scenarios.AlertSoak;
 
@@ -43,7 +43,7 @@ internal sealed class AlertSoakScenario : IScenario
     private AlertTally? _tally;
     private RegistryTarget? _target;
     private SoakCluster? _cluster;
-    private StreamSubscriptionHandle<RegistryEvent>? _subscription;
+    private RegistryEventSubscription? _subscription;
     private Action<string> _log = _ => { };
     private volatile int[] _beating = [];
     private long _cursor;
@@ -235,10 +235,8 @@ internal sealed class AlertSoakScenario : IScenario
             $"policy: the registry default, interval {_interval} s + grace {_grace} s; each device beats once per {_beatEvery.TotalSeconds:0.###} s through IHeartbeatBatchGrain ({_batch} ids a call)"));
 
         // Subscribed before any device beats: a stream delivers only what is raised while one listens.
-        var stream = _target.Grains.GetStreamProvider(RegistryStreams.Provider)
-            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.HeartbeatAlerts, RegistryStreams.Key));
         var tally = _tally;
-        _subscription = await stream.SubscribeAsync((e, _) =>
+        _subscription = await RegistryEventSubscription.SubscribeAsync(_target.Grains, RegistryEventSources.HeartbeatAlerts, e =>
         {
             tally.Record(e.OpType, e.DeviceId, e.SystemProperties.GetValueOrDefault("correlation-id"));
             return Task.CompletedTask;

@@ -57,12 +57,31 @@ public static class RegistryEventTypes
     public const string HeartbeatRecovered = "heartbeatRecovered";
 }
 
-/// <summary>Where client apps subscribe: one stream per source, in this provider and namespace, keyed by <see cref="Key"/>.</summary>
+/// <summary>
+/// Where client apps subscribe: each source's events are spread over <see cref="StreamsPerSource"/> Orleans streams, in
+/// this provider, namespace the source, keyed by <see cref="Keys"/>; a device's events always take the same one
+/// (<see cref="KeyOf"/>), so a consumer sees them in order. One stream per source put every event of a source on one
+/// Azure queue and through one pulling agent, which a routed durable registry outran within seconds (README Known limits).
+/// A consumer subscribes to all of them (Registry.Client's <c>RegistryEventSubscription</c> does).
+/// </summary>
 public static class RegistryStreams
 {
     /// <summary>The stream provider's name (memory streams embedded, Azure Queue streams durable).</summary>
     public const string Provider = "registry-events";
-    // The stream namespace is the source (RegistryEventSources): StreamId.Create(source, Key) names every event of a source.
-    /// <summary>The stream key within a source's namespace.</summary>
-    public static readonly Guid Key = Guid.Empty;
+
+    /// <summary>
+    /// How many streams carry a source's events. Enough that Orleans' hash ring maps each source's streams onto every
+    /// one of the durable mode's four queues (<c>RegistryStreamsTests</c> checks it), few enough that a subscriber's
+    /// subscriptions (one per stream, each a row in the pub-sub table) stay cheap.
+    /// </summary>
+    public const int StreamsPerSource = 16;
+
+    // The stream namespace is the source (RegistryEventSources): StreamId.Create(source, key) for each key names the
+    // source's streams. Key 0 is Guid.Empty, the single key of the registry before the events were spread.
+    /// <summary>The stream keys within a source's namespace, in order: <c>{i:x8}-0000-0000-0000-000000000000</c>.</summary>
+    public static IReadOnlyList<Guid> Keys { get; } =
+        [.. Enumerable.Range(0, StreamsPerSource).Select(i => new Guid(i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))];
+
+    /// <summary>The key of the stream that carries <paramref name="deviceId"/>'s events (the same stable hash as the index partitions).</summary>
+    public static Guid KeyOf(string deviceId) => Keys[DevicePartitioner.PartitionOf(deviceId, StreamsPerSource)];
 }

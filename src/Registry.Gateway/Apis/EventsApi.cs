@@ -11,8 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Client;
 using Registry.Gateway.Security;
 
 namespace Registry.Gateway.Apis;
@@ -71,10 +71,10 @@ internal static partial class EventsApi
         // Cancelled when the backlog overflows: the relay is then most likely stuck writing to a consumer that stopped
         // reading, and only cancelling that write frees it to end the connection.
         using var overflow = new CancellationTokenSource();
-        var stream = client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(known, RegistryStreams.Key));
         var replays = new EventReplayFilter(clock.GetUtcNow().UtcDateTime, ReplayTolerance);
         // Before anything is written: a cluster that cannot subscribe answers IoT Hub's 503 like any other call.
-        var subscription = await stream.SubscribeAsync((registryEvent, _) =>
+        // Called for several of the source's streams at once: the filter locks, the channel takes concurrent writers.
+        var subscription = await RegistryEventSubscription.SubscribeAsync(client, known, registryEvent =>
         {
             if (!replays.Admit(registryEvent))
             {
@@ -109,7 +109,7 @@ internal static partial class EventsApi
             response.ContentType = ContentType;
             response.Headers.CacheControl = "no-cache";
             await Comment(response, SubscribedComment, stop.Token);
-            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, token, () => StillSubscribed(stream, subscription), stop.Token);
+            await Relay(backlog.Reader, response, options.Value.KeepAliveInterval, clock, token, () => StillSubscribed(subscription), stop.Token);
             await Comment(response, UnauthorizedComment, context.RequestAborted);
         }
         catch (SubscriptionLostException)
@@ -185,14 +185,14 @@ internal static partial class EventsApi
     }
 
     /// <summary>
-    /// Whether the cluster still holds <paramref name="subscription"/> (the pub-sub lists it among this client's
-    /// subscriptions to the stream). Not knowing (the cluster does not answer now) counts as held: the next keep-alive asks again.
+    /// Whether the cluster still holds every stream's subscription (the pub-sub lists it among this client's
+    /// subscriptions to that stream). Not knowing (the cluster does not answer now) counts as held: the next keep-alive asks again.
     /// </summary>
-    private static async Task<bool> StillSubscribed(IAsyncStream<RegistryEvent> stream, StreamSubscriptionHandle<RegistryEvent> subscription)
+    private static async Task<bool> StillSubscribed(RegistryEventSubscription subscription)
     {
         try
         {
-            return (await stream.GetAllSubscriptionHandles()).Any(h => h.HandleId == subscription.HandleId);
+            return await subscription.StillSubscribedAsync();
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {

@@ -2,7 +2,9 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Client;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.RegistryHttp;
@@ -140,8 +142,8 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
     public async Task A_stream_whose_subscription_the_cluster_dropped_ends_at_its_next_keep_alive_saying_so()
     {
         var ct = TestContext.Current.CancellationToken;
-        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
-            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.HeartbeatAlerts, RegistryStreams.Key));
+        // One of the source's streams: the others' subscriptions are still held, and the stream must end all the same.
+        var stream = RegistryEventSubscription.StreamsOf(fixture.ClusterClient, RegistryEventSources.HeartbeatAlerts)[5];
         // The streams of the tests before have gone, their subscriptions with them (removed as they end, after their clients left).
         await fixture.Consumers.AllLeftAsync(ct);
         var before = (await stream.GetAllSubscriptionHandles()).Select(h => h.HandleId).ToHashSet();
@@ -172,14 +174,13 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
     {
         var ct = TestContext.Current.CancellationToken;
         var events = await EventStreamClient.OpenAsync(fixture.Client, "deviceLifecycleEvents", ct);
-        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
-            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.DeviceLifecycle, RegistryStreams.Key));
-        Assert.NotEmpty(await stream.GetAllSubscriptionHandles());
+        var streams = RegistryEventSubscription.StreamsOf(fixture.ClusterClient, RegistryEventSources.DeviceLifecycle);
+        Assert.All(await SubscriptionsOf(streams), Assert.NotEmpty);
 
         await events.DisposeAsync();
         await fixture.Consumers.AllLeftAsync(ct);
 
-        Assert.Empty(await stream.GetAllSubscriptionHandles());
+        Assert.All(await SubscriptionsOf(streams), Assert.Empty);
     }
 
     [Theory(Timeout = 60_000)]
@@ -238,8 +239,7 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
         var authorization = Registry.Gateway.Security.SharedAccessSignature.Create(fixture.Host.HostName, policy.PrimaryKey, policy.KeyName, expiry);
         using var service = fixture.Host.CreateSignedClient(() => authorization);
         var events = await EventStreamClient.OpenAsync(service, "deviceLifecycleEvents", ct);
-        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
-            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.DeviceLifecycle, RegistryStreams.Key));
+        var streams = RegistryEventSubscription.StreamsOf(fixture.ClusterClient, RegistryEventSources.DeviceLifecycle);
 
         var lines = new List<string>();
         try
@@ -258,7 +258,7 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
 
         Assert.Equal(": closed: the SAS token expired or no longer grants ServiceConnect", lines.Last(l => l.Length > 0));
         Assert.Contains(": keep-alive", lines);
-        Assert.Empty(await stream.GetAllSubscriptionHandles());
+        Assert.All(await SubscriptionsOf(streams), Assert.Empty);
         using var refused = await service.GetAsync(EventStreamClient.Path("deviceLifecycleEvents"), ct);
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
@@ -292,4 +292,8 @@ public sealed class EventStreamHttpTests(RoutedHostFixture fixture) : IClassFixt
             await app.StopAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>Each stream's subscriptions in the cluster's pub-sub, in the order of <paramref name="streams"/>.</summary>
+    private static Task<IList<StreamSubscriptionHandle<RegistryEvent>>[]> SubscriptionsOf(IReadOnlyList<IAsyncStream<RegistryEvent>> streams) =>
+        Task.WhenAll(streams.Select(stream => stream.GetAllSubscriptionHandles()));
 }

@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Client;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.DeviceInputs;
 
@@ -105,6 +108,45 @@ public sealed class LifecycleNotificationTests(RoutedClusterFixture<AllRoutes> f
         Assert.Equal(ids.Order(StringComparer.Ordinal), creates.Order(StringComparer.Ordinal));
         Assert.Equal(ids.Take(10).Order(StringComparer.Ordinal), deletes.Order(StringComparer.Ordinal));
         Assert.Equal(n + 10, events.Count);
+    }
+
+    /// <summary>
+    /// One stream per source put a routed durable registry's every event on one Azure queue, which it outran within
+    /// seconds (README Known limits): now each device's events take the one of the source's streams its id hashes to.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task The_events_of_many_devices_are_spread_over_the_sources_streams_each_devices_on_the_stream_of_its_id()
+    {
+        const int n = 64;
+        var ct = TestContext.Current.CancellationToken;
+        var streams = RegistryEventSubscription.StreamsOf(fixture.Client, RegistryEventSources.DeviceLifecycle);
+        var ids = Enumerable.Range(0, n).Select(_ => NewId("spread")).ToArray();
+        var mine = ids.ToHashSet(StringComparer.Ordinal);
+        var received = Channel.CreateUnbounded<(Guid Stream, RegistryEvent Event)>();
+        var subscriptions = await Task.WhenAll(streams.Select((stream, i) => stream.SubscribeAsync((e, _) =>
+            mine.Contains(e.DeviceId) ? received.Writer.WriteAsync((RegistryStreams.Keys[i], e)).AsTask() : Task.CompletedTask)));
+        try
+        {
+            Assert.True((await fixture.Registry.ApplyBulk([.. ids.Select(id => new BulkOperation(ImportMode.Create, Sas(id), null))])).IsSuccessful);
+            Assert.True((await fixture.Registry.ApplyBulk([.. ids.Select(id => new BulkOperation(ImportMode.Delete, Sas(id), null))])).IsSuccessful);
+
+            var seen = new List<(Guid Stream, RegistryEvent Event)>();
+            while (seen.Count < 2 * n)
+            {
+                seen.Add(await received.Reader.ReadAsync(ct));
+            }
+
+            Assert.All(seen, s => Assert.Equal(RegistryStreams.KeyOf(s.Event.DeviceId), s.Stream));
+            Assert.Equal(ids.Select(RegistryStreams.KeyOf).Distinct().Order(), seen.Select(s => s.Stream).Distinct().Order());
+            // 64 ids over 16 streams: all but a vanishing share of draws reach at least half of them.
+            Assert.InRange(seen.Select(s => s.Stream).Distinct().Count(), RegistryStreams.StreamsPerSource / 2, RegistryStreams.StreamsPerSource);
+            Assert.All(seen.GroupBy(s => s.Event.DeviceId), device => Assert.Equal(
+                [RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], device.Select(s => s.Event.OpType)));
+        }
+        finally
+        {
+            await Task.WhenAll(subscriptions.Select(s => s.UnsubscribeAsync()));
+        }
     }
 
     [Fact(Timeout = 60_000)]

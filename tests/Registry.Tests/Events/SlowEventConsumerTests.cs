@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Registry.Client;
 using Registry.Gateway;
 using Registry.Gateway.Apis;
 
@@ -41,8 +42,8 @@ public sealed class SlowEventConsumerTests(RoutedHostFixture fixture) : IClassFi
             fixture.Host.Services.GetRequiredService<IHostApplicationLifetime>(), TimeProvider.System, NullLoggerFactory.Instance,
             fixture.Host.Services.GetRequiredService<Registry.Gateway.Security.SharedAccessAuthorizer>(),
             Options.Create(new Registry.Gateway.Security.SharedAccessOptions { Enabled = false }));
-        var stream = fixture.ClusterClient.GetStreamProvider(RegistryStreams.Provider)
-            .GetStream<RegistryEvent>(StreamId.Create(RegistryEventSources.DeviceLifecycle, RegistryStreams.Key));
+        // All onto one of the source's streams, so they come in order.
+        var stream = RegistryEventSubscription.StreamsOf(fixture.ClusterClient, RegistryEventSources.DeviceLifecycle)[0];
         Assert.Equal(EventsApi.SubscribedComment + "\n\n", await body.Written.Reader.ReadAsync(ct));
 
         // The first event's write never completes; the next MaxBacklog wait in the backlog, and one more overflows it.

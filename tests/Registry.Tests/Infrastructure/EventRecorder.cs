@@ -1,30 +1,30 @@
 using System.Threading.Channels;
-using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Client;
 
 namespace Registry.Tests.Infrastructure;
 
 /// <summary>
-/// A client app's subscription to one source's registry stream, recording what it receives. "Nothing arrived" is
-/// proved without waiting on a clock: <see cref="UntilBarrierAsync"/> produces an event of its own on the same stream,
-/// and whatever the registry had produced before it is delivered before it.
+/// A client app's subscription to one source's registry streams, recording what it receives. "Nothing arrived" is
+/// proved without waiting on a clock: <see cref="UntilBarrierAsync"/> produces an event of its own on each stream that
+/// carries the devices asked about, and whatever the registry had produced on a stream before it is delivered before it.
 /// </summary>
 public sealed class EventRecorder : IAsyncDisposable
 {
     public const string BarrierOpType = "test-barrier";
 
     private readonly Channel<RegistryEvent> _received = Channel.CreateUnbounded<RegistryEvent>();
-    private readonly IAsyncStream<RegistryEvent> _stream;
-    private StreamSubscriptionHandle<RegistryEvent>? _subscription;
+    private readonly IClusterClient _client;
+    private readonly string _source;
+    private RegistryEventSubscription? _subscription;
 
-    private EventRecorder(IAsyncStream<RegistryEvent> stream) => _stream = stream;
+    private EventRecorder(IClusterClient client, string source) => (_client, _source) = (client, source);
 
     /// <summary>Subscribes through <paramref name="client"/>'s stream provider, as a client app on the grain interfaces does.</summary>
     public static async Task<EventRecorder> SubscribeAsync(IClusterClient client, string source)
     {
-        var stream = client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(source, RegistryStreams.Key));
-        var recorder = new EventRecorder(stream);
-        recorder._subscription = await stream.SubscribeAsync((e, _) => recorder._received.Writer.WriteAsync(e).AsTask());
+        var recorder = new EventRecorder(client, source);
+        recorder._subscription = await RegistryEventSubscription.SubscribeAsync(client, source, e => recorder._received.Writer.WriteAsync(e).AsTask());
         return recorder;
     }
 
@@ -44,33 +44,43 @@ public sealed class EventRecorder : IAsyncDisposable
         };
     }
 
-    /// <summary>Produces a barrier onto <paramref name="source"/>'s stream through <paramref name="client"/>; returns its device id.</summary>
-    public static async Task<string> ProduceBarrierAsync(IClusterClient client, string source)
+    /// <summary>
+    /// Produces a barrier through <paramref name="client"/> onto each of <paramref name="source"/>'s streams that carries
+    /// one of <paramref name="deviceIds"/> (a device's events all take one stream, in order); returns the barriers' device ids.
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> ProduceBarriersAsync(IClusterClient client, string source, IEnumerable<string> deviceIds)
     {
-        var barrier = Barrier(source);
-        await client.GetStreamProvider(RegistryStreams.Provider).GetStream<RegistryEvent>(StreamId.Create(source, RegistryStreams.Key)).OnNextAsync(barrier);
-        return barrier.DeviceId;
+        var streams = RegistryEventSubscription.StreamsOf(client, source);
+        var keys = deviceIds.Select(RegistryStreams.KeyOf).ToHashSet();
+        var barriers = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var stream in streams.Where((_, i) => keys.Contains(RegistryStreams.Keys[i])))
+        {
+            var barrier = Barrier(source);
+            await stream.OnNextAsync(barrier);
+            barriers.Add(barrier.DeviceId);
+        }
+        return barriers;
     }
 
-    /// <summary>Produces a barrier onto the stream and returns every event received before it whose device is one of <paramref name="deviceIds"/>.</summary>
+    /// <summary>Produces barriers behind <paramref name="deviceIds"/>'s events and returns every event received before them whose device is one of them.</summary>
     public async Task<IReadOnlyList<RegistryEvent>> UntilBarrierAsync(IEnumerable<string> deviceIds, CancellationToken cancellationToken = default)
     {
         var mine = deviceIds.ToHashSet(StringComparer.Ordinal);
-        var barrier = Barrier(_stream.StreamId.GetNamespace()!);
-        await _stream.OnNextAsync(barrier);
+        var barriers = new HashSet<string>(await ProduceBarriersAsync(_client, _source, mine), StringComparer.Ordinal);
         var seen = new List<RegistryEvent>();
-        while (true)
+        while (barriers.Count > 0)
         {
             var received = await _received.Reader.ReadAsync(cancellationToken);
-            if (received.DeviceId == barrier.DeviceId)
+            if (barriers.Remove(received.DeviceId))
             {
-                return seen;
+                continue;
             }
             if (mine.Contains(received.DeviceId))
             {
                 seen.Add(received);
             }
         }
+        return seen;
     }
 
     public async ValueTask DisposeAsync()

@@ -49,25 +49,26 @@ public sealed class EventStreamClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Produces a barrier on the stream and returns the events read before it whose device is one of <paramref name="deviceIds"/>.</summary>
+    /// <summary>Produces barriers behind <paramref name="deviceIds"/>'s events and returns the events read before them whose device is one of them.</summary>
     public async Task<IReadOnlyList<JsonObject>> UntilBarrierAsync(IClusterClient client, string source, IEnumerable<string> deviceIds, CancellationToken cancellationToken)
     {
         var mine = deviceIds.ToHashSet(StringComparer.Ordinal);
-        var barrier = await EventRecorder.ProduceBarrierAsync(client, source);
+        var barriers = new HashSet<string>(await EventRecorder.ProduceBarriersAsync(client, source, mine), StringComparer.Ordinal);
         var seen = new List<JsonObject>();
-        while (true)
+        while (barriers.Count > 0)
         {
             var e = await NextEventAsync(cancellationToken);
             var device = (string?)e["systemProperties"]?["iothub-connection-device-id"];
-            if (device == barrier)
+            if (device is null || barriers.Remove(device))
             {
-                return seen;
+                continue;
             }
-            if (device is not null && mine.Contains(device))
+            if (mine.Contains(device))
             {
                 seen.Add(e);
             }
         }
+        return seen;
     }
 
     public ValueTask DisposeAsync()

@@ -1,0 +1,75 @@
+using Orleans.Streams;
+using Registry.Abstractions;
+
+namespace Registry.Client;
+
+/// <summary>
+/// A client app's subscription to one source's registry events: one Orleans subscription on each of the source's
+/// streams (<see cref="RegistryStreams"/>). The handler is called for several streams at once: it must be safe to call
+/// concurrently. A device's events come through one stream, in order.
+/// </summary>
+public sealed class RegistryEventSubscription
+{
+    private readonly (IAsyncStream<RegistryEvent> Stream, StreamSubscriptionHandle<RegistryEvent> Handle)[] _subscriptions;
+
+    private RegistryEventSubscription((IAsyncStream<RegistryEvent>, StreamSubscriptionHandle<RegistryEvent>)[] subscriptions) =>
+        _subscriptions = subscriptions;
+
+    /// <summary>The source's streams, in the order of <see cref="RegistryStreams.Keys"/>.</summary>
+    public IReadOnlyList<IAsyncStream<RegistryEvent>> Streams => [.. _subscriptions.Select(s => s.Stream)];
+
+    /// <summary>The streams of <paramref name="source"/> in <paramref name="client"/>'s registry stream provider.</summary>
+    public static IReadOnlyList<IAsyncStream<RegistryEvent>> StreamsOf(IClusterClient client, string source)
+    {
+        var provider = client.GetStreamProvider(RegistryStreams.Provider);
+        return [.. RegistryStreams.Keys.Select(key => provider.GetStream<RegistryEvent>(StreamId.Create(source, key)))];
+    }
+
+    /// <summary>
+    /// Subscribes <paramref name="onEvent"/> to every stream of <paramref name="source"/>. Either all subscriptions are
+    /// made or none is kept: when one fails, those made are undone and the failure is thrown.
+    /// </summary>
+    public static async Task<RegistryEventSubscription> SubscribeAsync(IClusterClient client, string source, Func<RegistryEvent, Task> onEvent)
+    {
+        ArgumentNullException.ThrowIfNull(onEvent);
+        var streams = StreamsOf(client, source);
+        var attempts = streams.Select(stream => stream.SubscribeAsync((e, _) => onEvent(e))).ToArray();
+        try
+        {
+            await Task.WhenAll(attempts);
+        }
+        catch
+        {
+            await Task.WhenAll(attempts.Where(a => a.IsCompletedSuccessfully).Select(a => Unsubscribe(a.Result)));
+            throw;
+        }
+        return new([.. streams.Zip(attempts, (stream, attempt) => (stream, attempt.Result))]);
+    }
+
+    /// <summary>
+    /// Whether the cluster still holds every one of these subscriptions. Orleans drops a client's subscription to a
+    /// stream when a delivery finds the client unreachable, and tells the client nothing: a dropped one means events
+    /// of that stream no longer arrive.
+    /// </summary>
+    public async Task<bool> StillSubscribedAsync()
+    {
+        var held = await Task.WhenAll(_subscriptions.Select(async s =>
+            (await s.Stream.GetAllSubscriptionHandles()).Any(h => h.HandleId == s.Handle.HandleId)));
+        return held.All(h => h);
+    }
+
+    /// <summary>Ends every subscription (each is tried; the first failure is thrown after all were tried).</summary>
+    public Task UnsubscribeAsync() => Task.WhenAll(_subscriptions.Select(s => s.Handle.UnsubscribeAsync()));
+
+    private static async Task Unsubscribe(StreamSubscriptionHandle<RegistryEvent> handle)
+    {
+        try
+        {
+            await handle.UnsubscribeAsync();
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            // Undoing after a failed subscribe: the cluster drops a subscription whose client is gone in the end.
+        }
+    }
+}
