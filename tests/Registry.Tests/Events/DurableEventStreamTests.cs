@@ -23,12 +23,7 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
     {
         var ct = TestContext.Current.CancellationToken;
         var prefix = "ev" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>(RoutedHostFixture.Routes)
-        {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-        };
-        await using var host = await RegistryTestHost.StartAsync(settings);
+        await using var host = await StartRouted(prefix);
         using var http = host.CreateClient();
         var cluster = host.Services.GetRequiredService<IClusterClient>();
         await using var events = await EventStreamClient.OpenAsync(http, "deviceLifecycleEvents", ct);
@@ -58,12 +53,7 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
         const int n = 100;
         var ct = TestContext.Current.CancellationToken;
         var prefix = "evbulk" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string?>(RoutedHostFixture.Routes)
-        {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-        };
-        await using var host = await RegistryTestHost.StartAsync(settings);
+        await using var host = await StartRouted(prefix);
         using var http = host.CreateClient();
         var cluster = host.Services.GetRequiredService<IClusterClient>();
         var sink = Assert.IsType<StreamEventSink>(host.Services.GetRequiredService<IRegistryEventSink>());
@@ -85,12 +75,7 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
     {
         var ct = TestContext.Current.CancellationToken;
         var prefix = "evapp" + Guid.NewGuid().ToString("N")[..8];
-        var config = new Dictionary<string, string?>(RoutedHostFixture.Routes)
-        {
-            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
-            ["Registry:StoragePrefix"] = prefix,
-        };
-        await using var host = await RegistryTestHost.StartAsync(config);
+        await using var host = await StartRouted(prefix);
         using var http = host.CreateClient();
         var settings = host.Services.GetRequiredService<RegistrySettings>();
 
@@ -125,5 +110,16 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
         {
             await app.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>A durable registry on the shared Azurite with every source routed, under <paramref name="prefix"/>.</summary>
+    private Task<RegistryTestHost> StartRouted(string prefix)
+    {
+        var settings = new Dictionary<string, string?>(RoutedHostFixture.Routes)
+        {
+            ["Registry:StorageConnectionString"] = azurite.ConnectionString,
+            ["Registry:StoragePrefix"] = prefix,
+        };
+        return RegistryTestHost.StartAsync(settings);
     }
 }

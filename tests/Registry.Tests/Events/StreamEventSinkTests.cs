@@ -27,6 +27,14 @@ public sealed class StreamEventSinkTests
     private async Task<(StreamId Stream, RegistryEvent[] Events, TaskCompletionSource Taken)> NextBatch(CancellationToken ct) =>
         await _sent.Reader.ReadAsync(ct);
 
+    /// <summary>Publishes <paramref name="deviceId"/>'s event and returns it with its batch, in flight until the test takes it.</summary>
+    private async Task<(Task Published, (StreamId Stream, RegistryEvent[] Events, TaskCompletionSource Taken) Batch)> PublishHeld(
+        StreamEventSink sink, string deviceId, CancellationToken ct)
+    {
+        var published = sink.Publish(Event(deviceId));
+        return (published, await NextBatch(ct));
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Events_raised_while_a_batch_is_in_flight_go_together_as_the_next_batch_of_their_stream_in_order()
     {
@@ -34,8 +42,7 @@ public sealed class StreamEventSinkTests
         var sink = Sink(RegistryEventSources.DeviceLifecycle);
         var ids = SameStream(6);
 
-        var first = sink.Publish(Event(ids[0]));
-        var held = await NextBatch(ct);
+        var (first, held) = await PublishHeld(sink, ids[0], ct);
         var rest = ids.Skip(1).Select(id => sink.Publish(Event(id))).ToArray();
         Assert.False(first.IsCompleted);
         held.Taken.SetResult();
@@ -58,8 +65,7 @@ public sealed class StreamEventSinkTests
         var sink = Sink(RegistryEventSources.DeviceLifecycle);
         var ids = SameStream(4);
 
-        var first = sink.Publish(Event(ids[0]));
-        var held = await NextBatch(ct);
+        var (first, held) = await PublishHeld(sink, ids[0], ct);
         var refused = new[] { sink.Publish(Event(ids[1])), sink.Publish(Event(ids[2])) };
         held.Taken.SetResult();
         var failing = await NextBatch(ct);
@@ -83,8 +89,7 @@ public sealed class StreamEventSinkTests
         var ids = SameStream(StreamEventSink.MaxBatch + 9);
         var bulky = new string('x', StreamEventSink.MaxBatchChars / 3);
 
-        var first = sink.Publish(Event(ids[0]));
-        var held = await NextBatch(ct);
+        var (first, held) = await PublishHeld(sink, ids[0], ct);
         var small = ids.Skip(1).Take(StreamEventSink.MaxBatch + 4).Select(id => sink.Publish(Event(id))).ToArray();
         var large = ids.Skip(StreamEventSink.MaxBatch + 5).Select(id => sink.Publish(Event(id) with { Body = bulky })).ToArray();
         held.Taken.SetResult();
