@@ -11,9 +11,10 @@ namespace Registry.Client;
 public sealed class RegistryEventSubscription
 {
     private readonly (IAsyncStream<RegistryEvent> Stream, StreamSubscriptionHandle<RegistryEvent> Handle)[] _subscriptions;
+    private readonly Func<RegistryEvent, Task> _onEvent;
 
-    private RegistryEventSubscription((IAsyncStream<RegistryEvent>, StreamSubscriptionHandle<RegistryEvent>)[] subscriptions) =>
-        _subscriptions = subscriptions;
+    private RegistryEventSubscription((IAsyncStream<RegistryEvent>, StreamSubscriptionHandle<RegistryEvent>)[] subscriptions, Func<RegistryEvent, Task> onEvent) =>
+        (_subscriptions, _onEvent) = (subscriptions, onEvent);
 
     /// <summary>The source's streams, in the order of <see cref="RegistryStreams.Keys"/>.</summary>
     public IReadOnlyList<IAsyncStream<RegistryEvent>> Streams => [.. _subscriptions.Select(s => s.Stream)];
@@ -43,20 +44,38 @@ public sealed class RegistryEventSubscription
             await Task.WhenAll(attempts.Where(a => a.IsCompletedSuccessfully).Select(a => Unsubscribe(a.Result)));
             throw;
         }
-        return new([.. streams.Zip(attempts, (stream, attempt) => (stream, attempt.Result))]);
+        return new([.. streams.Zip(attempts, (stream, attempt) => (stream, attempt.Result))], onEvent);
     }
 
     /// <summary>
     /// Whether the cluster still holds every one of these subscriptions. Orleans drops a client's subscription to a
-    /// stream when a delivery finds the client unreachable, and tells the client nothing: a dropped one means events
-    /// of that stream no longer arrive.
+    /// stream when a delivery finds the client unreachable (its gateway silo restarted or died), and tells the client
+    /// nothing; it can drop some of the 16 and keep the others, so events of some devices stop while others still come.
     /// </summary>
-    public async Task<bool> StillSubscribedAsync()
+    public async Task<bool> StillSubscribedAsync() => (await Task.WhenAll(_subscriptions.Select(Held))).All(held => held);
+
+    /// <summary>
+    /// Subscribes again, with the same handler, to each stream whose subscription the cluster no longer holds; returns
+    /// how many. What those streams carried while dropped is not delivered again. Not to be called concurrently with itself.
+    /// </summary>
+    public async Task<int> RestoreAsync()
     {
-        var held = await Task.WhenAll(_subscriptions.Select(async s =>
-            (await s.Stream.GetAllSubscriptionHandles()).Any(h => h.HandleId == s.Handle.HandleId)));
-        return held.All(h => h);
+        var restored = 0;
+        for (var i = 0; i < _subscriptions.Length; i++)
+        {
+            if (await Held(_subscriptions[i]))
+            {
+                continue;
+            }
+            var stream = _subscriptions[i].Stream;
+            _subscriptions[i] = (stream, await stream.SubscribeAsync((e, _) => _onEvent(e)));
+            restored++;
+        }
+        return restored;
     }
+
+    private static async Task<bool> Held((IAsyncStream<RegistryEvent> Stream, StreamSubscriptionHandle<RegistryEvent> Handle) subscription) =>
+        (await subscription.Stream.GetAllSubscriptionHandles()).Any(h => h.HandleId == subscription.Handle.HandleId);
 
     /// <summary>Ends every subscription (each is tried; the first failure is thrown after all were tried).</summary>
     public Task UnsubscribeAsync() => Task.WhenAll(_subscriptions.Select(s => s.Handle.UnsubscribeAsync()));
