@@ -32,13 +32,16 @@ public sealed class StreamEventSink : IRegistryEventSink
 
     private readonly IReadOnlySet<string> _routed;
     private readonly Func<StreamId, RegistryEvent[], Task> _send;
-    private readonly ConcurrentDictionary<StreamId, GroupCommit<Publication>> _streams = new();
+    private readonly ConcurrentDictionary<StreamId, Lane> _streams = new();
 
     // Resolved on first use: the provider is built with the silo, after the singletons that take this sink.
     private IStreamProvider? _provider;
 
     public StreamEventSink(IServiceProvider services, IOptions<RegistryEventOptions> options)
-        : this(options, null!) => _send = (id, events) => SendToStream(services, id, events);
+    {
+        _routed = options.Value.RoutedSources;
+        _send = (id, events) => SendToStream(services, id, events);
+    }
 
     /// <summary>A sink whose batches go to <paramref name="send"/> (one call per batch, in order per stream): for tests.</summary>
     internal StreamEventSink(IOptions<RegistryEventOptions> options, Func<StreamId, RegistryEvent[], Task> send)
@@ -63,8 +66,9 @@ public sealed class StreamEventSink : IRegistryEventSink
         }
         var stream = StreamId.Create(registryEvent.Source, RegistryStreams.KeyOf(registryEvent.DeviceId));
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _streams.GetOrAdd(stream, static _ => new GroupCommit<Publication>(MaxBatch, p => Chars(p.Event), MaxBatchChars))
-            .Add(new Publication(registryEvent, sent), batch => Send(stream, batch));
+        var lane = _streams.GetOrAdd(stream, id => new Lane(
+            new GroupCommit<Publication>(MaxBatch, p => Chars(p.Event), MaxBatchChars), batch => Send(id, batch)));
+        lane.Commit.Add(new Publication(registryEvent, sent), lane.Send);
         return sent.Task;
     }
 
@@ -103,4 +107,7 @@ public sealed class StreamEventSink : IRegistryEventSink
         + e.ApplicationProperties.Sum(p => p.Key.Length + p.Value.Length);
 
     private sealed record Publication(RegistryEvent Event, TaskCompletionSource Sent);
+
+    /// <summary>A stream's group commit and its send, made once per stream rather than per publish.</summary>
+    private sealed record Lane(GroupCommit<Publication> Commit, Func<Publication[], Task> Send);
 }
