@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Providers;
 using Orleans.Storage;
+using Orleans.Streams;
 using Registry.Abstractions;
 using Registry.Grains;
 using Registry.Grains.Devices;
@@ -407,6 +408,10 @@ public static class SiloConfiguration
                 q.QueueServiceClient = Queues(settings);
                 q.QueueNames = EventQueueNames(settings);
             }));
+            // Orleans' adapter with cursors that survive a cache miss (RecoveringQueueCache); registered after Orleans' own
+            // under the same key, so the provider resolves this one.
+            silo.Services.AddKeyedSingleton<IQueueAdapterFactory>(RegistryStreams.Provider,
+                (sp, key) => RecoveringAzureQueueAdapterFactory.Create(sp, (string)key!));
             silo.AddAzureTableGrainStorage(PubSubInnerStore, o =>
             {
                 o.TableServiceClient = Tables(settings);

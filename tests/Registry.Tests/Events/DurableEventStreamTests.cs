@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Streams;
 using Registry.Abstractions;
 using Registry.Grains.Events;
 using Registry.Host;
@@ -110,6 +111,18 @@ public sealed class DurableEventStreamTests(AzuriteFixture azurite)
         {
             await app.StopAsync(CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task Durable_mode_reads_its_event_queues_through_caches_whose_cursors_survive_a_cache_miss()
+    {
+        await using var host = await StartRouted("evcache" + Guid.NewGuid().ToString("N")[..8]);
+
+        var factory = host.Services.GetRequiredKeyedService<IQueueAdapterFactory>(RegistryStreams.Provider);
+
+        Assert.IsType<RecoveringAzureQueueAdapterFactory>(factory);
+        var queue = factory.GetStreamQueueMapper().GetAllQueues().First();
+        Assert.IsType<RecoveringQueueCache>(factory.GetQueueAdapterCache().CreateQueueCache(queue));
     }
 
     /// <summary>A durable registry on the shared Azurite with every source routed, under <paramref name="prefix"/>.</summary>
