@@ -19,7 +19,10 @@ namespace Registry.Host;
 /// <para>
 /// Rows to verify (<see cref="OutboxChecks"/>: the notification of a create or delete whose call answered a storage
 /// timeout, which may have landed later) are the sweeper's whatever their silo: once <see cref="RegistryEventOptions.OutboxVerifyAge"/>
-/// old, each is sent if the device's stored generation shows its write landed, and removed either way.
+/// old, each is sent if the device's stored generation shows its write landed, and removed either way. A gone silo's
+/// intent rows (<see cref="OutboxChecks.Intent"/>: stored before each routed create's or delete's write, removed once
+/// its event was taken) are the writes it may have made before it died mid-call: sent when the write landed, removed
+/// either way.
 /// </para>
 /// </summary>
 public sealed partial class OutboxSweeper(
@@ -99,11 +102,12 @@ public sealed partial class OutboxSweeper(
         {
             var status = owner.Owner == outbox.Owner ? SiloStatus.Active : StatusOf(snapshot, owner.Owner);
             var gone = status is SiloStatus.Dead or SiloStatus.None;
-            var rows = owner.Rows.Where(r => r.Check is not null
-                    // A row to verify waits until a write that timed out can no longer land (whatever its silo).
-                    ? Older(r, options.Value.OutboxVerifyAge)
+            var rows = owner.Rows.Where(r => r.Check is null || OutboxChecks.IsIntent(r.Check)
                     // A silo no snapshot lists may be one that joined a moment ago: only rows old enough to be a gone silo's.
-                    : gone && (status == SiloStatus.Dead || Older(r, options.Value.OutboxMinimumAge)))
+                    // A write's intent row is, like a plain row, its silo's while that silo lives; swept, it is verified.
+                    ? gone && (status == SiloStatus.Dead || Older(r, options.Value.OutboxMinimumAge))
+                    // A row to verify waits until a write that timed out can no longer land (whatever its silo).
+                    : Older(r, options.Value.OutboxVerifyAge))
                 .ToList();
             if (rows.Count > 0)
             {
@@ -205,7 +209,7 @@ public sealed partial class OutboxSweeper(
     [LoggerMessage(EventId = 2206, Level = LogLevel.Information, Message = "Sent {Count} lifecycle notifications that silo {Owner} left in the outbox (those of a gone silo, or of writes that timed out and landed)")]
     private static partial void LogSent(ILogger logger, int count, string owner);
 
-    [LoggerMessage(EventId = 2210, Level = LogLevel.Information, Message = "Removed {Count} outbox rows of silo {Owner} whose timed-out write did not land: no notification")]
+    [LoggerMessage(EventId = 2210, Level = LogLevel.Information, Message = "Removed {Count} outbox rows of silo {Owner} whose write did not land (it timed out, or its silo died before it): no notification")]
     private static partial void LogNotLanded(ILogger logger, int count, string owner);
 
     [LoggerMessage(EventId = 2207, Level = LogLevel.Warning, Message = "A notification silo {Owner} left in the outbox could not be sent ({Error}: {Reason}); its {Count} rows left wait for the next sweep")]

@@ -364,6 +364,9 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         }
 
         var monitored = _monitoring.PolicyFor(_state.State) is not null;
+        var intent = _lifecycle.BeforeDelete(DeviceId, current.GenerationId, Now);
+        // The event's intent row is in storage before the delete can be: a silo dying after it landed leaves the row.
+        await LifecycleNotifications.Stored(intent);
         _state.State.Identity = null;
         try
         {
@@ -372,26 +375,32 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         catch (Exception) when (_state.State.Identity is null)
         {
             // Failed as far as this call knows, yet the read after it found the row gone: the delete landed.
-            await _lifecycle.Deleted(DeviceId, Now);
+            await _lifecycle.Landed(intent);
             throw;
         }
         catch (Exception)
         {
-            await _lifecycle.DeletedIfLanded(DeviceId, current.GenerationId, Now);
+            await _lifecycle.MayLand(intent);
             DeactivateOnIdle();
             throw;
         }
-        _state.State.Heartbeat = null;
-        var before = _presence.ConnectionState;
-        _presence.Forget(DeviceId, Now);
-        await ConnectionChanged(before);
-        _presenceRestored = true; // a device created again is new: nothing to restore
-        await Index.RemoveAfterDelete();
-        if (monitored)
+        try
         {
-            await _monitoring.Disarm();
+            _state.State.Heartbeat = null;
+            var before = _presence.ConnectionState;
+            _presence.Forget(DeviceId, Now);
+            await ConnectionChanged(before);
+            _presenceRestored = true; // a device created again is new: nothing to restore
+            await Index.RemoveAfterDelete();
+            if (monitored)
+            {
+                await _monitoring.Disarm();
+            }
         }
-        await _lifecycle.Deleted(DeviceId, Now);
+        finally
+        {
+            await _lifecycle.Landed(intent);
+        }
     }
 
     /// <summary>
@@ -447,8 +456,21 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             throw RegistryException.Invalid($"parentScopes names '{identity.DeviceScope}', the device's own scope: a device cannot be its own parent.");
         }
 
-        // Index first: if we die after this line the index holds a phantom, never a missing device.
-        await Index.AddBeforeWrite(identity);
+        // The event's intent row is stored while the index entry is, and both before the device's write: a silo dying
+        // after that write landed leaves the row for another silo to send (a review saw one create of 300 never
+        // announced after a kill -9, 2026-12-07).
+        var intent = _lifecycle.BeforeCreate(DeviceId, generationId, now);
+        try
+        {
+            // Index first: if we die after this line the index holds a phantom, never a missing device.
+            await Index.AddBeforeWrite(identity);
+        }
+        catch (Exception)
+        {
+            _lifecycle.NotLanded(intent);
+            throw;
+        }
+        await LifecycleNotifications.Stored(intent);
         _state.State.Identity = identity;
         try
         {
@@ -459,6 +481,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             // Storage refused the insert because a record exists after all (an earlier write that timed out landed
             // later), and the failed write re-read it: the device is registered, so this create answers as any create
             // of a registered device does, not as a server error. An import replaying its own line then sees it applied.
+            _lifecycle.NotLanded(intent);
             throw RegistryException.DeviceAlreadyExists(DeviceId);
         }
         catch (Exception) when (_state.State.Identity?.GenerationId == identity.GenerationId)
@@ -466,7 +489,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             // The write failed as far as this call knows, yet the read after it found the row landed: the device exists,
             // so its notification is raised, though the call answers the failure (a review saw such devices, answered
             // 503, never announced, 2026-12-07).
-            await _lifecycle.Created(DeviceId, Now);
+            await _lifecycle.Landed(intent);
             throw;
         }
         catch (Exception)
@@ -474,12 +497,12 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             // Not known to have landed, and it still may (a timed-out write goes on): kept to verify later (the outbox),
             // and this activation goes, so the next call (the verification's among them) reads what storage holds then
             // instead of this activation's view from before the write landed.
-            await _lifecycle.CreatedIfLanded(DeviceId, identity.GenerationId, Now);
+            await _lifecycle.MayLand(intent);
             DeactivateOnIdle();
             throw;
         }
         await Index.ConfirmAfterWrite(identity);
-        await _lifecycle.Created(DeviceId, Now);
+        await _lifecycle.Landed(intent);
         return _presence.Overlay(identity);
     }
 

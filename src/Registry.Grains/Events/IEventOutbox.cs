@@ -40,11 +40,24 @@ public static class OutboxChecks
     /// <summary>A delete: landed when the device is no longer stored with this generation.</summary>
     public static string Absent(string generationId) => "absent:" + generationId;
 
+    /// <summary>
+    /// The row a routed create or delete stores before its write (<paramref name="check"/> says what landing means): a
+    /// silo that dies after the write landed but before the stream took the event leaves it, and a sweep sends it once
+    /// that silo is gone and storage shows the write landed. While its silo lives it is that silo's to remove or send.
+    /// </summary>
+    public static string Intent(string check) => IntentPrefix + check;
+
+    /// <summary>Whether <paramref name="check"/> is an <see cref="Intent"/>'s: swept only once its silo is gone.</summary>
+    public static bool IsIntent(string check) => check.StartsWith(IntentPrefix, StringComparison.Ordinal);
+
+    private const string IntentPrefix = "intent:";
+
     /// <summary>Whether the write <paramref name="check"/> describes landed, given the device's stored generation (null: none stored).</summary>
     public static bool Landed(string check, string? storedGeneration) => check.Split(':', 2) switch
     {
         ["present", var generation] => string.Equals(storedGeneration, generation, StringComparison.Ordinal),
         ["absent", var generation] => !string.Equals(storedGeneration, generation, StringComparison.Ordinal),
+        ["intent", var inner] => Landed(inner, storedGeneration),
         _ => false,
     };
 }

@@ -9,7 +9,7 @@ namespace Registry.Grains.Events;
 
 /// <summary>
 /// IoT Hub's <c>deviceLifecycleEvents</c> (docs/wire-contract.md, "Lifecycle notifications"): what a device grain raises
-/// once a create or a delete was acknowledged. Unrouted, it builds nothing. A publish the event stream refuses does not
+/// once a create's or a delete's write landed, prepared (and in durable mode stored as an intent) before that write. Unrouted, it builds nothing. A publish the event stream refuses does not
 /// fail the write it reports, which stands: it waits in <see cref="PendingNotifications"/> and is sent again.
 /// </summary>
 public sealed class LifecycleNotifications(
@@ -21,32 +21,43 @@ public sealed class LifecycleNotifications(
 
     private readonly string _hubName = options.Value.HubName;
 
-    /// <summary>After an acknowledged create; completes at once when no route names the source.</summary>
-    public Task Created(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.CreateDeviceIdentity, deviceId, acknowledged);
+    /// <summary>
+    /// Before a create's write: its event, and in durable mode its intent row being stored, which the write awaits
+    /// (<see cref="PendingNotifications.Intend"/>); null when no route names the source. Then one of <see cref="Landed"/>,
+    /// <see cref="MayLand"/>, <see cref="NotLanded"/>.
+    /// </summary>
+    public PendingNotifications.Intent? BeforeCreate(string deviceId, string generationId, DateTime attempted) =>
+        Intend(RegistryEventTypes.CreateDeviceIdentity, deviceId, attempted, OutboxChecks.Present(generationId));
 
-    /// <summary>After an acknowledged delete; completes at once when no route names the source.</summary>
-    public Task Deleted(string deviceId, DateTime acknowledged) => Notify(RegistryEventTypes.DeleteDeviceIdentity, deviceId, acknowledged);
+    /// <summary>Before a delete's write of the device of <paramref name="generationId"/>: as <see cref="BeforeCreate"/>.</summary>
+    public PendingNotifications.Intent? BeforeDelete(string deviceId, string generationId, DateTime attempted) =>
+        Intend(RegistryEventTypes.DeleteDeviceIdentity, deviceId, attempted, OutboxChecks.Absent(generationId));
+
+    /// <summary>Completes once the intent row is stored or refused (never faults); at once when unrouted.</summary>
+    public static Task Stored(PendingNotifications.Intent? intent) => intent?.Stored ?? Task.CompletedTask;
+
+    /// <summary>The write landed (acknowledged, or found by the read after a failed one): the event is published.</summary>
+    public Task Landed(PendingNotifications.Intent? intent) => intent is null ? Task.CompletedTask : pending.Landed(intent);
 
     /// <summary>
-    /// After a create whose call failed without learning whether its write landed (a storage timeout: the write can land
-    /// later): a row to verify, sent by a sweep only if the device is then stored with <paramref name="generationId"/>.
+    /// The write's call failed without learning whether it landed (a storage timeout: it can land later): a row to verify,
+    /// sent by a sweep only if storage then shows it landed.
     /// </summary>
-    public Task CreatedIfLanded(string deviceId, string generationId, DateTime attempted) =>
-        NotifyIfLanded(RegistryEventTypes.CreateDeviceIdentity, deviceId, attempted, OutboxChecks.Present(generationId));
+    public Task MayLand(PendingNotifications.Intent? intent) => intent is null ? Task.CompletedTask : pending.MayLand(intent);
 
-    /// <summary>After a delete whose call failed without learning whether it landed: sent only if the device of <paramref name="generationId"/> is then gone.</summary>
-    public Task DeletedIfLanded(string deviceId, string generationId, DateTime attempted) =>
-        NotifyIfLanded(RegistryEventTypes.DeleteDeviceIdentity, deviceId, attempted, OutboxChecks.Absent(generationId));
+    /// <summary>The write did not land: no event, and the intent row goes.</summary>
+    public void NotLanded(PendingNotifications.Intent? intent)
+    {
+        if (intent is not null)
+        {
+            pending.NotLanded(intent);
+        }
+    }
 
-    private Task NotifyIfLanded(string opType, string deviceId, DateTime attempted, string check) =>
+    private PendingNotifications.Intent? Intend(string opType, string deviceId, DateTime attempted, string check) =>
         sink.IsRouted(RegistryEventSources.DeviceLifecycle)
-            ? pending.StoreUnverified(Build(_hubName, opType, deviceId, attempted, clock.GetUtcNow().UtcDateTime), check)
-            : Task.CompletedTask;
-
-    private Task Notify(string opType, string deviceId, DateTime acknowledged) =>
-        sink.IsRouted(RegistryEventSources.DeviceLifecycle)
-            ? pending.Publish(Build(_hubName, opType, deviceId, acknowledged, clock.GetUtcNow().UtcDateTime))
-            : Task.CompletedTask;
+            ? pending.Intend(Build(_hubName, opType, deviceId, attempted, clock.GetUtcNow().UtcDateTime), check)
+            : null;
 
     /// <summary>The event IoT Hub sends for <paramref name="opType"/> of <paramref name="deviceId"/>, with spec section 10's properties.</summary>
     public static RegistryEvent Build(string hubName, string opType, string deviceId, DateTime operationTimestamp, DateTime enqueuedTime) => new()

@@ -59,46 +59,85 @@ public sealed partial class PendingNotifications(
     }
 
     /// <summary>
+    /// Starts storing <paramref name="registryEvent"/> as the intent row of a write not yet sent (<see cref="OutboxChecks.Intent"/>):
+    /// the write waits for <see cref="Intent.Stored"/> before it goes, so a silo that dies once the write landed leaves the
+    /// row for a sweep. Then exactly one of <see cref="Landed"/>, <see cref="MayLand"/> or <see cref="NotLanded"/>.
+    /// </summary>
+    public Intent Intend(RegistryEvent registryEvent, string check) => new(registryEvent, check, Store(registryEvent, OutboxChecks.Intent(check)));
+
+    /// <summary>
+    /// The intended write landed: its event is published, and its intent row goes once the stream took it. An event that
+    /// has to wait is stored again as a plain row (an intent row is checked against what storage holds when swept, and
+    /// a device created and since deleted would fail its create's check), the call is answered once that row is stored,
+    /// as <see cref="Publish(RegistryEvent)"/>'s is, and the intent row goes then.
+    /// </summary>
+    public Task Landed(Intent intent) => Send(intent.Event, beside: null, intent: intent.Row);
+
+    /// <summary>
+    /// The intended write's call failed without learning whether it landed (it still may): its event becomes a row to
+    /// verify (<see cref="StoreUnverified"/>), which a sweep sends once storage shows the write landed, and the intent row goes.
+    /// </summary>
+    public async Task MayLand(Intent intent)
+    {
+        await StoreUnverified(intent.Event, intent.Check);
+        RemoveWhenStored(intent.Row);
+    }
+
+    /// <summary>The intended write did not land (refused, or never sent): its intent row goes.</summary>
+    public void NotLanded(Intent intent) => RemoveWhenStored(intent.Row);
+
+    /// <summary>
     /// Publishes <paramref name="registryEvent"/> now, or queues it behind those waiting; a publish the sink refuses is
     /// queued. Completes when the first attempt has ended: the caller's write was acknowledged either way.
     /// </summary>
-    public async Task Publish(RegistryEvent registryEvent)
-    {
+    public Task Publish(RegistryEvent registryEvent) =>
         // Stored beside the first attempt, not before it: when the stream takes the event, the write waits for nothing more.
-        var stored = Store(registryEvent);
-        bool queued;
+        Send(registryEvent, beside: Store(registryEvent), intent: null);
+
+    /// <summary>
+    /// Publishes now, or queues behind those waiting. The event's row is <paramref name="beside"/> (stored beside the first
+    /// attempt) or, for a write stored with an <paramref name="intent"/> row, stored only if the event has to wait.
+    /// </summary>
+    private async Task Send(RegistryEvent registryEvent, Stored? beside, Stored? intent)
+    {
+        Stored stored = default;
+        bool waits;
         lock (_gate)
         {
             // While any notification waits, the stream is refusing (or was just now): this one waits behind it at once
             // instead of spending the stream's own retries first, which held every routed write ~15 s while queue storage
             // was away (three 5 s tries, review 2026-12-06). The sending loop finds out when the stream takes them again.
-            queued = _queue.Count > 0;
-            if (queued)
+            waits = _queue.Count > 0;
+            if (waits)
             {
+                stored = beside ?? Store(registryEvent);
                 Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
             }
         }
-        if (queued)
+        if (!waits)
         {
-            // Answered only once the waiting notification is in storage (or storage refused it too, logged).
-            await stored.Outcome;
-            return;
-        }
-        try
-        {
-            await sink.Publish(registryEvent);
-        }
-        catch (Exception e)
-        {
-            LogWaiting(logger, e, registryEvent.OpType, registryEvent.DeviceId);
-            lock (_gate)
+            try
             {
-                Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
+                await sink.Publish(registryEvent);
+                RemoveWhenStored(beside ?? intent!.Value);
+                return;
             }
-            await stored.Outcome;
-            return;
+            catch (Exception e)
+            {
+                LogWaiting(logger, e, registryEvent.OpType, registryEvent.DeviceId);
+                stored = beside ?? Store(registryEvent);
+                lock (_gate)
+                {
+                    Enqueue(registryEvent, stored, firstFailure: clock.GetUtcNow());
+                }
+            }
         }
-        RemoveWhenStored(stored);
+        // Answered only once the waiting notification is in storage (or storage refused it too, logged). Once stored, its
+        // intent row is not needed (one whose plain row storage refused stays, swept and verified once its silo is gone).
+        if (await stored.Outcome && intent is { } row)
+        {
+            RemoveWhenStored(row);
+        }
     }
 
     /// <summary>
@@ -178,7 +217,22 @@ public sealed partial class PendingNotifications(
     }
 
     /// <summary>A row's entry (null without an outbox) and whether storage acknowledged it (never faults).</summary>
-    private readonly record struct Stored(OutboxEntry? Entry, Task<bool> Outcome);
+    internal readonly record struct Stored(OutboxEntry? Entry, Task<bool> Outcome);
+
+    /// <summary>A write's event and its intent row (<see cref="Intend"/>).</summary>
+    public sealed class Intent
+    {
+        internal Intent(RegistryEvent registryEvent, string check, Stored row) => (Event, Check, Row) = (registryEvent, check, row);
+
+        internal RegistryEvent Event { get; }
+
+        internal string Check { get; }
+
+        internal Stored Row { get; }
+
+        /// <summary>Completes once storage acknowledged the row (true), refused it or did not answer in time (false, logged 2203), or at once without an outbox; never faults.</summary>
+        public Task<bool> Stored => Row.Outcome;
+    }
 
     private void Enqueue(RegistryEvent registryEvent, Stored stored, DateTimeOffset firstFailure)
     {

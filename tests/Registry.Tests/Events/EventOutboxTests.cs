@@ -239,6 +239,40 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
         Assert.Equal(["waiting-for-the-stream", "too-young"], left);
     }
 
+    /// <summary>
+    /// A write's intent row (stored before each routed create's or delete's write) is its silo's while that silo lives,
+    /// however old; once the silo is gone, the sweep sends it only if storage shows the write landed (the silo died after
+    /// the write, before the stream took the event) and removes it either way.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_sweep_sends_a_gone_silos_intent_rows_whose_writes_landed_and_leaves_a_live_silos()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = await NewTable(ct);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (self, dead, live) = (Silo(1), Silo(2), Silo(3));
+        foreach (var (silo, id, check) in new[]
+        {
+            (dead, "created-landed", OutboxChecks.Present("g1")), (dead, "created-not-landed", OutboxChecks.Present("g2")),
+            (dead, "deleted-landed", OutboxChecks.Absent("g3")), (live, "live-created-landed", OutboxChecks.Present("g4")),
+        })
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+            await Outbox(table, silo, clock).Add(Event(id), OutboxChecks.Intent(check)).Stored;
+        }
+        clock.Advance(TimeSpan.FromMinutes(10));
+        var membership = new FixedMembership((self, SiloStatus.Active), (dead, SiloStatus.Dead), (live, SiloStatus.Active));
+        var stored = new Generations(("created-landed", "g1"), ("live-created-landed", "g4"));
+        var sink = new RecordingSink();
+
+        Assert.Equal(2, await Sweeper(table, self, sink, membership, clock, stored).SweepOnce(ct));
+
+        Assert.Equal(["created-landed", "deleted-landed"], sink.Sent);
+        var left = Assert.Single(await Outbox(table, self, clock).Read(ct));
+        Assert.Equal(live.ToParsableString(), left.Owner);
+        Assert.Equal(["live-created-landed"], left.Rows.Select(r => TableEventOutbox.Parse(r)!.DeviceId));
+    }
+
     /// <summary>Only the lowest active silo sweeps; a refused publish leaves that row and those after it for the next sweep, in order.</summary>
     [Fact(Timeout = 60_000)]
     public async Task Only_the_lowest_active_silo_sweeps_and_a_refused_publish_leaves_the_rest_for_the_next_sweep_in_order()

@@ -98,7 +98,7 @@ public sealed class StorageFaults
     private (string Key, bool Read, StorageHold Hold)? _hold;
 
     /// <summary>
-    /// The next write of the grain keyed <paramref name="key"/> waits before it reaches storage until the test releases it:
+    /// The next write or clear of the grain keyed <paramref name="key"/> waits before it reaches storage until the test releases it:
     /// what another activation of the same device does meanwhile comes between this one's steps.
     /// </summary>
     public StorageHold HoldNextWriteOf(string key) => Hold(key, read: false);
@@ -180,6 +180,10 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
 
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (faults.TryTakeHold(grainId, read: false) is { } hold)
+        {
+            await hold.Wait();
+        }
         if (copier is not null)
         {
             var sent = new GrainState<T>(copier.Copy(grainState.State)) { ETag = grainState.ETag, RecordExists = grainState.RecordExists };
