@@ -61,6 +61,17 @@ public static class RegistryMetrics
     public static readonly Counter<long> StorageRequests = Meter.CreateCounter<long>(
         "registry.storage.requests", "{request}", "Storage requests (transactions and single requests) of the group-committing Table stores, by store.");
 
+    /// <summary>
+    /// Lifecycle notifications the event stream refused that wait in this silo to be sent again (their rows, in durable
+    /// mode, in the outbox): a backlog that grows while queue storage cannot keep up.
+    /// </summary>
+    public static readonly UpDownCounter<long> EventsWaiting = Meter.CreateUpDownCounter<long>(
+        "registry.events.waiting", "{event}", "Lifecycle notifications the event stream refused, waiting in this silo to be sent again.");
+
+    /// <summary>Events the event stream took from this silo, tagged <c>source</c> (the route source).</summary>
+    public static readonly Counter<long> EventsPublished = Meter.CreateCounter<long>(
+        "registry.events.published", "{event}", "Events (lifecycle notifications, heartbeat alerts) the event stream took from this silo, by source.");
+
     /// <summary>Values of the <c>store</c> tag.</summary>
     public static class Stores
     {
@@ -72,6 +83,7 @@ public static class RegistryMetrics
     public static class Tags
     {
         public const string Alert = "alert";
+        public const string Source = "source";
         public const string Store = "store";
         public const string Throttle = "throttle";
         public const string JobType = "job.type";

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Grains.Events;
 
@@ -248,6 +249,7 @@ public sealed partial class PendingNotifications(
             return;
         }
         _queue.Enqueue(new Pending(registryEvent, stored, firstFailure));
+        RegistryMetrics.EventsWaiting.Add(1);
         // Off the grain that raised it: the retries outlive its turn.
         _sending ??= Task.Run(SendWaiting);
     }
@@ -300,6 +302,7 @@ public sealed partial class PendingNotifications(
             lock (_gate)
             {
                 _queue.Dequeue();
+                RegistryMetrics.EventsWaiting.Add(-1);
             }
         }
     }
@@ -316,6 +319,7 @@ public sealed partial class PendingNotifications(
             _stopped.Cancel();
             waiting = [.. _queue];
             _queue.Clear();
+            RegistryMetrics.EventsWaiting.Add(-waiting.Length);
         }
         if (waiting.Length > 0)
         {

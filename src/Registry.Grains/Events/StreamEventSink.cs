@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 
 namespace Registry.Grains.Events;
 
@@ -87,6 +88,7 @@ public sealed class StreamEventSink : IRegistryEventSink
             }
             return;
         }
+        RegistryMetrics.EventsPublished.Add(batch.Length, new KeyValuePair<string, object?>(RegistryMetrics.Tags.Source, batch[0].Event.Source));
         foreach (var publication in batch)
         {
             publication.Sent.TrySetResult();

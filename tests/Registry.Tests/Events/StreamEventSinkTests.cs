@@ -1,7 +1,9 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Registry.Abstractions;
+using Registry.Abstractions.Diagnostics;
 using Registry.Grains.Events;
+using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Events;
 
@@ -33,6 +35,26 @@ public sealed class StreamEventSinkTests
     {
         var published = sink.Publish(Event(deviceId));
         return (published, await NextBatch(ct));
+    }
+
+    /// <summary>What the stream took is a metric (<c>registry.events.published</c>), by source: one per event, not per batch.</summary>
+    [Fact(Timeout = 30_000)]
+    public async Task Each_event_the_stream_took_counts_once_as_published_under_its_source()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var published = new OwnMeasurements("registry.events.published", RegistryMetrics.Tags.Source);
+        var sink = Sink(RegistryEventSources.DeviceLifecycle);
+        var ids = SameStream(4);
+
+        var (first, held) = await PublishHeld(sink, ids[0], ct);
+        var rest = ids.Skip(1).Select(id => sink.Publish(Event(id))).ToArray();
+        held.Taken.SetException(new InvalidOperationException("refused"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => first);
+        (await NextBatch(ct)).Taken.SetResult();
+        await Task.WhenAll(rest);
+
+        Assert.Equal(3, published.Sum);
+        Assert.Equal(3, published.By(RegistryEventSources.DeviceLifecycle));
     }
 
     [Fact(Timeout = 30_000)]
