@@ -105,7 +105,7 @@ public sealed partial class RecoveringQueueCache(IQueueCache inner, ILogger<Reco
         return reopened.Cursor!;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event stream {StreamId}: its cursor waited for {Requested}, which the queue cache had already dropped (oldest {Low}); it starts again at {Token}, the messages that have just come")]
+    [LoggerMessage(EventId = 2211, Level = LogLevel.Warning, Message = "Event stream {StreamId}: its cursor waited for {Requested}, which the queue cache had already dropped (oldest {Low}); it starts again at {Token}, the messages that have just come")]
     private partial void LogRestarted(StreamId streamId, string? requested, string? low, StreamSequenceToken token);
 
     private sealed class Cursor(RecoveringQueueCache cache, StreamId streamId, IQueueCacheCursor inner) : IQueueCacheCursor

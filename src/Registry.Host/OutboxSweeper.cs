@@ -165,22 +165,30 @@ public sealed partial class OutboxSweeper(
         }
         finally
         {
-            if (done.Count > 0)
+            try
             {
-                await outbox.Delete(owner, done);
+                if (done.Count > 0)
+                {
+                    await outbox.Delete(owner, done);
+                }
             }
-        }
-        if (damaged > 0)
-        {
-            LogDamaged(logger, damaged, owner);
-        }
-        if (sent > 0)
-        {
-            LogSent(logger, sent, owner);
-        }
-        if (notLanded > 0)
-        {
-            LogNotLanded(logger, notLanded, owner);
+            finally
+            {
+                // Said even when a removal failed and the sweep ends in its exception: those rows were sent (and will be
+                // again, at the next sweep); a review counted 791 rows sent with no line saying so (2026-12-07).
+                if (damaged > 0)
+                {
+                    LogDamaged(logger, damaged, owner);
+                }
+                if (sent > 0)
+                {
+                    LogSent(logger, sent, owner);
+                }
+                if (notLanded > 0)
+                {
+                    LogNotLanded(logger, notLanded, owner);
+                }
+            }
         }
         return sent;
     }

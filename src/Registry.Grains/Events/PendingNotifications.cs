@@ -361,7 +361,7 @@ public sealed partial class PendingNotifications(
     [LoggerMessage(EventId = 2202, Level = LogLevel.Debug, Message = "The {OpType} notification of device {DeviceId} was refused again; it goes on waiting")]
     private static partial void LogStillWaiting(ILogger logger, Exception exception, string opType, string deviceId);
 
-    [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost ({Reason}); the operation itself was acknowledged")]
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Error, Message = "The {OpType} notification of device {DeviceId} could not be published and is lost ({Reason}), unless an attempt that timed out landed after all; the operation itself was acknowledged")]
     private static partial void LogLost(ILogger logger, string opType, string deviceId, string reason);
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The {OpType} notification of device {DeviceId} could not be stored in the outbox (storage refused it or did not answer in time); it waits in this silo's memory, and its row, if it landed after all, is removed once the stream takes the event")]

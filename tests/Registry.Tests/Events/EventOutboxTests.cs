@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using System.Net;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -273,6 +276,33 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
         Assert.Equal(["live-created-landed"], left.Rows.Select(r => TableEventOutbox.Parse(r)!.DeviceId));
     }
 
+    /// <summary>
+    /// A sweep whose removal of the rows it sent fails (storage gone mid-sweep) still says what it sent before it ends in
+    /// that failure: a review counted 791 rows sent with no line (2026-12-07).
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_sweep_whose_removal_fails_still_logs_the_rows_it_sent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var table = await NewTable(ct);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (self, dead) = (Silo(1), Silo(2));
+        await Store(table, dead, clock, "dead-0", "dead-1");
+        var sink = new RecordingSink();
+        var options = new TableClientOptions();
+        options.AddPolicy(new RefuseRemovals(), HttpPipelinePosition.PerCall);
+        var refusing = new TableServiceClient(azurite.ConnectionString, options).GetTableClient(table.Name);
+        var logs = new CapturedLogs();
+        var sweeper = new OutboxSweeper(Outbox(refusing, self, clock), new Generations(), sink,
+            new FixedMembership((self, SiloStatus.Active), (dead, SiloStatus.Dead)), new LocalSilo(self), Options(), clock,
+            new TypedLogger<OutboxSweeper>(logs.CreateLogger(typeof(OutboxSweeper).FullName!)));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => sweeper.SweepOnce(ct));
+
+        Assert.Equal(["dead-0", "dead-1"], sink.Sent);
+        Assert.Contains(logs.Lines, l => l.Text.StartsWith("Sent 2 lifecycle notifications", StringComparison.Ordinal));
+    }
+
     /// <summary>Only the lowest active silo sweeps; a refused publish leaves that row and those after it for the next sweep, in order.</summary>
     [Fact(Timeout = 60_000)]
     public async Task Only_the_lowest_active_silo_sweeps_and_a_refused_publish_leaves_the_rest_for_the_next_sweep_in_order()
@@ -522,6 +552,18 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
                 _removedWanted = count;
                 _removedEnough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 return _removedEnough.Task;
+            }
+        }
+    }
+
+    /// <summary>Storage that reads and inserts but refuses every removal (a delete or a transaction), as one gone mid-sweep.</summary>
+    private sealed class RefuseRemovals : HttpPipelineSynchronousPolicy
+    {
+        public override void OnSendingRequest(HttpMessage message)
+        {
+            if (message.Request.Method == RequestMethod.Delete || message.Request.Uri.Path.EndsWith("$batch", StringComparison.Ordinal))
+            {
+                throw new RequestFailedException(503, "Removals refused by the test.");
             }
         }
     }
