@@ -21,7 +21,8 @@ internal sealed partial class ClusterAccessPolicies(
     SharedAccessPolicies? fromFile,
     RegistrySettings settings,
     TimeProvider clock,
-    ILogger<ClusterAccessPolicies> logger) : IHostedService, IDisposable
+    ILogger<ClusterAccessPolicies> logger,
+    TimeSpan? firstRetryPause = null) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task _refresh = Task.CompletedTask;
@@ -55,7 +56,7 @@ internal sealed partial class ClusterAccessPolicies(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var proposed = fromFile ?? SharedAccessPolicies.GenerateDefaults();
-        var stored = await Store.Initialize(ToSet(proposed, pinned)).WaitAsync(cancellationToken);
+        var stored = await InitializeStore(ToSet(proposed, pinned), cancellationToken);
         foreach (var pin in pinned)
         {
             if (!stored.Policies.Any(p => p.KeyName == pin.KeyName))
@@ -91,6 +92,36 @@ internal sealed partial class ClusterAccessPolicies(
     public void Dispose() => _stopping.Dispose();
 
     private IAccessPolicyGrain Store => grains.GetGrain<IAccessPolicyGrain>(0);
+
+    /// <summary>Tries of the start's read of the cluster's policies while storage does not answer in time, the first included.</summary>
+    internal const int StartAttempts = 5;
+
+    /// <summary>
+    /// The cluster's policies, asked again while storage does not answer in time: up to <see cref="StartAttempts"/> tries,
+    /// 1 s apart and doubling (~15 s of pauses, each try bounded by <c>StorageTimeoutSeconds</c>). The start's storage
+    /// probe had found storage up; a restart after a <c>kill -9</c> met one Azurite stall here and ended, leaving the
+    /// killed silo's outbox unswept until started by hand (a review, 2026-12-07).
+    /// </summary>
+    private async Task<AccessPolicySet> InitializeStore(AccessPolicySet proposed, CancellationToken cancellationToken)
+    {
+        var pause = firstRetryPause ?? TimeSpan.FromSeconds(1);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Store.Initialize(proposed).WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (attempt < StartAttempts && IsStorageSlow(e) && !cancellationToken.IsCancellationRequested)
+            {
+                LogStartRetried(logger, attempt, StartAttempts, e.Message);
+                await Task.Delay(pause, cancellationToken);
+                pause *= 2;
+            }
+        }
+    }
+
+    private static bool IsStorageSlow(Exception e) =>
+        e is StorageUnavailableException or TimeoutException || e.InnerException is StorageUnavailableException or TimeoutException;
 
     private async Task RefreshAsync(CancellationToken stopping)
     {
@@ -149,6 +180,9 @@ internal sealed partial class ClusterAccessPolicies(
 
     [LoggerMessage(EventId = 4022, Level = LogLevel.Information, Message = "Shared access policies changed in the cluster's storage (version {Version}): now in force here")]
     private static partial void LogRefreshed(ILogger logger, long version);
+
+    [LoggerMessage(EventId = 4024, Level = LogLevel.Warning, Message = "Storage was slow reading the cluster's shared access policies while the registry started (try {Attempt} of {Attempts}); asking again: {Reason}")]
+    private static partial void LogStartRetried(ILogger logger, int attempt, int attempts, string reason);
 
     [LoggerMessage(EventId = 4023, Level = LogLevel.Warning, Message = "Could not read the cluster's shared access policies; the ones held stay in force")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);

@@ -106,6 +106,9 @@ public sealed partial class OutboxSweeper(
                     // A silo no snapshot lists may be one that joined a moment ago: only rows old enough to be a gone silo's.
                     // A write's intent row is, like a plain row, its silo's while that silo lives; swept, it is verified.
                     ? gone && (status == SiloStatus.Dead || Older(r, options.Value.OutboxMinimumAge))
+                      // ...unless it outlived every way its silo had to remove it (its call ended, its event's retries too):
+                      // an insert that timed out and landed after its removal (a review found 15, 2026-12-07). Verified.
+                      || r.Check is not null && Older(r, options.Value.PublishRetryWindow + options.Value.OutboxVerifyAge)
                     // A row to verify waits until a write that timed out can no longer land (whatever its silo).
                     : Older(r, options.Value.OutboxVerifyAge))
                 .ToList();

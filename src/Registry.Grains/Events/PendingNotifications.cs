@@ -43,7 +43,14 @@ public sealed partial class PendingNotifications(
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
 
     private readonly Lock _gate = new();
-    private readonly Queue<Pending> _queue = new();
+    private readonly Queue<Pending> _queue = NewQueue();
+
+    /// <summary>The queue, and <c>registry.events.waiting</c> recorded at 0 so an exporter shows it before anything waits.</summary>
+    private static Queue<Pending> NewQueue()
+    {
+        RegistryMetrics.EventsWaiting.Add(0);
+        return new();
+    }
     private readonly CancellationTokenSource _stopped = new();
     private Task? _sending;
 

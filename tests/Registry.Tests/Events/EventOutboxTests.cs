@@ -244,16 +244,19 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
 
     /// <summary>
     /// A write's intent row (stored before each routed create's or delete's write) is its silo's while that silo lives,
-    /// however old; once the silo is gone, the sweep sends it only if storage shows the write landed (the silo died after
-    /// the write, before the stream took the event) and removes it either way.
+    /// until it has outlived every way that silo had to remove it (an insert that timed out and landed after its removal);
+    /// once the silo is gone, or the row is that old, the sweep sends it only if storage shows the write landed (the silo
+    /// died after the write, before the stream took the event) and removes it either way.
     /// </summary>
     [Fact(Timeout = 60_000)]
-    public async Task A_sweep_sends_a_gone_silos_intent_rows_whose_writes_landed_and_leaves_a_live_silos()
+    public async Task A_sweep_sends_the_intent_rows_of_gone_silos_and_the_orphaned_ones_of_live_silos_whose_writes_landed()
     {
         var ct = TestContext.Current.CancellationToken;
         var table = await NewTable(ct);
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (self, dead, live) = (Silo(1), Silo(2), Silo(3));
+        await Outbox(table, live, clock).Add(Event("live-orphan-landed"), OutboxChecks.Intent(OutboxChecks.Present("g5"))).Stored;
+        clock.Advance(Options().Value.PublishRetryWindow);
         foreach (var (silo, id, check) in new[]
         {
             (dead, "created-landed", OutboxChecks.Present("g1")), (dead, "created-not-landed", OutboxChecks.Present("g2")),
@@ -263,14 +266,14 @@ public sealed class EventOutboxTests(AzuriteFixture azurite)
             clock.Advance(TimeSpan.FromMilliseconds(1));
             await Outbox(table, silo, clock).Add(Event(id), OutboxChecks.Intent(check)).Stored;
         }
-        clock.Advance(TimeSpan.FromMinutes(10));
+        clock.Advance(Options().Value.OutboxVerifyAge);
         var membership = new FixedMembership((self, SiloStatus.Active), (dead, SiloStatus.Dead), (live, SiloStatus.Active));
-        var stored = new Generations(("created-landed", "g1"), ("live-created-landed", "g4"));
+        var stored = new Generations(("created-landed", "g1"), ("live-created-landed", "g4"), ("live-orphan-landed", "g5"));
         var sink = new RecordingSink();
 
-        Assert.Equal(2, await Sweeper(table, self, sink, membership, clock, stored).SweepOnce(ct));
+        Assert.Equal(3, await Sweeper(table, self, sink, membership, clock, stored).SweepOnce(ct));
 
-        Assert.Equal(["created-landed", "deleted-landed"], sink.Sent);
+        Assert.Equal(["created-landed", "deleted-landed", "live-orphan-landed"], sink.Sent);
         var left = Assert.Single(await Outbox(table, self, clock).Read(ct));
         Assert.Equal(live.ToParsableString(), left.Owner);
         Assert.Equal(["live-created-landed"], left.Rows.Select(r => TableEventOutbox.Parse(r)!.DeviceId));

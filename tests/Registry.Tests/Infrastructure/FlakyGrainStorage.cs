@@ -1,4 +1,5 @@
 using Orleans.Storage;
+using Registry.Abstractions;
 
 namespace Registry.Tests.Infrastructure;
 
@@ -20,26 +21,37 @@ public sealed class StorageFaults
     }
 
     private int _readsToFail;
+    private bool _readsTimeOut;
 
-    /// <summary>The next <paramref name="count"/> reads throw without reaching storage (storage down).</summary>
-    public void FailNextReads(int count)
+    /// <summary>
+    /// The next <paramref name="count"/> reads throw without reaching storage (storage down); with <paramref name="timeOut"/>
+    /// as the registry's storage time bound does when storage does not answer in time (<see cref="StorageUnavailableException"/>).
+    /// </summary>
+    public void FailNextReads(int count, bool timeOut = false)
     {
         lock (_gate)
         {
             _readsToFail = count;
+            _readsTimeOut = timeOut;
         }
     }
 
-    internal bool TryTakeRead()
+    /// <summary>How many reads were asked of the storage (failed ones included).</summary>
+    public int Reads => Volatile.Read(ref _reads);
+
+    private int _reads;
+
+    internal Exception? TryTakeRead()
     {
+        Interlocked.Increment(ref _reads);
         lock (_gate)
         {
             if (_readsToFail == 0)
             {
-                return false;
+                return null;
             }
             _readsToFail--;
-            return true;
+            return _readsTimeOut ? new StorageUnavailableException("Storage did not answer within 5 s. Retry later.") : new InjectedStorageException();
         }
     }
 
@@ -149,9 +161,9 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
 {
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (faults.TryTakeRead())
+        if (faults.TryTakeRead() is { } failure)
         {
-            throw new InjectedStorageException();
+            throw failure;
         }
         await inner.ReadStateAsync(stateName, grainId, grainState);
         if (faults.TryTakeHold(grainId, read: true) is { } hold)
