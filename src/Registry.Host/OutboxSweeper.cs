@@ -101,17 +101,18 @@ public sealed partial class OutboxSweeper(
         foreach (var owner in await outbox.Read(ct))
         {
             var status = owner.Owner == outbox.Owner ? SiloStatus.Active : StatusOf(snapshot, owner.Owner);
-            var gone = status is SiloStatus.Dead or SiloStatus.None;
-            var rows = owner.Rows.Where(r => r.Check is null || OutboxChecks.IsIntent(r.Check)
-                    // A silo no snapshot lists may be one that joined a moment ago: only rows old enough to be a gone silo's.
-                    // A write's intent row is, like a plain row, its silo's while that silo lives; swept, it is verified.
-                    ? gone && (status == SiloStatus.Dead || Older(r, options.Value.OutboxMinimumAge))
-                      // ...unless it outlived every way its silo had to remove it (its call ended, its event's retries too):
-                      // an insert that timed out and landed after its removal (a review found 15, 2026-12-07). Verified.
-                      || r.Check is not null && Older(r, options.Value.PublishRetryWindow + options.Value.OutboxVerifyAge)
+            bool Gone(OutboxRow row) => GoneSilo(status, row);
+            var rows = owner.Rows.Where(r => r.Check switch
+                {
+                    // A plain row is its silo's while that silo lives.
+                    null => Gone(r),
+                    // A write's intent row likewise (swept, it is verified), unless it outlived every way its silo had to
+                    // remove it (its call ended, its event's retries too): an insert that timed out and landed after its
+                    // removal (a review found 15, 2026-12-07).
+                    var check when OutboxChecks.IsIntent(check) => Gone(r) || Older(r, options.Value.PublishRetryWindow + options.Value.OutboxVerifyAge),
                     // A row to verify waits until a write that timed out can no longer land (whatever its silo).
-                    : Older(r, options.Value.OutboxVerifyAge))
-                .ToList();
+                    _ => Older(r, options.Value.OutboxVerifyAge),
+                }).ToList();
             if (rows.Count > 0)
             {
                 sent += await Send(owner.Owner, rows, ct);
@@ -120,6 +121,10 @@ public sealed partial class OutboxSweeper(
         return sent;
 
         bool Older(OutboxRow row, TimeSpan age) => row.StoredAt is not { } at || now - at >= age;
+
+        // A silo no snapshot lists may be one that joined a moment ago: only rows old enough to be a gone silo's.
+        bool GoneSilo(SiloStatus status, OutboxRow row) =>
+            status == SiloStatus.Dead || status == SiloStatus.None && Older(row, options.Value.OutboxMinimumAge);
     }
 
     private async Task<int> Send(string owner, IReadOnlyList<OutboxRow> rows, CancellationToken ct)
