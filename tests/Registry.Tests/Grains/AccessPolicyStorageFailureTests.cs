@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Abstractions;
@@ -10,11 +11,13 @@ using Registry.Tests.Infrastructure;
 namespace Registry.Tests.Grains;
 
 /// <summary>
-/// The cluster's access policies when their storage write is answered with a failure yet lands (a timeout on a loaded
-/// machine): the grain must not keep an ETag that storage no longer has, or every later start and key regeneration is
-/// refused (seen as a gateway that could not start in the full-restart failure test: EntityAlreadyExists on accesspolicy/0).
+/// The cluster's access policies when their storage fails. A write answered with a failure yet landed (a timeout on a
+/// loaded machine): the grain must not keep an ETag that storage no longer has, or every later start and key
+/// regeneration is refused (seen as a gateway that could not start in the full-restart failure test: EntityAlreadyExists
+/// on accesspolicy/0). A read that meets slow storage while a durable start reads them (an Azurite stall right after a
+/// <c>kill -9</c>): asked again instead of ending the start, which left a review's killed silo's outbox unswept (2026-12-07).
 /// </summary>
-public sealed class AccessPolicyWriteFailureTests
+public sealed class AccessPolicyStorageFailureTests
 {
     private const string InnerStorage = "access-inner";
     private static readonly StorageFaults Faults = new();
@@ -51,6 +54,32 @@ public sealed class AccessPolicyWriteFailureTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_start_whose_policy_read_meets_slow_storage_asks_again_and_starts_with_the_clusters_policies()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cluster = await RegistryClusterFixture.DeployAsync<Configurator>("access-start");
+        try
+        {
+            Faults.FailNextReads(2, timeOut: true);
+            var policies = new SharedAccessPolicies([]);
+            using var start = new ClusterAccessPolicies(cluster.GrainFactory, policies, [], null, new RegistrySettings(), TimeProvider.System,
+                NullLogger<ClusterAccessPolicies>.Instance, firstRetryPause: TimeSpan.FromMilliseconds(10));
+
+            await start.StartAsync(ct);
+
+            Assert.True(Faults.Reads >= 3, $"{Faults.Reads} reads");
+            Assert.True(policies.TryGet(SharedAccessPolicy.OwnerKeyName, out _), "the cluster's policies are in force");
+            await start.StopAsync(ct);
+        }
+        finally
+        {
+            Faults.Reset();
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
     private static AccessPolicySet Set(string primaryKey) =>
         new([new AccessPolicyRecord(SharedAccessPolicy.OwnerKeyName, primaryKey, null, "RegistryWrite")], 0);
 
@@ -59,7 +88,7 @@ public sealed class AccessPolicyWriteFailureTests
         public void Configure(ISiloBuilder silo)
         {
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
-            // Registered after the registry's own memory storage, so the access grain writes through the faults.
+            // Registered after the registry's own memory storage, so the access grain reads and writes through the faults.
             silo.AddMemoryGrainStorage(InnerStorage);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Access, (sp, _) => new FlakyGrainStorage(
                 sp.GetRequiredKeyedService<IGrainStorage>(InnerStorage), Faults, sp.GetRequiredService<Orleans.Serialization.DeepCopier>()));
