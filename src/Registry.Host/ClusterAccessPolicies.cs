@@ -1,5 +1,6 @@
 using Registry.Abstractions;
 using Registry.Gateway.Security;
+using Registry.Grains;
 
 namespace Registry.Host;
 
@@ -93,35 +94,14 @@ internal sealed partial class ClusterAccessPolicies(
 
     private IAccessPolicyGrain Store => grains.GetGrain<IAccessPolicyGrain>(0);
 
-    /// <summary>Tries of the start's read of the cluster's policies while storage does not answer in time, the first included.</summary>
-    internal const int StartAttempts = 5;
-
     /// <summary>
-    /// The cluster's policies, asked again while storage does not answer in time: up to <see cref="StartAttempts"/> tries,
-    /// 1 s apart and doubling (~15 s of pauses, each try bounded by <c>StorageTimeoutSeconds</c>). The start's storage
-    /// probe had found storage up; a restart after a <c>kill -9</c> met one Azurite stall here and ended, leaving the
-    /// killed silo's outbox unswept until started by hand (a review, 2026-12-07).
+    /// The cluster's policies, asked again while storage does not answer in time (<see cref="StartRetry"/>): a restart
+    /// after a <c>kill -9</c> met one Azurite stall here and ended, leaving the killed silo's outbox unswept until started
+    /// by hand (a review, 2026-12-07).
     /// </summary>
-    private async Task<AccessPolicySet> InitializeStore(AccessPolicySet proposed, CancellationToken cancellationToken)
-    {
-        var pause = firstRetryPause ?? TimeSpan.FromSeconds(1);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await Store.Initialize(proposed).WaitAsync(cancellationToken);
-            }
-            catch (Exception e) when (attempt < StartAttempts && IsStorageSlow(e) && !cancellationToken.IsCancellationRequested)
-            {
-                LogStartRetried(logger, attempt, StartAttempts, e.Message);
-                await Task.Delay(pause, cancellationToken);
-                pause *= 2;
-            }
-        }
-    }
-
-    private static bool IsStorageSlow(Exception e) =>
-        e is StorageUnavailableException or TimeoutException || e.InnerException is StorageUnavailableException or TimeoutException;
+    private Task<AccessPolicySet> InitializeStore(AccessPolicySet proposed, CancellationToken cancellationToken) =>
+        StartRetry.Run(() => Store.Initialize(proposed), (attempt, attempts, reason) => LogStartRetried(logger, attempt, attempts, reason),
+            firstRetryPause, cancellationToken);
 
     private async Task RefreshAsync(CancellationToken stopping)
     {

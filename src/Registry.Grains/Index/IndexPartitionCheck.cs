@@ -2,7 +2,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
-using Registry.Abstractions;
 
 namespace Registry.Grains.Index;
 
@@ -91,8 +90,8 @@ public sealed class IndexPartitionMismatchException(int stored, int configured, 
 /// stops the silo's host as the refusal.
 /// </para>
 /// <para>
-/// In durable mode a check whose storage does not answer in time is asked again, <see cref="StartAttempts"/> times in all
-/// and <paramref name="retryDelay"/> apart (1 s), as the host's storage probe before the start is: one slow answer
+/// In durable mode a check whose storage does not answer in time is asked again as <see cref="StartRetry"/> says (5 tries,
+/// pauses from <paramref name="retryDelay"/>, 1 s, doubling), as the cluster's access policies are: one slow answer
 /// right after a <c>kill -9</c> (a registry with a 0.3 s storage timeout) ended the start saying storage was down, and
 /// the same start 30 s later was ready in 5.6 s (a review, 2026-12-07).
 /// </para>
@@ -109,9 +108,6 @@ public sealed partial class IndexPartitionCheck(
     int? storageTables = null,
     TimeSpan? retryDelay = null) : ILifecycleParticipant<ISiloLifecycle>
 {
-    /// <summary>Tries of a durable start's check when storage does not answer in time, the first included.</summary>
-    public const int StartAttempts = 3;
-
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
     private readonly CancellationTokenSource _stopping = new();
@@ -164,23 +160,14 @@ public sealed partial class IndexPartitionCheck(
         }
     }
 
-    /// <summary>The durable start's check: asked again while storage does not answer in time, up to <see cref="StartAttempts"/> tries.</summary>
-    private async Task CheckAtStart(CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+    /// <summary>The durable start's check: asked again while storage does not answer in time (<see cref="StartRetry"/>).</summary>
+    private Task CheckAtStart(CancellationToken cancellationToken) =>
+        StartRetry.Run(async () =>
             {
                 await Check(cancellationToken);
-                return;
-            }
-            catch (StorageUnavailableException e) when (attempt < StartAttempts && !cancellationToken.IsCancellationRequested)
-            {
-                LogCheckRetried(logger, attempt, StartAttempts, e.Message);
-                await Task.Delay(retryDelay ?? TimeSpan.FromSeconds(1), cancellationToken);
-            }
-        }
-    }
+                return true;
+            },
+            (attempt, attempts, reason) => LogCheckRetried(logger, attempt, attempts, reason), retryDelay, cancellationToken);
 
     /// <summary>Reads the record, writes it when there is none (the ETag makes a racing first start re-read), and compares.</summary>
     public async Task Check(CancellationToken cancellationToken)
