@@ -33,32 +33,13 @@ public sealed partial class OutboxSweeper(
     ILocalSiloDetails silo,
     IOptions<RegistryEventOptions> options,
     [FromKeyedServices(RegistryClock.Key)] TimeProvider clock,
-    ILogger<OutboxSweeper> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    ILogger<OutboxSweeper> logger) : SiloLoop(ServiceLifecycleStage.Active)
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _running = Task.CompletedTask;
-
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(OutboxSweeper), ServiceLifecycleStage.Active, Start, Stop);
-
-    private Task Start(CancellationToken cancellationToken)
-    {
-        _running = Task.Run(() => Run(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task Stop(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        // Rows of events this silo's stream took while it stopped go now, not at the next silo's sweep as duplicates.
+    /// <summary>Rows of events this silo's stream took while it stopped go now, not at the next silo's sweep as duplicates.</summary>
+    protected override async Task Stopped(CancellationToken cancellationToken) =>
         await outbox.Removing.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
 
-    /// <summary>Cancelled, not disposed, for a stop the host calls after disposing it (as <c>MonitorWaker</c>).</summary>
-    public void Dispose() => _stopping.Cancel();
-
-    private async Task Run(CancellationToken ct)
+    protected override async Task Run(CancellationToken ct)
     {
         var failing = false;
         while (!ct.IsCancellationRequested)

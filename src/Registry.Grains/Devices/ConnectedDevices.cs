@@ -13,36 +13,26 @@ namespace Registry.Grains.Devices;
 /// silo's count back within that interval.
 /// </summary>
 public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails silo, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock)
-    : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    : SiloLoop(ServiceLifecycleStage.Active)
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(10);
 
-    private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<string> _connected = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _reporting = new(1, 1);
     private long _version;
     private long _reported;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(ConnectedDevices), ServiceLifecycleStage.Active, Start, Stop);
-
-    private Task Start(CancellationToken cancellationToken)
+    /// <summary>Reports this silo's count every <see cref="RefreshInterval"/>.</summary>
+    protected override async Task Run(CancellationToken stopping)
     {
-        _ = Task.Run(Refresh, CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private Task Stop(CancellationToken cancellationToken) => _stopping.CancelAsync();
-
-    private async Task Refresh()
-    {
-        while (!_stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(RefreshInterval, clock, _stopping.Token);
-                await ReportNowAsync();
+                await Task.Delay(RefreshInterval, clock, stopping);
+                // A report in flight does not hold the stop (the count grain may be on a silo that is gone).
+                await ReportNowAsync().WaitAsync(stopping);
             }
             catch (OperationCanceledException)
             {
@@ -54,13 +44,6 @@ public sealed class ConnectedDevices(IGrainFactory grains, ILocalSiloDetails sil
             }
         }
     }
-
-    /// <summary>
-    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
-    /// still call <see cref="Stop"/>, or a report still be under way, after that: the source is cancelled, not disposed
-    /// (it and the semaphore hold no timer or wait handle), so neither meets a disposed object.
-    /// </summary>
-    public void Dispose() => _stopping.Cancel();
 
     /// <summary>Devices connected through this silo's grains now.</summary>
     public int Count

@@ -38,7 +38,7 @@ internal sealed class PresenceMark(IPresenceSource source)
 /// storage requests per interval are about active devices / 100. A clean stop writes what is left. Staleness after a
 /// crash: at most one interval plus the time of a write.
 /// </summary>
-public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+public sealed partial class PresenceWriter : SiloLoop
 {
     /// <summary>An Azure Table entity-group transaction holds at most 100 operations.</summary>
     public const int MaxBatch = 100;
@@ -54,18 +54,16 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     private readonly ILocalSiloDetails _silo;
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _writing = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
     private List<PresenceMark> _dirty = [];
     // The list the last flush drained, kept with its capacity: at 1M active devices each list is an 8 MB array, and a
     // new one a minute (grown by doubling) is large-object garbage that brings on full collections.
     private List<PresenceMark> _spare = [];
     // The dirty devices of a flush by index partition; the lists keep their capacity from one flush to the next.
     private List<PresenceMark>?[]? _byPartition;
-    private Task _loop = Task.CompletedTask;
-    private volatile bool _disposed;
 
     public PresenceWriter(IPresenceStore store, [FromKeyedServices(RegistryClock.Key)] TimeProvider clock, IOptions<RegistryIndexOptions> index,
         IOptions<PresenceOptions> options, IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<PresenceWriter> logger)
+        : base(ServiceLifecycleStage.ApplicationServices)
     {
         _store = store;
         _membership = membership;
@@ -180,22 +178,13 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
         }
     }
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(PresenceWriter), ServiceLifecycleStage.ApplicationServices, Start, Stop);
-
-    private Task Start(CancellationToken cancellationToken)
+    protected override async Task Run(CancellationToken stopping)
     {
-        _loop = Task.Run(Loop, CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task Loop()
-    {
-        while (!_stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_interval, _clock, _stopping.Token);
+                await Task.Delay(_interval, _clock, stopping);
             }
             catch (OperationCanceledException)
             {
@@ -206,11 +195,9 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
     }
 
     /// <summary>After the grains deactivated (a later stage stops first): what they left dirty is written once more.</summary>
-    private async Task Stop(CancellationToken cancellationToken)
+    protected override async Task Stopped(CancellationToken cancellationToken)
     {
-        await _stopping.CancelAsync();
-        await _loop;
-        if (_disposed)
+        if (Disposed)
         {
             // The host abandoned its stop and disposed the services the store writes through: nothing can be written.
             LogStopAfterDispose(_logger);
@@ -228,17 +215,6 @@ public sealed partial class PresenceWriter : ILifecycleParticipant<ISiloLifecycl
 
     private bool AnotherSiloIsActive() =>
         _membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(_silo.SiloAddress));
-
-    /// <summary>
-    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
-    /// still call <see cref="Stop"/>, or a flush still be under way, after that: the source is cancelled, not disposed
-    /// (it and the semaphore hold no timer or wait handle), so neither meets a disposed object.
-    /// </summary>
-    public void Dispose()
-    {
-        _disposed = true;
-        _stopping.Cancel();
-    }
 
     [LoggerMessage(EventId = 2124, Level = LogLevel.Warning, Message = "Presence is not written at this stop: the host abandoned the stop and disposed the services it writes through; devices' last heartbeats since the last write are lost")]
     private static partial void LogStopAfterDispose(ILogger logger);

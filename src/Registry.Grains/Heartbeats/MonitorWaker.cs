@@ -19,7 +19,7 @@ public sealed partial class MonitorWaker(
     IClusterMembershipService membership,
     IGrainFactory grains,
     IOptions<RegistryIndexOptions> index,
-    ILogger<MonitorWaker> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    ILogger<MonitorWaker> logger) : SiloLoop(ServiceLifecycleStage.Active)
 {
     /// <summary>Partitions woken at once.</summary>
     public const int Concurrency = 16;
@@ -30,36 +30,12 @@ public sealed partial class MonitorWaker(
     /// <summary>How many times a round tries the partitions it has not woken: with storage down, this many failed wakes in all.</summary>
     public static int Tries => Retries.Length + 1;
 
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _running = Task.CompletedTask;
     private int _rounds;
 
     /// <summary>How many times this silo has woken every partition (once it started, then once per silo declared dead).</summary>
     public int Rounds => Volatile.Read(ref _rounds);
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(MonitorWaker), ServiceLifecycleStage.Active, Start, Stop);
-
-    private Task Start(CancellationToken cancellationToken)
-    {
-        _running = Task.Run(() => Run(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task Stop(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    /// <summary>
-    /// The host disposes its services when it abandons a stop that outlasted its timeout, and the silo's lifecycle may
-    /// still call <see cref="Stop"/> after that: the source is cancelled, not disposed (it holds no timer), so the stop
-    /// meets no disposed object.
-    /// </summary>
-    public void Dispose() => _stopping.Cancel();
-
-    private async Task Run(CancellationToken ct)
+    protected override async Task Run(CancellationToken ct)
     {
         HashSet<SiloAddress>? dead = null;
         try
