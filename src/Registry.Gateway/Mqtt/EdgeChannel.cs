@@ -43,6 +43,14 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
     /// <summary>The device session this connection opened, once its CONNECT was granted.</summary>
     public MqttDeviceSession? Session { get; set; }
 
+    private Action? _endAdmissionTurn;
+
+    /// <summary>This connection holds its device's admission turn at the edge until its CONNACK is sent or it ends.</summary>
+    public void HoldAdmissionTurn(Action end) => _endAdmissionTurn = end;
+
+    /// <summary>Hands the device's admission turn on, once.</summary>
+    public void EndAdmissionTurn() => Interlocked.Exchange(ref _endAdmissionTurn, null)?.Invoke();
+
     public long BytesReceived { get; private set; }
 
     public long BytesSent { get; private set; }
@@ -308,6 +316,11 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
         {
             PacketFormatterAdapter.Cleanup();
             _writeLock.Release();
+            if (packet is MqttConnAckPacket)
+            {
+                // MQTTnet sends a granted CONNACK once the connection is the device's (an older one taken over).
+                EndAdmissionTurn();
+            }
         }
     }
 

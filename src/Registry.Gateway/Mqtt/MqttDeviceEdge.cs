@@ -49,7 +49,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     // is left to MQTTnet's takeover, which closes that connection once the newer CONNECT is accepted: closing it here as
     // well raced the takeover, and an older connection that ended before MQTTnet marked it taken over removed the newer
     // connection's client and session from MQTTnet on its way out.
-    private readonly ConcurrentDictionary<string, int> _admitting = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, AdmissionTurn> _admitting = new(StringComparer.Ordinal);
     private readonly MqttSessionObserver _observer;
     private readonly Lazy<IDeviceSessionObserver> _observerReference;
     private int _open;
@@ -96,6 +96,9 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
 
     /// <summary>For tests: a device grain ordered this edge to close a session (device id), before the edge decides.</summary>
     internal event Action<string>? CloseOrdered;
+
+    /// <summary>For tests: a CONNECT waits for another CONNECT of the same device to finish its turn (device id).</summary>
+    internal event Action<string>? AdmissionQueued;
 
     /// <summary>For tests: awaited once a CONNECT is granted by its device grain, before the session is registered here.</summary>
     internal Func<string, Task>? RegisteringSession { get; set; }
@@ -262,6 +265,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         }
         finally
         {
+            channel.EndAdmissionTurn();
             if (channel.Session is { } session)
             {
                 await EndSessionAsync(session);
@@ -328,7 +332,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
             return;
         }
 
-        _admitting.AddOrUpdate(deviceId, 1, (_, admitting) => admitting + 1);
+        var turn = await TakeAdmissionTurnAsync(deviceId, channel);
         try
         {
             var session = new MqttDeviceSession(deviceId, Guid.NewGuid(), keyFingerprint, _grains.GetGrain<IDeviceGrain>(deviceId), channel)
@@ -351,6 +355,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
                 Refuse(e, MqttConnectReasonCode.NotAuthorized, access.ToString());
                 return;
             }
+            turn.Granted = true;
             session.LastGrainCall = _clock.GetTimestamp();
             if (RegisteringSession is { } registering)
             {
@@ -374,22 +379,69 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
                 ArmExpiry(session, SharedAccessSignature.ExpiryOf(se));
             }
         }
-        finally
+        catch
         {
-            EndAdmitting(deviceId);
+            channel.EndAdmissionTurn();
+            throw;
         }
     }
 
-    private void EndAdmitting(string deviceId)
+    /// <summary>
+    /// The CONNECTs of one device at this edge take turns, each from its device grain's answer until MQTTnet has made its
+    /// connection the device's (its CONNACK sent) or the connection ended: so the grain, this edge's sessions and MQTTnet's
+    /// takeover by client id see them in one order, and the connection left open is the grain's session. Concurrently,
+    /// the grain could grant A then B while this edge registered B then A and MQTTnet kept A: a connection its grain did
+    /// not know, which a delete, disable or re-key acknowledged since did not close until the next session refresh
+    /// (hostile review, 2026-12-07: still open 28 s after a delete).
+    /// </summary>
+    private async Task<AdmissionTurn> TakeAdmissionTurnAsync(string deviceId, EdgeChannel channel)
     {
+        AdmissionTurn turn;
         while (true)
         {
-            var admitting = _admitting[deviceId];
-            if (admitting == 1 ? _admitting.TryRemove(KeyValuePair.Create(deviceId, 1)) : _admitting.TryUpdate(deviceId, admitting - 1, admitting))
+            turn = _admitting.GetOrAdd(deviceId, static _ => new AdmissionTurn());
+            lock (turn)
             {
-                return;
+                if (turn.Holders > 0 || _admitting.TryGetValue(deviceId, out var current) && current == turn)
+                {
+                    turn.Holders++;
+                    break;
+                }
             }
         }
+        if (turn.Turn.CurrentCount == 0)
+        {
+            AdmissionQueued?.Invoke(deviceId);
+        }
+        await turn.Turn.WaitAsync();
+        turn.Granted = false;
+        channel.HoldAdmissionTurn(() => LeaveAdmission(deviceId, turn));
+        return turn;
+    }
+
+    private void LeaveAdmission(string deviceId, AdmissionTurn turn)
+    {
+        turn.Granted = false;
+        turn.Turn.Release();
+        lock (turn)
+        {
+            if (--turn.Holders == 0)
+            {
+                _admitting.TryRemove(KeyValuePair.Create(deviceId, turn));
+            }
+        }
+    }
+
+    /// <summary>The CONNECTs of one device admitting or waiting at this edge, one turn at a time.</summary>
+    private sealed class AdmissionTurn
+    {
+        public readonly SemaphoreSlim Turn = new(1, 1);
+
+        /// <summary>CONNECTs holding or waiting for the turn (under the object's lock).</summary>
+        public int Holders;
+
+        /// <summary>The CONNECT holding the turn was granted by its device grain: MQTTnet will make it the device's connection.</summary>
+        public volatile bool Granted;
     }
 
     private void Refuse(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string reason)
@@ -557,7 +609,7 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     internal void Close(string deviceId, Guid sessionId, SessionCloseReason reason)
     {
         CloseOrdered?.Invoke(deviceId);
-        if (reason == SessionCloseReason.Replaced && _admitting.ContainsKey(deviceId))
+        if (reason == SessionCloseReason.Replaced && _admitting.TryGetValue(deviceId, out var turn) && turn.Granted)
         {
             return; // the newer connection is being admitted here: MQTTnet's takeover closes this one
         }

@@ -185,6 +185,62 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
         }
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: CONNECTs of one device racing each other could be granted by the device grain in one
+    /// order (A, then B) and registered at the edge in the other, MQTTnet then keeping A while the grain held B, whose
+    /// takeover ended it there: a connection no grain knew, still open 28 s after its device's delete was acknowledged.
+    /// Here the first CONNECT the grain grants is held before it registers until the second has connected (the order the
+    /// race was lost in) or is waiting its turn; either way the connection left open is the grain's, shows Connected, and
+    /// the delete closes it.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task Racing_connects_of_one_device_leave_open_only_the_connection_its_grain_holds_and_a_delete_closes_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (id, key) = await fixture.NewDeviceAsync("racing");
+        var oneConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondWaits = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Queued(string deviceId)
+        {
+            if (deviceId == id)
+            {
+                secondWaits.TrySetResult();
+            }
+        }
+        Edge.AdmissionQueued += Queued;
+        var granted = 0;
+        Edge.RegisteringSession = deviceId => deviceId == id && Interlocked.Increment(ref granted) == 1
+            ? Task.WhenAny(oneConnected.Task, secondWaits.Task)
+            : Task.CompletedTask;
+        IMqttClient[] clients;
+        try
+        {
+            clients = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
+            {
+                var client = await MqttDevices.ConnectedAsync(Host, fixture.Clock, id, key);
+                oneConnected.TrySetResult();
+                return client;
+            }));
+        }
+        finally
+        {
+            Edge.RegisteringSession = null;
+            Edge.AdmissionQueued -= Queued;
+        }
+        // One of the two was taken over; the other is the device's connection.
+        await Task.WhenAny(clients.Select(MqttDevices.Disconnected)).WaitAsync(ct);
+        var open = Assert.Single(clients, c => c.IsConnected);
+        Assert.Equal("Connected", (string)(await fixture.GetDeviceAsync(id))["connectionState"]!);
+
+        using (var delete = await fixture.Owner.DeleteDeviceAsync(id, "\"*\""))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        await MqttDevices.Disconnected(open).WaitAsync(ct);
+        Assert.All(clients, c => Assert.False(c.IsConnected));
+    }
+
     [Fact]
     public async Task Connections_beyond_the_DeviceConnections_throttle_get_connack_3_which_the_sdks_retry()
     {
