@@ -16,6 +16,10 @@ public sealed class HeartbeatBatchGrain : Grain, IHeartbeatBatchGrain
 {
     public async Task<DeviceAccess[]> Heartbeat(IReadOnlyList<string> deviceIds)
     {
+        if (deviceIds is null)
+        {
+            throw RegistryException.Invalid("A heartbeat batch needs its list of device ids (null was sent).");
+        }
         if (deviceIds.Count > RegistryLimits.MaxHeartbeatBatch)
         {
             throw RegistryException.Invalid($"A heartbeat batch holds at most {RegistryLimits.MaxHeartbeatBatch} device ids, and this one has {deviceIds.Count}.");
@@ -23,8 +27,12 @@ public sealed class HeartbeatBatchGrain : Grain, IHeartbeatBatchGrain
         var calls = new Task<DeviceAccess>[deviceIds.Count];
         for (var i = 0; i < calls.Length; i++)
         {
-            calls[i] = GrainReferences<IDeviceGrain>.Get(GrainFactory, deviceIds[i]).Heartbeat();
+            // A null or blank id names no device (and no grain: Orleans refuses it as a key, which threw for the whole
+            // batch after the ids before it had beaten, hostile review 2026-12-07): its answer, like any id not registered.
+            calls[i] = string.IsNullOrWhiteSpace(deviceIds[i]) ? NotRegistered : GrainReferences<IDeviceGrain>.Get(GrainFactory, deviceIds[i]).Heartbeat();
         }
         return await Task.WhenAll(calls);
     }
+
+    private static readonly Task<DeviceAccess> NotRegistered = Task.FromResult(DeviceAccess.NotRegistered);
 }

@@ -275,6 +275,32 @@ public sealed class DevicePresenceTests(PresenceClusterFixture fixture) : IClass
         Assert.Equal(default, (await fixture.Device(disabled).Get())!.LastActivityTime);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: a blank or null id threw Orleans' key error for the whole batch (no answer for any id)
+    /// after the ids before it had beaten, and those after it had not.
+    /// </summary>
+    [Fact]
+    public async Task A_heartbeat_batch_answers_NotRegistered_for_a_blank_or_null_id_and_beats_every_other_one()
+    {
+        var (before, _, _) = await NewDeviceAsync();
+        var (after, _, _) = await NewDeviceAsync();
+        fixture.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var answers = await fixture.Grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat([before, "", " ", null!, after]);
+
+        Assert.Equal([DeviceAccess.Granted, DeviceAccess.NotRegistered, DeviceAccess.NotRegistered, DeviceAccess.NotRegistered, DeviceAccess.Granted], answers);
+        Assert.Equal(fixture.Now, (await fixture.Device(before).Get())!.LastActivityTime);
+        Assert.Equal(fixture.Now, (await fixture.Device(after).Get())!.LastActivityTime);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_batch_without_a_list_is_refused_with_ArgumentInvalid()
+    {
+        var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Grains.GetGrain<IHeartbeatBatchGrain>(0).Heartbeat(null!));
+
+        Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
+    }
+
     [Fact]
     public async Task A_heartbeat_batch_of_more_than_1000_ids_is_refused_with_ArgumentInvalid_and_records_nothing()
     {
