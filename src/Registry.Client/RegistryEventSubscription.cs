@@ -19,11 +19,33 @@ public sealed class RegistryEventSubscription
     /// <summary>The source's streams, in the order of <see cref="RegistryStreams.Keys"/>.</summary>
     public IReadOnlyList<IAsyncStream<RegistryEvent>> Streams => [.. _subscriptions.Select(s => s.Stream)];
 
-    /// <summary>The streams of <paramref name="source"/> in <paramref name="client"/>'s registry stream provider.</summary>
+    /// <summary>
+    /// The streams of <paramref name="source"/> (<see cref="RegistryEventSources"/>, in any case: a route's
+    /// <c>DeviceLifecycleEvents</c> and the events' <c>deviceLifecycleEvents</c> are one source) in
+    /// <paramref name="client"/>'s registry stream provider.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/> names no event source.</exception>
+    /// <exception cref="InvalidOperationException">The client was started without <see cref="RegistryClientOptions.Events"/>.</exception>
     public static IReadOnlyList<IAsyncStream<RegistryEvent>> StreamsOf(IClusterClient client, string source)
     {
-        var provider = client.GetStreamProvider(RegistryStreams.Provider);
-        return [.. RegistryStreams.Keys.Select(key => provider.GetStream<RegistryEvent>(StreamId.Create(source, key)))];
+        ArgumentNullException.ThrowIfNull(client);
+        if (!RegistryEventSources.TryNormalize(source, out var name))
+        {
+            // Matched exactly, a source spelled as routes spell it subscribed to a stream nothing is sent on, and said
+            // nothing (hostile review, 2026-12-07).
+            throw new ArgumentException($"'{source}' is not a registry event source; the sources are {string.Join(", ", RegistryEventSources.All)} (in any case).", nameof(source));
+        }
+        IStreamProvider provider;
+        try
+        {
+            provider = client.GetStreamProvider(RegistryStreams.Provider);
+        }
+        catch (KeyNotFoundException e)
+        {
+            throw new InvalidOperationException("This client joins no registry event stream: start it with RegistryClientOptions.Events " +
+                "set (Registry:Events=true), against silos that route the source (Registry:Routes).", e);
+        }
+        return [.. RegistryStreams.Keys.Select(key => provider.GetStream<RegistryEvent>(StreamId.Create(name, key)))];
     }
 
     /// <summary>
@@ -39,9 +61,16 @@ public sealed class RegistryEventSubscription
         {
             await Task.WhenAll(attempts);
         }
-        catch
+        catch (Exception e)
         {
             await Task.WhenAll(attempts.Where(a => a.IsCompletedSuccessfully).Select(a => Unsubscribe(a.Result)));
+            if (e is InvalidOperationException && e.Message.Contains("PubSubRendezvousGrain", StringComparison.Ordinal))
+            {
+                // The silos keep no stream subscriptions: they were started without any route (Orleans says only that
+                // it could not create its rendezvous grain).
+                throw new InvalidOperationException($"The cluster serves no registry event stream for '{source}': its silos route no " +
+                    "event source (Registry:Routes), so they keep no stream subscriptions.", e);
+            }
             throw;
         }
         return new([.. streams.Zip(attempts, (stream, attempt) => (stream, attempt.Result))], onEvent);

@@ -14,6 +14,23 @@ namespace Registry.Tests.Events;
 /// </summary>
 public sealed class LifecycleNotificationTests(RoutedClusterFixture<AllRoutes> fixture) : IClassFixture<RoutedClusterFixture<AllRoutes>>
 {
+    /// <summary>
+    /// Hostile review, 2026-12-07: the README spells the source as routes do (<c>DeviceLifecycleEvents</c>); a client app
+    /// subscribing with that spelling joined streams nothing is sent on and heard nothing, without an error.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_client_app_subscribing_to_the_source_as_routes_spell_it_gets_each_create_and_delete()
+    {
+        await using var subscriber = await EventRecorder.SubscribeAsync(fixture.Client, RegistryEventSources.RouteName(RegistryEventSources.DeviceLifecycle));
+        var id = NewId();
+
+        await fixture.Device(id).Create(Sas(id));
+        await fixture.Device(id).Delete(ETagCondition.Any);
+
+        var events = await subscriber.UntilBarrierAsync([id], TestContext.Current.CancellationToken);
+        Assert.Equal([RegistryEventTypes.CreateDeviceIdentity, RegistryEventTypes.DeleteDeviceIdentity], events.Select(e => e.OpType));
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_create_and_a_delete_each_give_exactly_one_notification_with_the_properties_of_spec_section_10()
     {

@@ -92,3 +92,9 @@ public sealed class HeartbeatRouteOnly : IRoutes
         new() { Name = "alerts", Source = "heartbeatevents" },
     ];
 }
+
+/// <summary>No route: the silos run no event stream, while the fixture's client joins the registry's stream provider.</summary>
+public sealed class NoRoutes : IRoutes
+{
+    public static IEnumerable<RouteSettings> Routes => [];
+}

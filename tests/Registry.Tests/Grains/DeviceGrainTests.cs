@@ -7,6 +7,15 @@ namespace Registry.Tests.Grains;
 /// <summary>The device grain's rules, each on a real two-silo cluster.</summary>
 public sealed class DeviceGrainTests(RegistryClusterFixture fixture) : IClassFixture<RegistryClusterFixture>
 {
+    /// <summary>Hostile review, 2026-12-07: a client started without the event streams got "Stream provider 'registry-events' not found".</summary>
+    [Fact]
+    public void A_client_without_the_event_streams_is_told_to_start_with_them_when_it_subscribes()
+    {
+        var refused = Assert.Throws<InvalidOperationException>(() => Registry.Client.RegistryEventSubscription.StreamsOf(fixture.Cluster.Client, RegistryEventSources.DeviceLifecycle));
+
+        Assert.Contains("RegistryClientOptions.Events", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_generates_two_32_byte_keys_a_generation_id_and_an_etag()
     {
