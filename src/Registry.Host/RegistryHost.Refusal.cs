@@ -30,11 +30,21 @@ public static partial class RegistryHost
         Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse } =>
             $"A port the registry listens on was taken by another process while it started ({FirstLine(e.Message)}): stop that process or choose other ports. Nothing was served.",
         OptionsValidationException options => $"Invalid configuration, nothing was started: {string.Join(" ", options.Failures)}",
+        // The Azure SDK's own retries given up on tries that timed out (Orleans' storage providers initialize through it
+        // as the silo starts): each try is a TaskCanceledException, which names no storage. Unrecognized, it ended a
+        // restart after a kill -9 during an Azurite stall as an unhandled exception, exit code 134 (a review, 2026-12-07).
+        AggregateException all when IsStorageRetriesTimedOut(all) =>
+            $"Storage did not answer while the registry started ({FirstLine(all.Message)} {FirstLine(all.InnerExceptions[^1].Message)}): check Registry:StorageConnectionString and that storage is up. Nothing was served.",
         AggregateException all => all.InnerExceptions.Select(RefusalOf).FirstOrDefault(m => m is not null),
         _ => RefusalOf(e.InnerException),
     };
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>Azure.Core's "Retry failed after N tries" whose every try timed out or met storage unavailable.</summary>
+    private static bool IsStorageRetriesTimedOut(AggregateException all) =>
+        all.Message.StartsWith("Retry failed after ", StringComparison.Ordinal) && all.InnerExceptions.Count > 0
+        && all.InnerExceptions.All(e => e is TaskCanceledException or TimeoutException or RequestFailedException { Status: 0 or 408 or >= 500 });
 
     /// <summary>What the process says when a stop (SIGTERM, Ctrl+C) came while the registry was still starting.</summary>
     public const string StoppedWhileStarting = "Stopped while starting (SIGTERM or Ctrl+C): nothing was served.";

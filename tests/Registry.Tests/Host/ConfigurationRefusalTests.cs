@@ -202,6 +202,34 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     }
 
     /// <summary>
+    /// A review (2026-12-07) restarted a silo after a <c>kill -9</c> during an Azurite stall: Orleans' blob storage provider,
+    /// initializing as the silo started, threw the Azure SDK's "Retry failed after 3 tries" of timed-out tries, and the
+    /// process ended with an unhandled exception (exit code 134, ~400 lines of stack) instead of the one line a start
+    /// storage does not answer gets. Here the same SDK meets a listener that accepts and never answers.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task Storage_requests_whose_every_try_timed_out_refuse_the_start_with_the_storage_line()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var options = new Azure.Storage.Blobs.BlobClientOptions();
+        options.Retry.MaxRetries = 2;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(10);
+        options.Retry.NetworkTimeout = TimeSpan.FromMilliseconds(200);
+        var container = new Azure.Storage.Blobs.BlobContainerClient(
+            new Uri($"http://127.0.0.1:{port}/devstoreaccount1/registry"), new Azure.Storage.StorageSharedKeyCredential("devstoreaccount1", Convert.ToBase64String(new byte[64])), options);
+
+        var refused = await Record.ExceptionAsync(() => container.CreateIfNotExistsAsync(cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.IsType<AggregateException>(refused);
+        var line = RegistryHost.RefusalOf(refused);
+        Assert.True(line is not null, $"the start was not refused with a line: {refused}");
+        Assert.DoesNotContain('\n', line);
+        Assert.StartsWith("Storage did not answer while the registry started (Retry failed after 3 tries.", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The start checks its ports are free, then binds them later; another process can take one in between (a review's
     /// start lost its silo port to an outgoing connection in the ephemeral range, and died with an unhandled
     /// AddressInUseException, exit 134). That is said in one line like the check's own refusal.
