@@ -126,12 +126,26 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
         catch (Exception e)
         {
             // Nothing more is read after a protocol error.
+            ReceiveEnded = true;
             _input.Complete(e);
             _output.Complete(e);
             throw;
         }
+        ReceiveEnded = true;
         cancellationToken.ThrowIfCancellationRequested();
         return null;
+    }
+
+    private volatile bool _receiveEnded;
+
+    /// <summary>
+    /// Nothing more comes from the device on this connection: what MQTTnet publishes for it from now on is its will
+    /// message, sent on its behalf after the connection dropped (MQTTnet dispatches it once its receive loop has ended).
+    /// </summary>
+    public bool ReceiveEnded
+    {
+        get => _receiveEnded;
+        private set => _receiveEnded = value;
     }
 
     private Task OnReceivedAsync(MqttPacket packet)

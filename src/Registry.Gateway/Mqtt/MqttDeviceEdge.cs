@@ -97,6 +97,9 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     /// <summary>For tests: a device grain ordered this edge to close a session (device id), before the edge decides.</summary>
     internal event Action<string>? CloseOrdered;
 
+    /// <summary>For tests: a dropped connection's will message was left unsent and uncounted (device id).</summary>
+    internal event Action<string>? WillIgnored;
+
     /// <summary>For tests: a CONNECT waits for another CONNECT of the same device to finish its turn (device id).</summary>
     internal event Action<string>? AdmissionQueued;
 
@@ -457,6 +460,14 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
         if (!_sessions.TryGetValue(e.ClientId, out var session))
         {
             e.CloseConnection = true;
+            return Task.CompletedTask;
+        }
+        if (session.Channel.ReceiveEnded)
+        {
+            // The connection's will message, which MQTTnet publishes for a device whose connection dropped: the device
+            // did not send it, so it is no heartbeat and no activity. Counted, it announced a device that had just died as
+            // recovered and restarted its deadline from its death (hostile review, 2026-12-07).
+            WillIgnored?.Invoke(session.DeviceId);
             return Task.CompletedTask;
         }
         if (PublishRefusal(e.ApplicationMessage, session.DeviceId) is { } refusal)

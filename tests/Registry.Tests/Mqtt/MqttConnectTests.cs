@@ -241,6 +241,51 @@ public sealed class MqttConnectTests(MqttRegistryFixture fixture) : IClassFixtur
         Assert.All(clients, c => Assert.False(c.IsConnected));
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: MQTTnet publishes a dropped connection's will message on the device's behalf, and the
+    /// edge counted it as the device's message: a device that had just died was announced recovered, its deadline
+    /// restarted from its death, and its lastActivityTime moved to the drop.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_dropped_connections_will_message_is_neither_a_heartbeat_nor_activity()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (id, key) = await fixture.NewDeviceAsync("will");
+        var willIgnored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Ignored(string deviceId)
+        {
+            if (deviceId == id)
+            {
+                willIgnored.TrySetResult();
+            }
+        }
+        Edge.WillIgnored += Ignored;
+        var ended = SessionEnded(id);
+        try
+        {
+            var options = MqttDevices.Options(Host, id, fixture.DeviceToken(id, key));
+            options.WillTopic = $"devices/{id}/messages/events/";
+            options.WillPayload = "{\"gone\":true}"u8.ToArray();
+            options.WillQualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce;
+            var (client, connected) = await MqttDevices.ConnectAsync(options);
+            Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+            var connectedAt = Iso(fixture.Clock.GetUtcNow());
+            fixture.Clock.Advance(TimeSpan.FromMinutes(1));
+
+            client.Dispose(); // the connection drops without a DISCONNECT: MQTTnet publishes the will
+            await willIgnored.Task.WaitAsync(ct);
+            await ended.WaitAsync(ct);
+
+            var device = await fixture.GetDeviceAsync(id);
+            Assert.Equal(connectedAt, (string)device["lastActivityTime"]!);
+            Assert.Equal("Disconnected", (string)device["connectionState"]!);
+        }
+        finally
+        {
+            Edge.WillIgnored -= Ignored;
+        }
+    }
+
     [Fact]
     public async Task Connections_beyond_the_DeviceConnections_throttle_get_connack_3_which_the_sdks_retry()
     {
