@@ -62,6 +62,11 @@ public static partial class DeviceValidation
         EnsureScopes(input);
 
         var auth = input.Authentication;
+        if (auth is not null && !Enum.IsDefined(auth.Type))
+        {
+            // The wire takes only the type names; a client app's number outside them was stored as sas (a review, 2026-12-07).
+            throw RegistryException.Invalid("authentication type must be sas, selfSigned, certificateAuthority or none.");
+        }
         var primaryKey = Blank(auth?.SymmetricKey?.PrimaryKey);
         var secondaryKey = Blank(auth?.SymmetricKey?.SecondaryKey);
         var primaryThumb = Blank(auth?.X509Thumbprint?.PrimaryThumbprint);

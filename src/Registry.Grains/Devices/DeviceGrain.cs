@@ -328,6 +328,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     public async Task<DeviceIdentity> Update(DeviceIdentityInput input, ETagCondition condition)
     {
+        RequireCondition(condition);
         var auth = Validate(input);
         await Index.Load();
         var current = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
@@ -336,6 +337,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
 
     public async Task<DeviceIdentity> CreateOrUpdate(DeviceIdentityInput input, ETagCondition condition)
     {
+        RequireCondition(condition);
         var auth = Validate(input);
         await Index.Load();
         if (_state.State.Identity is { } current)
@@ -354,8 +356,18 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
         }
     }
 
+    /// <summary>A client app's null condition was a NullReferenceException (a review, 2026-12-07).</summary>
+    private static void RequireCondition(ETagCondition? condition)
+    {
+        if (condition is null)
+        {
+            throw RegistryException.Invalid("A write needs its ETag condition: ETagCondition.Any writes whatever is stored, ETagCondition.Of(etag) only that version (null was sent).");
+        }
+    }
+
     public async Task Delete(ETagCondition condition)
     {
+        RequireCondition(condition);
         await Index.Load();
         var current = _state.State.Identity ?? throw RegistryException.DeviceNotFound(DeviceId);
         if (!condition.Matches(current.ETag))

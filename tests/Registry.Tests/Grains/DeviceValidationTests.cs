@@ -41,6 +41,8 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
         { "deviceScope with a leading space", id => Sas(id) with { DeviceScope = " ms-azure-iot-edge://parent-1" } },
         { "129-character statusReason", id => Sas(id) with { StatusReason = new string('r', 129) } },
         { "unknown status value", id => Sas(id) with { Status = (DeviceStatus)7 } },
+        // A review, 2026-12-07: stored as sas with generated keys.
+        { "unknown authentication type", id => new DeviceIdentityInput { DeviceId = id, Authentication = new AuthenticationMechanism((AuthenticationType)9, null, null) } },
     };
 
     [Theory]
@@ -62,6 +64,45 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
         var error = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Update(WithKeys(id, Key32, null), ETagCondition.Any));
         Assert.Equal(RegistryErrorCode.ArgumentInvalid, error.Code);
         Assert.Equal(created, await fixture.Device(id).Get());
+    }
+
+    /// <summary>A review, 2026-12-07: a client app's null condition was a NullReferenceException.</summary>
+    [Fact]
+    public async Task A_write_without_an_etag_condition_answers_ArgumentInvalid_and_changes_nothing()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+
+        var errors = new[]
+        {
+            await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Update(Sas(id) with { StatusReason = "changed" }, null!)),
+            await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).CreateOrUpdate(Sas(id) with { StatusReason = "changed" }, null!)),
+            await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Delete(null!)),
+        };
+
+        Assert.All(errors, e => Assert.Equal(RegistryErrorCode.ArgumentInvalid, e.Code));
+        Assert.Equal(created, await fixture.Device(id).Get());
+    }
+
+    /// <summary>
+    /// A review, 2026-12-07: a client app handed the ETag quoted, as the sample prints it and the <c>ETag</c> header
+    /// carries it, got PreconditionFailed from the grain interface; <c>If-Match</c> over REST takes it either way.
+    /// </summary>
+    [Fact]
+    public async Task An_etag_condition_matches_the_tag_with_or_without_its_quotes_and_weak_prefix()
+    {
+        var id = NewId();
+        var created = await fixture.Device(id).Create(Sas(id));
+
+        var quoted = await fixture.Device(id).Update(Sas(id) with { StatusReason = "quoted" }, ETagCondition.Of($"\"{created.ETag}\""));
+        var weak = await fixture.Device(id).Update(Sas(id) with { StatusReason = "weak" }, ETagCondition.Of($"W/\"{quoted.ETag}\""));
+        var stale = await Assert.ThrowsAsync<RegistryException>(() => fixture.Device(id).Delete(ETagCondition.Of($"\"{created.ETag}\"")));
+        await fixture.Device(id).Delete(ETagCondition.Of($"\"{weak.ETag}\""));
+
+        Assert.Equal("quoted", quoted.StatusReason);
+        Assert.Equal("weak", weak.StatusReason);
+        Assert.Equal(RegistryErrorCode.PreconditionFailed, stale.Code);
+        Assert.Null(await fixture.Device(id).Get());
     }
 
     [Theory]
