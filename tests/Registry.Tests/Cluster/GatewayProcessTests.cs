@@ -271,12 +271,7 @@ public sealed class GatewayProcessTests(GatewayClusterFixture fixture) : IClassF
         string[] args, CancellationToken ct, Func<System.Diagnostics.Process, Task>? whileRunning = null)
     {
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = testBin;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Registry.Orleans.sln")))
-        {
-            root = root.Parent;
-        }
-        var dll = Path.Combine(root!.FullName, "samples", "Registry.Client.Sample", "bin", testBin.Parent!.Name, testBin.Name, "Registry.Client.Sample.dll");
+        var dll = Path.Combine(RepositoryRoot.Folder, "samples", "Registry.Client.Sample", "bin", testBin.Parent!.Name, testBin.Name, "Registry.Client.Sample.dll");
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var arg in args)

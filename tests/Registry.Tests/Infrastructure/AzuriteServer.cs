@@ -132,17 +132,11 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     static string FindAzuriteScript()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Registry.Orleans.sln")))
-            dir = dir.Parent;
-        if (dir is null)
-            throw new InvalidOperationException(
-                $"Cannot find the repository root (Registry.Orleans.sln) above {AppContext.BaseDirectory}.");
-
-        var script = Path.Combine(dir.FullName, "tests", "node", "node_modules", "azurite", "dist", "src", "azurite.js");
+        var root = RepositoryRoot.Folder;
+        var script = Path.Combine(root, "tests", "node", "node_modules", "azurite", "dist", "src", "azurite.js");
         if (!File.Exists(script))
             throw new InvalidOperationException(
-                $"Azurite is not installed ({script} is missing). Run `npm ci --prefix tests/node` in {dir.FullName}.");
+                $"Azurite is not installed ({script} is missing). Run `npm ci --prefix tests/node` in {root}.");
         return script;
     }
 

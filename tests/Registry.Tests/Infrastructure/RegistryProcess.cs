@@ -157,16 +157,7 @@ public sealed class RegistryProcess : IAsyncDisposable
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var framework = testBin.Name;
         var configuration = testBin.Parent!.Name;
-        var dir = testBin;
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Registry.Orleans.sln")))
-        {
-            dir = dir.Parent;
-        }
-        if (dir is null)
-        {
-            throw new InvalidOperationException($"Cannot find the repository root above {AppContext.BaseDirectory}.");
-        }
-        var dll = Path.Combine(dir.FullName, "src", "Registry.Host", "bin", configuration, framework, "Registry.Host.dll");
+        var dll = Path.Combine(RepositoryRoot.Folder, "src", "Registry.Host", "bin", configuration, framework, "Registry.Host.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build the solution first.");
     }
 
