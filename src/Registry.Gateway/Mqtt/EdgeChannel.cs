@@ -97,6 +97,10 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
                         {
                             throw new MqttProtocolViolationException($"a packet over {MqttLimits.MaxPacketBytes} bytes");
                         }
+                        if (FlagsViolation(buffer.FirstSpan[0]) is { } malformed)
+                        {
+                            throw new MqttProtocolViolationException(malformed);
+                        }
                         if (!_receivedFirst && UnacceptableProtocolLevel(buffer))
                         {
                             await RefuseProtocolLevelAsync(cancellationToken).ConfigureAwait(false);
@@ -146,6 +150,27 @@ internal sealed class EdgeChannel : IMqttChannelAdapter
     {
         get => _receiveEnded;
         private set => _receiveEnded = value;
+    }
+
+    /// <summary>
+    /// The fixed header's flags 3.1.1 fixes (§2.2.2): SUBSCRIBE, UNSUBSCRIBE and PUBREL carry 0010, a PUBLISH at QoS 0 no
+    /// DUP ([MQTT-3.3.1-2]), every other packet 0000; anything else is malformed and closes the connection. MQTTnet's
+    /// decoder ignores them: a SUBSCRIBE with flags 0 was granted and a QoS 0 PUBLISH with DUP counted (hostile review,
+    /// 2026-12-07).
+    /// </summary>
+    private static string? FlagsViolation(byte first)
+    {
+        var type = first >> 4;
+        var flags = first & 0x0F;
+        return type switch
+        {
+            3 when (flags & 0x06) == 0 && (flags & 0x08) != 0 => "a QoS 0 PUBLISH with DUP set",
+            3 => null, // DUP, QoS and RETAIN: QoS is checked where it is read
+            6 or 8 or 10 when flags != 0x02 => $"a packet of type {type} whose fixed-header flags are not 0010",
+            6 or 8 or 10 => null,
+            _ when flags != 0 => $"a packet of type {type} with reserved fixed-header flags set",
+            _ => null,
+        };
     }
 
     private Task OnReceivedAsync(MqttPacket packet)

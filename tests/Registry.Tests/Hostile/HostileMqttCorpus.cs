@@ -51,7 +51,17 @@ public sealed class HostileMqttCorpus(MqttRegistryFixture fixture) : IClassFixtu
         // Same review: HTTPS counts a message's properties toward 256 KB, MQTT counted only its body.
         ["a body of 256 KB less 2 bytes with a property of 3"] = (id, _) => RawMqtt.Publish(Events(id) + "k=vv", new byte[256 * 1024 - 2], 1),
         ["a body of 256 KB less 4 bytes with an escaped property of 5"] = (id, _) => RawMqtt.Publish(Events(id) + "%C3%A9=v%20w", new byte[256 * 1024 - 4], 1),
+        // Hostile review, 2026-12-07: granted and counted; 3.1.1 §2.2.2 and [MQTT-3.3.1-2] make them malformed.
+        ["a SUBSCRIBE whose fixed-header flags are 0000, not 0010"] = (id, _) => WithFirstByte(RawMqtt.Subscribe($"devices/{id}/messages/devicebound/#", 1), 0x80),
+        ["a QoS 0 PUBLISH with DUP set"] = (id, _) => WithFirstByte(RawMqtt.Publish(Events(id), "{}"u8.ToArray(), 0), 0x38),
+        ["a PINGREQ with a reserved flag set"] = (_, _) => [0xC1, 0x00],
     };
+
+    private static byte[] WithFirstByte(byte[] packet, byte first)
+    {
+        packet[0] = first;
+        return packet;
+    }
 
     /// <summary>Sent instead of a CONNECT: refused before any device is involved, at once or at the connect timeout.</summary>
     private static readonly Dictionary<string, byte[]> BeforeConnect = new()
