@@ -97,8 +97,14 @@ internal sealed record DeviceToCloudMessage(
         int? bodyBytes = null;
         var application = new Dictionary<string, string>(StringComparer.Ordinal);
         var system = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var members = new HashSet<string>(StringComparer.Ordinal);
         foreach (var member in item.EnumerateObject())
         {
+            if (!members.Add(member.Name))
+            {
+                // The last one would win unseen, as a property named twice would (a review, 2026-12-07).
+                throw Malformed($"message {index} has the member '{member.Name}' twice");
+            }
             if (member.NameEquals("body"))
             {
                 bodyBytes = member.Value.ValueKind == JsonValueKind.String && DecodedLength(member.Value.GetString()!) is { } length

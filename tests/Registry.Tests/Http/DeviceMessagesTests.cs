@@ -120,6 +120,9 @@ public sealed class DeviceMessagesTests(SecuredRegistryFixture registry) : IClas
     [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"a b\"}}]")]
     [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"v\",\"iothub-app-k\":\"w\"}}]")]
     [InlineData("[{\"body\":\"YQ==\",\"extra\":true}]")]
+    // A review, 2026-12-07: the second body won unseen (204).
+    [InlineData("[{\"body\":\"\",\"body\":\"QQ==\"}]")]
+    [InlineData("[{\"body\":\"YQ==\",\"properties\":{},\"properties\":{\"iothub-app-k\":\"v\"}}]")]
     [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-a b\":\"v\"}}]")]
     [InlineData("[{\"body\":\"YQ==\",\"properties\":{\"iothub-app-k\":\"caf\u00e9\"}}]")]
     // Names without the iothub-app- prefix (hostile review, 2026-12-05: each answered 204): repeated, empty, a space.
