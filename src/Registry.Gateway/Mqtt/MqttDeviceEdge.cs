@@ -390,8 +390,8 @@ public sealed partial class MqttDeviceEdge : IMqttServerAdapter, IHostedService
     }
 
     /// <summary>
-    /// The CONNECTs of one device at this edge take turns, each from its device grain's answer until MQTTnet has made its
-    /// connection the device's (its CONNACK sent) or the connection ended: so the grain, this edge's sessions and MQTTnet's
+    /// The CONNECTs of one device at this edge take turns, each from its call to the device grain until MQTTnet has made
+    /// its connection the device's (its CONNACK sent) or the connection ended: so the grain, this edge's sessions and MQTTnet's
     /// takeover by client id see them in one order, and the connection left open is the grain's session. Concurrently,
     /// the grain could grant A then B while this edge registered B then A and MQTTnet kept A: a connection its grain did
     /// not know, which a delete, disable or re-key acknowledged since did not close until the next session refresh
