@@ -31,7 +31,8 @@ public sealed record ETagCondition([property: Id(0)] IReadOnlyList<string>? Tags
         {
             return null;
         }
-        if (bare.StartsWith("W/", StringComparison.Ordinal))
+        // W/ only before a quoted tag: a bare tag (base64) may itself begin with "W/".
+        if (bare.StartsWith("W/\"", StringComparison.Ordinal))
         {
             bare = bare[2..];
         }

@@ -66,6 +66,20 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
         Assert.Equal(created, await fixture.Device(id).Get());
     }
 
+    /// <summary>
+    /// A tag is base64 and may itself begin with <c>W/</c>: only a <c>W/</c> before a quote is the weak prefix (the first
+    /// cut of the quoted-tag fix stripped it from such tags, and <c>ETagsBeginningWithWTests</c> failed).
+    /// </summary>
+    [Theory]
+    [InlineData("W/abc=")]
+    [InlineData("\"W/abc=\"")]
+    [InlineData("W/\"W/abc=\"")]
+    public void A_condition_on_a_tag_that_begins_with_W_matches_it_bare_quoted_or_weak(string condition)
+    {
+        Assert.True(ETagCondition.Of(condition).Matches("W/abc="));
+        Assert.False(ETagCondition.Of(condition).Matches("abc="));
+    }
+
     /// <summary>A review, 2026-12-07: a client app's null condition was a NullReferenceException.</summary>
     [Fact]
     public async Task A_write_without_an_etag_condition_answers_ArgumentInvalid_and_changes_nothing()

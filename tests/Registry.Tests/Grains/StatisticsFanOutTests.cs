@@ -84,6 +84,13 @@ public sealed class StatisticsFanOutTests
         {
             var statistics = cluster.GrainFactory.GetGrain<IDeviceRegistryGrain>(0).GetStatistics();
             await s_store.UntilAsked(BackgroundSlots);
+            // The window's other partitions reach their load slots a moment later (each activates first): the failure
+            // comes once some wait, so the answer is seen to leave them waiting (a loaded fresh-clone run, 2026-12-07,
+            // failed the call before any of them had arrived, and the check below with it).
+            while (s_bound.LoadsWaiting == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), ct);
+            }
             s_store.Fail(s_store.Asked[0], new StorageUnavailableException("Storage did not answer within 5 s. Retry later."));
 
             var refused = await Assert.ThrowsAsync<StorageUnavailableException>(() => statistics.WaitAsync(TimeSpan.FromSeconds(30), ct));
