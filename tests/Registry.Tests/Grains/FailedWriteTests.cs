@@ -1,4 +1,6 @@
+using Orleans.Core.Internal;
 using Registry.Abstractions;
+using Registry.Grains.Index;
 using Registry.Tests.Infrastructure;
 using static Registry.Tests.Infrastructure.DeviceInputs;
 
@@ -62,6 +64,84 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
         }
         Assert.Equal(before, await Statistics());
         Assert.Null(await Device(id).Get());
+    }
+
+    private IDeviceIndexGrain PartitionOf(string id) =>
+        _grains.GetGrain<IDeviceIndexGrain>(DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions));
+
+    /// <summary>Drops the partition's activation, as a restart does, and waits for the new activation's verification pass.</summary>
+    private async Task RestartPartitionOf(string id)
+    {
+        var partition = PartitionOf(id);
+        await partition.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await _grains.GetGrain<IIndexVerification>(partition.GetPrimaryKeyLong()).WhenVerified();
+    }
+
+    /// <summary>Waits, bounded, until the statistics are <paramref name="expected"/> (the partition's timer, 100 ms here, acts on its own).</summary>
+    private async Task<RegistryStatistics> StatisticsOnceThey(Func<RegistryStatistics, bool> expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var statistics = await Statistics();
+        while (!expected(statistics) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            statistics = await Statistics();
+        }
+        return statistics;
+    }
+
+    /// <summary>
+    /// Found by a hostile review (2026-12-07): after a restart, a partition whose verification pass could not check an
+    /// entry (storage slow, 0.4 s timeout) left it for a listing or the partition's next activation, so a phantom of a
+    /// kill -9 stayed in the statistics for good. Now the entry is checked again on the partition's timer until storage
+    /// answers.
+    /// </summary>
+    [Fact]
+    public async Task A_phantom_whose_check_fails_in_the_verification_pass_leaves_the_statistics_once_storage_answers_without_a_listing()
+    {
+        var phantom = NewId("vfail");
+        var before = await Statistics();
+        // What a kill -9 between the index write and the device write leaves: an entry with no device behind it.
+        await PartitionOf(phantom).Upsert([new IndexEntry(phantom, true)]);
+        FlakyRegistryClusterFixture.DeviceFaults.FailReadsOf(phantom);
+
+        await RestartPartitionOf(phantom);
+        Assert.Equal(before.TotalDeviceCount + 1, (await Statistics()).TotalDeviceCount);
+        FlakyRegistryClusterFixture.DeviceFaults.Reset();
+
+        Assert.Equal(before, await StatisticsOnceThey(s => s == before));
+    }
+
+    /// <summary>
+    /// The same for a stored device whose entry is gone (a write that landed after its device had given up on it): the pass
+    /// that met its row could not have it reconcile, and it stayed unlisted, uncounted and unread (GET 404) until the
+    /// partition's next activation. Now it reconciles again on the timer, and its reads go to storage meanwhile.
+    /// </summary>
+    [Fact]
+    public async Task A_stored_device_without_an_entry_whose_reconcile_fails_in_the_verification_pass_is_put_back_once_storage_answers()
+    {
+        var lost = NewId("vlost");
+        var created = await Device(lost).Create(Sas(lost));
+        await PartitionOf(lost).Remove([lost]);
+        await Device(lost).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        var before = await Statistics();
+        ListedDeviceRows.Rows[lost] = created;
+        try
+        {
+            FlakyRegistryClusterFixture.DeviceFaults.FailReadsOf(lost);
+
+            await RestartPartitionOf(lost);
+            Assert.Equal(before, await Statistics());
+            FlakyRegistryClusterFixture.DeviceFaults.Reset();
+
+            var after = await StatisticsOnceThey(s => s.TotalDeviceCount == before.TotalDeviceCount + 1);
+            Assert.Equal(before.TotalDeviceCount + 1, after.TotalDeviceCount);
+            Assert.Equal(created.GenerationId, (await Device(lost).Get())?.GenerationId);
+        }
+        finally
+        {
+            ListedDeviceRows.Rows.TryRemove(lost, out _);
+        }
     }
 
     [Fact]

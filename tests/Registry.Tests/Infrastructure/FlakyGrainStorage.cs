@@ -41,11 +41,29 @@ public sealed class StorageFaults
 
     private int _reads;
 
-    internal Exception? TryTakeRead()
+    private readonly HashSet<string> _unreadable = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Every read of the grain keyed <paramref name="key"/> times out (<see cref="StorageUnavailableException"/>) until
+    /// <see cref="Reset"/>: storage away for that device only, so other test classes sharing these faults read on.
+    /// </summary>
+    public void FailReadsOf(string key)
+    {
+        lock (_gate)
+        {
+            _unreadable.Add(key);
+        }
+    }
+
+    internal Exception? TryTakeRead(GrainId grainId)
     {
         Interlocked.Increment(ref _reads);
         lock (_gate)
         {
+            if (_unreadable.Count > 0 && _unreadable.Contains(grainId.Key.ToString()))
+            {
+                return new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
+            }
             if (_readsToFail == 0)
             {
                 return null;
@@ -64,6 +82,7 @@ public sealed class StorageFaults
             _late = null;
             _lateNext = false;
             _hold = null;
+            _unreadable.Clear();
         }
     }
 
@@ -161,7 +180,7 @@ public sealed class FlakyGrainStorage(IGrainStorage inner, StorageFaults faults,
 {
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (faults.TryTakeRead() is { } failure)
+        if (faults.TryTakeRead(grainId) is { } failure)
         {
             throw failure;
         }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Registry.Grains;
+using Registry.Grains.Devices;
 using Registry.Grains.Index;
 using Registry.Grains.Storage;
 using Registry.Host;
@@ -9,7 +10,8 @@ using Registry.Host;
 namespace Registry.Tests.Infrastructure;
 
 /// <summary>
-/// A two-silo cluster whose device and index storages fail on demand (in-process silos share the static faults).
+/// A two-silo cluster whose device and index storages fail on demand (in-process silos share the static faults), and
+/// whose partitions' verification passes scan the device rows a test lists (<see cref="ListedDeviceRows"/>).
 /// </summary>
 public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
 {
@@ -40,6 +42,10 @@ public sealed class FlakyRegistryClusterFixture : IAsyncLifetime
                 sp.GetRequiredService<Orleans.Serialization.DeepCopier>()));
             silo.Services.AddSingleton<IIndexStore>(sp => new FlakyIndexStore(
                 sp.GetRequiredKeyedService<IIndexStore>(SiloConfiguration.IndexEntryStore), IndexFaults));
+            // Rows a partition's verification pass scans, as it scans batched device rows: only those a test lists.
+            silo.Services.AddSingleton<IDevicePartitionScan>(new ListedDeviceRows(RegistryClusterFixture.Partitions));
+            silo.Services.AddSingleton(sp => new StoredPartitionRows(
+                sp.GetRequiredService<IDevicePartitionScan>(), RegistryClusterFixture.Partitions, sp.GetRequiredService<IndexVerificationSlots>()));
             SiloConfiguration.ConfigureServices(silo, new RegistrySettings { IndexPartitions = RegistryClusterFixture.Partitions });
             silo.Services.Configure<RegistryIndexOptions>(o => o.RepairInterval = TimeSpan.FromMilliseconds(100));
         }
