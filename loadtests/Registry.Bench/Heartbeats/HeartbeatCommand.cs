@@ -2,7 +2,7 @@ namespace Registry.Bench.Heartbeats;
 
 /// <summary>
 /// The <c>heartbeat</c> command line: runs the rounds, prints the report and writes it beside <c>--out</c>
-/// (default TestResults/bench/heartbeat-TIME). Ctrl+C ends the run after the current phase.
+/// (default TestResults/bench/heartbeat-TIME). Ctrl+C or SIGTERM ends the run after the current phase (<see cref="BenchStop"/>).
 /// </summary>
 internal static class HeartbeatCommand
 {
@@ -10,13 +10,8 @@ internal static class HeartbeatCommand
     {
         var options = HeartbeatOptions.Parse(args);
         var output = options.Output ?? Path.Combine(BenchHost.RepositoryRoot(), "TestResults", "bench", $"heartbeat-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        using var abort = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            abort.Cancel();
-        };
-        var report = await HeartbeatBench.RunAsync(options, Console.Out, abort.Token);
+        using var stop = new BenchStop("ending after the phase under way, then reporting what was measured");
+        var report = await HeartbeatBench.RunAsync(options, Console.Out, stop.Token);
         Console.WriteLine();
         Console.WriteLine(report.ToMarkdown());
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);

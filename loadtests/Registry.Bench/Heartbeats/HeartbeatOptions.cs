@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Registry.Bench.Heartbeats;
 
 /// <summary>The <c>heartbeat</c> command's options; every run is bounded by rounds × phases × seconds.</summary>
@@ -58,28 +56,29 @@ internal sealed record HeartbeatOptions
         var options = new HeartbeatOptions();
         for (var i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
+            int Int() { var option = args[i]; return BenchArgs.Int(option, Next(), int.MinValue); }
+            double Seconds() { var option = args[i]; return BenchArgs.Positive(option, Next()); }
             options = args[i] switch
             {
                 "--devices" => options with { Devices = Int() },
                 "--rounds" => options with { Rounds = Int() },
-                "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(Seconds()) },
                 "--concurrency" => options with { Concurrency = Int() },
                 "--batch" => options with { Batch = Int() },
                 "--noop-grains" => options with { NoopGrains = Int() },
                 "--only" => options with { Only = Next() },
-                "--slice" => options with { Slice = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--slice" => options with { Slice = TimeSpan.FromSeconds(Seconds()) },
                 "--https-devices" => options with { HttpsDevices = Int() },
                 "--out" => options with { Output = Next() },
                 "--storage" => options with { Storage = Next() },
                 "--beat-after-create" => options with { BeatAfterCreate = true },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --beat-after-create --storage --out"),
+                _ => throw new UsageException($"Unknown option {args[i]}. Options: --devices --rounds --seconds --concurrency --batch --noop-grains --slice --only --https-devices --beat-after-create --storage --out"),
             };
         }
         if (options.Devices < 1 || options.Rounds < 1 || options.Concurrency < 1 || options.Batch is < 1 or > 1000 || options.NoopGrains < 1 || options.Slice <= TimeSpan.Zero || options.HttpsDevices < 0)
         {
-            throw new ArgumentException("--devices, --rounds, --concurrency, --noop-grains and --slice must be positive; --batch 1..1000.");
+            throw new UsageException("--devices, --rounds, --concurrency, --noop-grains and --slice must be positive; --batch 1..1000.");
         }
         return options;
     }

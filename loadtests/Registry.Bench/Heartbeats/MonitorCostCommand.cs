@@ -17,6 +17,7 @@ public static class MonitorCostCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        BenchArgs.Check("monitor-cost", args, ["--devices", "--partitions", "--rounds"], []);
         var devices = Option(args, "--devices", 1_000_000);
         var partitions = Option(args, "--partitions", 256);
         var rounds = Option(args, "--rounds", 3);
@@ -95,8 +96,7 @@ public static class MonitorCostCommand
 
     private static int Option(string[] args, string name, int fallback)
     {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+        return BenchArgs.Value(args, name) is { } value ? BenchArgs.Int(name, value) : fallback;
     }
 
     private readonly record struct RoundResult(double BytesPerDevice, long Writes, long Records, int Reminders, double Seconds);

@@ -26,17 +26,17 @@ internal static class JobsCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        BenchArgs.Check("jobs", args, ["--devices", "--rounds", "--ceiling-parallelism", "--job-minutes", "--host", "--set"], []);
+        string? Value(string name) => BenchArgs.Value(args, name);
+        int Int(string name, int fallback) => Value(name) is { } v ? BenchArgs.Int(name, v) : fallback;
         var devices = Int("--devices", 100_000);
         var rounds = Int("--rounds", 1);
         var parallelism = Int("--ceiling-parallelism", 16);
         var jobLimit = TimeSpan.FromMinutes(Int("--job-minutes", 30));
-        var settings = new Dictionary<string, string?> { ["Registry:DeviceStorage"] = "Batched" };
-        foreach (var (a, i) in args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length))
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) { ["Registry:DeviceStorage"] = "Batched" };
+        foreach (var (key, value) in BenchArgs.Settings(args))
         {
-            var kv = args[i + 1].Split('=', 2);
-            settings[kv[0]] = kv.Length == 2 ? kv[1] : null;
+            settings[key] = value;
         }
         var partitions = settings.TryGetValue("Registry:IndexPartitions", out var p) && p is not null ? int.Parse(p, CultureInfo.InvariantCulture) : 256;
 

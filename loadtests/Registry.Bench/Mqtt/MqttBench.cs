@@ -28,22 +28,24 @@ internal sealed record MqttBenchOptions
         var options = new MqttBenchOptions();
         for (var i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Int() { var option = args[i]; return BenchArgs.Int(option, Next(), int.MinValue); }
+            double Number() { var option = args[i]; return BenchArgs.Positive(option, Next()); }
+            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
             options = args[i] switch
             {
-                "--connections" => options with { Connections = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--rounds" => options with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
-                "--rate" => options with { Rate = double.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--payload" => options with { Payload = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--connections" => options with { Connections = Int() },
+                "--rounds" => options with { Rounds = Int() },
+                "--seconds" => options with { PhaseTime = TimeSpan.FromSeconds(Number()) },
+                "--rate" => options with { Rate = Number() },
+                "--payload" => options with { Payload = Int() },
                 "--client-gc" => options with { ClientGc = Next() },
                 "--out" => options with { Output = Next() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --connections --rounds --seconds --rate --payload --client-gc --out"),
+                _ => throw new UsageException($"Unknown option {args[i]}. Options: --connections --rounds --seconds --rate --payload --client-gc --out"),
             };
         }
         if (options.Connections is < 1 or > 999_999 || options.Rounds < 1 || options.Rate <= 0 || options.Payload is < 0 or > 262_144 || options.ClientGc is not ("server" or "workstation"))
         {
-            throw new ArgumentException("--connections 1..999999, --rounds ≥ 1, --rate > 0, --payload 0..262144, --client-gc server|workstation.");
+            throw new UsageException("--connections 1..999999, --rounds ≥ 1, --rate > 0, --payload 0..262144, --client-gc server|workstation.");
         }
         return options;
     }

@@ -7,13 +7,8 @@ internal static class MqttCommand
     {
         var options = MqttBenchOptions.Parse(args);
         var output = options.Output ?? Path.Combine(BenchHost.RepositoryRoot(), "TestResults", "bench", $"mqtt-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        using var abort = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            abort.Cancel();
-        };
-        var report = await MqttBench.RunAsync(options, Console.Out, abort.Token);
+        using var stop = new BenchStop("ending after the phase under way, then reporting what was measured");
+        var report = await MqttBench.RunAsync(options, Console.Out, stop.Token);
         Console.WriteLine();
         Console.WriteLine(report.ToMarkdown());
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);

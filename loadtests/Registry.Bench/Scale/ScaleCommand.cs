@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Registry.Bench.Scale;
 
 /// <summary>
@@ -16,22 +14,10 @@ internal static class ScaleCommand
             Output = options.Output ?? Path.Combine(BenchHost.RepositoryRoot(), "TestResults", "bench",
                 $"scale-{options.Mode.ToString().ToLowerInvariant()}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"),
         };
-        using var abort = new CancellationTokenSource();
-        // SIGINT (Ctrl+C) and SIGTERM end the run cleanly: the registry and Azurite are stopped and what was measured
-        // is reported. The in-process host's own console lifetime also hears them, and asks for the same thing.
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            if (!abort.IsCancellationRequested)
-            {
-                Console.Error.WriteLine($"{context.Signal}: stopping the registry and Azurite, then reporting what was measured.");
-                abort.Cancel();
-            }
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
-        var report = await ScaleBench.RunAsync(options, Console.Out, abort.Token);
+        // The registry and Azurite are stopped and what was measured is reported. The in-process host's own console
+        // lifetime also hears the signal, and asks for the same thing.
+        using var stop = new BenchStop("stopping the registry and Azurite, then reporting what was measured");
+        var report = await ScaleBench.RunAsync(options, Console.Out, stop.Token);
         Console.WriteLine();
         Console.WriteLine(report.ToMarkdown());
         Write(options.Output!, report);

@@ -55,27 +55,29 @@ internal sealed record ScaleOptions
     /// <summary>Host settings for the registry under test (<c>--set Registry:StorageTimeoutSeconds=30</c>, repeatable).</summary>
     public IReadOnlyDictionary<string, string?> HostSettings { get; init; } = new Dictionary<string, string?>();
 
+    private static readonly string[] Valued = ["--mode", "--fill", "--devices", "--step", "--batch", "--concurrency", "--minutes", "--seconds",
+        "--walk-minutes", "--idle-minutes", "--idle-hold", "--stats-samples", "--page", "--partitions", "--storage", "--out", "--set"];
+
     public static ScaleOptions Parse(string[] args)
     {
-        string? Value(string name)
-        {
-            var i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        }
-        int? Int(string name) => Value(name) is { } v ? int.Parse(v.Replace("_", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) : null;
-        double? Number(string name) => Value(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+        BenchArgs.Check("scale", args, Valued, ["--no-ceilings"]);
+        string? Value(string name) => BenchArgs.Value(args, name);
+        int? Int(string name) => Value(name) is { } v ? BenchArgs.Int(name, v, int.MinValue) : null;
+        double? Number(string name) => Value(name) is { } v
+            ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0 && double.IsFinite(n) ? n : throw new UsageException($"{name} takes a number of at least 0, not '{v}'.")
+            : null;
         var defaults = new ScaleOptions();
         var mode = Value("--mode") switch
         {
             null or "memory" => ScaleMode.Memory,
             "durable" => ScaleMode.Durable,
-            var other => throw new ArgumentException($"--mode is memory or durable, not '{other}'."),
+            var other => throw new UsageException($"--mode is memory or durable, not '{other}'."),
         };
         var fill = Value("--fill") switch
         {
             null or "bulk" => ScaleFill.Bulk,
             "import" => ScaleFill.Import,
-            var other => throw new ArgumentException($"--fill is bulk or import, not '{other}'."),
+            var other => throw new UsageException($"--fill is bulk or import, not '{other}'."),
         };
         var options = new ScaleOptions
         {
@@ -96,17 +98,15 @@ internal sealed record ScaleOptions
             Storage = Value("--storage"),
             Output = Value("--out"),
             Ceilings = !args.Contains("--no-ceilings"),
-            HostSettings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
-                .Select(x => args[x.i + 1].Split('=', 2))
-                .ToDictionary(kv => kv[0], kv => kv.Length == 2 ? kv[1] : null),
+            HostSettings = BenchArgs.Settings(args),
         };
         if (options.Devices < 1 || options.Step < 1 || options.Batch is < 1 or > 100 || options.Concurrency < 1)
         {
-            throw new ArgumentException("--devices, --step and --concurrency must be positive; --batch is 1..100.");
+            throw new UsageException("--devices, --step and --concurrency must be positive; --batch is 1..100.");
         }
         if (options.Fill == ScaleFill.Import && options.Mode != ScaleMode.Durable)
         {
-            throw new ArgumentException("--fill import needs --mode durable: the import reads its blobs from the run's storage.");
+            throw new UsageException("--fill import needs --mode durable: the import reads its blobs from the run's storage.");
         }
         return options;
     }
