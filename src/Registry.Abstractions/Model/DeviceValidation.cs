@@ -149,6 +149,11 @@ public static partial class DeviceValidation
         {
             throw RegistryException.Invalid($"parentScopes holds {parents.Count} scopes, but a device has at most {MaxParentScopes} parent.");
         }
+        if (parents.Any(s => s.Length == 0))
+        {
+            // An empty scope names no parent; [] says "none" (a review saw [""] stored as a parent, 2026-12-07).
+            throw RegistryException.Invalid("Each of parentScopes must name a scope: an empty one names no parent (send [] for none).");
+        }
         if (!parents.All(IsBoundedScope))
         {
             throw RegistryException.Invalid($"Each of parentScopes must be at most {MaxScopeLength} characters, without control characters.");

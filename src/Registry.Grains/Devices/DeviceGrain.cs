@@ -460,7 +460,7 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
             StatusUpdatedTime = now,
             Authentication = WithGeneratedKeys(auth, previous: null),
             Capabilities = capabilities,
-            DeviceScope = capabilities.IotEdge ? GivenOrNewEdgeScope(input, generationId) : input.DeviceScope,
+            DeviceScope = capabilities.IotEdge ? GivenOrNewEdgeScope(input, generationId) : NoneIfEmpty(input.DeviceScope),
             ParentScopes = input.ParentScopes?.ToArray() ?? [],
         };
         if (capabilities.IotEdge && identity.ParentScopes.Any(parent => IsSameScope(parent, identity.DeviceScope!)))
@@ -643,9 +643,15 @@ public sealed partial class DeviceGrain : Grain, IDeviceGrain, IIndexedDevice, I
                 ? current.DeviceScope
                 : GivenOrNewEdgeScope(input, current.GenerationId);
         }
-        var scope = input.DeviceScope ?? current.DeviceScope;
+        var scope = NoneIfEmpty(input.DeviceScope ?? current.DeviceScope);
         return string.Equals(scope, OwnEdgeScope(current), StringComparison.Ordinal) ? null : scope;
     }
+
+    /// <summary>
+    /// An empty scope names no parent: stored as none, so <c>""</c> clears a leaf device's scope where an absent one keeps
+    /// it (a review saw <c>""</c> stored and listed as a scope, 2026-12-07).
+    /// </summary>
+    private static string? NoneIfEmpty(string? scope) => scope is "" ? null : scope;
 
     /// <summary>An edge device's scope is its own even when it was kept from an import rather than minted here.</summary>
     private string OwnEdgeScope(DeviceIdentity current) =>

@@ -39,6 +39,8 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
         { "parent scope with a trailing space", id => Sas(id) with { ParentScopes = ["ms-azure-iot-edge://p-1 "] } },
         { "parent scope with a leading space", id => Sas(id) with { ParentScopes = [" ms-azure-iot-edge://p-1"] } },
         { "deviceScope with a leading space", id => Sas(id) with { DeviceScope = " ms-azure-iot-edge://parent-1" } },
+        // A review, 2026-12-07: stored as a parent whose scope is empty.
+        { "empty parent scope", id => Sas(id) with { ParentScopes = [""] } },
         { "129-character statusReason", id => Sas(id) with { StatusReason = new string('r', 129) } },
         { "unknown status value", id => Sas(id) with { Status = (DeviceStatus)7 } },
         // A review, 2026-12-07: stored as sas with generated keys.
@@ -54,6 +56,26 @@ public sealed class DeviceValidationTests(RegistryClusterFixture fixture) : ICla
 
         Assert.True(error.Code == RegistryErrorCode.ArgumentInvalid, $"{rule}: {error.Code}");
         Assert.Null(await fixture.Device(id).Get());
+    }
+
+    /// <summary>
+    /// A review, 2026-12-07: <c>"deviceScope": ""</c> was stored and listed as a scope. An empty scope names no parent: it
+    /// is stored as none (null), so on an update it clears the scope a leaf device had, where an absent one keeps it.
+    /// </summary>
+    [Fact]
+    public async Task An_empty_device_scope_is_stored_as_none_and_clears_a_leaf_devices_scope_on_update()
+    {
+        var id = NewId("scope");
+        var created = await fixture.Device(id).Create(Sas(id) with { DeviceScope = "" });
+        Assert.Null(created.DeviceScope);
+
+        var parented = await fixture.Device(id).Update(Sas(id) with { DeviceScope = "ms-azure-iot-edge://parent-1" }, ETagCondition.Any);
+        Assert.Equal("ms-azure-iot-edge://parent-1", parented.DeviceScope);
+        Assert.Equal("ms-azure-iot-edge://parent-1", (await fixture.Device(id).Update(Sas(id), ETagCondition.Any)).DeviceScope);
+
+        var cleared = await fixture.Device(id).Update(Sas(id) with { DeviceScope = "" }, ETagCondition.Any);
+        Assert.Null(cleared.DeviceScope);
+        Assert.Null((await fixture.Device(id).Get())!.DeviceScope);
     }
 
     [Fact]
