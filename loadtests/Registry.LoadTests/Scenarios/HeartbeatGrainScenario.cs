@@ -114,6 +114,14 @@ internal sealed class HeartbeatGrainScenario : IScenario
             await _target.FillAsync(ids, context.Log, cancel);
             _notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{_devices:N0} devices registered by bulk create through the grain interface in {clock.Elapsed.TotalSeconds:0.0} s; RSS {rssBefore / 1e6:N0} MB before, {Bench.Measurement.Rss() / 1e6:N0} MB after (every device grain active)"));
+            if (_cluster is not null)
+            {
+                // They stay in the target registry (a review found the run's devices there, unnamed, 2026-12-07).
+                var left = string.Create(CultureInfo.InvariantCulture,
+                    $"the {_devices:N0} devices stay in the target registry, ids {ids[0]} to {ids[^1]}: run again on them with --no-fill --prefix {_prefix}, or delete them with the registry's bulk delete");
+                _notes.Add(left);
+                context.Log(left);
+            }
         }
         var model = context.Options.Model ?? DefaultModel;
         _notes.Add(_interval is { } interval

@@ -98,6 +98,24 @@ internal sealed class RegistryTarget : IAsyncDisposable
                 o.ServiceId = serviceId;
             });
         }, cancel, limit, log, gateways);
+        try
+        {
+            // Orleans lets a client with another ServiceId in by its ClusterId: the run would go on against a cluster it was
+            // not told of (a review ran one with a wrong --service-id to its end, exit 0, 2026-12-07). Asked as the client
+            // apps ask (Registry.Client's check).
+            var served = await client.Services.GetRequiredService<IClusterClient>().GetGrain<IClusterViewGrain>(0).ServiceId().WaitAsync(cancel);
+            if (!string.Equals(served, serviceId, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException(
+                    $"the cluster '{clusterId}' at {gateways} runs Registry:ServiceId '{served}', not '{serviceId}': give --service-id the cluster's own.");
+            }
+        }
+        catch (Exception)
+        {
+            await client.StopAsync(CancellationToken.None);
+            client.Dispose();
+            throw;
+        }
         return new RegistryTarget(null, client, $"external cluster '{clusterId}' through gateway{(endpoints.Length > 1 ? "s" : "")} {gateways}", null);
     }
 
@@ -147,6 +165,8 @@ internal sealed class RegistryTarget : IAsyncDisposable
     {
         var connectLimit = limit ?? ConnectLimit;
         var at = gateways is null ? "" : $" at {gateways}";
+        // What the gateway answered last: a gateway of another cluster refuses the client, which is not "no answer".
+        Exception? lastRefusal = null;
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         // The default console lifetime takes SIGINT and SIGTERM for the client host: it stopped a connect in progress
@@ -163,6 +183,7 @@ internal sealed class RegistryTarget : IAsyncDisposable
             var said = 0;
             client.UseConnectionRetryFilter(async (e, token) =>
             {
+                lastRefusal = e;
                 if (log is not null && Interlocked.Exchange(ref said, 1) == 0)
                 {
                     log($"no answer yet from the Orleans gateway{at} ({e.GetType().Name}); trying again until the limit");
@@ -193,9 +214,11 @@ internal sealed class RegistryTarget : IAsyncDisposable
             host.Dispose();
             // One line said in full: the limit's cancellation carries no more than "a task was canceled" (no inner
             // exception, so the harness prints no stack trace for what is an unreachable address).
-            var cause = e is OperationCanceledException ? "" : $" ({e.GetType().Name}: {e.Message})";
+            var cause = e is OperationCanceledException
+                ? lastRefusal is { } refusal ? $" (the last try: {refusal.GetType().Name}: {refusal.Message.TrimEnd('.')}); check that it runs and that --cluster-id is the cluster's Registry:ClusterId: a gateway of another cluster refuses the client alike" : ""
+                : $" ({e.GetType().Name}: {e.Message})";
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"no Orleans gateway{at} answered within {connectLimit.TotalSeconds:0.###} s{cause}."));
+                $"no Orleans gateway{at} accepted the client within {connectLimit.TotalSeconds:0.###} s{cause}."));
         }
         return host;
     }

@@ -290,7 +290,7 @@ public sealed class HarnessCommandLineTests
 
         var said = await errors;
         Assert.True(harness.ExitCode == 1, $"exit code {harness.ExitCode}; stderr: {said}");
-        Assert.Contains("gateway at 127.0.0.1:1 answered within 2 s", said, StringComparison.Ordinal);
+        Assert.Contains("gateway at 127.0.0.1:1 accepted the client within 2 s", said, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", said, StringComparison.Ordinal); // no stack trace
     }
 
