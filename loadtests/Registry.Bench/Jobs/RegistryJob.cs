@@ -33,7 +33,7 @@ internal static class RegistryJob
 
     /// <summary>Runs the job to its end and returns its last status document; <paramref name="progress"/> sees each poll's.</summary>
     public static async Task<JsonObject> RunAsync(HttpClient http, string baseAddress, JsonObject body, TimeSpan limit, Action<JsonObject, TimeSpan>? progress, CancellationToken cancel,
-        TimeProvider? time = null)
+        TimeProvider? time = null, Action<string>? cancelled = null)
     {
         var stopwatch = Stopwatch.StartNew();
         using var created = await http.PostAsync($"{baseAddress}/jobs/create?{ApiVersion}",
@@ -58,13 +58,22 @@ internal static class RegistryJob
             if ((string)job["status"]! is not ("completed" or "failed" or "cancelled"))
             {
                 using var bounded = new CancellationTokenSource(CancelWait, time ?? TimeProvider.System);
+                // What the caller reports of a job it gave up on: how far it had gone, and whether the cancel was taken (a
+                // stopped run's report said nothing of either, a review 2026-12-07).
+                var seen = $"{body["type"]} job {id} given up at {job["progress"]?.ToString() ?? "?"} % ({job["status"]})";
                 try
                 {
-                    (await http.DeleteAsync($"{baseAddress}/jobs/{id}?{ApiVersion}", bounded.Token)).Dispose();
+                    using var answer = await http.DeleteAsync($"{baseAddress}/jobs/{id}?{ApiVersion}", bounded.Token);
+                    cancelled?.Invoke($"{seen}; its cancel (DELETE /jobs/{id}) answered {(int)answer.StatusCode}");
                 }
                 catch (OperationCanceledException) when (bounded.IsCancellationRequested)
                 {
                     // Not answered within CancelWait: the job goes on in the registry until its chunks stop.
+                    cancelled?.Invoke($"{seen}; its cancel (DELETE /jobs/{id}) was not answered within {CancelWait.TotalSeconds:0} s, so it may still run in the registry");
+                }
+                catch (HttpRequestException e)
+                {
+                    cancelled?.Invoke($"{seen}; its cancel (DELETE /jobs/{id}) could not be sent ({e.Message})");
                 }
             }
         }

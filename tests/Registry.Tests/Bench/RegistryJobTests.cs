@@ -22,7 +22,9 @@ public sealed class RegistryJobTests
         using var http = new HttpClient(registry);
         using var caller = new CancellationTokenSource();
 
-        var run = RegistryJob.RunAsync(http, "https://registry.test", new JsonObject { ["type"] = "import" }, TimeSpan.FromHours(1), null, caller.Token, time);
+        string? said = null;
+        var run = RegistryJob.RunAsync(http, "https://registry.test", new JsonObject { ["type"] = "import" }, TimeSpan.FromHours(1), null, caller.Token, time,
+            cancelled: s => said = s);
         await registry.Polled.Task.WaitAsync(TestContext.Current.CancellationToken);
         await caller.CancelAsync();
         await registry.CancelSent.Task.WaitAsync(TestContext.Current.CancellationToken);
@@ -32,6 +34,8 @@ public sealed class RegistryJobTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TestContext.Current.CancellationToken));
         Assert.Equal("/jobs/job-1", registry.CancelPath);
+        // The caller can report how far the job went and that its cancel was not answered (a stopped run's report said neither).
+        Assert.Equal("import job job-1 given up at 53 % (running); its cancel (DELETE /jobs/job-1) was not answered within 30 s, so it may still run in the registry", said);
     }
 
     /// <summary>A registry whose job runs on and whose cancel is never answered (its answer waits on chunks that do not stop).</summary>

@@ -530,6 +530,12 @@ public sealed class HarnessCommandLineTests
             Assert.Equal(1, steps["export"].GetProperty("failures").GetProperty(ImportExportScenario.NotRunReason).GetInt64());
             Assert.Equal(0, steps["export"].GetProperty("ok").GetInt64());
             Assert.DoesNotContain(report.RootElement.GetProperty("failedChecks").EnumerateArray(), c => c.GetString()!.Contains("were imported", StringComparison.Ordinal));
+            // A review (2026-12-07): the notes read "importErrors.log 0 bytes (expected empty)" for an import that never
+            // completed, as if its check had passed, and said nothing of the cancel.
+            var notes = report.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!).ToArray();
+            Assert.Contains(notes, n => n.Contains("the import did not complete, so importErrors.log was not checked; import job", StringComparison.Ordinal)
+                && n.Contains("its cancel (DELETE /jobs/", StringComparison.Ordinal));
+            Assert.DoesNotContain(notes, n => n.Contains("(expected empty)", StringComparison.Ordinal));
         }
     }
 
