@@ -37,4 +37,24 @@ internal sealed class OpenSchedule
         }
         return _ramp + (n - _rampCalls) / _to;
     }
+
+    /// <summary>How many calls (at most <paramref name="limit"/>) are meant to leave before <paramref name="seconds"/>.</summary>
+    public long CallsBefore(double seconds, long limit)
+    {
+        // The intended times rise with n: the first call not before the end, by bisection.
+        long low = 0, high = limit;
+        while (low < high)
+        {
+            var mid = low + ((high - low) / 2);
+            if (IntendedSeconds(mid) < seconds)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+        return low;
+    }
 }

@@ -99,7 +99,14 @@ internal static class ReportWriter
             text.AppendLine();
             foreach (var r in behind)
             {
-                Line($"- **the load generator fell behind** in {r.Step} (round {r.Round}): its sends ended at {r.SubmitSeconds:0.00} s of a {r.ScheduledSeconds:0.00} s schedule, so its submitted calls/s is what this harness could send, not the model's rate");
+                if (r.UnsentCalls > 0)
+                {
+                    Line($"- **the load generator fell behind** in {r.Step} (round {r.Round}): it sent {r.Submitted:N0} of the {r.Submitted + r.UnsentCalls:N0} calls its schedule held before the step's end ({r.UnsentCalls:N0} never sent), so its submitted calls/s is what this harness could send, not the model's rate");
+                }
+                else
+                {
+                    Line($"- **the load generator fell behind** in {r.Step} (round {r.Round}): its sends ended at {r.SubmitSeconds:0.00} s of a {r.ScheduledSeconds:0.00} s schedule, so its submitted calls/s is what this harness could send, not the model's rate");
+                }
             }
         }
         var failures = report.Results.SelectMany(r => r.Failures.Select(f => (r.Step, r.Round, f.Key, f.Value))).ToList();
@@ -231,6 +238,8 @@ internal static class ReportWriter
             r.SubmitSeconds,
             r.TotalSeconds,
             r.Submitted,
+            r.UnsentCalls,
+            r.GeneratorBehind,
             r.Completed,
             r.Ok,
             r.Failed,

@@ -299,6 +299,30 @@ public sealed class StepRunnerTests
     }
 
     /// <summary>
+    /// Hostile review, 2026-12-07: an open step whose senders were behind when its duration ended sent 212,900 of the
+    /// 300,000 calls its schedule held, and nothing said so (the sends ended on time, cut short). Here each send blocks
+    /// its sender (one per core) for 4 ms per core, so together they send about 250 a second, half of open:500: the calls
+    /// never sent are counted and said.
+    /// </summary>
+    [Fact]
+    public async Task An_open_step_whose_duration_cut_its_senders_behind_counts_the_calls_never_sent_and_says_the_generator_fell_behind()
+    {
+        var step = new Step("echo", (_, _) =>
+        {
+            // The load: a sender that blocks (as a saturated machine's does), not a wait for anything.
+            Thread.Sleep(4 * Environment.ProcessorCount);
+            return ValueTask.FromResult<string?>(null);
+        });
+
+        var result = await StepRunner.RunAsync(step, LoadModel.Open(500), LongUnlessCounted with { Duration = TimeSpan.FromSeconds(1) }, 1, null, TestContext.Current.CancellationToken);
+
+        Assert.True(result.UnsentCalls > 0, $"{result.Submitted} sent, {result.UnsentCalls} unsent");
+        Assert.Equal(500, result.Submitted + result.UnsentCalls);
+        Assert.True(result.GeneratorBehind);
+        Assert.Contains($"it sent {result.Submitted:N0} of the 500 calls its schedule held before the step's end", ReportWriter.ToMarkdown(Report(result)), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Hostile review, 2026-12-04: the seconds in which nothing completed read 0 ms in every latency column (drawn at 0 in
     /// latency.png exactly when the target stalled), and seconds with no call at all had no row.
     /// </summary>
