@@ -323,6 +323,30 @@ public sealed class StepRunnerTests
     }
 
     /// <summary>
+    /// Hostile review, 2026-12-07: latency.png drew a line across seconds in which nothing was answered (a stall read as a
+    /// gentle slope), and throughput.png drew the last second the step ended early in as a full one (a false drop). Each run
+    /// of answered seconds is now its own line, and the plots leave out a last partial second (the CSV keeps it).
+    /// </summary>
+    [Fact]
+    public void The_plots_draw_each_run_of_answered_seconds_apart_and_leave_out_a_last_partial_second()
+    {
+        var recorder = new Recorder();
+        foreach (var second in new[] { 0.5, 1.5, 4.5, 5.2 })
+        {
+            recorder.Submit(second - 0.1);
+            recorder.Complete(second, 1000, null);
+        }
+        var timeline = recorder.Timeline();
+
+        var runs = Plots.AnsweredRuns(timeline);
+
+        Assert.Equal([[0L, 1], [4, 5]], runs.Select(r => r.Select(p => (long)p.Second).ToArray()).ToArray());
+        var step = Unanswered() with { Timeline = timeline, TotalSeconds = 5.3 };
+        Assert.Equal([0L, 1, 2, 3, 4], Plots.WholeSeconds(step).Select(p => (long)p.Second));
+        Assert.Equal(6, Plots.WholeSeconds(step with { TotalSeconds = 6.0 }).Count);
+    }
+
+    /// <summary>
     /// Hostile review, 2026-12-04: the seconds in which nothing completed read 0 ms in every latency column (drawn at 0 in
     /// latency.png exactly when the target stalled), and seconds with no call at all had no row.
     /// </summary>
