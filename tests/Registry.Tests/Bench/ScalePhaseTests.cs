@@ -74,7 +74,7 @@ public sealed class ScalePhaseTests(AzuriteFixture azurite)
     [InlineData("--fill", "import", "--mode", "memory")]
     [InlineData("--fill", "blobs", "--mode", "durable")]
     public void An_import_fill_outside_durable_mode_or_an_unknown_fill_is_refused(params string[] args) =>
-        Assert.Throws<ArgumentException>(() => ScaleOptions.Parse(args));
+        Assert.Throws<Registry.Bench.UsageException>(() => ScaleOptions.Parse(args));
 
     /// <summary>
     /// A fresh-machine suite run failed both scale tests with "The input string 'kB' was not in a correct format": the
