@@ -215,7 +215,8 @@ internal sealed class RegistryTarget : IAsyncDisposable
             // One line said in full: the limit's cancellation carries no more than "a task was canceled" (no inner
             // exception, so the harness prints no stack trace for what is an unreachable address).
             var cause = e is OperationCanceledException
-                ? lastRefusal is { } refusal ? $" (the last try: {refusal.GetType().Name}: {refusal.Message.TrimEnd('.')}); check that it runs and that --cluster-id is the cluster's Registry:ClusterId: a gateway of another cluster refuses the client alike" : ""
+                ? (lastRefusal is { } refusal ? $" (the last try: {refusal.GetType().Name}: {refusal.Message.TrimEnd('.')})" : "")
+                    + "; check that it runs and that --cluster-id is the cluster's Registry:ClusterId: a gateway of another cluster refuses the client alike"
                 : $" ({e.GetType().Name}: {e.Message})";
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                 $"no Orleans gateway{at} accepted the client within {connectLimit.TotalSeconds:0.###} s{cause}."));

@@ -31,8 +31,8 @@ public sealed class ExternalTargetTests
         Assert.Contains($"runs Registry:ServiceId '{serviceId}', not 'not-{serviceId}'", wrongService.Message, StringComparison.Ordinal);
 
         var wrongCluster = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            RegistryTarget.ConnectExternalAsync(gateway, "not-" + clusterId, serviceId, ct, TimeSpan.FromSeconds(3)));
-        Assert.Contains("accepted the client within 3 s", wrongCluster.Message, StringComparison.Ordinal);
+            RegistryTarget.ConnectExternalAsync(gateway, "not-" + clusterId, serviceId, ct, TimeSpan.FromSeconds(1)));
+        Assert.Contains("accepted the client within 1 s", wrongCluster.Message, StringComparison.Ordinal);
         Assert.Contains("--cluster-id is the cluster's Registry:ClusterId", wrongCluster.Message, StringComparison.Ordinal);
 
         await using var target = await RegistryTarget.ConnectExternalAsync(gateway, clusterId, serviceId, ct, TimeSpan.FromSeconds(30));
