@@ -142,33 +142,53 @@ public sealed partial class DeviceIndexGrain(
     /// <summary>
     /// Each suspect entry checked by its device, as the verification pass does (a phantom removes itself, a stale flag is
     /// corrected); one that cannot be checked yet (storage still away) stays for the next tick. Each unsettled id whose
-    /// write can no longer land is reconciled by its device, present or absent, as storage holds it now. The partition is
+    /// write can no longer land is reconciled by its device, present or absent, as storage holds it now. Up to
+    /// <see cref="VerifyConcurrency"/> devices at a time, as in the pass: one at a time, a partition left with thousands of
+    /// suspects by a restart while storage was away waited a storage timeout for each in turn. The partition is
     /// reentrant, so the devices' repairs reach it while this waits.
     /// </summary>
     private async Task CheckSuspects()
     {
         var now = clock.GetUtcNow();
         var unsettledFailures = new CheckFailures();
-        foreach (var (id, settled) in _unsettled.ToArray())
+        var due = _unsettled.Where(u => u.Value <= now).ToArray();
+        for (var start = 0; start < due.Length && !SiloStopping; start += VerifyConcurrency)
         {
-            // Removed only if no later failure of the same device asked again meanwhile.
-            if (settled <= now && await TryCheck(id, device => device.Reconcile(), unsettledFailures)
-                && _unsettled.TryGetValue(id, out var current) && current == settled)
+            var batch = new ArraySegment<KeyValuePair<string, DateTimeOffset>>(due, start, Math.Min(VerifyConcurrency, due.Length - start));
+            var reconciled = await Task.WhenAll(batch.Select(u => TryCheck(u.Key, device => device.Reconcile(), unsettledFailures)));
+            for (var i = 0; i < reconciled.Length; i++)
             {
-                _unsettled.Remove(id);
+                // Removed only if no later failure of the same device asked again meanwhile.
+                var (id, settled) = batch[i];
+                if (reconciled[i] && _unsettled.TryGetValue(id, out var current) && current == settled)
+                {
+                    _unsettled.Remove(id);
+                }
             }
         }
         var suspectFailures = new CheckFailures();
-        foreach (var id in _suspects.ToArray())
+        var suspects = _suspects.ToArray();
+        for (var start = 0; start < suspects.Length && !SiloStopping; start += VerifyConcurrency)
         {
-            if (!_entries.TryGet(id, out var enabled))
+            var batch = new List<(string Id, bool Enabled)>(VerifyConcurrency);
+            foreach (var id in new ArraySegment<string>(suspects, start, Math.Min(VerifyConcurrency, suspects.Length - start)))
             {
-                _suspects.Remove(id); // gone already
-                continue;
+                if (_entries.TryGet(id, out var enabled))
+                {
+                    batch.Add((id, enabled));
+                }
+                else
+                {
+                    _suspects.Remove(id); // gone already
+                }
             }
-            if (await TryCheck(id, device => device.Verify(enabled), suspectFailures))
+            var checkedNow = await Task.WhenAll(batch.Select(s => TryCheck(s.Id, device => device.Verify(s.Enabled), suspectFailures)));
+            for (var i = 0; i < checkedNow.Length; i++)
             {
-                _suspects.Remove(id);
+                if (checkedNow[i])
+                {
+                    _suspects.Remove(batch[i].Id);
+                }
             }
         }
         // One line a round, without a stack: storage away for minutes would otherwise log each entry every round.

@@ -113,6 +113,34 @@ public sealed class FailedWriteTests : IClassFixture<FlakyRegistryClusterFixture
     }
 
     /// <summary>
+    /// The partition's timer checks its suspects side by side, as the verification pass does: one at a time, a restart
+    /// while storage was away left each tick to wait a storage timeout per suspect in turn (thousands a partition at a
+    /// million devices). Every suspect's check is held in storage at once here; one at a time, only the first is reached.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_partitions_suspects_are_checked_side_by_side_not_one_after_another()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var first = NewId("vside");
+        var partition = DevicePartitioner.PartitionOf(first, RegistryClusterFixture.Partitions);
+        var phantoms = Enumerable.Range(0, 10_000).Select(i => i == 0 ? first : NewId("vside"))
+            .Where(id => DevicePartitioner.PartitionOf(id, RegistryClusterFixture.Partitions) == partition).Take(4).ToList();
+        Assert.Equal(4, phantoms.Count);
+        var before = await Statistics();
+        await PartitionOf(first).Upsert([.. phantoms.Select(id => new IndexEntry(id, true))]);
+        phantoms.ForEach(FlakyRegistryClusterFixture.DeviceFaults.FailReadsOf);
+        await RestartPartitionOf(first);
+        Assert.Equal(before.TotalDeviceCount + phantoms.Count, (await Statistics()).TotalDeviceCount);
+
+        var holds = phantoms.Select(FlakyRegistryClusterFixture.DeviceFaults.HoldNextReadOf).ToList();
+        phantoms.ForEach(FlakyRegistryClusterFixture.DeviceFaults.ReadableAgain);
+        await Task.WhenAll(holds.Select(h => h.Reached)).WaitAsync(ct);
+        holds.ForEach(h => h.Release());
+
+        Assert.Equal(before, await StatisticsOnceThey(s => s == before));
+    }
+
+    /// <summary>
     /// The same for a stored device whose entry is gone (a write that landed after its device had given up on it): the pass
     /// that met its row could not have it reconcile, and it stayed unlisted, uncounted and unread (GET 404) until the
     /// partition's next activation. Now it reconciles again on the timer, and its reads go to storage meanwhile.

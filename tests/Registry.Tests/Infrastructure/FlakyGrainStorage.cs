@@ -81,7 +81,7 @@ public sealed class StorageFaults
         {
             _late = null;
             _lateNext = false;
-            _hold = null;
+            _holds.Clear();
             _unreadable.Clear();
         }
     }
@@ -126,7 +126,20 @@ public sealed class StorageFaults
         }
     }
 
-    private (string Key, bool Read, StorageHold Hold)? _hold;
+    /// <summary>
+    /// Reads of the grain keyed <paramref name="key"/> that <see cref="FailReadsOf"/> made fail reach storage again (the other
+    /// faults stay).
+    /// </summary>
+    public void ReadableAgain(string key)
+    {
+        lock (_gate)
+        {
+            _unreadable.Remove(key);
+        }
+    }
+
+    /// <summary>Storage calls to hold, each taken by the first call of its key and kind; several keys can be held at once.</summary>
+    private readonly List<(string Key, bool Read, StorageHold Hold)> _holds = [];
 
     /// <summary>
     /// The next write or clear of the grain keyed <paramref name="key"/> waits before it reaches storage until the test releases it:
@@ -142,7 +155,7 @@ public sealed class StorageFaults
         var hold = new StorageHold();
         lock (_gate)
         {
-            _hold = (key, read, hold);
+            _holds.Add((key, read, hold));
         }
         return hold;
     }
@@ -151,12 +164,15 @@ public sealed class StorageFaults
     {
         lock (_gate)
         {
-            if (_hold is not { } hold || hold.Read != read || hold.Key != grainId.Key.ToString())
+            var key = grainId.Key.ToString();
+            var index = _holds.FindIndex(h => h.Read == read && h.Key == key);
+            if (index < 0)
             {
                 return null;
             }
-            _hold = null;
-            return hold.Hold;
+            var hold = _holds[index].Hold;
+            _holds.RemoveAt(index);
+            return hold;
         }
     }
 
