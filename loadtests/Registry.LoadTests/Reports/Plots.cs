@@ -14,10 +14,28 @@ internal static class Plots
 
     public static IReadOnlyList<string> Write(RunReport report, string folder)
     {
+        var plots = Build(report);
+        if (plots is null)
+        {
+            return [];
+        }
+        var (throughput, latency) = plots.Value;
+        var files = new[] { Path.Combine(folder, ThroughputFile), Path.Combine(folder, LatencyFile) };
+        throughput.SavePng(files[0], Width, Height);
+        latency.SavePng(files[1], Width, Height);
+        return files;
+    }
+
+    internal const int Width = 1100;
+    internal const int Height = 450;
+
+    /// <summary>The two plots of <paramref name="report"/>'s first round, or null when no step of it has a timeline.</summary>
+    internal static (Plot Throughput, Plot Latency)? Build(RunReport report)
+    {
         var steps = report.Results.Where(r => r.Round == 1 && r.Timeline.Count > 0).ToList();
         if (steps.Count == 0)
         {
-            return [];
+            return null;
         }
         var throughput = new Plot();
         var latency = new Plot();
@@ -71,16 +89,16 @@ internal static class Plots
         throughput.YLabel("per second");
         // Beside the plot, not on it: inside, it covered the stretch where throughput fell to zero (a review, 2026-12-07).
         throughput.ShowLegend(Edge.Right);
-        throughput.Axes.Bottom.Min = 0;
-        throughput.Axes.SetLimitsY(0, throughput.Axes.GetLimits().Top * 1.05);
+        // From 0, as a reader takes a throughput axis to be: the limits set before any render were replaced by the render's
+        // own autoscale (a drop from 1,000 to 900 a second filled the plot's height). Scaled to the data first, then pinned.
+        throughput.Axes.AutoScale();
+        var limits = throughput.Axes.GetLimits();
+        throughput.Axes.SetLimits(0, limits.Right, 0, limits.Top * 1.05);
         latency.Title($"{report.Scenario}: latency per second of each step");
         latency.XLabel("seconds into the step");
         latency.YLabel("ms");
         latency.ShowLegend(Edge.Right);
-        var files = new[] { Path.Combine(folder, ThroughputFile), Path.Combine(folder, LatencyFile) };
-        throughput.SavePng(files[0], 1100, 450);
-        latency.SavePng(files[1], 1100, 450);
-        return files;
+        return (throughput, latency);
     }
 
     /// <summary>The runs of consecutive seconds in which calls were answered, each drawn as its own line.</summary>

@@ -347,6 +347,33 @@ public sealed class StepRunnerTests
     }
 
     /// <summary>
+    /// Noticed at stop 55: throughput.png's y axis did not start at 0, so a drop from 1,000 to 900 a second filled the plot's
+    /// height (the limits set before saving were replaced by the render's own autoscale). Both axes start at 0 as drawn.
+    /// </summary>
+    [Fact]
+    public void The_throughput_plot_as_drawn_starts_both_axes_at_zero()
+    {
+        var recorder = new Recorder();
+        for (var second = 0; second < 5; second++)
+        {
+            for (var call = 0; call < (second == 2 ? 900 : 1000); call++)
+            {
+                recorder.Submit(second + 0.1);
+                recorder.Complete(second + 0.2, 1000, null);
+            }
+        }
+        var step = Unanswered() with { Timeline = recorder.Timeline(), TotalSeconds = 5.0 };
+
+        var (throughput, _) = Plots.Build(Report(step))!.Value;
+        using var image = throughput.GetImage(Plots.Width, Plots.Height);
+
+        var drawn = throughput.Axes.GetLimits();
+        Assert.Equal(0, drawn.Bottom);
+        Assert.Equal(0, drawn.Left);
+        Assert.True(drawn.Top >= 1000, $"top {drawn.Top}");
+    }
+
+    /// <summary>
     /// Hostile review, 2026-12-04: the seconds in which nothing completed read 0 ms in every latency column (drawn at 0 in
     /// latency.png exactly when the target stalled), and seconds with no call at all had no row.
     /// </summary>
