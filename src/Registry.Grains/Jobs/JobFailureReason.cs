@@ -15,6 +15,13 @@ internal static partial class JobFailureReason
     /// <summary>The reason for a failed call to the caller's storage while doing <paramref name="what"/> (e.g. "read the input blob 'x'").</summary>
     public static string OfStorage(string what, Exception exception) => $"Could not {what}: {Cause(exception)}.";
 
+    /// <summary>
+    /// The reason for an import whose input blob was replaced after the job first read it: a resume read the new blob from
+    /// the old one's byte offset and applied parts of two files (hostile review, 2026-12-07). The lines applied before stay.
+    /// </summary>
+    public static string InputChanged(string blobName) =>
+        $"The input blob '{blobName}' changed while the job ran: an import reads one version of its input; the new content was not applied. Start a new job to import it.";
+
     /// <summary>The reason for whatever ended the job: a storage failure keeps its sentence; anything else is the registry's own.</summary>
     public static string Of(Exception exception) => exception switch
     {
@@ -27,6 +34,8 @@ internal static partial class JobFailureReason
     {
         { Status: 401 or 403 } refused => $"access was refused (HTTP {refused.Status}{Code(refused)}); check the SAS token and its permissions",
         { Status: 404 } missing => $"not found (HTTP 404{Code(missing)})",
+        // Only the input's reads are conditional (on the version the job first read): the blob was written again since.
+        { Status: 412 } changed => $"it changed while the job ran (HTTP 412{Code(changed)}); the new content was not applied. Start a new job to import it",
         { Status: > 0 } other => $"the storage service answered HTTP {other.Status}{Code(other)}",
         _ when Unreachable(exception) => "the storage host did not answer",
         _ => "the blob could not be read or written",

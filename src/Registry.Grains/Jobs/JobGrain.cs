@@ -480,26 +480,37 @@ public sealed partial class JobGrain(
         var input = JobBlobs.Container(request.InputBlobContainerUri ?? "", "input").GetBlobClient(request.InputBlobName);
         var errorLog = JobBlobs.Container(request.OutputBlobContainerUri, "output").GetBlockBlobClient(JobBlobNames.ImportErrors);
 
-        var length = (await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () => input.GetPropertiesAsync(cancellationToken: stop))).Value.ContentLength;
-        if (!checkpoint.ErrorLogCreated)
+        var properties = (await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () => input.GetPropertiesAsync(cancellationToken: stop))).Value;
+        var length = properties.ContentLength;
+        if (checkpoint.InputETag is { } first && first != properties.ETag.ToString())
         {
-            // An empty log means no errors; writing it first proves the output writable before any line is applied.
-            await JobBlobs.Call($"write '{JobBlobNames.ImportErrors}' to the output container", () =>
-                errorLog.UploadAsync(new MemoryStream(), new BlobUploadOptions(), stop));
-            checkpoint.ErrorLogCreated = true;
+            throw new JobStorageException(JobFailureReason.InputChanged(request.InputBlobName));
+        }
+        if (!checkpoint.ErrorLogCreated || checkpoint.InputETag is null)
+        {
+            if (!checkpoint.ErrorLogCreated)
+            {
+                // An empty log means no errors; writing it first proves the output writable before any line is applied.
+                await JobBlobs.Call($"write '{JobBlobNames.ImportErrors}' to the output container", () =>
+                    errorLog.UploadAsync(new MemoryStream(), new BlobUploadOptions(), stop));
+                checkpoint.ErrorLogCreated = true;
+            }
+            checkpoint.InputETag = properties.ETag.ToString();
             await Store(stop);
         }
+        // Every read is of the version recorded: a blob replaced since answers 412, which fails the job (InputChanged).
+        var sameVersion = new BlobRequestConditions { IfMatch = new Azure.ETag(checkpoint.InputETag) };
 
         var replayTo = checkpoint.DispatchedTo;
         await using var stream = await JobBlobs.Call($"read the input blob '{request.InputBlobName}'", () =>
-            input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20 }, stop));
+            input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = checkpoint.Offset, BufferSize = 4 << 20, Conditions = sameVersion }, stop));
         var chunker = new ImportChunker(stream, checkpoint.Offset, options.Value.ImportChunkLines, options.Value.MaxLineBytes,
             $"The input blob '{request.InputBlobName}'");
         var inFlight = new Queue<InFlightChunk>();
         // The ids the file's lines before each chunk name (as 64-bit hashes: ~20 B each while the job runs): a create line
         // repeating one is read before its chunk is first sent (DoomedLines). A resumed run starts with those of the lines
         // before its checkpoint, which an earlier run applied.
-        var named = await NamedBefore(input, checkpoint.Offset, stop);
+        var named = await NamedBefore(input, checkpoint.Offset, sameVersion, stop);
         var pace = new ImportPace(options.Value.ImportChunksInFlight, options.Value.ImportLinesInFlight);
         var handedBack = checkpoint.HandedBack.ToDictionary(h => h.Offset);
         // A chunk whose dispatch is being stored: not sent yet, whatever storage says of how far chunks went.
@@ -644,7 +655,7 @@ public sealed partial class JobGrain(
     /// job started" and counted the line as applied, its 409001 lost. Costs a read of the input up to the checkpoint, once
     /// per resume (the lines are parsed for their ids only).
     /// </summary>
-    private async Task<HashSet<ulong>> NamedBefore(Azure.Storage.Blobs.BlobClient input, long to, CancellationToken stop)
+    private async Task<HashSet<ulong>> NamedBefore(Azure.Storage.Blobs.BlobClient input, long to, BlobRequestConditions sameVersion, CancellationToken stop)
     {
         var named = new HashSet<ulong>();
         if (to == 0)
@@ -653,7 +664,7 @@ public sealed partial class JobGrain(
         }
         var name = Job.Request.InputBlobName;
         await using var stream = await JobBlobs.Call($"read the input blob '{name}'", () =>
-            input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = 0, BufferSize = 4 << 20 }, stop));
+            input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Position = 0, BufferSize = 4 << 20, Conditions = sameVersion }, stop));
         var chunker = new ImportChunker(stream, 0, options.Value.ImportChunkLines, options.Value.MaxLineBytes, $"The input blob '{name}'");
         var started = clock.GetTimestamp();
         while (await JobBlobs.Call($"read the input blob '{name}'", () => chunker.Next(stop)) is { } chunk && chunk.Offset < to)

@@ -49,6 +49,13 @@ public sealed class ImportCheckpoint
     /// held deletes only; the name is the stored state's.)
     /// </summary>
     [Id(5)] public List<long> DoomedDeletes { get; set; } = [];
+
+    /// <summary>
+    /// The ETag of the input blob as the job first read it: every later read of the input, a resume's included, is of that
+    /// version. A resume once read a blob replaced meanwhile from the old one's byte offset and applied parts of two files
+    /// (hostile review, 2026-12-07). Null in a checkpoint stored before it was kept: such a job records the blob as it finds it.
+    /// </summary>
+    [Id(6)] public string? InputETag { get; set; }
 }
 
 /// <summary>

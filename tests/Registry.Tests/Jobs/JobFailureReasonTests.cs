@@ -43,6 +43,20 @@ public sealed class JobFailureReasonTests(AzuriteFixture azurite) : IAsyncLifeti
         Assert.DoesNotContain("Exception", reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: the input's reads are conditional on the version the job first read, so an input written
+    /// again while the job reads it answers 412. The reason says what happened, not only the status.
+    /// </summary>
+    [Fact]
+    public void A_read_of_an_input_blob_written_again_since_the_job_first_read_it_fails_the_job_saying_it_changed()
+    {
+        var reason = JobFailureReason.OfStorage("read the input blob 'devices.txt'",
+            new Azure.RequestFailedException(412, "The condition specified using HTTP conditional header(s) is not met.", "ConditionNotMet", null));
+
+        AssertShortAndClean(reason);
+        Assert.Equal("Could not read the input blob 'devices.txt': it changed while the job ran (HTTP 412 ConditionNotMet); the new content was not applied. Start a new job to import it.", reason);
+    }
+
     [Fact]
     public async Task A_job_failed_by_an_unreachable_storage_host_has_a_short_reason_naming_it()
     {

@@ -199,6 +199,51 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         Assert.Contains("\"errorCode\":400012", logged, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: an import whose input blob was written again while it ran, then stopped (SIGTERM) and
+    /// resumed, read the new blob from the old one's checkpoint and ended <c>completed</c> with parts of both files
+    /// applied (17,353 devices from a 15,000-line file). The job keeps the version it first read: the resume finds the
+    /// blob changed and fails saying so, with none of the new lines applied.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task An_import_whose_input_blob_is_written_again_before_its_resume_fails_saying_so_and_applies_none_of_the_new_lines()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var probe = new ChunkProbe(holdKey: 0);
+        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
+        {
+            o.ImportChunkLines = 10;
+            o.ImportChunksInFlight = 2;
+        });
+        var grains = cluster.Grains;
+        var first = Enumerable.Range(0, 20).Select(i => $"rw-first-{i:D2}").ToArray();
+        var second = Enumerable.Range(0, 40).Select(i => $"rw-second-{i:D2}").ToArray();
+        var (container, sas) = await NewContainerAsync(azurite);
+        await UploadLinesAsync(container, "devices.txt", first.Select(id => Line(new { id, importMode = "create" })));
+        var job = await grains.GetGrain<IJobRegistryGrain>(0).Create(new JobRequest { Type = JobType.Import, InputBlobContainerUri = sas, OutputBlobContainerUri = sas });
+        var jobGrain = grains.GetGrain<IJobGrain>(job.JobId);
+        await probe.Held.WaitAsync(Bound, cancellation);
+        await probe.WhenFinished(f => f.Count == 1).WaitAsync(Bound, cancellation);
+
+        await UploadLinesAsync(container, "devices.txt", second.Select(id => Line(new { id, importMode = "create", status = "disabled" })));
+        // The job's silo stops it (as a SIGTERM does): it hands back the chunk held in flight, and its next activation resumes.
+        await jobGrain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        probe.Release();
+        var ended = await WaitForEndAsync(jobGrain, cancellation);
+
+        Assert.Equal(JobStatus.Failed, ended.Status);
+        Assert.Equal("The input blob 'devices.txt' changed while the job ran: an import reads one version of its input; the new content was not applied. Start a new job to import it.", ended.FailureReason);
+        foreach (var id in second)
+        {
+            Assert.Null(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+        foreach (var id in first.Skip(10))
+        {
+            Assert.NotNull(await grains.GetGrain<IDeviceGrain>(id).Get());
+        }
+        await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, cancellation);
+    }
+
     private static async Task<JobProperties> WaitForEndAsync(IJobGrain job, CancellationToken cancellation)
     {
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
