@@ -24,6 +24,9 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Heartbeat:GraceSeconds=30", "Registry:Heartbeat:GraceSeconds=30 is set without Registry:Heartbeat:IntervalSeconds")]
     [InlineData("Role=client", "Registry:Role=client is not a role")]
     [InlineData("SiloPort=0", "Registry:SiloPort=0 cannot pick a free port")]
+    // Hostile review, 2026-12-07: a misspelt name was ignored (monitoring quietly off).
+    [InlineData("Heartbeat:IntervalSecond=30", "Registry:Heartbeat:IntervalSecond is not a setting")]
+    [InlineData("IndexPartiton=8", "Registry:IndexPartiton is not a setting")]
     public async Task An_invalid_setting_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing(string setting, string named)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -1,0 +1,101 @@
+using System.Reflection;
+using Registry.Gateway.Throttling;
+
+namespace Registry.Host;
+
+/// <summary>
+/// Refuses a name under <c>Registry</c> that no setting has: the configuration binder ignores one, so a misspelt
+/// <c>Registry__Heartbeat__IntervalSecond=30</c> started the registry with monitoring off and said nothing (hostile review,
+/// 2026-12-07). The names are those of the settings classes the host binds the section to, matched as configuration
+/// matches them (case aside); dictionary keys (policy names, throttle overrides) and list indexes (routes) are the
+/// operator's own, and what is below them is checked again.
+/// </summary>
+internal static class UnknownSettings
+{
+    /// <summary>The classes bound under <c>Registry</c>, by the name of their subsection (null: the section itself).</summary>
+    private static readonly (string? Section, Type Type)[] Bound =
+    [
+        (null, typeof(RegistrySettings)),
+        (ObservabilitySettings.Section, typeof(ObservabilitySettings)),
+        (OtlpSettings.Section, typeof(OtlpSettings)),
+        (DashboardSettings.Section, typeof(DashboardSettings)),
+        (ThrottlingOptions.Section, typeof(ThrottlingOptions)),
+    ];
+
+    /// <summary>Properties of a bound class that are bound from elsewhere (their own subsection of <c>Registry</c>), not below it.</summary>
+    private static readonly HashSet<(Type, string)> BoundElsewhere =
+    [
+        (typeof(ObservabilitySettings), nameof(ObservabilitySettings.Otlp)),
+        (typeof(ObservabilitySettings), nameof(ObservabilitySettings.Dashboard)),
+    ];
+
+    public static void Refuse(IConfigurationSection registry)
+    {
+        var unknown = new List<string>();
+        foreach (var child in registry.GetChildren())
+        {
+            if (Bound.FirstOrDefault(b => string.Equals(b.Section, child.Key, StringComparison.OrdinalIgnoreCase)) is { Type: { } type })
+            {
+                Walk(child, type, unknown);
+            }
+            else if (Property(typeof(RegistrySettings), child.Key) is { } property)
+            {
+                Inspect(child, property.PropertyType, unknown);
+            }
+            else
+            {
+                unknown.Add(child.Path);
+            }
+        }
+        if (unknown.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"Invalid configuration, nothing was started: {string.Join(", ", unknown)} {(unknown.Count == 1 ? "is not a setting" : "are not settings")} of the registry (misspelt?); the README's Configuration section lists them.");
+        }
+    }
+
+    private static void Walk(IConfigurationSection section, Type type, List<string> unknown)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (Property(type, child.Key) is { } property)
+            {
+                Inspect(child, property.PropertyType, unknown);
+            }
+            else
+            {
+                unknown.Add(child.Path);
+            }
+        }
+    }
+
+    private static PropertyInfo? Property(Type type, string name) =>
+        type.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is { } property
+            && property.GetIndexParameters().Length == 0 && !BoundElsewhere.Contains((type, property.Name))
+            ? property
+            : null;
+
+    /// <summary>What is below a setting of type <paramref name="type"/>: nothing for a value, its entries for a dictionary or list, its settings for a class.</summary>
+    private static void Inspect(IConfigurationSection section, Type type, List<string> unknown)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsGenericType && type.GetGenericTypeDefinition() is var generic
+            && (generic == typeof(Dictionary<,>) || generic == typeof(List<>) || generic == typeof(IReadOnlyList<>)))
+        {
+            var element = type.GetGenericArguments()[^1];
+            foreach (var entry in section.GetChildren())
+            {
+                Inspect(entry, element, unknown);
+            }
+        }
+        else if (type.IsClass && type != typeof(string) && type.Namespace?.StartsWith("Registry", StringComparison.Ordinal) == true)
+        {
+            Walk(section, type, unknown);
+        }
+        else
+        {
+            // A value: a name below it is no setting (Registry:IndexPartitions:Count=8).
+            unknown.AddRange(section.GetChildren().Select(c => c.Path));
+        }
+    }
+}

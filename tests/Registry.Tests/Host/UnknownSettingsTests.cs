@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Configuration;
+using Registry.Host;
+
+namespace Registry.Tests.Host;
+
+/// <summary>
+/// A name under <c>Registry</c> that is no setting refuses the start (hostile review, 2026-12-07: a misspelt
+/// <c>Registry__Heartbeat__IntervalSecond</c> started the registry with monitoring off, and said nothing); every documented
+/// name, nested ones, dictionary keys and list indexes included, is accepted.
+/// </summary>
+public sealed class UnknownSettingsTests
+{
+    private static IConfigurationSection Registry(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>("Registry:" + s.Key, s.Value)))
+            .Build()
+            .GetSection("Registry");
+
+    [Fact]
+    public void Every_kind_of_documented_name_is_accepted_whatever_its_case()
+    {
+        UnknownSettings.Refuse(Registry(
+            ("IndexPartitions", "256"), ("storageconnectionstring", "x"), ("Heartbeat:IntervalSeconds", "30"), ("Heartbeat:GraceSeconds", "10"),
+            ("Authentication:TokenCacheSize", "10"), ("AccessPolicies:scripts:PrimaryKey", "k"), ("AccessPolicies:scripts:Rights", "RegistryRead"),
+            ("Routes:0:Name", "r"), ("Routes:0:Source", "DeviceLifecycleEvents"), ("Routes:0:Enabled", "true"),
+            ("Throttling:Enabled", "true"), ("Throttling:Overrides:DeviceToCloudSends", "100"), ("Observability:Port", "9464"),
+            ("Observability:ListenAddress", "127.0.0.1"), ("Otlp:Endpoint", "http://127.0.0.1:4317"), ("Dashboard:Password", "p")));
+    }
+
+    [Theory]
+    [InlineData("Heartbeat:IntervalSecond", "Registry:Heartbeat:IntervalSecond is not a setting")]
+    [InlineData("IndexPartiton", "Registry:IndexPartiton is not a setting")]
+    [InlineData("AccessPolicies:scripts:PrimaryKy", "Registry:AccessPolicies:scripts:PrimaryKy is not a setting")]
+    [InlineData("Routes:0:Sorce", "Registry:Routes:0:Sorce is not a setting")]
+    [InlineData("Observability:Otlp:Endpoint", "Registry:Observability:Otlp is not a setting")]
+    [InlineData("IndexPartitions:Count", "Registry:IndexPartitions:Count is not a setting")]
+    public void A_name_no_setting_has_refuses_the_start_naming_it(string key, string named)
+    {
+        var refused = Assert.Throws<RegistryStartupException>(() => UnknownSettings.Refuse(Registry(("HttpsPort", "8443"), (key, "1"))));
+
+        Assert.StartsWith("Invalid configuration, nothing was started: ", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(named, refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("HttpsPort", refused.Message, StringComparison.Ordinal);
+    }
+}
