@@ -1,5 +1,16 @@
 using Registry.Host;
 
+if (HostUsage.IsHelp(args))
+{
+    Console.Out.Write(HostUsage.Text);
+    return 0;
+}
+if (HostUsage.IsVersion(args))
+{
+    Console.Out.WriteLine($"Registry.Host {HostUsage.Version}");
+    return 0;
+}
+
 // A stop that comes before the host takes signals itself (its first second or two) stops the start the same way.
 using var earlyStop = EarlyStop.Register();
 try
