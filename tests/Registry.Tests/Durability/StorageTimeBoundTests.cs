@@ -82,6 +82,40 @@ public sealed class StorageTimeBoundTests
         Assert.Contains("Azure.RequestFailedException: Server busy", lines[2], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: with Azurite stopped 32 s, one silo logged 264 warnings of 55-76 lines each, the SDK's
+    /// retry dump of one refused connection. A request storage gave no answer to is one line naming the cause, without a
+    /// stack, at most one every 5 s with the count of those since; what storage answered (above) keeps its stack.
+    /// </summary>
+    [Fact]
+    public async Task Requests_storage_gave_no_answer_to_are_logged_as_one_line_without_a_stack_at_most_every_five_seconds_with_the_count_since()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new CapturedLogs();
+        using var factory = new LoggerFactory([logs]);
+        var bound = new StorageTimeBound(Timeout, new Logger<StorageTimeBound>(factory), requestsInFlight: 4, time);
+        static Exception Refused() => new AggregateException("Retry failed after 3 tries. Retry settings can be adjusted in ClientOptions.Retry.",
+            new Azure.RequestFailedException("Connection refused (127.0.0.1:1)",
+                new HttpRequestException("Connection refused (127.0.0.1:1)", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused))));
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.Run(Task.FromException(Refused())));
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+        time.Advance(StorageTimeBound.UnreachableLogInterval);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => bound.RunLong(Task.FromException<int>(Refused())));
+
+        var lines = logs.Lines.Select(l => l.Text).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.StartsWith("Storage could not be reached or failed the request", l, StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.Contains("No answer: SocketException: Connection refused", l, StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.DoesNotContain("Retry failed", l, StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.DoesNotContain('\n', l));
+        Assert.Contains("(0 more requests since the last such line", lines[0], StringComparison.Ordinal);
+        Assert.Contains("(2 more requests since the last such line", lines[1], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_slot_given_back_by_a_failed_request_serves_the_next_one()
     {
