@@ -66,7 +66,7 @@ public static class ExclusiveStart
     }
 
     /// <summary>
-    /// Fails with one message naming every endpoint another process already listens on (port 0 is always free), or
+    /// Fails with one message naming every endpoint another process already uses (port 0 is always free), or
     /// every endpoint whose address is not one of this machine's (the bind would fail there whatever the port).
     /// </summary>
     public static void EnsureFree(IEnumerable<(string Setting, IPEndPoint Endpoint)> endpoints)
@@ -83,7 +83,9 @@ public static class ExclusiveStart
         if (taken.Count > 0)
         {
             throw new RegistryStartupException(
-                $"Another process is already listening on {string.Join(", ", taken)}: is this registry already running? Nothing was started; stop the other process or choose other ports.");
+                // Not "listening" alone: a connection's local port is as much in use, and a review was sent looking for a
+                // server where only a client socket held the port (2026-12-07).
+                $"Another process is using {string.Join(", ", taken)} (listening there, or holding the port for one of its connections): is this registry already running? Nothing was started; stop the other process or choose other ports.");
         }
     }
 

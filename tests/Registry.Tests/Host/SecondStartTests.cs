@@ -50,7 +50,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         var exitCode = await ExitCodeUnlessListening(second, ct);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("Another process is already listening on Registry:SiloPort", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Another process is using Registry:SiloPort", second.Output, StringComparison.Ordinal);
         Assert.Contains("Registry:GatewayPort", second.Output, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(DevicePath, ct)).StatusCode);
     }
@@ -82,7 +82,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         var exitCode = await ExitCodeUnlessListening(second, ct);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("Another process is already listening on Registry:HttpsPort", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Another process is using Registry:HttpsPort", second.Output, StringComparison.Ordinal);
         Assert.Contains("Registry:SiloPort", second.Output, StringComparison.Ordinal);
         // The second never started a silo: no row of its own, and nobody was declared dead.
         var after = await Members(membership, ct);
@@ -113,7 +113,7 @@ public sealed class SecondStartTests(AzuriteFixture azurite)
         var exitCode = await ExitCodeUnlessListening(host, ct);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("Another process is already listening on Registry:HttpsPort", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Another process is using Registry:HttpsPort", host.Output, StringComparison.Ordinal);
         if (folderExists)
         {
             Assert.Empty(Directory.EnumerateFileSystemEntries(data));

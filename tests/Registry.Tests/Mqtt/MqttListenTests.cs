@@ -26,7 +26,7 @@ public sealed class MqttListenTests
 
         Assert.Equal(1, exitCode);
         var line = Assert.Single(host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Contains($"Another process is already listening on Registry:MqttPort 127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.Contains($"Another process is using Registry:MqttPort 127.0.0.1:{port}", line, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 120_000)]
