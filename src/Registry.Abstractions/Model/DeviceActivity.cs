@@ -24,7 +24,8 @@ public enum DeviceAccess
     SessionReplaced = 4,
     /// <summary>
     /// The session is unknown to this activation (it was re-activated after a failure): the edge calls
-    /// <see cref="IDeviceGrain.Connect"/> again with the same session, then goes on.
+    /// <see cref="IDeviceGrain.Connect"/> again with the same session, then goes on. To <see cref="IDeviceGrain.Reattach"/>:
+    /// the session has ended at the grain already (its Disconnect came first), so it is not taken again.
     /// </summary>
     SessionUnknown = 5,
 }

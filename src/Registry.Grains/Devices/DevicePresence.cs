@@ -12,6 +12,9 @@ internal sealed class DevicePresence
     private IDeviceSessionObserver? _observer;
     private string? _sessionKey;
 
+    /// <summary>The session this activation last ended (<see cref="Disconnect"/>): a <see cref="Reattach"/> of it came too late.</summary>
+    private Guid? _endedSessionId;
+
     public DeviceConnectionState ConnectionState { get; private set; }
 
     public DateTime ConnectionStateUpdatedTime { get; private set; }
@@ -87,6 +90,12 @@ internal sealed class DevicePresence
         {
             return current == session.SessionId ? DeviceAccess.Granted : DeviceAccess.SessionReplaced;
         }
+        if (session.SessionId == _endedSessionId)
+        {
+            // The edge's refresh of a session whose Disconnect it sent meanwhile, arriving after it: taken, it showed the
+            // device Connected again until the edge ended it a second time (a fresh-clone run read that moment, 2026-12-07).
+            return DeviceAccess.SessionUnknown;
+        }
         Take(session, now);
         return DeviceAccess.Granted;
     }
@@ -111,6 +120,7 @@ internal sealed class DevicePresence
         {
             return false;
         }
+        _endedSessionId = sessionId;
         _sessionId = null;
         _observer = null;
         _sessionKey = null;

@@ -166,6 +166,30 @@ public sealed class DevicePresenceTests(PresenceClusterFixture fixture) : IClass
         Assert.Equal(DeviceConnectionState.Disconnected, (await fixture.Device(id).Get())!.ConnectionState);
     }
 
+    /// <summary>
+    /// A fresh-clone run (2026-12-07): the edge's session refresh, out when the connection dropped, reached the grain after
+    /// the session's Disconnect and showed the device Connected until the edge ended it again. A session the grain has
+    /// ended is not taken back by a late Reattach.
+    /// </summary>
+    [Fact]
+    public async Task A_reattach_arriving_after_its_sessions_disconnect_leaves_the_device_disconnected()
+    {
+        var (id, primary, _) = await NewDeviceAsync();
+        var session = Session(primary);
+        await fixture.Device(id).Connect(session);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(5));
+        await fixture.Device(id).Disconnect(session.SessionId);
+        var disconnected = (await fixture.Device(id).Get())!;
+        fixture.Clock.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(DeviceAccess.SessionUnknown, await fixture.Device(id).Reattach(session));
+
+        var device = (await fixture.Device(id).Get())!;
+        Assert.Equal(DeviceConnectionState.Disconnected, device.ConnectionState);
+        Assert.Equal(disconnected.ConnectionStateUpdatedTime, device.ConnectionStateUpdatedTime);
+        Assert.Equal(DeviceAccess.Granted, await fixture.Device(id).Connect(Session(primary)));
+    }
+
     [Fact]
     public async Task After_an_acknowledged_disable_connect_and_message_answer_Disabled_and_the_open_session_is_closed_as_Disabled()
     {
