@@ -63,7 +63,7 @@ internal sealed partial class SharedAccessMiddleware(
         {
             // A device lookup failed (silo away, timeout): a server-side failure, answered like any other.
             var (code, message) = RegistryErrors.Map(e);
-            LogLookupFailed(logger, e, request.Method, path);
+            LogLookupFailure(logger, e, code, message, request.Method, path);
             await LegacyError.Create(context, code, message).ExecuteAsync(context);
             return;
         }
@@ -80,6 +80,26 @@ internal sealed partial class SharedAccessMiddleware(
     [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Refused {Method} {Path}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string method, string path, string reason);
 
+    /// <summary>
+    /// A lookup the cluster or storage could not answer (503: the layer below has logged its cause) is one line with the
+    /// answer's text; anything else keeps its stack. A review (2026-12-07) saw a stack per request answered 503 while
+    /// storage was stopped.
+    /// </summary>
+    internal static void LogLookupFailure(ILogger logger, Exception exception, RegistryErrorCode code, string message, string method, string path)
+    {
+        if (code == RegistryErrorCode.ServiceUnavailable)
+        {
+            LogLookupUnavailable(logger, method, path, message);
+        }
+        else
+        {
+            LogLookupFailed(logger, exception, method, path);
+        }
+    }
+
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}")]
     private static partial void LogLookupFailed(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Could not check access for {Method} {Path}: answered 503 ServiceUnavailable ({Reason})")]
+    private static partial void LogLookupUnavailable(ILogger logger, string method, string path, string reason);
 }

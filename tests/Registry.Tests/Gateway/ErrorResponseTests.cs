@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Registry.Abstractions;
 using Registry.Gateway.Errors;
+using Registry.Gateway.Security;
 using Registry.Gateway.Wire;
 using Registry.Tests.Infrastructure;
 
@@ -132,6 +133,31 @@ public class ErrorResponseTests
         var failed = logs.Lines[^1];
         Assert.Equal(LogLevel.Error, failed.Level);
         Assert.Contains("a bug", failed.Text);
+    }
+
+    /// <summary>
+    /// The same for the device lookup of a device's token (hostile review, 2026-12-07: the gateway logged a stack for each
+    /// request answered 503 while storage was stopped): 503 is one line with its text, anything else keeps its stack.
+    /// </summary>
+    [Fact]
+    public void An_access_check_the_cluster_could_not_answer_is_logged_without_a_stack_and_a_failure_with_it()
+    {
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var logger = factory.CreateLogger<SharedAccessMiddleware>();
+        var unavailable = new StorageUnavailableException("Storage did not answer within 5 s. Retry later.");
+        var (code, message) = RegistryErrors.Map(unavailable);
+
+        SharedAccessMiddleware.LogLookupFailure(logger, unavailable, code, message, "POST", "/devices/d1/messages/events");
+
+        var line = Assert.Single(logs.Lines);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Equal("Could not check access for POST /devices/d1/messages/events: answered 503 ServiceUnavailable (Storage did not answer within 5 s. Retry later.)", line.Text);
+
+        var bug = new InvalidOperationException("a bug");
+        var (bugCode, bugMessage) = RegistryErrors.Map(bug);
+        SharedAccessMiddleware.LogLookupFailure(logger, bug, bugCode, bugMessage, "GET", "/devices/d1");
+        Assert.Contains("System.InvalidOperationException: a bug", logs.Lines[^1].Text, StringComparison.Ordinal);
     }
 
     [Fact]
