@@ -69,9 +69,15 @@ internal static class UnknownSettings
         }
     }
 
+    /// <summary>
+    /// The setting <paramref name="name"/> of <paramref name="type"/>: a property the binder sets (a public setter), or one
+    /// it fills in place (a class or collection it can only get). A value the class computes (<c>StorageTimeout</c>, from
+    /// <c>StorageTimeoutSeconds</c>) is no setting: the binder ignores it.
+    /// </summary>
     private static PropertyInfo? Property(Type type, string name) =>
         type.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is { } property
             && property.GetIndexParameters().Length == 0 && !BoundElsewhere.Contains((type, property.Name))
+            && (property.SetMethod is { IsPublic: true } || !property.PropertyType.IsValueType && property.PropertyType != typeof(string))
             ? property
             : null;
 

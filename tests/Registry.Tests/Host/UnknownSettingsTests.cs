@@ -34,6 +34,8 @@ public sealed class UnknownSettingsTests
     [InlineData("Routes:0:Sorce", "Registry:Routes:0:Sorce is not a setting")]
     [InlineData("Observability:Otlp:Endpoint", "Registry:Observability:Otlp is not a setting")]
     [InlineData("IndexPartitions:Count", "Registry:IndexPartitions:Count is not a setting")]
+    // A value the settings compute, not one they are given: the binder ignores it.
+    [InlineData("StorageTimeout", "Registry:StorageTimeout is not a setting")]
     public void A_name_no_setting_has_refuses_the_start_naming_it(string key, string named)
     {
         var refused = Assert.Throws<RegistryStartupException>(() => UnknownSettings.Refuse(Registry(("HttpsPort", "8443"), (key, "1"))));
