@@ -82,11 +82,7 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         Assert.True(JobGrain.MaxStoreAttempts > refusals);
         var cancellation = TestContext.Current.CancellationToken;
         var probe = new ChunkProbe(holdKey: 0);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 10;
-            o.ImportChunksInFlight = 2;
-        });
+        await using var cluster = await DeployWithTwoChunksOfTenAsync(probe);
         var ids = Enumerable.Range(0, 40).Select(i => $"ck{refusals}-{i:D2}").ToArray();
         var (container, sas) = await NewContainerAsync(azurite);
         await UploadLinesAsync(container, "devices.txt", ids.Select(id => Line(new { id, importMode = "create", statusReason = "imported" })));
@@ -142,11 +138,7 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         // Chunk 0 is held at its worker; chunk 1 is applied. The cancel answers only once chunk 0 has stopped.
         var cancellation = TestContext.Current.CancellationToken;
         var probe = new ChunkProbe(holdKey: 0);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 10;
-            o.ImportChunksInFlight = 2;
-        });
+        await using var cluster = await DeployWithTwoChunksOfTenAsync(probe);
         var grains = cluster.Grains;
         var ids = Enumerable.Range(0, 20).Select(i => $"cx-{i:D2}").ToArray();
         var (container, sas) = await NewContainerAsync(azurite);
@@ -210,11 +202,7 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
     {
         var cancellation = TestContext.Current.CancellationToken;
         var probe = new ChunkProbe(holdKey: 0);
-        await using var cluster = await JobCluster.DeployAsync(azurite, probe, o =>
-        {
-            o.ImportChunkLines = 10;
-            o.ImportChunksInFlight = 2;
-        });
+        await using var cluster = await DeployWithTwoChunksOfTenAsync(probe);
         var grains = cluster.Grains;
         var first = Enumerable.Range(0, 20).Select(i => $"rw-first-{i:D2}").ToArray();
         var second = Enumerable.Range(0, 40).Select(i => $"rw-second-{i:D2}").ToArray();
@@ -243,6 +231,13 @@ public sealed class JobResilienceTests(AzuriteFixture azurite)
         }
         await cluster.UntilNoReminderRowsAsync(JobGrain.ResumeReminder, cancellation);
     }
+
+    /// <summary>A cluster whose imports go in chunks of 10 lines, two in flight: chunk 0 can be held while chunk 1 is applied.</summary>
+    private Task<JobCluster> DeployWithTwoChunksOfTenAsync(ChunkProbe probe) => JobCluster.DeployAsync(azurite, probe, o =>
+    {
+        o.ImportChunkLines = 10;
+        o.ImportChunksInFlight = 2;
+    });
 
     private static async Task<JobProperties> WaitForEndAsync(IJobGrain job, CancellationToken cancellation)
     {
