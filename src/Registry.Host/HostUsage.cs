@@ -34,7 +34,8 @@ internal static class HostUsage
           Registry:ClusterId, ServiceId     which cluster a silo or gateway joins
           Registry:DataFolder               where generated keys and certificates go
           Registry:Heartbeat:IntervalSeconds, GraceSeconds
-                                            the missed-heartbeat default (off unless set)
+                                            the missed-heartbeat default (off unless set; 0: off;
+                                            durable: the cluster's, a silo without it takes it)
         A misspelt or invalid setting stops the start with one line naming it (exit code 1).
         README.md ("Configuration") lists every setting.
         """;

@@ -47,7 +47,8 @@ public sealed partial class RegistrySettings
 
     /// <summary>
     /// Seconds between a durable edge's reads of the cluster's shared access policies: the longest a regenerated key
-    /// takes to be honoured by every gateway (and the old one refused).
+    /// takes to be honoured by every gateway (and the old one refused). A durable silo re-reads the cluster's heartbeat
+    /// default as often (<see cref="ClusterHeartbeatDefault"/>).
     /// </summary>
     public double AccessPolicyRefreshSeconds { get; set; } = 30;
 
@@ -767,7 +768,9 @@ public sealed partial class RegistrySettings
 
 /// <summary>
 /// The registry's default heartbeat policy (<c>Registry:Heartbeat:IntervalSeconds</c> and <c>GraceSeconds</c>, whole
-/// seconds): off unless an interval is set; grace 0 unless set. Devices override it with <c>PUT /devices/{id}/heartbeat</c>.
+/// seconds): off unless an interval is set (<c>0</c> says off); grace 0 unless set. Devices override it with
+/// <c>PUT /devices/{id}/heartbeat</c>. In durable mode the cluster keeps it in its storage (<see cref="ClusterHeartbeatDefault"/>):
+/// a silo that sets none takes the stored one, a silo that sets one (0 included) makes it the cluster's.
 /// </summary>
 public sealed class HeartbeatSettings
 {
@@ -775,7 +778,10 @@ public sealed class HeartbeatSettings
 
     public int? GraceSeconds { get; set; }
 
-    public HeartbeatPolicy? DefaultPolicy => IntervalSeconds is { } interval ? new HeartbeatPolicy(interval, GraceSeconds ?? 0) : null;
+    /// <summary>Whether this process says what the default is (an interval, or 0 for off), rather than leaving it to the cluster.</summary>
+    public bool IsSet => IntervalSeconds is not null;
+
+    public HeartbeatPolicy? DefaultPolicy => IntervalSeconds is { } interval and not 0 ? new HeartbeatPolicy(interval, GraceSeconds ?? 0) : null;
 
     /// <summary>One line naming the setting when the policy cannot be used, else null.</summary>
     public string? Problem()
@@ -786,10 +792,16 @@ public sealed class HeartbeatSettings
                 ? $"Registry:Heartbeat:GraceSeconds={grace} is set without Registry:Heartbeat:IntervalSeconds: set an interval (monitoring is off without one), or remove the grace."
                 : null;
         }
+        if (IntervalSeconds == 0)
+        {
+            return GraceSeconds is { } offGrace and not 0
+                ? $"Registry:Heartbeat:GraceSeconds={offGrace} is set with Registry:Heartbeat:IntervalSeconds=0 (monitoring off): set an interval, or remove the grace."
+                : null;
+        }
         var policy = DefaultPolicy!;
         if (policy.IntervalSeconds is < HeartbeatPolicy.MinIntervalSeconds or > HeartbeatPolicy.MaxSeconds)
         {
-            return $"Registry:Heartbeat:IntervalSeconds={policy.IntervalSeconds} is out of range: use {HeartbeatPolicy.MinIntervalSeconds} to {HeartbeatPolicy.MaxSeconds} seconds (or remove it: monitoring off).";
+            return $"Registry:Heartbeat:IntervalSeconds={policy.IntervalSeconds} is out of range: use {HeartbeatPolicy.MinIntervalSeconds} to {HeartbeatPolicy.MaxSeconds} seconds, or 0 for monitoring off.";
         }
         return policy.GraceSeconds is < 0 or > HeartbeatPolicy.MaxSeconds
             ? $"Registry:Heartbeat:GraceSeconds={policy.GraceSeconds} is out of range: use 0 to {HeartbeatPolicy.MaxSeconds} seconds."

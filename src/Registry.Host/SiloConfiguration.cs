@@ -341,6 +341,12 @@ public static class SiloConfiguration
         var heartbeatTable = Tables(settings).GetTableClient(tableName + "Heartbeats");
         silo.Services.AddKeyedSingleton<IHeartbeatStore>(HeartbeatStore, new TableHeartbeatStore(heartbeatTable, settings.LoadRoundTripTimeout));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new CreateTable(heartbeatTable, TableStage));
+        // The registry-wide default is the cluster's, kept in its storage and in force here before this silo joins: a silo
+        // started without Registry:Heartbeat no longer leaves the devices it hosts unmonitored (ClusterHeartbeatDefault).
+        var settingsTable = Tables(settings).GetTableClient(tableName + "Settings");
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new ClusterHeartbeatDefault(
+            settingsTable, settings.Heartbeat, sp.GetRequiredService<IOptions<HeartbeatMonitorOptions>>().Value, settings,
+            sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<ClusterHeartbeatDefault>>(), TableStage));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>

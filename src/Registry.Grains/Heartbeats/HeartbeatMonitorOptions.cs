@@ -5,8 +5,18 @@ namespace Registry.Grains.Heartbeats;
 /// <summary>The registry's heartbeat monitoring settings, as the grains see them (the host binds <c>Registry:Heartbeat</c>).</summary>
 public sealed class HeartbeatMonitorOptions
 {
-    /// <summary>The policy of every device without an override; null (the default) monitors nothing unless a device sets one.</summary>
-    public HeartbeatPolicy? DefaultPolicy { get; set; }
+    private volatile HeartbeatPolicy? _defaultPolicy;
+
+    /// <summary>
+    /// The policy of every device without an override; null (the default) monitors nothing unless a device sets one. Read
+    /// at each use: a durable silo replaces it with the cluster's stored default before it joins, and again when another
+    /// silo's start changes that (the host's <c>ClusterHeartbeatDefault</c>).
+    /// </summary>
+    public HeartbeatPolicy? DefaultPolicy
+    {
+        get => _defaultPolicy;
+        set => _defaultPolicy = value;
+    }
 
     /// <summary>The hub name alerts carry (<c>hubName</c>, <c>user-id</c>).</summary>
     public string HubName { get; set; } = "registry";
