@@ -62,6 +62,10 @@ public static class SiloConfiguration
                 o.TableServiceClient = Tables(settings);
                 o.TableName = RegistryClusterNames.MembershipTable(settings.StoragePrefix);
             });
+            // One cluster per storage: a silo of another ClusterId alive in the table refuses this start before it joins.
+            var membership = Tables(settings).GetTableClient(RegistryClusterNames.MembershipTable(settings.StoragePrefix));
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new OtherClusterCheck(membership, settings,
+                sp.GetRequiredService<IOptions<ClusterMembershipOptions>>(), sp.GetRequiredService<ILogger<OtherClusterCheck>>(), IndexCheckStage));
         }
         else
         {
