@@ -102,6 +102,8 @@ internal static class JobWireMapper
     private static string BlobName(string? value, string field) =>
         string.IsNullOrEmpty(value) ? JobBlobNames.Devices
         : value.Length > 1024 ? throw RegistryException.Invalid($"{field} is longer than 1024 characters.")
+        : value.Any(char.IsControl)
+            ? throw RegistryException.Invalid($"{field} has a control character (U+{(int)value.First(char.IsControl):X4}); a blob name of one made the container unlistable for storage (Azurite answered 500 to every listing). Give a name without control characters.")
         : value.Contains('\\')
             ? throw RegistryException.Invalid($"{field} '{value}' has a '\\', which the blob's URL turns into '/': the job would use another blob than the one named. Use '/'.")
         : value.Split('/').Any(segment => segment is "" or "." or "..")

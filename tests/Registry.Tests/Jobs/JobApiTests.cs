@@ -225,6 +225,10 @@ public sealed class JobApiTests(AzuriteFixture azurite) : IAsyncLifetime
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "x\\out.txt" }), // read as x/out.txt
         Json(new { type = "export", outputBlobContainerUri = "https://u@acct.blob.core.windows.net/out?sig=x" }), // user info
         Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "devices.txt/", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
+        // A control character, which made Azurite answer 500 to every listing of the container (hostile review, 2026-12-07).
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "out\u0007.txt" }),
+        Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x", outputBlobName = "out\u0000.txt" }),
+        Json(new { type = "import", inputBlobContainerUri = "https://acct.blob.core.windows.net/in?sig=x", inputBlobName = "in\n.txt", outputBlobContainerUri = "https://acct.blob.core.windows.net/out?sig=x" }),
         // A path below the container, which storage's client dropped: the job used the container's root (hostile review, 2026-12-05).
         Json(new { type = "export", outputBlobContainerUri = "https://acct.blob.core.windows.net/out/sub?sig=x" }),
         Json(new { type = "export", outputBlobContainerUri = "http://127.0.0.1:10000/devstoreaccount1/out/sub/deeper?sig=x" }),
