@@ -121,7 +121,7 @@ internal sealed partial class ClusterAccessPolicies(
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // The keys held stay in force: a cluster briefly away must not lock every caller out.
-                    LogRefreshFailed(logger, e);
+                    LogRefreshFailed(logger, e.GetType().Name, e.Message.Split('\n', 2)[0].Trim());
                 }
             }
         }
@@ -164,6 +164,7 @@ internal sealed partial class ClusterAccessPolicies(
     [LoggerMessage(EventId = 4024, Level = LogLevel.Warning, Message = "Storage was slow reading the cluster's shared access policies while the registry started (try {Attempt} of {Attempts}); asking again: {Reason}")]
     private static partial void LogStartRetried(ILogger logger, int attempt, int attempts, string reason);
 
-    [LoggerMessage(EventId = 4023, Level = LogLevel.Warning, Message = "Could not read the cluster's shared access policies; the ones held stay in force")]
-    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+    /// <summary>One line: the cluster or its storage away for a while (the usual cause) logged a stack per refresh.</summary>
+    [LoggerMessage(EventId = 4023, Level = LogLevel.Warning, Message = "Could not read the cluster's shared access policies; the ones held stay in force ({Type}: {Reason})")]
+    private static partial void LogRefreshFailed(ILogger logger, string type, string reason);
 }

@@ -31,6 +31,8 @@ public static partial class RegistryHost
         // A filter function replaces the category's minimum level, so it keeps the shipped Information too (with only
         // "not Error" the host's Debug lines, "Hosting starting", reached the console).
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level is >= LogLevel.Information and not LogLevel.Error);
+        // A silo that cannot be reached is one line per entry on the console, not a stack per retry.
+        TerseNetworkLogs.Apply(builder.Services);
 
         // Every setting is checked before anything is written or bound: a mistake is one line and exit code 1.
         var section = builder.Configuration.GetSection(RegistrySettings.Section);
