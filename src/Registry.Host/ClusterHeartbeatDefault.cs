@@ -29,8 +29,17 @@ internal sealed partial class ClusterHeartbeatDefault(
     TimeProvider clock,
     ILogger<ClusterHeartbeatDefault> logger,
     int stage,
+    Func<HeartbeatPolicy?, Task>? changed = null,
     TimeSpan? firstRetryPause = null) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
+    /// <summary>
+    /// Tells every heartbeat monitor partition of a new default (<see cref="IHeartbeatMonitorGrain.DefaultChanged"/>), so a
+    /// lowered default is judged at once, not at each device's old deadline (hostile review, 2026-12-07: up to the old
+    /// interval plus grace late, a day at most).
+    /// </summary>
+    public static Func<HeartbeatPolicy?, Task> TellPartitions(IGrainFactory grains, int partitions) =>
+        policy => Task.WhenAll(Enumerable.Range(0, partitions).Select(p => grains.GetGrain<IHeartbeatMonitorGrain>(p).DefaultChanged(policy)));
+
     /// <summary>The entity's keys: one row per registry.</summary>
     public const string PartitionKey = "registry";
 
@@ -41,6 +50,7 @@ internal sealed partial class ClusterHeartbeatDefault(
 
     private readonly CancellationTokenSource _stopping = new();
     private Task _refresh = Task.CompletedTask;
+    private bool _untold;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(ClusterHeartbeatDefault), stage, StartAsync, StopAsync);
@@ -97,12 +107,13 @@ internal sealed partial class ClusterHeartbeatDefault(
             }
             if (stored == wanted)
             {
+                LogAgreed(logger, Describe(stored), table.Name);
                 return stored;
             }
             try
             {
                 await table.UpdateEntityAsync(Entity(wanted), row.Value!.ETag, TableUpdateMode.Replace, cancellationToken);
-                LogReplaced(logger, Describe(wanted), Describe(stored), settings.AccessPolicyRefreshSeconds);
+                LogReplaced(logger, Describe(wanted), Describe(stored));
                 return wanted;
             }
             catch (RequestFailedException e) when (e.Status == 412)
@@ -129,12 +140,26 @@ internal sealed partial class ClusterHeartbeatDefault(
                     {
                         options.DefaultPolicy = stored;
                         LogChanged(logger, Describe(stored));
+                        _untold = true;
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // The default held stays in force: a storage blip must not switch monitoring off.
                     LogRefreshFailed(logger, Describe(options.DefaultPolicy), e.Message);
+                }
+                if (_untold && changed is not null)
+                {
+                    try
+                    {
+                        await changed(options.DefaultPolicy).WaitAsync(settings.ResponseTimeout, stopping);
+                        _untold = false;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // Told again at the next read; meanwhile each partition judges the new default at its devices' next question.
+                        LogTellFailed(logger, e.GetType().Name, e.Message.Split('\n', 2)[0].Trim());
+                    }
                 }
             }
         }
@@ -166,14 +191,20 @@ internal sealed partial class ClusterHeartbeatDefault(
     [LoggerMessage(EventId = 4027, Level = LogLevel.Information, Message = "Registry:Heartbeat is not set here: the cluster's heartbeat default ({Policy}, table {Table}) is in force")]
     private static partial void LogTaken(ILogger logger, string policy, string table);
 
-    [LoggerMessage(EventId = 4028, Level = LogLevel.Warning, Message = "Registry:Heartbeat here ({Policy}) replaces the cluster's heartbeat default ({Previous}): the running silos take it within {Seconds} s")]
-    private static partial void LogReplaced(ILogger logger, string policy, string previous, double seconds);
+    [LoggerMessage(EventId = 4028, Level = LogLevel.Warning, Message = "Registry:Heartbeat here ({Policy}) replaces the cluster's heartbeat default ({Previous}): the running silos take it at their next read of it (every Registry:AccessPolicyRefreshSeconds, theirs)")]
+    private static partial void LogReplaced(ILogger logger, string policy, string previous);
+
+    [LoggerMessage(EventId = 4034, Level = LogLevel.Information, Message = "The cluster's heartbeat default ({Policy}, table {Table}) is in force; Registry:Heartbeat here agrees with it")]
+    private static partial void LogAgreed(ILogger logger, string policy, string table);
 
     [LoggerMessage(EventId = 4029, Level = LogLevel.Information, Message = "The cluster's heartbeat default changed to {Policy} (another silo's start set it): in force here now")]
     private static partial void LogChanged(ILogger logger, string policy);
 
     [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "Could not read the cluster's heartbeat default; the one held ({Policy}) stays in force: {Reason}")]
     private static partial void LogRefreshFailed(ILogger logger, string policy, string reason);
+
+    [LoggerMessage(EventId = 4033, Level = LogLevel.Warning, Message = "Could not tell every heartbeat monitor partition of the new default; told again at the next read ({Type}: {Reason})")]
+    private static partial void LogTellFailed(ILogger logger, string type, string reason);
 
     [LoggerMessage(EventId = 4031, Level = LogLevel.Warning, Message = "Storage was slow reading the cluster's heartbeat default while the silo started (try {Attempt} of {Attempts}); asking again: {Reason}")]
     private static partial void LogStartRetried(ILogger logger, int attempt, int attempts, string reason);

@@ -786,10 +786,15 @@ public sealed class HeartbeatSettings
     /// <summary>One line naming the setting when the policy cannot be used, else null.</summary>
     public string? Problem()
     {
+        if (GraceSeconds is < 0 or > HeartbeatPolicy.MaxSeconds)
+        {
+            return $"Registry:Heartbeat:GraceSeconds={GraceSeconds} is out of range: use 0 to {HeartbeatPolicy.MaxSeconds} seconds.";
+        }
         if (IntervalSeconds is null)
         {
+            // A policy is an interval and a grace, set (and, durable, stored as the cluster's) together.
             return GraceSeconds is { } grace
-                ? $"Registry:Heartbeat:GraceSeconds={grace} is set without Registry:Heartbeat:IntervalSeconds: set an interval (monitoring is off without one), or remove the grace."
+                ? $"Registry:Heartbeat:GraceSeconds={grace} is set without Registry:Heartbeat:IntervalSeconds: a default is an interval plus a grace, set together (a grace alone changes nothing), so set the interval too, or remove the grace."
                 : null;
         }
         if (IntervalSeconds == 0)

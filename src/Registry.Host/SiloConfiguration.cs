@@ -350,7 +350,8 @@ public static class SiloConfiguration
         var settingsTable = Tables(settings).GetTableClient(tableName + "Settings");
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new ClusterHeartbeatDefault(
             settingsTable, settings.Heartbeat, sp.GetRequiredService<IOptions<HeartbeatMonitorOptions>>().Value, settings,
-            sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<ClusterHeartbeatDefault>>(), TableStage));
+            sp.GetRequiredKeyedService<TimeProvider>(RegistryClock.Key), sp.GetRequiredService<ILogger<ClusterHeartbeatDefault>>(), TableStage,
+            ClusterHeartbeatDefault.TellPartitions(sp.GetRequiredService<IGrainFactory>(), settings.IndexPartitions)));
 
         // The index layout record (IndexPartitionCheck): one small record, kept in Orleans' blob grain storage.
         silo.AddAzureBlobGrainStorage(IndexStore, o =>

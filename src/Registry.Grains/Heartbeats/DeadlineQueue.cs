@@ -92,5 +92,8 @@ internal sealed class Watched(string deviceId)
     public DateTime Deadline { get; set; }
     public DateTime? OutageSince { get; set; }
 
+    /// <summary>Asked while a check of it was in flight to ask it again: its answer may predate the change.</summary>
+    public bool AskAgain { get; set; }
+
     public MonitoredDevice Stored => new(DeviceId, Policy, OutageSince);
 }

@@ -146,6 +146,12 @@ internal sealed partial class DeviceMonitoring(
     {
         if (PolicyFor(state) is not { } policy)
         {
+            // The partition drops the device on this answer: its next heartbeat joins again, should a policy come back (a
+            // registry default switched off and on again). Without this the activation still believed itself joined and
+            // never rejoined: watched no more, though it went on beating (hostile review, 2026-12-07).
+            _joined = false;
+            _inOutage = false;
+            _armedAt = null;
             return new HeartbeatProbe(null, now, lastHeartbeat, false);
         }
         // A device activated after a crash has lost its last heartbeat: it is not silent until a full deadline since then.

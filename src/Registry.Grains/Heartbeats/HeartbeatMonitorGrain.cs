@@ -153,6 +153,34 @@ public sealed partial class HeartbeatMonitorGrain(
         return Task.CompletedTask;
     }
 
+    public Task DefaultChanged(HeartbeatPolicy? policy)
+    {
+        var now = Now;
+        var asked = 0;
+        foreach (var watched in _watched.All)
+        {
+            if (watched.Policy == policy)
+            {
+                continue;
+            }
+            asked++;
+            if (watched.Deadline == DateTime.MaxValue)
+            {
+                watched.AskAgain = true; // its check is in flight: asked again once it is rescheduled
+            }
+            else if (watched.Deadline > now)
+            {
+                _watched.Reschedule(watched, now);
+            }
+        }
+        if (asked > 0)
+        {
+            LogDefaultChanged(logger, Partition, asked);
+            ArmTimer();
+        }
+        return Task.CompletedTask;
+    }
+
     public Task<bool> IsWatching(string deviceId) => Task.FromResult(_watched.TryGet(deviceId, out _));
 
     public Task<int> Count() => Task.FromResult(_watched.Count);
@@ -199,6 +227,17 @@ public sealed partial class HeartbeatMonitorGrain(
         for (var start = 0; start < due.Count; start += ProbeConcurrency)
         {
             await Task.WhenAll(due.Skip(start).Take(ProbeConcurrency).Select(w => CheckDevice(w, now)));
+        }
+        foreach (var watched in due)
+        {
+            if (watched.AskAgain)
+            {
+                watched.AskAgain = false;
+                if (_watched.TryGet(watched.DeviceId, out var current) && ReferenceEquals(current, watched) && watched.Deadline != DateTime.MaxValue)
+                {
+                    _watched.Reschedule(watched, Now);
+                }
+            }
         }
         ArmTimer();
     }
@@ -435,6 +474,9 @@ public sealed partial class HeartbeatMonitorGrain(
 
     [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Heartbeat monitor partition {Partition} activated with {Count} watched devices; each is asked a full interval plus grace from now (its own or the registry default's, the shorter)")]
     private static partial void LogLoaded(ILogger logger, int partition, int count);
+
+    [LoggerMessage(EventId = 2158, Level = LogLevel.Information, Message = "Heartbeat monitor partition {Partition} asks {Count} watched devices now: the registry default changed")]
+    private static partial void LogDefaultChanged(ILogger logger, int partition, int count);
 
     [LoggerMessage(EventId = 2151, Level = LogLevel.Warning, Message = "Heartbeat monitor could not ask device {DeviceId}; asking again later")]
     private static partial void LogProbeFailed(ILogger logger, Exception ex, string deviceId);

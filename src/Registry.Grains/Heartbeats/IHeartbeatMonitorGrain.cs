@@ -43,6 +43,15 @@ public interface IHeartbeatMonitorGrain : IGrainWithIntegerKey
     [Alias("Wake")]
     Task Wake();
 
+    /// <summary>
+    /// The registry default in force on the caller's silo is now <paramref name="policy"/> (null: off): every watched
+    /// device whose stored policy differs is asked at once, so a lowered default is judged now rather than at the old
+    /// deadline, and a default switched off drops its devices and ends their outages now. Each silo calls every partition
+    /// after it takes a new default, so the last call comes after every device's silo has it.
+    /// </summary>
+    [Alias("DefaultChanged")]
+    Task DefaultChanged(HeartbeatPolicy? policy);
+
     /// <summary>Whether this partition watches <paramref name="deviceId"/>.</summary>
     [Alias("IsWatching")]
     Task<bool> IsWatching(string deviceId);

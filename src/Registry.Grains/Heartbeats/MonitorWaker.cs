@@ -52,7 +52,7 @@ public sealed partial class MonitorWaker(
                 }
                 else if (lost.Count > 0)
                 {
-                    await WakeAll($"silo {string.Join(", ", lost)} was declared dead", ct);
+                    await WakeAll($"silo {string.Join(", ", lost)} left the cluster (stopped, or declared dead)", ct);
                 }
             }
         }

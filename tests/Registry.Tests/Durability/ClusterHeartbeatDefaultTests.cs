@@ -80,10 +80,16 @@ public sealed class ClusterHeartbeatDefaultTests(AzuriteFixture azurite)
         Assert.Contains(off.Logs.Lines, l => l.Level == LogLevel.Warning
             && l.Text.Contains("Registry:Heartbeat here (off) replaces the cluster's heartbeat default (60 s interval + 30 s grace)", StringComparison.Ordinal));
         clock.Advance(TimeSpan.FromSeconds(30));
-        await first.Logs.Changed.WaitAsync(TimeSpan.FromSeconds(30), ct);
-        await unset.Logs.Changed.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        await first.FirstTold.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        await unset.FirstTold.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.True(first.Logs.Changed.IsCompleted && unset.Logs.Changed.IsCompleted, "a silo that took the new default did not say so");
         Assert.Null(first.Options.DefaultPolicy);
         Assert.Null(unset.Options.DefaultPolicy);
+        // Each running silo told the monitor partitions once it took the new default (a start tells none: its own
+        // partitions activate with it, and the running silos tell every partition).
+        Assert.Equal([null], first.Told);
+        Assert.Equal([null], unset.Told);
+        Assert.Empty(off.Told);
 
         // And a later silo without the setting starts with monitoring off, as stored.
         var later = await StartAsync(table, new HeartbeatSettings(), clock, ct);
@@ -118,17 +124,27 @@ public sealed class ClusterHeartbeatDefaultTests(AzuriteFixture azurite)
     private static IHeartbeatMonitorGrain Monitor(IGrainFactory grains, string id) =>
         grains.GetGrain<IHeartbeatMonitorGrain>(DevicePartitioner.PartitionOf(id, 16));
 
-    private sealed record Silo(ClusterHeartbeatDefault Default, HeartbeatMonitorOptions Options, Logs Logs);
+    private sealed record Silo(ClusterHeartbeatDefault Default, HeartbeatMonitorOptions Options, Logs Logs, List<HeartbeatPolicy?> Told, TaskCompletionSource FirstTold);
 
     /// <summary>One silo's start of the participant, with a default of its own configuration's until then.</summary>
     private static async Task<Silo> StartAsync(TableClient table, HeartbeatSettings configured, FakeTimeProvider clock, CancellationToken ct)
     {
         var options = new HeartbeatMonitorOptions { DefaultPolicy = configured.DefaultPolicy };
         var logs = new Logs();
+        var told = new List<HeartbeatPolicy?>();
+        var firstTold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var participant = new ClusterHeartbeatDefault(table, configured, options, new RegistrySettings { Heartbeat = configured }, clock,
-            logs, stage: 0, firstRetryPause: TimeSpan.Zero);
+            logs, stage: 0, changed: policy =>
+            {
+                lock (told)
+                {
+                    told.Add(policy);
+                }
+                firstTold.TrySetResult();
+                return Task.CompletedTask;
+            }, firstRetryPause: TimeSpan.Zero);
         await participant.StartAsync(ct);
-        return new Silo(participant, options, logs);
+        return new Silo(participant, options, logs, told, firstTold);
     }
 
     /// <summary>The participant's log lines; <see cref="Changed"/> completes at its first "changed" line (a refresh that took a new default).</summary>

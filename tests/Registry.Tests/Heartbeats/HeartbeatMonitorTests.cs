@@ -1,7 +1,11 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.Core.Internal;
+using Orleans.TestingHost;
 using Registry.Abstractions;
+using Registry.Grains.Heartbeats;
 using Registry.Grains.Jobs;
 using Registry.Tests.Infrastructure;
 
@@ -538,5 +542,93 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
 
         Assert.Equal(seen.Count, seen.Distinct().Count());
         Assert.Subset(seen.ToHashSet(), ids.ToHashSet());
+    }
+
+    /// <summary>Puts <paramref name="policy"/> in force as the registry default on every silo, as a durable silo's read of the cluster's does.</summary>
+    private void SetDefaultOnEverySilo(HeartbeatPolicy? policy)
+    {
+        foreach (var silo in fixture.Cluster.Silos.Cast<InProcessSiloHandle>())
+        {
+            silo.SiloHost.Services.GetRequiredService<IOptions<HeartbeatMonitorOptions>>().Value.DefaultPolicy = policy;
+        }
+    }
+
+    /// <summary>Hostile review, 2026-12-07: a default lowered from 120 s to 10 s announced silent devices only at their old deadline.</summary>
+    [Fact]
+    public async Task A_default_lowered_on_the_running_silos_is_judged_at_once_and_not_at_the_old_deadline()
+    {
+        var id = await fixture.NewDeviceAsync("lowered");
+        var beat = HeartbeatClusterFixture.Clock.GetUtcNow().UtcDateTime;
+        await BeatAsync(id);
+        var lowered = new HeartbeatPolicy(10, 0);
+        try
+        {
+            SetDefaultOnEverySilo(lowered);
+            HeartbeatClusterFixture.Clock.Advance(TimeSpan.FromSeconds(11));
+
+            await fixture.Monitor(id).DefaultChanged(lowered);
+            await fixture.Monitor(id).Check();
+
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+            Assert.Equal(beat + lowered.Deadline, await fixture.Monitor(id).OutageOf(id));
+        }
+        finally
+        {
+            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
+        }
+    }
+
+    /// <summary>Hostile review, 2026-12-07: with the default switched off, the outages list named its devices until their old deadline.</summary>
+    [Fact]
+    public async Task A_default_switched_off_on_the_running_silos_drops_its_devices_and_ends_their_outages_at_once_without_an_alert()
+    {
+        var id = await fixture.NewDeviceAsync("switched-off");
+        await BeatAsync(id);
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        try
+        {
+            SetDefaultOnEverySilo(null);
+
+            await fixture.Monitor(id).DefaultChanged(null);
+            await fixture.Monitor(id).Check();
+
+            Assert.False(await fixture.Monitor(id).IsWatching(id));
+            Assert.Null(await fixture.Monitor(id).OutageOf(id));
+            Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
+        }
+        finally
+        {
+            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review, 2026-12-07: a device dropped while the default was off believed itself still joined, so once the
+    /// default was back it was never watched again, though it went on beating.
+    /// </summary>
+    [Fact]
+    public async Task A_device_dropped_while_the_default_was_off_is_watched_again_from_its_next_heartbeat_once_the_default_is_back()
+    {
+        var id = await fixture.NewDeviceAsync("off-and-on");
+        await BeatAsync(id);
+        try
+        {
+            SetDefaultOnEverySilo(null);
+            await fixture.Monitor(id).DefaultChanged(null);
+            await fixture.Monitor(id).Check();
+            Assert.False(await fixture.Monitor(id).IsWatching(id));
+        }
+        finally
+        {
+            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
+        }
+
+        var status = await BeatAsync(id);
+
+        Assert.True(status.Watched);
+        Assert.True(await fixture.Monitor(id).IsWatching(id));
+        await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
+        Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
     }
 }

@@ -90,6 +90,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
     [InlineData("StorageTimeoutSeconds=0.00000001", "Registry:StorageTimeoutSeconds=1E-08")]
     [InlineData("Throttling:Tier=6", "Registry:Throttling:Tier '6' is not one of")]
+    [InlineData("Heartbeat:GraceSeconds=-3", "Registry:Heartbeat:GraceSeconds=-3 is out of range: use 0 to 86400 seconds.")] // said as unset interval (a review)
     [InlineData("Heartbeat:IntervalSeconds=-1", "Registry:Heartbeat:IntervalSeconds=-1 is out of range: use 1 to 86400 seconds, or 0 for monitoring off")]
     [InlineData("Heartbeat:IntervalSeconds=0|Heartbeat:GraceSeconds=30", "Registry:Heartbeat:GraceSeconds=30 is set with Registry:Heartbeat:IntervalSeconds=0 (monitoring off)")]
     [InlineData("Heartbeat:IntervalSeconds=86401", "Registry:Heartbeat:IntervalSeconds=86401 is out of range")]
