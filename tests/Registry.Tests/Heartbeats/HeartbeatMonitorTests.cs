@@ -544,12 +544,27 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         Assert.Subset(seen.ToHashSet(), ids.ToHashSet());
     }
 
-    /// <summary>Puts <paramref name="policy"/> in force as the registry default on every silo, as a durable silo's read of the cluster's does.</summary>
-    private void SetDefaultOnEverySilo(HeartbeatPolicy? policy)
+    /// <summary>
+    /// Runs <paramref name="during"/> with <paramref name="policy"/> in force as the registry default on every silo, as a
+    /// durable silo's read of the cluster's puts it, then puts the fixture's default back.
+    /// </summary>
+    private async Task WithDefaultOnEverySiloAsync(HeartbeatPolicy? policy, Func<Task> during)
     {
-        foreach (var silo in fixture.Cluster.Silos.Cast<InProcessSiloHandle>())
+        void Set(HeartbeatPolicy? value)
         {
-            silo.SiloHost.Services.GetRequiredService<IOptions<HeartbeatMonitorOptions>>().Value.DefaultPolicy = policy;
+            foreach (var silo in fixture.Cluster.Silos.Cast<InProcessSiloHandle>())
+            {
+                silo.SiloHost.Services.GetRequiredService<IOptions<HeartbeatMonitorOptions>>().Value.DefaultPolicy = value;
+            }
+        }
+        Set(policy);
+        try
+        {
+            await during();
+        }
+        finally
+        {
+            Set(HeartbeatClusterFixture.DefaultPolicy);
         }
     }
 
@@ -561,9 +576,8 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         var beat = HeartbeatClusterFixture.Clock.GetUtcNow().UtcDateTime;
         await BeatAsync(id);
         var lowered = new HeartbeatPolicy(10, 0);
-        try
+        await WithDefaultOnEverySiloAsync(lowered, async () =>
         {
-            SetDefaultOnEverySilo(lowered);
             HeartbeatClusterFixture.Clock.Advance(TimeSpan.FromSeconds(11));
 
             await fixture.Monitor(id).DefaultChanged(lowered);
@@ -571,11 +585,7 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
 
             Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
             Assert.Equal(beat + lowered.Deadline, await fixture.Monitor(id).OutageOf(id));
-        }
-        finally
-        {
-            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
-        }
+        });
     }
 
     /// <summary>Hostile review, 2026-12-07: with the default switched off, the outages list named its devices until their old deadline.</summary>
@@ -586,21 +596,15 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
         await BeatAsync(id);
         await fixture.AdvanceAndCheckAsync(id, Deadline + Second);
         Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
-        try
+        await WithDefaultOnEverySiloAsync(null, async () =>
         {
-            SetDefaultOnEverySilo(null);
-
             await fixture.Monitor(id).DefaultChanged(null);
             await fixture.Monitor(id).Check();
 
             Assert.False(await fixture.Monitor(id).IsWatching(id));
             Assert.Null(await fixture.Monitor(id).OutageOf(id));
             Assert.Equal([RegistryEventTypes.HeartbeatMissed], Events.OpTypes(id));
-        }
-        finally
-        {
-            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
-        }
+        });
     }
 
     /// <summary>
@@ -612,17 +616,12 @@ public sealed class HeartbeatMonitorTests(HeartbeatClusterFixture fixture) : ICl
     {
         var id = await fixture.NewDeviceAsync("off-and-on");
         await BeatAsync(id);
-        try
+        await WithDefaultOnEverySiloAsync(null, async () =>
         {
-            SetDefaultOnEverySilo(null);
             await fixture.Monitor(id).DefaultChanged(null);
             await fixture.Monitor(id).Check();
             Assert.False(await fixture.Monitor(id).IsWatching(id));
-        }
-        finally
-        {
-            SetDefaultOnEverySilo(HeartbeatClusterFixture.DefaultPolicy);
-        }
+        });
 
         var status = await BeatAsync(id);
 
