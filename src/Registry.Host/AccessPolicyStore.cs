@@ -73,7 +73,7 @@ public static class AccessPolicyStore
             }
             catch (ArgumentException e)
             {
-                throw new RegistryStartupException($"Registry:AccessPolicies:{name} is not usable: {e.Message} Nothing was started.", e);
+                throw new RegistryStartupException($"Registry:AccessPolicies:{name} is not usable: {Sentence(e)} Nothing was started.", e);
             }
         }
         var effective = new SharedAccessPolicies(policies.Values);
@@ -217,7 +217,7 @@ public static class AccessPolicyStore
     }
 
     /// <summary>The reason as one sentence: without .NET's "(Parameter 'x')" suffix, ending with a full stop.</summary>
-    private static string Sentence(Exception e)
+    internal static string Sentence(Exception e)
     {
         var text = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
         return text.TrimEnd().EndsWith('.') ? text.TrimEnd() : text.TrimEnd() + ".";

@@ -40,7 +40,7 @@ internal sealed partial class ClusterAccessPolicies(
             }
             catch (ArgumentException e)
             {
-                throw new RegistryStartupException($"Registry:AccessPolicies:{p.Key} is not usable: {e.Message} Nothing was started.", e);
+                throw new RegistryStartupException($"Registry:AccessPolicies:{p.Key} is not usable: {AccessPolicyStore.Sentence(e)} Nothing was started.", e);
             }
         }).ToArray();
         var path = Path.Combine(dataFolder, AccessPolicyStore.FileName);

@@ -33,7 +33,7 @@ internal static class StartChecks
             }
             catch (ArgumentException e)
             {
-                problems.Add($"Registry:AccessPolicies:{name} is not usable: {e.Message}");
+                problems.Add($"Registry:AccessPolicies:{name} is not usable: {AccessPolicyStore.Sentence(e)}");
             }
         }
         if (problems.Count > 0)

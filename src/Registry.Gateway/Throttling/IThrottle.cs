@@ -18,8 +18,8 @@ public interface IThrottle
 
     /// <summary>
     /// Takes <paramref name="count"/> operations at once (a batch of device messages spends one each), all or none. A
-    /// count beyond the throttle's whole window is taken once the budget is full, and leaves it in debt: what follows
-    /// waits until the debt is earned back.
+    /// count beyond the throttle's whole window is taken once the budget is full, and leaves it in debt (one window at
+    /// most): what follows waits until the debt is earned back.
     /// </summary>
     ThrottleDecision TryAcquire(OperationClass operation, int count);
 }

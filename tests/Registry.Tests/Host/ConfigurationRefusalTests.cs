@@ -164,6 +164,22 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         Assert.False(Directory.Exists(data), "the refused start created the data folder");
     }
 
+    /// <summary>A review (2026-12-07): the refusal of a policy name ended in .NET's "(Parameter 'keyName')".</summary>
+    [Fact]
+    public async Task A_pinned_policy_with_a_bad_name_is_refused_in_one_sentence_without_dotnets_parameter_name()
+    {
+        var (_, _, args) = WithSetting("AccessPolicies:bad name:PrimaryKey=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=|AccessPolicies:bad name:Rights=RegistryRead");
+
+        var refused = await Record.ExceptionAsync(async () =>
+        {
+            await using var app = RegistryHost.Build(args);
+            await app.StartAsync(TestContext.Current.CancellationToken);
+        });
+
+        Assert.EndsWith("Registry:AccessPolicies:bad name is not usable: Policy name 'bad name' must be 1-64 ASCII letters, digits, '-', '_' or '.'.",
+            RegistryHost.RefusalOf(refused), StringComparison.Ordinal);
+    }
+
     /// <summary>Every setting that takes a number (a <see cref="double"/>, at any depth of the settings): its path.</summary>
     public static TheoryData<string> NumberSettings()
     {

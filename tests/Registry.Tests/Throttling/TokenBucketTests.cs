@@ -144,6 +144,23 @@ public class TokenBucketTests
         Assert.False(Acquire(bucket));
     }
 
+    /// <summary>
+    /// Hostile review, 2026-12-07: one device's batch of 21,800 empty messages left S1's 100/s budget 218 s in debt, every
+    /// device's sends refused meanwhile. The debt is one window at most.
+    /// </summary>
+    [Fact]
+    public void A_batch_far_beyond_the_window_leaves_at_most_one_window_of_debt()
+    {
+        var bucket = new TokenBucket(ThrottleRate.PerMinute(3), _clock);
+        using (var batch = bucket.AttemptAcquire(30))
+        {
+            Assert.True(batch.IsAcquired);
+        }
+
+        // 3 - 6 = -3 operations (not 3 - 30): the next one is earned 4 operations' time (80 s) later.
+        Assert.Equal(TimeSpan.FromSeconds(80), RetryAfter(bucket));
+    }
+
     [Fact]
     public void A_debt_is_earned_back_in_full_after_a_long_idle_period_and_no_more()
     {
