@@ -92,9 +92,11 @@ internal sealed partial class TerseNetworkLogs(ILoggerProvider console) : ILogge
             {
                 inner.Log(logLevel, eventId, state, null, (s, _) => Terse(formatter(s, exception), exception));
             }
-            else if (exception is null && inner.IsEnabled(logLevel) && formatter(state, null) is var text && NamesConnectionFailure(text))
+            else if (exception is null && logLevel >= LogLevel.Warning && inner.IsEnabled(logLevel) && formatter(state, null) is var text
+                && NamesConnectionFailure(text))
             {
-                // Orleans' indirect probes put the failure's whole text, stack included, in the message itself.
+                // Orleans' indirect probes put the failure's whole text, stack included, in the message itself (a warning;
+                // below that the message is not formatted twice).
                 inner.Log(logLevel, eventId, state, null, (_, _) => Terse(text, null));
             }
             else
