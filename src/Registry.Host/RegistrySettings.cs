@@ -611,7 +611,9 @@ public sealed partial class RegistrySettings
         }
         // The certificate's name and the connection strings' HostName: "host,x=y" crashed the start building the
         // certificate's X.500 name after the policy file and CA were written, and "a b" was taken (hostile review, 2026-12-05).
-        if (!string.IsNullOrWhiteSpace(HostName) && Uri.CheckHostName(HostName) is not (UriHostNameType.Dns or UriHostNameType.IPv4))
+        // Uri.CheckHostName also takes '_' (a review, 2026-12-07: "a_b" started), which no DNS host name has.
+        if (!string.IsNullOrWhiteSpace(HostName) && (Uri.CheckHostName(HostName) is not (UriHostNameType.Dns or UriHostNameType.IPv4)
+            || !HostName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.')))
         {
             problems.Add($"Registry:HostName={HostName} is not a host name: use a DNS name (letters, digits, hyphens and dots, as registry.example.com) or an IPv4 address.");
         }

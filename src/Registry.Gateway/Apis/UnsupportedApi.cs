@@ -40,9 +40,10 @@ internal static class UnsupportedApi
         var path = DeviceIdPath.RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget) ?? "/";
         throw RegistryException.Invalid(
             $"The request '{context.Request.Method} {path}' is not supported. This IoT Hub device registry serves " +
-            "PUT/GET/DELETE /devices/{id}, GET and POST /devices, GET /statistics/devices, POST /jobs/create, GET /jobs, " +
-            "GET/DELETE /jobs/{id} and GET /healthz " +
-            "(see 'The REST surface' in the README).");
+            "PUT/GET/DELETE /devices/{id}, GET and POST /devices, GET /statistics/devices, GET /statistics/service, " +
+            "POST /jobs/create, GET /jobs, GET/DELETE /jobs/{id}, POST /devices/{id}/messages/events, " +
+            "GET/PUT /devices/{id}/heartbeat, GET /heartbeat/outages, GET /events/{source}, GET /healthz, GET /readyz " +
+            "and GET /openapi/v1.json (see 'The REST surface' in the README).");
     }
 
     /// <summary>
