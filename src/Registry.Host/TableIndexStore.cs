@@ -52,7 +52,9 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
 
     private const string EnabledColumn = "Enabled";
     private const string HolderColumn = "Holder";
-    private static readonly string[] Columns = ["RowKey", EnabledColumn];
+    /// <summary>An entity with this column is a mark in an entry's place: the id's write may still land until then (<see cref="IndexChange.SettleBy"/>).</summary>
+    private const string SettleByColumn = "SettleBy";
+    private static readonly string[] Columns = ["RowKey", EnabledColumn, SettleByColumn];
 
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
     private readonly AdaptiveSlots _slots = new(requestsInFlight, slowRequest ?? AdaptiveSlots.DefaultSlowRequest, RegistryMetrics.Stores.Index, logger, time);
@@ -123,7 +125,8 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
                 trips.Answered();
                 foreach (var entity in page.Values)
                 {
-                    entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false));
+                    entries.Add(new IndexEntry(KeyEscapingGrainStorage.UnescapeKey(entity.RowKey[prefix.Length..]), entity.GetBoolean(EnabledColumn) ?? false,
+                        entity.GetDateTimeOffset(SettleByColumn)));
                 }
             }
             return entries;
@@ -271,7 +274,7 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
                 }
             }
             catch (TableTransactionFailedException e) when (e.Status == 404 && e.FailedTransactionActionIndex is int failed && failed < pending.Length
-                && pending[failed].Change.Enabled is null)
+                && pending[failed].Change.IsRemoval)
             {
                 // Removing what is not there is what a removal asks for: done. Per change instead, a batch of 100 was 100
                 // requests, on the storage that had just been too slow (a removal follows a create whose write timed out).
@@ -279,7 +282,7 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
                 // Its fellow removals most likely follow such creates too. Left in, each refused the whole transaction in
                 // turn, and storage did the batch's work once per refusal: on a slow Azurite, more timeouts, hence more
                 // removals. Alone, a removal of what is not there is done at the cost of one operation.
-                var removals = pending.Where((p, i) => i != failed && p.Change.Enabled is null).ToArray();
+                var removals = pending.Where((p, i) => i != failed && p.Change.IsRemoval).ToArray();
                 var refused = await RemoveSingly(groupKey, removals);
                 foreach (var (unit, error) in refused)
                 {
@@ -388,7 +391,7 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
                 TakeProofs(answers.Value, 1, [unit]);
                 return;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 404 && change.Enabled is null)
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 404 && change.IsRemoval)
             {
                 return;
             }
@@ -441,9 +444,9 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
     private Task Alone(string groupKey, int partition, IndexChange change)
     {
         CountRequest(1);
-        return change.Enabled is { } enabled
-            ? tables.For(groupKey).UpsertEntityAsync(Entity(groupKey, partition, change.DeviceId, enabled), TableUpdateMode.Replace)
-            : tables.For(groupKey).DeleteEntityAsync(groupKey, RowKey(partition, change.DeviceId), ETag.All);
+        return change.IsRemoval
+            ? tables.For(groupKey).DeleteEntityAsync(groupKey, RowKey(partition, change.DeviceId), ETag.All)
+            : tables.For(groupKey).UpsertEntityAsync(Entity(groupKey, partition, change), TableUpdateMode.Replace);
     }
 
     private void CountRequest(int operations)
@@ -453,12 +456,14 @@ public sealed class TableIndexStore(StorageTables tables, int requestsInFlight =
         RegistryMetrics.StorageRequests.Add(1, StoreTag);
     }
 
-    private static TableTransactionAction Action(string groupKey, int partition, IndexChange change) => change.Enabled is { } enabled
-        ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, Entity(groupKey, partition, change.DeviceId, enabled))
-        : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(groupKey, RowKey(partition, change.DeviceId)), ETag.All);
+    private static TableTransactionAction Action(string groupKey, int partition, IndexChange change) => change.IsRemoval
+        ? new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(groupKey, RowKey(partition, change.DeviceId)), ETag.All)
+        : new TableTransactionAction(TableTransactionActionType.UpsertReplace, Entity(groupKey, partition, change));
 
-    private static TableEntity Entity(string groupKey, int partition, string deviceId, bool enabled) =>
-        new(groupKey, RowKey(partition, deviceId)) { [EnabledColumn] = enabled };
+    /// <summary>The entry, or in its place the mark of a write that may still land (replaced whole either way).</summary>
+    private static TableEntity Entity(string groupKey, int partition, IndexChange change) => change.Enabled is { } enabled
+        ? new(groupKey, RowKey(partition, change.DeviceId)) { [EnabledColumn] = enabled }
+        : new(groupKey, RowKey(partition, change.DeviceId)) { [SettleByColumn] = change.SettleBy };
 
     /// <summary>Storage answered and refused an operation (a bad entity): not an outage.</summary>
     private static bool IsRefusal(int status) => status is >= 400 and < 500 and not 404 and not 408 and not 429;

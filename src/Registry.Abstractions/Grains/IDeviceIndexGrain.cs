@@ -1,8 +1,12 @@
 namespace Registry.Abstractions;
 
-/// <summary>An id in an index partition, with the status counted for statistics.</summary>
+/// <summary>
+/// An id in an index partition, with the status counted for statistics. As an index store loads it, an entry with
+/// <see cref="SettleBy"/> is not an entry but a partition's mark that a write of the device may still land until then
+/// (neither listed nor counted; docs/invariants.md §3); pages never carry one.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("registry.IndexEntry")]
-public sealed record IndexEntry([property: Id(0)] string DeviceId, [property: Id(1)] bool Enabled);
+public sealed record IndexEntry([property: Id(0)] string DeviceId, [property: Id(1)] bool Enabled, [property: Id(2)] DateTimeOffset? SettleBy = null);
 
 /// <summary>Ids of one partition after a cursor, in ordinal order.</summary>
 [GenerateSerializer, Immutable, Alias("registry.IndexPage")]

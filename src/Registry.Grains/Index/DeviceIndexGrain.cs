@@ -72,14 +72,26 @@ public sealed partial class DeviceIndexGrain(
     {
         var stored = ServiceProvider.GetService<StoredPartitionRows>();
         var loadStarted = stored?.Mark() ?? 0;
-        var loaded = await store.Load(Partition, _lease);
-        foreach (var entry in loaded)
+        var all = await store.Load(Partition, _lease);
+        foreach (var entry in all)
         {
-            _entries.Set(entry.DeviceId, entry.Enabled);
+            if (entry.SettleBy is { } settleBy)
+            {
+                // A write that may still land, marked before the partition's last activation ended: unsettled here too.
+                _unsettled[entry.DeviceId] = settleBy;
+            }
+            else
+            {
+                _entries.Set(entry.DeviceId, entry.Enabled);
+            }
+        }
+        if (_unsettled.Count > 0)
+        {
+            StartChecks();
         }
         // Only what storage held needs checking: entries this activation adds come from live device grains following the protocol.
         // Where rows can be scanned, an empty partition is checked too: a stored device may have lost its only entry.
-        if (loaded.Count > 0 || stored is not null)
+        if (_entries.Count > 0 || stored is not null)
         {
             _verification = Verify(_entries.ToArray(), stored, loadStarted);
         }
@@ -130,9 +142,32 @@ public sealed partial class DeviceIndexGrain(
     /// </summary>
     public Task SettleLater(string deviceId)
     {
+        if (_superseded)
+        {
+            return Task.FromException(Superseded());
+        }
         _unsettled[deviceId] = clock.GetUtcNow() + options.Value.WriteSettleTime;
         StartChecks();
-        return Task.CompletedTask;
+        // With an entry, the mark goes in the entry's place when a removal of it is written (Write); without one, now.
+        return _entries.TryGet(deviceId, out _) ? Task.CompletedTask : Completion([Track(deviceId, null, null)]);
+    }
+
+    /// <summary>
+    /// Takes the stored marks of settled ids out, for those that have no entry (a settled id with an entry had its mark
+    /// replaced by the entry's write). A mark left by a failed write is met by the partition's next activation, already
+    /// due, and settled again.
+    /// </summary>
+    private Task ClearMarks(IEnumerable<string> settled)
+    {
+        var writes = new HashSet<PartitionWrite>();
+        foreach (var id in settled)
+        {
+            if (!_entries.TryGet(id, out _) && !_unsettled.ContainsKey(id))
+            {
+                writes.Add(Track(id, null, null));
+            }
+        }
+        return Completion(writes);
     }
 
     private void StartChecks() =>
@@ -152,6 +187,7 @@ public sealed partial class DeviceIndexGrain(
         var now = clock.GetUtcNow();
         var unsettledFailures = new CheckFailures();
         var due = _unsettled.Where(u => u.Value <= now).ToArray();
+        var settledIds = new List<string>();
         for (var start = 0; start < due.Length && !SiloStopping; start += VerifyConcurrency)
         {
             var batch = new ArraySegment<KeyValuePair<string, DateTimeOffset>>(due, start, Math.Min(VerifyConcurrency, due.Length - start));
@@ -163,7 +199,19 @@ public sealed partial class DeviceIndexGrain(
                 if (reconciled[i] && _unsettled.TryGetValue(id, out var current) && current == settled)
                 {
                     _unsettled.Remove(id);
+                    settledIds.Add(id);
                 }
+            }
+        }
+        if (settledIds.Count > 0)
+        {
+            try
+            {
+                await ClearMarks(settledIds);
+            }
+            catch (Exception ex)
+            {
+                LogMarksNotCleared(logger, Partition, settledIds.Count, ex.Message);
             }
         }
         var suspectFailures = new CheckFailures();
@@ -351,7 +399,9 @@ public sealed partial class DeviceIndexGrain(
             {
                 throw Superseded();
             }
-            await store.Apply(Partition, write.Changes.Select(c => new IndexChange(c.Key, c.Value.Wanted)).ToArray(), _lease);
+            // An id whose write may still land keeps its mark in its entry's place (SettleLater).
+            await store.Apply(Partition, write.Changes.Select(c => new IndexChange(c.Key, c.Value.Wanted,
+                c.Value.Wanted is null && _unsettled.TryGetValue(c.Key, out var settleBy) ? settleBy : null)).ToArray(), _lease);
             _inFlight = null;
             _lastWriteFailed = false;
             write.Done.SetResult();
@@ -603,6 +653,9 @@ public sealed partial class DeviceIndexGrain(
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Index partition {Partition}: {Failed} devices whose failed writes may have landed late could not bring their entries in line yet (the first, device {DeviceId}: {Reason}); tried again next tick")]
     private static partial void LogSettleFailed(ILogger logger, int partition, int failed, string deviceId, string reason);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "Index partition {Partition} could not take out the stored marks of {Count} settled ids ({Reason}); its next activation settles them again")]
+    private static partial void LogMarksNotCleared(ILogger logger, int partition, int count, string reason);
 
     [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Index partition {Partition} found {Count} stored devices without an entry (a write that landed after its device had given up on it); {Reconciled} of them brought their entries back")]
     private static partial void LogUnindexedRows(ILogger logger, int partition, int count, int reconciled);

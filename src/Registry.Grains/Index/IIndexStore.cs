@@ -35,9 +35,18 @@ public interface IIndexStore
     int MaxChangesPerWrite { get; }
 }
 
-/// <summary>One change to an index partition: the entry as it must now be stored, or its removal (<see cref="Enabled"/> null).</summary>
+/// <summary>
+/// One change to an index partition: the entry as it must now be stored, or its removal (<see cref="Enabled"/> null).
+/// A removal with <see cref="SettleBy"/> stores in the entry's place the partition's mark that a write of the device may
+/// still land until then (<see cref="IIndexVerification.SettleLater"/>), so a partition loaded again before that time
+/// still knows it (<see cref="IndexEntry.SettleBy"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("registry.IndexChange")]
-public readonly record struct IndexChange([property: Id(0)] string DeviceId, [property: Id(1)] bool? Enabled);
+public readonly record struct IndexChange([property: Id(0)] string DeviceId, [property: Id(1)] bool? Enabled, [property: Id(2)] DateTimeOffset? SettleBy = null)
+{
+    /// <summary>Nothing of the id is to be stored: neither an entry nor a mark.</summary>
+    public bool IsRemoval => Enabled is null && SettleBy is null;
+}
 
 /// <summary>
 /// One partition activation's claim on its partition's stored entries (<see cref="IIndexStore.Load"/>). Orleans' default

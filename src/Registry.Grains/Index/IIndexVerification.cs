@@ -24,7 +24,9 @@ public interface IIndexVerification : IGrainWithIntegerKey
     /// out goes on in storage): until <c>RegistryIndexOptions.WriteSettleTime</c> has passed the partition answers that it
     /// may hold the id (so the device reads storage instead of taking itself for absent), and then has the device bring
     /// its entry in line with what storage holds, until that succeeds. A write that landed after the device's read-back
-    /// is so listed and counted; one that never landed leaves nothing.
+    /// is so listed and counted; one that never landed leaves nothing. The partition keeps this in its storage whenever the
+    /// id has no entry (in the entry's place, <see cref="IndexChange.SettleBy"/>): a partition loaded again before the
+    /// time, after a restart, still holds the id as unsettled. Completes once that is stored.
     /// </summary>
     [Alias("SettleLater")]
     Task SettleLater(string deviceId);

@@ -70,13 +70,12 @@ internal sealed partial class IndexMembership(
     /// Runs a storage write. On failure the caller gets the error, and the device re-reads what storage really holds
     /// (the write may have landed even though it threw) and makes the index entry agree with it: a create that did
     /// not land leaves no phantom, a status change that did not land leaves no wrong count. When storage cannot even
-    /// be read, the activation goes, so the next call starts from storage. A write the read-back did not find may still
-    /// land (its answer timed out, and storage goes on with it): unless storage refused it, the partition is told to settle
-    /// the entry once it no longer can (<see cref="IIndexVerification.SettleLater"/>).
+    /// be read, the activation goes, so the next call starts from storage. A failed write may still land (its answer timed
+    /// out, and storage goes on with it): unless storage refused it, the partition is told first to settle the entry once
+    /// it no longer can (<see cref="IIndexVerification.SettleLater"/>), and keeps that in storage across its restarts.
     /// </summary>
     public async Task Write(Func<Task> write, DeviceIdentity? previous)
     {
-        var written = state.State.Identity;
         try
         {
             await write();
@@ -84,11 +83,14 @@ internal sealed partial class IndexMembership(
         catch (Exception e)
         {
             state.State.Identity = previous;
-            var read = await ReconcileAfterFailedWrite();
-            if (!(read && state.State.Identity?.ETag == written?.ETag) && e is not InconsistentStateException && e.InnerException is not InconsistentStateException)
+            // Before the read-back, not after: a read-back that finds nothing removes the entry, and the partition then
+            // stores its mark in the entry's place in the same write. Asked after, a restart between the removal and the
+            // ask lost the mark, and a write landing after that was a stored device no listing or count saw.
+            if (e is not InconsistentStateException && e.InnerException is not InconsistentStateException)
             {
                 await SettleLater();
             }
+            var read = await ReconcileAfterFailedWrite();
             if (!read && e is not StorageUnavailableException)
             {
                 // Storage refused the write (say, a conflict with a row an earlier write left after it timed out) and

@@ -40,13 +40,16 @@ public interface IMemoryIndexStoreGrain : IGrainWithIntegerKey
 public sealed class MemoryIndexStoreGrain : Grain, IMemoryIndexStoreGrain
 {
     private readonly Dictionary<string, bool> _entries = new(StringComparer.Ordinal);
+    /// <summary>Marks of ids whose writes may still land, each in its entry's place (<see cref="IndexChange.SettleBy"/>): few, and short-lived.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _marks = new(StringComparer.Ordinal);
     /// <summary>The lease of the partition activation that loaded last; its writes, and unleased ones, are applied.</summary>
     private string? _holder;
 
     public Task<IReadOnlyList<IndexEntry>> Load(string? holder)
     {
         _holder = holder ?? _holder;
-        return Task.FromResult<IReadOnlyList<IndexEntry>>(_entries.Select(e => new IndexEntry(e.Key, e.Value)).ToArray());
+        return Task.FromResult<IReadOnlyList<IndexEntry>>([.. _entries.Select(e => new IndexEntry(e.Key, e.Value)),
+            .. _marks.Select(m => new IndexEntry(m.Key, false, m.Value))]);
     }
 
     public Task Apply(IReadOnlyList<IndexChange> changes, string? holder)
@@ -60,10 +63,19 @@ public sealed class MemoryIndexStoreGrain : Grain, IMemoryIndexStoreGrain
             if (change.Enabled is { } enabled)
             {
                 _entries[change.DeviceId] = enabled;
+                _marks.Remove(change.DeviceId);
             }
             else
             {
                 _entries.Remove(change.DeviceId);
+                if (change.SettleBy is { } settleBy)
+                {
+                    _marks[change.DeviceId] = settleBy;
+                }
+                else
+                {
+                    _marks.Remove(change.DeviceId);
+                }
             }
         }
         return Task.CompletedTask;

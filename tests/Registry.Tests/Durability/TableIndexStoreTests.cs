@@ -44,6 +44,27 @@ public sealed class TableIndexStoreTests(AzuriteFixture azurite)
         Assert.Equal(written.OrderBy(e => e.DeviceId, StringComparer.Ordinal), await Loaded(store, 7));
     }
 
+    /// <summary>
+    /// A mark of a write that may still land (issue 8's late-landing fix) is kept in its entry's place and loaded with its
+    /// time, so a partition loaded again before the time knows it; an entry written over it replaces it and a removal
+    /// takes it out. Before, the mark was in the partition's memory only.
+    /// </summary>
+    [Fact]
+    public async Task A_mark_in_an_entrys_place_is_loaded_with_its_time_and_an_entry_or_a_removal_replaces_it()
+    {
+        var store = await NewStore(azurite.ConnectionString);
+        var settleBy = new DateTimeOffset(2026, 12, 8, 1, 30, 0, TimeSpan.Zero);
+        await store.Apply(3, [new IndexChange("ix-kept", true), new IndexChange("ix-marked", true), new IndexChange("ix-later", false)]);
+
+        await store.Apply(3, [new IndexChange("ix-marked", null, settleBy), new IndexChange("ix-never-written", null, settleBy), new IndexChange("ix-later", null, settleBy)]);
+        Assert.Equal(
+            [new IndexEntry("ix-kept", true), new IndexEntry("ix-later", false, settleBy), new IndexEntry("ix-marked", false, settleBy), new IndexEntry("ix-never-written", false, settleBy)],
+            await Loaded(store, 3));
+
+        await store.Apply(3, [new IndexChange("ix-marked", true), new IndexChange("ix-never-written", null), new IndexChange("ix-later", null)]);
+        Assert.Equal([new IndexEntry("ix-kept", true), new IndexEntry("ix-marked", true)], await Loaded(store, 3));
+    }
+
     [Fact]
     public async Task A_store_over_several_tables_keeps_each_storage_groups_entries_in_its_table_and_loads_exactly_what_was_written()
     {
