@@ -199,7 +199,8 @@ public static class SiloConfiguration
             settings.IsDurable ? settings.DeviceStorage : "Memory",
             settings.IsDurable ? null : sp.GetRequiredService<IHostApplicationLifetime>(),
             settings.IsDurable ? settings.StorageGroups : null,
-            settings.IsDurable ? settings.StorageTables : null));
+            settings.IsDurable ? settings.StorageTables : null,
+            storagePrefix: settings.IsDurable ? settings.StoragePrefix : null));
     }
 
     /// <summary>

@@ -55,8 +55,10 @@ internal static class StepRunner
         var progress = new StepProgress(step.Name, round, phase, model, recorder, clock);
         observe?.Invoke(progress);
         var maxCalls = bounds.Count is { } count ? (count + step.ItemsPerCall - 1) / step.ItemsPerCall : long.MaxValue;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        stop.CancelAfter(bounds.Duration);
+        // The duration's own token says whether it ended the sends: the stopwatch read against it disagreed, a timer firing
+        // on the coarse tick count a few milliseconds before the stopwatch reached the duration (a fresh-clone run, 2026-12-08).
+        using var durationEnded = new CancellationTokenSource(bounds.Duration);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, durationEnded.Token);
         var until = phase == "measure" && step.Until is { } condition ? EndWhenAsync(condition, stop) : Task.CompletedTask;
         using var abandon = new CancellationTokenSource();
         var calls = new InFlight(step, recorder, clock, abandon.Token, cancel);
@@ -73,7 +75,7 @@ internal static class StepRunner
             var schedule = new OpenSchedule(model, step.ItemsPerCall);
             scheduled = stop.IsCancellationRequested ? null
                 : Math.Min(schedule.IntendedSeconds(recorder.Submitted), bounds.Duration.TotalSeconds);
-            if (stop.IsCancellationRequested && !cancel.IsCancellationRequested && recorder.Submitted < maxCalls && clock.Elapsed >= bounds.Duration)
+            if (durationEnded.IsCancellationRequested && !cancel.IsCancellationRequested && recorder.Submitted < maxCalls)
             {
                 // The step's duration cut the sends while calls it had scheduled before its end were still unsent: the senders
                 // were behind (a review, 2026-12-07: 212,900 of open:100000's 300,000 sent in 3 s, said nowhere).

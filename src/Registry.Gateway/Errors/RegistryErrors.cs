@@ -22,8 +22,10 @@ internal static class RegistryErrors
             (RegistryErrorCode.ServiceUnavailable, "The registry is not reachable. Retry later."),
         StorageUnavailableException e => (RegistryErrorCode.ServiceUnavailable, e.Message),
         // Cancelled inside the cluster, not by the client (the filter lets a client's own cancellation through): the grain
-        // directory cancels a lookup while the cluster's membership changes, e.g. while a dead silo is being declared.
-        OperationCanceledException => (RegistryErrorCode.ServiceUnavailable, "The registry is reorganising after a change of its silos. Retry later."),
+        // directory cancels a lookup while the cluster's membership changes, e.g. while a dead silo is being declared, and
+        // a storage request that did not answer in time is cancelled too (a single silo whose storage stalled answered
+        // "reorganising after a change of its silos": a review, 2026-12-08).
+        OperationCanceledException => (RegistryErrorCode.ServiceUnavailable, "The registry could not finish the request: its silos changed, or storage did not answer in time. Retry later."),
         _ => (RegistryErrorCode.ServerError, "The registry failed to process the request."),
     };
 }

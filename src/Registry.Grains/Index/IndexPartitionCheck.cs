@@ -24,6 +24,12 @@ public sealed class IndexLayout
     /// <summary>The tables each grouped kind of entity is spread over; null: recorded before the setting, one table.</summary>
     [Id(4)] public int? StorageTables { get; set; }
 
+    /// <summary>
+    /// <c>Registry:StoragePrefix</c> lowercased, hyphens kept: the form blob containers and queues are named by, where tables
+    /// drop the hyphens. Null: recorded before the field (or memory storage).
+    /// </summary>
+    [Id(5)] public string? StoragePrefix { get; set; }
+
     /// <summary>The storage groups of durable storage recorded before <see cref="StorageGroups"/> was: the count was fixed at 32.</summary>
     public const int StorageGroupsBeforeTheSetting = 32;
 
@@ -49,6 +55,7 @@ public sealed class StorageLayoutMismatchException(string setting, string stored
     {
         "StorageGroups" => "Index entries and Batched device rows would be looked up under other keys, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
         "StorageTables" => "Index entries and Batched device rows would be looked up in other tables, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
+        "StoragePrefix" => "The two prefixes name the same tables (table names drop hyphens) but other blob containers and queues: Blob device rows would be read from an empty container, so every device would vanish and the index verification would drop their entries.",
         _ => "Devices would be read from other rows, so every device would vanish from reads, listing and statistics.",
     };
 
@@ -79,7 +86,10 @@ public sealed class IndexPartitionMismatchException(int stored, int configured, 
 /// <paramref name="serviceId"/> and <paramref name="deviceStorage"/> (when given): a start with another ServiceId or
 /// DeviceStorage would read every device from rows that do not hold it, so it is refused the same way; a record written
 /// before they were kept adopts the first values it meets. <paramref name="storageGroups"/> (durable mode) is compared the
-/// same way; a record without it was written when the count was fixed at 32. Runs at
+/// same way; a record without it was written when the count was fixed at 32. <paramref name="storagePrefix"/> (durable
+/// mode) too: prefixes that differ only by hyphens meet the same record (it is named after the tables) and, before it was
+/// kept, a Blob registry restarted with its prefix's hyphen left out started on its own tables and an empty container,
+/// and its verification dropped every index entry (a review, 2026-12-08). Runs at
 /// <paramref name="stage"/>: durable storage can be read before the silo joins its cluster, so a refused silo never joins.
 /// <para>
 /// Memory storage lives in grains, and a grain call made from the silo's own start can wait for the start to end: with
@@ -106,7 +116,8 @@ public sealed partial class IndexPartitionCheck(
     IHostApplicationLifetime? stopOnMismatch = null,
     int? storageGroups = null,
     int? storageTables = null,
-    TimeSpan? retryDelay = null) : ILifecycleParticipant<ISiloLifecycle>
+    TimeSpan? retryDelay = null,
+    string? storagePrefix = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const string StateName = "layout";
     private static readonly GrainId RecordId = GrainId.Create("registry-index-layout", "0");
@@ -177,7 +188,7 @@ public sealed partial class IndexPartitionCheck(
         await storage.ReadStateAsync(StateName, RecordId, record);
         if (!record.RecordExists)
         {
-            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage, StorageGroups = storageGroups, StorageTables = storageTables };
+            record.State = new IndexLayout { Partitions = configured, ServiceId = serviceId, DeviceStorage = deviceStorage, StorageGroups = storageGroups, StorageTables = storageTables, StoragePrefix = Prefix };
             try
             {
                 await storage.WriteStateAsync(StateName, RecordId, record);
@@ -203,6 +214,7 @@ public sealed partial class IndexPartitionCheck(
         Compare(differences, "DeviceStorage", record.State?.DeviceStorage, deviceStorage, StringComparer.OrdinalIgnoreCase);
         Compare(differences, "StorageGroups", Text(record.State?.StorageGroups ?? IndexLayout.StorageGroupsBeforeTheSetting), Text(storageGroups), StringComparer.Ordinal);
         Compare(differences, "StorageTables", Text(record.State?.StorageTables ?? IndexLayout.StorageTablesBeforeTheSetting), Text(storageTables), StringComparer.Ordinal);
+        Compare(differences, "StoragePrefix", record.State?.StoragePrefix, Prefix, StringComparer.Ordinal);
         if (differences.Count > 0)
         {
             var others = differences.Count == 1 ? null
@@ -215,11 +227,15 @@ public sealed partial class IndexPartitionCheck(
             throw refusal;
         }
         if ((record.State!.ServiceId is null && serviceId is not null) || (record.State.DeviceStorage is null && deviceStorage is not null)
-            || (record.State.StorageGroups is null && storageGroups is not null) || (record.State.StorageTables is null && storageTables is not null))
+            || (record.State.StorageGroups is null && storageGroups is not null) || (record.State.StorageTables is null && storageTables is not null)
+            || (record.State.StoragePrefix is null && Prefix is not null))
         {
             await Adopt(record, cancellationToken);
         }
     }
+
+    /// <summary>The prefix as containers and queues spell it (<see cref="IndexLayout.StoragePrefix"/>).</summary>
+    private string? Prefix => storagePrefix?.ToLowerInvariant();
 
     private static string? Text(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -241,6 +257,7 @@ public sealed partial class IndexPartitionCheck(
             DeviceStorage = record.State.DeviceStorage ?? deviceStorage,
             StorageGroups = record.State.StorageGroups ?? storageGroups,
             StorageTables = record.State.StorageTables ?? storageTables,
+            StoragePrefix = record.State.StoragePrefix ?? Prefix,
         };
         try
         {

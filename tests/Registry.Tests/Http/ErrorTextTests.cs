@@ -65,6 +65,20 @@ public sealed class ErrorTextTests(RegistryHostFixture registry) : IClassFixture
         });
     }
 
+    /// <summary>
+    /// A cancellation inside the cluster is a change of silos or storage that did not answer: a single silo whose storage
+    /// stalled answered "The registry is reorganising after a change of its silos" (a review, 2026-12-08).
+    /// </summary>
+    [Fact]
+    public void A_cancellation_inside_the_cluster_names_storage_too_not_only_a_change_of_silos()
+    {
+        var (code, message) = RegistryErrors.Map(new TaskCanceledException());
+
+        Assert.Equal(RegistryErrorCode.ServiceUnavailable, code);
+        Assert.Contains("storage did not answer in time", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("reorganising", message, StringComparison.Ordinal);
+    }
+
     /// <summary>Review, stop 32: "appears 2 times; it may appear once" lost its second half for Node users.</summary>
     [Fact]
     public void The_text_for_a_property_header_sent_twice_holds_no_semicolon()
