@@ -9,9 +9,73 @@ namespace Registry.Host;
 /// </summary>
 internal static class HostUsage
 {
-    public static bool IsHelp(string[] args) => args is ["--help" or "-h" or "-?" or "/?" or "help"];
+    /// <summary>
+    /// <c>--help</c> anywhere on the line (or as <c>--help=…</c>): given beside settings it was the value of nothing and
+    /// the registry started, and <c>--help --Registry:IndexPartitions=0</c> even took the setting for the value of
+    /// <c>help</c>, so the bad setting went unchecked (a review, 2026-12-08). A bare <c>help</c> only alone.
+    /// </summary>
+    public static bool IsHelp(string[] args) =>
+        args is ["help"] || args.Any(a => a is "--help" or "-h" or "-?" or "/?" || a.StartsWith("--help=", StringComparison.OrdinalIgnoreCase));
 
-    public static bool IsVersion(string[] args) => args is ["--version"];
+    public static bool IsVersion(string[] args) =>
+        args.Any(a => a is "--version" || a.StartsWith("--version=", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The roots a command-line setting may be under: the registry's own, and .NET's logging.</summary>
+    private static readonly string[] Roots = ["Registry", "Logging"];
+
+    /// <summary>
+    /// What is wrong with the command line, read as .NET's configuration reads it (<c>--key=value</c>, <c>--key value</c>,
+    /// <c>/key=value</c>, <c>key=value</c>); null when nothing. Before: a single dash (<c>-Registry:HttpsPort=1</c>) ended
+    /// in .NET's FormatException with a stack (exit code 134), a last <c>--Registry:HttpsPort</c> without a value was
+    /// ignored, and a misspelt root (<c>--Regsitry:HttpsPort=9443</c>) was ignored while the registry started on the
+    /// default port (a review, 2026-12-08). Environment variables are not checked here: a process has many that are not the
+    /// registry's (names under <c>Registry</c> are, by <see cref="UnknownSettings"/>).
+    /// </summary>
+    public static string? ArgumentProblem(string[] args)
+    {
+        const string Refused = "Invalid command line, nothing was started:";
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string key;
+            if (arg.StartsWith("--", StringComparison.Ordinal) || arg.StartsWith('/'))
+            {
+                var body = arg[(arg[0] == '/' ? 1 : 2)..];
+                var equals = body.IndexOf('=', StringComparison.Ordinal);
+                if (equals >= 0)
+                {
+                    key = body[..equals];
+                }
+                else if (i + 1 < args.Length)
+                {
+                    key = body;
+                    i++; // its value
+                }
+                else
+                {
+                    return $"{Refused} {arg} has no value: give it as {arg}=<value>.";
+                }
+            }
+            else if (!arg.StartsWith('-') && arg.IndexOf('=', StringComparison.Ordinal) is > 0 and var equals)
+            {
+                key = arg[..equals];
+            }
+            else
+            {
+                return $"{Refused} '{arg}' is not understood: give each setting as --Registry:<Setting>=<value> (two dashes); --help lists the usual ones.";
+            }
+            if (key.Length == 0)
+            {
+                return $"{Refused} '{arg}' names no setting: give each setting as --Registry:<Setting>=<value>.";
+            }
+            var root = key.Split(':', 2)[0];
+            if (!Roots.Contains(root, StringComparer.OrdinalIgnoreCase))
+            {
+                return $"{Refused} {key} is not a setting of the registry (misspelt? its settings are under Registry:, logging under Logging:); the README's Configuration section lists them.";
+            }
+        }
+        return null;
+    }
 
     public static string Version =>
         typeof(HostUsage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";

@@ -10,6 +10,11 @@ if (HostUsage.IsVersion(args))
     Console.Out.WriteLine($"Registry.Host {HostUsage.Version}");
     return 0;
 }
+if (HostUsage.ArgumentProblem(args) is { } badArguments)
+{
+    await Console.Error.WriteLineAsync(badArguments);
+    return 1;
+}
 
 // A stop that comes before the host takes signals itself (its first second or two) stops the start the same way.
 using var earlyStop = EarlyStop.Register();

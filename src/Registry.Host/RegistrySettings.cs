@@ -446,11 +446,18 @@ public sealed partial class RegistrySettings
                 problems.Add($"Registry:{name}={value} is not a port: use 0 to 65535 (0 picks a free one).");
             }
         }
-        void Address(string name, string value)
+        void Address(string name, string value, bool advertised = false)
         {
-            if (!IPAddress.TryParse(value, out _))
+            if (!IPAddress.TryParse(value, out var address))
             {
-                problems.Add($"Registry:{name}={value} is not an IP address: use one such as 127.0.0.1 or 0.0.0.0.");
+                problems.Add(advertised
+                    ? $"Registry:{name}={value} is not an IP address: use this machine's own, such as 127.0.0.1 (or a container's IP)."
+                    : $"Registry:{name}={value} is not an IP address: use one such as 127.0.0.1 or 0.0.0.0.");
+            }
+            else if (advertised && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)))
+            {
+                // Orleans refused it only once the silo started, with a stack (exit code 134), after files were written (a review, 2026-12-08).
+                problems.Add($"Registry:{name}={value} is no address the other silos can reach: give this machine's own, such as 127.0.0.1 (or a container's IP).");
             }
         }
         void Positive(string name, double value)
@@ -492,7 +499,7 @@ public sealed partial class RegistrySettings
             }
         }
         Address(nameof(ListenAddress), ListenAddress);
-        Address(nameof(AdvertisedAddress), AdvertisedAddress);
+        Address(nameof(AdvertisedAddress), AdvertisedAddress, advertised: true);
         if (IndexPartitions is < 1 or > MaxIndexPartitions)
         {
             problems.Add($"Registry:IndexPartitions={IndexPartitions} is out of range: use 1 to {MaxIndexPartitions} (the default 256 serves 10M devices).");
@@ -590,7 +597,9 @@ public sealed partial class RegistrySettings
         {
             OutOfRange(nameof(OutboxSweepSeconds), OutboxSweepSeconds);
         }
-        if (!(Authentication.DeviceCacheSeconds >= 0) || double.IsInfinity(Authentication.DeviceCacheSeconds))
+        // Bounded: 1e12 overflowed TimeSpan after files were written (exit code 134, a review, 2026-12-08), and a disabled device
+        // keeps authenticating for as long as its status is cached.
+        if (!(Authentication.DeviceCacheSeconds >= 0) || Authentication.DeviceCacheSeconds > 3600)
         {
             OutOfRange("Authentication:DeviceCacheSeconds", Authentication.DeviceCacheSeconds);
         }
@@ -684,7 +693,9 @@ public sealed partial class RegistrySettings
         try
         {
             using var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, CertificatePassword);
-            return null;
+            // Without its key Kestrel refused it only once the silo had started, with a stack (exit code 134, a review, 2026-12-08).
+            return certificate.HasPrivateKey ? null
+                : $"Registry:CertificatePath={path} holds a certificate without its private key: HTTPS and MQTT need both, so give a PFX exported with the key.";
         }
         catch (CryptographicException e)
         {
@@ -729,7 +740,7 @@ public sealed partial class RegistrySettings
         [nameof(OutboxSweepSeconds)] = "a number of seconds from 1 to 3600",
         [nameof(MqttSessionRefreshSeconds)] = "a number of seconds from 0 (never) to 3600",
         [nameof(JobHistoryDays)] = "a number of days above 0 (at most 36500)",
-        ["Authentication:DeviceCacheSeconds"] = "a number of seconds, 0 or more",
+        ["Authentication:DeviceCacheSeconds"] = "a number of seconds from 0 to 3600",
     };
 
     /// <summary>The binder's text for a value it cannot convert to the setting's type.</summary>

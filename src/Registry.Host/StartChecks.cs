@@ -23,7 +23,7 @@ internal static class StartChecks
         if (registry.GetSection(ThrottlingOptions.Section)["Tier"] is { } tier && Enum.IsDefined(throttling.Tier)
             && !Enum.GetNames<HubTier>().Contains(tier.Trim(), StringComparer.OrdinalIgnoreCase))
         {
-            problems.Add($"Registry:Throttling:Tier '{tier}' is not one of {string.Join(", ", Enum.GetNames<HubTier>())}.");
+            problems.Add($"Registry:Throttling:Tier={tier} is not one of {string.Join(", ", Enum.GetNames<HubTier>())}: use one of them.");
         }
         foreach (var (name, policy) in settings.AccessPolicies)
         {

@@ -32,15 +32,17 @@ internal static class UnknownSettings
     public static void Refuse(IConfigurationSection registry)
     {
         var unknown = new List<string>();
+        var sections = new List<string>();
         foreach (var child in registry.GetChildren())
         {
             if (Bound.FirstOrDefault(b => string.Equals(b.Section, child.Key, StringComparison.OrdinalIgnoreCase)) is { Type: { } type })
             {
-                Walk(child, type, unknown);
+                ValueOfSection(child, sections);
+                Walk(child, type, unknown, sections);
             }
             else if (Property(typeof(RegistrySettings), child.Key) is { } property)
             {
-                Inspect(child, property.PropertyType, unknown);
+                Inspect(child, property.PropertyType, unknown, sections);
             }
             else
             {
@@ -52,15 +54,33 @@ internal static class UnknownSettings
             throw new RegistryStartupException(
                 $"Invalid configuration, nothing was started: {string.Join(", ", unknown)} {(unknown.Count == 1 ? "is not a setting" : "are not settings")} of the registry (misspelt?); the README's Configuration section lists them.");
         }
+        if (sections.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"Invalid configuration, nothing was started: {string.Join(", ", sections)} {(sections.Count == 1 ? "is a section" : "are sections")} of settings, not a value: " +
+                "give its settings instead (Registry:Heartbeat:IntervalSeconds=60, not Registry:Heartbeat=60); the README's Configuration section lists them.");
+        }
     }
 
-    private static void Walk(IConfigurationSection section, Type type, List<string> unknown)
+    /// <summary>
+    /// A value given to a section (<c>Registry:Heartbeat=60</c>): the binder ignores it, so the registry started with
+    /// monitoring off and said nothing (a review, 2026-12-08). An empty value is what an empty JSON object leaves.
+    /// </summary>
+    private static void ValueOfSection(IConfigurationSection section, List<string> sections)
+    {
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            sections.Add($"{section.Path}={section.Value}");
+        }
+    }
+
+    private static void Walk(IConfigurationSection section, Type type, List<string> unknown, List<string> sections)
     {
         foreach (var child in section.GetChildren())
         {
             if (Property(type, child.Key) is { } property)
             {
-                Inspect(child, property.PropertyType, unknown);
+                Inspect(child, property.PropertyType, unknown, sections);
             }
             else
             {
@@ -82,21 +102,23 @@ internal static class UnknownSettings
             : null;
 
     /// <summary>What is below a setting of type <paramref name="type"/>: nothing for a value, its entries for a dictionary or list, its settings for a class.</summary>
-    private static void Inspect(IConfigurationSection section, Type type, List<string> unknown)
+    private static void Inspect(IConfigurationSection section, Type type, List<string> unknown, List<string> sections)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type.IsGenericType && type.GetGenericTypeDefinition() is var generic
             && (generic == typeof(Dictionary<,>) || generic == typeof(List<>) || generic == typeof(IReadOnlyList<>)))
         {
+            ValueOfSection(section, sections);
             var element = type.GetGenericArguments()[^1];
             foreach (var entry in section.GetChildren())
             {
-                Inspect(entry, element, unknown);
+                Inspect(entry, element, unknown, sections);
             }
         }
         else if (type.IsClass && type != typeof(string) && type.Namespace?.StartsWith("Registry", StringComparison.Ordinal) == true)
         {
-            Walk(section, type, unknown);
+            ValueOfSection(section, sections);
+            Walk(section, type, unknown, sections);
         }
         else
         {

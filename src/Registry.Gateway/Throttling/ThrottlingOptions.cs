@@ -49,7 +49,7 @@ public sealed class ThrottlingOptions
         }
         if (!Enum.IsDefined(Tier))
         {
-            errors.Add($"Registry:Throttling:Tier '{Tier}' is not one of {string.Join(", ", Enum.GetNames<HubTier>())}.");
+            errors.Add($"Registry:Throttling:Tier={Tier} is not one of {string.Join(", ", Enum.GetNames<HubTier>())}: use one of them.");
         }
         else if (Units > MaxUnits(Tier))
         {

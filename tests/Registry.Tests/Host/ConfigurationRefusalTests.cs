@@ -74,7 +74,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("DirectoryCacheSize=10000001", "Registry:DirectoryCacheSize=10000001 is out of range")]
     [InlineData("JobHistoryDays=0", "Registry:JobHistoryDays=0 must be a number of days above 0")]
     [InlineData("JobHistoryDays=NaN", "Registry:JobHistoryDays=NaN must be a number of days above 0")]
-    [InlineData("Throttling:Tier=99", "Registry:Throttling:Tier '99' is not one of")]
+    [InlineData("Throttling:Tier=99", "Registry:Throttling:Tier=99 is not one of")]
     [InlineData("Throttling:Units=0", "Registry:Throttling:Units must be at least 1")]
     [InlineData("Throttling:Overrides:RegistryOperations=0/min", "Registry:Throttling:Overrides:RegistryOperations '0/min' is not a rate")]
     [InlineData("Throttling:Overrides:RegistryOperations=-5/s", "Registry:Throttling:Overrides:RegistryOperations '-5/s' is not a rate")]
@@ -89,7 +89,7 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("StorageTimeoutSeconds=1e300", "Registry:StorageTimeoutSeconds=1E+300")]
     [InlineData("StorageTimeoutSeconds=3601", "Registry:StorageTimeoutSeconds=3601")]
     [InlineData("StorageTimeoutSeconds=0.00000001", "Registry:StorageTimeoutSeconds=1E-08")]
-    [InlineData("Throttling:Tier=6", "Registry:Throttling:Tier '6' is not one of")]
+    [InlineData("Throttling:Tier=6", "Registry:Throttling:Tier=6 is not one of")]
     [InlineData("Heartbeat:GraceSeconds=-3", "Registry:Heartbeat:GraceSeconds=-3 is out of range: use 0 to 86400 seconds.")] // said as unset interval (a review)
     [InlineData("Heartbeat:IntervalSeconds=-1", "Registry:Heartbeat:IntervalSeconds=-1 is out of range: use 1 to 86400 seconds, or 0 for monitoring off")]
     [InlineData("Heartbeat:IntervalSeconds=0|Heartbeat:GraceSeconds=30", "Registry:Heartbeat:GraceSeconds=30 is set with Registry:Heartbeat:IntervalSeconds=0 (monitoring off)")]
@@ -137,7 +137,11 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     // Hostile review, 2026-12-05: a setting taking a number said "is not a number: use a number" for a value that is none,
     // and its range only once given a number outside it.
     [InlineData("JobHistoryDays=abc", "Invalid configuration, nothing was started: Registry:JobHistoryDays=abc is not a number: use a number of days above 0 (at most 36500).")]
-    [InlineData("Authentication:DeviceCacheSeconds=ten", "Invalid configuration, nothing was started: Registry:Authentication:DeviceCacheSeconds=ten is not a number: use a number of seconds, 0 or more.")]
+    [InlineData("Authentication:DeviceCacheSeconds=ten", "Invalid configuration, nothing was started: Registry:Authentication:DeviceCacheSeconds=ten is not a number: use a number of seconds from 0 to 3600.")]
+    // A review (2026-12-08): each crashed the start with a stack (exit code 134) after files were written.
+    [InlineData("Authentication:DeviceCacheSeconds=1e12", "Registry:Authentication:DeviceCacheSeconds=1000000000000 must be a number of seconds from 0 to 3600")]
+    [InlineData("AdvertisedAddress=0.0.0.0", "Registry:AdvertisedAddress=0.0.0.0 is no address the other silos can reach")]
+    [InlineData("AdvertisedAddress=::", "Registry:AdvertisedAddress=:: is no address the other silos can reach")]
     [InlineData("presencepersistseconds=1m", "Invalid configuration, nothing was started: Registry:PresencePersistSeconds=1m is not a number: use a number of seconds from 1 to 3600.")]
     [InlineData("OutboxSweepSeconds=0", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=0 must be a number of seconds from 1 to 3600.")]
     [InlineData("OutboxSweepSeconds=30s", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=30s is not a number: use a number of seconds from 1 to 3600.")]
@@ -348,6 +352,28 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         await using var host = RegistryProcess.Start(work, args);
 
         await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} cannot be loaded with Registry:CertificatePassword", data, ct);
+    }
+
+    /// <summary>A review (2026-12-08): the silo started, wrote the policy file and the lock, then Kestrel's refusal ended the process with a stack (exit code 134).</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_certificate_file_without_its_private_key_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var pfx = Path.Combine(work, "nokey.pfx");
+        using (var key = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var withKey = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            using var withoutKey = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(withKey.RawData);
+            await File.WriteAllBytesAsync(pfx, withoutKey.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "secret"), ct);
+        }
+        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} holds a certificate without its private key", data, ct);
     }
 
     [Fact(Timeout = 120_000)]

@@ -1,3 +1,4 @@
+using Registry.Host;
 using Registry.Tests.Infrastructure;
 
 namespace Registry.Tests.Host;
@@ -13,17 +14,65 @@ public sealed class HostUsageTests
     [InlineData("--help", "Usage: dotnet Registry.Host.dll")]
     [InlineData("-h", "Usage: dotnet Registry.Host.dll")]
     [InlineData("--version", "Registry.Host 1.0.0")]
-    public async Task Help_and_version_answer_and_exit_0_without_starting_or_writing_anything(string argument, string answered)
+    // A review (2026-12-08): beside settings each started the full registry; the second took the bad setting for help's value.
+    [InlineData("--Registry:HttpsPort=1 --help", "Usage: dotnet Registry.Host.dll")]
+    [InlineData("--help --Registry:IndexPartitions=0", "Usage: dotnet Registry.Host.dll")]
+    [InlineData("--Registry:HttpsPort=1 --version", "Registry.Host 1.0.0")]
+    public async Task Help_and_version_answer_and_exit_0_without_starting_or_writing_anything(string arguments, string answered)
     {
         var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-usage-").FullName;
-        await using var host = RegistryProcess.Start(work, argument);
+        await using var host = RegistryProcess.Start(work, arguments.Split(' '));
 
         Assert.Equal(0, await host.WaitForExitAsync(ct));
 
         Assert.Contains(answered, host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(RegistryProcess.ListeningLine, host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("warn:", host.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    /// <summary>
+    /// A review (2026-12-08): a single dash ended in .NET's FormatException with a stack (exit code 134); a misspelt root
+    /// and a last setting without a value were ignored while the registry started on its defaults.
+    /// </summary>
+    [Theory]
+    [InlineData("-Registry:HttpsPort=42445", "'-Registry:HttpsPort=42445' is not understood: give each setting as --Registry:<Setting>=<value> (two dashes)")]
+    [InlineData("--Regsitry:HttpsPort=9443", "Regsitry:HttpsPort is not a setting of the registry (misspelt?")]
+    [InlineData("--Registry:StorageConnectionString=x --Registry:HttpsPort", "--Registry:HttpsPort has no value: give it as --Registry:HttpsPort=<value>")]
+    [InlineData("Registry:HttpsPort", "'Registry:HttpsPort' is not understood")]
+    [InlineData("--=1", "'--=1' names no setting")]
+    public void A_command_line_the_configuration_would_misread_is_refused_in_one_line(string arguments, string named)
+    {
+        var problem = HostUsage.ArgumentProblem(arguments.Split(' '));
+
+        Assert.NotNull(problem);
+        Assert.StartsWith("Invalid command line, nothing was started: ", problem, StringComparison.Ordinal);
+        Assert.Contains(named, problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>The forms .NET's configuration reads, under the registry's and logging's roots, pass.</summary>
+    [Fact]
+    public void The_command_line_forms_the_configuration_reads_pass()
+    {
+        Assert.Null(HostUsage.ArgumentProblem([
+            "--Registry:HttpsPort=9443", "--registry:mqttport", "9883", "/Registry:SiloPort=11112", "/Registry:GatewayPort", "30001",
+            "Registry:HostName=localhost", "--Logging:LogLevel:Default=Warning", "--Registry:CertificatePassword=a=b",
+        ]));
+    }
+
+    /// <summary>The process itself: exit code 1, the one line, and nothing written (it crashed with exit code 134 before).</summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_single_dash_setting_exits_1_with_one_line_and_writes_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-usage-").FullName;
+        await using var host = RegistryProcess.Start(work, "-Registry:HttpsPort=42445");
+
+        Assert.Equal(1, await host.WaitForExitAsync(ct));
+
+        Assert.Contains("Invalid command line, nothing was started: '-Registry:HttpsPort=42445' is not understood", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(work));
     }
 }

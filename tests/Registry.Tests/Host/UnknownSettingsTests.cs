@@ -27,6 +27,30 @@ public sealed class UnknownSettingsTests
             ("Observability:ListenAddress", "127.0.0.1"), ("Otlp:Endpoint", "http://127.0.0.1:4317"), ("Dashboard:Password", "p")));
     }
 
+    /// <summary>A review (2026-12-08): each started the registry as if not given (Registry:Heartbeat=60 with monitoring off).</summary>
+    [Theory]
+    [InlineData("Heartbeat", "60")]
+    [InlineData("Routes", "lifecycle")]
+    [InlineData("Routes:0", "lifecycle")]
+    [InlineData("Throttling", "true")]
+    [InlineData("Observability", "42090")]
+    [InlineData("AccessPolicies", "x")]
+    [InlineData("Authentication", "off")]
+    public void A_value_given_to_a_section_refuses_the_start_naming_it(string key, string value)
+    {
+        var refused = Assert.Throws<RegistryStartupException>(() => UnknownSettings.Refuse(Registry(("HttpsPort", "8443"), (key, value))));
+
+        Assert.StartsWith("Invalid configuration, nothing was started: ", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"Registry:{key}={value} is a section of settings, not a value", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>What an empty JSON object (<c>"Heartbeat": {}</c>) leaves: no value given.</summary>
+    [Fact]
+    public void An_empty_section_is_accepted()
+    {
+        UnknownSettings.Refuse(Registry(("Heartbeat", ""), ("Throttling", "")));
+    }
+
     [Theory]
     [InlineData("Heartbeat:IntervalSecond", "Registry:Heartbeat:IntervalSecond is not a setting")]
     [InlineData("IndexPartiton", "Registry:IndexPartiton is not a setting")]
