@@ -9,16 +9,40 @@ namespace Registry.Host;
 /// </summary>
 internal static class HostUsage
 {
+    private static readonly string[] HelpFlags = ["--help", "-h", "-?", "/?", "/help"];
+
     /// <summary>
-    /// <c>--help</c> anywhere on the line (or as <c>--help=…</c>): given beside settings it was the value of nothing and
-    /// the registry started, and <c>--help --Registry:IndexPartitions=0</c> even took the setting for the value of
-    /// <c>help</c>, so the bad setting went unchecked (a review, 2026-12-08). A bare <c>help</c> only alone.
+    /// <c>--help</c> anywhere on the line (or as <c>--help=…</c>), any case, unless it is the value of the setting before it
+    /// (<c>--Registry:ServiceId -h</c>): given beside settings it was the value of nothing and the registry started, and
+    /// <c>--help --Registry:IndexPartitions=0</c> even took the setting for help's value (reviews, 2026-12-08). A bare
+    /// <c>help</c> only alone.
     /// </summary>
     public static bool IsHelp(string[] args) =>
-        args is ["help"] || args.Any(a => a is "--help" or "-h" or "-?" or "/?" || a.StartsWith("--help=", StringComparison.OrdinalIgnoreCase));
+        args is ["help"] || Flags(args).Any(a => HelpFlags.Contains(a, StringComparer.OrdinalIgnoreCase)
+            || a.StartsWith("--help=", StringComparison.OrdinalIgnoreCase));
 
     public static bool IsVersion(string[] args) =>
-        args.Any(a => a is "--version" || a.StartsWith("--version=", StringComparison.OrdinalIgnoreCase));
+        Flags(args).Any(a => a.Equals("--version", StringComparison.OrdinalIgnoreCase) || a.StartsWith("--version=", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The arguments that are not the value of a setting before them (<c>--key value</c>).</summary>
+    private static IEnumerable<string> Flags(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            yield return args[i];
+            if (IsFlag(args[i]))
+            {
+                continue;
+            }
+            if ((args[i].StartsWith("--", StringComparison.Ordinal) || args[i].StartsWith('/')) && !args[i].Contains('=', StringComparison.Ordinal))
+            {
+                i++; // its value
+            }
+        }
+    }
+
+    private static bool IsFlag(string arg) =>
+        HelpFlags.Contains(arg, StringComparer.OrdinalIgnoreCase) || arg.Equals("--version", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The roots a command-line setting may be under: the registry's own, and .NET's logging.</summary>
     private static readonly string[] Roots = ["Registry", "Logging"];
@@ -28,8 +52,10 @@ internal static class HostUsage
     /// <c>/key=value</c>, <c>key=value</c>); null when nothing. Before: a single dash (<c>-Registry:HttpsPort=1</c>) ended
     /// in .NET's FormatException with a stack (exit code 134), a last <c>--Registry:HttpsPort</c> without a value was
     /// ignored, and a misspelt root (<c>--Regsitry:HttpsPort=9443</c>) was ignored while the registry started on the
-    /// default port (a review, 2026-12-08). Environment variables are not checked here: a process has many that are not the
-    /// registry's (names under <c>Registry</c> are, by <see cref="UnknownSettings"/>).
+    /// default port (a review, 2026-12-08); a setting without a value took the next setting for it
+    /// (<c>--Registry:DataFolder --Registry:ServiceId=zzz</c>: a folder named after the setting, a re-check). Environment
+    /// variables are not checked here: a process has many that are not the registry's (names under <c>Registry</c> are,
+    /// by <see cref="UnknownSettings"/>).
     /// </summary>
     public static string? ArgumentProblem(string[] args)
     {
@@ -46,7 +72,7 @@ internal static class HostUsage
                 {
                     key = body[..equals];
                 }
-                else if (i + 1 < args.Length)
+                else if (i + 1 < args.Length && !LooksLikeSetting(args[i + 1]))
                 {
                     key = body;
                     i++; // its value
@@ -76,6 +102,10 @@ internal static class HostUsage
         }
         return null;
     }
+
+    /// <summary>A next argument that is itself a setting (<c>--Registry:…</c>, <c>/Logging:…</c>), not a value.</summary>
+    private static bool LooksLikeSetting(string arg) =>
+        (arg.StartsWith("--", StringComparison.Ordinal) || arg.StartsWith('/')) && Roots.Any(r => arg.AsSpan(arg[0] == '/' ? 1 : 2).StartsWith(r, StringComparison.OrdinalIgnoreCase));
 
     public static string Version =>
         typeof(HostUsage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";

@@ -37,6 +37,7 @@ public static partial class RegistryHost
         // Every setting is checked before anything is written or bound: a mistake is one line and exit code 1.
         var section = builder.Configuration.GetSection(RegistrySettings.Section);
         UnknownSettings.Refuse(section);
+        UnknownSettings.RefuseLogLevels(builder.Configuration.GetSection("Logging"));
         var settings = RegistrySettings.Bind<RegistrySettings>(section);
         settings.Validate();
         StartChecks.Validate(section, settings);

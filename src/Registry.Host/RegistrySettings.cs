@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
@@ -454,9 +455,12 @@ public sealed partial class RegistrySettings
                     ? $"Registry:{name}={value} is not an IP address: use this machine's own, such as 127.0.0.1 (or a container's IP)."
                     : $"Registry:{name}={value} is not an IP address: use one such as 127.0.0.1 or 0.0.0.0.");
             }
-            else if (advertised && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)))
+            else if (advertised && (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address) is var plain
+                && (plain.Equals(IPAddress.Any) || plain.Equals(IPAddress.IPv6Any) || plain.Equals(IPAddress.Broadcast) || plain.IsIPv6Multicast
+                    || (plain.AddressFamily == AddressFamily.InterNetwork && plain.GetAddressBytes()[0] is >= 224 and <= 239)))
             {
                 // Orleans refused it only once the silo started, with a stack (exit code 134), after files were written (a review, 2026-12-08).
+                // Broadcast and multicast crashed the same way; multicast and ::ffff:0.0.0.0 even bound and joined (a re-check, 2026-12-08).
                 problems.Add($"Registry:{name}={value} is no address the other silos can reach: give this machine's own, such as 127.0.0.1 (or a container's IP).");
             }
         }
@@ -694,8 +698,15 @@ public sealed partial class RegistrySettings
         {
             using var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, CertificatePassword);
             // Without its key Kestrel refused it only once the silo had started, with a stack (exit code 134, a review, 2026-12-08).
-            return certificate.HasPrivateKey ? null
-                : $"Registry:CertificatePath={path} holds a certificate without its private key: HTTPS and MQTT need both, so give a PFX exported with the key.";
+            if (!certificate.HasPrivateKey)
+            {
+                return $"Registry:CertificatePath={path} holds a certificate without its private key: HTTPS and MQTT need both, so give a PFX exported with the key.";
+            }
+            // An extended key usage without server authentication: Kestrel refused it only once the silo had started (a re-check, 2026-12-08).
+            var usages = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().SelectMany(e => e.EnhancedKeyUsages.Cast<Oid>()).ToList();
+            return certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().Any() && !usages.Any(u => u.Value == "1.3.6.1.5.5.7.3.1")
+                ? $"Registry:CertificatePath={path} holds a certificate whose extended key usage does not allow server authentication: give one issued for TLS servers."
+                : null;
         }
         catch (CryptographicException e)
         {

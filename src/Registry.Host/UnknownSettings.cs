@@ -33,6 +33,7 @@ internal static class UnknownSettings
     {
         var unknown = new List<string>();
         var sections = new List<string>();
+        ValueOfSection(registry, sections);
         foreach (var child in registry.GetChildren())
         {
             if (Bound.FirstOrDefault(b => string.Equals(b.Section, child.Key, StringComparison.OrdinalIgnoreCase)) is { Type: { } type })
@@ -126,4 +127,24 @@ internal static class UnknownSettings
             unknown.AddRange(section.GetChildren().Select(c => c.Path));
         }
     }
+
+    /// <summary>
+    /// The log levels under <c>Logging</c>: a value that is no level (<c>Logging:LogLevel:Default=Loud</c>) crashed the start
+    /// after the new owner key was written and before the one line that shows it (a re-check, 2026-12-08).
+    /// </summary>
+    public static void RefuseLogLevels(IConfigurationSection logging)
+    {
+        var bad = Leaves(logging)
+            .Where(s => (s.Path.Contains(":LogLevel:", StringComparison.OrdinalIgnoreCase) || s.Key.EndsWith("Threshold", StringComparison.OrdinalIgnoreCase))
+                && !string.IsNullOrEmpty(s.Value) && !Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(s.Value, ignoreCase: true, out _))
+            .Select(s => $"{s.Path}={s.Value}").ToList();
+        if (bad.Count > 0)
+        {
+            throw new RegistryStartupException(
+                $"Invalid configuration, nothing was started: {string.Join(", ", bad)} {(bad.Count == 1 ? "is not a log level" : "are not log levels")}: use Trace, Debug, Information, Warning, Error, Critical or None.");
+        }
+    }
+
+    private static IEnumerable<IConfigurationSection> Leaves(IConfigurationSection section) =>
+        section.GetChildren().SelectMany(c => c.GetChildren().Any() ? Leaves(c) : [c]);
 }

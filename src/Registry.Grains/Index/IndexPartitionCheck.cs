@@ -25,8 +25,9 @@ public sealed class IndexLayout
     [Id(4)] public int? StorageTables { get; set; }
 
     /// <summary>
-    /// <c>Registry:StoragePrefix</c> lowercased, hyphens kept: the form blob containers and queues are named by, where tables
-    /// drop the hyphens. Null: recorded before the field (or memory storage).
+    /// <c>Registry:StoragePrefix</c> as spelt at the first start: blob containers and queues keep its hyphens where tables
+    /// drop them, and Azurite tells table names' case apart (a restart spelling it in other letters crashed on a table
+    /// "not found"). Null: recorded before the field (or memory storage).
     /// </summary>
     [Id(5)] public string? StoragePrefix { get; set; }
 
@@ -55,7 +56,7 @@ public sealed class StorageLayoutMismatchException(string setting, string stored
     {
         "StorageGroups" => "Index entries and Batched device rows would be looked up under other keys, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
         "StorageTables" => "Index entries and Batched device rows would be looked up in other tables, so devices would vanish from listing and statistics (and, with Batched rows, from reads).",
-        "StoragePrefix" => "The two prefixes name the same tables (table names drop hyphens) but other blob containers and queues: Blob device rows would be read from an empty container, so every device would vanish and the index verification would drop their entries.",
+        "StoragePrefix" => "Spelt otherwise, the prefix names other blob containers and queues (they keep its hyphens; Blob device rows would be read from an empty container and the index verification would drop every entry) or, on storage that tells case apart such as Azurite, other tables.",
         _ => "Devices would be read from other rows, so every device would vanish from reads, listing and statistics.",
     };
 
@@ -234,8 +235,8 @@ public sealed partial class IndexPartitionCheck(
         }
     }
 
-    /// <summary>The prefix as containers and queues spell it (<see cref="IndexLayout.StoragePrefix"/>).</summary>
-    private string? Prefix => storagePrefix?.ToLowerInvariant();
+    /// <summary>The prefix as spelt (<see cref="IndexLayout.StoragePrefix"/>).</summary>
+    private string? Prefix => storagePrefix;
 
     private static string? Text(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -142,6 +142,11 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
     [InlineData("Authentication:DeviceCacheSeconds=1e12", "Registry:Authentication:DeviceCacheSeconds=1000000000000 must be a number of seconds from 0 to 3600")]
     [InlineData("AdvertisedAddress=0.0.0.0", "Registry:AdvertisedAddress=0.0.0.0 is no address the other silos can reach")]
     [InlineData("AdvertisedAddress=::", "Registry:AdvertisedAddress=:: is no address the other silos can reach")]
+    // A re-check (2026-12-08): broadcast crashed the same way; multicast and the mapped any-address bound and joined.
+    [InlineData("AdvertisedAddress=255.255.255.255", "Registry:AdvertisedAddress=255.255.255.255 is no address the other silos can reach")]
+    [InlineData("AdvertisedAddress=224.0.0.1", "Registry:AdvertisedAddress=224.0.0.1 is no address the other silos can reach")]
+    [InlineData("AdvertisedAddress=ff02::1", "Registry:AdvertisedAddress=ff02::1 is no address the other silos can reach")]
+    [InlineData("AdvertisedAddress=::ffff:0.0.0.0", "Registry:AdvertisedAddress=::ffff:0.0.0.0 is no address the other silos can reach")]
     [InlineData("presencepersistseconds=1m", "Invalid configuration, nothing was started: Registry:PresencePersistSeconds=1m is not a number: use a number of seconds from 1 to 3600.")]
     [InlineData("OutboxSweepSeconds=0", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=0 must be a number of seconds from 1 to 3600.")]
     [InlineData("OutboxSweepSeconds=30s", "Invalid configuration, nothing was started: Registry:OutboxSweepSeconds=30s is not a number: use a number of seconds from 1 to 3600.")]
@@ -376,6 +381,29 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
         await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} holds a certificate without its private key", data, ct);
     }
 
+    /// <summary>A re-check (2026-12-08): a PFX for client authentication only started the silo, then Kestrel's refusal crashed it (exit code 134).</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task A_certificate_not_for_server_authentication_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
+        var data = Path.Combine(work, "data");
+        var pfx = Path.Combine(work, "clientonly.pfx");
+        using (var key = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension(
+                [new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], critical: false));
+            using var clientOnly = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            await File.WriteAllBytesAsync(pfx, clientOnly.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "secret"), ct);
+        }
+        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
+        await using var host = RegistryProcess.Start(work, args);
+
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} holds a certificate whose extended key usage does not allow server authentication", data, ct);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task A_policy_file_with_no_policy_stops_the_process_with_exit_code_1_naming_the_file_and_writes_no_certificate()
     {
@@ -437,6 +465,8 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
             // The same tables (table names drop hyphens), other containers and queues: a Blob registry restarted so lost
             // every index entry to its verification (a review, 2026-12-08).
             ("StoragePrefix", prefix, prefix.Replace("-", "", StringComparison.Ordinal)),
+            // Other letters: Azurite tells table names' case apart, and such a start crashed on a table "not found" (a re-check, 2026-12-08).
+            ("StoragePrefix", prefix, prefix.ToUpperInvariant()),
         ];
         foreach (var (setting, stored, configured) in wrong)
         {

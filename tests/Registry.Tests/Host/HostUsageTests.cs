@@ -42,6 +42,8 @@ public sealed class HostUsageTests
     [InlineData("--Registry:StorageConnectionString=x --Registry:HttpsPort", "--Registry:HttpsPort has no value: give it as --Registry:HttpsPort=<value>")]
     [InlineData("Registry:HttpsPort", "'Registry:HttpsPort' is not understood")]
     [InlineData("--=1", "'--=1' names no setting")]
+    // A re-check (2026-12-08): .NET took the next setting for the value (a data folder named "--Registry:ServiceId=zzz").
+    [InlineData("--Registry:DataFolder --Registry:ServiceId=zzz", "--Registry:DataFolder has no value")]
     public void A_command_line_the_configuration_would_misread_is_refused_in_one_line(string arguments, string named)
     {
         var problem = HostUsage.ArgumentProblem(arguments.Split(' '));
@@ -74,5 +76,18 @@ public sealed class HostUsageTests
         Assert.Contains("Invalid command line, nothing was started: '-Registry:HttpsPort=42445' is not understood", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(work));
+    }
+
+    /// <summary>A re-check (2026-12-08): a help flag that is a setting's value is that value, as .NET reads it; any case asks for help.</summary>
+    [Theory]
+    [InlineData("--Registry:ServiceId -h", false)]
+    [InlineData("--Registry:ServiceId --help", false)]
+    [InlineData("--HELP", true)]
+    [InlineData("/help", true)]
+    [InlineData("--Registry:HttpsPort=1 --Help", true)]
+    [InlineData("--Registry:ServiceId x --help", true)]
+    public void A_help_flag_is_help_unless_it_is_a_settings_value(string arguments, bool help)
+    {
+        Assert.Equal(help, HostUsage.IsHelp(arguments.Split(' ')));
     }
 }

@@ -44,6 +44,40 @@ public sealed class UnknownSettingsTests
         Assert.Contains($"Registry:{key}={value} is a section of settings, not a value", refused.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A re-check (2026-12-08): <c>--Registry=5</c> started the registry as if not given.</summary>
+    [Fact]
+    public void A_value_given_to_the_registry_section_itself_refuses_the_start()
+    {
+        var registry = new ConfigurationBuilder().AddInMemoryCollection([new("Registry", "5"), new("Registry:HttpsPort", "8443")]).Build().GetSection("Registry");
+
+        var refused = Assert.Throws<RegistryStartupException>(() => UnknownSettings.Refuse(registry));
+
+        Assert.Contains("Registry=5 is a section of settings, not a value", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A re-check (2026-12-08): each crashed the start after the new owner key was written and before the line that shows it.</summary>
+    [Theory]
+    [InlineData("Logging:LogLevel:Default", "Loud")]
+    [InlineData("Logging:LogLevel:Orleans", "x")]
+    [InlineData("Logging:Console:LogToStandardErrorThreshold", "x")]
+    public void A_log_level_that_is_none_refuses_the_start_naming_it(string key, string value)
+    {
+        var logging = new ConfigurationBuilder().AddInMemoryCollection([new(key, value), new("Logging:LogLevel:Microsoft", "Warning")]).Build().GetSection("Logging");
+
+        var refused = Assert.Throws<RegistryStartupException>(() => UnknownSettings.RefuseLogLevels(logging));
+
+        Assert.Contains($"{key}={value} is not a log level", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Microsoft", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Log_levels_in_any_case_pass()
+    {
+        UnknownSettings.RefuseLogLevels(new ConfigurationBuilder().AddInMemoryCollection(
+            [new("Logging:LogLevel:Default", "information"), new("Logging:Console:LogToStandardErrorThreshold", "None"), new("Logging:Console:FormatterName", "simple")])
+            .Build().GetSection("Logging"));
+    }
+
     /// <summary>What an empty JSON object (<c>"Heartbeat": {}</c>) leaves: no value given.</summary>
     [Fact]
     public void An_empty_section_is_accepted()
