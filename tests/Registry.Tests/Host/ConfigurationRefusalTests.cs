@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Registry.Host;
 using Registry.Tests.Infrastructure;
@@ -361,47 +362,38 @@ public sealed class ConfigurationRefusalTests(AzuriteFixture azurite)
 
     /// <summary>A review (2026-12-08): the silo started, wrote the policy file and the lock, then Kestrel's refusal ended the process with a stack (exit code 134).</summary>
     [Fact(Timeout = 120_000)]
-    public async Task A_certificate_file_without_its_private_key_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
-        var data = Path.Combine(work, "data");
-        var pfx = Path.Combine(work, "nokey.pfx");
-        using (var key = System.Security.Cryptography.RSA.Create(2048))
+    public Task A_certificate_file_without_its_private_key_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing() =>
+        AssertCertificateRefusedAsync(request =>
         {
-            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
-                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
             using var withKey = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-            using var withoutKey = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(withKey.RawData);
-            await File.WriteAllBytesAsync(pfx, withoutKey.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "secret"), ct);
-        }
-        string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
-        await using var host = RegistryProcess.Start(work, args);
-
-        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} holds a certificate without its private key", data, ct);
-    }
+            return X509CertificateLoader.LoadCertificate(withKey.RawData);
+        }, "holds a certificate without its private key", TestContext.Current.CancellationToken);
 
     /// <summary>A re-check (2026-12-08): a PFX for client authentication only started the silo, then Kestrel's refusal crashed it (exit code 134).</summary>
     [Fact(Timeout = 120_000)]
-    public async Task A_certificate_not_for_server_authentication_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing()
+    public Task A_certificate_not_for_server_authentication_stops_the_process_with_exit_code_1_and_one_line_naming_it_and_writes_nothing() =>
+        AssertCertificateRefusedAsync(request =>
+        {
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], critical: false));
+            return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        }, "holds a certificate whose extended key usage does not allow server authentication", TestContext.Current.CancellationToken);
+
+    /// <summary>A host given the PFX of <paramref name="make"/>'s certificate (CN=localhost, RSA) exits 1 with one line saying <paramref name="said"/>, writing nothing.</summary>
+    private static async Task AssertCertificateRefusedAsync(Func<CertificateRequest, X509Certificate2> make, string said, CancellationToken ct)
     {
-        var ct = TestContext.Current.CancellationToken;
         var work = Directory.CreateTempSubdirectory("registry-proc-").FullName;
         var data = Path.Combine(work, "data");
-        var pfx = Path.Combine(work, "clientonly.pfx");
+        var pfx = Path.Combine(work, "server.pfx");
         using (var key = System.Security.Cryptography.RSA.Create(2048))
         {
-            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
-                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension(
-                [new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], critical: false));
-            using var clientOnly = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-            await File.WriteAllBytesAsync(pfx, clientOnly.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "secret"), ct);
+            using var certificate = make(new CertificateRequest("CN=localhost", key,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1));
+            await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pkcs12, "secret"), ct);
         }
         string[] args = [.. SecondStartTests.Arguments(data, FreePorts.Take(3)), $"--Registry:CertificatePath={pfx}", "--Registry:CertificatePassword=secret"];
         await using var host = RegistryProcess.Start(work, args);
 
-        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} holds a certificate whose extended key usage does not allow server authentication", data, ct);
+        await SecondStartTests.AssertRefusedInOneLineAsync(host, $"Registry:CertificatePath={pfx} {said}", data, ct);
     }
 
     [Fact(Timeout = 120_000)]
