@@ -683,6 +683,9 @@ public sealed partial class RegistrySettings
     private static bool IsStoragePrefix(string prefix) =>
         prefix.Length <= MaxStoragePrefixLength && Regex.IsMatch(prefix, "^[A-Za-z](?:-?[A-Za-z0-9])*$", RegexOptions.CultureInvariant);
 
+    /// <summary>The extended key usage a TLS server certificate needs (id-kp-serverAuth).</summary>
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+
     /// <summary>A configured certificate is loaded once here, so a wrong path or password is refused before anything is written.</summary>
     private string? CertificateProblem()
     {
@@ -703,8 +706,8 @@ public sealed partial class RegistrySettings
                 return $"Registry:CertificatePath={path} holds a certificate without its private key: HTTPS and MQTT need both, so give a PFX exported with the key.";
             }
             // An extended key usage without server authentication: Kestrel refused it only once the silo had started (a re-check, 2026-12-08).
-            var usages = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().SelectMany(e => e.EnhancedKeyUsages.Cast<Oid>()).ToList();
-            return certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().Any() && !usages.Any(u => u.Value == "1.3.6.1.5.5.7.3.1")
+            var usageExtensions = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().ToList();
+            return usageExtensions.Count > 0 && !usageExtensions.SelectMany(e => e.EnhancedKeyUsages.Cast<Oid>()).Any(u => u.Value == ServerAuthentication)
                 ? $"Registry:CertificatePath={path} holds a certificate whose extended key usage does not allow server authentication: give one issued for TLS servers."
                 : null;
         }
